@@ -1,0 +1,63 @@
+/**
+ * Errors raised at spikelr's boundaries (constructors, file loads, the command line).
+ *
+ * The message names the thing that is wrong, what was received and what would fix it, in the
+ * style of tfjs-core's op validation: `dense: units must be a positive integer, got 0`.
+ */
+export class SpikelrError extends Error {
+  override readonly name = 'SpikelrError';
+}
+
+/** Throws a {@link SpikelrError} with `message` unless `condition` holds. */
+export function check(condition: boolean, message: () => string): asserts condition {
+  if (!condition) throw new SpikelrError(message());
+}
+
+/** Formats a value for an error message: short, unambiguous, never `[object Object]`. */
+export function show(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
+    return String(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}
+
+export function checkFinite(where: string, name: string, value: unknown): asserts value is number {
+  check(typeof value === 'number' && Number.isFinite(value), () => `${where}: ${name} must be a finite number, got ${show(value)}`);
+}
+
+export function checkInRange(where: string, name: string, value: unknown, lo: number, hi: number): asserts value is number {
+  checkFinite(where, name, value);
+  check(value >= lo && value <= hi, () => `${where}: ${name} must be in [${lo}, ${hi}], got ${value}`);
+}
+
+export function checkPositive(where: string, name: string, value: unknown): asserts value is number {
+  checkFinite(where, name, value);
+  check(value > 0, () => `${where}: ${name} must be > 0, got ${value}`);
+}
+
+export function checkInteger(where: string, name: string, value: unknown, min: number): asserts value is number {
+  check(
+    typeof value === 'number' && Number.isInteger(value) && value >= min,
+    () => `${where}: ${name} must be an integer >= ${min}, got ${show(value)}`,
+  );
+}
+
+export function checkOneOf<T extends string>(where: string, name: string, value: unknown, allowed: readonly T[]): asserts value is T {
+  check(
+    typeof value === 'string' && (allowed as readonly string[]).includes(value),
+    () => `${where}: unknown ${name} ${show(value)}; expected one of ${allowed.map((a) => `'${a}'`).join(', ')}`,
+  );
+}
+
+/** Rejects keys of a config record that the receiver does not know (typos must not pass silently). */
+export function checkKeys(where: string, record: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(record)) {
+    check(allowed.includes(key), () => `${where}: unknown option '${key}'; allowed options are ${allowed.join(', ')}`);
+  }
+}

@@ -1,0 +1,40 @@
+// spikelr public API: re-exports only.
+export { SpikelrError } from './errors.js';
+export { initBackend, backendReport, packageVersions, BACKEND_CHOICES } from './backend.js';
+export type { BackendChoice, BackendName, BackendReport, BackendOptions, BackendAttempt } from './backend.js';
+
+export { lif, ifNeuron, synaptic, alif, readoutNeuron, neuronFromRecord, isSpiking, RESET_MODES, NEURON_KINDS } from './neurons/params.js';
+export type { LIFParams, SynapticParams, ALIFParams, ReadoutParams, SpikingParams, NeuronParams, ResetMode, LIFOptions } from './neurons/params.js';
+export { initialState, neuronStep, lifStep, synapticStep, alifStep, readoutStep, alifThreshold, stateTensors } from './neurons/dynamics.js';
+export type { NeuronState } from './neurons/dynamics.js';
+export { heaviside, escapeFire, stepNoise } from './neurons/firing.js';
+export type { Fire, Coef } from './neurons/firing.js';
+export {
+  escapeNoise,
+  noiseFromRecord,
+  firingProbability,
+  noiseDensity,
+  noiseScore,
+  spikeScore,
+  sampleNoise,
+  noiseQuantile,
+  normalQuantile,
+  NOISE_KINDS,
+} from './neurons/noise.js';
+export type { EscapeNoise, NoiseKind } from './neurons/noise.js';
+
+export { dense, recurrent, conv2d, readout, maxPool2d, flatten, layerFromRecord, buildLayer, LAYER_KINDS } from './sim/layer.js';
+export type { Layer, LayerSpec, LayerKind, Padding } from './sim/layer.js';
+export { Network, Simulation, network } from './sim/network.js';
+export type { NetworkSpec, RunOptions, RunResult, Recording, Field } from './sim/network.js';
+export { runSequence } from './sim/loop.js';
+export type { SequenceOptions, SequenceResult } from './sim/loop.js';
+export { rateEncode, latencyEncode, deltaEncode, LATENCY_MODES } from './sim/encoders.js';
+export type { LatencyMode } from './sim/encoders.js';
+export { saveNetwork, loadNetwork, serializeNetwork, deserializeNetwork, MODEL_FORMAT, MODEL_VERSION } from './sim/io.js';
+export { streamKey, uniform, fillUniform, word } from './sim/random.js';
+
+export { parseIdx, readIdx, encodeIdx } from './data/idx.js';
+export type { IdxArray, IdxType, IdxData } from './data/idx.js';
+export { loadMnist, loadIdxImages, mnistDataDir } from './data/mnist.js';
+export type { ImageDataset, Split, IdxDatasetOptions } from './data/mnist.js';

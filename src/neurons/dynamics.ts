@@ -1,0 +1,129 @@
+/**
+ * Neuron dynamics as pure step functions (Norse's pattern): `step(current, state, params, fire, t)`
+ * returns the next state and never mutates or disposes its inputs. One generic time loop
+ * (`src/sim/loop.ts`) runs any of them over a sequence.
+ *
+ * State tensors all have the shape of the layer's output for one step, `[B, …N]`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ALIFParams, LIFParams, NeuronParams, ReadoutParams, SynapticParams } from './params.js';
+import type { Fire } from './firing.js';
+
+export interface NeuronState {
+  /** u_t, before the reset that s_t will cause at step t + 1. */
+  readonly membrane: tf.Tensor;
+  /** s_t (zeros for a readout). */
+  readonly spikes: tf.Tensor;
+  /** i_t, synaptic current (current-based LIF only). */
+  readonly synaptic?: tf.Tensor;
+  /** a_t, adaptation (ALIF only). */
+  readonly adaptation?: tf.Tensor;
+  /** Steps of refractoriness left after step t (only when `refractory > 0`). */
+  readonly refractory?: tf.Tensor;
+}
+
+/** The resting state for a batch of neurons of shape `[B, …N]`. */
+export function initialState(params: NeuronParams, shape: readonly number[]): NeuronState {
+  const zeros = () => tf.zeros([...shape]);
+  const state: { -readonly [K in keyof NeuronState]: NeuronState[K] } = { membrane: zeros(), spikes: zeros() };
+  if (params.kind === 'synaptic') state.synaptic = zeros();
+  if (params.kind === 'alif') state.adaptation = zeros();
+  if (params.kind !== 'readout' && params.refractory > 0) state.refractory = zeros();
+  return state;
+}
+
+/** Every tensor a state holds (for disposal). */
+export function stateTensors(state: NeuronState): tf.Tensor[] {
+  return [state.membrane, state.spikes, state.synaptic, state.adaptation, state.refractory].filter(
+    (t): t is tf.Tensor => t !== undefined,
+  );
+}
+
+/**
+ * The LIF membrane update shared by every spiking model, given the effective input current:
+ *
+ *     subtract: u_t = β u_{t−1} + m_t I_t − ϑ_{t−1} s_{t−1}
+ *     zero:     u_t = β (1 − s_{t−1}) u_{t−1} + m_t I_t
+ *     none:     u_t = β u_{t−1} + m_t I_t
+ *     s_t = m_t · fire(u_t, ϑ_t)
+ *
+ * where m_t = 1 unless the neuron is refractory (it spiked within the last `refractory` steps),
+ * in which case it neither integrates input nor fires.
+ */
+function integrateAndFire(
+  current: tf.Tensor,
+  state: NeuronState,
+  p: Omit<LIFParams, 'kind'>,
+  previousThreshold: number | tf.Tensor,
+  threshold: number | tf.Tensor,
+  fire: Fire,
+  t: number,
+): { membrane: tf.Tensor; spikes: tf.Tensor; refractory?: tf.Tensor } {
+  const open = state.refractory ? tf.cast(tf.lessEqual(state.refractory, 0), 'float32') : undefined;
+  const input = open ? tf.mul(open, current) : current;
+  let membrane: tf.Tensor;
+  switch (p.reset) {
+    case 'subtract':
+      membrane = tf.sub(tf.add(tf.mul(p.beta, state.membrane), input), tf.mul(previousThreshold, state.spikes));
+      break;
+    case 'zero':
+      membrane = tf.add(tf.mul(tf.mul(p.beta, tf.sub(1, state.spikes)), state.membrane), input);
+      break;
+    case 'none':
+      membrane = tf.add(tf.mul(p.beta, state.membrane), input);
+      break;
+  }
+  const fired = fire(membrane, threshold, t);
+  if (!open || !state.refractory) return { membrane, spikes: fired };
+  const spikes = tf.mul(open, fired);
+  const left = tf.add(tf.mul(spikes, p.refractory), tf.mul(tf.sub(1, spikes), tf.relu(tf.sub(state.refractory, 1))));
+  return { membrane, spikes, refractory: left };
+}
+
+/** Leaky integrate-and-fire (see {@link lif} for the equations). */
+export function lifStep(current: tf.Tensor, state: NeuronState, p: LIFParams, fire: Fire, t: number): NeuronState {
+  return tf.tidy(() => integrateAndFire(current, state, p, p.threshold, p.threshold, fire, t));
+}
+
+/** Current-based LIF: i_t = α i_{t−1} + I_t drives the LIF membrane. */
+export function synapticStep(current: tf.Tensor, state: NeuronState, p: SynapticParams, fire: Fire, t: number): NeuronState {
+  return tf.tidy(() => {
+    const synaptic = tf.add(tf.mul(p.alpha, state.synaptic!), current);
+    return { ...integrateAndFire(synaptic, state, p, p.threshold, p.threshold, fire, t), synaptic };
+  });
+}
+
+/** ALIF threshold ϑ_t = ϑ + b a_t. */
+export function alifThreshold(p: ALIFParams, adaptation: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.add(p.threshold, tf.mul(p.adaptation, adaptation)));
+}
+
+/** Adaptive-threshold LIF: a_t = ρ a_{t−1} + s_{t−1}, ϑ_t = ϑ + b a_t. */
+export function alifStep(current: tf.Tensor, state: NeuronState, p: ALIFParams, fire: Fire, t: number): NeuronState {
+  return tf.tidy(() => {
+    const previousThreshold = alifThreshold(p, state.adaptation!);
+    const adaptation = tf.add(tf.mul(p.rho, state.adaptation!), state.spikes);
+    const threshold = alifThreshold(p, adaptation);
+    return { ...integrateAndFire(current, state, p, previousThreshold, threshold, fire, t), adaptation };
+  });
+}
+
+/** Non-spiking leaky readout: u_t = β u_{t−1} + I_t. */
+export function readoutStep(current: tf.Tensor, state: NeuronState, p: ReadoutParams): NeuronState {
+  // The (all-zero) spikes tensor is carried over, not copied: the time loop disposes by identity.
+  return { membrane: tf.tidy(() => tf.add(tf.mul(p.beta, state.membrane), current)), spikes: state.spikes };
+}
+
+/** One step of whichever model `params` describes. */
+export function neuronStep(current: tf.Tensor, state: NeuronState, params: NeuronParams, fire: Fire, t: number): NeuronState {
+  switch (params.kind) {
+    case 'lif':
+      return lifStep(current, state, params, fire, t);
+    case 'synaptic':
+      return synapticStep(current, state, params, fire, t);
+    case 'alif':
+      return alifStep(current, state, params, fire, t);
+    case 'readout':
+      return readoutStep(current, state, params);
+  }
+}

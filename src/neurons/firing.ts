@@ -1,0 +1,33 @@
+/**
+ * How a neuron turns membrane into spikes at step t: deterministically (the Heaviside step) or by
+ * escape noise drawn from a counter stream, so that a run is replayable from its seed alone.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { sampleNoise, type EscapeNoise } from './noise.js';
+
+/** A number or a tensor broadcastable against the membrane (per-neuron coefficients). */
+export type Coef = number | tf.Tensor;
+
+/** Spikes (float32 0/1, shape of `membrane`) at step `t`. */
+export type Fire = (membrane: tf.Tensor, threshold: Coef, t: number) => tf.Tensor;
+
+/** s = H(u − ϑ) with H(0) = 0, as in snnTorch. */
+export const heaviside: Fire = (membrane, threshold) => tf.tidy(() => tf.cast(tf.greater(membrane, threshold), 'float32'));
+
+/**
+ * s = H(u + σε − ϑ), ε drawn at step t from stream `key` (counters t·n … t·n + n − 1 for n neurons
+ * in the batch), so the noise of any step can be regenerated from `(key, t)` by {@link stepNoise}.
+ */
+export function escapeFire(noise: EscapeNoise, key: number): Fire {
+  return (membrane, threshold, t) =>
+    tf.tidy(() => {
+      const eps = stepNoise(noise, key, t, membrane.shape);
+      return tf.cast(tf.greater(tf.add(membrane, tf.mul(eps, noise.sigma)), threshold), 'float32');
+    });
+}
+
+/** The standard noise ε_t that {@link escapeFire} drew at step t for a membrane of this shape. */
+export function stepNoise(noise: EscapeNoise, key: number, t: number, shape: readonly number[]): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(sampleNoise(noise.kind, n, key, t * n), [...shape], 'float32');
+}

@@ -1,0 +1,254 @@
+/**
+ * Layers: a layer spec (what the user writes, serialisable) is built against an input shape into
+ * a layer with parameters. A layer maps its input to currents in one op for any number of rows,
+ * so the feed-forward currents of all T steps are a single matmul/conv (DESIGN.md §4.1); its
+ * neuron, if any, then runs the time loop.
+ *
+ * Shapes are per sample and per step: a dense layer takes `[in]`, a conv layer `[H, W, C]`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { check, checkInteger, checkKeys, checkOneOf, show } from '../errors.js';
+import { isSpiking, lif, neuronFromRecord, readoutNeuron, type NeuronParams, type ReadoutParams, type SpikingParams } from '../neurons/params.js';
+import { streamKey, uniform } from './random.js';
+
+export const PADDINGS = ['same', 'valid'] as const;
+export type Padding = (typeof PADDINGS)[number];
+
+export type LayerSpec =
+  | { readonly kind: 'dense'; readonly name?: string; readonly units: number; readonly neuron: SpikingParams; readonly bias: boolean }
+  | { readonly kind: 'recurrent'; readonly name?: string; readonly units: number; readonly neuron: SpikingParams; readonly bias: boolean }
+  | {
+      readonly kind: 'conv2d';
+      readonly name?: string;
+      readonly filters: number;
+      readonly kernelSize: number;
+      readonly stride: number;
+      readonly padding: Padding;
+      readonly neuron: SpikingParams;
+      readonly bias: boolean;
+    }
+  | { readonly kind: 'readout'; readonly name?: string; readonly units: number; readonly neuron: ReadoutParams; readonly bias: boolean }
+  | { readonly kind: 'maxPool2d'; readonly name?: string; readonly poolSize: number; readonly stride: number }
+  | { readonly kind: 'flatten'; readonly name?: string };
+
+export const LAYER_KINDS = ['dense', 'recurrent', 'conv2d', 'readout', 'maxPool2d', 'flatten'] as const;
+export type LayerKind = LayerSpec['kind'];
+
+/** A built layer. Its parameters are tfjs variables owned by the network that built it. */
+export interface Layer {
+  readonly name: string;
+  readonly spec: LayerSpec;
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  /** The neuron model, or undefined for a stateless layer (pooling, flatten). */
+  readonly neuron: NeuronParams | undefined;
+  readonly params: Readonly<Record<string, tf.Variable>>;
+  /** Feed-forward currents: `[M, …inputShape] → [M, …outputShape]` for any number of rows M. */
+  currents(x: tf.Tensor): tf.Tensor;
+  /** Recurrent currents from the previous step's spikes, `[B, …outputShape] → [B, …outputShape]`. */
+  recurrentCurrents?(spikes: tf.Tensor): tf.Tensor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spec constructors (validated at the boundary).
+
+interface Named {
+  readonly name?: string;
+}
+
+function checkName(where: string, name: unknown): void {
+  check(name === undefined || (typeof name === 'string' && /^[A-Za-z_][\w-]*$/.test(name)), () => `${where}: name must be an identifier-like string (letters, digits, _ or -), got ${show(name)}`);
+}
+
+function named<T extends object>(spec: T, name: string | undefined): T & Named {
+  return name === undefined ? spec : { ...spec, name };
+}
+
+/** A fully connected spiking layer: I_t = x_t W + b drives `neuron` (LIF by default). */
+export function dense(o: Named & { readonly units: number; readonly neuron?: SpikingParams; readonly bias?: boolean }): LayerSpec {
+  checkKeys('dense', o, ['name', 'units', 'neuron', 'bias']);
+  checkName('dense', o.name);
+  checkInteger('dense', 'units', o.units, 1);
+  const neuron = spikingNeuron('dense', o.neuron ?? lif());
+  return named({ kind: 'dense', units: o.units, neuron, bias: o.bias ?? true }, o.name);
+}
+
+/** A spiking layer with its own recurrent weights: I_t = x_t W + s_{t−1} V + b. */
+export function recurrent(o: Named & { readonly units: number; readonly neuron?: SpikingParams; readonly bias?: boolean }): LayerSpec {
+  checkKeys('recurrent', o, ['name', 'units', 'neuron', 'bias']);
+  checkName('recurrent', o.name);
+  checkInteger('recurrent', 'units', o.units, 1);
+  const neuron = spikingNeuron('recurrent', o.neuron ?? lif());
+  return named({ kind: 'recurrent', units: o.units, neuron, bias: o.bias ?? true }, o.name);
+}
+
+/** A spiking convolution (NHWC): I_t = conv(x_t, K) + b, square kernel. */
+export function conv2d(
+  o: Named & {
+    readonly filters: number;
+    readonly kernelSize: number;
+    readonly stride?: number;
+    readonly padding?: Padding;
+    readonly neuron?: SpikingParams;
+    readonly bias?: boolean;
+  },
+): LayerSpec {
+  checkKeys('conv2d', o, ['name', 'filters', 'kernelSize', 'stride', 'padding', 'neuron', 'bias']);
+  checkName('conv2d', o.name);
+  checkInteger('conv2d', 'filters', o.filters, 1);
+  checkInteger('conv2d', 'kernelSize', o.kernelSize, 1);
+  const stride = o.stride ?? 1;
+  checkInteger('conv2d', 'stride', stride, 1);
+  const padding = o.padding ?? 'same';
+  checkOneOf('conv2d', 'padding', padding, PADDINGS);
+  const neuron = spikingNeuron('conv2d', o.neuron ?? lif());
+  return named({ kind: 'conv2d', filters: o.filters, kernelSize: o.kernelSize, stride, padding, neuron, bias: o.bias ?? true }, o.name);
+}
+
+/** A non-spiking leaky readout: I_t = x_t W + b integrated by a leaky membrane, which is the output. */
+export function readout(o: Named & { readonly units: number; readonly neuron?: ReadoutParams; readonly beta?: number; readonly bias?: boolean }): LayerSpec {
+  checkKeys('readout', o, ['name', 'units', 'neuron', 'beta', 'bias']);
+  checkName('readout', o.name);
+  checkInteger('readout', 'units', o.units, 1);
+  check(!(o.neuron && o.beta !== undefined), () => 'readout: give either neuron or beta, not both');
+  const neuron = o.neuron ?? readoutNeuron(o.beta === undefined ? {} : { beta: o.beta });
+  check(neuron.kind === 'readout', () => `readout: neuron must be a readout neuron (readoutNeuron()), got kind ${show(neuron.kind)}`);
+  return named({ kind: 'readout', units: o.units, neuron, bias: o.bias ?? true }, o.name);
+}
+
+/** Max pooling over space for each step; on spikes it is an OR over the window. */
+export function maxPool2d(o: Named & { readonly poolSize: number; readonly stride?: number }): LayerSpec {
+  checkKeys('maxPool2d', o, ['name', 'poolSize', 'stride']);
+  checkName('maxPool2d', o.name);
+  checkInteger('maxPool2d', 'poolSize', o.poolSize, 1);
+  const stride = o.stride ?? o.poolSize;
+  checkInteger('maxPool2d', 'stride', stride, 1);
+  return named({ kind: 'maxPool2d', poolSize: o.poolSize, stride }, o.name);
+}
+
+/** Flattens `[H, W, C]` to `[H·W·C]` for each step. */
+export function flatten(o: Named = {}): LayerSpec {
+  checkKeys('flatten', o, ['name']);
+  checkName('flatten', o.name);
+  return named({ kind: 'flatten' }, o.name);
+}
+
+function spikingNeuron(where: string, neuron: NeuronParams): SpikingParams {
+  check(isSpiking(neuron), () => `${where}: neuron must be a spiking model (lif, ifNeuron, synaptic, alif), got '${neuron.kind}'; use readout() for a non-spiking output layer`);
+  return neuron;
+}
+
+/** Validates a layer spec read from a file or config. */
+export function layerFromRecord(record: unknown, where: string): LayerSpec {
+  check(typeof record === 'object' && record !== null, () => `${where}: expected a layer object, got ${show(record)}`);
+  const { kind, neuron, ...rest } = record as Record<string, unknown>;
+  checkOneOf(where, 'layer kind', kind, LAYER_KINDS);
+  const withNeuron = neuron === undefined ? rest : { ...rest, neuron: neuronFromRecord(neuron, `${where}.neuron`) };
+  const o = withNeuron as never;
+  switch (kind) {
+    case 'dense':
+      return dense(o);
+    case 'recurrent':
+      return recurrent(o);
+    case 'conv2d':
+      return conv2d(o);
+    case 'readout':
+      return readout(o);
+    case 'maxPool2d':
+      return maxPool2d(o);
+    case 'flatten':
+      return flatten(o);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building.
+
+/** PyTorch's default for Linear and Conv: weight and bias ~ U(−1/√fan_in, 1/√fan_in), from a counter stream. */
+function initVariable(shape: readonly number[], fanIn: number, key: number, name: string): tf.Variable {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const u = uniform(n, key);
+  const bound = 1 / Math.sqrt(fanIn);
+  const values = new Float32Array(n);
+  for (let i = 0; i < n; i++) values[i] = (2 * u[i]! - 1) * bound;
+  // tidy frees the initial tensor; the variable keeps its data.
+  return tf.tidy(() => tf.variable(tf.tensor(values, [...shape], 'float32'), true, name));
+}
+
+function convOutput(size: number, kernel: number, stride: number, padding: Padding): number {
+  return padding === 'same' ? Math.ceil(size / stride) : Math.ceil((size - kernel + 1) / stride);
+}
+
+/** Builds `spec` for per-step input shape `inputShape`, its parameters seeded from `(seed, index)`. */
+export function buildLayer(spec: LayerSpec, inputShape: readonly number[], index: number, seed: number, uid: string): Layer {
+  const name = spec.name ?? `${spec.kind}${index}`;
+  const where = `${spec.kind} '${name}'`;
+  const key = (slot: number) => streamKey(seed, index, slot);
+  const varName = (p: string) => `${uid}/${name}.${p}`;
+  switch (spec.kind) {
+    case 'dense':
+    case 'recurrent':
+    case 'readout': {
+      check(inputShape.length === 1, () => `${where}: input must be rank 1 per step, got shape ${show(inputShape)}; put flatten() before it`);
+      const fanIn = inputShape[0]!;
+      const params: Record<string, tf.Variable> = { weight: initVariable([fanIn, spec.units], fanIn, key(0), varName('weight')) };
+      if (spec.bias) params['bias'] = initVariable([spec.units], fanIn, key(1), varName('bias'));
+      if (spec.kind === 'recurrent') params['recurrent'] = initVariable([spec.units, spec.units], spec.units, key(2), varName('recurrent'));
+      const layer: Layer = {
+        name,
+        spec,
+        inputShape,
+        outputShape: [spec.units],
+        neuron: spec.neuron,
+        params,
+        currents: (x) => tf.tidy(() => (params['bias'] ? tf.add(tf.matMul(x, params['weight']!), params['bias']) : tf.matMul(x, params['weight']!))),
+      };
+      if (spec.kind === 'recurrent') return { ...layer, recurrentCurrents: (s) => tf.matMul(s, params['recurrent']!) };
+      return layer;
+    }
+    case 'conv2d': {
+      check(inputShape.length === 3, () => `${where}: input must be rank 3 per step ([H, W, C]), got shape ${show(inputShape)}`);
+      const [h, w, c] = inputShape as [number, number, number];
+      const k = spec.kernelSize;
+      const outH = convOutput(h, k, spec.stride, spec.padding);
+      const outW = convOutput(w, k, spec.stride, spec.padding);
+      check(outH > 0 && outW > 0, () => `${where}: kernel ${k} with padding 'valid' does not fit input ${show(inputShape)}`);
+      const fanIn = k * k * c;
+      const params: Record<string, tf.Variable> = { weight: initVariable([k, k, c, spec.filters], fanIn, key(0), varName('weight')) };
+      if (spec.bias) params['bias'] = initVariable([spec.filters], fanIn, key(1), varName('bias'));
+      return {
+        name,
+        spec,
+        inputShape,
+        outputShape: [outH, outW, spec.filters],
+        neuron: spec.neuron,
+        params,
+        currents: (x) =>
+          tf.tidy(() => {
+            const y = tf.conv2d(x as tf.Tensor4D, params['weight'] as tf.Tensor4D, spec.stride, spec.padding);
+            return params['bias'] ? tf.add(y, params['bias']) : y;
+          }),
+      };
+    }
+    case 'maxPool2d': {
+      check(inputShape.length === 3, () => `${where}: input must be rank 3 per step ([H, W, C]), got shape ${show(inputShape)}`);
+      const [h, w, c] = inputShape as [number, number, number];
+      const outH = Math.ceil((h - spec.poolSize + 1) / spec.stride);
+      const outW = Math.ceil((w - spec.poolSize + 1) / spec.stride);
+      check(outH > 0 && outW > 0, () => `${where}: pool ${spec.poolSize} does not fit input ${show(inputShape)}`);
+      return {
+        name,
+        spec,
+        inputShape,
+        outputShape: [outH, outW, c],
+        neuron: undefined,
+        params: {},
+        currents: (x) => tf.maxPool(x as tf.Tensor4D, spec.poolSize, spec.stride, 'valid'),
+      };
+    }
+    case 'flatten': {
+      const size = inputShape.reduce((a, b) => a * b, 1);
+      return { name, spec, inputShape, outputShape: [size], neuron: undefined, params: {}, currents: (x) => tf.reshape(x, [x.shape[0]!, size]) };
+    }
+  }
+}

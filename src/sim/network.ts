@@ -1,0 +1,319 @@
+/**
+ * A network: an input shape and a sequence of layers, with their parameters. It owns its
+ * parameters; every run owns its own state, so two networks (or two runs) never share neurons.
+ *
+ * Inputs are `[B, T, …input]` (batch, steps, per-step shape); outputs `[B, T, …output]`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { check, checkInteger, show, SpikelrError } from '../errors.js';
+import { initialState, neuronStep, stateTensors, type NeuronState } from '../neurons/dynamics.js';
+import { escapeFire, heaviside, type Fire } from '../neurons/firing.js';
+import type { EscapeNoise } from '../neurons/noise.js';
+import { buildLayer, type Layer, type LayerSpec } from './layer.js';
+import { runSequence } from './loop.js';
+import { freshSeed, streamKey } from './random.js';
+
+export interface NetworkSpec {
+  /** Per-sample, per-step input shape: `[784]` for flat MNIST, `[28, 28, 1]` for a CNN. */
+  readonly input: readonly number[];
+  readonly layers: readonly LayerSpec[];
+  /** Seed of the parameter initialisation (and of noise when a run gives none). */
+  readonly seed?: number;
+}
+
+export type Field = 'spikes' | 'membrane';
+
+export interface RunOptions {
+  /**
+   * Layers to monitor: names (all fields), or name → fields. Recorded tensors are `[B, T, …N]`
+   * and owned by the result. A run that records nothing keeps no per-step history.
+   */
+  readonly record?: readonly string[] | Readonly<Record<string, readonly Field[]>>;
+  /** Escape noise for every spiking layer, or per layer name; absent: deterministic firing. */
+  readonly noise?: EscapeNoise | Readonly<Record<string, EscapeNoise>>;
+  /** Seed of the escape noise; default: derived from the network seed and a run counter. */
+  readonly seed?: number;
+}
+
+export interface Recording {
+  readonly spikes?: tf.Tensor;
+  readonly membrane?: tf.Tensor;
+}
+
+export interface RunResult {
+  /** Spikes of the last layer, or the membrane of a readout: `[B, T, …output]`. */
+  readonly output: tf.Tensor;
+  readonly records: Readonly<Record<string, Recording>>;
+  /** The noise seed used (replay the run with it). */
+  readonly seed: number;
+  dispose(): void;
+}
+
+let networkCount = 0;
+
+function isNoise(x: unknown): x is EscapeNoise {
+  return typeof x === 'object' && x !== null && 'kind' in x && 'sigma' in x;
+}
+
+export class Network {
+  readonly inputShape: readonly number[];
+  readonly layers: readonly Layer[];
+  readonly seed: number;
+  private runs = 0;
+  private disposed = false;
+
+  constructor(spec: NetworkSpec) {
+    check(Array.isArray(spec.input) && spec.input.length > 0 && spec.input.every((d) => Number.isInteger(d) && d > 0),
+      () => `network: input must be a non-empty array of positive integers (per-step shape), got ${show(spec.input)}`);
+    check(Array.isArray(spec.layers) && spec.layers.length > 0, () => 'network: layers must be a non-empty array of layer specs');
+    const seed = spec.seed ?? freshSeed();
+    checkInteger('network', 'seed', seed, 0);
+    this.seed = seed;
+    this.inputShape = [...spec.input];
+    const uid = `net${networkCount++}`;
+    const layers: Layer[] = [];
+    let shape = this.inputShape;
+    const names = new Set<string>();
+    try {
+      spec.layers.forEach((layerSpec, i) => {
+        const layer = buildLayer(layerSpec, shape, i, seed, uid);
+        check(!names.has(layer.name), () => `network: two layers are named '${layer.name}'; layer names must be unique`);
+        names.add(layer.name);
+        layers.push(layer);
+        shape = layer.outputShape;
+      });
+    } catch (err) {
+      for (const l of layers) for (const v of Object.values(l.params)) v.dispose();
+      throw err;
+    }
+    this.layers = layers;
+  }
+
+  get outputShape(): readonly number[] {
+    return this.layers[this.layers.length - 1]!.outputShape;
+  }
+
+  /** The layer called `name`; an error lists the names there are. */
+  layer(name: string): Layer {
+    const layer = this.layers.find((l) => l.name === name);
+    if (!layer) throw new SpikelrError(`network: no layer named '${name}'; layers are ${this.layers.map((l) => `'${l.name}'`).join(', ')}`);
+    return layer;
+  }
+
+  /** Number of trainable scalars. */
+  get parameterCount(): number {
+    return this.layers.reduce((n, l) => n + Object.values(l.params).reduce((m, v) => m + v.size, 0), 0);
+  }
+
+  /** Replaces a parameter's values (shape checked). */
+  setParameter(layerName: string, param: string, values: tf.Tensor | Float32Array | readonly number[]): void {
+    const layer = this.layer(layerName);
+    const v = layer.params[param];
+    if (!v) throw new SpikelrError(`network: layer '${layerName}' has no parameter '${param}'; it has ${Object.keys(layer.params).join(', ') || 'none'}`);
+    const t = values instanceof tf.Tensor ? values : tf.tensor(values as Float32Array, v.shape, 'float32');
+    try {
+      check(t.size === v.size && (values instanceof tf.Tensor ? t.shape.join() === v.shape.join() : true),
+        () => `network: ${layerName}.${param} must have shape ${show(v.shape)}, got ${show(values instanceof tf.Tensor ? values.shape : [t.size])}`);
+      tf.tidy(() => v.assign(t.dtype === 'float32' ? t : tf.cast(t, 'float32')));
+    } finally {
+      if (t !== values) t.dispose();
+    }
+  }
+
+  private checkAlive(): void {
+    check(!this.disposed, () => 'network: used after dispose()');
+  }
+
+  /** Validates `[B, T, …input]` and returns B and T. */
+  private checkInput(where: string, input: tf.Tensor): { batch: number; steps: number } {
+    const expected = `[B, T, ${this.inputShape.join(', ')}]`;
+    check(input.rank === this.inputShape.length + 2 && this.inputShape.every((d, i) => input.shape[i + 2] === d),
+      () => `${where}: input must have shape ${expected} (batch, steps, …per-step input), got ${show(input.shape)}`);
+    check(input.shape[0]! > 0 && input.shape[1]! > 0, () => `${where}: input has an empty batch or no steps: ${show(input.shape)}`);
+    return { batch: input.shape[0]!, steps: input.shape[1]! };
+  }
+
+  private noiseFor(noise: RunOptions['noise'], layer: Layer): EscapeNoise | undefined {
+    if (noise === undefined) return undefined;
+    if (isNoise(noise)) return layer.neuron && layer.neuron.kind !== 'readout' ? noise : undefined;
+    return (noise as Record<string, EscapeNoise>)[layer.name];
+  }
+
+  private checkRunOptions(where: string, options: RunOptions): Map<string, Set<Field>> {
+    const fields = new Map<string, Set<Field>>();
+    const rec = options.record ?? [];
+    const entries: [string, readonly Field[]][] = Array.isArray(rec)
+      ? (rec as string[]).map((n) => [n, ['spikes', 'membrane']])
+      : Object.entries(rec as Record<string, Field[]>);
+    for (const [name, fs] of entries) {
+      const layer = this.layer(name);
+      check(layer.neuron !== undefined, () => `${where}: layer '${name}' (${layer.spec.kind}) has no neurons to record`);
+      for (const f of fs) check(f === 'spikes' || f === 'membrane', () => `${where}: unknown record field ${show(f)}; expected 'spikes' or 'membrane'`);
+      const wanted = new Set(fs.filter((f) => !(f === 'spikes' && layer.neuron!.kind === 'readout')));
+      fields.set(name, wanted);
+    }
+    if (options.noise !== undefined && !isNoise(options.noise)) {
+      for (const [name, n] of Object.entries(options.noise)) {
+        const layer = this.layer(name);
+        check(layer.neuron !== undefined && layer.neuron.kind !== 'readout', () => `${where}: noise given for layer '${name}', which does not spike`);
+        check(isNoise(n), () => `${where}: noise for '${name}' must be escapeNoise(kind, sigma), got ${show(n)}`);
+      }
+    }
+    if (options.seed !== undefined) checkInteger(where, 'seed', options.seed, 0);
+    return fields;
+  }
+
+  private fireFor(layer: Layer, index: number, noise: RunOptions['noise'], seed: number): Fire {
+    const n = this.noiseFor(noise, layer);
+    return n ? escapeFire(n, streamKey(seed, index)) : heaviside;
+  }
+
+  /**
+   * Simulates all T steps of `input` (`[B, T, …input]`, not consumed) in multi-step mode: each
+   * layer's feed-forward currents for every step in one op, then its neurons step through time.
+   */
+  run(input: tf.Tensor, options: RunOptions = {}): RunResult {
+    this.checkAlive();
+    const { batch, steps } = this.checkInput('network.run', input);
+    const fields = this.checkRunOptions('network.run', options);
+    const seed = options.seed ?? streamKey(this.seed, 0x5eed, this.runs++);
+    const records: Record<string, Recording> = {};
+    const toBatchMajor = (t: tf.Tensor) => tf.tidy(() => tf.transpose(t, [1, 0, ...t.shape.slice(2).map((_, i) => i + 2)]));
+
+    // Time-major rows: [T·B, …shape]; step t is rows t·B … t·B + B − 1.
+    let x = tf.tidy(() => tf.reshape(toBatchMajor(input), [steps * batch, ...this.inputShape]));
+    this.layers.forEach((layer, index) => {
+      const currents = layer.currents(x);
+      x.dispose();
+      if (!layer.neuron) {
+        x = currents;
+        return;
+      }
+      const seqCurrents = tf.reshape(currents, [steps, batch, ...layer.outputShape]);
+      currents.dispose();
+      const want = fields.get(layer.name) ?? new Set<Field>();
+      const isReadout = layer.neuron.kind === 'readout';
+      const state = initialState(layer.neuron, [batch, ...layer.outputShape]);
+      const seq = runSequence(layer.neuron, seqCurrents, state, this.fireFor(layer, index, options.noise, seed), {
+        keepSpikes: !isReadout,
+        keepMembrane: isReadout || want.has('membrane'),
+        recurrent: layer.recurrentCurrents,
+      });
+      seqCurrents.dispose();
+      for (const t of stateTensors(seq.state)) t.dispose();
+      const out = isReadout ? seq.membrane! : seq.spikes!;
+      if (want.size > 0) {
+        records[layer.name] = {
+          ...(want.has('spikes') ? { spikes: toBatchMajor(seq.spikes!) } : {}),
+          ...(want.has('membrane') ? { membrane: toBatchMajor(seq.membrane!) } : {}),
+        };
+      }
+      if (seq.membrane && seq.membrane !== out) seq.membrane.dispose();
+      x = tf.reshape(out, [steps * batch, ...layer.outputShape]);
+      out.dispose();
+    });
+    const output = tf.tidy(() => toBatchMajor(tf.reshape(x, [steps, batch, ...this.outputShape])));
+    x.dispose();
+    return {
+      output,
+      records,
+      seed,
+      dispose() {
+        output.dispose();
+        for (const r of Object.values(records)) for (const t of [r.spikes, r.membrane]) t?.dispose();
+      },
+    };
+  }
+
+  /** A single-step simulation of `batch` samples, for interactive use; it owns its state. */
+  simulation(batch: number, options: Omit<RunOptions, 'record'> = {}): Simulation {
+    this.checkAlive();
+    checkInteger('network.simulation', 'batch', batch, 1);
+    this.checkRunOptions('network.simulation', options);
+    const seed = options.seed ?? streamKey(this.seed, 0x5eed, this.runs++);
+    return new Simulation(this, batch, seed, this.layers.map((l, i) => this.fireFor(l, i, options.noise, seed)));
+  }
+
+  /** Frees the parameters. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const l of this.layers) for (const v of Object.values(l.params)) v.dispose();
+  }
+}
+
+/**
+ * Steps a network one time step at a time. The same dynamics and noise streams as
+ * {@link Network.run}: stepping T times gives the run's output step by step.
+ */
+export class Simulation {
+  private states: (NeuronState | undefined)[];
+  private t = 0;
+
+  constructor(
+    readonly network: Network,
+    readonly batch: number,
+    readonly seed: number,
+    private readonly fires: readonly Fire[],
+  ) {
+    this.states = network.layers.map((l) => (l.neuron ? initialState(l.neuron, [batch, ...l.outputShape]) : undefined));
+  }
+
+  /** Steps taken so far. */
+  get time(): number {
+    return this.t;
+  }
+
+  /** Advances one step with input `[B, …input]`; returns the output layer's `[B, …output]` (caller owns it). */
+  step(input: tf.Tensor): tf.Tensor {
+    const shape = [this.batch, ...this.network.inputShape];
+    check(input.shape.join() === shape.join(), () => `simulation.step: input must have shape ${show(shape)}, got ${show(input.shape)}`);
+    let x = input;
+    this.network.layers.forEach((layer, i) => {
+      const drive = tf.tidy(() => {
+        const c = layer.currents(x);
+        const prev = this.states[i];
+        return layer.recurrentCurrents && prev ? tf.add(c, layer.recurrentCurrents(prev.spikes)) : c;
+      });
+      if (x !== input) x.dispose();
+      const old = this.states[i];
+      if (!layer.neuron || !old) {
+        x = drive;
+        return;
+      }
+      const next = neuronStep(drive, old, layer.neuron, this.fires[i]!, this.t);
+      drive.dispose();
+      const live = new Set(stateTensors(next));
+      for (const t of stateTensors(old)) if (!live.has(t)) t.dispose();
+      this.states[i] = next;
+      x = (layer.neuron.kind === 'readout' ? next.membrane : next.spikes).clone();
+    });
+    this.t++;
+    return x;
+  }
+
+  /** The current state of a layer's neurons (valid until the next step; do not dispose). */
+  state(layerName: string): NeuronState {
+    const i = this.network.layers.findIndex((l) => l.name === layerName);
+    const s = this.states[i];
+    if (!s) throw new SpikelrError(`simulation: no spiking or readout layer named '${layerName}'`);
+    return s;
+  }
+
+  /** Back to rest, time 0. */
+  reset(): void {
+    this.dispose();
+    this.states = this.network.layers.map((l) => (l.neuron ? initialState(l.neuron, [this.batch, ...l.outputShape]) : undefined));
+    this.t = 0;
+  }
+
+  dispose(): void {
+    for (const s of this.states) if (s) for (const t of stateTensors(s)) t.dispose();
+    this.states = this.states.map(() => undefined);
+  }
+}
+
+/** Builds a network from a spec. */
+export function network(spec: NetworkSpec): Network {
+  return new Network(spec);
+}

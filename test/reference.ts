@@ -1,0 +1,98 @@
+/**
+ * A scalar reference simulator: plain float64 loops over neurons and steps, no tensors, written
+ * straight from the update equations. Tests compare the tensor simulator against it.
+ */
+import type { NeuronParams } from '../src/neurons/params.js';
+
+export interface RefNeuronTrace {
+  membrane: number[][]; // [T][N]
+  spikes: number[][];
+  threshold: number[][];
+}
+
+/** One population of N neurons driven by currents[t][n]; recurrent(t, prevSpikes) adds recurrent input. */
+export function refNeurons(
+  p: NeuronParams,
+  currents: number[][],
+  fire: (u: number, thr: number, t: number, n: number) => number = (u, thr) => (u > thr ? 1 : 0),
+  recurrent?: (prev: number[]) => number[],
+): RefNeuronTrace {
+  const n = currents[0]!.length;
+  let u = new Array<number>(n).fill(0);
+  let s = new Array<number>(n).fill(0);
+  let i = new Array<number>(n).fill(0);
+  let a = new Array<number>(n).fill(0);
+  let refr = new Array<number>(n).fill(0);
+  const out: RefNeuronTrace = { membrane: [], spikes: [], threshold: [] };
+  currents.forEach((row, t) => {
+    const rec = recurrent ? recurrent(s) : new Array<number>(n).fill(0);
+    const nu: number[] = [], ns: number[] = [], ni: number[] = [], na: number[] = [], nr: number[] = [], th: number[] = [];
+    for (let k = 0; k < n; k++) {
+      const drive = row[k]! + rec[k]!;
+      if (p.kind === 'readout') {
+        nu.push(p.beta * u[k]! + drive);
+        ns.push(0);
+        th.push(Infinity);
+        continue;
+      }
+      let input = drive;
+      if (p.kind === 'synaptic') {
+        ni.push(p.alpha * i[k]! + drive);
+        input = ni[k]!;
+      }
+      let prevThr = p.threshold;
+      let thr = p.threshold;
+      if (p.kind === 'alif') {
+        prevThr = p.threshold + p.adaptation * a[k]!;
+        na.push(p.rho * a[k]! + s[k]!);
+        thr = p.threshold + p.adaptation * na[k]!;
+      }
+      const open = refr[k]! <= 0;
+      if (!open) input = 0;
+      let v: number;
+      if (p.reset === 'subtract') v = p.beta * u[k]! + input - prevThr * s[k]!;
+      else if (p.reset === 'zero') v = p.beta * (1 - s[k]!) * u[k]! + input;
+      else v = p.beta * u[k]! + input;
+      const spike = open ? fire(v, thr, t, k) : 0;
+      nu.push(v);
+      ns.push(spike);
+      th.push(thr);
+      nr.push(spike ? p.refractory : Math.max(refr[k]! - 1, 0));
+    }
+    u = nu;
+    s = ns;
+    if (p.kind === 'synaptic') i = ni;
+    if (p.kind === 'alif') a = na;
+    if (p.kind !== 'readout') refr = nr;
+    out.membrane.push(u);
+    out.spikes.push(s);
+    out.threshold.push(th);
+  });
+  return out;
+}
+
+/** x [B][in] times W [in][out] plus b. */
+export function refAffine(x: number[], w: number[][], b?: number[]): number[] {
+  const out = new Array<number>(w[0]!.length).fill(0);
+  x.forEach((xi, i) => w[i]!.forEach((wij, j) => (out[j]! += xi * wij)));
+  return b ? out.map((v, j) => v + b[j]!) : out;
+}
+
+/** Reshapes a flat row-major array into nested arrays of `shape`. */
+export function nest(flat: ArrayLike<number>, shape: readonly number[]): any {
+  if (shape.length === 1) return Array.from(flat).slice(0, shape[0]);
+  const [d, ...rest] = shape;
+  const size = rest.reduce((a, c) => a * c, 1);
+  return Array.from({ length: d! }, (_, i) => nest(Array.from(flat).slice(i * size, (i + 1) * size), rest));
+}
+
+/** Dyadic pseudo-random values k/64, k in [−lo, hi]: sums and products by 0.5 stay exact in float32. */
+export function dyadic(count: number, seed: number, lo = -16, hi = 24): number[] {
+  let s = seed >>> 0;
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out.push((lo + (s % (hi - lo + 1))) / 64);
+  }
+  return out;
+}

@@ -1,0 +1,7 @@
+// Every test file runs on the embedded default backend unless SPIKELR_BACKEND says otherwise.
+import { beforeAll } from 'vitest';
+import { initBackend } from '../src/backend.js';
+
+beforeAll(async () => {
+  await initBackend({ backend: process.env['SPIKELR_BACKEND'] ?? 'wasm', log: null });
+});
