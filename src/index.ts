@@ -23,7 +23,7 @@ export {
 } from './neurons/noise.js';
 export type { EscapeNoise, NoiseKind } from './neurons/noise.js';
 
-export { dense, recurrent, conv2d, readout, maxPool2d, flatten, layerFromRecord, buildLayer, LAYER_KINDS } from './sim/layer.js';
+export { dense, recurrent, conv2d, readout, maxPool2d, flatten, layerFromRecord, buildLayer, layerName, LAYER_KINDS } from './sim/layer.js';
 export type { Layer, LayerSpec, LayerKind, Padding } from './sim/layer.js';
 export { Network, Simulation, network } from './sim/network.js';
 export type { NetworkSpec, RunOptions, RunResult, Recording, Field } from './sim/network.js';

@@ -180,8 +180,13 @@ function convOutput(size: number, kernel: number, stride: number, padding: Paddi
 }
 
 /** Builds `spec` for per-step input shape `inputShape`, its parameters seeded from `(seed, index)`. */
+/** A layer's name: its own, or its kind and position (`dense0`). */
+export function layerName(spec: LayerSpec, index: number): string {
+  return spec.name ?? `${spec.kind}${index}`;
+}
+
 export function buildLayer(spec: LayerSpec, inputShape: readonly number[], index: number, seed: number, uid: string): Layer {
-  const name = spec.name ?? `${spec.kind}${index}`;
+  const name = layerName(spec, index);
   const where = `${spec.kind} '${name}'`;
   const key = (slot: number) => streamKey(seed, index, slot);
   const varName = (p: string) => `${uid}/${name}.${p}`;

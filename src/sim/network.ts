@@ -9,7 +9,7 @@ import { check, checkInteger, show, SpikelrError } from '../errors.js';
 import { initialState, neuronStep, stateTensors, type NeuronState } from '../neurons/dynamics.js';
 import { escapeFire, heaviside, type Fire } from '../neurons/firing.js';
 import type { EscapeNoise } from '../neurons/noise.js';
-import { buildLayer, type Layer, type LayerSpec } from './layer.js';
+import { buildLayer, layerName, type Layer, type LayerSpec } from './layer.js';
 import { runSequence } from './loop.js';
 import { freshSeed, streamKey } from './random.js';
 
@@ -74,11 +74,14 @@ export class Network {
     const layers: Layer[] = [];
     let shape = this.inputShape;
     const names = new Set<string>();
+    spec.layers.forEach((layerSpec, i) => {
+      const name = layerName(layerSpec, i);
+      check(!names.has(name), () => `network: two layers are named '${name}'; layer names must be unique`);
+      names.add(name);
+    });
     try {
       spec.layers.forEach((layerSpec, i) => {
         const layer = buildLayer(layerSpec, shape, i, seed, uid);
-        check(!names.has(layer.name), () => `network: two layers are named '${layer.name}'; layer names must be unique`);
-        names.add(layer.name);
         layers.push(layer);
         shape = layer.outputShape;
       });
@@ -110,14 +113,13 @@ export class Network {
     const layer = this.layer(layerName);
     const v = layer.params[param];
     if (!v) throw new SpikelrError(`network: layer '${layerName}' has no parameter '${param}'; it has ${Object.keys(layer.params).join(', ') || 'none'}`);
-    const t = values instanceof tf.Tensor ? values : tf.tensor(values as Float32Array, v.shape, 'float32');
-    try {
-      check(t.size === v.size && (values instanceof tf.Tensor ? t.shape.join() === v.shape.join() : true),
-        () => `network: ${layerName}.${param} must have shape ${show(v.shape)}, got ${show(values instanceof tf.Tensor ? values.shape : [t.size])}`);
-      tf.tidy(() => v.assign(t.dtype === 'float32' ? t : tf.cast(t, 'float32')));
-    } finally {
-      if (t !== values) t.dispose();
-    }
+    const received = values instanceof tf.Tensor ? values.shape : [values.length];
+    const fits = values instanceof tf.Tensor ? values.shape.join() === v.shape.join() : values.length === v.size;
+    check(fits, () => `network: ${layerName}.${param} must have shape ${show(v.shape)}${values instanceof tf.Tensor ? '' : ` (${v.size} values)`}, got ${show(received)}`);
+    tf.tidy(() => {
+      const t = values instanceof tf.Tensor ? values : tf.tensor(values as Float32Array, v.shape, 'float32');
+      v.assign(t.dtype === 'float32' ? t : tf.cast(t, 'float32'));
+    });
   }
 
   private checkAlive(): void {
