@@ -62,18 +62,26 @@ function message(err: unknown): string {
   return text.split('\n')[0] ?? text;
 }
 
-async function tryNative(pkg: string): Promise<BackendAttempt> {
+function installed(pkg: string): boolean {
   try {
-    // A variable specifier keeps bundlers and tsc from requiring the optional package.
+    require.resolve(`${pkg}/package.json`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function tryNative(pkg: string): Promise<BackendAttempt> {
+  if (!installed(pkg)) return { candidate: pkg, ok: false, detail: 'not installed' };
+  try {
+    // A variable specifier keeps tsc and bundlers from requiring the optional package.
     const specifier: string = pkg;
     await import(specifier);
     const ok = await tf.setBackend('tensorflow');
     if (!ok) return { candidate: pkg, ok: false, detail: 'loaded, but the tensorflow backend failed to initialise' };
     return { candidate: pkg, ok: true, detail: 'native TensorFlow' };
   } catch (err) {
-    const detail = message(err);
-    const missing = /Cannot find (package|module)/.test(detail);
-    return { candidate: pkg, ok: false, detail: missing ? 'not installed' : detail };
+    return { candidate: pkg, ok: false, detail: message(err) };
   }
 }
 

@@ -130,7 +130,9 @@ export function deserializeNetwork(bytes: Uint8Array, source = 'model'): Network
         if (e!.shape.join() !== v.shape.join()) fail(`tensor '${key}' has shape ${show(e!.shape)}, the topology needs ${show(v.shape)}`);
         const [start, end] = e!.data_offsets;
         if (end - start !== v.size * 4) fail(`corrupt: tensor '${key}' spans ${end - start} bytes, needs ${v.size * 4}`);
-        const values = new Float32Array(data.slice(start, end).buffer);
+        const copy = new Uint8Array(end - start); // an aligned copy: a Buffer's slice shares the file's memory
+        copy.set(data.subarray(start, end));
+        const values = new Float32Array(copy.buffer);
         tf.tidy(() => v.assign(tf.tensor(values, v.shape, 'float32')));
       }
     }
