@@ -21,6 +21,19 @@ export interface SequenceOptions {
   readonly firstStep?: number;
 }
 
+/**
+ * Splits `[T, …]` into T tensors `[…]`. On wasm, tfjs's Slice/Unpack kernels copy the whole
+ * input out of the heap for every slice (readSync without a range), so T slices cost O(T² · size);
+ * reading the data once and splitting it costs one copy.
+ */
+export function unstackSteps(x: tf.Tensor): tf.Tensor[] {
+  if (tf.getBackend() !== 'wasm') return tf.unstack(x);
+  const [steps, ...rest] = x.shape;
+  const n = rest.reduce((a, b) => a * b, 1);
+  const values = x.dataSync();
+  return Array.from({ length: steps! }, (_, t) => tf.tensor(values.subarray(t * n, (t + 1) * n) as Float32Array, rest, x.dtype));
+}
+
 export interface SequenceResult {
   readonly spikes?: tf.Tensor;
   readonly membrane?: tf.Tensor;
@@ -44,13 +57,13 @@ export function runSequence(
   const membranes: tf.Tensor[] = [];
   const kept = new Set<tf.Tensor>();
   const first = options.firstStep ?? 0;
+  const drives = unstackSteps(currents);
   for (let t = 0; t < steps; t++) {
-    const input = tf.tidy(() => {
-      const drive = tf.squeeze(tf.slice(currents, t, 1), [0]);
-      return options.recurrent ? tf.add(drive, options.recurrent(state.spikes)) : drive;
-    });
+    const drive = drives[t]!;
+    const input = options.recurrent ? tf.tidy(() => tf.add(drive, options.recurrent!(state.spikes))) : drive;
     const next = neuronStep(input, state, params, fire, first + t);
-    input.dispose();
+    if (input !== drive) input.dispose();
+    drive.dispose();
     if (options.keepSpikes) {
       spikes.push(next.spikes);
       kept.add(next.spikes);
