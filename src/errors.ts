@@ -1,3 +1,5 @@
+import { promises as fs } from 'node:fs';
+
 /**
  * Errors raised at spikelr's boundaries (constructors, file loads, the command line).
  *
@@ -59,5 +61,15 @@ export function checkOneOf<T extends string>(where: string, name: string, value:
 export function checkKeys(where: string, record: object, allowed: readonly string[]): void {
   for (const key of Object.keys(record)) {
     check(allowed.includes(key), () => `${where}: unknown option '${key}'; allowed options are ${allowed.join(', ')}`);
+  }
+}
+
+/** Reads a whole file; a missing or unreadable one is a {@link SpikelrError} naming it as `what`. */
+export async function readFileNamed(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return await fs.readFile(path);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    throw new SpikelrError(code === 'ENOENT' ? `${path}: no such ${what}` : `${path}: cannot read (${(err as Error).message})`);
   }
 }

@@ -3,9 +3,8 @@
  * the number of dimensions, each dimension as a big-endian uint32, then the values big-endian,
  * row-major. Files compressed with gzip (as they are usually downloaded) are inflated first.
  */
-import { promises as fs } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { SpikelrError } from '../errors.js';
+import { readFileNamed, SpikelrError } from '../errors.js';
 
 const TYPES = {
   0x08: { name: 'uint8', size: 1 },
@@ -61,45 +60,28 @@ export function parseIdx(raw: Uint8Array, source = 'IDX data'): IdxArray {
   return { type: type!.name, shape, data: decode(type!.name, view, headerLength, count) };
 }
 
+const READERS = {
+  int16: (v: DataView, o: number) => v.getInt16(o, false),
+  int32: (v: DataView, o: number) => v.getInt32(o, false),
+  float32: (v: DataView, o: number) => v.getFloat32(o, false),
+  float64: (v: DataView, o: number) => v.getFloat64(o, false),
+} as const;
+
 function decode(type: IdxType, view: DataView, offset: number, count: number): IdxData {
-  switch (type) {
-    case 'uint8':
-      return new Uint8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + count));
-    case 'int8':
-      return new Int8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + count));
-    case 'int16': {
-      const out = new Int16Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getInt16(offset + 2 * i, false);
-      return out;
-    }
-    case 'int32': {
-      const out = new Int32Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getInt32(offset + 4 * i, false);
-      return out;
-    }
-    case 'float32': {
-      const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getFloat32(offset + 4 * i, false);
-      return out;
-    }
-    case 'float64': {
-      const out = new Float64Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getFloat64(offset + 8 * i, false);
-      return out;
-    }
-  }
+  const bytes = () => view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + count);
+  if (type === 'uint8') return new Uint8Array(bytes());
+  if (type === 'int8') return new Int8Array(bytes());
+  const out = { int16: Int16Array, int32: Int32Array, float32: Float32Array, float64: Float64Array }[type];
+  const values = new out(count);
+  const read = READERS[type];
+  const size = values.BYTES_PER_ELEMENT;
+  for (let i = 0; i < count; i++) values[i] = read(view, offset + size * i);
+  return values;
 }
 
 /** Reads and parses an IDX file; a missing file is an error that says where it was looked for. */
 export async function readIdx(path: string): Promise<IdxArray> {
-  let raw: Uint8Array;
-  try {
-    raw = await fs.readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new SpikelrError(code === 'ENOENT' ? `${path}: no such IDX file` : `${path}: cannot read (${(err as Error).message})`);
-  }
-  return parseIdx(raw, path);
+  return parseIdx(await readFileNamed(path, 'IDX file'), path);
 }
 
 /** Encodes an array as IDX bytes (big-endian), the inverse of {@link parseIdx}. */

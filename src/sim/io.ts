@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { check, show, SpikelrError } from '../errors.js';
+import { check, readFileNamed, show, SpikelrError } from '../errors.js';
 import { layerFromRecord, type LayerSpec } from './layer.js';
 import { Network } from './network.js';
 
@@ -145,12 +145,5 @@ export function deserializeNetwork(bytes: Uint8Array, source = 'model'): Network
 
 /** Loads a network saved by {@link saveNetwork}. */
 export async function loadNetwork(path: string): Promise<Network> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new SpikelrError(code === 'ENOENT' ? `${path}: no such model file` : `${path}: cannot read (${(err as Error).message})`);
-  }
-  return deserializeNetwork(bytes, path);
+  return deserializeNetwork(await readFileNamed(path, 'model file'), path);
 }

@@ -64,22 +64,24 @@ function named<T extends object>(spec: T, name: string | undefined): T & Named {
   return name === undefined ? spec : { ...spec, name };
 }
 
+type FullyConnectedOptions = Named & { readonly units: number; readonly neuron?: SpikingParams; readonly bias?: boolean };
+
+function fullyConnected(kind: 'dense' | 'recurrent', o: FullyConnectedOptions): LayerSpec {
+  checkKeys(kind, o, ['name', 'units', 'neuron', 'bias']);
+  checkName(kind, o.name);
+  checkInteger(kind, 'units', o.units, 1);
+  const neuron = spikingNeuron(kind, o.neuron ?? lif());
+  return named({ kind, units: o.units, neuron, bias: o.bias ?? true }, o.name);
+}
+
 /** A fully connected spiking layer: I_t = x_t W + b drives `neuron` (LIF by default). */
-export function dense(o: Named & { readonly units: number; readonly neuron?: SpikingParams; readonly bias?: boolean }): LayerSpec {
-  checkKeys('dense', o, ['name', 'units', 'neuron', 'bias']);
-  checkName('dense', o.name);
-  checkInteger('dense', 'units', o.units, 1);
-  const neuron = spikingNeuron('dense', o.neuron ?? lif());
-  return named({ kind: 'dense', units: o.units, neuron, bias: o.bias ?? true }, o.name);
+export function dense(o: FullyConnectedOptions): LayerSpec {
+  return fullyConnected('dense', o);
 }
 
 /** A spiking layer with its own recurrent weights: I_t = x_t W + s_{t−1} V + b. */
-export function recurrent(o: Named & { readonly units: number; readonly neuron?: SpikingParams; readonly bias?: boolean }): LayerSpec {
-  checkKeys('recurrent', o, ['name', 'units', 'neuron', 'bias']);
-  checkName('recurrent', o.name);
-  checkInteger('recurrent', 'units', o.units, 1);
-  const neuron = spikingNeuron('recurrent', o.neuron ?? lif());
-  return named({ kind: 'recurrent', units: o.units, neuron, bias: o.bias ?? true }, o.name);
+export function recurrent(o: FullyConnectedOptions): LayerSpec {
+  return fullyConnected('recurrent', o);
 }
 
 /** A spiking convolution (NHWC): I_t = conv(x_t, K) + b, square kernel. */
