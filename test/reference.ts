@@ -16,6 +16,7 @@ export function refNeurons(
   currents: number[][],
   fire: (u: number, thr: number, t: number, n: number) => number = (u, thr) => (u > thr ? 1 : 0),
   recurrent?: (prev: number[]) => number[],
+  coef: { beta?: readonly number[]; threshold?: readonly number[] } = {},
 ): RefNeuronTrace {
   const n = currents[0]!.length;
   let u = new Array<number>(n).fill(0);
@@ -29,8 +30,9 @@ export function refNeurons(
     const nu: number[] = [], ns: number[] = [], ni: number[] = [], na: number[] = [], nr: number[] = [], th: number[] = [];
     for (let k = 0; k < n; k++) {
       const drive = row[k]! + rec[k]!;
+      const beta = coef.beta?.[k] ?? p.beta;
       if (p.kind === 'readout') {
-        nu.push(p.beta * u[k]! + drive);
+        nu.push(beta * u[k]! + drive);
         ns.push(0);
         th.push(Infinity);
         continue;
@@ -40,19 +42,20 @@ export function refNeurons(
         ni.push(p.alpha * i[k]! + drive);
         input = ni[k]!;
       }
-      let prevThr = p.threshold;
-      let thr = p.threshold;
+      const base = coef.threshold?.[k] ?? p.threshold;
+      let prevThr = base;
+      let thr = base;
       if (p.kind === 'alif') {
-        prevThr = p.threshold + p.adaptation * a[k]!;
+        prevThr = base + p.adaptation * a[k]!;
         na.push(p.rho * a[k]! + s[k]!);
-        thr = p.threshold + p.adaptation * na[k]!;
+        thr = base + p.adaptation * na[k]!;
       }
       const open = refr[k]! <= 0;
       if (!open) input = 0;
       let v: number;
-      if (p.reset === 'subtract') v = p.beta * u[k]! + input - prevThr * s[k]!;
-      else if (p.reset === 'zero') v = p.beta * (1 - s[k]!) * u[k]! + input;
-      else v = p.beta * u[k]! + input;
+      if (p.reset === 'subtract') v = beta * u[k]! + input - prevThr * s[k]!;
+      else if (p.reset === 'zero') v = beta * (1 - s[k]!) * u[k]! + input;
+      else v = beta * u[k]! + input;
       const spike = open ? fire(v, thr, t, k) : 0;
       nu.push(v);
       ns.push(spike);

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ALIFParams, LIFParams, NeuronParams, ReadoutParams, SynapticParams } from './params.js';
-import type { Fire } from './firing.js';
+import type { Coef, Fire } from './firing.js';
 
 export interface NeuronState {
   /** u_t, before the reset that s_t will cause at step t + 1. */
@@ -20,6 +20,15 @@ export interface NeuronState {
   readonly adaptation?: tf.Tensor;
   /** Steps of refractoriness left after step t (only when `refractory > 0`). */
   readonly refractory?: tf.Tensor;
+}
+
+/**
+ * Per-neuron coefficients that override the record's numbers (learnable decay and threshold):
+ * tensors broadcastable against the state, e.g. `[N]` for a dense layer, `[C]` for a conv layer.
+ */
+export interface Coefficients {
+  readonly beta?: Coef;
+  readonly threshold?: Coef;
 }
 
 /** The resting state for a batch of neurons of shape `[B, …N]`. */
@@ -54,8 +63,9 @@ function integrateAndFire(
   current: tf.Tensor,
   state: NeuronState,
   p: Omit<LIFParams, 'kind'>,
-  previousThreshold: number | tf.Tensor,
-  threshold: number | tf.Tensor,
+  beta: Coef,
+  previousThreshold: Coef,
+  threshold: Coef,
   fire: Fire,
   t: number,
 ): { membrane: tf.Tensor; spikes: tf.Tensor; refractory?: tf.Tensor } {
@@ -64,13 +74,13 @@ function integrateAndFire(
   let membrane: tf.Tensor;
   switch (p.reset) {
     case 'subtract':
-      membrane = tf.sub(tf.add(tf.mul(p.beta, state.membrane), input), tf.mul(previousThreshold, state.spikes));
+      membrane = tf.sub(tf.add(tf.mul(beta, state.membrane), input), tf.mul(previousThreshold, state.spikes));
       break;
     case 'zero':
-      membrane = tf.add(tf.mul(tf.mul(p.beta, tf.sub(1, state.spikes)), state.membrane), input);
+      membrane = tf.add(tf.mul(tf.mul(beta, tf.sub(1, state.spikes)), state.membrane), input);
       break;
     case 'none':
-      membrane = tf.add(tf.mul(p.beta, state.membrane), input);
+      membrane = tf.add(tf.mul(beta, state.membrane), input);
       break;
   }
   const fired = fire(membrane, threshold, t);
@@ -81,49 +91,66 @@ function integrateAndFire(
 }
 
 /** Leaky integrate-and-fire (see {@link lif} for the equations). */
-export function lifStep(current: tf.Tensor, state: NeuronState, p: LIFParams, fire: Fire, t: number): NeuronState {
-  return tf.tidy(() => integrateAndFire(current, state, p, p.threshold, p.threshold, fire, t));
+export function lifStep(current: tf.Tensor, state: NeuronState, p: LIFParams, fire: Fire, t: number, c: Coefficients = {}): NeuronState {
+  const threshold = c.threshold ?? p.threshold;
+  return tf.tidy(() => integrateAndFire(current, state, p, c.beta ?? p.beta, threshold, threshold, fire, t));
 }
 
 /** Current-based LIF: i_t = α i_{t−1} + I_t drives the LIF membrane. */
-export function synapticStep(current: tf.Tensor, state: NeuronState, p: SynapticParams, fire: Fire, t: number): NeuronState {
+export function synapticStep(current: tf.Tensor, state: NeuronState, p: SynapticParams, fire: Fire, t: number, c: Coefficients = {}): NeuronState {
+  const threshold = c.threshold ?? p.threshold;
   return tf.tidy(() => {
     const synaptic = tf.add(tf.mul(p.alpha, state.synaptic!), current);
-    return { ...integrateAndFire(synaptic, state, p, p.threshold, p.threshold, fire, t), synaptic };
+    return { ...integrateAndFire(synaptic, state, p, c.beta ?? p.beta, threshold, threshold, fire, t), synaptic };
   });
 }
 
 /** ALIF threshold ϑ_t = ϑ + b a_t. */
-export function alifThreshold(p: ALIFParams, adaptation: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.add(p.threshold, tf.mul(p.adaptation, adaptation)));
+export function alifThreshold(p: ALIFParams, adaptation: tf.Tensor, base: Coef = p.threshold): tf.Tensor {
+  return tf.tidy(() => tf.add(base, tf.mul(p.adaptation, adaptation)));
 }
 
 /** Adaptive-threshold LIF: a_t = ρ a_{t−1} + s_{t−1}, ϑ_t = ϑ + b a_t. */
-export function alifStep(current: tf.Tensor, state: NeuronState, p: ALIFParams, fire: Fire, t: number): NeuronState {
+export function alifStep(current: tf.Tensor, state: NeuronState, p: ALIFParams, fire: Fire, t: number, c: Coefficients = {}): NeuronState {
+  const base = c.threshold ?? p.threshold;
   return tf.tidy(() => {
-    const previousThreshold = alifThreshold(p, state.adaptation!);
+    const previousThreshold = alifThreshold(p, state.adaptation!, base);
     const adaptation = tf.add(tf.mul(p.rho, state.adaptation!), state.spikes);
-    const threshold = alifThreshold(p, adaptation);
-    return { ...integrateAndFire(current, state, p, previousThreshold, threshold, fire, t), adaptation };
+    const threshold = alifThreshold(p, adaptation, base);
+    return { ...integrateAndFire(current, state, p, c.beta ?? p.beta, previousThreshold, threshold, fire, t), adaptation };
   });
 }
 
 /** Non-spiking leaky readout: u_t = β u_{t−1} + I_t. */
-export function readoutStep(current: tf.Tensor, state: NeuronState, p: ReadoutParams): NeuronState {
+export function readoutStep(current: tf.Tensor, state: NeuronState, p: ReadoutParams, c: Coefficients = {}): NeuronState {
   // The (all-zero) spikes tensor is carried over, not copied: the time loop disposes by identity.
-  return { membrane: tf.tidy(() => tf.add(tf.mul(p.beta, state.membrane), current)), spikes: state.spikes };
+  return { membrane: tf.tidy(() => tf.add(tf.mul(c.beta ?? p.beta, state.membrane), current)), spikes: state.spikes };
 }
 
 /** One step of whichever model `params` describes. */
-export function neuronStep(current: tf.Tensor, state: NeuronState, params: NeuronParams, fire: Fire, t: number): NeuronState {
+export function neuronStep(
+  current: tf.Tensor,
+  state: NeuronState,
+  params: NeuronParams,
+  fire: Fire,
+  t: number,
+  c: Coefficients = {},
+): NeuronState {
   switch (params.kind) {
     case 'lif':
-      return lifStep(current, state, params, fire, t);
+      return lifStep(current, state, params, fire, t, c);
     case 'synaptic':
-      return synapticStep(current, state, params, fire, t);
+      return synapticStep(current, state, params, fire, t, c);
     case 'alif':
-      return alifStep(current, state, params, fire, t);
+      return alifStep(current, state, params, fire, t, c);
     case 'readout':
-      return readoutStep(current, state, params);
+      return readoutStep(current, state, params, c);
   }
+}
+
+/** The threshold in force at the step that produced `state` (ϑ, or ϑ_t for ALIF). */
+export function thresholdOf(params: NeuronParams, state: NeuronState, c: Coefficients = {}): Coef {
+  if (params.kind === 'readout') return Infinity;
+  const base = c.threshold ?? params.threshold;
+  return params.kind === 'alif' ? alifThreshold(params, state.adaptation!, base) : base;
 }

@@ -14,9 +14,13 @@ import { streamKey, uniform } from './random.js';
 export const PADDINGS = ['same', 'valid'] as const;
 export type Padding = (typeof PADDINGS)[number];
 
+export const LEARNABLE = ['beta', 'threshold'] as const;
+/** Neuron coefficients a spiking layer can learn, one per neuron (per channel in a conv layer). */
+export type Learnable = (typeof LEARNABLE)[number];
+
 export type LayerSpec =
-  | { readonly kind: 'dense'; readonly name?: string; readonly units: number; readonly neuron: SpikingParams; readonly bias: boolean }
-  | { readonly kind: 'recurrent'; readonly name?: string; readonly units: number; readonly neuron: SpikingParams; readonly bias: boolean }
+  | { readonly kind: 'dense'; readonly name?: string; readonly units: number; readonly neuron: SpikingParams; readonly bias: boolean; readonly learn: readonly Learnable[] }
+  | { readonly kind: 'recurrent'; readonly name?: string; readonly units: number; readonly neuron: SpikingParams; readonly bias: boolean; readonly learn: readonly Learnable[] }
   | {
       readonly kind: 'conv2d';
       readonly name?: string;
@@ -26,6 +30,7 @@ export type LayerSpec =
       readonly padding: Padding;
       readonly neuron: SpikingParams;
       readonly bias: boolean;
+      readonly learn: readonly Learnable[];
     }
   | { readonly kind: 'readout'; readonly name?: string; readonly units: number; readonly neuron: ReadoutParams; readonly bias: boolean }
   | { readonly kind: 'maxPool2d'; readonly name?: string; readonly poolSize: number; readonly stride: number }
@@ -43,8 +48,17 @@ export interface Layer {
   /** The neuron model, or undefined for a stateless layer (pooling, flatten). */
   readonly neuron: NeuronParams | undefined;
   readonly params: Readonly<Record<string, tf.Variable>>;
-  /** Feed-forward currents: `[M, …inputShape] → [M, …outputShape]` for any number of rows M. */
+  /** Names of the parameters of the feed-forward map (`weight`, `bias`), in {@link map}'s order. */
+  readonly mapParams: readonly string[];
+  /**
+   * The feed-forward map with explicit parameters, `[M, …inputShape] → [M, …outputShape]`: pure,
+   * so a local vector–Jacobian product is `tf.grads` of it.
+   */
+  map(x: tf.Tensor, params: readonly tf.Tensor[]): tf.Tensor;
+  /** Feed-forward currents with the layer's own parameters, for any number of rows M. */
   currents(x: tf.Tensor): tf.Tensor;
+  /** Learned decay and threshold (per neuron or channel), if the spec asked for them. */
+  readonly coefficients: { readonly beta?: tf.Variable; readonly threshold?: tf.Variable };
   /** Recurrent currents from the previous step's spikes, `[B, …outputShape] → [B, …outputShape]`. */
   recurrentCurrents?(spikes: tf.Tensor): tf.Tensor;
 }
@@ -64,14 +78,27 @@ function named<T extends object>(spec: T, name: string | undefined): T & Named {
   return name === undefined ? spec : { ...spec, name };
 }
 
-type FullyConnectedOptions = Named & { readonly units: number; readonly neuron?: SpikingParams; readonly bias?: boolean };
+type FullyConnectedOptions = Named & {
+  readonly units: number;
+  readonly neuron?: SpikingParams;
+  readonly bias?: boolean;
+  /** Neuron coefficients to learn per neuron: 'beta' (decay), 'threshold'. */
+  readonly learn?: readonly Learnable[];
+};
+
+function checkLearn(where: string, learn: unknown): readonly Learnable[] {
+  const list = learn ?? [];
+  check(Array.isArray(list), () => `${where}: learn must be an array of ${LEARNABLE.map((l) => `'${l}'`).join(', ')}, got ${show(learn)}`);
+  for (const l of list) checkOneOf(where, 'learnable coefficient', l, LEARNABLE);
+  return [...new Set(list as Learnable[])];
+}
 
 function fullyConnected(kind: 'dense' | 'recurrent', o: FullyConnectedOptions): LayerSpec {
-  checkKeys(kind, o, ['name', 'units', 'neuron', 'bias']);
+  checkKeys(kind, o, ['name', 'units', 'neuron', 'bias', 'learn']);
   checkName(kind, o.name);
   checkInteger(kind, 'units', o.units, 1);
   const neuron = spikingNeuron(kind, o.neuron ?? lif());
-  return named({ kind, units: o.units, neuron, bias: o.bias ?? true }, o.name);
+  return named({ kind, units: o.units, neuron, bias: o.bias ?? true, learn: checkLearn(kind, o.learn) }, o.name);
 }
 
 /** A fully connected spiking layer: I_t = x_t W + b drives `neuron` (LIF by default). */
@@ -93,9 +120,10 @@ export function conv2d(
     readonly padding?: Padding;
     readonly neuron?: SpikingParams;
     readonly bias?: boolean;
+    readonly learn?: readonly Learnable[];
   },
 ): LayerSpec {
-  checkKeys('conv2d', o, ['name', 'filters', 'kernelSize', 'stride', 'padding', 'neuron', 'bias']);
+  checkKeys('conv2d', o, ['name', 'filters', 'kernelSize', 'stride', 'padding', 'neuron', 'bias', 'learn']);
   checkName('conv2d', o.name);
   checkInteger('conv2d', 'filters', o.filters, 1);
   checkInteger('conv2d', 'kernelSize', o.kernelSize, 1);
@@ -104,7 +132,8 @@ export function conv2d(
   const padding = o.padding ?? 'same';
   checkOneOf('conv2d', 'padding', padding, PADDINGS);
   const neuron = spikingNeuron('conv2d', o.neuron ?? lif());
-  return named({ kind: 'conv2d', filters: o.filters, kernelSize: o.kernelSize, stride, padding, neuron, bias: o.bias ?? true }, o.name);
+  const learn = checkLearn('conv2d', o.learn);
+  return named({ kind: 'conv2d', filters: o.filters, kernelSize: o.kernelSize, stride, padding, neuron, bias: o.bias ?? true, learn }, o.name);
 }
 
 /** A non-spiking leaky readout: I_t = x_t W + b integrated by a leaky membrane, which is the output. */
@@ -187,29 +216,44 @@ export function layerName(spec: LayerSpec, index: number): string {
   return spec.name ?? `${spec.kind}${index}`;
 }
 
+function fillVariable(shape: readonly number[], value: number, name: string): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.fill([...shape], value), true, name));
+}
+
 export function buildLayer(spec: LayerSpec, inputShape: readonly number[], index: number, seed: number, uid: string): Layer {
   const name = layerName(spec, index);
   const where = `${spec.kind} '${name}'`;
   const key = (slot: number) => streamKey(seed, index, slot);
   const varName = (p: string) => `${uid}/${name}.${p}`;
+  const params: Record<string, tf.Variable> = {};
+  const coefficients: { beta?: tf.Variable; threshold?: tf.Variable } = {};
+  const base = { name, spec, inputShape, params, coefficients };
+  /** Adds learnable per-neuron coefficients of `size` for a spiking spec. */
+  const learnable = (size: number) => {
+    if (!('learn' in spec)) return;
+    for (const c of spec.learn) {
+      const v = fillVariable([size], spec.neuron[c], varName(c));
+      params[c] = v;
+      coefficients[c] = v;
+    }
+  };
+  /** A layer whose map is `f(x, weight[, bias])`. */
+  const affine = (outputShape: number[], neuron: NeuronParams, f: (x: tf.Tensor, w: tf.Tensor) => tf.Tensor): Layer => {
+    const mapParams = params['bias'] ? ['weight', 'bias'] : ['weight'];
+    const map = (x: tf.Tensor, p: readonly tf.Tensor[]) => tf.tidy(() => (p[1] ? tf.add(f(x, p[0]!), p[1]) : f(x, p[0]!)));
+    return { ...base, outputShape, neuron, mapParams, map, currents: (x) => map(x, mapParams.map((n) => params[n]!)) };
+  };
   switch (spec.kind) {
     case 'dense':
     case 'recurrent':
     case 'readout': {
       check(inputShape.length === 1, () => `${where}: input must be rank 1 per step, got shape ${show(inputShape)}; put flatten() before it`);
       const fanIn = inputShape[0]!;
-      const params: Record<string, tf.Variable> = { weight: initVariable([fanIn, spec.units], fanIn, key(0), varName('weight')) };
+      params['weight'] = initVariable([fanIn, spec.units], fanIn, key(0), varName('weight'));
       if (spec.bias) params['bias'] = initVariable([spec.units], fanIn, key(1), varName('bias'));
       if (spec.kind === 'recurrent') params['recurrent'] = initVariable([spec.units, spec.units], spec.units, key(2), varName('recurrent'));
-      const layer: Layer = {
-        name,
-        spec,
-        inputShape,
-        outputShape: [spec.units],
-        neuron: spec.neuron,
-        params,
-        currents: (x) => tf.tidy(() => (params['bias'] ? tf.add(tf.matMul(x, params['weight']!), params['bias']) : tf.matMul(x, params['weight']!))),
-      };
+      learnable(spec.units);
+      const layer = affine([spec.units], spec.neuron, (x, w) => tf.matMul(x, w));
       if (spec.kind === 'recurrent') return { ...layer, recurrentCurrents: (s) => tf.matMul(s, params['recurrent']!) };
       return layer;
     }
@@ -221,21 +265,10 @@ export function buildLayer(spec: LayerSpec, inputShape: readonly number[], index
       const outW = convOutput(w, k, spec.stride, spec.padding);
       check(outH > 0 && outW > 0, () => `${where}: kernel ${k} with padding 'valid' does not fit input ${show(inputShape)}`);
       const fanIn = k * k * c;
-      const params: Record<string, tf.Variable> = { weight: initVariable([k, k, c, spec.filters], fanIn, key(0), varName('weight')) };
+      params['weight'] = initVariable([k, k, c, spec.filters], fanIn, key(0), varName('weight'));
       if (spec.bias) params['bias'] = initVariable([spec.filters], fanIn, key(1), varName('bias'));
-      return {
-        name,
-        spec,
-        inputShape,
-        outputShape: [outH, outW, spec.filters],
-        neuron: spec.neuron,
-        params,
-        currents: (x) =>
-          tf.tidy(() => {
-            const y = tf.conv2d(x as tf.Tensor4D, params['weight'] as tf.Tensor4D, spec.stride, spec.padding);
-            return params['bias'] ? tf.add(y, params['bias']) : y;
-          }),
-      };
+      learnable(spec.filters);
+      return affine([outH, outW, spec.filters], spec.neuron, (x, kernel) => tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, spec.stride, spec.padding));
     }
     case 'maxPool2d': {
       check(inputShape.length === 3, () => `${where}: input must be rank 3 per step ([H, W, C]), got shape ${show(inputShape)}`);
@@ -243,19 +276,13 @@ export function buildLayer(spec: LayerSpec, inputShape: readonly number[], index
       const outH = Math.ceil((h - spec.poolSize + 1) / spec.stride);
       const outW = Math.ceil((w - spec.poolSize + 1) / spec.stride);
       check(outH > 0 && outW > 0, () => `${where}: pool ${spec.poolSize} does not fit input ${show(inputShape)}`);
-      return {
-        name,
-        spec,
-        inputShape,
-        outputShape: [outH, outW, c],
-        neuron: undefined,
-        params: {},
-        currents: (x) => tf.maxPool(x as tf.Tensor4D, spec.poolSize, spec.stride, 'valid'),
-      };
+      const map = (x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, spec.poolSize, spec.stride, 'valid');
+      return { ...base, outputShape: [outH, outW, c], neuron: undefined, mapParams: [], map, currents: map };
     }
     case 'flatten': {
       const size = inputShape.reduce((a, b) => a * b, 1);
-      return { name, spec, inputShape, outputShape: [size], neuron: undefined, params: {}, currents: (x) => tf.reshape(x, [x.shape[0]!, size]) };
+      const map = (x: tf.Tensor) => tf.reshape(x, [x.shape[0]!, size]);
+      return { ...base, outputShape: [size], neuron: undefined, mapParams: [], map, currents: map };
     }
   }
 }

@@ -6,7 +6,7 @@
  * next; what is kept is only what the caller asked for (the output sequence, recorded membranes).
  */
 import * as tf from '@tensorflow/tfjs';
-import { neuronStep, stateTensors, type NeuronState } from '../neurons/dynamics.js';
+import { neuronStep, stateTensors, type Coefficients, type NeuronState } from '../neurons/dynamics.js';
 import type { Fire } from '../neurons/firing.js';
 import type { NeuronParams } from '../neurons/params.js';
 
@@ -19,6 +19,8 @@ export interface SequenceOptions {
   readonly recurrent?: (previousSpikes: tf.Tensor) => tf.Tensor;
   /** Index of the first step, for the noise stream. */
   readonly firstStep?: number;
+  /** Learnable per-neuron decay and threshold, overriding the record's numbers. */
+  readonly coefficients?: Coefficients;
 }
 
 /**
@@ -61,7 +63,7 @@ export function runSequence(
   for (let t = 0; t < steps; t++) {
     const drive = drives[t]!;
     const input = options.recurrent ? tf.tidy(() => tf.add(drive, options.recurrent!(state.spikes))) : drive;
-    const next = neuronStep(input, state, params, fire, first + t);
+    const next = neuronStep(input, state, params, fire, first + t, options.coefficients);
     if (input !== drive) input.dispose();
     drive.dispose();
     if (options.keepSpikes) {

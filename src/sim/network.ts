@@ -200,6 +200,7 @@ export class Network {
         keepSpikes: !isReadout,
         keepMembrane: isReadout || want.has('membrane'),
         recurrent: layer.recurrentCurrents,
+        coefficients: layer.coefficients,
       });
       seqCurrents.dispose();
       for (const t of stateTensors(seq.state)) t.dispose();
@@ -234,6 +235,18 @@ export class Network {
     this.checkRunOptions('network.simulation', options);
     const seed = options.seed ?? streamKey(this.seed, 0x5eed, this.runs++);
     return new Simulation(this, batch, seed, this.layers.map((l, i) => this.fireFor(l, i, options.noise, seed)));
+  }
+
+  /**
+   * Projects learned neuron coefficients back into their valid ranges after an update:
+   * decay into [0, 1], threshold to at least `minThreshold`.
+   */
+  constrain(minThreshold = 1e-3): void {
+    for (const l of this.layers) {
+      const { beta, threshold } = l.coefficients;
+      if (beta) tf.tidy(() => beta.assign(tf.clipByValue(beta, 0, 1)));
+      if (threshold) tf.tidy(() => threshold.assign(tf.maximum(threshold, minThreshold)));
+    }
   }
 
   /** Frees the parameters. */
@@ -283,7 +296,7 @@ export class Simulation {
         x = drive;
         return;
       }
-      const next = neuronStep(drive, old, layer.neuron, this.fires[i]!, this.t);
+      const next = neuronStep(drive, old, layer.neuron, this.fires[i]!, this.t, layer.coefficients);
       drive.dispose();
       const live = new Set(stateTensors(next));
       for (const t of stateTensors(old)) if (!live.has(t)) t.dispose();

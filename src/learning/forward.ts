@@ -1,0 +1,197 @@
+/**
+ * The LR forward pass: one pass with K noise copies per sample, recording for each trained layer
+ * what its own gradient needs and nothing more (DESIGN.md §1, §4): its input, and per step its
+ * seed (the score ψ_t, zero while refractory), spikes and, for a learned decay, membranes.
+ *
+ * Everything upstream of the first noisy layer is computed once per sample (rows = B) and the
+ * copies are made where the noise begins (rows = K·B, copy-major), so a first hidden layer fed
+ * by the data computes its currents once for all copies.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { initialState, neuronStep, stateTensors, type NeuronState } from '../neurons/dynamics.js';
+import { heaviside, type Fire } from '../neurons/firing.js';
+import { noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
+import type { Layer } from '../sim/layer.js';
+import { release, runSequence, unstackSteps } from '../sim/loop.js';
+import type { Network } from '../sim/network.js';
+import { streamKey } from '../sim/random.js';
+import { copyNoise, type CopyPlan } from './sampling.js';
+
+export type ScoreKind = 'spike' | 'noise';
+
+export interface LayerTrace {
+  readonly layer: Layer;
+  readonly index: number;
+  /** 'lr': a noisy spiking layer (seeds are scores); 'local': the deterministic readout. */
+  readonly kind: 'lr' | 'local';
+  /** The layer's input, time-major rows `[T·inputRows, …in]`. */
+  readonly input: tf.Tensor;
+  readonly inputRows: number;
+  readonly rows: number;
+  /** Per step `[rows, …N]`: ψ_t for 'lr' layers; filled with ∂L/∂u_t later for 'local' ones. */
+  seeds: tf.Tensor[];
+  /** Per step s_t `[rows, …N]` ('lr' layers). */
+  readonly spikes: tf.Tensor[];
+  /** Per step u_t, kept only when the decay is learned. */
+  readonly membranes: tf.Tensor[];
+  /** Per step 1 where the neuron was not refractory (only with a refractory period). */
+  readonly open: tf.Tensor[];
+}
+
+export interface CopyForward {
+  /** Output sequence `[T, rows, …C]` (readout membrane or last layer's spikes). */
+  readonly output: tf.Tensor;
+  readonly rows: number;
+  readonly traces: LayerTrace[];
+  dispose(): void;
+}
+
+export interface CopyForwardOptions {
+  readonly plan: CopyPlan;
+  /** Noise for each layer index, undefined where the layer fires deterministically. */
+  readonly noise: readonly (EscapeNoise | undefined)[];
+  readonly score: ScoreKind;
+  /** Sign-compress the scores (approximated LR). */
+  readonly signScores: boolean;
+  readonly seed: number;
+  /** Record what the gradients of noisy layers and the readout need. */
+  readonly train: boolean;
+}
+
+function tileCopies(x: tf.Tensor, copies: number): tf.Tensor {
+  return tf.tidy(() => tf.tile(x, [1, copies, ...x.shape.slice(2).map(() => 1)]));
+}
+
+export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOptions): CopyForward {
+  const [batch, steps] = input.shape as [number, number];
+  const K = o.plan.copies;
+  let rows = batch;
+  let x = tf.tidy(() => tf.reshape(tf.transpose(input, [1, 0, ...input.shape.slice(2).map((_, i) => i + 2)]), [steps * batch, ...net.inputShape]));
+  const traces: LayerTrace[] = [];
+  net.layers.forEach((layer, index) => {
+    const neuron = layer.neuron;
+    if (!neuron) {
+      const y = layer.currents(x);
+      x.dispose();
+      x = y;
+      return;
+    }
+    const noise = neuron.kind === 'readout' ? undefined : o.noise[index];
+    const inputRows = rows;
+    let currents = tf.tidy(() => tf.reshape(layer.currents(x), [steps, rows, ...layer.outputShape]));
+    if (noise && rows === batch && K > 1) {
+      const tiled = tileCopies(currents, K);
+      currents.dispose();
+      currents = tiled;
+      rows = K * batch;
+    }
+    const isLast = index === net.layers.length - 1;
+    const trained = o.train && (noise !== undefined || (neuron.kind === 'readout' && isLast));
+    let out: tf.Tensor;
+    if (noise) {
+      const trace = noisyLayer(layer, currents, noise, o, streamKey(o.seed, index), batch, rows);
+      out = trace.output;
+      if (trained) traces.push({ layer, index, kind: 'lr', input: x, inputRows, rows, seeds: trace.seeds, spikes: trace.spikes, membranes: trace.membranes, open: trace.open });
+      else trace.dispose();
+    } else {
+      const isReadout = neuron.kind === 'readout';
+      const seq = runSequence(neuron, currents, initialState(neuron, [rows, ...layer.outputShape]), heaviside as Fire, {
+        keepSpikes: !isReadout,
+        keepMembrane: isReadout,
+        recurrent: layer.recurrentCurrents,
+        coefficients: layer.coefficients,
+      });
+      for (const t of stateTensors(seq.state)) t.dispose();
+      out = isReadout ? seq.membrane! : seq.spikes!;
+      if (trained) traces.push({ layer, index, kind: 'local', input: x, inputRows, rows, seeds: [], spikes: [], membranes: [], open: [] });
+    }
+    currents.dispose();
+    if (!trained) x.dispose();
+    x = isLast ? out : tf.reshape(out, [steps * rows, ...layer.outputShape]);
+    if (!isLast) out.dispose();
+  });
+  const output = x.rank === net.outputShape.length + 2 ? x : tf.reshape(x, [steps, rows, ...net.outputShape]);
+  if (output !== x) x.dispose();
+  return {
+    output,
+    rows,
+    traces,
+    dispose() {
+      output.dispose();
+      for (const tr of traces) {
+        tr.input.dispose();
+        tf.dispose([...tr.seeds, ...tr.spikes, ...tr.membranes, ...tr.open]);
+      }
+    },
+  };
+}
+
+interface NoisyTrace {
+  readonly output: tf.Tensor;
+  readonly seeds: tf.Tensor[];
+  readonly spikes: tf.Tensor[];
+  readonly membranes: tf.Tensor[];
+  readonly open: tf.Tensor[];
+  dispose(): void;
+}
+
+/** Runs a noisy spiking layer over `currents` `[T, rows, …N]`, recording scores. */
+function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: CopyForwardOptions, key: number, batch: number, rows: number): NoisyTrace {
+  const neuron = layer.neuron!;
+  const shape = [rows, ...layer.outputShape];
+  const perRow = layer.outputShape.reduce((a, b) => a * b, 1);
+  const copies = rows / batch;
+  const plan = copies === o.plan.copies ? o.plan : { ...o.plan, copies: 1, group: 1 };
+  const keepMembrane = o.train && layer.coefficients.beta !== undefined;
+  const seeds: tf.Tensor[] = [], spikes: tf.Tensor[] = [], membranes: tf.Tensor[] = [], open: tf.Tensor[] = [];
+  const kept = new Set<tf.Tensor>();
+  let state: NeuronState = initialState(neuron, shape);
+  const drives = unstackSteps(currents);
+  const sigma = noise.sigma;
+  for (let t = 0; t < drives.length; t++) {
+    const drive = drives[t]!;
+    const input = layer.recurrentCurrents ? tf.tidy(() => tf.add(drive, layer.recurrentCurrents!(state.spikes))) : drive;
+    let score: tf.Tensor | undefined;
+    const fire: Fire = (u, threshold, step) =>
+      tf.tidy(() => {
+        const eps = tf.tensor(copyNoise(noise.kind, plan, key, step, batch, perRow), u.shape);
+        const s = tf.cast(tf.greater(tf.add(u, tf.mul(eps, sigma)), threshold), 'float32');
+        if (o.train) {
+          let psi = o.score === 'spike' ? spikeScore(noise.kind, s, tf.div(tf.sub(u, threshold), sigma), sigma) : noiseScore(noise.kind, eps, sigma);
+          if (o.signScores) psi = tf.div(tf.sign(psi), sigma);
+          score = tf.keep(psi);
+        }
+        return s;
+      });
+    const gate = state.refractory ? tf.tidy(() => tf.cast(tf.lessEqual(state.refractory!, 0), 'float32')) : undefined;
+    const next = neuronStep(input, state, neuron, fire, t, layer.coefficients);
+    if (input !== drive) input.dispose();
+    drive.dispose();
+    if (o.train) {
+      seeds.push(gate ? tf.mul(gate, score!) : score!);
+      if (gate) score!.dispose();
+      if (gate) open.push(gate);
+      if (keepMembrane) {
+        membranes.push(next.membrane);
+        kept.add(next.membrane);
+      }
+    } else if (gate) gate.dispose();
+    spikes.push(next.spikes);
+    kept.add(next.spikes);
+    release(state, next, kept);
+    state = next;
+  }
+  for (const t of stateTensors(state)) if (!kept.has(t)) t.dispose();
+  const output = tf.stack(spikes);
+  if (!o.train) tf.dispose(spikes);
+  return {
+    output,
+    seeds,
+    spikes: o.train ? spikes : [],
+    membranes,
+    open,
+    dispose() {
+      tf.dispose([...seeds, ...(o.train ? spikes : []), ...membranes, ...open]);
+    },
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * The likelihood-ratio estimator (DESIGN.md §1–3).
+ *
+ * For a noisy spiking layer, given the sampled spikes its membrane is linear in its input
+ * currents, so with the membrane adjoint λ_t = ψ_t + c_t λ_{t+1} (c_t = ∂u_{t+1}/∂u_t: β for
+ * subtract and no reset, β(1 − s_t) for zero reset),
+ *
+ *     ∇W ≈ Σ_rows w_r Σ_t x_tᵀ m_t λ_t,      w_r = (L_r − b_r)/(K·B)
+ *
+ * (m_t: 0 while refractory; a current-based neuron filters λ once more through its synapse:
+ * μ_t = m_t λ_t + α μ_{t+1}). Recurrent weights take s_{t−1} for x_t; a learned decay takes
+ * Σ λ_t g_t u_{t−1} (g_t = 1 − s_{t−1} for zero reset, else 1); a learned threshold
+ * −Σ λ_t s_{t−1} (subtract reset) − Σ ψ_t. The weights themselves come from the local
+ * vector–Jacobian product of the layer's own map: nothing crosses from one layer to another.
+ *
+ * A deterministic readout at the end is trained by the same filter seeded with the exact
+ * ∂L/∂u_t of the loss (a derivative of the loss alone, local to that layer).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { check, checkInteger, checkKeys, checkOneOf, SpikelrError } from '../errors.js';
+import { noiseFromRecord, type EscapeNoise } from '../neurons/noise.js';
+import type { Network } from '../sim/network.js';
+import { freshSeed } from '../sim/random.js';
+import { copyForward, type LayerTrace, type ScoreKind } from './forward.js';
+import type { RowLoss } from './losses.js';
+import { copyPlan, groupCount, groupOf, type CopyPlan, type Sampling } from './sampling.js';
+
+export const BASELINES = ['none', 'loo', 'noise-free'] as const;
+export type Baseline = (typeof BASELINES)[number];
+
+export interface LRConfig {
+  /** Noise copies K per sample. */
+  readonly copies: number;
+  /** Escape noise of every spiking layer, or per layer name (layers not named fire deterministically). */
+  readonly noise: EscapeNoise | Readonly<Record<string, EscapeNoise>>;
+  /** 'spike' (default, lower variance) or 'noise'. */
+  readonly score?: ScoreKind;
+  /** 'loo' (default): mean loss of the sample's other independent copies; 'noise-free': the loss without noise. */
+  readonly baseline?: Baseline;
+  readonly sampling?: Sampling;
+  /** Copies per QMC group (a power of two dividing `copies`; default all copies in one group). */
+  readonly qmcGroup?: number;
+  /** Approximated LR: scores replaced by sign(ψ)/σ. Biased for Gaussian and logistic noise. */
+  readonly signScores?: boolean;
+}
+
+export interface Batch {
+  /** `[B, T, …input]`. */
+  readonly input: tf.Tensor;
+  /** `[B]` class indices (int32). */
+  readonly labels: tf.Tensor;
+}
+
+export interface GradientEstimate {
+  /** One gradient per trained variable, keyed by the variable. */
+  readonly gradients: Map<tf.Variable, tf.Tensor>;
+  /** Mean loss over copies and samples (with noise). */
+  readonly loss: number;
+  dispose(): void;
+}
+
+export interface Estimator {
+  readonly name: string;
+  estimate(net: Network, batch: Batch, loss: RowLoss, seed?: number): GradientEstimate;
+}
+
+interface Resolved {
+  readonly plan: CopyPlan;
+  readonly score: ScoreKind;
+  readonly baseline: Baseline;
+  readonly signScores: boolean;
+  readonly noise: LRConfig['noise'];
+}
+
+function validate(config: LRConfig): Resolved {
+  checkKeys('likelihoodRatio', config, ['copies', 'noise', 'score', 'baseline', 'sampling', 'qmcGroup', 'signScores']);
+  checkInteger('likelihoodRatio', 'copies', config.copies, 1);
+  const plan = copyPlan(config.copies, config.sampling ?? 'mc', config.qmcGroup);
+  const score = config.score ?? 'spike';
+  checkOneOf('likelihoodRatio', 'score', score, ['spike', 'noise'] as const);
+  const baseline = config.baseline ?? (groupCount(plan) > 1 ? 'loo' : 'none');
+  checkOneOf('likelihoodRatio', 'baseline', baseline, BASELINES);
+  check(baseline !== 'loo' || groupCount(plan) > 1,
+    () => `likelihoodRatio: baseline 'loo' needs at least two independent groups of copies; ${config.copies} copies with sampling '${plan.sampling}' make ${groupCount(plan)}`);
+  check(typeof config.noise === 'object' && config.noise !== null, () => 'likelihoodRatio: noise must be escapeNoise(kind, sigma) or a map from layer name to one');
+  if ('kind' in config.noise) noiseFromRecord(config.noise, 'likelihoodRatio: noise');
+  else for (const [name, n] of Object.entries(config.noise)) noiseFromRecord(n, `likelihoodRatio: noise for '${name}'`);
+  return { plan, score, baseline, signScores: config.signScores ?? false, noise: config.noise };
+}
+
+function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNoise | undefined)[] {
+  if ('kind' in noise) return net.layers.map((l) => (l.neuron && l.neuron.kind !== 'readout' ? (noise as EscapeNoise) : undefined));
+  const map = noise as Record<string, EscapeNoise>;
+  for (const name of Object.keys(map)) {
+    const layer = net.layer(name);
+    check(layer.neuron !== undefined && layer.neuron.kind !== 'readout', () => `likelihoodRatio: noise given for layer '${name}', which does not spike`);
+  }
+  return net.layers.map((l) => map[l.name]);
+}
+
+/** Per-row weights (L_r − b_r)/(K·B) from per-row losses `[K·B]`. */
+function rowWeights(losses: Float32Array, plan: CopyPlan, batch: number, baseline: Baseline, noiseFree?: Float32Array): Float32Array {
+  const K = plan.copies;
+  const w = new Float32Array(K * batch);
+  const groups = groupCount(plan);
+  for (let b = 0; b < batch; b++) {
+    const groupSums = new Float64Array(groups);
+    const groupSizes = new Float64Array(groups);
+    let total = 0;
+    for (let k = 0; k < K; k++) {
+      const g = groupOf(plan, k);
+      groupSums[g]! += losses[k * batch + b]!;
+      groupSizes[g]! += 1;
+      total += losses[k * batch + b]!;
+    }
+    for (let k = 0; k < K; k++) {
+      const g = groupOf(plan, k);
+      const base =
+        baseline === 'loo' ? (total - groupSums[g]!) / (K - groupSizes[g]!) : baseline === 'noise-free' ? noiseFree![b]! : 0;
+      w[k * batch + b] = (losses[k * batch + b]! - base) / (K * batch);
+    }
+  }
+  return w;
+}
+
+/** Broadcasts per-row weights `[R]` against `[R, …N]`. */
+function rowColumn(w: tf.Tensor, like: tf.Tensor): tf.Tensor {
+  return tf.reshape(w, [w.shape[0]!, ...like.shape.slice(1).map(() => 1)]);
+}
+
+/** Sums `[T·K·B, …]` rows over copies to `[T·B, …]` (the input was shared by all copies). */
+function contractCopies(g: tf.Tensor, steps: number, copies: number, batch: number): tf.Tensor {
+  return tf.tidy(() => tf.reshape(tf.sum(tf.reshape(g, [steps, copies, batch, ...g.shape.slice(1)]), 1), [steps * batch, ...g.shape.slice(1)]));
+}
+
+function sumToLast(x: tf.Tensor): tf.Tensor {
+  return x.rank === 1 ? x.clone() : tf.sum(x, [...Array(x.rank - 1).keys()]);
+}
+
+/** Gradients of one trained layer from its trace and weighted seeds. */
+function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: number): Map<tf.Variable, tf.Tensor> {
+  const vars: tf.Variable[] = [];
+  const grads = tf.tidy(() => {
+    const out = { set: (v: tf.Variable, g: tf.Tensor) => void (vars.push(v), list.push(g)) };
+    const list: tf.Tensor[] = [];
+    const layer = tr.layer;
+    const neuron = layer.neuron!;
+    const steps = tr.seeds.length;
+    const seeds = tr.seeds.map((s) => (weights ? tf.mul(rowColumn(weights, s), s) : s));
+    const beta = layer.coefficients.beta ?? neuron.beta;
+    const zeroReset = neuron.kind !== 'readout' && neuron.reset === 'zero';
+    // membrane adjoint, backwards in time
+    const lambda: tf.Tensor[] = new Array(steps);
+    for (let t = steps - 1; t >= 0; t--) {
+      if (t === steps - 1) lambda[t] = seeds[t]!;
+      else {
+        const carry = zeroReset ? tf.mul(beta, tf.sub(1, tr.spikes[t]!)) : beta;
+        lambda[t] = tf.add(seeds[t]!, tf.mul(carry, lambda[t + 1]!));
+      }
+    }
+    // adjoint of the input current
+    let current = tr.open.length ? lambda.map((l, t) => tf.mul(tr.open[t]!, l)) : lambda;
+    if (neuron.kind === 'synaptic') {
+      const mu: tf.Tensor[] = new Array(steps);
+      for (let t = steps - 1; t >= 0; t--) mu[t] = t === steps - 1 ? current[t]! : tf.add(current[t]!, tf.mul(neuron.alpha, mu[t + 1]!));
+      current = mu;
+    }
+    let g = tf.reshape(tf.stack(current), [steps * tr.rows, ...layer.outputShape]);
+    if (tr.inputRows !== tr.rows) g = contractCopies(g, steps, tr.rows / tr.inputRows, batch);
+    // local VJP of the layer's own map
+    if (layer.spec.kind === 'dense' || layer.spec.kind === 'recurrent' || layer.spec.kind === 'readout') {
+      out.set(layer.params['weight']!, tf.matMul(tr.input, g, true, false));
+      if (layer.params['bias']) out.set(layer.params['bias'], tf.sum(g, 0));
+    } else {
+      const params = layer.mapParams.map((n) => layer.params[n]!);
+      const grads = tf.grads((...p: tf.Tensor[]) => layer.map(tr.input, p))(params, g);
+      layer.mapParams.forEach((n, i) => out.set(layer.params[n]!, grads[i]!));
+    }
+    const previous = (list: tf.Tensor[], t: number) => (t === 0 ? tf.zerosLike(list[0]!) : list[t - 1]!);
+    if (layer.params['recurrent']) {
+      const gFull = tf.reshape(tf.stack(current), [steps * tr.rows, ...layer.outputShape]);
+      const prevSpikes = tf.reshape(tf.stack(tr.spikes.map((_, t) => previous(tr.spikes, t))), [steps * tr.rows, ...layer.outputShape]);
+      out.set(layer.params['recurrent'], tf.matMul(prevSpikes, gFull, true, false));
+    }
+    if (layer.coefficients.beta) {
+      const terms = lambda.map((l, t) => {
+        const u = previous(tr.membranes, t);
+        return tf.mul(l, zeroReset ? tf.mul(tf.sub(1, previous(tr.spikes, t)), u) : u);
+      });
+      out.set(layer.coefficients.beta, sumToLast(tf.addN(terms)));
+    }
+    if (layer.coefficients.threshold) {
+      let total = tf.neg(tf.addN(seeds));
+      if (neuron.kind !== 'readout' && neuron.reset === 'subtract') {
+        total = tf.sub(total, tf.addN(lambda.map((l, t) => tf.mul(l, previous(tr.spikes, t)))));
+      }
+      out.set(layer.coefficients.threshold, sumToLast(total));
+    }
+    return list;
+  });
+  return new Map(vars.map((v, i) => [v, grads[i]!]));
+}
+
+/** Likelihood-ratio gradients from one forward pass with K noise copies per sample. */
+export function likelihoodRatio(config: LRConfig): Estimator {
+  const c = validate(config);
+  return {
+    name: `lr(K=${c.plan.copies}, ${c.plan.sampling}, ${c.score} score, ${c.baseline} baseline${c.signScores ? ', sign' : ''})`,
+    estimate(net, batch, loss, seed = freshSeed()) {
+      const { input, labels } = batch;
+      const B = input.shape[0]!;
+      check(labels.shape.length === 1 && labels.shape[0] === B, () => `lr: labels must have shape [${B}] (one per sample), got [${labels.shape.join(', ')}]`);
+      const noise = noisePerLayer(net, c.noise);
+      const fwd = copyForward(net, input, { plan: c.plan, noise, score: c.score, signScores: c.signScores, seed, train: true });
+      try {
+        const copies = fwd.rows / B;
+        const rowLabels = copies > 1 ? tf.tidy(() => tf.tile(labels, [copies])) : labels.clone();
+        const losses = loss(fwd.output, rowLabels);
+        const lossValues = losses.dataSync() as Float32Array;
+        check(lossValues.every(Number.isFinite), () => 'lr: the loss is not finite for some copies; check the inputs and the learning rate');
+        const meanLoss = lossValues.reduce((a, b) => a + b, 0) / lossValues.length;
+        let noiseFree: Float32Array | undefined;
+        if (c.baseline === 'noise-free' && copies > 1) {
+          const clean = copyForward(net, input, { plan: c.plan, noise: noise.map(() => undefined), score: c.score, signScores: false, seed, train: false });
+          const l = loss(clean.output, labels);
+          noiseFree = l.dataSync() as Float32Array;
+          l.dispose();
+          clean.dispose();
+        }
+        const gradients = new Map<tf.Variable, tf.Tensor>();
+        const lrTraces = fwd.traces.filter((t) => t.kind === 'lr');
+        if (lrTraces.length && copies > 1) {
+          const w = tf.tensor1d(rowWeights(lossValues, c.plan, B, c.baseline, noiseFree));
+          for (const tr of lrTraces) for (const [v, g] of layerGradients(tr, w, B)) gradients.set(v, g);
+          w.dispose();
+        } else if (lrTraces.length) {
+          throw new SpikelrError('lr: one copy per sample gives no baseline-free estimate here; use copies >= 2');
+        }
+        for (const tr of fwd.traces.filter((t) => t.kind === 'local')) {
+          // exact ∂(mean loss)/∂u_t of the readout membrane: the loss's own derivative
+          const dOut = tf.grad((o: tf.Tensor) => tf.mean(loss(o, rowLabels)))(fwd.output);
+          tr.seeds = tf.unstack(dOut);
+          dOut.dispose();
+          for (const [v, g] of layerGradients(tr, undefined, B)) gradients.set(v, g);
+        }
+        losses.dispose();
+        rowLabels.dispose();
+        return {
+          gradients,
+          loss: meanLoss,
+          dispose: () => gradients.forEach((g) => g.dispose()),
+        };
+      } finally {
+        fwd.dispose();
+      }
+    },
+  };
+}
