@@ -58,10 +58,6 @@ export interface CopyForwardOptions {
   readonly train: boolean;
 }
 
-function tileCopies(x: tf.Tensor, copies: number): tf.Tensor {
-  return tf.tidy(() => tf.tile(x, [1, copies, ...x.shape.slice(2).map(() => 1)]));
-}
-
 export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOptions): CopyForward {
   const [batch, steps] = input.shape as [number, number];
   const K = o.plan.copies;
@@ -78,13 +74,9 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     }
     const noise = neuron.kind === 'readout' ? undefined : o.noise[index];
     const inputRows = rows;
-    let currents = tf.tidy(() => tf.reshape(layer.currents(x), [steps, rows, ...layer.outputShape]));
-    if (noise && rows === batch && K > 1) {
-      const tiled = tileCopies(currents, K);
-      currents.dispose();
-      currents = tiled;
-      rows = K * batch;
-    }
+    const currents = tf.tidy(() => tf.reshape(layer.currents(x), [steps, rows, ...layer.outputShape]));
+    // The copies begin here: the shared currents broadcast against a [K, B, …N] state (no tiling).
+    if (noise && rows === batch && K > 1) rows = K * batch;
     const isLast = index === net.layers.length - 1;
     const trained = o.train && (noise !== undefined || (neuron.kind === 'readout' && isLast));
     let out: tf.Tensor;
@@ -138,19 +130,26 @@ interface NoisyTrace {
 /** Runs a noisy spiking layer over `currents` `[T, rows, …N]`, recording scores. */
 function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: CopyForwardOptions, key: number, batch: number, rows: number): NoisyTrace {
   const neuron = layer.neuron!;
-  const shape = [rows, ...layer.outputShape];
+  const rowShape = [rows, ...layer.outputShape];
+  // copy-major [K, B, …N] (rows k·B + b), so that currents shared by the copies broadcast
+  const shape = [rows / batch, batch, ...layer.outputShape];
+  const flat = (t: tf.Tensor) => tf.reshape(t, rowShape);
   const perRow = layer.outputShape.reduce((a, b) => a * b, 1);
   const copies = rows / batch;
   const plan = copies === o.plan.copies ? o.plan : { ...o.plan, copies: 1, group: 1 };
   const keepMembrane = o.train && layer.coefficients.beta !== undefined;
   const seeds: tf.Tensor[] = [], spikes: tf.Tensor[] = [], membranes: tf.Tensor[] = [], open: tf.Tensor[] = [];
-  const kept = new Set<tf.Tensor>();
   let state: NeuronState = initialState(neuron, shape);
   const drives = unstackSteps(currents);
   const sigma = noise.sigma;
+  const perCopy = currents.shape[1] === rows && rows !== batch;
   for (let t = 0; t < drives.length; t++) {
-    const drive = drives[t]!;
-    const input = layer.recurrentCurrents ? tf.tidy(() => tf.add(drive, layer.recurrentCurrents!(state.spikes))) : drive;
+    // per-copy currents [K·B, …N] viewed as [K, B, …N]; shared ones [B, …N] broadcast as they are
+    const drive = perCopy ? tf.reshape(drives[t]!, shape) : drives[t]!;
+    if (drive !== drives[t]) drives[t]!.dispose();
+    const input = layer.recurrentCurrents
+      ? tf.tidy(() => tf.add(drive, tf.reshape(layer.recurrentCurrents!(flat(state.spikes)), shape)))
+      : drive;
     let score: tf.Tensor | undefined;
     const fire: Fire = (u, threshold, step) =>
       tf.tidy(() => {
@@ -168,20 +167,17 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
     if (input !== drive) input.dispose();
     drive.dispose();
     if (o.train) {
-      seeds.push(gate ? tf.mul(gate, score!) : score!);
-      if (gate) score!.dispose();
-      if (gate) open.push(gate);
-      if (keepMembrane) {
-        membranes.push(next.membrane);
-        kept.add(next.membrane);
-      }
-    } else if (gate) gate.dispose();
-    spikes.push(next.spikes);
-    kept.add(next.spikes);
-    release(state, next, kept);
+      seeds.push(tf.tidy(() => flat(gate ? tf.mul(gate, score!) : score!)));
+      score!.dispose();
+      if (gate) open.push(flat(gate));
+      if (keepMembrane) membranes.push(flat(next.membrane));
+    }
+    gate?.dispose();
+    spikes.push(flat(next.spikes));
+    release(state, next);
     state = next;
   }
-  for (const t of stateTensors(state)) if (!kept.has(t)) t.dispose();
+  for (const t of stateTensors(state)) t.dispose();
   const output = tf.stack(spikes);
   if (!o.train) tf.dispose(spikes);
   return {
