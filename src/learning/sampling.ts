@@ -6,17 +6,20 @@
  * - `mc`: independent copies.
  * - `antithetic`: copy k + K/2 uses −ε of copy k (the uniforms u and 1 − u; all noises here are
  *   symmetric). Pairs are the dependent groups.
- * - `qmc`: randomised quasi-Monte Carlo. Within a group of G copies (G a power of two), each noise
- *   variable takes the G points of the base-2 van der Corput (one-dimensional Sobol) sequence under
- *   a random digital shift of its own, mapped through the inverse CDF: exactly one copy per
- *   stratum [i/G, (i+1)/G), each point uniform, so the estimate stays unbiased. Groups are
- *   independent of each other.
+ * - `qmc`: randomised quasi-Monte Carlo. Within a group of G copies (G a power of two), the noise of
+ *   one sample in one layer is the first G points of a Sobol sequence whose dimensions are the
+ *   layer's (step, neuron) variables, t·N + i, each under a random digital shift of its own and
+ *   mapped through the inverse CDF: every copy is uniform (the estimate stays unbiased) and the G
+ *   copies together are a net, spread more evenly than independent draws. Beyond 21 201
+ *   dimensions the table is reused in blocks, each with its own random order of the G points
+ *   (Owen's Latin supercube padding). Groups are independent of each other.
  *
  * A baseline built from other copies must leave out the copy's whole group to stay unbiased.
  */
 import { check, checkInteger, checkOneOf } from '../errors.js';
 import { noiseQuantile, type NoiseKind } from '../neurons/noise.js';
-import { streamKey, word } from '../sim/random.js';
+import { streamKey, uniform, word } from '../sim/random.js';
+import { SOBOL_MAX_DIMENSION, sobolColumn } from './sobol.js';
 
 export const SAMPLINGS = ['mc', 'antithetic', 'qmc'] as const;
 export type Sampling = (typeof SAMPLINGS)[number];
@@ -55,16 +58,9 @@ export function groupCount(plan: CopyPlan): number {
   return plan.copies / plan.group;
 }
 
-function reverseBits32(x: number): number {
-  x = ((x >>> 1) & 0x55555555) | ((x & 0x55555555) << 1);
-  x = ((x >>> 2) & 0x33333333) | ((x & 0x33333333) << 2);
-  x = ((x >>> 4) & 0x0f0f0f0f) | ((x & 0x0f0f0f0f) << 4);
-  x = ((x >>> 8) & 0x00ff00ff) | ((x & 0x00ff00ff) << 8);
-  return ((x >>> 16) | (x << 16)) >>> 0;
-}
-
 const TWO_POW_M32 = 2 ** -32;
 const QMC_STREAM = 0x9c3;
+const QMC_ORDER = 0x9c4;
 
 /**
  * Standard noise ε for `rows = K·B` rows of `n` neurons at step t of the layer stream `key`:
@@ -76,14 +72,13 @@ export function copyNoise(kind: NoiseKind, plan: CopyPlan, key: number, t: numbe
   const per = batch * n;
   const out = new Float32Array(K * per);
   const base = t * per;
+  if (plan.sampling === 'qmc') {
+    qmcNoise(out, kind, plan, key, t, batch, n);
+    return out;
+  }
   for (let k = 0; k < K; k++) {
     const o = k * per;
-    if (plan.sampling === 'qmc') {
-      const j = k % plan.group;
-      const point = reverseBits32(j);
-      const shiftKey = streamKey(key, QMC_STREAM, Math.floor(k / plan.group));
-      for (let i = 0; i < per; i++) out[o + i] = noiseQuantile(kind, (((point ^ word(shiftKey, base + i)) >>> 0) + 0.5) * TWO_POW_M32);
-    } else if (plan.sampling === 'antithetic' && k >= K / 2) {
+    if (plan.sampling === 'antithetic' && k >= K / 2) {
       const partner = (k - K / 2) * per;
       for (let i = 0; i < per; i++) out[o + i] = -out[partner + i]!;
     } else {
@@ -92,4 +87,38 @@ export function copyNoise(kind: NoiseKind, plan: CopyPlan, key: number, t: numbe
     }
   }
   return out;
+}
+
+/** A random order of G points (Fisher–Yates on a counter stream). */
+function pointOrder(count: number, key: number): Int32Array {
+  const order = Int32Array.from({ length: count }, (_, i) => i);
+  const u = uniform(count, key);
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(u[i]! * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+function qmcNoise(out: Float32Array, kind: NoiseKind, plan: CopyPlan, key: number, t: number, batch: number, n: number): void {
+  const G = plan.group;
+  const per = batch * n;
+  for (let g = 0; g < plan.copies / G; g++) {
+    const shiftKey = streamKey(key, QMC_STREAM, g);
+    for (let b = 0; b < batch; b++) {
+      const orders = new Map<number, Int32Array>();
+      for (let i = 0; i < n; i++) {
+        const dim = t * n + i;
+        const block = Math.floor(dim / SOBOL_MAX_DIMENSION);
+        let order = orders.get(block);
+        if (block > 0 && !order) orders.set(block, (order = pointOrder(G, streamKey(key, QMC_ORDER, g, b, block))));
+        const column = sobolColumn(G, dim % SOBOL_MAX_DIMENSION);
+        const shift = word(shiftKey, t * per + b * n + i);
+        for (let j = 0; j < G; j++) {
+          const point = column[order ? order[j]! : j]!;
+          out[(g * G + j) * per + b * n + i] = noiseQuantile(kind, (((point ^ shift) >>> 0) + 0.5) * TWO_POW_M32);
+        }
+      }
+    }
+  }
 }

@@ -1,0 +1,222 @@
+/**
+ * A tiny stochastic SNN (3 inputs, 2 hidden, 2 outputs, 3 steps, 2 samples) whose expected loss
+ * is a finite sum over every spike pattern, computed in float64 with the scalar reference
+ * dynamics; its exact gradient comes from central differences of that sum.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { erf } from 'mathjs';
+import { likelihoodRatio, type LRConfig } from '../src/learning/lr.js';
+import { membraneCrossEntropy, rateSquaredError } from '../src/learning/losses.js';
+import { escapeNoise, type EscapeNoise, type NoiseKind } from '../src/neurons/noise.js';
+import { alif, lif, synaptic, type SpikingParams } from '../src/neurons/params.js';
+import { dense, readout, recurrent, type Learnable } from '../src/sim/layer.js';
+import { Network } from '../src/sim/network.js';
+import { refAffine, refNeurons } from './reference.js';
+
+const cdf: Record<NoiseKind, (z: number) => number> = {
+  gaussian: (z) => 0.5 * (1 + erf(z / Math.SQRT2)),
+  logistic: (z) => 1 / (1 + Math.exp(-z)),
+  laplace: (z) => (z < 0 ? 0.5 * Math.exp(z) : 1 - 0.5 * Math.exp(-z)),
+};
+
+const T = 3;
+const INPUTS = [
+  [[0.9, 0.2, 0.5], [0.1, 0.8, 0.4], [0.6, 0.6, 0.0]],
+  [[0.2, 0.7, 0.9], [0.8, 0.1, 0.3], [0.4, 0.5, 0.7]],
+];
+const LABELS = [0, 1];
+
+export interface Case {
+  readonly name: string;
+  readonly hidden: SpikingParams;
+  readonly output: SpikingParams | 'readout';
+  readonly recurrentHidden: boolean;
+  readonly learn: readonly Learnable[];
+  readonly noise: EscapeNoise;
+  readonly config?: Partial<LRConfig>;
+}
+
+export type Params = Record<string, number[]>;
+
+export function build(c: Case): Network {
+  const net = new Network({
+    input: [3],
+    layers: [
+      (c.recurrentHidden ? recurrent : dense)({ name: 'h', units: 2, neuron: c.hidden, learn: c.learn }),
+      c.output === 'readout' ? readout({ name: 'o', units: 2, beta: 0.7 }) : dense({ name: 'o', units: 2, neuron: c.output, learn: c.learn }),
+    ],
+    seed: 1,
+  });
+  const values: Record<string, number[]> = {
+    'h.weight': [0.9, -0.4, 0.3, 0.8, -0.2, 0.6],
+    'h.bias': [0.1, -0.05],
+    'h.recurrent': [-0.3, 0.4, 0.25, -0.2],
+    'o.weight': [0.7, -0.3, -0.2, 0.9],
+    'o.bias': [0.15, 0.05],
+  };
+  for (const l of net.layers) for (const name of Object.keys(l.params)) if (values[`${l.name}.${name}`]) net.setParameter(l.name, name, values[`${l.name}.${name}`]!);
+  return net;
+}
+
+export function snapshot(net: Network): Params {
+  const out: Params = {};
+  for (const l of net.layers) for (const [n, v] of Object.entries(l.params)) out[`${l.name}.${n}`] = Array.from(v.dataSync());
+  return out;
+}
+
+/** Runs one population on fixed currents with the spikes of `pattern`; returns its log-probability (−∞ if impossible). */
+function patternTrace(p: SpikingParams, currents: number[][], pattern: number, noise: EscapeNoise, rec: number[] | undefined, coef: { beta?: number[]; threshold?: number[] }) {
+  let logP = 0;
+  const called = new Set<number>();
+  const bit = (t: number, n: number) => (pattern >> (t * 2 + n)) & 1;
+  const trace = refNeurons(
+    p,
+    currents,
+    (u, thr, t, n) => {
+      called.add(t * 2 + n);
+      const f = cdf[noise.kind]((u - thr) / noise.sigma);
+      logP += Math.log(bit(t, n) ? f : 1 - f);
+      return bit(t, n);
+    },
+    rec ? (prev) => refAffine(prev, [[rec[0]!, rec[1]!], [rec[2]!, rec[3]!]]) : undefined,
+    coef,
+  );
+  for (let t = 0; t < T; t++) for (let n = 0; n < 2; n++) if (bit(t, n) && !called.has(t * 2 + n)) logP = -Infinity; // refractory
+  return { logP, trace };
+}
+
+const w32 = (w: number[]) => [[w[0]!, w[1]!], [w[2]!, w[3]!], [w[4]!, w[5]!]];
+const w22 = (w: number[]) => [[w[0]!, w[1]!], [w[2]!, w[3]!]];
+
+/** E[loss] averaged over the two samples, by enumerating every hidden (and output) spike pattern. */
+export function expectedLoss(c: Case, P: Params): number {
+  let total = 0;
+  INPUTS.forEach((x, b) => {
+    const hc = x.map((row) => refAffine(row, w32(P['h.weight']!), P['h.bias']));
+    for (let h = 0; h < 1 << (2 * T); h++) {
+      const hid = patternTrace(c.hidden, hc, h, c.noise, c.recurrentHidden ? P['h.recurrent'] : undefined, { beta: P['h.beta'], threshold: P['h.threshold'] });
+      if (hid.logP === -Infinity) continue;
+      const oc = hid.trace.spikes.map((row) => refAffine(row, w22(P['o.weight']!), P['o.bias']));
+      if (c.output === 'readout') {
+        const mem = refNeurons({ kind: 'readout', beta: 0.7 }, oc).membrane;
+        const logits = [0, 1].map((k) => mem.reduce((s, r) => s + r[k]!, 0) / T);
+        const lse = Math.log(Math.exp(logits[0]!) + Math.exp(logits[1]!));
+        total += Math.exp(hid.logP) * (lse - logits[LABELS[b]!]!);
+        continue;
+      }
+      for (let o = 0; o < 1 << (2 * T); o++) {
+        const out = patternTrace(c.output, oc, o, c.noise, undefined, { beta: P['o.beta'], threshold: P['o.threshold'] });
+        if (out.logP === -Infinity) continue;
+        const loss = [0, 1].reduce((s, k) => {
+          const rate = out.trace.spikes.reduce((a, r) => a + r[k]!, 0) / T;
+          return s + (rate - (k === LABELS[b] ? 0.8 : 0.2)) ** 2;
+        }, 0);
+        total += Math.exp(hid.logP + out.logP) * loss;
+      }
+    }
+  });
+  return total / INPUTS.length;
+}
+
+export function exactGradient(c: Case, P: Params): Params {
+  const g: Params = {};
+  const h = 1e-5;
+  for (const [key, values] of Object.entries(P)) {
+    g[key] = values.map((_, i) => {
+      const plus = { ...P, [key]: values.map((v, j) => (j === i ? v + h : v)) };
+      const minus = { ...P, [key]: values.map((v, j) => (j === i ? v - h : v)) };
+      return (expectedLoss(c, plus) - expectedLoss(c, minus)) / (2 * h);
+    });
+  }
+  return g;
+}
+
+export function lrDraws(c: Case, net: Network, copies: number, draws: number, config: Partial<LRConfig> = {}): { mean: Params; se: Params; variance: number } {
+  const est = likelihoodRatio({ copies, noise: c.noise, ...c.config, ...config });
+  const loss = c.output === 'readout' ? membraneCrossEntropy('mean') : rateSquaredError(0.8, 0.2);
+  const input = tf.tensor(INPUTS.flat(2), [2, T, 3]);
+  const labels = tf.tensor1d(LABELS, 'int32');
+  const names = new Map<tf.Variable, string>();
+  for (const l of net.layers) for (const [n, v] of Object.entries(l.params)) names.set(v, `${l.name}.${n}`);
+  const samples: Record<string, number[][]> = {};
+  for (let d = 0; d < draws; d++) {
+    const e = est.estimate(net, { input, labels }, loss, 1000 + d);
+    for (const [v, g] of e.gradients) (samples[names.get(v)!] ??= []).push(Array.from(g.dataSync()));
+    e.dispose();
+  }
+  input.dispose();
+  labels.dispose();
+  const mean: Params = {}, se: Params = {};
+  let variance = 0; // total variance of one draw, summed over all gradient entries
+  for (const [key, rows] of Object.entries(samples)) {
+    mean[key] = rows[0]!.map((_, i) => rows.reduce((s, r) => s + r[i]!, 0) / draws);
+    se[key] = rows[0]!.map((_, i) => {
+      const v = rows.reduce((s, r) => s + (r[i]! - mean[key]![i]!) ** 2, 0) / (draws - 1);
+      variance += v;
+      return Math.sqrt(v / draws);
+    });
+  }
+  return { mean, se, variance };
+}
+
+
+/**
+ * Checks every entry of `mean` against `exact` within 5 standard errors, and returns the aggregate
+ * Σ (m − g)² / Σ se², which for an unbiased estimator is about χ²_p / p (p entries): near 1, and
+ * above 3 with probability ~1e-6 for the 26 entries here.
+ */
+export function expectUnbiased(mean: Params, se: Params, exact: Params, expect: (v: unknown, m?: string) => any): number {
+  let err2 = 0, var2 = 0;
+  for (const key of Object.keys(exact)) {
+    exact[key]!.forEach((g, i) => {
+      const m = mean[key]![i]!, s = se[key]![i]!;
+      // t-distribution with 39 degrees of freedom: |t| > 5 has probability ~1.3e-5 per entry
+      expect(Math.abs(m - g), `${key}[${i}]: LR ${m} vs exact ${g} (se ${s})`).toBeLessThan(5 * s + 1e-7);
+      err2 += (m - g) ** 2;
+      var2 += s * s;
+    });
+  }
+  return err2 / var2;
+}
+
+export function cosine(a: Params, b: Params): number {
+  let dot = 0, na = 0, nb = 0;
+  for (const key of Object.keys(b)) b[key]!.forEach((v, i) => { const u = a[key]![i]!; dot += u * v; na += u * u; nb += v * v; });
+  return dot / Math.sqrt(na * nb);
+}
+
+/** Per-draw gradient vectors (all entries concatenated) of M seeded LR draws. */
+export function lrSamples(c: Case, net: Network, copies: number, draws: number, config: Partial<LRConfig> = {}, firstSeed = 1000): number[][] {
+  const est = likelihoodRatio({ copies, noise: c.noise, ...c.config, ...config });
+  const loss = c.output === 'readout' ? membraneCrossEntropy('mean') : rateSquaredError(0.8, 0.2);
+  const input = tf.tensor(INPUTS.flat(2), [2, T, 3]);
+  const labels = tf.tensor1d(LABELS, 'int32');
+  const order = net.layers.flatMap((l) => Object.values(l.params));
+  const out: number[][] = [];
+  for (let d = 0; d < draws; d++) {
+    const e = est.estimate(net, { input, labels }, loss, firstSeed + d);
+    out.push(order.flatMap((v) => Array.from(e.gradients.get(v as tf.Variable)?.dataSync() ?? [])));
+    e.dispose();
+  }
+  input.dispose();
+  labels.dispose();
+  return out;
+}
+
+/** Total variance (summed over entries) of draws. */
+export function totalVariance(draws: readonly number[][]): number {
+  const m = draws.length;
+  return draws[0]!.reduce((sum, _, i) => {
+    const mean = draws.reduce((s, r) => s + r[i]!, 0) / m;
+    return sum + draws.reduce((s, r) => s + (r[i]! - mean) ** 2, 0) / (m - 1);
+  }, 0);
+}
+
+/** Upper `q`-quantile of the bootstrap distribution of totalVariance(a)/totalVariance(b) (seeded). */
+export function varianceRatioUpper(a: readonly number[][], b: readonly number[][], q = 0.999, resamples = 2000, seed = 7): number {
+  let s = seed >>> 0;
+  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const pick = (x: readonly number[][]) => x.map(() => x[Math.floor(rand() * x.length)]!);
+  const ratios = Array.from({ length: resamples }, () => totalVariance(pick(a)) / totalVariance(pick(b))).sort((x, y) => x - y);
+  return ratios[Math.floor(q * (resamples - 1))]!;
+}
