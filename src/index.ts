@@ -3,11 +3,11 @@ export { SpikelrError } from './errors.js';
 export { initBackend, backendReport, packageVersions, BACKEND_CHOICES } from './backend.js';
 export type { BackendChoice, BackendName, BackendReport, BackendOptions, BackendAttempt } from './backend.js';
 
-export { lif, ifNeuron, synaptic, alif, readoutNeuron, neuronFromRecord, isSpiking, RESET_MODES, NEURON_KINDS } from './neurons/params.js';
-export type { LIFParams, SynapticParams, ALIFParams, ReadoutParams, SpikingParams, NeuronParams, ResetMode, LIFOptions } from './neurons/params.js';
+export { lif, ifNeuron, synaptic, alif, readoutNeuron, analog, neuronFromRecord, isSpiking, isUnit, RESET_MODES, NEURON_KINDS, ACTIVATIONS } from './neurons/params.js';
+export type { LIFParams, SynapticParams, ALIFParams, ReadoutParams, AnalogParams, SpikingParams, UnitParams, NeuronParams, ResetMode, LIFOptions, Activation } from './neurons/params.js';
 export { initialState, neuronStep, lifStep, synapticStep, alifStep, readoutStep, alifThreshold, stateTensors } from './neurons/dynamics.js';
 export type { NeuronState } from './neurons/dynamics.js';
-export { heaviside, escapeFire, stepNoise } from './neurons/firing.js';
+export { heaviside, escapeFire, stepNoise, activate, fireFor } from './neurons/firing.js';
 export type { Fire, Coef } from './neurons/firing.js';
 export {
   escapeNoise,
@@ -23,7 +23,8 @@ export {
 } from './neurons/noise.js';
 export type { EscapeNoise, NoiseKind } from './neurons/noise.js';
 
-export { dense, recurrent, conv2d, readout, maxPool2d, flatten, layerFromRecord, buildLayer, layerName, LAYER_KINDS } from './sim/layer.js';
+export { dense, recurrent, conv2d, graphConv, normalizedAdjacency, readout, maxPool2d, flatten, layerFromRecord, buildLayer, layerName, LAYER_KINDS, LEARNABLE } from './sim/layer.js';
+export type { Learnable } from './sim/layer.js';
 export type { Layer, LayerSpec, LayerKind, Padding } from './sim/layer.js';
 export { Network, Simulation, network } from './sim/network.js';
 export type { NetworkSpec, RunOptions, RunResult, Recording, Field } from './sim/network.js';
@@ -38,3 +39,13 @@ export { parseIdx, readIdx, encodeIdx } from './data/idx.js';
 export type { IdxArray, IdxType, IdxData } from './data/idx.js';
 export { loadMnist, loadIdxImages, mnistDataDir } from './data/mnist.js';
 export type { ImageDataset, Split, IdxDatasetOptions } from './data/mnist.js';
+
+export { likelihoodRatio, BASELINES } from './learning/lr.js';
+export type { LRConfig, Estimator, GradientEstimate, Batch, Baseline } from './learning/lr.js';
+export { copyPlan, SAMPLINGS } from './learning/sampling.js';
+export type { CopyPlan, Sampling } from './learning/sampling.js';
+export { sobolPoints, sobolColumn } from './learning/sobol.js';
+export { membraneCrossEntropy, countCrossEntropy, rateSquaredError, predict } from './learning/losses.js';
+export type { RowLoss } from './learning/losses.js';
+export { fit, evaluate, encodeImages, permutation, ENCODINGS } from './learning/fit.js';
+export type { FitOptions, EpochResult, Encoding } from './learning/fit.js';

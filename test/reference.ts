@@ -30,6 +30,13 @@ export function refNeurons(
     const nu: number[] = [], ns: number[] = [], ni: number[] = [], na: number[] = [], nr: number[] = [], th: number[] = [];
     for (let k = 0; k < n; k++) {
       const drive = row[k]! + rec[k]!;
+      if (p.kind === 'analog') {
+        const phi = { relu: (v: number) => Math.max(0, v), tanh: Math.tanh, sigmoid: (v: number) => 1 / (1 + Math.exp(-v)), identity: (v: number) => v }[p.activation];
+        nu.push(drive);
+        ns.push(phi(drive));
+        th.push(Infinity);
+        continue;
+      }
       const beta = coef.beta?.[k] ?? p.beta;
       if (p.kind === 'readout') {
         nu.push(beta * u[k]! + drive);
@@ -66,7 +73,7 @@ export function refNeurons(
     s = ns;
     if (p.kind === 'synaptic') i = ni;
     if (p.kind === 'alif') a = na;
-    if (p.kind !== 'readout') refr = nr;
+    if (p.kind !== 'readout' && p.kind !== 'analog') refr = nr;
     out.membrane.push(u);
     out.spikes.push(s);
     out.threshold.push(th);

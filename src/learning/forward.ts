@@ -9,8 +9,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initialState, neuronStep, stateTensors, type NeuronState } from '../neurons/dynamics.js';
-import { heaviside, type Fire } from '../neurons/firing.js';
+import { activate, fireFor, type Fire } from '../neurons/firing.js';
 import { noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
+import { isUnit } from '../neurons/params.js';
 import type { Layer } from '../sim/layer.js';
 import { release, runSequence, unstackSteps } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
@@ -72,7 +73,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
       x = y;
       return;
     }
-    const noise = neuron.kind === 'readout' ? undefined : o.noise[index];
+    const noise = isUnit(neuron) ? o.noise[index] : undefined;
     const inputRows = rows;
     const currents = tf.tidy(() => tf.reshape(layer.currents(x), [steps, rows, ...layer.outputShape]));
     // The copies begin here: the shared currents broadcast against a [K, B, …N] state (no tiling).
@@ -87,7 +88,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
       else trace.dispose();
     } else {
       const isReadout = neuron.kind === 'readout';
-      const seq = runSequence(neuron, currents, initialState(neuron, [rows, ...layer.outputShape]), heaviside as Fire, {
+      const seq = runSequence(neuron, currents, initialState(neuron, [rows, ...layer.outputShape]), fireFor(neuron), {
         keepSpikes: !isReadout,
         keepMembrane: isReadout,
         recurrent: layer.recurrentCurrents,
@@ -145,7 +146,8 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
   const perCopy = currents.shape[1] === rows && rows !== batch;
   for (let t = 0; t < drives.length; t++) {
     // per-copy currents [K·B, …N] viewed as [K, B, …N]; shared ones [B, …N] broadcast as they are
-    const drive = perCopy ? tf.reshape(drives[t]!, shape) : drives[t]!;
+    // (an analog unit has no state to broadcast against, so its shared currents are broadcast here)
+    const drive = perCopy ? tf.reshape(drives[t]!, shape) : neuron.kind === 'analog' ? tf.broadcastTo(drives[t]!, shape) : drives[t]!;
     if (drive !== drives[t]) drives[t]!.dispose();
     const input = layer.recurrentCurrents
       ? tf.tidy(() => tf.add(drive, tf.reshape(layer.recurrentCurrents!(flat(state.spikes)), shape)))
@@ -154,9 +156,14 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
     const fire: Fire = (u, threshold, step) =>
       tf.tidy(() => {
         const eps = tf.tensor(copyNoise(noise.kind, plan, key, step, batch, perRow), u.shape);
-        const s = tf.cast(tf.greater(tf.add(u, tf.mul(eps, sigma)), threshold), 'float32');
+        const noisy = tf.add(u, tf.mul(eps, sigma));
+        // a spiking unit fires on u + σε > ϑ; an analog unit outputs φ(I + σε) (noise score only)
+        const s = neuron.kind === 'analog' ? activate(neuron.activation, noisy) : tf.cast(tf.greater(noisy, threshold), 'float32');
         if (o.train) {
-          let psi = o.score === 'spike' ? spikeScore(noise.kind, s, tf.div(tf.sub(u, threshold), sigma), sigma) : noiseScore(noise.kind, eps, sigma);
+          let psi =
+            o.score === 'spike' && neuron.kind !== 'analog'
+              ? spikeScore(noise.kind, s, tf.div(tf.sub(u, threshold), sigma), sigma)
+              : noiseScore(noise.kind, eps, sigma);
           if (o.signScores) psi = tf.div(tf.sign(psi), sigma);
           score = tf.keep(psi);
         }

@@ -19,8 +19,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, checkOneOf, SpikelrError } from '../errors.js';
 import { noiseFromRecord, type EscapeNoise } from '../neurons/noise.js';
+import { isSpiking, isUnit } from '../neurons/params.js';
 import type { Network } from '../sim/network.js';
 import { freshSeed } from '../sim/random.js';
+import { conv2dFilterGradient } from './conv.js';
 import { copyForward, type LayerTrace, type ScoreKind } from './forward.js';
 import type { RowLoss } from './losses.js';
 import { copyPlan, groupCount, groupOf, type CopyPlan, type Sampling } from './sampling.js';
@@ -42,6 +44,12 @@ export interface LRConfig {
   readonly qmcGroup?: number;
   /** Approximated LR: scores replaced by sign(ψ)/σ. Biased for Gaussian and logistic noise. */
   readonly signScores?: boolean;
+  /**
+   * Rows of a copy interact (graph layers mix nodes), so every score of a copy is weighted by the
+   * copy's mean loss over all its rows instead of its own row's loss. Default: on when the
+   * network has a graph layer.
+   */
+  readonly coupled?: boolean;
 }
 
 export interface Batch {
@@ -70,10 +78,11 @@ interface Resolved {
   readonly baseline: Baseline;
   readonly signScores: boolean;
   readonly noise: LRConfig['noise'];
+  readonly coupled?: boolean;
 }
 
 function validate(config: LRConfig): Resolved {
-  checkKeys('likelihoodRatio', config, ['copies', 'noise', 'score', 'baseline', 'sampling', 'qmcGroup', 'signScores']);
+  checkKeys('likelihoodRatio', config, ['copies', 'noise', 'score', 'baseline', 'sampling', 'qmcGroup', 'signScores', 'coupled']);
   checkInteger('likelihoodRatio', 'copies', config.copies, 1);
   const plan = copyPlan(config.copies, config.sampling ?? 'mc', config.qmcGroup);
   const score = config.score ?? 'spike';
@@ -85,22 +94,33 @@ function validate(config: LRConfig): Resolved {
   check(typeof config.noise === 'object' && config.noise !== null, () => 'likelihoodRatio: noise must be escapeNoise(kind, sigma) or a map from layer name to one');
   if ('kind' in config.noise) noiseFromRecord(config.noise, 'likelihoodRatio: noise');
   else for (const [name, n] of Object.entries(config.noise)) noiseFromRecord(n, `likelihoodRatio: noise for '${name}'`);
-  return { plan, score, baseline, signScores: config.signScores ?? false, noise: config.noise };
+  return { plan, score, baseline, signScores: config.signScores ?? false, noise: config.noise, coupled: config.coupled };
 }
 
 function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNoise | undefined)[] {
-  if ('kind' in noise) return net.layers.map((l) => (l.neuron && l.neuron.kind !== 'readout' ? (noise as EscapeNoise) : undefined));
+  if ('kind' in noise) return net.layers.map((l) => (l.neuron && isUnit(l.neuron) ? (noise as EscapeNoise) : undefined));
   const map = noise as Record<string, EscapeNoise>;
   for (const name of Object.keys(map)) {
     const layer = net.layer(name);
-    check(layer.neuron !== undefined && layer.neuron.kind !== 'readout', () => `likelihoodRatio: noise given for layer '${name}', which does not spike`);
+    check(layer.neuron !== undefined && isUnit(layer.neuron), () => `likelihoodRatio: noise given for layer '${name}', which has no spiking or analog units`);
   }
   return net.layers.map((l) => map[l.name]);
 }
 
-/** Per-row weights (L_r − b_r)/(K·B) from per-row losses `[K·B]`. */
-function rowWeights(losses: Float32Array, plan: CopyPlan, batch: number, baseline: Baseline, noiseFree?: Float32Array): Float32Array {
+/**
+ * Per-row weights (L_r − b_r)/(K·B) from per-row losses `[K·B]`; coupled: every row of copy k
+ * gets (L̄_k − b_k)/K with L̄_k the copy's mean loss over its rows.
+ */
+function rowWeights(losses: Float32Array, plan: CopyPlan, batch: number, baseline: Baseline, noiseFree: Float32Array | undefined, coupled: boolean): Float32Array {
   const K = plan.copies;
+  if (coupled) {
+    const copyLoss = Array.from({ length: K }, (_, k) => losses.subarray(k * batch, (k + 1) * batch).reduce((a, b) => a + b, 0) / batch);
+    const clean = noiseFree ? noiseFree.reduce((a, b) => a + b, 0) / batch : 0;
+    return rowWeights(Float32Array.from(copyLoss), plan, 1, baseline, noiseFree ? Float32Array.of(clean) : undefined, false).reduce((w, v, k) => {
+      w.fill(v * 1, k * batch, (k + 1) * batch);
+      return w;
+    }, new Float32Array(K * batch));
+  }
   const w = new Float32Array(K * batch);
   const groups = groupCount(plan);
   for (let b = 0; b < batch; b++) {
@@ -155,12 +175,13 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
     const neuron = layer.neuron!;
     const steps = tr.seeds.length;
     const seeds = tr.seeds.map((s) => (weights ? tf.mul(rowColumn(weights, s), s) : s));
-    const beta = layer.coefficients.beta ?? neuron.beta;
-    const zeroReset = neuron.kind !== 'readout' && neuron.reset === 'zero';
+    // an analog unit has no membrane memory: its adjoint is its seed
+    const beta = neuron.kind === 'analog' ? 0 : (layer.coefficients.beta ?? neuron.beta);
+    const zeroReset = isSpiking(neuron) && neuron.reset === 'zero';
     // membrane adjoint, backwards in time
     const lambda: tf.Tensor[] = new Array(steps);
     for (let t = steps - 1; t >= 0; t--) {
-      if (t === steps - 1) lambda[t] = seeds[t]!;
+      if (t === steps - 1 || beta === 0) lambda[t] = seeds[t]!;
       else {
         const carry = zeroReset ? tf.mul(beta, tf.sub(1, tr.spikes[t]!)) : beta;
         lambda[t] = tf.add(seeds[t]!, tf.mul(carry, lambda[t + 1]!));
@@ -179,6 +200,10 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
     if (layer.spec.kind === 'dense' || layer.spec.kind === 'recurrent' || layer.spec.kind === 'readout') {
       out.set(layer.params['weight']!, matMulAT(tr.input, g));
       if (layer.params['bias']) out.set(layer.params['bias'], tf.sum(g, 0));
+    } else if (layer.spec.kind === 'conv2d') {
+      const spec = layer.spec;
+      out.set(layer.params['weight']!, conv2dFilterGradient(tr.input as tf.Tensor4D, g as tf.Tensor4D, spec.kernelSize, spec.stride, spec.padding));
+      if (layer.params['bias']) out.set(layer.params['bias'], sumToLast(g));
     } else {
       const params = layer.mapParams.map((n) => layer.params[n]!);
       const grads = tf.grads((...p: tf.Tensor[]) => layer.map(tr.input, p))(params, g);
@@ -199,7 +224,7 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
     }
     if (layer.coefficients.threshold) {
       let total = tf.neg(tf.addN(seeds));
-      if (neuron.kind !== 'readout' && neuron.reset === 'subtract') {
+      if (isSpiking(neuron) && neuron.reset === 'subtract') {
         total = tf.sub(total, tf.addN(lambda.map((l, t) => tf.mul(l, previous(tr.spikes, t)))));
       }
       out.set(layer.coefficients.threshold, sumToLast(total));
@@ -238,7 +263,8 @@ export function likelihoodRatio(config: LRConfig): Estimator {
         const gradients = new Map<tf.Variable, tf.Tensor>();
         const lrTraces = fwd.traces.filter((t) => t.kind === 'lr');
         if (lrTraces.length && copies > 1) {
-          const w = tf.tensor1d(rowWeights(lossValues, c.plan, B, c.baseline, noiseFree));
+          const coupled = c.coupled ?? net.layers.some((l) => l.spec.kind === 'graphConv');
+          const w = tf.tensor1d(rowWeights(lossValues, c.plan, B, c.baseline, noiseFree, coupled));
           for (const tr of lrTraces) for (const [v, g] of layerGradients(tr, w, B)) gradients.set(v, g);
           w.dispose();
         } else if (lrTraces.length) {

@@ -6,7 +6,7 @@
  * State tensors all have the shape of the layer's output for one step, `[B, …N]`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ALIFParams, LIFParams, NeuronParams, ReadoutParams, SynapticParams } from './params.js';
+import type { ALIFParams, AnalogParams, LIFParams, NeuronParams, ReadoutParams, SynapticParams } from './params.js';
 import type { Coef, Fire } from './firing.js';
 
 export interface NeuronState {
@@ -37,7 +37,7 @@ export function initialState(params: NeuronParams, shape: readonly number[]): Ne
   const state: { -readonly [K in keyof NeuronState]: NeuronState[K] } = { membrane: zeros(), spikes: zeros() };
   if (params.kind === 'synaptic') state.synaptic = zeros();
   if (params.kind === 'alif') state.adaptation = zeros();
-  if (params.kind !== 'readout' && params.refractory > 0) state.refractory = zeros();
+  if ((params.kind === 'lif' || params.kind === 'synaptic' || params.kind === 'alif') && params.refractory > 0) state.refractory = zeros();
   return state;
 }
 
@@ -127,6 +127,14 @@ export function readoutStep(current: tf.Tensor, state: NeuronState, p: ReadoutPa
   return { membrane: tf.tidy(() => tf.add(tf.mul(c.beta ?? p.beta, state.membrane), current)), spikes: state.spikes };
 }
 
+/**
+ * Analog unit: membrane = I_t (its pre-activation), output (in the `spikes` slot, which is what
+ * the next layer and the recurrent weights read) = fire(I_t): φ(I_t), or φ(I_t + σε_t) with noise.
+ */
+export function analogStep(current: tf.Tensor, _state: NeuronState, _p: AnalogParams, fire: Fire, t: number): NeuronState {
+  return { membrane: current.clone(), spikes: fire(current, 0, t) };
+}
+
 /** One step of whichever model `params` describes. */
 export function neuronStep(
   current: tf.Tensor,
@@ -145,12 +153,14 @@ export function neuronStep(
       return alifStep(current, state, params, fire, t, c);
     case 'readout':
       return readoutStep(current, state, params, c);
+    case 'analog':
+      return analogStep(current, state, params, fire, t);
   }
 }
 
 /** The threshold in force at the step that produced `state` (ϑ, or ϑ_t for ALIF). */
 export function thresholdOf(params: NeuronParams, state: NeuronState, c: Coefficients = {}): Coef {
-  if (params.kind === 'readout') return Infinity;
+  if (params.kind === 'readout' || params.kind === 'analog') return Infinity;
   const base = c.threshold ?? params.threshold;
   return params.kind === 'alif' ? alifThreshold(params, state.adaptation!, base) : base;
 }

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { sampleNoise, type EscapeNoise } from './noise.js';
+import type { Activation, NeuronParams } from './params.js';
 
 /** A number or a tensor broadcastable against the membrane (per-neuron coefficients). */
 export type Coef = number | tf.Tensor;
@@ -30,4 +31,34 @@ export function escapeFire(noise: EscapeNoise, key: number): Fire {
 export function stepNoise(noise: EscapeNoise, key: number, t: number, shape: readonly number[]): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   return tf.tensor(sampleNoise(noise.kind, n, key, t * n), [...shape], 'float32');
+}
+
+/** φ of an analog unit. */
+export function activate(activation: Activation, x: tf.Tensor): tf.Tensor {
+  switch (activation) {
+    case 'relu':
+      return tf.relu(x);
+    case 'tanh':
+      return tf.tanh(x);
+    case 'sigmoid':
+      return tf.sigmoid(x);
+    case 'identity':
+      return x.clone();
+  }
+}
+
+/** For analog units the "fire" is the activation: φ(I) (the threshold argument is unused). */
+export function activationFire(activation: Activation): Fire {
+  return (input) => tf.tidy(() => activate(activation, input));
+}
+
+/** φ(I + σε_t), ε_t drawn at step t from stream `key` as in {@link escapeFire}. */
+export function noisyActivationFire(activation: Activation, noise: EscapeNoise, key: number): Fire {
+  return (input, _threshold, t) => tf.tidy(() => activate(activation, tf.add(input, tf.mul(stepNoise(noise, key, t, input.shape), noise.sigma))));
+}
+
+/** How a unit fires without noise, and with it. */
+export function fireFor(params: NeuronParams, noise?: EscapeNoise, key = 0): Fire {
+  if (params.kind === 'analog') return noise ? noisyActivationFire(params.activation, noise, key) : activationFire(params.activation);
+  return noise ? escapeFire(noise, key) : heaviside;
 }

@@ -41,9 +41,23 @@ export interface ReadoutParams {
   readonly beta: number;
 }
 
+export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'identity'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
+
+/**
+ * A memoryless analog unit, the building block of conventional (non-spiking) layers: its output
+ * is φ(I_t), with noise σε_t added to the pre-activation I_t when trained by LR.
+ */
+export interface AnalogParams {
+  readonly kind: 'analog';
+  readonly activation: Activation;
+}
+
 export type SpikingParams = LIFParams | SynapticParams | ALIFParams;
-export type NeuronParams = SpikingParams | ReadoutParams;
-export const NEURON_KINDS = ['lif', 'synaptic', 'alif', 'readout'] as const;
+/** Units a hidden layer can have, and that carry noise in LR training. */
+export type UnitParams = SpikingParams | AnalogParams;
+export type NeuronParams = UnitParams | ReadoutParams;
+export const NEURON_KINDS = ['lif', 'synaptic', 'alif', 'readout', 'analog'] as const;
 
 export interface LIFOptions {
   readonly beta?: number;
@@ -122,6 +136,14 @@ export function readoutNeuron(options: { readonly beta?: number } = {}): Readout
   return { kind: 'readout', beta };
 }
 
+/** A memoryless analog unit with activation φ (relu, tanh, sigmoid or identity). */
+export function analog(options: { readonly activation?: Activation } = {}): AnalogParams {
+  checkKeys('analog', options, ['activation']);
+  const activation = options.activation ?? 'relu';
+  checkOneOf('analog', 'activation', activation, ACTIVATIONS);
+  return { kind: 'analog', activation };
+}
+
 /** Validates a neuron record that came from a file or a config (not from the constructors above). */
 export function neuronFromRecord(record: unknown, where = 'neuron'): NeuronParams {
   check(typeof record === 'object' && record !== null, () => `${where}: expected an object with a 'kind', got ${JSON.stringify(record)}`);
@@ -136,9 +158,16 @@ export function neuronFromRecord(record: unknown, where = 'neuron'): NeuronParam
       return alif(rest as LIFOptions);
     case 'readout':
       return readoutNeuron(rest as { beta?: number });
+    case 'analog':
+      return analog(rest as { activation?: Activation });
   }
 }
 
 export function isSpiking(p: NeuronParams): p is SpikingParams {
+  return p.kind === 'lif' || p.kind === 'synaptic' || p.kind === 'alif';
+}
+
+/** Units that take noise in LR training: spiking neurons and analog units (not the readout). */
+export function isUnit(p: NeuronParams): p is UnitParams {
   return p.kind !== 'readout';
 }

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, checkOneOf, show } from '../errors.js';
-import { isSpiking, lif, neuronFromRecord, readoutNeuron, type NeuronParams, type ReadoutParams, type SpikingParams } from '../neurons/params.js';
+import { isUnit, lif, neuronFromRecord, readoutNeuron, type NeuronParams, type ReadoutParams, type UnitParams } from '../neurons/params.js';
 import { streamKey, uniform } from './random.js';
 
 export const PADDINGS = ['same', 'valid'] as const;
@@ -19,8 +19,8 @@ export const LEARNABLE = ['beta', 'threshold'] as const;
 export type Learnable = (typeof LEARNABLE)[number];
 
 export type LayerSpec =
-  | { readonly kind: 'dense'; readonly name?: string; readonly units: number; readonly neuron: SpikingParams; readonly bias: boolean; readonly learn: readonly Learnable[] }
-  | { readonly kind: 'recurrent'; readonly name?: string; readonly units: number; readonly neuron: SpikingParams; readonly bias: boolean; readonly learn: readonly Learnable[] }
+  | { readonly kind: 'dense'; readonly name?: string; readonly units: number; readonly neuron: UnitParams; readonly bias: boolean; readonly learn: readonly Learnable[] }
+  | { readonly kind: 'recurrent'; readonly name?: string; readonly units: number; readonly neuron: UnitParams; readonly bias: boolean; readonly learn: readonly Learnable[] }
   | {
       readonly kind: 'conv2d';
       readonly name?: string;
@@ -28,15 +28,26 @@ export type LayerSpec =
       readonly kernelSize: number;
       readonly stride: number;
       readonly padding: Padding;
-      readonly neuron: SpikingParams;
+      readonly neuron: UnitParams;
       readonly bias: boolean;
       readonly learn: readonly Learnable[];
     }
   | { readonly kind: 'readout'; readonly name?: string; readonly units: number; readonly neuron: ReadoutParams; readonly bias: boolean }
+  | {
+      readonly kind: 'graphConv';
+      readonly name?: string;
+      readonly units: number;
+      /** Nodes of the graph; the batch is the graph's nodes (rows come in blocks of `nodes`). */
+      readonly nodes: number;
+      /** Undirected edges [i, j], 0-based. */
+      readonly edges: readonly (readonly [number, number])[];
+      readonly neuron: UnitParams;
+      readonly bias: boolean;
+    }
   | { readonly kind: 'maxPool2d'; readonly name?: string; readonly poolSize: number; readonly stride: number }
   | { readonly kind: 'flatten'; readonly name?: string };
 
-export const LAYER_KINDS = ['dense', 'recurrent', 'conv2d', 'readout', 'maxPool2d', 'flatten'] as const;
+export const LAYER_KINDS = ['dense', 'recurrent', 'conv2d', 'graphConv', 'readout', 'maxPool2d', 'flatten'] as const;
 export type LayerKind = LayerSpec['kind'];
 
 /** A built layer. Its parameters are tfjs variables owned by the network that built it. */
@@ -59,6 +70,8 @@ export interface Layer {
   currents(x: tf.Tensor): tf.Tensor;
   /** Learned decay and threshold (per neuron or channel), if the spec asked for them. */
   readonly coefficients: { readonly beta?: tf.Variable; readonly threshold?: tf.Variable };
+  /** Fixed tensors the layer owns (a graph's normalised adjacency); freed with the network. */
+  readonly constants?: Readonly<Record<string, tf.Variable>>;
   /** Recurrent currents from the previous step's spikes, `[B, …outputShape] → [B, …outputShape]`. */
   recurrentCurrents?(spikes: tf.Tensor): tf.Tensor;
 }
@@ -80,14 +93,15 @@ function named<T extends object>(spec: T, name: string | undefined): T & Named {
 
 type FullyConnectedOptions = Named & {
   readonly units: number;
-  readonly neuron?: SpikingParams;
+  readonly neuron?: UnitParams;
   readonly bias?: boolean;
   /** Neuron coefficients to learn per neuron: 'beta' (decay), 'threshold'. */
   readonly learn?: readonly Learnable[];
 };
 
-function checkLearn(where: string, learn: unknown): readonly Learnable[] {
+function checkLearn(where: string, learn: unknown, neuron: UnitParams): readonly Learnable[] {
   const list = learn ?? [];
+  check(neuron.kind !== 'analog' || (Array.isArray(list) && list.length === 0), () => `${where}: an analog unit has no decay or threshold to learn`);
   check(Array.isArray(list), () => `${where}: learn must be an array of ${LEARNABLE.map((l) => `'${l}'`).join(', ')}, got ${show(learn)}`);
   for (const l of list) checkOneOf(where, 'learnable coefficient', l, LEARNABLE);
   return [...new Set(list as Learnable[])];
@@ -98,7 +112,7 @@ function fullyConnected(kind: 'dense' | 'recurrent', o: FullyConnectedOptions): 
   checkName(kind, o.name);
   checkInteger(kind, 'units', o.units, 1);
   const neuron = spikingNeuron(kind, o.neuron ?? lif());
-  return named({ kind, units: o.units, neuron, bias: o.bias ?? true, learn: checkLearn(kind, o.learn) }, o.name);
+  return named({ kind, units: o.units, neuron, bias: o.bias ?? true, learn: checkLearn(kind, o.learn, neuron) }, o.name);
 }
 
 /** A fully connected spiking layer: I_t = x_t W + b drives `neuron` (LIF by default). */
@@ -118,7 +132,7 @@ export function conv2d(
     readonly kernelSize: number;
     readonly stride?: number;
     readonly padding?: Padding;
-    readonly neuron?: SpikingParams;
+    readonly neuron?: UnitParams;
     readonly bias?: boolean;
     readonly learn?: readonly Learnable[];
   },
@@ -132,7 +146,7 @@ export function conv2d(
   const padding = o.padding ?? 'same';
   checkOneOf('conv2d', 'padding', padding, PADDINGS);
   const neuron = spikingNeuron('conv2d', o.neuron ?? lif());
-  const learn = checkLearn('conv2d', o.learn);
+  const learn = checkLearn('conv2d', o.learn, neuron);
   return named({ kind: 'conv2d', filters: o.filters, kernelSize: o.kernelSize, stride, padding, neuron, bias: o.bias ?? true, learn }, o.name);
 }
 
@@ -145,6 +159,38 @@ export function readout(o: Named & { readonly units: number; readonly neuron?: R
   const neuron = o.neuron ?? readoutNeuron(o.beta === undefined ? {} : { beta: o.beta });
   check(neuron.kind === 'readout', () => `readout: neuron must be a readout neuron (readoutNeuron()), got kind ${show(neuron.kind)}`);
   return named({ kind: 'readout', units: o.units, neuron, bias: o.bias ?? true }, o.name);
+}
+
+/**
+ * Graph convolution (Kipf & Welling 2017): I = Â X W + b with Â = D^(−1/2) (A + I) D^(−1/2), the
+ * symmetrically normalised adjacency with self-loops. The batch is the graph's nodes, so the rows
+ * of one sample (one noise copy) are the N nodes together.
+ */
+export function graphConv(
+  o: Named & { readonly units: number; readonly nodes: number; readonly edges: readonly (readonly [number, number])[]; readonly neuron?: UnitParams; readonly bias?: boolean },
+): LayerSpec {
+  checkKeys('graphConv', o, ['name', 'units', 'nodes', 'edges', 'neuron', 'bias']);
+  checkName('graphConv', o.name);
+  checkInteger('graphConv', 'units', o.units, 1);
+  checkInteger('graphConv', 'nodes', o.nodes, 1);
+  check(Array.isArray(o.edges), () => `graphConv: edges must be an array of [i, j] node pairs, got ${show(o.edges)}`);
+  o.edges.forEach((e, k) =>
+    check(Array.isArray(e) && e.length === 2 && e.every((v) => Number.isInteger(v) && v >= 0 && v < o.nodes),
+      () => `graphConv: edge ${k} must be [i, j] with 0 <= i, j < ${o.nodes}, got ${show(e)}`));
+  const neuron = spikingNeuron('graphConv', o.neuron ?? { kind: 'analog', activation: 'relu' });
+  return named({ kind: 'graphConv', units: o.units, nodes: o.nodes, edges: o.edges.map(([i, j]) => [i, j] as const), neuron, bias: o.bias ?? true }, o.name);
+}
+
+/** Â = D^(−1/2) (A + I) D^(−1/2) as a dense [N, N] array. */
+export function normalizedAdjacency(nodes: number, edges: readonly (readonly [number, number])[]): Float32Array {
+  const a = new Float64Array(nodes * nodes);
+  for (let i = 0; i < nodes; i++) a[i * nodes + i] = 1;
+  for (const [i, j] of edges) {
+    a[i * nodes + j] = 1;
+    a[j * nodes + i] = 1;
+  }
+  const degree = Array.from({ length: nodes }, (_, i) => a.subarray(i * nodes, (i + 1) * nodes).reduce((s, v) => s + v, 0));
+  return Float32Array.from(a, (v, k) => v / Math.sqrt(degree[Math.floor(k / nodes)]! * degree[k % nodes]!));
 }
 
 /** Max pooling over space for each step; on spikes it is an OR over the window. */
@@ -164,8 +210,8 @@ export function flatten(o: Named = {}): LayerSpec {
   return named({ kind: 'flatten' }, o.name);
 }
 
-function spikingNeuron(where: string, neuron: NeuronParams): SpikingParams {
-  check(isSpiking(neuron), () => `${where}: neuron must be a spiking model (lif, ifNeuron, synaptic, alif), got '${neuron.kind}'; use readout() for a non-spiking output layer`);
+function spikingNeuron(where: string, neuron: NeuronParams): UnitParams {
+  check(isUnit(neuron), () => `${where}: neuron must be a spiking model (lif, ifNeuron, synaptic, alif) or an analog unit, got '${neuron.kind}'; use readout() for a leaky non-spiking output layer`);
   return neuron;
 }
 
@@ -189,6 +235,8 @@ export function layerFromRecord(record: unknown, where: string): LayerSpec {
       return maxPool2d(o);
     case 'flatten':
       return flatten(o);
+    case 'graphConv':
+      return graphConv(o);
   }
 }
 
@@ -231,8 +279,10 @@ export function buildLayer(spec: LayerSpec, inputShape: readonly number[], index
   /** Adds learnable per-neuron coefficients of `size` for a spiking spec. */
   const learnable = (size: number) => {
     if (!('learn' in spec)) return;
+    const neuron = spec.neuron;
+    if (neuron.kind === 'analog') return;
     for (const c of spec.learn) {
-      const v = fillVariable([size], spec.neuron[c], varName(c));
+      const v = fillVariable([size], neuron[c], varName(c));
       params[c] = v;
       coefficients[c] = v;
     }
@@ -269,6 +319,24 @@ export function buildLayer(spec: LayerSpec, inputShape: readonly number[], index
       if (spec.bias) params['bias'] = initVariable([spec.filters], fanIn, key(1), varName('bias'));
       learnable(spec.filters);
       return affine([outH, outW, spec.filters], spec.neuron, (x, kernel) => tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, spec.stride, spec.padding));
+    }
+    case 'graphConv': {
+      check(inputShape.length === 1, () => `${where}: input must be rank 1 per node and step ([features]), got shape ${show(inputShape)}`);
+      const fanIn = inputShape[0]!;
+      const n = spec.nodes;
+      params['weight'] = initVariable([fanIn, spec.units], fanIn, key(0), varName('weight'));
+      if (spec.bias) params['bias'] = initVariable([spec.units], fanIn, key(1), varName('bias'));
+      const adjacency = tf.tidy(() => tf.variable(tf.tensor2d(normalizedAdjacency(n, spec.edges), [n, n]), false, varName('adjacency')));
+      const propagate = (y: tf.Tensor) => {
+        const rows = y.shape[0]!;
+        check(rows % n === 0, () => `${where}: rows must come in blocks of the graph's ${n} nodes (the batch is the nodes), got ${rows}`);
+        const blocks = rows / n, u = y.shape[1]!;
+        // Â applied to every block of n rows at once: [n, n] × [n, blocks·u]
+        const mixed = tf.matMul(adjacency, tf.reshape(tf.transpose(tf.reshape(y, [blocks, n, u]), [1, 0, 2]), [n, blocks * u]));
+        return tf.reshape(tf.transpose(tf.reshape(mixed, [n, blocks, u]), [1, 0, 2]), [rows, u]);
+      };
+      const layer = affine([spec.units], spec.neuron, (x, w) => propagate(tf.matMul(x, w)));
+      return { ...layer, constants: { adjacency } };
     }
     case 'maxPool2d': {
       check(inputShape.length === 3, () => `${where}: input must be rank 3 per step ([H, W, C]), got shape ${show(inputShape)}`);

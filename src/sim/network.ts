@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, show, SpikelrError } from '../errors.js';
 import { initialState, neuronStep, stateTensors, type NeuronState } from '../neurons/dynamics.js';
-import { escapeFire, heaviside, type Fire } from '../neurons/firing.js';
+import { fireFor, type Fire } from '../neurons/firing.js';
 import type { EscapeNoise } from '../neurons/noise.js';
 import { buildLayer, layerName, type Layer, type LayerSpec } from './layer.js';
 import { runSequence } from './loop.js';
@@ -86,7 +86,7 @@ export class Network {
         shape = layer.outputShape;
       });
     } catch (err) {
-      for (const l of layers) for (const v of Object.values(l.params)) v.dispose();
+      for (const l of layers) for (const v of [...Object.values(l.params), ...Object.values(l.constants ?? {})]) v.dispose();
       throw err;
     }
     this.layers = layers;
@@ -167,7 +167,7 @@ export class Network {
 
   private fireFor(layer: Layer, index: number, noise: RunOptions['noise'], seed: number): Fire {
     const n = this.noiseFor(noise, layer);
-    return n ? escapeFire(n, streamKey(seed, index)) : heaviside;
+    return layer.neuron ? fireFor(layer.neuron, n, streamKey(seed, index)) : fireFor({ kind: 'analog', activation: 'identity' });
   }
 
   /**
@@ -253,7 +253,7 @@ export class Network {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const l of this.layers) for (const v of Object.values(l.params)) v.dispose();
+    for (const l of this.layers) for (const v of [...Object.values(l.params), ...Object.values(l.constants ?? {})]) v.dispose();
   }
 }
 
