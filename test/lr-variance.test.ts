@@ -74,3 +74,21 @@ describe('variance reduction', () => {
     net.dispose();
   });
 });
+
+describe('layer-wise injection', () => {
+  it('gives each layer the exact gradient of the loss with noise in that layer alone, with its own copy budget', () => {
+    const c: Case = { ...gaussian, noise: escapeNoise('logistic', 0.4) };
+    const net = build(c);
+    // hidden parameters: noise only in the hidden layer; output parameters: only in the output layer
+    const exact = exactGradient(c, snapshot(net), (key) => (key.startsWith('h.') ? { h: true, o: false } : { h: false, o: true }));
+    const { mean, se } = lrDraws(c, net, 64, 200, { layerwise: { h: 64, o: 32 } });
+    expect(expectUnbiased(mean, se, exact, expect)).toBeLessThan(3);
+    net.dispose();
+  });
+
+  it('rejects a copy budget for a layer the network does not have', () => {
+    const net = build(gaussian);
+    expect(() => lrDraws(gaussian, net, 8, 1, { layerwise: { hidden: 8 } })).toThrow(/no layer named 'hidden'; layers are 'h', 'o'/);
+    net.dispose();
+  });
+});

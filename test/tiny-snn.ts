@@ -88,13 +88,22 @@ function patternTrace(p: SpikingParams, currents: number[][], pattern: number, n
 const w32 = (w: number[]) => [[w[0]!, w[1]!], [w[2]!, w[3]!], [w[4]!, w[5]!]];
 const w22 = (w: number[]) => [[w[0]!, w[1]!], [w[2]!, w[3]!]];
 
-/** E[loss] averaged over the two samples, by enumerating every hidden (and output) spike pattern. */
-export function expectedLoss(c: Case, P: Params): number {
+/**
+ * E[loss] averaged over the two samples, by enumerating every hidden (and output) spike pattern.
+ * `noisy` says which layers fire stochastically; a deterministic one fires on u > ϑ.
+ */
+export function expectedLoss(c: Case, P: Params, noisy: { readonly h: boolean; readonly o: boolean } = { h: true, o: true }): number {
   let total = 0;
+  const deterministic = (p: SpikingParams, currents: number[][], rec: number[] | undefined, coef: { beta?: number[]; threshold?: number[] }) => {
+    const trace = refNeurons(p, currents, undefined, rec ? (prev) => refAffine(prev, [[rec[0]!, rec[1]!], [rec[2]!, rec[3]!]]) : undefined, coef);
+    return { logP: 0, trace };
+  };
   INPUTS.forEach((x, b) => {
     const hc = x.map((row) => refAffine(row, w32(P['h.weight']!), P['h.bias']));
-    for (let h = 0; h < 1 << (2 * T); h++) {
-      const hid = patternTrace(c.hidden, hc, h, c.noise, c.recurrentHidden ? P['h.recurrent'] : undefined, { beta: P['h.beta'], threshold: P['h.threshold'] });
+    for (let h = 0; h < (noisy.h ? 1 << (2 * T) : 1); h++) {
+      const hCoef = { beta: P['h.beta'], threshold: P['h.threshold'] };
+      const hRec = c.recurrentHidden ? P['h.recurrent'] : undefined;
+      const hid = noisy.h ? patternTrace(c.hidden, hc, h, c.noise, hRec, hCoef) : deterministic(c.hidden, hc, hRec, hCoef);
       if (hid.logP === -Infinity) continue;
       const oc = hid.trace.spikes.map((row) => refAffine(row, w22(P['o.weight']!), P['o.bias']));
       if (c.output === 'readout') {
@@ -104,8 +113,9 @@ export function expectedLoss(c: Case, P: Params): number {
         total += Math.exp(hid.logP) * (lse - logits[LABELS[b]!]!);
         continue;
       }
-      for (let o = 0; o < 1 << (2 * T); o++) {
-        const out = patternTrace(c.output, oc, o, c.noise, undefined, { beta: P['o.beta'], threshold: P['o.threshold'] });
+      for (let o = 0; o < (noisy.o ? 1 << (2 * T) : 1); o++) {
+        const oCoef = { beta: P['o.beta'], threshold: P['o.threshold'] };
+        const out = noisy.o ? patternTrace(c.output, oc, o, c.noise, undefined, oCoef) : deterministic(c.output, oc, undefined, oCoef);
         if (out.logP === -Infinity) continue;
         const loss = [0, 1].reduce((s, k) => {
           const rate = out.trace.spikes.reduce((a, r) => a + r[k]!, 0) / T;
@@ -118,14 +128,14 @@ export function expectedLoss(c: Case, P: Params): number {
   return total / INPUTS.length;
 }
 
-export function exactGradient(c: Case, P: Params): Params {
+export function exactGradient(c: Case, P: Params, noisyFor: (key: string) => { h: boolean; o: boolean } = () => ({ h: true, o: true })): Params {
   const g: Params = {};
   const h = 1e-5;
   for (const [key, values] of Object.entries(P)) {
     g[key] = values.map((_, i) => {
       const plus = { ...P, [key]: values.map((v, j) => (j === i ? v + h : v)) };
       const minus = { ...P, [key]: values.map((v, j) => (j === i ? v - h : v)) };
-      return (expectedLoss(c, plus) - expectedLoss(c, minus)) / (2 * h);
+      return (expectedLoss(c, plus, noisyFor(key)) - expectedLoss(c, minus, noisyFor(key))) / (2 * h);
     });
   }
   return g;

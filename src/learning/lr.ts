@@ -21,7 +21,7 @@ import { check, checkInteger, checkKeys, checkOneOf, SpikelrError } from '../err
 import { noiseFromRecord, type EscapeNoise } from '../neurons/noise.js';
 import { isSpiking, isUnit } from '../neurons/params.js';
 import type { Network } from '../sim/network.js';
-import { freshSeed } from '../sim/random.js';
+import { freshSeed, streamKey } from '../sim/random.js';
 import { conv2dFilterGradient } from './conv.js';
 import { copyForward, type LayerTrace, type ScoreKind } from './forward.js';
 import type { RowLoss } from './losses.js';
@@ -50,6 +50,12 @@ export interface LRConfig {
    * network has a graph layer.
    */
   readonly coupled?: boolean;
+  /**
+   * Layer-wise injection: noise in one layer at a time, one forward pass per noisy layer, each
+   * with its own number of copies (`true`: `copies` for every layer). A layer's gradient then comes
+   * from the pass in which only it is noisy; the readout's from a noise-free pass.
+   */
+  readonly layerwise?: true | Readonly<Record<string, number>>;
 }
 
 export interface Batch {
@@ -79,10 +85,13 @@ interface Resolved {
   readonly signScores: boolean;
   readonly noise: LRConfig['noise'];
   readonly coupled?: boolean;
+  readonly layerwise?: LRConfig['layerwise'];
+  readonly sampling: Sampling;
+  readonly qmcGroup?: number;
 }
 
 function validate(config: LRConfig): Resolved {
-  checkKeys('likelihoodRatio', config, ['copies', 'noise', 'score', 'baseline', 'sampling', 'qmcGroup', 'signScores', 'coupled']);
+  checkKeys('likelihoodRatio', config, ['copies', 'noise', 'score', 'baseline', 'sampling', 'qmcGroup', 'signScores', 'coupled', 'layerwise']);
   checkInteger('likelihoodRatio', 'copies', config.copies, 1);
   const plan = copyPlan(config.copies, config.sampling ?? 'mc', config.qmcGroup);
   const score = config.score ?? 'spike';
@@ -94,7 +103,17 @@ function validate(config: LRConfig): Resolved {
   check(typeof config.noise === 'object' && config.noise !== null, () => 'likelihoodRatio: noise must be escapeNoise(kind, sigma) or a map from layer name to one');
   if ('kind' in config.noise) noiseFromRecord(config.noise, 'likelihoodRatio: noise');
   else for (const [name, n] of Object.entries(config.noise)) noiseFromRecord(n, `likelihoodRatio: noise for '${name}'`);
-  return { plan, score, baseline, signScores: config.signScores ?? false, noise: config.noise, coupled: config.coupled };
+  if (config.layerwise !== undefined && config.layerwise !== true) {
+    check(typeof config.layerwise === 'object' && config.layerwise !== null, () => `likelihoodRatio: layerwise must be true or a map from layer name to copies, got ${JSON.stringify(config.layerwise)}`);
+    for (const [name, k] of Object.entries(config.layerwise)) {
+      checkInteger('likelihoodRatio', `layerwise copies for '${name}'`, k, 1);
+      copyPlan(k, plan.sampling, config.qmcGroup === undefined ? undefined : Math.min(config.qmcGroup, k));
+    }
+  }
+  return {
+    plan, score, baseline, signScores: config.signScores ?? false, noise: config.noise, coupled: config.coupled,
+    layerwise: config.layerwise, sampling: plan.sampling, qmcGroup: config.qmcGroup,
+  };
 }
 
 function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNoise | undefined)[] {
@@ -234,59 +253,98 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
   return new Map(vars.map((v, i) => [v, grads[i]!]));
 }
 
+interface PassResult {
+  readonly gradients: Map<tf.Variable, tf.Tensor>;
+  readonly loss: number;
+}
+
+/** One forward pass with `plan.copies` copies and noise where `noise` says; gradients of the traced layers. */
+function pass(net: Network, batch: Batch, loss: RowLoss, seed: number, c: Resolved, plan: CopyPlan, noise: readonly (EscapeNoise | undefined)[], which: 'lr' | 'local' | 'both'): PassResult {
+  const { input, labels } = batch;
+  const B = input.shape[0]!;
+  const fwd = copyForward(net, input, { plan, noise, score: c.score, signScores: c.signScores, seed, train: true });
+  try {
+    const copies = fwd.rows / B;
+    const rowLabels = copies > 1 ? tf.tidy(() => tf.tile(labels, [copies])) : labels.clone();
+    const losses = loss(fwd.output, rowLabels);
+    const lossValues = losses.dataSync() as Float32Array;
+    losses.dispose();
+    check(lossValues.every(Number.isFinite), () => 'lr: the loss is not finite for some copies; check the inputs and the learning rate');
+    const meanLoss = lossValues.reduce((a, b) => a + b, 0) / lossValues.length;
+    const gradients = new Map<tf.Variable, tf.Tensor>();
+    const lrTraces = which === 'local' ? [] : fwd.traces.filter((t) => t.kind === 'lr');
+    if (lrTraces.length) {
+      if (copies < 2 && c.baseline !== 'noise-free') throw new SpikelrError('lr: one copy per sample needs the noise-free baseline; use copies >= 2');
+      let noiseFree: Float32Array | undefined;
+      if (c.baseline === 'noise-free') {
+        const clean = copyForward(net, input, { plan, noise: noise.map(() => undefined), score: c.score, signScores: false, seed, train: false });
+        const l = loss(clean.output, labels);
+        noiseFree = l.dataSync() as Float32Array;
+        l.dispose();
+        clean.dispose();
+      }
+      const coupled = c.coupled ?? net.layers.some((l) => l.spec.kind === 'graphConv');
+      const w = tf.tensor1d(rowWeights(lossValues, plan, B, c.baseline, noiseFree, coupled));
+      for (const tr of lrTraces) for (const [v, g] of layerGradients(tr, w, B)) gradients.set(v, g);
+      w.dispose();
+    }
+    if (which !== 'lr') {
+      for (const tr of fwd.traces.filter((t) => t.kind === 'local')) {
+        // exact ∂(mean loss)/∂u_t of the readout membrane: the loss's own derivative
+        const dOut = tf.grad((o: tf.Tensor) => tf.mean(loss(o, rowLabels)))(fwd.output);
+        tr.seeds = tf.unstack(dOut);
+        dOut.dispose();
+        for (const [v, g] of layerGradients(tr, undefined, B)) gradients.set(v, g);
+      }
+    }
+    rowLabels.dispose();
+    return { gradients, loss: meanLoss };
+  } finally {
+    fwd.dispose();
+  }
+}
+
 /** Likelihood-ratio gradients from one forward pass with K noise copies per sample. */
 export function likelihoodRatio(config: LRConfig): Estimator {
   const c = validate(config);
+  const lw = c.layerwise ? ', layer-wise' : '';
   return {
-    name: `lr(K=${c.plan.copies}, ${c.plan.sampling}, ${c.score} score, ${c.baseline} baseline${c.signScores ? ', sign' : ''})`,
+    name: `lr(K=${c.plan.copies}, ${c.plan.sampling}, ${c.score} score, ${c.baseline} baseline${c.signScores ? ', sign' : ''}${lw})`,
     estimate(net, batch, loss, seed = freshSeed()) {
-      const { input, labels } = batch;
-      const B = input.shape[0]!;
-      check(labels.shape.length === 1 && labels.shape[0] === B, () => `lr: labels must have shape [${B}] (one per sample), got [${labels.shape.join(', ')}]`);
+      const B = batch.input.shape[0]!;
+      check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B,
+        () => `lr: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
       const noise = noisePerLayer(net, c.noise);
-      const fwd = copyForward(net, input, { plan: c.plan, noise, score: c.score, signScores: c.signScores, seed, train: true });
-      try {
-        const copies = fwd.rows / B;
-        const rowLabels = copies > 1 ? tf.tidy(() => tf.tile(labels, [copies])) : labels.clone();
-        const losses = loss(fwd.output, rowLabels);
-        const lossValues = losses.dataSync() as Float32Array;
-        check(lossValues.every(Number.isFinite), () => 'lr: the loss is not finite for some copies; check the inputs and the learning rate');
-        const meanLoss = lossValues.reduce((a, b) => a + b, 0) / lossValues.length;
-        let noiseFree: Float32Array | undefined;
-        if (c.baseline === 'noise-free' && copies > 1) {
-          const clean = copyForward(net, input, { plan: c.plan, noise: noise.map(() => undefined), score: c.score, signScores: false, seed, train: false });
-          const l = loss(clean.output, labels);
-          noiseFree = l.dataSync() as Float32Array;
-          l.dispose();
-          clean.dispose();
+      if (c.layerwise && c.layerwise !== true) {
+        for (const name of Object.keys(c.layerwise)) {
+          const index = net.layers.indexOf(net.layer(name));
+          check(noise[index] !== undefined, () => `likelihoodRatio: layerwise copies given for layer '${name}', which has no noise`);
         }
-        const gradients = new Map<tf.Variable, tf.Tensor>();
-        const lrTraces = fwd.traces.filter((t) => t.kind === 'lr');
-        if (lrTraces.length && copies > 1) {
-          const coupled = c.coupled ?? net.layers.some((l) => l.spec.kind === 'graphConv');
-          const w = tf.tensor1d(rowWeights(lossValues, c.plan, B, c.baseline, noiseFree, coupled));
-          for (const tr of lrTraces) for (const [v, g] of layerGradients(tr, w, B)) gradients.set(v, g);
-          w.dispose();
-        } else if (lrTraces.length) {
-          throw new SpikelrError('lr: one copy per sample gives no baseline-free estimate here; use copies >= 2');
-        }
-        for (const tr of fwd.traces.filter((t) => t.kind === 'local')) {
-          // exact ∂(mean loss)/∂u_t of the readout membrane: the loss's own derivative
-          const dOut = tf.grad((o: tf.Tensor) => tf.mean(loss(o, rowLabels)))(fwd.output);
-          tr.seeds = tf.unstack(dOut);
-          dOut.dispose();
-          for (const [v, g] of layerGradients(tr, undefined, B)) gradients.set(v, g);
-        }
-        losses.dispose();
-        rowLabels.dispose();
-        return {
-          gradients,
-          loss: meanLoss,
-          dispose: () => gradients.forEach((g) => g.dispose()),
-        };
-      } finally {
-        fwd.dispose();
       }
+      if (!c.layerwise) {
+        const r = pass(net, batch, loss, seed, c, c.plan, noise, 'both');
+        return { ...r, dispose: () => r.gradients.forEach((g) => g.dispose()) };
+      }
+      const gradients = new Map<tf.Variable, tf.Tensor>();
+      let lossSum = 0, passes = 0;
+      noise.forEach((n, index) => {
+        if (!n) return;
+        const name = net.layers[index]!.name;
+        const copies = c.layerwise === true ? c.plan.copies : (c.layerwise as Record<string, number>)[name] ?? c.plan.copies;
+        const plan = copyPlan(copies, c.sampling, c.qmcGroup === undefined ? undefined : Math.min(c.qmcGroup, copies));
+        const only = noise.map((m, i) => (i === index ? m : undefined));
+        const r = pass(net, batch, loss, streamKey(seed, index), c, plan, only, 'lr');
+        r.gradients.forEach((g, v) => gradients.set(v, g));
+        lossSum += r.loss;
+        passes++;
+      });
+      const local = pass(net, batch, loss, seed, c, copyPlan(1), noise.map(() => undefined), 'local');
+      local.gradients.forEach((g, v) => gradients.set(v, g));
+      return {
+        gradients,
+        loss: passes ? lossSum / passes : local.loss,
+        dispose: () => gradients.forEach((g) => g.dispose()),
+      };
     },
   };
 }

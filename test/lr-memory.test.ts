@@ -1,0 +1,48 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { likelihoodRatio } from '../src/learning/lr.js';
+import { membraneCrossEntropy } from '../src/learning/losses.js';
+import { escapeNoise } from '../src/neurons/noise.js';
+import { alif, analog, lif, synaptic } from '../src/neurons/params.js';
+import { conv2d, dense, flatten, graphConv, readout, recurrent } from '../src/sim/layer.js';
+import { Network } from '../src/sim/network.js';
+
+describe('LR training keeps no tensors between steps', () => {
+  it.each([
+    ['spiking (LIF with refractory, recurrent ALIF with learned coefficients, synaptic)', () => new Network({
+      input: [12],
+      layers: [
+        dense({ units: 10, neuron: lif({ refractory: 1, reset: 'zero' }), learn: ['beta', 'threshold'] }),
+        recurrent({ units: 8, neuron: alif(), learn: ['beta', 'threshold'] }),
+        dense({ units: 6, neuron: synaptic() }),
+        readout({ units: 3 }),
+      ],
+      seed: 1,
+    }), [4, 5, 12]],
+    ['conv and graph layers', () => new Network({
+      input: [6, 6, 1],
+      layers: [conv2d({ filters: 2, kernelSize: 3, neuron: analog({ activation: 'relu' }) }), flatten(), graphConv({ units: 5, nodes: 4, edges: [[0, 1], [1, 2], [2, 3]] }), readout({ units: 3 })],
+      seed: 2,
+    }), [4, 2, 6, 6, 1]],
+  ] as const)('%s', (_, make, shape) => {
+    const net = make();
+    const input = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([...shape], 0, 1, 'float32', 3), 0.5), 'float32'));
+    const labels = tf.tensor1d([0, 1, 2, 1], 'int32');
+    const optimizer = tf.train.adam(0.01);
+    for (const sampling of ['mc', 'antithetic', 'qmc'] as const) {
+      const est = likelihoodRatio({ copies: 4, noise: escapeNoise('logistic', 0.5), sampling, baseline: sampling === 'qmc' ? 'noise-free' : 'loo' });
+      let live = -1;
+      for (let step = 0; step < 4; step++) {
+        const e = est.estimate(net, { input, labels }, membraneCrossEntropy(), step);
+        optimizer.applyGradients([...e.gradients].map(([v, g]) => ({ name: v.name, tensor: g })));
+        net.constrain();
+        e.dispose();
+        if (step === 1) live = tf.memory().numTensors;
+        if (step > 1) expect(tf.memory().numTensors).toBe(live);
+      }
+    }
+    optimizer.dispose();
+    tf.dispose([input, labels]);
+    net.dispose();
+  });
+});
