@@ -48,4 +48,7 @@ export { sobolPoints, sobolColumn } from './learning/sobol.js';
 export { membraneCrossEntropy, countCrossEntropy, rateSquaredError, predict } from './learning/losses.js';
 export type { RowLoss } from './learning/losses.js';
 export { fit, evaluate, encodeImages, permutation, ENCODINGS } from './learning/fit.js';
+export { gradientDiagnostics } from './learning/diagnostics.js';
+export type { DiagnosticsOptions, DiagnosticsRow, LayerStats } from './learning/diagnostics.js';
+export { conv2dFilterGradient } from './learning/conv.js';
 export type { FitOptions, EpochResult, Encoding } from './learning/fit.js';

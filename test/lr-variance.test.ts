@@ -92,3 +92,30 @@ describe('layer-wise injection', () => {
     net.dispose();
   });
 });
+
+describe('gradient diagnostics', () => {
+  it('report a variance that falls as 1/K for independent copies, and a cosine that rises with K', async () => {
+    const { gradientDiagnostics } = await import('../src/learning/diagnostics.js');
+    const { likelihoodRatio } = await import('../src/learning/lr.js');
+    const { rateSquaredError } = await import('../src/learning/losses.js');
+    const tf = await import('@tensorflow/tfjs');
+    const net = build(gaussian);
+    const input = tf.tensor([0.9, 0.2, 0.5, 0.1, 0.8, 0.4, 0.6, 0.6, 0.0, 0.2, 0.7, 0.9, 0.8, 0.1, 0.3, 0.4, 0.5, 0.7], [2, 3, 3]);
+    const labels = tf.tensor1d([0, 1], 'int32');
+    const rows = gradientDiagnostics(net, { input, labels }, rateSquaredError(0.8, 0.2), {
+      copies: [4, 16],
+      draws: 400,
+      estimator: (k) => likelihoodRatio({ copies: k, noise: gaussian.noise, baseline: 'none' }),
+      referenceCopies: 256,
+    });
+    // with no baseline the K copies are i.i.d. terms: Var(mean of K) = Var(one)/K exactly, so the
+    // ratio is 4; its sampling sd with 400 draws is about 4·√(2·2/399) ≈ 0.4 (entries correlate; 5 sd margin)
+    const ratio = rows[0]!.variance / rows[1]!.variance;
+    expect(ratio).toBeGreaterThan(4 - 2);
+    expect(ratio).toBeLessThan(4 + 2);
+    expect(rows[1]!.cosine.mean).toBeGreaterThan(rows[0]!.cosine.mean);
+    expect(Object.keys(rows[0]!.layers)).toEqual(['h', 'o']);
+    tf.dispose([input, labels]);
+    net.dispose();
+  });
+});
