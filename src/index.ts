@@ -45,10 +45,12 @@ export type { LRConfig, Estimator, GradientEstimate, Batch, Baseline } from './l
 export { copyPlan, SAMPLINGS } from './learning/sampling.js';
 export type { CopyPlan, Sampling } from './learning/sampling.js';
 export { sobolPoints, sobolColumn } from './learning/sobol.js';
-export { membraneCrossEntropy, countCrossEntropy, rateSquaredError, predict } from './learning/losses.js';
+export { membraneCrossEntropy, countCrossEntropy, rateSquaredError, maskedLoss, predict } from './learning/losses.js';
 export type { RowLoss } from './learning/losses.js';
 export { fit, evaluate, encodeImages, permutation, ENCODINGS } from './learning/fit.js';
 export { gradientDiagnostics } from './learning/diagnostics.js';
 export type { DiagnosticsOptions, DiagnosticsRow, LayerStats } from './learning/diagnostics.js';
 export { conv2dFilterGradient } from './learning/conv.js';
 export type { FitOptions, EpochResult, Encoding } from './learning/fit.js';
+export { stochasticBlockModel } from './data/graphs.js';
+export type { Graph } from './data/graphs.js';

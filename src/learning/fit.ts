@@ -13,7 +13,11 @@ import { streamKey, uniform } from '../sim/random.js';
 import type { Estimator } from './lr.js';
 import { predict, type RowLoss } from './losses.js';
 
-export const ENCODINGS = ['rate', 'direct'] as const;
+/**
+ * How images become input sequences: `rate` (Bernoulli spikes each step), `direct` (the
+ * intensities as a constant current each step), `rows` (row t of the image at step t: T = rows).
+ */
+export const ENCODINGS = ['rate', 'direct', 'rows'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
 
 export interface FitOptions {
@@ -42,13 +46,22 @@ export interface EpochResult {
   readonly seconds: number;
 }
 
-/** Spike-train input `[B, T, pixels]` for `count` images starting at `indices`. */
-export function encodeImages(data: ImageDataset, indices: ArrayLike<number>, steps: number, encoding: Encoding, seed: number): tf.Tensor {
+/**
+ * Input `[B, T, …inputShape]` for the images at `indices` (`inputShape` must hold rows·cols values
+ * per step, or cols with the `rows` encoding).
+ */
+export function encodeImages(data: ImageDataset, indices: ArrayLike<number>, steps: number, encoding: Encoding, seed: number, inputShape: readonly number[] = [data.rows * data.cols]): tf.Tensor {
   const pixels = data.rows * data.cols;
   const buf = new Float32Array(indices.length * pixels);
   for (let i = 0; i < indices.length; i++) buf.set(data.images.subarray(indices[i]! * pixels, (indices[i]! + 1) * pixels), i * pixels);
   const x = tf.tensor2d(buf, [indices.length, pixels]);
-  const out = encoding === 'rate' ? rateEncode(x, steps, { seed }) : tf.tidy(() => tf.tile(tf.expandDims(x, 1), [1, steps, 1]));
+  const out = tf.tidy(() => {
+    const seq =
+      encoding === 'rows' ? tf.reshape(x, [indices.length, data.rows, data.cols])
+      : encoding === 'rate' ? rateEncode(x, steps, { seed })
+      : tf.tile(tf.expandDims(x, 1), [1, steps, 1]);
+    return tf.reshape(seq, [indices.length, seq.shape[1]!, ...inputShape]);
+  });
   x.dispose();
   return out;
 }
@@ -69,7 +82,7 @@ export function evaluate(net: Network, data: ImageDataset, steps: number, encodi
   let correct = 0;
   for (let start = 0; start < data.count; start += batchSize) {
     const idx = Int32Array.from({ length: Math.min(batchSize, data.count - start) }, (_, i) => start + i);
-    const input = encodeImages(data, idx, steps, encoding, streamKey(seed, 0xe7a1, start));
+    const input = encodeImages(data, idx, steps, encoding, streamKey(seed, 0xe7a1, start), net.inputShape);
     const r = net.run(input, noise ? { noise, seed: streamKey(seed, 0xe7a2, start) } : {});
     const timeMajor = tf.tidy(() => tf.transpose(r.output, [1, 0, 2]));
     const pred = predict(timeMajor);
@@ -87,7 +100,10 @@ export async function fit(net: Network, estimator: Estimator, loss: RowLoss, tra
   checkInteger('fit', 'steps', o.steps, 1);
   checkOneOf('fit', 'encoding', o.encoding, ENCODINGS);
   checkPositive('fit', 'learningRate', o.learningRate);
-  check(train.rows * train.cols === net.inputShape.reduce((a, b) => a * b, 1), () => `fit: the network takes ${net.inputShape.join('x')} inputs, the images are ${train.rows}x${train.cols}`);
+  const perStep = o.encoding === 'rows' ? train.cols : train.rows * train.cols;
+  check(perStep === net.inputShape.reduce((a, b) => a * b, 1),
+    () => `fit: the network takes ${net.inputShape.join('x')} inputs per step; ${o.encoding} encoding of ${train.rows}x${train.cols} images gives ${perStep}`);
+  check(o.encoding !== 'rows' || o.steps === train.rows, () => `fit: the rows encoding has one step per image row: steps must be ${train.rows}, got ${o.steps}`);
   const optimizer = tf.train.adam(o.learningRate);
   const history: EpochResult[] = [];
   const start = performance.now();
@@ -97,7 +113,7 @@ export async function fit(net: Network, estimator: Estimator, loss: RowLoss, tra
     let lossSum = 0, batches = 0;
     for (let b = 0; b + o.batchSize <= train.count; b += o.batchSize) {
       const idx = order.subarray(b, b + o.batchSize);
-      const input = encodeImages(train, idx, o.steps, o.encoding, streamKey(o.seed, 0xe1c, step));
+      const input = encodeImages(train, idx, o.steps, o.encoding, streamKey(o.seed, 0xe1c, step), net.inputShape);
       const labels = tf.tensor1d(Int32Array.from(idx, (i) => train.labels[i]!), 'int32');
       const est = estimator.estimate(net, { input, labels }, loss, streamKey(o.seed, 0x1a, step));
       optimizer.applyGradients([...est.gradients].map(([v, g]) => ({ name: v.name, tensor: g })));

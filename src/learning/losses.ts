@@ -48,3 +48,19 @@ export function rateSquaredError(correct = 0.8, incorrect = 0.2): RowLoss {
 export function predict(output: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.argMax(tf.sum(output, 0), -1));
 }
+
+/**
+ * `loss` counted only on rows whose sample has mask 1 (semi-supervised node classification), scaled
+ * so that the mean over rows is the mean over the masked samples. `mask` is `[B]`; rows of K copies
+ * repeat it K times.
+ */
+export function maskedLoss(loss: RowLoss, mask: tf.Tensor): RowLoss {
+  const count = tf.sum(mask).dataSync()[0]!;
+  const batch = mask.shape[0]!;
+  return (output, labels) =>
+    tf.tidy(() => {
+      const rows = labels.shape[0]!;
+      const m = tf.tile(mask, [rows / batch]);
+      return tf.mul(loss(output, labels), tf.mul(m, batch / Math.max(count, 1)));
+    });
+}
