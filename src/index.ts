@@ -41,7 +41,7 @@ export { loadMnist, loadIdxImages, mnistDataDir } from './data/mnist.js';
 export type { ImageDataset, Split, IdxDatasetOptions } from './data/mnist.js';
 
 export { likelihoodRatio, BASELINES } from './learning/lr.js';
-export type { LRConfig, Estimator, GradientEstimate, Batch, Baseline } from './learning/lr.js';
+export type { LRConfig, Estimator, EstimateOptions, GradientEstimate, Batch, Baseline } from './learning/lr.js';
 export { copyPlan, SAMPLINGS } from './learning/sampling.js';
 export type { CopyPlan, Sampling } from './learning/sampling.js';
 export { sobolPoints, sobolColumn } from './learning/sobol.js';

@@ -46,3 +46,20 @@ describe('LR training keeps no tensors between steps', () => {
     net.dispose();
   });
 });
+
+describe('noise schedules', () => {
+  it('an estimate with σ scaled by s is the estimate of an estimator built with σ·s (same seed, same bits)', () => {
+    const net = new Network({ input: [6], layers: [dense({ units: 5, neuron: lif(), learn: ['sigma'] }), readout({ units: 2 })], seed: 4 });
+    const input = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([3, 4, 6], 0, 1, 'float32', 5), 0.4), 'float32'));
+    const labels = tf.tensor1d([0, 1, 1], 'int32');
+    const scheduled = likelihoodRatio({ copies: 4, noise: escapeNoise('gaussian', 0.5) }).estimate(net, { input, labels }, membraneCrossEntropy(), 9, { sigmaScale: 0.6 });
+    const direct = likelihoodRatio({ copies: 4, noise: escapeNoise('gaussian', 0.3) }).estimate(net, { input, labels }, membraneCrossEntropy(), 9);
+    expect(scheduled.gradients.size).toBe(5);
+    for (const [v, g] of direct.gradients) expect(Array.from(scheduled.gradients.get(v)!.dataSync())).toEqual(Array.from(g.dataSync()));
+    expect(() => likelihoodRatio({ copies: 4, noise: escapeNoise('gaussian', 0.5) }).estimate(net, { input, labels }, membraneCrossEntropy(), 9, { sigmaScale: 0 })).toThrow(/lr: sigmaScale must be > 0, got 0/);
+    scheduled.dispose();
+    direct.dispose();
+    tf.dispose([input, labels]);
+    net.dispose();
+  });
+});

@@ -53,6 +53,8 @@ export function build(c: Case): Network {
     'h.recurrent': [-0.3, 0.4, 0.25, -0.2],
     'o.weight': [0.7, -0.3, -0.2, 0.9],
     'o.bias': [0.15, 0.05],
+    'h.noiseScale': [0.2, -0.3],
+    'o.noiseScale': [-0.1, 0.25],
   };
   for (const l of net.layers) for (const name of Object.keys(l.params)) if (values[`${l.name}.${name}`]) net.setParameter(l.name, name, values[`${l.name}.${name}`]!);
   return net;
@@ -65,7 +67,7 @@ export function snapshot(net: Network): Params {
 }
 
 /** Runs one population on fixed currents with the spikes of `pattern`; returns its log-probability (−∞ if impossible). */
-function patternTrace(p: SpikingParams, currents: number[][], pattern: number, noise: EscapeNoise, rec: number[] | undefined, coef: { beta?: number[]; threshold?: number[] }) {
+function patternTrace(p: SpikingParams, currents: number[][], pattern: number, noise: EscapeNoise, rec: number[] | undefined, coef: { beta?: number[]; threshold?: number[] }, logScale?: number[]) {
   let logP = 0;
   const called = new Set<number>();
   const bit = (t: number, n: number) => (pattern >> (t * 2 + n)) & 1;
@@ -74,7 +76,8 @@ function patternTrace(p: SpikingParams, currents: number[][], pattern: number, n
     currents,
     (u, thr, t, n) => {
       called.add(t * 2 + n);
-      const f = cdf[noise.kind]((u - thr) / noise.sigma);
+      const sigma = noise.sigma * Math.exp(logScale?.[n] ?? 0);
+      const f = cdf[noise.kind]((u - thr) / sigma);
       logP += Math.log(bit(t, n) ? f : 1 - f);
       return bit(t, n);
     },
@@ -103,7 +106,7 @@ export function expectedLoss(c: Case, P: Params, noisy: { readonly h: boolean; r
     for (let h = 0; h < (noisy.h ? 1 << (2 * T) : 1); h++) {
       const hCoef = { beta: P['h.beta'], threshold: P['h.threshold'] };
       const hRec = c.recurrentHidden ? P['h.recurrent'] : undefined;
-      const hid = noisy.h ? patternTrace(c.hidden, hc, h, c.noise, hRec, hCoef) : deterministic(c.hidden, hc, hRec, hCoef);
+      const hid = noisy.h ? patternTrace(c.hidden, hc, h, c.noise, hRec, hCoef, P['h.noiseScale']) : deterministic(c.hidden, hc, hRec, hCoef);
       if (hid.logP === -Infinity) continue;
       const oc = hid.trace.spikes.map((row) => refAffine(row, w22(P['o.weight']!), P['o.bias']));
       if (c.output === 'readout') {
@@ -115,7 +118,7 @@ export function expectedLoss(c: Case, P: Params, noisy: { readonly h: boolean; r
       }
       for (let o = 0; o < (noisy.o ? 1 << (2 * T) : 1); o++) {
         const oCoef = { beta: P['o.beta'], threshold: P['o.threshold'] };
-        const out = noisy.o ? patternTrace(c.output, oc, o, c.noise, undefined, oCoef) : deterministic(c.output, oc, undefined, oCoef);
+        const out = noisy.o ? patternTrace(c.output, oc, o, c.noise, undefined, oCoef, P['o.noiseScale']) : deterministic(c.output, oc, undefined, oCoef);
         if (out.logP === -Infinity) continue;
         const loss = [0, 1].reduce((s, k) => {
           const rate = out.trace.spikes.reduce((a, r) => a + r[k]!, 0) / T;

@@ -35,6 +35,8 @@ export interface FitOptions {
   readonly onEpoch?: (info: EpochResult) => void;
   /** Noise to evaluate the stochastic network with, besides the deterministic one. */
   readonly evalNoise?: EscapeNoise;
+  /** Factor on the estimator's σ at each optimizer step (0-based), e.g. an annealing schedule. */
+  readonly sigmaSchedule?: (step: number) => number;
 }
 
 export interface EpochResult {
@@ -115,7 +117,8 @@ export async function fit(net: Network, estimator: Estimator, loss: RowLoss, tra
       const idx = order.subarray(b, b + o.batchSize);
       const input = encodeImages(train, idx, o.steps, o.encoding, streamKey(o.seed, 0xe1c, step), net.inputShape);
       const labels = tf.tensor1d(Int32Array.from(idx, (i) => train.labels[i]!), 'int32');
-      const est = estimator.estimate(net, { input, labels }, loss, streamKey(o.seed, 0x1a, step));
+      const sigmaScale = o.sigmaSchedule?.(step) ?? 1;
+      const est = estimator.estimate(net, { input, labels }, loss, streamKey(o.seed, 0x1a, step), { sigmaScale });
       optimizer.applyGradients([...est.gradients].map(([v, g]) => ({ name: v.name, tensor: g })));
       net.constrain();
       lossSum += est.loss;

@@ -9,8 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initialState, neuronStep, stateTensors, type NeuronState } from '../neurons/dynamics.js';
-import { activate, fireFor, type Fire } from '../neurons/firing.js';
-import { noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
+import { activate, fireFor, noiseSigma, type Fire } from '../neurons/firing.js';
+import { logSigmaNoiseScore, noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
 import { isUnit } from '../neurons/params.js';
 import type { Layer } from '../sim/layer.js';
 import { release, runSequence, unstackSteps } from '../sim/loop.js';
@@ -37,6 +37,8 @@ export interface LayerTrace {
   readonly membranes: tf.Tensor[];
   /** Per step 1 where the neuron was not refractory (only with a refractory period). */
   readonly open: tf.Tensor[];
+  /** Per step ∂ log p/∂ log σ (only when the noise scale is learned). */
+  readonly sigmaSeeds: tf.Tensor[];
 }
 
 export interface CopyForward {
@@ -84,7 +86,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     if (noise) {
       const trace = noisyLayer(layer, currents, noise, o, streamKey(o.seed, index), batch, rows);
       out = trace.output;
-      if (trained) traces.push({ layer, index, kind: 'lr', input: x, inputRows, rows, seeds: trace.seeds, spikes: trace.spikes, membranes: trace.membranes, open: trace.open });
+      if (trained) traces.push({ layer, index, kind: 'lr', input: x, inputRows, rows, seeds: trace.seeds, spikes: trace.spikes, membranes: trace.membranes, open: trace.open, sigmaSeeds: trace.sigmaSeeds });
       else trace.dispose();
     } else {
       const isReadout = neuron.kind === 'readout';
@@ -96,7 +98,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
       });
       for (const t of stateTensors(seq.state)) t.dispose();
       out = isReadout ? seq.membrane! : seq.spikes!;
-      if (trained) traces.push({ layer, index, kind: 'local', input: x, inputRows, rows, seeds: [], spikes: [], membranes: [], open: [] });
+      if (trained) traces.push({ layer, index, kind: 'local', input: x, inputRows, rows, seeds: [], spikes: [], membranes: [], open: [], sigmaSeeds: [] });
     }
     currents.dispose();
     if (!trained) x.dispose();
@@ -113,7 +115,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
       output.dispose();
       for (const tr of traces) {
         tr.input.dispose();
-        tf.dispose([...tr.seeds, ...tr.spikes, ...tr.membranes, ...tr.open]);
+        tf.dispose([...tr.seeds, ...tr.spikes, ...tr.membranes, ...tr.open, ...tr.sigmaSeeds]);
       }
     },
   };
@@ -125,6 +127,7 @@ interface NoisyTrace {
   readonly spikes: tf.Tensor[];
   readonly membranes: tf.Tensor[];
   readonly open: tf.Tensor[];
+  readonly sigmaSeeds: tf.Tensor[];
   dispose(): void;
 }
 
@@ -139,7 +142,10 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
   const copies = rows / batch;
   const plan = copies === o.plan.copies ? o.plan : { ...o.plan, copies: 1, group: 1 };
   const keepMembrane = o.train && layer.coefficients.beta !== undefined;
-  const seeds: tf.Tensor[] = [], spikes: tf.Tensor[] = [], membranes: tf.Tensor[] = [], open: tf.Tensor[] = [];
+  const seeds: tf.Tensor[] = [], spikes: tf.Tensor[] = [], membranes: tf.Tensor[] = [], open: tf.Tensor[] = [], sigmaSeeds: tf.Tensor[] = [];
+  const learnSigma = o.train && layer.coefficients.noiseScale !== undefined;
+  // σ_n = σ·exp(s_n) when the noise scale is learned (broadcast over the neuron axis)
+  const sigmaOf = () => noiseSigma(noise, layer.coefficients.noiseScale);
   let state: NeuronState = initialState(neuron, shape);
   const drives = unstackSteps(currents);
   const sigma = noise.sigma;
@@ -153,8 +159,10 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
       ? tf.tidy(() => tf.add(drive, tf.reshape(layer.recurrentCurrents!(flat(state.spikes)), shape)))
       : drive;
     let score: tf.Tensor | undefined;
+    let sigmaScore: tf.Tensor | undefined;
     const fire: Fire = (u, threshold, step) =>
       tf.tidy(() => {
+        const sigma = sigmaOf();
         const eps = tf.tensor(copyNoise(noise.kind, plan, key, step, batch, perRow), u.shape);
         const noisy = tf.add(u, tf.mul(eps, sigma));
         // a spiking unit fires on u + σε > ϑ; an analog unit outputs φ(I + σε) (noise score only)
@@ -164,6 +172,12 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
             o.score === 'spike' && neuron.kind !== 'analog'
               ? spikeScore(noise.kind, s, tf.div(tf.sub(u, threshold), sigma), sigma)
               : noiseScore(noise.kind, eps, sigma);
+          if (learnSigma) {
+            // ∂ log p/∂ log σ: −z·σψ with the spike score (z = (u − ϑ)/σ), −1 − ε(log f)'(ε) with the noise score
+            sigmaScore = tf.keep(
+              o.score === 'spike' && neuron.kind !== 'analog' ? tf.neg(tf.mul(tf.sub(u, threshold), psi)) : logSigmaNoiseScore(noise.kind, eps),
+            );
+          }
           if (o.signScores) psi = tf.div(tf.sign(psi), sigma);
           score = tf.keep(psi);
         }
@@ -176,6 +190,10 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
     if (o.train) {
       seeds.push(tf.tidy(() => flat(gate ? tf.mul(gate, score!) : score!)));
       score!.dispose();
+      if (sigmaScore) {
+        sigmaSeeds.push(tf.tidy(() => flat(gate ? tf.mul(gate, sigmaScore!) : sigmaScore!)));
+        sigmaScore.dispose();
+      }
       if (gate) open.push(flat(gate));
       if (keepMembrane) membranes.push(flat(next.membrane));
     }
@@ -193,8 +211,9 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
     spikes: o.train ? spikes : [],
     membranes,
     open,
+    sigmaSeeds,
     dispose() {
-      tf.dispose([...seeds, ...(o.train ? spikes : []), ...membranes, ...open]);
+      tf.dispose([...seeds, ...(o.train ? spikes : []), ...membranes, ...open, ...sigmaSeeds]);
     },
   };
 }

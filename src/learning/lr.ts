@@ -17,7 +17,7 @@
  * ∂L/∂u_t of the loss (a derivative of the loss alone, local to that layer).
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, checkOneOf, SpikelrError } from '../errors.js';
+import { check, checkInteger, checkKeys, checkOneOf, checkPositive, SpikelrError } from '../errors.js';
 import { noiseFromRecord, type EscapeNoise } from '../neurons/noise.js';
 import { isSpiking, isUnit } from '../neurons/params.js';
 import type { Network } from '../sim/network.js';
@@ -73,9 +73,14 @@ export interface GradientEstimate {
   dispose(): void;
 }
 
+export interface EstimateOptions {
+  /** Multiplies σ of every layer's noise for this estimate (a σ schedule). */
+  readonly sigmaScale?: number;
+}
+
 export interface Estimator {
   readonly name: string;
-  estimate(net: Network, batch: Batch, loss: RowLoss, seed?: number): GradientEstimate;
+  estimate(net: Network, batch: Batch, loss: RowLoss, seed?: number, options?: EstimateOptions): GradientEstimate;
 }
 
 interface Resolved {
@@ -248,6 +253,10 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
       }
       out.set(layer.coefficients.threshold, sumToLast(total));
     }
+    if (layer.coefficients.noiseScale && tr.sigmaSeeds.length) {
+      // σ only sets the firing probability of each step: no filtering through the dynamics
+      out.set(layer.coefficients.noiseScale, sumToLast(tf.addN(tr.sigmaSeeds.map((s) => (weights ? tf.mul(rowColumn(weights, s), s) : s)))));
+    }
     return list;
   });
   return new Map(vars.map((v, i) => [v, grads[i]!]));
@@ -310,11 +319,13 @@ export function likelihoodRatio(config: LRConfig): Estimator {
   const lw = c.layerwise ? ', layer-wise' : '';
   return {
     name: `lr(K=${c.plan.copies}, ${c.plan.sampling}, ${c.score} score, ${c.baseline} baseline${c.signScores ? ', sign' : ''}${lw})`,
-    estimate(net, batch, loss, seed = freshSeed()) {
+    estimate(net, batch, loss, seed = freshSeed(), options = {}) {
       const B = batch.input.shape[0]!;
+      const scale = options.sigmaScale ?? 1;
+      checkPositive('lr', 'sigmaScale', scale);
       check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B,
         () => `lr: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
-      const noise = noisePerLayer(net, c.noise);
+      const noise = noisePerLayer(net, c.noise).map((n) => (n && scale !== 1 ? { ...n, sigma: n.sigma * scale } : n));
       if (c.layerwise && c.layerwise !== true) {
         for (const name of Object.keys(c.layerwise)) {
           const index = net.layers.indexOf(net.layer(name));

@@ -19,12 +19,17 @@ export const heaviside: Fire = (membrane, threshold) => tf.tidy(() => tf.cast(tf
  * s = H(u + σε − ϑ), ε drawn at step t from stream `key` (counters t·n … t·n + n − 1 for n neurons
  * in the batch), so the noise of any step can be regenerated from `(key, t)` by {@link stepNoise}.
  */
-export function escapeFire(noise: EscapeNoise, key: number): Fire {
+export function escapeFire(noise: EscapeNoise, key: number, scale?: tf.Tensor): Fire {
   return (membrane, threshold, t) =>
     tf.tidy(() => {
       const eps = stepNoise(noise, key, t, membrane.shape);
-      return tf.cast(tf.greater(tf.add(membrane, tf.mul(eps, noise.sigma)), threshold), 'float32');
+      return tf.cast(tf.greater(tf.add(membrane, tf.mul(eps, noiseSigma(noise, scale))), threshold), 'float32');
     });
+}
+
+/** σ, or per-neuron σ·exp(s) for a learned log-scale s. */
+export function noiseSigma(noise: EscapeNoise, scale?: tf.Tensor): number | tf.Tensor {
+  return scale ? tf.mul(noise.sigma, tf.exp(scale)) : noise.sigma;
 }
 
 /** The standard noise ε_t that {@link escapeFire} drew at step t for a membrane of this shape. */
@@ -53,12 +58,13 @@ export function activationFire(activation: Activation): Fire {
 }
 
 /** φ(I + σε_t), ε_t drawn at step t from stream `key` as in {@link escapeFire}. */
-export function noisyActivationFire(activation: Activation, noise: EscapeNoise, key: number): Fire {
-  return (input, _threshold, t) => tf.tidy(() => activate(activation, tf.add(input, tf.mul(stepNoise(noise, key, t, input.shape), noise.sigma))));
+export function noisyActivationFire(activation: Activation, noise: EscapeNoise, key: number, scale?: tf.Tensor): Fire {
+  return (input, _threshold, t) =>
+    tf.tidy(() => activate(activation, tf.add(input, tf.mul(stepNoise(noise, key, t, input.shape), noiseSigma(noise, scale)))));
 }
 
-/** How a unit fires without noise, and with it. */
-export function fireFor(params: NeuronParams, noise?: EscapeNoise, key = 0): Fire {
-  if (params.kind === 'analog') return noise ? noisyActivationFire(params.activation, noise, key) : activationFire(params.activation);
-  return noise ? escapeFire(noise, key) : heaviside;
+/** How a unit fires without noise, and with it (`scale`: a learned per-neuron log noise scale). */
+export function fireFor(params: NeuronParams, noise?: EscapeNoise, key = 0, scale?: tf.Tensor): Fire {
+  if (params.kind === 'analog') return noise ? noisyActivationFire(params.activation, noise, key, scale) : activationFire(params.activation);
+  return noise ? escapeFire(noise, key, scale) : heaviside;
 }

@@ -122,7 +122,7 @@ export function noiseDensity(kind: NoiseKind, z: tf.Tensor): tf.Tensor {
 }
 
 /** Noise score −(log f)'(ε)/σ of the noise actually drawn. */
-export function noiseScore(kind: NoiseKind, eps: tf.Tensor, sigma: number): tf.Tensor {
+export function noiseScore(kind: NoiseKind, eps: tf.Tensor, sigma: number | tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     switch (kind) {
       case 'gaussian':
@@ -153,7 +153,7 @@ function gaussianHazard(x: tf.Tensor): tf.Tensor {
 }
 
 /** Spike score ∂/∂u log P(s | u) = (s − p) f(z)/(σ p (1 − p)), in a form stable for large |z|. */
-export function spikeScore(kind: NoiseKind, spikes: tf.Tensor, z: tf.Tensor, sigma: number): tf.Tensor {
+export function spikeScore(kind: NoiseKind, spikes: tf.Tensor, z: tf.Tensor, sigma: number | tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const fired = tf.greater(spikes, 0.5);
     switch (kind) {
@@ -170,6 +170,23 @@ export function spikeScore(kind: NoiseKind, spikes: tf.Tensor, z: tf.Tensor, sig
         const ifSilent = tf.where(negative, tf.neg(h), tf.onesLike(z).neg());
         return tf.div(tf.where(fired, ifFired, ifSilent), sigma);
       }
+    }
+  });
+}
+
+/**
+ * Score of the noise scale, ∂/∂log σ of the log-density of the noisy value a + σε:
+ * −1 − ε (log f)'(ε), i.e. Gaussian ε² − 1, logistic ε tanh(ε/2) − 1, Laplace |ε| − 1.
+ */
+export function logSigmaNoiseScore(kind: NoiseKind, eps: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    switch (kind) {
+      case 'gaussian':
+        return tf.sub(tf.square(eps), 1);
+      case 'logistic':
+        return tf.sub(tf.mul(eps, tf.tanh(tf.mul(eps, 0.5))), 1);
+      case 'laplace':
+        return tf.sub(tf.abs(eps), 1);
     }
   });
 }

@@ -14,8 +14,12 @@ import { streamKey, uniform } from './random.js';
 export const PADDINGS = ['same', 'valid'] as const;
 export type Padding = (typeof PADDINGS)[number];
 
-export const LEARNABLE = ['beta', 'threshold'] as const;
-/** Neuron coefficients a spiking layer can learn, one per neuron (per channel in a conv layer). */
+export const LEARNABLE = ['beta', 'threshold', 'sigma'] as const;
+/**
+ * Coefficients a layer can learn, one per neuron (per channel in a conv layer): a spiking neuron's
+ * decay and threshold, and for any unit its noise scale (σ_n = σ·exp(s_n), parameter
+ * `noiseScale` = s, trained by the score of log σ).
+ */
 export type Learnable = (typeof LEARNABLE)[number];
 
 export type LayerSpec =
@@ -69,7 +73,7 @@ export interface Layer {
   /** Feed-forward currents with the layer's own parameters, for any number of rows M. */
   currents(x: tf.Tensor): tf.Tensor;
   /** Learned decay and threshold (per neuron or channel), if the spec asked for them. */
-  readonly coefficients: { readonly beta?: tf.Variable; readonly threshold?: tf.Variable };
+  readonly coefficients: { readonly beta?: tf.Variable; readonly threshold?: tf.Variable; readonly noiseScale?: tf.Variable };
   /** Fixed tensors the layer owns (a graph's normalised adjacency); freed with the network. */
   readonly constants?: Readonly<Record<string, tf.Variable>>;
   /** Recurrent currents from the previous step's spikes, `[B, …outputShape] → [B, …outputShape]`. */
@@ -101,7 +105,7 @@ type FullyConnectedOptions = Named & {
 
 function checkLearn(where: string, learn: unknown, neuron: UnitParams): readonly Learnable[] {
   const list = learn ?? [];
-  check(neuron.kind !== 'analog' || (Array.isArray(list) && list.length === 0), () => `${where}: an analog unit has no decay or threshold to learn`);
+  check(neuron.kind !== 'analog' || (Array.isArray(list) && list.every((l) => l === 'sigma')), () => `${where}: an analog unit has no decay or threshold to learn (it can learn 'sigma')`);
   check(Array.isArray(list), () => `${where}: learn must be an array of ${LEARNABLE.map((l) => `'${l}'`).join(', ')}, got ${show(learn)}`);
   for (const l of list) checkOneOf(where, 'learnable coefficient', l, LEARNABLE);
   return [...new Set(list as Learnable[])];
@@ -274,17 +278,22 @@ export function buildLayer(spec: LayerSpec, inputShape: readonly number[], index
   const key = (slot: number) => streamKey(seed, index, slot);
   const varName = (p: string) => `${uid}/${name}.${p}`;
   const params: Record<string, tf.Variable> = {};
-  const coefficients: { beta?: tf.Variable; threshold?: tf.Variable } = {};
+  const coefficients: { beta?: tf.Variable; threshold?: tf.Variable; noiseScale?: tf.Variable } = {};
   const base = { name, spec, inputShape, params, coefficients };
   /** Adds learnable per-neuron coefficients of `size` for a spiking spec. */
   const learnable = (size: number) => {
     if (!('learn' in spec)) return;
     const neuron = spec.neuron;
-    if (neuron.kind === 'analog') return;
     for (const c of spec.learn) {
-      const v = fillVariable([size], neuron[c], varName(c));
-      params[c] = v;
-      coefficients[c] = v;
+      if (c === 'sigma') {
+        const v = fillVariable([size], 0, varName('noiseScale'));
+        params['noiseScale'] = v;
+        coefficients.noiseScale = v;
+      } else if (neuron.kind !== 'analog') {
+        const v = fillVariable([size], neuron[c], varName(c));
+        params[c] = v;
+        coefficients[c] = v;
+      }
     }
   };
   /** A layer whose map is `f(x, weight[, bias])`. */

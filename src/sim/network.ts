@@ -167,7 +167,7 @@ export class Network {
 
   private fireFor(layer: Layer, index: number, noise: RunOptions['noise'], seed: number): Fire {
     const n = this.noiseFor(noise, layer);
-    return layer.neuron ? fireFor(layer.neuron, n, streamKey(seed, index)) : fireFor({ kind: 'analog', activation: 'identity' });
+    return layer.neuron ? fireFor(layer.neuron, n, streamKey(seed, index), layer.coefficients.noiseScale) : fireFor({ kind: 'analog', activation: 'identity' });
   }
 
   /**
