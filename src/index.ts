@@ -4,8 +4,8 @@ export { initBackend, backendReport, packageVersions, BACKEND_CHOICES } from './
 export type { BackendChoice, BackendName, BackendReport, BackendOptions, BackendAttempt } from './backend.js';
 
 export { lif, ifNeuron, synaptic, alif, readoutNeuron, analog, neuronFromRecord, isSpiking, isUnit, RESET_MODES, NEURON_KINDS, ACTIVATIONS } from './neurons/params.js';
-export type { LIFParams, SynapticParams, ALIFParams, ReadoutParams, AnalogParams, SpikingParams, UnitParams, NeuronParams, ResetMode, LIFOptions, Activation } from './neurons/params.js';
-export { initialState, neuronStep, lifStep, synapticStep, alifStep, readoutStep, alifThreshold, stateTensors } from './neurons/dynamics.js';
+export type { LIFParams, SynapticParams, ALIFParams, ReadoutParams, AnalogParams, GRUParams, SpikingParams, UnitParams, NeuronParams, ResetMode, LIFOptions, Activation } from './neurons/params.js';
+export { initialState, neuronStep, lifStep, synapticStep, alifStep, readoutStep, analogStep, gruStep, alifThreshold, stateTensors } from './neurons/dynamics.js';
 export type { NeuronState } from './neurons/dynamics.js';
 export { heaviside, escapeFire, stepNoise, activate, fireFor } from './neurons/firing.js';
 export type { Fire, Coef } from './neurons/firing.js';
@@ -23,7 +23,7 @@ export {
 } from './neurons/noise.js';
 export type { EscapeNoise, NoiseKind } from './neurons/noise.js';
 
-export { dense, recurrent, conv2d, graphConv, normalizedAdjacency, readout, maxPool2d, flatten, layerFromRecord, buildLayer, layerName, LAYER_KINDS, LEARNABLE } from './sim/layer.js';
+export { dense, recurrent, conv2d, graphConv, gru, normalizedAdjacency, readout, maxPool2d, flatten, layerFromRecord, buildLayer, layerName, LAYER_KINDS, LEARNABLE } from './sim/layer.js';
 export type { Learnable } from './sim/layer.js';
 export type { Layer, LayerSpec, LayerKind, Padding } from './sim/layer.js';
 export { Network, Simulation, network } from './sim/network.js';

@@ -13,7 +13,7 @@ import { likelihoodRatio } from '../src/learning/lr.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { analog } from '../src/neurons/params.js';
-import { conv2d, dense, flatten, graphConv, readout, recurrent, type LayerSpec } from '../src/sim/layer.js';
+import { conv2d, dense, flatten, graphConv, gru, readout, recurrent, type LayerSpec } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 
 const SIGMA = 0.5;
@@ -35,7 +35,7 @@ function pathwiseLoss(net: Network, input: tf.Tensor, labels: tf.Tensor, copies:
       x = a;
       return;
     }
-    const seq = tf.reshape(a, [steps, rows, ...layer.outputShape]);
+    const seq = tf.reshape(a, [steps, rows, ...(layer.currentShape ?? layer.outputShape)]);
     if (layer.neuron.kind === 'readout') {
       const beta = layer.neuron.beta;
       const us: tf.Tensor[] = [];
@@ -44,8 +44,26 @@ function pathwiseLoss(net: Network, input: tf.Tensor, labels: tf.Tensor, copies:
       out = tf.stack(us);
       return;
     }
-    const act = (layer.neuron as { activation: 'relu' | 'tanh' }).activation;
     const eps = tf.randomNormal(seq.shape, 0, 1, 'float32', seed + li);
+    if (layer.neuron.kind === 'gru') {
+      // r = σ(a_r), z = σ(a_z), n = tanh(x W_n + b_n + r ⊙ (h U_n + c_n) + σε_n), h = (1 − z) n + z h
+      const units = layer.outputShape[0]!;
+      let h = tf.zeros([rows, units]);
+      const hs: tf.Tensor[] = [];
+      for (let t = 0; t < steps; t++) {
+        const gx = tf.squeeze(tf.slice(seq, t, 1), [0]);
+        const gh = tf.add(tf.matMul(h, layer.params['recurrent']!), layer.params['recurrentBias']!);
+        const e = tf.mul(SIGMA, tf.squeeze(tf.slice(eps, t, 1), [0]));
+        const part = (m: tf.Tensor, g: number) => tf.slice(m, [0, g * units], [-1, units]);
+        const r = tf.sigmoid(tf.add(tf.add(part(gx, 0), part(gh, 0)), part(e, 0)));
+        const z = tf.sigmoid(tf.add(tf.add(part(gx, 1), part(gh, 1)), part(e, 1)));
+        const n = tf.tanh(tf.add(tf.add(part(gx, 2), tf.mul(r, part(gh, 2))), part(e, 2)));
+        hs.push((h = tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h))));
+      }
+      x = tf.reshape(tf.stack(hs), [steps * rows, units]);
+      return;
+    }
+    const act = (layer.neuron as { activation: 'relu' | 'tanh' }).activation;
     let h = tf.zeros([rows, ...layer.outputShape]);
     const hs: tf.Tensor[] = [];
     for (let t = 0; t < steps; t++) {
@@ -74,6 +92,7 @@ const models: Model[] = [
   { name: 'dense (tanh)', input: [4], layers: [dense({ name: 'h', units: 5, neuron: analog({ activation: 'tanh' }) }), readout({ units: 3, beta: 0.8 })], batch: 3, steps: 2, classes: 3 },
   { name: 'conv2d (relu)', input: [5, 5, 1], layers: [conv2d({ name: 'c', filters: 2, kernelSize: 3, neuron: analog({ activation: 'relu' }) }), flatten(), readout({ units: 3 })], batch: 2, steps: 1, classes: 3, backend: 'cpu' },
   { name: 'vanilla RNN (tanh)', input: [3], layers: [recurrent({ name: 'r', units: 4, neuron: analog({ activation: 'tanh' }) }), readout({ units: 2, beta: 0.9 })], batch: 2, steps: 4, classes: 2 },
+  { name: 'GRU', input: [3], layers: [gru({ name: 'g', units: 3 }), readout({ units: 2, beta: 0.9 })], batch: 2, steps: 4, classes: 2 },
   { name: 'two-layer GCN (relu)', input: [6], layers: [graphConv({ name: 'g1', units: 4, nodes: 6, edges: graphEdges }), graphConv({ name: 'g2', units: 3, nodes: 6, edges: graphEdges, neuron: analog({ activation: 'tanh' }) }), readout({ units: 2 })], batch: 6, steps: 1, classes: 2 },
 ];
 

@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { alif, lif, readoutNeuron, synaptic } from '../src/neurons/params.js';
-import { conv2d, dense, flatten, maxPool2d, readout, recurrent } from '../src/sim/layer.js';
+import { conv2d, dense, flatten, gru, maxPool2d, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
-import { dyadic, nest, refAffine, refNeurons } from './reference.js';
+import { dyadic, nest, refAffine, refGru, refNeurons } from './reference.js';
 
 const arr = (t: tf.Tensor) => Array.from(t.dataSync());
 
@@ -115,6 +115,21 @@ describe('network simulation', () => {
     });
     expect(arr(tf.sum(result.records['c2']!.spikes!))[0]).toBeGreaterThan(0);
     result.dispose();
+    input.dispose();
+    net.dispose();
+  });
+
+  it('runs a GRU layer with PyTorch\'s equations (against the scalar reference)', () => {
+    const net = new Network({ input: [3], layers: [gru({ name: 'g', units: 4 })], seed: 8 });
+    const input = tf.tidy(() => tf.reshape(tf.sin(tf.range(0, 2 * 5 * 3)), [2, 5, 3]));
+    const r = net.run(input);
+    const p = (n: string) => arr(net.layer('g').params[n]!);
+    const x = nest(arr(input), [2, 5, 3]) as number[][][];
+    x.forEach((sample, b) => {
+      const ref = refGru(sample, nest(p('weight'), [3, 12]), p('bias'), nest(p('recurrent'), [4, 12]), p('recurrentBias'));
+      (nest(arr(r.output), [2, 5, 4]) as number[][][])[b]!.forEach((row, t) => row.forEach((v, k) => expect(v).toBeCloseTo(ref[t]![k]!, 5)));
+    });
+    r.dispose();
     input.dispose();
     net.dispose();
   });

@@ -24,6 +24,7 @@ export function refNeurons(
   let i = new Array<number>(n).fill(0);
   let a = new Array<number>(n).fill(0);
   let refr = new Array<number>(n).fill(0);
+  if (p.kind === 'gru') throw new Error('refNeurons: use refGru for GRU layers');
   const out: RefNeuronTrace = { membrane: [], spikes: [], threshold: [] };
   currents.forEach((row, t) => {
     const rec = recurrent ? recurrent(s) : new Array<number>(n).fill(0);
@@ -105,4 +106,22 @@ export function dyadic(count: number, seed: number, lo = -16, hi = 24): number[]
     out.push((lo + (s % (hi - lo + 1))) / 64);
   }
   return out;
+}
+
+/** A GRU over inputs x[t][i] with PyTorch's equations (gates r, z, n; weights [in, 3U], [U, 3U]). */
+export function refGru(x: number[][], w: number[][], b: number[], u: number[][], c: number[]): number[][] {
+  const units = u.length;
+  let h = new Array<number>(units).fill(0);
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  return x.map((row) => {
+    const gx = refAffine(row, w, b);
+    const gh = refAffine(h, u, c);
+    h = h.map((hk, k) => {
+      const r = sig(gx[k]! + gh[k]!);
+      const z = sig(gx[units + k]! + gh[units + k]!);
+      const n = Math.tanh(gx[2 * units + k]! + r * gh[2 * units + k]!);
+      return (1 - z) * n + z * hk;
+    });
+    return h;
+  });
 }

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initialState, neuronStep, stateTensors, type NeuronState } from '../neurons/dynamics.js';
 import { activate, fireFor, noiseSigma, type Fire } from '../neurons/firing.js';
 import { logSigmaNoiseScore, noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
-import { isUnit } from '../neurons/params.js';
+import { isSpiking, isUnit } from '../neurons/params.js';
 import type { Layer } from '../sim/layer.js';
 import { release, runSequence, unstackSteps } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
@@ -77,7 +77,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     }
     const noise = isUnit(neuron) ? o.noise[index] : undefined;
     const inputRows = rows;
-    const currents = tf.tidy(() => tf.reshape(layer.currents(x), [steps, rows, ...layer.outputShape]));
+    const currents = tf.tidy(() => tf.reshape(layer.currents(x), [steps, rows, ...(layer.currentShape ?? layer.outputShape)]));
     // The copies begin here: the shared currents broadcast against a [K, B, …N] state (no tiling).
     if (noise && rows === batch && K > 1) rows = K * batch;
     const isLast = index === net.layers.length - 1;
@@ -134,14 +134,15 @@ interface NoisyTrace {
 /** Runs a noisy spiking layer over `currents` `[T, rows, …N]`, recording scores. */
 function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: CopyForwardOptions, key: number, batch: number, rows: number): NoisyTrace {
   const neuron = layer.neuron!;
-  const rowShape = [rows, ...layer.outputShape];
   // copy-major [K, B, …N] (rows k·B + b), so that currents shared by the copies broadcast
   const shape = [rows / batch, batch, ...layer.outputShape];
-  const flat = (t: tf.Tensor) => tf.reshape(t, rowShape);
-  const perRow = layer.outputShape.reduce((a, b) => a * b, 1);
+  const currentShape = [rows / batch, batch, ...(layer.currentShape ?? layer.outputShape)];
+  const flat = (t: tf.Tensor) => tf.reshape(t, [rows, ...t.shape.slice(2)]);
+  const perRow = (layer.currentShape ?? layer.outputShape).reduce((a, b) => a * b, 1);
   const copies = rows / batch;
   const plan = copies === o.plan.copies ? o.plan : { ...o.plan, copies: 1, group: 1 };
-  const keepMembrane = o.train && layer.coefficients.beta !== undefined;
+  // the membrane: for a learned decay (u_{t−1}), and for a GRU (its reset gate r_t = σ(a_r))
+  const keepMembrane = o.train && (layer.coefficients.beta !== undefined || neuron.kind === 'gru');
   const seeds: tf.Tensor[] = [], spikes: tf.Tensor[] = [], membranes: tf.Tensor[] = [], open: tf.Tensor[] = [], sigmaSeeds: tf.Tensor[] = [];
   const learnSigma = o.train && layer.coefficients.noiseScale !== undefined;
   // σ_n = σ·exp(s_n) when the noise scale is learned (broadcast over the neuron axis)
@@ -153,7 +154,7 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
   for (let t = 0; t < drives.length; t++) {
     // per-copy currents [K·B, …N] viewed as [K, B, …N]; shared ones [B, …N] broadcast as they are
     // (an analog unit has no state to broadcast against, so its shared currents are broadcast here)
-    const drive = perCopy ? tf.reshape(drives[t]!, shape) : neuron.kind === 'analog' ? tf.broadcastTo(drives[t]!, shape) : drives[t]!;
+    const drive = perCopy ? tf.reshape(drives[t]!, currentShape) : neuron.kind === 'analog' ? tf.broadcastTo(drives[t]!, shape) : drives[t]!;
     if (drive !== drives[t]) drives[t]!.dispose();
     const input = layer.recurrentCurrents
       ? tf.tidy(() => tf.add(drive, tf.reshape(layer.recurrentCurrents!(flat(state.spikes)), shape)))
@@ -165,17 +166,18 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
         const sigma = sigmaOf();
         const eps = tf.tensor(copyNoise(noise.kind, plan, key, step, batch, perRow), u.shape);
         const noisy = tf.add(u, tf.mul(eps, sigma));
-        // a spiking unit fires on u + σε > ϑ; an analog unit outputs φ(I + σε) (noise score only)
-        const s = neuron.kind === 'analog' ? activate(neuron.activation, noisy) : tf.cast(tf.greater(noisy, threshold), 'float32');
+        // a spiking unit fires on u + σε > ϑ; an analog unit outputs φ(I + σε); a GRU's pre-activations
+        // are perturbed by σε (noise score only for both)
+        const s = neuron.kind === 'analog' ? activate(neuron.activation, noisy) : neuron.kind === 'gru' ? noisy : tf.cast(tf.greater(noisy, threshold), 'float32');
         if (o.train) {
           let psi =
-            o.score === 'spike' && neuron.kind !== 'analog'
+            o.score === 'spike' && isSpiking(neuron)
               ? spikeScore(noise.kind, s, tf.div(tf.sub(u, threshold), sigma), sigma)
               : noiseScore(noise.kind, eps, sigma);
           if (learnSigma) {
             // ∂ log p/∂ log σ: −z·σψ with the spike score (z = (u − ϑ)/σ), −1 − ε(log f)'(ε) with the noise score
             sigmaScore = tf.keep(
-              o.score === 'spike' && neuron.kind !== 'analog' ? tf.neg(tf.mul(tf.sub(u, threshold), psi)) : logSigmaNoiseScore(noise.kind, eps),
+              o.score === 'spike' && isSpiking(neuron) ? tf.neg(tf.mul(tf.sub(u, threshold), psi)) : logSigmaNoiseScore(noise.kind, eps),
             );
           }
           if (o.signScores) psi = tf.div(tf.sign(psi), sigma);

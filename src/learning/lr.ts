@@ -200,7 +200,7 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
     const steps = tr.seeds.length;
     const seeds = tr.seeds.map((s) => (weights ? tf.mul(rowColumn(weights, s), s) : s));
     // an analog unit has no membrane memory: its adjoint is its seed
-    const beta = neuron.kind === 'analog' ? 0 : (layer.coefficients.beta ?? neuron.beta);
+    const beta = neuron.kind === 'analog' || neuron.kind === 'gru' ? 0 : (layer.coefficients.beta ?? neuron.beta);
     const zeroReset = isSpiking(neuron) && neuron.reset === 'zero';
     // membrane adjoint, backwards in time
     const lambda: tf.Tensor[] = new Array(steps);
@@ -218,10 +218,11 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
       for (let t = steps - 1; t >= 0; t--) mu[t] = t === steps - 1 ? current[t]! : tf.add(current[t]!, tf.mul(neuron.alpha, mu[t + 1]!));
       current = mu;
     }
-    let g = tf.reshape(tf.stack(current), [steps * tr.rows, ...layer.outputShape]);
+    const seedShape = layer.currentShape ?? layer.outputShape;
+    let g = tf.reshape(tf.stack(current), [steps * tr.rows, ...seedShape]);
     if (tr.inputRows !== tr.rows) g = contractCopies(g, steps, tr.rows / tr.inputRows, batch);
     // local VJP of the layer's own map
-    if (layer.spec.kind === 'dense' || layer.spec.kind === 'recurrent' || layer.spec.kind === 'readout') {
+    if (layer.spec.kind === 'dense' || layer.spec.kind === 'recurrent' || layer.spec.kind === 'readout' || layer.spec.kind === 'gru') {
       out.set(layer.params['weight']!, matMulAT(tr.input, g));
       if (layer.params['bias']) out.set(layer.params['bias'], tf.sum(g, 0));
     } else if (layer.spec.kind === 'conv2d') {
@@ -234,7 +235,19 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
       layer.mapParams.forEach((n, i) => out.set(layer.params[n]!, grads[i]!));
     }
     const previous = (list: tf.Tensor[], t: number) => (t === 0 ? tf.zerosLike(list[0]!) : list[t - 1]!);
-    if (layer.params['recurrent']) {
+    if (neuron.kind === 'gru') {
+      // a_n holds r ⊙ (h U_n + c_n): its recurrent seed is r_t ⊙ ψ_n, with r_t = σ(a_r) as sampled
+      const units = layer.outputShape[0]!;
+      const gated = current.map((psi, t) => {
+        const [pr, pz, pn] = tf.split(psi, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const r = tf.sigmoid(tf.slice(tr.membranes[t]!, [0, 0], [-1, units]));
+        return tf.concat([pr, pz, tf.mul(r, pn)], -1);
+      });
+      const gGated = tf.reshape(tf.stack(gated), [steps * tr.rows, 3 * units]);
+      const prevH = tf.reshape(tf.stack(tr.spikes.map((_, t) => previous(tr.spikes, t))), [steps * tr.rows, units]);
+      out.set(layer.params['recurrent']!, matMulAT(prevH, gGated));
+      if (layer.params['recurrentBias']) out.set(layer.params['recurrentBias'], tf.sum(gGated, 0));
+    } else if (layer.params['recurrent']) {
       const gFull = tf.reshape(tf.stack(current), [steps * tr.rows, ...layer.outputShape]);
       const prevSpikes = tf.reshape(tf.stack(tr.spikes.map((_, t) => previous(tr.spikes, t))), [steps * tr.rows, ...layer.outputShape]);
       out.set(layer.params['recurrent'], matMulAT(prevSpikes, gFull));

@@ -6,7 +6,7 @@
  * State tensors all have the shape of the layer's output for one step, `[B, …N]`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ALIFParams, AnalogParams, LIFParams, NeuronParams, ReadoutParams, SynapticParams } from './params.js';
+import type { ALIFParams, AnalogParams, GRUParams, LIFParams, NeuronParams, ReadoutParams, SynapticParams } from './params.js';
 import type { Coef, Fire } from './firing.js';
 
 export interface NeuronState {
@@ -29,6 +29,9 @@ export interface NeuronState {
 export interface Coefficients {
   readonly beta?: Coef;
   readonly threshold?: Coef;
+  /** GRU: recurrent weights U `[units, 3·units]` and their bias c `[3·units]` (gates r, z, n). */
+  readonly recurrent?: tf.Tensor;
+  readonly recurrentBias?: tf.Tensor;
 }
 
 /** The resting state for a batch of neurons of shape `[B, …N]`. */
@@ -135,6 +138,32 @@ export function analogStep(current: tf.Tensor, _state: NeuronState, _p: AnalogPa
   return { membrane: current.clone(), spikes: fire(current, 0, t) };
 }
 
+/**
+ * GRU cell step. `current` is x W + b for the three gates `[…, 3U]`; the pre-activations a_r, a_z,
+ * a_n are perturbed by fire(0) (σε with noise, zero without) and kept in `membrane`; h is `spikes`.
+ */
+export function gruStep(current: tf.Tensor, state: NeuronState, _p: GRUParams, fire: Fire, t: number, c: Coefficients): NeuronState {
+  return tf.tidy(() => {
+    const h = state.spikes;
+    const units = h.shape[h.rank - 1]!;
+    const lead = h.shape.slice(0, -1);
+    let rec = tf.reshape(tf.matMul(tf.reshape(h, [-1, units]), c.recurrent!), [...lead, 3 * units]);
+    if (c.recurrentBias) rec = tf.add(rec, c.recurrentBias);
+    const drive = tf.add(current, tf.zerosLike(rec)); // broadcast shared currents to the state's shape
+    const perturbation = fire(tf.zerosLike(rec), 0, t);
+    const [dr, dz, dn] = tf.split(drive, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const [rr, rz, rn] = tf.split(rec, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const [er, ez, en] = tf.split(perturbation, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const ar = tf.add(tf.add(dr, rr), er);
+    const az = tf.add(tf.add(dz, rz), ez);
+    const r = tf.sigmoid(ar);
+    const an = tf.add(tf.add(dn, tf.mul(r, rn)), en);
+    const z = tf.sigmoid(az);
+    const hNext = tf.add(tf.mul(tf.sub(1, z), tf.tanh(an)), tf.mul(z, h));
+    return { membrane: tf.concat([ar, az, an], -1), spikes: hNext };
+  });
+}
+
 /** One step of whichever model `params` describes. */
 export function neuronStep(
   current: tf.Tensor,
@@ -155,12 +184,14 @@ export function neuronStep(
       return readoutStep(current, state, params, c);
     case 'analog':
       return analogStep(current, state, params, fire, t);
+    case 'gru':
+      return gruStep(current, state, params, fire, t, c);
   }
 }
 
 /** The threshold in force at the step that produced `state` (ϑ, or ϑ_t for ALIF). */
 export function thresholdOf(params: NeuronParams, state: NeuronState, c: Coefficients = {}): Coef {
-  if (params.kind === 'readout' || params.kind === 'analog') return Infinity;
+  if (params.kind === 'readout' || params.kind === 'analog' || params.kind === 'gru') return Infinity;
   const base = c.threshold ?? params.threshold;
   return params.kind === 'alif' ? alifThreshold(params, state.adaptation!, base) : base;
 }

@@ -65,6 +65,7 @@ export function noisyActivationFire(activation: Activation, noise: EscapeNoise, 
 
 /** How a unit fires without noise, and with it (`scale`: a learned per-neuron log noise scale). */
 export function fireFor(params: NeuronParams, noise?: EscapeNoise, key = 0, scale?: tf.Tensor): Fire {
+  if (params.kind === 'gru') return noise ? noisyActivationFire('identity', noise, key, scale) : activationFire('identity');
   if (params.kind === 'analog') return noise ? noisyActivationFire(params.activation, noise, key, scale) : activationFire(params.activation);
   return noise ? escapeFire(noise, key, scale) : heaviside;
 }

@@ -53,11 +53,23 @@ export interface AnalogParams {
   readonly activation: Activation;
 }
 
+/**
+ * Gated recurrent unit (Cho et al. 2014, PyTorch's convention), the cell of a `gru` layer:
+ *
+ *     r = σ(a_r),  z = σ(a_z),  n = tanh(a_n),  h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
+ *     a_r = x W_r + b_r + h_{t−1} U_r + c_r,   a_z likewise,   a_n = x W_n + b_n + r ⊙ (h_{t−1} U_n + c_n)
+ *
+ * In LR training noise σε is added to each of the three pre-activations.
+ */
+export interface GRUParams {
+  readonly kind: 'gru';
+}
+
 export type SpikingParams = LIFParams | SynapticParams | ALIFParams;
 /** Units a hidden layer can have, and that carry noise in LR training. */
-export type UnitParams = SpikingParams | AnalogParams;
+export type UnitParams = SpikingParams | AnalogParams | GRUParams;
 export type NeuronParams = UnitParams | ReadoutParams;
-export const NEURON_KINDS = ['lif', 'synaptic', 'alif', 'readout', 'analog'] as const;
+export const NEURON_KINDS = ['lif', 'synaptic', 'alif', 'readout', 'analog', 'gru'] as const;
 
 export interface LIFOptions {
   readonly beta?: number;
@@ -160,6 +172,9 @@ export function neuronFromRecord(record: unknown, where = 'neuron'): NeuronParam
       return readoutNeuron(rest as { beta?: number });
     case 'analog':
       return analog(rest as { activation?: Activation });
+    case 'gru':
+      checkKeys(where, rest, []);
+      return { kind: 'gru' };
   }
 }
 

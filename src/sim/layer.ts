@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, checkOneOf, show } from '../errors.js';
-import { isUnit, lif, neuronFromRecord, readoutNeuron, type NeuronParams, type ReadoutParams, type UnitParams } from '../neurons/params.js';
+import { isSpiking, isUnit, lif, neuronFromRecord, readoutNeuron, type GRUParams, type NeuronParams, type ReadoutParams, type UnitParams } from '../neurons/params.js';
 import { streamKey, uniform } from './random.js';
 
 export const PADDINGS = ['same', 'valid'] as const;
@@ -48,10 +48,11 @@ export type LayerSpec =
       readonly neuron: UnitParams;
       readonly bias: boolean;
     }
+  | { readonly kind: 'gru'; readonly name?: string; readonly units: number; readonly neuron: GRUParams; readonly bias: boolean; readonly learn: readonly Learnable[] }
   | { readonly kind: 'maxPool2d'; readonly name?: string; readonly poolSize: number; readonly stride: number }
   | { readonly kind: 'flatten'; readonly name?: string };
 
-export const LAYER_KINDS = ['dense', 'recurrent', 'conv2d', 'graphConv', 'readout', 'maxPool2d', 'flatten'] as const;
+export const LAYER_KINDS = ['dense', 'recurrent', 'conv2d', 'graphConv', 'gru', 'readout', 'maxPool2d', 'flatten'] as const;
 export type LayerKind = LayerSpec['kind'];
 
 /** A built layer. Its parameters are tfjs variables owned by the network that built it. */
@@ -60,6 +61,8 @@ export interface Layer {
   readonly spec: LayerSpec;
   readonly inputShape: readonly number[];
   readonly outputShape: readonly number[];
+  /** Shape of the currents per sample and step, when it is not the output's (a GRU's 3 gates). */
+  readonly currentShape?: readonly number[];
   /** The neuron model, or undefined for a stateless layer (pooling, flatten). */
   readonly neuron: NeuronParams | undefined;
   readonly params: Readonly<Record<string, tf.Variable>>;
@@ -73,7 +76,14 @@ export interface Layer {
   /** Feed-forward currents with the layer's own parameters, for any number of rows M. */
   currents(x: tf.Tensor): tf.Tensor;
   /** Learned decay and threshold (per neuron or channel), if the spec asked for them. */
-  readonly coefficients: { readonly beta?: tf.Variable; readonly threshold?: tf.Variable; readonly noiseScale?: tf.Variable };
+  readonly coefficients: {
+    readonly beta?: tf.Variable;
+    readonly threshold?: tf.Variable;
+    readonly noiseScale?: tf.Variable;
+    /** GRU recurrent weights and bias (also in `params`). */
+    readonly recurrent?: tf.Variable;
+    readonly recurrentBias?: tf.Variable;
+  };
   /** Fixed tensors the layer owns (a graph's normalised adjacency); freed with the network. */
   readonly constants?: Readonly<Record<string, tf.Variable>>;
   /** Recurrent currents from the previous step's spikes, `[B, …outputShape] → [B, …outputShape]`. */
@@ -197,6 +207,19 @@ export function normalizedAdjacency(nodes: number, edges: readonly (readonly [nu
   return Float32Array.from(a, (v, k) => v / Math.sqrt(degree[Math.floor(k / nodes)]! * degree[k % nodes]!));
 }
 
+/**
+ * A gated recurrent unit layer (see {@link GRUParams} for the equations): parameters `weight`
+ * [in, 3U], `bias` [3U], `recurrent` [U, 3U], `recurrentBias` [3U], gates in the order r, z, n.
+ */
+export function gru(o: Named & { readonly units: number; readonly bias?: boolean; readonly learn?: readonly Learnable[]; readonly neuron?: GRUParams }): LayerSpec {
+  checkKeys('gru', o, ['name', 'units', 'bias', 'learn', 'neuron']);
+  checkName('gru', o.name);
+  checkInteger('gru', 'units', o.units, 1);
+  const learn = o.learn ?? [];
+  check(Array.isArray(learn) && learn.every((l) => l === 'sigma'), () => `gru: a GRU can learn only 'sigma', got ${show(learn)}`);
+  return named({ kind: 'gru', units: o.units, neuron: { kind: 'gru' } as GRUParams, bias: o.bias ?? true, learn: [...new Set(learn)] }, o.name);
+}
+
 /** Max pooling over space for each step; on spikes it is an OR over the window. */
 export function maxPool2d(o: Named & { readonly poolSize: number; readonly stride?: number }): LayerSpec {
   checkKeys('maxPool2d', o, ['name', 'poolSize', 'stride']);
@@ -241,6 +264,8 @@ export function layerFromRecord(record: unknown, where: string): LayerSpec {
       return flatten(o);
     case 'graphConv':
       return graphConv(o);
+    case 'gru':
+      return gru(o);
   }
 }
 
@@ -286,10 +311,10 @@ export function buildLayer(spec: LayerSpec, inputShape: readonly number[], index
     const neuron = spec.neuron;
     for (const c of spec.learn) {
       if (c === 'sigma') {
-        const v = fillVariable([size], 0, varName('noiseScale'));
+        const v = fillVariable([spec.kind === 'gru' ? 3 * size : size], 0, varName('noiseScale'));
         params['noiseScale'] = v;
         coefficients.noiseScale = v;
-      } else if (neuron.kind !== 'analog') {
+      } else if (isSpiking(neuron)) {
         const v = fillVariable([size], neuron[c], varName(c));
         params[c] = v;
         coefficients[c] = v;
@@ -328,6 +353,19 @@ export function buildLayer(spec: LayerSpec, inputShape: readonly number[], index
       if (spec.bias) params['bias'] = initVariable([spec.filters], fanIn, key(1), varName('bias'));
       learnable(spec.filters);
       return affine([outH, outW, spec.filters], spec.neuron, (x, kernel) => tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, spec.stride, spec.padding));
+    }
+    case 'gru': {
+      check(inputShape.length === 1, () => `${where}: input must be rank 1 per step, got shape ${show(inputShape)}; put flatten() before it`);
+      const fanIn = inputShape[0]!, u = spec.units;
+      // PyTorch's GRU initialisation: every weight and bias ~ U(−1/√U, 1/√U)
+      params['weight'] = initVariable([fanIn, 3 * u], u, key(0), varName('weight'));
+      if (spec.bias) params['bias'] = initVariable([3 * u], u, key(1), varName('bias'));
+      params['recurrent'] = initVariable([u, 3 * u], u, key(2), varName('recurrent'));
+      if (spec.bias) params['recurrentBias'] = initVariable([3 * u], u, key(3), varName('recurrentBias'));
+      learnable(u);
+      const layer = affine([u], spec.neuron, (x, w) => tf.matMul(x, w));
+      const gates = { recurrent: params['recurrent'], ...(params['recurrentBias'] ? { recurrentBias: params['recurrentBias'] } : {}) };
+      return { ...layer, currentShape: [3 * u], coefficients: { ...coefficients, ...gates } };
     }
     case 'graphConv': {
       check(inputShape.length === 1, () => `${where}: input must be rank 1 per node and step ([features]), got shape ${show(inputShape)}`);

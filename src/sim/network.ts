@@ -191,7 +191,7 @@ export class Network {
         x = currents;
         return;
       }
-      const seqCurrents = tf.reshape(currents, [steps, batch, ...layer.outputShape]);
+      const seqCurrents = tf.reshape(currents, [steps, batch, ...(layer.currentShape ?? layer.outputShape)]);
       currents.dispose();
       const want = fields.get(layer.name) ?? new Set<Field>();
       const isReadout = layer.neuron.kind === 'readout';
