@@ -9,7 +9,9 @@ import type { ImageDataset } from '../data/mnist.js';
 import type { EscapeNoise } from '../neurons/noise.js';
 import { rateEncode } from '../sim/encoders.js';
 import type { Network } from '../sim/network.js';
-import { streamKey, uniform } from '../sim/random.js';
+import { permutation, streamKey } from '../sim/random.js';
+
+export { permutation };
 import type { Estimator } from './lr.js';
 import { predict, type RowLoss } from './losses.js';
 
@@ -66,17 +68,6 @@ export function encodeImages(data: ImageDataset, indices: ArrayLike<number>, ste
   });
   x.dispose();
   return out;
-}
-
-/** A seeded permutation of 0…n−1 (Fisher–Yates on counter-stream uniforms). */
-export function permutation(n: number, seed: number): Int32Array {
-  const p = Int32Array.from({ length: n }, (_, i) => i);
-  const u = uniform(n, seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(u[i]! * (i + 1));
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
 }
 
 /** Classification accuracy of the network (deterministic, or with `noise`) on a dataset. */

@@ -18,7 +18,7 @@
  */
 import { check, checkInteger, checkOneOf } from '../errors.js';
 import { noiseQuantile, type NoiseKind } from '../neurons/noise.js';
-import { streamKey, uniform, word } from '../sim/random.js';
+import { permutation, streamKey, word } from '../sim/random.js';
 import { SOBOL_MAX_DIMENSION, sobolColumn } from './sobol.js';
 
 export const SAMPLINGS = ['mc', 'antithetic', 'qmc'] as const;
@@ -89,17 +89,6 @@ export function copyNoise(kind: NoiseKind, plan: CopyPlan, key: number, t: numbe
   return out;
 }
 
-/** A random order of G points (Fisher–Yates on a counter stream). */
-function pointOrder(count: number, key: number): Int32Array {
-  const order = Int32Array.from({ length: count }, (_, i) => i);
-  const u = uniform(count, key);
-  for (let i = count - 1; i > 0; i--) {
-    const j = Math.floor(u[i]! * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
-}
-
 function qmcNoise(out: Float32Array, kind: NoiseKind, plan: CopyPlan, key: number, t: number, batch: number, n: number): void {
   const G = plan.group;
   const per = batch * n;
@@ -111,7 +100,7 @@ function qmcNoise(out: Float32Array, kind: NoiseKind, plan: CopyPlan, key: numbe
         const dim = t * n + i;
         const block = Math.floor(dim / SOBOL_MAX_DIMENSION);
         let order = orders.get(block);
-        if (block > 0 && !order) orders.set(block, (order = pointOrder(G, streamKey(key, QMC_ORDER, g, b, block))));
+        if (block > 0 && !order) orders.set(block, (order = permutation(G, streamKey(key, QMC_ORDER, g, b, block))));
         const column = sobolColumn(G, dim % SOBOL_MAX_DIMENSION);
         const shift = word(shiftKey, t * per + b * n + i);
         for (let j = 0; j < G; j++) {

@@ -48,3 +48,14 @@ export function uniform(count: number, key: number, offset = 0): Float64Array {
 export function freshSeed(): number {
   return mix32((Date.now() ^ Math.floor(Math.random() * 0x100000000)) >>> 0);
 }
+
+/** A seeded random permutation of 0…n−1 (Fisher–Yates on counter-stream uniforms). */
+export function permutation(n: number, key: number): Int32Array {
+  const p = Int32Array.from({ length: n }, (_, i) => i);
+  const u = uniform(n, key);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(u[i]! * (i + 1));
+    [p[i], p[j]] = [p[j]!, p[i]!];
+  }
+  return p;
+}
