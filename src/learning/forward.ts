@@ -29,8 +29,13 @@ export interface LayerTrace {
   readonly input: tf.Tensor;
   readonly inputRows: number;
   readonly rows: number;
-  /** Per step `[rows, …N]`: ψ_t for 'lr' layers; filled with ∂L/∂u_t later for 'local' ones. */
+  /**
+   * Per step `[rows, …N]`: ψ_t for 'lr' layers with the spike score; filled with ∂L/∂u_t later for
+   * 'local' ones. Empty when the seeds are regenerated from the noise stream ({@link regenerate}).
+   */
   seeds: tf.Tensor[];
+  /** Noise-score layers: recomputes step t's seed and σ-score from the counter stream, stores nothing. */
+  readonly regenerate?: (t: number) => { readonly seed: tf.Tensor; readonly sigmaSeed?: tf.Tensor };
   /** Per step s_t `[rows, …N]` ('lr' layers). */
   readonly spikes: tf.Tensor[];
   /** Per step u_t, kept only when the decay is learned. */
@@ -86,7 +91,12 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     if (noise) {
       const trace = noisyLayer(layer, currents, noise, o, streamKey(o.seed, index), batch, rows);
       out = trace.output;
-      if (trained) traces.push({ layer, index, kind: 'lr', input: x, inputRows, rows, seeds: trace.seeds, spikes: trace.spikes, membranes: trace.membranes, open: trace.open, sigmaSeeds: trace.sigmaSeeds });
+      if (trained) {
+        traces.push({
+          layer, index, kind: 'lr', input: x, inputRows, rows, seeds: trace.seeds, spikes: trace.spikes, membranes: trace.membranes,
+          open: trace.open, sigmaSeeds: trace.sigmaSeeds, ...(trace.regenerate ? { regenerate: trace.regenerate } : {}),
+        });
+      }
       else trace.dispose();
     } else {
       const isReadout = neuron.kind === 'readout';
@@ -128,6 +138,7 @@ interface NoisyTrace {
   readonly membranes: tf.Tensor[];
   readonly open: tf.Tensor[];
   readonly sigmaSeeds: tf.Tensor[];
+  readonly regenerate?: LayerTrace['regenerate'];
   dispose(): void;
 }
 
@@ -145,6 +156,9 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
   const keepMembrane = o.train && (layer.coefficients.beta !== undefined || neuron.kind === 'gru');
   const seeds: tf.Tensor[] = [], spikes: tf.Tensor[] = [], membranes: tf.Tensor[] = [], open: tf.Tensor[] = [], sigmaSeeds: tf.Tensor[] = [];
   const learnSigma = o.train && layer.coefficients.noiseScale !== undefined;
+  // The noise score is a function of ε alone, which the counter stream regenerates: store nothing.
+  const usesNoiseScore = o.score === 'noise' || !isSpiking(neuron);
+  const storeScores = o.train && !usesNoiseScore;
   // σ_n = σ·exp(s_n) when the noise scale is learned (broadcast over the neuron axis)
   const sigmaOf = () => noiseSigma(noise, layer.coefficients.noiseScale);
   let state: NeuronState = initialState(neuron, shape);
@@ -169,7 +183,7 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
         // a spiking unit fires on u + σε > ϑ; an analog unit outputs φ(I + σε); a GRU's pre-activations
         // are perturbed by σε (noise score only for both)
         const s = neuron.kind === 'analog' ? activate(neuron.activation, noisy) : neuron.kind === 'gru' ? noisy : tf.cast(tf.greater(noisy, threshold), 'float32');
-        if (o.train) {
+        if (storeScores) {
           let psi =
             o.score === 'spike' && isSpiking(neuron)
               ? spikeScore(noise.kind, s, tf.div(tf.sub(u, threshold), sigma), sigma)
@@ -189,13 +203,15 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
     const next = neuronStep(input, state, neuron, fire, t, layer.coefficients);
     if (input !== drive) input.dispose();
     drive.dispose();
-    if (o.train) {
+    if (storeScores) {
       seeds.push(tf.tidy(() => flat(gate ? tf.mul(gate, score!) : score!)));
       score!.dispose();
       if (sigmaScore) {
         sigmaSeeds.push(tf.tidy(() => flat(gate ? tf.mul(gate, sigmaScore!) : sigmaScore!)));
         sigmaScore.dispose();
       }
+    }
+    if (o.train) {
       if (gate) open.push(flat(gate));
       if (keepMembrane) membranes.push(flat(next.membrane));
     }
@@ -207,9 +223,21 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
   for (const t of stateTensors(state)) t.dispose();
   const output = tf.stack(spikes);
   if (!o.train) tf.dispose(spikes);
+  const regenerate = o.train && usesNoiseScore
+    ? (t: number) =>
+        tf.tidy(() => {
+          const sigma = sigmaOf();
+          const eps = tf.tensor(copyNoise(noise.kind, plan, key, t, batch, perRow), currentShape);
+          let psi = noiseScore(noise.kind, eps, sigma);
+          if (o.signScores) psi = tf.div(tf.sign(psi), sigma);
+          const mask = (x: tf.Tensor) => flat(open.length ? tf.mul(tf.reshape(open[t]!, currentShape), x) : x);
+          return { seed: mask(psi), ...(learnSigma ? { sigmaSeed: mask(logSigmaNoiseScore(noise.kind, eps)) } : {}) };
+        })
+    : undefined;
   return {
     output,
     seeds,
+    ...(regenerate ? { regenerate } : {}),
     spikes: o.train ? spikes : [],
     membranes,
     open,

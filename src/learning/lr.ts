@@ -197,8 +197,11 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
     const list: tf.Tensor[] = [];
     const layer = tr.layer;
     const neuron = layer.neuron!;
-    const steps = tr.seeds.length;
-    const seeds = tr.seeds.map((s) => (weights ? tf.mul(rowColumn(weights, s), s) : s));
+    const regenerated = tr.regenerate ? Array.from({ length: tr.spikes.length }, (_, t) => tr.regenerate!(t)) : undefined;
+    const rawSeeds = regenerated ? regenerated.map((r) => r.seed) : tr.seeds;
+    const sigmaSeeds = regenerated ? regenerated.flatMap((r) => (r.sigmaSeed ? [r.sigmaSeed] : [])) : tr.sigmaSeeds;
+    const steps = rawSeeds.length;
+    const seeds = rawSeeds.map((s) => (weights ? tf.mul(rowColumn(weights, s), s) : s));
     // an analog unit has no membrane memory: its adjoint is its seed
     const beta = neuron.kind === 'analog' || neuron.kind === 'gru' ? 0 : (layer.coefficients.beta ?? neuron.beta);
     const zeroReset = isSpiking(neuron) && neuron.reset === 'zero';
@@ -266,9 +269,9 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
       }
       out.set(layer.coefficients.threshold, sumToLast(total));
     }
-    if (layer.coefficients.noiseScale && tr.sigmaSeeds.length) {
+    if (layer.coefficients.noiseScale && sigmaSeeds.length) {
       // σ only sets the firing probability of each step: no filtering through the dynamics
-      out.set(layer.coefficients.noiseScale, sumToLast(tf.addN(tr.sigmaSeeds.map((s) => (weights ? tf.mul(rowColumn(weights, s), s) : s)))));
+      out.set(layer.coefficients.noiseScale, sumToLast(tf.addN(sigmaSeeds.map((s) => (weights ? tf.mul(rowColumn(weights, s), s) : s)))));
     }
     return list;
   });
