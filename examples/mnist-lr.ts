@@ -6,6 +6,7 @@
  *
  * snn: 784-500-10 LIF network, intensities as input current for 10 steps, logistic escape noise
  *      (σ = 0.5), spike score, leave-one-out baseline, K = 8.
+ * All: Adam, learning rate 1e-3 with cosine decay over the run.
  * cnn: conv 8@5x5 (relu) → max pool 2 → flatten → readout, one step; Gaussian noise on the conv
  *      pre-activations (σ = 0.5), noise score.
  * rnn: vanilla RNN of 128 tanh units reading one image row per step (28 steps) → leaky readout;
@@ -15,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { fit, type Encoding } from '../src/learning/fit.js';
+import { cosineDecay, fit, type Encoding } from '../src/learning/fit.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { likelihoodRatio } from '../src/learning/lr.js';
 import { escapeNoise, type NoiseKind } from '../src/neurons/noise.js';
@@ -86,6 +87,7 @@ const history = await fit(net, estimator, membraneCrossEntropy('mean'), train, t
   seed,
   ...(a['max-steps'] ? { maxSteps: Number(a['max-steps']) } : {}),
   evalNoise: noise,
+  learningRateSchedule: cosineDecay,
   onStep: stepLogger(100),
   onEpoch: (r) => console.log(JSON.stringify(r)),
 });

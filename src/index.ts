@@ -47,7 +47,7 @@ export type { CopyPlan, Sampling } from './learning/sampling.js';
 export { sobolPoints, sobolColumn } from './learning/sobol.js';
 export { membraneCrossEntropy, countCrossEntropy, rateSquaredError, maskedLoss, predict } from './learning/losses.js';
 export type { RowLoss } from './learning/losses.js';
-export { fit, evaluate, encodeImages, permutation, ENCODINGS } from './learning/fit.js';
+export { fit, evaluate, encodeImages, permutation, cosineDecay, ENCODINGS } from './learning/fit.js';
 export { gradientDiagnostics } from './learning/diagnostics.js';
 export type { DiagnosticsOptions, DiagnosticsRow, LayerStats } from './learning/diagnostics.js';
 export { conv2dFilterGradient } from './learning/conv.js';

@@ -39,6 +39,24 @@ export interface FitOptions {
   readonly evalNoise?: EscapeNoise;
   /** Factor on the estimator's σ at each optimizer step (0-based), e.g. an annealing schedule. */
   readonly sigmaSchedule?: (step: number) => number;
+  /** Factor on the learning rate at each optimizer step (0-based) of `totalSteps`. */
+  readonly learningRateSchedule?: (step: number, totalSteps: number) => number;
+}
+
+/** Cosine decay of the learning rate from 1 to 0 over the run (Loshchilov and Hutter 2017). */
+export function cosineDecay(step: number, totalSteps: number): number {
+  return 0.5 * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / totalSteps));
+}
+
+/** Adam whose learning rate a schedule may change between steps. */
+class ScheduledAdam extends tf.AdamOptimizer {
+  constructor(readonly baseRate: number) {
+    super(baseRate, 0.9, 0.999);
+  }
+
+  setFactor(factor: number): void {
+    this.learningRate = this.baseRate * factor;
+  }
 }
 
 export interface EpochResult {
@@ -97,7 +115,9 @@ export async function fit(net: Network, estimator: Estimator, loss: RowLoss, tra
   check(perStep === net.inputShape.reduce((a, b) => a * b, 1),
     () => `fit: the network takes ${net.inputShape.join('x')} inputs per step; ${o.encoding} encoding of ${train.rows}x${train.cols} images gives ${perStep}`);
   check(o.encoding !== 'rows' || o.steps === train.rows, () => `fit: the rows encoding has one step per image row: steps must be ${train.rows}, got ${o.steps}`);
-  const optimizer = tf.train.adam(o.learningRate);
+  const optimizer = new ScheduledAdam(o.learningRate);
+  const perEpoch = Math.floor(train.count / o.batchSize);
+  const totalSteps = Math.min(o.maxSteps ?? Infinity, perEpoch * o.epochs);
   const history: EpochResult[] = [];
   const start = performance.now();
   let step = 0;
@@ -109,6 +129,7 @@ export async function fit(net: Network, estimator: Estimator, loss: RowLoss, tra
       const input = encodeImages(train, idx, o.steps, o.encoding, streamKey(o.seed, 0xe1c, step), net.inputShape);
       const labels = tf.tensor1d(Int32Array.from(idx, (i) => train.labels[i]!), 'int32');
       const sigmaScale = o.sigmaSchedule?.(step) ?? 1;
+      if (o.learningRateSchedule) optimizer.setFactor(o.learningRateSchedule(step, totalSteps));
       const est = estimator.estimate(net, { input, labels }, loss, streamKey(o.seed, 0x1a, step), { sigmaScale });
       optimizer.applyGradients([...est.gradients].map(([v, g]) => ({ name: v.name, tensor: g })));
       net.constrain();
