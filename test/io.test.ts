@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { alif, lif, synaptic } from '../src/neurons/params.js';
+import { alif, analog, lif, synaptic } from '../src/neurons/params.js';
 import { deserializeNetwork, loadNetwork, saveNetwork, serializeNetwork } from '../src/sim/io.js';
-import { conv2d, dense, flatten, maxPool2d, readout, recurrent } from '../src/sim/layer.js';
+import { conv2d, dense, flatten, graphConv, gru, maxPool2d, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 
@@ -50,6 +50,32 @@ describe('saving and loading a network', () => {
       b.dispose();
     }
     input.dispose();
+    net.dispose();
+    back.dispose();
+  });
+
+  it('round-trips analog, GRU and graph layers and learned coefficients', async () => {
+    const edges: [number, number][] = [[0, 1], [1, 2], [2, 3], [3, 0]];
+    const net = new Network({
+      input: [5],
+      layers: [
+        graphConv({ name: 'g', units: 6, nodes: 4, edges, neuron: analog({ activation: 'tanh' }) }),
+        dense({ name: 'd', units: 5, neuron: lif(), learn: ['beta', 'threshold', 'sigma'] }),
+        gru({ name: 'r', units: 3, learn: ['sigma'] }),
+        readout({ units: 2 }),
+      ],
+      seed: 11,
+    });
+    net.setParameter('d', 'noiseScale', [0.1, -0.2, 0.3, 0, 0.05]);
+    const back = deserializeNetwork(await serializeNetwork(net), 'mixed');
+    const input = tf.tidy(() => tf.reshape(tf.sin(tf.range(0, 4 * 3 * 5)), [4, 3, 5]));
+    const a = net.run(input, { noise: escapeNoise('gaussian', 0.2), seed: 3 });
+    const b = back.run(input, { noise: escapeNoise('gaussian', 0.2), seed: 3 });
+    expect(bits(b.output)).toEqual(bits(a.output));
+    expect(Object.keys(back.layer('d').params).sort()).toEqual(['beta', 'bias', 'noiseScale', 'threshold', 'weight']);
+    tf.dispose([input]);
+    a.dispose();
+    b.dispose();
     net.dispose();
     back.dispose();
   });
