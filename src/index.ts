@@ -50,7 +50,7 @@ export type { RowLoss } from './learning/losses.js';
 export { fit, evaluate, encodeImages, permutation, cosineDecay, ENCODINGS } from './learning/fit.js';
 export { gradientDiagnostics } from './learning/diagnostics.js';
 export type { DiagnosticsOptions, DiagnosticsRow, LayerStats } from './learning/diagnostics.js';
-export { conv2dFilterGradient } from './learning/conv.js';
+export { conv2dFilterGradient, conv2dOp } from './sim/conv.js';
 export type { FitOptions, EpochResult, Encoding } from './learning/fit.js';
 export { stochasticBlockModel } from './data/graphs.js';
 export type { Graph } from './data/graphs.js';

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
-import { conv2dFilterGradient } from '../src/learning/conv.js';
+import { conv2dFilterGradient } from '../src/sim/conv.js';
 import { activate } from '../src/neurons/firing.js';
 import { likelihoodRatio } from '../src/learning/lr.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';

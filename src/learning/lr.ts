@@ -22,7 +22,7 @@ import { noiseFromRecord, type EscapeNoise } from '../neurons/noise.js';
 import { isSpiking, isUnit } from '../neurons/params.js';
 import type { Network } from '../sim/network.js';
 import { freshSeed, streamKey } from '../sim/random.js';
-import { conv2dFilterGradient } from './conv.js';
+import { conv2dFilterGradient } from '../sim/conv.js';
 import { copyForward, type LayerTrace, type ScoreKind } from './forward.js';
 import type { RowLoss } from './losses.js';
 import { copyPlan, groupCount, groupOf, type CopyPlan, type Sampling } from './sampling.js';

@@ -13,6 +13,7 @@ import { streamKey, uniform } from './random.js';
 
 export const PADDINGS = ['same', 'valid'] as const;
 export type Padding = (typeof PADDINGS)[number];
+import { conv2dOp } from './conv.js';
 
 export const LEARNABLE = ['beta', 'threshold', 'sigma'] as const;
 /**
@@ -352,7 +353,8 @@ export function buildLayer(spec: LayerSpec, inputShape: readonly number[], index
       params['weight'] = initVariable([k, k, c, spec.filters], fanIn, key(0), varName('weight'));
       if (spec.bias) params['bias'] = initVariable([spec.filters], fanIn, key(1), varName('bias'));
       learnable(spec.filters);
-      return affine([outH, outW, spec.filters], spec.neuron, (x, kernel) => tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, spec.stride, spec.padding));
+      const conv = conv2dOp(spec.stride, spec.padding);
+      return affine([outH, outW, spec.filters], spec.neuron, (x, kernel) => conv(x as tf.Tensor4D, kernel as tf.Tensor4D));
     }
     case 'gru': {
       check(inputShape.length === 1, () => `${where}: input must be rank 1 per step, got shape ${show(inputShape)}; put flatten() before it`);

@@ -5,7 +5,7 @@
  * Conv2DBackpropFilter kernel, so autodiff through conv2d fails there; this needs only Conv2D.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Padding } from '../sim/layer.js';
+export type Padding = 'same' | 'valid';
 
 export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, kernelSize: number, stride: number, padding: Padding): tf.Tensor4D {
   return tf.tidy(() => {
@@ -25,4 +25,23 @@ export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, kernelSize
     const cut = tf.slice(full, [0, 0, 0, 0], [-1, kernelSize, kernelSize, -1]);
     return tf.transpose(cut, [1, 2, 0, 3]) as tf.Tensor4D; // [k, k, Ci, Co]
   });
+}
+
+/**
+ * conv2d whose gradient works on every backend: the input gradient by conv2dTranspose
+ * (Conv2DBackpropInput, which wasm has), the filter gradient by {@link conv2dFilterGradient}.
+ */
+export function conv2dOp(stride: number, padding: Padding): (x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor4D {
+  const f = (x: tf.Tensor4D, kernel: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    save([x, kernel]);
+    return {
+      value: tf.conv2d(x, kernel, stride, padding),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [input, k] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const g = dy as tf.Tensor4D;
+        return [tf.conv2dTranspose(g, k, input.shape, stride, padding), conv2dFilterGradient(input, g, k.shape[0], stride, padding)];
+      },
+    };
+  };
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor4D;
 }

@@ -1,0 +1,84 @@
+/**
+ * Surrogate-gradient backpropagation through time, the baseline LR is compared against
+ * (DESIGN.md §2): the same layers run deterministically, the spike's Heaviside keeps its forward
+ * pass and takes the surrogate's derivative backwards, and tfjs autodiff unrolls the time loop.
+ * Memory grows with T (every step's state is kept for the backward pass), which LR avoids.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { check, checkInteger, checkKeys } from '../errors.js';
+import { initialState, neuronStep, type NeuronState } from '../neurons/dynamics.js';
+import { fireFor, type Fire } from '../neurons/firing.js';
+import { isSpiking } from '../neurons/params.js';
+import { atan, surrogateSpike, type Surrogate } from '../neurons/surrogate.js';
+import type { Network } from '../sim/network.js';
+import type { Estimator } from './lr.js';
+
+export interface BPTTConfig {
+  /** Surrogate derivative of the spike (default atan(α = 2), as snnTorch). */
+  readonly surrogate?: Surrogate;
+  /** Truncated BPTT: the state is detached every `truncate` steps, so gradients reach back at most that far. */
+  readonly truncate?: number;
+  /**
+   * Replace the spike itself by the surrogate's smooth step S(u − ϑ), forward and backward: a
+   * differentiable network whose exact gradient checks the unrolling (tests, diagnostics).
+   */
+  readonly smooth?: boolean;
+}
+
+function detach(state: NeuronState): NeuronState {
+  const copy = (t: tf.Tensor) => tf.tensor(t.dataSync(), t.shape, t.dtype);
+  return Object.fromEntries(Object.entries(state).map(([k, v]) => [k, copy(v as tf.Tensor)])) as unknown as NeuronState;
+}
+
+/** Output `[T, B, …out]` of the network on `input` `[B, T, …in]`, recorded for autodiff. */
+export function differentiableRun(net: Network, input: tf.Tensor, spike: (x: tf.Tensor) => tf.Tensor, truncate?: number): tf.Tensor {
+  const [batch, steps] = input.shape as [number, number];
+  let x = tf.reshape(tf.transpose(input, [1, 0, ...input.shape.slice(2).map((_, i) => i + 2)]), [steps * batch, ...net.inputShape]);
+  let output = x;
+  net.layers.forEach((layer) => {
+    const neuron = layer.neuron;
+    if (!neuron) {
+      x = layer.currents(x);
+      output = x;
+      return;
+    }
+    const currents = tf.reshape(layer.currents(x), [steps, batch, ...(layer.currentShape ?? layer.outputShape)]);
+    const drives = tf.unstack(currents);
+    const fire: Fire = isSpiking(neuron) ? (u, threshold) => spike(tf.sub(u, threshold)) : fireFor(neuron);
+    let state = initialState(neuron, [batch, ...layer.outputShape]);
+    const outs: tf.Tensor[] = [];
+    for (let t = 0; t < steps; t++) {
+      const drive = layer.recurrentCurrents ? tf.add(drives[t]!, layer.recurrentCurrents(state.spikes)) : drives[t]!;
+      state = neuronStep(drive, state, neuron, fire, t, layer.coefficients);
+      outs.push(neuron.kind === 'readout' ? state.membrane : state.spikes);
+      if (truncate && (t + 1) % truncate === 0 && t + 1 < steps) state = detach(state);
+    }
+    output = tf.stack(outs);
+    x = tf.reshape(output, [steps * batch, ...layer.outputShape]);
+  });
+  return output.rank === net.outputShape.length + 2 ? output : tf.reshape(output, [steps, batch, ...net.outputShape]);
+}
+
+/** Surrogate-gradient BPTT as an {@link Estimator}: exact autodiff of the surrogate network's loss. */
+export function bptt(config: BPTTConfig = {}): Estimator {
+  checkKeys('bptt', config, ['surrogate', 'truncate', 'smooth']);
+  const surrogate = config.surrogate ?? atan();
+  if (config.truncate !== undefined) checkInteger('bptt', 'truncate', config.truncate, 1);
+  check(!config.smooth || surrogate.smooth !== undefined, () => `bptt: smooth mode needs a surrogate with a smooth step; ${surrogate.name} has none`);
+  const spike = config.smooth ? (x: tf.Tensor) => surrogate.smooth!(x) : surrogateSpike(surrogate);
+  return {
+    name: `bptt(${surrogate.name}${config.truncate ? `, truncated at ${config.truncate}` : ''}${config.smooth ? ', smooth' : ''})`,
+    estimate(net, batch, loss) {
+      const B = batch.input.shape[0]!;
+      check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B, () => `bptt: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
+      // the noise scale has no role without noise
+      const vars = net.layers.flatMap((l) => Object.entries(l.params).filter(([n]) => n !== 'noiseScale').map(([, v]) => v));
+      const { value, grads } = tf.variableGrads(() => tf.mean(loss(differentiableRun(net, batch.input, spike, config.truncate), batch.labels)) as tf.Scalar, vars);
+      const lossValue = value.dataSync()[0]!;
+      value.dispose();
+      check(Number.isFinite(lossValue), () => 'bptt: the loss is not finite; check the inputs and the learning rate');
+      const gradients = new Map(vars.map((v) => [v, grads[v.name]!] as const));
+      return { gradients, loss: lossValue, dispose: () => gradients.forEach((g) => g.dispose()) };
+    },
+  };
+}
