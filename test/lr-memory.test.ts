@@ -71,3 +71,27 @@ describe('training loop', () => {
     expect(cosineDecay(25, 100)).toBeCloseTo((1 + Math.SQRT1_2) / 2, 12);
   });
 });
+
+describe('BPTT training keeps no tensors between steps', () => {
+  it('with and without truncation', async () => {
+    const { bptt } = await import('../src/learning/bptt.js');
+    const net = new Network({ input: [8], layers: [recurrent({ units: 6, neuron: lif(), learn: ['beta', 'threshold'] }), dense({ units: 4, neuron: alif() }), readout({ units: 3 })], seed: 3 });
+    const input = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([4, 6, 8], 0, 1, 'float32', 2), 0.5), 'float32'));
+    const labels = tf.tensor1d([0, 1, 2, 1], 'int32');
+    const optimizer = tf.train.adam(0.01);
+    for (const truncate of [undefined, 2]) {
+      const est = bptt(truncate ? { truncate } : {});
+      let live = -1;
+      for (let step = 0; step < 4; step++) {
+        const e = est.estimate(net, { input, labels }, membraneCrossEntropy());
+        optimizer.applyGradients([...e.gradients].map(([v, g]) => ({ name: v.name, tensor: g })));
+        e.dispose();
+        if (step === 1) live = tf.memory().numTensors;
+        if (step > 1) expect(tf.memory().numTensors).toBe(live);
+      }
+    }
+    optimizer.dispose();
+    tf.dispose([input, labels]);
+    net.dispose();
+  });
+});
