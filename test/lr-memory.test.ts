@@ -1,11 +1,24 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { likelihoodRatio } from '../src/learning/lr.js';
+import { likelihoodRatio, type Estimator } from '../src/learning/lr.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { alif, analog, lif, synaptic } from '../src/neurons/params.js';
 import { conv2d, dense, flatten, graphConv, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
+
+/** Four optimizer steps with `est`; from the third on, the live tensor count must equal the second's. */
+function expectFlatTensorCount(est: Estimator, net: Network, input: tf.Tensor, labels: tf.Tensor, optimizer: tf.Optimizer): void {
+  let live = -1;
+  for (let step = 0; step < 4; step++) {
+    const e = est.estimate(net, { input, labels }, membraneCrossEntropy(), step);
+    optimizer.applyGradients([...e.gradients].map(([v, g]) => ({ name: v.name, tensor: g })));
+    net.constrain();
+    e.dispose();
+    if (step === 1) live = tf.memory().numTensors;
+    if (step > 1) expect(tf.memory().numTensors).toBe(live);
+  }
+}
 
 describe('LR training keeps no tensors between steps', () => {
   it.each([
@@ -31,15 +44,7 @@ describe('LR training keeps no tensors between steps', () => {
     const optimizer = tf.train.adam(0.01);
     for (const sampling of ['mc', 'antithetic', 'qmc'] as const) {
       const est = likelihoodRatio({ copies: 4, noise: escapeNoise('logistic', 0.5), sampling, baseline: sampling === 'qmc' ? 'noise-free' : 'loo' });
-      let live = -1;
-      for (let step = 0; step < 4; step++) {
-        const e = est.estimate(net, { input, labels }, membraneCrossEntropy(), step);
-        optimizer.applyGradients([...e.gradients].map(([v, g]) => ({ name: v.name, tensor: g })));
-        net.constrain();
-        e.dispose();
-        if (step === 1) live = tf.memory().numTensors;
-        if (step > 1) expect(tf.memory().numTensors).toBe(live);
-      }
+      expectFlatTensorCount(est, net, input, labels, optimizer);
     }
     optimizer.dispose();
     tf.dispose([input, labels]);
@@ -79,17 +84,7 @@ describe('BPTT training keeps no tensors between steps', () => {
     const input = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([4, 6, 8], 0, 1, 'float32', 2), 0.5), 'float32'));
     const labels = tf.tensor1d([0, 1, 2, 1], 'int32');
     const optimizer = tf.train.adam(0.01);
-    for (const truncate of [undefined, 2]) {
-      const est = bptt(truncate ? { truncate } : {});
-      let live = -1;
-      for (let step = 0; step < 4; step++) {
-        const e = est.estimate(net, { input, labels }, membraneCrossEntropy());
-        optimizer.applyGradients([...e.gradients].map(([v, g]) => ({ name: v.name, tensor: g })));
-        e.dispose();
-        if (step === 1) live = tf.memory().numTensors;
-        if (step > 1) expect(tf.memory().numTensors).toBe(live);
-      }
-    }
+    for (const truncate of [undefined, 2]) expectFlatTensorCount(bptt(truncate ? { truncate } : {}), net, input, labels, optimizer);
     optimizer.dispose();
     tf.dispose([input, labels]);
     net.dispose();

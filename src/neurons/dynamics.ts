@@ -188,10 +188,3 @@ export function neuronStep(
       return gruStep(current, state, params, fire, t, c);
   }
 }
-
-/** The threshold in force at the step that produced `state` (ϑ, or ϑ_t for ALIF). */
-export function thresholdOf(params: NeuronParams, state: NeuronState, c: Coefficients = {}): Coef {
-  if (params.kind === 'readout' || params.kind === 'analog' || params.kind === 'gru') return Infinity;
-  const base = c.threshold ?? params.threshold;
-  return params.kind === 'alif' ? alifThreshold(params, state.adaptation!, base) : base;
-}
