@@ -10,6 +10,8 @@ import { initialState, neuronStep, type NeuronState } from '../neurons/dynamics.
 import { fireFor, type Fire } from '../neurons/firing.js';
 import { isSpiking } from '../neurons/params.js';
 import { atan, surrogateSpike, type Surrogate } from '../neurons/surrogate.js';
+import { currentShapeOf } from '../sim/layer.js';
+import { timeMajorRows } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import type { Estimator } from './lr.js';
 
@@ -33,7 +35,7 @@ function detach(state: NeuronState): NeuronState {
 /** Output `[T, B, …out]` of the network on `input` `[B, T, …in]`, recorded for autodiff. */
 export function differentiableRun(net: Network, input: tf.Tensor, spike: (x: tf.Tensor) => tf.Tensor, truncate?: number): tf.Tensor {
   const [batch, steps] = input.shape as [number, number];
-  let x = tf.reshape(tf.transpose(input, [1, 0, ...input.shape.slice(2).map((_, i) => i + 2)]), [steps * batch, ...net.inputShape]);
+  let x = timeMajorRows(input, net.inputShape);
   let output = x;
   net.layers.forEach((layer) => {
     const neuron = layer.neuron;
@@ -42,7 +44,7 @@ export function differentiableRun(net: Network, input: tf.Tensor, spike: (x: tf.
       output = x;
       return;
     }
-    const currents = tf.reshape(layer.currents(x), [steps, batch, ...(layer.currentShape ?? layer.outputShape)]);
+    const currents = tf.reshape(layer.currents(x), [steps, batch, ...currentShapeOf(layer)]);
     const drives = tf.unstack(currents);
     const fire: Fire = isSpiking(neuron) ? (u, threshold) => spike(tf.sub(u, threshold)) : fireFor(neuron);
     let state = initialState(neuron, [batch, ...layer.outputShape]);

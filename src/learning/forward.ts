@@ -12,8 +12,8 @@ import { initialState, neuronStep, stateTensors, type NeuronState } from '../neu
 import { activate, fireFor, noiseSigma, type Fire } from '../neurons/firing.js';
 import { logSigmaNoiseScore, noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
 import { isSpiking, isUnit } from '../neurons/params.js';
-import type { Layer } from '../sim/layer.js';
-import { release, runSequence, unstackSteps } from '../sim/loop.js';
+import { currentShapeOf, type Layer } from '../sim/layer.js';
+import { release, runSequence, timeMajorRows, unstackSteps } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
 import { copyNoise, type CopyPlan } from './sampling.js';
@@ -70,7 +70,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
   const [batch, steps] = input.shape as [number, number];
   const K = o.plan.copies;
   let rows = batch;
-  let x = tf.tidy(() => tf.reshape(tf.transpose(input, [1, 0, ...input.shape.slice(2).map((_, i) => i + 2)]), [steps * batch, ...net.inputShape]));
+  let x = timeMajorRows(input, net.inputShape);
   const traces: LayerTrace[] = [];
   net.layers.forEach((layer, index) => {
     const neuron = layer.neuron;
@@ -82,7 +82,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     }
     const noise = isUnit(neuron) ? o.noise[index] : undefined;
     const inputRows = rows;
-    const currents = tf.tidy(() => tf.reshape(layer.currents(x), [steps, rows, ...(layer.currentShape ?? layer.outputShape)]));
+    const currents = tf.tidy(() => tf.reshape(layer.currents(x), [steps, rows, ...currentShapeOf(layer)]));
     // The copies begin here: the shared currents broadcast against a [K, B, …N] state (no tiling).
     if (noise && rows === batch && K > 1) rows = K * batch;
     const isLast = index === net.layers.length - 1;
@@ -147,9 +147,9 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
   const neuron = layer.neuron!;
   // copy-major [K, B, …N] (rows k·B + b), so that currents shared by the copies broadcast
   const shape = [rows / batch, batch, ...layer.outputShape];
-  const currentShape = [rows / batch, batch, ...(layer.currentShape ?? layer.outputShape)];
+  const currentShape = [rows / batch, batch, ...currentShapeOf(layer)];
   const flat = (t: tf.Tensor) => tf.reshape(t, [rows, ...t.shape.slice(2)]);
-  const perRow = (layer.currentShape ?? layer.outputShape).reduce((a, b) => a * b, 1);
+  const perRow = currentShapeOf(layer).reduce((a, b) => a * b, 1);
   const copies = rows / batch;
   const plan = copies === o.plan.copies ? o.plan : { ...o.plan, copies: 1, group: 1 };
   // the membrane: for a learned decay (u_{t−1}), and for a GRU (its reset gate r_t = σ(a_r))

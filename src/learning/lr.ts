@@ -20,6 +20,8 @@ import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, checkOneOf, checkPositive, SpikelrError } from '../errors.js';
 import { noiseFromRecord, type EscapeNoise } from '../neurons/noise.js';
 import { isSpiking, isUnit } from '../neurons/params.js';
+import { currentShapeOf } from '../sim/layer.js';
+import { unstackSteps } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { freshSeed, streamKey } from '../sim/random.js';
 import { conv2dFilterGradient } from '../sim/conv.js';
@@ -138,12 +140,13 @@ function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNoise | u
 function rowWeights(losses: Float32Array, plan: CopyPlan, batch: number, baseline: Baseline, noiseFree: Float32Array | undefined, coupled: boolean): Float32Array {
   const K = plan.copies;
   if (coupled) {
-    const copyLoss = Array.from({ length: K }, (_, k) => losses.subarray(k * batch, (k + 1) * batch).reduce((a, b) => a + b, 0) / batch);
-    const clean = noiseFree ? noiseFree.reduce((a, b) => a + b, 0) / batch : 0;
-    return rowWeights(Float32Array.from(copyLoss), plan, 1, baseline, noiseFree ? Float32Array.of(clean) : undefined, false).reduce((w, v, k) => {
-      w.fill(v * 1, k * batch, (k + 1) * batch);
-      return w;
-    }, new Float32Array(K * batch));
+    // one "sample" per copy: its mean loss over all rows, then every row of the copy shares its weight
+    const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / batch;
+    const copyLoss = Float32Array.from({ length: K }, (_, k) => mean(losses.subarray(k * batch, (k + 1) * batch)));
+    const perCopy = rowWeights(copyLoss, plan, 1, baseline, noiseFree ? Float32Array.of(mean(noiseFree)) : undefined, false);
+    const w = new Float32Array(K * batch);
+    perCopy.forEach((v, k) => w.fill(v, k * batch, (k + 1) * batch));
+    return w;
   }
   const w = new Float32Array(K * batch);
   const groups = groupCount(plan);
@@ -221,7 +224,7 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
       for (let t = steps - 1; t >= 0; t--) mu[t] = t === steps - 1 ? current[t]! : tf.add(current[t]!, tf.mul(neuron.alpha, mu[t + 1]!));
       current = mu;
     }
-    const seedShape = layer.currentShape ?? layer.outputShape;
+    const seedShape = currentShapeOf(layer);
     let g = tf.reshape(tf.stack(current), [steps * tr.rows, ...seedShape]);
     if (tr.inputRows !== tr.rows) g = contractCopies(g, steps, tr.rows / tr.inputRows, batch);
     // local VJP of the layer's own map
@@ -284,7 +287,20 @@ interface PassResult {
 }
 
 /** One forward pass with `plan.copies` copies and noise where `noise` says; gradients of the traced layers. */
-function pass(net: Network, batch: Batch, loss: RowLoss, seed: number, c: Resolved, plan: CopyPlan, noise: readonly (EscapeNoise | undefined)[], which: 'lr' | 'local' | 'both'): PassResult {
+/** The loss of each sample with no noise anywhere, for the noise-free baseline. */
+function noiseFreeLoss(net: Network, batch: Batch, loss: RowLoss, c: Resolved, layers: number): Float32Array {
+  const clean = copyForward(net, batch.input, { plan: copyPlan(1), noise: new Array(layers).fill(undefined), score: c.score, signScores: false, seed: 0, train: false });
+  const l = loss(clean.output, batch.labels);
+  const values = l.dataSync() as Float32Array;
+  l.dispose();
+  clean.dispose();
+  return values;
+}
+
+function pass(
+  net: Network, batch: Batch, loss: RowLoss, seed: number, c: Resolved, plan: CopyPlan, noise: readonly (EscapeNoise | undefined)[],
+  which: 'lr' | 'local' | 'both', cleanLoss: () => Float32Array,
+): PassResult {
   const { input, labels } = batch;
   const B = input.shape[0]!;
   const fwd = copyForward(net, input, { plan, noise, score: c.score, signScores: c.signScores, seed, train: true });
@@ -300,14 +316,7 @@ function pass(net: Network, batch: Batch, loss: RowLoss, seed: number, c: Resolv
     const lrTraces = which === 'local' ? [] : fwd.traces.filter((t) => t.kind === 'lr');
     if (lrTraces.length) {
       if (copies < 2 && c.baseline !== 'noise-free') throw new SpikelrError('lr: one copy per sample needs the noise-free baseline; use copies >= 2');
-      let noiseFree: Float32Array | undefined;
-      if (c.baseline === 'noise-free') {
-        const clean = copyForward(net, input, { plan, noise: noise.map(() => undefined), score: c.score, signScores: false, seed, train: false });
-        const l = loss(clean.output, labels);
-        noiseFree = l.dataSync() as Float32Array;
-        l.dispose();
-        clean.dispose();
-      }
+      const noiseFree = c.baseline === 'noise-free' ? cleanLoss() : undefined;
       const coupled = c.coupled ?? net.layers.some((l) => l.spec.kind === 'graphConv');
       const w = tf.tensor1d(rowWeights(lossValues, plan, B, c.baseline, noiseFree, coupled));
       for (const tr of lrTraces) for (const [v, g] of layerGradients(tr, w, B)) gradients.set(v, g);
@@ -317,7 +326,7 @@ function pass(net: Network, batch: Batch, loss: RowLoss, seed: number, c: Resolv
       for (const tr of fwd.traces.filter((t) => t.kind === 'local')) {
         // exact ∂(mean loss)/∂u_t of the readout membrane: the loss's own derivative
         const dOut = tf.grad((o: tf.Tensor) => tf.mean(loss(o, rowLabels)))(fwd.output);
-        tr.seeds = tf.unstack(dOut);
+        tr.seeds = unstackSteps(dOut);
         dOut.dispose();
         for (const [v, g] of layerGradients(tr, undefined, B)) gradients.set(v, g);
       }
@@ -342,6 +351,9 @@ export function likelihoodRatio(config: LRConfig): Estimator {
       check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B,
         () => `lr: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
       const noise = noisePerLayer(net, c.noise).map((n) => (n && scale !== 1 ? { ...n, sigma: n.sigma * scale } : n));
+      // the noise-free loss is the same for every layer-wise pass: computed once, when first needed
+      let clean: Float32Array | undefined;
+      const cleanLoss = () => (clean ??= noiseFreeLoss(net, batch, loss, c, net.layers.length));
       if (c.layerwise && c.layerwise !== true) {
         for (const name of Object.keys(c.layerwise)) {
           const index = net.layers.indexOf(net.layer(name));
@@ -349,7 +361,7 @@ export function likelihoodRatio(config: LRConfig): Estimator {
         }
       }
       if (!c.layerwise) {
-        const r = pass(net, batch, loss, seed, c, c.plan, noise, 'both');
+        const r = pass(net, batch, loss, seed, c, c.plan, noise, 'both', cleanLoss);
         return { ...r, dispose: () => r.gradients.forEach((g) => g.dispose()) };
       }
       const gradients = new Map<tf.Variable, tf.Tensor>();
@@ -360,12 +372,12 @@ export function likelihoodRatio(config: LRConfig): Estimator {
         const copies = c.layerwise === true ? c.plan.copies : (c.layerwise as Record<string, number>)[name] ?? c.plan.copies;
         const plan = copyPlan(copies, c.sampling, c.qmcGroup === undefined ? undefined : Math.min(c.qmcGroup, copies));
         const only = noise.map((m, i) => (i === index ? m : undefined));
-        const r = pass(net, batch, loss, streamKey(seed, index), c, plan, only, 'lr');
+        const r = pass(net, batch, loss, streamKey(seed, index), c, plan, only, 'lr', cleanLoss);
         r.gradients.forEach((g, v) => gradients.set(v, g));
         lossSum += r.loss;
         passes++;
       });
-      const local = pass(net, batch, loss, seed, c, copyPlan(1), noise.map(() => undefined), 'local');
+      const local = pass(net, batch, loss, seed, c, copyPlan(1), noise.map(() => undefined), 'local', cleanLoss);
       local.gradients.forEach((g, v) => gradients.set(v, g));
       return {
         gradients,

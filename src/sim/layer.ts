@@ -289,6 +289,11 @@ function convOutput(size: number, kernel: number, stride: number, padding: Paddi
 }
 
 /** Builds `spec` for per-step input shape `inputShape`, its parameters seeded from `(seed, index)`. */
+/** Shape of a layer's currents per sample and step (a GRU's 3U gates, otherwise its output). */
+export function currentShapeOf(layer: Layer): readonly number[] {
+  return layer.currentShape ?? layer.outputShape;
+}
+
 /** A layer's name: its own, or its kind and position (`dense0`). */
 export function layerName(spec: LayerSpec, index: number): string {
   return spec.name ?? `${spec.kind}${index}`;

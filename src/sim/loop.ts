@@ -36,6 +36,16 @@ export function unstackSteps(x: tf.Tensor): tf.Tensor[] {
   return Array.from({ length: steps! }, (_, t) => tf.tensor(values.subarray(t * n, (t + 1) * n) as Float32Array, rest, x.dtype));
 }
 
+/** Swaps the first two axes: `[B, T, …]` ↔ `[T, B, …]`. */
+export function swapBatchTime(x: tf.Tensor): tf.Tensor {
+  return tf.transpose(x, [1, 0, ...x.shape.slice(2).map((_, i) => i + 2)]);
+}
+
+/** `[B, T, …shape]` input as time-major rows `[T·B, …shape]`: step t is rows t·B … t·B + B − 1. */
+export function timeMajorRows(input: tf.Tensor, shape: readonly number[]): tf.Tensor {
+  return tf.tidy(() => tf.reshape(swapBatchTime(input), [input.shape[1]! * input.shape[0]!, ...shape]));
+}
+
 export interface SequenceResult {
   readonly spikes?: tf.Tensor;
   readonly membrane?: tf.Tensor;

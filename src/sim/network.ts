@@ -7,10 +7,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, show, SpikelrError } from '../errors.js';
 import { initialState, neuronStep, stateTensors, type NeuronState } from '../neurons/dynamics.js';
-import { fireFor, type Fire } from '../neurons/firing.js';
+import { fireFor, heaviside, type Fire } from '../neurons/firing.js';
 import type { EscapeNoise } from '../neurons/noise.js';
-import { buildLayer, layerName, type Layer, type LayerSpec } from './layer.js';
-import { runSequence } from './loop.js';
+import { buildLayer, currentShapeOf, layerName, type Layer, type LayerSpec } from './layer.js';
+import { release, runSequence, swapBatchTime, timeMajorRows } from './loop.js';
 import { freshSeed, streamKey } from './random.js';
 
 export interface NetworkSpec {
@@ -51,6 +51,11 @@ export interface RunResult {
 
 let networkCount = 0;
 
+/** Frees a layer's parameters and constants. */
+function disposeLayer(layer: Layer): void {
+  for (const v of [...Object.values(layer.params), ...Object.values(layer.constants ?? {})]) v.dispose();
+}
+
 function isNoise(x: unknown): x is EscapeNoise {
   return typeof x === 'object' && x !== null && 'kind' in x && 'sigma' in x;
 }
@@ -86,7 +91,7 @@ export class Network {
         shape = layer.outputShape;
       });
     } catch (err) {
-      for (const l of layers) for (const v of [...Object.values(l.params), ...Object.values(l.constants ?? {})]) v.dispose();
+      layers.forEach(disposeLayer);
       throw err;
     }
     this.layers = layers;
@@ -167,7 +172,8 @@ export class Network {
 
   private fireFor(layer: Layer, index: number, noise: RunOptions['noise'], seed: number): Fire {
     const n = this.noiseFor(noise, layer);
-    return layer.neuron ? fireFor(layer.neuron, n, streamKey(seed, index), layer.coefficients.noiseScale) : fireFor({ kind: 'analog', activation: 'identity' });
+    // a stateless layer (pool, flatten) never fires; heaviside only fills its slot
+    return layer.neuron ? fireFor(layer.neuron, n, streamKey(seed, index), layer.coefficients.noiseScale) : heaviside;
   }
 
   /**
@@ -180,10 +186,8 @@ export class Network {
     const fields = this.checkRunOptions('network.run', options);
     const seed = options.seed ?? streamKey(this.seed, 0x5eed, this.runs++);
     const records: Record<string, Recording> = {};
-    const toBatchMajor = (t: tf.Tensor) => tf.tidy(() => tf.transpose(t, [1, 0, ...t.shape.slice(2).map((_, i) => i + 2)]));
-
-    // Time-major rows: [T·B, …shape]; step t is rows t·B … t·B + B − 1.
-    let x = tf.tidy(() => tf.reshape(toBatchMajor(input), [steps * batch, ...this.inputShape]));
+    const toBatchMajor = (t: tf.Tensor) => tf.tidy(() => swapBatchTime(t));
+    let x = timeMajorRows(input, this.inputShape);
     this.layers.forEach((layer, index) => {
       const currents = layer.currents(x);
       x.dispose();
@@ -191,7 +195,7 @@ export class Network {
         x = currents;
         return;
       }
-      const seqCurrents = tf.reshape(currents, [steps, batch, ...(layer.currentShape ?? layer.outputShape)]);
+      const seqCurrents = tf.reshape(currents, [steps, batch, ...currentShapeOf(layer)]);
       currents.dispose();
       const want = fields.get(layer.name) ?? new Set<Field>();
       const isReadout = layer.neuron.kind === 'readout';
@@ -253,7 +257,7 @@ export class Network {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const l of this.layers) for (const v of [...Object.values(l.params), ...Object.values(l.constants ?? {})]) v.dispose();
+    this.layers.forEach(disposeLayer);
   }
 }
 
@@ -298,8 +302,7 @@ export class Simulation {
       }
       const next = neuronStep(drive, old, layer.neuron, this.fires[i]!, this.t, layer.coefficients);
       drive.dispose();
-      const live = new Set(stateTensors(next));
-      for (const t of stateTensors(old)) if (!live.has(t)) t.dispose();
+      release(old, next);
       this.states[i] = next;
       x = (layer.neuron.kind === 'readout' ? next.membrane : next.spikes).clone();
     });
