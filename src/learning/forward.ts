@@ -13,7 +13,7 @@ import { activate, fireFor, noiseSigma, type Fire } from '../neurons/firing.js';
 import { logSigmaNoiseScore, noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
 import { isSpiking, isUnit } from '../neurons/params.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
-import { release, runSequence, timeMajorRows, unstackSteps } from '../sim/loop.js';
+import { release, runSequence, timeMajorRows } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
 import { copyNoise, type CopyPlan } from './sampling.js';
@@ -162,7 +162,7 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
   // σ_n = σ·exp(s_n) when the noise scale is learned (broadcast over the neuron axis)
   const sigmaOf = () => noiseSigma(noise, layer.coefficients.noiseScale);
   let state: NeuronState = initialState(neuron, shape);
-  const drives = unstackSteps(currents);
+  const drives = tf.unstack(currents);
   const sigma = noise.sigma;
   const perCopy = currents.shape[1] === rows && rows !== batch;
   for (let t = 0; t < drives.length; t++) {

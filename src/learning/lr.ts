@@ -21,10 +21,10 @@ import { check, checkInteger, checkKeys, checkOneOf, checkPositive, SpikelrError
 import { noiseFromRecord, type EscapeNoise } from '../neurons/noise.js';
 import { isSpiking, isUnit } from '../neurons/params.js';
 import { currentShapeOf } from '../sim/layer.js';
-import { unstackSteps } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { freshSeed, streamKey } from '../sim/random.js';
 import { conv2dFilterGradient } from '../sim/conv.js';
+import { matMulAT } from '../sim/matmul.js';
 import { copyForward, type LayerTrace, type ScoreKind } from './forward.js';
 import type { RowLoss } from './losses.js';
 import { copyPlan, groupCount, groupOf, type CopyPlan, type Sampling } from './sampling.js';
@@ -180,14 +180,6 @@ function contractCopies(g: tf.Tensor, steps: number, copies: number, batch: numb
   return tf.tidy(() => tf.reshape(tf.sum(tf.reshape(g, [steps, copies, batch, ...g.shape.slice(1)]), 1), [steps * batch, ...g.shape.slice(1)]));
 }
 
-/**
- * aᵀ b. tfjs-backend-wasm's matmul with transposeA is ~12x slower than an explicit transpose
- * followed by a plain matmul (measured at [1000, 784]ᵀ × [1000, 500]).
- */
-function matMulAT(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.matMul(tf.transpose(a), b));
-}
-
 function sumToLast(x: tf.Tensor): tf.Tensor {
   return x.rank === 1 ? x.clone() : tf.sum(x, [...Array(x.rank - 1).keys()]);
 }
@@ -326,7 +318,7 @@ function pass(
       for (const tr of fwd.traces.filter((t) => t.kind === 'local')) {
         // exact ∂(mean loss)/∂u_t of the readout membrane: the loss's own derivative
         const dOut = tf.grad((o: tf.Tensor) => tf.mean(loss(o, rowLabels)))(fwd.output);
-        tr.seeds = unstackSteps(dOut);
+        tr.seeds = tf.unstack(dOut);
         dOut.dispose();
         for (const [v, g] of layerGradients(tr, undefined, B)) gradients.set(v, g);
       }

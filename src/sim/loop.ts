@@ -23,19 +23,6 @@ export interface SequenceOptions {
   readonly coefficients?: Coefficients;
 }
 
-/**
- * Splits `[T, …]` into T tensors `[…]`. On wasm, tfjs's Slice/Unpack kernels copy the whole
- * input out of the heap for every slice (readSync without a range), so T slices cost O(T² · size);
- * reading the data once and splitting it costs one copy.
- */
-export function unstackSteps(x: tf.Tensor): tf.Tensor[] {
-  if (tf.getBackend() !== 'wasm') return tf.unstack(x);
-  const [steps, ...rest] = x.shape;
-  const n = rest.reduce((a, b) => a * b, 1);
-  const values = x.dataSync();
-  return Array.from({ length: steps! }, (_, t) => tf.tensor(values.subarray(t * n, (t + 1) * n) as Float32Array, rest, x.dtype));
-}
-
 /** Swaps the first two axes: `[B, T, …]` ↔ `[T, B, …]`. */
 export function swapBatchTime(x: tf.Tensor): tf.Tensor {
   return tf.transpose(x, [1, 0, ...x.shape.slice(2).map((_, i) => i + 2)]);
@@ -69,7 +56,7 @@ export function runSequence(
   const membranes: tf.Tensor[] = [];
   const kept = new Set<tf.Tensor>();
   const first = options.firstStep ?? 0;
-  const drives = unstackSteps(currents);
+  const drives = tf.unstack(currents);
   for (let t = 0; t < steps; t++) {
     const drive = drives[t]!;
     const input = options.recurrent ? tf.tidy(() => tf.add(drive, options.recurrent!(state.spikes))) : drive;
