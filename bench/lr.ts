@@ -11,7 +11,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { encodeImages } from '../src/learning/fit.js';
+import { imageSequences } from '../src/data/dataset.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { likelihoodRatio } from '../src/learning/lr.js';
 import { escapeNoise } from '../src/neurons/noise.js';
@@ -43,7 +43,7 @@ function measure(hidden: number, copies: number, steps: number) {
   const times: number[] = [];
   for (let r = 0; r <= Number(a.runs); r++) {
     const idx = Int32Array.from({ length: batch }, (_, i) => (r * batch + i) % data.count);
-    const input = encodeImages(data, idx, steps, 'rate', r);
+    const input = imageSequences(data, { steps, encoding: 'rate' }).batch(idx, r);
     const labels = tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]!), 'int32');
     const start = performance.now();
     const e = est.estimate(net, { input, labels }, loss, r);

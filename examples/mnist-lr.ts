@@ -16,7 +16,8 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { cosineDecay, fit, type Encoding } from '../src/learning/fit.js';
+import { imageSequences, type Encoding } from '../src/data/dataset.js';
+import { train as trainNetwork } from '../src/learning/trainer.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { likelihoodRatio } from '../src/learning/lr.js';
 import { escapeNoise, type NoiseKind } from '../src/neurons/noise.js';
@@ -78,16 +79,15 @@ const estimator = likelihoodRatio({ copies: Number(a.copies), noise, score: mode
 const epochs = Number(a.epochs ?? model.epochs);
 const config = { model: a.model, ...(a.model === 'snn' ? { hidden: Number(a.hidden) } : {}), copies: Number(a.copies), batch: Number(a.batch), steps: model.steps, encoding: model.encoding, sigma: Number(a.sigma), lr: Number(a.lr), seed, epochs, estimator: estimator.name, backend: backend.name };
 console.log(JSON.stringify({ config }));
-const history = await fit(net, estimator, membraneCrossEntropy('mean'), train, test, {
+const sequences = { steps: model.steps, encoding: model.encoding as Encoding, inputShape: net.inputShape };
+const { history } = await trainNetwork(net, estimator, membraneCrossEntropy('mean'), imageSequences(train, sequences), imageSequences(test, sequences), {
   epochs,
   batchSize: Number(a.batch),
-  steps: model.steps,
-  encoding: model.encoding as Encoding,
-  learningRate: Number(a.lr),
+  optimizer: { kind: 'adam', learningRate: Number(a.lr) },
+  schedule: 'cosine',
   seed,
   ...(a['max-steps'] ? { maxSteps: Number(a['max-steps']) } : {}),
   evalNoise: noise,
-  learningRateSchedule: cosineDecay,
   onStep: stepLogger(100),
   onEpoch: (r) => console.log(JSON.stringify(r)),
 });

@@ -69,14 +69,6 @@ describe('noise schedules', () => {
   });
 });
 
-describe('training loop', () => {
-  it('cosine decay runs from 1 to 0 through 1/2 at the midpoint', async () => {
-    const { cosineDecay } = await import('../src/learning/fit.js');
-    expect([cosineDecay(0, 100), cosineDecay(50, 100), cosineDecay(100, 100), cosineDecay(150, 100)]).toEqual([1, 0.5, 0, 0]);
-    expect(cosineDecay(25, 100)).toBeCloseTo((1 + Math.SQRT1_2) / 2, 12);
-  });
-});
-
 describe('BPTT training keeps no tensors between steps', () => {
   it('with and without truncation', async () => {
     const { bptt } = await import('../src/learning/bptt.js');

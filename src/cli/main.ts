@@ -7,6 +7,9 @@ import { SpikelrError } from '../errors.js';
 import { RESET_MODES } from '../neurons/params.js';
 import { choice, integer, noise, number } from './parse.js';
 import { NEURON_CHOICES, simulate } from './simulate.js';
+import { kebab, resolveConfig } from './config.js';
+import { addConfigFlags, configFlags } from './flags.js';
+import { resumeTraining, runEvaluation, runTraining } from './train.js';
 
 const version = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
 
@@ -60,6 +63,52 @@ program
     await initBackend({ backend: backendOption() });
     await simulate(opts);
   });
+
+const train = program
+  .command('train')
+  .description('train a spiking network by LR or surrogate-gradient BPTT into a run directory (config.json, metrics.jsonl, checkpoints, model, metrics.json)')
+  .option('--config <file>', 'JSON config file (flags override its keys)')
+  .option('--out <dir>', 'run directory (default runs/<method>-<dataset>-seed<seed>)')
+  .option('--resume <dir>', 'continue the run in this directory from its last checkpoint')
+  .option('--force', 'overwrite an existing run directory', false)
+  .option('--eval-noise', 'also report test accuracy with the escape noise (the stochastic network LR trains)', false)
+  .option('--no-progress', 'no progress bar');
+addConfigFlags(train).action(async (opts: Record<string, unknown>) => {
+  await initBackend({ backend: backendOption() });
+  const run = { progress: opts['progress'] as boolean, evalNoise: opts['evalNoise'] as boolean, force: opts['force'] as boolean };
+  let summary;
+  if (opts['resume'] !== undefined) {
+    const flags = configFlags(opts);
+    if (Object.keys(flags).length > 0 || opts['config'] !== undefined) {
+      throw new SpikelrError(`--resume continues a run with its own config.json; drop ${[...Object.keys(flags).map((k) => `--${kebab(k)}`), ...(opts['config'] !== undefined ? ['--config'] : [])].join(', ')}`);
+    }
+    summary = await resumeTraining(opts['resume'] as string, run);
+  } else {
+    const config = await resolveConfig({ ...(opts['config'] !== undefined ? { file: opts['config'] as string } : {}), flags: configFlags(opts) });
+    summary = await runTraining(config, { ...run, ...(opts['out'] !== undefined ? { out: opts['out'] as string } : {}) });
+  }
+  process.stdout.write(JSON.stringify(summary) + '\n');
+  if (summary.stopped === 'aborted') process.exit(130);
+});
+
+const evaluate = program
+  .command('eval')
+  .description('accuracy of a trained model: a run directory (its model and config) or a model file with --config/flags')
+  .argument('<run-or-model>', 'run directory or .safetensors model')
+  .option('--config <file>', 'JSON config naming the dataset and encoding (default: the run directory\'s config.json)')
+  .addOption(new Option('--split <name>', 'which split').choices(['test', 'train']).default('test'))
+  .option('--eval-noise', 'also evaluate with the escape noise', false);
+addConfigFlags(evaluate, ['dataset', 'dataDir', 'testLimit', 'trainLimit', 'steps', 'encoding', 'accuracy', 'noise', 'seed', 'loss', 'reduction']).action(async (target: string, opts: Record<string, unknown>) => {
+  await initBackend({ backend: backendOption() });
+  const result = await runEvaluation({
+    target,
+    ...(opts['config'] !== undefined ? { config: opts['config'] as string } : {}),
+    flags: configFlags(opts),
+    noise: opts['evalNoise'] as boolean,
+    split: opts['split'] as 'train' | 'test',
+  });
+  process.stdout.write(JSON.stringify(result) + '\n');
+});
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof SpikelrError) {

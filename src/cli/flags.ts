@@ -1,0 +1,69 @@
+/**
+ * Command-line flags for every {@link TrainConfig} key, `--learning-rate` for `learningRate`: each
+ * parsed to the key's type, then validated with the config file's rules. Flags the user did not
+ * give stay unset, so a config file's values are not overridden by defaults.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { COMMON_DEFAULTS, defaultConfig, kebab, RULES, type TrainConfig } from './config.js';
+
+const HELP: Partial<Record<keyof TrainConfig, string>> = {
+  dataset: 'dataset', dataDir: 'folder of the dataset files (idx, nmnist, shd)', trainLimit: 'use only the first N training samples', testLimit: 'use only the first N test samples',
+  method: 'gradient estimator', hidden: 'hidden layer sizes, comma-separated', recurrent: 'recurrent hidden layers', neuron: 'hidden neuron model',
+  beta: 'membrane decay per step', threshold: 'firing threshold', reset: 'reset after a spike', readoutBeta: 'decay of the output layer',
+  steps: 'time steps per sample', encoding: 'how images become input', loss: 'loss', reduction: 'time reduction of membrane losses',
+  accuracy: 'how the predicted class is read', optimizer: 'optimizer', learningRate: 'learning rate', momentum: 'SGD momentum', weightDecay: 'L2 weight decay',
+  schedule: "learning-rate schedule: constant, cosine, linear, or a formula in step, total, progress, epoch, e.g. '0.1^floor(epoch/2)'",
+  epochs: 'epochs', batchSize: 'samples per optimizer step', validation: 'fraction of the training set held out for validation', patience: 'early stopping: epochs without a better validation accuracy',
+  maxSteps: 'stop after N optimizer steps', seed: 'seed of weights, data order, encodings and noise', checkpointEvery: 'write a checkpoint every N steps',
+  copies: 'LR: noise copies per sample', noise: 'LR: escape noise KIND:SIGMA', score: 'LR: score function', baseline: 'LR: baseline', sampling: 'LR: noise sampling',
+  surrogate: 'BPTT: surrogate derivative', surrogateScale: "BPTT: the surrogate's sharpness (atan alpha, sigmoid slope, triangular width)", truncate: 'BPTT: truncate the backward pass every N steps',
+};
+
+const INTEGER_KEYS = new Set(['trainLimit', 'testLimit', 'patience', 'maxSteps', 'truncate', 'steps', 'epochs', 'batchSize', 'seed', 'checkpointEvery', 'copies']);
+
+function parserFor(key: keyof TrainConfig): (value: string) => unknown {
+  const sample = COMMON_DEFAULTS[key as Exclude<keyof TrainConfig, 'method'>];
+  if (key === 'hidden') {
+    return (v) => {
+      const sizes = v.split(',').map((x) => Number(x.trim()));
+      if (!sizes.every((n) => Number.isInteger(n) && n > 0)) throw new InvalidArgumentError(`expected positive integers separated by commas, e.g. 1000 or 512,256; got '${v}'`);
+      return sizes;
+    };
+  }
+  if (INTEGER_KEYS.has(key) || typeof sample === 'number') {
+    return (v) => {
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got '${v}'`);
+      return n;
+    };
+  }
+  return (v) => v;
+}
+
+/** "default X", or "default X for lr, Y for bptt" where the methods' recipes differ. */
+function defaultText(key: keyof TrainConfig): string {
+  if (key === 'method') return "default lr; 'spikelr compare' runs both";
+  const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
+  const lr = defaultConfig('lr')[key], bptt = defaultConfig('bptt')[key];
+  return show(lr) === show(bptt) ? `default ${show(lr)}` : `default ${show(lr)} for lr, ${show(bptt)} for bptt`;
+}
+
+/** Adds a flag for every config key to `command`. */
+export function addConfigFlags(command: Command, keys: readonly (keyof TrainConfig)[] = Object.keys(RULES) as (keyof TrainConfig)[]): Command {
+  for (const key of keys) {
+    const name = kebab(key);
+    if (key === 'recurrent') {
+      command.addOption(new Option(`--${name}`, HELP[key] ?? key));
+      continue;
+    }
+    command.addOption(new Option(`--${name} <value>`, `${HELP[key] ?? key} (${defaultText(key)})`).argParser(parserFor(key)));
+  }
+  return command;
+}
+
+/** The config keys the user set on the command line. */
+export function configFlags(opts: Record<string, unknown>): Partial<TrainConfig> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(RULES)) if (opts[key] !== undefined) out[key] = opts[key];
+  return out as Partial<TrainConfig>;
+}

@@ -1,0 +1,122 @@
+/** What a {@link TrainConfig} builds: the datasets, the network, the estimator and the loss. */
+import { imageSequences, storedSequences, subset, type Dataset } from '../data/dataset.js';
+import { loadIdxImages, loadMnist } from '../data/mnist.js';
+import { loadNmnist, NMNIST_SIZE } from '../data/nmnist.js';
+import { randmanTask } from '../data/randman.js';
+import { loadShd } from '../data/shd.js';
+import { bptt } from '../learning/bptt.js';
+import { countCrossEntropy, countSquaredError, membraneCrossEntropy, membraneSquaredError, type RowLoss } from '../learning/losses.js';
+import { likelihoodRatio, type Estimator } from '../learning/lr.js';
+import { escapeNoise, type EscapeNoise, type NoiseKind } from '../neurons/noise.js';
+import { alif, ifNeuron, lif, synaptic, type SpikingParams } from '../neurons/params.js';
+import { atan, fastSigmoid, sigmoid, straightThrough, triangular, type Surrogate } from '../neurons/surrogate.js';
+import { dense, readout, recurrent, type LayerSpec } from '../sim/layer.js';
+import { Network } from '../sim/network.js';
+import { permutation, streamKey } from '../sim/random.js';
+import type { TrainConfig } from './config.js';
+
+export interface Splits {
+  readonly train: Dataset;
+  readonly test: Dataset;
+}
+
+const limited = (d: Dataset, limit: number | null) => (limit !== null && limit < d.count ? subset(d, Int32Array.from({ length: limit }, (_, i) => i)) : d);
+
+/** The training and test sets the config names. */
+export async function loadSplits(c: TrainConfig): Promise<Splits> {
+  const limits = (split: 'train' | 'test') => (split === 'train' ? c.trainLimit : c.testLimit);
+  switch (c.dataset) {
+    case 'mnist':
+    case 'idx': {
+      const load = async (split: 'train' | 'test') => {
+        const limit = limits(split);
+        const options = { ...(c.dataDir !== null ? { dir: c.dataDir } : {}), ...(limit !== null ? { limit } : {}) };
+        const images = c.dataset === 'mnist' ? await loadMnist(split, options) : await loadIdxImages(split, options);
+        return imageSequences(images, { steps: c.steps, encoding: c.encoding });
+      };
+      return { train: await load('train'), test: await load('test') };
+    }
+    case 'nmnist': {
+      const load = async (split: 'train' | 'test') => {
+        const limit = limits(split);
+        const d = await loadNmnist(c.dataDir!, split, { steps: c.steps, ...(limit !== null ? { limit } : {}) });
+        return storedSequences(d.frames, d.labels, { steps: c.steps, inputShape: [NMNIST_SIZE * NMNIST_SIZE * 2], classes: 10 });
+      };
+      return { train: await load('train'), test: await load('test') };
+    }
+    case 'shd': {
+      const load = async (split: 'train' | 'test') => limited(await loadShd(c.dataDir!, split, { steps: c.steps }), limits(split));
+      return { train: await load('train'), test: await load('test') };
+    }
+    case 'randman': {
+      // Zenke and Vogels' task: 10 classes of 1000 samples on 1-D manifolds in 100 input units; 80/20 split
+      const task = randmanTask({ classes: 10, units: 100, steps: c.steps, samples: 1000, manifold: 1, seed: c.seed });
+      const all = storedSequences(task.spikes, task.labels, { steps: task.steps, inputShape: [task.units], classes: 10 });
+      const order = permutation(task.count, streamKey(c.seed, 0x5917));
+      const cut = Math.round(task.count * 0.8);
+      return { train: limited(subset(all, order.slice(0, cut)), c.trainLimit), test: limited(subset(all, order.slice(cut)), c.testLimit) };
+    }
+  }
+}
+
+function hiddenNeuron(c: TrainConfig): SpikingParams {
+  const common = { threshold: c.threshold, reset: c.reset };
+  switch (c.neuron) {
+    case 'lif':
+      return lif({ ...common, beta: c.beta });
+    case 'if':
+      return ifNeuron(common);
+    case 'synaptic':
+      return synaptic({ ...common, beta: c.beta });
+    case 'alif':
+      return alif({ ...common, beta: c.beta });
+  }
+}
+
+/** The network: hidden spiking layers, then a leaky readout (membrane losses) or spiking output (count losses). */
+export function buildNetwork(c: TrainConfig, inputShape: readonly number[], classes: number): Network {
+  const hidden: LayerSpec[] = c.hidden.map((units, i) => (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: hiddenNeuron(c) }));
+  const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count';
+  const out = spikingOutput ? dense({ name: 'out', units: classes, neuron: lif({ beta: c.readoutBeta, threshold: c.threshold }) }) : readout({ name: 'out', units: classes, beta: c.readoutBeta });
+  return new Network({ input: [...inputShape], layers: [...hidden, out], seed: c.seed });
+}
+
+export function noiseOf(c: TrainConfig): EscapeNoise {
+  const [kind, sigma] = c.noise.split(':');
+  return escapeNoise(kind as NoiseKind, Number(sigma));
+}
+
+function surrogateOf(c: TrainConfig): Surrogate {
+  const k = c.surrogateScale;
+  switch (c.surrogate) {
+    case 'atan':
+      return atan({ alpha: k });
+    case 'fast-sigmoid':
+      return fastSigmoid({ slope: k });
+    case 'sigmoid':
+      return sigmoid({ slope: k });
+    case 'triangular':
+      return triangular({ width: k });
+    case 'straight-through':
+      return straightThrough();
+  }
+}
+
+export function estimatorOf(c: TrainConfig, method: TrainConfig['method'] = c.method): Estimator {
+  return method === 'lr'
+    ? likelihoodRatio({ copies: c.copies, noise: noiseOf(c), score: c.score, baseline: c.baseline, sampling: c.sampling })
+    : bptt({ surrogate: surrogateOf(c), ...(c.truncate !== null ? { truncate: c.truncate } : {}) });
+}
+
+export function lossOf(c: TrainConfig): RowLoss {
+  switch (c.loss) {
+    case 'ce-membrane':
+      return membraneCrossEntropy(c.reduction);
+    case 'mse-membrane':
+      return membraneSquaredError(c.reduction);
+    case 'ce-count':
+      return countCrossEntropy();
+    case 'mse-count':
+      return countSquaredError();
+  }
+}

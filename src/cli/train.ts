@@ -1,0 +1,121 @@
+/** `spikelr train` and `spikelr eval`: a run directory in, metrics out. */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { backendReport } from '../backend.js';
+import { check, SpikelrError } from '../errors.js';
+import { CHECKPOINT_FILE, evaluateDataset, MODEL_FILE, train, type TrainResult } from '../learning/trainer.js';
+import { loadNetwork } from '../sim/io.js';
+import { readConfigFile, resolveConfig, writeConfig, type TrainConfig } from './config.js';
+import { buildNetwork, estimatorOf, loadSplits, lossOf, noiseOf } from './recipe.js';
+
+export const CONFIG_FILE = 'config.json';
+export const METRICS_FILE = 'metrics.json';
+
+export interface RunOptions {
+  /** Run directory (default runs/<method>-<dataset>-seed<seed>). */
+  readonly out?: string;
+  /** Overwrite an existing run directory. */
+  readonly force?: boolean;
+  readonly progress?: boolean;
+  /** Also evaluate the network with its escape noise (LR). */
+  readonly evalNoise?: boolean;
+}
+
+export interface RunSummary extends Omit<TrainResult, 'history'> {
+  readonly method: TrainConfig['method'];
+  readonly dataset: TrainConfig['dataset'];
+  readonly backend: string;
+  readonly epochs: number;
+  readonly runDir: string;
+}
+
+/** Stops a run at the next step boundary on SIGINT/SIGTERM (with a checkpoint), instead of mid-write. */
+function interruptible(): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const stop = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130); // a second signal: leave now
+    process.stderr.write(`\nspikelr: ${sig}: stopping after this step and writing a checkpoint (again to quit at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return { signal: controller.signal, release: () => (process.off('SIGINT', stop), process.off('SIGTERM', stop)) };
+}
+
+/** Trains the configured network into a run directory and writes metrics.json. */
+export async function runTraining(config: TrainConfig, o: RunOptions & { readonly resume?: boolean }): Promise<RunSummary> {
+  const runDir = o.out ?? path.join('runs', `${config.method}-${config.dataset}-seed${config.seed}`);
+  if (!o.resume && existsSync(path.join(runDir, CONFIG_FILE)) && !o.force) {
+    throw new SpikelrError(`${runDir} already holds a run; continue it with --resume ${runDir}, choose another --out, or overwrite with --force`);
+  }
+  await fs.mkdir(runDir, { recursive: true });
+  if (!o.resume) await writeConfig(path.join(runDir, CONFIG_FILE), config);
+  const { train: trainSet, test } = await loadSplits(config);
+  const net = buildNetwork(config, trainSet.inputShape, trainSet.classes);
+  const { signal, release } = interruptible();
+  try {
+    const result = await train(net, estimatorOf(config), lossOf(config), trainSet, test, {
+      epochs: config.epochs,
+      batchSize: config.batchSize,
+      seed: config.seed,
+      optimizer: { kind: config.optimizer, learningRate: config.learningRate, ...(config.optimizer === 'sgd' ? { momentum: config.momentum } : {}), weightDecay: config.weightDecay },
+      schedule: config.schedule,
+      validation: config.validation,
+      ...(config.patience !== null ? { patience: config.patience } : {}),
+      ...(config.maxSteps !== null ? { maxSteps: config.maxSteps } : {}),
+      accuracy: config.accuracy,
+      ...(o.evalNoise ? { evalNoise: noiseOf(config) } : {}),
+      runDir,
+      checkpointEvery: config.checkpointEvery,
+      resume: o.resume ?? false,
+      progress: o.progress ?? false,
+      signal,
+    });
+    const { history, ...rest } = result;
+    const summary: RunSummary = { method: config.method, dataset: config.dataset, backend: backendReport()?.name ?? tf.getBackend(), epochs: history.length, runDir, ...rest };
+    if (result.stopped !== 'aborted') await fs.writeFile(path.join(runDir, METRICS_FILE), JSON.stringify({ ...summary, history }, null, 2) + '\n');
+    return summary;
+  } finally {
+    release();
+    net.dispose();
+  }
+}
+
+/** Continues the run in `runDir` from its checkpoint with its own config. */
+export async function resumeTraining(runDir: string, o: RunOptions): Promise<RunSummary> {
+  const file = path.join(runDir, CONFIG_FILE);
+  check(existsSync(file), () => `--resume ${runDir}: no ${CONFIG_FILE} there; give the directory of a run started by spikelr train`);
+  check(existsSync(path.join(runDir, CHECKPOINT_FILE)), () => `--resume ${runDir}: no ${CHECKPOINT_FILE} yet (the run stopped before its first checkpoint); start it again`);
+  const config = await resolveConfig({ file, flags: {} });
+  return runTraining(config, { ...o, out: runDir, resume: true });
+}
+
+/** Accuracy of a trained model (a run directory or a model file with a config) on the test split. */
+export async function runEvaluation(o: { readonly target: string; readonly config?: string; readonly flags: Partial<TrainConfig>; readonly noise?: boolean; readonly split?: 'train' | 'test' }): Promise<Record<string, unknown>> {
+  const isDir = existsSync(o.target) && (await fs.stat(o.target)).isDirectory();
+  const modelFile = isDir ? path.join(o.target, MODEL_FILE) : o.target;
+  const configFile = o.config ?? (isDir ? path.join(o.target, CONFIG_FILE) : undefined);
+  const base = configFile ? await readConfigFile(configFile) : {};
+  const config = await resolveConfig({ flags: { ...base, ...o.flags } });
+  const net = await loadNetwork(modelFile);
+  try {
+    const splits = await loadSplits(config);
+    const data = splits[o.split ?? 'test'];
+    check(data.inputShape.join() === net.inputShape.join(), () => `eval: ${modelFile} takes ${net.inputShape.join('x')} inputs per step; ${config.dataset} gives ${data.inputShape.join('x')} (check --dataset and --encoding)`);
+    const seed = config.seed;
+    const clean = evaluateDataset(net, data, { seed, loss: lossOf(config), accuracy: config.accuracy });
+    const noisy = o.noise ? evaluateDataset(net, data, { seed, noise: noiseOf(config), accuracy: config.accuracy }) : undefined;
+    return {
+      model: modelFile,
+      dataset: config.dataset,
+      split: o.split ?? 'test',
+      samples: data.count,
+      accuracy: clean.accuracy,
+      loss: clean.loss,
+      ...(noisy ? { stochasticAccuracy: noisy.accuracy, noise: config.noise } : {}),
+    };
+  } finally {
+    net.dispose();
+  }
+}

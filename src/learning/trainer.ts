@@ -1,0 +1,356 @@
+/**
+ * The training loop behind `spikelr train`: seeded minibatches, any {@link Estimator}'s gradients
+ * applied by an explicit-state optimizer, a learning-rate schedule, a validation split with early
+ * stopping, and — with a run directory — metrics as JSON lines, atomic checkpoints every N steps,
+ * and a resume that ends bit-for-bit where an uninterrupted run would.
+ *
+ * Everything random is a pure function of (seed, step): the epoch's order, the encoding of each
+ * batch, the estimator's noise. A checkpoint therefore needs only the parameters, the optimizer's
+ * state and a few counters.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { check, checkInRange, checkInteger, checkOneOf, SpikelrError } from '../errors.js';
+import type { Dataset } from '../data/dataset.js';
+import { subset } from '../data/dataset.js';
+import type { EscapeNoise } from '../neurons/noise.js';
+import { deserializeModel, serializeNetwork, writeFileAtomic, type NamedValues } from '../sim/io.js';
+import { swapBatchTime } from '../sim/loop.js';
+import type { Network } from '../sim/network.js';
+import { permutation, streamKey } from '../sim/random.js';
+import type { Estimator } from './lr.js';
+import { ACCURACY_KINDS, predict, predictFirstSpike, type AccuracyKind, type RowLoss } from './losses.js';
+import { optimizer as makeOptimizer, type Optimizer, type OptimizerConfig } from './optim.js';
+import { schedule as compileSchedule, type Schedule } from './schedule.js';
+import { progressBar, type Progress } from './progress.js';
+
+export interface TrainOptions {
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly seed: number;
+  readonly optimizer: OptimizerConfig;
+  /** Learning-rate schedule: a name or formula (see schedule.ts), or a function of the step. Default constant. */
+  readonly schedule?: string | ((step: number, total: number) => number);
+  /** Factor on the estimator's σ at each step (annealing). */
+  readonly sigmaSchedule?: (step: number) => number;
+  /** Fraction of the training set held out for validation (0 = none). */
+  readonly validation?: number;
+  /** Stop after this many epochs without a better validation accuracy (needs `validation`). */
+  readonly patience?: number;
+  /** Stop after this many optimizer steps. */
+  readonly maxSteps?: number;
+  /** How accuracy is read from the output: rate/membrane (default) or first spike. */
+  readonly accuracy?: AccuracyKind;
+  /** Also evaluate the test set with this noise (the stochastic network LR trains). */
+  readonly evalNoise?: EscapeNoise;
+  /** Run directory: config, metrics.jsonl, checkpoint.safetensors, model.safetensors. */
+  readonly runDir?: string;
+  /** Checkpoint every this many optimizer steps (with `runDir`; default 100). */
+  readonly checkpointEvery?: number;
+  /** Continue from `runDir`'s checkpoint. */
+  readonly resume?: boolean;
+  /** Log a step record to metrics.jsonl every this many steps (default 50). */
+  readonly logEvery?: number;
+  /** Show a progress bar on stderr (a bar on a terminal, plain lines otherwise). */
+  readonly progress?: boolean | Progress;
+  /** Stops the run after the current step, with a checkpoint (SIGINT in the CLI). */
+  readonly signal?: AbortSignal;
+  /** Batch size for evaluation. */
+  readonly evalBatchSize?: number;
+  readonly onStep?: (info: StepInfo) => void;
+  readonly onEpoch?: (info: EpochRecord) => void;
+}
+
+export interface StepInfo {
+  readonly step: number;
+  readonly epoch: number;
+  readonly loss: number;
+  readonly learningRate: number;
+  readonly seconds: number;
+}
+
+export interface EpochRecord {
+  readonly epoch: number;
+  readonly steps: number;
+  readonly trainLoss: number;
+  readonly validationAccuracy?: number;
+  readonly testAccuracy: number;
+  readonly testLoss: number;
+  readonly stochasticTestAccuracy?: number;
+  /** Seconds spent in optimizer steps so far (evaluation excluded). */
+  readonly trainSeconds: number;
+  /** Peak bytes of live tensors during this epoch's first step. */
+  readonly peakTensorBytes: number;
+}
+
+export interface TrainResult {
+  readonly history: EpochRecord[];
+  readonly steps: number;
+  readonly testAccuracy: number;
+  readonly trainSeconds: number;
+  readonly samplesPerSecond: number;
+  readonly peakTensorBytes: number;
+  /** Why the run ended. */
+  readonly stopped: 'completed' | 'max-steps' | 'early-stopping' | 'aborted';
+  /** Epoch whose weights the network holds at the end (the best one under early stopping). */
+  readonly bestEpoch?: number;
+}
+
+/** Counters a checkpoint stores besides tensors. */
+interface TrainerState {
+  step: number;
+  epoch: number;
+  /** Batches of `epoch` done. */
+  batch: number;
+  lossSum: number;
+  trainSeconds: number;
+  samples: number;
+  peakTensorBytes: number;
+  history: EpochRecord[];
+  bestAccuracy: number;
+  bestEpoch: number;
+  sinceBest: number;
+  /** Length of metrics.jsonl when the checkpoint was written: a resume cuts what came after. */
+  metricsBytes: number;
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+export const MODEL_FILE = 'model.safetensors';
+export const BEST_FILE = 'best.safetensors';
+export const METRICS_LOG = 'metrics.jsonl';
+
+export interface Evaluation {
+  readonly accuracy: number;
+  /** Mean loss (when a loss is given). */
+  readonly loss: number;
+}
+
+/** Accuracy (and mean loss) of the network on a dataset, deterministic or with `noise`. */
+export function evaluateDataset(net: Network, data: Dataset, o: { readonly seed: number; readonly loss?: RowLoss; readonly noise?: EscapeNoise; readonly accuracy?: AccuracyKind; readonly batchSize?: number }): Evaluation {
+  const size = o.batchSize ?? 500;
+  let correct = 0, lossSum = 0;
+  for (let start = 0; start < data.count; start += size) {
+    const idx = Int32Array.from({ length: Math.min(size, data.count - start) }, (_, i) => start + i);
+    const input = data.batch(idx, streamKey(o.seed, 0xe7a1, start));
+    const r = net.run(input, o.noise ? { noise: o.noise, seed: streamKey(o.seed, 0xe7a2, start) } : {});
+    const [pred, loss] = tf.tidy(() => {
+      const timeMajor = swapBatchTime(r.output);
+      const labels = tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]!), 'int32');
+      return [(o.accuracy === 'first-spike' ? predictFirstSpike : predict)(timeMajor), o.loss ? tf.sum(o.loss(timeMajor, labels)) : tf.scalar(0)];
+    });
+    const p = pred.dataSync();
+    for (let i = 0; i < idx.length; i++) if (p[i] === data.labels[idx[i]!]) correct++;
+    lossSum += loss.dataSync()[0]!;
+    tf.dispose([input, pred, loss]);
+    r.dispose();
+  }
+  return { accuracy: correct / data.count, loss: lossSum / data.count };
+}
+
+/** Learnable variables of the network by stable names `<layer>.<param>`. */
+function parameterNames(net: Network): Map<tf.Variable, string> {
+  return new Map(net.layers.flatMap((l) => Object.entries(l.params).map(([p, v]) => [v, `${l.name}.${p}`] as const)));
+}
+
+async function optimizerValues(opt: Optimizer): Promise<NamedValues[]> {
+  const out: NamedValues[] = [];
+  for (const [name, t] of opt.state()) out.push({ name: `optimizer.${name}`, shape: t.shape, values: new Float32Array(await t.data()) });
+  return out;
+}
+
+/** Trains `net` on `train` with `estimator`; evaluates on `test` after every epoch. */
+export async function train(net: Network, estimator: Estimator, loss: RowLoss, trainData: Dataset, test: Dataset, o: TrainOptions): Promise<TrainResult> {
+  checkInteger('train', 'epochs', o.epochs, 1);
+  checkInteger('train', 'batchSize', o.batchSize, 1);
+  checkInRange('train', 'validation', o.validation ?? 0, 0, 0.9);
+  if (o.patience !== undefined) checkInteger('train', 'patience', o.patience, 1);
+  check(o.patience === undefined || (o.validation ?? 0) > 0, () => 'train: early stopping (patience) needs a validation split; set validation to a fraction such as 0.1');
+  if (o.accuracy !== undefined) checkOneOf('train', 'accuracy', o.accuracy, ACCURACY_KINDS);
+  const every = o.checkpointEvery ?? 100;
+  checkInteger('train', 'checkpointEvery', every, 1);
+  check(!o.resume || o.runDir !== undefined, () => 'train: resume needs the run directory to continue');
+  check(trainData.inputShape.join() === net.inputShape.join(), () => `train: the network takes ${net.inputShape.join('x')} inputs per step; the data has ${trainData.inputShape.join('x')}`);
+
+  // the validation split: a seeded permutation, the same on every resume
+  const order = permutation(trainData.count, streamKey(o.seed, 0x7a1));
+  const held = Math.round(trainData.count * (o.validation ?? 0));
+  const validation = held > 0 ? subset(trainData, order.slice(0, held).sort()) : undefined;
+  const data = held > 0 ? subset(trainData, order.slice(held).sort()) : trainData;
+  const perEpoch = Math.floor(data.count / o.batchSize);
+  check(perEpoch > 0, () => `train: batch size ${o.batchSize} is larger than the ${data.count} training samples`);
+  const total = Math.min(o.maxSteps ?? Infinity, perEpoch * o.epochs);
+  const rate: Schedule =
+    typeof o.schedule === 'function' ? (s) => (o.schedule as (s: number, t: number) => number)(s, total)
+    : compileSchedule(o.schedule ?? 'constant', { total, stepsPerEpoch: perEpoch });
+  const names = parameterNames(net);
+  const opt = makeOptimizer(o.optimizer, (v) => names.get(v) ?? v.name);
+  const runDir = o.runDir;
+  const metricsPath = runDir ? path.join(runDir, METRICS_LOG) : undefined;
+
+  const state: TrainerState = {
+    step: 0, epoch: 1, batch: 0, lossSum: 0, trainSeconds: 0, samples: 0, peakTensorBytes: 0, history: [],
+    bestAccuracy: -1, bestEpoch: 0, sinceBest: 0, metricsBytes: 0,
+  };
+  if (runDir) await fs.mkdir(runDir, { recursive: true });
+  if (o.resume) await restore(net, opt, runDir!, state);
+  else if (metricsPath) await fs.writeFile(metricsPath, '');
+
+  const log = async (record: object) => {
+    if (metricsPath) await fs.appendFile(metricsPath, JSON.stringify(record) + '\n');
+  };
+  const checkpoint = async () => {
+    if (!runDir) return;
+    state.metricsBytes = metricsPath && existsSync(metricsPath) ? (await fs.stat(metricsPath)).size : 0;
+    const bytes = await serializeNetwork(net, { tensors: await optimizerValues(opt), metadata: { trainer: JSON.stringify(state), optimizerSteps: String(opt.steps) } });
+    await writeFileAtomic(path.join(runDir, CHECKPOINT_FILE), bytes);
+  };
+  const bar = o.progress === true ? progressBar({ total }) : o.progress || undefined;
+  const evalBatch = o.evalBatchSize ?? 500;
+  let stopped: TrainResult['stopped'] = 'completed';
+  let bestInMemory: Uint8Array | undefined;
+
+  try {
+    run: for (; state.epoch <= o.epochs; state.epoch++, state.batch = 0, state.lossSum = 0) {
+      const epochOrder = permutation(data.count, streamKey(o.seed, 0x5af, state.epoch));
+      let profiled = false;
+      for (; state.batch < perEpoch; state.batch++) {
+        if (state.step >= total) break;
+        const idx = epochOrder.subarray(state.batch * o.batchSize, (state.batch + 1) * o.batchSize);
+        const started = performance.now();
+        const input = data.batch(idx, streamKey(o.seed, 0xe1c, state.step));
+        const labels = tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]!), 'int32');
+        const factor = rate(state.step);
+        const estimateOnce = () => estimator.estimate(net, { input, labels }, loss, streamKey(o.seed, 0x1a, state.step), { sigmaScale: o.sigmaSchedule?.(state.step) ?? 1 });
+        let est!: ReturnType<typeof estimateOnce>;
+        if (!profiled) {
+          // the peak of live tensors inside one step (the estimator's working memory included)
+          const info = await tf.profile(() => {
+            est = estimateOnce();
+          });
+          state.peakTensorBytes = Math.max(state.peakTensorBytes, info.peakBytes);
+          profiled = true;
+        } else {
+          est = estimateOnce();
+        }
+        opt.apply(est.gradients, factor);
+        net.constrain();
+        est.dispose();
+        tf.dispose([input, labels]);
+        state.trainSeconds += (performance.now() - started) / 1000;
+        state.lossSum += est.loss;
+        state.samples += idx.length;
+        state.step++;
+        const info = { step: state.step, epoch: state.epoch, loss: est.loss, learningRate: o.optimizer.learningRate * factor, seconds: state.trainSeconds };
+        if (state.step % (o.logEvery ?? 50) === 0) await log({ type: 'step', ...info });
+        o.onStep?.(info);
+        bar?.update(state.step, { epoch: state.epoch, loss: est.loss });
+        const aborted = o.signal?.aborted === true;
+        if (state.step % every === 0 || aborted) {
+          state.batch++; // the checkpoint resumes after this batch
+          await checkpoint();
+          state.batch--;
+        }
+        if (aborted) {
+          stopped = 'aborted';
+          break run;
+        }
+        if (state.step % 20 === 0) await new Promise((r) => setImmediate(r));
+      }
+      const batches = Math.max(1, state.batch);
+      const epochPeak = state.peakTensorBytes;
+      const testEval = evaluateDataset(net, test, { seed: streamKey(o.seed, 0x7e57), loss, accuracy: o.accuracy, batchSize: evalBatch });
+      const record: EpochRecord = {
+        epoch: state.epoch,
+        steps: state.step,
+        trainLoss: state.lossSum / batches,
+        ...(validation ? { validationAccuracy: evaluateDataset(net, validation, { seed: streamKey(o.seed, 0x7a11), accuracy: o.accuracy, batchSize: evalBatch }).accuracy } : {}),
+        testAccuracy: testEval.accuracy,
+        testLoss: testEval.loss,
+        ...(o.evalNoise ? { stochasticTestAccuracy: evaluateDataset(net, test, { seed: streamKey(o.seed, 0x7e58), noise: o.evalNoise, accuracy: o.accuracy, batchSize: evalBatch }).accuracy } : {}),
+        trainSeconds: state.trainSeconds,
+        peakTensorBytes: epochPeak,
+      };
+      state.history.push(record);
+      await log({ type: 'epoch', ...record });
+      o.onEpoch?.(record);
+      bar?.note(`epoch ${record.epoch}: train loss ${record.trainLoss.toFixed(4)}, ${validation ? `validation ${(record.validationAccuracy! * 100).toFixed(2)}%, ` : ''}test ${(record.testAccuracy * 100).toFixed(2)}%`);
+      if (validation) {
+        if (record.validationAccuracy! > state.bestAccuracy) {
+          state.bestAccuracy = record.validationAccuracy!;
+          state.bestEpoch = state.epoch;
+          state.sinceBest = 0;
+          if (runDir) await writeFileAtomic(path.join(runDir, BEST_FILE), await serializeNetwork(net));
+          else bestInMemory = await serializeNetwork(net);
+        } else state.sinceBest++;
+      }
+      if (state.step >= total && state.epoch < o.epochs) {
+        stopped = 'max-steps';
+        state.epoch++;
+        state.batch = 0;
+        break;
+      }
+      if (o.patience !== undefined && state.sinceBest >= o.patience) {
+        stopped = 'early-stopping';
+        state.epoch++;
+        state.batch = 0;
+        break;
+      }
+    }
+    if (stopped !== 'aborted') await checkpoint();
+  } finally {
+    bar?.done();
+  }
+
+  // under a validation split the network ends with the weights of its best epoch
+  let testAccuracy = state.history.at(-1)?.testAccuracy ?? 0;
+  if (stopped !== 'aborted' && validation && state.bestEpoch > 0 && state.bestEpoch !== state.history.at(-1)?.epoch) {
+    const bytes = runDir ? await fs.readFile(path.join(runDir, BEST_FILE)) : bestInMemory!;
+    copyParameters(deserializeModel(bytes, 'best model').net, net);
+    testAccuracy = evaluateDataset(net, test, { seed: streamKey(o.seed, 0x7e57), accuracy: o.accuracy, batchSize: evalBatch }).accuracy;
+  } else if (validation) testAccuracy = state.history.find((h) => h.epoch === state.bestEpoch)?.testAccuracy ?? testAccuracy;
+  if (runDir && stopped !== 'aborted') await writeFileAtomic(path.join(runDir, MODEL_FILE), await serializeNetwork(net));
+  opt.dispose();
+  return {
+    history: state.history,
+    steps: state.step,
+    testAccuracy,
+    trainSeconds: state.trainSeconds,
+    samplesPerSecond: state.samples / Math.max(state.trainSeconds, 1e-9),
+    peakTensorBytes: state.peakTensorBytes,
+    stopped,
+    ...(validation && state.bestEpoch > 0 ? { bestEpoch: state.bestEpoch } : {}),
+  };
+}
+
+/** Copies every parameter of `from` into the same-named parameter of `to`, then disposes `from`. */
+function copyParameters(from: Network, to: Network): void {
+  to.layers.forEach((layer, i) => {
+    for (const [p, v] of Object.entries(layer.params)) v.assign(from.layers[i]!.params[p]!);
+  });
+  from.dispose();
+}
+
+/** Loads the run directory's checkpoint into the network, the optimizer and the counters. */
+async function restore(net: Network, opt: Optimizer, runDir: string, state: TrainerState): Promise<void> {
+  const file = path.join(runDir, CHECKPOINT_FILE);
+  if (!existsSync(file)) throw new SpikelrError(`resume: no checkpoint in ${runDir} (expected ${file}; a run writes one every checkpointEvery steps)`);
+  const saved = deserializeModel(await fs.readFile(file), file);
+  check(saved.net.layers.length === net.layers.length && saved.net.layers.every((l, i) => l.name === net.layers[i]!.name),
+    () => `resume: ${file} holds a different network (layers ${saved.net.layers.map((l) => l.name).join(', ')}); resume with the run's own config`);
+  copyParameters(saved.net, net);
+  let counters: TrainerState;
+  try {
+    counters = JSON.parse(saved.metadata['trainer'] ?? '') as TrainerState;
+  } catch {
+    throw new SpikelrError(`resume: ${file} has no trainer state; it is a model file, not a checkpoint`);
+  }
+  Object.assign(state, counters);
+  const slots = new Map<string, tf.Tensor>();
+  for (const [name, { shape, values }] of saved.extra) if (name.startsWith('optimizer.')) slots.set(name.slice('optimizer.'.length), tf.tensor(values, shape));
+  opt.restore(slots, Number(saved.metadata['optimizerSteps'] ?? state.step));
+  tf.dispose([...slots.values()]);
+  // metrics written after the checkpoint belong to the lost steps: the resumed run writes them again
+  const metrics = path.join(runDir, METRICS_LOG);
+  if (existsSync(metrics)) await fs.truncate(metrics, state.metricsBytes);
+}
