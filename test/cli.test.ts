@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -23,7 +23,6 @@ describe('the spikelr command', () => {
   beforeAll(() => {
     if (!existsSync(main)) throw new Error(`${main} is missing: build first (npm run build; npm test does it)`);
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('info names the backend, what was tried and the versions', async () => {
     const r = await spikelr('info');
@@ -59,5 +58,76 @@ describe('the spikelr command', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe('spikelr train and eval', () => {
+  const small = ['--train-limit', '256', '--test-limit', '100', '--hidden', '16', '--steps', '5', '--batch-size', '32', '--no-progress'];
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('train writes a run directory whose metrics.json eval reproduces', async () => {
+    const out = path.join(dir, 'bptt-run');
+    const r = await spikelr('train', '--method', 'bptt', ...small, '--out', out);
+    expect(r.code).toBe(0);
+    const metrics = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    expect(metrics).toMatchObject({ method: 'bptt', dataset: 'mnist', steps: 8, stopped: 'completed' });
+    for (const key of ['testAccuracy', 'trainSeconds', 'samplesPerSecond', 'peakTensorBytes']) expect(metrics[key]).toBeGreaterThan(0);
+    expect(metrics.samplesPerSecond).toBeCloseTo((8 * 32) / metrics.trainSeconds, 6);
+    for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.safetensors', 'model.safetensors']) expect(existsSync(path.join(out, f))).toBe(true);
+    const config = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ method: 'bptt', hidden: [16], steps: 5, encoding: 'rate', beta: 0.95 });
+    const e = await spikelr('eval', out);
+    expect(e.code).toBe(0);
+    expect(JSON.parse(e.stdout)).toMatchObject({ accuracy: metrics.testAccuracy, samples: 100 });
+    const again = await spikelr('train', '--method', 'bptt', ...small, '--out', out);
+    expect(again.stderr).toMatch(/already holds a run; continue it with --resume/);
+  });
+
+  it('a run stopped by SIGINT resumes to the same model as a run never stopped', async () => {
+    const args = ['train', '--method', 'lr', '--copies', '4', '--train-limit', '1024', '--test-limit', '50', '--hidden', '32', '--steps', '6', '--batch-size', '32', '--epochs', '3', '--checkpoint-every', '3', '--no-progress'];
+    const whole = path.join(dir, 'whole'), stopped = path.join(dir, 'stopped');
+    expect((await spikelr(...args, '--out', whole)).code).toBe(0);
+    const child = spawn(process.execPath, [main, ...args, '--out', stopped], { env: { ...process.env, SPIKELR_BACKEND: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    while (!existsSync(path.join(stopped, 'checkpoint.safetensors'))) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(/SIGINT: stopping after this step and writing a checkpoint/);
+    expect(existsSync(path.join(stopped, 'metrics.json'))).toBe(false);
+    expect((await spikelr('train', '--resume', stopped, '--steps', '7')).stderr).toMatch(/--resume continues a run with its own config\.json; drop --steps/);
+    const resumed = await spikelr('train', '--resume', stopped, '--no-progress');
+    expect(resumed.code).toBe(0);
+    expect(readFileSync(path.join(stopped, 'model.safetensors')).equals(readFileSync(path.join(whole, 'model.safetensors')))).toBe(true);
+  });
+
+  describe('bad configs', () => {
+    const file = (name: string, text: string) => {
+      const f = path.join(dir, name);
+      writeFileSync(f, text);
+      return f;
+    };
+    it.each([
+      [() => ['train', '--config', file('typo.json', '{"learning_rate": 0.1}')], /typo\.json: unknown key 'learning_rate' \(did you mean 'learningRate'\?\); allowed keys are dataset, /],
+      [() => ['train', '--config', file('value.json', '{"method": "bp"}')], /value\.json: 'method' must be one of 'lr', 'bptt', got 'bp'/],
+      [() => ['train', '--config', file('range.json', '{"beta": 1.5}')], /range\.json: 'beta' must be a number in \[0, 1\], got 1\.5/],
+      [() => ['train', '--config', file('broken.json', '{"epochs": 2,}')], /broken\.json: not valid JSON/],
+      [() => ['train', '--config', file('array.json', '[1, 2]')], /array\.json: a config must be a JSON object/],
+      [() => ['train', '--config', path.join(dir, 'missing.json')], /missing\.json: no such config file/],
+      [() => ['train', '--epochs', '0'], /command line: --epochs must be an integer >= 1, got 0/],
+      [() => ['train', '--hidden', '10,x'], /option '--hidden <value>' argument '10,x' is invalid\. expected positive integers/],
+      [() => ['train', '--noise', 'cauchy:1'], /--noise must be KIND:SIGMA with KIND one of gaussian, logistic, laplace/],
+      [() => ['train', '--schedule', '2 * stpe'], /learning-rate schedule '2 \* stpe': unknown variable 'stpe'/],
+      [() => ['train', '--patience', '3'], /patience \(early stopping\) needs a validation split/],
+      [() => ['train', '--accuracy', 'first-spike'], /accuracy 'first-spike' needs a spiking output layer: use loss 'ce-count' or 'mse-count'/],
+      [() => ['train', '--dataset', 'shd'], /dataset 'shd' needs dataDir/],
+      [() => ['train', '--resume', path.join(dir, 'nothing')], /--resume .*nothing: no config\.json there/],
+    ])('rejects bad config %#', async (args, message) => {
+      const r = await spikelr(...args());
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    });
   });
 });

@@ -9,6 +9,7 @@ import { check, readFileNamed, show, SpikelrError } from '../errors.js';
 import { BASELINES } from '../learning/lr.js';
 import { ACCURACY_KINDS, MEMBRANE_REDUCTIONS } from '../learning/losses.js';
 import { OPTIMIZERS } from '../learning/optim.js';
+import { parseSchedule } from '../learning/schedule.js';
 import { SAMPLINGS } from '../learning/sampling.js';
 import { NOISE_KINDS } from '../neurons/noise.js';
 import { RESET_MODES } from '../neurons/params.js';
@@ -136,6 +137,7 @@ export function checkCombinations(c: TrainConfig, source: string): void {
   const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count';
   check(c.accuracy !== 'first-spike' || spikingOutput, () => `${source}: accuracy 'first-spike' needs a spiking output layer: use loss 'ce-count' or 'mse-count'`);
   check(c.patience === null || c.validation > 0, () => `${source}: patience (early stopping) needs a validation split: set validation, e.g. 0.1`);
+  parseSchedule(c.schedule);
   check(c.dataset === 'mnist' || c.dataset === 'randman' || c.dataDir !== null, () => `${source}: dataset '${c.dataset}' needs dataDir, the folder of its files`);
 }
 

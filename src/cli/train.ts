@@ -4,7 +4,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { backendReport } from '../backend.js';
 import { check, SpikelrError } from '../errors.js';
-import { CHECKPOINT_FILE, evaluateDataset, MODEL_FILE, train, type TrainResult } from '../learning/trainer.js';
+import { CHECKPOINT_FILE, evaluateDataset, MODEL_FILE, testSeed, train, type TrainResult } from '../learning/trainer.js';
 import { loadNetwork } from '../sim/io.js';
 import { readConfigFile, resolveConfig, writeConfig, type TrainConfig } from './config.js';
 import { buildNetwork, estimatorOf, loadSplits, lossOf, noiseOf } from './recipe.js';
@@ -103,7 +103,7 @@ export async function runEvaluation(o: { readonly target: string; readonly confi
     const splits = await loadSplits(config);
     const data = splits[o.split ?? 'test'];
     check(data.inputShape.join() === net.inputShape.join(), () => `eval: ${modelFile} takes ${net.inputShape.join('x')} inputs per step; ${config.dataset} gives ${data.inputShape.join('x')} (check --dataset and --encoding)`);
-    const seed = config.seed;
+    const seed = testSeed(config.seed); // the seed the run evaluated its test set with
     const clean = evaluateDataset(net, data, { seed, loss: lossOf(config), accuracy: config.accuracy });
     const noisy = o.noise ? evaluateDataset(net, data, { seed, noise: noiseOf(config), accuracy: config.accuracy }) : undefined;
     return {

@@ -8,7 +8,7 @@
  * a batch is binned into T steps of `duration / T` seconds when asked for.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { check, checkInteger, checkPositive, SpikelrError } from '../errors.js';
 import type { Dataset } from './dataset.js';
@@ -78,11 +78,26 @@ function readVlen(module: H5Module, d: H5Dataset): number[][] | ArrayLike<number
   }
 }
 
+const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** The HDF5 superblock signature sits at byte 0, 512, 1024 or 2048 (a user block may precede it). */
+async function hasHdf5Signature(file: string): Promise<boolean> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return [0, 512, 1024, 2048].some((at) => at + 8 <= bytesRead && head.subarray(at, at + 8).equals(SIGNATURE));
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Reads one SHD file. */
 export async function readShdFile(file: string): Promise<SpikeEvents> {
   if (!existsSync(file)) {
     throw new SpikelrError(`SHD: ${file} not found${existsSync(`${file}.gz`) ? ` (${file}.gz is there: decompress it with gunzip)` : ' (the files shd_train.h5 and shd_test.h5 of the SHD download)'}`);
   }
+  if (!(await hasHdf5Signature(file))) throw new SpikelrError(`SHD: ${file} is not an HDF5 file (no HDF5 signature in its first 4 KB)`);
   const h5wasm = (await import('h5wasm/node')) as unknown as { ready: Promise<H5Module>; File: new (p: string, mode: string) => H5File };
   const module = await h5wasm.ready;
   let f: H5File;

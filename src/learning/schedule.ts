@@ -7,7 +7,7 @@
  * A formula is checked once, at the boundary: unknown variables, syntax errors, and values that are
  * not finite and ≥ 0 at the start, middle and end of the run are errors that say so.
  */
-import { parse, type MathNode } from 'mathjs';
+import { parse, type EvalFunction, type MathNode } from 'mathjs';
 import { SpikelrError } from '../errors.js';
 
 export const SCHEDULE_VARIABLES = ['step', 'total', 'progress', 'epoch', 'stepsPerEpoch'] as const;
@@ -23,8 +23,8 @@ export type Schedule = (step: number) => number;
 
 const CONSTANTS = new Set(['pi', 'e', 'tau', 'Infinity']);
 
-/** Compiles `text` (a name of {@link NAMED_SCHEDULES} or a formula) for a run of `context`. */
-export function schedule(text: string, context: ScheduleContext): Schedule {
+/** Parses and checks `text` (a name of {@link NAMED_SCHEDULES} or a formula): syntax and variables. */
+export function parseSchedule(text: string): EvalFunction {
   const where = `learning-rate schedule '${text}'`;
   const formula = (NAMED_SCHEDULES as Record<string, string>)[text] ?? text;
   let node: MathNode;
@@ -41,7 +41,13 @@ export function schedule(text: string, context: ScheduleContext): Schedule {
       throw new SpikelrError(`${where}: unknown variable '${name}'; the variables are ${SCHEDULE_VARIABLES.join(', ')}`);
     }
   });
-  const code = node.compile();
+  return node.compile();
+}
+
+/** Compiles `text` (a name of {@link NAMED_SCHEDULES} or a formula) for a run of `context`. */
+export function schedule(text: string, context: ScheduleContext): Schedule {
+  const where = `learning-rate schedule '${text}'`;
+  const code = parseSchedule(text);
   const { total, stepsPerEpoch } = context;
   const at = (step: number): number => {
     let value: unknown;

@@ -148,6 +148,11 @@ export function evaluateDataset(net: Network, data: Dataset, o: { readonly seed:
   return { accuracy: correct / data.count, loss: lossSum / data.count };
 }
 
+/** Seed of the test-set evaluation (its rate coding and noise) of a run seeded `seed`. */
+export function testSeed(seed: number): number {
+  return streamKey(seed, 0x7e57);
+}
+
 /** Learnable variables of the network by stable names `<layer>.<param>`. */
 function parameterNames(net: Network): Map<tf.Variable, string> {
   return new Map(net.layers.flatMap((l) => Object.entries(l.params).map(([p, v]) => [v, `${l.name}.${p}`] as const)));
@@ -259,7 +264,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
       }
       const batches = Math.max(1, state.batch);
       const epochPeak = state.peakTensorBytes;
-      const testEval = evaluateDataset(net, test, { seed: streamKey(o.seed, 0x7e57), loss, accuracy: o.accuracy, batchSize: evalBatch });
+      const testEval = evaluateDataset(net, test, { seed: testSeed(o.seed), loss, accuracy: o.accuracy, batchSize: evalBatch });
       const record: EpochRecord = {
         epoch: state.epoch,
         steps: state.step,
@@ -307,7 +312,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   if (stopped !== 'aborted' && validation && state.bestEpoch > 0 && state.bestEpoch !== state.history.at(-1)?.epoch) {
     const bytes = runDir ? await fs.readFile(path.join(runDir, BEST_FILE)) : bestInMemory!;
     copyParameters(deserializeModel(bytes, 'best model').net, net);
-    testAccuracy = evaluateDataset(net, test, { seed: streamKey(o.seed, 0x7e57), accuracy: o.accuracy, batchSize: evalBatch }).accuracy;
+    testAccuracy = evaluateDataset(net, test, { seed: testSeed(o.seed), accuracy: o.accuracy, batchSize: evalBatch }).accuracy;
   } else if (validation) testAccuracy = state.history.find((h) => h.epoch === state.bestEpoch)?.testAccuracy ?? testAccuracy;
   if (runDir && stopped !== 'aborted') await writeFileAtomic(path.join(runDir, MODEL_FILE), await serializeNetwork(net));
   opt.dispose();
