@@ -102,6 +102,27 @@ describe('spikelr train and eval', () => {
     expect(readFileSync(path.join(stopped, 'model.safetensors')).equals(readFileSync(path.join(whole, 'model.safetensors')))).toBe(true);
   });
 
+  it('compare trains both methods from one initialisation and reports gradients and robustness', async () => {
+    const out = path.join(dir, 'compare');
+    const r = await spikelr('compare', '--epochs', '1', '--train-limit', '300', '--test-limit', '100', '--hidden', '16', '--gradient-batches', '2', '--copies-sweep', '2,8', '--attack-samples', '50', '--epsilons', '0,0.1', '--noise-levels', '0.2', '--pgd-iterations', '3', '--out', out, '--no-progress');
+    expect(r.code).toBe(0);
+    const c = JSON.parse(readFileSync(path.join(out, 'compare.json'), 'utf8'));
+    expect(c.methods).toEqual(['lr', 'bptt']);
+    for (const m of ['lr', 'bptt']) {
+      expect(c.runs[m]).toMatchObject({ method: m, steps: 3, stopped: 'completed' });
+      expect(c.runs[m].history).toHaveLength(1);
+      expect(JSON.parse(readFileSync(path.join(out, m, 'config.json'), 'utf8')).hidden).toEqual([16]);
+    }
+    expect(c.gradients.initial.map((l: { parameter: string }) => l.parameter)).toEqual(['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']);
+    for (const l of c.gradients.initial) expect(l.mean).toBeGreaterThan(-1), expect(l.mean).toBeLessThanOrEqual(1);
+    expect(c.gradients.copies.map((s: { copies: number }) => s.copies)).toEqual([2, 8]);
+    // at ε = 0 an attack leaves the images alone: the accuracy is the clean accuracy on those 50 images
+    expect(c.robustness.fgsm.lr[0]).toBe(c.robustness.pgd.lr[0]);
+    expect(c.robustness.transfer.lrFromBptt[0]).toBe(c.robustness.pgd.lr[0]);
+    expect(Object.keys(c.robustness.gaussian)).toEqual(['lr', 'bptt']);
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/\| PGD transfer \| bpttFromLr \|/);
+  });
+
   describe('bad configs', () => {
     const file = (name: string, text: string) => {
       const f = path.join(dir, name);
@@ -123,6 +144,8 @@ describe('spikelr train and eval', () => {
       [() => ['train', '--accuracy', 'first-spike'], /accuracy 'first-spike' needs a spiking output layer: use loss 'ce-count' or 'mse-count'/],
       [() => ['train', '--dataset', 'shd'], /dataset 'shd' needs dataDir/],
       [() => ['train', '--resume', path.join(dir, 'nothing')], /--resume .*nothing: no config\.json there/],
+      [() => ['compare', '--methods', 'lr,fa'], /--methods: unknown method 'fa'; expected some of lr, bptt/],
+      [() => ['compare', '--epsilons', '0,2'], /option '--epsilons <list>' argument '0,2' is invalid\. expected numbers in \[0, 1\]/],
     ])('rejects bad config %#', async (args, message) => {
       const r = await spikelr(...args());
       expect(r.code).not.toBe(0);

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /** The `spikelr` command. */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import { BACKEND_CHOICES, initBackend, packageVersions } from '../backend.js';
 import { SpikelrError } from '../errors.js';
 import { RESET_MODES } from '../neurons/params.js';
 import { choice, integer, noise, number } from './parse.js';
 import { NEURON_CHOICES, simulate } from './simulate.js';
-import { kebab, resolveConfig } from './config.js';
+import { kebab, METHODS, resolveConfig, RULES, type TrainConfig } from './config.js';
+import { runCompare } from './compare.js';
 import { addConfigFlags, configFlags } from './flags.js';
 import { resumeTraining, runEvaluation, runTraining } from './train.js';
 
@@ -108,6 +110,47 @@ addConfigFlags(evaluate, ['dataset', 'dataDir', 'testLimit', 'trainLimit', 'step
     split: opts['split'] as 'train' | 'test',
   });
   process.stdout.write(JSON.stringify(result) + '\n');
+});
+
+const numberList = (min: number, max: number) => (value: string): number[] => {
+  const list = value.split(',').map((x) => Number(x.trim()));
+  if (list.length === 0 || !list.every((x) => Number.isFinite(x) && x >= min && x <= max)) throw new InvalidArgumentError(`expected numbers in [${min}, ${max}] separated by commas, got '${value}'`);
+  return list;
+};
+
+const compare = program
+  .command('compare')
+  .description('train one model by LR and by BPTT (same data, seed, initialisation) and compare accuracy, time, memory, gradients and robustness; writes compare.json and report.md')
+  .option('--config <file>', 'JSON config file (flags override its keys; method is ignored)')
+  .option('--out <dir>', 'output directory (default runs/compare-<dataset>-seed<seed>)')
+  .option('--methods <list>', 'methods to train, comma-separated', (v: string) => v.split(',').map((m) => m.trim()), ['lr', 'bptt'])
+  .option('--gradient-batches <n>', 'fixed training batches the LR and BPTT gradients are compared on', integer(1), 4)
+  .option('--copies-sweep <list>', 'copies K of the cosine-against-K sweep', numberList(1, 4096), [2, 8, 32])
+  .option('--epsilons <list>', 'attack radii (L-infinity, images in [0, 1])', numberList(0, 1), [0, 0.02, 0.05, 0.1, 0.2])
+  .option('--noise-levels <list>', 'Gaussian corruption standard deviations', numberList(0, 10), [0.1, 0.2, 0.3, 0.5])
+  .option('--attack-samples <n>', 'test images attacked', integer(1), 1000)
+  .option('--pgd-iterations <n>', 'PGD steps', integer(1), 10)
+  .option('--force', 'overwrite existing run directories', false)
+  .option('--no-progress', 'no progress bar');
+addConfigFlags(compare, (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k) => k !== 'method')).action(async (opts: Record<string, unknown>) => {
+  const methods = opts['methods'] as string[];
+  for (const m of methods) if (!(METHODS as readonly string[]).includes(m)) throw new SpikelrError(`--methods: unknown method '${m}'; expected some of ${METHODS.join(', ')}`);
+  await initBackend({ backend: backendOption() });
+  const config = await resolveConfig({ ...(opts['config'] !== undefined ? { file: opts['config'] as string } : {}), flags: configFlags(opts), method: 'lr' });
+  const out = (opts['out'] as string | undefined) ?? path.join('runs', `compare-${config.dataset}-seed${config.seed}`);
+  await runCompare(config, {
+    out,
+    methods: methods as TrainConfig['method'][],
+    gradientBatches: opts['gradientBatches'] as number,
+    copiesSweep: opts['copiesSweep'] as number[],
+    epsilons: opts['epsilons'] as number[],
+    noiseLevels: opts['noiseLevels'] as number[],
+    attackSamples: opts['attackSamples'] as number,
+    pgdIterations: opts['pgdIterations'] as number,
+    progress: opts['progress'] as boolean,
+    force: opts['force'] as boolean,
+  });
+  process.stdout.write(`wrote ${path.join(out, 'compare.json')} and ${path.join(out, 'report.md')}\n`);
 });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

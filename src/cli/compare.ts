@@ -1,0 +1,235 @@
+/**
+ * `spikelr compare`: one model, data set and seed trained by each method (LR and surrogate BPTT),
+ * side by side — per-epoch loss, accuracy, time and peak memory; per-layer cosine similarity of the
+ * LR estimate and the BPTT gradient on fixed batches (at initialisation, against the number of
+ * copies, and at the LR-trained weights); accuracy under FGSM, PGD, transfer attacks and Gaussian
+ * noise. Writes compare.json (the data the visualisation renders) and report.md.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { imageSequences } from '../data/dataset.js';
+import { loadIdxImages, loadMnist, type ImageDataset } from '../data/mnist.js';
+import type { Estimator } from '../learning/lr.js';
+import type { RowLoss } from '../learning/losses.js';
+import { fgsm, gaussianCorruption, pgd } from '../learning/robustness.js';
+import { evaluateDataset, testSeed } from '../learning/trainer.js';
+import { loadNetwork } from '../sim/io.js';
+import type { Network } from '../sim/network.js';
+import { permutation, streamKey } from '../sim/random.js';
+import type { TrainConfig } from './config.js';
+import { buildNetwork, estimatorOf, loadSplits, lossOf } from './recipe.js';
+import { runTraining, type RunSummary } from './train.js';
+import { MODEL_FILE } from '../learning/trainer.js';
+
+export interface CompareOptions {
+  readonly out: string;
+  readonly methods: readonly TrainConfig['method'][];
+  /** Fixed training batches the gradients are compared on. */
+  readonly gradientBatches: number;
+  /** Copies K for the cosine-against-K sweep at initialisation. */
+  readonly copiesSweep: readonly number[];
+  readonly epsilons: readonly number[];
+  readonly noiseLevels: readonly number[];
+  /** Test images attacked (the first N). */
+  readonly attackSamples: number;
+  readonly pgdIterations: number;
+  readonly progress: boolean;
+  readonly force: boolean;
+}
+
+export interface LayerCosine {
+  readonly parameter: string;
+  readonly mean: number;
+  readonly sd: number;
+  /** ‖LR‖ / ‖BPTT‖, mean over batches. */
+  readonly normRatio: number;
+}
+
+const cosine = (a: Float32Array, b: Float32Array) => {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  return { cos: ab / Math.sqrt(aa * bb || 1), ratio: Math.sqrt(aa / (bb || 1)) };
+};
+
+const meanSd = (x: number[]) => {
+  const m = x.reduce((a, b) => a + b, 0) / x.length;
+  return { mean: m, sd: Math.sqrt(x.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, x.length - 1)) };
+};
+
+/** Per-parameter cosine of `a`'s and `b`'s gradients of `net` on the given batches. */
+export async function gradientCosines(net: Network, a: Estimator, b: Estimator, batches: { input: tf.Tensor; labels: tf.Tensor }[], loss: RowLoss, seed: number): Promise<LayerCosine[]> {
+  const names = new Map(net.layers.flatMap((l) => Object.entries(l.params).map(([p, v]) => [v, `${l.name}.${p}`] as const)));
+  const per = new Map<string, { cos: number[]; ratio: number[] }>();
+  batches.forEach((batch, i) => {
+    const ea = a.estimate(net, batch, loss, streamKey(seed, 0xc05, i));
+    const eb = b.estimate(net, batch, loss, streamKey(seed, 0xc05, i));
+    for (const [v, ga] of ea.gradients) {
+      const gb = eb.gradients.get(v);
+      if (!gb) continue;
+      const { cos, ratio } = cosine(ga.dataSync() as Float32Array, gb.dataSync() as Float32Array);
+      const name = names.get(v) ?? v.name;
+      const entry = per.get(name) ?? { cos: [], ratio: [] };
+      entry.cos.push(cos);
+      entry.ratio.push(ratio);
+      per.set(name, entry);
+    }
+    ea.dispose();
+    eb.dispose();
+  });
+  return [...per].map(([parameter, { cos, ratio }]) => ({ parameter, ...meanSd(cos), normRatio: meanSd(ratio).mean }));
+}
+
+async function testImages(c: TrainConfig, count: number): Promise<ImageDataset> {
+  const options = { limit: count, ...(c.dataDir !== null ? { dir: c.dataDir } : {}) };
+  return c.dataset === 'mnist' ? loadMnist('test', options) : loadIdxImages('test', options);
+}
+
+const withImages = (d: ImageDataset, images: Float32Array): ImageDataset => ({ ...d, images });
+
+/** Accuracy of each model under each attack and corruption. */
+async function robustness(c: TrainConfig, models: Record<string, Network>, loss: RowLoss, o: CompareOptions): Promise<Record<string, unknown>> {
+  const data = await testImages(c, o.attackSamples);
+  const accuracy = (net: Network, images: Float32Array) =>
+    evaluateDataset(net, imageSequences(withImages(data, images), { steps: c.steps, encoding: c.encoding, inputShape: net.inputShape }), { seed: testSeed(c.seed), accuracy: c.accuracy }).accuracy;
+  const attackOptions = { steps: c.steps, loss };
+  /** Adversarial images crafted on `net` by `attack` at `eps`, in chunks. */
+  const craft = (net: Network, attack: 'fgsm' | 'pgd', eps: number) => {
+    const out = new Float32Array(data.images.length);
+    const pixels = data.rows * data.cols, chunk = 250;
+    for (let start = 0; start < data.count; start += chunk) {
+      const n = Math.min(chunk, data.count - start);
+      const x = tf.tensor2d(data.images.subarray(start * pixels, (start + n) * pixels), [n, pixels]);
+      const y = tf.tensor1d(Int32Array.from(data.labels.subarray(start, start + n)), 'int32');
+      const adv = attack === 'fgsm' ? fgsm(net, x, y, eps, attackOptions) : pgd(net, x, y, eps, { ...attackOptions, iterations: o.pgdIterations });
+      out.set(adv.dataSync(), start * pixels);
+      tf.dispose([x, y, adv]);
+    }
+    return out;
+  };
+  const names = Object.keys(models);
+  const table = (f: (name: string, level: number) => number, levels: readonly number[]) => Object.fromEntries(names.map((n) => [n, levels.map((l) => f(n, l))]));
+  const crafted = new Map<string, Float32Array>();
+  const pgdOn = (name: string, eps: number) => {
+    const key = `${name}:${eps}`;
+    if (!crafted.has(key)) crafted.set(key, eps === 0 ? data.images : craft(models[name]!, 'pgd', eps));
+    return crafted.get(key)!;
+  };
+  const result: Record<string, unknown> = {
+    samples: data.count,
+    epsilons: o.epsilons,
+    fgsm: table((n, eps) => accuracy(models[n]!, eps === 0 ? data.images : craft(models[n]!, 'fgsm', eps)), o.epsilons),
+    pgd: table((n, eps) => accuracy(models[n]!, pgdOn(n, eps)), o.epsilons),
+    pgdIterations: o.pgdIterations,
+    noiseLevels: o.noiseLevels,
+    gaussian: table((n, sigma) => accuracy(models[n]!, gaussianCorruption(data.images, sigma, streamKey(c.seed, 0x6a55, Math.round(sigma * 1e6)))), o.noiseLevels),
+  };
+  if (names.length === 2) {
+    // transfer: PGD examples crafted on one model, evaluated on the other
+    const [a, b] = names as [string, string];
+    result['transfer'] = {
+      [`${a}From${b[0]!.toUpperCase()}${b.slice(1)}`]: o.epsilons.map((eps) => accuracy(models[a]!, pgdOn(b, eps))),
+      [`${b}From${a[0]!.toUpperCase()}${a.slice(1)}`]: o.epsilons.map((eps) => accuracy(models[b]!, pgdOn(a, eps))),
+    };
+  }
+  return result;
+}
+
+export async function runCompare(config: TrainConfig, o: CompareOptions): Promise<Record<string, unknown>> {
+  await fs.mkdir(o.out, { recursive: true });
+  const loss = lossOf(config);
+  const { train: trainSet, test } = await loadSplits(config);
+  const lrConfig = { ...config, method: 'lr' as const }, bpttConfig = { ...config, method: 'bptt' as const };
+
+  // gradients on fixed batches at the common initialisation
+  const order = permutation(trainSet.count, streamKey(config.seed, 0xb47c));
+  const batches = Array.from({ length: o.gradientBatches }, (_, i) => {
+    const idx = order.subarray(i * config.batchSize, (i + 1) * config.batchSize);
+    return { input: trainSet.batch(idx, streamKey(config.seed, 0xb47d, i)), labels: tf.tensor1d(Int32Array.from(idx, (j) => trainSet.labels[j]!), 'int32') };
+  });
+  const initial = buildNetwork(config, trainSet.inputShape, trainSet.classes);
+  const gradients: Record<string, unknown> = {
+    batches: o.gradientBatches,
+    batchSize: config.batchSize,
+    initial: await gradientCosines(initial, estimatorOf(lrConfig), estimatorOf(bpttConfig), batches, loss, config.seed),
+    copies: await Promise.all(o.copiesSweep.map(async (k) => ({ copies: k, layers: await gradientCosines(initial, estimatorOf({ ...lrConfig, copies: k }), estimatorOf(bpttConfig), batches, loss, config.seed) }))),
+  };
+  initial.dispose();
+
+  const runs: Record<string, RunSummary & { history: unknown }> = {};
+  const models: Record<string, Network> = {};
+  for (const method of o.methods) {
+    const runDir = path.join(o.out, method);
+    const summary = await runTraining({ ...config, method }, { out: runDir, force: o.force, progress: o.progress });
+    const metrics = JSON.parse(await fs.readFile(path.join(runDir, 'metrics.json'), 'utf8')) as RunSummary & { history: unknown };
+    runs[method] = { ...summary, history: metrics.history };
+    models[method] = await loadNetwork(path.join(runDir, MODEL_FILE));
+  }
+  if (models['lr']) gradients['trainedLR'] = await gradientCosines(models['lr'], estimatorOf(lrConfig), estimatorOf(bpttConfig), batches, loss, config.seed);
+  tf.dispose(batches.flatMap((b) => [b.input, b.labels]));
+
+  const images = config.dataset === 'mnist' || config.dataset === 'idx';
+  const report = {
+    config,
+    methods: o.methods,
+    runs,
+    gradients,
+    robustness: images ? await robustness(config, models, loss, o) : { skipped: `attacks perturb images; dataset '${config.dataset}' is not an image dataset` },
+    test: { samples: test.count },
+  };
+  Object.values(models).forEach((m) => m.dispose());
+  await fs.writeFile(path.join(o.out, 'compare.json'), JSON.stringify(report, null, 2) + '\n');
+  await fs.writeFile(path.join(o.out, 'report.md'), markdown(report));
+  return report;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+/** The comparison as Markdown tables. */
+export function markdown(r: { config: TrainConfig; methods: readonly string[]; runs: Record<string, RunSummary & { history: unknown }>; gradients: Record<string, unknown>; robustness: Record<string, unknown> }): string {
+  const lines: string[] = [];
+  const c = r.config;
+  lines.push(`# spikelr compare: ${r.methods.join(' vs ')} on ${c.dataset}`, '');
+  lines.push(`Hidden ${c.hidden.join('-')} ${c.neuron}${c.recurrent ? ' (recurrent)' : ''}, β = ${c.beta}, ${c.steps} steps, ${c.encoding} input, ${c.loss} (${c.reduction}), ${c.optimizer} η = ${c.learningRate} (${c.schedule}), batch ${c.batchSize}, ${c.epochs} epoch(s), seed ${c.seed}; LR: K = ${c.copies}, ${c.noise} noise, ${c.score} score, ${c.baseline} baseline; BPTT: ${c.surrogate}(${c.surrogateScale}).`, '');
+  lines.push('| method | test accuracy | train seconds | samples/s | peak tensor MB |', '| --- | --- | --- | --- | --- |');
+  for (const m of r.methods) {
+    const s = r.runs[m]!;
+    lines.push(`| ${m} | ${pct(s.testAccuracy)} | ${s.trainSeconds.toFixed(1)} | ${s.samplesPerSecond.toFixed(1)} | ${(s.peakTensorBytes / 2 ** 20).toFixed(1)} |`);
+  }
+  lines.push('', '## Per epoch', '', '| method | epoch | train loss | test accuracy | train seconds | peak tensor MB |', '| --- | --- | --- | --- | --- | --- |');
+  for (const m of r.methods) {
+    for (const h of r.runs[m]!.history as { epoch: number; trainLoss: number; testAccuracy: number; trainSeconds: number; peakTensorBytes: number }[]) {
+      lines.push(`| ${m} | ${h.epoch} | ${h.trainLoss.toFixed(4)} | ${pct(h.testAccuracy)} | ${h.trainSeconds.toFixed(1)} | ${(h.peakTensorBytes / 2 ** 20).toFixed(1)} |`);
+    }
+  }
+  const cosTable = (title: string, rows: LayerCosine[] | undefined) => {
+    if (!rows) return;
+    lines.push('', `## ${title}`, '', '| parameter | cosine (mean ± sd) | ‖LR‖/‖BPTT‖ |', '| --- | --- | --- |');
+    for (const l of rows) lines.push(`| ${l.parameter} | ${l.mean.toFixed(3)} ± ${l.sd.toFixed(3)} | ${l.normRatio.toFixed(3)} |`);
+  };
+  cosTable(`LR vs BPTT gradient at initialisation (K = ${c.copies}, ${r.gradients['batches']} batches)`, r.gradients['initial'] as LayerCosine[]);
+  const sweep = r.gradients['copies'] as { copies: number; layers: LayerCosine[] }[] | undefined;
+  if (sweep?.length) {
+    const params = sweep[0]!.layers.map((l) => l.parameter);
+    lines.push('', '## Cosine against the number of copies (initialisation)', '', `| K | ${params.join(' | ')} |`, `| --- | ${params.map(() => '---').join(' | ')} |`);
+    for (const s of sweep) lines.push(`| ${s.copies} | ${s.layers.map((l) => l.mean.toFixed(3)).join(' | ')} |`);
+  }
+  cosTable('LR vs BPTT gradient at the LR-trained weights', r.gradients['trainedLR'] as LayerCosine[] | undefined);
+  const rob = r.robustness;
+  if (rob['epsilons']) {
+    const eps = rob['epsilons'] as number[];
+    lines.push('', `## Robustness (${rob['samples']} test images; accuracy)`, '', `| attack | model | ${eps.map((e) => `ε = ${e}`).join(' | ')} |`, `| --- | --- | ${eps.map(() => '---').join(' | ')} |`);
+    for (const attack of ['fgsm', 'pgd'] as const) {
+      for (const [m, acc] of Object.entries(rob[attack] as Record<string, number[]>)) lines.push(`| ${attack.toUpperCase()}${attack === 'pgd' ? ` (${rob['pgdIterations']} steps)` : ''} | ${m} | ${acc.map(pct).join(' | ')} |`);
+    }
+    for (const [m, acc] of Object.entries((rob['transfer'] ?? {}) as Record<string, number[]>)) lines.push(`| PGD transfer | ${m} | ${acc.map(pct).join(' | ')} |`);
+    const sigmas = rob['noiseLevels'] as number[];
+    lines.push('', `| Gaussian noise | model | ${sigmas.map((s) => `σ = ${s}`).join(' | ')} |`, `| --- | --- | ${sigmas.map(() => '---').join(' | ')} |`);
+    for (const [m, acc] of Object.entries(rob['gaussian'] as Record<string, number[]>)) lines.push(`| | ${m} | ${acc.map(pct).join(' | ')} |`);
+  } else if (rob['skipped']) lines.push('', `Robustness: ${rob['skipped']}.`);
+  return lines.join('\n') + '\n';
+}
