@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
 import { bptt } from '../src/learning/bptt.js';
+import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { analog, lif } from '../src/neurons/params.js';
 import { atan, customSurrogate, fastSigmoid, sigmoid, straightThrough, surrogateSpike, triangular, type Surrogate } from '../src/neurons/surrogate.js';
@@ -57,9 +58,10 @@ describe('BPTT', () => {
   }
 
   it.each([
-    ['sigmoid(4)', sigmoid({ slope: 4 }), (x: number) => 1 / (1 + Math.exp(-4 * x))],
-    ['atan(2)', atan({ alpha: 2 }), (x: number) => Math.atan(Math.PI * x) / Math.PI + 0.5],
-  ] as const)('with the spike replaced by the smooth %s, equals float64 finite differences of the reference network', (_, surrogate, S) => {
+    ['sigmoid(4)', sigmoid({ slope: 4 }), (x: number) => 1 / (1 + Math.exp(-4 * x)), undefined],
+    ['atan(2)', atan({ alpha: 2 }), (x: number) => Math.atan(Math.PI * x) / Math.PI + 0.5, undefined],
+    ['sigmoid(4) and a rate regulariser on both hidden layers', sigmoid({ slope: 4 }), (x: number) => 1 / (1 + Math.exp(-4 * x)), { weight: 0.7, target: 0.3 }],
+  ] as const)('with the spike replaced by the smooth %s, equals float64 finite differences of the reference network', (_, surrogate, S, reg) => {
     const n = net();
     const params = Object.fromEntries(n.layers.flatMap((l) => Object.entries(l.params).map(([k, v]) => [`${l.name}.${k}`, values(v)])));
     const lossOf = (P: Record<string, number[]>) => {
@@ -72,12 +74,15 @@ describe('BPTT', () => {
         const m = refNeurons(n.layer('r').neuron!, o.spikes.map((r) => refAffine(r, w('r.weight', 2, 2), P['r.bias']))).membrane;
         const logits = [0, 1].map((k) => m.reduce((s, r) => s + r[k]!, 0) / m.length);
         total += Math.log(Math.exp(logits[0]!) + Math.exp(logits[1]!)) - logits[LABELS[b]!]!;
+        // λ · mean_n (r_n − target)² per hidden layer, r_n the mean over steps of its (smooth) spikes
+        if (reg) for (const layer of [h, o]) total += (reg.weight / 2) * [0, 1].reduce((a, k) => a + (layer.spikes.reduce((r, row) => r + row[k]!, 0) / layer.spikes.length - reg.target) ** 2, 0);
       });
       return total / INPUT.length;
     };
     const input = tf.tensor(INPUT.flat(2), [2, 4, 3]);
     const labels = tf.tensor1d(LABELS, 'int32');
-    const e = bptt({ surrogate, smooth: true }).estimate(n, { input, labels }, membraneCrossEntropy('mean'));
+    const loss = reg ? regularized(membraneCrossEntropy('mean'), [rateRegularizer(reg)]) : membraneCrossEntropy('mean');
+    const e = bptt({ surrogate, smooth: true }).estimate(n, { input, labels }, loss);
     expect(e.loss).toBeCloseTo(lossOf(params), 5);
     let nonzero = 0;
     for (const l of n.layers) {

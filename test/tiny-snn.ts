@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { erf } from 'mathjs';
 import { likelihoodRatio, type LRConfig } from '../src/learning/lr.js';
-import { membraneCrossEntropy, rateSquaredError } from '../src/learning/losses.js';
+import { membraneCrossEntropy, rateSquaredError, type RowLoss } from '../src/learning/losses.js';
+import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { escapeNoise, type EscapeNoise, type NoiseKind } from '../src/neurons/noise.js';
 import { alif, lif, synaptic, type SpikingParams } from '../src/neurons/params.js';
 import { dense, readout, recurrent, type Learnable } from '../src/sim/layer.js';
@@ -34,6 +35,8 @@ export interface Case {
   readonly learn: readonly Learnable[];
   readonly noise: EscapeNoise;
   readonly config?: Partial<LRConfig>;
+  /** A rate regulariser on the hidden layer: λ · mean_n (r_n − target)². */
+  readonly regularize?: { readonly weight: number; readonly target: number };
 }
 
 export type Params = Record<string, number[]>;
@@ -109,11 +112,13 @@ export function expectedLoss(c: Case, P: Params, noisy: { readonly h: boolean; r
       const hid = noisy.h ? patternTrace(c.hidden, hc, h, c.noise, hRec, hCoef, P['h.noiseScale']) : deterministic(c.hidden, hc, hRec, hCoef);
       if (hid.logP === -Infinity) continue;
       const oc = hid.trace.spikes.map((row) => refAffine(row, w22(P['o.weight']!), P['o.bias']));
+      const reg = c.regularize;
+      const penalty = reg ? (reg.weight / 2) * [0, 1].reduce((a, k) => a + (hid.trace.spikes.reduce((r, row) => r + row[k]!, 0) / T - reg.target) ** 2, 0) : 0;
       if (c.output === 'readout') {
         const mem = refNeurons({ kind: 'readout', beta: 0.7 }, oc).membrane;
         const logits = [0, 1].map((k) => mem.reduce((s, r) => s + r[k]!, 0) / T);
         const lse = Math.log(Math.exp(logits[0]!) + Math.exp(logits[1]!));
-        total += Math.exp(hid.logP) * (lse - logits[LABELS[b]!]!);
+        total += Math.exp(hid.logP) * (lse - logits[LABELS[b]!]! + penalty);
         continue;
       }
       for (let o = 0; o < (noisy.o ? 1 << (2 * T) : 1); o++) {
@@ -124,7 +129,7 @@ export function expectedLoss(c: Case, P: Params, noisy: { readonly h: boolean; r
           const rate = out.trace.spikes.reduce((a, r) => a + r[k]!, 0) / T;
           return s + (rate - (k === LABELS[b] ? 0.8 : 0.2)) ** 2;
         }, 0);
-        total += Math.exp(hid.logP + out.logP) * loss;
+        total += Math.exp(hid.logP + out.logP) * (loss + penalty);
       }
     }
   });
@@ -144,9 +149,14 @@ export function exactGradient(c: Case, P: Params, noisyFor: (key: string) => { h
   return g;
 }
 
+function lossFor(c: Case): RowLoss {
+  const task = c.output === 'readout' ? membraneCrossEntropy('mean') : rateSquaredError(0.8, 0.2);
+  return c.regularize ? regularized(task, [rateRegularizer(c.regularize)]) : task;
+}
+
 export function lrDraws(c: Case, net: Network, copies: number, draws: number, config: Partial<LRConfig> = {}): { mean: Params; se: Params; variance: number } {
   const est = likelihoodRatio({ copies, noise: c.noise, ...c.config, ...config });
-  const loss = c.output === 'readout' ? membraneCrossEntropy('mean') : rateSquaredError(0.8, 0.2);
+  const loss = lossFor(c);
   const input = tf.tensor(INPUTS.flat(2), [2, T, 3]);
   const labels = tf.tensor1d(LABELS, 'int32');
   const names = new Map<tf.Variable, string>();
@@ -201,7 +211,7 @@ export function cosine(a: Params, b: Params): number {
 /** Per-draw gradient vectors (all entries concatenated) of M seeded LR draws. */
 export function lrSamples(c: Case, net: Network, copies: number, draws: number, config: Partial<LRConfig> = {}, firstSeed = 1000): number[][] {
   const est = likelihoodRatio({ copies, noise: c.noise, ...c.config, ...config });
-  const loss = c.output === 'readout' ? membraneCrossEntropy('mean') : rateSquaredError(0.8, 0.2);
+  const loss = lossFor(c);
   const input = tf.tensor(INPUTS.flat(2), [2, T, 3]);
   const labels = tf.tensor1d(LABELS, 'int32');
   const order = net.layers.flatMap((l) => Object.values(l.params));

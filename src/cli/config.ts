@@ -10,6 +10,7 @@ import { BASELINES } from '../learning/lr.js';
 import { ACCURACY_KINDS, MEMBRANE_REDUCTIONS } from '../learning/losses.js';
 import { OPTIMIZERS } from '../learning/optim.js';
 import { parseSchedule } from '../learning/schedule.js';
+import { REGULARIZERS } from '../learning/regularizers.js';
 import { SAMPLINGS } from '../learning/sampling.js';
 import { NOISE_KINDS } from '../neurons/noise.js';
 import { RESET_MODES } from '../neurons/params.js';
@@ -41,6 +42,10 @@ export interface TrainConfig {
   loss: (typeof LOSSES)[number];
   reduction: (typeof MEMBRANE_REDUCTIONS)[number];
   accuracy: (typeof ACCURACY_KINDS)[number];
+  /** Firing-rate regulariser on the hidden layers. */
+  regularizer: 'none' | (typeof REGULARIZERS)[number];
+  regularizerWeight: number;
+  rateTarget: number;
   optimizer: (typeof OPTIMIZERS)[number];
   learningRate: number;
   momentum: number;
@@ -70,6 +75,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   dataset: 'mnist', dataDir: null, trainLimit: null, testLimit: null,
   hidden: [1000], recurrent: false, neuron: 'lif', beta: 0.95, threshold: 1, reset: 'subtract', readoutBeta: 0.95,
   steps: 25, encoding: 'rate', loss: 'ce-membrane', reduction: 'mean', accuracy: 'rate',
+  regularizer: 'none', regularizerWeight: 1, rateTarget: 0.1,
   optimizer: 'adam', learningRate: 5e-4, momentum: 0.9, weightDecay: 0, schedule: 'constant',
   epochs: 1, batchSize: 128, validation: 0, patience: null, maxSteps: null, seed: 0, checkpointEvery: 100,
   copies: 8, noise: 'logistic:0.5', score: 'spike', baseline: 'loo', sampling: 'mc',
@@ -110,7 +116,8 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   dataset: oneOf(DATASETS), dataDir: nullableStr, trainLimit: int(1, true), testLimit: int(1, true),
   method: oneOf(METHODS), hidden: intList, recurrent: bool, neuron: oneOf(NEURONS), beta: num(0, 1), threshold: num(0, 1e6, true),
   reset: oneOf(RESET_MODES), readoutBeta: num(0, 1), steps: int(1), encoding: oneOf(INPUT_ENCODINGS), loss: oneOf(LOSSES),
-  reduction: oneOf(MEMBRANE_REDUCTIONS), accuracy: oneOf(ACCURACY_KINDS), optimizer: oneOf(OPTIMIZERS), learningRate: num(0, 10, true),
+  reduction: oneOf(MEMBRANE_REDUCTIONS), accuracy: oneOf(ACCURACY_KINDS), regularizer: oneOf(['none', ...REGULARIZERS]),
+  regularizerWeight: num(0, 1e6, true), rateTarget: num(0, 1), optimizer: oneOf(OPTIMIZERS), learningRate: num(0, 10, true),
   momentum: num(0, 0.999999), weightDecay: num(0, 1), schedule: str, epochs: int(1), batchSize: int(1), validation: num(0, 0.9),
   patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), copies: int(1), noise: noiseSpec,
   score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), surrogate: oneOf(SURROGATES),

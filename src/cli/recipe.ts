@@ -7,6 +7,7 @@ import { loadShd } from '../data/shd.js';
 import { bptt } from '../learning/bptt.js';
 import { countCrossEntropy, countSquaredError, membraneCrossEntropy, membraneSquaredError, type RowLoss } from '../learning/losses.js';
 import { likelihoodRatio, type Estimator } from '../learning/lr.js';
+import { rateRegularizer, regularized, sparsityRegularizer } from '../learning/regularizers.js';
 import { escapeNoise, type EscapeNoise, type NoiseKind } from '../neurons/noise.js';
 import { alif, ifNeuron, lif, synaptic, type SpikingParams } from '../neurons/params.js';
 import { atan, fastSigmoid, sigmoid, straightThrough, triangular, type Surrogate } from '../neurons/surrogate.js';
@@ -109,6 +110,13 @@ export function estimatorOf(c: TrainConfig, method: TrainConfig['method'] = c.me
 }
 
 export function lossOf(c: TrainConfig): RowLoss {
+  const task = taskLoss(c);
+  if (c.regularizer === 'none') return task;
+  const reg = c.regularizer === 'rate' ? rateRegularizer({ weight: c.regularizerWeight, target: c.rateTarget }) : sparsityRegularizer({ weight: c.regularizerWeight });
+  return regularized(task, [reg]);
+}
+
+function taskLoss(c: TrainConfig): RowLoss {
   switch (c.loss) {
     case 'ce-membrane':
       return membraneCrossEntropy(c.reduction);

@@ -15,6 +15,7 @@ import { timeMajorRows } from '../sim/loop.js';
 import { installMatMulGradient } from '../sim/matmul.js';
 import type { Network } from '../sim/network.js';
 import type { Estimator } from './lr.js';
+import { ratePenalty, regularizersOf } from './regularizers.js';
 
 export interface BPTTConfig {
   /** Surrogate derivative of the spike (default atan(α = 2), as snnTorch). */
@@ -33,12 +34,15 @@ function detach(state: NeuronState): NeuronState {
   return Object.fromEntries(Object.entries(state).map(([k, v]) => [k, copy(v as tf.Tensor)])) as unknown as NeuronState;
 }
 
-/** Output `[T, B, …out]` of the network on `input` `[B, T, …in]`, recorded for autodiff. */
-export function differentiableRun(net: Network, input: tf.Tensor, spike: (x: tf.Tensor) => tf.Tensor, truncate?: number): tf.Tensor {
+/**
+ * Output `[T, B, …out]` of the network on `input` `[B, T, …in]`, recorded for autodiff; `hidden`
+ * collects the spikes `[T, B, N]` of the hidden spiking layers.
+ */
+export function differentiableRun(net: Network, input: tf.Tensor, spike: (x: tf.Tensor) => tf.Tensor, truncate?: number, hidden?: { name: string; spikes: tf.Tensor }[]): tf.Tensor {
   const [batch, steps] = input.shape as [number, number];
   let x = timeMajorRows(input, net.inputShape);
   let output = x;
-  net.layers.forEach((layer) => {
+  net.layers.forEach((layer, index) => {
     const neuron = layer.neuron;
     if (!neuron) {
       x = layer.currents(x);
@@ -57,6 +61,7 @@ export function differentiableRun(net: Network, input: tf.Tensor, spike: (x: tf.
       if (truncate && (t + 1) % truncate === 0 && t + 1 < steps) state = detach(state);
     }
     output = tf.stack(outs);
+    if (hidden && isSpiking(neuron) && index < net.layers.length - 1) hidden.push({ name: layer.name, spikes: output });
     x = tf.reshape(output, [steps * batch, ...layer.outputShape]);
   });
   return output.rank === net.outputShape.length + 2 ? output : tf.reshape(output, [steps, batch, ...net.outputShape]);
@@ -77,7 +82,15 @@ export function bptt(config: BPTTConfig = {}): Estimator {
       check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B, () => `bptt: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
       // the noise scale has no role without noise
       const vars = net.layers.flatMap((l) => Object.entries(l.params).filter(([n]) => n !== 'noiseScale').map(([, v]) => v));
-      const { value, grads } = tf.variableGrads(() => tf.mean(loss(differentiableRun(net, batch.input, spike, config.truncate), batch.labels)) as tf.Scalar, vars);
+      const regs = regularizersOf(loss);
+      const objective = () => {
+        const hidden: { name: string; spikes: tf.Tensor }[] = [];
+        const out = differentiableRun(net, batch.input, spike, config.truncate, regs.length ? hidden : undefined);
+        const rows = loss(out, batch.labels);
+        const penalty = regs.length ? ratePenalty(hidden, regs) : undefined;
+        return tf.mean(penalty ? tf.add(rows, penalty) : rows) as tf.Scalar;
+      };
+      const { value, grads } = tf.variableGrads(objective, vars);
       const lossValue = value.dataSync()[0]!;
       value.dispose();
       check(Number.isFinite(lossValue), () => 'bptt: the loss is not finite; check the inputs and the learning rate');

@@ -27,6 +27,7 @@ import { conv2dFilterGradient } from '../sim/conv.js';
 import { matMulAT } from '../sim/matmul.js';
 import { copyForward, type LayerTrace, type ScoreKind } from './forward.js';
 import type { RowLoss } from './losses.js';
+import { ratePenalty, regularizersOf } from './regularizers.js';
 import { copyPlan, groupCount, groupOf, type CopyPlan, type Sampling } from './sampling.js';
 
 export const BASELINES = ['none', 'loo', 'noise-free'] as const;
@@ -289,6 +290,19 @@ function noiseFreeLoss(net: Network, batch: Batch, loss: RowLoss, c: Resolved, l
   return values;
 }
 
+/** The task loss per row plus the rate regularisers' penalty on the traced (noisy) hidden spiking layers. */
+function withPenalty(task: tf.Tensor, loss: RowLoss, traces: readonly LayerTrace[], outputIndex: number): tf.Tensor {
+  const regs = regularizersOf(loss);
+  if (regs.length === 0) return task;
+  const layers = traces.filter((t) => t.kind === 'lr' && t.index !== outputIndex && t.layer.neuron && isSpiking(t.layer.neuron)).map((t) => ({ name: t.layer.name, spikes: tf.stack(t.spikes) }));
+  const penalty = ratePenalty(layers, regs);
+  tf.dispose(layers.map((l) => l.spikes));
+  if (!penalty) return task;
+  const total = tf.add(task, penalty);
+  tf.dispose([task, penalty]);
+  return total;
+}
+
 function pass(
   net: Network, batch: Batch, loss: RowLoss, seed: number, c: Resolved, plan: CopyPlan, noise: readonly (EscapeNoise | undefined)[],
   which: 'lr' | 'local' | 'both', cleanLoss: () => Float32Array,
@@ -299,7 +313,7 @@ function pass(
   try {
     const copies = fwd.rows / B;
     const rowLabels = copies > 1 ? tf.tidy(() => tf.tile(labels, [copies])) : labels.clone();
-    const losses = loss(fwd.output, rowLabels);
+    const losses = withPenalty(loss(fwd.output, rowLabels), loss, fwd.traces, net.layers.length - 1);
     const lossValues = losses.dataSync() as Float32Array;
     losses.dispose();
     check(lossValues.every(Number.isFinite), () => 'lr: the loss is not finite for some copies; check the inputs and the learning rate');
