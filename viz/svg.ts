@@ -1,0 +1,87 @@
+/**
+ * SVG written as text, so figures render in Node without a DOM: d3 computes the scales, ticks and
+ * path data, these helpers write the elements. Every renderer returns a complete `<svg>` string.
+ */
+import { format, type ScaleLinear, type ScaleLogarithmic } from 'd3';
+
+/** Escapes text for XML content and attribute values. */
+export function esc(text: string | number): string {
+  return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+type Attrs = Record<string, string | number | undefined>;
+
+/** `<tag a="…">children</tag>` (self-closing without children); numbers rounded to 0.01 px. */
+export function el(tag: string, attrs: Attrs = {}, children?: string | readonly string[]): string {
+  const a = Object.entries(attrs)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}="${esc(typeof v === 'number' ? round(v) : v!)}"`)
+    .join('');
+  const body = Array.isArray(children) ? children.join('') : (children as string | undefined);
+  return body === undefined ? `<${tag}${a}/>` : `<${tag}${a}>${body}</${tag}>`;
+}
+
+export function round(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+export interface Box {
+  readonly width: number;
+  readonly height: number;
+  readonly margin: { readonly top: number; readonly right: number; readonly bottom: number; readonly left: number };
+}
+
+export const STYLE = `
+svg.spikelr { font: 11px system-ui, sans-serif; background: #fff; }
+svg.spikelr .axis line, svg.spikelr .axis path { stroke: #555; }
+svg.spikelr .grid { stroke: #e5e5e5; }
+svg.spikelr .title { font-size: 13px; font-weight: 600; }
+svg.spikelr .spike { fill: #1f2937; }
+svg.spikelr .membrane { fill: none; stroke: #2563eb; stroke-width: 1.5; }
+svg.spikelr .threshold { fill: none; stroke: #dc2626; stroke-dasharray: 4 3; }
+svg.spikelr .marker { fill: #dc2626; }
+svg.spikelr .bar { fill: #60a5fa; }
+svg.spikelr .series { fill: none; stroke-width: 1.8; }
+`;
+
+/** A whole SVG document. */
+export function svg(width: number, height: number, body: readonly string[], o: { readonly title?: string; readonly kind: string }): string {
+  return el('svg', { xmlns: 'http://www.w3.org/2000/svg', class: `spikelr ${o.kind}`, width, height, viewBox: `0 0 ${width} ${height}`, role: 'img' }, [
+    el('style', {}, STYLE),
+    ...(o.title ? [el('title', {}, esc(o.title))] : []),
+    ...body,
+  ]);
+}
+
+type Scale = ScaleLinear<number, number> | ScaleLogarithmic<number, number>;
+
+const tickFormat = (scale: Scale, count: number) => ('base' in scale ? format('~g') : scale.tickFormat(count));
+
+/** A bottom axis at `y` with ticks and a label. */
+export function axisBottom(x: Scale, y: number, label: string, ticks = 6): string {
+  const [a, b] = x.range() as [number, number];
+  const f = tickFormat(x, ticks);
+  const values = 'base' in x ? x.ticks(ticks).filter((v, i, all) => all.length <= 8 || Number.isInteger(Math.log10(v))) : x.ticks(ticks);
+  return el('g', { class: 'axis x' }, [
+    el('path', { d: `M${round(a)},${round(y)}H${round(b)}` }),
+    ...values.map((v) => el('g', { transform: `translate(${round(x(v))},${round(y)})` }, [el('line', { y2: 4 }), el('text', { y: 15, 'text-anchor': 'middle' }, esc(f(v)))])),
+    el('text', { x: (a + b) / 2, y: y + 30, 'text-anchor': 'middle' }, esc(label)),
+  ]);
+}
+
+/** A left axis at `x` with ticks, optional grid lines to `gridTo`, and a label. */
+export function axisLeft(y: Scale, x: number, label: string, ticks = 5, gridTo?: number): string {
+  const [a, b] = y.range() as [number, number];
+  const f = tickFormat(y, ticks);
+  return el('g', { class: 'axis y' }, [
+    el('path', { d: `M${round(x)},${round(a)}V${round(b)}` }),
+    ...y.ticks(ticks).map((v) =>
+      el('g', { transform: `translate(${round(x)},${round(y(v))})` }, [
+        el('line', { x2: -4 }),
+        ...(gridTo !== undefined ? [el('line', { class: 'grid', x2: gridTo - x })] : []),
+        el('text', { x: -7, dy: '0.32em', 'text-anchor': 'end' }, esc(f(v))),
+      ]),
+    ),
+    el('text', { transform: `translate(${round(x - 38)},${round((a + b) / 2)}) rotate(-90)`, 'text-anchor': 'middle' }, esc(label)),
+  ]);
+}
