@@ -10,6 +10,7 @@ import { choice, integer, noise, number } from './parse.js';
 import { NEURON_CHOICES, simulate } from './simulate.js';
 import { kebab, METHODS, resolveConfig, RULES, type TrainConfig } from './config.js';
 import { runCompare } from './compare.js';
+import { rasterCommand, reportCommand } from './viz.js';
 import { addConfigFlags, configFlags } from './flags.js';
 import { resumeTraining, runEvaluation, runTraining } from './train.js';
 
@@ -152,6 +153,40 @@ addConfigFlags(compare, (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k)
   });
   process.stdout.write(`wrote ${path.join(out, 'compare.json')} and ${path.join(out, 'report.md')}\n`);
 });
+
+const raster = program
+  .command('raster')
+  .description('spike raster, membrane traces and firing rates of one test sample: an HTML page (zoom, hover) and/or an SVG')
+  .argument('[run-or-model]', 'run directory or .safetensors model (or --model)')
+  .option('--model <file>', 'model file or run directory')
+  .option('--config <file>', 'JSON config naming the dataset and encoding (default: the run directory\'s config.json)')
+  .option('--sample <n>', 'index of the test sample', integer(0), 0)
+  .option('--out <file>', 'HTML output')
+  .option('--svg <file>', 'SVG output of the raster (for papers)')
+  .option('--eval-noise', 'run with the escape noise', false);
+addConfigFlags(raster, ['dataset', 'dataDir', 'steps', 'encoding', 'noise', 'seed']).action(async (positional: string | undefined, opts: Record<string, unknown>) => {
+  const target = (opts['model'] as string | undefined) ?? positional;
+  if (!target) throw new SpikelrError('raster: give the model: spikelr raster --model <file.safetensors|run-dir> --out raster.html');
+  await initBackend({ backend: backendOption() });
+  const written = await rasterCommand({
+    target, flags: configFlags(opts), sample: opts['sample'] as number, noise: opts['evalNoise'] as boolean,
+    ...(opts['config'] !== undefined ? { config: opts['config'] as string } : {}),
+    ...(opts['out'] !== undefined ? { out: opts['out'] as string } : {}),
+    ...(opts['svg'] !== undefined ? { svg: opts['svg'] as string } : {}),
+  });
+  process.stdout.write(`wrote ${written.join(' and ')}\n`);
+});
+
+program
+  .command('report')
+  .description('HTML report of a train run (metrics.json) or a compare run (compare.json): curves, gradients, robustness, rasters')
+  .argument('<run-dir>', 'run directory')
+  .requiredOption('--out <file>', 'HTML output')
+  .action(async (runDir: string, opts: { out: string }) => {
+    await initBackend({ backend: backendOption() });
+    await reportCommand(runDir, opts.out);
+    process.stdout.write(`wrote ${opts.out}\n`);
+  });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof SpikelrError) {

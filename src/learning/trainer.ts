@@ -50,7 +50,7 @@ export interface TrainOptions {
   readonly checkpointEvery?: number;
   /** Continue from `runDir`'s checkpoint. */
   readonly resume?: boolean;
-  /** Log a step record to metrics.jsonl every this many steps (default 50). */
+  /** Log a step record to metrics.jsonl every this many steps (default: about 200 records a run, at least every 50 steps). */
   readonly logEvery?: number;
   /** Show a progress bar on stderr (a bar on a terminal, plain lines otherwise). */
   readonly progress?: boolean | Progress;
@@ -212,6 +212,8 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   };
   const bar = o.progress === true ? progressBar({ total }) : o.progress || undefined;
   const evalBatch = o.evalBatchSize ?? 500;
+  // about 200 step records a run (at least every 50 steps), so short runs still have a loss curve
+  const logEvery = o.logEvery ?? Math.max(1, Math.min(50, Math.ceil(total / 200)));
   let stopped: TrainResult['stopped'] = 'completed';
   let bestInMemory: Uint8Array | undefined;
 
@@ -247,7 +249,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         state.samples += idx.length;
         state.step++;
         const info = { step: state.step, epoch: state.epoch, loss: est.loss, learningRate: o.optimizer.learningRate * factor, seconds: state.trainSeconds };
-        if (state.step % (o.logEvery ?? 50) === 0) await log({ type: 'step', ...info });
+        if (state.step % logEvery === 0) await log({ type: 'step', ...info });
         o.onStep?.(info);
         bar?.update(state.step, { epoch: state.epoch, loss: est.loss });
         const aborted = o.signal?.aborted === true;

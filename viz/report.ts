@@ -1,0 +1,77 @@
+/**
+ * Self-contained HTML reports: d3 and the drawing script inlined, the figures' data embedded, so a
+ * report opens from disk with no network. Static charts are SVG rendered in Node; rasters are drawn
+ * in the browser (zoom, pan, hover).
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { CLIENT_SCRIPT } from './client.js';
+import type { Raster } from './raster.js';
+import { esc } from './svg.js';
+
+export interface Section {
+  readonly heading: string;
+  /** Text above the figures (escaped). */
+  readonly text?: string;
+  /** Static figures (SVG documents). */
+  readonly figures?: readonly string[];
+  /** Interactive rasters. */
+  readonly rasters?: readonly Raster[];
+  /** A table: header and rows (escaped). */
+  readonly table?: { readonly header: readonly string[]; readonly rows: readonly (readonly (string | number)[])[] };
+}
+
+const CSS = `
+body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1180px; color: #111; padding: 0 16px; }
+h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+.figures { display: flex; flex-wrap: wrap; gap: 12px; }
+.figures svg { border: 1px solid #eee; }
+table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; } th { background: #f6f6f6; }
+td:first-child, th:first-child { text-align: left; }
+.raster { margin: 8px 0; } .raster-panel { position: relative; margin-bottom: 10px; } .raster-title { font-weight: 600; font-size: 12px; }
+.raster-canvas { position: absolute; left: 0; top: 18px; pointer-events: none; }
+.raster-svg rect.spike { fill: #1f2937; }
+.tooltip { position: absolute; background: #111; color: #fff; padding: 3px 7px; border-radius: 3px; font-size: 12px; pointer-events: none; }
+`;
+
+let d3Source: string | undefined;
+
+function d3Bundle(): string {
+  // d3's exports map hides dist/; its UMD bundle sits next to the resolved entry's folder
+  d3Source ??= readFileSync(path.join(path.dirname(createRequire(import.meta.url).resolve('d3')), '..', 'dist', 'd3.min.js'), 'utf8');
+  return d3Source;
+}
+
+/** JSON safe inside a `<script>` element. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
+}
+
+const rasterJson = (r: Raster) => ({ caption: r.caption, layers: r.layers.map((l) => ({ name: l.name, neurons: l.neurons, steps: l.steps, times: Array.from(l.times), units: Array.from(l.units) })) });
+
+export function htmlReport(o: { readonly title: string; readonly subtitle?: string; readonly sections: readonly Section[] }): string {
+  let id = 0;
+  const body = o.sections.map((s) => {
+    const parts = [`<h2>${esc(s.heading)}</h2>`];
+    if (s.text) parts.push(`<p>${esc(s.text)}</p>`);
+    if (s.table) {
+      parts.push(`<table><thead><tr>${s.table.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${s.table.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`);
+    }
+    if (s.figures?.length) parts.push(`<div class="figures">${s.figures.join('')}</div>`);
+    for (const r of s.rasters ?? []) {
+      const source = `raster-data-${id++}`;
+      parts.push(`${r.caption ? `<p>${esc(r.caption)}</p>` : ''}<div class="raster" data-source="${source}"></div><script type="application/json" id="${source}">${scriptJson(rasterJson(r))}</script>`);
+    }
+    return `<section>${parts.join('\n')}</section>`;
+  });
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(o.title)}</title><style>${CSS}</style></head>
+<body>
+<h1>${esc(o.title)}</h1>${o.subtitle ? `<p>${esc(o.subtitle)}</p>` : ''}
+${body.join('\n')}
+<script>${d3Bundle()}</script>
+<script>${CLIENT_SCRIPT}</script>
+</body></html>
+`;
+}
