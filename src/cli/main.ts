@@ -163,6 +163,7 @@ const raster = program
   .option('--sample <n>', 'index of the test sample', integer(0), 0)
   .option('--out <file>', 'HTML output')
   .option('--svg <file>', 'SVG output of the raster (for papers)')
+  .option('--layers <list>', 'only these layers, comma-separated (input and the spiking layers by name)', (v: string) => v.split(',').map((x) => x.trim()))
   .option('--eval-noise', 'run with the escape noise', false);
 addConfigFlags(raster, ['dataset', 'dataDir', 'steps', 'encoding', 'noise', 'seed']).action(async (positional: string | undefined, opts: Record<string, unknown>) => {
   const target = (opts['model'] as string | undefined) ?? positional;
@@ -170,6 +171,7 @@ addConfigFlags(raster, ['dataset', 'dataDir', 'steps', 'encoding', 'noise', 'see
   await initBackend({ backend: backendOption() });
   const written = await rasterCommand({
     target, flags: configFlags(opts), sample: opts['sample'] as number, noise: opts['evalNoise'] as boolean,
+    ...(opts['layers'] !== undefined ? { layers: opts['layers'] as string[] } : {}),
     ...(opts['config'] !== undefined ? { config: opts['config'] as string } : {}),
     ...(opts['out'] !== undefined ? { out: opts['out'] as string } : {}),
     ...(opts['svg'] !== undefined ? { svg: opts['svg'] as string } : {}),

@@ -88,11 +88,16 @@ async function modelAndConfig(target: string, flags: Partial<TrainConfig>, confi
 }
 
 /** `spikelr raster`: an HTML page (and optionally an SVG) of one test sample's spikes. */
-export async function rasterCommand(o: { readonly target: string; readonly flags: Partial<TrainConfig>; readonly config?: string; readonly sample: number; readonly out?: string; readonly svg?: string; readonly noise: boolean }): Promise<string[]> {
+export async function rasterCommand(o: { readonly target: string; readonly flags: Partial<TrainConfig>; readonly config?: string; readonly sample: number; readonly out?: string; readonly svg?: string; readonly noise: boolean; readonly layers?: readonly string[] }): Promise<string[]> {
   check(o.out !== undefined || o.svg !== undefined, () => 'raster: give --out <file.html> and/or --svg <file.svg>');
   const { net, config } = await modelAndConfig(o.target, o.flags, o.config);
   try {
-    const figures = await sampleFigures(net, config, o.sample, { noise: o.noise });
+    let figures = await sampleFigures(net, config, o.sample, { noise: o.noise });
+    if (o.layers) {
+      const known = figures.raster.layers.map((l) => l.name);
+      for (const name of o.layers) check(known.includes(name), () => `--layers: no layer '${name}' in the raster; it has ${known.join(', ')}`);
+      figures = { ...figures, raster: { ...figures.raster, layers: figures.raster.layers.filter((l) => o.layers!.includes(l.name)) } };
+    }
     const written: string[] = [];
     if (o.svg) {
       await fs.writeFile(o.svg, rasterSvg(figures.raster, { width: 720, rowHeight: 1 }));

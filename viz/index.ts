@@ -1,0 +1,9 @@
+// spikelr/viz: d3 renderers (SVG text in Node; self-contained HTML reports). Re-exports only.
+export { rasterLayer, rasterFromRecording, rasterSvg, rasterPanels } from './raster.js';
+export type { Raster, RasterLayer, RasterLayout } from './raster.js';
+export { membraneSvg } from './membrane.js';
+export type { Trace } from './membrane.js';
+export { lineChartSvg, histogramSvg } from './charts.js';
+export type { LineChart, Series } from './charts.js';
+export { htmlReport } from './report.js';
+export type { Section } from './report.js';
