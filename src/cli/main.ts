@@ -7,8 +7,8 @@ import { BACKEND_CHOICES, initBackend, packageVersions } from '../backend.js';
 import { SpikelrError } from '../errors.js';
 import { RESET_MODES } from '../neurons/params.js';
 import { choice, integer, noise, number } from './parse.js';
-import { NEURON_CHOICES, simulate } from './simulate.js';
-import { kebab, METHODS, resolveConfig, RULES, type TrainConfig } from './config.js';
+import { simulate } from './simulate.js';
+import { kebab, METHODS, NEURONS, resolveConfig, RULES, type TrainConfig } from './config.js';
 import { runCompare } from './compare.js';
 import { rasterCommand, reportCommand } from './viz.js';
 import { addConfigFlags, configFlags } from './flags.js';
@@ -52,7 +52,7 @@ program
   .option('--steps <n>', 'time steps', integer(1), 25)
   .option('--batch <n>', 'digits per batch', integer(1), 128)
   .option('--offset <n>', 'index of the first test digit', integer(0), 0)
-  .addOption(new Option('--neuron <kind>', 'hidden neuron model').choices(NEURON_CHOICES).default('lif'))
+  .addOption(new Option('--neuron <kind>', 'hidden neuron model').choices(NEURONS).default('lif'))
   .option('--beta <x>', 'membrane decay per step', number, 0.95)
   .option('--threshold <x>', 'firing threshold', number, 1)
   .addOption(new Option('--reset <mode>', 'reset after a spike').choices(RESET_MODES).default('subtract'))

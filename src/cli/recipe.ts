@@ -60,9 +60,10 @@ export async function loadSplits(c: TrainConfig): Promise<Splits> {
   }
 }
 
-function hiddenNeuron(c: TrainConfig): SpikingParams {
+/** A spiking neuron of `kind` with decay β, threshold ϑ and reset mode. */
+export function spikingNeuron(kind: TrainConfig['neuron'], c: { readonly beta: number; readonly threshold: number; readonly reset: TrainConfig['reset'] }): SpikingParams {
   const common = { threshold: c.threshold, reset: c.reset };
-  switch (c.neuron) {
+  switch (kind) {
     case 'lif':
       return lif({ ...common, beta: c.beta });
     case 'if':
@@ -76,7 +77,7 @@ function hiddenNeuron(c: TrainConfig): SpikingParams {
 
 /** The network: hidden spiking layers, then a leaky readout (membrane losses) or spiking output (count losses). */
 export function buildNetwork(c: TrainConfig, inputShape: readonly number[], classes: number): Network {
-  const hidden: LayerSpec[] = c.hidden.map((units, i) => (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: hiddenNeuron(c) }));
+  const hidden: LayerSpec[] = c.hidden.map((units, i) => (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: spikingNeuron(c.neuron, c) }));
   const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count';
   const out = spikingOutput ? dense({ name: 'out', units: classes, neuron: lif({ beta: c.readoutBeta, threshold: c.threshold }) }) : readout({ name: 'out', units: classes, beta: c.readoutBeta });
   return new Network({ input: [...inputShape], layers: [...hidden, out], seed: c.seed });

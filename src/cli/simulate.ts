@@ -3,20 +3,21 @@ import * as tf from '@tensorflow/tfjs';
 import { backendReport } from '../backend.js';
 import { loadMnist } from '../data/mnist.js';
 import type { EscapeNoise } from '../neurons/noise.js';
-import { alif, ifNeuron, lif, synaptic, type ResetMode, type SpikingParams } from '../neurons/params.js';
+import type { ResetMode, SpikingParams } from '../neurons/params.js';
+import { spikingNeuron } from './recipe.js';
 import { rateEncode } from '../sim/encoders.js';
 import { loadNetwork, saveNetwork } from '../sim/io.js';
 import { dense, readout } from '../sim/layer.js';
 import { Network } from '../sim/network.js';
 
-export const NEURON_CHOICES = ['lif', 'if', 'synaptic', 'alif'] as const;
+import type { NEURONS } from './config.js';
 
 export interface SimulateOptions {
   readonly hidden: number;
   readonly steps: number;
   readonly batch: number;
   readonly offset: number;
-  readonly neuron: (typeof NEURON_CHOICES)[number];
+  readonly neuron: (typeof NEURONS)[number];
   readonly beta: number;
   readonly threshold: number;
   readonly reset: ResetMode;
@@ -26,20 +27,6 @@ export interface SimulateOptions {
   readonly model?: string;
   readonly save?: string;
   readonly json: boolean;
-}
-
-function hiddenNeuron(o: SimulateOptions): SpikingParams {
-  const common = { threshold: o.threshold, reset: o.reset };
-  switch (o.neuron) {
-    case 'lif':
-      return lif({ ...common, beta: o.beta });
-    case 'if':
-      return ifNeuron(common);
-    case 'synaptic':
-      return synaptic({ ...common, beta: o.beta });
-    case 'alif':
-      return alif({ ...common, beta: o.beta });
-  }
 }
 
 /** The 784-H-10 network of the snnTorch tutorials: a spiking hidden layer and a leaky readout. */
@@ -52,7 +39,7 @@ export function mnistNetwork(hidden: number, neuron: SpikingParams, seed: number
 }
 
 export async function simulate(o: SimulateOptions): Promise<void> {
-  const net = o.model ? await loadNetwork(o.model) : mnistNetwork(o.hidden, hiddenNeuron(o), o.seed);
+  const net = o.model ? await loadNetwork(o.model) : mnistNetwork(o.hidden, spikingNeuron(o.neuron, o), o.seed);
   const data = await loadMnist('test', { limit: o.offset + o.batch });
   const count = Math.min(o.batch, data.count - o.offset);
   const pixels = data.rows * data.cols;
