@@ -11,6 +11,8 @@ export interface Progress {
 
 export interface ProgressOptions {
   readonly total: number;
+  /** The step the run starts from (a resumed run's checkpoint); the rate counts from here. */
+  readonly start?: number;
   readonly stream?: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean; columns?: number };
   /** Monotonic clock in seconds (tests pass their own). */
   readonly now?: () => number;
@@ -29,12 +31,12 @@ export function progressBar(o: ProgressOptions): Progress {
   const stream = o.stream ?? process.stderr;
   const now = o.now ?? (() => performance.now() / 1000);
   const tty = stream.isTTY === true;
-  const start = now();
-  let first = -1, firstAt = start, lastLine = -1, drawn = false;
+  const startedAt = now(), from = o.start ?? 0;
+  let lastLine = -1, drawn = false;
   const every = Math.max(1, Math.round(o.total / 20));
   const line = (step: number, info: { epoch: number; loss: number }) => {
-    const elapsed = now() - firstAt;
-    const done = step - first;
+    const elapsed = now() - startedAt;
+    const done = step - from;
     const rate = done > 0 && elapsed > 0 ? done / elapsed : 0;
     const eta = rate > 0 ? (o.total - step) / rate : Infinity;
     const pct = ((100 * step) / o.total).toFixed(0).padStart(3);
@@ -46,11 +48,6 @@ export function progressBar(o: ProgressOptions): Progress {
   };
   return {
     update(step, info) {
-      // the rate counts from the first step seen (a resumed run starts part-way)
-      if (first < 0) {
-        first = step - 1;
-        firstAt = start;
-      }
       if (tty) {
         stream.write(`\r${line(step, info)}\x1b[K`);
         drawn = true;

@@ -210,7 +210,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     const bytes = await serializeNetwork(net, { tensors: await optimizerValues(opt), metadata: { trainer: JSON.stringify(state), optimizerSteps: String(opt.steps) } });
     await writeFileAtomic(path.join(runDir, CHECKPOINT_FILE), bytes);
   };
-  const bar = o.progress === true ? progressBar({ total }) : o.progress || undefined;
+  const bar = o.progress === true ? progressBar({ total, start: state.step }) : o.progress || undefined;
   const evalBatch = o.evalBatchSize ?? 500;
   // about 200 step records a run (at least every 50 steps), so short runs still have a loss curve
   const logEvery = o.logEvery ?? Math.max(1, Math.min(50, Math.ceil(total / 200)));

@@ -1,0 +1,129 @@
+/**
+ * The peer workloads of issue 6, one command: median ms per optimizer step (or forward pass) and
+ * samples/s on the default backend, batch 128, 25 steps, rate-coded MNIST digits (Bernoulli input
+ * spikes at the pixels' intensities), 784-H-10 LIF (β = 0.95) with a leaky readout; and in the same
+ * run the backend's own fp32 matmul GFLOP/s at the first layer's shape, to normalise by.
+ *
+ *   forward-h512, forward-h1000      deterministic forward pass
+ *   bptt-h512, bptt-h1000            surrogate BPTT (atan, α = 2) + Adam
+ *   rforward-h512, rbptt-h512        recurrent hidden layer (snnTorch RLeaky)
+ *   lr-h512-k8, lr-h512-k32, lr-h1000-k8   LR (logistic escape noise σ = 0.5, spike score,
+ *                                    leave-one-out baseline, K copies) + Adam
+ *
+ *     npm run bench [-- --json] [--runs 5] [--only lr-h512-k8,forward-h512]
+ */
+import * as tf from '@tensorflow/tfjs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { initBackend } from '../src/backend.js';
+import { imageSequences } from '../src/data/dataset.js';
+import { loadMnist } from '../src/data/mnist.js';
+import { bptt } from '../src/learning/bptt.js';
+import { membraneCrossEntropy } from '../src/learning/losses.js';
+import { likelihoodRatio, type Estimator } from '../src/learning/lr.js';
+import { optimizer } from '../src/learning/optim.js';
+import { escapeNoise } from '../src/neurons/noise.js';
+import { lif } from '../src/neurons/params.js';
+import { atan } from '../src/neurons/surrogate.js';
+import { dense, readout, recurrent } from '../src/sim/layer.js';
+import { Network } from '../src/sim/network.js';
+
+const { values: a } = parseArgs({
+  options: {
+    backend: { type: 'string' },
+    runs: { type: 'string', default: '5' },
+    only: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const B = 128, T = 25;
+const report = await initBackend({ backend: a.backend, log: a.json ? null : undefined });
+const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores`;
+const digits = await loadMnist('train', { limit: B * 4 });
+const sequences = imageSequences(digits, { steps: T, encoding: 'rate' });
+const batches = Array.from({ length: 4 }, (_, i) => ({
+  input: sequences.batch(Int32Array.from({ length: B }, (_, j) => i * B + j), i),
+  labels: tf.tensor1d(Int32Array.from({ length: B }, (_, j) => digits.labels[i * B + j]!), 'int32'),
+}));
+
+type Kind = 'forward' | 'bptt' | 'lr';
+interface Workload { readonly name: string; readonly kind: Kind; readonly hidden: number; readonly recurrent?: boolean; readonly copies?: number }
+const WORKLOADS: Workload[] = [
+  { name: 'forward-h512', kind: 'forward', hidden: 512 },
+  { name: 'forward-h1000', kind: 'forward', hidden: 1000 },
+  { name: 'bptt-h512', kind: 'bptt', hidden: 512 },
+  { name: 'bptt-h1000', kind: 'bptt', hidden: 1000 },
+  { name: 'rforward-h512', kind: 'forward', hidden: 512, recurrent: true },
+  { name: 'rbptt-h512', kind: 'bptt', hidden: 512, recurrent: true },
+  { name: 'lr-h512-k8', kind: 'lr', hidden: 512, copies: 8 },
+  { name: 'lr-h512-k32', kind: 'lr', hidden: 512, copies: 32 },
+  { name: 'lr-h1000-k8', kind: 'lr', hidden: 1000, copies: 8 },
+];
+
+function network(w: Workload): Network {
+  const hidden = (w.recurrent ? recurrent : dense)({ name: 'hidden', units: w.hidden, neuron: lif({ beta: 0.95, threshold: 1 }) });
+  return new Network({ input: [784], layers: [hidden, readout({ name: 'out', units: 10, beta: 0.95 })], seed: 0 });
+}
+
+function measure(w: Workload): Record<string, unknown> {
+  const net = network(w);
+  const loss = membraneCrossEntropy('mean');
+  const estimator: Estimator | undefined =
+    w.kind === 'bptt' ? bptt({ surrogate: atan({ alpha: 2 }) })
+    : w.kind === 'lr' ? likelihoodRatio({ copies: w.copies!, noise: escapeNoise('logistic', 0.5), score: 'spike', baseline: 'loo' })
+    : undefined;
+  const adam = optimizer({ kind: 'adam', learningRate: 1e-3 });
+  const times: number[] = [];
+  let activity = 0;
+  const runs = Number(a.runs);
+  for (let r = 0; r <= runs; r++) {
+    const batch = batches[r % batches.length]!;
+    const start = performance.now();
+    if (estimator) {
+      const e = estimator.estimate(net, batch, loss, r);
+      adam.apply(e.gradients);
+      e.dispose();
+      tf.sum(net.layers[0]!.params['weight']!).dataSync(); // wait for the update
+    } else {
+      const out = net.run(batch.input, r === 0 ? { record: { hidden: ['spikes'] } } : {});
+      out.output.dataSync();
+      if (r === 0) activity = tf.tidy(() => tf.mean(out.records['hidden']!.spikes!).dataSync()[0]!);
+      out.dispose();
+    }
+    if (r > 0) times.push(performance.now() - start); // run 0 warms up
+  }
+  if (activity === 0) {
+    const out = net.run(batches[0]!.input, { record: { hidden: ['spikes'] } });
+    activity = tf.tidy(() => tf.mean(out.records['hidden']!.spikes!).dataSync()[0]!);
+    out.dispose();
+  }
+  adam.dispose();
+  net.dispose();
+  times.sort((x, y) => x - y);
+  const ms = times[Math.floor(times.length / 2)]!;
+  return { workload: w.name, msPerStep: Number(ms.toFixed(1)), samplesPerSecond: Number(((B / ms) * 1000).toFixed(1)), backend: report.name, hiddenActivity: Number(activity.toFixed(3)), minMs: Number(times[0]!.toFixed(1)), maxMs: Number(times.at(-1)!.toFixed(1)), machine };
+}
+
+/** fp32 matmul GFLOP/s of the backend at [T·B, 784] × [784, H]. */
+function matmulRate(hidden: number): Record<string, unknown> {
+  const x = tf.randomUniform([T * B, 784]), w = tf.randomUniform([784, hidden]);
+  const times: number[] = [];
+  for (let r = 0; r <= Number(a.runs); r++) {
+    const start = performance.now();
+    tf.tidy(() => tf.matMul(x, w).dataSync());
+    if (r > 0) times.push(performance.now() - start);
+  }
+  tf.dispose([x, w]);
+  times.sort((p, q) => p - q);
+  const ms = times[Math.floor(times.length / 2)]!;
+  return { workload: `matmul-${T * B}x784x${hidden}`, msPerStep: Number(ms.toFixed(1)), gflops: Number(((2 * T * B * 784 * hidden) / (ms * 1e6)).toFixed(1)), backend: report.name, machine };
+}
+
+const only = a.only?.split(',');
+const rows = [matmulRate(512), matmulRate(1000), ...WORKLOADS.filter((w) => !only || only.includes(w.name)).map(measure)];
+if (a.json) for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
+else {
+  process.stdout.write(`backend ${report.name}; ${machine}; batch ${B}, ${T} steps; median of ${a.runs}\n`);
+  for (const r of rows) process.stdout.write(`${String(r['workload']).padEnd(22)} ${String(r['msPerStep']).padStart(8)} ms  ${r['gflops'] !== undefined ? `${r['gflops']} GFLOP/s` : `${r['samplesPerSecond']} samples/s, hidden activity ${r['hiddenActivity']}`}\n`);
+}
+tf.dispose(batches.flatMap((b) => [b.input, b.labels]));
