@@ -69,7 +69,7 @@ describe('HTML reports in a browser', () => {
     await spikelr('report', runDir, '--out', out);
     const { page, errors } = await open(out);
     const titles = await page.locator('svg.chart > text.title').allTextContents();
-    expect(titles).toEqual(expect.arrayContaining(['cosine(LR, BPTT) against copies K', 'FGSM', 'PGD', 'PGD transfer (crafted on the other model)', 'Gaussian noise', 'test accuracy by epoch']));
+    expect(titles).toEqual(expect.arrayContaining(['cosine(LR, BPTT) against copies K', 'variance of one LR estimate against copies K', 'FGSM', 'PGD', 'PGD transfer (crafted on the other model)', 'Gaussian noise', 'test accuracy by epoch']));
     expect(await page.locator('svg.line-chart g[data-series="lr"]').count()).toBeGreaterThan(0);
     expect(await page.locator('svg.line-chart g[data-series="bptt"]').count()).toBeGreaterThan(0);
     await page.screenshot({ path: path.join(shots, 'compare-report.png'), fullPage: true });

@@ -41,7 +41,10 @@ export function rasterFromRecording(result: RunResult, sample: number, o: { read
     const [batch, steps] = t.shape as [number, number];
     if (sample < 0 || sample >= batch) throw new RangeError(`rasterFromRecording: sample ${sample} is outside the batch of ${batch}`);
     const neurons = t.size / (batch * steps);
-    const values = tf.tidy(() => tf.slice(tf.reshape(t, [batch, steps * neurons]), [sample, 0], [1, -1]).dataSync());
+    // the typed array leaves tidy wrapped in a tensor: tidy walks a returned array element by element
+    const row = tf.tidy(() => tf.slice(tf.reshape(t, [batch, steps * neurons]), [sample, 0], [1, -1]));
+    const values = row.dataSync();
+    row.dispose();
     layers.push(rasterLayer(name, values, steps, neurons));
   };
   if (o.input) take('input', o.input);

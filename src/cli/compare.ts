@@ -11,6 +11,7 @@ import path from 'node:path';
 import { imageSequences } from '../data/dataset.js';
 import { loadIdxImages, loadMnist, type ImageDataset } from '../data/mnist.js';
 import type { Estimator } from '../learning/lr.js';
+import { gradientDiagnostics, type DiagnosticsRow } from '../learning/diagnostics.js';
 import type { RowLoss } from '../learning/losses.js';
 import { fgsm, gaussianCorruption, pgd } from '../learning/robustness.js';
 import { evaluateDataset, testSeed } from '../learning/trainer.js';
@@ -27,8 +28,10 @@ export interface CompareOptions {
   readonly methods: readonly TrainConfig['method'][];
   /** Fixed training batches the gradients are compared on. */
   readonly gradientBatches: number;
-  /** Copies K for the cosine-against-K sweep at initialisation. */
+  /** Copies K for the cosine- and variance-against-K sweep at initialisation. */
   readonly copiesSweep: readonly number[];
+  /** Independent LR draws per K in the sweep (≥ 2). */
+  readonly sweepDraws: number;
   readonly epsilons: readonly number[];
   readonly noiseLevels: readonly number[];
   /** Test images attacked (the first N). */
@@ -82,6 +85,19 @@ export async function gradientCosines(net: Network, a: Estimator, b: Estimator, 
     eb.dispose();
   });
   return [...per].map(([parameter, { cos, ratio }]) => ({ parameter, ...meanSd(cos), normRatio: meanSd(ratio).mean }));
+}
+
+/**
+ * Cosine to the BPTT gradient and variance of one LR estimate, per layer, against the number of
+ * copies K: `draws` independent estimates on one fixed batch at each K.
+ */
+function copiesSweep(net: Network, lrConfig: TrainConfig, bpttConfig: TrainConfig, batch: { input: tf.Tensor; labels: tf.Tensor }, loss: RowLoss, o: CompareOptions) {
+  const reference = estimatorOf(bpttConfig).estimate(net, batch, loss);
+  try {
+    return gradientDiagnostics(net, batch, loss, { copies: o.copiesSweep, estimator: (k) => estimatorOf({ ...lrConfig, copies: k }), draws: o.sweepDraws, reference: reference.gradients, seed: lrConfig.seed });
+  } finally {
+    reference.dispose();
+  }
 }
 
 async function testImages(c: TrainConfig, count: number): Promise<ImageDataset> {
@@ -156,7 +172,7 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
     batches: o.gradientBatches,
     batchSize: config.batchSize,
     initial: await gradientCosines(initial, estimatorOf(lrConfig), estimatorOf(bpttConfig), batches, loss, config.seed),
-    copies: await Promise.all(o.copiesSweep.map(async (k) => ({ copies: k, layers: await gradientCosines(initial, estimatorOf({ ...lrConfig, copies: k }), estimatorOf(bpttConfig), batches, loss, config.seed) }))),
+    copies: copiesSweep(initial, lrConfig, bpttConfig, batches[0]!, loss, o),
   };
   initial.dispose();
 
@@ -212,11 +228,11 @@ export function markdown(r: { config: TrainConfig; methods: readonly string[]; r
     for (const l of rows) lines.push(`| ${l.parameter} | ${l.mean.toFixed(3)} ± ${l.sd.toFixed(3)} | ${l.normRatio.toFixed(3)} |`);
   };
   cosTable(`LR vs BPTT gradient at initialisation (K = ${c.copies}, ${r.gradients['batches']} batches)`, r.gradients['initial'] as LayerCosine[]);
-  const sweep = r.gradients['copies'] as { copies: number; layers: LayerCosine[] }[] | undefined;
+  const sweep = r.gradients['copies'] as DiagnosticsRow[] | undefined;
   if (sweep?.length) {
-    const params = sweep[0]!.layers.map((l) => l.parameter);
-    lines.push('', '## Cosine against the number of copies (initialisation)', '', `| K | ${params.join(' | ')} |`, `| --- | ${params.map(() => '---').join(' | ')} |`);
-    for (const s of sweep) lines.push(`| ${s.copies} | ${s.layers.map((l) => l.mean.toFixed(3)).join(' | ')} |`);
+    const layers = Object.keys(sweep[0]!.layers);
+    lines.push('', '## Against the number of copies K (initialisation, one batch; cosine to BPTT / variance of one estimate)', '', `| K | overall cosine | ${layers.map((l) => `${l} cosine | ${l} variance`).join(' | ')} |`, `| --- | --- | ${layers.map(() => '--- | ---').join(' | ')} |`);
+    for (const row of sweep) lines.push(`| ${row.copies} | ${row.cosine.mean.toFixed(3)} ± ${row.cosine.sd.toFixed(3)} | ${layers.map((l) => `${row.layers[l]!.cosine.toFixed(3)} | ${row.layers[l]!.variance.toPrecision(3)}`).join(' | ')} |`);
   }
   cosTable('LR vs BPTT gradient at the LR-trained weights', r.gradients['trainedLR'] as LayerCosine[] | undefined);
   const rob = r.robustness;

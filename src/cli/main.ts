@@ -126,7 +126,8 @@ const compare = program
   .option('--out <dir>', 'output directory (default runs/compare-<dataset>-seed<seed>)')
   .option('--methods <list>', 'methods to train, comma-separated', (v: string) => v.split(',').map((m) => m.trim()), ['lr', 'bptt'])
   .option('--gradient-batches <n>', 'fixed training batches the LR and BPTT gradients are compared on', integer(1), 4)
-  .option('--copies-sweep <list>', 'copies K of the cosine-against-K sweep', numberList(1, 4096), [2, 8, 32])
+  .option('--copies-sweep <list>', 'copies K of the cosine- and variance-against-K sweep', numberList(1, 4096), [2, 8, 32])
+  .option('--sweep-draws <n>', 'independent LR draws per K in the sweep', integer(2), 4)
   .option('--epsilons <list>', 'attack radii (L-infinity, images in [0, 1])', numberList(0, 1), [0, 0.02, 0.05, 0.1, 0.2])
   .option('--noise-levels <list>', 'Gaussian corruption standard deviations', numberList(0, 10), [0.1, 0.2, 0.3, 0.5])
   .option('--attack-samples <n>', 'test images attacked', integer(1), 1000)
@@ -144,6 +145,7 @@ addConfigFlags(compare, (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k)
     methods: methods as TrainConfig['method'][],
     gradientBatches: opts['gradientBatches'] as number,
     copiesSweep: opts['copiesSweep'] as number[],
+    sweepDraws: opts['sweepDraws'] as number,
     epsilons: opts['epsilons'] as number[],
     noiseLevels: opts['noiseLevels'] as number[],
     attackSamples: opts['attackSamples'] as number,

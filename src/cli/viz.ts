@@ -9,6 +9,7 @@ import { loadNetwork } from '../sim/io.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
 import { MODEL_FILE, METRICS_LOG, testSeed } from '../learning/trainer.js';
+import type { DiagnosticsRow } from '../learning/diagnostics.js';
 import { histogramSvg, lineChartSvg, type Series } from '../../viz/charts.js';
 import { membraneSvg, type Trace } from '../../viz/membrane.js';
 import { rasterFromRecording, rasterSvg, type Raster } from '../../viz/raster.js';
@@ -175,7 +176,7 @@ interface CompareJson {
   config: TrainConfig;
   methods: string[];
   runs: Record<string, { testAccuracy: number; trainSeconds: number; samplesPerSecond: number; peakTensorBytes: number; history: History[] }>;
-  gradients: { initial: { parameter: string; mean: number; sd: number; normRatio: number }[]; copies?: { copies: number; layers: { parameter: string; mean: number }[] }[]; trainedLR?: { parameter: string; mean: number; sd: number; normRatio: number }[] };
+  gradients: { initial: { parameter: string; mean: number; sd: number; normRatio: number }[]; copies?: DiagnosticsRow[]; trainedLR?: { parameter: string; mean: number; sd: number; normRatio: number }[] };
   robustness: { epsilons?: number[]; fgsm?: Record<string, number[]>; pgd?: Record<string, number[]>; transfer?: Record<string, number[]>; noiseLevels?: number[]; gaussian?: Record<string, number[]>; samples?: number; skipped?: string };
 }
 
@@ -186,9 +187,12 @@ async function compareReport(runDir: string, c: CompareJson): Promise<string> {
   ];
   const cosRows = (rows: CompareJson['gradients']['initial']) => rows.map((l) => [l.parameter, `${l.mean.toFixed(3)} ± ${l.sd.toFixed(3)}`, l.normRatio.toFixed(3)]);
   const figures: string[] = [];
-  if (c.gradients.copies?.length) {
-    const params = c.gradients.copies[0]!.layers.map((l) => l.parameter);
-    figures.push(lineChartSvg({ title: 'cosine(LR, BPTT) against copies K', x: 'copies K', y: 'cosine', logX: true, yDomain: [0, 1], series: params.map((p) => ({ name: p, points: c.gradients.copies!.map((s) => [s.copies, s.layers.find((l) => l.parameter === p)!.mean] as [number, number]) })) }));
+  const sweep = c.gradients.copies;
+  if (sweep?.length) {
+    const layers = Object.keys(sweep[0]!.layers);
+    const by = (f: (row: DiagnosticsRow, layer: string) => number) => layers.map((l) => ({ name: l, points: sweep.map((row) => [row.copies, f(row, l)] as [number, number]) }));
+    figures.push(lineChartSvg({ title: 'cosine(LR, BPTT) against copies K', x: 'copies K', y: 'cosine', logX: true, yDomain: [0, 1], series: [{ name: 'all', points: sweep.map((row) => [row.copies, row.cosine.mean] as [number, number]) }, ...by((row, l) => row.layers[l]!.cosine)] }));
+    figures.push(lineChartSvg({ title: 'variance of one LR estimate against copies K', x: 'copies K', y: 'log10 variance', logX: true, series: by((row, l) => Math.log10(row.layers[l]!.variance)) }));
   }
   sections.push({ heading: 'Gradient agreement (per-layer cosine, LR estimate vs BPTT surrogate gradient)', table: { header: ['parameter', 'cosine at initialisation', '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.initial) }, figures });
   if (c.gradients.trainedLR) sections.push({ heading: 'Gradient agreement at the LR-trained weights', table: { header: ['parameter', 'cosine', '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.trainedLR) } });
