@@ -61,7 +61,10 @@ const tickFormat = (scale: Scale, count: number) => ('base' in scale ? format('~
 export function axisBottom(x: Scale, y: number, label: string, ticks = 6): string {
   const [a, b] = x.range() as [number, number];
   const f = tickFormat(x, ticks);
-  const values = 'base' in x ? x.ticks(ticks).filter((v, i, all) => all.length <= 8 || Number.isInteger(Math.log10(v))) : x.ticks(ticks);
+  // log scales: every tick when few, else 1-2-5 of each decade, else the decades alone
+  const mantissa = (v: number) => Math.round(v / 10 ** Math.floor(Math.log10(v) + 1e-9));
+  const thin = (all: number[]) => (all.length <= 8 ? all : all.filter((v) => [1, 2, 5].includes(mantissa(v))).length <= 12 ? all.filter((v) => [1, 2, 5].includes(mantissa(v))) : all.filter((v) => mantissa(v) === 1));
+  const values = 'base' in x ? thin(x.ticks(ticks)) : x.ticks(ticks);
   return el('g', { class: 'axis x' }, [
     el('path', { d: `M${round(a)},${round(y)}H${round(b)}` }),
     ...values.map((v) => el('g', { transform: `translate(${round(x(v))},${round(y)})` }, [el('line', { y2: 4 }), el('text', { y: 15, 'text-anchor': 'middle' }, esc(f(v)))])),
