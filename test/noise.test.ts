@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { erf } from 'mathjs';
 import { describe, expect, it } from 'vitest';
-import { escapeFire, heaviside } from '../src/neurons/firing.js';
+import { escapeFire, heaviside, stepNoise } from '../src/neurons/firing.js';
+import { copyNoise, copyPlan, copyUniforms } from '../src/learning/sampling.js';
 import {
   escapeNoise,
   firingProbability,
@@ -155,5 +156,39 @@ describe('escape noise', () => {
   it('rejects a non-positive σ and an unknown noise kind', () => {
     expect(() => escapeNoise('gaussian', 0)).toThrow(/escapeNoise: sigma must be > 0, got 0/);
     expect(() => escapeNoise('cauchy' as never, 1)).toThrow(/unknown noise kind 'cauchy'; expected one of 'gaussian', 'logistic', 'laplace'/);
+  });
+});
+
+describe('firing from one uniform per neuron-step is firing on the drawn noise', () => {
+  // s = H(U − (1 − F(z))) must be the event ε = F⁻¹(U) > (ϑ − u)/σ for every neuron-step; the two
+  // can disagree only where u + σε lands within float32 rounding of ϑ
+  const n = 4000;
+  const membrane = Float32Array.from({ length: n }, (_, i) => 1 + 1.5 * Math.sin(i * 0.61));
+  const boundary = (u: number, eps: number, sigma: number) => Math.abs(u + sigma * eps - 1) < 1e-5;
+
+  it.each(['gaussian', 'logistic', 'laplace'] as const)('escapeFire with %s noise fires exactly where u + σε > ϑ', (kind) => {
+    const noise = escapeNoise(kind, 0.4);
+    for (const t of [0, 3]) {
+      const s = tf.tidy(() => escapeFire(noise, 77, undefined)(tf.tensor(membrane, [40, 100]), 1, t).dataSync());
+      const eps = tf.tidy(() => stepNoise(noise, 77, t, [40, 100]).dataSync());
+      let fired = 0;
+      membrane.forEach((u, i) => {
+        const want = u + 0.4 * eps[i]! > 1 ? 1 : 0;
+        if (!boundary(u, eps[i]!, 0.4)) expect(s[i], `neuron-step ${i} at t=${t}`).toBe(want);
+        fired += want;
+      });
+      expect(fired).toBeGreaterThan(n / 10); // both outcomes occur
+      expect(fired).toBeLessThan((9 * n) / 10);
+    }
+  });
+
+  it.each(['mc', 'antithetic', 'qmc'] as const)('the LR copies\' uniforms are the CDF of their noise (%s sampling)', (sampling) => {
+    const plan = copyPlan(8, sampling);
+    for (const kind of ['gaussian', 'logistic', 'laplace'] as const) {
+      const u = copyUniforms(plan, 5, 2, 3, 7);
+      const eps = copyNoise(kind, plan, 5, 2, 3, 7);
+      expect(u.length).toBe(eps.length);
+      u.forEach((v, i) => expect(cdf[kind](eps[i]!)).toBeCloseTo(v, 5));
+    }
   });
 });

@@ -10,13 +10,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { initialState, neuronStep, stateTensors, type NeuronState } from '../neurons/dynamics.js';
 import { activate, fireFor, noiseSigma, type Fire } from '../neurons/firing.js';
-import { logSigmaNoiseScore, noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
+import { firingProbability, logSigmaNoiseScore, noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
 import { isSpiking, isUnit } from '../neurons/params.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
 import { release, runSequence, timeMajorRows } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
-import { copyNoise, type CopyPlan } from './sampling.js';
+import { copyNoise, copyUniforms, type CopyPlan } from './sampling.js';
 
 export type ScoreKind = 'spike' | 'noise';
 
@@ -159,6 +159,7 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
   // The noise score is a function of ε alone, which the counter stream regenerates: store nothing.
   const usesNoiseScore = o.score === 'noise' || !isSpiking(neuron);
   const storeScores = o.train && !usesNoiseScore;
+  const spikeScored = isSpiking(neuron) && !usesNoiseScore;
   // σ_n = σ·exp(s_n) when the noise scale is learned (broadcast over the neuron axis)
   const sigmaOf = () => noiseSigma(noise, layer.coefficients.noiseScale);
   let state: NeuronState = initialState(neuron, shape);
@@ -178,11 +179,27 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
     const fire: Fire = (u, threshold, step) =>
       tf.tidy(() => {
         const sigma = sigmaOf();
+        if (spikeScored) {
+          // one uniform per neuron-step: fire when U > 1 − p, p = F((u − ϑ)/σ) (the same spike as
+          // ε = F⁻¹(U) > (ϑ − u)/σ, with no inverse CDF); the spike score needs only z and s
+          const z = tf.div(tf.sub(u, threshold), sigma);
+          const uniforms = tf.tensor(copyUniforms(plan, key, step, batch, perRow), u.shape);
+          const p = firingProbability(noise.kind, z);
+          const s = tf.step(tf.add(uniforms, tf.sub(p, 1)));
+          if (storeScores) {
+            let psi = spikeScore(noise.kind, s, z, sigma, p);
+            // ∂ log p/∂ log σ = −z·σψ = −(u − ϑ)ψ
+            if (learnSigma) sigmaScore = tf.keep(tf.neg(tf.mul(tf.sub(u, threshold), psi)));
+            if (o.signScores) psi = tf.div(tf.sign(psi), sigma);
+            score = tf.keep(psi);
+          }
+          return s;
+        }
         const eps = tf.tensor(copyNoise(noise.kind, plan, key, step, batch, perRow), u.shape);
         const noisy = tf.add(u, tf.mul(eps, sigma));
         // a spiking unit fires on u + σε > ϑ; an analog unit outputs φ(I + σε); a GRU's pre-activations
         // are perturbed by σε (noise score only for both)
-        const s = neuron.kind === 'analog' ? activate(neuron.activation, noisy) : neuron.kind === 'gru' ? noisy : tf.cast(tf.greater(noisy, threshold), 'float32');
+        const s = neuron.kind === 'analog' ? activate(neuron.activation, noisy) : neuron.kind === 'gru' ? noisy : tf.step(tf.sub(noisy, threshold));
         if (storeScores) {
           let psi =
             o.score === 'spike' && isSpiking(neuron)

@@ -68,28 +68,41 @@ const QMC_ORDER = 0x9c4;
  * stream, so any (copy, step) can be regenerated alone.
  */
 export function copyNoise(kind: NoiseKind, plan: CopyPlan, key: number, t: number, batch: number, n: number): Float32Array {
+  return copyVariates(plan, key, t, batch, n, (u) => noiseQuantile(kind, u), (x) => -x);
+}
+
+/**
+ * The uniforms U behind {@link copyNoise}: ε = F⁻¹(U), so a unit fires (ε > (ϑ − u)/σ) exactly
+ * when U > 1 − F((u − ϑ)/σ) — one uniform per neuron-step and no inverse CDF. Antithetic copies
+ * take 1 − U (ε → −ε for the symmetric noises).
+ */
+export function copyUniforms(plan: CopyPlan, key: number, t: number, batch: number, n: number): Float32Array {
+  return copyVariates(plan, key, t, batch, n, (u) => u, (u) => 1 - u);
+}
+
+function copyVariates(plan: CopyPlan, key: number, t: number, batch: number, n: number, transform: (u: number) => number, mirror: (x: number) => number): Float32Array {
   const K = plan.copies;
   const per = batch * n;
   const out = new Float32Array(K * per);
   const base = t * per;
   if (plan.sampling === 'qmc') {
-    qmcNoise(out, kind, plan, key, t, batch, n);
+    qmcVariates(out, transform, plan, key, t, batch, n);
     return out;
   }
   for (let k = 0; k < K; k++) {
     const o = k * per;
     if (plan.sampling === 'antithetic' && k >= K / 2) {
       const partner = (k - K / 2) * per;
-      for (let i = 0; i < per; i++) out[o + i] = -out[partner + i]!;
+      for (let i = 0; i < per; i++) out[o + i] = mirror(out[partner + i]!);
     } else {
       const copyKey = streamKey(key, k);
-      for (let i = 0; i < per; i++) out[o + i] = noiseQuantile(kind, (word(copyKey, base + i) + 0.5) * TWO_POW_M32);
+      for (let i = 0; i < per; i++) out[o + i] = transform((word(copyKey, base + i) + 0.5) * TWO_POW_M32);
     }
   }
   return out;
 }
 
-function qmcNoise(out: Float32Array, kind: NoiseKind, plan: CopyPlan, key: number, t: number, batch: number, n: number): void {
+function qmcVariates(out: Float32Array, transform: (u: number) => number, plan: CopyPlan, key: number, t: number, batch: number, n: number): void {
   const G = plan.group;
   const per = batch * n;
   for (let g = 0; g < plan.copies / G; g++) {
@@ -105,7 +118,7 @@ function qmcNoise(out: Float32Array, kind: NoiseKind, plan: CopyPlan, key: numbe
         const shift = word(shiftKey, t * per + b * n + i);
         for (let j = 0; j < G; j++) {
           const point = column[order ? order[j]! : j]!;
-          out[(g * G + j) * per + b * n + i] = noiseQuantile(kind, (((point ^ shift) >>> 0) + 0.5) * TWO_POW_M32);
+          out[(g * G + j) * per + b * n + i] = transform((((point ^ shift) >>> 0) + 0.5) * TWO_POW_M32);
         }
       }
     }

@@ -3,7 +3,8 @@
  * escape noise drawn from a counter stream, so that a run is replayable from its seed alone.
  */
 import * as tf from '@tensorflow/tfjs';
-import { sampleNoise, type EscapeNoise } from './noise.js';
+import { fillUniform } from '../sim/random.js';
+import { firingProbability, sampleNoise, type EscapeNoise } from './noise.js';
 import type { Activation, NeuronParams } from './params.js';
 
 /** A number or a tensor broadcastable against the membrane (per-neuron coefficients). */
@@ -12,18 +13,23 @@ export type Coef = number | tf.Tensor;
 /** Spikes (float32 0/1, shape of `membrane`) at step `t`. */
 export type Fire = (membrane: tf.Tensor, threshold: Coef, t: number) => tf.Tensor;
 
-/** s = H(u − ϑ) with H(0) = 0, as in snnTorch. */
-export const heaviside: Fire = (membrane, threshold) => tf.tidy(() => tf.cast(tf.greater(membrane, threshold), 'float32'));
+/** s = H(u − ϑ) with H(0) = 0, as in snnTorch (tf.step: one kernel, where greater + cast is two). */
+export const heaviside: Fire = (membrane, threshold) => tf.tidy(() => tf.step(tf.sub(membrane, threshold)));
 
 /**
- * s = H(u + σε − ϑ), ε drawn at step t from stream `key` (counters t·n … t·n + n − 1 for n neurons
- * in the batch), so the noise of any step can be regenerated from `(key, t)` by {@link stepNoise}.
+ * s = H(u + σε − ϑ), ε = F⁻¹(U) with U drawn at step t from stream `key` (counters t·n … t·n + n − 1
+ * for n neurons in the batch), so the noise of any step can be regenerated from `(key, t)` by
+ * {@link stepNoise}. Computed as s = H(U − (1 − F((u − ϑ)/σ))): the same event, one uniform per
+ * neuron-step and no inverse CDF in JavaScript.
  */
 export function escapeFire(noise: EscapeNoise, key: number, scale?: tf.Tensor): Fire {
   return (membrane, threshold, t) =>
     tf.tidy(() => {
-      const eps = stepNoise(noise, key, t, membrane.shape);
-      return tf.cast(tf.greater(tf.add(membrane, tf.mul(eps, noiseSigma(noise, scale))), threshold), 'float32');
+      const n = membrane.size;
+      const u = new Float32Array(n);
+      fillUniform(u, key, t * n);
+      const p = firingProbability(noise.kind, tf.div(tf.sub(membrane, threshold), noiseSigma(noise, scale)));
+      return tf.step(tf.add(tf.tensor(u, membrane.shape), tf.sub(p, 1)));
     });
 }
 

@@ -152,13 +152,15 @@ function gaussianHazard(x: tf.Tensor): tf.Tensor {
   });
 }
 
-/** Spike score ∂/∂u log P(s | u) = (s − p) f(z)/(σ p (1 − p)), in a form stable for large |z|. */
-export function spikeScore(kind: NoiseKind, spikes: tf.Tensor, z: tf.Tensor, sigma: number | tf.Tensor): tf.Tensor {
+/**
+ * Spike score ∂/∂u log P(s | u) = (s − p) f(z)/(σ p (1 − p)), in a form stable for large |z|.
+ * `p`, when the caller has it, is F(z) (saves recomputing it for logistic noise).
+ */
+export function spikeScore(kind: NoiseKind, spikes: tf.Tensor, z: tf.Tensor, sigma: number | tf.Tensor, p?: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
+    if (kind === 'logistic') return tf.div(tf.sub(spikes, p ?? tf.sigmoid(z)), sigma);
     const fired = tf.greater(spikes, 0.5);
     switch (kind) {
-      case 'logistic':
-        return tf.div(tf.sub(spikes, tf.sigmoid(z)), sigma);
       case 'gaussian': // fired: φ(z)/Φ(z) = hazard(−z); silent: −φ(z)/(1 − Φ(z)) = −hazard(z)
         return tf.div(tf.where(fired, gaussianHazard(tf.neg(z)), tf.neg(gaussianHazard(z))), sigma);
       case 'laplace': {

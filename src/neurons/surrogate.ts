@@ -84,7 +84,7 @@ export function surrogateSpike(surrogate: Surrogate): (x: tf.Tensor) => tf.Tenso
   const f = (x: tf.Tensor, save: tf.GradSaveFunc) => {
     save([x]);
     return {
-      value: tf.cast(tf.greater(x, 0), 'float32'),
+      value: tf.step(x),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.mul(dy as tf.Tensor, surrogate.derivative(saved[0]!)),
     };
   };
