@@ -192,10 +192,28 @@ program
     process.stdout.write(`wrote ${opts.out}\n`);
   });
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof SpikelrError) {
-    process.stderr.write(`spikelr: error: ${err.message}\n`);
-    process.exit(1);
+/**
+ * Errors that escape a command. A SpikelrError is the user's to fix: its message alone. The wasm
+ * backend aborts when its 4 GiB heap is exhausted, sometimes from inside tfjs's asynchronous kernel
+ * timing (as an unhandled rejection); that gets a message saying what to lower. Anything else is a
+ * bug: its stack.
+ */
+function fail(err: unknown): never {
+  if (err instanceof SpikelrError) process.stderr.write(`spikelr: error: ${err.message}\n`);
+  else if (/memory access out of bounds|out of memory|Array buffer allocation failed|^Aborted\(/i.test((err as Error)?.message ?? '')) {
+    process.stderr.write(
+      `spikelr: error: the tensor backend ran out of memory (${(err as Error).message.slice(0, 60)}); the wasm backend's heap ends at 4 GiB. ` +
+        'Lower --batch-size, --copies or --steps: a step\'s peak grows with T·K·B·H for LR and T·B·H for BPTT (bench/results/README.md)\n',
+    );
+  } else {
+    process.stderr.write(`spikelr: internal error (please report it with this trace):\n${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(70);
   }
-  throw err;
-});
+  process.exit(1);
+}
+
+// registered before the wasm backend loads, so these run before Emscripten's own rethrowing handler
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
+program.parseAsync(process.argv).catch(fail);

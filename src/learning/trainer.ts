@@ -220,7 +220,12 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   try {
     run: for (; state.epoch <= o.epochs; state.epoch++, state.batch = 0, state.lossSum = 0) {
       const epochOrder = permutation(data.count, streamKey(o.seed, 0x5af, state.epoch));
-      let profiled = false;
+      // The peak memory is read under tf.profile, whose wasm kernel timing is asynchronous: a backend
+      // that runs out of memory there fails as an unhandled rejection, not as an error here. So the
+      // first step of an epoch runs plain (an out-of-memory step fails there, clearly) and the
+      // second is profiled (the same shapes, the same peak); an epoch of one step profiles that one.
+      let ran = 0;
+      const profileAt = Math.min(1, perEpoch - state.batch - 1);
       for (; state.batch < perEpoch; state.batch++) {
         if (state.step >= total) break;
         const idx = epochOrder.subarray(state.batch * o.batchSize, (state.batch + 1) * o.batchSize);
@@ -228,15 +233,14 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         const input = data.batch(idx, streamKey(o.seed, 0xe1c, state.step));
         const labels = tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]!), 'int32');
         const factor = rate(state.step);
-        const estimateOnce = () => estimator.estimate(net, { input, labels }, loss, streamKey(o.seed, 0x1a, state.step), { sigmaScale: o.sigmaSchedule?.(state.step) ?? 1 });
+        const estimateOnce = () => outOfMemoryIsClear(() => estimator.estimate(net, { input, labels }, loss, streamKey(o.seed, 0x1a, state.step), { sigmaScale: o.sigmaSchedule?.(state.step) ?? 1 }), o.batchSize);
         let est!: ReturnType<typeof estimateOnce>;
-        if (!profiled) {
+        if (ran++ === profileAt) {
           // the peak of live tensors inside one step (the estimator's working memory included)
           const info = await tf.profile(() => {
             est = estimateOnce();
           });
           state.peakTensorBytes = Math.max(state.peakTensorBytes, info.peakBytes);
-          profiled = true;
         } else {
           est = estimateOnce();
         }
@@ -328,6 +332,25 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     stopped,
     ...(validation && state.bestEpoch > 0 ? { bestEpoch: state.bestEpoch } : {}),
   };
+}
+
+/**
+ * Runs `f`; a backend that runs out of memory (the wasm heap stops at 4 GiB and reports it as a
+ * raw RuntimeError) becomes an error that says what happened and what to lower.
+ */
+function outOfMemoryIsClear<T>(f: () => T, batchSize: number): T {
+  try {
+    return f();
+  } catch (err) {
+    const message = (err as Error).message ?? '';
+    if (/memory access out of bounds|out of memory|Cannot allocate|Array buffer allocation failed|^Aborted\(/i.test(message)) {
+      throw new SpikelrError(
+        `train: a step of batch ${batchSize} failed in the tensor backend, most likely out of memory (${message.slice(0, 60)}); the wasm backend's heap ends at 4 GiB. ` +
+          'Lower batchSize, copies (LR) or steps: the peak grows with T·K·B·H for LR and T·B·H for BPTT (bench/results/README.md)',
+      );
+    }
+    throw err;
+  }
 }
 
 /** Copies every parameter of `from` into the same-named parameter of `to`, then disposes `from`. */
