@@ -85,6 +85,23 @@ describe('resume after a crash', () => {
   });
 });
 
+describe('tensor memory', () => {
+  it('a training run with validation, checkpoints and evaluation leaves no tensor behind, and its step count stays flat', async () => {
+    const { trainSet, test } = await small();
+    const net = build();
+    const before = tf.memory().numTensors;
+    const during: number[] = [];
+    await train(net, likelihoodRatio({ copies: 4, noise: escapeNoise('logistic', 0.5) }), membraneCrossEntropy(), trainSet, test, {
+      epochs: 2, batchSize: 32, seed: 3, optimizer: { kind: 'adam', learningRate: 1e-3 }, validation: 0.25, runDir: path.join(dir, 'memory'), checkpointEvery: 2,
+      onStep: () => void during.push(tf.memory().numTensors),
+    });
+    // from the second step on, the optimizer's state exists and nothing else accumulates
+    expect(new Set(during.slice(1)).size).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+    net.dispose();
+  });
+});
+
 describe('validation and early stopping', () => {
   it('stops after `patience` epochs without a better validation accuracy and keeps the best epoch\'s weights', async () => {
     const { trainSet, test } = await small();
