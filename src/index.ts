@@ -76,5 +76,6 @@ export { randman, randmanTask, randmanCutoff } from './data/randman.js';
 export type { RandmanOptions, RandmanTask } from './data/randman.js';
 export { bptt, differentiableRun } from './learning/bptt.js';
 export type { BPTTConfig } from './learning/bptt.js';
-export { atan, fastSigmoid, sigmoid, triangular, straightThrough, customSurrogate, surrogateSpike } from './neurons/surrogate.js';
+export { atan, fastSigmoid, sigmoid, triangular, straightThrough, customSurrogate, formulaSurrogate, surrogateSpike } from './neurons/surrogate.js';
+export { compileFormula } from './neurons/formula.js';
 export type { Surrogate } from './neurons/surrogate.js';

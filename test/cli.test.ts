@@ -144,6 +144,7 @@ describe('spikelr train and eval', () => {
       [() => ['train', '--accuracy', 'first-spike'], /accuracy 'first-spike' needs a spiking output layer: use loss 'ce-count' or 'mse-count'/],
       [() => ['train', '--dataset', 'shd'], /dataset 'shd' needs dataDir/],
       [() => ['train', '--resume', path.join(dir, 'nothing')], /--resume .*nothing: no config\.json there/],
+      [() => ['train', '--method', 'bptt', '--surrogate', 'formula', '--surrogate-formula', 'exp(-abs(y))'], /surrogate formula: unknown variable 'y' in 'exp\(-abs\(y\)\)'; the variables are x/],
       [() => ['compare', '--methods', 'lr,fa'], /--methods: unknown method 'fa'; expected some of lr, bptt/],
       [() => ['compare', '--epsilons', '0,2'], /option '--epsilons <list>' argument '0,2' is invalid\. expected numbers in \[0, 1\]/],
     ])('rejects bad config %#', async (args, message) => {

@@ -10,6 +10,7 @@ import { BASELINES } from '../learning/lr.js';
 import { ACCURACY_KINDS, MEMBRANE_REDUCTIONS } from '../learning/losses.js';
 import { OPTIMIZERS } from '../learning/optim.js';
 import { parseSchedule } from '../learning/schedule.js';
+import { formulaSurrogate } from '../neurons/surrogate.js';
 import { REGULARIZERS } from '../learning/regularizers.js';
 import { SAMPLINGS } from '../learning/sampling.js';
 import { NOISE_KINDS } from '../neurons/noise.js';
@@ -19,7 +20,7 @@ export const DATASETS = ['mnist', 'idx', 'nmnist', 'shd', 'randman'] as const;
 export const METHODS = ['lr', 'bptt'] as const;
 export const NEURONS = ['lif', 'if', 'synaptic', 'alif'] as const;
 export const LOSSES = ['ce-membrane', 'mse-membrane', 'ce-count', 'mse-count'] as const;
-export const SURROGATES = ['atan', 'fast-sigmoid', 'sigmoid', 'triangular', 'straight-through'] as const;
+export const SURROGATES = ['atan', 'fast-sigmoid', 'sigmoid', 'triangular', 'straight-through', 'formula'] as const;
 export const SCORES = ['spike', 'noise'] as const;
 export const INPUT_ENCODINGS = ['rate', 'direct'] as const;
 
@@ -67,6 +68,8 @@ export interface TrainConfig {
   // surrogate-gradient BPTT
   surrogate: (typeof SURROGATES)[number];
   surrogateScale: number;
+  /** S'(x) in x = u − ϑ for surrogate 'formula' (mathjs syntax). */
+  surrogateFormula: string;
   truncate: number | null;
 }
 
@@ -79,7 +82,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   optimizer: 'adam', learningRate: 5e-4, momentum: 0.9, weightDecay: 0, schedule: 'constant',
   epochs: 1, batchSize: 128, validation: 0, patience: null, maxSteps: null, seed: 0, checkpointEvery: 100,
   copies: 8, noise: 'logistic:0.5', score: 'spike', baseline: 'loo', sampling: 'mc',
-  surrogate: 'atan', surrogateScale: 2, truncate: null,
+  surrogate: 'atan', surrogateScale: 2, surrogateFormula: '1 / (1 + (pi * x)^2)', truncate: null,
 };
 
 /**
@@ -121,7 +124,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   momentum: num(0, 0.999999), weightDecay: num(0, 1), schedule: str, epochs: int(1), batchSize: int(1), validation: num(0, 0.9),
   patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), copies: int(1), noise: noiseSpec,
   score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), surrogate: oneOf(SURROGATES),
-  surrogateScale: num(0, 1e6, true), truncate: int(1, true),
+  surrogateScale: num(0, 1e6, true), surrogateFormula: str, truncate: int(1, true),
 };
 
 /** Checks every key and value of a (partial) config; `source` names where it came from. */
@@ -145,6 +148,7 @@ export function checkCombinations(c: TrainConfig, source: string): void {
   check(c.accuracy !== 'first-spike' || spikingOutput, () => `${source}: accuracy 'first-spike' needs a spiking output layer: use loss 'ce-count' or 'mse-count'`);
   check(c.patience === null || c.validation > 0, () => `${source}: patience (early stopping) needs a validation split: set validation, e.g. 0.1`);
   parseSchedule(c.schedule);
+  if (c.surrogate === 'formula') formulaSurrogate(c.surrogateFormula);
   check(c.dataset === 'mnist' || c.dataset === 'randman' || c.dataDir !== null, () => `${source}: dataset '${c.dataset}' needs dataDir, the folder of its files`);
 }
 

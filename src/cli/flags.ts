@@ -16,7 +16,7 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   epochs: 'epochs', batchSize: 'samples per optimizer step', validation: 'fraction of the training set held out for validation', patience: 'early stopping: epochs without a better validation accuracy',
   maxSteps: 'stop after N optimizer steps', seed: 'seed of weights, data order, encodings and noise', checkpointEvery: 'write a checkpoint every N steps',
   copies: 'LR: noise copies per sample', noise: 'LR: escape noise KIND:SIGMA', score: 'LR: score function', baseline: 'LR: baseline', sampling: 'LR: noise sampling',
-  surrogate: 'BPTT: surrogate derivative', surrogateScale: "BPTT: the surrogate's sharpness (atan alpha, sigmoid slope, triangular width)", truncate: 'BPTT: truncate the backward pass every N steps',
+  surrogate: 'BPTT: surrogate derivative', surrogateFormula: "BPTT: S'(x) for --surrogate formula, in x = u - threshold (mathjs syntax)", surrogateScale: "BPTT: the surrogate's sharpness (atan alpha, sigmoid slope, triangular width)", truncate: 'BPTT: truncate the backward pass every N steps',
 };
 
 const INTEGER_KEYS = new Set(['trainLimit', 'testLimit', 'patience', 'maxSteps', 'truncate', 'steps', 'epochs', 'batchSize', 'seed', 'checkpointEvery', 'copies']);

@@ -10,7 +10,7 @@ import { likelihoodRatio, type Estimator } from '../learning/lr.js';
 import { rateRegularizer, regularized, sparsityRegularizer } from '../learning/regularizers.js';
 import { escapeNoise, type EscapeNoise, type NoiseKind } from '../neurons/noise.js';
 import { alif, ifNeuron, lif, synaptic, type SpikingParams } from '../neurons/params.js';
-import { atan, fastSigmoid, sigmoid, straightThrough, triangular, type Surrogate } from '../neurons/surrogate.js';
+import { atan, fastSigmoid, formulaSurrogate, sigmoid, straightThrough, triangular, type Surrogate } from '../neurons/surrogate.js';
 import { dense, readout, recurrent, type LayerSpec } from '../sim/layer.js';
 import { Network } from '../sim/network.js';
 import { permutation, streamKey } from '../sim/random.js';
@@ -101,6 +101,8 @@ function surrogateOf(c: TrainConfig): Surrogate {
       return triangular({ width: k });
     case 'straight-through':
       return straightThrough();
+    case 'formula':
+      return formulaSurrogate(c.surrogateFormula);
   }
 }
 

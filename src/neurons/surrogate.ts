@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { check, checkPositive } from '../errors.js';
+import { compileFormula } from './formula.js';
 
 export interface Surrogate {
   readonly name: string;
@@ -77,6 +78,18 @@ export function straightThrough(): Surrogate {
 export function customSurrogate(name: string, derivative: (x: tf.Tensor) => tf.Tensor): Surrogate {
   check(typeof derivative === 'function', () => 'customSurrogate: derivative must be a function of x = u − ϑ');
   return { name, derivative: (x) => tf.tidy(() => derivative(x)) };
+}
+
+/**
+ * A surrogate whose derivative is a formula in x = u − ϑ (mathjs syntax, compiled to tfjs ops),
+ * e.g. `formulaSurrogate('1 / (1 + (pi * x)^2)')`.
+ */
+export function formulaSurrogate(formula: string): Surrogate {
+  const f = compileFormula(formula, ['x'], 'surrogate formula');
+  // a formula that is not finite near the threshold would poison every gradient: checked once
+  const probe = tf.tidy(() => Array.from(f({ x: tf.tensor1d([-2, -0.5, 0, 0.5, 2]) }).dataSync()));
+  check(probe.every(Number.isFinite), () => `surrogate formula '${formula}': not finite near the threshold (at x = -2, -0.5, 0, 0.5, 2 it gives ${probe.join(', ')})`);
+  return { name: `formula(${formula})`, derivative: (x) => tf.tidy(() => tf.mul(f({ x }), tf.onesLike(x))) };
 }
 
 /** s = H(x) forward, ds/dx = S'(x) backward. */
