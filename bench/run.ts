@@ -118,7 +118,7 @@ function matmulRate(hidden: number): Record<string, unknown> {
   tf.dispose([x, w]);
   times.sort((p, q) => p - q);
   const ms = times[Math.floor(times.length / 2)]!;
-  return { workload: `matmul-${T * B}x784x${hidden}`, msPerStep: Number(ms.toFixed(1)), gflops: Number(((2 * T * B * 784 * hidden) / (ms * 1e6)).toFixed(1)), backend: report.name, machine };
+  return { workload: `matmul-${T * B}x784x${hidden}`, msPerStep: Number(ms.toFixed(1)), samplesPerSecond: null, gflops: Number(((2 * T * B * 784 * hidden) / (ms * 1e6)).toFixed(1)), backend: report.name, machine };
 }
 
 const only = a.only?.split(',');
