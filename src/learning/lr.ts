@@ -185,93 +185,108 @@ function sumToLast(x: tf.Tensor): tf.Tensor {
   return x.rank === 1 ? x.clone() : tf.sum(x, [...Array(x.rank - 1).keys()]);
 }
 
-/** Gradients of one trained layer from its trace and weighted seeds. */
+/** Adds `term` into the running sum `acc` (disposing both), keeping the result. */
+function accumulate(acc: tf.Tensor | undefined, term: tf.Tensor): tf.Tensor {
+  if (!acc) return tf.keep(term);
+  const sum = tf.keep(tf.add(acc, term));
+  tf.dispose([acc, term]);
+  return sum;
+}
+
+/**
+ * Gradients of one trained layer from its trace and weighted seeds. The membrane adjoint runs
+ * backwards in time one step at a time: each step's terms go into running sums at once and only
+ * the input-current adjoint, summed over copies, is kept for the layer's own map — so the working
+ * memory is one step of the copies plus T steps of the (K times smaller) contracted adjoint.
+ */
 function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: number): Map<tf.Variable, tf.Tensor> {
-  const vars: tf.Variable[] = [];
-  const grads = tf.tidy(() => {
-    const out = { set: (v: tf.Variable, g: tf.Tensor) => void (vars.push(v), list.push(g)) };
-    const list: tf.Tensor[] = [];
-    const layer = tr.layer;
-    const neuron = layer.neuron!;
-    const regenerated = tr.regenerate ? Array.from({ length: tr.spikes.length }, (_, t) => tr.regenerate!(t)) : undefined;
-    const rawSeeds = regenerated ? regenerated.map((r) => r.seed) : tr.seeds;
-    const sigmaSeeds = regenerated ? regenerated.flatMap((r) => (r.sigmaSeed ? [r.sigmaSeed] : [])) : tr.sigmaSeeds;
-    const steps = rawSeeds.length;
-    const seeds = rawSeeds.map((s) => (weights ? tf.mul(rowColumn(weights, s), s) : s));
-    // an analog unit has no membrane memory: its adjoint is its seed
-    const beta = neuron.kind === 'analog' || neuron.kind === 'gru' ? 0 : (layer.coefficients.beta ?? neuron.beta);
-    const zeroReset = isSpiking(neuron) && neuron.reset === 'zero';
-    // membrane adjoint, backwards in time
-    const lambda: tf.Tensor[] = new Array(steps);
-    for (let t = steps - 1; t >= 0; t--) {
-      if (t === steps - 1 || beta === 0) lambda[t] = seeds[t]!;
-      else {
-        const carry = zeroReset ? tf.mul(beta, tf.sub(1, tr.spikes[t]!)) : beta;
-        lambda[t] = tf.add(seeds[t]!, tf.mul(carry, lambda[t + 1]!));
+  const layer = tr.layer;
+  const neuron = layer.neuron!;
+  const steps = tr.regenerate ? tr.spikes.length : tr.seeds.length;
+  // an analog unit has no membrane memory: its adjoint is its seed
+  const beta = neuron.kind === 'analog' || neuron.kind === 'gru' ? 0 : (layer.coefficients.beta ?? neuron.beta);
+  const zeroReset = isSpiking(neuron) && neuron.reset === 'zero';
+  const subtractReset = isSpiking(neuron) && neuron.reset === 'subtract';
+  const units = layer.outputShape[0]!;
+  const copies = tr.rows / tr.inputRows;
+  const weigh = (s: tf.Tensor) => (weights ? tf.mul(rowColumn(weights, s), s) : s);
+  const previous = (list: tf.Tensor[], t: number, like: tf.Tensor) => (t === 0 ? tf.zerosLike(like) : list[t - 1]!);
+  const contracted: tf.Tensor[] = new Array(steps);
+  let lambdaNext: tf.Tensor | undefined, muNext: tf.Tensor | undefined;
+  let threshold: tf.Tensor | undefined, decay: tf.Tensor | undefined, noiseScale: tf.Tensor | undefined;
+  let recurrent: tf.Tensor | undefined, recurrentBias: tf.Tensor | undefined;
+  for (let t = steps - 1; t >= 0; t--) {
+    const kept = tf.tidy(() => {
+      const regenerated = tr.regenerate?.(t);
+      const seed = weigh(regenerated ? regenerated.seed : tr.seeds[t]!);
+      // membrane adjoint λ_t = ψ_t + carry_t λ_{t+1}, carry = β (β(1 − s_t) with zero reset)
+      const lambda = t === steps - 1 || beta === 0 ? seed : tf.add(seed, tf.mul(zeroReset ? tf.mul(beta, tf.sub(1, tr.spikes[t]!)) : beta, lambdaNext!));
+      // adjoint of the input current (gated by the refractory mask; through the synaptic filter)
+      let current = tr.open.length ? tf.mul(tr.open[t]!, lambda) : lambda;
+      let mu: tf.Tensor | undefined;
+      if (neuron.kind === 'synaptic') current = mu = t === steps - 1 ? current : tf.add(current, tf.mul(neuron.alpha, muNext!));
+      const out: Record<string, tf.Tensor> = { lambda: lambda.clone(), ...(mu ? { mu: mu.clone() } : {}) };
+      out['contracted'] = copies > 1 ? tf.sum(tf.reshape(current, [copies, tr.inputRows, ...current.shape.slice(1)]), 0) : current.clone();
+      if (layer.coefficients.threshold) {
+        const term = subtractReset ? tf.sub(tf.neg(seed), tf.mul(lambda, previous(tr.spikes, t, lambda))) : tf.neg(seed);
+        out['threshold'] = term;
       }
-    }
-    // adjoint of the input current
-    let current = tr.open.length ? lambda.map((l, t) => tf.mul(tr.open[t]!, l)) : lambda;
-    if (neuron.kind === 'synaptic') {
-      const mu: tf.Tensor[] = new Array(steps);
-      for (let t = steps - 1; t >= 0; t--) mu[t] = t === steps - 1 ? current[t]! : tf.add(current[t]!, tf.mul(neuron.alpha, mu[t + 1]!));
-      current = mu;
-    }
-    const seedShape = currentShapeOf(layer);
-    let g = tf.reshape(tf.stack(current), [steps * tr.rows, ...seedShape]);
-    if (tr.inputRows !== tr.rows) g = contractCopies(g, steps, tr.rows / tr.inputRows, batch);
+      if (layer.coefficients.beta) {
+        const u = previous(tr.membranes, t, lambda);
+        out['decay'] = tf.mul(lambda, zeroReset ? tf.mul(tf.sub(1, previous(tr.spikes, t, lambda)), u) : u);
+      }
+      const sigmaSeed = regenerated ? regenerated.sigmaSeed : tr.sigmaSeeds[t];
+      if (layer.coefficients.noiseScale && sigmaSeed) out['noiseScale'] = weigh(sigmaSeed);
+      if (neuron.kind === 'gru') {
+        // a_n holds r ⊙ (h U_n + c_n): its recurrent seed is r_t ⊙ ψ_n, with r_t = σ(a_r) as sampled
+        const [pr, pz, pn] = tf.split(current, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const r = tf.sigmoid(tf.slice(tr.membranes[t]!, [0, 0], [-1, units]));
+        const gated = tf.concat([pr, pz, tf.mul(r, pn)], -1);
+        out['recurrent'] = matMulAT(previous(tr.spikes, t, tf.zeros([tr.rows, units])), gated);
+        if (layer.params['recurrentBias']) out['recurrentBias'] = tf.sum(gated, 0);
+      } else if (layer.params['recurrent']) {
+        out['recurrent'] = matMulAT(previous(tr.spikes, t, current), current);
+      }
+      return out;
+    });
+    lambdaNext?.dispose();
+    muNext?.dispose();
+    lambdaNext = kept['lambda'];
+    muNext = kept['mu'];
+    contracted[t] = kept['contracted']!;
+    if (kept['threshold']) threshold = accumulate(threshold, kept['threshold']);
+    if (kept['decay']) decay = accumulate(decay, kept['decay']);
+    if (kept['noiseScale']) noiseScale = accumulate(noiseScale, kept['noiseScale']);
+    if (kept['recurrent']) recurrent = accumulate(recurrent, kept['recurrent']);
+    if (kept['recurrentBias']) recurrentBias = accumulate(recurrentBias, kept['recurrentBias']);
+  }
+  tf.dispose([lambdaNext, muNext].filter((x): x is tf.Tensor => x !== undefined));
+  const out = new Map<tf.Variable, tf.Tensor>();
+  tf.tidy(() => {
+    const g = tf.reshape(tf.stack(contracted), [steps * tr.inputRows, ...currentShapeOf(layer)]);
+    const set = (v: tf.Variable | undefined, grad: tf.Tensor) => v && out.set(v, tf.keep(grad));
     // local VJP of the layer's own map
     if (layer.spec.kind === 'dense' || layer.spec.kind === 'recurrent' || layer.spec.kind === 'readout' || layer.spec.kind === 'gru') {
-      out.set(layer.params['weight']!, matMulAT(tr.input, g));
-      if (layer.params['bias']) out.set(layer.params['bias'], tf.sum(g, 0));
+      set(layer.params['weight'], matMulAT(tr.input, g));
+      if (layer.params['bias']) set(layer.params['bias'], tf.sum(g, 0));
     } else if (layer.spec.kind === 'conv2d') {
       const spec = layer.spec;
-      out.set(layer.params['weight']!, conv2dFilterGradient(tr.input as tf.Tensor4D, g as tf.Tensor4D, spec.kernelSize, spec.stride, spec.padding));
-      if (layer.params['bias']) out.set(layer.params['bias'], sumToLast(g));
+      set(layer.params['weight'], conv2dFilterGradient(tr.input as tf.Tensor4D, g as tf.Tensor4D, spec.kernelSize, spec.stride, spec.padding));
+      if (layer.params['bias']) set(layer.params['bias'], sumToLast(g));
     } else {
       const params = layer.mapParams.map((n) => layer.params[n]!);
       const grads = tf.grads((...p: tf.Tensor[]) => layer.map(tr.input, p))(params, g);
-      layer.mapParams.forEach((n, i) => out.set(layer.params[n]!, grads[i]!));
+      layer.mapParams.forEach((n, i) => set(layer.params[n], grads[i]!));
     }
-    const previous = (list: tf.Tensor[], t: number) => (t === 0 ? tf.zerosLike(list[0]!) : list[t - 1]!);
-    if (neuron.kind === 'gru') {
-      // a_n holds r ⊙ (h U_n + c_n): its recurrent seed is r_t ⊙ ψ_n, with r_t = σ(a_r) as sampled
-      const units = layer.outputShape[0]!;
-      const gated = current.map((psi, t) => {
-        const [pr, pz, pn] = tf.split(psi, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const r = tf.sigmoid(tf.slice(tr.membranes[t]!, [0, 0], [-1, units]));
-        return tf.concat([pr, pz, tf.mul(r, pn)], -1);
-      });
-      const gGated = tf.reshape(tf.stack(gated), [steps * tr.rows, 3 * units]);
-      const prevH = tf.reshape(tf.stack(tr.spikes.map((_, t) => previous(tr.spikes, t))), [steps * tr.rows, units]);
-      out.set(layer.params['recurrent']!, matMulAT(prevH, gGated));
-      if (layer.params['recurrentBias']) out.set(layer.params['recurrentBias'], tf.sum(gGated, 0));
-    } else if (layer.params['recurrent']) {
-      const gFull = tf.reshape(tf.stack(current), [steps * tr.rows, ...layer.outputShape]);
-      const prevSpikes = tf.reshape(tf.stack(tr.spikes.map((_, t) => previous(tr.spikes, t))), [steps * tr.rows, ...layer.outputShape]);
-      out.set(layer.params['recurrent'], matMulAT(prevSpikes, gFull));
-    }
-    if (layer.coefficients.beta) {
-      const terms = lambda.map((l, t) => {
-        const u = previous(tr.membranes, t);
-        return tf.mul(l, zeroReset ? tf.mul(tf.sub(1, previous(tr.spikes, t)), u) : u);
-      });
-      out.set(layer.coefficients.beta, sumToLast(tf.addN(terms)));
-    }
-    if (layer.coefficients.threshold) {
-      let total = tf.neg(tf.addN(seeds));
-      if (isSpiking(neuron) && neuron.reset === 'subtract') {
-        total = tf.sub(total, tf.addN(lambda.map((l, t) => tf.mul(l, previous(tr.spikes, t)))));
-      }
-      out.set(layer.coefficients.threshold, sumToLast(total));
-    }
-    if (layer.coefficients.noiseScale && sigmaSeeds.length) {
-      // σ only sets the firing probability of each step: no filtering through the dynamics
-      out.set(layer.coefficients.noiseScale, sumToLast(tf.addN(sigmaSeeds.map((s) => (weights ? tf.mul(rowColumn(weights, s), s) : s)))));
-    }
-    return list;
+    if (recurrent) set(layer.params['recurrent'], recurrent.clone());
+    if (recurrentBias) set(layer.params['recurrentBias'], recurrentBias.clone());
+    if (threshold) set(layer.coefficients.threshold as tf.Variable, sumToLast(threshold));
+    if (decay) set(layer.coefficients.beta as tf.Variable, sumToLast(decay));
+    // σ only sets the firing probability of each step: no filtering through the dynamics
+    if (noiseScale) set(layer.coefficients.noiseScale as tf.Variable, sumToLast(noiseScale));
   });
-  return new Map(vars.map((v, i) => [v, grads[i]!]));
+  tf.dispose([...contracted, ...[threshold, decay, noiseScale, recurrent, recurrentBias].filter((x): x is tf.Tensor => x !== undefined)]);
+  return out;
 }
 
 interface PassResult {
