@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initialState, neuronStep, stateTensors, type NeuronState } from '../neurons/dynamics.js';
-import { activate, fireFor, noiseSigma, type Fire } from '../neurons/firing.js';
+import { activate, fireFor, noiseSigma, spikesFromUniforms, type Fire } from '../neurons/firing.js';
 import { firingProbability, logSigmaNoiseScore, noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
 import { isSpiking, isUnit } from '../neurons/params.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
@@ -180,12 +180,11 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
       tf.tidy(() => {
         const sigma = sigmaOf();
         if (spikeScored) {
-          // one uniform per neuron-step: fire when U > 1 − p, p = F((u − ϑ)/σ) (the same spike as
-          // ε = F⁻¹(U) > (ϑ − u)/σ, with no inverse CDF); the spike score needs only z and s
+          // one uniform per neuron-step (see spikesFromUniforms); the spike score needs only z and s
           const z = tf.div(tf.sub(u, threshold), sigma);
           const uniforms = tf.tensor(copyUniforms(plan, key, step, batch, perRow), u.shape);
           const p = firingProbability(noise.kind, z);
-          const s = tf.step(tf.add(uniforms, tf.sub(p, 1)));
+          const s = spikesFromUniforms(uniforms, p);
           if (storeScores) {
             let psi = spikeScore(noise.kind, s, z, sigma, p);
             // ∂ log p/∂ log σ = −z·σψ = −(u − ϑ)ψ
@@ -195,26 +194,11 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
           }
           return s;
         }
+        // noise-score units (the score is regenerated from ε later, nothing stored): a spiking unit
+        // fires on u + σε > ϑ; an analog unit outputs φ(I + σε); a GRU's pre-activations are perturbed by σε
         const eps = tf.tensor(copyNoise(noise.kind, plan, key, step, batch, perRow), u.shape);
         const noisy = tf.add(u, tf.mul(eps, sigma));
-        // a spiking unit fires on u + σε > ϑ; an analog unit outputs φ(I + σε); a GRU's pre-activations
-        // are perturbed by σε (noise score only for both)
-        const s = neuron.kind === 'analog' ? activate(neuron.activation, noisy) : neuron.kind === 'gru' ? noisy : tf.step(tf.sub(noisy, threshold));
-        if (storeScores) {
-          let psi =
-            o.score === 'spike' && isSpiking(neuron)
-              ? spikeScore(noise.kind, s, tf.div(tf.sub(u, threshold), sigma), sigma)
-              : noiseScore(noise.kind, eps, sigma);
-          if (learnSigma) {
-            // ∂ log p/∂ log σ: −z·σψ with the spike score (z = (u − ϑ)/σ), −1 − ε(log f)'(ε) with the noise score
-            sigmaScore = tf.keep(
-              o.score === 'spike' && isSpiking(neuron) ? tf.neg(tf.mul(tf.sub(u, threshold), psi)) : logSigmaNoiseScore(noise.kind, eps),
-            );
-          }
-          if (o.signScores) psi = tf.div(tf.sign(psi), sigma);
-          score = tf.keep(psi);
-        }
-        return s;
+        return neuron.kind === 'analog' ? activate(neuron.activation, noisy) : neuron.kind === 'gru' ? noisy : tf.step(tf.sub(noisy, threshold));
       });
     const gate = state.refractory ? tf.tidy(() => tf.cast(tf.lessEqual(state.refractory!, 0), 'float32')) : undefined;
     const next = neuronStep(input, state, neuron, fire, t, layer.coefficients);

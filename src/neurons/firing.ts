@@ -29,8 +29,16 @@ export function escapeFire(noise: EscapeNoise, key: number, scale?: tf.Tensor): 
       const u = new Float32Array(n);
       fillUniform(u, key, t * n);
       const p = firingProbability(noise.kind, tf.div(tf.sub(membrane, threshold), noiseSigma(noise, scale)));
-      return tf.step(tf.add(tf.tensor(u, membrane.shape), tf.sub(p, 1)));
+      return spikesFromUniforms(tf.tensor(u, membrane.shape), p);
     });
+}
+
+/**
+ * s = H(U − (1 − p)) with p = F((u − ϑ)/σ): for symmetric noise this is the event ε = F⁻¹(U) >
+ * (ϑ − u)/σ, i.e. u + σε > ϑ, decided from the uniform alone (no inverse CDF).
+ */
+export function spikesFromUniforms(uniforms: tf.Tensor, p: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.step(tf.add(uniforms, tf.sub(p, 1))));
 }
 
 /** σ, or per-neuron σ·exp(s) for a learned log-scale s. */
