@@ -1,8 +1,8 @@
 /**
  * Scaling of one training step (batch 128, rate-coded MNIST, 784-H-10 LIF, Adam): LR step time
  * against copies K, steps T and hidden size H (the others at K = 8, T = 25, H = 512), and the peak
- * tensor memory of an LR step and a BPTT step against T (tf.profile's peakBytes: the most bytes of
- * tensors live at once inside the step, the weights and the input included). LR keeps per step
+ * tensor memory of an LR step and a BPTT step against T (the most bytes of tensors live at once
+ * inside the step, the weights and the input included; withPeakBytes). LR keeps per step
  * only what its gradient needs (spikes and scores of the traced layers); BPTT keeps the whole
  * unrolled graph.
  *
@@ -19,6 +19,7 @@ import { loadMnist } from '../src/data/mnist.js';
 import { bptt } from '../src/learning/bptt.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { likelihoodRatio, type Estimator } from '../src/learning/lr.js';
+import { withPeakBytes } from '../src/learning/memory.js';
 import { optimizer } from '../src/learning/optim.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { lif } from '../src/neurons/params.js';
@@ -52,13 +53,11 @@ async function step(method: 'lr' | 'bptt', hidden: number, copies: number, steps
     let peak = 0;
     for (let r = 0; r <= Number(a.runs); r++) {
       const start = performance.now();
-      let e!: ReturnType<Estimator['estimate']>;
-      const run = () => {
-        e = est.estimate(net, { input, labels }, loss, r);
-      };
-      // the warm-up step is profiled: the peak bytes of tensors live at once inside it
-      if (r === 0) peak = (await tf.profile(run)).peakBytes;
-      else run();
+      let e: ReturnType<Estimator['estimate']>;
+      const run = () => est.estimate(net, { input, labels }, loss, r);
+      // the warm-up step is measured: the peak bytes of tensors live at once inside it
+      if (r === 0) ({ result: e, peakBytes: peak } = withPeakBytes(run));
+      else e = run();
       adam.apply(e.gradients);
       e.dispose();
       tf.sum(net.layers[0]!.params['weight']!).dataSync();

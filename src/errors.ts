@@ -73,3 +73,18 @@ export async function readFileNamed(path: string, what: string): Promise<Uint8Ar
     throw new SpikelrError(code === 'ENOENT' ? `${path}: no such ${what}` : `${path}: cannot read (${(err as Error).message})`);
   }
 }
+
+/**
+ * Whether `err` is the tensor backend running out of memory. The wasm backend reports its 4 GiB
+ * heap exhausted as a raw Emscripten abort, an out-of-bounds access, or (a failed allocation viewed
+ * from JavaScript) an invalid typed-array length.
+ */
+export function isBackendOutOfMemory(err: unknown): boolean {
+  return /memory access out of bounds|out of memory|Cannot allocate|Array buffer allocation failed|Invalid typed array length|^Aborted\(/i.test((err as Error)?.message ?? '');
+}
+
+/** What to lower when a step runs out of memory (`names` spells the settings, flags or keys). */
+export function outOfMemoryAdvice(err: unknown, names: { readonly batch: string; readonly copies: string; readonly steps: string }): string {
+  return `most likely out of memory (${((err as Error)?.message ?? String(err)).slice(0, 60)}); the wasm backend's heap ends at 4 GiB. ` +
+    `Lower ${names.batch}, ${names.copies} (LR) or ${names.steps}: a step's peak grows with T·K·B·H for LR and T·B·H for BPTT (bench/results/README.md)`;
+}

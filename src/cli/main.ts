@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { BACKEND_CHOICES, initBackend, packageVersions } from '../backend.js';
-import { SpikelrError } from '../errors.js';
+import { isBackendOutOfMemory, outOfMemoryAdvice, SpikelrError } from '../errors.js';
 import { RESET_MODES } from '../neurons/params.js';
 import { choice, integer, noise, number } from './parse.js';
 import { simulate } from './simulate.js';
@@ -200,11 +200,8 @@ program
  */
 function fail(err: unknown): never {
   if (err instanceof SpikelrError) process.stderr.write(`spikelr: error: ${err.message}\n`);
-  else if (/memory access out of bounds|out of memory|Array buffer allocation failed|^Aborted\(/i.test((err as Error)?.message ?? '')) {
-    process.stderr.write(
-      `spikelr: error: the tensor backend ran out of memory (${(err as Error).message.slice(0, 60)}); the wasm backend's heap ends at 4 GiB. ` +
-        'Lower --batch-size, --copies or --steps: a step\'s peak grows with T·K·B·H for LR and T·B·H for BPTT (bench/results/README.md)\n',
-    );
+  else if (isBackendOutOfMemory(err)) {
+    process.stderr.write(`spikelr: error: the tensor backend failed, ${outOfMemoryAdvice(err, { batch: '--batch-size', copies: '--copies', steps: '--steps' })}\n`);
   } else {
     process.stderr.write(`spikelr: internal error (please report it with this trace):\n${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(70);

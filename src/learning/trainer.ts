@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { check, checkInRange, checkInteger, checkOneOf, SpikelrError } from '../errors.js';
+import { check, checkInRange, checkInteger, checkOneOf, isBackendOutOfMemory, outOfMemoryAdvice, SpikelrError } from '../errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { subset } from '../data/dataset.js';
 import type { EscapeNoise } from '../neurons/noise.js';
@@ -24,6 +24,7 @@ import { ACCURACY_KINDS, predict, predictFirstSpike, type AccuracyKind, type Row
 import { optimizer as makeOptimizer, type Optimizer, type OptimizerConfig } from './optim.js';
 import { schedule as compileSchedule, type Schedule } from './schedule.js';
 import { progressBar, type Progress } from './progress.js';
+import { withPeakBytes } from './memory.js';
 
 export interface TrainOptions {
   readonly epochs: number;
@@ -80,7 +81,7 @@ export interface EpochRecord {
   readonly stochasticTestAccuracy?: number;
   /** Seconds spent in optimizer steps so far (evaluation excluded). */
   readonly trainSeconds: number;
-  /** Peak bytes of live tensors during this epoch's first step. */
+  /** Peak bytes of live tensors during this epoch's first step (that this process ran). */
   readonly peakTensorBytes: number;
 }
 
@@ -220,12 +221,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   try {
     run: for (; state.epoch <= o.epochs; state.epoch++, state.batch = 0, state.lossSum = 0) {
       const epochOrder = permutation(data.count, streamKey(o.seed, 0x5af, state.epoch));
-      // The peak memory is read under tf.profile, whose wasm kernel timing is asynchronous: a backend
-      // that runs out of memory there fails as an unhandled rejection, not as an error here. So the
-      // first step of an epoch runs plain (an out-of-memory step fails there, clearly) and the
-      // second is profiled (the same shapes, the same peak); an epoch of one step profiles that one.
-      let ran = 0;
-      const profileAt = Math.min(1, perEpoch - state.batch - 1);
+      let measured = false;
       for (; state.batch < perEpoch; state.batch++) {
         if (state.step >= total) break;
         const idx = epochOrder.subarray(state.batch * o.batchSize, (state.batch + 1) * o.batchSize);
@@ -234,13 +230,13 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         const labels = tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]!), 'int32');
         const factor = rate(state.step);
         const estimateOnce = () => outOfMemoryIsClear(() => estimator.estimate(net, { input, labels }, loss, streamKey(o.seed, 0x1a, state.step), { sigmaScale: o.sigmaSchedule?.(state.step) ?? 1 }), o.batchSize);
-        let est!: ReturnType<typeof estimateOnce>;
-        if (ran++ === profileAt) {
-          // the peak of live tensors inside one step (the estimator's working memory included)
-          const info = await tf.profile(() => {
-            est = estimateOnce();
-          });
-          state.peakTensorBytes = Math.max(state.peakTensorBytes, info.peakBytes);
+        let est: ReturnType<typeof estimateOnce>;
+        if (!measured) {
+          // the peak of live tensors inside the epoch's first step (the estimator's working memory included)
+          const { result, peakBytes } = withPeakBytes(estimateOnce);
+          est = result;
+          state.peakTensorBytes = Math.max(state.peakTensorBytes, peakBytes);
+          measured = true;
         } else {
           est = estimateOnce();
         }
@@ -342,12 +338,8 @@ function outOfMemoryIsClear<T>(f: () => T, batchSize: number): T {
   try {
     return f();
   } catch (err) {
-    const message = (err as Error).message ?? '';
-    if (/memory access out of bounds|out of memory|Cannot allocate|Array buffer allocation failed|^Aborted\(/i.test(message)) {
-      throw new SpikelrError(
-        `train: a step of batch ${batchSize} failed in the tensor backend, most likely out of memory (${message.slice(0, 60)}); the wasm backend's heap ends at 4 GiB. ` +
-          'Lower batchSize, copies (LR) or steps: the peak grows with T·K·B·H for LR and T·B·H for BPTT (bench/results/README.md)',
-      );
+    if (isBackendOutOfMemory(err)) {
+      throw new SpikelrError(`train: a step of batch ${batchSize} failed in the tensor backend, ${outOfMemoryAdvice(err, { batch: 'batchSize', copies: 'copies', steps: 'steps' })}`);
     }
     throw err;
   }
