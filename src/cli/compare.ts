@@ -180,7 +180,7 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
   const models: Record<string, Network> = {};
   for (const method of o.methods) {
     const runDir = path.join(o.out, method);
-    const summary = await runTraining({ ...config, method }, { out: runDir, force: o.force, progress: o.progress });
+    const summary = await runTraining({ ...config, method }, { out: runDir, force: o.force, progress: o.progress, splits: { train: trainSet, test } });
     const metrics = JSON.parse(await fs.readFile(path.join(runDir, 'metrics.json'), 'utf8')) as RunSummary & { history: unknown };
     runs[method] = { ...summary, history: metrics.history };
     models[method] = await loadNetwork(path.join(runDir, MODEL_FILE));

@@ -25,37 +25,32 @@ const limited = (d: Dataset, limit: number | null) => (limit !== null && limit <
 
 /** The training and test sets the config names. */
 export async function loadSplits(c: TrainConfig): Promise<Splits> {
-  const limits = (split: 'train' | 'test') => (split === 'train' ? c.trainLimit : c.testLimit);
+  return { train: await loadSplit(c, 'train'), test: await loadSplit(c, 'test') };
+}
+
+/** One split of the dataset the config names (only that split's files are read). */
+export async function loadSplit(c: TrainConfig, split: 'train' | 'test'): Promise<Dataset> {
+  const limit = split === 'train' ? c.trainLimit : c.testLimit;
   switch (c.dataset) {
     case 'mnist':
     case 'idx': {
-      const load = async (split: 'train' | 'test') => {
-        const limit = limits(split);
-        const options = { ...(c.dataDir !== null ? { dir: c.dataDir } : {}), ...(limit !== null ? { limit } : {}) };
-        const images = c.dataset === 'mnist' ? await loadMnist(split, options) : await loadIdxImages(split, options);
-        return imageSequences(images, { steps: c.steps, encoding: c.encoding });
-      };
-      return { train: await load('train'), test: await load('test') };
+      const options = { ...(c.dataDir !== null ? { dir: c.dataDir } : {}), ...(limit !== null ? { limit } : {}) };
+      const images = c.dataset === 'mnist' ? await loadMnist(split, options) : await loadIdxImages(split, options);
+      return imageSequences(images, { steps: c.steps, encoding: c.encoding });
     }
     case 'nmnist': {
-      const load = async (split: 'train' | 'test') => {
-        const limit = limits(split);
-        const d = await loadNmnist(c.dataDir!, split, { steps: c.steps, ...(limit !== null ? { limit } : {}) });
-        return storedSequences(d.frames, d.labels, { steps: c.steps, inputShape: [NMNIST_SIZE * NMNIST_SIZE * 2], classes: 10 });
-      };
-      return { train: await load('train'), test: await load('test') };
+      const d = await loadNmnist(c.dataDir!, split, { steps: c.steps, ...(limit !== null ? { limit } : {}) });
+      return storedSequences(d.frames, d.labels, { steps: c.steps, inputShape: [NMNIST_SIZE * NMNIST_SIZE * 2], classes: 10 });
     }
-    case 'shd': {
-      const load = async (split: 'train' | 'test') => limited(await loadShd(c.dataDir!, split, { steps: c.steps }), limits(split));
-      return { train: await load('train'), test: await load('test') };
-    }
+    case 'shd':
+      return limited(await loadShd(c.dataDir!, split, { steps: c.steps }), limit);
     case 'randman': {
       // Zenke and Vogels' task: 10 classes of 1000 samples on 1-D manifolds in 100 input units; 80/20 split
       const task = randmanTask({ classes: 10, units: 100, steps: c.steps, samples: 1000, manifold: 1, seed: c.seed });
       const all = storedSequences(task.spikes, task.labels, { steps: task.steps, inputShape: [task.units], classes: 10 });
       const order = permutation(task.count, streamKey(c.seed, 0x5917));
       const cut = Math.round(task.count * 0.8);
-      return { train: limited(subset(all, order.slice(0, cut)), c.trainLimit), test: limited(subset(all, order.slice(cut)), c.testLimit) };
+      return limited(subset(all, split === 'train' ? order.slice(0, cut) : order.slice(cut)), limit);
     }
   }
 }

@@ -7,7 +7,8 @@ import { check, SpikelrError } from '../errors.js';
 import { CHECKPOINT_FILE, evaluateDataset, MODEL_FILE, testSeed, train, type TrainResult } from '../learning/trainer.js';
 import { loadNetwork } from '../sim/io.js';
 import { readConfigFile, resolveConfig, writeConfig, type TrainConfig } from './config.js';
-import { buildNetwork, estimatorOf, loadSplits, lossOf, noiseOf } from './recipe.js';
+import { buildNetwork, estimatorOf, loadSplit, loadSplits, lossOf, noiseOf, type Splits } from './recipe.js';
+import type { Network } from '../sim/network.js';
 
 export const CONFIG_FILE = 'config.json';
 export const METRICS_FILE = 'metrics.json';
@@ -44,14 +45,14 @@ function interruptible(): { signal: AbortSignal; release: () => void } {
 }
 
 /** Trains the configured network into a run directory and writes metrics.json. */
-export async function runTraining(config: TrainConfig, o: RunOptions & { readonly resume?: boolean }): Promise<RunSummary> {
+export async function runTraining(config: TrainConfig, o: RunOptions & { readonly resume?: boolean; readonly splits?: Splits }): Promise<RunSummary> {
   const runDir = o.out ?? path.join('runs', `${config.method}-${config.dataset}-seed${config.seed}`);
   if (!o.resume && existsSync(path.join(runDir, CONFIG_FILE)) && !o.force) {
     throw new SpikelrError(`${runDir} already holds a run; continue it with --resume ${runDir}, choose another --out, or overwrite with --force`);
   }
   await fs.mkdir(runDir, { recursive: true });
   if (!o.resume) await writeConfig(path.join(runDir, CONFIG_FILE), config);
-  const { train: trainSet, test } = await loadSplits(config);
+  const { train: trainSet, test } = o.splits ?? (await loadSplits(config));
   const net = buildNetwork(config, trainSet.inputShape, trainSet.classes);
   const { signal, release } = interruptible();
   try {
@@ -91,17 +92,24 @@ export async function resumeTraining(runDir: string, o: RunOptions): Promise<Run
   return runTraining(config, { ...o, out: runDir, resume: true });
 }
 
+/**
+ * A trained model and its config: `target` is a run directory (its model.safetensors and
+ * config.json) or a model file (with `configFile`, or the defaults); `flags` override the config.
+ */
+export async function loadTrained(target: string, flags: Partial<TrainConfig>, configFile?: string): Promise<{ net: Network; config: TrainConfig; modelFile: string }> {
+  const isDir = existsSync(target) && (await fs.stat(target)).isDirectory();
+  const modelFile = isDir ? path.join(target, MODEL_FILE) : target;
+  const file = configFile ?? (isDir ? path.join(target, CONFIG_FILE) : undefined);
+  const base = file ? await readConfigFile(file) : {};
+  const config = await resolveConfig({ flags: { ...base, ...flags } });
+  return { net: await loadNetwork(modelFile), config, modelFile };
+}
+
 /** Accuracy of a trained model (a run directory or a model file with a config) on the test split. */
 export async function runEvaluation(o: { readonly target: string; readonly config?: string; readonly flags: Partial<TrainConfig>; readonly noise?: boolean; readonly split?: 'train' | 'test' }): Promise<Record<string, unknown>> {
-  const isDir = existsSync(o.target) && (await fs.stat(o.target)).isDirectory();
-  const modelFile = isDir ? path.join(o.target, MODEL_FILE) : o.target;
-  const configFile = o.config ?? (isDir ? path.join(o.target, CONFIG_FILE) : undefined);
-  const base = configFile ? await readConfigFile(configFile) : {};
-  const config = await resolveConfig({ flags: { ...base, ...o.flags } });
-  const net = await loadNetwork(modelFile);
+  const { net, config, modelFile } = await loadTrained(o.target, o.flags, o.config);
   try {
-    const splits = await loadSplits(config);
-    const data = splits[o.split ?? 'test'];
+    const data = await loadSplit(config, o.split ?? 'test');
     check(data.inputShape.join() === net.inputShape.join(), () => `eval: ${modelFile} takes ${net.inputShape.join('x')} inputs per step; ${config.dataset} gives ${data.inputShape.join('x')} (check --dataset and --encoding)`);
     const seed = testSeed(config.seed); // the seed the run evaluated its test set with
     const clean = evaluateDataset(net, data, { seed, loss: lossOf(config), accuracy: config.accuracy });

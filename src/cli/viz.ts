@@ -14,9 +14,9 @@ import { histogramSvg, lineChartSvg, type Series } from '../../viz/charts.js';
 import { membraneSvg, type Trace } from '../../viz/membrane.js';
 import { rasterFromRecording, rasterSvg, type Raster } from '../../viz/raster.js';
 import { htmlReport, type Section } from '../../viz/report.js';
-import { readConfigFile, resolveConfig, type TrainConfig } from './config.js';
-import { loadSplits, noiseOf } from './recipe.js';
-import { CONFIG_FILE, METRICS_FILE } from './train.js';
+import type { TrainConfig } from './config.js';
+import { loadSplit, noiseOf } from './recipe.js';
+import { loadTrained, METRICS_FILE } from './train.js';
 
 export interface SampleFigures {
   readonly raster: Raster;
@@ -29,7 +29,7 @@ export interface SampleFigures {
 
 /** Runs test sample `sample` through the network, recording every spiking layer. */
 export async function sampleFigures(net: Network, config: TrainConfig, sample: number, o: { readonly noise?: boolean; readonly traces?: number } = {}): Promise<SampleFigures> {
-  const { test } = await loadSplits({ ...config, testLimit: sample + 1 });
+  const test = await loadSplit({ ...config, testLimit: sample + 1 }, 'test');
   check(sample < test.count, () => `--sample ${sample}: the ${config.dataset} test set has ${test.count} samples`);
   const one = subset(test, Int32Array.of(sample));
   const input = one.batch([0], streamKey(testSeed(config.seed), 0xe7a1, sample));
@@ -79,19 +79,10 @@ function sampleSections(f: SampleFigures, title: string): Section[] {
   ];
 }
 
-async function modelAndConfig(target: string, flags: Partial<TrainConfig>, configFile?: string): Promise<{ net: Network; config: TrainConfig }> {
-  const isDir = existsSync(target) && (await fs.stat(target)).isDirectory();
-  const modelFile = isDir ? path.join(target, MODEL_FILE) : target;
-  const file = configFile ?? (isDir ? path.join(target, CONFIG_FILE) : undefined);
-  const base = file ? await readConfigFile(file) : {};
-  const config = await resolveConfig({ flags: { ...base, ...flags } });
-  return { net: await loadNetwork(modelFile), config };
-}
-
 /** `spikelr raster`: an HTML page (and optionally an SVG) of one test sample's spikes. */
 export async function rasterCommand(o: { readonly target: string; readonly flags: Partial<TrainConfig>; readonly config?: string; readonly sample: number; readonly out?: string; readonly svg?: string; readonly noise: boolean; readonly layers?: readonly string[] }): Promise<string[]> {
   check(o.out !== undefined || o.svg !== undefined, () => 'raster: give --out <file.html> and/or --svg <file.svg>');
-  const { net, config } = await modelAndConfig(o.target, o.flags, o.config);
+  const { net, config } = await loadTrained(o.target, o.flags, o.config);
   try {
     let figures = await sampleFigures(net, config, o.sample, { noise: o.noise });
     if (o.layers) {
@@ -153,7 +144,7 @@ export async function reportCommand(runDir: string, out: string): Promise<void> 
 }
 
 async function trainReport(runDir: string, metrics: { method: string; history: History[]; testAccuracy: number; trainSeconds: number; samplesPerSecond: number; peakTensorBytes: number; stopped: string }): Promise<string> {
-  const { net, config } = await modelAndConfig(runDir, {});
+  const { net, config } = await loadTrained(runDir, {});
   try {
     const figures = await sampleFigures(net, config, 0);
     return htmlReport({
