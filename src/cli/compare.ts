@@ -11,17 +11,16 @@ import path from 'node:path';
 import { imageSequences } from '../data/dataset.js';
 import { loadIdxImages, loadMnist, type ImageDataset } from '../data/mnist.js';
 import type { Estimator } from '../learning/lr.js';
-import { gradientDiagnostics, type DiagnosticsRow } from '../learning/diagnostics.js';
+import { cosine, gradientDiagnostics, type DiagnosticsRow } from '../learning/diagnostics.js';
 import type { RowLoss } from '../learning/losses.js';
 import { fgsm, gaussianCorruption, pgd } from '../learning/robustness.js';
-import { evaluateDataset, testSeed } from '../learning/trainer.js';
+import { evaluateDataset, MODEL_FILE, parameterNames, testSeed } from '../learning/trainer.js';
 import { loadNetwork } from '../sim/io.js';
 import type { Network } from '../sim/network.js';
 import { permutation, streamKey } from '../sim/random.js';
 import type { TrainConfig } from './config.js';
 import { buildNetwork, estimatorOf, loadSplits, lossOf } from './recipe.js';
 import { runTraining, type RunSummary } from './train.js';
-import { MODEL_FILE } from '../learning/trainer.js';
 
 export interface CompareOptions {
   readonly out: string;
@@ -49,14 +48,10 @@ export interface LayerCosine {
   readonly normRatio: number;
 }
 
-const cosine = (a: Float32Array, b: Float32Array) => {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i]! * b[i]!;
-    aa += a[i]! * a[i]!;
-    bb += b[i]! * b[i]!;
-  }
-  return { cos: ab / Math.sqrt(aa * bb || 1), ratio: Math.sqrt(aa / (bb || 1)) };
+const norm = (a: ArrayLike<number>) => {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i]! * a[i]!;
+  return Math.sqrt(sum);
 };
 
 const meanSd = (x: number[]) => {
@@ -66,7 +61,7 @@ const meanSd = (x: number[]) => {
 
 /** Per-parameter cosine of `a`'s and `b`'s gradients of `net` on the given batches. */
 export async function gradientCosines(net: Network, a: Estimator, b: Estimator, batches: { input: tf.Tensor; labels: tf.Tensor }[], loss: RowLoss, seed: number): Promise<LayerCosine[]> {
-  const names = new Map(net.layers.flatMap((l) => Object.entries(l.params).map(([p, v]) => [v, `${l.name}.${p}`] as const)));
+  const names = parameterNames(net);
   const per = new Map<string, { cos: number[]; ratio: number[] }>();
   batches.forEach((batch, i) => {
     const ea = a.estimate(net, batch, loss, streamKey(seed, 0xc05, i));
@@ -74,7 +69,8 @@ export async function gradientCosines(net: Network, a: Estimator, b: Estimator, 
     for (const [v, ga] of ea.gradients) {
       const gb = eb.gradients.get(v);
       if (!gb) continue;
-      const { cos, ratio } = cosine(ga.dataSync() as Float32Array, gb.dataSync() as Float32Array);
+      const [x, y] = [ga.dataSync(), gb.dataSync()];
+      const cos = cosine(x, y), ratio = norm(x) / (norm(y) || 1);
       const name = names.get(v) ?? v.name;
       const entry = per.get(name) ?? { cos: [], ratio: [] };
       entry.cos.push(cos);

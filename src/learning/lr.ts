@@ -210,7 +210,8 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
   const units = layer.outputShape[0]!;
   const copies = tr.rows / tr.inputRows;
   const weigh = (s: tf.Tensor) => (weights ? tf.mul(rowColumn(weights, s), s) : s);
-  const previous = (list: tf.Tensor[], t: number, like: tf.Tensor) => (t === 0 ? tf.zerosLike(like) : list[t - 1]!);
+  // the value at step t − 1 (zeros of `shape` before the first step)
+  const previous = (list: tf.Tensor[], t: number, shape: number[]) => (t === 0 ? tf.zeros(shape) : list[t - 1]!);
   const contracted: tf.Tensor[] = new Array(steps);
   let lambdaNext: tf.Tensor | undefined, muNext: tf.Tensor | undefined;
   let threshold: tf.Tensor | undefined, decay: tf.Tensor | undefined, noiseScale: tf.Tensor | undefined;
@@ -228,12 +229,12 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
       const out: Record<string, tf.Tensor> = { lambda: lambda.clone(), ...(mu ? { mu: mu.clone() } : {}) };
       out['contracted'] = copies > 1 ? tf.sum(tf.reshape(current, [copies, tr.inputRows, ...current.shape.slice(1)]), 0) : current.clone();
       if (layer.coefficients.threshold) {
-        const term = subtractReset ? tf.sub(tf.neg(seed), tf.mul(lambda, previous(tr.spikes, t, lambda))) : tf.neg(seed);
+        const term = subtractReset ? tf.sub(tf.neg(seed), tf.mul(lambda, previous(tr.spikes, t, lambda.shape))) : tf.neg(seed);
         out['threshold'] = term;
       }
       if (layer.coefficients.beta) {
-        const u = previous(tr.membranes, t, lambda);
-        out['decay'] = tf.mul(lambda, zeroReset ? tf.mul(tf.sub(1, previous(tr.spikes, t, lambda)), u) : u);
+        const u = previous(tr.membranes, t, lambda.shape);
+        out['decay'] = tf.mul(lambda, zeroReset ? tf.mul(tf.sub(1, previous(tr.spikes, t, lambda.shape)), u) : u);
       }
       const sigmaSeed = regenerated ? regenerated.sigmaSeed : tr.sigmaSeeds[t];
       if (layer.coefficients.noiseScale && sigmaSeed) out['noiseScale'] = weigh(sigmaSeed);
@@ -242,10 +243,10 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
         const [pr, pz, pn] = tf.split(current, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
         const r = tf.sigmoid(tf.slice(tr.membranes[t]!, [0, 0], [-1, units]));
         const gated = tf.concat([pr, pz, tf.mul(r, pn)], -1);
-        out['recurrent'] = matMulAT(previous(tr.spikes, t, tf.zeros([tr.rows, units])), gated);
+        out['recurrent'] = matMulAT(previous(tr.spikes, t, [tr.rows, units]), gated);
         if (layer.params['recurrentBias']) out['recurrentBias'] = tf.sum(gated, 0);
       } else if (layer.params['recurrent']) {
-        out['recurrent'] = matMulAT(previous(tr.spikes, t, current), current);
+        out['recurrent'] = matMulAT(previous(tr.spikes, t, current.shape), current);
       }
       return out;
     });

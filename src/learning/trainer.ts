@@ -155,7 +155,7 @@ export function testSeed(seed: number): number {
 }
 
 /** Learnable variables of the network by stable names `<layer>.<param>`. */
-function parameterNames(net: Network): Map<tf.Variable, string> {
+export function parameterNames(net: Network): Map<tf.Variable, string> {
   return new Map(net.layers.flatMap((l) => Object.entries(l.params).map(([p, v]) => [v, `${l.name}.${p}`] as const)));
 }
 
