@@ -10,7 +10,10 @@
  *   lr-h512-k8, lr-h512-k32, lr-h1000-k8   LR (logistic escape noise σ = 0.5, spike score,
  *                                    leave-one-out baseline, K copies) + Adam
  *
- *     npm run bench [-- --json] [--runs 5] [--only lr-h512-k8,forward-h512]
+ *     npm run bench [-- --json] [--runs 5] [--only lr-h512-k8,forward-h512] [--profile]
+ *
+ * `--profile` adds, per workload, the kernels of one step by total time (tf.profile; on wasm each
+ * kernel's time is its synchronous wall time).
  */
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
@@ -34,6 +37,7 @@ const { values: a } = parseArgs({
     runs: { type: 'string', default: '5' },
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
   },
 });
 const B = 128, T = 25;
@@ -65,13 +69,46 @@ function network(w: Workload): Network {
   return new Network({ input: [784], layers: [hidden, readout({ name: 'out', units: 10, beta: 0.95 })], seed: 0 });
 }
 
+function estimatorOf(w: Workload): Estimator | undefined {
+  return w.kind === 'bptt' ? bptt({ surrogate: atan({ alpha: 2 }) })
+    : w.kind === 'lr' ? likelihoodRatio({ copies: w.copies!, noise: escapeNoise('logistic', 0.5), score: 'spike', baseline: 'loo' })
+    : undefined;
+}
+
+/** One step of `w` after a warm-up one, under tf.profile: wall time and kernels by total time. */
+async function profile(w: Workload): Promise<string> {
+  const net = network(w), loss = membraneCrossEntropy('mean'), estimator = estimatorOf(w);
+  const adam = optimizer({ kind: 'adam', learningRate: 1e-3 });
+  const step = (r: number) => {
+    if (!estimator) return net.run(batches[r]!.input).dispose();
+    const e = estimator.estimate(net, batches[r]!, loss, r);
+    adam.apply(e.gradients);
+    e.dispose();
+  };
+  step(0);
+  const start = performance.now();
+  const info = await tf.profile(() => step(1));
+  const wall = performance.now() - start;
+  const byName = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    const entry = byName.get(k.name) ?? { ms: 0, calls: 0 };
+    entry.ms += k.kernelTimeMs as number;
+    entry.calls++;
+    byName.set(k.name, entry);
+  }
+  const total = [...byName.values()].reduce((sum, e) => sum + e.ms, 0);
+  const top = [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 12);
+  adam.dispose();
+  net.dispose();
+  return [`${w.name}: ${wall.toFixed(0)} ms wall under tf.profile, ${total.toFixed(0)} ms in ${info.kernels.length} kernels`,
+    ...top.map(([name, e]) => `  ${name.padEnd(20)} ${e.ms.toFixed(1).padStart(8)} ms  ${String(e.calls).padStart(5)} calls`),
+    ...info.kernels.filter((k) => k.name === 'BatchMatMul').map((k) => `    matMul ${k.inputShapes.map((s) => `[${s}]`).join(' · ')}: ${(k.kernelTimeMs as number).toFixed(1)} ms`)].join('\n') + '\n';
+}
+
 function measure(w: Workload): Record<string, unknown> {
   const net = network(w);
   const loss = membraneCrossEntropy('mean');
-  const estimator: Estimator | undefined =
-    w.kind === 'bptt' ? bptt({ surrogate: atan({ alpha: 2 }) })
-    : w.kind === 'lr' ? likelihoodRatio({ copies: w.copies!, noise: escapeNoise('logistic', 0.5), score: 'spike', baseline: 'loo' })
-    : undefined;
+  const estimator = estimatorOf(w);
   const adam = optimizer({ kind: 'adam', learningRate: 1e-3 });
   const times: number[] = [];
   let activity = 0;
@@ -128,4 +165,5 @@ else {
   process.stdout.write(`backend ${report.name}; ${machine}; batch ${B}, ${T} steps; median of ${a.runs}\n`);
   for (const r of rows) process.stdout.write(`${String(r['workload']).padEnd(22)} ${String(r['msPerStep']).padStart(8)} ms  ${r['gflops'] !== undefined ? `${r['gflops']} GFLOP/s` : `${r['samplesPerSecond']} samples/s, hidden activity ${r['hiddenActivity']}`}\n`);
 }
+if (a.profile) for (const w of WORKLOADS.filter((w) => !only || only.includes(w.name))) process.stderr.write(await profile(w));
 tf.dispose(batches.flatMap((b) => [b.input, b.labels]));

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installWasmKernels } from './sim/wasm-kernels.js';
+import { installSpikeMatMul } from './sim/spike-matmul.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { SpikelrError } from './errors.js';
@@ -94,6 +95,7 @@ async function tryWasm(): Promise<BackendAttempt> {
     if (!ok) return { candidate: 'wasm', ok: false, detail: 'the wasm backend failed to initialise' };
     await tf.ready();
     installWasmKernels();
+    installSpikeMatMul();
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     return { candidate: 'wasm', ok: true, detail: simd ? 'WebAssembly with SIMD' : 'WebAssembly without SIMD' };
   } catch (err) {

@@ -1,11 +1,12 @@
 /**
- * The wasm Slice/Unpack kernels and the BatchMatMul gradient spikelr installs, against the stock
- * implementations on the cpu backend (independent code): identical values on random inputs.
+ * The wasm kernels spikelr installs (Slice/Unpack, the event-driven BatchMatMul), against the stock
+ * implementations on the cpu backend (independent code) on random inputs, and matMul's gradients
+ * through them against the closed form.
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
-import { installMatMulGradient } from '../src/sim/matmul.js';
+import { SPARSE_DENSITY, sparseStats } from '../src/sim/spike-matmul.js';
 
 /** `f` on the wasm backend and on cpu, each output as [dtype, …shape, …values]. */
 async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ wasm: number[][]; cpu: number[][] }> {
@@ -61,7 +62,70 @@ describe('wasm slice and unpack kernels', () => {
 const at = (x: Float32Array, dims: number[], batch: number, i: number, j: number, t: boolean) =>
   t ? x[(batch * dims[1]! + j) * dims[2]! + i]! : x[(batch * dims[1]! + i) * dims[2]! + j]!;
 
-describe('matMul gradient without transposed products', () => {
+describe('event-driven BatchMatMul on wasm', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: null });
+  });
+
+  /** A [rows, cols] matrix with about `density` of its entries nonzero: 1 when `binary`, else ±(0.5..1.5). */
+  function sparse(rows: number, cols: number, density: number, binary: boolean, seed: number): tf.Tensor2D {
+    let state = seed >>> 0;
+    const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    return tf.tensor2d(Float32Array.from({ length: rows * cols }, () => (next() < density ? (binary ? 1 : (next() < 0.5 ? -1 : 1) * (0.5 + next())) : 0)), [rows, cols]);
+  }
+
+  const shapes: [string, number, number, number][] = [
+    ['columns a multiple of 32', 300, 100, 64],
+    ['columns not a multiple of 4 (scalar tail)', 257, 70, 37],
+    ['wide output (blocks of 32 and a tail of 8)', 130, 64, 1000],
+  ];
+  const cases = shapes.flatMap(([name, m, k, n]) => [0.02, 0.15].flatMap((density) => [true, false].flatMap((binary) =>
+    [false, true].flatMap((ta) => [false, true].map((tb) => [`${name}, density ${density}, ${binary ? 'binary' : 'real'}, tA=${ta} tB=${tb}`, m, k, n, density, binary, ta, tb] as const)))));
+  it.each(cases)('%s: equals the cpu kernel', async (_name, m, k, n, density, binary, ta, tb) => {
+    const before = sparseStats.sparse;
+    const r = await onBoth(() => {
+      const a = ta ? tf.transpose(sparse(m, k, density, binary, m + n)) : sparse(m, k, density, binary, m + n);
+      const b = tf.tensor2d(values([k * n], n), tb ? [n, k] : [k, n]);
+      return tf.matMul(a, b, ta, tb);
+    });
+    expect(sparseStats.sparse).toBe(before + 1);
+    expect(r.wasm[0]!.slice(0, 3)).toEqual(['float32', m, n]);
+    // sums of at most k products of magnitude ≤ 1.5: float32 rounding stays below k · 1.5 · 2⁻²³ each
+    const tolerance = k * 1.5 * 2 ** -23 * 4;
+    r.cpu[0]!.slice(3).forEach((want, i) => expect(Math.abs((r.wasm[0]![i + 3] as number) - want)).toBeLessThan(tolerance));
+  });
+
+  it('an operand with no nonzeros, and rows without any, give exact zeros', async () => {
+    const r = await onBoth(() => {
+      const a = tf.concat([tf.zeros([40, 200]), sparse(40, 200, 0.1, true, 9)]);
+      return [tf.matMul(tf.zeros([80, 200]), tf.ones([200, 33])), tf.matMul(a, tf.ones([200, 33]))];
+    });
+    expect(r.wasm[0]!.slice(3).every((v) => v === 0)).toBe(true);
+    expect(r.wasm[1]!.slice(3, 3 + 40 * 33).every((v) => v === 0)).toBe(true);
+    expect(r.wasm).toEqual(r.cpu); // sums of ones are exact either way
+  });
+
+  it(`an operand above ${SPARSE_DENSITY} density takes the dense kernel, transposes included`, async () => {
+    const before = { ...sparseStats };
+    const r = await onBoth(() => tf.matMul(tf.tensor2d(values([90 * 80], 6), [90, 80]), tf.tensor2d(values([90 * 70], 7), [70, 90]), true, true));
+    expect(sparseStats.sparse).toBe(before.sparse);
+    expect(sparseStats.dense).toBe(before.dense + 1);
+    r.cpu[0]!.slice(3).forEach((want, i) => expect(r.wasm[0]![i + 3]).toBeCloseTo(want, 4));
+  });
+
+  it('the live tensor count and the heap stay flat over repeated sparse products', async () => {
+    const a = sparse(400, 300, 0.1, true, 3), b = tf.tensor2d(values([300 * 128], 8), [300, 128]);
+    const product = () => tf.tidy(() => tf.add(tf.sum(tf.matMul(a, b)), tf.sum(tf.matMul(a, tf.transpose(b), true, true))).dataSync());
+    product();
+    const tensors = tf.memory().numTensors, bytes = tf.memory().numBytes;
+    for (let i = 0; i < 5; i++) product();
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(tf.memory().numBytes).toBe(bytes);
+    tf.dispose([a, b]);
+  });
+});
+
+describe('matMul gradients through the wasm kernel', () => {
   it.each([
     [false, false],
     [false, true],
@@ -69,7 +133,6 @@ describe('matMul gradient without transposed products', () => {
     [true, true],
   ])('transposeA=%s transposeB=%s: both input gradients equal the closed form', async (ta, tb) => {
     await initBackend({ backend: 'wasm', log: null });
-    installMatMulGradient();
     // C = op(A)·op(B) with op(A) [2, 3, 4], op(B) [2, 4, 5]; L = Σ C ⊙ G, so ∂L/∂op(A) = G·op(B)ᵀ, ∂L/∂op(B) = op(A)ᵀ·G
     const [n, m, k, p] = [2, 3, 4, 5];
     const aDims = ta ? [n, k, m] : [n, m, k], bDims = tb ? [n, p, k] : [n, k, p];

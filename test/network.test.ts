@@ -4,6 +4,7 @@ import { escapeNoise } from '../src/neurons/noise.js';
 import { alif, lif, readoutNeuron, synaptic } from '../src/neurons/params.js';
 import { conv2d, dense, flatten, gru, maxPool2d, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
+import { sparseStats } from '../src/sim/spike-matmul.js';
 import { dyadic, nest, refAffine, refGru, refNeurons } from './reference.js';
 
 const arr = (t: tf.Tensor) => Array.from(t.dataSync());
@@ -63,6 +64,34 @@ describe('network simulation', () => {
       expect(m).toBeGreaterThan(0.05);
       expect(m).toBeLessThan(0.95);
     }
+    result.dispose();
+    input.dispose();
+    net.dispose();
+  });
+
+  it('matches the scalar reference when the input is large and sparse enough for the event-driven product', () => {
+    // 8 samples × 12 steps of 300 inputs at ~15% firing: the first product is [96, 300] · [300, 48],
+    // past the wasm kernel's size floor; dyadic weights keep every sum exact in any order
+    const net = new Network({
+      input: [300],
+      layers: [
+        dense({ name: 'in', units: 48, neuron: lif({ beta: 0.5, threshold: 0.5, reset: 'subtract' }) }),
+        readout({ name: 'out', units: 3, beta: 0.5 }),
+      ],
+      seed: 2,
+    });
+    let k = 0;
+    for (const layer of net.layers) for (const [name, v] of Object.entries(layer.params)) net.setParameter(layer.name, name, dyadic(v.size, 200 + k++, -12, 14));
+    const input = tf.tensor(dyadic(8 * 12 * 300, 5, 0, 63).map((x) => (x < 10 / 64 ? 1 : 0)), [8, 12, 300]);
+    const before = sparseStats.sparse;
+    const result = net.run(input, { record: ['in'] });
+    if (tf.getBackend() === 'wasm') expect(sparseStats.sparse).toBeGreaterThan(before);
+    const ref = reference(net, nest(arr(input), input.shape));
+    expect(nest(arr(result.records['in']!.spikes!), [8, 12, 48])).toEqual(ref.map((r) => r.layers['in']!.spikes));
+    expect(nest(arr(result.output), result.output.shape)).toEqual(ref.map((r) => r.output));
+    const rate = arr(tf.mean(result.records['in']!.spikes!))[0]!;
+    expect(rate).toBeGreaterThan(0.05);
+    expect(rate).toBeLessThan(0.95);
     result.dispose();
     input.dispose();
     net.dispose();

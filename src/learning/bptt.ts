@@ -12,7 +12,6 @@ import { isSpiking } from '../neurons/params.js';
 import { atan, surrogateSpike, type Surrogate } from '../neurons/surrogate.js';
 import { currentShapeOf } from '../sim/layer.js';
 import { timeMajorRows } from '../sim/loop.js';
-import { installMatMulGradient } from '../sim/matmul.js';
 import type { Network } from '../sim/network.js';
 import type { Estimator } from './lr.js';
 import { ratePenalty, regularizersOf } from './regularizers.js';
@@ -69,7 +68,6 @@ export function differentiableRun(net: Network, input: tf.Tensor, spike: (x: tf.
 
 /** Surrogate-gradient BPTT as an {@link Estimator}: exact autodiff of the surrogate network's loss. */
 export function bptt(config: BPTTConfig = {}): Estimator {
-  installMatMulGradient();
   checkKeys('bptt', config, ['surrogate', 'truncate', 'smooth']);
   const surrogate = config.surrogate ?? atan();
   if (config.truncate !== undefined) checkInteger('bptt', 'truncate', config.truncate, 1);

@@ -24,7 +24,6 @@ import { currentShapeOf } from '../sim/layer.js';
 import type { Network } from '../sim/network.js';
 import { freshSeed, streamKey } from '../sim/random.js';
 import { conv2dFilterGradient } from '../sim/conv.js';
-import { matMulAT } from '../sim/matmul.js';
 import { copyForward, type LayerTrace, type ScoreKind } from './forward.js';
 import type { RowLoss } from './losses.js';
 import { ratePenalty, regularizersOf } from './regularizers.js';
@@ -243,10 +242,10 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
         const [pr, pz, pn] = tf.split(current, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
         const r = tf.sigmoid(tf.slice(tr.membranes[t]!, [0, 0], [-1, units]));
         const gated = tf.concat([pr, pz, tf.mul(r, pn)], -1);
-        out['recurrent'] = matMulAT(previous(tr.spikes, t, [tr.rows, units]), gated);
+        out['recurrent'] = tf.matMul(previous(tr.spikes, t, [tr.rows, units]), gated, true);
         if (layer.params['recurrentBias']) out['recurrentBias'] = tf.sum(gated, 0);
       } else if (layer.params['recurrent']) {
-        out['recurrent'] = matMulAT(previous(tr.spikes, t, current.shape), current);
+        out['recurrent'] = tf.matMul(previous(tr.spikes, t, current.shape), current, true);
       }
       return out;
     });
@@ -268,7 +267,7 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: n
     const set = (v: tf.Variable | undefined, grad: tf.Tensor) => v && out.set(v, tf.keep(grad));
     // local VJP of the layer's own map
     if (layer.spec.kind === 'dense' || layer.spec.kind === 'recurrent' || layer.spec.kind === 'readout' || layer.spec.kind === 'gru') {
-      set(layer.params['weight'], matMulAT(tr.input, g));
+      set(layer.params['weight'], tf.matMul(tr.input, g, true));
       if (layer.params['bias']) set(layer.params['bias'], tf.sum(g, 0));
     } else if (layer.spec.kind === 'conv2d') {
       const spec = layer.spec;

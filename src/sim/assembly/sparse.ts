@@ -1,0 +1,210 @@
+/**
+ * Event-driven matrix products for the wasm backend, in AssemblyScript compiled to wasm with SIMD.
+ *
+ * The module imports the tfjs wasm backend's own memory, so every pointer here is a byte offset of
+ * a tensor (or of scratch space malloc'd by the backend) in that heap: no copies in or out. It has
+ * no data segments and allocates nothing; it must never write outside the ranges it is given.
+ *
+ * C = op(A) · B with op(A) = A ([M, K]) or Aᵀ (A stored [K, M]), B [K, N], C [M, N]. The nonzeros
+ * of op(A) are first listed row by row (CSR: `starts`, `index`, `values`; for Aᵀ by a counting sort
+ * of A's lists); then each row of C is
+ * the sum of the rows of B its nonzeros select, scaled by their values, accumulated 32 columns at a
+ * time in eight SIMD registers. With binary spikes at density ρ this costs ρ of a dense product.
+ */
+
+/** Number of nonzero floats in `a[0 .. n)`. */
+export function countNonzero(a: usize, n: i32): i32 {
+  let count = i32x4.splat(0);
+  let i = 0;
+  const zero = f32x4.splat(0);
+  for (; i + 4 <= n; i += 4) {
+    // ne gives −1 in each nonzero lane
+    count = i32x4.sub(count, f32x4.ne(v128.load(a + (<usize>i << 2)), zero));
+  }
+  let total = i32x4.extract_lane(count, 0) + i32x4.extract_lane(count, 1) + i32x4.extract_lane(count, 2) + i32x4.extract_lane(count, 3);
+  for (; i < n; i++) if (load<f32>(a + (<usize>i << 2)) != 0) total++;
+  return total;
+}
+
+/**
+ * Lists the nonzeros of A ([rows, cols], row-major) row by row (CSR): `starts` (i32[rows + 1]) gets
+ * each row's first entry, `index` (i32) the column, `values` (f32) the entry, in increasing column.
+ * Sixteen entries at a time are tested with SIMD compares folded into one 16-bit mask; blocks of
+ * zeros are skipped whole and the set bits of the others visited in order. Returns 1 when every
+ * nonzero is exactly 1.
+ */
+export function compress(a: usize, rows: i32, cols: i32, starts: usize, index: usize, values: usize): i32 {
+  const zero = f32x4.splat(0), one = f32x4.splat(1);
+  let zeroOrOne = i32x4.splat(-1);
+  let ones = 1;
+  let p = 0;
+  for (let r = 0; r < rows; r++) {
+    store<i32>(starts + (<usize>r << 2), p);
+    const row = a + ((<usize>r * <usize>cols) << 2);
+    let c = 0;
+    for (; c + 16 <= cols; c += 16) {
+      const at = row + (<usize>c << 2);
+      const v0 = v128.load(at, 0), v1 = v128.load(at, 16), v2 = v128.load(at, 32), v3 = v128.load(at, 48);
+      const m0 = f32x4.ne(v0, zero), m1 = f32x4.ne(v1, zero), m2 = f32x4.ne(v2, zero), m3 = f32x4.ne(v3, zero);
+      let mask = i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(m0, m1), i16x8.narrow_i32x4_s(m2, m3)));
+      if (mask == 0) continue;
+      zeroOrOne = v128.and(zeroOrOne, v128.and(v128.and(v128.or(f32x4.eq(v0, one), v128.not(m0)), v128.or(f32x4.eq(v1, one), v128.not(m1))),
+        v128.and(v128.or(f32x4.eq(v2, one), v128.not(m2)), v128.or(f32x4.eq(v3, one), v128.not(m3)))));
+      while (mask != 0) {
+        const i = <i32>ctz(mask);
+        store<i32>(index + (<usize>p << 2), c + i);
+        store<f32>(values + (<usize>p << 2), load<f32>(at + (<usize>i << 2)));
+        p++;
+        mask &= mask - 1;
+      }
+    }
+    for (; c < cols; c++) {
+      const v = load<f32>(row + (<usize>c << 2));
+      if (v != 0) {
+        store<i32>(index + (<usize>p << 2), c);
+        store<f32>(values + (<usize>p << 2), v);
+        if (v != 1) ones = 0;
+        p++;
+      }
+    }
+  }
+  store<i32>(starts + (<usize>rows << 2), p);
+  return ones & <i32>v128.all_true<i32>(zeroOrOne);
+}
+
+/**
+ * The CSR lists of Aᵀ from those of A ([rows, cols]) by a counting sort on the column: `tStarts`
+ * (i32[cols + 1]), `tIndex` (the row of A), `tValues`, each column's entries in increasing row.
+ */
+export function transposeRows(rows: i32, cols: i32, starts: usize, index: usize, values: usize, tStarts: usize, tIndex: usize, tValues: usize): void {
+  const nnz = load<i32>(starts + (<usize>rows << 2));
+  memory.fill(tStarts, 0, (<usize>cols + 1) << 2);
+  for (let p = 0; p < nnz; p++) {
+    const at = tStarts + (<usize>(load<i32>(index + (<usize>p << 2)) + 1) << 2);
+    store<i32>(at, load<i32>(at) + 1);
+  }
+  for (let c = 0; c < cols; c++) {
+    const at = tStarts + (<usize>(c + 1) << 2);
+    store<i32>(at, load<i32>(at) + load<i32>(at - 4));
+  }
+  // tStarts[c] serves as column c's fill cursor; shifted back into place below
+  for (let r = 0; r < rows; r++) {
+    const last = load<i32>(starts + (<usize>(r + 1) << 2));
+    for (let p = load<i32>(starts + (<usize>r << 2)); p < last; p++) {
+      const at = tStarts + (<usize>load<i32>(index + (<usize>p << 2)) << 2);
+      const q = load<i32>(at);
+      store<i32>(tIndex + (<usize>q << 2), r);
+      store<f32>(tValues + (<usize>q << 2), load<f32>(values + (<usize>p << 2)));
+      store<i32>(at, q + 1);
+    }
+  }
+  for (let c = cols; c > 0; c--) store<i32>(tStarts + (<usize>c << 2), load<i32>(tStarts + (<usize>(c - 1) << 2)));
+  store<i32>(tStarts, 0);
+}
+
+/**
+ * C[m, :] = Σ over row m's entries of value · B[k, :]; `ones` skips the multiplications. Columns
+ * go outermost, 32 at a time: each row's sum stays in eight SIMD registers, and the 128-byte-wide
+ * stripe of B that all rows read stays in cache while every row passes over it.
+ */
+export function accumulate(starts: usize, index: usize, values: usize, m: i32, b: usize, n: i32, c: usize, ones: i32): void {
+  const rowBytes = <usize>n << 2;
+  let j = 0;
+  for (; j + 32 <= n; j += 32) {
+    const column = b + (<usize>j << 2);
+    for (let r = 0; r < m; r++) {
+      const first = load<i32>(starts + (<usize>r << 2));
+      const last = load<i32>(starts + (<usize>(r + 1) << 2));
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+      let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
+      if (ones) {
+        for (let p = first; p < last; p++) {
+          const q = column + <usize>load<i32>(index + (<usize>p << 2)) * rowBytes;
+          c0 = f32x4.add(c0, v128.load(q, 0)); c1 = f32x4.add(c1, v128.load(q, 16));
+          c2 = f32x4.add(c2, v128.load(q, 32)); c3 = f32x4.add(c3, v128.load(q, 48));
+          c4 = f32x4.add(c4, v128.load(q, 64)); c5 = f32x4.add(c5, v128.load(q, 80));
+          c6 = f32x4.add(c6, v128.load(q, 96)); c7 = f32x4.add(c7, v128.load(q, 112));
+        }
+      } else {
+        for (let p = first; p < last; p++) {
+          const q = column + <usize>load<i32>(index + (<usize>p << 2)) * rowBytes;
+          const v = f32x4.splat(load<f32>(values + (<usize>p << 2)));
+          c0 = f32x4.add(c0, f32x4.mul(v, v128.load(q, 0))); c1 = f32x4.add(c1, f32x4.mul(v, v128.load(q, 16)));
+          c2 = f32x4.add(c2, f32x4.mul(v, v128.load(q, 32))); c3 = f32x4.add(c3, f32x4.mul(v, v128.load(q, 48)));
+          c4 = f32x4.add(c4, f32x4.mul(v, v128.load(q, 64))); c5 = f32x4.add(c5, f32x4.mul(v, v128.load(q, 80)));
+          c6 = f32x4.add(c6, f32x4.mul(v, v128.load(q, 96))); c7 = f32x4.add(c7, f32x4.mul(v, v128.load(q, 112)));
+        }
+      }
+      const o = c + <usize>r * rowBytes + (<usize>j << 2);
+      v128.store(o, c0, 0); v128.store(o, c1, 16); v128.store(o, c2, 32); v128.store(o, c3, 48);
+      v128.store(o, c4, 64); v128.store(o, c5, 80); v128.store(o, c6, 96); v128.store(o, c7, 112);
+    }
+  }
+  for (let r = 0; r < m; r++) {
+    const first = load<i32>(starts + (<usize>r << 2));
+    const last = load<i32>(starts + (<usize>(r + 1) << 2));
+    const out = c + <usize>r * rowBytes;
+    let i = j;
+    for (; i + 4 <= n; i += 4) {
+      let acc = f32x4.splat(0);
+      const column = b + (<usize>i << 2);
+      for (let p = first; p < last; p++) {
+        const q = column + <usize>load<i32>(index + (<usize>p << 2)) * rowBytes;
+        acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(values + (<usize>p << 2))), v128.load(q)));
+      }
+      v128.store(out + (<usize>i << 2), acc);
+    }
+    for (; i < n; i++) {
+      let acc: f32 = 0;
+      const column = b + (<usize>i << 2);
+      for (let p = first; p < last; p++) {
+        acc += load<f32>(values + (<usize>p << 2)) * load<f32>(column + <usize>load<i32>(index + (<usize>p << 2)) * rowBytes);
+      }
+      store<f32>(out + (<usize>i << 2), acc);
+    }
+  }
+}
+
+/** Copies `rows` rows of `n` floats from `src` to `dst` with a row stride of `stride` ≥ n floats, zero-filling the rest. */
+export function padRows(src: usize, rows: i32, n: i32, dst: usize, stride: i32): void {
+  const bytes = <usize>n << 2, dstBytes = <usize>stride << 2;
+  for (let r = 0; r < rows; r++) {
+    const to = dst + <usize>r * dstBytes;
+    memory.copy(to, src + <usize>r * bytes, bytes);
+    memory.fill(to + bytes, 0, dstBytes - bytes);
+  }
+}
+
+/** The inverse of {@link padRows}: the first `n` of every `stride` floats. */
+export function unpadRows(src: usize, rows: i32, stride: i32, dst: usize, n: i32): void {
+  const bytes = <usize>n << 2, srcBytes = <usize>stride << 2;
+  for (let r = 0; r < rows; r++) memory.copy(dst + <usize>r * bytes, src + <usize>r * srcBytes, bytes);
+}
+
+/**
+ * {@link accumulate} for outputs of at most 16 columns (a readout's 10 classes): B and C with a
+ * row stride of 16 floats (see {@link padRows}); each entry is one pass of four SIMD loads.
+ */
+export function accumulate16(starts: usize, index: usize, values: usize, m: i32, b: usize, c: usize, ones: i32): void {
+  for (let r = 0; r < m; r++) {
+    const first = load<i32>(starts + (<usize>r << 2));
+    const last = load<i32>(starts + (<usize>(r + 1) << 2));
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    if (ones) {
+      for (let p = first; p < last; p++) {
+        const q = b + (<usize>load<i32>(index + (<usize>p << 2)) << 6);
+        c0 = f32x4.add(c0, v128.load(q, 0)); c1 = f32x4.add(c1, v128.load(q, 16));
+        c2 = f32x4.add(c2, v128.load(q, 32)); c3 = f32x4.add(c3, v128.load(q, 48));
+      }
+    } else {
+      for (let p = first; p < last; p++) {
+        const q = b + (<usize>load<i32>(index + (<usize>p << 2)) << 6);
+        const v = f32x4.splat(load<f32>(values + (<usize>p << 2)));
+        c0 = f32x4.add(c0, f32x4.mul(v, v128.load(q, 0))); c1 = f32x4.add(c1, f32x4.mul(v, v128.load(q, 16)));
+        c2 = f32x4.add(c2, f32x4.mul(v, v128.load(q, 32))); c3 = f32x4.add(c3, f32x4.mul(v, v128.load(q, 48)));
+      }
+    }
+    const o = c + (<usize>r << 6);
+    v128.store(o, c0, 0); v128.store(o, c1, 16); v128.store(o, c2, 32); v128.store(o, c3, 48);
+  }
+}
