@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installWasmKernels } from './sim/wasm-kernels.js';
 import { installSpikeMatMul } from './sim/spike-matmul.js';
+import { installUniformKernel } from './sim/uniform-kernel.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { SpikelrError } from './errors.js';
@@ -96,6 +97,7 @@ async function tryWasm(): Promise<BackendAttempt> {
     await tf.ready();
     installWasmKernels();
     installSpikeMatMul();
+    installUniformKernel();
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     return { candidate: 'wasm', ok: true, detail: simd ? 'WebAssembly with SIMD' : 'WebAssembly without SIMD' };
   } catch (err) {

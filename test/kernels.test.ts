@@ -6,7 +6,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
+import { copyPlan, copyUniforms, copyUniformsTensor } from '../src/learning/sampling.js';
+import { streamKey } from '../src/sim/random.js';
 import { SPARSE_DENSITY, sparseStats } from '../src/sim/spike-matmul.js';
+import { streamUniforms } from '../src/sim/uniform-kernel.js';
 
 /** `f` on the wasm backend and on cpu, each output as [dtype, …shape, …values]. */
 async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ wasm: number[][]; cpu: number[][] }> {
@@ -155,5 +158,53 @@ describe('matMul gradients through the wasm kernel', () => {
         }
     }
     tf.dispose([a, b, g]);
+  });
+});
+
+describe('wasm uniforms kernel', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: null });
+  });
+
+  it.each([
+    ['mc', 4, 3, 50, 0],
+    ['mc', 8, 5, 37, 499], // rows of 5·37 floats: not a multiple of four (the scalar tail)
+    ['antithetic', 6, 4, 33, 7],
+  ] as const)('%s, K %i, B %i, N %i, step %i: bit for bit the JavaScript generator', (sampling, copies, batch, n, step) => {
+    const plan = copyPlan(copies, sampling);
+    const probe = streamUniforms([1, 8], [1], 0, 8, false); // the kernel serves wasm (else this test would compare JS with itself)
+    expect(probe).toBeDefined();
+    probe!.dispose();
+    for (const key of [streamKey(1, 2), 0xfffffff3, 0]) {
+      const tensor = copyUniformsTensor(plan, key, step, batch, n, [copies * batch, n]);
+      const got = tensor.dataSync();
+      const want = copyUniforms(plan, key, step, batch, n);
+      expect(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(want.buffer))).toBe(true);
+      tensor.dispose();
+    }
+  });
+});
+
+describe('wasm Sum over leading axes', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: null });
+  });
+
+  const shape = [6, 5, 1100]; // rows of 5500 and 1100 floats: more than one column block, and a tail
+  it.each([
+    ['axis 0', 0, false, [5, 1100]],
+    ['axes 0 and 1', [0, 1], false, [1100]],
+    ['axes 1 and 0, keepDims', [1, 0], true, [1, 1, 1100]],
+    ['axis −3', -3, false, [5, 1100]],
+    ['the last axis (stock kernel)', 2, false, [6, 5]],
+    ['axes 0 and 2 (stock kernel)', [0, 2], false, [5]],
+    ['all axes (stock kernel)', [0, 1, 2], true, [1, 1, 1]],
+  ] as const)('%s equals the cpu kernel', async (_name, axis, keepDims, outShape) => {
+    const r = await onBoth(() => tf.sum(tf.tensor(values(shape, 11), shape), axis as number | number[], keepDims));
+    const head = ['float32', ...outShape];
+    expect(r.wasm[0]!.slice(0, head.length)).toEqual(head);
+    expect(r.cpu[0]!.slice(0, head.length)).toEqual(head);
+    // sums of at most 6600 terms of magnitude ≤ 1
+    r.cpu[0]!.slice(head.length).forEach((want, i) => expect(Math.abs((r.wasm[0]![head.length + i] as number) - want)).toBeLessThan(1e-3));
   });
 });

@@ -16,7 +16,7 @@ import { currentShapeOf, type Layer } from '../sim/layer.js';
 import { release, runSequence, timeMajorRows } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
-import { copyNoise, copyUniforms, type CopyPlan } from './sampling.js';
+import { copyNoise, copyUniformsTensor, type CopyPlan } from './sampling.js';
 
 export type ScoreKind = 'spike' | 'noise';
 
@@ -182,7 +182,7 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
         if (spikeScored) {
           // one uniform per neuron-step (see spikesFromUniforms); the spike score needs only z and s
           const z = tf.div(tf.sub(u, threshold), sigma);
-          const uniforms = tf.tensor(copyUniforms(plan, key, step, batch, perRow), u.shape);
+          const uniforms = copyUniformsTensor(plan, key, step, batch, perRow, u.shape);
           const p = firingProbability(noise.kind, z);
           const s = spikesFromUniforms(uniforms, p);
           if (storeScores) {

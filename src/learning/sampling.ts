@@ -16,9 +16,11 @@
  *
  * A baseline built from other copies must leave out the copy's whole group to stay unbiased.
  */
+import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkOneOf } from '../errors.js';
 import { noiseQuantile, type NoiseKind } from '../neurons/noise.js';
 import { permutation, streamKey, word } from '../sim/random.js';
+import { streamUniforms } from '../sim/uniform-kernel.js';
 import { SOBOL_MAX_DIMENSION, sobolColumn } from './sobol.js';
 
 export const SAMPLINGS = ['mc', 'antithetic', 'qmc'] as const;
@@ -78,6 +80,18 @@ export function copyNoise(kind: NoiseKind, plan: CopyPlan, key: number, t: numbe
  */
 export function copyUniforms(plan: CopyPlan, key: number, t: number, batch: number, n: number): Float32Array {
   return copyVariates(plan, key, t, batch, n, (u) => u, (u) => 1 - u);
+}
+
+/** {@link copyUniforms} as a tensor of `shape`; on wasm (mc and antithetic) generated in the heap. */
+export function copyUniformsTensor(plan: CopyPlan, key: number, t: number, batch: number, n: number, shape: number[]): tf.Tensor {
+  if (plan.sampling !== 'qmc') {
+    const per = batch * n;
+    const independent = plan.sampling === 'antithetic' ? plan.copies / 2 : plan.copies;
+    const keys = Array.from({ length: independent }, (_, k) => streamKey(key, k));
+    const fast = streamUniforms(shape, keys, t * per, per, plan.sampling === 'antithetic');
+    if (fast) return fast;
+  }
+  return tf.tensor(copyUniforms(plan, key, t, batch, n), shape);
 }
 
 function copyVariates(plan: CopyPlan, key: number, t: number, batch: number, n: number, transform: (u: number) => number, mirror: (x: number) => number): Float32Array {

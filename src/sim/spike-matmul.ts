@@ -18,65 +18,17 @@
  * 0 · ∞ contributes 0 here where the dense product gives NaN.
  */
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
+import { heapOffset as offsetOf, kernelsFor, type KernelArgs, type WasmBackend } from './wasm-module.js';
 
 /** Largest fraction of nonzeros of the left operand for which the event-driven product is used. */
 export const SPARSE_DENSITY = 0.3;
 /** Below this many left-operand entries the dense kernel is used (nothing to gain). */
 const MIN_SPARSE_SIZE = 4096;
 
-/** The slice of the WebAssembly API used here (tsconfig's ES lib has no WebAssembly types). */
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-};
-type Memory = object;
-interface HeapData { memoryOffset: number }
-interface WasmModule {
-  _malloc(bytes: number): number;
-  _free(offset: number): void;
-  asm: { memory: Memory };
-}
-interface WasmBackend {
-  wasm: WasmModule;
-  dataIdMap: { get(dataId: object): HeapData };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  disposeData(dataId: object): boolean;
-}
-interface KernelArgs {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: WasmBackend;
-  attrs: Record<string, unknown>;
-}
-interface SparseExports {
-  countNonzero(a: number, n: number): number;
-  compress(a: number, rows: number, cols: number, starts: number, index: number, values: number): number;
-  transposeRows(rows: number, cols: number, starts: number, index: number, values: number, tStarts: number, tIndex: number, tValues: number): void;
-  accumulate(starts: number, index: number, values: number, m: number, b: number, n: number, c: number, ones: number): void;
-  accumulate16(starts: number, index: number, values: number, m: number, b: number, c: number, ones: number): void;
-  padRows(src: number, rows: number, n: number, dst: number, stride: number): void;
-  unpadRows(src: number, rows: number, stride: number, dst: number, n: number): void;
-}
-
-const WASM_FILE = new URL('./assembly/sparse.wasm', import.meta.url);
-
-let kernels: SparseExports | undefined;
 let installed = false;
-/** Products run by the event-driven kernel since the process started (tests and benches read it). */
+/** Products run by each path since the process started (tests and benches read it). */
 export const sparseStats = { sparse: 0, dense: 0 };
 
-function instantiate(memory: Memory): SparseExports {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(WASM_FILE);
-  } catch {
-    throw new Error(`spikelr: ${WASM_FILE.pathname} is missing; run 'npm run build' (it compiles src/sim/assembly/sparse.ts with AssemblyScript)`);
-  }
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-  return instance.exports as unknown as SparseExports;
-}
-
-const offsetOf = (backend: WasmBackend, t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
@@ -88,7 +40,7 @@ function sparseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo,
   const [r, c] = a.shape as [number, number];
   const m = transposeA ? c : r, n = b.shape[1]!;
   const out = backend.makeOutput([m, n], 'float32');
-  const wasm = backend.wasm;
+  const wasm = backend.wasm, kernels = kernelsFor(backend);
   const scratch: number[] = [];
   const alloc = (count: number) => {
     const at = wasm._malloc(4 * count) >>> 0;
@@ -98,22 +50,22 @@ function sparseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo,
   try {
     // lists of a's nonzeros
     const starts = alloc(r + 1), index = alloc(nnz + 1), values = alloc(nnz + 1);
-    const ones = kernels!.compress(offsetOf(backend, a), r, c, starts, index, values);
+    const ones = kernels.compress(offsetOf(backend, a), r, c, starts, index, values);
     let lists = [starts, index, values] as const;
     if (transposeA) {
       lists = [alloc(c + 1), alloc(nnz + 1), alloc(nnz + 1)] as const;
-      kernels!.transposeRows(r, c, starts, index, values, ...lists);
+      kernels.transposeRows(r, c, starts, index, values, ...lists);
     }
     if (n >= 32) {
-      kernels!.accumulate(...lists, m, offsetOf(backend, b), n, offsetOf(backend, out), ones);
+      kernels.accumulate(...lists, m, offsetOf(backend, b), n, offsetOf(backend, out), ones);
     } else {
       // narrow outputs (a readout): rows padded to 16 or 32 floats, one pass over the entries
       const stride = n <= 16 ? 16 : 32, k = b.shape[0]!;
       const padded = alloc(k * stride), result = alloc(m * stride);
-      kernels!.padRows(offsetOf(backend, b), k, n, padded, stride);
-      if (stride === 16) kernels!.accumulate16(...lists, m, padded, result, ones);
-      else kernels!.accumulate(...lists, m, padded, stride, result, ones);
-      kernels!.unpadRows(result, m, stride, offsetOf(backend, out), n);
+      kernels.padRows(offsetOf(backend, b), k, n, padded, stride);
+      if (stride === 16) kernels.accumulate16(...lists, m, padded, result, ones);
+      else kernels.accumulate(...lists, m, padded, stride, result, ones);
+      kernels.unpadRows(result, m, stride, offsetOf(backend, out), n);
     }
   } finally {
     for (const at of scratch) wasm._free(at);
@@ -123,15 +75,13 @@ function sparseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo,
 
 /**
  * Registers the BatchMatMul kernel above for the wasm backend (idempotent; call once the backend
- * is initialised). Without the compiled module it throws, naming the build step.
+ * is initialised). Without the compiled module the first product throws, naming the build step.
  */
 export function installSpikeMatMul(): void {
   if (installed) return;
   const stock = tf.getKernel(tf.BatchMatMul, 'wasm');
   const stockTranspose = tf.getKernel(tf.Transpose, 'wasm');
   if (!stock || !stockTranspose) return;
-  // bound to the heap of the backend now active, and again whenever a wasm backend initialises
-  kernels = instantiate((tf.findBackend('wasm') as unknown as WasmBackend).wasm.asm.memory);
   installed = true;
   const dense = stock.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
   const transpose = (backend: WasmBackend, x: tf.TensorInfo): tf.TensorInfo => {
@@ -143,10 +93,7 @@ export function installSpikeMatMul(): void {
   tf.registerKernel({
     kernelName: tf.BatchMatMul,
     backendName: 'wasm',
-    setupFunc: ((backend: WasmBackend) => {
-      stock.setupFunc?.(backend as never);
-      kernels = instantiate(backend.wasm.asm.memory);
-    }) as unknown as tf.KernelSetupFunc,
+    ...(stock.setupFunc ? { setupFunc: stock.setupFunc } : {}),
     kernelFunc: ((args: KernelArgs) => {
       const { backend } = args;
       let a = args.inputs['a']!, b = args.inputs['b']!;
@@ -157,7 +104,7 @@ export function installSpikeMatMul(): void {
         if (transposeB) temporaries.push((b = transpose(backend, b)));
         const eligible = a.dtype === 'float32' && b.dtype === 'float32' && a.shape.length === 2 && b.shape.length === 2 &&
           size(a.shape) >= MIN_SPARSE_SIZE;
-        const nnz = eligible ? kernels!.countNonzero(offsetOf(backend, a), size(a.shape)) : 0;
+        const nnz = eligible ? kernelsFor(backend).countNonzero(offsetOf(backend, a), size(a.shape)) : 0;
         if (eligible && nnz <= SPARSE_DENSITY * size(a.shape)) {
           sparseStats.sparse++;
           return sparseProduct(backend, a, b, transposeA, nnz);

@@ -1,22 +1,14 @@
 /**
- * Faster Slice and Unpack kernels for tfjs-backend-wasm. The stock kernels read the whole input
- * out of the wasm heap (`readSync` without a range) for every slice, so splitting a `[T, …]`
- * sequence into its T steps costs O(T² · size): at T = 25, B = 128, 1000 neurons that was most of a
- * simulation step. Tensors live in the heap, so a contiguous slice is one copy between two views
- * of it. Non-contiguous slices and unpacks along other axes keep the stock kernels.
+ * Faster Slice, Unpack and Sum kernels for tfjs-backend-wasm. The stock Slice and Unpack read the
+ * whole input out of the wasm heap (`readSync` without a range) for every slice, so splitting a
+ * `[T, …]` sequence into its T steps costs O(T² · size): at T = 25, B = 128, 1000 neurons that was
+ * most of a simulation step. Tensors live in the heap, so a contiguous slice is one copy between
+ * two views of it. Non-contiguous slices and unpacks along other axes keep the stock kernels.
+ * The stock Sum transposes its input whenever the reduced axes are not the innermost; a sum over
+ * leading axes (copies, steps, the batch) is a sum of contiguous rows (`assembly/reduce.ts`).
  */
 import * as tf from '@tensorflow/tfjs';
-
-interface WasmBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-interface KernelArgs {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: WasmBackend;
-  attrs: Record<string, unknown>;
-}
+import { heapOffset, kernelsFor, type KernelArgs, type WasmBackend } from './wasm-module.js';
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -55,8 +47,25 @@ export function installWasmKernels(): void {
   if (installed) return;
   const stockSlice = tf.getKernel('Slice', 'wasm');
   const stockUnpack = tf.getKernel('Unpack', 'wasm');
-  if (!stockSlice || !stockUnpack) return;
+  const stockSum = tf.getKernel('Sum', 'wasm');
+  if (!stockSlice || !stockUnpack || !stockSum) return;
   installed = true;
+  tf.registerKernel({
+    kernelName: 'Sum',
+    backendName: 'wasm',
+    kernelFunc: ((args: KernelArgs) => {
+      const x = args.inputs['x']!;
+      const rank = x.shape.length;
+      const axes = tf.util.parseAxisParam(args.attrs['axis'] as number | number[], x.shape).sort((p, q) => p - q);
+      // leading axes only (and not all of them): a sum of contiguous rows, no transpose
+      const leading = axes.length < rank && axes.every((a, i) => a === i);
+      if (x.dtype !== 'float32' || !leading || size(x.shape) === 0) return stockSum.kernelFunc(args as never);
+      const rows = size(x.shape.slice(0, axes.length)), rest = x.shape.slice(axes.length);
+      const out = args.backend.makeOutput(args.attrs['keepDims'] ? [...axes.map(() => 1), ...rest] : rest, 'float32');
+      kernelsFor(args.backend).sumRows(heapOffset(args.backend, x), rows, size(rest), heapOffset(args.backend, out));
+      return out;
+    }) as unknown as tf.KernelFunc,
+  });
   tf.registerKernel({
     kernelName: 'Slice',
     backendName: 'wasm',

@@ -1,0 +1,26 @@
+/** Reductions over leading axes, which the stock wasm Sum runs only after transposing its input. */
+
+/**
+ * out[c] = Σ_r x[r · cols + c] for c < cols: rows added in order into `out`, 1024 columns at a
+ * time so that the partial sums stay in cache while every row streams past.
+ */
+export function sumRows(x: usize, rows: i32, cols: i32, out: usize): void {
+  const BLOCK = 1024;
+  for (let c0 = 0; c0 < cols; c0 += BLOCK) {
+    const width = min(BLOCK, cols - c0);
+    const o = out + (<usize>c0 << 2);
+    memory.fill(o, 0, <usize>width << 2);
+    for (let r = 0; r < rows; r++) {
+      const row = x + ((<usize>r * <usize>cols + <usize>c0) << 2);
+      let c = 0;
+      for (; c + 4 <= width; c += 4) {
+        const at = o + (<usize>c << 2);
+        v128.store(at, f32x4.add(v128.load(at), v128.load(row + (<usize>c << 2))));
+      }
+      for (; c < width; c++) {
+        const at = o + (<usize>c << 2);
+        store<f32>(at, load<f32>(at) + load<f32>(row + (<usize>c << 2)));
+      }
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * spikelr's own wasm kernels (`src/sim/assembly/`, AssemblyScript compiled with SIMD by
+ * `npm run build:wasm`) and what they share with tfjs-backend-wasm: the module imports the
+ * backend's memory, so its functions take the heap offsets of tensors and write into tensors the
+ * backend allocated, with no copies in or out. One instance per backend memory.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+
+/** The slice of the WebAssembly API used here (tsconfig's ES lib has no WebAssembly types). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+};
+
+/** The parts of tfjs-backend-wasm's BackendWasm that kernels use. */
+export interface WasmBackend {
+  wasm: {
+    _malloc(bytes: number): number;
+    _free(offset: number): void;
+    asm: { memory: object };
+  };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: object): boolean;
+}
+
+export interface KernelArgs {
+  inputs: Record<string, tf.TensorInfo>;
+  backend: WasmBackend;
+  attrs: Record<string, unknown>;
+}
+
+/** The functions of `kernels.wasm`; every pointer is a byte offset in the backend's heap. */
+export interface Kernels {
+  countNonzero(a: number, n: number): number;
+  compress(a: number, rows: number, cols: number, starts: number, index: number, values: number): number;
+  transposeRows(rows: number, cols: number, starts: number, index: number, values: number, tStarts: number, tIndex: number, tValues: number): void;
+  accumulate(starts: number, index: number, values: number, m: number, b: number, n: number, c: number, ones: number): void;
+  accumulate16(starts: number, index: number, values: number, m: number, b: number, c: number, ones: number): void;
+  padRows(src: number, rows: number, n: number, dst: number, stride: number): void;
+  unpadRows(src: number, rows: number, stride: number, dst: number, n: number): void;
+  fillUniforms(out: number, count: number, key: number, counter: number): void;
+  mirror(out: number, src: number, count: number): void;
+  sumRows(x: number, rows: number, cols: number, out: number): void;
+}
+
+const WASM_FILE = new URL('./assembly/kernels.wasm', import.meta.url);
+let bytes: Uint8Array | undefined;
+const instances = new WeakMap<object, Kernels>();
+
+/** The kernels bound to `backend`'s heap (instantiated on first use). */
+export function kernelsFor(backend: WasmBackend): Kernels {
+  const memory = backend.wasm.asm.memory;
+  let k = instances.get(memory);
+  if (!k) {
+    try {
+      bytes ??= readFileSync(WASM_FILE);
+    } catch {
+      throw new Error(`spikelr: ${WASM_FILE.pathname} is missing; run 'npm run build' (it compiles src/sim/assembly/ with AssemblyScript)`);
+    }
+    k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as Kernels;
+    instances.set(memory, k);
+  }
+  return k;
+}
+
+/** Byte offset of a tensor's data in the heap. */
+export const heapOffset = (backend: WasmBackend, t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId).memoryOffset;
