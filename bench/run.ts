@@ -10,9 +10,10 @@
  *   lr-h512-k8, lr-h512-k32, lr-h1000-k8   LR (logistic escape noise σ = 0.5, spike score,
  *                                    leave-one-out baseline, K copies) + Adam
  *
- *     npm run bench [-- --json] [--runs 5] [--only lr-h512-k8,forward-h512] [--profile]
+ *     npm run bench [-- --json] [--runs 5] [--only lr-h512-k8,forward-h512] [--profile] [--workers 1]
  *
- * `--profile` adds, per workload, the kernels of one step by total time (tf.profile; on wasm each
+ * `--workers N` runs the estimator rows on N worker threads besides the main one (batch shards,
+ * src/learning/parallel.ts). `--profile` adds, per workload, the kernels of one step by total time (tf.profile; on wasm each
  * kernel's time is its synchronous wall time).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -21,15 +22,11 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend.js';
 import { imageSequences } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { bptt } from '../src/learning/bptt.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
-import { likelihoodRatio, type Estimator } from '../src/learning/lr.js';
+import type { Estimator } from '../src/learning/lr.js';
 import { optimizer } from '../src/learning/optim.js';
-import { escapeNoise } from '../src/neurons/noise.js';
-import { lif } from '../src/neurons/params.js';
-import { atan } from '../src/neurons/surrogate.js';
-import { dense, readout, recurrent } from '../src/sim/layer.js';
-import { Network } from '../src/sim/network.js';
+import { shardedEstimator } from '../src/learning/parallel.js';
+import { estimatorOf, network, WORKLOADS, type Workload } from './workloads.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -38,6 +35,7 @@ const { values: a } = parseArgs({
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    workers: { type: 'string', default: '0' },
   },
 });
 const B = 128, T = 25;
@@ -49,31 +47,6 @@ const batches = Array.from({ length: 4 }, (_, i) => ({
   input: sequences.batch(Int32Array.from({ length: B }, (_, j) => i * B + j), i),
   labels: tf.tensor1d(Int32Array.from({ length: B }, (_, j) => digits.labels[i * B + j]!), 'int32'),
 }));
-
-type Kind = 'forward' | 'bptt' | 'lr';
-interface Workload { readonly name: string; readonly kind: Kind; readonly hidden: number; readonly recurrent?: boolean; readonly copies?: number }
-const WORKLOADS: Workload[] = [
-  { name: 'forward-h512', kind: 'forward', hidden: 512 },
-  { name: 'forward-h1000', kind: 'forward', hidden: 1000 },
-  { name: 'bptt-h512', kind: 'bptt', hidden: 512 },
-  { name: 'bptt-h1000', kind: 'bptt', hidden: 1000 },
-  { name: 'rforward-h512', kind: 'forward', hidden: 512, recurrent: true },
-  { name: 'rbptt-h512', kind: 'bptt', hidden: 512, recurrent: true },
-  { name: 'lr-h512-k8', kind: 'lr', hidden: 512, copies: 8 },
-  { name: 'lr-h512-k32', kind: 'lr', hidden: 512, copies: 32 },
-  { name: 'lr-h1000-k8', kind: 'lr', hidden: 1000, copies: 8 },
-];
-
-function network(w: Workload): Network {
-  const hidden = (w.recurrent ? recurrent : dense)({ name: 'hidden', units: w.hidden, neuron: lif({ beta: 0.95, threshold: 1 }) });
-  return new Network({ input: [784], layers: [hidden, readout({ name: 'out', units: 10, beta: 0.95 })], seed: 0 });
-}
-
-function estimatorOf(w: Workload): Estimator | undefined {
-  return w.kind === 'bptt' ? bptt({ surrogate: atan({ alpha: 2 }) })
-    : w.kind === 'lr' ? likelihoodRatio({ copies: w.copies!, noise: escapeNoise('logistic', 0.5), score: 'spike', baseline: 'loo' })
-    : undefined;
-}
 
 /** One step of `w` after a warm-up one, under tf.profile: wall time and kernels by total time. */
 async function profile(w: Workload): Promise<string> {
@@ -105,10 +78,15 @@ async function profile(w: Workload): Promise<string> {
     ...info.kernels.filter((k) => k.name === 'BatchMatMul').map((k) => `    matMul ${k.inputShapes.map((s) => `[${s}]`).join(' · ')}: ${(k.kernelTimeMs as number).toFixed(1)} ms`)].join('\n') + '\n';
 }
 
-function measure(w: Workload): Record<string, unknown> {
+async function measure(w: Workload): Promise<Record<string, unknown>> {
   const net = network(w);
   const loss = membraneCrossEntropy('mean');
-  const estimator = estimatorOf(w);
+  const local = estimatorOf(w);
+  const workers = Number(a.workers);
+  const sharded = local && workers > 0
+    ? await shardedEstimator(local, { module: new URL('./workloads.js', import.meta.url).href, exportName: 'shardParts', args: { name: w.name } }, { workers })
+    : undefined;
+  const estimator: Estimator | undefined = sharded ?? local;
   const adam = optimizer({ kind: 'adam', learningRate: 1e-3 });
   const times: number[] = [];
   let activity = 0;
@@ -134,11 +112,12 @@ function measure(w: Workload): Record<string, unknown> {
     activity = tf.tidy(() => tf.mean(out.records['hidden']!.spikes!).dataSync()[0]!);
     out.dispose();
   }
+  await sharded?.close();
   adam.dispose();
   net.dispose();
   times.sort((x, y) => x - y);
   const ms = times[Math.floor(times.length / 2)]!;
-  return { workload: w.name, msPerStep: Number(ms.toFixed(1)), samplesPerSecond: Number(((B / ms) * 1000).toFixed(1)), backend: report.name, hiddenActivity: Number(activity.toFixed(3)), minMs: Number(times[0]!.toFixed(1)), maxMs: Number(times.at(-1)!.toFixed(1)), machine };
+  return { workload: w.name, msPerStep: Number(ms.toFixed(1)), samplesPerSecond: Number(((B / ms) * 1000).toFixed(1)), backend: report.name, threads: sharded ? workers + 1 : 1, hiddenActivity: Number(activity.toFixed(3)), minMs: Number(times[0]!.toFixed(1)), maxMs: Number(times.at(-1)!.toFixed(1)), machine };
 }
 
 /** fp32 matmul GFLOP/s of the backend at [T·B, 784] × [784, H]. */
@@ -159,7 +138,8 @@ function matmulRate(hidden: number): Record<string, unknown> {
 }
 
 const only = a.only?.split(',');
-const rows = [matmulRate(512), matmulRate(1000), ...WORKLOADS.filter((w) => !only || only.includes(w.name)).map(measure)];
+const rows = [matmulRate(512), matmulRate(1000)];
+for (const w of WORKLOADS.filter((w) => !only || only.includes(w.name))) rows.push(await measure(w));;
 if (a.json) for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
 else {
   process.stdout.write(`backend ${report.name}; ${machine}; batch ${B}, ${T} steps; median of ${a.runs}\n`);

@@ -65,6 +65,15 @@ describe('spikelr train and eval', () => {
   const small = ['--train-limit', '256', '--test-limit', '100', '--hidden', '16', '--steps', '5', '--batch-size', '32', '--no-progress'];
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('train --workers 1 shards every batch over a worker thread, and exits when done', async () => {
+    const out = path.join(dir, 'lr-workers');
+    const r = await spikelr('train', '--method', 'lr', ...small, '--copies', '2', '--max-steps', '3', '--workers', '1', '--out', out);
+    expect(r.code).toBe(0);
+    const metrics = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    expect(metrics).toMatchObject({ method: 'lr', steps: 3, stopped: 'max-steps' });
+    expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'))).toMatchObject({ workers: 1 });
+  });
+
   it('train writes a run directory whose metrics.json eval reproduces', async () => {
     const out = path.join(dir, 'bptt-run');
     const r = await spikelr('train', '--method', 'bptt', ...small, '--out', out);

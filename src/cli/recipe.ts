@@ -7,6 +7,7 @@ import { loadShd } from '../data/shd.js';
 import { bptt } from '../learning/bptt.js';
 import { countCrossEntropy, countSquaredError, membraneCrossEntropy, membraneSquaredError, type RowLoss } from '../learning/losses.js';
 import { likelihoodRatio, type Estimator } from '../learning/lr.js';
+import { shardedEstimator, type ShardParts } from '../learning/parallel.js';
 import { rateRegularizer, regularized, sparsityRegularizer } from '../learning/regularizers.js';
 import { escapeNoise, type EscapeNoise, type NoiseKind } from '../neurons/noise.js';
 import { alif, ifNeuron, lif, synaptic, type SpikingParams } from '../neurons/params.js';
@@ -125,4 +126,19 @@ function taskLoss(c: TrainConfig): RowLoss {
     case 'mse-count':
       return countSquaredError();
   }
+}
+
+/**
+ * The recipe worker threads build their part from ({@link shardedEstimator}): the configured
+ * network for data of `inputShape` and `classes`, its estimator and its loss.
+ */
+export function shardParts(args: { readonly config: TrainConfig; readonly inputShape: readonly number[]; readonly classes: number }): ShardParts {
+  return { network: buildNetwork(args.config, args.inputShape, args.classes), estimator: estimatorOf(args.config), loss: lossOf(args.config) };
+}
+
+/** The configured estimator: on the calling thread alone, or sharded over `config.workers` more. */
+export async function trainingEstimator(c: TrainConfig, inputShape: readonly number[], classes: number): Promise<Estimator & { close?(): Promise<void> }> {
+  const local = estimatorOf(c);
+  if (c.workers === 0) return local;
+  return shardedEstimator(local, { module: import.meta.url, exportName: 'shardParts', args: { config: c, inputShape, classes } }, { workers: c.workers });
 }

@@ -7,7 +7,7 @@ import { check, SpikelrError } from '../errors.js';
 import { CHECKPOINT_FILE, evaluateDataset, MODEL_FILE, testSeed, train, type TrainResult } from '../learning/trainer.js';
 import { loadNetwork } from '../sim/io.js';
 import { readConfigFile, resolveConfig, writeConfig, type TrainConfig } from './config.js';
-import { buildNetwork, estimatorOf, loadSplit, loadSplits, lossOf, noiseOf, type Splits } from './recipe.js';
+import { buildNetwork, loadSplit, loadSplits, lossOf, noiseOf, trainingEstimator, type Splits } from './recipe.js';
 import type { Network } from '../sim/network.js';
 
 export const CONFIG_FILE = 'config.json';
@@ -54,9 +54,10 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
   if (!o.resume) await writeConfig(path.join(runDir, CONFIG_FILE), config);
   const { train: trainSet, test } = o.splits ?? (await loadSplits(config));
   const net = buildNetwork(config, trainSet.inputShape, trainSet.classes);
+  const estimator = await trainingEstimator(config, trainSet.inputShape, trainSet.classes);
   const { signal, release } = interruptible();
   try {
-    const result = await train(net, estimatorOf(config), lossOf(config), trainSet, test, {
+    const result = await train(net, estimator, lossOf(config), trainSet, test, {
       epochs: config.epochs,
       batchSize: config.batchSize,
       seed: config.seed,
@@ -79,6 +80,7 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
     return summary;
   } finally {
     release();
+    await estimator.close?.();
     net.dispose();
   }
 }
