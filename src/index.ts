@@ -42,6 +42,8 @@ export type { ImageDataset, Split, IdxDatasetOptions } from './data/mnist.js';
 
 export { likelihoodRatio, BASELINES } from './learning/lr.js';
 export type { LRConfig, Estimator, EstimateOptions, GradientEstimate, Batch, Baseline } from './learning/lr.js';
+export { shardedEstimator } from './learning/parallel.js';
+export type { ShardedEstimator, ShardOptions, ShardParts, ShardRecipe } from './learning/parallel.js';
 export { copyPlan, SAMPLINGS } from './learning/sampling.js';
 export type { CopyPlan, Sampling } from './learning/sampling.js';
 export { sobolPoints, sobolColumn } from './learning/sobol.js';

@@ -38,11 +38,11 @@ describe('sharded estimator (worker threads)', () => {
     const e = sharded.estimate(parts.network, batch, parts.loss, 99);
     // shards [0, round(B/2)) here and the rest on the worker, seeds streamKey(99, shard)
     const cut = Math.round(size / 2);
-    const halves = [[0, cut], [cut, size]].map(([from, to], i) => {
-      const part = tf.tidy(() => ({ input: tf.slice(batch.input, from, to! - from!), labels: tf.slice(batch.labels, from, to! - from!) }));
+    const halves = ([[0, cut], [cut, size]] as [number, number][]).map(([from, to], i) => {
+      const part = tf.tidy(() => ({ input: tf.slice(batch.input, from, to - from), labels: tf.slice(batch.labels, from, to - from) }));
       const r = parts.estimator.estimate(parts.network, part, parts.loss, streamKey(99, i));
       tf.dispose([part.input, part.labels]);
-      return { r, share: (to! - from!) / size };
+      return { r, share: (to - from) / size };
     });
     expect(e.gradients.size).toBe(halves[0]!.r.gradients.size);
     expect(e.gradients.size).toBeGreaterThan(0);
