@@ -18,7 +18,7 @@
  * 0 · ∞ contributes 0 here where the dense product gives NaN.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapOffset as offsetOf, kernelsFor, type KernelArgs, type WasmBackend } from './wasm-module.js';
+import { heapOffset as offsetOf, kernelsFor, overrideKernel, type KernelArgs, type WasmBackend } from './wasm-module.js';
 
 /** Largest fraction of nonzeros of the left operand for which the event-driven product is used. */
 export const SPARSE_DENSITY = 0.3;
@@ -79,42 +79,34 @@ function sparseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo,
  */
 export function installSpikeMatMul(): void {
   if (installed) return;
-  const stock = tf.getKernel(tf.BatchMatMul, 'wasm');
   const stockTranspose = tf.getKernel(tf.Transpose, 'wasm');
-  if (!stock || !stockTranspose) return;
+  if (!stockTranspose) return;
   installed = true;
-  const dense = stock.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
   const transpose = (backend: WasmBackend, x: tf.TensorInfo): tf.TensorInfo => {
     const perm = [...Array(x.shape.length).keys()];
     [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1]!, perm[perm.length - 2]!];
     return (stockTranspose.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo)({ inputs: { x }, backend, attrs: { perm } });
   };
-  tf.unregisterKernel(tf.BatchMatMul, 'wasm');
-  tf.registerKernel({
-    kernelName: tf.BatchMatMul,
-    backendName: 'wasm',
-    ...(stock.setupFunc ? { setupFunc: stock.setupFunc } : {}),
-    kernelFunc: ((args: KernelArgs) => {
-      const { backend } = args;
-      let a = args.inputs['a']!, b = args.inputs['b']!;
-      const transposeA = args.attrs['transposeA'] === true, transposeB = args.attrs['transposeB'] === true;
-      const temporaries: tf.TensorInfo[] = [];
-      try {
-        // the other operand's transpose is cheap next to the product; the stock kernel's is not
-        if (transposeB) temporaries.push((b = transpose(backend, b)));
-        const eligible = a.dtype === 'float32' && b.dtype === 'float32' && a.shape.length === 2 && b.shape.length === 2 &&
-          size(a.shape) >= MIN_SPARSE_SIZE;
-        const nnz = eligible ? kernelsFor(backend).countNonzero(offsetOf(backend, a), size(a.shape)) : 0;
-        if (eligible && nnz <= SPARSE_DENSITY * size(a.shape)) {
-          sparseStats.sparse++;
-          return sparseProduct(backend, a, b, transposeA, nnz);
-        }
-        sparseStats.dense++;
-        if (transposeA) temporaries.push((a = transpose(backend, a)));
-        return dense({ ...args, inputs: { a, b }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
-      } finally {
-        for (const t of temporaries) backend.disposeData(t.dataId);
+  overrideKernel(tf.BatchMatMul, (args, dense) => {
+    const { backend } = args;
+    let a = args.inputs['a']!, b = args.inputs['b']!;
+    const transposeA = args.attrs['transposeA'] === true, transposeB = args.attrs['transposeB'] === true;
+    const temporaries: tf.TensorInfo[] = [];
+    try {
+      // the other operand's transpose is cheap next to the product; the stock kernel's is not
+      if (transposeB) temporaries.push((b = transpose(backend, b)));
+      const eligible = a.dtype === 'float32' && b.dtype === 'float32' && a.shape.length === 2 && b.shape.length === 2 &&
+        size(a.shape) >= MIN_SPARSE_SIZE;
+      const nnz = eligible ? kernelsFor(backend).countNonzero(offsetOf(backend, a), size(a.shape)) : 0;
+      if (eligible && nnz <= SPARSE_DENSITY * size(a.shape)) {
+        sparseStats.sparse++;
+        return sparseProduct(backend, a, b, transposeA, nnz);
       }
-    }) as unknown as tf.KernelFunc,
+      sparseStats.dense++;
+      if (transposeA) temporaries.push((a = transpose(backend, a)));
+      return dense({ ...args, inputs: { a, b }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
+    } finally {
+      for (const t of temporaries) backend.disposeData(t.dataId);
+    }
   });
 }

@@ -8,7 +8,7 @@
  * leading axes (copies, steps, the batch) is a sum of contiguous rows (`assembly/reduce.ts`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapOffset, kernelsFor, type KernelArgs, type WasmBackend } from './wasm-module.js';
+import { heapOffset, kernelsFor, overrideKernel, type WasmBackend } from './wasm-module.js';
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -45,50 +45,34 @@ let installed = false;
 /** Registers the kernels for the wasm backend (idempotent; call after the backend is registered). */
 export function installWasmKernels(): void {
   if (installed) return;
-  const stockSlice = tf.getKernel('Slice', 'wasm');
-  const stockUnpack = tf.getKernel('Unpack', 'wasm');
-  const stockSum = tf.getKernel('Sum', 'wasm');
-  if (!stockSlice || !stockUnpack || !stockSum) return;
   installed = true;
-  tf.registerKernel({
-    kernelName: 'Sum',
-    backendName: 'wasm',
-    kernelFunc: ((args: KernelArgs) => {
-      const x = args.inputs['x']!;
-      const rank = x.shape.length;
-      const axes = tf.util.parseAxisParam(args.attrs['axis'] as number | number[], x.shape).sort((p, q) => p - q);
-      // leading axes only (and not all of them): a sum of contiguous rows, no transpose
-      const leading = axes.length < rank && axes.every((a, i) => a === i);
-      if (x.dtype !== 'float32' || !leading || size(x.shape) === 0) return stockSum.kernelFunc(args as never);
-      const rows = size(x.shape.slice(0, axes.length)), rest = x.shape.slice(axes.length);
-      const out = args.backend.makeOutput(args.attrs['keepDims'] ? [...axes.map(() => 1), ...rest] : rest, 'float32');
-      kernelsFor(args.backend).sumRows(heapOffset(args.backend, x), rows, size(rest), heapOffset(args.backend, out));
-      return out;
-    }) as unknown as tf.KernelFunc,
+  overrideKernel('Sum', (args, stock) => {
+    const x = args.inputs['x']!;
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(args.attrs['axis'] as number | number[], x.shape).sort((p, q) => p - q);
+    // leading axes only (and not all of them): a sum of contiguous rows, no transpose
+    const leading = axes.length < rank && axes.every((a, i) => a === i);
+    if (x.dtype !== 'float32' || !leading || size(x.shape) === 0) return stock(args);
+    const rows = size(x.shape.slice(0, axes.length)), rest = x.shape.slice(axes.length);
+    const out = args.backend.makeOutput(args.attrs['keepDims'] ? [...axes.map(() => 1), ...rest] : rest, 'float32');
+    kernelsFor(args.backend).sumRows(heapOffset(args.backend, x), rows, size(rest), heapOffset(args.backend, out));
+    return out;
   });
-  tf.registerKernel({
-    kernelName: 'Slice',
-    backendName: 'wasm',
-    kernelFunc: ((args: KernelArgs) => {
-      const x = args.inputs['x']!;
-      if (x.dtype === 'string') return stockSlice.kernelFunc(args as never);
-      const [begin, extent] = tf.slice_util.parseSliceParams(x as tf.Tensor, args.attrs['begin'] as number[], args.attrs['size'] as number[]) as [number[], number[]];
-      const offset = contiguousOffset(x.shape, begin, extent);
-      if (offset < 0) return stockSlice.kernelFunc(args as never);
-      return copyOut(args.backend, x, [{ shape: extent, offset }])[0]!;
-    }) as unknown as tf.KernelFunc,
+  overrideKernel('Slice', (args, stock) => {
+    const x = args.inputs['x']!;
+    if (x.dtype === 'string') return stock(args);
+    const [begin, extent] = tf.slice_util.parseSliceParams(x as tf.Tensor, args.attrs['begin'] as number[], args.attrs['size'] as number[]) as [number[], number[]];
+    const offset = contiguousOffset(x.shape, begin, extent);
+    if (offset < 0) return stock(args);
+    return copyOut(args.backend, x, [{ shape: extent, offset }])[0]!;
   });
-  tf.registerKernel({
-    kernelName: 'Unpack',
-    backendName: 'wasm',
-    kernelFunc: ((args: KernelArgs) => {
-      const x = args.inputs['value']!;
-      const axis = (args.attrs['axis'] as number) < 0 ? (args.attrs['axis'] as number) + x.shape.length : (args.attrs['axis'] as number);
-      // along the first axis (or after axes of size 1) every part is contiguous
-      if (x.dtype === 'string' || x.shape.slice(0, axis).some((d) => d !== 1)) return stockUnpack.kernelFunc(args as never);
-      const shape = x.shape.filter((_, i) => i !== axis);
-      const n = size(shape);
-      return copyOut(args.backend, x, Array.from({ length: x.shape[axis]! }, (_, t) => ({ shape, offset: t * n })));
-    }) as unknown as tf.KernelFunc,
+  overrideKernel('Unpack', (args, stock) => {
+    const x = args.inputs['value']!;
+    const axis = (args.attrs['axis'] as number) < 0 ? (args.attrs['axis'] as number) + x.shape.length : (args.attrs['axis'] as number);
+    // along the first axis (or after axes of size 1) every part is contiguous
+    if (x.dtype === 'string' || x.shape.slice(0, axis).some((d) => d !== 1)) return stock(args);
+    const shape = x.shape.filter((_, i) => i !== axis);
+    const n = size(shape);
+    return copyOut(args.backend, x, Array.from({ length: x.shape[axis]! }, (_, t) => ({ shape, offset: t * n })));
   });
 }

@@ -4,7 +4,7 @@
  * backend's memory, so its functions take the heap offsets of tensors and write into tensors the
  * backend allocated, with no copies in or out. One instance per backend memory.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 
 /** The slice of the WebAssembly API used here (tsconfig's ES lib has no WebAssembly types). */
@@ -68,3 +68,27 @@ export function kernelsFor(backend: WasmBackend): Kernels {
 
 /** Byte offset of a tensor's data in the heap. */
 export const heapOffset = (backend: WasmBackend, t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId).memoryOffset;
+
+/** A kernel function as the wasm backend calls it. */
+export type WasmKernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+
+/**
+ * Replaces the wasm backend's kernel `name` by `kernel`, which is handed the stock kernel to fall
+ * back on. The stock kernel's setup (its bindings to the backend's exports) and disposal stay
+ * registered, so they still run whenever a wasm backend initialises. False when there is no such
+ * stock kernel.
+ */
+export function overrideKernel(name: string, kernel: (args: KernelArgs, stock: WasmKernel) => tf.TensorInfo | tf.TensorInfo[]): boolean {
+  const config = tf.getKernel(name, 'wasm');
+  if (!config) return false;
+  const stock = config.kernelFunc as unknown as WasmKernel;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({
+    kernelName: name,
+    backendName: 'wasm',
+    ...(config.setupFunc ? { setupFunc: config.setupFunc } : {}),
+    ...(config.disposeFunc ? { disposeFunc: config.disposeFunc } : {}),
+    kernelFunc: ((args: KernelArgs) => kernel(args, stock)) as unknown as tf.KernelFunc,
+  });
+  return true;
+}
