@@ -49,11 +49,11 @@ function sparseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo,
   };
   try {
     // lists of a's nonzeros
-    const starts = alloc(r + 1), index = alloc(nnz + 1), values = alloc(nnz + 1);
+    const starts = alloc(r + 1), index = alloc(Math.max(nnz, 1)), values = alloc(Math.max(nnz, 1));
     const ones = kernels.compress(offsetOf(backend, a), r, c, starts, index, values);
     let lists = [starts, index, values] as const;
     if (transposeA) {
-      lists = [alloc(c + 1), alloc(nnz + 1), alloc(nnz + 1)] as const;
+      lists = [alloc(c + 1), alloc(Math.max(nnz, 1)), alloc(Math.max(nnz, 1))] as const;
       kernels.transposeRows(r, c, starts, index, values, ...lists);
     }
     if (n >= 32) {
