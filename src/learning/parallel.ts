@@ -25,6 +25,7 @@ import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
 import type { Batch, EstimateOptions, Estimator, GradientEstimate } from './lr.js';
 import type { RowLoss } from './losses.js';
+import { parameterNames } from './trainer.js';
 
 /**
  * Where a worker gets its network, estimator and loss: module `module` (a file URL) exports
@@ -86,21 +87,17 @@ interface Thread {
   readonly done: Int32Array;
 }
 
-/** Names of a network's parameters, `layer.param`, in layer order. */
-function namedParameters(net: Network): [string, tf.Variable][] {
-  return net.layers.flatMap((l) => Object.entries(l.params).map(([p, v]) => [`${l.name}.${p}`, v] as [string, tf.Variable]));
-}
-
 /** Starts `workers` threads, each with its own backend and the recipe's parts, ready to estimate. */
 export async function shardedEstimator(local: Estimator, recipe: ShardRecipe, o: ShardOptions = {}): Promise<ShardedEstimator> {
   const workers = o.workers ?? 1;
   check(Number.isInteger(workers) && workers >= 1, () => `shardedEstimator: workers must be an integer ≥ 1, got ${workers}`);
-  const backend = o.backend ?? (tf.getBackend() === 'tensorflow' ? 'tensorflow' : tf.getBackend() ?? 'wasm');
+  const backend = o.backend ?? tf.getBackend() ?? 'wasm';
+  const here = fileURLToPath(import.meta.url);
+  const script = compiledModule(path.join(path.dirname(here), `shard-worker${path.extname(here)}`));
+  const module = pathToFileURL(compiledModule(fileURLToPath(recipe.module))).href;
   const threads: Thread[] = await Promise.all(Array.from({ length: workers }, async () => {
     const { port1, port2 } = new MessageChannel();
     const done = new Int32Array(new SharedArrayBuffer(4));
-    const script = compiledModule(fileURLToPath(new URL('./shard-worker.js', import.meta.url)).replace(/\.js$/, path.extname(fileURLToPath(import.meta.url))));
-    const module = pathToFileURL(compiledModule(fileURLToPath(recipe.module))).href;
     const worker = new Worker(script, { workerData: { recipe: { ...recipe, module }, backend, port: port2, done }, transferList: [port2] });
     await new Promise<void>((resolve, reject) => {
       worker.once('error', reject);
@@ -119,8 +116,8 @@ export async function shardedEstimator(local: Estimator, recipe: ShardRecipe, o:
     const shards = threads.length + 1;
     check(B >= shards, () => `shardedEstimator: a batch of ${B} cannot be split into ${shards} shards; lower workers or raise the batch size`);
     const bounds = Array.from({ length: shards + 1 }, (_, i) => Math.round((i * B) / shards));
-    const named = namedParameters(net);
-    const params = named.map(([name, v]) => ({ name, values: v.dataSync() as Float32Array }));
+    const names = parameterNames(net);
+    const params = [...names].map(([v, name]) => ({ name, values: v.dataSync() as Float32Array }));
     const rowSize = batch.input.size / B;
     const input = batch.input.dataSync() as Float32Array;
     const labels = batch.labels.dataSync() as Int32Array;
@@ -157,7 +154,7 @@ export async function shardedEstimator(local: Estimator, recipe: ShardRecipe, o:
       mine.dispose();
       throw new SpikelrError(`shard worker failed: ${failed.error}`);
     }
-    const byName = new Map(named);
+    const byName = new Map([...names].map(([v, name]) => [name, v]));
     const gradients = new Map<tf.Variable, tf.Tensor>();
     const share = (i: number) => (bounds[i + 1]! - bounds[i]!) / B;
     tf.tidy(() => {

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { initBackend } from '../backend.js';
 import type { ShardParts, ShardRecipe, ShardResult, ShardTask } from './parallel.js';
+import { parameterNames } from './trainer.js';
 
 const { recipe, backend, port, done } = workerData as { recipe: ShardRecipe; backend: string; port: MessagePort; done: Int32Array };
 
@@ -23,8 +24,8 @@ try {
   const factory = (await import(recipe.module))[recipe.exportName] as ((args: unknown) => ShardParts | Promise<ShardParts>) | undefined;
   if (typeof factory !== 'function') throw new Error(`${recipe.module} has no function export '${recipe.exportName}'`);
   const { network, estimator, loss } = await factory(recipe.args);
-  const variables = new Map<string, tf.Variable>(network.layers.flatMap((l) => Object.entries(l.params).map(([p, v]) => [`${l.name}.${p}`, v] as [string, tf.Variable])));
-  const names = new Map([...variables].map(([name, v]) => [v, name]));
+  const names = parameterNames(network);
+  const variables = new Map([...names].map(([v, name]) => [name, v]));
   port.on('message', (task: ShardTask) => {
     try {
       for (const { name, values } of task.params) {
