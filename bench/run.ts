@@ -13,8 +13,8 @@
  *     npm run bench [-- --json] [--runs 5] [--only lr-h512-k8,forward-h512] [--profile] [--workers 1]
  *
  * `--workers N` runs the estimator rows on N worker threads besides the main one (batch shards,
- * src/learning/parallel.ts). `--profile` adds, per workload, the kernels of one step by total time (tf.profile; on wasm each
- * kernel's time is its synchronous wall time).
+ * src/learning/parallel.ts). `--profile` adds, per workload, the kernels of one step by total
+ * time (tf.profile; on wasm each kernel's time is its synchronous wall time).
  */
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
@@ -138,12 +138,13 @@ function matmulRate(hidden: number): Record<string, unknown> {
 }
 
 const only = a.only?.split(',');
+const selected = WORKLOADS.filter((w) => !only || only.includes(w.name));
 const rows = [matmulRate(512), matmulRate(1000)];
-for (const w of WORKLOADS.filter((w) => !only || only.includes(w.name))) rows.push(await measure(w));;
+for (const w of selected) rows.push(await measure(w));
 if (a.json) for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
 else {
   process.stdout.write(`backend ${report.name}; ${machine}; batch ${B}, ${T} steps; median of ${a.runs}\n`);
   for (const r of rows) process.stdout.write(`${String(r['workload']).padEnd(22)} ${String(r['msPerStep']).padStart(8)} ms  ${r['gflops'] !== undefined ? `${r['gflops']} GFLOP/s` : `${r['samplesPerSecond']} samples/s, hidden activity ${r['hiddenActivity']}`}\n`);
 }
-if (a.profile) for (const w of WORKLOADS.filter((w) => !only || only.includes(w.name))) process.stderr.write(await profile(w));
+if (a.profile) for (const w of selected) process.stderr.write(await profile(w));
 tf.dispose(batches.flatMap((b) => [b.input, b.labels]));

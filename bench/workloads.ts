@@ -37,7 +37,6 @@ export function estimatorOf(w: Workload): Estimator | undefined {
     : undefined;
 }
 
-
 /** The recipe of a worker thread: the named workload's network, estimator and loss. */
 export function shardParts(args: { name: string }): ShardParts {
   const w = WORKLOADS.find((x) => x.name === args.name);
