@@ -3,11 +3,12 @@ export { SpikelrError } from './errors.js';
 export { initBackend, backendReport, packageVersions, BACKEND_CHOICES } from './backend.js';
 export type { BackendChoice, BackendName, BackendReport, BackendOptions, BackendAttempt } from './backend.js';
 
-export { lif, ifNeuron, synaptic, alif, readoutNeuron, analog, neuronFromRecord, isSpiking, isUnit, RESET_MODES, NEURON_KINDS, ACTIVATIONS } from './neurons/params.js';
-export type { LIFParams, SynapticParams, ALIFParams, ReadoutParams, AnalogParams, GRUParams, SpikingParams, UnitParams, NeuronParams, ResetMode, LIFOptions, Activation } from './neurons/params.js';
-export { initialState, neuronStep, lifStep, synapticStep, alifStep, readoutStep, analogStep, gruStep, alifThreshold, stateTensors } from './neurons/dynamics.js';
+export { lif, ifNeuron, synaptic, alif, readoutNeuron, analog, equationNeuron, neuronFromRecord, isSpiking, isUnit, modelOf, RESET_MODES, NEURON_KINDS, NEURON_MODELS, ACTIVATIONS } from './neurons/params.js';
+export type { LIFParams, SynapticParams, ALIFParams, ReadoutParams, AnalogParams, GRUParams, EquationParams, EquationOptions, SpikingParams, UnitParams, NeuronParams, NeuronKind, ResetMode, LIFOptions, Activation } from './neurons/params.js';
+export type { NeuronModel, Role, AdjointInput, AdjointStep, AdjointTrace, TangentInput, Coefficients } from './neurons/model.js';
+export { initialState, neuronStep, fireFor, lifStep, synapticStep, alifStep, readoutStep, gruStep, equationStep, alifThreshold, stateTensors } from './neurons/dynamics.js';
 export type { NeuronState } from './neurons/dynamics.js';
-export { heaviside, escapeFire, stepNoise, activate, fireFor } from './neurons/firing.js';
+export { heaviside, escapeFire, stepNoise, activate } from './neurons/firing.js';
 export type { Fire, Coef } from './neurons/firing.js';
 export {
   escapeNoise,

@@ -24,7 +24,7 @@ export function refNeurons(
   let i = new Array<number>(n).fill(0);
   let a = new Array<number>(n).fill(0);
   let refr = new Array<number>(n).fill(0);
-  if (p.kind === 'gru') throw new Error('refNeurons: use refGru for GRU layers');
+  if (p.kind === 'gru' || p.kind === 'equation') throw new Error('refNeurons: GRU and equation neurons have references of their own');
   const out: RefNeuronTrace = { membrane: [], spikes: [], threshold: [] };
   currents.forEach((row, t) => {
     const rec = recurrent ? recurrent(s) : new Array<number>(n).fill(0);

@@ -6,12 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys } from '../errors.js';
-import { initialState, neuronStep, type NeuronState } from '../neurons/dynamics.js';
-import { fireFor, type Fire } from '../neurons/firing.js';
-import { isSpiking } from '../neurons/params.js';
+import type { Fire, NeuronModel, NeuronState } from '../neurons/model.js';
+import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import { atan, surrogateSpike, type Surrogate } from '../neurons/surrogate.js';
-import { currentShapeOf } from '../sim/layer.js';
-import { timeMajorRows } from '../sim/loop.js';
+import { outputField, passLayers, population, timeLoop } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import type { Estimator } from './lr.js';
 import { ratePenalty, regularizersOf } from './regularizers.js';
@@ -38,32 +36,25 @@ function detach(state: NeuronState): NeuronState {
  * collects the spikes `[T, B, N]` of the hidden spiking layers.
  */
 export function differentiableRun(net: Network, input: tf.Tensor, spike: (x: tf.Tensor) => tf.Tensor, truncate?: number, hidden?: { name: string; spikes: tf.Tensor }[]): tf.Tensor {
-  const [batch, steps] = input.shape as [number, number];
-  let x = timeMajorRows(input, net.inputShape);
-  let output = x;
-  net.layers.forEach((layer, index) => {
-    const neuron = layer.neuron;
-    if (!neuron) {
-      x = layer.currents(x);
-      output = x;
-      return;
-    }
-    const currents = tf.reshape(layer.currents(x), [steps, batch, ...currentShapeOf(layer)]);
-    const drives = tf.unstack(currents);
-    const fire: Fire = isSpiking(neuron) ? (u, threshold) => spike(tf.sub(u, threshold)) : fireFor(neuron);
-    let state = initialState(neuron, [batch, ...layer.outputShape]);
+  const batch = input.shape[0]!;
+  return passLayers(net.layers, net.inputShape, input, ({ layer, isLast, currents }) => {
+    const neuron = layer.neuron!;
+    const model = modelOf(neuron) as NeuronModel<NeuronParams>;
+    const spiking = model.role === 'spiking';
+    const fire: Fire = spiking ? (u, threshold) => spike(tf.sub(u, threshold)) : model.fire(neuron, undefined, 0);
+    const field = outputField(neuron);
     const outs: tf.Tensor[] = [];
-    for (let t = 0; t < steps; t++) {
-      const drive = layer.recurrentCurrents ? tf.add(drives[t]!, layer.recurrentCurrents(state.spikes)) : drives[t]!;
-      state = neuronStep(drive, state, neuron, fire, t, layer.coefficients);
-      outs.push(neuron.kind === 'readout' ? state.membrane : state.spikes);
-      if (truncate && (t + 1) % truncate === 0 && t + 1 < steps) state = detach(state);
-    }
-    output = tf.stack(outs);
-    if (hidden && isSpiking(neuron) && index < net.layers.length - 1) hidden.push({ name: layer.name, spikes: output });
-    x = tf.reshape(output, [steps * batch, ...layer.outputShape]);
-  });
-  return output.rank === net.outputShape.length + 2 ? output : tf.reshape(output, [steps, batch, ...net.outputShape]);
+    let state = model.initialState(neuron, [batch, ...layer.outputShape]);
+    tf.unstack(currents).forEach((drive, t) => {
+      // the state is detached every `truncate` steps: gradients reach back at most that far
+      if (truncate && t > 0 && t % truncate === 0) state = detach(state);
+      state = timeLoop(population(layer), [drive], state, { fire, firstStep: t, tape: true });
+      outs.push(state[field]!);
+    });
+    const output = tf.stack(outs);
+    if (hidden && spiking && !isLast) hidden.push({ name: layer.name, spikes: output });
+    return { output };
+  }, { tape: true }).output;
 }
 
 /** Surrogate-gradient BPTT as an {@link Estimator}: exact autodiff of the surrogate network's loss. */

@@ -1,19 +1,20 @@
 /**
  * The LR forward pass: one pass with K noise copies per sample, recording for each trained layer
  * what its own gradient needs and nothing more (DESIGN.md §1, §4): its input, and per step its
- * seed (the score ψ_t, zero while refractory), spikes and, for a learned decay, membranes.
+ * seed (the score ψ_t, zero where no firing was decided), its spikes and whatever state fields its
+ * neuron model's reverse filter reads (`adjointFields`).
  *
  * Everything upstream of the first noisy layer is computed once per sample (rows = B) and the
  * copies are made where the noise begins (rows = K·B, copy-major), so a first hidden layer fed
  * by the data computes its currents once for all copies.
  */
 import * as tf from '@tensorflow/tfjs';
-import { initialState, neuronStep, stateTensors, type NeuronState } from '../neurons/dynamics.js';
-import { activate, fireFor, noiseSigma, spikesFromUniforms, type Fire } from '../neurons/firing.js';
+import { noiseSigma, spikesFromUniforms } from '../neurons/firing.js';
+import { stateTensors, type AdjointTrace, type Fire, type NeuronModel, type NeuronState } from '../neurons/model.js';
 import { firingProbability, logSigmaNoiseScore, noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
-import { isSpiking, isUnit } from '../neurons/params.js';
+import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
-import { release, runSequence, timeMajorRows } from '../sim/loop.js';
+import { outputField, passLayers, population, runSequence, timeLoop } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
 import { copyNoise, copyUniformsTensor, type CopyPlan } from './sampling.js';
@@ -23,12 +24,13 @@ export type ScoreKind = 'spike' | 'noise';
 export interface LayerTrace {
   readonly layer: Layer;
   readonly index: number;
-  /** 'lr': a noisy spiking layer (seeds are scores); 'local': the deterministic readout. */
+  /** 'lr': a noisy layer (seeds are scores); 'local': the deterministic readout. */
   readonly kind: 'lr' | 'local';
   /** The layer's input, time-major rows `[T·inputRows, …in]`. */
   readonly input: tf.Tensor;
   readonly inputRows: number;
   readonly rows: number;
+  readonly steps: number;
   /**
    * Per step `[rows, …N]`: ψ_t for 'lr' layers with the spike score; filled with ∂L/∂u_t later for
    * 'local' ones. Empty when the seeds are regenerated from the noise stream ({@link regenerate}).
@@ -36,14 +38,17 @@ export interface LayerTrace {
   seeds: tf.Tensor[];
   /** Noise-score layers: recomputes step t's seed and σ-score from the counter stream, stores nothing. */
   readonly regenerate?: (t: number) => { readonly seed: tf.Tensor; readonly sigmaSeed?: tf.Tensor };
-  /** Per step s_t `[rows, …N]` ('lr' layers). */
-  readonly spikes: tf.Tensor[];
-  /** Per step u_t, kept only when the decay is learned. */
-  readonly membranes: tf.Tensor[];
-  /** Per step 1 where the neuron was not refractory (only with a refractory period). */
-  readonly open: tf.Tensor[];
-  /** Per step ∂ log p/∂ log σ (only when the noise scale is learned). */
+  /** Per step ∂ log p/∂ log σ (only when the noise scale is learned and seeds are stored). */
   readonly sigmaSeeds: tf.Tensor[];
+  /**
+   * State fields per step `[rows, …]`: `spikes` ('lr' layers), `open` (where firing was decided,
+   * with a refractory period) and the fields the model's reverse filter reads.
+   */
+  readonly fields: Readonly<Record<string, tf.Tensor[]>>;
+  /** The stored fields as the model's reverse filter reads them. */
+  readonly trace: AdjointTrace;
+  /** Names of the coefficients this layer learns (not the noise scale). */
+  readonly learned: ReadonlySet<string>;
 }
 
 export interface CopyForward {
@@ -66,57 +71,54 @@ export interface CopyForwardOptions {
   readonly train: boolean;
 }
 
+/** The coefficients a layer learns, by name (its noise scale apart). */
+function learnedOf(layer: Layer): Set<string> {
+  return new Set(Object.keys(layer.coefficients).filter((n) => n !== 'noiseScale' && layer.params[n] !== undefined && n !== 'recurrent' && n !== 'recurrentBias'));
+}
+
+function adjointTrace(fields: Readonly<Record<string, tf.Tensor[]>>): AdjointTrace {
+  return {
+    has: (f) => (fields[f]?.length ?? 0) > 0,
+    at(f, t) {
+      const list = fields[f];
+      if (!list || list.length === 0) throw new Error(`adjoint trace: field '${f}' was not stored`);
+      return t < 0 ? tf.zerosLike(list[0]!) : list[t]!;
+    },
+  };
+}
+
 export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOptions): CopyForward {
   const [batch, steps] = input.shape as [number, number];
   const K = o.plan.copies;
-  let rows = batch;
-  let x = timeMajorRows(input, net.inputShape);
   const traces: LayerTrace[] = [];
-  net.layers.forEach((layer, index) => {
-    const neuron = layer.neuron;
-    if (!neuron) {
-      const y = layer.currents(x);
-      x.dispose();
-      x = y;
-      return;
-    }
-    const noise = isUnit(neuron) ? o.noise[index] : undefined;
-    const inputRows = rows;
-    const currents = tf.tidy(() => tf.reshape(layer.currents(x), [steps, rows, ...currentShapeOf(layer)]));
+  const { output, rows } = passLayers(net.layers, net.inputShape, input, ({ layer, index, isLast, input: x, rows, currents }) => {
+    const neuron = layer.neuron!;
+    const model = modelOf(neuron) as NeuronModel<NeuronParams>;
+    const noise = model.role !== 'readout' ? o.noise[index] : undefined;
     // The copies begin here: the shared currents broadcast against a [K, B, …N] state (no tiling).
-    if (noise && rows === batch && K > 1) rows = K * batch;
-    const isLast = index === net.layers.length - 1;
-    const trained = o.train && (noise !== undefined || (neuron.kind === 'readout' && isLast));
-    let out: tf.Tensor;
+    const outRows = noise && rows === batch && K > 1 ? K * batch : rows;
+    const trained = o.train && (noise !== undefined || (model.role === 'readout' && isLast));
+    const base = { layer, index, input: x, inputRows: rows, rows: outRows, steps, learned: learnedOf(layer) };
     if (noise) {
-      const trace = noisyLayer(layer, currents, noise, o, streamKey(o.seed, index), batch, rows);
-      out = trace.output;
+      const trace = noisyLayer(layer, model, currents, noise, o, streamKey(o.seed, index), batch, outRows);
       if (trained) {
-        traces.push({
-          layer, index, kind: 'lr', input: x, inputRows, rows, seeds: trace.seeds, spikes: trace.spikes, membranes: trace.membranes,
-          open: trace.open, sigmaSeeds: trace.sigmaSeeds, ...(trace.regenerate ? { regenerate: trace.regenerate } : {}),
-        });
-      }
-      else trace.dispose();
-    } else {
-      const isReadout = neuron.kind === 'readout';
-      const seq = runSequence(neuron, currents, initialState(neuron, [rows, ...layer.outputShape]), fireFor(neuron), {
-        keepSpikes: !isReadout,
-        keepMembrane: isReadout,
-        recurrent: layer.recurrentCurrents,
-        coefficients: layer.coefficients,
-      });
-      for (const t of stateTensors(seq.state)) t.dispose();
-      out = isReadout ? seq.membrane! : seq.spikes!;
-      if (trained) traces.push({ layer, index, kind: 'local', input: x, inputRows, rows, seeds: [], spikes: [], membranes: [], open: [], sigmaSeeds: [] });
+        const fields = trace.fields;
+        traces.push({ ...base, kind: 'lr', seeds: trace.seeds, sigmaSeeds: trace.sigmaSeeds, fields, trace: adjointTrace(fields), ...(trace.regenerate ? { regenerate: trace.regenerate } : {}) });
+      } else trace.dispose();
+      return { output: trace.output, rows: outRows, keepInput: trained };
     }
-    currents.dispose();
-    if (!trained) x.dispose();
-    x = isLast ? out : tf.reshape(out, [steps * rows, ...layer.outputShape]);
-    if (!isLast) out.dispose();
+    const out = outputField(neuron);
+    const pop = population(layer);
+    const seq = runSequence(neuron, currents, model.initialState(neuron, [rows, ...layer.outputShape]), model.fire(neuron, undefined, 0), {
+      keepSpikes: out === 'spikes',
+      keepMembrane: out === 'membrane',
+      ...(pop.recurrent ? { recurrent: pop.recurrent } : {}),
+      coefficients: layer.coefficients as never,
+    });
+    for (const t of stateTensors(seq.state)) t.dispose();
+    if (trained) traces.push({ ...base, kind: 'local', seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}) });
+    return { output: (out === 'spikes' ? seq.spikes : seq.membrane)!, keepInput: trained };
   });
-  const output = x.rank === net.outputShape.length + 2 ? x : tf.reshape(x, [steps, rows, ...net.outputShape]);
-  if (output !== x) x.dispose();
   return {
     output,
     rows,
@@ -125,7 +127,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
       output.dispose();
       for (const tr of traces) {
         tr.input.dispose();
-        tf.dispose([...tr.seeds, ...tr.spikes, ...tr.membranes, ...tr.open, ...tr.sigmaSeeds]);
+        tf.dispose([...tr.seeds, ...tr.sigmaSeeds, ...Object.values(tr.fields).flat()]);
       }
     },
   };
@@ -134,16 +136,14 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
 interface NoisyTrace {
   readonly output: tf.Tensor;
   readonly seeds: tf.Tensor[];
-  readonly spikes: tf.Tensor[];
-  readonly membranes: tf.Tensor[];
-  readonly open: tf.Tensor[];
   readonly sigmaSeeds: tf.Tensor[];
+  readonly fields: Record<string, tf.Tensor[]>;
   readonly regenerate?: LayerTrace['regenerate'];
   dispose(): void;
 }
 
-/** Runs a noisy spiking layer over `currents` `[T, rows, …N]`, recording scores. */
-function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: CopyForwardOptions, key: number, batch: number, rows: number): NoisyTrace {
+/** Runs a noisy layer over `currents` `[T, rows, …N]`, recording scores and what its reverse filter reads. */
+function noisyLayer(layer: Layer, model: NeuronModel<NeuronParams>, currents: tf.Tensor, noise: EscapeNoise, o: CopyForwardOptions, key: number, batch: number, rows: number): NoisyTrace {
   const neuron = layer.neuron!;
   // copy-major [K, B, …N] (rows k·B + b), so that currents shared by the copies broadcast
   const shape = [rows / batch, batch, ...layer.outputShape];
@@ -152,35 +152,33 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
   const perRow = currentShapeOf(layer).reduce((a, b) => a * b, 1);
   const copies = rows / batch;
   const plan = copies === o.plan.copies ? o.plan : { ...o.plan, copies: 1, group: 1 };
-  // the membrane: for a learned decay (u_{t−1}), and for a GRU (its reset gate r_t = σ(a_r))
-  const keepMembrane = o.train && (layer.coefficients.beta !== undefined || neuron.kind === 'gru');
-  const seeds: tf.Tensor[] = [], spikes: tf.Tensor[] = [], membranes: tf.Tensor[] = [], open: tf.Tensor[] = [], sigmaSeeds: tf.Tensor[] = [];
-  const learnSigma = o.train && layer.coefficients.noiseScale !== undefined;
+  const learned = learnedOf(layer);
+  const keepFields = o.train ? model.adjointFields(neuron, learned).filter((f) => f !== 'spikes') : [];
+  const sigmaScale = layer.coefficients['noiseScale'];
+  const learnSigma = o.train && sigmaScale !== undefined;
   // The noise score is a function of ε alone, which the counter stream regenerates: store nothing.
-  const usesNoiseScore = o.score === 'noise' || !isSpiking(neuron);
-  const storeScores = o.train && !usesNoiseScore;
-  const spikeScored = isSpiking(neuron) && !usesNoiseScore;
-  // σ_n = σ·exp(s_n) when the noise scale is learned (broadcast over the neuron axis)
-  const sigmaOf = () => noiseSigma(noise, layer.coefficients.noiseScale);
-  let state: NeuronState = initialState(neuron, shape);
-  const drives = tf.unstack(currents);
-  const sigma = noise.sigma;
+  const spikeScored = model.role === 'spiking' && o.score === 'spike';
+  const storeScores = o.train && spikeScored;
+  const deterministic = model.fire(neuron, undefined, 0);
+  const sigmaOf = () => noiseSigma(noise, sigmaScale);
+  const seeds: tf.Tensor[] = [], sigmaSeeds: tf.Tensor[] = [], open: tf.Tensor[] = [];
+  const fields: Record<string, tf.Tensor[]> = Object.fromEntries(['spikes', ...keepFields].map((f) => [f, []]));
   const perCopy = currents.shape[1] === rows && rows !== batch;
-  for (let t = 0; t < drives.length; t++) {
+  const drives = tf.unstack(currents).map((d) => {
+    if (!perCopy) return d;
     // per-copy currents [K·B, …N] viewed as [K, B, …N]; shared ones [B, …N] broadcast as they are
-    // (an analog unit has no state to broadcast against, so its shared currents are broadcast here)
-    const drive = perCopy ? tf.reshape(drives[t]!, currentShape) : neuron.kind === 'analog' ? tf.broadcastTo(drives[t]!, shape) : drives[t]!;
-    if (drive !== drives[t]) drives[t]!.dispose();
-    const input = layer.recurrentCurrents
-      ? tf.tidy(() => tf.add(drive, tf.reshape(layer.recurrentCurrents!(flat(state.spikes)), shape)))
-      : drive;
-    let score: tf.Tensor | undefined;
-    let sigmaScore: tf.Tensor | undefined;
-    const fire: Fire = (u, threshold, step) =>
-      tf.tidy(() => {
-        const sigma = sigmaOf();
-        if (spikeScored) {
+    const v = tf.reshape(d, currentShape);
+    d.dispose();
+    return v;
+  });
+  let score: tf.Tensor | undefined;
+  let sigmaScore: tf.Tensor | undefined;
+  let gate: tf.Tensor | undefined;
+  const fire: Fire = spikeScored
+    ? (u, threshold, step) =>
+        tf.tidy(() => {
           // one uniform per neuron-step (see spikesFromUniforms); the spike score needs only z and s
+          const sigma = sigmaOf();
           const z = tf.div(tf.sub(u, threshold), sigma);
           const uniforms = copyUniformsTensor(plan, key, step, batch, perRow, u.shape);
           const p = firingProbability(noise.kind, z);
@@ -193,38 +191,45 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
             score = tf.keep(psi);
           }
           return s;
+        })
+    : // noise-score units (the score is regenerated from ε later, nothing stored): the unit's own
+      // deterministic firing of its perturbed input, u + σε (a spike when it crosses ϑ, φ(I + σε), …)
+      (u, threshold, step) =>
+        tf.tidy(() => {
+          const eps = tf.tensor(copyNoise(noise.kind, plan, key, step, batch, perRow), u.shape);
+          return deterministic(tf.add(u, tf.mul(eps, sigmaOf())), threshold, step);
+        });
+  const last = timeLoop(population(layer), drives, model.initialState(neuron, shape), {
+    fire,
+    before: (_t, previous) => {
+      gate = model.decides?.(neuron, previous);
+    },
+    observe: (_t, input, _previous, next) => {
+      const masked = (x: tf.Tensor) => tf.tidy(() => flat(gate ? tf.mul(gate, x) : x));
+      if (storeScores) {
+        seeds.push(masked(score!));
+        score!.dispose();
+        if (sigmaScore) {
+          sigmaSeeds.push(masked(sigmaScore));
+          sigmaScore.dispose();
         }
-        // noise-score units (the score is regenerated from ε later, nothing stored): a spiking unit
-        // fires on u + σε > ϑ; an analog unit outputs φ(I + σε); a GRU's pre-activations are perturbed by σε
-        const eps = tf.tensor(copyNoise(noise.kind, plan, key, step, batch, perRow), u.shape);
-        const noisy = tf.add(u, tf.mul(eps, sigma));
-        return neuron.kind === 'analog' ? activate(neuron.activation, noisy) : neuron.kind === 'gru' ? noisy : tf.step(tf.sub(noisy, threshold));
-      });
-    const gate = state.refractory ? tf.tidy(() => tf.cast(tf.lessEqual(state.refractory!, 0), 'float32')) : undefined;
-    const next = neuronStep(input, state, neuron, fire, t, layer.coefficients);
-    if (input !== drive) input.dispose();
-    drive.dispose();
-    if (storeScores) {
-      seeds.push(tf.tidy(() => flat(gate ? tf.mul(gate, score!) : score!)));
-      score!.dispose();
-      if (sigmaScore) {
-        sigmaSeeds.push(tf.tidy(() => flat(gate ? tf.mul(gate, sigmaScore!) : sigmaScore!)));
-        sigmaScore.dispose();
       }
-    }
-    if (o.train) {
-      if (gate) open.push(flat(gate));
-      if (keepMembrane) membranes.push(flat(next.membrane));
-    }
-    gate?.dispose();
-    spikes.push(flat(next.spikes));
-    release(state, next);
-    state = next;
-  }
-  for (const t of stateTensors(state)) t.dispose();
-  const output = tf.stack(spikes);
-  if (!o.train) tf.dispose(spikes);
-  const regenerate = o.train && usesNoiseScore
+      if (gate) {
+        if (o.train) open.push(flat(gate));
+        gate.dispose();
+      }
+      fields['spikes']!.push(flat(next.spikes));
+      for (const f of keepFields) {
+        const v = f === 'current' ? tf.tidy(() => flat(tf.add(input, tf.zeros(currentShape)))) : flat(next[f]!);
+        fields[f]!.push(v);
+      }
+    },
+  });
+  for (const t of stateTensors(last)) t.dispose();
+  const output = tf.stack(fields['spikes']!);
+  if (!o.train) tf.dispose(Object.values(fields).flat());
+  if (open.length) fields['open'] = open;
+  const regenerate = o.train && !spikeScored
     ? (t: number) =>
         tf.tidy(() => {
           const sigma = sigmaOf();
@@ -235,16 +240,17 @@ function noisyLayer(layer: Layer, currents: tf.Tensor, noise: EscapeNoise, o: Co
           return { seed: mask(psi), ...(learnSigma ? { sigmaSeed: mask(logSigmaNoiseScore(noise.kind, eps)) } : {}) };
         })
     : undefined;
+  const kept = o.train ? fields : {};
   return {
     output,
     seeds,
-    ...(regenerate ? { regenerate } : {}),
-    spikes: o.train ? spikes : [],
-    membranes,
-    open,
     sigmaSeeds,
+    fields: kept,
+    ...(regenerate ? { regenerate } : {}),
     dispose() {
-      tf.dispose([...seeds, ...(o.train ? spikes : []), ...membranes, ...open, ...sigmaSeeds]);
+      tf.dispose([...seeds, ...sigmaSeeds, ...Object.values(kept).flat()]);
     },
   };
 }
+
+export type { NeuronState };

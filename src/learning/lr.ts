@@ -19,11 +19,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, checkOneOf, checkPositive, SpikelrError } from '../errors.js';
 import { noiseFromRecord, type EscapeNoise } from '../neurons/noise.js';
-import { isSpiking, isUnit } from '../neurons/params.js';
+import type { Coefficients, NeuronModel } from '../neurons/model.js';
+import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import { currentShapeOf } from '../sim/layer.js';
+import { sumToLast } from '../sim/layers/common.js';
 import type { Network } from '../sim/network.js';
 import { freshSeed, streamKey } from '../sim/random.js';
-import { conv2dFilterGradient } from '../sim/conv.js';
 import { copyForward, type LayerTrace, type ScoreKind } from './forward.js';
 import type { RowLoss } from './losses.js';
 import { ratePenalty, regularizersOf } from './regularizers.js';
@@ -124,11 +125,12 @@ function validate(config: LRConfig): Resolved {
 }
 
 function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNoise | undefined)[] {
-  if ('kind' in noise) return net.layers.map((l) => (l.neuron && isUnit(l.neuron) ? (noise as EscapeNoise) : undefined));
+  const noisy = (l: Network['layers'][number]) => l.neuron !== undefined && modelOf(l.neuron).role !== 'readout';
+  if ('kind' in noise) return net.layers.map((l) => (noisy(l) ? (noise as EscapeNoise) : undefined));
   const map = noise as Record<string, EscapeNoise>;
   for (const name of Object.keys(map)) {
     const layer = net.layer(name);
-    check(layer.neuron !== undefined && isUnit(layer.neuron), () => `likelihoodRatio: noise given for layer '${name}', which has no spiking or analog units`);
+    check(noisy(layer), () => `likelihoodRatio: noise given for layer '${name}', which has no spiking or analog units`);
   }
   return net.layers.map((l) => map[l.name]);
 }
@@ -180,10 +182,6 @@ function contractCopies(g: tf.Tensor, steps: number, copies: number, batch: numb
   return tf.tidy(() => tf.reshape(tf.sum(tf.reshape(g, [steps, copies, batch, ...g.shape.slice(1)]), 1), [steps * batch, ...g.shape.slice(1)]));
 }
 
-function sumToLast(x: tf.Tensor): tf.Tensor {
-  return x.rank === 1 ? x.clone() : tf.sum(x, [...Array(x.rank - 1).keys()]);
-}
-
 /** Adds `term` into the running sum `acc` (disposing both), keeping the result. */
 function accumulate(acc: tf.Tensor | undefined, term: tf.Tensor): tf.Tensor {
   if (!acc) return tf.keep(term);
@@ -193,99 +191,58 @@ function accumulate(acc: tf.Tensor | undefined, term: tf.Tensor): tf.Tensor {
 }
 
 /**
- * Gradients of one trained layer from its trace and weighted seeds. The membrane adjoint runs
- * backwards in time one step at a time: each step's terms go into running sums at once and only
- * the input-current adjoint, summed over copies, is kept for the layer's own map — so the working
- * memory is one step of the copies plus T steps of the (K times smaller) contracted adjoint.
+ * Gradients of one trained layer from its trace and weighted seeds. The neuron model's reverse
+ * filter runs backwards in time one step at a time: each step's terms go into running sums at once
+ * and only the input-current adjoint, summed over copies, is kept for the layer's own map (its
+ * local VJP) — so the working memory is one step of the copies plus T steps of the (K times
+ * smaller) contracted adjoint.
  */
-function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, batch: number): Map<tf.Variable, tf.Tensor> {
+function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined): Map<tf.Variable, tf.Tensor> {
   const layer = tr.layer;
   const neuron = layer.neuron!;
-  const steps = tr.regenerate ? tr.spikes.length : tr.seeds.length;
-  // an analog unit has no membrane memory: its adjoint is its seed
-  const beta = neuron.kind === 'analog' || neuron.kind === 'gru' ? 0 : (layer.coefficients.beta ?? neuron.beta);
-  const zeroReset = isSpiking(neuron) && neuron.reset === 'zero';
-  const subtractReset = isSpiking(neuron) && neuron.reset === 'subtract';
-  const units = layer.outputShape[0]!;
+  const model = modelOf(neuron) as NeuronModel<NeuronParams>;
+  const steps = tr.regenerate ? tr.steps : tr.seeds.length;
   const copies = tr.rows / tr.inputRows;
   const weigh = (s: tf.Tensor) => (weights ? tf.mul(rowColumn(weights, s), s) : s);
-  // the value at step t − 1 (zeros of `shape` before the first step)
-  const previous = (list: tf.Tensor[], t: number, shape: number[]) => (t === 0 ? tf.zeros(shape) : list[t - 1]!);
+  const coefficients = layer.coefficients as Coefficients;
   const contracted: tf.Tensor[] = new Array(steps);
-  let lambdaNext: tf.Tensor | undefined, muNext: tf.Tensor | undefined;
-  let threshold: tf.Tensor | undefined, decay: tf.Tensor | undefined, noiseScale: tf.Tensor | undefined;
-  let recurrent: tf.Tensor | undefined, recurrentBias: tf.Tensor | undefined;
+  const sums: Record<string, tf.Tensor> = {};
+  let carry: readonly tf.Tensor[] | undefined;
   for (let t = steps - 1; t >= 0; t--) {
     const kept = tf.tidy(() => {
       const regenerated = tr.regenerate?.(t);
       const seed = weigh(regenerated ? regenerated.seed : tr.seeds[t]!);
-      // membrane adjoint λ_t = ψ_t + carry_t λ_{t+1}, carry = β (β(1 − s_t) with zero reset)
-      const lambda = t === steps - 1 || beta === 0 ? seed : tf.add(seed, tf.mul(zeroReset ? tf.mul(beta, tf.sub(1, tr.spikes[t]!)) : beta, lambdaNext!));
-      // adjoint of the input current (gated by the refractory mask; through the synaptic filter)
-      let current = tr.open.length ? tf.mul(tr.open[t]!, lambda) : lambda;
-      let mu: tf.Tensor | undefined;
-      if (neuron.kind === 'synaptic') current = mu = t === steps - 1 ? current : tf.add(current, tf.mul(neuron.alpha, muNext!));
-      const out: Record<string, tf.Tensor> = { lambda: lambda.clone(), ...(mu ? { mu: mu.clone() } : {}) };
-      out['contracted'] = copies > 1 ? tf.sum(tf.reshape(current, [copies, tr.inputRows, ...current.shape.slice(1)]), 0) : current.clone();
-      if (layer.coefficients.threshold) {
-        const term = subtractReset ? tf.sub(tf.neg(seed), tf.mul(lambda, previous(tr.spikes, t, lambda.shape))) : tf.neg(seed);
-        out['threshold'] = term;
-      }
-      if (layer.coefficients.beta) {
-        const u = previous(tr.membranes, t, lambda.shape);
-        out['decay'] = tf.mul(lambda, zeroReset ? tf.mul(tf.sub(1, previous(tr.spikes, t, lambda.shape)), u) : u);
-      }
+      const step = model.adjoint(neuron, { t, seed, trace: tr.trace, carry, coefficients, learned: tr.learned });
+      const current = step.current;
+      const terms: Record<string, tf.Tensor> = { ...step.coefficients };
       const sigmaSeed = regenerated ? regenerated.sigmaSeed : tr.sigmaSeeds[t];
-      if (layer.coefficients.noiseScale && sigmaSeed) out['noiseScale'] = weigh(sigmaSeed);
-      if (neuron.kind === 'gru') {
-        // a_n holds r ⊙ (h U_n + c_n): its recurrent seed is r_t ⊙ ψ_n, with r_t = σ(a_r) as sampled
-        const [pr, pz, pn] = tf.split(current, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const r = tf.sigmoid(tf.slice(tr.membranes[t]!, [0, 0], [-1, units]));
-        const gated = tf.concat([pr, pz, tf.mul(r, pn)], -1);
-        out['recurrent'] = tf.matMul(previous(tr.spikes, t, [tr.rows, units]), gated, true);
-        if (layer.params['recurrentBias']) out['recurrentBias'] = tf.sum(gated, 0);
-      } else if (layer.params['recurrent']) {
-        out['recurrent'] = tf.matMul(previous(tr.spikes, t, current.shape), current, true);
-      }
-      return out;
+      if (coefficients['noiseScale'] && sigmaSeed) terms['noiseScale'] = weigh(sigmaSeed);
+      if (layer.recurrentVjp) Object.assign(terms, layer.recurrentVjp(tr.trace.at('spikes', t - 1), step.recurrent ?? current));
+      return {
+        carry: step.carry.map((c) => c.clone()),
+        contracted: copies > 1 ? tf.sum(tf.reshape(current, [copies, tr.inputRows, ...current.shape.slice(1)]), 0) : current.clone(),
+        terms,
+      };
     });
-    lambdaNext?.dispose();
-    muNext?.dispose();
-    lambdaNext = kept['lambda'];
-    muNext = kept['mu'];
-    contracted[t] = kept['contracted']!;
-    if (kept['threshold']) threshold = accumulate(threshold, kept['threshold']);
-    if (kept['decay']) decay = accumulate(decay, kept['decay']);
-    if (kept['noiseScale']) noiseScale = accumulate(noiseScale, kept['noiseScale']);
-    if (kept['recurrent']) recurrent = accumulate(recurrent, kept['recurrent']);
-    if (kept['recurrentBias']) recurrentBias = accumulate(recurrentBias, kept['recurrentBias']);
+    if (carry) tf.dispose([...carry]);
+    carry = kept.carry;
+    contracted[t] = kept.contracted;
+    for (const [name, term] of Object.entries(kept.terms)) sums[name] = accumulate(sums[name], term);
   }
-  tf.dispose([lambdaNext, muNext].filter((x): x is tf.Tensor => x !== undefined));
+  if (carry) tf.dispose([...carry]);
   const out = new Map<tf.Variable, tf.Tensor>();
   tf.tidy(() => {
     const g = tf.reshape(tf.stack(contracted), [steps * tr.inputRows, ...currentShapeOf(layer)]);
     const set = (v: tf.Variable | undefined, grad: tf.Tensor) => v && out.set(v, tf.keep(grad));
-    // local VJP of the layer's own map
-    if (layer.spec.kind === 'dense' || layer.spec.kind === 'recurrent' || layer.spec.kind === 'readout' || layer.spec.kind === 'gru') {
-      set(layer.params['weight'], tf.matMul(tr.input, g, true));
-      if (layer.params['bias']) set(layer.params['bias'], tf.sum(g, 0));
-    } else if (layer.spec.kind === 'conv2d') {
-      const spec = layer.spec;
-      set(layer.params['weight'], conv2dFilterGradient(tr.input as tf.Tensor4D, g as tf.Tensor4D, spec.kernelSize, spec.stride, spec.padding));
-      if (layer.params['bias']) set(layer.params['bias'], sumToLast(g));
-    } else {
-      const params = layer.mapParams.map((n) => layer.params[n]!);
-      const grads = tf.grads((...p: tf.Tensor[]) => layer.map(tr.input, p))(params, g);
-      layer.mapParams.forEach((n, i) => set(layer.params[n], grads[i]!));
+    // the local VJP of the layer's own map
+    for (const [name, grad] of Object.entries(layer.vjp(tr.input, g))) set(layer.params[name], grad);
+    for (const [name, sum] of Object.entries(sums)) {
+      // recurrent weights are summed as they are; per-neuron coefficients over rows (σ too: it only
+      // sets each step's firing probability, no filtering through the dynamics)
+      set(layer.params[name], layer.recurrentVjp && !(name in coefficients && name !== 'recurrent' && name !== 'recurrentBias') ? sum.clone() : sumToLast(sum));
     }
-    if (recurrent) set(layer.params['recurrent'], recurrent.clone());
-    if (recurrentBias) set(layer.params['recurrentBias'], recurrentBias.clone());
-    if (threshold) set(layer.coefficients.threshold as tf.Variable, sumToLast(threshold));
-    if (decay) set(layer.coefficients.beta as tf.Variable, sumToLast(decay));
-    // σ only sets the firing probability of each step: no filtering through the dynamics
-    if (noiseScale) set(layer.coefficients.noiseScale as tf.Variable, sumToLast(noiseScale));
   });
-  tf.dispose([...contracted, ...[threshold, decay, noiseScale, recurrent, recurrentBias].filter((x): x is tf.Tensor => x !== undefined)]);
+  tf.dispose([...contracted, ...Object.values(sums)]);
   return out;
 }
 
@@ -309,7 +266,9 @@ function noiseFreeLoss(net: Network, batch: Batch, loss: RowLoss, c: Resolved, l
 function withPenalty(task: tf.Tensor, loss: RowLoss, traces: readonly LayerTrace[], outputIndex: number): tf.Tensor {
   const regs = regularizersOf(loss);
   if (regs.length === 0) return task;
-  const layers = traces.filter((t) => t.kind === 'lr' && t.index !== outputIndex && t.layer.neuron && isSpiking(t.layer.neuron)).map((t) => ({ name: t.layer.name, spikes: tf.stack(t.spikes) }));
+  const layers = traces
+    .filter((t) => t.kind === 'lr' && t.index !== outputIndex && modelOf(t.layer.neuron!).role === 'spiking')
+    .map((t) => ({ name: t.layer.name, spikes: tf.stack(t.fields['spikes']!) }));
   const penalty = ratePenalty(layers, regs);
   tf.dispose(layers.map((l) => l.spikes));
   if (!penalty) return task;
@@ -338,9 +297,9 @@ function pass(
     if (lrTraces.length) {
       if (copies < 2 && c.baseline !== 'noise-free') throw new SpikelrError('lr: one copy per sample needs the noise-free baseline; use copies >= 2');
       const noiseFree = c.baseline === 'noise-free' ? cleanLoss() : undefined;
-      const coupled = c.coupled ?? net.layers.some((l) => l.spec.kind === 'graphConv');
+      const coupled = c.coupled ?? net.layers.some((l) => l.mixesRows === true);
       const w = tf.tensor1d(rowWeights(lossValues, plan, B, c.baseline, noiseFree, coupled));
-      for (const tr of lrTraces) for (const [v, g] of layerGradients(tr, w, B)) gradients.set(v, g);
+      for (const tr of lrTraces) for (const [v, g] of layerGradients(tr, w)) gradients.set(v, g);
       w.dispose();
     }
     if (which !== 'lr') {
@@ -349,7 +308,7 @@ function pass(
         const dOut = tf.grad((o: tf.Tensor) => tf.mean(loss(o, rowLabels)))(fwd.output);
         tr.seeds = tf.unstack(dOut);
         dOut.dispose();
-        for (const [v, g] of layerGradients(tr, undefined, B)) gradients.set(v, g);
+        for (const [v, g] of layerGradients(tr, undefined)) gradients.set(v, g);
       }
     }
     rowLabels.dispose();

@@ -5,13 +5,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { fillUniform } from '../sim/random.js';
 import { firingProbability, sampleNoise, type EscapeNoise } from './noise.js';
-import type { Activation, NeuronParams } from './params.js';
+import type { Activation } from './analog.js';
+import type { Fire } from './model.js';
 
-/** A number or a tensor broadcastable against the membrane (per-neuron coefficients). */
-export type Coef = number | tf.Tensor;
-
-/** Spikes (float32 0/1, shape of `membrane`) at step `t`. */
-export type Fire = (membrane: tf.Tensor, threshold: Coef, t: number) => tf.Tensor;
+export type { Coef, Fire } from './model.js';
 
 /** s = H(u − ϑ) with H(0) = 0, as in snnTorch (tf.step: one kernel, where greater + cast is two). */
 export const heaviside: Fire = (membrane, threshold) => tf.tidy(() => tf.step(tf.sub(membrane, threshold)));
@@ -75,11 +72,4 @@ export function activationFire(activation: Activation): Fire {
 export function noisyActivationFire(activation: Activation, noise: EscapeNoise, key: number, scale?: tf.Tensor): Fire {
   return (input, _threshold, t) =>
     tf.tidy(() => activate(activation, tf.add(input, tf.mul(stepNoise(noise, key, t, input.shape), noiseSigma(noise, scale)))));
-}
-
-/** How a unit fires without noise, and with it (`scale`: a learned per-neuron log noise scale). */
-export function fireFor(params: NeuronParams, noise?: EscapeNoise, key = 0, scale?: tf.Tensor): Fire {
-  if (params.kind === 'gru') return noise ? noisyActivationFire('identity', noise, key, scale) : activationFire('identity');
-  if (params.kind === 'analog') return noise ? noisyActivationFire(params.activation, noise, key, scale) : activationFire(params.activation);
-  return noise ? escapeFire(noise, key, scale) : heaviside;
 }

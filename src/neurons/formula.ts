@@ -13,6 +13,7 @@ type Op = (...args: tf.Tensor[]) => tf.Tensor;
 const FUNCTIONS: Record<string, Op> = {
   exp: (a) => tf.exp(a!), log: (a) => tf.log(a!), sqrt: (a) => tf.sqrt(a!), abs: (a) => tf.abs(a!), sign: (a) => tf.sign(a!),
   tanh: (a) => tf.tanh(a!), atan: (a) => tf.atan(a!), sin: (a) => tf.sin(a!), cos: (a) => tf.cos(a!), erf: (a) => tf.erf(a!),
+  sinh: (a) => tf.sinh(a!), cosh: (a) => tf.cosh(a!), sech: (a) => tf.div(1, tf.cosh(a!)), tan: (a) => tf.tan(a!),
   sigmoid: (a) => tf.sigmoid(a!), max: (a, b) => tf.maximum(a!, b!), min: (a, b) => tf.minimum(a!, b!),
 };
 const OPERATORS: Record<string, Op> = {

@@ -72,7 +72,7 @@ export async function serializeNetwork(net: Network, extra: { tensors?: readonly
   const topology: SavedTopology = {
     input: [...net.inputShape],
     seed: net.seed,
-    layers: net.layers.map((l) => ({ ...l.spec, name: l.name })),
+    layers: net.layers.map((l) => ({ ...l.spec, name: l.name }) as LayerSpec),
   };
   return encodeSafetensors([...(await networkValues(net)), ...(extra.tensors ?? [])], {
     ...extra.metadata,

@@ -1,27 +1,18 @@
 /**
- * The one time loop every neuron model runs in (multi-step mode, SpikingJelly's fast path).
+ * The one time loop every neuron model runs in (multi-step mode, SpikingJelly's fast path), and the
+ * one pass over a network's layers. The simulator, the monitors, LR's noisy forward pass, BPTT's
+ * differentiable run and forward-mode passes all use these two, with hooks where they observe or
+ * perturb; what is per-learner stays in the learner, what is per-neuron in the neuron model.
  *
  * The feed-forward currents of all T steps arrive precomputed (one matmul, DESIGN.md §4.1); only
  * the neuron recurrence, elementwise, loops over t. Each step's temporaries are freed before the
- * next; what is kept is only what the caller asked for (the output sequence, recorded membranes).
+ * next; what is kept is only what a hook asked for.
  */
 import * as tf from '@tensorflow/tfjs';
-import { neuronStep, stateTensors, type Coefficients, type NeuronState } from '../neurons/dynamics.js';
-import type { Fire } from '../neurons/firing.js';
-import type { NeuronParams } from '../neurons/params.js';
-
-export interface SequenceOptions {
-  /** Keep s_t for every step and return them stacked as `[T, B, …N]`. */
-  readonly keepSpikes: boolean;
-  /** Keep u_t for every step and return them stacked as `[T, B, …N]`. */
-  readonly keepMembrane: boolean;
-  /** Recurrent input added to step t's current, from the previous step's spikes (`[B, …N]`). */
-  readonly recurrent?: (previousSpikes: tf.Tensor) => tf.Tensor;
-  /** Index of the first step, for the noise stream. */
-  readonly firstStep?: number;
-  /** Learnable per-neuron decay and threshold, overriding the record's numbers. */
-  readonly coefficients?: Coefficients;
-}
+import { stateTensors, type Coefficients, type Fire, type NeuronState } from '../neurons/model.js';
+import { modelOf, type NeuronParams } from '../neurons/registry.js';
+import { currentShapeOf } from './layers/registry.js';
+import type { Layer } from './layers/types.js';
 
 /** Swaps the first two axes: `[B, T, …]` ↔ `[T, B, …]`. */
 export function swapBatchTime(x: tf.Tensor): tf.Tensor {
@@ -33,59 +24,198 @@ export function timeMajorRows(input: tf.Tensor, shape: readonly number[]): tf.Te
   return tf.tidy(() => tf.reshape(swapBatchTime(input), [input.shape[1]! * input.shape[0]!, ...shape]));
 }
 
+/** Disposes the tensors of `old` that `next` does not carry over and nobody kept. */
+export function release(old: NeuronState, next: NeuronState, kept: ReadonlySet<tf.Tensor> = new Set()): void {
+  const live = new Set(stateTensors(next));
+  for (const t of stateTensors(old)) if (!live.has(t) && !kept.has(t)) t.dispose();
+}
+
+/** The dynamics one population runs: its model, coefficients and recurrent input. */
+export interface Population {
+  readonly neuron: NeuronParams;
+  readonly coefficients?: Coefficients;
+  /** Recurrent input added to step t's current, from the previous step's output (the state's `spikes`). */
+  readonly recurrent?: (previous: tf.Tensor) => tf.Tensor;
+}
+
+/** The population a layer's neurons form; recurrent currents reshaped for any leading axes (copies). */
+export function population(layer: Layer): Population {
+  const rec = layer.recurrentCurrents;
+  const out = layer.outputShape, cur = currentShapeOf(layer);
+  return {
+    neuron: layer.neuron!,
+    coefficients: layer.coefficients as Coefficients,
+    ...(rec
+      ? {
+          recurrent: (previous: tf.Tensor) => {
+            const lead = previous.shape.slice(0, previous.rank - out.length);
+            return tf.reshape(rec(tf.reshape(previous, [-1, ...out])), [...lead, ...cur]);
+          },
+        }
+      : {}),
+  };
+}
+
+export interface StepObserver {
+  /**
+   * After step t: its input current (feed-forward plus recurrent), the state before and after.
+   * Return the tensors to keep (not freed by the loop); the observer owns them.
+   */
+  (t: number, input: tf.Tensor, previous: NeuronState, next: NeuronState): readonly tf.Tensor[] | void;
+}
+
+export interface LoopOptions {
+  readonly fire: Fire;
+  /** Index of the first step, for the noise stream. */
+  readonly firstStep?: number;
+  /** Called before step t with the state before it (a learner reads what it needs, e.g. a refractory gate). */
+  readonly before?: (t: number, previous: NeuronState) => void;
+  readonly observe?: StepObserver;
+  /** Inside autodiff: free nothing (the tape holds every step). */
+  readonly tape?: boolean;
+}
+
+/** One step of a population: the recurrent input added to `drive`, then the model's step. */
+export function stepPopulation(pop: Population, drive: tf.Tensor, state: NeuronState, fire: Fire, t: number): { input: tf.Tensor; next: NeuronState } {
+  const input = pop.recurrent ? tf.tidy(() => tf.add(drive, pop.recurrent!(state.spikes))) : drive;
+  return { input, next: modelOf(pop.neuron).step(input, state, pop.neuron, fire, t, pop.coefficients ?? {}) };
+}
+
+/**
+ * Runs a population over per-step drives (consumed, unless `tape`) from `state` (consumed) and
+ * returns the last state (the caller owns it).
+ */
+export function timeLoop(pop: Population, drives: readonly tf.Tensor[], state: NeuronState, o: LoopOptions): NeuronState {
+  const first = o.firstStep ?? 0;
+  // what observers keep is theirs for good: never freed when a later step replaces it
+  const kept = new Set<tf.Tensor>();
+  for (let t = 0; t < drives.length; t++) {
+    const drive = drives[t]!;
+    o.before?.(t, state);
+    const { input, next } = stepPopulation(pop, drive, state, o.fire, first + t);
+    for (const k of o.observe?.(t, input, state, next) ?? []) kept.add(k);
+    if (!o.tape) {
+      if (!kept.has(input)) input.dispose();
+      if (input !== drive && !kept.has(drive)) drive.dispose();
+      release(state, next, kept);
+    }
+    state = next;
+  }
+  return state;
+}
+
+export interface SequenceOptions {
+  /** Keep s_t for every step and return them stacked as `[T, B, …N]`. */
+  readonly keepSpikes: boolean;
+  /** Keep u_t for every step and return them stacked as `[T, B, …N]`. */
+  readonly keepMembrane: boolean;
+  /** Keep these state fields for every step (`synaptic`, `threshold`, …), stacked as `[T, B, …N]`. */
+  readonly keepFields?: readonly string[];
+  /** Recurrent input added to step t's current, from the previous step's spikes (`[B, …N]`). */
+  readonly recurrent?: (previousSpikes: tf.Tensor) => tf.Tensor;
+  /** Index of the first step, for the noise stream. */
+  readonly firstStep?: number;
+  /** Learnable per-neuron coefficients, overriding the record's numbers. */
+  readonly coefficients?: Coefficients;
+}
+
 export interface SequenceResult {
   readonly spikes?: tf.Tensor;
   readonly membrane?: tf.Tensor;
+  /** Stacked `keepFields`. */
+  readonly fields: Readonly<Record<string, tf.Tensor>>;
   /** State after the last step; the caller owns it. */
   readonly state: NeuronState;
 }
 
 /**
- * Runs `params`'s dynamics over `currents` (`[T, B, …N]`, not consumed) from `state`
- * (consumed: its tensors are disposed as they are replaced).
+ * Runs `params`'s dynamics over `currents` (`[T, B, …N]`, not consumed) from `state` (consumed),
+ * keeping the fields asked for.
  */
-export function runSequence(
-  params: NeuronParams,
-  currents: tf.Tensor,
-  state: NeuronState,
-  fire: Fire,
-  options: SequenceOptions,
-): SequenceResult {
-  const steps = currents.shape[0]!;
-  const spikes: tf.Tensor[] = [];
-  const membranes: tf.Tensor[] = [];
-  const kept = new Set<tf.Tensor>();
-  const first = options.firstStep ?? 0;
-  const drives = tf.unstack(currents);
-  for (let t = 0; t < steps; t++) {
-    const drive = drives[t]!;
-    const input = options.recurrent ? tf.tidy(() => tf.add(drive, options.recurrent!(state.spikes))) : drive;
-    const next = neuronStep(input, state, params, fire, first + t, options.coefficients);
-    if (input !== drive) input.dispose();
-    drive.dispose();
-    if (options.keepSpikes) {
-      spikes.push(next.spikes);
-      kept.add(next.spikes);
-    }
-    if (options.keepMembrane) {
-      membranes.push(next.membrane);
-      kept.add(next.membrane);
-    }
-    release(state, next, kept);
-    state = next;
+export function runSequence(params: NeuronParams, currents: tf.Tensor, state: NeuronState, fire: Fire, options: SequenceOptions): SequenceResult {
+  const wanted = [...(options.keepSpikes ? ['spikes'] : []), ...(options.keepMembrane ? ['membrane'] : []), ...(options.keepFields ?? [])];
+  const kept: Record<string, tf.Tensor[]> = Object.fromEntries(wanted.map((f) => [f, []]));
+  const pop: Population = { neuron: params, ...(options.coefficients ? { coefficients: options.coefficients } : {}), ...(options.recurrent ? { recurrent: options.recurrent } : {}) };
+  const last = timeLoop(pop, tf.unstack(currents), state, {
+    fire,
+    ...(options.firstStep !== undefined ? { firstStep: options.firstStep } : {}),
+    observe: (_t, _input, _previous, next) => wanted.map((f) => {
+      const v = next[f]!;
+      kept[f]!.push(v);
+      return v;
+    }),
+  });
+  const stacked: Record<string, tf.Tensor> = {};
+  const live = new Set(stateTensors(last));
+  for (const f of wanted) {
+    stacked[f] = tf.stack(kept[f]!);
+    for (const t of kept[f]!) if (!live.has(t)) t.dispose();
   }
-  const result = {
-    spikes: options.keepSpikes ? tf.stack(spikes) : undefined,
-    membrane: options.keepMembrane ? tf.stack(membranes) : undefined,
-    state,
-  };
-  const live = new Set(stateTensors(state));
-  for (const t of kept) if (!live.has(t)) t.dispose();
-  return result;
+  const { spikes, membrane, ...fields } = stacked;
+  return { ...(options.keepSpikes ? { spikes: spikes! } : {}), ...(options.keepMembrane ? { membrane: membrane! } : {}), fields, state: last };
 }
 
-/** Disposes the tensors of `old` that `next` does not carry over and nobody kept. */
-export function release(old: NeuronState, next: NeuronState, kept: ReadonlySet<tf.Tensor> = new Set()): void {
-  const live = new Set(stateTensors(next));
-  for (const t of stateTensors(old)) if (!live.has(t) && !kept.has(t)) t.dispose();
+/** What a learner or the simulator does with one layer that has neurons. */
+export interface LayerVisit {
+  readonly layer: Layer;
+  readonly index: number;
+  readonly isLast: boolean;
+  /** The layer's input as time-major rows `[T·rows, …in]`. */
+  readonly input: tf.Tensor;
+  readonly rows: number;
+  /** Its feed-forward currents `[T, rows, …current]` (freed by the pass). */
+  readonly currents: tf.Tensor;
+}
+
+export interface VisitResult {
+  /** The layer's output sequence `[T, rows', …out]` (owned by the pass from here on). */
+  readonly output: tf.Tensor;
+  /** Rows of the output when they differ from the input's (copies begin here). */
+  readonly rows?: number;
+  /** The visitor keeps the input (and frees it itself). */
+  readonly keepInput?: boolean;
+}
+
+/**
+ * The one pass over a network's layers: time-major rows in, each stateless layer (pooling,
+ * flatten) mapped directly, each layer with neurons handed to `visit` with its currents. Returns the
+ * last layer's output `[T, rows, …out]` and its rows. `tape`: inside autodiff, free nothing.
+ */
+export function passLayers(
+  layers: readonly Layer[], inputShape: readonly number[], input: tf.Tensor, visit: (v: LayerVisit) => VisitResult, o: { readonly tape?: boolean } = {},
+): { output: tf.Tensor; rows: number } {
+  const free = (t: tf.Tensor) => !o.tape && t.dispose();
+  const steps = input.shape[1]!;
+  let rows = input.shape[0]!;
+  let x = timeMajorRows(input, inputShape);
+  let last: tf.Tensor | undefined;
+  layers.forEach((layer, index) => {
+    const isLast = index === layers.length - 1;
+    if (!layer.neuron) {
+      const y = layer.currents(x);
+      free(x);
+      x = y;
+      return;
+    }
+    const flat = layer.currents(x);
+    const currents = tf.reshape(flat, [steps, rows, ...currentShapeOf(layer)]);
+    free(flat);
+    const r = visit({ layer, index, isLast, input: x, rows, currents });
+    free(currents);
+    if (!r.keepInput) free(x);
+    rows = r.rows ?? rows;
+    if (isLast) last = r.output;
+    else {
+      x = tf.reshape(r.output, [steps * rows, ...layer.outputShape]);
+      free(r.output);
+    }
+  });
+  const output = last ?? tf.reshape(x, [steps, rows, ...layers[layers.length - 1]!.outputShape]);
+  if (!last) free(x);
+  return { output, rows };
+}
+
+/** The field a layer's neurons hand to the next layer: a readout's membrane, otherwise its spikes slot. */
+export function outputField(neuron: NeuronParams): 'membrane' | 'spikes' {
+  return modelOf(neuron).role === 'readout' ? 'membrane' : 'spikes';
 }

@@ -6,11 +6,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, show, SpikelrError } from '../errors.js';
-import { initialState, neuronStep, stateTensors, type NeuronState } from '../neurons/dynamics.js';
-import { fireFor, heaviside, type Fire } from '../neurons/firing.js';
+import { heaviside } from '../neurons/firing.js';
+import { stateTensors, type Fire, type NeuronState } from '../neurons/model.js';
 import type { EscapeNoise } from '../neurons/noise.js';
-import { buildLayer, currentShapeOf, layerName, type Layer, type LayerSpec } from './layer.js';
-import { release, runSequence, swapBatchTime, timeMajorRows } from './loop.js';
+import { modelOf } from '../neurons/registry.js';
+import { buildLayer, layerName, type Layer, type LayerSpec } from './layer.js';
+import { outputField, passLayers, population, release, runSequence, stepPopulation, swapBatchTime } from './loop.js';
 import { freshSeed, streamKey } from './random.js';
 
 export interface NetworkSpec {
@@ -21,7 +22,8 @@ export interface NetworkSpec {
   readonly seed?: number;
 }
 
-export type Field = 'spikes' | 'membrane';
+/** A recorded state field: 'spikes', 'membrane', or one of the model's own ('synaptic', 'threshold', …). */
+export type Field = string;
 
 export interface RunOptions {
   /**
@@ -35,9 +37,11 @@ export interface RunOptions {
   readonly seed?: number;
 }
 
+/** Recorded fields of one layer, each `[B, T, …N]`. */
 export interface Recording {
   readonly spikes?: tf.Tensor;
   readonly membrane?: tf.Tensor;
+  readonly [field: string]: tf.Tensor | undefined;
 }
 
 export interface RunResult {
@@ -142,27 +146,32 @@ export class Network {
 
   private noiseFor(noise: RunOptions['noise'], layer: Layer): EscapeNoise | undefined {
     if (noise === undefined) return undefined;
-    if (isNoise(noise)) return layer.neuron && layer.neuron.kind !== 'readout' ? noise : undefined;
+    if (isNoise(noise)) return layer.neuron && modelOf(layer.neuron).role !== 'readout' ? noise : undefined;
     return (noise as Record<string, EscapeNoise>)[layer.name];
   }
 
   private checkRunOptions(where: string, options: RunOptions): Map<string, Set<Field>> {
     const fields = new Map<string, Set<Field>>();
     const rec = options.record ?? [];
-    const entries: [string, readonly Field[]][] = Array.isArray(rec)
-      ? (rec as string[]).map((n) => [n, ['spikes', 'membrane']])
+    const entries: [string, readonly Field[] | undefined][] = Array.isArray(rec)
+      ? (rec as string[]).map((n) => [n, undefined])
       : Object.entries(rec as Record<string, Field[]>);
     for (const [name, fs] of entries) {
       const layer = this.layer(name);
       check(layer.neuron !== undefined, () => `${where}: layer '${name}' (${layer.spec.kind}) has no neurons to record`);
-      for (const f of fs) check(f === 'spikes' || f === 'membrane', () => `${where}: unknown record field ${show(f)}; expected 'spikes' or 'membrane'`);
-      const wanted = new Set(fs.filter((f) => !(f === 'spikes' && layer.neuron!.kind === 'readout')));
-      fields.set(name, wanted);
+      const model = modelOf(layer.neuron);
+      const readout = model.role === 'readout';
+      const known = [...(readout ? [] : ['spikes']), 'membrane', ...model.fields(layer.neuron as never)];
+      for (const f of fs ?? []) {
+        check(known.includes(f) || (readout && f === 'spikes'),
+          () => `${where}: unknown record field ${show(f)} for layer '${name}' (${layer.neuron!.kind}); expected one of ${known.map((k) => `'${k}'`).join(', ')}`);
+      }
+      fields.set(name, new Set((fs ?? ['spikes', 'membrane']).filter((f) => known.includes(f))));
     }
     if (options.noise !== undefined && !isNoise(options.noise)) {
       for (const [name, n] of Object.entries(options.noise)) {
         const layer = this.layer(name);
-        check(layer.neuron !== undefined && layer.neuron.kind !== 'readout', () => `${where}: noise given for layer '${name}', which does not spike`);
+        check(layer.neuron !== undefined && modelOf(layer.neuron).role !== 'readout', () => `${where}: noise given for layer '${name}', which does not spike`);
         check(isNoise(n), () => `${where}: noise for '${name}' must be escapeNoise(kind, sigma), got ${show(n)}`);
       }
     }
@@ -173,7 +182,7 @@ export class Network {
   private fireFor(layer: Layer, index: number, noise: RunOptions['noise'], seed: number): Fire {
     const n = this.noiseFor(noise, layer);
     // a stateless layer (pool, flatten) never fires; heaviside only fills its slot
-    return layer.neuron ? fireFor(layer.neuron, n, streamKey(seed, index), layer.coefficients.noiseScale) : heaviside;
+    return layer.neuron ? modelOf(layer.neuron).fire(layer.neuron as never, n, streamKey(seed, index), layer.coefficients['noiseScale']) : heaviside;
   }
 
   /**
@@ -182,52 +191,38 @@ export class Network {
    */
   run(input: tf.Tensor, options: RunOptions = {}): RunResult {
     this.checkAlive();
-    const { batch, steps } = this.checkInput('network.run', input);
+    const { batch } = this.checkInput('network.run', input);
     const fields = this.checkRunOptions('network.run', options);
     const seed = options.seed ?? streamKey(this.seed, 0x5eed, this.runs++);
     const records: Record<string, Recording> = {};
     const toBatchMajor = (t: tf.Tensor) => tf.tidy(() => swapBatchTime(t));
-    let x = timeMajorRows(input, this.inputShape);
-    this.layers.forEach((layer, index) => {
-      const currents = layer.currents(x);
-      x.dispose();
-      if (!layer.neuron) {
-        x = currents;
-        return;
-      }
-      const seqCurrents = tf.reshape(currents, [steps, batch, ...currentShapeOf(layer)]);
-      currents.dispose();
+    const { output: sequence } = passLayers(this.layers, this.inputShape, input, ({ layer, index, currents }) => {
+      const neuron = layer.neuron!;
       const want = fields.get(layer.name) ?? new Set<Field>();
-      const isReadout = layer.neuron.kind === 'readout';
-      const state = initialState(layer.neuron, [batch, ...layer.outputShape]);
-      const seq = runSequence(layer.neuron, seqCurrents, state, this.fireFor(layer, index, options.noise, seed), {
-        keepSpikes: !isReadout,
-        keepMembrane: isReadout || want.has('membrane'),
-        recurrent: layer.recurrentCurrents,
-        coefficients: layer.coefficients,
+      const out = outputField(neuron);
+      const pop = population(layer);
+      const seq = runSequence(neuron, currents, modelOf(neuron).initialState(neuron as never, [batch, ...layer.outputShape]), this.fireFor(layer, index, options.noise, seed), {
+        keepSpikes: out === 'spikes' || want.has('spikes'),
+        keepMembrane: out === 'membrane' || want.has('membrane'),
+        keepFields: [...want].filter((f) => f !== 'spikes' && f !== 'membrane'),
+        ...(pop.recurrent ? { recurrent: pop.recurrent } : {}),
+        coefficients: layer.coefficients as never,
       });
-      seqCurrents.dispose();
       for (const t of stateTensors(seq.state)) t.dispose();
-      const out = isReadout ? seq.membrane! : seq.spikes!;
-      if (want.size > 0) {
-        records[layer.name] = {
-          ...(want.has('spikes') ? { spikes: toBatchMajor(seq.spikes!) } : {}),
-          ...(want.has('membrane') ? { membrane: toBatchMajor(seq.membrane!) } : {}),
-        };
-      }
-      if (seq.membrane && seq.membrane !== out) seq.membrane.dispose();
-      x = tf.reshape(out, [steps * batch, ...layer.outputShape]);
-      out.dispose();
+      const stacked: Record<string, tf.Tensor | undefined> = { spikes: seq.spikes, membrane: seq.membrane, ...seq.fields };
+      if (want.size > 0) records[layer.name] = Object.fromEntries([...want].map((f) => [f, toBatchMajor(stacked[f]!)])) as Recording;
+      for (const [f, t] of Object.entries(stacked)) if (t && f !== out) t.dispose();
+      return { output: stacked[out]! };
     });
-    const output = tf.tidy(() => toBatchMajor(tf.reshape(x, [steps, batch, ...this.outputShape])));
-    x.dispose();
+    const output = toBatchMajor(sequence);
+    sequence.dispose();
     return {
       output,
       records,
       seed,
       dispose() {
         output.dispose();
-        for (const r of Object.values(records)) for (const t of [r.spikes, r.membrane]) t?.dispose();
+        for (const r of Object.values(records)) for (const t of Object.values(r)) t?.dispose();
       },
     };
   }
@@ -247,9 +242,12 @@ export class Network {
    */
   constrain(minThreshold = 1e-3): void {
     for (const l of this.layers) {
-      const { beta, threshold } = l.coefficients;
-      if (beta) tf.tidy(() => beta.assign(tf.clipByValue(beta, 0, 1)));
-      if (threshold) tf.tidy(() => threshold.assign(tf.maximum(threshold, minThreshold)));
+      if (!l.neuron) continue;
+      const bounds = modelOf(l.neuron).bounds?.(l.neuron as never, minThreshold) ?? {};
+      for (const [name, [lo, hi]] of Object.entries(bounds)) {
+        const v = l.coefficients[name];
+        if (v) tf.tidy(() => v.assign(tf.clipByValue(v, lo, hi)));
+      }
     }
   }
 
@@ -275,7 +273,11 @@ export class Simulation {
     readonly seed: number,
     private readonly fires: readonly Fire[],
   ) {
-    this.states = network.layers.map((l) => (l.neuron ? initialState(l.neuron, [batch, ...l.outputShape]) : undefined));
+    this.states = this.initialStates();
+  }
+
+  private initialStates(): (NeuronState | undefined)[] {
+    return this.network.layers.map((l) => (l.neuron ? modelOf(l.neuron).initialState(l.neuron as never, [this.batch, ...l.outputShape]) : undefined));
   }
 
   /** Steps taken so far. */
@@ -289,22 +291,19 @@ export class Simulation {
     check(input.shape.join() === shape.join(), () => `simulation.step: input must have shape ${show(shape)}, got ${show(input.shape)}`);
     let x = input;
     this.network.layers.forEach((layer, i) => {
-      const drive = tf.tidy(() => {
-        const c = layer.currents(x);
-        const prev = this.states[i];
-        return layer.recurrentCurrents && prev ? tf.add(c, layer.recurrentCurrents(prev.spikes)) : c;
-      });
+      const drive = layer.currents(x);
       if (x !== input) x.dispose();
       const old = this.states[i];
       if (!layer.neuron || !old) {
         x = drive;
         return;
       }
-      const next = neuronStep(drive, old, layer.neuron, this.fires[i]!, this.t, layer.coefficients);
+      const { input: current, next } = stepPopulation(population(layer), drive, old, this.fires[i]!, this.t);
+      if (current !== drive) current.dispose();
       drive.dispose();
       release(old, next);
       this.states[i] = next;
-      x = (layer.neuron.kind === 'readout' ? next.membrane : next.spikes).clone();
+      x = next[outputField(layer.neuron)]!.clone();
     });
     this.t++;
     return x;
@@ -321,7 +320,7 @@ export class Simulation {
   /** Back to rest, time 0. */
   reset(): void {
     this.dispose();
-    this.states = this.network.layers.map((l) => (l.neuron ? initialState(l.neuron, [this.batch, ...l.outputShape]) : undefined));
+    this.states = this.initialStates();
     this.t = 0;
   }
 

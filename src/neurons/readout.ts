@@ -1,0 +1,44 @@
+/**
+ * Non-spiking leaky readout: u_t = β u_{t−1} + I_t; the layer's output is u_t. It carries no noise
+ * and is trained by the exact derivative of the loss with respect to its membrane, filtered back
+ * through its leak: λ_t = ∂L/∂u_t + β λ_{t+1}.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { checkInRange, checkKeys } from '../errors.js';
+import { heaviside } from './firing.js';
+import { membraneAdjoint, membraneTangent, type MembraneParams } from './lif.js';
+import type { Coefficients, NeuronModel, NeuronState } from './model.js';
+
+export interface ReadoutParams {
+  readonly kind: 'readout';
+  readonly beta: number;
+}
+
+export function readoutNeuron(options: { readonly beta?: number } = {}): ReadoutParams {
+  checkKeys('readout', options, ['beta']);
+  const beta = options.beta ?? 0.95;
+  checkInRange('readout', 'beta', beta, 0, 1);
+  return { kind: 'readout', beta };
+}
+
+/** A leaky integrator with no reset: the LIF membrane core with reset 'none'. */
+const leaky = (p: ReadoutParams): MembraneParams => ({ beta: p.beta, threshold: 1, reset: 'none', refractory: 0 });
+
+export function readoutStep(current: tf.Tensor, state: NeuronState, p: ReadoutParams, c: Coefficients = {}): NeuronState {
+  // The (all-zero) spikes tensor is carried over, not copied: the time loop disposes by identity.
+  return { membrane: tf.tidy(() => tf.add(tf.mul(c['beta'] ?? p.beta, state.membrane), current)), spikes: state.spikes };
+}
+
+export const readoutModel = {
+  kind: 'readout',
+  role: 'readout',
+  fromRecord: (o) => readoutNeuron(o as { beta?: number }),
+  fields: () => [],
+  learnable: () => ({}),
+  initialState: (_p, shape) => ({ membrane: tf.zeros([...shape]), spikes: tf.zeros([...shape]) }),
+  step: (current, state, p, _fire, _t, c) => readoutStep(current, state, p, c),
+  fire: () => heaviside,
+  adjointFields: () => [],
+  adjoint: (p, a) => membraneAdjoint(leaky(p), a),
+  tangent: (p, x) => ({ membrane: membraneTangent(leaky(p), x, x.dCurrent, 0, 0) }),
+} satisfies NeuronModel<ReadoutParams>;

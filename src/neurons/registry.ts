@@ -1,0 +1,59 @@
+/**
+ * The neuron models spikelr knows, by kind. A new model is one file (its `NeuronModel`) and one line
+ * here; the compiler reports a model that lacks a part, and nothing outside `src/neurons/` switches
+ * on a neuron's kind.
+ */
+import { check, checkOneOf } from '../errors.js';
+import { alifModel } from './alif.js';
+import { analogModel } from './analog.js';
+import { equationModel } from './equation.js';
+import { gruModel } from './gru.js';
+import { lifModel } from './lif.js';
+import type { NeuronModel } from './model.js';
+import { readoutModel } from './readout.js';
+import { synapticModel } from './synaptic.js';
+
+export const NEURON_MODELS = {
+  lif: lifModel,
+  synaptic: synapticModel,
+  alif: alifModel,
+  readout: readoutModel,
+  analog: analogModel,
+  gru: gruModel,
+  equation: equationModel,
+} as const;
+
+type Models = typeof NEURON_MODELS;
+type ParamsOf<M> = M extends { fromRecord(...args: never[]): infer P } ? P : never;
+
+/** Any neuron's parameter record. */
+export type NeuronParams = ParamsOf<Models[keyof Models]>;
+export type NeuronKind = keyof Models;
+export const NEURON_KINDS = Object.keys(NEURON_MODELS) as NeuronKind[];
+
+// Each entry is the model of its own kind (checked by the compiler).
+const _typed: { readonly [K in NeuronKind]: NeuronModel<Extract<NeuronParams, { kind: K }>> } = NEURON_MODELS;
+void _typed;
+
+/** The model that runs `params`. */
+export function modelOf<P extends NeuronParams>(params: P): NeuronModel<P> {
+  return NEURON_MODELS[params.kind] as unknown as NeuronModel<P>;
+}
+
+/** Validates a neuron record that came from a file or a config (not from the constructors). */
+export function neuronFromRecord(record: unknown, where = 'neuron'): NeuronParams {
+  check(typeof record === 'object' && record !== null, () => `${where}: expected an object with a 'kind', got ${JSON.stringify(record)}`);
+  const { kind, ...rest } = record as { kind?: unknown } & Record<string, unknown>;
+  checkOneOf(where, 'neuron kind', kind, NEURON_KINDS);
+  return NEURON_MODELS[kind].fromRecord(rest, where) as NeuronParams;
+}
+
+/** Neurons that fire spikes by a threshold crossing. */
+export function isSpiking(p: NeuronParams): boolean {
+  return modelOf(p).role === 'spiking';
+}
+
+/** Units that take noise in LR training: spiking neurons and analog units (not the readout). */
+export function isUnit(p: NeuronParams): boolean {
+  return modelOf(p).role !== 'readout';
+}

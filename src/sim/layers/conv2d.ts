@@ -1,0 +1,72 @@
+/** A spiking convolution (NHWC): I_t = conv(x_t, K) + b, square kernel. */
+import * as tf from '@tensorflow/tfjs';
+import { check, checkInteger, checkKeys, checkOneOf, show } from '../../errors.js';
+import { lif } from '../../neurons/lif.js';
+import { conv2dFilterGradient, conv2dOp } from '../conv.js';
+import { affineLayer, checkLearn, checkName, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
+import type { UnitNeuron } from './dense.js';
+import type { LayerKind } from './types.js';
+
+export const PADDINGS = ['same', 'valid'] as const;
+export type Padding = (typeof PADDINGS)[number];
+
+export interface Conv2dSpec {
+  readonly kind: 'conv2d';
+  readonly name?: string;
+  readonly filters: number;
+  readonly kernelSize: number;
+  readonly stride: number;
+  readonly padding: Padding;
+  readonly neuron: UnitNeuron;
+  readonly bias: boolean;
+  readonly learn: readonly Learnable[];
+}
+
+export function conv2d(
+  o: Named & {
+    readonly filters: number;
+    readonly kernelSize: number;
+    readonly stride?: number;
+    readonly padding?: Padding;
+    readonly neuron?: UnitNeuron;
+    readonly bias?: boolean;
+    readonly learn?: readonly Learnable[];
+  },
+): Conv2dSpec {
+  checkKeys('conv2d', o, ['name', 'filters', 'kernelSize', 'stride', 'padding', 'neuron', 'bias', 'learn']);
+  checkName('conv2d', o.name);
+  checkInteger('conv2d', 'filters', o.filters, 1);
+  checkInteger('conv2d', 'kernelSize', o.kernelSize, 1);
+  const stride = o.stride ?? 1;
+  checkInteger('conv2d', 'stride', stride, 1);
+  const padding = o.padding ?? 'same';
+  checkOneOf('conv2d', 'padding', padding, PADDINGS);
+  const neuron = unitNeuron('conv2d', o.neuron ?? lif());
+  const learn = checkLearn('conv2d', o.learn, neuron);
+  return named({ kind: 'conv2d' as const, filters: o.filters, kernelSize: o.kernelSize, stride, padding, neuron, bias: o.bias ?? true, learn }, o.name);
+}
+
+export function convOutput(size: number, kernel: number, stride: number, padding: Padding): number {
+  return padding === 'same' ? Math.ceil(size / stride) : Math.ceil((size - kernel + 1) / stride);
+}
+
+export const conv2dKind = {
+  kind: 'conv2d',
+  fromRecord: (o) => conv2d(o as never),
+  build(spec, ctx) {
+    check(ctx.inputShape.length === 3, () => `${ctx.where}: input must be rank 3 per step ([H, W, C]), got shape ${show(ctx.inputShape)}`);
+    const [h, w, c] = ctx.inputShape as [number, number, number];
+    const k = spec.kernelSize;
+    const outH = convOutput(h, k, spec.stride, spec.padding);
+    const outW = convOutput(w, k, spec.stride, spec.padding);
+    check(outH > 0 && outW > 0, () => `${ctx.where}: kernel ${k} with padding 'valid' does not fit input ${show(ctx.inputShape)}`);
+    const fanIn = k * k * c;
+    const params: Record<string, tf.Variable> = { weight: initVariable([k, k, c, spec.filters], fanIn, ctx.key(0), ctx.varName('weight')) };
+    if (spec.bias) params['bias'] = initVariable([spec.filters], fanIn, ctx.key(1), ctx.varName('bias'));
+    const coefficients = learnedCoefficients(ctx, spec.neuron, spec.learn, spec.filters, params);
+    const conv = conv2dOp(spec.stride, spec.padding);
+    return affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients }, [outH, outW, spec.filters],
+      (x, kernel) => conv(x as tf.Tensor4D, kernel as tf.Tensor4D),
+      (x, g) => conv2dFilterGradient(x as tf.Tensor4D, g as tf.Tensor4D, k, spec.stride, spec.padding));
+  },
+} satisfies LayerKind<Conv2dSpec>;

@@ -1,0 +1,60 @@
+/** A fully connected layer: I_t = x_t W + b drives its neurons (LIF by default). */
+import * as tf from '@tensorflow/tfjs';
+import { checkInteger, checkKeys } from '../../errors.js';
+import { lif } from '../../neurons/lif.js';
+import type { NeuronParams } from '../../neurons/registry.js';
+import { affineLayer, checkLearn, checkName, checkRank1, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
+import type { BuildContext, Layer, LayerKind } from './types.js';
+
+export type UnitNeuron = Exclude<NeuronParams, { kind: 'readout' }>;
+
+export interface DenseSpec {
+  readonly kind: 'dense';
+  readonly name?: string;
+  readonly units: number;
+  readonly neuron: UnitNeuron;
+  readonly bias: boolean;
+  readonly learn: readonly Learnable[];
+}
+
+export type FullyConnectedOptions = Named & {
+  readonly units: number;
+  readonly neuron?: UnitNeuron;
+  readonly bias?: boolean;
+  /** Neuron coefficients to learn per neuron: 'beta' (decay), 'threshold', 'sigma', an equation neuron's parameters. */
+  readonly learn?: readonly Learnable[];
+};
+
+/** Checks the options shared by dense and recurrent layers. */
+export function fullyConnected<K extends string>(kind: K, o: FullyConnectedOptions): { kind: K; units: number; neuron: UnitNeuron; bias: boolean; learn: readonly Learnable[] } & Named {
+  checkKeys(kind, o, ['name', 'units', 'neuron', 'bias', 'learn']);
+  checkName(kind, o.name);
+  checkInteger(kind, 'units', o.units, 1);
+  const neuron = unitNeuron(kind, o.neuron ?? lif());
+  return named({ kind, units: o.units, neuron, bias: o.bias ?? true, learn: checkLearn(kind, o.learn, neuron) }, o.name);
+}
+
+export function dense(o: FullyConnectedOptions): DenseSpec {
+  return fullyConnected('dense', o);
+}
+
+/** x W with W `[in, out]`; its weight VJP xᵀ g (the event-driven kernel when x is sparse spikes). */
+export function buildFullyConnected(
+  spec: Layer['spec'] & { readonly units: number; readonly bias: boolean; readonly neuron: NeuronParams },
+  ctx: BuildContext,
+  learn: readonly Learnable[],
+  extra: (params: Record<string, tf.Variable>) => void = () => {},
+): Layer {
+  const fanIn = checkRank1(ctx);
+  const params: Record<string, tf.Variable> = { weight: initVariable([fanIn, spec.units], fanIn, ctx.key(0), ctx.varName('weight')) };
+  if (spec.bias) params['bias'] = initVariable([spec.units], fanIn, ctx.key(1), ctx.varName('bias'));
+  extra(params);
+  const coefficients = learnedCoefficients(ctx, spec.neuron, learn, spec.units, params);
+  return affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients }, [spec.units], (x, w) => tf.matMul(x, w), (x, g) => tf.matMul(x, g, true));
+}
+
+export const denseKind = {
+  kind: 'dense',
+  fromRecord: (o) => dense(o as unknown as FullyConnectedOptions),
+  build: (spec, ctx) => buildFullyConnected(spec, ctx, spec.learn),
+} satisfies LayerKind<DenseSpec>;

@@ -1,0 +1,30 @@
+/** Flattens `[H, W, C]` to `[H·W·C]` for each step. */
+import * as tf from '@tensorflow/tfjs';
+import { checkKeys } from '../../errors.js';
+import { checkName, named, type Named } from './common.js';
+import type { LayerKind } from './types.js';
+
+export interface FlattenSpec {
+  readonly kind: 'flatten';
+  readonly name?: string;
+}
+
+export function flatten(o: Named = {}): FlattenSpec {
+  checkKeys('flatten', o, ['name']);
+  checkName('flatten', o.name);
+  return named({ kind: 'flatten' as const }, o.name);
+}
+
+export const flattenKind = {
+  kind: 'flatten',
+  fromRecord: (o) => flatten(o as Named),
+  build(spec, ctx) {
+    const size = ctx.inputShape.reduce((a, b) => a * b, 1);
+    const map = (x: tf.Tensor) => tf.reshape(x, [x.shape[0]!, size]);
+    return {
+      name: ctx.name, spec, inputShape: ctx.inputShape, outputShape: [size], neuron: undefined, params: {}, coefficients: {}, mapParams: [], map, currents: map,
+      vjp: () => ({}),
+      jvp: (x, dx) => (dx ? map(dx) : tf.zeros([x.shape[0]!, size])),
+    };
+  },
+} satisfies LayerKind<FlattenSpec>;

@@ -1,0 +1,30 @@
+/** A non-spiking leaky readout: I_t = x_t W + b integrated by a leaky membrane, which is the output. */
+import { check, checkInteger, checkKeys, show } from '../../errors.js';
+import { readoutNeuron, type ReadoutParams } from '../../neurons/readout.js';
+import { checkName, named, type Named } from './common.js';
+import { buildFullyConnected } from './dense.js';
+import type { LayerKind } from './types.js';
+
+export interface ReadoutSpec {
+  readonly kind: 'readout';
+  readonly name?: string;
+  readonly units: number;
+  readonly neuron: ReadoutParams;
+  readonly bias: boolean;
+}
+
+export function readout(o: Named & { readonly units: number; readonly neuron?: ReadoutParams; readonly beta?: number; readonly bias?: boolean }): ReadoutSpec {
+  checkKeys('readout', o, ['name', 'units', 'neuron', 'beta', 'bias']);
+  checkName('readout', o.name);
+  checkInteger('readout', 'units', o.units, 1);
+  check(!(o.neuron && o.beta !== undefined), () => 'readout: give either neuron or beta, not both');
+  const neuron = o.neuron ?? readoutNeuron(o.beta === undefined ? {} : { beta: o.beta });
+  check(neuron.kind === 'readout', () => `readout: neuron must be a readout neuron (readoutNeuron()), got kind ${show(neuron.kind)}`);
+  return named({ kind: 'readout' as const, units: o.units, neuron, bias: o.bias ?? true }, o.name);
+}
+
+export const readoutKind = {
+  kind: 'readout',
+  fromRecord: (o) => readout(o as never),
+  build: (spec, ctx) => buildFullyConnected(spec, ctx, []),
+} satisfies LayerKind<ReadoutSpec>;

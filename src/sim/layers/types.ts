@@ -1,0 +1,73 @@
+/**
+ * The shape of a layer-kind plug-in. A layer owns its map (input → currents, for any number of
+ * rows at once), its local vector–Jacobian product for its own parameters (what LR and BPTT's local
+ * pieces need) and its Jacobian–vector product (what forward-mode learners need). A learner asks
+ * the layer; it never switches on the layer's kind. Registered in `registry.ts`.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { NeuronParams } from '../../neurons/registry.js';
+
+/** Gradients or tangents of a layer's parameters, keyed by parameter name. */
+export type ParamTensors = Readonly<Record<string, tf.Tensor | undefined>>;
+
+/** A built layer. Its parameters are tfjs variables owned by the network that built it. */
+export interface Layer {
+  readonly name: string;
+  /** The spec it was built from (a `LayerSpec`; loosely typed here, as the specs' union is built from the kinds). */
+  readonly spec: { readonly kind: string; readonly name?: string };
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  /** Shape of the currents per sample and step, when it is not the output's (a GRU's 3 gates). */
+  readonly currentShape?: readonly number[];
+  /** The neuron model's parameters, or undefined for a stateless layer (pooling, flatten). */
+  readonly neuron: NeuronParams | undefined;
+  readonly params: Readonly<Record<string, tf.Variable>>;
+  /** Names of the parameters of the feed-forward map (`weight`, `bias`), in {@link map}'s order. */
+  readonly mapParams: readonly string[];
+  /** The feed-forward map with explicit parameters, `[M, …inputShape] → [M, …currentShape]`: pure. */
+  map(x: tf.Tensor, params: readonly tf.Tensor[]): tf.Tensor;
+  /** Feed-forward currents with the layer's own parameters, for any number of rows M. */
+  currents(x: tf.Tensor): tf.Tensor;
+  /**
+   * Local VJP of the map: the gradients of its parameters given its input `x` `[M, …in]` and the
+   * adjoint `g` `[M, …current]` of its currents (fast paths live in the layer's file).
+   */
+  vjp(x: tf.Tensor, g: tf.Tensor): Record<string, tf.Tensor>;
+  /** JVP of the map: the currents' tangent for an input tangent `dx` and parameter tangents (undefined: zero). */
+  jvp?(x: tf.Tensor, dx: tf.Tensor | undefined, dParams: ParamTensors): tf.Tensor;
+  /**
+   * Per-neuron coefficients the neuron model reads (learned ones, by name, and a learned noise
+   * scale `noiseScale`; a GRU's `recurrent` and `recurrentBias`). All are also in `params`.
+   */
+  readonly coefficients: Readonly<Record<string, tf.Variable | undefined>>;
+  /** The map mixes rows (a graph layer mixes the nodes of one sample), so a copy's rows share one loss weight. */
+  readonly mixesRows?: boolean;
+  /** Fixed tensors the layer owns (a graph's normalised adjacency); freed with the network. */
+  readonly constants?: Readonly<Record<string, tf.Variable>>;
+  /** Recurrent currents from the previous step's output, `[B, …output] → [B, …current]`. */
+  recurrentCurrents?(previous: tf.Tensor): tf.Tensor;
+  /** VJP of the recurrent input for the recurrent parameters, one step: `previous` `[R, …out]`, `g` `[R, …current]`. */
+  recurrentVjp?(previous: tf.Tensor, g: tf.Tensor): Record<string, tf.Tensor>;
+  /** JVP of the recurrent currents, one step. */
+  recurrentJvp?(previous: tf.Tensor, dPrevious: tf.Tensor | undefined, dParams: ParamTensors): tf.Tensor;
+}
+
+/** What a layer kind gets to build itself. */
+export interface BuildContext {
+  readonly name: string;
+  /** `kind 'name'`, for messages. */
+  readonly where: string;
+  readonly inputShape: readonly number[];
+  /** The counter-stream key of parameter slot `slot` (seeded from the network seed and layer index). */
+  key(slot: number): number;
+  /** The tfjs variable name of a parameter. */
+  varName(param: string): string;
+}
+
+/** A layer kind: its spec's validation and how a spec is built into a {@link Layer}. */
+export interface LayerKind<S extends { readonly kind: string }> {
+  readonly kind: S['kind'];
+  /** Validates a record from a file or config (its `neuron` already validated). */
+  fromRecord(options: Readonly<Record<string, unknown>>): S;
+  build(spec: S, ctx: BuildContext): Layer;
+}
