@@ -23,7 +23,7 @@ import { initBackend } from '../src/backend.js';
 import { imageSequences } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
-import type { Estimator } from '../src/learning/lr.js';
+import type { Estimator } from '../src/learning/estimators/lr.js';
 import { optimizer } from '../src/learning/optim.js';
 import { shardedEstimator } from '../src/learning/parallel.js';
 import { estimatorOf, network, WORKLOADS, type Workload } from './workloads.js';

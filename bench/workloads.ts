@@ -2,9 +2,9 @@
  * The workloads of `bench/run.ts` (issue 6's table), and the recipe its worker threads build them
  * from (`--workers`).
  */
-import { bptt } from '../src/learning/bptt.js';
+import { bptt } from '../src/learning/estimators/bptt.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
-import { likelihoodRatio, type Estimator } from '../src/learning/lr.js';
+import { likelihoodRatio, type Estimator } from '../src/learning/estimators/lr.js';
 import type { ShardParts } from '../src/learning/parallel.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { lif } from '../src/neurons/params.js';

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend.js';
 import { stochasticBlockModel } from '../src/data/graphs.js';
 import { maskedLoss, membraneCrossEntropy, predict } from '../src/learning/losses.js';
-import { likelihoodRatio } from '../src/learning/lr.js';
+import { likelihoodRatio } from '../src/learning/estimators/lr.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { analog } from '../src/neurons/params.js';
 import { graphConv, readout } from '../src/sim/layer.js';

@@ -19,7 +19,7 @@ import { loadMnist } from '../src/data/mnist.js';
 import { imageSequences, type Encoding } from '../src/data/dataset.js';
 import { train as trainNetwork } from '../src/learning/trainer.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
-import { likelihoodRatio } from '../src/learning/lr.js';
+import { likelihoodRatio } from '../src/learning/estimators/lr.js';
 import { escapeNoise, type NoiseKind } from '../src/neurons/noise.js';
 import { analog, lif } from '../src/neurons/params.js';
 import { conv2d, dense, flatten, maxPool2d, readout, recurrent } from '../src/sim/layer.js';

@@ -12,6 +12,7 @@ export { heaviside, escapeFire, stepNoise, activate } from './neurons/firing.js'
 export type { Fire, Coef } from './neurons/firing.js';
 export {
   escapeNoise,
+  parseNoise,
   noiseFromRecord,
   firingProbability,
   noiseDensity,
@@ -41,8 +42,11 @@ export type { IdxArray, IdxType, IdxData } from './data/idx.js';
 export { loadMnist, loadIdxImages, mnistDataDir } from './data/mnist.js';
 export type { ImageDataset, Split, IdxDatasetOptions } from './data/mnist.js';
 
-export { likelihoodRatio, BASELINES } from './learning/lr.js';
-export type { LRConfig, Estimator, EstimateOptions, GradientEstimate, Batch, Baseline } from './learning/lr.js';
+export { likelihoodRatio, lrMethod, BASELINES } from './learning/estimators/lr.js';
+export { ESTIMATORS, METHODS, methodOf } from './learning/estimators/registry.js';
+export type { MethodName } from './learning/estimators/registry.js';
+export type { Method } from './learning/estimators/types.js';
+export type { LRConfig, Estimator, EstimateOptions, GradientEstimate, Batch, Baseline } from './learning/estimators/lr.js';
 export { shardedEstimator } from './learning/parallel.js';
 export type { ShardedEstimator, ShardOptions, ShardParts, ShardRecipe } from './learning/parallel.js';
 export { copyPlan, SAMPLINGS } from './learning/sampling.js';
@@ -77,8 +81,8 @@ export { parseNmnistEvents, encodeNmnistEvents, eventsToFrames, loadNmnist, NMNI
 export type { EventStream, EventDataset } from './data/nmnist.js';
 export { randman, randmanTask, randmanCutoff } from './data/randman.js';
 export type { RandmanOptions, RandmanTask } from './data/randman.js';
-export { bptt, differentiableRun } from './learning/bptt.js';
-export type { BPTTConfig } from './learning/bptt.js';
-export { atan, fastSigmoid, sigmoid, triangular, straightThrough, customSurrogate, formulaSurrogate, surrogateSpike } from './neurons/surrogate.js';
+export { bptt, bpttMethod, differentiableRun } from './learning/estimators/bptt.js';
+export type { BPTTConfig } from './learning/estimators/bptt.js';
+export { atan, fastSigmoid, sigmoid, triangular, straightThrough, customSurrogate, formulaSurrogate, surrogateSpike, surrogateByName, SURROGATE_NAMES } from './neurons/surrogate.js';
 export { compileFormula } from './neurons/formula.js';
 export type { Surrogate } from './neurons/surrogate.js';

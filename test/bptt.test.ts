@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
-import { bptt } from '../src/learning/bptt.js';
+import { bptt } from '../src/learning/estimators/bptt.js';
 import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { analog, lif } from '../src/neurons/params.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { likelihoodRatio, type Estimator } from '../src/learning/lr.js';
+import { likelihoodRatio, type Estimator } from '../src/learning/estimators/lr.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { alif, analog, lif, synaptic } from '../src/neurons/params.js';
@@ -71,7 +71,7 @@ describe('noise schedules', () => {
 
 describe('BPTT training keeps no tensors between steps', () => {
   it('with and without truncation', async () => {
-    const { bptt } = await import('../src/learning/bptt.js');
+    const { bptt } = await import('../src/learning/estimators/bptt.js');
     const net = new Network({ input: [8], layers: [recurrent({ units: 6, neuron: lif(), learn: ['beta', 'threshold'] }), dense({ units: 4, neuron: alif() }), readout({ units: 3 })], seed: 3 });
     const input = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([4, 6, 8], 0, 1, 'float32', 2), 0.5), 'float32'));
     const labels = tf.tensor1d([0, 1, 2, 1], 'int32');

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
 import { conv2dFilterGradient } from '../src/sim/conv.js';
 import { activate } from '../src/neurons/firing.js';
-import { likelihoodRatio } from '../src/learning/lr.js';
+import { likelihoodRatio } from '../src/learning/estimators/lr.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { analog } from '../src/neurons/params.js';

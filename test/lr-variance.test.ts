@@ -4,7 +4,7 @@
  * ratio of total variances over M seeded draws must have its bootstrap 99.9% upper bound below 1.
  */
 import { describe, expect, it } from 'vitest';
-import type { LRConfig } from '../src/learning/lr.js';
+import type { LRConfig } from '../src/learning/estimators/lr.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { lif } from '../src/neurons/params.js';
 import { build, cosine, exactGradient, expectUnbiased, lrDraws, lrSamples, snapshot, varianceRatioUpper, type Case } from './tiny-snn.js';
@@ -96,7 +96,7 @@ describe('layer-wise injection', () => {
 describe('gradient diagnostics', () => {
   it('report a variance that falls as 1/K for independent copies, and a cosine that rises with K', async () => {
     const { gradientDiagnostics } = await import('../src/learning/diagnostics.js');
-    const { likelihoodRatio } = await import('../src/learning/lr.js');
+    const { likelihoodRatio } = await import('../src/learning/estimators/lr.js');
     const { rateSquaredError } = await import('../src/learning/losses.js');
     const tf = await import('@tensorflow/tfjs');
     const net = build(gaussian);

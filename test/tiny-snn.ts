@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { erf } from 'mathjs';
-import { likelihoodRatio, type LRConfig } from '../src/learning/lr.js';
+import { likelihoodRatio, type LRConfig } from '../src/learning/estimators/lr.js';
 import { membraneCrossEntropy, rateSquaredError, type RowLoss } from '../src/learning/losses.js';
 import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { escapeNoise, type EscapeNoise, type NoiseKind } from '../src/neurons/noise.js';

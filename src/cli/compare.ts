@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { imageSequences } from '../data/dataset.js';
 import { loadIdxImages, loadMnist, type ImageDataset } from '../data/mnist.js';
-import type { Estimator } from '../learning/lr.js';
+import type { Estimator } from '../learning/estimators/lr.js';
 import { cosine, gradientDiagnostics, type DiagnosticsRow } from '../learning/diagnostics.js';
 import type { RowLoss } from '../learning/losses.js';
 import { fgsm, gaussianCorruption, pgd } from '../learning/robustness.js';

@@ -6,21 +6,22 @@
  */
 import { promises as fs } from 'node:fs';
 import { check, readFileNamed, show, SpikelrError } from '../errors.js';
-import { BASELINES } from '../learning/lr.js';
+import { BASELINES } from '../learning/estimators/lr.js';
 import { ACCURACY_KINDS, MEMBRANE_REDUCTIONS } from '../learning/losses.js';
 import { OPTIMIZERS } from '../learning/optim.js';
 import { parseSchedule } from '../learning/schedule.js';
-import { formulaSurrogate } from '../neurons/surrogate.js';
+import { formulaSurrogate, SURROGATE_NAMES } from '../neurons/surrogate.js';
+import { ESTIMATORS, METHODS, type MethodName } from '../learning/estimators/registry.js';
 import { REGULARIZERS } from '../learning/regularizers.js';
 import { SAMPLINGS } from '../learning/sampling.js';
 import { NOISE_KINDS } from '../neurons/noise.js';
 import { RESET_MODES } from '../neurons/params.js';
 
 export const DATASETS = ['mnist', 'idx', 'nmnist', 'shd', 'randman'] as const;
-export const METHODS = ['lr', 'bptt'] as const;
+export { METHODS } from '../learning/estimators/registry.js';
 export const NEURONS = ['lif', 'if', 'synaptic', 'alif'] as const;
 export const LOSSES = ['ce-membrane', 'mse-membrane', 'ce-count', 'mse-count'] as const;
-export const SURROGATES = ['atan', 'fast-sigmoid', 'sigmoid', 'triangular', 'straight-through', 'formula'] as const;
+export const SURROGATES = SURROGATE_NAMES;
 export const SCORES = ['spike', 'noise'] as const;
 export const INPUT_ENCODINGS = ['rate', 'direct'] as const;
 
@@ -30,7 +31,7 @@ export interface TrainConfig {
   dataDir: string | null;
   trainLimit: number | null;
   testLimit: number | null;
-  method: (typeof METHODS)[number];
+  method: MethodName;
   hidden: number[];
   recurrent: boolean;
   neuron: (typeof NEURONS)[number];
@@ -87,16 +88,8 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   surrogate: 'atan', surrogateScale: 2, surrogateFormula: '1 / (1 + (pi * x)^2)', truncate: null,
 };
 
-/**
- * Defaults per method, each the recipe that gives its published or recorded MNIST result:
- * bptt — snnTorch's tutorial network (784-1000-10 LIF, β = 0.95, 25 rate-coded steps, Adam 5e-4,
- * batch 128, one epoch); lr — the LR core's recipe (784-500-10 LIF, β = 0.9, intensities as current
- * for 10 steps, logistic escape noise σ = 0.5, spike score, K = 8, Adam 1e-3 with cosine decay).
- */
-export const METHOD_DEFAULTS: Record<TrainConfig['method'], Partial<TrainConfig>> = {
-  bptt: {},
-  lr: { hidden: [500], beta: 0.9, readoutBeta: 0.9, steps: 10, encoding: 'direct', learningRate: 1e-3, schedule: 'cosine', batchSize: 100, epochs: 5 },
-};
+/** Defaults per method: each registered method's recipe (see its file in learning/estimators/). */
+export const METHOD_DEFAULTS: Record<MethodName, Partial<TrainConfig>> = Object.fromEntries(METHODS.map((m) => [m, ESTIMATORS[m].defaults])) as Record<MethodName, Partial<TrainConfig>>;
 
 export function defaultConfig(method: TrainConfig['method']): TrainConfig {
   return { ...COMMON_DEFAULTS, method, ...METHOD_DEFAULTS[method] } as TrainConfig;

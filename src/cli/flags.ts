@@ -4,7 +4,7 @@
  * give stay unset, so a config file's values are not overridden by defaults.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { COMMON_DEFAULTS, defaultConfig, kebab, RULES, type TrainConfig } from './config.js';
+import { COMMON_DEFAULTS, defaultConfig, kebab, METHODS, RULES, type TrainConfig } from './config.js';
 
 const HELP: Partial<Record<keyof TrainConfig, string>> = {
   dataset: 'dataset', dataDir: 'folder of the dataset files (idx, nmnist, shd)', trainLimit: 'use only the first N training samples', testLimit: 'use only the first N test samples',
@@ -40,12 +40,12 @@ function parserFor(key: keyof TrainConfig): (value: string) => unknown {
   return (v) => v;
 }
 
-/** "default X", or "default X for lr, Y for bptt" where the methods' recipes differ. */
+/** "default X", or "default X for lr, Y for bptt, …" where the registered methods' recipes differ. */
 function defaultText(key: keyof TrainConfig): string {
-  if (key === 'method') return "default lr; 'spikelr compare' runs both";
+  if (key === 'method') return `one of ${METHODS.join(', ')}; default lr; 'spikelr compare' runs several`;
   const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
-  const lr = defaultConfig('lr')[key], bptt = defaultConfig('bptt')[key];
-  return show(lr) === show(bptt) ? `default ${show(lr)}` : `default ${show(lr)} for lr, ${show(bptt)} for bptt`;
+  const values = METHODS.map((m) => show(defaultConfig(m)[key]));
+  return values.every((v) => v === values[0]) ? `default ${values[0]}` : `default ${METHODS.map((m, i) => `${values[i]} for ${m}`).join(', ')}`;
 }
 
 /** Adds a flag for every config key to `command`. */

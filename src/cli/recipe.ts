@@ -4,14 +4,13 @@ import { loadIdxImages, loadMnist } from '../data/mnist.js';
 import { loadNmnist, NMNIST_SIZE } from '../data/nmnist.js';
 import { randmanTask } from '../data/randman.js';
 import { loadShd } from '../data/shd.js';
-import { bptt } from '../learning/bptt.js';
 import { countCrossEntropy, countSquaredError, membraneCrossEntropy, membraneSquaredError, type RowLoss } from '../learning/losses.js';
-import { likelihoodRatio, type Estimator } from '../learning/lr.js';
+import { methodOf } from '../learning/estimators/registry.js';
+import type { Estimator } from '../learning/estimators/types.js';
 import { shardedEstimator, type ShardParts } from '../learning/parallel.js';
 import { rateRegularizer, regularized, sparsityRegularizer } from '../learning/regularizers.js';
-import { escapeNoise, type EscapeNoise, type NoiseKind } from '../neurons/noise.js';
+import { parseNoise, type EscapeNoise } from '../neurons/noise.js';
 import { alif, ifNeuron, lif, synaptic, type SpikingParams } from '../neurons/params.js';
-import { atan, fastSigmoid, formulaSurrogate, sigmoid, straightThrough, triangular, type Surrogate } from '../neurons/surrogate.js';
 import { dense, readout, recurrent, type LayerSpec } from '../sim/layer.js';
 import { Network } from '../sim/network.js';
 import { permutation, streamKey } from '../sim/random.js';
@@ -80,32 +79,12 @@ export function buildNetwork(c: TrainConfig, inputShape: readonly number[], clas
 }
 
 export function noiseOf(c: TrainConfig): EscapeNoise {
-  const [kind, sigma] = c.noise.split(':');
-  return escapeNoise(kind as NoiseKind, Number(sigma));
+  return parseNoise(c.noise);
 }
 
-function surrogateOf(c: TrainConfig): Surrogate {
-  const k = c.surrogateScale;
-  switch (c.surrogate) {
-    case 'atan':
-      return atan({ alpha: k });
-    case 'fast-sigmoid':
-      return fastSigmoid({ slope: k });
-    case 'sigmoid':
-      return sigmoid({ slope: k });
-    case 'triangular':
-      return triangular({ width: k });
-    case 'straight-through':
-      return straightThrough();
-    case 'formula':
-      return formulaSurrogate(c.surrogateFormula);
-  }
-}
-
+/** The estimator of the config's method (or of `method`), from the registry. */
 export function estimatorOf(c: TrainConfig, method: TrainConfig['method'] = c.method): Estimator {
-  return method === 'lr'
-    ? likelihoodRatio({ copies: c.copies, noise: noiseOf(c), score: c.score, baseline: c.baseline, sampling: c.sampling })
-    : bptt({ surrogate: surrogateOf(c), ...(c.truncate !== null ? { truncate: c.truncate } : {}) });
+  return methodOf(method).estimator({ ...c, method });
 }
 
 export function lossOf(c: TrainConfig): RowLoss {

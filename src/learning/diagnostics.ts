@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { checkInteger, check } from '../errors.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
-import type { Batch, Estimator } from './lr.js';
+import type { Batch, Estimator } from './estimators/lr.js';
 import type { RowLoss } from './losses.js';
 
 export interface DiagnosticsOptions {

@@ -23,7 +23,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import { check, SpikelrError } from '../errors.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
-import type { Batch, EstimateOptions, Estimator, GradientEstimate } from './lr.js';
+import type { Batch, EstimateOptions, Estimator, GradientEstimate } from './estimators/lr.js';
 import type { RowLoss } from './losses.js';
 import { parameterNames } from './trainer.js';
 

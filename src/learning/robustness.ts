@@ -14,7 +14,7 @@ import { normalQuantile } from '../neurons/noise.js';
 import { atan, surrogateSpike, type Surrogate } from '../neurons/surrogate.js';
 import type { Network } from '../sim/network.js';
 import { streamKey, uniform } from '../sim/random.js';
-import { differentiableRun } from './bptt.js';
+import { differentiableRun } from './estimators/bptt.js';
 import type { RowLoss } from './losses.js';
 
 export interface AttackOptions {

@@ -19,7 +19,7 @@ import { deserializeModel, serializeNetwork, writeFileAtomic, type NamedValues }
 import { swapBatchTime } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { permutation, streamKey } from '../sim/random.js';
-import type { Estimator } from './lr.js';
+import type { Estimator } from './estimators/lr.js';
 import { ACCURACY_KINDS, predict, predictFirstSpike, type AccuracyKind, type RowLoss } from './losses.js';
 import { optimizer as makeOptimizer, type Optimizer, type OptimizerConfig } from './optim.js';
 import { schedule as compileSchedule, type Schedule } from './schedule.js';

@@ -33,6 +33,12 @@ export function escapeNoise(kind: NoiseKind, sigma: number): EscapeNoise {
   return { kind, sigma };
 }
 
+/** Escape noise from its text form `KIND:SIGMA` (e.g. 'logistic:0.5'). */
+export function parseNoise(text: string): EscapeNoise {
+  const [kind, sigma] = text.split(':');
+  return escapeNoise(kind as NoiseKind, Number(sigma));
+}
+
 export function noiseFromRecord(record: unknown, where = 'noise'): EscapeNoise {
   check(typeof record === 'object' && record !== null, () => `${where}: expected { kind, sigma }, got ${JSON.stringify(record)}`);
   checkKeys(where, record, ['kind', 'sigma']);

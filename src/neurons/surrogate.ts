@@ -103,3 +103,24 @@ export function surrogateSpike(surrogate: Surrogate): (x: tf.Tensor) => tf.Tenso
   };
   return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
 }
+
+export const SURROGATE_NAMES = ['atan', 'fast-sigmoid', 'sigmoid', 'triangular', 'straight-through', 'formula'] as const;
+export type SurrogateName = (typeof SURROGATE_NAMES)[number];
+
+/** A surrogate by name, with its scale (α, slope or width) or, for 'formula', S'(x) in mathjs syntax. */
+export function surrogateByName(name: SurrogateName, scale: number, formula: string): Surrogate {
+  switch (name) {
+    case 'atan':
+      return atan({ alpha: scale });
+    case 'fast-sigmoid':
+      return fastSigmoid({ slope: scale });
+    case 'sigmoid':
+      return sigmoid({ slope: scale });
+    case 'triangular':
+      return triangular({ width: scale });
+    case 'straight-through':
+      return straightThrough();
+    case 'formula':
+      return formulaSurrogate(formula);
+  }
+}

@@ -5,14 +5,14 @@
  * Memory grows with T (every step's state is kept for the backward pass), which LR avoids.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys } from '../errors.js';
-import type { Fire, NeuronModel, NeuronState } from '../neurons/model.js';
-import { modelOf, type NeuronParams } from '../neurons/registry.js';
-import { atan, surrogateSpike, type Surrogate } from '../neurons/surrogate.js';
-import { outputField, passLayers, population, timeLoop } from '../sim/loop.js';
-import type { Network } from '../sim/network.js';
-import type { Estimator } from './lr.js';
-import { ratePenalty, regularizersOf } from './regularizers.js';
+import { check, checkInteger, checkKeys } from '../../errors.js';
+import type { Fire, NeuronModel, NeuronState } from '../../neurons/model.js';
+import { modelOf, type NeuronParams } from '../../neurons/registry.js';
+import { atan, surrogateByName, surrogateSpike, type Surrogate } from '../../neurons/surrogate.js';
+import { outputField, passLayers, population, timeLoop } from '../../sim/loop.js';
+import type { Network } from '../../sim/network.js';
+import type { Estimator, Method } from './types.js';
+import { ratePenalty, regularizersOf } from '../regularizers.js';
 
 export interface BPTTConfig {
   /** Surrogate derivative of the spike (default atan(α = 2), as snnTorch). */
@@ -88,3 +88,11 @@ export function bptt(config: BPTTConfig = {}): Estimator {
     },
   };
 }
+
+/** `--method bptt`: snnTorch's tutorial recipe (784-1000-10 LIF, 25 rate-coded steps, Adam 5e-4, one epoch). */
+export const bpttMethod = {
+  name: 'bptt',
+  description: 'surrogate-gradient backpropagation through time (the baseline)',
+  defaults: {},
+  estimator: (c) => bptt({ surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula), ...(c.truncate !== null ? { truncate: c.truncate } : {}) }),
+} satisfies Method;

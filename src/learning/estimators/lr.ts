@@ -17,18 +17,19 @@
  * ∂L/∂u_t of the loss (a derivative of the loss alone, local to that layer).
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, checkOneOf, checkPositive, SpikelrError } from '../errors.js';
-import { noiseFromRecord, type EscapeNoise } from '../neurons/noise.js';
-import type { Coefficients, NeuronModel } from '../neurons/model.js';
-import { modelOf, type NeuronParams } from '../neurons/registry.js';
-import { currentShapeOf } from '../sim/layer.js';
-import { sumToLast } from '../sim/layers/common.js';
-import type { Network } from '../sim/network.js';
-import { freshSeed, streamKey } from '../sim/random.js';
-import { copyForward, type LayerTrace, type ScoreKind } from './forward.js';
-import type { RowLoss } from './losses.js';
-import { ratePenalty, regularizersOf } from './regularizers.js';
-import { copyPlan, groupCount, groupOf, type CopyPlan, type Sampling } from './sampling.js';
+import { check, checkInteger, checkKeys, checkOneOf, checkPositive, SpikelrError } from '../../errors.js';
+import { noiseFromRecord, parseNoise, type EscapeNoise } from '../../neurons/noise.js';
+import type { Coefficients, NeuronModel } from '../../neurons/model.js';
+import { modelOf, type NeuronParams } from '../../neurons/registry.js';
+import { currentShapeOf } from '../../sim/layer.js';
+import { sumToLast } from '../../sim/layers/common.js';
+import type { Network } from '../../sim/network.js';
+import { freshSeed, streamKey } from '../../sim/random.js';
+import { copyForward, type LayerTrace, type ScoreKind } from '../forward.js';
+import type { RowLoss } from '../losses.js';
+import type { Batch, Estimator, Method } from './types.js';
+import { ratePenalty, regularizersOf } from '../regularizers.js';
+import { copyPlan, groupCount, groupOf, type CopyPlan, type Sampling } from '../sampling.js';
 
 export const BASELINES = ['none', 'loo', 'noise-free'] as const;
 export type Baseline = (typeof BASELINES)[number];
@@ -61,30 +62,7 @@ export interface LRConfig {
   readonly layerwise?: true | Readonly<Record<string, number>>;
 }
 
-export interface Batch {
-  /** `[B, T, …input]`. */
-  readonly input: tf.Tensor;
-  /** `[B]` class indices (int32). */
-  readonly labels: tf.Tensor;
-}
-
-export interface GradientEstimate {
-  /** One gradient per trained variable, keyed by the variable. */
-  readonly gradients: Map<tf.Variable, tf.Tensor>;
-  /** Mean loss over copies and samples (with noise). */
-  readonly loss: number;
-  dispose(): void;
-}
-
-export interface EstimateOptions {
-  /** Multiplies σ of every layer's noise for this estimate (a σ schedule). */
-  readonly sigmaScale?: number;
-}
-
-export interface Estimator {
-  readonly name: string;
-  estimate(net: Network, batch: Batch, loss: RowLoss, seed?: number, options?: EstimateOptions): GradientEstimate;
-}
+export type { Batch, GradientEstimate, EstimateOptions, Estimator } from './types.js';
 
 interface Resolved {
   readonly plan: CopyPlan;
@@ -367,3 +345,11 @@ export function likelihoodRatio(config: LRConfig): Estimator {
     },
   };
 }
+
+/** `--method lr`: the LR core's recipe (its recorded MNIST result: 95.59% after 5 epochs). */
+export const lrMethod = {
+  name: 'lr',
+  description: 'likelihood-ratio gradients through stochastic firing (one forward pass, K noise copies)',
+  defaults: { hidden: [500], beta: 0.9, readoutBeta: 0.9, steps: 10, encoding: 'direct', learningRate: 1e-3, schedule: 'cosine', batchSize: 100, epochs: 5 },
+  estimator: (c) => likelihoodRatio({ copies: c.copies, noise: parseNoise(c.noise), score: c.score, baseline: c.baseline, sampling: c.sampling }),
+} satisfies Method;

@@ -1,0 +1,44 @@
+/**
+ * What every gradient estimator is: given a network, a batch and a per-row loss, an estimate of the
+ * loss's gradient for every trained variable. A method (`--method`) is an estimator with its
+ * training recipe, registered in `registry.ts`.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { TrainConfig } from '../../cli/config.js';
+import type { RowLoss } from '../losses.js';
+import type { Network } from '../../sim/network.js';
+
+export interface Batch {
+  /** `[B, T, …input]`. */
+  readonly input: tf.Tensor;
+  /** `[B]` class indices (int32). */
+  readonly labels: tf.Tensor;
+}
+
+export interface GradientEstimate {
+  /** One gradient per trained variable, keyed by the variable. */
+  readonly gradients: Map<tf.Variable, tf.Tensor>;
+  /** Mean loss over copies and samples (with noise). */
+  readonly loss: number;
+  dispose(): void;
+}
+
+export interface EstimateOptions {
+  /** Multiplies σ of every layer's noise for this estimate (a σ schedule). */
+  readonly sigmaScale?: number;
+}
+
+export interface Estimator {
+  readonly name: string;
+  estimate(net: Network, batch: Batch, loss: RowLoss, seed?: number, options?: EstimateOptions): GradientEstimate;
+}
+
+/** A training method: its estimator built from a training config, and its recipe's defaults. */
+export interface Method {
+  readonly name: string;
+  /** One line for `--help` and the docs. */
+  readonly description: string;
+  /** The method's recipe: the keys it sets over the common defaults (each the recipe of its recorded result). */
+  readonly defaults: Partial<TrainConfig>;
+  estimator(config: TrainConfig): Estimator;
+}
