@@ -70,9 +70,18 @@ export function membraneState(p: MembraneParams, shape: readonly number[], extra
   return state as unknown as NeuronState;
 }
 
+/**
+ * 1 where the refractory counter is out (≤ 0). The counter is discrete: no derivative flows through
+ * the gate (tfjs has no gradient for LessEqual and would refuse the whole BPTT tape).
+ */
+const gateOf = tf.customGrad(((refractory: tf.Tensor) => ({
+  value: tf.cast(tf.lessEqual(refractory, 0), 'float32'),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (refractory: tf.Tensor) => tf.Tensor;
+
 /** 1 where the neuron is not refractory at this step. */
 export function openGate(previous: NeuronState): tf.Tensor {
-  return tf.tidy(() => tf.cast(tf.lessEqual(previous['refractory']!, 0), 'float32'));
+  return gateOf(previous['refractory']!);
 }
 
 /** The membrane update and firing shared by every LIF-family model, given the effective input current. */
@@ -80,7 +89,7 @@ export function integrateAndFire(
   current: tf.Tensor, state: NeuronState, p: MembraneParams, beta: Coef, previousThreshold: Coef, threshold: Coef, fire: Fire, t: number,
 ): { membrane: tf.Tensor; spikes: tf.Tensor; refractory?: tf.Tensor } {
   const refractory = state['refractory'];
-  const open = refractory ? tf.cast(tf.lessEqual(refractory, 0), 'float32') : undefined;
+  const open = refractory ? gateOf(refractory) : undefined;
   const input = open ? tf.mul(open, current) : current;
   let membrane: tf.Tensor;
   switch (p.reset) {
