@@ -2,7 +2,8 @@
  * A scalar reference simulator: plain float64 loops over neurons and steps, no tensors, written
  * straight from the update equations. Tests compare the tensor simulator against it.
  */
-import type { NeuronParams } from '../src/neurons/params.js';
+import { compile } from 'mathjs';
+import type { EquationParams, NeuronParams } from '../src/neurons/params.js';
 
 export interface RefNeuronTrace {
   membrane: number[][]; // [T][N]
@@ -16,15 +17,16 @@ export function refNeurons(
   currents: number[][],
   fire: (u: number, thr: number, t: number, n: number) => number = (u, thr) => (u > thr ? 1 : 0),
   recurrent?: (prev: number[]) => number[],
-  coef: { beta?: readonly number[]; threshold?: readonly number[] } = {},
+  coef: Readonly<Record<string, readonly number[] | undefined>> = {},
 ): RefNeuronTrace {
+  if (p.kind === 'equation') return refEquation(p, currents, fire, recurrent, coef);
   const n = currents[0]!.length;
   let u = new Array<number>(n).fill(0);
   let s = new Array<number>(n).fill(0);
   let i = new Array<number>(n).fill(0);
   let a = new Array<number>(n).fill(0);
   let refr = new Array<number>(n).fill(0);
-  if (p.kind === 'gru' || p.kind === 'equation') throw new Error('refNeurons: GRU and equation neurons have references of their own');
+  if (p.kind === 'gru') throw new Error('refNeurons: use refGru for GRU layers');
   const out: RefNeuronTrace = { membrane: [], spikes: [], threshold: [] };
   currents.forEach((row, t) => {
     const rec = recurrent ? recurrent(s) : new Array<number>(n).fill(0);
@@ -78,6 +80,43 @@ export function refNeurons(
     out.membrane.push(u);
     out.spikes.push(s);
     out.threshold.push(th);
+  });
+  return out;
+}
+
+/**
+ * An equation neuron evaluated by mathjs itself in float64, one neuron at a time, with the reset
+ * as a branch (the update R_x on the step after a spike, F_x otherwise): independent of how
+ * spikelr compiles the equations to tensor ops and folds the reset into one expression.
+ */
+function refEquation(
+  p: EquationParams,
+  currents: number[][],
+  fire: (u: number, thr: number, t: number, n: number) => number,
+  recurrent: ((prev: number[]) => number[]) | undefined,
+  coef: Readonly<Record<string, readonly number[] | undefined>>,
+): RefNeuronTrace {
+  const n = currents[0]!.length;
+  const vars = Object.keys(p.equations);
+  const update = Object.fromEntries(vars.map((x) => [x, compile(p.equations[x]!)]));
+  const reset = Object.fromEntries(vars.filter((x) => p.reset[x] !== undefined).map((x) => [x, compile(p.reset[x]!)]));
+  const threshold = compile(p.spike.threshold);
+  const param = (k: number) => Object.fromEntries(Object.entries(p.parameters).map(([q, v]) => [q, coef[q]?.[k] ?? v]));
+  let x = Array.from({ length: n }, () => Object.fromEntries(vars.map((v) => [v, p.initial[v] ?? 0])) as Record<string, number>);
+  let s = new Array<number>(n).fill(0);
+  const out: RefNeuronTrace = { membrane: [], spikes: [], threshold: [] };
+  currents.forEach((row, t) => {
+    const rec = recurrent ? recurrent(s) : new Array<number>(n).fill(0);
+    const next = x.map((xk, k) => {
+      const scope = { ...param(k), ...xk, I: row[k]! + rec[k]!, s: s[k]! };
+      return Object.fromEntries(vars.map((v) => [v, Number((s[k] && reset[v] ? reset[v] : update[v])!.evaluate(scope))])) as Record<string, number>;
+    });
+    const thr = next.map((xk, k) => Number(threshold.evaluate({ ...param(k), ...xk })));
+    s = next.map((xk, k) => fire(xk[p.spike.variable]!, thr[k]!, t, k));
+    x = next;
+    out.membrane.push(x.map((xk) => xk[p.spike.variable]!));
+    out.spikes.push(s);
+    out.threshold.push(thr);
   });
   return out;
 }

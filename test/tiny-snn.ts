@@ -9,7 +9,7 @@ import { likelihoodRatio, type LRConfig } from '../src/learning/estimators/lr.js
 import { membraneCrossEntropy, rateSquaredError, type RowLoss } from '../src/learning/losses.js';
 import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { escapeNoise, type EscapeNoise, type NoiseKind } from '../src/neurons/noise.js';
-import { alif, lif, synaptic, type SpikingParams } from '../src/neurons/params.js';
+import { alif, lif, synaptic, type EquationParams, type SpikingParams } from '../src/neurons/params.js';
 import { dense, readout, recurrent, type Learnable } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 import { refAffine, refNeurons } from './reference.js';
@@ -29,10 +29,12 @@ const LABELS = [0, 1];
 
 export interface Case {
   readonly name: string;
-  readonly hidden: SpikingParams;
-  readonly output: SpikingParams | 'readout';
+  readonly hidden: SpikingParams | EquationParams;
+  readonly output: SpikingParams | EquationParams | 'readout';
   readonly recurrentHidden: boolean;
   readonly learn: readonly Learnable[];
+  /** What the output layer learns, when it differs from the hidden layer's list. */
+  readonly outputLearn?: readonly Learnable[];
   readonly noise: EscapeNoise;
   readonly config?: Partial<LRConfig>;
   /** A rate regulariser on the hidden layer: λ · mean_n (r_n − target)². */
@@ -41,12 +43,20 @@ export interface Case {
 
 export type Params = Record<string, number[]>;
 
+type Coef = Record<string, number[] | undefined>;
+
+/** The learned per-neuron coefficients of layer `prefix` in `P` (all but its weights and noise scale). */
+function coefficientsOf(P: Params, prefix: string): Coef {
+  const skip = ['weight', 'bias', 'recurrent', 'noiseScale'];
+  return Object.fromEntries(Object.entries(P).filter(([k]) => k.startsWith(`${prefix}.`) && !skip.includes(k.slice(prefix.length + 1))).map(([k, v]) => [k.slice(prefix.length + 1), v]));
+}
+
 export function build(c: Case): Network {
   const net = new Network({
     input: [3],
     layers: [
       (c.recurrentHidden ? recurrent : dense)({ name: 'h', units: 2, neuron: c.hidden, learn: c.learn }),
-      c.output === 'readout' ? readout({ name: 'o', units: 2, beta: 0.7 }) : dense({ name: 'o', units: 2, neuron: c.output, learn: c.learn }),
+      c.output === 'readout' ? readout({ name: 'o', units: 2, beta: 0.7 }) : dense({ name: 'o', units: 2, neuron: c.output, learn: c.outputLearn ?? c.learn }),
     ],
     seed: 1,
   });
@@ -70,7 +80,7 @@ export function snapshot(net: Network): Params {
 }
 
 /** Runs one population on fixed currents with the spikes of `pattern`; returns its log-probability (−∞ if impossible). */
-function patternTrace(p: SpikingParams, currents: number[][], pattern: number, noise: EscapeNoise, rec: number[] | undefined, coef: { beta?: number[]; threshold?: number[] }, logScale?: number[]) {
+function patternTrace(p: SpikingParams | EquationParams, currents: number[][], pattern: number, noise: EscapeNoise, rec: number[] | undefined, coef: Coef, logScale?: number[]) {
   let logP = 0;
   const called = new Set<number>();
   const bit = (t: number, n: number) => (pattern >> (t * 2 + n)) & 1;
@@ -100,14 +110,14 @@ const w22 = (w: number[]) => [[w[0]!, w[1]!], [w[2]!, w[3]!]];
  */
 export function expectedLoss(c: Case, P: Params, noisy: { readonly h: boolean; readonly o: boolean } = { h: true, o: true }): number {
   let total = 0;
-  const deterministic = (p: SpikingParams, currents: number[][], rec: number[] | undefined, coef: { beta?: number[]; threshold?: number[] }) => {
+  const deterministic = (p: SpikingParams | EquationParams, currents: number[][], rec: number[] | undefined, coef: Coef) => {
     const trace = refNeurons(p, currents, undefined, rec ? (prev) => refAffine(prev, [[rec[0]!, rec[1]!], [rec[2]!, rec[3]!]]) : undefined, coef);
     return { logP: 0, trace };
   };
   INPUTS.forEach((x, b) => {
     const hc = x.map((row) => refAffine(row, w32(P['h.weight']!), P['h.bias']));
     for (let h = 0; h < (noisy.h ? 1 << (2 * T) : 1); h++) {
-      const hCoef = { beta: P['h.beta'], threshold: P['h.threshold'] };
+      const hCoef = coefficientsOf(P, 'h');
       const hRec = c.recurrentHidden ? P['h.recurrent'] : undefined;
       const hid = noisy.h ? patternTrace(c.hidden, hc, h, c.noise, hRec, hCoef, P['h.noiseScale']) : deterministic(c.hidden, hc, hRec, hCoef);
       if (hid.logP === -Infinity) continue;
@@ -122,7 +132,7 @@ export function expectedLoss(c: Case, P: Params, noisy: { readonly h: boolean; r
         continue;
       }
       for (let o = 0; o < (noisy.o ? 1 << (2 * T) : 1); o++) {
-        const oCoef = { beta: P['o.beta'], threshold: P['o.threshold'] };
+        const oCoef = coefficientsOf(P, 'o');
         const out = noisy.o ? patternTrace(c.output, oc, o, c.noise, undefined, oCoef, P['o.noiseScale']) : deterministic(c.output, oc, undefined, oCoef);
         if (out.logP === -Infinity) continue;
         const loss = [0, 1].reduce((s, k) => {
@@ -242,4 +252,36 @@ export function varianceRatioUpper(a: readonly number[][], b: readonly number[][
   const pick = (x: readonly number[][]) => x.map(() => x[Math.floor(rand() * x.length)]!);
   const ratios = Array.from({ length: resamples }, () => totalVariance(pick(a)) / totalVariance(pick(b))).sort((x, y) => x - y);
   return ratios[Math.floor(q * (resamples - 1))]!;
+}
+
+/**
+ * Unbiasedness against `exact` with a calibrated aggregate. Entries of one estimate are strongly
+ * correlated (every weight of a neuron multiplies the same score), so Σ z² over p entries is not
+ * χ²_p: by Satterthwaite it is about c·χ²_ν with c = tr(R²)/p and ν = p²/tr(R²), R the entries'
+ * correlation matrix over the draws. The threshold is that law's 1 − 1e-4 quantile (Wilson–Hilferty).
+ * Also returns the largest |z| (each entry is a t with draws − 1 degrees of freedom).
+ */
+export function unbiasedness(c: Case, net: Network, exact: Params, copies: number, draws: number): { maxZ: number; chi2: number; threshold: number; informative: number; entries: number } {
+  const samples = lrSamples(c, net, copies, draws);
+  const names = net.layers.flatMap((l) => Object.keys(l.params).map((n) => `${l.name}.${n}`));
+  const g = names.flatMap((n) => exact[n] ?? []);
+  const p = g.length;
+  const mean = g.map((_, i) => samples.reduce((s, r) => s + r[i]!, 0) / draws);
+  const centred = samples.map((r) => r.map((v, i) => v - mean[i]!));
+  const sd = g.map((_, i) => Math.sqrt(centred.reduce((s, r) => s + r[i]! ** 2, 0) / (draws - 1)));
+  const z = g.map((gi, i) => (mean[i]! - gi) / (sd[i]! / Math.sqrt(draws)));
+  let trR2 = 0;
+  for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) {
+    const r = centred.reduce((s, row) => s + row[i]! * row[j]!, 0) / ((draws - 1) * sd[i]! * sd[j]!);
+    trR2 += r * r;
+  }
+  const scale = trR2 / p, nu = (p * p) / trR2;
+  const q = nu * (1 - 2 / (9 * nu) + 3.719 * Math.sqrt(2 / (9 * nu))) ** 3;
+  return {
+    maxZ: Math.max(...z.map(Math.abs)),
+    chi2: z.reduce((s, v) => s + v * v, 0),
+    threshold: scale * q,
+    informative: g.filter((gi, i) => Math.abs(gi) > 5 * sd[i]! / Math.sqrt(draws)).length,
+    entries: p,
+  };
 }
