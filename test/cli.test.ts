@@ -92,6 +92,40 @@ describe('spikelr train and eval', () => {
     expect(again.stderr).toMatch(/already holds a run; continue it with --resume/);
   });
 
+  it('train --neuron-equations trains hidden neurons written as equations, keeps them in config.json and the model', async () => {
+    const file = path.join(dir, 'adaptive.json');
+    const equations = {
+      name: 'adaptive', equations: { u: 'beta * u + I - w', w: 'rho * w' }, reset: { u: 'I - w', w: 'rho * w + b' },
+      spike: { variable: 'u', threshold: 'theta' }, parameters: { beta: 0.9, rho: 0.8, b: 0.2, theta: 1 },
+    };
+    writeFileSync(file, JSON.stringify(equations));
+    const out = path.join(dir, 'equations');
+    const r = await spikelr('train', '--method', 'lr', ...small, '--copies', '2', '--max-steps', '4', '--neuron-equations', file, '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')).neuronEquations).toEqual(equations);
+    const e = await spikelr('eval', path.join(out, 'model.safetensors'), '--steps', '5', '--test-limit', '100');
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout).accuracy).toBe(JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8')).testAccuracy);
+  });
+
+  it.each([
+    [['train', '--method', 'sgd'], /--method must be one of 'lr', 'bptt', got 'sgd'/],
+    [['compare', '--methods', 'lr,hebb'], /--methods: unknown method 'hebb'; expected some of lr, bptt/],
+    [['train', '--neuron-equations', 'missing.json'], /missing\.json: no such neuron equations file/],
+  ])('rejects %j, naming the registered choices', async (args, message) => {
+    const r = await spikelr(...args);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('a bad equations file names the file and the mistake', async () => {
+    const file = path.join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ equations: { u: 'beta * u + I + q' }, spike: { variable: 'u', threshold: 1 }, parameters: { beta: 0.9 } }));
+    const r = await spikelr('train', '--neuron-equations', file, ...small);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/bad\.json: .*unknown variable 'q'/);
+  });
+
   it('a run stopped by SIGINT resumes to the same model as a run never stopped', async () => {
     const args = ['train', '--method', 'lr', '--copies', '4', '--train-limit', '1024', '--test-limit', '50', '--hidden', '32', '--steps', '6', '--batch-size', '32', '--epochs', '3', '--checkpoint-every', '3', '--no-progress'];
     const whole = path.join(dir, 'whole'), stopped = path.join(dir, 'stopped');

@@ -15,11 +15,12 @@ import { ESTIMATORS, METHODS, type MethodName } from '../learning/estimators/reg
 import { REGULARIZERS } from '../learning/regularizers.js';
 import { SAMPLINGS } from '../learning/sampling.js';
 import { NOISE_KINDS } from '../neurons/noise.js';
-import { RESET_MODES } from '../neurons/params.js';
+import { equationNeuron, NEURON_PRESETS, RESET_MODES, type EquationOptions } from '../neurons/params.js';
 
 export const DATASETS = ['mnist', 'idx', 'nmnist', 'shd', 'randman'] as const;
 export { METHODS } from '../learning/estimators/registry.js';
-export const NEURONS = ['lif', 'if', 'synaptic', 'alif'] as const;
+/** Hidden neurons by name: the neuron registry's presets (lif, synaptic, alif, if). */
+export const NEURONS = Object.keys(NEURON_PRESETS) as readonly string[];
 export const LOSSES = ['ce-membrane', 'mse-membrane', 'ce-count', 'mse-count'] as const;
 export const SURROGATES = SURROGATE_NAMES;
 export const SCORES = ['spike', 'noise'] as const;
@@ -34,7 +35,13 @@ export interface TrainConfig {
   method: MethodName;
   hidden: number[];
   recurrent: boolean;
-  neuron: (typeof NEURONS)[number];
+  neuron: string;
+  /**
+   * Hidden neurons written as equations (see equationNeuron): the options object, or on the command
+   * line and in a config file the path of a JSON file holding it (read into the config when resolved,
+   * so a run directory's config.json is self-contained). Overrides neuron, beta, threshold and reset.
+   */
+  neuronEquations: EquationOptions | string | null;
   beta: number;
   threshold: number;
   reset: (typeof RESET_MODES)[number];
@@ -79,7 +86,7 @@ export interface TrainConfig {
 /** Defaults shared by every method. */
 export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   dataset: 'mnist', dataDir: null, trainLimit: null, testLimit: null,
-  hidden: [1000], recurrent: false, neuron: 'lif', beta: 0.95, threshold: 1, reset: 'subtract', readoutBeta: 0.95,
+  hidden: [1000], recurrent: false, neuron: 'lif', neuronEquations: null, beta: 0.95, threshold: 1, reset: 'subtract', readoutBeta: 0.95,
   steps: 25, encoding: 'rate', loss: 'ce-membrane', reduction: 'mean', accuracy: 'rate',
   regularizer: 'none', regularizerWeight: 1, rateTarget: 0.1,
   optimizer: 'adam', learningRate: 5e-4, momentum: 0.9, weightDecay: 0, schedule: 'constant',
@@ -105,6 +112,16 @@ const bool: Rule = (v) => (typeof v === 'boolean' ? undefined : 'must be true or
 const str: Rule = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'must be a non-empty string');
 const nullableStr: Rule = (v) => (v === null || (typeof v === 'string' && v.length > 0) ? undefined : 'must be a path or null');
 const intList: Rule = (v) => (Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x >= 1) ? undefined : 'must be a non-empty list of positive integers, e.g. [1000]');
+const equations: Rule = (v) => {
+  if (v === null || (typeof v === 'string' && v.length > 0)) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) return "must be the path of a JSON file of neuron equations, an equations object, or null";
+  try {
+    equationNeuron(v as EquationOptions);
+    return undefined;
+  } catch (err) {
+    return `is not a valid neuron (${(err as Error).message})`;
+  }
+};
 const noiseSpec: Rule = (v) => {
   const [kind, sigma] = typeof v === 'string' ? v.split(':') : [];
   return kind && (NOISE_KINDS as readonly string[]).includes(kind) && Number(sigma) > 0 ? undefined : `must be KIND:SIGMA with KIND one of ${NOISE_KINDS.join(', ')} and SIGMA > 0, e.g. 'logistic:0.5'`;
@@ -112,7 +129,7 @@ const noiseSpec: Rule = (v) => {
 
 export const RULES: Record<keyof TrainConfig, Rule> = {
   dataset: oneOf(DATASETS), dataDir: nullableStr, trainLimit: int(1, true), testLimit: int(1, true),
-  method: oneOf(METHODS), hidden: intList, recurrent: bool, neuron: oneOf(NEURONS), beta: num(0, 1), threshold: num(0, 1e6, true),
+  method: oneOf(METHODS), hidden: intList, recurrent: bool, neuron: oneOf(NEURONS), neuronEquations: equations, beta: num(0, 1), threshold: num(0, 1e6, true),
   reset: oneOf(RESET_MODES), readoutBeta: num(0, 1), steps: int(1), encoding: oneOf(INPUT_ENCODINGS), loss: oneOf(LOSSES),
   reduction: oneOf(MEMBRANE_REDUCTIONS), accuracy: oneOf(ACCURACY_KINDS), regularizer: oneOf(['none', ...REGULARIZERS]),
   regularizerWeight: num(0, 1e6, true), rateTarget: num(0, 1), optimizer: oneOf(OPTIMIZERS), learningRate: num(0, 10, true),
@@ -164,12 +181,30 @@ export async function readConfigFile(file: string): Promise<Partial<TrainConfig>
   return validateConfig(parsed, file);
 }
 
+/** Reads a JSON file of neuron equations and checks it as a neuron (errors name the file). */
+export async function readEquationsFile(file: string): Promise<EquationOptions> {
+  const text = Buffer.from(await readFileNamed(file, 'neuron equations file')).toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new SpikelrError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  try {
+    equationNeuron(parsed as EquationOptions);
+  } catch (err) {
+    throw new SpikelrError(`${file}: ${(err as Error).message}`);
+  }
+  return parsed as EquationOptions;
+}
+
 /** Defaults of the method, then the file, then the flags; validated as a whole. */
 export async function resolveConfig(o: { readonly file?: string; readonly flags: Partial<TrainConfig>; readonly method?: TrainConfig['method'] }): Promise<TrainConfig> {
   const fromFile = o.file ? await readConfigFile(o.file) : {};
   const flags = validateConfig(o.flags, 'command line', (k) => `--${kebab(k)}`);
   const method = o.method ?? flags.method ?? fromFile.method ?? 'lr';
   const config = { ...defaultConfig(method), ...fromFile, ...flags, method };
+  if (typeof config.neuronEquations === 'string') config.neuronEquations = await readEquationsFile(config.neuronEquations);
   validateConfig(config, 'config');
   checkCombinations(config, o.file ?? 'config');
   return config;

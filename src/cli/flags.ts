@@ -9,6 +9,7 @@ import { COMMON_DEFAULTS, defaultConfig, kebab, METHODS, RULES, type TrainConfig
 const HELP: Partial<Record<keyof TrainConfig, string>> = {
   dataset: 'dataset', dataDir: 'folder of the dataset files (idx, nmnist, shd)', trainLimit: 'use only the first N training samples', testLimit: 'use only the first N test samples',
   method: 'gradient estimator', hidden: 'hidden layer sizes, comma-separated', recurrent: 'recurrent hidden layers', neuron: 'hidden neuron model',
+  neuronEquations: 'JSON file of hidden neurons written as equations (overrides --neuron, --beta, --threshold, --reset)',
   beta: 'membrane decay per step', threshold: 'firing threshold', reset: 'reset after a spike', readoutBeta: 'decay of the output layer',
   steps: 'time steps per sample', encoding: 'how images become input', loss: 'loss', reduction: 'time reduction of membrane losses',
   accuracy: 'how the predicted class is read', regularizer: 'firing-rate regulariser on the hidden layers', regularizerWeight: "the regulariser's weight", rateTarget: "the 'rate' regulariser's target rate per step", optimizer: 'optimizer', learningRate: 'learning rate', momentum: 'SGD momentum', weightDecay: 'L2 weight decay',

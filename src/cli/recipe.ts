@@ -10,7 +10,8 @@ import type { Estimator } from '../learning/estimators/types.js';
 import { shardedEstimator, type ShardParts } from '../learning/parallel.js';
 import { rateRegularizer, regularized, sparsityRegularizer } from '../learning/regularizers.js';
 import { parseNoise, type EscapeNoise } from '../neurons/noise.js';
-import { alif, ifNeuron, lif, synaptic, type SpikingParams } from '../neurons/params.js';
+import { equationNeuron, lif, NEURON_PRESETS, type UnitParams } from '../neurons/params.js';
+import { check } from '../errors.js';
 import { dense, readout, recurrent, type LayerSpec } from '../sim/layer.js';
 import { Network } from '../sim/network.js';
 import { permutation, streamKey } from '../sim/random.js';
@@ -55,24 +56,25 @@ export async function loadSplit(c: TrainConfig, split: 'train' | 'test'): Promis
   }
 }
 
-/** A spiking neuron of `kind` with decay β, threshold ϑ and reset mode. */
-export function spikingNeuron(kind: TrainConfig['neuron'], c: { readonly beta: number; readonly threshold: number; readonly reset: TrainConfig['reset'] }): SpikingParams {
-  const common = { threshold: c.threshold, reset: c.reset };
-  switch (kind) {
-    case 'lif':
-      return lif({ ...common, beta: c.beta });
-    case 'if':
-      return ifNeuron(common);
-    case 'synaptic':
-      return synaptic({ ...common, beta: c.beta });
-    case 'alif':
-      return alif({ ...common, beta: c.beta });
+/** A spiking neuron of `kind` (a preset of the neuron registry) with decay β, threshold ϑ and reset mode. */
+export function spikingNeuron(kind: TrainConfig['neuron'], c: { readonly beta: number; readonly threshold: number; readonly reset: TrainConfig['reset'] }): UnitParams {
+  const preset = NEURON_PRESETS[kind];
+  check(preset !== undefined, () => `neuron: unknown neuron '${kind}'; expected one of ${Object.keys(NEURON_PRESETS).join(', ')}, or --neuron-equations`);
+  return preset({ beta: c.beta, threshold: c.threshold, reset: c.reset }) as UnitParams;
+}
+
+/** The hidden neurons: the configured equations, else the named model. */
+export function hiddenNeuron(c: TrainConfig): UnitParams {
+  if (c.neuronEquations !== null) {
+    check(typeof c.neuronEquations === 'object', () => `config: neuronEquations must be resolved to the equations before building (got the path '${String(c.neuronEquations)}')`);
+    return equationNeuron(c.neuronEquations);
   }
+  return spikingNeuron(c.neuron, c);
 }
 
 /** The network: hidden spiking layers, then a leaky readout (membrane losses) or spiking output (count losses). */
 export function buildNetwork(c: TrainConfig, inputShape: readonly number[], classes: number): Network {
-  const hidden: LayerSpec[] = c.hidden.map((units, i) => (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: spikingNeuron(c.neuron, c) }));
+  const hidden: LayerSpec[] = c.hidden.map((units, i) => (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: hiddenNeuron(c) }));
   const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count';
   const out = spikingOutput ? dense({ name: 'out', units: classes, neuron: lif({ beta: c.readoutBeta, threshold: c.threshold }) }) : readout({ name: 'out', units: classes, beta: c.readoutBeta });
   return new Network({ input: [...inputShape], layers: [...hidden, out], seed: c.seed });

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { backendReport } from '../backend.js';
 import { loadMnist } from '../data/mnist.js';
 import type { EscapeNoise } from '../neurons/noise.js';
-import type { ResetMode, SpikingParams } from '../neurons/params.js';
+import { modelOf, type ResetMode, type UnitParams } from '../neurons/params.js';
 import { spikingNeuron } from './recipe.js';
 import { rateEncode } from '../sim/encoders.js';
 import { loadNetwork, saveNetwork } from '../sim/io.js';
@@ -30,7 +30,7 @@ export interface SimulateOptions {
 }
 
 /** The 784-H-10 network of the snnTorch tutorials: a spiking hidden layer and a leaky readout. */
-export function mnistNetwork(hidden: number, neuron: SpikingParams, seed: number): Network {
+export function mnistNetwork(hidden: number, neuron: UnitParams, seed: number): Network {
   return new Network({
     input: [784],
     layers: [dense({ name: 'hidden', units: hidden, neuron }), readout({ name: 'output', units: 10, beta: 0.95 })],
@@ -50,7 +50,7 @@ export async function simulate(o: SimulateOptions): Promise<void> {
   const times: number[] = [];
   const rates: Record<string, number> = {};
   let correct = 0;
-  const spiking = net.layers.filter((l) => l.neuron && l.neuron.kind !== 'readout').map((l) => l.name);
+  const spiking = net.layers.filter((l) => l.neuron && modelOf(l.neuron).role !== 'readout').map((l) => l.name);
   for (let r = 0; r < o.repeat; r++) {
     const start = performance.now();
     const result = net.run(input, { record: Object.fromEntries(spiking.map((n) => [n, ['spikes'] as const])), noise: o.noise, seed: o.seed });

@@ -4,7 +4,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { check, SpikelrError } from '../errors.js';
 import { subset } from '../data/dataset.js';
-import { isSpiking } from '../neurons/params.js';
+import { isSpiking, modelOf } from '../neurons/params.js';
 import { loadNetwork } from '../sim/io.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
@@ -34,7 +34,12 @@ export async function sampleFigures(net: Network, config: TrainConfig, sample: n
   const one = subset(test, Int32Array.of(sample));
   const input = one.batch([0], streamKey(testSeed(config.seed), 0xe7a1, sample));
   const spiking = net.layers.filter((l) => l.neuron && isSpiking(l.neuron)).map((l) => l.name);
-  const result = net.run(input, { record: Object.fromEntries(spiking.map((n) => [n, ['spikes', 'membrane'] as const])), ...(o.noise ? { noise: noiseOf(config), seed: config.seed } : {}) });
+  // a model with a moving threshold (ALIF, an equation neuron) records it, and the traces draw it
+  const fieldsOf = (name: string) => {
+    const neuron = net.layer(name).neuron!;
+    return ['spikes', 'membrane', ...modelOf(neuron).fields(neuron as never).filter((f) => f === 'threshold')];
+  };
+  const result = net.run(input, { record: Object.fromEntries(spiking.map((n) => [n, fieldsOf(n)])), ...(o.noise ? { noise: noiseOf(config), seed: config.seed } : {}) });
   try {
     const label = one.labels[0]!;
     const raster = rasterFromRecording(result, 0, { input, caption: `test sample ${sample} (label ${label})` });
@@ -52,14 +57,15 @@ export async function sampleFigures(net: Network, config: TrainConfig, sample: n
       const rec = result.records[first]!;
       const steps = rec.membrane!.shape[1]!, neurons = rec.membrane!.size / steps;
       const u = rec.membrane!.dataSync(), s = rec.spikes!.dataSync();
-      const thresholds = layer.params['threshold']?.dataSync();
-      const base = (layer.neuron as { threshold: number }).threshold;
+      const moving = rec['threshold']?.dataSync();
+      const learned = layer.params['threshold']?.dataSync();
+      const base = (layer.neuron as { threshold?: number }).threshold ?? 0;
       const order = Array.from(rates[0]!.rates.keys()).sort((a, b) => rates[0]!.rates[b]! - rates[0]!.rates[a]! || a - b).slice(0, o.traces ?? 4);
       for (const n of order) {
         traces.push({
-          label: `${first} neuron ${n}${layer.neuron?.kind === 'alif' ? ' (base threshold; ALIF adapts it)' : ''}`,
+          label: `${first} neuron ${n}${moving ? ' (adaptive threshold)' : ''}`,
           membrane: Float32Array.from({ length: steps }, (_, t) => u[t * neurons + n]!),
-          threshold: thresholds?.[n] ?? base,
+          threshold: moving ? Float32Array.from({ length: steps }, (_, t) => moving[t * neurons + n]!) : (learned?.[n] ?? base),
           spikes: Float32Array.from({ length: steps }, (_, t) => s[t * neurons + n]!),
         });
       }

@@ -55,6 +55,7 @@ export const alifModel = {
   role: 'spiking',
   fromRecord: (o) => alif(o as LIFOptions),
   fields: (p) => ['adaptation', 'threshold', ...(p.refractory > 0 ? ['refractory'] : [])],
+  preset: (o) => alif(o),
   learnable: membraneLearnable,
   bounds: membraneBounds,
   initialState(p, shape) {

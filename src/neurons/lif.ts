@@ -192,6 +192,7 @@ export const lifModel = {
   role: 'spiking',
   fromRecord: (o) => lif(o as LIFOptions),
   fields: (p) => (p.refractory > 0 ? ['refractory'] : []),
+  preset: (o) => lif(o),
   learnable: membraneLearnable,
   bounds: membraneBounds,
   initialState: (p, shape) => membraneState(p, shape),

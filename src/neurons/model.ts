@@ -103,6 +103,8 @@ export interface NeuronModel<P extends { readonly kind: string }> {
   readonly role: Role;
   /** Validates a record from a file or config (without its `kind`); errors name the key. */
   fromRecord(options: Readonly<Record<string, unknown>>, where: string): P;
+  /** The model from the command line's common settings (`--neuron KIND --beta --threshold --reset`), if it takes them. */
+  preset?(o: { readonly beta: number; readonly threshold: number; readonly reset: 'subtract' | 'zero' | 'none' }): P;
   /** State fields besides `membrane` and `spikes`, all recordable by `run(…, { record })`. */
   fields(p: P): readonly string[];
   /** Coefficients a layer may learn per neuron, with their initial values (from the record). */

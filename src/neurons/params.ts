@@ -24,7 +24,7 @@ export type { AnalogParams, Activation } from './analog.js';
 export type { GRUParams } from './gru.js';
 export { equationNeuron } from './equation.js';
 export type { EquationParams, EquationOptions } from './equation.js';
-export { neuronFromRecord, isSpiking, isUnit, NEURON_KINDS, modelOf, NEURON_MODELS } from './registry.js';
+export { neuronFromRecord, isSpiking, isUnit, NEURON_KINDS, NEURON_PRESETS, modelOf, NEURON_MODELS } from './registry.js';
 export type { NeuronParams, NeuronKind } from './registry.js';
 
 /** The LIF family: built-in models that fire by a threshold crossing (an equation neuron fires so too). */

@@ -8,6 +8,7 @@ import { alifModel } from './alif.js';
 import { analogModel } from './analog.js';
 import { equationModel } from './equation.js';
 import { gruModel } from './gru.js';
+import { ifNeuron } from './if.js';
 import { lifModel } from './lif.js';
 import type { NeuronModel } from './model.js';
 import { readoutModel } from './readout.js';
@@ -34,6 +35,15 @@ export const NEURON_KINDS = Object.keys(NEURON_MODELS) as NeuronKind[];
 // Each entry is the model of its own kind (checked by the compiler).
 const _typed: { readonly [K in NeuronKind]: NeuronModel<Extract<NeuronParams, { kind: K }>> } = NEURON_MODELS;
 void _typed;
+
+/**
+ * Hidden neurons the command line can build from `--beta --threshold --reset`: every model with a
+ * preset, and `if` (LIF with β = 1).
+ */
+export const NEURON_PRESETS: Readonly<Record<string, (o: { readonly beta: number; readonly threshold: number; readonly reset: 'subtract' | 'zero' | 'none' }) => NeuronParams>> = {
+  ...Object.fromEntries(Object.values(NEURON_MODELS).flatMap((m) => ('preset' in m ? [[m.kind, m.preset as (o: never) => NeuronParams]] : []))),
+  if: (o) => ifNeuron({ threshold: o.threshold, reset: o.reset }),
+};
 
 /** The model that runs `params`. */
 export function modelOf<P extends NeuronParams>(params: P): NeuronModel<P> {

@@ -41,6 +41,7 @@ export const synapticModel = {
   role: 'spiking',
   fromRecord: (o) => synaptic(o as LIFOptions),
   fields: (p) => ['synaptic', ...(p.refractory > 0 ? ['refractory'] : [])],
+  preset: (o) => synaptic(o),
   learnable: membraneLearnable,
   bounds: membraneBounds,
   initialState: (p, shape) => membraneState(p, shape, ['synaptic']),

@@ -1,6 +1,7 @@
 /** A non-spiking leaky readout: I_t = x_t W + b integrated by a leaky membrane, which is the output. */
 import { check, checkInteger, checkKeys, show } from '../../errors.js';
 import { readoutNeuron, type ReadoutParams } from '../../neurons/readout.js';
+import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { checkName, named, type Named } from './common.js';
 import { buildFullyConnected } from './dense.js';
 import type { LayerKind } from './types.js';
@@ -19,8 +20,9 @@ export function readout(o: Named & { readonly units: number; readonly neuron?: R
   checkInteger('readout', 'units', o.units, 1);
   check(!(o.neuron && o.beta !== undefined), () => 'readout: give either neuron or beta, not both');
   const neuron = o.neuron ?? readoutNeuron(o.beta === undefined ? {} : { beta: o.beta });
-  check(neuron.kind === 'readout', () => `readout: neuron must be a readout neuron (readoutNeuron()), got kind ${show(neuron.kind)}`);
-  return named({ kind: 'readout' as const, units: o.units, neuron, bias: o.bias ?? true }, o.name);
+  check(typeof neuron === 'object' && neuron !== null && modelOf(neuron as NeuronParams).role === 'readout',
+    () => `readout: neuron must be a readout neuron (readoutNeuron()), got kind ${show((neuron as { kind?: unknown }).kind)}`);
+  return named({ kind: 'readout' as const, units: o.units, neuron: neuron as ReadoutParams, bias: o.bias ?? true }, o.name);
 }
 
 export const readoutKind = {
