@@ -71,11 +71,6 @@ export interface CopyForwardOptions {
   readonly train: boolean;
 }
 
-/** The coefficients a layer learns, by name (its noise scale apart). */
-function learnedOf(layer: Layer): Set<string> {
-  return new Set(Object.keys(layer.coefficients).filter((n) => n !== 'noiseScale' && layer.params[n] !== undefined && n !== 'recurrent' && n !== 'recurrentBias'));
-}
-
 function adjointTrace(fields: Readonly<Record<string, tf.Tensor[]>>): AdjointTrace {
   return {
     has: (f) => (fields[f]?.length ?? 0) > 0,
@@ -98,7 +93,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     // The copies begin here: the shared currents broadcast against a [K, B, …N] state (no tiling).
     const outRows = noise && rows === batch && K > 1 ? K * batch : rows;
     const trained = o.train && (noise !== undefined || (model.role === 'readout' && isLast));
-    const base = { layer, index, input: x, inputRows: rows, rows: outRows, steps, learned: learnedOf(layer) };
+    const base = { layer, index, input: x, inputRows: rows, rows: outRows, steps, learned: new Set(layer.learned) };
     if (noise) {
       const trace = noisyLayer(layer, model, currents, noise, o, streamKey(o.seed, index), batch, outRows);
       if (trained) {
@@ -152,7 +147,7 @@ function noisyLayer(layer: Layer, model: NeuronModel<NeuronParams>, currents: tf
   const perRow = currentShapeOf(layer).reduce((a, b) => a * b, 1);
   const copies = rows / batch;
   const plan = copies === o.plan.copies ? o.plan : { ...o.plan, copies: 1, group: 1 };
-  const learned = learnedOf(layer);
+  const learned = new Set(layer.learned);
   const keepFields = o.train ? model.adjointFields(neuron, learned).filter((f) => f !== 'spikes') : [];
   const sigmaScale = layer.coefficients['noiseScale'];
   const learnSigma = o.train && sigmaScale !== undefined;

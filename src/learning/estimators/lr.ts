@@ -184,7 +184,8 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined): Map<tf.
   const weigh = (s: tf.Tensor) => (weights ? tf.mul(rowColumn(weights, s), s) : s);
   const coefficients = layer.coefficients as Coefficients;
   const contracted: tf.Tensor[] = new Array(steps);
-  const sums: Record<string, tf.Tensor> = {};
+  // per-neuron coefficient terms (summed over rows at the end) and recurrent-weight gradients
+  const sums: Record<string, tf.Tensor> = {}, recurrentSums: Record<string, tf.Tensor> = {};
   let carry: readonly tf.Tensor[] | undefined;
   for (let t = steps - 1; t >= 0; t--) {
     const kept = tf.tidy(() => {
@@ -194,18 +195,20 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined): Map<tf.
       const current = step.current;
       const terms: Record<string, tf.Tensor> = { ...step.coefficients };
       const sigmaSeed = regenerated ? regenerated.sigmaSeed : tr.sigmaSeeds[t];
+      // σ only sets each step's firing probability: no filtering through the dynamics
       if (coefficients['noiseScale'] && sigmaSeed) terms['noiseScale'] = weigh(sigmaSeed);
-      if (layer.recurrentVjp) Object.assign(terms, layer.recurrentVjp(tr.trace.at('spikes', t - 1), step.recurrent ?? current));
       return {
         carry: step.carry.map((c) => c.clone()),
         contracted: copies > 1 ? tf.sum(tf.reshape(current, [copies, tr.inputRows, ...current.shape.slice(1)]), 0) : current.clone(),
         terms,
+        recurrent: layer.recurrentVjp?.(tr.trace.at('spikes', t - 1), step.recurrent ?? current) ?? {},
       };
     });
     if (carry) tf.dispose([...carry]);
     carry = kept.carry;
     contracted[t] = kept.contracted;
     for (const [name, term] of Object.entries(kept.terms)) sums[name] = accumulate(sums[name], term);
+    for (const [name, term] of Object.entries(kept.recurrent)) recurrentSums[name] = accumulate(recurrentSums[name], term);
   }
   if (carry) tf.dispose([...carry]);
   const out = new Map<tf.Variable, tf.Tensor>();
@@ -214,13 +217,10 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined): Map<tf.
     const set = (v: tf.Variable | undefined, grad: tf.Tensor) => v && out.set(v, tf.keep(grad));
     // the local VJP of the layer's own map
     for (const [name, grad] of Object.entries(layer.vjp(tr.input, g))) set(layer.params[name], grad);
-    for (const [name, sum] of Object.entries(sums)) {
-      // recurrent weights are summed as they are; per-neuron coefficients over rows (σ too: it only
-      // sets each step's firing probability, no filtering through the dynamics)
-      set(layer.params[name], layer.recurrentVjp && !(name in coefficients && name !== 'recurrent' && name !== 'recurrentBias') ? sum.clone() : sumToLast(sum));
-    }
+    for (const [name, sum] of Object.entries(recurrentSums)) set(layer.params[name], sum.clone());
+    for (const [name, sum] of Object.entries(sums)) set(layer.params[name], sumToLast(sum));
   });
-  tf.dispose([...contracted, ...Object.values(sums)]);
+  tf.dispose([...contracted, ...Object.values(sums), ...Object.values(recurrentSums)]);
   return out;
 }
 

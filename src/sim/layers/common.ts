@@ -63,6 +63,11 @@ function fillVariable(shape: readonly number[], value: number, name: string): tf
   return tf.tidy(() => tf.variable(tf.fill([...shape], value), true, name));
 }
 
+/** The neuron coefficients `learn` names, without the noise scale: a layer's `learned`. */
+export function learnedNames(learn: readonly Learnable[]): string[] {
+  return learn.filter((c) => c !== 'sigma');
+}
+
 /**
  * The learned per-neuron coefficients of `size` neurons (`noiseSize` noise scales) that `learn`
  * names, added to `params`; returned as the layer's coefficients.
@@ -95,7 +100,7 @@ export function sumToLast(x: tf.Tensor): tf.Tensor {
  */
 export function affineLayer(
   ctx: BuildContext,
-  base: { readonly spec: Layer['spec']; readonly neuron: NeuronParams; readonly params: Record<string, tf.Variable>; readonly coefficients: Record<string, tf.Variable> },
+  base: { readonly spec: Layer['spec']; readonly neuron: NeuronParams; readonly params: Record<string, tf.Variable>; readonly coefficients: Record<string, tf.Variable>; readonly learned: readonly string[] },
   outputShape: readonly number[],
   f: (x: tf.Tensor, w: tf.Tensor) => tf.Tensor,
   weightVjp?: (x: tf.Tensor, g: tf.Tensor) => tf.Tensor,

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, checkOneOf, show } from '../../errors.js';
 import { lif } from '../../neurons/lif.js';
 import { conv2dFilterGradient, conv2dOp } from '../conv.js';
-import { affineLayer, checkLearn, checkName, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
+import { affineLayer, checkLearn, learnedNames, checkName, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
 import type { UnitNeuron } from './dense.js';
 import type { LayerKind } from './types.js';
 
@@ -65,7 +65,7 @@ export const conv2dKind = {
     if (spec.bias) params['bias'] = initVariable([spec.filters], fanIn, ctx.key(1), ctx.varName('bias'));
     const coefficients = learnedCoefficients(ctx, spec.neuron, spec.learn, spec.filters, params);
     const conv = conv2dOp(spec.stride, spec.padding);
-    return affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients }, [outH, outW, spec.filters],
+    return affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients, learned: learnedNames(spec.learn) }, [outH, outW, spec.filters],
       (x, kernel) => conv(x as tf.Tensor4D, kernel as tf.Tensor4D),
       (x, g) => conv2dFilterGradient(x as tf.Tensor4D, g as tf.Tensor4D, k, spec.stride, spec.padding));
   },

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { checkInteger, checkKeys } from '../../errors.js';
 import { lif } from '../../neurons/lif.js';
 import type { NeuronParams } from '../../neurons/registry.js';
-import { affineLayer, checkLearn, checkName, checkRank1, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
+import { affineLayer, checkLearn, learnedNames, checkName, checkRank1, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
 import type { BuildContext, Layer, LayerKind } from './types.js';
 
 export type UnitNeuron = Exclude<NeuronParams, { kind: 'readout' }>;
@@ -50,7 +50,7 @@ export function buildFullyConnected(
   if (spec.bias) params['bias'] = initVariable([spec.units], fanIn, ctx.key(1), ctx.varName('bias'));
   extra(params);
   const coefficients = learnedCoefficients(ctx, spec.neuron, learn, spec.units, params);
-  return affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients }, [spec.units], (x, w) => tf.matMul(x, w), (x, g) => tf.matMul(x, g, true));
+  return affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients, learned: learnedNames(learn) }, [spec.units], (x, w) => tf.matMul(x, w), (x, g) => tf.matMul(x, g, true));
 }
 
 export const denseKind = {

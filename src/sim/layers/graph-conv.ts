@@ -67,7 +67,7 @@ export const graphConvKind = {
       return tf.reshape(tf.transpose(tf.reshape(mixed, [n, blocks, u]), [1, 0, 2]), [rows, u]);
     };
     // Â is symmetric, so the weight VJP is (Â X)ᵀ g
-    const layer = affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients: {} }, [spec.units], (x, w) => propagate(tf.matMul(x, w)), (x, g) => tf.matMul(propagate(x), g, true));
+    const layer = affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients: {}, learned: [] }, [spec.units], (x, w) => propagate(tf.matMul(x, w)), (x, g) => tf.matMul(propagate(x), g, true));
     return { ...layer, constants: { adjacency }, mixesRows: true };
   },
 } satisfies LayerKind<GraphConvSpec>;

@@ -40,7 +40,7 @@ export const gruKind = {
     if (spec.bias) params['recurrentBias'] = initVariable([3 * u], u, ctx.key(3), ctx.varName('recurrentBias'));
     const gates: Record<string, tf.Variable> = { recurrent: params['recurrent'], ...(params['recurrentBias'] ? { recurrentBias: params['recurrentBias'] } : {}) };
     const coefficients = { ...learnedCoefficients(ctx, spec.neuron, spec.learn, u, params, 3 * u), ...gates };
-    const layer = affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients }, [u], (x, w) => tf.matMul(x, w), (x, g) => tf.matMul(x, g, true));
+    const layer = affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients, learned: [] }, [u], (x, w) => tf.matMul(x, w), (x, g) => tf.matMul(x, g, true));
     return {
       ...layer,
       currentShape: [3 * u],

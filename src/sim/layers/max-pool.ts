@@ -31,6 +31,6 @@ export const maxPool2dKind = {
     check(outH > 0 && outW > 0, () => `${ctx.where}: pool ${spec.poolSize} does not fit input ${show(ctx.inputShape)}`);
     const map = (x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, spec.poolSize, spec.stride, 'valid');
     // no parameters; no JVP: the max of binary spikes ties, so its derivative is not defined
-    return { name: ctx.name, spec, inputShape: ctx.inputShape, outputShape: [outH, outW, c], neuron: undefined, params: {}, coefficients: {}, mapParams: [], map, currents: map, vjp: () => ({}) };
+    return { name: ctx.name, spec, inputShape: ctx.inputShape, outputShape: [outH, outW, c], neuron: undefined, params: {}, coefficients: {}, learned: [], mapParams: [], map, currents: map, vjp: () => ({}) };
   },
 } satisfies LayerKind<MaxPool2dSpec>;

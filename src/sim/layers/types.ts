@@ -40,6 +40,8 @@ export interface Layer {
    * scale `noiseScale`; a GRU's `recurrent` and `recurrentBias`). All are also in `params`.
    */
   readonly coefficients: Readonly<Record<string, tf.Variable | undefined>>;
+  /** Names of the neuron coefficients the layer learns per neuron (`beta`, `threshold`, …; not the noise scale). */
+  readonly learned: readonly string[];
   /** The map mixes rows (a graph layer mixes the nodes of one sample), so a copy's rows share one loss weight. */
   readonly mixesRows?: boolean;
   /** Fixed tensors the layer owns (a graph's normalised adjacency); freed with the network. */
