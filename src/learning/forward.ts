@@ -14,7 +14,7 @@ import { stateTensors, type AdjointTrace, type Fire, type NeuronModel, type Neur
 import { firingProbability, logSigmaNoiseScore, noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
-import { outputField, passLayers, population, runSequence, timeLoop } from '../sim/loop.js';
+import { outputField, passLayers, population, runFields, timeLoop } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
 import { copyNoise, copyUniformsTensor, type CopyPlan } from './sampling.js';
@@ -103,16 +103,10 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
       return { output: trace.output, rows: outRows, keepInput: trained };
     }
     const out = outputField(neuron);
-    const pop = population(layer);
-    const seq = runSequence(neuron, currents, model.initialState(neuron, [rows, ...layer.outputShape]), model.fire(neuron, undefined, 0), {
-      keepSpikes: out === 'spikes',
-      keepMembrane: out === 'membrane',
-      ...(pop.recurrent ? { recurrent: pop.recurrent } : {}),
-      coefficients: layer.coefficients as never,
-    });
+    const seq = runFields(population(layer), currents, model.initialState(neuron, [rows, ...layer.outputShape]), model.fire(neuron, undefined, 0), [out]);
     for (const t of stateTensors(seq.state)) t.dispose();
     if (trained) traces.push({ ...base, kind: 'local', seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}) });
-    return { output: (out === 'spikes' ? seq.spikes : seq.membrane)!, keepInput: trained };
+    return { output: seq.fields[out]!, keepInput: trained };
   });
   return {
     output,

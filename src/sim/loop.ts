@@ -129,17 +129,16 @@ export interface SequenceResult {
 }
 
 /**
- * Runs `params`'s dynamics over `currents` (`[T, B, …N]`, not consumed) from `state` (consumed),
- * keeping the fields asked for.
+ * Runs a population over `currents` (`[T, B, …N]`, not consumed) from `state` (consumed), keeping
+ * the state fields named in `fields` at every step, stacked as `[T, B, …N]` (the caller owns them
+ * and the last state).
  */
-export function runSequence(params: NeuronParams, currents: tf.Tensor, state: NeuronState, fire: Fire, options: SequenceOptions): SequenceResult {
-  const wanted = [...(options.keepSpikes ? ['spikes'] : []), ...(options.keepMembrane ? ['membrane'] : []), ...(options.keepFields ?? [])];
-  const kept: Record<string, tf.Tensor[]> = Object.fromEntries(wanted.map((f) => [f, []]));
-  const pop: Population = { neuron: params, ...(options.coefficients ? { coefficients: options.coefficients } : {}), ...(options.recurrent ? { recurrent: options.recurrent } : {}) };
+export function runFields(pop: Population, currents: tf.Tensor, state: NeuronState, fire: Fire, fields: readonly string[], firstStep?: number): { fields: Record<string, tf.Tensor>; state: NeuronState } {
+  const kept: Record<string, tf.Tensor[]> = Object.fromEntries(fields.map((f) => [f, []]));
   const last = timeLoop(pop, tf.unstack(currents), state, {
     fire,
-    ...(options.firstStep !== undefined ? { firstStep: options.firstStep } : {}),
-    observe: (_t, _input, _previous, next) => wanted.map((f) => {
+    ...(firstStep !== undefined ? { firstStep } : {}),
+    observe: (_t, _input, _previous, next) => fields.map((f) => {
       const v = next[f]!;
       kept[f]!.push(v);
       return v;
@@ -147,12 +146,23 @@ export function runSequence(params: NeuronParams, currents: tf.Tensor, state: Ne
   });
   const stacked: Record<string, tf.Tensor> = {};
   const live = new Set(stateTensors(last));
-  for (const f of wanted) {
+  for (const f of fields) {
     stacked[f] = tf.stack(kept[f]!);
     for (const t of kept[f]!) if (!live.has(t)) t.dispose();
   }
-  const { spikes, membrane, ...fields } = stacked;
-  return { ...(options.keepSpikes ? { spikes: spikes! } : {}), ...(options.keepMembrane ? { membrane: membrane! } : {}), fields, state: last };
+  return { fields: stacked, state: last };
+}
+
+/**
+ * Runs `params`'s dynamics over `currents` (`[T, B, …N]`, not consumed) from `state` (consumed),
+ * keeping the fields asked for.
+ */
+export function runSequence(params: NeuronParams, currents: tf.Tensor, state: NeuronState, fire: Fire, options: SequenceOptions): SequenceResult {
+  const wanted = [...new Set([...(options.keepSpikes ? ['spikes'] : []), ...(options.keepMembrane ? ['membrane'] : []), ...(options.keepFields ?? [])])];
+  const pop: Population = { neuron: params, ...(options.coefficients ? { coefficients: options.coefficients } : {}), ...(options.recurrent ? { recurrent: options.recurrent } : {}) };
+  const r = runFields(pop, currents, state, fire, wanted, options.firstStep);
+  const { spikes, membrane, ...fields } = r.fields;
+  return { ...(options.keepSpikes ? { spikes: spikes! } : {}), ...(options.keepMembrane ? { membrane: membrane! } : {}), fields, state: r.state };
 }
 
 /** What a learner or the simulator does with one layer that has neurons. */
@@ -182,7 +192,12 @@ export interface VisitResult {
  * last layer's output `[T, rows, …out]` and its rows. `tape`: inside autodiff, free nothing.
  */
 export function passLayers(
-  layers: readonly Layer[], inputShape: readonly number[], input: tf.Tensor, visit: (v: LayerVisit) => VisitResult, o: { readonly tape?: boolean } = {},
+  layers: readonly Layer[], inputShape: readonly number[], input: tf.Tensor, visit: (v: LayerVisit) => VisitResult,
+  o: {
+    readonly tape?: boolean;
+    /** Sees each stateless layer's input and output rows (before the input is freed). */
+    readonly mapped?: (layer: Layer, input: tf.Tensor, output: tf.Tensor) => void;
+  } = {},
 ): { output: tf.Tensor; rows: number } {
   const free = (t: tf.Tensor) => !o.tape && t.dispose();
   const steps = input.shape[1]!;
@@ -193,6 +208,7 @@ export function passLayers(
     const isLast = index === layers.length - 1;
     if (!layer.neuron) {
       const y = layer.currents(x);
+      o.mapped?.(layer, x, y);
       free(x);
       x = y;
       return;

@@ -11,7 +11,7 @@ import { stateTensors, type Fire, type NeuronState } from '../neurons/model.js';
 import type { EscapeNoise } from '../neurons/noise.js';
 import { modelOf } from '../neurons/registry.js';
 import { buildLayer, layerName, type Layer, type LayerSpec } from './layer.js';
-import { outputField, passLayers, population, release, runSequence, stepPopulation, swapBatchTime } from './loop.js';
+import { outputField, passLayers, population, release, runFields, stepPopulation, swapBatchTime } from './loop.js';
 import { freshSeed, streamKey } from './random.js';
 
 export interface NetworkSpec {
@@ -200,19 +200,12 @@ export class Network {
       const neuron = layer.neuron!;
       const want = fields.get(layer.name) ?? new Set<Field>();
       const out = outputField(neuron);
-      const pop = population(layer);
-      const seq = runSequence(neuron, currents, modelOf(neuron).initialState(neuron as never, [batch, ...layer.outputShape]), this.fireFor(layer, index, options.noise, seed), {
-        keepSpikes: out === 'spikes' || want.has('spikes'),
-        keepMembrane: out === 'membrane' || want.has('membrane'),
-        keepFields: [...want].filter((f) => f !== 'spikes' && f !== 'membrane'),
-        ...(pop.recurrent ? { recurrent: pop.recurrent } : {}),
-        coefficients: layer.coefficients as never,
-      });
+      const initial = modelOf(neuron).initialState(neuron as never, [batch, ...layer.outputShape]);
+      const seq = runFields(population(layer), currents, initial, this.fireFor(layer, index, options.noise, seed), [...new Set([out, ...want])]);
       for (const t of stateTensors(seq.state)) t.dispose();
-      const stacked: Record<string, tf.Tensor | undefined> = { spikes: seq.spikes, membrane: seq.membrane, ...seq.fields };
-      if (want.size > 0) records[layer.name] = Object.fromEntries([...want].map((f) => [f, toBatchMajor(stacked[f]!)])) as Recording;
-      for (const [f, t] of Object.entries(stacked)) if (t && f !== out) t.dispose();
-      return { output: stacked[out]! };
+      if (want.size > 0) records[layer.name] = Object.fromEntries([...want].map((f) => [f, toBatchMajor(seq.fields[f]!)])) as Recording;
+      for (const [f, t] of Object.entries(seq.fields)) if (f !== out) t.dispose();
+      return { output: seq.fields[out]! };
     });
     const output = toBatchMajor(sequence);
     sequence.dispose();

@@ -1,0 +1,107 @@
+/**
+ * Forward mode through a whole network: the output and its tangent along directions on the
+ * parameters, carried step by step beside the state (no tape: memory does not grow with T). Each
+ * layer contributes its map's JVP, each neuron model its tangent step; the spike takes the
+ * surrogate's derivative, so the result is the directional derivative of the same surrogate network
+ * BPTT differentiates. The building block of forward-gradient learners.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { check } from '../errors.js';
+import type { NeuronModel, NeuronState } from '../neurons/model.js';
+import { modelOf, type NeuronParams } from '../neurons/registry.js';
+import type { Surrogate } from '../neurons/surrogate.js';
+import { currentShapeOf, type Layer } from '../sim/layer.js';
+import { outputField, passLayers, population, timeLoop } from '../sim/loop.js';
+import type { Network } from '../sim/network.js';
+import type { Batch } from './estimators/types.js';
+import type { RowLoss } from './losses.js';
+
+/** Tangents of a layer's parameters by name, from directions keyed by variable. */
+function layerDirections(layer: Layer, directions: ReadonlyMap<tf.Variable, tf.Tensor>): Record<string, tf.Tensor | undefined> {
+  return Object.fromEntries(Object.entries(layer.params).map(([name, v]) => [name, directions.get(v)]));
+}
+
+/**
+ * The network's output `[T, B, …out]` on `input` `[B, T, …in]` and its tangent along `directions`
+ * (one tensor per variable, the variable's shape; absent: zero). The caller owns both.
+ */
+export function tangentRun(net: Network, input: tf.Tensor, directions: ReadonlyMap<tf.Variable, tf.Tensor>, surrogate: Surrogate): { output: tf.Tensor; tangent: tf.Tensor } {
+  const [batch, steps] = input.shape as [number, number];
+  // the input's tangent is zero; each layer's output tangent is the next layer's input tangent
+  let dx: tf.Tensor | undefined;
+  let tangent: tf.Tensor | undefined;
+  const derivative = (x: tf.Tensor) => surrogate.derivative(x);
+  const { output } = passLayers(net.layers, net.inputShape, input, ({ layer, isLast, input: x, currents }) => {
+    const neuron = layer.neuron!;
+    const model = modelOf(neuron) as NeuronModel<NeuronParams>;
+    check(layer.jvp !== undefined, () => `forward mode: layer '${layer.name}' (${layer.spec.kind}) has no tangent; use a finite-difference estimate or LR`);
+    const d = layerDirections(layer, directions);
+    const dCurrents = tf.tidy(() => tf.reshape(layer.jvp!(x, dx, d), [steps, batch, ...currentShapeOf(layer)]));
+    dx?.dispose();
+    const dDrives = tf.unstack(dCurrents);
+    dCurrents.dispose();
+    const field = outputField(neuron);
+    const pop = population(layer);
+    const outs: tf.Tensor[] = [], dOuts: tf.Tensor[] = [];
+    let dState: Record<string, tf.Tensor> = {};
+    const last = timeLoop(pop, tf.unstack(currents), model.initialState(neuron, [batch, ...layer.outputShape]), {
+      fire: model.fire(neuron, undefined, 0),
+      observe: (t, current, previous: NeuronState, next: NeuronState) => {
+        const dNext = tf.tidy(() => {
+          // the recurrent input's tangent joins the feed-forward one
+          const dPrevOut = dState['spikes'];
+          const rec = layer.recurrentJvp && t > 0 ? tf.reshape(layer.recurrentJvp(tf.reshape(previous.spikes, [batch, -1]), dPrevOut && tf.reshape(dPrevOut, [batch, -1]), d), dDrives[t]!.shape) : undefined;
+          const dCurrent = rec ? tf.add(dDrives[t]!, rec) : dDrives[t]!.clone();
+          return model.tangent(neuron, { t, current, dCurrent, previous, dPrevious: dState, next, coefficients: layer.coefficients as never, dCoefficients: d, derivative });
+        });
+        tf.dispose(Object.values(dState));
+        dDrives[t]!.dispose();
+        dState = dNext;
+        outs.push(next[field]!);
+        dOuts.push((dNext[field] ?? tf.zerosLike(next[field]!)).clone());
+        return [next[field]!];
+      },
+    });
+    const out = tf.stack(outs);
+    const kept = new Set(outs);
+    for (const t of Object.values(last)) if (t && !kept.has(t)) t.dispose();
+    tf.dispose([...outs, ...Object.values(dState)]);
+    const dOut = tf.stack(dOuts);
+    tf.dispose(dOuts);
+    if (isLast) tangent = dOut;
+    else {
+      dx = tf.reshape(dOut, [steps * batch, ...layer.outputShape]);
+      dOut.dispose();
+    }
+    return { output: out };
+  }, {
+    mapped: (layer, x) => {
+      check(layer.jvp !== undefined, () => `forward mode: layer '${layer.name}' (${layer.spec.kind}) has no tangent; use a finite-difference estimate or LR`);
+      const next = dx ? layer.jvp!(x, dx, {}) : undefined;
+      dx?.dispose();
+      dx = next;
+    },
+  });
+  if (!tangent) {
+    // the last layer was stateless: its input tangent, mapped, is the output's
+    tangent = tf.reshape(dx ?? tf.zerosLike(output), output.shape);
+    dx?.dispose();
+  }
+  return { output, tangent };
+}
+
+/**
+ * The mean loss over the batch and its directional derivative ∇L · v along `directions`, in one
+ * forward pass: the output's tangent contracted with the loss's own gradient at the output.
+ */
+export function directionalDerivative(net: Network, batch: Batch, loss: RowLoss, directions: ReadonlyMap<tf.Variable, tf.Tensor>, surrogate: Surrogate): { loss: number; derivative: number } {
+  const { output, tangent } = tangentRun(net, batch.input, directions, surrogate);
+  const [value, derivative] = tf.tidy(() => {
+    const objective = (o: tf.Tensor) => tf.mean(loss(o, batch.labels));
+    const g = tf.grad(objective)(output);
+    return [objective(output), tf.sum(tf.mul(g, tangent))];
+  });
+  const result = { loss: value!.dataSync()[0]!, derivative: derivative!.dataSync()[0]! };
+  tf.dispose([output, tangent, value!, derivative!]);
+  return result;
+}
