@@ -1,17 +1,17 @@
 /**
  * The likelihood-ratio estimator (DESIGN.md §1–3).
  *
- * For a noisy spiking layer, given the sampled spikes its membrane is linear in its input
- * currents, so with the membrane adjoint λ_t = ψ_t + c_t λ_{t+1} (c_t = ∂u_{t+1}/∂u_t: β for
- * subtract and no reset, β(1 − s_t) for zero reset),
+ * One forward pass with K noise copies per sample (forward.ts) records, for each noisy layer, its
+ * input, its scores ψ_t and what its neuron model's reverse filter reads. Given the sampled spikes,
+ * a layer's state is a function of its input currents alone, so
  *
- *     ∇W ≈ Σ_rows w_r Σ_t x_tᵀ m_t λ_t,      w_r = (L_r − b_r)/(K·B)
+ *     ∇θ ≈ Σ_rows w_r Σ_t VJP_θ(x_t; ĝ_t),      w_r = (L_r − b_r)/(K·B)
  *
- * (m_t: 0 while refractory; a current-based neuron filters λ once more through its synapse:
- * μ_t = m_t λ_t + α μ_{t+1}). Recurrent weights take s_{t−1} for x_t; a learned decay takes
- * Σ λ_t g_t u_{t−1} (g_t = 1 − s_{t−1} for zero reset, else 1); a learned threshold
- * −Σ λ_t s_{t−1} (subtract reset) − Σ ψ_t. The weights themselves come from the local
- * vector–Jacobian product of the layer's own map: nothing crosses from one layer to another.
+ * where ĝ_t is the current's adjoint from the model's reverse filter seeded by w_r ψ_t (for LIF,
+ * λ_t = ψ_t + β λ_{t+1}; each model's own in its file) and VJP_θ is the layer's local
+ * vector–Jacobian product of its own map. Learned neuron coefficients take the filter's terms,
+ * recurrent weights the layer's recurrent VJP. Nothing crosses from one layer to another, and this
+ * file knows no neuron model or layer kind.
  *
  * A deterministic readout at the end is trained by the same filter seeded with the exact
  * ∂L/∂u_t of the loss (a derivative of the loss alone, local to that layer).
