@@ -169,27 +169,24 @@ export function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** Reads and validates a JSON config file. */
-export async function readConfigFile(file: string): Promise<Partial<TrainConfig>> {
-  const text = Buffer.from(await readFileNamed(file, 'config file')).toString('utf8');
-  let parsed: unknown;
+/** Reads a JSON file; a missing file or bad JSON is an error naming the file and `what` it is. */
+async function readJsonFile(file: string, what: string): Promise<unknown> {
+  const text = Buffer.from(await readFileNamed(file, what)).toString('utf8');
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     throw new SpikelrError(`${file}: not valid JSON (${(err as Error).message})`);
   }
-  return validateConfig(parsed, file);
+}
+
+/** Reads and validates a JSON config file. */
+export async function readConfigFile(file: string): Promise<Partial<TrainConfig>> {
+  return validateConfig(await readJsonFile(file, 'config file'), file);
 }
 
 /** Reads a JSON file of neuron equations and checks it as a neuron (errors name the file). */
 export async function readEquationsFile(file: string): Promise<EquationOptions> {
-  const text = Buffer.from(await readFileNamed(file, 'neuron equations file')).toString('utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new SpikelrError(`${file}: not valid JSON (${(err as Error).message})`);
-  }
+  const parsed = await readJsonFile(file, 'neuron equations file');
   try {
     equationNeuron(parsed as EquationOptions);
   } catch (err) {
