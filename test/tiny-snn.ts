@@ -13,6 +13,7 @@ import { alif, lif, synaptic, type EquationParams, type SpikingParams } from '..
 import { dense, readout, recurrent, type Learnable } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 import { refAffine, refNeurons } from './reference.js';
+import { unbiasedDraws } from './stats.js';
 
 const cdf: Record<NoiseKind, (z: number) => number> = {
   gaussian: (z) => 0.5 * (1 + erf(z / Math.SQRT2)),
@@ -254,34 +255,8 @@ export function varianceRatioUpper(a: readonly number[][], b: readonly number[][
   return ratios[Math.floor(q * (resamples - 1))]!;
 }
 
-/**
- * Unbiasedness against `exact` with a calibrated aggregate. Entries of one estimate are strongly
- * correlated (every weight of a neuron multiplies the same score), so Σ z² over p entries is not
- * χ²_p: by Satterthwaite it is about c·χ²_ν with c = tr(R²)/p and ν = p²/tr(R²), R the entries'
- * correlation matrix over the draws. The threshold is that law's 1 − 1e-4 quantile (Wilson–Hilferty).
- * Also returns the largest |z| (each entry is a t with draws − 1 degrees of freedom).
- */
-export function unbiasedness(c: Case, net: Network, exact: Params, copies: number, draws: number): { maxZ: number; chi2: number; threshold: number; informative: number; entries: number } {
-  const samples = lrSamples(c, net, copies, draws);
+/** Unbiasedness of the LR estimate against `exact` (see stats.ts for the calibrated aggregate). */
+export function unbiasedness(c: Case, net: Network, exact: Params, copies: number, draws: number): ReturnType<typeof unbiasedDraws> {
   const names = net.layers.flatMap((l) => Object.keys(l.params).map((n) => `${l.name}.${n}`));
-  const g = names.flatMap((n) => exact[n] ?? []);
-  const p = g.length;
-  const mean = g.map((_, i) => samples.reduce((s, r) => s + r[i]!, 0) / draws);
-  const centred = samples.map((r) => r.map((v, i) => v - mean[i]!));
-  const sd = g.map((_, i) => Math.sqrt(centred.reduce((s, r) => s + r[i]! ** 2, 0) / (draws - 1)));
-  const z = g.map((gi, i) => (mean[i]! - gi) / (sd[i]! / Math.sqrt(draws)));
-  let trR2 = 0;
-  for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) {
-    const r = centred.reduce((s, row) => s + row[i]! * row[j]!, 0) / ((draws - 1) * sd[i]! * sd[j]!);
-    trR2 += r * r;
-  }
-  const scale = trR2 / p, nu = (p * p) / trR2;
-  const q = nu * (1 - 2 / (9 * nu) + 3.719 * Math.sqrt(2 / (9 * nu))) ** 3;
-  return {
-    maxZ: Math.max(...z.map(Math.abs)),
-    chi2: z.reduce((s, v) => s + v * v, 0),
-    threshold: scale * q,
-    informative: g.filter((gi, i) => Math.abs(gi) > 5 * sd[i]! / Math.sqrt(draws)).length,
-    entries: p,
-  };
+  return unbiasedDraws(lrSamples(c, net, copies, draws), names.flatMap((n) => exact[n] ?? []));
 }

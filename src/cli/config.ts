@@ -12,6 +12,7 @@ import { OPTIMIZERS } from '../learning/optim.js';
 import { parseSchedule } from '../learning/schedule.js';
 import { formulaSurrogate, SURROGATE_NAMES } from '../neurons/surrogate.js';
 import { ESTIMATORS, METHODS, type MethodName } from '../learning/estimators/registry.js';
+import { TANGENTS } from '../learning/estimators/fg.js';
 import { REGULARIZERS } from '../learning/regularizers.js';
 import { SAMPLINGS } from '../learning/sampling.js';
 import { NOISE_KINDS } from '../neurons/noise.js';
@@ -75,7 +76,11 @@ export interface TrainConfig {
   score: (typeof SCORES)[number];
   baseline: (typeof BASELINES)[number];
   sampling: (typeof SAMPLINGS)[number];
-  // surrogate-gradient BPTT
+  // forward gradients
+  /** Directions per estimate. */
+  directions: number;
+  tangent: (typeof TANGENTS)[number];
+  // surrogate-gradient BPTT (and the spike's derivative in forward gradients)
   surrogate: (typeof SURROGATES)[number];
   surrogateScale: number;
   /** S'(x) in x = u − ϑ for surrogate 'formula' (mathjs syntax). */
@@ -92,6 +97,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   optimizer: 'adam', learningRate: 5e-4, momentum: 0.9, weightDecay: 0, schedule: 'constant',
   epochs: 1, batchSize: 128, validation: 0, patience: null, maxSteps: null, seed: 0, checkpointEvery: 100, workers: 0,
   copies: 8, noise: 'logistic:0.5', score: 'spike', baseline: 'loo', sampling: 'mc',
+  directions: 8, tangent: 'exact',
   surrogate: 'atan', surrogateScale: 2, surrogateFormula: '1 / (1 + (pi * x)^2)', truncate: null,
 };
 
@@ -135,7 +141,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   regularizerWeight: num(0, 1e6, true), rateTarget: num(0, 1), optimizer: oneOf(OPTIMIZERS), learningRate: num(0, 10, true),
   momentum: num(0, 0.999999), weightDecay: num(0, 1), schedule: str, epochs: int(1), batchSize: int(1), validation: num(0, 0.9),
   patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), workers: int(0), copies: int(1), noise: noiseSpec,
-  score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), surrogate: oneOf(SURROGATES),
+  score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), directions: int(1), tangent: oneOf(TANGENTS), surrogate: oneOf(SURROGATES),
   surrogateScale: num(0, 1e6, true), surrogateFormula: str, truncate: int(1, true),
 };
 

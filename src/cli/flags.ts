@@ -16,11 +16,12 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   schedule: "learning-rate schedule: constant, cosine, linear, or a formula in step, total, progress, epoch, e.g. '0.1^floor(epoch/2)'",
   epochs: 'epochs', batchSize: 'samples per optimizer step', validation: 'fraction of the training set held out for validation', patience: 'early stopping: epochs without a better validation accuracy',
   maxSteps: 'stop after N optimizer steps', seed: 'seed of weights, data order, encodings and noise', checkpointEvery: 'write a checkpoint every N steps', workers: 'worker threads besides the main one, each estimating a shard of every batch (1 uses two cores; the noise then differs from a run with another count)',
+  directions: 'FG: random directions per estimate', tangent: "FG: 'exact' (forward mode) or 'finite-difference'",
   copies: 'LR: noise copies per sample', noise: 'LR: escape noise KIND:SIGMA', score: 'LR: score function', baseline: 'LR: baseline', sampling: 'LR: noise sampling',
   surrogate: 'BPTT: surrogate derivative', surrogateFormula: "BPTT: S'(x) for --surrogate formula, in x = u - threshold (mathjs syntax)", surrogateScale: "BPTT: the surrogate's sharpness (atan alpha, sigmoid slope, triangular width)", truncate: 'BPTT: truncate the backward pass every N steps',
 };
 
-const INTEGER_KEYS = new Set(['trainLimit', 'testLimit', 'patience', 'maxSteps', 'truncate', 'steps', 'epochs', 'batchSize', 'seed', 'checkpointEvery', 'workers', 'copies']);
+const INTEGER_KEYS = new Set(['trainLimit', 'testLimit', 'patience', 'maxSteps', 'truncate', 'steps', 'epochs', 'batchSize', 'seed', 'checkpointEvery', 'workers', 'copies', 'directions']);
 
 function parserFor(key: keyof TrainConfig): (value: string) => unknown {
   const sample = COMMON_DEFAULTS[key as Exclude<keyof TrainConfig, 'method'>];

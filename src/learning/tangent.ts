@@ -25,18 +25,29 @@ function layerDirections(layer: Layer, directions: ReadonlyMap<tf.Variable, tf.T
  * The network's output `[T, B, …out]` on `input` `[B, T, …in]` and its tangent along `directions`
  * (one tensor per variable, the variable's shape; absent: zero). The caller owns both.
  */
-export function tangentRun(net: Network, input: tf.Tensor, directions: ReadonlyMap<tf.Variable, tf.Tensor>, surrogate: Surrogate): { output: tf.Tensor; tangent: tf.Tensor } {
+export interface TangentOptions {
+  /** Tangents added to a layer's feed-forward currents, by layer index, `[T, B, …current]` (activity perturbation). */
+  readonly currentTangents?: ReadonlyMap<number, tf.Tensor>;
+  /** Sees a layer's input rows `[T·B, …in]` and output sequence `[T, B, …out]` (clone what you keep). */
+  readonly observeLayer?: (index: number, input: tf.Tensor, output: tf.Tensor) => void;
+}
+
+export function tangentRun(net: Network, input: tf.Tensor, directions: ReadonlyMap<tf.Variable, tf.Tensor>, surrogate: Surrogate, o: TangentOptions = {}): { output: tf.Tensor; tangent: tf.Tensor } {
   const [batch, steps] = input.shape as [number, number];
   // the input's tangent is zero; each layer's output tangent is the next layer's input tangent
   let dx: tf.Tensor | undefined;
   let tangent: tf.Tensor | undefined;
   const derivative = (x: tf.Tensor) => surrogate.derivative(x);
-  const { output } = passLayers(net.layers, net.inputShape, input, ({ layer, isLast, input: x, currents }) => {
+  const { output } = passLayers(net.layers, net.inputShape, input, ({ layer, index, isLast, input: x, currents }) => {
     const neuron = layer.neuron!;
     const model = modelOf(neuron) as NeuronModel<NeuronParams>;
     check(layer.jvp !== undefined, () => `forward mode: layer '${layer.name}' (${layer.spec.kind}) has no tangent; use a finite-difference estimate or LR`);
     const d = layerDirections(layer, directions);
-    const dCurrents = tf.tidy(() => tf.reshape(layer.jvp!(x, dx, d), [steps, batch, ...currentShapeOf(layer)]));
+    const extra = o.currentTangents?.get(index);
+    const dCurrents = tf.tidy(() => {
+      const mapped = tf.reshape(layer.jvp!(x, dx, d), [steps, batch, ...currentShapeOf(layer)]);
+      return extra ? tf.add(mapped, extra) : mapped;
+    });
     dx?.dispose();
     const dDrives = tf.unstack(dCurrents);
     dCurrents.dispose();
@@ -63,6 +74,7 @@ export function tangentRun(net: Network, input: tf.Tensor, directions: ReadonlyM
       },
     });
     const out = tf.stack(outs);
+    o.observeLayer?.(index, x, out);
     const kept = new Set(outs);
     for (const t of Object.values(last)) if (t && !kept.has(t)) t.dispose();
     tf.dispose([...outs, ...Object.values(dState)]);
@@ -91,17 +103,24 @@ export function tangentRun(net: Network, input: tf.Tensor, directions: ReadonlyM
 }
 
 /**
- * The mean loss over the batch and its directional derivative ∇L · v along `directions`, in one
- * forward pass: the output's tangent contracted with the loss's own gradient at the output.
+ * The mean loss over the batch and its directional derivative ∇L · v along `directions` (and the
+ * activity tangents of `o`), in one forward pass: the output's tangent contracted with the loss's
+ * own gradient at the output. `rows` splits the derivative by sample (what each row's output
+ * tangent contributes; they sum to `derivative`).
  */
-export function directionalDerivative(net: Network, batch: Batch, loss: RowLoss, directions: ReadonlyMap<tf.Variable, tf.Tensor>, surrogate: Surrogate): { loss: number; derivative: number } {
-  const { output, tangent } = tangentRun(net, batch.input, directions, surrogate);
-  const [value, derivative] = tf.tidy(() => {
-    const objective = (o: tf.Tensor) => tf.mean(loss(o, batch.labels));
+export function directionalDerivative(
+  net: Network, batch: Batch, loss: RowLoss, directions: ReadonlyMap<tf.Variable, tf.Tensor>, surrogate: Surrogate, o: TangentOptions = {},
+): { loss: number; derivative: number; rows: Float32Array } {
+  const { output, tangent } = tangentRun(net, batch.input, directions, surrogate, o);
+  const [value, rows] = tf.tidy(() => {
+    const objective = (out: tf.Tensor) => tf.mean(loss(out, batch.labels));
     const g = tf.grad(objective)(output);
-    return [objective(output), tf.sum(tf.mul(g, tangent))];
+    // output and tangent are [T, B, …]: sum every axis but the batch's
+    const perRow = tf.sum(tf.mul(g, tangent), [0, ...Array.from({ length: output.rank - 2 }, (_, i) => i + 2)]);
+    return [objective(output), perRow];
   });
-  const result = { loss: value!.dataSync()[0]!, derivative: derivative!.dataSync()[0]! };
-  tf.dispose([output, tangent, value!, derivative!]);
+  const perRow = rows!.dataSync() as Float32Array;
+  const result = { loss: value!.dataSync()[0]!, derivative: perRow.reduce((a, b) => a + b, 0), rows: perRow };
+  tf.dispose([output, tangent, value!, rows!]);
   return result;
 }

@@ -5,12 +5,15 @@
  */
 import { SpikelrError } from '../../errors.js';
 import { bpttMethod } from './bptt.js';
+import { fgActivityMethod, fgMethod } from './fg.js';
 import { lrMethod } from './lr.js';
 import type { Method } from './types.js';
 
 export const ESTIMATORS = {
   lr: lrMethod,
   bptt: bpttMethod,
+  fg: fgMethod,
+  'fg-activity': fgActivityMethod,
 } as const satisfies Record<string, Method>;
 
 export type MethodName = keyof typeof ESTIMATORS;

@@ -1,0 +1,198 @@
+/**
+ * Forward gradients (Baydin et al. 2022, "Gradients without backpropagation"): with directions
+ * v ~ N(0, I), g = mean_k (∇L · v_k) v_k is an unbiased estimate of ∇L, and ∇L · v comes from
+ * forward mode in the same pass as the loss — no tape, so memory does not grow with T. Spikes take
+ * the surrogate's derivative, so ∇L is the surrogate network's gradient: the objective BPTT
+ * estimates, not LR's expected loss of the stochastic network.
+ *
+ * - `perturb: 'weights'`: one direction over every trained parameter; variance grows with their
+ *   number.
+ * - `perturb: 'activities'` (Ren, Kornblith, Liao and Hinton 2022): directions u on one layer's
+ *   input currents at a time, the tangent carried from there to the loss; each sample's current
+ *   adjoint is estimated by (∇ℓ_b · u_b) u_b and turned into weight gradients by the layer's own
+ *   local VJP — far fewer perturbed entries, far less variance. One pass per layer and direction.
+ * - `tangent: 'finite-difference'`: ∇L · v ≈ (L(θ + εv) − L(θ − εv)) / 2ε of the deterministic
+ *   network (zeroth order, SPSA-like), for networks with no tangent; weights only.
+ *
+ * Directions come from the counter stream (regenerated from the seed, never stored).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { check, checkInteger, checkKeys, checkOneOf, checkPositive, show } from '../../errors.js';
+import { sampleNoise } from '../../neurons/noise.js';
+import { atan, surrogateByName, type Surrogate } from '../../neurons/surrogate.js';
+import { currentShapeOf } from '../../sim/layer.js';
+import type { Network } from '../../sim/network.js';
+import { freshSeed, streamKey } from '../../sim/random.js';
+import type { RowLoss } from '../losses.js';
+import { directionalDerivative } from '../tangent.js';
+import { differentiableRun } from './bptt.js';
+import type { Batch, Estimator, GradientEstimate, Method } from './types.js';
+import type { TrainConfig } from '../../cli/config.js';
+
+export const PERTURBATIONS = ['weights', 'activities'] as const;
+export const TANGENTS = ['exact', 'finite-difference'] as const;
+
+export interface FGConfig {
+  /** Directions K per estimate (averaged). */
+  readonly directions: number;
+  readonly perturb?: (typeof PERTURBATIONS)[number];
+  readonly tangent?: (typeof TANGENTS)[number];
+  /** The spike's derivative in forward mode (default atan(α = 2), as BPTT). */
+  readonly surrogate?: Surrogate;
+  /** Step ε of the finite-difference tangent. */
+  readonly epsilon?: number;
+}
+
+/** A standard-normal tensor of `shape` from counter stream `key`. */
+function normal(shape: readonly number[], key: number): tf.Tensor {
+  return tf.tensor(sampleNoise('gaussian', shape.reduce((a, b) => a * b, 1), key), [...shape], 'float32');
+}
+
+/** The variables an estimate covers: every parameter but the noise scale (no noise here). */
+function trainedVariables(net: Network): tf.Variable[] {
+  return net.layers.flatMap((l) => Object.entries(l.params).filter(([n]) => n !== 'noiseScale').map(([, v]) => v));
+}
+
+/** Mean loss of the deterministic network (spikes by H; no noise). */
+function meanLoss(net: Network, batch: Batch, loss: RowLoss): number {
+  return tf.tidy(() => tf.mean(loss(differentiableRun(net, batch.input, (x) => tf.step(x)), batch.labels)).dataSync()[0]!);
+}
+
+/** (L(θ + εv) − L(θ − εv)) / 2ε, the parameters restored bit for bit afterwards. */
+function finiteDifference(net: Network, batch: Batch, loss: RowLoss, v: ReadonlyMap<tf.Variable, tf.Tensor>, epsilon: number): number {
+  const saved = new Map([...v.keys()].map((x) => [x, x.clone()] as const));
+  const shift = (sign: number) => v.forEach((d, x) => tf.tidy(() => x.assign(tf.add(saved.get(x)!, tf.mul(sign * epsilon, d)))));
+  try {
+    shift(1);
+    const plus = meanLoss(net, batch, loss);
+    shift(-1);
+    const minus = meanLoss(net, batch, loss);
+    return (plus - minus) / (2 * epsilon);
+  } finally {
+    saved.forEach((value, x) => x.assign(value));
+    tf.dispose([...saved.values()]);
+  }
+}
+
+function accumulate(sums: Map<tf.Variable, tf.Tensor>, v: tf.Variable, term: tf.Tensor): void {
+  const old = sums.get(v);
+  sums.set(v, old ? tf.tidy(() => tf.add(old, term)) : term.clone());
+  old?.dispose();
+  term.dispose();
+}
+
+export function forwardGradient(config: FGConfig): Estimator {
+  checkKeys('forwardGradient', config, ['directions', 'perturb', 'tangent', 'surrogate', 'epsilon']);
+  checkInteger('forwardGradient', 'directions', config.directions, 1);
+  const perturb = config.perturb ?? 'weights';
+  const tangent = config.tangent ?? 'exact';
+  checkOneOf('forwardGradient', 'perturb', perturb, PERTURBATIONS);
+  checkOneOf('forwardGradient', 'tangent', tangent, TANGENTS);
+  const epsilon = config.epsilon ?? 1e-3;
+  checkPositive('forwardGradient', 'epsilon', epsilon);
+  check(!(perturb === 'activities' && tangent === 'finite-difference'), () => "forwardGradient: finite-difference tangents perturb the weights; use perturb 'weights', or the exact tangent for activities");
+  const surrogate = config.surrogate ?? atan();
+  const K = config.directions;
+  return {
+    name: `fg(${perturb}, ${tangent}, ${K} direction${K > 1 ? 's' : ''}${tangent === 'exact' ? `, ${surrogate.name}` : ''})`,
+    estimate(net, batch, loss, seed = freshSeed()) {
+      const B = batch.input.shape[0]!;
+      check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B, () => `fg: labels must have shape [${B}] (one per sample), got ${show(batch.labels.shape)}`);
+      const r = perturb === 'weights' ? weightPerturbation(net, batch, loss, seed) : activityPerturbation(net, batch, loss, seed);
+      check(Number.isFinite(r.loss), () => 'fg: the loss is not finite; check the inputs and the learning rate');
+      return r;
+    },
+  };
+
+  function weightPerturbation(net: Network, batch: Batch, loss: RowLoss, seed: number): GradientEstimate {
+    const vars = trainedVariables(net);
+    const sums = new Map<tf.Variable, tf.Tensor>();
+    let lossSum = 0;
+    for (let k = 0; k < K; k++) {
+      const v = new Map(vars.map((x, i) => [x, normal(x.shape, streamKey(seed, k, i))] as const));
+      let d: number;
+      if (tangent === 'exact') {
+        const r = directionalDerivative(net, batch, loss, v, surrogate);
+        d = r.derivative;
+        lossSum += r.loss;
+      } else {
+        d = finiteDifference(net, batch, loss, v, epsilon);
+      }
+      v.forEach((dir, x) => accumulate(sums, x, tf.mul(dir, d / K)));
+      tf.dispose([...v.values()]);
+    }
+    const value = tangent === 'exact' ? lossSum / K : meanLoss(net, batch, loss);
+    return { gradients: sums, loss: value, dispose: () => sums.forEach((g) => g.dispose()) };
+  }
+
+  function activityPerturbation(net: Network, batch: Batch, loss: RowLoss, seed: number): GradientEstimate {
+    const [B, T] = batch.input.shape as [number, number];
+    // a layer's coefficients and in-cell recurrent weights are not reached through its currents
+    for (const l of net.layers) {
+      const unreached = Object.keys(l.params).filter((n) => n !== 'noiseScale' && !l.mapParams.includes(n) && !(n === 'recurrent' && l.recurrentVjp && l.recurrentCurrents));
+      check(unreached.length === 0, () => `fg-activity: layer '${l.name}' learns ${unreached.join(', ')}, which activity perturbation does not reach (it perturbs the currents a layer's map and recurrent weights produce); use fg (weights) or lr`);
+    }
+    const mixes = net.layers.some((l) => l.mixesRows === true);
+    const sums = new Map<tf.Variable, tf.Tensor>();
+    let lossSum = 0, passes = 0;
+    net.layers.forEach((layer, index) => {
+      if (!layer.neuron || layer.mapParams.length === 0) return;
+      const shape = [T, B, ...currentShapeOf(layer)];
+      let input: tf.Tensor | undefined, output: tf.Tensor | undefined;
+      let adjoint: tf.Tensor | undefined;
+      for (let k = 0; k < K; k++) {
+        const u = normal(shape, streamKey(seed, index, k));
+        const r = directionalDerivative(net, batch, loss, new Map(), surrogate, {
+          currentTangents: new Map([[index, u]]),
+          observeLayer: (i, x, out) => {
+            if (i !== index || input) return;
+            input = x.clone();
+            output = out.clone();
+          },
+        });
+        lossSum += r.loss;
+        passes++;
+        // each sample's current adjoint ≈ (∇ℓ_b · u_b) u_b (rows mixed by a graph layer: the total)
+        const scale = mixes ? new Float32Array(B).fill(r.derivative) : r.rows;
+        const term = tf.tidy(() => tf.mul(u, tf.reshape(tf.tensor1d(scale), [1, B, ...currentShapeOf(layer).map(() => 1)])));
+        u.dispose();
+        const next = adjoint ? tf.tidy(() => tf.add(adjoint!, term)) : term.clone();
+        adjoint?.dispose();
+        term.dispose();
+        adjoint = next;
+      }
+      tf.tidy(() => {
+        const g = tf.div(adjoint!, K);
+        const grads = layer.vjp(input!, tf.reshape(g, [T * B, ...currentShapeOf(layer)]));
+        for (const [name, grad] of Object.entries(grads)) if (layer.params[name]) sums.set(layer.params[name]!, tf.keep(grad));
+        if (layer.recurrentVjp && layer.params['recurrent']) {
+          // the recurrent current of step t is s_{t−1} V: Σ_t s_{t−1}ᵀ ĝ_t
+          const steps = tf.unstack(g);
+          const outs = tf.unstack(tf.reshape(output!, [T, B, -1]));
+          const parts = steps.slice(1).map((gt, t) => layer.recurrentVjp!(outs[t]!, gt)['recurrent']!);
+          if (parts.length) sums.set(layer.params['recurrent']!, tf.keep(tf.addN(parts)));
+        }
+      });
+      tf.dispose([adjoint!, input!, output!]);
+    });
+    return { gradients: sums, loss: passes ? lossSum / passes : meanLoss(net, batch, loss), dispose: () => sums.forEach((g) => g.dispose()) };
+  }
+}
+
+const fgDefaults: Partial<TrainConfig> = { hidden: [500], beta: 0.9, readoutBeta: 0.9, steps: 10, encoding: 'direct', learningRate: 1e-3, schedule: 'cosine', batchSize: 100, epochs: 1 };
+
+/** `--method fg`: forward gradients with weight perturbation (the LR recipe's network; not yet tuned). */
+export const fgMethod = {
+  name: 'fg',
+  description: 'forward gradients, directions on the weights (Baydin et al. 2022)',
+  defaults: fgDefaults,
+  estimator: (c) => forwardGradient({ directions: c.directions, perturb: 'weights', tangent: c.tangent, surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula) }),
+} satisfies Method;
+
+/** `--method fg-activity`: forward gradients with activity perturbation (not yet tuned). */
+export const fgActivityMethod = {
+  name: 'fg-activity',
+  description: 'forward gradients, directions on each layer\'s currents (Ren et al. 2022)',
+  defaults: fgDefaults,
+  estimator: (c) => forwardGradient({ directions: c.directions, perturb: 'activities', tangent: 'exact', surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula) }),
+} satisfies Method;

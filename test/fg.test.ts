@@ -1,0 +1,117 @@
+/**
+ * Forward gradients: unbiased for the surrogate network's gradient (tfjs autodiff, the BPTT
+ * estimator, is the truth), for weight and activity perturbation; the finite-difference tangent
+ * agrees with the exact one on a smooth network; activity perturbation has far less variance;
+ * what cannot be estimated is a clear error.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { bptt } from '../src/learning/estimators/bptt.js';
+import { forwardGradient, type FGConfig } from '../src/learning/estimators/fg.js';
+import { membraneCrossEntropy } from '../src/learning/losses.js';
+import { analog, lif } from '../src/neurons/params.js';
+import { atan } from '../src/neurons/surrogate.js';
+import { conv2d, dense, flatten, maxPool2d, readout, recurrent, type LayerSpec } from '../src/sim/layer.js';
+import { Network } from '../src/sim/network.js';
+import { unbiasedDraws } from './stats.js';
+import { totalVariance, varianceRatioUpper } from './tiny-snn.js';
+
+const loss = membraneCrossEntropy('mean');
+
+function setup(layers: LayerSpec[], inputs = 4) {
+  const net = new Network({ input: [inputs], layers, seed: 6 });
+  const batch = { input: tf.tidy(() => tf.randomUniform([3, 5, inputs], 0, 2, 'float32', 8)), labels: tf.tensor1d([0, 1, 1], 'int32') };
+  const vars = net.layers.flatMap((l) => Object.entries(l.params).filter(([n]) => n !== 'noiseScale').map(([, v]) => v));
+  return { net, batch, vars, dispose: () => { tf.dispose([batch.input, batch.labels]); net.dispose(); } };
+}
+
+/** `draws` estimates, each flattened in the variables' order. */
+function draws(config: FGConfig, s: ReturnType<typeof setup>, count: number): number[][] {
+  const est = forwardGradient(config);
+  return Array.from({ length: count }, (_, d) => {
+    const e = est.estimate(s.net, s.batch, loss, 500 + d);
+    const row = s.vars.flatMap((v) => Array.from(e.gradients.get(v)?.dataSync() ?? new Float32Array(v.size)));
+    e.dispose();
+    return row;
+  });
+}
+
+function exact(s: ReturnType<typeof setup>): number[] {
+  const e = bptt({ surrogate: atan() }).estimate(s.net, s.batch, loss);
+  const g = s.vars.flatMap((v) => Array.from(e.gradients.get(v)!.dataSync()));
+  e.dispose();
+  return g;
+}
+
+const spiking = (units = 3) => [recurrent({ name: 'h', units, neuron: lif({ beta: 0.8, threshold: 0.1 }) }), readout({ name: 'o', units: 2, beta: 0.8 })];
+
+/** The hidden layer fires now and then (so every parameter has a gradient to find). */
+function expectFiring(s: ReturnType<typeof setup>): void {
+  const r = s.net.run(s.batch.input, { record: { h: ['spikes'] } });
+  const rate = tf.tidy(() => tf.mean(r.records['h']!.spikes!).dataSync()[0]!);
+  r.dispose();
+  expect(rate).toBeGreaterThan(0.03);
+  expect(rate).toBeLessThan(0.9);
+}
+
+describe('forward gradients are unbiased for the surrogate gradient', () => {
+  it.each([
+    ['weight perturbation', { directions: 1, perturb: 'weights' } as FGConfig, 1500],
+    ['activity perturbation (recurrent layer included)', { directions: 1, perturb: 'activities' } as FGConfig, 300],
+  ])('%s', (_name, config, count) => {
+    const s = setup(spiking());
+    expectFiring(s);
+    const truth = exact(s);
+    const samples = draws(config, s, count);
+    const r = unbiasedDraws(samples, truth);
+    expect(r.maxZ).toBeLessThan(5);
+    expect(r.chi2).toBeLessThan(r.threshold);
+    // the test has power: an estimator 25% too small (a missing factor) fails it
+    const biased = unbiasedDraws(samples.map((row) => row.map((x) => 0.75 * x)), truth);
+    expect(biased.maxZ > 5 || biased.chi2 > biased.threshold).toBe(true);
+    s.dispose();
+  });
+
+  it('activity perturbation has far less variance than weight perturbation when weights outnumber activities', () => {
+    // 40 inputs → 4 recurrent units: 186 weights, 20 activities per sample and layer
+    const s = setup(spiking(4), 40);
+    expectFiring(s);
+    const weights = draws({ directions: 1, perturb: 'weights' }, s, 200);
+    const activities = draws({ directions: 1, perturb: 'activities' }, s, 200);
+    expect(varianceRatioUpper(activities, weights)).toBeLessThan(0.5);
+    expect(totalVariance(activities)).toBeGreaterThan(0);
+    s.dispose();
+  });
+
+  it('the finite-difference tangent agrees with the exact one on a smooth network (same directions)', () => {
+    const s = setup([dense({ name: 'a', units: 5, neuron: analog({ activation: 'tanh' }) }), readout({ name: 'o', units: 2, beta: 0.7 })]);
+    const a = forwardGradient({ directions: 3, tangent: 'exact' }).estimate(s.net, s.batch, loss, 77);
+    const b = forwardGradient({ directions: 3, tangent: 'finite-difference', epsilon: 1e-2 }).estimate(s.net, s.batch, loss, 77);
+    const before = s.vars.map((v) => Array.from(v.dataSync()));
+    for (const v of s.vars) {
+      const [x, y] = [a.gradients.get(v)!.dataSync(), b.gradients.get(v)!.dataSync()];
+      x.forEach((xi, i) => expect(Math.abs(xi - y[i]!)).toBeLessThan(2e-3 * Math.max(1, Math.abs(xi))));
+    }
+    expect(s.vars.map((v) => Array.from(v.dataSync()))).toEqual(before); // parameters restored bit for bit
+    a.dispose(), b.dispose(), s.dispose();
+  });
+});
+
+describe('what forward gradients cannot do is a clear error', () => {
+  it('a layer with no tangent, with the exact tangent', () => {
+    const net = new Network({ input: [4, 4, 1], layers: [conv2d({ filters: 2, kernelSize: 3 }), maxPool2d({ poolSize: 2 }), flatten(), readout({ units: 2 })], seed: 1 });
+    const batch = { input: tf.ones([2, 3, 4, 4, 1]), labels: tf.tensor1d([0, 1], 'int32') };
+    expect(() => forwardGradient({ directions: 1 }).estimate(net, batch, loss, 1)).toThrow(/has no tangent; use a finite-difference estimate or LR/);
+    const fd = forwardGradient({ directions: 1, tangent: 'finite-difference' }).estimate(net, batch, loss, 1);
+    expect(fd.gradients.size).toBe(4); // the finite-difference mode needs no tangent
+    fd.dispose();
+    tf.dispose([batch.input, batch.labels]);
+    net.dispose();
+  });
+  it('learned neuron coefficients under activity perturbation; activities with finite differences', () => {
+    const s = setup([dense({ name: 'h', units: 3, neuron: lif(), learn: ['beta'] }), readout({ name: 'o', units: 2 })]);
+    expect(() => forwardGradient({ directions: 1, perturb: 'activities' }).estimate(s.net, s.batch, loss, 1)).toThrow(/layer 'h' learns beta, which activity perturbation does not reach.*use fg \(weights\) or lr/);
+    expect(() => forwardGradient({ directions: 1, perturb: 'activities', tangent: 'finite-difference' })).toThrow(/finite-difference tangents perturb the weights/);
+    s.dispose();
+  });
+});
