@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkKeys, checkOneOf } from '../errors.js';
-import { activate, activationFire, noisyActivationFire } from './firing.js';
+import { activationFire, noisyActivationFire } from './firing.js';
 import type { NeuronModel, NeuronState } from './model.js';
 
 export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'identity'] as const;
@@ -62,4 +62,3 @@ export const analogModel = {
   tangent: (p, x) => ({ membrane: x.dCurrent, spikes: tf.mul(slope(p.activation, x.current), x.dCurrent) }),
 } satisfies NeuronModel<AnalogParams>;
 
-export { activate };
