@@ -2,18 +2,18 @@
  * The workloads of `bench/run.ts` (issue 6's table), and the recipe its worker threads build them
  * from (`--workers`).
  */
-import { bptt } from '../src/learning/estimators/bptt.js';
+import { defaultConfig } from '../src/cli/config.js';
+import { methodOf, type MethodName } from '../src/learning/estimators/registry.js';
+import type { Estimator } from '../src/learning/estimators/types.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
-import { likelihoodRatio, type Estimator } from '../src/learning/estimators/lr.js';
 import type { ShardParts } from '../src/learning/parallel.js';
-import { escapeNoise } from '../src/neurons/noise.js';
 import { lif } from '../src/neurons/params.js';
-import { atan } from '../src/neurons/surrogate.js';
 import { dense, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 
-export type Kind = 'forward' | 'bptt' | 'lr';
-export interface Workload { readonly name: string; readonly kind: Kind; readonly hidden: number; readonly recurrent?: boolean; readonly copies?: number }
+/** A forward pass, or a training step of a registered method. */
+export type Kind = 'forward' | MethodName;
+export interface Workload { readonly name: string; readonly kind: Kind; readonly hidden: number; readonly recurrent?: boolean; readonly copies?: number; readonly directions?: number }
 export const WORKLOADS: Workload[] = [
   { name: 'forward-h512', kind: 'forward', hidden: 512 },
   { name: 'forward-h1000', kind: 'forward', hidden: 1000 },
@@ -24,6 +24,8 @@ export const WORKLOADS: Workload[] = [
   { name: 'lr-h512-k8', kind: 'lr', hidden: 512, copies: 8 },
   { name: 'lr-h512-k32', kind: 'lr', hidden: 512, copies: 32 },
   { name: 'lr-h1000-k8', kind: 'lr', hidden: 1000, copies: 8 },
+  { name: 'fg-h512-k8', kind: 'fg', hidden: 512, directions: 8 },
+  { name: 'fga-h512-k8', kind: 'fg-activity', hidden: 512, directions: 8 },
 ];
 
 export function network(w: Workload): Network {
@@ -31,10 +33,15 @@ export function network(w: Workload): Network {
   return new Network({ input: [784], layers: [hidden, readout({ name: 'out', units: 10, beta: 0.95 })], seed: 0 });
 }
 
+/**
+ * The workload's estimator, from the method registry with the bench's settings: K copies of
+ * logistic escape noise σ = 0.5 with the spike score and leave-one-out baseline (LR), atan(2) as
+ * the surrogate (BPTT, FG), K directions (FG).
+ */
 export function estimatorOf(w: Workload): Estimator | undefined {
-  return w.kind === 'bptt' ? bptt({ surrogate: atan({ alpha: 2 }) })
-    : w.kind === 'lr' ? likelihoodRatio({ copies: w.copies!, noise: escapeNoise('logistic', 0.5), score: 'spike', baseline: 'loo' })
-    : undefined;
+  if (w.kind === 'forward') return undefined;
+  const config = { ...defaultConfig(w.kind), copies: w.copies ?? 8, directions: w.directions ?? 8, noise: 'logistic:0.5', score: 'spike' as const, baseline: 'loo' as const, surrogate: 'atan' as const, surrogateScale: 2 };
+  return methodOf(w.kind).estimator(config);
 }
 
 /** The recipe of a worker thread: the named workload's network, estimator and loss. */
