@@ -167,6 +167,19 @@ describe('spikelr train and eval', () => {
     expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/\| PGD transfer \| bpttFromLr \|/);
   });
 
+  it('compare takes any registered methods and puts each one\'s gradient beside BPTT\'s', async () => {
+    const out = path.join(dir, 'compare-fg');
+    const r = await spikelr('compare', '--methods', 'bptt,fg-activity', '--directions', '64', '--epochs', '1', '--max-steps', '2', '--train-limit', '300', '--test-limit', '100', '--hidden', '16', '--gradient-batches', '2', '--copies-sweep', '2', '--attack-samples', '20', '--epsilons', '0', '--noise-levels', '0.2', '--pgd-iterations', '1', '--out', out, '--no-progress');
+    expect(r.code, r.stderr).toBe(0);
+    const c = JSON.parse(readFileSync(path.join(out, 'compare.json'), 'utf8'));
+    expect(Object.keys(c.runs)).toEqual(['bptt', 'fg-activity']);
+    const rows = c.gradients.methods['fg-activity'] as { parameter: string; mean: number }[];
+    expect(rows.map((l) => l.parameter)).toEqual(['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']);
+    // an unbiased estimate of the same gradient, 64 directions over 100 samples: close in direction
+    for (const l of rows) expect(l.mean, l.parameter).toBeGreaterThan(0.5);
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/## fg-activity vs BPTT gradient at initialisation/);
+  });
+
   describe('bad configs', () => {
     const file = (name: string, text: string) => {
       const f = path.join(dir, name);

@@ -170,6 +170,13 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
     initial: await gradientCosines(initial, estimatorOf(lrConfig), estimatorOf(bpttConfig), batches, loss, config.seed),
     copies: copiesSweep(initial, lrConfig, bpttConfig, batches[0]!, loss, o),
   };
+  // every other selected method against the BPTT gradient at the same initialisation
+  const others = o.methods.filter((m) => m !== 'bptt' && m !== 'lr');
+  if (others.length) {
+    const perMethod: Record<string, LayerCosine[]> = {};
+    for (const m of others) perMethod[m] = await gradientCosines(initial, estimatorOf({ ...config, method: m }), estimatorOf(bpttConfig), batches, loss, config.seed);
+    gradients['methods'] = perMethod;
+  }
   initial.dispose();
 
   const runs: Record<string, RunSummary & { history: unknown }> = {};
@@ -218,9 +225,9 @@ export function markdown(r: { config: TrainConfig; methods: readonly string[]; r
       lines.push(`| ${m} | ${h.epoch} | ${h.trainLoss.toFixed(4)} | ${pct(h.testAccuracy)} | ${h.trainSeconds.toFixed(1)} | ${(h.peakTensorBytes / 2 ** 20).toFixed(1)} |`);
     }
   }
-  const cosTable = (title: string, rows: LayerCosine[] | undefined) => {
+  const cosTable = (title: string, rows: LayerCosine[] | undefined, estimate = 'LR') => {
     if (!rows) return;
-    lines.push('', `## ${title}`, '', '| parameter | cosine (mean ± sd) | ‖LR‖/‖BPTT‖ |', '| --- | --- | --- |');
+    lines.push('', `## ${title}`, '', `| parameter | cosine (mean ± sd) | ‖${estimate}‖/‖BPTT‖ |`, '| --- | --- | --- |');
     for (const l of rows) lines.push(`| ${l.parameter} | ${l.mean.toFixed(3)} ± ${l.sd.toFixed(3)} | ${l.normRatio.toFixed(3)} |`);
   };
   cosTable(`LR vs BPTT gradient at initialisation (K = ${c.copies}, ${r.gradients['batches']} batches)`, r.gradients['initial'] as LayerCosine[]);
@@ -231,6 +238,9 @@ export function markdown(r: { config: TrainConfig; methods: readonly string[]; r
     for (const row of sweep) lines.push(`| ${row.copies} | ${row.cosine.mean.toFixed(3)} ± ${row.cosine.sd.toFixed(3)} | ${layers.map((l) => `${row.layers[l]!.cosine.toFixed(3)} | ${row.layers[l]!.variance.toPrecision(3)}`).join(' | ')} |`);
   }
   cosTable('LR vs BPTT gradient at the LR-trained weights', r.gradients['trainedLR'] as LayerCosine[] | undefined);
+  for (const [m, rows] of Object.entries((r.gradients['methods'] ?? {}) as Record<string, LayerCosine[]>)) {
+    cosTable(`${m} vs BPTT gradient at initialisation (${r.gradients['batches']} batches)`, rows, m);
+  }
   const rob = r.robustness;
   if (rob['epsilons']) {
     const eps = rob['epsilons'] as number[];
