@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { bptt } from '../src/learning/estimators/bptt.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
-import { directionalDerivative } from '../src/learning/tangent.js';
+import { directionalDerivative, directionalDerivatives } from '../src/learning/tangent.js';
 import { alif, analog, equationNeuron, lif, synaptic } from '../src/neurons/params.js';
 import { atan } from '../src/neurons/surrogate.js';
 import { conv2d, dense, flatten, gru, maxPool2d, readout, recurrent, type LayerSpec } from '../src/sim/layer.js';
@@ -54,6 +54,24 @@ describe('the directional derivative in forward mode equals autodiff of the surr
     expect(Math.abs(forward.derivative - expected)).toBeLessThan(2e-4 * Math.max(1, Math.abs(expected)));
     reverse.dispose();
     tf.dispose([batch.input, batch.labels, ...v.values()]);
+    net.dispose();
+  });
+
+  it.each(cases)('step by step with several directions at once: the same derivatives as layer by layer (%s)', (_name, shape, layers) => {
+    const net = new Network({ input: [...shape], layers, seed: 4 });
+    const batch = { input: tf.tidy(() => tf.mul(tf.randomUniform([4, 7, ...shape], 0, 1, 'float32', 3), 0.8)), labels: tf.tensor1d([0, 1, 2, 1], 'int32') };
+    const loss = membraneCrossEntropy('mean');
+    const vs = [directions(net, 9), directions(net, 31), directions(net, 57)];
+    const one = vs.map((v) => directionalDerivative(net, batch, loss, v, surrogate));
+    const before = tf.memory().numTensors;
+    const all = directionalDerivatives(net, batch, loss, vs, surrogate);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(all.loss).toBeCloseTo(one[0]!.loss, 5);
+    one.forEach((r, k) => {
+      expect(Math.abs(all.derivatives[k]! - r.derivative)).toBeLessThan(1e-4 * Math.max(1, Math.abs(r.derivative)));
+      r.rows.forEach((v, b) => expect(all.rows[k]![b]!).toBeCloseTo(v, 4));
+    });
+    tf.dispose([batch.input, batch.labels, ...vs.flatMap((v) => [...v.values()])]);
     net.dispose();
   });
 

@@ -11,7 +11,7 @@ import type { NeuronModel, NeuronState } from '../neurons/model.js';
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import type { Surrogate } from '../neurons/surrogate.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
-import { outputField, passLayers, population, timeLoop } from '../sim/loop.js';
+import { outputField, passLayers, population, stepPopulation, timeLoop } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import type { Batch } from './estimators/types.js';
 import type { RowLoss } from './losses.js';
@@ -122,5 +122,97 @@ export function directionalDerivative(
   const perRow = rows!.dataSync() as Float32Array;
   const result = { loss: value!.dataSync()[0]!, derivative: perRow.reduce((a, b) => a + b, 0), rows: perRow };
   tf.dispose([output, tangent, value!, rows!]);
+  return result;
+}
+
+/**
+ * Forward mode step by step: all layers advance one time step before the next, carrying K
+ * tangents (one per direction map) beside one shared primal state. Only the current step's state
+ * and tangents are held, and the last layer's output sequence: memory is flat in T but for the
+ * output the loss reads. Returns the output `[T, B, …out]` and its tangents `[K, T, B, …out]`.
+ */
+export function tangentSteps(net: Network, input: tf.Tensor, directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[], surrogate: Surrogate): { output: tf.Tensor; tangents: tf.Tensor } {
+  const [batch, steps] = input.shape as [number, number];
+  const K = directions.length;
+  const derivative = (x: tf.Tensor) => surrogate.derivative(x);
+  for (const l of net.layers) check(l.jvp !== undefined, () => `forward mode: layer '${l.name}' (${l.spec.kind}) has no tangent; use a finite-difference estimate or LR`);
+  const perLayer = net.layers.map((l) => directions.map((d) => layerDirections(l, d)));
+  const pops = net.layers.map((l) => (l.neuron ? population(l) : undefined));
+  const models = net.layers.map((l) => (l.neuron ? (modelOf(l.neuron) as NeuronModel<NeuronParams>) : undefined));
+  const fires = net.layers.map((l, i) => (l.neuron ? models[i]!.fire(l.neuron, undefined, 0) : undefined));
+  let states = net.layers.map((l, i) => (l.neuron ? models[i]!.initialState(l.neuron, [batch, ...l.outputShape]) : undefined));
+  let tangents: Record<string, tf.Tensor>[][] = net.layers.map(() => directions.map(() => ({})));
+  const outs: tf.Tensor[] = [], dOuts: tf.Tensor[][] = directions.map(() => []);
+  const frames = tf.unstack(input, 1); // [B, …in] per step
+  for (let t = 0; t < steps; t++) {
+    const step = tf.tidy(() => {
+      let x = frames[t]!;
+      let dx: (tf.Tensor | undefined)[] = directions.map(() => undefined);
+      const nextStates: (NeuronState | undefined)[] = [], nextTangents: Record<string, tf.Tensor>[][] = [];
+      net.layers.forEach((layer, i) => {
+        const drive = layer.currents(x);
+        const dDrive = directions.map((_, k) => layer.jvp!(x, dx[k], perLayer[i]![k]!));
+        if (!layer.neuron) {
+          x = drive;
+          dx = dDrive;
+          nextStates.push(undefined);
+          nextTangents.push(directions.map(() => ({})));
+          return;
+        }
+        const model = models[i]!, neuron = layer.neuron, previous = states[i]!;
+        const { input: current, next } = stepPopulation(pops[i]!, drive, previous, fires[i]!, t);
+        const dNext = directions.map((_, k) => {
+          const dPrevious = tangents[i]![k]!;
+          const dPrevSpikes = dPrevious['spikes'];
+          const rec = layer.recurrentJvp && t > 0 ? tf.reshape(layer.recurrentJvp(tf.reshape(previous.spikes, [batch, -1]), dPrevSpikes && tf.reshape(dPrevSpikes, [batch, -1]), perLayer[i]![k]!), dDrive[k]!.shape) : undefined;
+          const dCurrent = rec ? tf.add(dDrive[k]!, rec) : dDrive[k]!;
+          return model.tangent(neuron, { t, current, dCurrent, previous, dPrevious, next, coefficients: layer.coefficients as never, dCoefficients: perLayer[i]![k]!, derivative });
+        });
+        const field = outputField(neuron);
+        x = next[field]!;
+        dx = dNext.map((d) => d[field] ?? tf.zerosLike(next[field]!));
+        nextStates.push(next);
+        nextTangents.push(dNext);
+      });
+      return { states: nextStates, tangents: nextTangents, out: x, dOut: dx.map((d) => d ?? tf.zerosLike(x)) };
+    });
+    // keep only the new step's state and tangents
+    const keep = new Set<tf.Tensor>([...step.states.flatMap((s) => (s ? Object.values(s).filter((v): v is tf.Tensor => v !== undefined) : [])), ...step.tangents.flat().flatMap((d) => Object.values(d))]);
+    for (const s of states) if (s) for (const v of Object.values(s)) if (v && !keep.has(v)) v.dispose();
+    for (const d of tangents.flat()) for (const v of Object.values(d)) if (!keep.has(v)) v.dispose();
+    states = step.states;
+    tangents = step.tangents;
+    outs.push(keep.has(step.out) ? step.out.clone() : step.out);
+    step.dOut.forEach((d, k) => dOuts[k]!.push(keep.has(d) ? d.clone() : d));
+  }
+  tf.dispose(frames);
+  for (const s of states) if (s) tf.dispose(Object.values(s).filter((v): v is tf.Tensor => v !== undefined));
+  tf.dispose(tangents.flat().flatMap((d) => Object.values(d)));
+  const output = tf.stack(outs);
+  const stacked = tf.tidy(() => tf.stack(dOuts.map((d) => tf.stack(d))));
+  tf.dispose([...outs, ...dOuts.flat()]);
+  return { output, tangents: stacked };
+}
+
+/**
+ * The mean loss and its directional derivatives along K direction maps, in one step-major pass
+ * (memory flat in T): `derivatives[k]` = ∇L · v_k, `rows[k]` its split by sample.
+ */
+export function directionalDerivatives(
+  net: Network, batch: Batch, loss: RowLoss, directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[], surrogate: Surrogate,
+): { loss: number; derivatives: number[]; rows: Float32Array[] } {
+  const { output, tangents } = tangentSteps(net, batch.input, directions, surrogate);
+  const [value, rows] = tf.tidy(() => {
+    const objective = (out: tf.Tensor) => tf.mean(loss(out, batch.labels));
+    const g = tf.grad(objective)(output);
+    // tangents [K, T, B, …]: sum every axis but K and the batch's
+    const perRow = tf.sum(tf.mul(g, tangents), [1, ...Array.from({ length: output.rank - 2 }, (_, i) => i + 3)]);
+    return [objective(output), perRow];
+  });
+  const flat = rows!.dataSync() as Float32Array;
+  const B = batch.input.shape[0]!;
+  const perK = directions.map((_, k) => flat.slice(k * B, (k + 1) * B));
+  const result = { loss: value!.dataSync()[0]!, derivatives: perK.map((r) => r.reduce((a, b) => a + b, 0)), rows: perK };
+  tf.dispose([output, tangents, value!, rows!]);
   return result;
 }

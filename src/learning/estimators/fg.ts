@@ -14,7 +14,9 @@
  * - `tangent: 'finite-difference'`: ∇L · v ≈ (L(θ + εv) − L(θ − εv)) / 2ε of the deterministic
  *   network (zeroth order, SPSA-like), for networks with no tangent; weights only.
  *
- * Directions come from the counter stream (regenerated from the seed, never stored).
+ * Directions come from the counter stream (regenerated from the seed, never stored). With weight
+ * perturbation all K directions share one step-major forward-mode pass (`tangentSteps`): the
+ * primal is computed once and memory is flat in T.
  */
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, checkOneOf, checkPositive, show } from '../../errors.js';
@@ -24,7 +26,7 @@ import { currentShapeOf } from '../../sim/layer.js';
 import type { Network } from '../../sim/network.js';
 import { freshSeed, streamKey } from '../../sim/random.js';
 import type { RowLoss } from '../losses.js';
-import { directionalDerivative } from '../tangent.js';
+import { directionalDerivative, directionalDerivatives } from '../tangent.js';
 import { differentiableRun } from './bptt.js';
 import type { Batch, Estimator, GradientEstimate, Method } from './types.js';
 import type { TrainConfig } from '../../cli/config.js';
@@ -106,23 +108,23 @@ export function forwardGradient(config: FGConfig): Estimator {
 
   function weightPerturbation(net: Network, batch: Batch, loss: RowLoss, seed: number): GradientEstimate {
     const vars = trainedVariables(net);
+    const directionsOf = (k: number) => new Map(vars.map((x, i) => [x, normal(x.shape, streamKey(seed, k, i))] as const));
     const sums = new Map<tf.Variable, tf.Tensor>();
-    let lossSum = 0;
+    if (tangent === 'exact') {
+      // all K directions in one step-major pass: the primal once, memory flat in T
+      const v = Array.from({ length: K }, (_, k) => directionsOf(k));
+      const r = directionalDerivatives(net, batch, loss, v, surrogate);
+      v.forEach((dirs, k) => dirs.forEach((dir, x) => accumulate(sums, x, tf.mul(dir, r.derivatives[k]! / K))));
+      tf.dispose(v.flatMap((dirs) => [...dirs.values()]));
+      return { gradients: sums, loss: r.loss, dispose: () => sums.forEach((g) => g.dispose()) };
+    }
     for (let k = 0; k < K; k++) {
-      const v = new Map(vars.map((x, i) => [x, normal(x.shape, streamKey(seed, k, i))] as const));
-      let d: number;
-      if (tangent === 'exact') {
-        const r = directionalDerivative(net, batch, loss, v, surrogate);
-        d = r.derivative;
-        lossSum += r.loss;
-      } else {
-        d = finiteDifference(net, batch, loss, v, epsilon);
-      }
+      const v = directionsOf(k);
+      const d = finiteDifference(net, batch, loss, v, epsilon);
       v.forEach((dir, x) => accumulate(sums, x, tf.mul(dir, d / K)));
       tf.dispose([...v.values()]);
     }
-    const value = tangent === 'exact' ? lossSum / K : meanLoss(net, batch, loss);
-    return { gradients: sums, loss: value, dispose: () => sums.forEach((g) => g.dispose()) };
+    return { gradients: sums, loss: meanLoss(net, batch, loss), dispose: () => sums.forEach((g) => g.dispose()) };
   }
 
   function activityPerturbation(net: Network, batch: Batch, loss: RowLoss, seed: number): GradientEstimate {
