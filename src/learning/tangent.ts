@@ -11,7 +11,7 @@ import type { NeuronModel, NeuronState } from '../neurons/model.js';
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import type { Surrogate } from '../neurons/surrogate.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
-import { outputField, passLayers, population, stepPopulation, timeLoop } from '../sim/loop.js';
+import { outputField, passLayers, population, stepPopulation, swapBatchTime, timeLoop } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import type { Batch } from './estimators/types.js';
 import type { RowLoss } from './losses.js';
@@ -143,10 +143,12 @@ export function tangentSteps(net: Network, input: tf.Tensor, directions: readonl
   let states = net.layers.map((l, i) => (l.neuron ? models[i]!.initialState(l.neuron, [batch, ...l.outputShape]) : undefined));
   let tangents: Record<string, tf.Tensor>[][] = net.layers.map(() => directions.map(() => ({})));
   const outs: tf.Tensor[] = [], dOuts: tf.Tensor[][] = directions.map(() => []);
-  const frames = tf.unstack(input, 1); // [B, …in] per step
+  const inShape = input.shape.slice(2);
+  // time-major, so that a step's input is one contiguous slice (the wasm Slice is then a view)
+  const frames = tf.tidy(() => swapBatchTime(input));
   for (let t = 0; t < steps; t++) {
     const step = tf.tidy(() => {
-      let x = frames[t]!;
+      let x = tf.reshape(tf.slice(frames, [t, ...input.shape.slice(1).map(() => 0)], [1, batch, ...inShape]), [batch, ...inShape]);
       let dx: (tf.Tensor | undefined)[] = directions.map(() => undefined);
       const nextStates: (NeuronState | undefined)[] = [], nextTangents: Record<string, tf.Tensor>[][] = [];
       net.layers.forEach((layer, i) => {
@@ -185,7 +187,7 @@ export function tangentSteps(net: Network, input: tf.Tensor, directions: readonl
     outs.push(keep.has(step.out) ? step.out.clone() : step.out);
     step.dOut.forEach((d, k) => dOuts[k]!.push(keep.has(d) ? d.clone() : d));
   }
-  tf.dispose(frames);
+  frames.dispose();
   for (const s of states) if (s) tf.dispose(Object.values(s).filter((v): v is tf.Tensor => v !== undefined));
   tf.dispose(tangents.flat().flatMap((d) => Object.values(d)));
   const output = tf.stack(outs);
