@@ -178,6 +178,11 @@ describe('spikelr train and eval', () => {
     // an unbiased estimate of the same gradient, 64 directions over 100 samples: close in direction
     for (const l of rows) expect(l.mean, l.parameter).toBeGreaterThan(0.5);
     expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/## fg-activity vs BPTT gradient at initialisation/);
+    const html = path.join(out, 'report.html');
+    expect((await spikelr('report', out, '--out', html)).code).toBe(0);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toMatch(/Gradient agreement: fg-activity estimate vs BPTT surrogate gradient/);
+    expect(page).toContain(`${rows[0]!.mean.toFixed(3)} ± `);
   });
 
   describe('bad configs', () => {

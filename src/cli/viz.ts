@@ -173,7 +173,13 @@ interface CompareJson {
   config: TrainConfig;
   methods: string[];
   runs: Record<string, { testAccuracy: number; trainSeconds: number; samplesPerSecond: number; peakTensorBytes: number; history: History[] }>;
-  gradients: { initial: { parameter: string; mean: number; sd: number; normRatio: number }[]; copies?: DiagnosticsRow[]; trainedLR?: { parameter: string; mean: number; sd: number; normRatio: number }[] };
+  gradients: {
+    initial: { parameter: string; mean: number; sd: number; normRatio: number }[];
+    copies?: DiagnosticsRow[];
+    trainedLR?: { parameter: string; mean: number; sd: number; normRatio: number }[];
+    /** Every other compared method's gradient against BPTT's at initialisation. */
+    methods?: Record<string, { parameter: string; mean: number; sd: number; normRatio: number }[]>;
+  };
   robustness: { epsilons?: number[]; fgsm?: Record<string, number[]>; pgd?: Record<string, number[]>; transfer?: Record<string, number[]>; noiseLevels?: number[]; gaussian?: Record<string, number[]>; samples?: number; skipped?: string };
 }
 
@@ -193,6 +199,9 @@ async function compareReport(runDir: string, c: CompareJson): Promise<string> {
   }
   sections.push({ heading: 'Gradient agreement (per-layer cosine, LR estimate vs BPTT surrogate gradient)', table: { header: ['parameter', 'cosine at initialisation', '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.initial) }, figures });
   if (c.gradients.trainedLR) sections.push({ heading: 'Gradient agreement at the LR-trained weights', table: { header: ['parameter', 'cosine', '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.trainedLR) } });
+  for (const [m, rows] of Object.entries(c.gradients.methods ?? {})) {
+    sections.push({ heading: `Gradient agreement: ${m} estimate vs BPTT surrogate gradient`, table: { header: ['parameter', 'cosine at initialisation', `‖${m}‖/‖BPTT‖`], rows: cosRows(rows) } });
+  }
   const r = c.robustness;
   if (r.epsilons) {
     const eps = r.epsilons;
