@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { noiseSigma, spikesFromUniforms } from '../neurons/firing.js';
-import { stateTensors, type AdjointTrace, type Fire, type NeuronModel, type NeuronState } from '../neurons/model.js';
+import { stateTensors, type AdjointTrace, type Fire, type NeuronModel } from '../neurons/model.js';
 import { firingProbability, logSigmaNoiseScore, noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
@@ -241,5 +241,3 @@ function noisyLayer(layer: Layer, model: NeuronModel<NeuronParams>, currents: tf
     },
   };
 }
-
-export type { NeuronState };

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { check } from '../errors.js';
-import type { NeuronModel, NeuronState } from '../neurons/model.js';
+import { stateTensors, type NeuronModel, type NeuronState } from '../neurons/model.js';
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import type { Surrogate } from '../neurons/surrogate.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
@@ -20,6 +20,44 @@ import type { RowLoss } from './losses.js';
 function layerDirections(layer: Layer, directions: ReadonlyMap<tf.Variable, tf.Tensor>): Record<string, tf.Tensor | undefined> {
   return Object.fromEntries(Object.entries(layer.params).map(([name, v]) => [name, directions.get(v)]));
 }
+
+const noTangent = (layer: Layer) => `forward mode: layer '${layer.name}' (${layer.spec.kind}) has no tangent; use a finite-difference estimate or LR`;
+
+/**
+ * The tangent of one step of a layer's neurons: the feed-forward current's tangent `dDrive` plus
+ * the recurrent input's (from the previous output and its tangent), through the model's tangent step.
+ */
+function stepTangent(
+  layer: Layer, model: NeuronModel<NeuronParams>, t: number, current: tf.Tensor, dDrive: tf.Tensor,
+  previous: NeuronState, dPrevious: Record<string, tf.Tensor>, next: NeuronState, d: Record<string, tf.Tensor | undefined>, derivative: (x: tf.Tensor) => tf.Tensor,
+): Record<string, tf.Tensor> {
+  const rows = previous.spikes.shape[0]!;
+  const dSpikes = dPrevious['spikes'];
+  const rec = layer.recurrentJvp && t > 0
+    ? tf.reshape(layer.recurrentJvp(tf.reshape(previous.spikes, [rows, -1]), dSpikes && tf.reshape(dSpikes, [rows, -1]), d), dDrive.shape)
+    : undefined;
+  const dCurrent = rec ? tf.add(dDrive, rec) : dDrive;
+  return model.tangent(layer.neuron!, { t, current, dCurrent, previous, dPrevious, next, coefficients: layer.coefficients as never, dCoefficients: d, derivative });
+}
+
+/**
+ * The mean loss of `output` `[T, B, …]` and, for tangents `[K, T, B, …]`, each direction's
+ * derivative split by sample: Σ over steps and units of ∂L/∂output ⊙ tangent.
+ */
+function lossTangents(output: tf.Tensor, tangents: tf.Tensor, loss: RowLoss, labels: tf.Tensor): { loss: number; rows: Float32Array[] } {
+  const [value, perRow] = tf.tidy(() => {
+    const objective = (out: tf.Tensor) => tf.mean(loss(out, labels));
+    const g = tf.grad(objective)(output);
+    return [objective(output), tf.sum(tf.mul(g, tangents), [1, ...Array.from({ length: output.rank - 2 }, (_, i) => i + 3)])];
+  });
+  const flat = perRow!.dataSync() as Float32Array;
+  const B = output.shape[1]!;
+  const result = { loss: value!.dataSync()[0]!, rows: Array.from({ length: tangents.shape[0]! }, (_, k) => flat.slice(k * B, (k + 1) * B)) };
+  tf.dispose([value!, perRow!]);
+  return result;
+}
+
+const total = (rows: Float32Array) => rows.reduce((a, b) => a + b, 0);
 
 /**
  * The network's output `[T, B, …out]` on `input` `[B, T, …in]` and its tangent along `directions`
@@ -41,7 +79,7 @@ export function tangentRun(net: Network, input: tf.Tensor, directions: ReadonlyM
   const { output } = passLayers(net.layers, net.inputShape, input, ({ layer, index, isLast, input: x, currents }) => {
     const neuron = layer.neuron!;
     const model = modelOf(neuron) as NeuronModel<NeuronParams>;
-    check(layer.jvp !== undefined, () => `forward mode: layer '${layer.name}' (${layer.spec.kind}) has no tangent; use a finite-difference estimate or LR`);
+    check(layer.jvp !== undefined, () => noTangent(layer));
     const d = layerDirections(layer, directions);
     const extra = o.currentTangents?.get(index);
     const dCurrents = tf.tidy(() => {
@@ -58,13 +96,8 @@ export function tangentRun(net: Network, input: tf.Tensor, directions: ReadonlyM
     const last = timeLoop(pop, tf.unstack(currents), model.initialState(neuron, [batch, ...layer.outputShape]), {
       fire: model.fire(neuron, undefined, 0),
       observe: (t, current, previous: NeuronState, next: NeuronState) => {
-        const dNext = tf.tidy(() => {
-          // the recurrent input's tangent joins the feed-forward one
-          const dPrevOut = dState['spikes'];
-          const rec = layer.recurrentJvp && t > 0 ? tf.reshape(layer.recurrentJvp(tf.reshape(previous.spikes, [batch, -1]), dPrevOut && tf.reshape(dPrevOut, [batch, -1]), d), dDrives[t]!.shape) : undefined;
-          const dCurrent = rec ? tf.add(dDrives[t]!, rec) : dDrives[t]!.clone();
-          return model.tangent(neuron, { t, current, dCurrent, previous, dPrevious: dState, next, coefficients: layer.coefficients as never, dCoefficients: d, derivative });
-        });
+        // dDrives[t] is freed below: a tangent that is the drive's itself must be a copy
+        const dNext = tf.tidy(() => stepTangent(layer, model, t, current, dDrives[t]!.clone(), previous, dState, next, d, derivative));
         tf.dispose(Object.values(dState));
         dDrives[t]!.dispose();
         dState = dNext;
@@ -76,7 +109,7 @@ export function tangentRun(net: Network, input: tf.Tensor, directions: ReadonlyM
     const out = tf.stack(outs);
     o.observeLayer?.(index, x, out);
     const kept = new Set(outs);
-    for (const t of Object.values(last)) if (t && !kept.has(t)) t.dispose();
+    for (const t of stateTensors(last)) if (!kept.has(t)) t.dispose();
     tf.dispose([...outs, ...Object.values(dState)]);
     const dOut = tf.stack(dOuts);
     tf.dispose(dOuts);
@@ -88,7 +121,7 @@ export function tangentRun(net: Network, input: tf.Tensor, directions: ReadonlyM
     return { output: out };
   }, {
     mapped: (layer, x) => {
-      check(layer.jvp !== undefined, () => `forward mode: layer '${layer.name}' (${layer.spec.kind}) has no tangent; use a finite-difference estimate or LR`);
+      check(layer.jvp !== undefined, () => noTangent(layer));
       const next = dx ? layer.jvp!(x, dx, {}) : undefined;
       dx?.dispose();
       dx = next;
@@ -112,17 +145,10 @@ export function directionalDerivative(
   net: Network, batch: Batch, loss: RowLoss, directions: ReadonlyMap<tf.Variable, tf.Tensor>, surrogate: Surrogate, o: TangentOptions = {},
 ): { loss: number; derivative: number; rows: Float32Array } {
   const { output, tangent } = tangentRun(net, batch.input, directions, surrogate, o);
-  const [value, rows] = tf.tidy(() => {
-    const objective = (out: tf.Tensor) => tf.mean(loss(out, batch.labels));
-    const g = tf.grad(objective)(output);
-    // output and tangent are [T, B, …]: sum every axis but the batch's
-    const perRow = tf.sum(tf.mul(g, tangent), [0, ...Array.from({ length: output.rank - 2 }, (_, i) => i + 2)]);
-    return [objective(output), perRow];
-  });
-  const perRow = rows!.dataSync() as Float32Array;
-  const result = { loss: value!.dataSync()[0]!, derivative: perRow.reduce((a, b) => a + b, 0), rows: perRow };
-  tf.dispose([output, tangent, value!, rows!]);
-  return result;
+  const one = tf.expandDims(tangent, 0);
+  const r = lossTangents(output, one, loss, batch.labels);
+  tf.dispose([output, tangent, one]);
+  return { loss: r.loss, derivative: total(r.rows[0]!), rows: r.rows[0]! };
 }
 
 /**
@@ -135,7 +161,7 @@ export function tangentSteps(net: Network, input: tf.Tensor, directions: readonl
   const [batch, steps] = input.shape as [number, number];
   const K = directions.length;
   const derivative = (x: tf.Tensor) => surrogate.derivative(x);
-  for (const l of net.layers) check(l.jvp !== undefined, () => `forward mode: layer '${l.name}' (${l.spec.kind}) has no tangent; use a finite-difference estimate or LR`);
+  for (const l of net.layers) check(l.jvp !== undefined, () => noTangent(l));
   const perLayer = net.layers.map((l) => directions.map((d) => layerDirections(l, d)));
   const pops = net.layers.map((l) => (l.neuron ? population(l) : undefined));
   const models = net.layers.map((l) => (l.neuron ? (modelOf(l.neuron) as NeuronModel<NeuronParams>) : undefined));
@@ -161,16 +187,10 @@ export function tangentSteps(net: Network, input: tf.Tensor, directions: readonl
           nextTangents.push(directions.map(() => ({})));
           return;
         }
-        const model = models[i]!, neuron = layer.neuron, previous = states[i]!;
+        const previous = states[i]!;
         const { input: current, next } = stepPopulation(pops[i]!, drive, previous, fires[i]!, t);
-        const dNext = directions.map((_, k) => {
-          const dPrevious = tangents[i]![k]!;
-          const dPrevSpikes = dPrevious['spikes'];
-          const rec = layer.recurrentJvp && t > 0 ? tf.reshape(layer.recurrentJvp(tf.reshape(previous.spikes, [batch, -1]), dPrevSpikes && tf.reshape(dPrevSpikes, [batch, -1]), perLayer[i]![k]!), dDrive[k]!.shape) : undefined;
-          const dCurrent = rec ? tf.add(dDrive[k]!, rec) : dDrive[k]!;
-          return model.tangent(neuron, { t, current, dCurrent, previous, dPrevious, next, coefficients: layer.coefficients as never, dCoefficients: perLayer[i]![k]!, derivative });
-        });
-        const field = outputField(neuron);
+        const dNext = directions.map((_, k) => stepTangent(layer, models[i]!, t, current, dDrive[k]!, previous, tangents[i]![k]!, next, perLayer[i]![k]!, derivative));
+        const field = outputField(layer.neuron);
         x = next[field]!;
         dx = dNext.map((d) => d[field] ?? tf.zerosLike(next[field]!));
         nextStates.push(next);
@@ -179,8 +199,8 @@ export function tangentSteps(net: Network, input: tf.Tensor, directions: readonl
       return { states: nextStates, tangents: nextTangents, out: x, dOut: dx.map((d) => d ?? tf.zerosLike(x)) };
     });
     // keep only the new step's state and tangents
-    const keep = new Set<tf.Tensor>([...step.states.flatMap((s) => (s ? Object.values(s).filter((v): v is tf.Tensor => v !== undefined) : [])), ...step.tangents.flat().flatMap((d) => Object.values(d))]);
-    for (const s of states) if (s) for (const v of Object.values(s)) if (v && !keep.has(v)) v.dispose();
+    const keep = new Set<tf.Tensor>([...step.states.flatMap((s) => (s ? stateTensors(s) : [])), ...step.tangents.flat().flatMap((d) => Object.values(d))]);
+    for (const s of states) if (s) for (const v of stateTensors(s)) if (!keep.has(v)) v.dispose();
     for (const d of tangents.flat()) for (const v of Object.values(d)) if (!keep.has(v)) v.dispose();
     states = step.states;
     tangents = step.tangents;
@@ -188,7 +208,7 @@ export function tangentSteps(net: Network, input: tf.Tensor, directions: readonl
     step.dOut.forEach((d, k) => dOuts[k]!.push(keep.has(d) ? d.clone() : d));
   }
   frames.dispose();
-  for (const s of states) if (s) tf.dispose(Object.values(s).filter((v): v is tf.Tensor => v !== undefined));
+  for (const s of states) if (s) tf.dispose(stateTensors(s));
   tf.dispose(tangents.flat().flatMap((d) => Object.values(d)));
   const output = tf.stack(outs);
   const stacked = tf.tidy(() => tf.stack(dOuts.map((d) => tf.stack(d))));
@@ -204,17 +224,7 @@ export function directionalDerivatives(
   net: Network, batch: Batch, loss: RowLoss, directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[], surrogate: Surrogate,
 ): { loss: number; derivatives: number[]; rows: Float32Array[] } {
   const { output, tangents } = tangentSteps(net, batch.input, directions, surrogate);
-  const [value, rows] = tf.tidy(() => {
-    const objective = (out: tf.Tensor) => tf.mean(loss(out, batch.labels));
-    const g = tf.grad(objective)(output);
-    // tangents [K, T, B, …]: sum every axis but K and the batch's
-    const perRow = tf.sum(tf.mul(g, tangents), [1, ...Array.from({ length: output.rank - 2 }, (_, i) => i + 3)]);
-    return [objective(output), perRow];
-  });
-  const flat = rows!.dataSync() as Float32Array;
-  const B = batch.input.shape[0]!;
-  const perK = directions.map((_, k) => flat.slice(k * B, (k + 1) * B));
-  const result = { loss: value!.dataSync()[0]!, derivatives: perK.map((r) => r.reduce((a, b) => a + b, 0)), rows: perK };
-  tf.dispose([output, tangents, value!, rows!]);
-  return result;
+  const r = lossTangents(output, tangents, loss, batch.labels);
+  tf.dispose([output, tangents]);
+  return { loss: r.loss, derivatives: r.rows.map(total), rows: r.rows };
 }

@@ -57,6 +57,11 @@ export function differentiableRun(net: Network, input: tf.Tensor, spike: (x: tf.
   }, { tape: true }).output;
 }
 
+/** The parameters of the deterministic network: all but the noise scale, which has no role without noise. */
+export function deterministicParameters(net: Network): tf.Variable[] {
+  return net.layers.flatMap((l) => Object.entries(l.params).filter(([n]) => n !== 'noiseScale').map(([, v]) => v));
+}
+
 /** Surrogate-gradient BPTT as an {@link Estimator}: exact autodiff of the surrogate network's loss. */
 export function bptt(config: BPTTConfig = {}): Estimator {
   checkKeys('bptt', config, ['surrogate', 'truncate', 'smooth']);
@@ -69,8 +74,7 @@ export function bptt(config: BPTTConfig = {}): Estimator {
     estimate(net, batch, loss) {
       const B = batch.input.shape[0]!;
       check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B, () => `bptt: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
-      // the noise scale has no role without noise
-      const vars = net.layers.flatMap((l) => Object.entries(l.params).filter(([n]) => n !== 'noiseScale').map(([, v]) => v));
+      const vars = deterministicParameters(net);
       const regs = regularizersOf(loss);
       const objective = () => {
         const hidden: { name: string; spikes: tf.Tensor }[] = [];

@@ -26,8 +26,9 @@ import { currentShapeOf } from '../../sim/layer.js';
 import type { Network } from '../../sim/network.js';
 import { freshSeed, streamKey } from '../../sim/random.js';
 import type { RowLoss } from '../losses.js';
+import { addInto } from '../running-sum.js';
 import { directionalDerivative, directionalDerivatives } from '../tangent.js';
-import { differentiableRun } from './bptt.js';
+import { deterministicParameters, differentiableRun } from './bptt.js';
 import type { Batch, Estimator, GradientEstimate, Method } from './types.js';
 import type { TrainConfig } from '../../cli/config.js';
 
@@ -48,11 +49,6 @@ export interface FGConfig {
 /** A standard-normal tensor of `shape` from counter stream `key`. */
 function normal(shape: readonly number[], key: number): tf.Tensor {
   return tf.tensor(sampleNoise('gaussian', shape.reduce((a, b) => a * b, 1), key), [...shape], 'float32');
-}
-
-/** The variables an estimate covers: every parameter but the noise scale (no noise here). */
-function trainedVariables(net: Network): tf.Variable[] {
-  return net.layers.flatMap((l) => Object.entries(l.params).filter(([n]) => n !== 'noiseScale').map(([, v]) => v));
 }
 
 /** Mean loss of the deterministic network (spikes by H; no noise). */
@@ -77,10 +73,7 @@ function finiteDifference(net: Network, batch: Batch, loss: RowLoss, v: Readonly
 }
 
 function accumulate(sums: Map<tf.Variable, tf.Tensor>, v: tf.Variable, term: tf.Tensor): void {
-  const old = sums.get(v);
-  sums.set(v, old ? tf.tidy(() => tf.add(old, term)) : term.clone());
-  old?.dispose();
-  term.dispose();
+  sums.set(v, addInto(sums.get(v), term));
 }
 
 export function forwardGradient(config: FGConfig): Estimator {
@@ -107,7 +100,7 @@ export function forwardGradient(config: FGConfig): Estimator {
   };
 
   function weightPerturbation(net: Network, batch: Batch, loss: RowLoss, seed: number): GradientEstimate {
-    const vars = trainedVariables(net);
+    const vars = deterministicParameters(net);
     const directionsOf = (k: number) => new Map(vars.map((x, i) => [x, normal(x.shape, streamKey(seed, k, i))] as const));
     const sums = new Map<tf.Variable, tf.Tensor>();
     if (tangent === 'exact') {
@@ -158,10 +151,7 @@ export function forwardGradient(config: FGConfig): Estimator {
         const scale = mixes ? new Float32Array(B).fill(r.derivative) : r.rows;
         const term = tf.tidy(() => tf.mul(u, tf.reshape(tf.tensor1d(scale), [1, B, ...currentShapeOf(layer).map(() => 1)])));
         u.dispose();
-        const next = adjoint ? tf.tidy(() => tf.add(adjoint!, term)) : term.clone();
-        adjoint?.dispose();
-        term.dispose();
-        adjoint = next;
+        adjoint = addInto(adjoint, term);
       }
       tf.tidy(() => {
         const g = tf.div(adjoint!, K);

@@ -26,6 +26,7 @@ import { sumToLast } from '../../sim/layers/common.js';
 import type { Network } from '../../sim/network.js';
 import { freshSeed, streamKey } from '../../sim/random.js';
 import { copyForward, type LayerTrace, type ScoreKind } from '../forward.js';
+import { addInto } from '../running-sum.js';
 import type { RowLoss } from '../losses.js';
 import type { Batch, Estimator, Method } from './types.js';
 import { ratePenalty, regularizersOf } from '../regularizers.js';
@@ -160,14 +161,6 @@ function contractCopies(g: tf.Tensor, steps: number, copies: number, batch: numb
   return tf.tidy(() => tf.reshape(tf.sum(tf.reshape(g, [steps, copies, batch, ...g.shape.slice(1)]), 1), [steps * batch, ...g.shape.slice(1)]));
 }
 
-/** Adds `term` into the running sum `acc` (disposing both), keeping the result. */
-function accumulate(acc: tf.Tensor | undefined, term: tf.Tensor): tf.Tensor {
-  if (!acc) return tf.keep(term);
-  const sum = tf.keep(tf.add(acc, term));
-  tf.dispose([acc, term]);
-  return sum;
-}
-
 /**
  * Gradients of one trained layer from its trace and weighted seeds. The neuron model's reverse
  * filter runs backwards in time one step at a time: each step's terms go into running sums at once
@@ -207,8 +200,8 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined): Map<tf.
     if (carry) tf.dispose([...carry]);
     carry = kept.carry;
     contracted[t] = kept.contracted;
-    for (const [name, term] of Object.entries(kept.terms)) sums[name] = accumulate(sums[name], term);
-    for (const [name, term] of Object.entries(kept.recurrent)) recurrentSums[name] = accumulate(recurrentSums[name], term);
+    for (const [name, term] of Object.entries(kept.terms)) sums[name] = addInto(sums[name], term);
+    for (const [name, term] of Object.entries(kept.recurrent)) recurrentSums[name] = addInto(recurrentSums[name], term);
   }
   if (carry) tf.dispose([...carry]);
   const out = new Map<tf.Variable, tf.Tensor>();

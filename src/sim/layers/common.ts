@@ -89,6 +89,12 @@ export function checkRank1(ctx: BuildContext, what = 'per step'): number {
   return ctx.inputShape[0]!;
 }
 
+/** The per-step input `[H, W, C]` of an image layer (conv, pooling). */
+export function checkImage(ctx: BuildContext): [number, number, number] {
+  check(ctx.inputShape.length === 3, () => `${ctx.where}: input must be rank 3 per step ([H, W, C]), got shape ${show(ctx.inputShape)}`);
+  return ctx.inputShape as [number, number, number];
+}
+
 /** Sums a gradient over every axis but the last (a bias's gradient). */
 export function sumToLast(x: tf.Tensor): tf.Tensor {
   return x.rank === 1 ? x.clone() : tf.sum(x, [...Array(x.rank - 1).keys()]);

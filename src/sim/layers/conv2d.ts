@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, checkOneOf, show } from '../../errors.js';
 import { lif } from '../../neurons/lif.js';
 import { conv2dFilterGradient, conv2dOp } from '../conv.js';
-import { affineLayer, checkLearn, learnedNames, checkName, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
+import { affineLayer, checkImage, checkLearn, learnedNames, checkName, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
 import type { UnitNeuron } from './dense.js';
 import type { LayerKind } from './types.js';
 
@@ -54,8 +54,7 @@ export const conv2dKind = {
   kind: 'conv2d',
   fromRecord: (o) => conv2d(o as never),
   build(spec, ctx) {
-    check(ctx.inputShape.length === 3, () => `${ctx.where}: input must be rank 3 per step ([H, W, C]), got shape ${show(ctx.inputShape)}`);
-    const [h, w, c] = ctx.inputShape as [number, number, number];
+    const [h, w, c] = checkImage(ctx);
     const k = spec.kernelSize;
     const outH = convOutput(h, k, spec.stride, spec.padding);
     const outW = convOutput(w, k, spec.stride, spec.padding);

@@ -1,7 +1,8 @@
 /** Max pooling over space for each step; on spikes it is an OR over the window. */
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, show } from '../../errors.js';
-import { checkName, named, type Named } from './common.js';
+import { checkImage, checkName, named, type Named } from './common.js';
+import { convOutput } from './conv2d.js';
 import type { LayerKind } from './types.js';
 
 export interface MaxPool2dSpec {
@@ -24,10 +25,9 @@ export const maxPool2dKind = {
   kind: 'maxPool2d',
   fromRecord: (o) => maxPool2d(o as never),
   build(spec, ctx) {
-    check(ctx.inputShape.length === 3, () => `${ctx.where}: input must be rank 3 per step ([H, W, C]), got shape ${show(ctx.inputShape)}`);
-    const [h, w, c] = ctx.inputShape as [number, number, number];
-    const outH = Math.ceil((h - spec.poolSize + 1) / spec.stride);
-    const outW = Math.ceil((w - spec.poolSize + 1) / spec.stride);
+    const [h, w, c] = checkImage(ctx);
+    const outH = convOutput(h, spec.poolSize, spec.stride, 'valid');
+    const outW = convOutput(w, spec.poolSize, spec.stride, 'valid');
     check(outH > 0 && outW > 0, () => `${ctx.where}: pool ${spec.poolSize} does not fit input ${show(ctx.inputShape)}`);
     const map = (x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, spec.poolSize, spec.stride, 'valid');
     // no parameters; no JVP: the max of binary spikes ties, so its derivative is not defined
