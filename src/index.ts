@@ -52,7 +52,7 @@ export type { ShardedEstimator, ShardOptions, ShardParts, ShardRecipe } from './
 export { copyPlan, SAMPLINGS } from './learning/sampling.js';
 export type { CopyPlan, Sampling } from './learning/sampling.js';
 export { sobolPoints, sobolColumn } from './learning/sobol.js';
-export { membraneCrossEntropy, membraneSquaredError, countCrossEntropy, countSquaredError, rateSquaredError, maskedLoss, predict, predictFirstSpike, MEMBRANE_REDUCTIONS, ACCURACY_KINDS } from './learning/losses.js';
+export { membraneCrossEntropy, membraneSquaredError, countCrossEntropy, countSquaredError, rateSquaredError, zeroOneLoss, maskedLoss, checkDifferentiable, predict, predictFirstSpike, MEMBRANE_REDUCTIONS, ACCURACY_KINDS } from './learning/losses.js';
 export type { MembraneReduction, AccuracyKind } from './learning/losses.js';
 export type { RowLoss } from './learning/losses.js';
 export { rateRegularizer, sparsityRegularizer, regularized, regularizersOf, ratePenalty, REGULARIZERS } from './learning/regularizers.js';

@@ -75,6 +75,26 @@ describe('spikelr train and eval', () => {
     expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'))).toMatchObject({ workers: 1 });
   });
 
+  it('train --loss zero-one: LR trains on the 0-1 loss itself; the methods that differentiate it are stopped before a run starts', async () => {
+    const out = path.join(dir, 'lr-zero-one');
+    const r = await spikelr('train', '--method', 'lr', '--loss', 'zero-one', ...small, '--copies', '2', '--max-steps', '2', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const metrics = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    // the loss logged is the error rate of the noisy copies: a fraction in [0, 1]
+    const steps = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'step');
+    expect(steps).toHaveLength(2);
+    for (const line of steps) expect(line.loss).toBeGreaterThanOrEqual(0), expect(line.loss).toBeLessThanOrEqual(1);
+    expect(metrics.steps).toBe(2);
+    for (const [method, instead] of [['bptt', /train by LR \(--method lr\)/], ['fg', /--tangent finite-difference/], ['fg-activity', /--method fg --tangent finite-difference/]] as const) {
+      const bad = path.join(dir, `zero-one-${method}`);
+      const e = await spikelr('train', '--method', method, '--loss', 'zero-one', ...small, '--out', bad);
+      expect(e.code).toBe(1);
+      expect(e.stderr).toMatch(new RegExp(`--method ${method}: the loss has no derivative`));
+      expect(e.stderr).toMatch(instead);
+      expect(existsSync(bad)).toBe(false); // nothing written
+    }
+  });
+
   it('train writes a run directory whose metrics.json eval reproduces', async () => {
     const out = path.join(dir, 'bptt-run');
     const r = await spikelr('train', '--method', 'bptt', ...small, '--out', out);
@@ -159,7 +179,8 @@ describe('spikelr train and eval', () => {
     }
     expect(c.gradients.initial.map((l: { parameter: string }) => l.parameter)).toEqual(['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']);
     for (const l of c.gradients.initial) expect(l.mean).toBeGreaterThan(-1), expect(l.mean).toBeLessThanOrEqual(1);
-    expect(c.gradients.copies.map((s: { copies: number }) => s.copies)).toEqual([2, 8]);
+    expect(Object.keys(c.gradients.sweeps)).toEqual(['lr']);
+    expect(c.gradients.sweeps.lr.map((s: { copies: number }) => s.copies)).toEqual([2, 8]);
     // at ε = 0 an attack leaves the images alone: the accuracy is the clean accuracy on those 50 images
     expect(c.robustness.fgsm.lr[0]).toBe(c.robustness.pgd.lr[0]);
     expect(c.robustness.transfer.lrFromBptt[0]).toBe(c.robustness.pgd.lr[0]);
@@ -183,6 +204,12 @@ describe('spikelr train and eval', () => {
     const page = readFileSync(html, 'utf8');
     expect(page).toMatch(/Gradient agreement: fg-activity estimate vs BPTT surrogate gradient/);
     expect(page).toContain(`${rows[0]!.mean.toFixed(3)} ± `);
+    // LR and the sampling method swept against K, both in the report's by-method charts
+    expect(Object.keys(c.gradients.sweeps)).toEqual(['lr', 'fg-activity']);
+    expect(c.gradients.sweeps['fg-activity'][0].copies).toBe(2);
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/## fg-activity against its number of directions K/);
+    expect(page).toMatch(/cosine to the BPTT gradient against K, by method/);
+    expect(page).toContain('fg-activity (directions)');
   });
 
   describe('bad configs', () => {

@@ -8,7 +8,10 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { bptt } from '../src/learning/estimators/bptt.js';
 import { forwardGradient, type FGConfig } from '../src/learning/estimators/fg.js';
-import { membraneCrossEntropy } from '../src/learning/losses.js';
+import { likelihoodRatio } from '../src/learning/estimators/lr.js';
+import { membraneCrossEntropy, zeroOneLoss } from '../src/learning/losses.js';
+import { fgsm } from '../src/learning/robustness.js';
+import { escapeNoise } from '../src/neurons/noise.js';
 import { analog, lif } from '../src/neurons/params.js';
 import { atan } from '../src/neurons/surrogate.js';
 import { conv2d, dense, flatten, maxPool2d, readout, recurrent, type LayerSpec } from '../src/sim/layer.js';
@@ -107,6 +110,21 @@ describe('what forward gradients cannot do is a clear error', () => {
     fd.dispose();
     tf.dispose([batch.input, batch.labels]);
     net.dispose();
+  });
+  it('the 0-1 loss (no derivative): the exact tangent, BPTT, the attacks and a deterministic readout under LR name what to use instead', () => {
+    const s = setup([dense({ name: 'h', units: 3, neuron: lif() }), readout({ name: 'o', units: 2 })]);
+    const zeroOne = zeroOneLoss();
+    expect(() => forwardGradient({ directions: 1 }).estimate(s.net, s.batch, zeroOne, 1)).toThrow(/fg: the loss has no derivative.*use the finite-difference tangent \(--tangent finite-difference\).*or LR \(--method lr\)/);
+    expect(() => forwardGradient({ directions: 1, perturb: 'activities' }).estimate(s.net, s.batch, zeroOne, 1)).toThrow(/fg: the loss has no derivative.*--method fg --tangent finite-difference.*or LR/);
+    expect(() => bptt().estimate(s.net, s.batch, zeroOne)).toThrow(/bptt: the loss has no derivative.*train by LR/);
+    expect(() => likelihoodRatio({ copies: 2, noise: escapeNoise('logistic', 0.5) }).estimate(s.net, s.batch, zeroOne, 1)).toThrow(/lr: the loss has no derivative.*deterministic readout 'o'.*spiking output layer/);
+    const images = tf.zeros([3, 4]) as tf.Tensor2D, labels = tf.tensor1d([0, 1, 1], 'int32') as tf.Tensor1D;
+    expect(() => fgsm(s.net, images, labels, 0.1, { steps: 5, loss: zeroOne })).toThrow(/FGSM, PGD\): the loss has no derivative/);
+    tf.dispose([images, labels]);
+    const fd = forwardGradient({ directions: 2, tangent: 'finite-difference' }).estimate(s.net, s.batch, zeroOne, 1);
+    expect(fd.loss).toBeGreaterThanOrEqual(0); // values of the loss are all the finite-difference mode needs
+    fd.dispose();
+    s.dispose();
   });
   it('learned neuron coefficients under activity perturbation; activities with finite differences', () => {
     const s = setup([dense({ name: 'h', units: 3, neuron: lif(), learn: ['beta'] }), readout({ name: 'o', units: 2 })]);

@@ -1,7 +1,8 @@
 /** Losses and readouts against values computed by hand from their definitions. */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { countCrossEntropy, countSquaredError, membraneCrossEntropy, membraneSquaredError, predict, predictFirstSpike, rateSquaredError } from '../src/learning/losses.js';
+import { countCrossEntropy, countSquaredError, maskedLoss, membraneCrossEntropy, membraneSquaredError, predict, predictFirstSpike, rateSquaredError, zeroOneLoss } from '../src/learning/losses.js';
+import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 
 // two rows, three classes, four steps: output [T, R, C]
 const membrane = [
@@ -35,6 +36,21 @@ describe('spike-count losses', () => {
     got(countCrossEntropy()).forEach((v, i) => expect(v).toBeCloseTo(ce(counts[i]!, [2, 0][i]!), 5));
     got(countSquaredError()).forEach((v, i) => expect(v).toBeCloseTo(counts[i]!.reduce((a, n, c) => a + (n - (c === [2, 0][i] ? 3.2 : 0.8)) ** 2, 0), 4));
     got(rateSquaredError()).forEach((v, i) => expect(v).toBeCloseTo(counts[i]!.reduce((a, n, c) => a + (n / 4 - (c === [2, 0][i] ? 0.8 : 0.2)) ** 2, 0), 5));
+  });
+});
+
+describe('the 0-1 loss', () => {
+  it('1 where the summed-output class is wrong (row 0 predicts 2 = label, row 1 predicts 0 = label; then labels 1, 1)', () => {
+    expect(rows(zeroOneLoss())).toEqual([0, 0]);
+    expect(tf.tidy(() => Array.from(zeroOneLoss()(out(), tf.tensor1d([1, 1], 'int32')).dataSync()))).toEqual([1, 1]);
+  });
+  it('is marked non-differentiable, and so is every loss built on it', () => {
+    expect(zeroOneLoss().differentiable).toBe(false);
+    expect(regularized(zeroOneLoss(), [rateRegularizer({ weight: 1, target: 0.1 })]).differentiable).toBe(false);
+    const mask = tf.tensor1d([1, 0]);
+    expect(maskedLoss(zeroOneLoss(), mask).differentiable).toBe(false);
+    expect(maskedLoss(membraneCrossEntropy(), mask).differentiable).toBeUndefined();
+    mask.dispose();
   });
 });
 

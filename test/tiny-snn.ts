@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { erf } from 'mathjs';
 import { likelihoodRatio, type LRConfig } from '../src/learning/estimators/lr.js';
-import { membraneCrossEntropy, rateSquaredError, type RowLoss } from '../src/learning/losses.js';
+import { membraneCrossEntropy, rateSquaredError, zeroOneLoss, type RowLoss } from '../src/learning/losses.js';
 import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { escapeNoise, type EscapeNoise, type NoiseKind } from '../src/neurons/noise.js';
 import { alif, lif, synaptic, type EquationParams, type SpikingParams } from '../src/neurons/params.js';
@@ -40,6 +40,8 @@ export interface Case {
   readonly config?: Partial<LRConfig>;
   /** A rate regulariser on the hidden layer: λ · mean_n (r_n − target)². */
   readonly regularize?: { readonly weight: number; readonly target: number };
+  /** The 0-1 loss (class by spike count, ties to the lowest index) instead of the rate error. */
+  readonly zeroOne?: boolean;
 }
 
 export type Params = Record<string, number[]>;
@@ -136,10 +138,10 @@ export function expectedLoss(c: Case, P: Params, noisy: { readonly h: boolean; r
         const oCoef = coefficientsOf(P, 'o');
         const out = noisy.o ? patternTrace(c.output, oc, o, c.noise, undefined, oCoef, P['o.noiseScale']) : deterministic(c.output, oc, undefined, oCoef);
         if (out.logP === -Infinity) continue;
-        const loss = [0, 1].reduce((s, k) => {
-          const rate = out.trace.spikes.reduce((a, r) => a + r[k]!, 0) / T;
-          return s + (rate - (k === LABELS[b] ? 0.8 : 0.2)) ** 2;
-        }, 0);
+        const counts = [0, 1].map((k) => out.trace.spikes.reduce((a, r) => a + r[k]!, 0));
+        const loss = c.zeroOne
+          ? Number((counts[1]! > counts[0]! ? 1 : 0) !== LABELS[b])
+          : [0, 1].reduce((s, k) => s + (counts[k]! / T - (k === LABELS[b] ? 0.8 : 0.2)) ** 2, 0);
         total += Math.exp(hid.logP + out.logP) * (loss + penalty);
       }
     }
@@ -161,7 +163,7 @@ export function exactGradient(c: Case, P: Params, noisyFor: (key: string) => { h
 }
 
 function lossFor(c: Case): RowLoss {
-  const task = c.output === 'readout' ? membraneCrossEntropy('mean') : rateSquaredError(0.8, 0.2);
+  const task = c.output === 'readout' ? membraneCrossEntropy('mean') : c.zeroOne ? zeroOneLoss() : rateSquaredError(0.8, 0.2);
   return c.regularize ? regularized(task, [rateRegularizer(c.regularize)]) : task;
 }
 

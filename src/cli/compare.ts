@@ -12,13 +12,14 @@ import { imageSequences } from '../data/dataset.js';
 import { loadIdxImages, loadMnist, type ImageDataset } from '../data/mnist.js';
 import type { Estimator } from '../learning/estimators/lr.js';
 import { cosine, gradientDiagnostics, type DiagnosticsRow } from '../learning/diagnostics.js';
-import type { RowLoss } from '../learning/losses.js';
+import { checkDifferentiable, type RowLoss } from '../learning/losses.js';
 import { fgsm, gaussianCorruption, pgd } from '../learning/robustness.js';
 import { evaluateDataset, MODEL_FILE, parameterNames, testSeed } from '../learning/trainer.js';
 import { loadNetwork } from '../sim/io.js';
 import type { Network } from '../sim/network.js';
 import { permutation, streamKey } from '../sim/random.js';
 import type { TrainConfig } from './config.js';
+import { ESTIMATORS, methodOf } from '../learning/estimators/registry.js';
 import { buildNetwork, estimatorOf, loadSplits, lossOf } from './recipe.js';
 import { runTraining, type RunSummary } from './train.js';
 
@@ -27,9 +28,9 @@ export interface CompareOptions {
   readonly methods: readonly TrainConfig['method'][];
   /** Fixed training batches the gradients are compared on. */
   readonly gradientBatches: number;
-  /** Copies K for the cosine- and variance-against-K sweep at initialisation. */
+  /** Numbers of samples K (LR's copies, FG's directions) of the cosine- and variance-against-K sweep at initialisation. */
   readonly copiesSweep: readonly number[];
-  /** Independent LR draws per K in the sweep (≥ 2). */
+  /** Independent draws per K in the sweep (≥ 2). */
   readonly sweepDraws: number;
   readonly epsilons: readonly number[];
   readonly noiseLevels: readonly number[];
@@ -84,16 +85,13 @@ export async function gradientCosines(net: Network, a: Estimator, b: Estimator, 
 }
 
 /**
- * Cosine to the BPTT gradient and variance of one LR estimate, per layer, against the number of
- * copies K: `draws` independent estimates on one fixed batch at each K.
+ * Cosine to the BPTT gradient and variance of one estimate of `config`'s method, per layer, against
+ * its number of samples K (LR's copies, FG's directions): `draws` independent estimates on one
+ * fixed batch at each K.
  */
-function copiesSweep(net: Network, lrConfig: TrainConfig, bpttConfig: TrainConfig, batch: { input: tf.Tensor; labels: tf.Tensor }, loss: RowLoss, o: CompareOptions) {
-  const reference = estimatorOf(bpttConfig).estimate(net, batch, loss);
-  try {
-    return gradientDiagnostics(net, batch, loss, { copies: o.copiesSweep, estimator: (k) => estimatorOf({ ...lrConfig, copies: k }), draws: o.sweepDraws, reference: reference.gradients, seed: lrConfig.seed });
-  } finally {
-    reference.dispose();
-  }
+function samplesSweep(net: Network, config: TrainConfig, reference: ReadonlyMap<tf.Variable, tf.Tensor>, batch: { input: tf.Tensor; labels: tf.Tensor }, loss: RowLoss, o: CompareOptions) {
+  const key = methodOf(config.method).samples!;
+  return gradientDiagnostics(net, batch, loss, { copies: o.copiesSweep, estimator: (k) => estimatorOf({ ...config, [key]: k }), draws: o.sweepDraws, reference, seed: config.seed });
 }
 
 async function testImages(c: TrainConfig, count: number): Promise<ImageDataset> {
@@ -152,8 +150,9 @@ async function robustness(c: TrainConfig, models: Record<string, Network>, loss:
 }
 
 export async function runCompare(config: TrainConfig, o: CompareOptions): Promise<Record<string, unknown>> {
-  await fs.mkdir(o.out, { recursive: true });
   const loss = lossOf(config);
+  checkDifferentiable(loss, 'compare', 'it measures every gradient against BPTT\'s and attacks through input gradients; train on the 0-1 loss with spikelr train --method lr');
+  await fs.mkdir(o.out, { recursive: true });
   const { train: trainSet, test } = await loadSplits(config);
   const lrConfig = { ...config, method: 'lr' as const }, bpttConfig = { ...config, method: 'bptt' as const };
 
@@ -168,7 +167,6 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
     batches: o.gradientBatches,
     batchSize: config.batchSize,
     initial: await gradientCosines(initial, estimatorOf(lrConfig), estimatorOf(bpttConfig), batches, loss, config.seed),
-    copies: copiesSweep(initial, lrConfig, bpttConfig, batches[0]!, loss, o),
   };
   // every other selected method against the BPTT gradient at the same initialisation
   const others = o.methods.filter((m) => m !== 'bptt' && m !== 'lr');
@@ -176,6 +174,14 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
     const perMethod: Record<string, LayerCosine[]> = {};
     for (const m of others) perMethod[m] = await gradientCosines(initial, estimatorOf({ ...config, method: m }), estimatorOf(bpttConfig), batches, loss, config.seed);
     gradients['methods'] = perMethod;
+  }
+  // cosine and variance against K for LR and every other sampling method, on one batch
+  const reference = estimatorOf(bpttConfig).estimate(initial, batches[0]!, loss);
+  try {
+    const sampled = ['lr' as const, ...others.filter((m) => methodOf(m).samples)];
+    gradients['sweeps'] = Object.fromEntries(sampled.map((m) => [m, samplesSweep(initial, { ...config, method: m }, reference.gradients, batches[0]!, loss, o)]));
+  } finally {
+    reference.dispose();
   }
   initial.dispose();
 
@@ -208,6 +214,17 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+/** The K sweeps of a compare.json by method (files before FG held LR's alone, as `copies`). */
+export function sweepsOf(gradients: Record<string, unknown>): Record<string, DiagnosticsRow[]> {
+  const sweeps = gradients['sweeps'] as Record<string, DiagnosticsRow[]> | undefined;
+  if (sweeps) return sweeps;
+  const copies = gradients['copies'] as DiagnosticsRow[] | undefined;
+  return copies ? { lr: copies } : {};
+}
+
+/** What K counts for method `m`: 'copies' or 'directions'. */
+export const samplesName = (m: string) => (m in ESTIMATORS ? (methodOf(m).samples ?? 'samples') : 'samples');
+
 /** The comparison as Markdown tables. */
 export function markdown(r: { config: TrainConfig; methods: readonly string[]; runs: Record<string, RunSummary & { history: unknown }>; gradients: Record<string, unknown>; robustness: Record<string, unknown> }): string {
   const lines: string[] = [];
@@ -231,10 +248,10 @@ export function markdown(r: { config: TrainConfig; methods: readonly string[]; r
     for (const l of rows) lines.push(`| ${l.parameter} | ${l.mean.toFixed(3)} ± ${l.sd.toFixed(3)} | ${l.normRatio.toFixed(3)} |`);
   };
   cosTable(`LR vs BPTT gradient at initialisation (K = ${c.copies}, ${r.gradients['batches']} batches)`, r.gradients['initial'] as LayerCosine[]);
-  const sweep = r.gradients['copies'] as DiagnosticsRow[] | undefined;
-  if (sweep?.length) {
+  for (const [m, sweep] of Object.entries(sweepsOf(r.gradients))) {
+    if (!sweep.length) continue;
     const layers = Object.keys(sweep[0]!.layers);
-    lines.push('', '## Against the number of copies K (initialisation, one batch; cosine to BPTT / variance of one estimate)', '', `| K | overall cosine | ${layers.map((l) => `${l} cosine | ${l} variance`).join(' | ')} |`, `| --- | --- | ${layers.map(() => '--- | ---').join(' | ')} |`);
+    lines.push('', `## ${m} against its number of ${samplesName(m)} K (initialisation, one batch; cosine to BPTT / variance of one estimate)`, '', `| K | overall cosine | ${layers.map((l) => `${l} cosine | ${l} variance`).join(' | ')} |`, `| --- | --- | ${layers.map(() => '--- | ---').join(' | ')} |`);
     for (const row of sweep) lines.push(`| ${row.copies} | ${row.cosine.mean.toFixed(3)} ± ${row.cosine.sd.toFixed(3)} | ${layers.map((l) => `${row.layers[l]!.cosine.toFixed(3)} | ${row.layers[l]!.variance.toPrecision(3)}`).join(' | ')} |`);
   }
   cosTable('LR vs BPTT gradient at the LR-trained weights', r.gradients['trainedLR'] as LayerCosine[] | undefined);

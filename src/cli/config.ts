@@ -22,7 +22,7 @@ export const DATASETS = ['mnist', 'idx', 'nmnist', 'shd', 'randman'] as const;
 export { METHODS } from '../learning/estimators/registry.js';
 /** Hidden neurons by name: the neuron registry's presets (lif, synaptic, alif, if). */
 export const NEURONS = Object.keys(NEURON_PRESETS) as readonly string[];
-export const LOSSES = ['ce-membrane', 'mse-membrane', 'ce-count', 'mse-count'] as const;
+export const LOSSES = ['ce-membrane', 'mse-membrane', 'ce-count', 'mse-count', 'zero-one'] as const;
 export const SURROGATES = SURROGATE_NAMES;
 export const SCORES = ['spike', 'noise'] as const;
 export const INPUT_ENCODINGS = ['rate', 'direct'] as const;

@@ -11,7 +11,7 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   method: 'gradient estimator', hidden: 'hidden layer sizes, comma-separated', recurrent: 'recurrent hidden layers', neuron: 'hidden neuron model',
   neuronEquations: 'JSON file of hidden neurons written as equations (overrides --neuron, --beta, --threshold, --reset)',
   beta: 'membrane decay per step', threshold: 'firing threshold', reset: 'reset after a spike', readoutBeta: 'decay of the output layer',
-  steps: 'time steps per sample', encoding: 'how images become input', loss: 'loss', reduction: 'time reduction of membrane losses',
+  steps: 'time steps per sample', encoding: 'how images become input', loss: "loss: ce-membrane, mse-membrane, ce-count, mse-count, or zero-one (the 0-1 loss itself, which only LR and fg's finite-difference tangent can train)", reduction: 'time reduction of membrane losses',
   accuracy: 'how the predicted class is read', regularizer: 'firing-rate regulariser on the hidden layers', regularizerWeight: "the regulariser's weight", rateTarget: "the 'rate' regulariser's target rate per step", optimizer: 'optimizer', learningRate: 'learning rate', momentum: 'SGD momentum', weightDecay: 'L2 weight decay',
   schedule: "learning-rate schedule: constant, cosine, linear, or a formula in step, total, progress, epoch, e.g. '0.1^floor(epoch/2)'",
   epochs: 'epochs', batchSize: 'samples per optimizer step', validation: 'fraction of the training set held out for validation', patience: 'early stopping: epochs without a better validation accuracy',

@@ -4,7 +4,7 @@ import { loadIdxImages, loadMnist } from '../data/mnist.js';
 import { loadNmnist, NMNIST_SIZE } from '../data/nmnist.js';
 import { randmanTask } from '../data/randman.js';
 import { loadShd } from '../data/shd.js';
-import { countCrossEntropy, countSquaredError, membraneCrossEntropy, membraneSquaredError, type RowLoss } from '../learning/losses.js';
+import { countCrossEntropy, countSquaredError, membraneCrossEntropy, membraneSquaredError, zeroOneLoss, type RowLoss } from '../learning/losses.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import type { Estimator } from '../learning/estimators/types.js';
 import { shardedEstimator, type ShardParts } from '../learning/parallel.js';
@@ -72,10 +72,13 @@ export function hiddenNeuron(c: TrainConfig): UnitParams {
   return spikingNeuron(c.neuron, c);
 }
 
-/** The network: hidden spiking layers, then a leaky readout (membrane losses) or spiking output (count losses). */
+/**
+ * The network: hidden spiking layers, then a leaky readout (membrane losses) or spiking output
+ * (count losses and the 0-1 loss, whose readout must be noisy for LR to reach it).
+ */
 export function buildNetwork(c: TrainConfig, inputShape: readonly number[], classes: number): Network {
   const hidden: LayerSpec[] = c.hidden.map((units, i) => (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: hiddenNeuron(c) }));
-  const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count';
+  const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count' || c.loss === 'zero-one';
   const out = spikingOutput ? dense({ name: 'out', units: classes, neuron: lif({ beta: c.readoutBeta, threshold: c.threshold }) }) : readout({ name: 'out', units: classes, beta: c.readoutBeta });
   return new Network({ input: [...inputShape], layers: [...hidden, out], seed: c.seed });
 }
@@ -106,6 +109,8 @@ function taskLoss(c: TrainConfig): RowLoss {
       return countCrossEntropy();
     case 'mse-count':
       return countSquaredError();
+    case 'zero-one':
+      return zeroOneLoss();
   }
 }
 

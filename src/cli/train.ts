@@ -6,6 +6,8 @@ import { backendReport } from '../backend.js';
 import { check, SpikelrError } from '../errors.js';
 import { CHECKPOINT_FILE, evaluateDataset, MODEL_FILE, testSeed, train, type TrainResult } from '../learning/trainer.js';
 import { loadNetwork } from '../sim/io.js';
+import { methodOf } from '../learning/estimators/registry.js';
+import { checkDifferentiable } from '../learning/losses.js';
 import { readConfigFile, resolveConfig, writeConfig, type TrainConfig } from './config.js';
 import { buildNetwork, loadSplit, loadSplits, lossOf, noiseOf, trainingEstimator, type Splits } from './recipe.js';
 import type { Network } from '../sim/network.js';
@@ -44,9 +46,16 @@ function interruptible(): { signal: AbortSignal; release: () => void } {
   return { signal: controller.signal, release: () => (process.off('SIGINT', stop), process.off('SIGTERM', stop)) };
 }
 
+/** The method can train on the configured loss (checked before anything is written). */
+export function checkLossFits(config: TrainConfig, method: TrainConfig['method'] = config.method): void {
+  const needs = methodOf(method).needs?.(config);
+  if (needs?.derivative) checkDifferentiable(lossOf(config), `--method ${method}`, needs.instead);
+}
+
 /** Trains the configured network into a run directory and writes metrics.json. */
 export async function runTraining(config: TrainConfig, o: RunOptions & { readonly resume?: boolean; readonly splits?: Splits }): Promise<RunSummary> {
   const runDir = o.out ?? path.join('runs', `${config.method}-${config.dataset}-seed${config.seed}`);
+  checkLossFits(config);
   if (!o.resume && existsSync(path.join(runDir, CONFIG_FILE)) && !o.force) {
     throw new SpikelrError(`${runDir} already holds a run; continue it with --resume ${runDir}, choose another --out, or overwrite with --force`);
   }

@@ -17,6 +17,7 @@ import { htmlReport, type Section } from '../../viz/report.js';
 import type { TrainConfig } from './config.js';
 import { loadSplit, noiseOf } from './recipe.js';
 import { loadTrained, METRICS_FILE } from './train.js';
+import { samplesName, sweepsOf } from './compare.js';
 
 export interface SampleFigures {
   readonly raster: Raster;
@@ -176,6 +177,7 @@ interface CompareJson {
   gradients: {
     initial: { parameter: string; mean: number; sd: number; normRatio: number }[];
     copies?: DiagnosticsRow[];
+    sweeps?: Record<string, DiagnosticsRow[]>;
     trainedLR?: { parameter: string; mean: number; sd: number; normRatio: number }[];
     /** Every other compared method's gradient against BPTT's at initialisation. */
     methods?: Record<string, { parameter: string; mean: number; sd: number; normRatio: number }[]>;
@@ -190,18 +192,28 @@ async function compareReport(runDir: string, c: CompareJson): Promise<string> {
   ];
   const cosRows = (rows: CompareJson['gradients']['initial']) => rows.map((l) => [l.parameter, `${l.mean.toFixed(3)} ± ${l.sd.toFixed(3)}`, l.normRatio.toFixed(3)]);
   const figures: string[] = [];
-  const sweep = c.gradients.copies;
-  if (sweep?.length) {
-    const layers = Object.keys(sweep[0]!.layers);
-    const by = (f: (row: DiagnosticsRow, layer: string) => number) => layers.map((l) => ({ name: l, points: sweep.map((row) => [row.copies, f(row, l)] as [number, number]) }));
-    figures.push(lineChartSvg({ title: 'cosine(LR, BPTT) against copies K', x: 'copies K', y: 'cosine', logX: true, yDomain: [0, 1], series: [{ name: 'all', points: sweep.map((row) => [row.copies, row.cosine.mean] as [number, number]) }, ...by((row, l) => row.layers[l]!.cosine)] }));
+  const sweeps = sweepsOf(c.gradients);
+  const lrSweep = sweeps['lr'];
+  if (lrSweep?.length) {
+    const layers = Object.keys(lrSweep[0]!.layers);
+    const by = (f: (row: DiagnosticsRow, layer: string) => number) => layers.map((l) => ({ name: l, points: lrSweep.map((row) => [row.copies, f(row, l)] as [number, number]) }));
+    figures.push(lineChartSvg({ title: 'cosine(LR, BPTT) against copies K', x: 'copies K', y: 'cosine', logX: true, yDomain: [0, 1], series: [{ name: 'all', points: lrSweep.map((row) => [row.copies, row.cosine.mean] as [number, number]) }, ...by((row, l) => row.layers[l]!.cosine)] }));
     figures.push(lineChartSvg({ title: 'variance of one LR estimate against copies K', x: 'copies K', y: 'log10 variance', logX: true, series: by((row, l) => Math.log10(row.layers[l]!.variance)) }));
+  }
+  const methodFigures: string[] = [];
+  const swept = Object.entries(sweeps).filter(([, rows]) => rows.length);
+  if (swept.length > 1) {
+    // every sampling method on one axis: K counts LR's copies and FG's directions
+    const series = (f: (row: DiagnosticsRow) => number) => swept.map(([m, rows]) => ({ name: `${m} (${samplesName(m)})`, points: rows.map((row) => [row.copies, f(row)] as [number, number]) }));
+    methodFigures.push(lineChartSvg({ title: 'cosine to the BPTT gradient against K, by method', x: 'K (copies or directions)', y: 'cosine', logX: true, yDomain: [0, 1], series: series((row) => row.cosine.mean) }));
+    methodFigures.push(lineChartSvg({ title: 'variance of one estimate against K, by method', x: 'K (copies or directions)', y: 'log10 variance', logX: true, series: series((row) => Math.log10(row.variance)) }));
   }
   sections.push({ heading: 'Gradient agreement (per-layer cosine, LR estimate vs BPTT surrogate gradient)', table: { header: ['parameter', 'cosine at initialisation', '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.initial) }, figures });
   if (c.gradients.trainedLR) sections.push({ heading: 'Gradient agreement at the LR-trained weights', table: { header: ['parameter', 'cosine', '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.trainedLR) } });
   for (const [m, rows] of Object.entries(c.gradients.methods ?? {})) {
     sections.push({ heading: `Gradient agreement: ${m} estimate vs BPTT surrogate gradient`, table: { header: ['parameter', 'cosine at initialisation', `‖${m}‖/‖BPTT‖`], rows: cosRows(rows) } });
   }
+  if (methodFigures.length) sections.push({ heading: 'Every sampling estimator against its number of samples K (initialisation, one batch)', figures: methodFigures });
   const r = c.robustness;
   if (r.epsilons) {
     const eps = r.epsilons;

@@ -3,9 +3,23 @@
  * each copy's own loss. Outputs are time-major `[T, R, C]`; labels `[R]` int32.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkOneOf } from '../errors.js';
+import { check, checkOneOf } from '../errors.js';
 
-export type RowLoss = (output: tf.Tensor, labels: tf.Tensor) => tf.Tensor;
+/** `[T, R, C]` output and `[R]` labels to `[R]` losses; `differentiable: false` marks a loss with no derivative. */
+export type RowLoss = ((output: tf.Tensor, labels: tf.Tensor) => tf.Tensor) & { readonly differentiable?: false };
+
+/** `wrapped` (a loss built on `inner`) marked non-differentiable when `inner` is. */
+export function sameDifferentiability<L extends RowLoss>(inner: RowLoss, wrapped: L): L {
+  return inner.differentiable === false ? Object.assign(wrapped, { differentiable: false as const }) : wrapped;
+}
+
+/**
+ * Throws unless `loss` has a derivative: `who` (an estimator or attack that differentiates the
+ * loss) is told what to use instead.
+ */
+export function checkDifferentiable(loss: RowLoss, who: string, instead: string): void {
+  check(loss.differentiable !== false, () => `${who}: the loss has no derivative (the 0-1 loss is piecewise constant), so ${who} cannot differentiate it; ${instead}`);
+}
 
 export const MEMBRANE_REDUCTIONS = ['mean', 'sum', 'max', 'last'] as const;
 export type MembraneReduction = (typeof MEMBRANE_REDUCTIONS)[number];
@@ -96,6 +110,17 @@ export function predictFirstSpike(output: tf.Tensor): tf.Tensor {
   });
 }
 
+/**
+ * The 0-1 loss: 1 where the predicted class ({@link predict}: the readout's membrane summed over
+ * time) is wrong, 0 where right. Piecewise constant, so it has no useful derivative: LR estimates
+ * the gradient of its expectation under the escape noise (the expected error rate), which no
+ * surrogate or forward-mode method can; they reject it.
+ */
+export function zeroOneLoss(): RowLoss {
+  const loss = (output: tf.Tensor, labels: tf.Tensor) => tf.tidy(() => tf.sub(1, tf.cast(tf.equal(predict(output), tf.cast(labels, 'int32')), 'float32')));
+  return Object.assign(loss, { differentiable: false as const });
+}
+
 export const ACCURACY_KINDS = ['rate', 'first-spike'] as const;
 export type AccuracyKind = (typeof ACCURACY_KINDS)[number];
 
@@ -107,10 +132,10 @@ export type AccuracyKind = (typeof ACCURACY_KINDS)[number];
 export function maskedLoss(loss: RowLoss, mask: tf.Tensor): RowLoss {
   const count = tf.sum(mask).dataSync()[0]!;
   const batch = mask.shape[0]!;
-  return (output, labels) =>
+  return sameDifferentiability(loss, (output: tf.Tensor, labels: tf.Tensor) =>
     tf.tidy(() => {
       const rows = labels.shape[0]!;
       const m = tf.tile(mask, [rows / batch]);
       return tf.mul(loss(output, labels), tf.mul(m, batch / Math.max(count, 1)));
-    });
+    }));
 }

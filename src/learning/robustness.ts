@@ -15,7 +15,7 @@ import { atan, surrogateSpike, type Surrogate } from '../neurons/surrogate.js';
 import type { Network } from '../sim/network.js';
 import { streamKey, uniform } from '../sim/random.js';
 import { differentiableRun } from './estimators/bptt.js';
-import type { RowLoss } from './losses.js';
+import { checkDifferentiable, type RowLoss } from './losses.js';
 
 export interface AttackOptions {
   /** Steps the network runs per image. */
@@ -27,6 +27,7 @@ export interface AttackOptions {
 
 /** ∇ₓ of the summed loss of images `x` `[B, P]` under `net`, each image a constant input over `steps` steps. */
 export function inputGradient(net: Network, x: tf.Tensor2D, labels: tf.Tensor1D, o: AttackOptions): tf.Tensor2D {
+  checkDifferentiable(o.loss, 'the input-gradient attacks (FGSM, PGD)', 'attack with a differentiable loss such as ce-membrane');
   const spike = surrogateSpike(o.surrogate ?? atan());
   return tf.tidy(() => {
     const f = (images: tf.Tensor) => {

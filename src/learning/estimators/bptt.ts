@@ -13,6 +13,7 @@ import { outputField, passLayers, population, timeLoop } from '../../sim/loop.js
 import type { Network } from '../../sim/network.js';
 import type { Estimator, Method } from './types.js';
 import { ratePenalty, regularizersOf } from '../regularizers.js';
+import { checkDifferentiable } from '../losses.js';
 
 export interface BPTTConfig {
   /** Surrogate derivative of the spike (default atan(α = 2), as snnTorch). */
@@ -74,6 +75,7 @@ export function bptt(config: BPTTConfig = {}): Estimator {
     estimate(net, batch, loss) {
       const B = batch.input.shape[0]!;
       check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B, () => `bptt: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
+      checkDifferentiable(loss, 'bptt', "train by LR (--method lr), which estimates the gradient of the expected 0-1 loss, or choose a differentiable loss such as ce-membrane");
       const vars = deterministicParameters(net);
       const regs = regularizersOf(loss);
       const objective = () => {
@@ -98,5 +100,6 @@ export const bpttMethod = {
   name: 'bptt',
   description: 'surrogate-gradient backpropagation through time (the baseline)',
   defaults: {},
+  needs: () => ({ derivative: true, instead: 'train by LR (--method lr), which estimates the gradient of the expected 0-1 loss, or choose a differentiable loss such as ce-membrane' }),
   estimator: (c) => bptt({ surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula), ...(c.truncate !== null ? { truncate: c.truncate } : {}) }),
 } satisfies Method;

@@ -25,7 +25,7 @@ import { atan, surrogateByName, type Surrogate } from '../../neurons/surrogate.j
 import { currentShapeOf } from '../../sim/layer.js';
 import type { Network } from '../../sim/network.js';
 import { freshSeed, streamKey } from '../../sim/random.js';
-import type { RowLoss } from '../losses.js';
+import { checkDifferentiable, type RowLoss } from '../losses.js';
 import { addInto } from '../running-sum.js';
 import { directionalDerivative, directionalDerivatives } from '../tangent.js';
 import { deterministicParameters, differentiableRun } from './bptt.js';
@@ -92,6 +92,7 @@ export function forwardGradient(config: FGConfig): Estimator {
     name: `fg(${perturb}, ${tangent}, ${K} direction${K > 1 ? 's' : ''}${tangent === 'exact' ? `, ${surrogate.name}` : ''})`,
     estimate(net, batch, loss, seed = freshSeed()) {
       const B = batch.input.shape[0]!;
+      if (tangent === 'exact') checkDifferentiable(loss, 'fg', perturb === 'weights' ? "use the finite-difference tangent (--tangent finite-difference), which needs only the loss's values, or LR (--method lr)" : "use fg with the finite-difference tangent (--method fg --tangent finite-difference), or LR (--method lr)");
       check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B, () => `fg: labels must have shape [${B}] (one per sample), got ${show(batch.labels.shape)}`);
       const r = perturb === 'weights' ? weightPerturbation(net, batch, loss, seed) : activityPerturbation(net, batch, loss, seed);
       check(Number.isFinite(r.loss), () => 'fg: the loss is not finite; check the inputs and the learning rate');
@@ -178,6 +179,8 @@ export const fgMethod = {
   name: 'fg',
   description: 'forward gradients, directions on the weights (Baydin et al. 2022)',
   defaults: fgDefaults,
+  samples: 'directions',
+  needs: (c) => ({ derivative: c.tangent === 'exact', instead: "use the finite-difference tangent (--tangent finite-difference), which needs only the loss's values, or LR (--method lr)" }),
   estimator: (c) => forwardGradient({ directions: c.directions, perturb: 'weights', tangent: c.tangent, surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula) }),
 } satisfies Method;
 
@@ -186,5 +189,7 @@ export const fgActivityMethod = {
   name: 'fg-activity',
   description: 'forward gradients, directions on each layer\'s currents (Ren et al. 2022)',
   defaults: fgDefaults,
+  samples: 'directions',
+  needs: () => ({ derivative: true, instead: 'use fg with the finite-difference tangent (--method fg --tangent finite-difference), or LR (--method lr)' }),
   estimator: (c) => forwardGradient({ directions: c.directions, perturb: 'activities', tangent: 'exact', surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula) }),
 } satisfies Method;

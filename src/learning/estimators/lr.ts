@@ -27,7 +27,7 @@ import type { Network } from '../../sim/network.js';
 import { freshSeed, streamKey } from '../../sim/random.js';
 import { copyForward, type LayerTrace, type ScoreKind } from '../forward.js';
 import { addInto } from '../running-sum.js';
-import type { RowLoss } from '../losses.js';
+import { checkDifferentiable, type RowLoss } from '../losses.js';
 import type { Batch, Estimator, Method } from './types.js';
 import { ratePenalty, regularizersOf } from '../regularizers.js';
 import { copyPlan, groupCount, groupOf, type CopyPlan, type Sampling } from '../sampling.js';
@@ -276,6 +276,7 @@ function pass(
     if (which !== 'lr') {
       for (const tr of fwd.traces.filter((t) => t.kind === 'local')) {
         // exact ∂(mean loss)/∂u_t of the readout membrane: the loss's own derivative
+        checkDifferentiable(loss, 'lr', `its deterministic readout '${tr.layer.name}' learns by the loss's derivative; end the network in a spiking output layer (noisy, so LR estimates its gradient too)`);
         const dOut = tf.grad((o: tf.Tensor) => tf.mean(loss(o, rowLabels)))(fwd.output);
         tr.seeds = tf.unstack(dOut);
         dOut.dispose();
@@ -344,5 +345,6 @@ export const lrMethod = {
   name: 'lr',
   description: 'likelihood-ratio gradients through stochastic firing (one forward pass, K noise copies)',
   defaults: { hidden: [500], beta: 0.9, readoutBeta: 0.9, steps: 10, encoding: 'direct', learningRate: 1e-3, schedule: 'cosine', batchSize: 100, epochs: 5 },
+  samples: 'copies',
   estimator: (c) => likelihoodRatio({ copies: c.copies, noise: parseNoise(c.noise), score: c.score, baseline: c.baseline, sampling: c.sampling }),
 } satisfies Method;

@@ -40,5 +40,12 @@ export interface Method {
   readonly description: string;
   /** The method's recipe: the keys it sets over the common defaults (each the recipe of its recorded result). */
   readonly defaults: Partial<TrainConfig>;
+  /**
+   * The config key holding the number of random samples one estimate averages (LR's noise copies,
+   * FG's directions), for sweeps against K; absent for deterministic methods (BPTT).
+   */
+  readonly samples?: 'copies' | 'directions';
+  /** What the method asks of the loss, checked before a run starts: LR needs nothing, BPTT a derivative. */
+  readonly needs?: (config: TrainConfig) => { readonly derivative: boolean; readonly instead: string };
   estimator(config: TrainConfig): Estimator;
 }
