@@ -26,7 +26,7 @@ const adaptive = equationNeuron({
   parameters: { beta: 0.85, rho: 0.7, theta: 0.5 },
 });
 
-const cases: [string, readonly number[], LayerSpec[]][] = [
+const cases: [string, readonly number[], LayerSpec[], ((net: Network) => void)?][] = [
   ['dense LIF (learned β, ϑ) → recurrent ALIF → readout', [12], [
     dense({ name: 'h1', units: 10, neuron: lif({ beta: 0.85, threshold: 0.4 }), learn: ['beta', 'threshold'] }),
     recurrent({ name: 'h2', units: 8, neuron: alif({ beta: 0.9, threshold: 0.3, rho: 0.8, adaptation: 0.3 }) }),
@@ -36,11 +36,22 @@ const cases: [string, readonly number[], LayerSpec[]][] = [
     dense({ name: 'h', units: 8, neuron: synaptic({ alpha: 0.6, beta: 0.85, threshold: 0.3 }) }), readout({ name: 'o', units: 3 })]],
   ['GRU → analog tanh → readout', [12], [gru({ name: 'g', units: 6 }), dense({ name: 'a', units: 5, neuron: analog({ activation: 'tanh' }) }), readout({ name: 'o', units: 3 })]],
   ['equation neuron (two variables, learned θ) → readout', [12], [dense({ name: 'e', units: 10, neuron: adaptive, learn: ['theta'] }), readout({ name: 'o', units: 3 })]],
+  ['decorrelated conv2d (centred) → flatten → decorrelated recurrent LIF → decorrelated readout, R and μ away from identity and zero', [5, 5, 1], [
+    conv2d({ name: 'c', filters: 2, kernelSize: 3, neuron: lif({ beta: 0.8, threshold: 0.3 }), decorrelate: true }), flatten(),
+    recurrent({ name: 'h', units: 6, neuron: lif({ beta: 0.85, threshold: 0.3 }), decorrelate: { centre: false } }), readout({ name: 'o', units: 3, decorrelate: true })],
+  (net) => {
+    for (const l of net.layers) {
+      const R = l.params['decorrelation'], mu = l.params['inputMean'];
+      if (R) net.setParameter(l.name, 'decorrelation', tf.tidy(() => tf.add(tf.eye(R.shape[0]!), tf.mul(tf.randomNormal(R.shape, 0, 1, 'float32', 31), 0.1))));
+      if (mu) net.setParameter(l.name, 'inputMean', tf.tidy(() => tf.randomUniform(mu.shape, 0, 0.3, 'float32', 32)));
+    }
+  }],
 ];
 
 describe('the directional derivative in forward mode equals autodiff of the surrogate network', () => {
-  it.each(cases)('%s', (_name, shape, layers) => {
+  it.each(cases)('%s', (_name, shape, layers, setup) => {
     const net = new Network({ input: [...shape], layers, seed: 4 });
+    setup?.(net);
     const batch = { input: tf.tidy(() => tf.mul(tf.randomUniform([4, 7, ...shape], 0, 1, 'float32', 3), 0.8)), labels: tf.tensor1d([0, 1, 2, 1], 'int32') };
     const loss = membraneCrossEntropy('mean');
     const v = directions(net, 9);
@@ -57,8 +68,9 @@ describe('the directional derivative in forward mode equals autodiff of the surr
     net.dispose();
   });
 
-  it.each(cases)('step by step with several directions at once: the same derivatives as layer by layer (%s)', (_name, shape, layers) => {
+  it.each(cases)('step by step with several directions at once: the same derivatives as layer by layer (%s)', (_name, shape, layers, setup) => {
     const net = new Network({ input: [...shape], layers, seed: 4 });
+    setup?.(net);
     const batch = { input: tf.tidy(() => tf.mul(tf.randomUniform([4, 7, ...shape], 0, 1, 'float32', 3), 0.8)), labels: tf.tensor1d([0, 1, 2, 1], 'int32') };
     const loss = membraneCrossEntropy('mean');
     const vs = [directions(net, 9), directions(net, 31), directions(net, 57)];

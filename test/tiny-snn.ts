@@ -42,6 +42,24 @@ export interface Case {
   readonly regularize?: { readonly weight: number; readonly target: number };
   /** The 0-1 loss (class by spike count, ties to the lowest index) instead of the rate error. */
   readonly zeroOne?: boolean;
+  /** Both layers decorrelate (centred) their inputs with R and μ held at fixed non-trivial values. */
+  readonly decorrelate?: boolean;
+}
+
+/** R and μ of the decorrelated case (held fixed: the rule is not part of the gradient). */
+const DECOR: Params = {
+  'h.decorrelation': [1.1, 0.2, -0.3, -0.1, 0.9, 0.25, 0.15, -0.2, 1.05],
+  'h.inputMean': [0.4, 0.3, 0.5],
+  'o.decorrelation': [0.95, -0.35, 0.2, 1.1],
+  'o.inputMean': [0.3, 0.2],
+};
+const BUFFERS = new Set(['decorrelation', 'inputMean']);
+
+/** z = R (x − μ) of layer `prefix` (x itself when the case does not decorrelate). */
+function decorrelated(c: Case, prefix: 'h' | 'o', x: number[]): number[] {
+  if (!c.decorrelate) return x;
+  const R = DECOR[`${prefix}.decorrelation`]!, mu = DECOR[`${prefix}.inputMean`]!, n = x.length;
+  return x.map((_, i) => x.reduce((s, _v, k) => s + R[i * n + k]! * (x[k]! - mu[k]!), 0));
 }
 
 export type Params = Record<string, number[]>;
@@ -58,8 +76,8 @@ export function build(c: Case): Network {
   const net = new Network({
     input: [3],
     layers: [
-      (c.recurrentHidden ? recurrent : dense)({ name: 'h', units: 2, neuron: c.hidden, learn: c.learn }),
-      c.output === 'readout' ? readout({ name: 'o', units: 2, beta: 0.7 }) : dense({ name: 'o', units: 2, neuron: c.output, learn: c.outputLearn ?? c.learn }),
+      (c.recurrentHidden ? recurrent : dense)({ name: 'h', units: 2, neuron: c.hidden, learn: c.learn, ...(c.decorrelate ? { decorrelate: true } : {}) }),
+      c.output === 'readout' ? readout({ name: 'o', units: 2, beta: 0.7, ...(c.decorrelate ? { decorrelate: true } : {}) }) : dense({ name: 'o', units: 2, neuron: c.output, learn: c.outputLearn ?? c.learn, ...(c.decorrelate ? { decorrelate: true } : {}) }),
     ],
     seed: 1,
   });
@@ -71,6 +89,7 @@ export function build(c: Case): Network {
     'o.bias': [0.15, 0.05],
     'h.noiseScale': [0.2, -0.3],
     'o.noiseScale': [-0.1, 0.25],
+    ...DECOR,
   };
   for (const l of net.layers) for (const name of Object.keys(l.params)) if (values[`${l.name}.${name}`]) net.setParameter(l.name, name, values[`${l.name}.${name}`]!);
   return net;
@@ -78,7 +97,7 @@ export function build(c: Case): Network {
 
 export function snapshot(net: Network): Params {
   const out: Params = {};
-  for (const l of net.layers) for (const [n, v] of Object.entries(l.params)) out[`${l.name}.${n}`] = Array.from(v.dataSync());
+  for (const l of net.layers) for (const [n, v] of Object.entries(l.params)) if (!BUFFERS.has(n)) out[`${l.name}.${n}`] = Array.from(v.dataSync());
   return out;
 }
 
@@ -118,13 +137,13 @@ export function expectedLoss(c: Case, P: Params, noisy: { readonly h: boolean; r
     return { logP: 0, trace };
   };
   INPUTS.forEach((x, b) => {
-    const hc = x.map((row) => refAffine(row, w32(P['h.weight']!), P['h.bias']));
+    const hc = x.map((row) => refAffine(decorrelated(c, 'h', row), w32(P['h.weight']!), P['h.bias']));
     for (let h = 0; h < (noisy.h ? 1 << (2 * T) : 1); h++) {
       const hCoef = coefficientsOf(P, 'h');
       const hRec = c.recurrentHidden ? P['h.recurrent'] : undefined;
       const hid = noisy.h ? patternTrace(c.hidden, hc, h, c.noise, hRec, hCoef, P['h.noiseScale']) : deterministic(c.hidden, hc, hRec, hCoef);
       if (hid.logP === -Infinity) continue;
-      const oc = hid.trace.spikes.map((row) => refAffine(row, w22(P['o.weight']!), P['o.bias']));
+      const oc = hid.trace.spikes.map((row) => refAffine(decorrelated(c, 'o', row), w22(P['o.weight']!), P['o.bias']));
       const reg = c.regularize;
       const penalty = reg ? (reg.weight / 2) * [0, 1].reduce((a, k) => a + (hid.trace.spikes.reduce((r, row) => r + row[k]!, 0) / T - reg.target) ** 2, 0) : 0;
       if (c.output === 'readout') {

@@ -8,6 +8,7 @@
  * batch, the estimator's noise. A checkpoint therefore needs only the parameters, the optimizer's
  * state and a few counters.
  */
+import { armDecorrelation, updateDecorrelation } from './decorrelation.js';
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -229,6 +230,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         const input = data.batch(idx, streamKey(o.seed, 0xe1c, state.step));
         const labels = tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]!), 'int32');
         const factor = rate(state.step);
+        armDecorrelation(net, input.shape[0]! * input.shape[1]!);
         const estimateOnce = () => outOfMemoryIsClear(() => estimator.estimate(net, { input, labels }, loss, streamKey(o.seed, 0x1a, state.step), { sigmaScale: o.sigmaSchedule?.(state.step) ?? 1 }), o.batchSize);
         let est: ReturnType<typeof estimateOnce>;
         if (!measured) {
@@ -242,6 +244,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         }
         opt.apply(est.gradients, factor);
         net.constrain();
+        updateDecorrelation(net); // R learns from the inputs its layer saw in this step
         est.dispose();
         tf.dispose([input, labels]);
         state.trainSeconds += (performance.now() - started) / 1000;

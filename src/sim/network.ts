@@ -57,6 +57,7 @@ let networkCount = 0;
 
 /** Frees a layer's parameters and constants. */
 function disposeLayer(layer: Layer): void {
+  layer.decorrelation?.dispose();
   for (const v of [...Object.values(layer.params), ...Object.values(layer.constants ?? {})]) v.dispose();
 }
 

@@ -58,9 +58,12 @@ export function differentiableRun(net: Network, input: tf.Tensor, spike: (x: tf.
   }, { tape: true }).output;
 }
 
-/** The parameters of the deterministic network: all but the noise scale, which has no role without noise. */
+/**
+ * The trained parameters of the deterministic network: all but the noise scale, which has no role
+ * without noise, and the layers' buffers (a decorrelation's R and input mean, learned by their own rule).
+ */
 export function deterministicParameters(net: Network): tf.Variable[] {
-  return net.layers.flatMap((l) => Object.entries(l.params).filter(([n]) => n !== 'noiseScale').map(([, v]) => v));
+  return net.layers.flatMap((l) => Object.entries(l.params).filter(([n]) => n !== 'noiseScale' && !l.buffers?.includes(n)).map(([, v]) => v));
 }
 
 /** Surrogate-gradient BPTT as an {@link Estimator}: exact autodiff of the surrogate network's loss. */

@@ -125,7 +125,7 @@ export function forwardGradient(config: FGConfig): Estimator {
     const [B, T] = batch.input.shape as [number, number];
     // a layer's coefficients and in-cell recurrent weights are not reached through its currents
     for (const l of net.layers) {
-      const unreached = Object.keys(l.params).filter((n) => n !== 'noiseScale' && !l.mapParams.includes(n) && !(n === 'recurrent' && l.recurrentVjp && l.recurrentCurrents));
+      const unreached = Object.keys(l.params).filter((n) => n !== 'noiseScale' && !l.buffers?.includes(n) && !l.mapParams.includes(n) && !(n === 'recurrent' && l.recurrentVjp && l.recurrentCurrents));
       check(unreached.length === 0, () => `fg-activity: layer '${l.name}' learns ${unreached.join(', ')}, which activity perturbation does not reach (it perturbs the currents a layer's map and recurrent weights produce); use fg (weights) or lr`);
     }
     const mixes = net.layers.some((l) => l.mixesRows === true);

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { check, checkOneOf, show } from '../../errors.js';
 import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { uniform } from '../random.js';
+import { DECORRELATION, INPUT_MEAN, type Decorrelator } from './decorrelation.js';
 import type { BuildContext, Layer } from './types.js';
 
 /**
@@ -100,9 +101,19 @@ export function sumToLast(x: tf.Tensor): tf.Tensor {
   return x.rank === 1 ? x.clone() : tf.sum(x, [...Array(x.rank - 1).keys()]);
 }
 
+/** A layer's input decorrelation: its decorrelator, and its input vectors (rows or patches) `[N, P]`. */
+export interface AffineDecorrelation {
+  readonly decorrelator: Decorrelator;
+  /** The input vectors R acts on, from a layer input `[M, …in]`. */
+  readonly vectors: (x: tf.Tensor) => tf.Tensor;
+  /** Input vectors per sample and step (a conv layer's output positions; 1 for a dense layer). */
+  readonly positions: number;
+}
+
 /**
  * A layer whose map is `f(x, W) + b` with f bilinear in (x, W): its JVP is f(dx, W) + f(x, dW) + db,
- * its VJP `weightVjp(x, g)` for W (autodiff of f by default) and Σ g for b.
+ * its VJP `weightVjp(x, g)` for W (autodiff of f by default) and Σ g for b. With `decorrelation`,
+ * f takes the fused weight A = Rᵀ W and the bias the offset −μ A (see decorrelation.ts).
  */
 export function affineLayer(
   ctx: BuildContext,
@@ -110,10 +121,18 @@ export function affineLayer(
   outputShape: readonly number[],
   f: (x: tf.Tensor, w: tf.Tensor) => tf.Tensor,
   weightVjp?: (x: tf.Tensor, g: tf.Tensor) => tf.Tensor,
+  decorrelation?: AffineDecorrelation,
 ): Layer {
   const params = base.params;
   const mapParams = params['bias'] ? ['weight', 'bias'] : ['weight'];
-  const map = (x: tf.Tensor, p: readonly tf.Tensor[]) => tf.tidy(() => (p[1] ? tf.add(f(x, p[0]!), p[1]) : f(x, p[0]!)));
+  const d = decorrelation?.decorrelator;
+  const fuse = (w: tf.Tensor) => (d ? d.fuse(w) : w);
+  /** f(x, A) plus the bias and the centring offset of A, any of them absent. */
+  const affine = (x: tf.Tensor, a: tf.Tensor, bias: tf.Tensor | undefined) => {
+    const shift = [bias, d?.offset(a)].filter((t): t is tf.Tensor => t !== undefined);
+    return shift.reduce((y, t) => tf.add(y, t), f(x, a));
+  };
+  const map = (x: tf.Tensor, p: readonly tf.Tensor[]) => tf.tidy(() => affine(x, fuse(p[0]!), p[1]));
   const vjpWeight = weightVjp ?? ((x: tf.Tensor, g: tf.Tensor) => tf.grad((w: tf.Tensor) => f(x, w))(params['weight']!, g));
   return {
     ...base,
@@ -121,18 +140,27 @@ export function affineLayer(
     inputShape: ctx.inputShape,
     outputShape,
     mapParams,
+    ...(d ? { decorrelation: d, buffers: Object.keys(params).filter((n) => n === DECORRELATION || n === INPUT_MEAN) } : {}),
     map,
-    currents: (x) => map(x, mapParams.map((n) => params[n]!)),
+    currents(x) {
+      if (decorrelation) d!.capture(() => decorrelation.vectors(x), decorrelation.positions);
+      return map(x, mapParams.map((n) => params[n]!));
+    },
     vjp(x, g) {
-      const out: Record<string, tf.Tensor> = { weight: vjpWeight(x, g) };
-      if (params['bias']) out['bias'] = sumToLast(g);
+      const gA = vjpWeight(x, g);
+      const gSum = params['bias'] || d?.mean ? sumToLast(g) : undefined;
+      const out: Record<string, tf.Tensor> = { weight: d ? d.weightGradient(gA, gSum) : gA };
+      if (d) gA.dispose();
+      if (params['bias']) out['bias'] = gSum!;
+      else gSum?.dispose();
       return out;
     },
-    jvp(x, dx, d) {
+    jvp(x, dx, dp) {
       return tf.tidy(() => {
-        const terms = [dx ? f(dx, params['weight']!) : undefined, d['weight'] ? f(x, d['weight']) : undefined].filter((t): t is tf.Tensor => t !== undefined);
-        const linear = terms.length ? terms.reduce((a, b) => tf.add(a, b)) : tf.zerosLike(f(x, params['weight']!));
-        return d['bias'] ? tf.add(linear, d['bias']) : linear;
+        const a = fuse(params['weight']!);
+        const terms = [dx ? f(dx, a) : undefined, dp['weight'] ? affine(x, fuse(dp['weight']), undefined) : undefined].filter((t): t is tf.Tensor => t !== undefined);
+        const linear = terms.length ? terms.reduce((s, t) => tf.add(s, t)) : tf.zerosLike(f(x, a));
+        return dp['bias'] ? tf.add(linear, dp['bias']) : linear;
       });
     },
   };

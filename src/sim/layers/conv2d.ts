@@ -5,6 +5,8 @@ import { lif } from '../../neurons/lif.js';
 import { conv2dFilterGradient, conv2dOp } from '../conv.js';
 import { affineLayer, checkImage, checkLearn, learnedNames, checkName, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
 import type { UnitNeuron } from './dense.js';
+import { decorrelator, type Decorrelate, type DecorrelateOptions } from './decorrelation.js';
+import { decorrelateField } from './dense.js';
 import type { LayerKind } from './types.js';
 
 export const PADDINGS = ['same', 'valid'] as const;
@@ -20,6 +22,8 @@ export interface Conv2dSpec {
   readonly neuron: UnitNeuron;
   readonly bias: boolean;
   readonly learn: readonly Learnable[];
+  /** Patch-wise input decorrelation (R over the k·k·C patch vectors, padding included). */
+  readonly decorrelate?: Decorrelate;
 }
 
 export function conv2d(
@@ -31,9 +35,10 @@ export function conv2d(
     readonly neuron?: UnitNeuron;
     readonly bias?: boolean;
     readonly learn?: readonly Learnable[];
+    readonly decorrelate?: DecorrelateOptions | boolean;
   },
 ): Conv2dSpec {
-  checkKeys('conv2d', o, ['name', 'filters', 'kernelSize', 'stride', 'padding', 'neuron', 'bias', 'learn']);
+  checkKeys('conv2d', o, ['name', 'filters', 'kernelSize', 'stride', 'padding', 'neuron', 'bias', 'learn', 'decorrelate']);
   checkName('conv2d', o.name);
   checkInteger('conv2d', 'filters', o.filters, 1);
   checkInteger('conv2d', 'kernelSize', o.kernelSize, 1);
@@ -43,7 +48,7 @@ export function conv2d(
   checkOneOf('conv2d', 'padding', padding, PADDINGS);
   const neuron = unitNeuron('conv2d', o.neuron ?? lif());
   const learn = checkLearn('conv2d', o.learn, neuron);
-  return named({ kind: 'conv2d' as const, filters: o.filters, kernelSize: o.kernelSize, stride, padding, neuron, bias: o.bias ?? true, learn }, o.name);
+  return named({ kind: 'conv2d' as const, filters: o.filters, kernelSize: o.kernelSize, stride, padding, neuron, bias: o.bias ?? true, learn, ...decorrelateField('conv2d', o.decorrelate) }, o.name);
 }
 
 export function convOutput(size: number, kernel: number, stride: number, padding: Padding): number {
@@ -64,8 +69,12 @@ export const conv2dKind = {
     if (spec.bias) params['bias'] = initVariable([spec.filters], fanIn, ctx.key(1), ctx.varName('bias'));
     const coefficients = learnedCoefficients(ctx, spec.neuron, spec.learn, spec.filters, params);
     const conv = conv2dOp(spec.stride, spec.padding);
+    // the patch vectors R acts on: a convolution with the identity kernel extracts them
+    const patches = (x: tf.Tensor) => tf.tidy(() => tf.reshape(conv(x as tf.Tensor4D, tf.reshape(tf.eye(fanIn), [k, k, c, fanIn]) as tf.Tensor4D), [-1, fanIn]));
+    const decorrelation = spec.decorrelate ? { decorrelator: decorrelator(ctx, fanIn, spec.decorrelate, params, params['weight']!), vectors: patches, positions: outH * outW } : undefined;
     return affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients, learned: learnedNames(spec.learn) }, [outH, outW, spec.filters],
       (x, kernel) => conv(x as tf.Tensor4D, kernel as tf.Tensor4D),
-      (x, g) => conv2dFilterGradient(x as tf.Tensor4D, g as tf.Tensor4D, k, spec.stride, spec.padding));
+      (x, g) => conv2dFilterGradient(x as tf.Tensor4D, g as tf.Tensor4D, k, spec.stride, spec.padding),
+      decorrelation);
   },
 } satisfies LayerKind<Conv2dSpec>;

@@ -4,6 +4,7 @@ import { initVariable } from './common.js';
 import { buildFullyConnected, fullyConnected, type FullyConnectedOptions, type UnitNeuron } from './dense.js';
 import type { LayerKind } from './types.js';
 import type { Learnable } from './common.js';
+import type { Decorrelate } from './decorrelation.js';
 
 export interface RecurrentSpec {
   readonly kind: 'recurrent';
@@ -12,6 +13,8 @@ export interface RecurrentSpec {
   readonly neuron: UnitNeuron;
   readonly bias: boolean;
   readonly learn: readonly Learnable[];
+  /** Decorrelation of the feed-forward input (the recurrent input is not decorrelated). */
+  readonly decorrelate?: Decorrelate;
 }
 
 export function recurrent(o: FullyConnectedOptions): RecurrentSpec {

@@ -6,6 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { NeuronParams } from '../../neurons/registry.js';
+import type { Decorrelator } from './decorrelation.js';
 
 /** Gradients or tangents of a layer's parameters, keyed by parameter name. */
 export type ParamTensors = Readonly<Record<string, tf.Tensor | undefined>>;
@@ -44,6 +45,13 @@ export interface Layer {
   readonly learned: readonly string[];
   /** The map mixes rows (a graph layer mixes the nodes of one sample), so a copy's rows share one loss weight. */
   readonly mixesRows?: boolean;
+  /**
+   * Parameters that are state, not trained (a decorrelated layer's R and input mean): saved,
+   * checkpointed and handed to workers with the weights, never given a gradient by a learner.
+   */
+  readonly buffers?: readonly string[];
+  /** The layer's input decorrelation, when it has one (updated by src/learning/decorrelation.ts). */
+  readonly decorrelation?: Decorrelator;
   /** Fixed tensors the layer owns (a graph's normalised adjacency); freed with the network. */
   readonly constants?: Readonly<Record<string, tf.Variable>>;
   /** Recurrent currents from the previous step's output, `[B, …output] → [B, …current]`. */

@@ -1,0 +1,79 @@
+/**
+ * The decorrelation rule (Dalm et al. 2024; DESIGN.md §8): each decorrelated layer's R learns from
+ * a sample of the layer's own input vectors x, never from the loss:
+ *
+ *   μ ← μ + ρ (mean(x) − μ)                        (with centring)
+ *   z = R (x − μ),   C = mean over the sample of z zᵀ
+ *   R ← R − η [(1 − κ) offdiag(C) + κ (diag(C) − I)] R
+ *
+ * The bracket is 2 ∂ℓ/∂C of ℓ(C) = (1 − κ)/4 ‖offdiag C‖² + κ/4 ‖diag C − 1‖², and the update is
+ * the gradient ∇_R ℓ preconditioned by the inverse input covariance Σ⁻¹ (∇_R ℓ = 2 ∂ℓ/∂C · R Σ):
+ * the natural form Ahmad et al. use, which needs no Σ⁻¹ itself. κ = 1 only normalises the
+ * variances; κ = 0 only removes correlations.
+ *
+ * The trainer arms every decorrelated layer before a step's estimate (the layers keep a strided
+ * sample of what they see) and applies the rule after the optimizer step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Network } from '../sim/network.js';
+
+/** The rule's bracket M = (1 − κ) offdiag(C) + κ (diag(C) − I) for C = zᵀz / N of vectors z `[N, P]`. */
+export function decorrelationDirection(z: tf.Tensor, kappa: number): tf.Tensor {
+  return tf.tidy(() => {
+    const n = z.shape[0]!, p = z.shape[1]!;
+    const c = tf.div(tf.matMul(z, z, true, false), n);
+    const eye = tf.eye(p);
+    const diag = tf.mul(c, eye);
+    return tf.add(tf.mul(tf.sub(c, diag), 1 - kappa), tf.mul(tf.sub(diag, eye), kappa));
+  });
+}
+
+/** ℓ(C) = (1 − κ)/4 ‖offdiag C‖² + κ/4 ‖diag C − 1‖² of vectors z `[N, P]`, per P² (a scale-free report). */
+export function decorrelationLoss(z: tf.Tensor, kappa: number): number {
+  return tf.tidy(() => {
+    const n = z.shape[0]!, p = z.shape[1]!;
+    const c = tf.div(tf.matMul(z, z, true, false), n);
+    const eye = tf.eye(p);
+    const diag = tf.mul(c, eye);
+    const off = tf.sum(tf.square(tf.sub(c, diag)));
+    const v = tf.sum(tf.square(tf.sub(diag, eye)));
+    return tf.div(tf.add(tf.mul(off, (1 - kappa) / 4), tf.mul(v, kappa / 4)), p * p).dataSync()[0]!;
+  });
+}
+
+/** One step of the rule on R (and μ) from input vectors `x` `[N, P]`; returns ℓ before the step. */
+export function decorrelationStep(R: tf.Variable, mean: tf.Variable | undefined, x: tf.Tensor, o: { readonly kappa: number; readonly learningRate: number; readonly meanRate: number }): number {
+  if (mean) tf.tidy(() => mean.assign(tf.add(mean, tf.mul(tf.sub(tf.mean(x, 0), mean), o.meanRate))));
+  return tf.tidy(() => {
+    const z = tf.matMul(mean ? tf.sub(x, mean) : x, R, false, true);
+    const before = decorrelationLoss(z, o.kappa);
+    R.assign(tf.sub(R, tf.mul(tf.matMul(decorrelationDirection(z, o.kappa), R), o.learningRate)));
+    return before;
+  });
+}
+
+/** Arms every decorrelated layer of `net` to keep input samples from the next passes over a batch of `rows` sample-steps (B·T). */
+export function armDecorrelation(net: Network, rows: number): void {
+  for (const l of net.layers) l.decorrelation?.arm(rows);
+}
+
+/**
+ * Applies the rule to every decorrelated layer from the samples it kept since it was armed, and
+ * disarms it. Returns ℓ per layer name (before the step), for the log.
+ */
+export function updateDecorrelation(net: Network): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of net.layers) {
+    const d = l.decorrelation;
+    if (!d) continue;
+    const x = d.take();
+    d.arm(0);
+    if (!x) continue;
+    out[l.name] = decorrelationStep(d.R, d.mean, x, d.options);
+    x.dispose();
+  }
+  return out;
+}
+
+/** Whether any layer of `net` decorrelates its input. */
+export const decorrelates = (net: Network) => net.layers.some((l) => l.decorrelation !== undefined);
