@@ -95,6 +95,21 @@ describe('spikelr train and eval', () => {
     }
   });
 
+  it('train --decorrelate all: every layer learns its R, which the model file keeps and eval uses', async () => {
+    const out = path.join(dir, 'lr-decorrelated');
+    const r = await spikelr('train', '--method', 'lr', '--decorrelate', 'all', '--decorrelation-rate', '0.01', ...small, '--copies', '2', '--max-steps', '3', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'))).toMatchObject({ decorrelate: 'all', decorrelationRate: 0.01, decorrelationCentre: true });
+    const header = readFileSync(path.join(out, 'model.safetensors'));
+    const meta = JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString('utf8'));
+    expect(Object.keys(meta)).toEqual(expect.arrayContaining(['hidden.decorrelation', 'hidden.inputMean', 'out.decorrelation', 'out.inputMean']));
+    const metrics = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    const e = await spikelr('eval', out);
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout).accuracy).toBe(metrics.testAccuracy);
+    expect((await spikelr('train', '--decorrelate', 'some', ...small, '--out', path.join(dir, 'bad-decor'))).stderr).toMatch(/--decorrelate must be one of 'none', 'readout', 'hidden', 'all', got 'some'/);
+  });
+
   it('train writes a run directory whose metrics.json eval reproduces', async () => {
     const out = path.join(dir, 'bptt-run');
     const r = await spikelr('train', '--method', 'bptt', ...small, '--out', out);

@@ -29,7 +29,7 @@ const small = async (): Promise<{ trainSet: Dataset; test: Dataset }> => {
   return { trainSet: imageSequences(a, o), test: imageSequences(b, o) };
 };
 
-const build = () => new Network({ input: [784], layers: [dense({ name: 'hidden', units: 24, neuron: lif({ beta: 0.9 }), learn: ['beta'] }), readout({ name: 'out', units: 10, beta: 0.9 })], seed: 5 });
+const build = (seed = 5, decorrelate = false) => new Network({ input: [784], layers: [dense({ name: 'hidden', units: 24, neuron: lif({ beta: 0.9 }), learn: ['beta'] }), readout({ name: 'out', units: 10, beta: 0.9, decorrelate: decorrelate && { learningRate: 0.01 } })], seed });
 
 const parameters = (net: Network) => net.layers.flatMap((l) => Object.entries(l.params).map(([p, v]) => [`${l.name}.${p}`, Array.from(v.dataSync())] as const));
 
@@ -41,35 +41,37 @@ const metricsOf = (runDir: string) =>
   });
 
 describe('resume after a crash', () => {
-  const cases: [string, () => Estimator, Partial<TrainOptions>][] = [
+  const cases: [string, () => Estimator, Partial<TrainOptions>, boolean?][] = [
     ['LR, Adam, cosine schedule', () => likelihoodRatio({ copies: 4, noise: escapeNoise('logistic', 0.5) }), { optimizer: { kind: 'adam', learningRate: 2e-3 }, schedule: 'cosine' }],
     ['BPTT, SGD with momentum, validation split', () => bptt(), { optimizer: { kind: 'sgd', learningRate: 0.05, momentum: 0.9 }, validation: 0.25, schedule: '0.5 ^ epoch' }],
+    ['LR with a decorrelated readout (R and its input mean resume too)', () => likelihoodRatio({ copies: 4, noise: escapeNoise('logistic', 0.5) }), { optimizer: { kind: 'adam', learningRate: 2e-3 } }, true],
   ];
-  it.each(cases)('%s: ends bit-for-bit where the uninterrupted run ends', async (name, estimator, extra) => {
+  it.each(cases)('%s: ends bit-for-bit where the uninterrupted run ends', async (name, estimator, extra, decorrelate = false) => {
     const { trainSet, test } = await small();
     const options = (runDir: string, more: Partial<TrainOptions> = {}): TrainOptions => ({
       epochs: 2, batchSize: 32, seed: 11, optimizer: { kind: 'adam', learningRate: 1e-3 }, runDir, checkpointEvery: 4, logEvery: 1, ...extra, ...more,
     });
     const loss = membraneCrossEntropy();
 
-    const whole = build();
+    const whole = build(5, decorrelate);
     const wholeDir = path.join(dir, `${name}-whole`);
     const reference = await train(whole, estimator(), loss, trainSet, test, options(wholeDir));
     expect(reference.steps).toBe(2 * Math.floor(trainSet.count * (1 - (extra.validation ?? 0)) / 32));
 
     // the run crashes after step 7: the checkpoint of step 4 survives, steps 5–7 are lost
     const crashDir = path.join(dir, `${name}-crash`);
-    const crashed = build();
+    const crashed = build(5, decorrelate);
     await expect(train(crashed, estimator(), loss, trainSet, test, options(crashDir, { onStep: ({ step }) => {
       if (step === 7) throw new Error('simulated crash');
     } }))).rejects.toThrow('simulated crash');
     crashed.dispose();
 
     // a fresh process would build a fresh network: its initial weights must not matter
-    const resumedNet = new Network({ input: [784], layers: [dense({ name: 'hidden', units: 24, neuron: lif({ beta: 0.9 }), learn: ['beta'] }), readout({ name: 'out', units: 10, beta: 0.9 })], seed: 99 });
+    const resumedNet = build(99, decorrelate);
     const resumed = await train(resumedNet, estimator(), loss, trainSet, test, options(crashDir, { resume: true }));
 
     expect(parameters(resumedNet)).toEqual(parameters(whole));
+    if (decorrelate) expect(tf.tidy(() => tf.max(tf.abs(tf.sub(whole.layer('out').params['decorrelation']!, tf.eye(24)))).dataSync()[0]!)).toBeGreaterThan(1e-3);
     expect(resumed.history.map((h) => h.testAccuracy)).toEqual(reference.history.map((h) => h.testAccuracy));
     expect(metricsOf(crashDir)).toEqual(metricsOf(wholeDir));
     whole.dispose();

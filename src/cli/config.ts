@@ -22,6 +22,9 @@ export const DATASETS = ['mnist', 'idx', 'nmnist', 'shd', 'randman'] as const;
 export { METHODS } from '../learning/estimators/registry.js';
 /** Hidden neurons by name: the neuron registry's presets (lif, synaptic, alif, if). */
 export const NEURONS = Object.keys(NEURON_PRESETS) as readonly string[];
+/** Which layers `decorrelate` names. */
+export const DECORRELATED = ['none', 'readout', 'hidden', 'all'] as const;
+
 export const LOSSES = ['ce-membrane', 'mse-membrane', 'ce-count', 'mse-count', 'zero-one'] as const;
 export const SURROGATES = SURROGATE_NAMES;
 export const SCORES = ['spike', 'noise'] as const;
@@ -70,6 +73,14 @@ export interface TrainConfig {
   checkpointEvery: number;
   /** Worker threads besides the main one, each estimating a shard of every batch (0: one thread). */
   workers: number;
+  /** Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, or all. */
+  decorrelate: (typeof DECORRELATED)[number];
+  /** η_R of the decorrelation rule. */
+  decorrelationRate: number;
+  /** κ of the decorrelation rule. */
+  decorrelationKappa: number;
+  /** Subtract a running mean of each decorrelated layer's input. */
+  decorrelationCentre: boolean;
   // likelihood ratio
   copies: number;
   noise: string;
@@ -96,6 +107,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   regularizer: 'none', regularizerWeight: 1, rateTarget: 0.1,
   optimizer: 'adam', learningRate: 5e-4, momentum: 0.9, weightDecay: 0, schedule: 'constant',
   epochs: 1, batchSize: 128, validation: 0, patience: null, maxSteps: null, seed: 0, checkpointEvery: 100, workers: 0,
+  decorrelate: 'none', decorrelationRate: 1e-3, decorrelationKappa: 0.5, decorrelationCentre: true,
   copies: 8, noise: 'logistic:0.5', score: 'spike', baseline: 'loo', sampling: 'mc',
   directions: 8, tangent: 'exact',
   surrogate: 'atan', surrogateScale: 2, surrogateFormula: '1 / (1 + (pi * x)^2)', truncate: null,
@@ -140,7 +152,8 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   reduction: oneOf(MEMBRANE_REDUCTIONS), accuracy: oneOf(ACCURACY_KINDS), regularizer: oneOf(['none', ...REGULARIZERS]),
   regularizerWeight: num(0, 1e6, true), rateTarget: num(0, 1), optimizer: oneOf(OPTIMIZERS), learningRate: num(0, 10, true),
   momentum: num(0, 0.999999), weightDecay: num(0, 1), schedule: str, epochs: int(1), batchSize: int(1), validation: num(0, 0.9),
-  patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), workers: int(0), copies: int(1), noise: noiseSpec,
+  patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), workers: int(0),
+  decorrelate: oneOf(DECORRELATED), decorrelationRate: num(0, 10, true), decorrelationKappa: num(0, 1), decorrelationCentre: bool, copies: int(1), noise: noiseSpec,
   score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), directions: int(1), tangent: oneOf(TANGENTS), surrogate: oneOf(SURROGATES),
   surrogateScale: num(0, 1e6, true), surrogateFormula: str, truncate: int(1, true),
 };

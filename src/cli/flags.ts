@@ -16,6 +16,7 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   schedule: "learning-rate schedule: constant, cosine, linear, or a formula in step, total, progress, epoch, e.g. '0.1^floor(epoch/2)'",
   epochs: 'epochs', batchSize: 'samples per optimizer step', validation: 'fraction of the training set held out for validation', patience: 'early stopping: epochs without a better validation accuracy',
   maxSteps: 'stop after N optimizer steps', seed: 'seed of weights, data order, encodings and noise', checkpointEvery: 'write a checkpoint every N steps', workers: 'worker threads besides the main one, each estimating a shard of every batch (1 uses two cores; the noise then differs from a run with another count)',
+  decorrelate: 'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): none, readout, hidden or all', decorrelationRate: "decorrelation: R's learning rate", decorrelationKappa: 'decorrelation: weight κ of unit variance against decorrelation', decorrelationCentre: 'decorrelation: subtract a running mean of the input (true or false)',
   directions: 'FG: random directions per estimate', tangent: "FG: 'exact' (forward mode) or 'finite-difference'",
   copies: 'LR: noise copies per sample', noise: 'LR: escape noise KIND:SIGMA', score: 'LR: score function', baseline: 'LR: baseline', sampling: 'LR: noise sampling',
   surrogate: 'BPTT: surrogate derivative', surrogateFormula: "BPTT: S'(x) for --surrogate formula, in x = u - threshold (mathjs syntax)", surrogateScale: "BPTT: the surrogate's sharpness (atan alpha, sigmoid slope, triangular width)", truncate: 'BPTT: truncate the backward pass every N steps',
@@ -30,6 +31,12 @@ function parserFor(key: keyof TrainConfig): (value: string) => unknown {
       const sizes = v.split(',').map((x) => Number(x.trim()));
       if (!sizes.every((n) => Number.isInteger(n) && n > 0)) throw new InvalidArgumentError(`expected positive integers separated by commas, e.g. 1000 or 512,256; got '${v}'`);
       return sizes;
+    };
+  }
+  if (typeof sample === 'boolean') {
+    return (v) => {
+      if (v !== 'true' && v !== 'false') throw new InvalidArgumentError(`expected true or false, got '${v}'`);
+      return v === 'true';
     };
   }
   if (INTEGER_KEYS.has(key) || typeof sample === 'number') {

@@ -77,9 +77,11 @@ export function hiddenNeuron(c: TrainConfig): UnitParams {
  * (count losses and the 0-1 loss, whose readout must be noisy for LR to reach it).
  */
 export function buildNetwork(c: TrainConfig, inputShape: readonly number[], classes: number): Network {
-  const hidden: LayerSpec[] = c.hidden.map((units, i) => (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: hiddenNeuron(c) }));
+  const decorrelate = { kappa: c.decorrelationKappa, learningRate: c.decorrelationRate, centre: c.decorrelationCentre };
+  const where = (hidden: boolean) => (c.decorrelate === 'all' || c.decorrelate === (hidden ? 'hidden' : 'readout') ? { decorrelate } : {});
+  const hidden: LayerSpec[] = c.hidden.map((units, i) => (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: hiddenNeuron(c), ...where(true) }));
   const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count' || c.loss === 'zero-one';
-  const out = spikingOutput ? dense({ name: 'out', units: classes, neuron: lif({ beta: c.readoutBeta, threshold: c.threshold }) }) : readout({ name: 'out', units: classes, beta: c.readoutBeta });
+  const out = spikingOutput ? dense({ name: 'out', units: classes, neuron: lif({ beta: c.readoutBeta, threshold: c.threshold }), ...where(false) }) : readout({ name: 'out', units: classes, beta: c.readoutBeta, ...where(false) });
   return new Network({ input: [...inputShape], layers: [...hidden, out], seed: c.seed });
 }
 
