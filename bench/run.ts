@@ -24,6 +24,8 @@ import { imageSequences } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import type { Estimator } from '../src/learning/estimators/lr.js';
+import { armDecorrelation, updateDecorrelation } from '../src/learning/decorrelation.js';
+import { withPeakBytes } from '../src/learning/memory.js';
 import { optimizer } from '../src/learning/optim.js';
 import { shardedEstimator } from '../src/learning/parallel.js';
 import { estimatorOf, network, WORKLOADS, type Workload } from './workloads.js';
@@ -89,15 +91,18 @@ async function measure(w: Workload): Promise<Record<string, unknown>> {
   const estimator: Estimator | undefined = sharded ?? local;
   const adam = optimizer({ kind: 'adam', learningRate: 1e-3 });
   const times: number[] = [];
-  let activity = 0;
+  let activity = 0, peak = 0;
   const runs = Number(a.runs);
   for (let r = 0; r <= runs; r++) {
     const batch = batches[r % batches.length]!;
     const start = performance.now();
     if (estimator) {
-      const e = estimator.estimate(net, batch, loss, r);
+      armDecorrelation(net, batch.input.shape[0]! * batch.input.shape[1]!);
+      const { result: e, peakBytes } = withPeakBytes(() => estimator.estimate(net, batch, loss, r));
+      peak = Math.max(peak, peakBytes);
       adam.apply(e.gradients);
       e.dispose();
+      updateDecorrelation(net);
       tf.sum(net.layers[0]!.params['weight']!).dataSync(); // wait for the update
     } else {
       const out = net.run(batch.input, r === 0 ? { record: { hidden: ['spikes'] } } : {});
@@ -117,7 +122,7 @@ async function measure(w: Workload): Promise<Record<string, unknown>> {
   net.dispose();
   times.sort((x, y) => x - y);
   const ms = times[Math.floor(times.length / 2)]!;
-  return { workload: w.name, msPerStep: Number(ms.toFixed(1)), samplesPerSecond: Number(((B / ms) * 1000).toFixed(1)), backend: report.name, threads: sharded ? workers + 1 : 1, hiddenActivity: Number(activity.toFixed(3)), minMs: Number(times[0]!.toFixed(1)), maxMs: Number(times.at(-1)!.toFixed(1)), machine };
+  return { workload: w.name, msPerStep: Number(ms.toFixed(1)), samplesPerSecond: Number(((B / ms) * 1000).toFixed(1)), backend: report.name, threads: sharded ? workers + 1 : 1, hiddenActivity: Number(activity.toFixed(3)), ...(peak ? { peakMiB: Number((peak / 2 ** 20).toFixed(1)) } : {}), minMs: Number(times[0]!.toFixed(1)), maxMs: Number(times.at(-1)!.toFixed(1)), machine };
 }
 
 /** fp32 matmul GFLOP/s of the backend at [T·B, 784] × [784, H]. */

@@ -13,7 +13,7 @@ import { Network } from '../src/sim/network.js';
 
 /** A forward pass, or a training step of a registered method. */
 export type Kind = 'forward' | MethodName;
-export interface Workload { readonly name: string; readonly kind: Kind; readonly hidden: number; readonly recurrent?: boolean; readonly copies?: number; readonly directions?: number }
+export interface Workload { readonly name: string; readonly kind: Kind; readonly hidden: number; readonly recurrent?: boolean; readonly copies?: number; readonly directions?: number; readonly decorrelate?: boolean }
 export const WORKLOADS: Workload[] = [
   { name: 'forward-h512', kind: 'forward', hidden: 512 },
   { name: 'forward-h1000', kind: 'forward', hidden: 1000 },
@@ -26,11 +26,15 @@ export const WORKLOADS: Workload[] = [
   { name: 'lr-h1000-k8', kind: 'lr', hidden: 1000, copies: 8 },
   { name: 'fg-h512-k8', kind: 'fg', hidden: 512, directions: 8 },
   { name: 'fga-h512-k8', kind: 'fg-activity', hidden: 512, directions: 8 },
+  // both layers' inputs decorrelated (defaults: centred, R from 1/8 of the rows), R updated every step
+  { name: 'bptt-h512-decor', kind: 'bptt', hidden: 512, decorrelate: true },
+  { name: 'lr-h512-k8-decor', kind: 'lr', hidden: 512, copies: 8, decorrelate: true },
 ];
 
 export function network(w: Workload): Network {
-  const hidden = (w.recurrent ? recurrent : dense)({ name: 'hidden', units: w.hidden, neuron: lif({ beta: 0.95, threshold: 1 }) });
-  return new Network({ input: [784], layers: [hidden, readout({ name: 'out', units: 10, beta: 0.95 })], seed: 0 });
+  const decorrelate = w.decorrelate === true;
+  const hidden = (w.recurrent ? recurrent : dense)({ name: 'hidden', units: w.hidden, neuron: lif({ beta: 0.95, threshold: 1 }), decorrelate });
+  return new Network({ input: [784], layers: [hidden, readout({ name: 'out', units: 10, beta: 0.95, decorrelate })], seed: 0 });
 }
 
 /**

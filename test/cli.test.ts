@@ -205,10 +205,12 @@ describe('spikelr train and eval', () => {
 
   it('compare takes any registered methods and puts each one\'s gradient beside BPTT\'s', async () => {
     const out = path.join(dir, 'compare-fg');
-    const r = await spikelr('compare', '--methods', 'bptt,fg-activity', '--directions', '64', '--epochs', '1', '--max-steps', '2', '--train-limit', '300', '--test-limit', '100', '--hidden', '16', '--gradient-batches', '2', '--copies-sweep', '2', '--attack-samples', '20', '--epsilons', '0', '--noise-levels', '0.2', '--pgd-iterations', '1', '--out', out, '--no-progress');
+    const r = await spikelr('compare', '--methods', 'bptt,fg-activity', '--directions', '64', '--decorrelate', 'readout', '--decorrelation-warmup', '3', '--epochs', '1', '--max-steps', '2', '--train-limit', '300', '--test-limit', '100', '--hidden', '16', '--gradient-batches', '2', '--copies-sweep', '2', '--attack-samples', '20', '--epsilons', '0', '--noise-levels', '0.2', '--pgd-iterations', '1', '--out', out, '--no-progress');
     expect(r.code, r.stderr).toBe(0);
     const c = JSON.parse(readFileSync(path.join(out, 'compare.json'), 'utf8'));
     expect(Object.keys(c.runs)).toEqual(['bptt', 'fg-activity']);
+    expect(c.gradients.decorrelationWarmup.steps).toBe(3); // R learned before the gradients were compared
+    expect(Object.keys(c.gradients.decorrelationWarmup.loss)).toEqual(['out']);
     const rows = c.gradients.methods['fg-activity'] as { parameter: string; mean: number }[];
     expect(rows.map((l) => l.parameter)).toEqual(['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']);
     // an unbiased estimate of the same gradient, 64 directions over 100 samples: close in direction
@@ -223,6 +225,7 @@ describe('spikelr train and eval', () => {
     expect(Object.keys(c.gradients.sweeps)).toEqual(['lr', 'fg-activity']);
     expect(c.gradients.sweeps['fg-activity'][0].copies).toBe(2);
     expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/## fg-activity against its number of directions K/);
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/Decorrelated inputs \(readout; .*\): gradients compared after 3 R-only updates/);
     expect(page).toMatch(/cosine to the BPTT gradient against K, by method/);
     expect(page).toContain('fg-activity (directions)');
   });

@@ -7,6 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { decorrelationDirection, decorrelationStep, updateDecorrelation, armDecorrelation } from '../src/learning/decorrelation.js';
+import { methodOf, METHODS } from '../src/learning/estimators/registry.js';
+import { defaultConfig } from '../src/cli/config.js';
+import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { sampleNoise } from '../src/neurons/noise.js';
 import { lif } from '../src/neurons/params.js';
 import { conv2d, dense, flatten, readout } from '../src/sim/layer.js';
@@ -167,6 +170,22 @@ describe('a decorrelated layer', () => {
     expect(updateDecorrelation(net)).toEqual({});
     expect(Array.from(net.layer('h').params['decorrelation']!.dataSync())).toEqual(before);
     x.dispose();
+    net.dispose();
+  });
+
+  it.each(METHODS)('every learner\'s pass feeds R: %s (the kept samples survive the estimator\'s tidy scopes)', (method) => {
+    const net = new Network({ input: [6], layers: [dense({ name: 'h', units: 4, neuron: lif({ threshold: 0.3 }), decorrelate: { learningRate: 0.05 } }), readout({ name: 'o', units: 2, decorrelate: true })], seed: 1 });
+    const batch = { input: tf.tidy(() => tf.randomUniform([8, 5, 6], 0, 1, 'float32', 9)), labels: tf.tensor1d([0, 1, 0, 1, 1, 0, 0, 1], 'int32') };
+    const estimator = methodOf(method).estimator({ ...defaultConfig(method), copies: 2, directions: 2 });
+    armDecorrelation(net, 8 * 5);
+    const e = estimator.estimate(net, batch, membraneCrossEntropy(), 3);
+    const names = new Set(net.layers.flatMap((l) => (l.buffers ?? []).map((b) => l.params[b])));
+    expect([...e.gradients.keys()].filter((v) => names.has(v))).toEqual([]); // no gradient for R or μ
+    e.dispose();
+    const losses = updateDecorrelation(net);
+    expect(Object.keys(losses)).toEqual(['h', 'o']);
+    for (const v of Object.values(losses)) expect(Number.isFinite(v)).toBe(true);
+    tf.dispose([batch.input, batch.labels]);
     net.dispose();
   });
 });

@@ -12,6 +12,7 @@ import { imageSequences } from '../data/dataset.js';
 import { loadIdxImages, loadMnist, type ImageDataset } from '../data/mnist.js';
 import type { Estimator } from '../learning/estimators/lr.js';
 import { cosine, gradientDiagnostics, type DiagnosticsRow } from '../learning/diagnostics.js';
+import { decorrelates, warmDecorrelation } from '../learning/decorrelation.js';
 import { checkDifferentiable, type RowLoss } from '../learning/losses.js';
 import { fgsm, gaussianCorruption, pgd } from '../learning/robustness.js';
 import { evaluateDataset, MODEL_FILE, parameterNames, testSeed } from '../learning/trainer.js';
@@ -37,6 +38,8 @@ export interface CompareOptions {
   /** Test images attacked (the first N). */
   readonly attackSamples: number;
   readonly pgdIterations: number;
+  /** R-only updates before the gradients are compared, when the config decorrelates (R starts at the identity). */
+  readonly decorrelationWarmup: number;
   readonly progress: boolean;
   readonly force: boolean;
 }
@@ -163,9 +166,12 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
     return { input: trainSet.batch(idx, streamKey(config.seed, 0xb47d, i)), labels: tf.tensor1d(Int32Array.from(idx, (j) => trainSet.labels[j]!), 'int32') };
   });
   const initial = buildNetwork(config, trainSet.inputShape, trainSet.classes);
+  // a decorrelated network is compared with its R learned, not at the identity it starts from
+  const warmed = decorrelates(initial) && o.decorrelationWarmup > 0 ? warmDecorrelation(initial, batches, o.decorrelationWarmup) : undefined;
   const gradients: Record<string, unknown> = {
     batches: o.gradientBatches,
     batchSize: config.batchSize,
+    ...(warmed ? { decorrelationWarmup: { steps: o.decorrelationWarmup, loss: warmed } } : {}),
     initial: await gradientCosines(initial, estimatorOf(lrConfig), estimatorOf(bpttConfig), batches, loss, config.seed),
   };
   // every other selected method against the BPTT gradient at the same initialisation
@@ -247,6 +253,8 @@ export function markdown(r: { config: TrainConfig; methods: readonly string[]; r
     lines.push('', `## ${title}`, '', `| parameter | cosine (mean ± sd) | ‖${estimate}‖/‖BPTT‖ |`, '| --- | --- | --- |');
     for (const l of rows) lines.push(`| ${l.parameter} | ${l.mean.toFixed(3)} ± ${l.sd.toFixed(3)} | ${l.normRatio.toFixed(3)} |`);
   };
+  const warm = r.gradients['decorrelationWarmup'] as { steps: number } | undefined;
+  if (c.decorrelate !== 'none') lines.push(`Decorrelated inputs (${c.decorrelate}; η_R = ${c.decorrelationRate}, κ = ${c.decorrelationKappa}${c.decorrelationCentre ? ', centred' : ''})${warm ? `: gradients compared after ${warm.steps} R-only updates` : ''}.`, '');
   cosTable(`LR vs BPTT gradient at initialisation (K = ${c.copies}, ${r.gradients['batches']} batches)`, r.gradients['initial'] as LayerCosine[]);
   for (const [m, sweep] of Object.entries(sweepsOf(r.gradients))) {
     if (!sweep.length) continue;

@@ -132,6 +132,7 @@ const compare = program
   .option('--noise-levels <list>', 'Gaussian corruption standard deviations', numberList(0, 10), [0.1, 0.2, 0.3, 0.5])
   .option('--attack-samples <n>', 'test images attacked', integer(1), 1000)
   .option('--pgd-iterations <n>', 'PGD steps', integer(1), 10)
+  .option('--decorrelation-warmup <n>', 'with --decorrelate: R-only updates before the gradients are compared', integer(0), 200)
   .option('--force', 'overwrite existing run directories', false)
   .option('--no-progress', 'no progress bar');
 addConfigFlags(compare, (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k) => k !== 'method')).action(async (opts: Record<string, unknown>) => {
@@ -150,6 +151,7 @@ addConfigFlags(compare, (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k)
     noiseLevels: opts['noiseLevels'] as number[],
     attackSamples: opts['attackSamples'] as number,
     pgdIterations: opts['pgdIterations'] as number,
+    decorrelationWarmup: opts['decorrelationWarmup'] as number,
     progress: opts['progress'] as boolean,
     force: opts['force'] as boolean,
   });

@@ -75,5 +75,21 @@ export function updateDecorrelation(net: Network): Record<string, number> {
   return out;
 }
 
+/**
+ * `steps` updates of every decorrelated layer's R (and μ) alone, from deterministic forward passes
+ * over `batches` in turn: decorrelation learned before the weights are (for diagnostics at
+ * initialisation). Returns the last step's ℓ per layer.
+ */
+export function warmDecorrelation(net: Network, batches: readonly { readonly input: tf.Tensor }[], steps: number): Record<string, number> {
+  let last: Record<string, number> = {};
+  for (let s = 0; s < steps; s++) {
+    const input = batches[s % batches.length]!.input;
+    armDecorrelation(net, input.shape[0]! * input.shape[1]!);
+    net.run(input).dispose();
+    last = updateDecorrelation(net);
+  }
+  return last;
+}
+
 /** Whether any layer of `net` decorrelates its input. */
 export const decorrelates = (net: Network) => net.layers.some((l) => l.decorrelation !== undefined);

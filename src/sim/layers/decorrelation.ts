@@ -120,7 +120,7 @@ export function decorrelator(ctx: BuildContext, size: number, options: Decorrela
       // every `stride`-th row, until the rows of one pass over the batch are seen (a step-major
       // pass calls once per step; more passes over the same batch add nothing new)
       const stride = Math.max(1, Math.round(1 / options.sample));
-      kept.push(tf.tidy(() => tf.gather(v, tf.range(0, rows, stride, 'int32'))));
+      kept.push(tf.keep(tf.tidy(() => tf.gather(v, tf.range(0, rows, stride, 'int32')))));
       budget -= rows / positions;
       v.dispose();
     },
