@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { decorrelationDirection, decorrelationStep, updateDecorrelation, armDecorrelation } from '../src/learning/decorrelation.js';
+import { decorrelationDirection, decorrelationLoss, decorrelationStep, updateDecorrelation, armDecorrelation } from '../src/learning/decorrelation.js';
 import { methodOf, METHODS } from '../src/learning/estimators/registry.js';
 import { defaultConfig } from '../src/cli/config.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
@@ -60,6 +60,8 @@ describe('the decorrelation rule', () => {
       return tf.add(tf.mul(tf.sum(tf.square(tf.sub(c, d))), (1 - kappa) / 4), tf.mul(tf.sum(tf.square(tf.sub(d, tf.eye(4)))), kappa / 4));
     };
     const autodiff = tf.grad(loss)(R0).arraySync() as number[][];
+    // the reported loss (from the N×N Gram matrix) is ℓ(C) / P²
+    expect(tf.tidy(() => decorrelationLoss(tf.matMul(x, R0, false, true), kappa))).toBeCloseTo(tf.tidy(() => loss(R0).dataSync()[0]!) / 16, 5);
     const R = tf.variable(R0.clone(), false);
     decorrelationStep(R, undefined, x, { kappa, learningRate: eta, meanRate: 0.1 });
     // (R − R′)/η = M R, and ∇_R ℓ = M R Σ̂ with Σ̂ = xᵀx / N, so ((R − R′)/η) Σ̂ must equal ∇_R ℓ
@@ -101,6 +103,7 @@ describe('a decorrelated layer', () => {
   it('dense: the fused currents equal (x − μ) Rᵀ W + b, and vjp and jvp equal autodiff of that two-product map', () => {
     const net = new Network({ input: [5], layers: [dense({ name: 'h', units: 3, neuron: lif(), decorrelate: true }), readout({ name: 'o', units: 2 })], seed: 2 });
     perturb(net, 'h', 5, 11);
+    expect(net.parameterCount).toBe(5 * 3 + 3 + 3 * 2 + 2); // R and μ are buffers, not trained parameters
     const layer = net.layer('h');
     const x = tf.randomUniform([6, 5], 0, 1, 'float32', 4);
     const [W, b, R, mu] = ['weight', 'bias', 'decorrelation', 'inputMean'].map((n) => layer.params[n]!);

@@ -28,16 +28,32 @@ export function decorrelationDirection(z: tf.Tensor, kappa: number): tf.Tensor {
   });
 }
 
-/** ℓ(C) = (1 − κ)/4 ‖offdiag C‖² + κ/4 ‖diag C − 1‖² of vectors z `[N, P]`, per P² (a scale-free report). */
+/**
+ * ℓ(C) = (1 − κ)/4 ‖offdiag C‖² + κ/4 ‖diag C − 1‖² of vectors z `[N, P]`, per P² (a scale-free
+ * report). ‖C‖² is taken from the N×N Gram matrix (‖zᵀz‖ = ‖zzᵀ‖): no P×P product.
+ */
 export function decorrelationLoss(z: tf.Tensor, kappa: number): number {
   return tf.tidy(() => {
     const n = z.shape[0]!, p = z.shape[1]!;
-    const c = tf.div(tf.matMul(z, z, true, false), n);
-    const eye = tf.eye(p);
-    const diag = tf.mul(c, eye);
-    const off = tf.sum(tf.square(tf.sub(c, diag)));
-    const v = tf.sum(tf.square(tf.sub(diag, eye)));
+    const d = tf.div(tf.sum(tf.square(z), 0), n);
+    const all = tf.div(tf.sum(tf.square(tf.matMul(z, z, false, true))), n * n);
+    const off = tf.sub(all, tf.sum(tf.square(d)));
+    const v = tf.sum(tf.square(tf.sub(d, 1)));
     return tf.div(tf.add(tf.mul(off, (1 - kappa) / 4), tf.mul(v, kappa / 4)), p * p).dataSync()[0]!;
+  });
+}
+
+/**
+ * The step M R of the rule for vectors z `[N, P]`: C R = zᵀ (z R) / N costs 2NP² where forming
+ * M first would cost P³ (N is a sample of a batch, well below P for image or hidden inputs).
+ */
+function decorrelationUpdate(z: tf.Tensor, R: tf.Tensor, kappa: number): tf.Tensor {
+  return tf.tidy(() => {
+    const n = z.shape[0]!;
+    const d = tf.reshape(tf.div(tf.sum(tf.square(z), 0), n), [-1, 1]); // diag C as a column
+    const cr = tf.div(tf.matMul(tf.transpose(z), tf.matMul(z, R)), n);
+    // (1 − κ)(C − D) R + κ (D − I) R
+    return tf.add(tf.mul(tf.sub(cr, tf.mul(d, R)), 1 - kappa), tf.mul(tf.mul(tf.sub(d, 1), R), kappa));
   });
 }
 
@@ -47,7 +63,7 @@ export function decorrelationStep(R: tf.Variable, mean: tf.Variable | undefined,
   return tf.tidy(() => {
     const z = tf.matMul(mean ? tf.sub(x, mean) : x, R, false, true);
     const before = decorrelationLoss(z, o.kappa);
-    R.assign(tf.sub(R, tf.mul(tf.matMul(decorrelationDirection(z, o.kappa), R), o.learningRate)));
+    R.assign(tf.sub(R, tf.mul(decorrelationUpdate(z, R, o.kappa), o.learningRate)));
     return before;
   });
 }

@@ -113,9 +113,9 @@ export class Network {
     return layer;
   }
 
-  /** Number of trainable scalars. */
+  /** Number of trainable scalars (a decorrelation's R and input mean are buffers, not counted). */
   get parameterCount(): number {
-    return this.layers.reduce((n, l) => n + Object.values(l.params).reduce((m, v) => m + v.size, 0), 0);
+    return this.layers.reduce((n, l) => n + Object.entries(l.params).reduce((m, [name, v]) => m + (l.buffers?.includes(name) ? 0 : v.size), 0), 0);
   }
 
   /** Replaces a parameter's values (shape checked). */
