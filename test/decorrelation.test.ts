@@ -49,13 +49,13 @@ describe('the decorrelation rule', () => {
     R.dispose();
   });
 
-  it('is −η times the gradient of ℓ(C) = (1−κ)/4‖offdiag C‖² + κ/4‖diag C − 1‖² (tfjs autodiff) preconditioned by the inverse input covariance', () => {
+  it.each([64, 3])('is −η times the gradient of ℓ(C) = (1−κ)/4‖offdiag C‖² + κ/4‖diag C − 1‖² (tfjs autodiff) preconditioned by the inverse input covariance (%i vectors of 4)', (N) => {
     const kappa = 0.3, eta = 0.05;
-    const { x } = correlated(L8.slice(0, 4).map((r) => r.slice(0, 4)), 64, 7);
+    const { x } = correlated(L8.slice(0, 4).map((r) => r.slice(0, 4)), N, 7);
     const R0 = tf.tidy(() => tf.add(tf.eye(4), tf.mul(tf.randomNormal([4, 4], 0, 1, 'float32', 3), 0.1)));
     const loss = (R: tf.Tensor) => {
       const z = tf.matMul(x, R, false, true);
-      const c = tf.div(tf.matMul(z, z, true), 64);
+      const c = tf.div(tf.matMul(z, z, true), N);
       const d = tf.mul(c, tf.eye(4));
       return tf.add(tf.mul(tf.sum(tf.square(tf.sub(c, d))), (1 - kappa) / 4), tf.mul(tf.sum(tf.square(tf.sub(d, tf.eye(4)))), kappa / 4));
     };
@@ -66,7 +66,7 @@ describe('the decorrelation rule', () => {
     decorrelationStep(R, undefined, x, { kappa, learningRate: eta, meanRate: 0.1 });
     // (R − R′)/η = M R, and ∇_R ℓ = M R Σ̂ with Σ̂ = xᵀx / N, so ((R − R′)/η) Σ̂ must equal ∇_R ℓ
     const step = tf.tidy(() => tf.div(tf.sub(R0, R), eta).arraySync() as number[][]);
-    const sigma = tf.tidy(() => tf.div(tf.matMul(x, x, true), 64).arraySync() as number[][]);
+    const sigma = tf.tidy(() => tf.div(tf.matMul(x, x, true), N).arraySync() as number[][]);
     const predicted = matmul(step, sigma);
     const scale = Math.max(...autodiff.flat().map(Math.abs));
     expect(scale).toBeGreaterThan(1e-2);
@@ -74,7 +74,7 @@ describe('the decorrelation rule', () => {
     // the bracket itself against its definition
     const M = tf.tidy(() => decorrelationDirection(tf.matMul(x, R0, false, true), kappa).arraySync() as number[][]);
     const z = tf.tidy(() => tf.matMul(x, R0, false, true).arraySync() as number[][]);
-    const C = transpose(z).map((ci) => transpose(z).map((cj) => ci.reduce((s, v, k) => s + v * cj[k]!, 0) / 64));
+    const C = transpose(z).map((ci) => transpose(z).map((cj) => ci.reduce((s, v, k) => s + v * cj[k]!, 0) / N));
     M.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(i === j ? kappa * (C[i]![i]! - 1) : (1 - kappa) * C[i]![j]!, 5)));
     tf.dispose([x, R0, R]);
   });

@@ -30,28 +30,31 @@ export function decorrelationDirection(z: tf.Tensor, kappa: number): tf.Tensor {
 
 /**
  * ℓ(C) = (1 − κ)/4 ‖offdiag C‖² + κ/4 ‖diag C − 1‖² of vectors z `[N, P]`, per P² (a scale-free
- * report). ‖C‖² is taken from the N×N Gram matrix (‖zᵀz‖ = ‖zzᵀ‖): no P×P product.
+ * report). With fewer vectors than dimensions ‖C‖² comes from the N×N Gram matrix (‖zᵀz‖ = ‖zzᵀ‖).
  */
 export function decorrelationLoss(z: tf.Tensor, kappa: number): number {
   return tf.tidy(() => {
     const n = z.shape[0]!, p = z.shape[1]!;
     const d = tf.div(tf.sum(tf.square(z), 0), n);
-    const all = tf.div(tf.sum(tf.square(tf.matMul(z, z, false, true))), n * n);
+    const all = n < p ? tf.div(tf.sum(tf.square(tf.matMul(z, tf.transpose(z)))), n * n) : tf.sum(tf.square(covariance(z)));
     const off = tf.sub(all, tf.sum(tf.square(d)));
     const v = tf.sum(tf.square(tf.sub(d, 1)));
     return tf.div(tf.add(tf.mul(off, (1 - kappa) / 4), tf.mul(v, kappa / 4)), p * p).dataSync()[0]!;
   });
 }
 
+/** C = zᵀz / N. */
+const covariance = (z: tf.Tensor) => tf.div(tf.matMul(tf.transpose(z), z), z.shape[0]!);
+
 /**
- * The step M R of the rule for vectors z `[N, P]`: C R = zᵀ (z R) / N costs 2NP² where forming
- * M first would cost P³ (N is a sample of a batch, well below P for image or hidden inputs).
+ * The step M R of the rule for vectors z `[N, P]`, by the cheaper order: with fewer vectors than
+ * dimensions C R = zᵀ (z R) / N (2NP², no P×P×P product), otherwise C first (NP² + P³).
  */
 function decorrelationUpdate(z: tf.Tensor, R: tf.Tensor, kappa: number): tf.Tensor {
   return tf.tidy(() => {
-    const n = z.shape[0]!;
+    const n = z.shape[0]!, p = z.shape[1]!;
     const d = tf.reshape(tf.div(tf.sum(tf.square(z), 0), n), [-1, 1]); // diag C as a column
-    const cr = tf.div(tf.matMul(tf.transpose(z), tf.matMul(z, R)), n);
+    const cr = n < p ? tf.div(tf.matMul(tf.transpose(z), tf.matMul(z, R)), n) : tf.matMul(covariance(z), R);
     // (1 − κ)(C − D) R + κ (D − I) R
     return tf.add(tf.mul(tf.sub(cr, tf.mul(d, R)), 1 - kappa), tf.mul(tf.mul(tf.sub(d, 1), R), kappa));
   });
