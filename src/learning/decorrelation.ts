@@ -17,56 +17,62 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Network } from '../sim/network.js';
 
+/** C = zᵀz / N. */
+const covariance = (z: tf.Tensor) => tf.div(tf.matMul(tf.transpose(z), z), z.shape[0]!);
+
 /** The rule's bracket M = (1 − κ) offdiag(C) + κ (diag(C) − I) for C = zᵀz / N of vectors z `[N, P]`. */
 export function decorrelationDirection(z: tf.Tensor, kappa: number): tf.Tensor {
   return tf.tidy(() => {
-    const n = z.shape[0]!, p = z.shape[1]!;
-    const c = tf.div(tf.matMul(z, z, true, false), n);
-    const eye = tf.eye(p);
+    const c = covariance(z);
+    const eye = tf.eye(z.shape[1]!);
     const diag = tf.mul(c, eye);
     return tf.add(tf.mul(tf.sub(c, diag), 1 - kappa), tf.mul(tf.sub(diag, eye), kappa));
   });
 }
 
 /**
- * ℓ(C) = (1 − κ)/4 ‖offdiag C‖² + κ/4 ‖diag C − 1‖² of vectors z `[N, P]`, per P² (a scale-free
- * report). With fewer vectors than dimensions ‖C‖² comes from the N×N Gram matrix (‖zᵀz‖ = ‖zzᵀ‖).
+ * What the loss and the update need of vectors z `[N, P]`, each product in the cheaper order for the
+ * sample at hand: diag C, ‖C‖² and, given R, C R. With fewer vectors than dimensions ‖C‖² comes
+ * from the N×N Gram matrix (‖zᵀz‖ = ‖zzᵀ‖) and C R = zᵀ (z R) / N (2NP², no P×P×P product);
+ * otherwise C is formed once and serves both (NP² + P³).
  */
-export function decorrelationLoss(z: tf.Tensor, kappa: number): number {
-  return tf.tidy(() => {
-    const n = z.shape[0]!, p = z.shape[1]!;
-    const d = tf.div(tf.sum(tf.square(z), 0), n);
-    const all = n < p ? tf.div(tf.sum(tf.square(tf.matMul(z, tf.transpose(z)))), n * n) : tf.sum(tf.square(covariance(z)));
-    const off = tf.sub(all, tf.sum(tf.square(d)));
-    const v = tf.sum(tf.square(tf.sub(d, 1)));
-    return tf.div(tf.add(tf.mul(off, (1 - kappa) / 4), tf.mul(v, kappa / 4)), p * p).dataSync()[0]!;
-  });
+function moments(z: tf.Tensor, R?: tf.Tensor): { diag: tf.Tensor; squaredNorm: tf.Tensor; cr?: tf.Tensor } {
+  const n = z.shape[0]!, p = z.shape[1]!;
+  const diag = tf.div(tf.sum(tf.square(z), 0), n);
+  if (n < p) {
+    return { diag, squaredNorm: tf.div(tf.sum(tf.square(tf.matMul(z, tf.transpose(z)))), n * n), ...(R ? { cr: tf.div(tf.matMul(tf.transpose(z), tf.matMul(z, R)), n) } : {}) };
+  }
+  const c = covariance(z);
+  return { diag, squaredNorm: tf.sum(tf.square(c)), ...(R ? { cr: tf.matMul(c, R) } : {}) };
 }
 
-/** C = zᵀz / N. */
-const covariance = (z: tf.Tensor) => tf.div(tf.matMul(tf.transpose(z), z), z.shape[0]!);
+/** ℓ(C) = (1 − κ)/4 ‖offdiag C‖² + κ/4 ‖diag C − 1‖² from diag C and ‖C‖², per P² (a scale-free report). */
+function lossOf(m: { diag: tf.Tensor; squaredNorm: tf.Tensor }, kappa: number): number {
+  const p = m.diag.shape[0]!;
+  const off = tf.sub(m.squaredNorm, tf.sum(tf.square(m.diag)));
+  const v = tf.sum(tf.square(tf.sub(m.diag, 1)));
+  return tf.div(tf.add(tf.mul(off, (1 - kappa) / 4), tf.mul(v, kappa / 4)), p * p).dataSync()[0]!;
+}
+
+/** ℓ(C) = (1 − κ)/4 ‖offdiag C‖² + κ/4 ‖diag C − 1‖² of vectors z `[N, P]`, per P² (a scale-free report). */
+export function decorrelationLoss(z: tf.Tensor, kappa: number): number {
+  return tf.tidy(() => lossOf(moments(z), kappa));
+}
 
 /**
- * The step M R of the rule for vectors z `[N, P]`, by the cheaper order: with fewer vectors than
- * dimensions C R = zᵀ (z R) / N (2NP², no P×P×P product), otherwise C first (NP² + P³).
+ * One step of the rule on R (and μ) from input vectors `x` `[N, P]`; returns ℓ before the step,
+ * from the same products as the step.
  */
-function decorrelationUpdate(z: tf.Tensor, R: tf.Tensor, kappa: number): tf.Tensor {
-  return tf.tidy(() => {
-    const n = z.shape[0]!, p = z.shape[1]!;
-    const d = tf.reshape(tf.div(tf.sum(tf.square(z), 0), n), [-1, 1]); // diag C as a column
-    const cr = n < p ? tf.div(tf.matMul(tf.transpose(z), tf.matMul(z, R)), n) : tf.matMul(covariance(z), R);
-    // (1 − κ)(C − D) R + κ (D − I) R
-    return tf.add(tf.mul(tf.sub(cr, tf.mul(d, R)), 1 - kappa), tf.mul(tf.mul(tf.sub(d, 1), R), kappa));
-  });
-}
-
-/** One step of the rule on R (and μ) from input vectors `x` `[N, P]`; returns ℓ before the step. */
 export function decorrelationStep(R: tf.Variable, mean: tf.Variable | undefined, x: tf.Tensor, o: { readonly kappa: number; readonly learningRate: number; readonly meanRate: number }): number {
   if (mean) tf.tidy(() => mean.assign(tf.add(mean, tf.mul(tf.sub(tf.mean(x, 0), mean), o.meanRate))));
   return tf.tidy(() => {
     const z = tf.matMul(mean ? tf.sub(x, mean) : x, R, false, true);
-    const before = decorrelationLoss(z, o.kappa);
-    R.assign(tf.sub(R, tf.mul(decorrelationUpdate(z, R, o.kappa), o.learningRate)));
+    const m = moments(z, R);
+    const before = lossOf(m, o.kappa);
+    const d = tf.reshape(m.diag, [-1, 1]); // diag C as a column
+    // M R = (1 − κ)(C − D) R + κ (D − I) R
+    const step = tf.add(tf.mul(tf.sub(m.cr!, tf.mul(d, R)), 1 - o.kappa), tf.mul(tf.mul(tf.sub(d, 1), R), o.kappa));
+    R.assign(tf.sub(R, tf.mul(step, o.learningRate)));
     return before;
   });
 }

@@ -8,7 +8,6 @@
  * batch, the estimator's noise. A checkpoint therefore needs only the parameters, the optimizer's
  * state and a few counters.
  */
-import { armDecorrelation, updateDecorrelation } from './decorrelation.js';
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -20,6 +19,7 @@ import { deserializeModel, serializeNetwork, writeFileAtomic, type NamedValues }
 import { swapBatchTime } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { permutation, streamKey } from '../sim/random.js';
+import { armDecorrelation, updateDecorrelation } from './decorrelation.js';
 import type { Estimator } from './estimators/lr.js';
 import { ACCURACY_KINDS, predict, predictFirstSpike, type AccuracyKind, type RowLoss } from './losses.js';
 import { optimizer as makeOptimizer, type Optimizer, type OptimizerConfig } from './optim.js';

@@ -58,6 +58,9 @@ export function differentiableRun(net: Network, input: tf.Tensor, spike: (x: tf.
   }, { tape: true }).output;
 }
 
+/** What to use instead of BPTT on a loss with no derivative. */
+const NO_DERIVATIVE = 'train by LR (--method lr), which estimates the gradient of the expected 0-1 loss, or choose a differentiable loss such as ce-membrane';
+
 /**
  * The trained parameters of the deterministic network: all but the noise scale, which has no role
  * without noise, and the layers' buffers (a decorrelation's R and input mean, learned by their own rule).
@@ -78,7 +81,7 @@ export function bptt(config: BPTTConfig = {}): Estimator {
     estimate(net, batch, loss) {
       const B = batch.input.shape[0]!;
       check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B, () => `bptt: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
-      checkDifferentiable(loss, 'bptt', "train by LR (--method lr), which estimates the gradient of the expected 0-1 loss, or choose a differentiable loss such as ce-membrane");
+      checkDifferentiable(loss, 'bptt', NO_DERIVATIVE);
       const vars = deterministicParameters(net);
       const regs = regularizersOf(loss);
       const objective = () => {
@@ -103,6 +106,6 @@ export const bpttMethod = {
   name: 'bptt',
   description: 'surrogate-gradient backpropagation through time (the baseline)',
   defaults: {},
-  needs: () => ({ derivative: true, instead: 'train by LR (--method lr), which estimates the gradient of the expected 0-1 loss, or choose a differentiable loss such as ce-membrane' }),
+  needs: () => ({ derivative: true, instead: NO_DERIVATIVE }),
   estimator: (c) => bptt({ surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula), ...(c.truncate !== null ? { truncate: c.truncate } : {}) }),
 } satisfies Method;

@@ -33,6 +33,12 @@ import type { Batch, Estimator, GradientEstimate, Method } from './types.js';
 import type { TrainConfig } from '../../cli/config.js';
 
 export const PERTURBATIONS = ['weights', 'activities'] as const;
+
+/** What to use instead of the exact tangent on a loss with no derivative, by perturbation. */
+const NO_DERIVATIVE: Record<(typeof PERTURBATIONS)[number], string> = {
+  weights: "use the finite-difference tangent (--tangent finite-difference), which needs only the loss's values, or LR (--method lr)",
+  activities: 'use fg with the finite-difference tangent (--method fg --tangent finite-difference), or LR (--method lr)',
+};
 export const TANGENTS = ['exact', 'finite-difference'] as const;
 
 export interface FGConfig {
@@ -92,7 +98,7 @@ export function forwardGradient(config: FGConfig): Estimator {
     name: `fg(${perturb}, ${tangent}, ${K} direction${K > 1 ? 's' : ''}${tangent === 'exact' ? `, ${surrogate.name}` : ''})`,
     estimate(net, batch, loss, seed = freshSeed()) {
       const B = batch.input.shape[0]!;
-      if (tangent === 'exact') checkDifferentiable(loss, 'fg', perturb === 'weights' ? "use the finite-difference tangent (--tangent finite-difference), which needs only the loss's values, or LR (--method lr)" : "use fg with the finite-difference tangent (--method fg --tangent finite-difference), or LR (--method lr)");
+      if (tangent === 'exact') checkDifferentiable(loss, 'fg', NO_DERIVATIVE[perturb]);
       check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B, () => `fg: labels must have shape [${B}] (one per sample), got ${show(batch.labels.shape)}`);
       const r = perturb === 'weights' ? weightPerturbation(net, batch, loss, seed) : activityPerturbation(net, batch, loss, seed);
       check(Number.isFinite(r.loss), () => 'fg: the loss is not finite; check the inputs and the learning rate');
@@ -191,7 +197,7 @@ export const fgMethod = {
   description: 'forward gradients, directions on the weights (Baydin et al. 2022)',
   defaults: fgDefaults,
   samples: 'directions',
-  needs: (c) => ({ derivative: c.tangent === 'exact', instead: "use the finite-difference tangent (--tangent finite-difference), which needs only the loss's values, or LR (--method lr)" }),
+  needs: (c) => ({ derivative: c.tangent === 'exact', instead: NO_DERIVATIVE.weights }),
   estimator: (c) => forwardGradient({ directions: c.directions, perturb: 'weights', tangent: c.tangent, surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula) }),
 } satisfies Method;
 
@@ -201,6 +207,6 @@ export const fgActivityMethod = {
   description: 'forward gradients, directions on each layer\'s currents (Ren et al. 2022)',
   defaults: fgActivityDefaults,
   samples: 'directions',
-  needs: () => ({ derivative: true, instead: 'use fg with the finite-difference tangent (--method fg --tangent finite-difference), or LR (--method lr)' }),
+  needs: () => ({ derivative: true, instead: NO_DERIVATIVE.activities }),
   estimator: (c) => forwardGradient({ directions: c.directions, perturb: 'activities', tangent: 'exact', surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula) }),
 } satisfies Method;
