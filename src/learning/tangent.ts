@@ -162,7 +162,10 @@ export function tangentSteps(net: Network, input: tf.Tensor, directions: readonl
   const K = directions.length;
   const derivative = (x: tf.Tensor) => surrogate.derivative(x);
   for (const l of net.layers) check(l.jvp !== undefined, () => noTangent(l));
-  const perLayer = net.layers.map((l) => directions.map((d) => layerDirections(l, d)));
+  // tangents in the form each layer's jvp takes them every step (a decorrelated layer fuses Rᵀ dW once)
+  const perLayer = net.layers.map((l) => directions.map((d) => { const p = layerDirections(l, d); return l.prepareTangents ? l.prepareTangents(p) : p; }));
+  const given = new Set(directions.flatMap((d) => [...d.values()]));
+  const prepared = perLayer.flat().flatMap((d) => Object.values(d)).filter((t): t is tf.Tensor => t !== undefined && !given.has(t));
   const pops = net.layers.map((l) => (l.neuron ? population(l) : undefined));
   const models = net.layers.map((l) => (l.neuron ? (modelOf(l.neuron) as NeuronModel<NeuronParams>) : undefined));
   const fires = net.layers.map((l, i) => (l.neuron ? models[i]!.fire(l.neuron, undefined, 0) : undefined));
@@ -208,6 +211,7 @@ export function tangentSteps(net: Network, input: tf.Tensor, directions: readonl
     step.dOut.forEach((d, k) => dOuts[k]!.push(keep.has(d) ? d.clone() : d));
   }
   frames.dispose();
+  tf.dispose(prepared);
   for (const s of states) if (s) tf.dispose(stateTensors(s));
   tf.dispose(tangents.flat().flatMap((d) => Object.values(d)));
   const output = tf.stack(outs);

@@ -4,7 +4,7 @@ import { check, checkOneOf, show } from '../../errors.js';
 import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { uniform } from '../random.js';
 import { DECORRELATION, INPUT_MEAN, type Decorrelator } from './decorrelation.js';
-import type { BuildContext, Layer } from './types.js';
+import type { BuildContext, Layer, ParamTensors } from './types.js';
 
 /**
  * Coefficients a layer can learn, one per neuron (per channel in a conv layer): what the neuron
@@ -101,6 +101,9 @@ export function sumToLast(x: tf.Tensor): tf.Tensor {
   return x.rank === 1 ? x.clone() : tf.sum(x, [...Array(x.rank - 1).keys()]);
 }
 
+/** The key under which {@link Layer.prepareTangents} puts a decorrelated layer's fused weight tangent Rᵀ dW. */
+const FUSED_TANGENT = 'fusedWeightTangent';
+
 /** A layer's input decorrelation: its decorrelator, and its input vectors (rows or patches) `[N, P]`. */
 export interface AffineDecorrelation {
   readonly decorrelator: Decorrelator;
@@ -155,10 +158,12 @@ export function affineLayer(
       else gSum?.dispose();
       return out;
     },
+    ...(d ? { prepareTangents: (dp: ParamTensors) => (dp['weight'] ? { ...dp, [FUSED_TANGENT]: tf.tidy(() => fuse(dp['weight']!)) } : dp) } : {}),
     jvp(x, dx, dp) {
       return tf.tidy(() => {
         const a = fuse(params['weight']!);
-        const terms = [dx ? f(dx, a) : undefined, dp['weight'] ? affine(x, fuse(dp['weight']), undefined) : undefined].filter((t): t is tf.Tensor => t !== undefined);
+        const dA = dp[FUSED_TANGENT] ?? (dp['weight'] ? fuse(dp['weight']) : undefined);
+        const terms = [dx ? f(dx, a) : undefined, dA ? affine(x, dA, undefined) : undefined].filter((t): t is tf.Tensor => t !== undefined);
         const linear = terms.length ? terms.reduce((s, t) => tf.add(s, t)) : tf.zerosLike(f(x, a));
         return dp['bias'] ? tf.add(linear, dp['bias']) : linear;
       });

@@ -37,6 +37,13 @@ export interface Layer {
   /** JVP of the map: the currents' tangent for an input tangent `dx` and parameter tangents (undefined: zero). */
   jvp?(x: tf.Tensor, dx: tf.Tensor | undefined, dParams: ParamTensors): tf.Tensor;
   /**
+   * Parameter tangents made ready for many {@link jvp} calls (a step-major forward-mode pass calls it
+   * every step with the same tangents): the result goes to jvp in place of `dParams`. A decorrelated
+   * layer adds the fused tangent Rᵀ dW, one P×P×out product per pass rather than one per step; the
+   * tensors it adds are the caller's to dispose.
+   */
+  prepareTangents?(dParams: ParamTensors): ParamTensors;
+  /**
    * Per-neuron coefficients the neuron model reads (learned ones, by name, and a learned noise
    * scale `noiseScale`; a GRU's `recurrent` and `recurrentBias`). All are also in `params`.
    */
