@@ -230,6 +230,36 @@ describe('spikelr train and eval', () => {
     expect(page).toContain('fg-activity (directions)');
   });
 
+  it('compare --decorrelate none,all runs every method with and without decorrelation, side by side', async () => {
+    const out = path.join(dir, 'compare-decor');
+    const common = ['--epochs', '1', '--train-limit', '300', '--test-limit', '100', '--hidden', '16', '--seed', '3'];
+    const r = await spikelr('compare', ...common, '--decorrelate', 'none,all', '--decorrelation-warmup', '3', '--gradient-batches', '2', '--copies-sweep', '2,8', '--sweep-draws', '2', '--attack-samples', '20', '--epsilons', '0', '--noise-levels', '0.2', '--pgd-iterations', '1', '--out', out, '--no-progress');
+    expect(r.code, r.stderr).toBe(0);
+    const c = JSON.parse(readFileSync(path.join(out, 'compare.json'), 'utf8'));
+    expect(c.methods).toEqual(['lr', 'bptt', 'lr+decor', 'bptt+decor']);
+    expect(c.arms['lr+decor']).toEqual({ method: 'lr', decorrelate: 'all' });
+    for (const arm of c.methods) expect(JSON.parse(readFileSync(path.join(out, arm, 'config.json'), 'utf8')).decorrelate, arm).toBe(arm.includes('+decor') ? 'all' : 'none');
+    // each arm is the run spikelr train makes from the same config: the same weights, byte for byte
+    const alone = path.join(dir, 'decor-alone');
+    expect((await spikelr('train', '--method', 'lr', ...common, '--decorrelate', 'all', '--out', alone, '--no-progress')).code).toBe(0);
+    expect(readFileSync(path.join(out, 'lr+decor', 'model.safetensors')).equals(readFileSync(path.join(alone, 'model.safetensors')))).toBe(true);
+    // the gradients of both variants: LR's against each network's own BPTT gradient, K sweeps by arm
+    expect(Object.keys(c.gradients.sweeps)).toEqual(['lr', 'lr+decor']);
+    expect(c.gradients.methods['lr+decor'].map((l: { parameter: string }) => l.parameter)).toEqual(c.gradients.initial.map((l: { parameter: string }) => l.parameter));
+    expect(Object.keys(c.gradients.decorrelationWarmups)).toEqual(['all']);
+    expect(Object.keys(c.gradients.trainedArms)).toEqual(['lr+decor']);
+    expect(Object.keys(c.robustness.gaussian)).toEqual(c.methods);
+    const md = readFileSync(path.join(out, 'report.md'), 'utf8');
+    expect(md).toMatch(/Decorrelated inputs \(all; .*in the arms named \+decor \(lr\+decor, bptt\+decor\): gradients compared after 3 R-only updates/);
+    expect(md).toMatch(/## lr\+decor against its number of copies K/);
+    const html = path.join(out, 'report.html');
+    expect((await spikelr('report', out, '--out', html)).code).toBe(0);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('hidden: variance of one estimate against K');
+    expect(page).toContain('lr+decor (copies)');
+    expect((await spikelr('compare', '--decorrelate', 'none,some')).stderr).toMatch(/--decorrelate: unknown value 'some'; expected one or more of none, readout, hidden, all/);
+  });
+
   describe('bad configs', () => {
     const file = (name: string, text: string) => {
       const f = path.join(dir, name);

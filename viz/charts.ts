@@ -9,6 +9,10 @@ import { axisBottom, axisLeft, el, esc, svg } from './svg.js';
 export interface Series {
   readonly name: string;
   readonly points: readonly (readonly [number, number])[];
+  /** The series' colour (default: the next of Tableau 10); one per method across a report keeps charts comparable. */
+  readonly color?: string;
+  /** Drawn dashed (a variant of a method drawn solid beside it, e.g. with decorrelation). */
+  readonly dashed?: boolean;
 }
 
 export interface LineChart {
@@ -23,10 +27,14 @@ export interface LineChart {
   readonly height?: number;
 }
 
-const M = { top: 30, right: 130, bottom: 44, left: 64 };
+const MARGIN = { top: 30, right: 130, bottom: 44, left: 64 };
+const M = MARGIN;
 
 export function lineChartSvg(c: LineChart): string {
-  const width = c.width ?? 560, height = c.height ?? 300;
+  // the legend gets room for its longest name (about 6.2 px a character at the page's font size)
+  const legend = Math.max(MARGIN.right, 40 + 6.2 * Math.max(0, ...c.series.map((s) => s.name.length)));
+  const M = { ...MARGIN, right: legend };
+  const width = (c.width ?? 560) + legend - MARGIN.right, height = c.height ?? 300;
   const xs = c.series.flatMap((s) => s.points.map((p) => p[0])), ys = c.series.flatMap((s) => s.points.map((p) => p[1]));
   const [x0, x1] = (extent(xs) as [number, number] | [undefined, undefined]).map((v) => v ?? 0) as [number, number];
   const x = c.logX ? scaleLog().domain([Math.max(x0, 1e-9), Math.max(x1, x0 * 1.0001, 1e-9)]).range([M.left, width - M.right]) : scaleLinear().domain([x0, x1 === x0 ? x0 + 1 : x1]).nice().range([M.left, width - M.right]);
@@ -38,11 +46,13 @@ export function lineChartSvg(c: LineChart): string {
     axisLeft(y, M.left - 2, c.y, 5, width - M.right),
     axisBottom(x, height - M.bottom + 2, c.x),
     ...c.series.map((s, i) => {
-      const color = schemeTableau10[i % 10]!;
+      const color = s.color ?? schemeTableau10[i % 10]!;
       return el('g', { class: 'series-group', 'data-series': s.name }, [
-        el('path', { class: 'series', stroke: color, d: path(s.points) ?? '' }),
+        el('path', { class: 'series', stroke: color, d: path(s.points) ?? '', ...(s.dashed ? { 'stroke-dasharray': '5 3' } : {}) }),
         ...s.points.map((p) => el('circle', { cx: x(p[0]), cy: y(p[1]), r: 2.8, fill: color }, el('title', {}, esc(`${s.name}: ${c.x} ${fmt(p[0])}, ${c.y} ${fmt(p[1])}`)))),
-        el('rect', { x: width - M.right + 12, y: M.top + i * 18 - 8, width: 10, height: 10, fill: color }),
+        s.dashed
+          ? el('line', { x1: width - M.right + 10, x2: width - M.right + 24, y1: M.top + i * 18 - 3, y2: M.top + i * 18 - 3, stroke: color, 'stroke-width': 2, 'stroke-dasharray': '4 2' })
+          : el('rect', { x: width - M.right + 12, y: M.top + i * 18 - 8, width: 10, height: 10, fill: color }),
         el('text', { x: width - M.right + 27, y: M.top + i * 18 + 1 }, esc(s.name)),
       ]);
     }),

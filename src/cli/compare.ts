@@ -27,6 +27,11 @@ import { runTraining, type RunSummary } from './train.js';
 export interface CompareOptions {
   readonly out: string;
   readonly methods: readonly TrainConfig['method'][];
+  /**
+   * Which layers decorrelate their input, one value per variant: with more than one, every method
+   * runs once per value, as arm `lr`, `lr+decor`, `lr+decor-hidden`, … (default: the config's).
+   */
+  readonly decorrelations?: readonly TrainConfig['decorrelate'][];
   /** Fixed training batches the gradients are compared on. */
   readonly gradientBatches: number;
   /** Numbers of samples K (LR's copies, FG's directions) of the cosine- and variance-against-K sweep at initialisation. */
@@ -152,12 +157,53 @@ async function robustness(c: TrainConfig, models: Record<string, Network>, loss:
   return result;
 }
 
+/** The name of method `method`'s run with `decorrelate`, in a compare of several decorrelation variants. */
+export const armName = (method: string, decorrelate: TrainConfig['decorrelate']) => (decorrelate === 'none' ? method : `${method}+decor${decorrelate === 'all' ? '' : `-${decorrelate}`}`);
+
+/** The method an arm of a compare runs (`lr+decor` runs `lr`). */
+export const armMethod = (arm: string) => arm.split('+')[0]!;
+
+/** One trained run of a compare: a method, with one decorrelation variant. */
+interface Arm {
+  readonly name: string;
+  readonly method: TrainConfig['method'];
+  readonly decorrelate: TrainConfig['decorrelate'];
+}
+
+/**
+ * The gradient diagnostics of one decorrelation variant at the common initialisation (R warmed up
+ * first when it decorrelates), into `gradients`: LR's cosine to BPTT (`initial` for the first
+ * variant, else under the LR arm's name in `methods`), every other method's (`methods`, by arm),
+ * and the K sweeps of the sampling methods (`sweeps`, by arm). BPTT's gradient is the variant's own.
+ */
+async function variantGradients(net: Network, config: TrainConfig, name: (method: string) => string, first: boolean, batches: { input: tf.Tensor; labels: tf.Tensor }[], loss: RowLoss, o: CompareOptions, gradients: Record<string, unknown>) {
+  const bptt = estimatorOf({ ...config, method: 'bptt' });
+  const methods = (gradients['methods'] ?? {}) as Record<string, LayerCosine[]>;
+  const sweeps = (gradients['sweeps'] ?? {}) as Record<string, DiagnosticsRow[]>;
+  const cosines = (m: TrainConfig['method']) => gradientCosines(net, estimatorOf({ ...config, method: m }), bptt, batches, loss, config.seed);
+  if (first) gradients['initial'] = await cosines('lr');
+  else methods[name('lr')] = await cosines('lr');
+  const others = o.methods.filter((m) => m !== 'bptt' && m !== 'lr');
+  for (const m of others) methods[name(m)] = await cosines(m);
+  if (Object.keys(methods).length) gradients['methods'] = methods;
+  // cosine and variance against K for LR and every other sampling method, on one batch
+  const reference = bptt.estimate(net, batches[0]!, loss);
+  try {
+    for (const m of ['lr' as const, ...others.filter((m) => methodOf(m).samples)]) sweeps[name(m)] = samplesSweep(net, { ...config, method: m }, reference.gradients, batches[0]!, loss, o);
+  } finally {
+    reference.dispose();
+  }
+  gradients['sweeps'] = sweeps;
+}
+
 export async function runCompare(config: TrainConfig, o: CompareOptions): Promise<Record<string, unknown>> {
   const loss = lossOf(config);
   checkDifferentiable(loss, 'compare', 'it measures every gradient against BPTT\'s and attacks through input gradients; train on the 0-1 loss with spikelr train --method lr');
   await fs.mkdir(o.out, { recursive: true });
   const { train: trainSet, test } = await loadSplits(config);
-  const lrConfig = { ...config, method: 'lr' as const }, bpttConfig = { ...config, method: 'bptt' as const };
+  const variants = o.decorrelations?.length ? [...new Set(o.decorrelations)] : [config.decorrelate];
+  const nameOf = (method: string, decorrelate: TrainConfig['decorrelate']) => (variants.length > 1 ? armName(method, decorrelate) : method);
+  const arms: Arm[] = variants.flatMap((decorrelate) => o.methods.map((method) => ({ name: nameOf(method, decorrelate), method, decorrelate })));
 
   // gradients on fixed batches at the common initialisation
   const order = permutation(trainSet.count, streamKey(config.seed, 0xb47c));
@@ -165,48 +211,46 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
     const idx = order.subarray(i * config.batchSize, (i + 1) * config.batchSize);
     return { input: trainSet.batch(idx, streamKey(config.seed, 0xb47d, i)), labels: tf.tensor1d(Int32Array.from(idx, (j) => trainSet.labels[j]!), 'int32') };
   });
-  const initial = buildNetwork(config, trainSet.inputShape, trainSet.classes);
-  // a decorrelated network is compared with its R learned, not at the identity it starts from
-  const warmed = decorrelates(initial) && o.decorrelationWarmup > 0 ? warmDecorrelation(initial, batches, o.decorrelationWarmup) : undefined;
-  const gradients: Record<string, unknown> = {
-    batches: o.gradientBatches,
-    batchSize: config.batchSize,
-    ...(warmed ? { decorrelationWarmup: { steps: o.decorrelationWarmup, loss: warmed } } : {}),
-    initial: await gradientCosines(initial, estimatorOf(lrConfig), estimatorOf(bpttConfig), batches, loss, config.seed),
-  };
-  // every other selected method against the BPTT gradient at the same initialisation
-  const others = o.methods.filter((m) => m !== 'bptt' && m !== 'lr');
-  if (others.length) {
-    const perMethod: Record<string, LayerCosine[]> = {};
-    for (const m of others) perMethod[m] = await gradientCosines(initial, estimatorOf({ ...config, method: m }), estimatorOf(bpttConfig), batches, loss, config.seed);
-    gradients['methods'] = perMethod;
+  const gradients: Record<string, unknown> = { batches: o.gradientBatches, batchSize: config.batchSize };
+  const warmups: Record<string, unknown> = {};
+  for (const [i, decorrelate] of variants.entries()) {
+    const variant = { ...config, decorrelate };
+    const initial = buildNetwork(variant, trainSet.inputShape, trainSet.classes);
+    try {
+      // a decorrelated network is compared with its R learned, not at the identity it starts from
+      if (decorrelates(initial) && o.decorrelationWarmup > 0) warmups[decorrelate] = { steps: o.decorrelationWarmup, loss: warmDecorrelation(initial, batches, o.decorrelationWarmup) };
+      await variantGradients(initial, variant, (m) => nameOf(m, decorrelate), i === 0, batches, loss, o, gradients);
+    } finally {
+      initial.dispose();
+    }
   }
-  // cosine and variance against K for LR and every other sampling method, on one batch
-  const reference = estimatorOf(bpttConfig).estimate(initial, batches[0]!, loss);
-  try {
-    const sampled = ['lr' as const, ...others.filter((m) => methodOf(m).samples)];
-    gradients['sweeps'] = Object.fromEntries(sampled.map((m) => [m, samplesSweep(initial, { ...config, method: m }, reference.gradients, batches[0]!, loss, o)]));
-  } finally {
-    reference.dispose();
-  }
-  initial.dispose();
+  const warmed = Object.values(warmups);
+  if (warmed.length === 1 && variants.length === 1) gradients['decorrelationWarmup'] = warmed[0];
+  else if (warmed.length) gradients['decorrelationWarmups'] = warmups;
 
   const runs: Record<string, RunSummary & { history: unknown }> = {};
   const models: Record<string, Network> = {};
-  for (const method of o.methods) {
-    const runDir = path.join(o.out, method);
-    const summary = await runTraining({ ...config, method }, { out: runDir, force: o.force, progress: o.progress, splits: { train: trainSet, test } });
+  for (const arm of arms) {
+    const runDir = path.join(o.out, arm.name);
+    const summary = await runTraining({ ...config, method: arm.method, decorrelate: arm.decorrelate }, { out: runDir, force: o.force, progress: o.progress, splits: { train: trainSet, test } });
     const metrics = JSON.parse(await fs.readFile(path.join(runDir, 'metrics.json'), 'utf8')) as RunSummary & { history: unknown };
-    runs[method] = { ...summary, history: metrics.history };
-    models[method] = await loadNetwork(path.join(runDir, MODEL_FILE));
+    runs[arm.name] = { ...summary, history: metrics.history };
+    models[arm.name] = await loadNetwork(path.join(runDir, MODEL_FILE));
   }
-  if (models['lr']) gradients['trainedLR'] = await gradientCosines(models['lr'], estimatorOf(lrConfig), estimatorOf(bpttConfig), batches, loss, config.seed);
+  // LR's estimate against BPTT's gradient at the weights LR trained, for each LR arm
+  for (const [i, arm] of arms.filter((a) => a.method === 'lr').entries()) {
+    const c = { ...config, decorrelate: arm.decorrelate };
+    const rows = await gradientCosines(models[arm.name]!, estimatorOf(c, 'lr'), estimatorOf(c, 'bptt'), batches, loss, config.seed);
+    if (i === 0) gradients['trainedLR'] = rows;
+    else gradients['trainedArms'] = { ...((gradients['trainedArms'] ?? {}) as object), [arm.name]: rows };
+  }
   tf.dispose(batches.flatMap((b) => [b.input, b.labels]));
 
   const images = config.dataset === 'mnist' || config.dataset === 'idx';
   const report = {
     config,
-    methods: o.methods,
+    methods: arms.map((a) => a.name),
+    ...(variants.length > 1 ? { arms: Object.fromEntries(arms.map((a) => [a.name, { method: a.method, decorrelate: a.decorrelate }])) } : {}),
     runs,
     gradients,
     robustness: images ? await robustness(config, models, loss, o) : { skipped: `attacks perturb images; dataset '${config.dataset}' is not an image dataset` },
@@ -229,10 +273,13 @@ export function sweepsOf(gradients: Record<string, unknown>): Record<string, Dia
 }
 
 /** What K counts for method `m`: 'copies' or 'directions'. */
-export const samplesName = (m: string) => (m in ESTIMATORS ? (methodOf(m).samples ?? 'samples') : 'samples');
+export const samplesName = (arm: string) => {
+  const m = armMethod(arm);
+  return m in ESTIMATORS ? (methodOf(m).samples ?? 'samples') : 'samples';
+};
 
 /** The comparison as Markdown tables. */
-export function markdown(r: { config: TrainConfig; methods: readonly string[]; runs: Record<string, RunSummary & { history: unknown }>; gradients: Record<string, unknown>; robustness: Record<string, unknown> }): string {
+export function markdown(r: { config: TrainConfig; methods: readonly string[]; arms?: Record<string, { method: string; decorrelate: string }>; runs: Record<string, RunSummary & { history: unknown }>; gradients: Record<string, unknown>; robustness: Record<string, unknown> }): string {
   const lines: string[] = [];
   const c = r.config;
   lines.push(`# spikelr compare: ${r.methods.join(' vs ')} on ${c.dataset}`, '');
@@ -253,16 +300,19 @@ export function markdown(r: { config: TrainConfig; methods: readonly string[]; r
     lines.push('', `## ${title}`, '', `| parameter | cosine (mean ± sd) | ‖${estimate}‖/‖BPTT‖ |`, '| --- | --- | --- |');
     for (const l of rows) lines.push(`| ${l.parameter} | ${l.mean.toFixed(3)} ± ${l.sd.toFixed(3)} | ${l.normRatio.toFixed(3)} |`);
   };
-  const warm = r.gradients['decorrelationWarmup'] as { steps: number } | undefined;
-  if (c.decorrelate !== 'none') lines.push(`Decorrelated inputs (${c.decorrelate}; η_R = ${c.decorrelationRate}, κ = ${c.decorrelationKappa}${c.decorrelationCentre ? ', centred' : ''})${warm ? `: gradients compared after ${warm.steps} R-only updates` : ''}.`, '');
-  cosTable(`LR vs BPTT gradient at initialisation (K = ${c.copies}, ${r.gradients['batches']} batches)`, r.gradients['initial'] as LayerCosine[]);
+  const warm = (r.gradients['decorrelationWarmup'] ?? Object.values((r.gradients['decorrelationWarmups'] ?? {}) as object)[0]) as { steps: number } | undefined;
+  const decorrelated = r.arms ? [...new Set(Object.values(r.arms).map((a) => a.decorrelate))].filter((v) => v !== 'none') : c.decorrelate !== 'none' ? [c.decorrelate] : [];
+  if (decorrelated.length) lines.push(`Decorrelated inputs (${decorrelated.join(', ')}; η_R = ${c.decorrelationRate}, κ = ${c.decorrelationKappa}${c.decorrelationCentre ? ', centred' : ''})${r.arms ? `, in the arms named +decor (${Object.keys(r.arms).filter((a) => a.includes('+')).join(', ')})` : ''}${warm ? `: gradients compared after ${warm.steps} R-only updates` : ''}.`, '');
+  cosTable(`${r.arms ? `${armName('lr', Object.values(r.arms)[0]!.decorrelate as TrainConfig['decorrelate'])} (LR)` : 'LR'} vs BPTT gradient at initialisation (K = ${c.copies}, ${r.gradients['batches']} batches)`, r.gradients['initial'] as LayerCosine[]);
   for (const [m, sweep] of Object.entries(sweepsOf(r.gradients))) {
     if (!sweep.length) continue;
     const layers = Object.keys(sweep[0]!.layers);
     lines.push('', `## ${m} against its number of ${samplesName(m)} K (initialisation, one batch; cosine to BPTT / variance of one estimate)`, '', `| K | overall cosine | ${layers.map((l) => `${l} cosine | ${l} variance`).join(' | ')} |`, `| --- | --- | ${layers.map(() => '--- | ---').join(' | ')} |`);
     for (const row of sweep) lines.push(`| ${row.copies} | ${row.cosine.mean.toFixed(3)} ± ${row.cosine.sd.toFixed(3)} | ${layers.map((l) => `${row.layers[l]!.cosine.toFixed(3)} | ${row.layers[l]!.variance.toPrecision(3)}`).join(' | ')} |`);
   }
-  cosTable('LR vs BPTT gradient at the LR-trained weights', r.gradients['trainedLR'] as LayerCosine[] | undefined);
+  const firstLr = r.methods.find((m) => armMethod(m) === 'lr') ?? 'LR';
+  cosTable(`${firstLr === 'lr' ? 'LR' : firstLr} vs BPTT gradient at the LR-trained weights`, r.gradients['trainedLR'] as LayerCosine[] | undefined);
+  for (const [arm, rows] of Object.entries((r.gradients['trainedArms'] ?? {}) as Record<string, LayerCosine[]>)) cosTable(`${arm} vs BPTT gradient at the weights it trained`, rows, arm);
   for (const [m, rows] of Object.entries((r.gradients['methods'] ?? {}) as Record<string, LayerCosine[]>)) {
     cosTable(`${m} vs BPTT gradient at initialisation (${r.gradients['batches']} batches)`, rows, m);
   }

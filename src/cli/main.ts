@@ -8,7 +8,7 @@ import { isBackendOutOfMemory, outOfMemoryAdvice, SpikelrError } from '../errors
 import { RESET_MODES } from '../neurons/params.js';
 import { choice, integer, noise, number } from './parse.js';
 import { simulate } from './simulate.js';
-import { kebab, METHODS, NEURONS, resolveConfig, RULES, type TrainConfig } from './config.js';
+import { DECORRELATED, kebab, METHODS, NEURONS, resolveConfig, RULES, type TrainConfig } from './config.js';
 import { runCompare } from './compare.js';
 import { rasterCommand, reportCommand } from './viz.js';
 import { addConfigFlags, configFlags } from './flags.js';
@@ -132,18 +132,23 @@ const compare = program
   .option('--noise-levels <list>', 'Gaussian corruption standard deviations', numberList(0, 10), [0.1, 0.2, 0.3, 0.5])
   .option('--attack-samples <n>', 'test images attacked', integer(1), 1000)
   .option('--pgd-iterations <n>', 'PGD steps', integer(1), 10)
+  .option('--decorrelate <list>', `layers whose input is decorrelated: ${DECORRELATED.join(', ')}; a comma-separated list (e.g. none,all) runs every method once per value, side by side (default none)`, (v: string) => v.split(',').map((x) => x.trim()))
   .option('--decorrelation-warmup <n>', 'with --decorrelate: R-only updates before the gradients are compared', integer(0), 200)
   .option('--force', 'overwrite existing run directories', false)
   .option('--no-progress', 'no progress bar');
-addConfigFlags(compare, (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k) => k !== 'method')).action(async (opts: Record<string, unknown>) => {
+addConfigFlags(compare, (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k) => k !== 'method' && k !== 'decorrelate')).action(async (opts: Record<string, unknown>) => {
   const methods = opts['methods'] as string[];
   for (const m of methods) if (!(METHODS as readonly string[]).includes(m)) throw new SpikelrError(`--methods: unknown method '${m}'; expected some of ${METHODS.join(', ')}`);
+  const decorrelations = opts['decorrelate'] as string[] | undefined;
+  for (const d of decorrelations ?? []) if (!(DECORRELATED as readonly string[]).includes(d)) throw new SpikelrError(`--decorrelate: unknown value '${d}'; expected one or more of ${DECORRELATED.join(', ')}, comma-separated`);
   await initBackend({ backend: backendOption() });
-  const config = await resolveConfig({ ...(opts['config'] !== undefined ? { file: opts['config'] as string } : {}), flags: configFlags(opts), method: 'lr' });
+  const flags = { ...configFlags(opts), ...(decorrelations ? { decorrelate: decorrelations[0] as TrainConfig['decorrelate'] } : {}) };
+  const config = await resolveConfig({ ...(opts['config'] !== undefined ? { file: opts['config'] as string } : {}), flags, method: 'lr' });
   const out = (opts['out'] as string | undefined) ?? path.join('runs', `compare-${config.dataset}-seed${config.seed}`);
   await runCompare(config, {
     out,
     methods: methods as TrainConfig['method'][],
+    ...(decorrelations ? { decorrelations: decorrelations as TrainConfig['decorrelate'][] } : {}),
     gradientBatches: opts['gradientBatches'] as number,
     copiesSweep: opts['copiesSweep'] as number[],
     sweepDraws: opts['sweepDraws'] as number,

@@ -10,6 +10,7 @@ import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
 import { MODEL_FILE, METRICS_LOG, testSeed } from '../learning/trainer.js';
 import type { DiagnosticsRow } from '../learning/diagnostics.js';
+import { schemeTableau10 } from 'd3';
 import { histogramSvg, lineChartSvg, type Series } from '../../viz/charts.js';
 import { membraneSvg, type Trace } from '../../viz/membrane.js';
 import { rasterFromRecording, rasterSvg, type Raster } from '../../viz/raster.js';
@@ -17,7 +18,7 @@ import { htmlReport, type Section } from '../../viz/report.js';
 import type { TrainConfig } from './config.js';
 import { loadSplit, noiseOf } from './recipe.js';
 import { loadTrained, METRICS_FILE } from './train.js';
-import { samplesName, sweepsOf } from './compare.js';
+import { armMethod, samplesName, sweepsOf } from './compare.js';
 
 export interface SampleFigures {
   readonly raster: Raster;
@@ -122,14 +123,14 @@ interface History {
 }
 
 /** Training curves of one or more runs: loss and accuracy against epoch and against train time. */
-function curveFigures(runs: Record<string, readonly History[]>, steps?: Record<string, readonly [number, number][]>): string[] {
-  const series = (f: (h: History) => [number, number]) => Object.entries(runs).map(([name, h]): Series => ({ name, points: h.map(f) }));
+function curveFigures(runs: Record<string, readonly History[]>, steps?: Record<string, readonly [number, number][]>, style: Style = () => ({})): string[] {
+  const series = (f: (h: History) => [number, number]) => Object.entries(runs).map(([name, h]): Series => ({ name, points: h.map(f), ...style(name) }));
   return [
     lineChartSvg({ title: 'test accuracy by epoch', x: 'epoch', y: 'test accuracy', series: series((h) => [h.epoch, h.testAccuracy]) }),
     lineChartSvg({ title: 'test accuracy by train time', x: 'train seconds', y: 'test accuracy', series: series((h) => [h.trainSeconds, h.testAccuracy]) }),
     lineChartSvg({ title: 'train loss by epoch', x: 'epoch', y: 'train loss', series: series((h) => [h.epoch, h.trainLoss]) }),
     lineChartSvg({ title: 'peak tensor memory by epoch', x: 'epoch', y: 'MiB', series: series((h) => [h.epoch, h.peakTensorBytes / 2 ** 20]) }),
-    ...(steps && Object.values(steps).some((s) => s.length > 1) ? [lineChartSvg({ title: 'train loss by step', x: 'step', y: 'loss', series: Object.entries(steps).map(([name, points]) => ({ name, points })) })] : []),
+    ...(steps && Object.values(steps).some((s) => s.length > 1) ? [lineChartSvg({ title: 'train loss by step', x: 'step', y: 'loss', series: Object.entries(steps).map(([name, points]) => ({ name, points, ...style(name) })) })] : []),
   ];
 }
 
@@ -173,22 +174,32 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 interface CompareJson {
   config: TrainConfig;
   methods: string[];
+  /** A compare of decorrelation variants: each run's method and decorrelation. */
+  arms?: Record<string, { method: string; decorrelate: string }>;
   runs: Record<string, { testAccuracy: number; trainSeconds: number; samplesPerSecond: number; peakTensorBytes: number; history: History[] }>;
   gradients: {
     initial: { parameter: string; mean: number; sd: number; normRatio: number }[];
     copies?: DiagnosticsRow[];
     sweeps?: Record<string, DiagnosticsRow[]>;
     trainedLR?: { parameter: string; mean: number; sd: number; normRatio: number }[];
+    /** LR arms after the first (a compare of decorrelation variants): the estimate against BPTT at the weights each trained. */
+    trainedArms?: Record<string, { parameter: string; mean: number; sd: number; normRatio: number }[]>;
     /** Every other compared method's gradient against BPTT's at initialisation. */
     methods?: Record<string, { parameter: string; mean: number; sd: number; normRatio: number }[]>;
   };
   robustness: { epsilons?: number[]; fgsm?: Record<string, number[]>; pgd?: Record<string, number[]>; transfer?: Record<string, number[]>; noiseLevels?: number[]; gaussian?: Record<string, number[]>; samples?: number; skipped?: string };
 }
 
+/** A series' colour and dash by its run's name. */
+type Style = (name: string) => Pick<Series, 'color' | 'dashed'>;
+
 async function compareReport(runDir: string, c: CompareJson): Promise<string> {
+  // one colour per method in every chart; a decorrelated arm dashed in its method's colour
+  const methodOrder = [...new Set(c.methods.map(armMethod))];
+  const style: Style = (arm) => ({ color: schemeTableau10[methodOrder.indexOf(armMethod(arm)) % 10]!, ...(arm.includes('+') ? { dashed: true } : {}) });
   const sections: Section[] = [
     { heading: 'Result', table: { header: ['method', 'test accuracy', 'train seconds', 'samples/s', 'peak tensor MiB'], rows: c.methods.map((m) => { const r = c.runs[m]!; return [m, pct(r.testAccuracy), r.trainSeconds.toFixed(1), r.samplesPerSecond.toFixed(1), (r.peakTensorBytes / 2 ** 20).toFixed(1)]; }) } },
-    { heading: 'Training curves', figures: curveFigures(Object.fromEntries(c.methods.map((m) => [m, c.runs[m]!.history])), Object.fromEntries(await Promise.all(c.methods.map(async (m) => [m, await stepLosses(path.join(runDir, m))] as const)))) },
+    { heading: 'Training curves', figures: curveFigures(Object.fromEntries(c.methods.map((m) => [m, c.runs[m]!.history])), Object.fromEntries(await Promise.all(c.methods.map(async (m) => [m, await stepLosses(path.join(runDir, m))] as const))), style) },
   ];
   const cosRows = (rows: CompareJson['gradients']['initial']) => rows.map((l) => [l.parameter, `${l.mean.toFixed(3)} ± ${l.sd.toFixed(3)}`, l.normRatio.toFixed(3)]);
   const figures: string[] = [];
@@ -204,21 +215,28 @@ async function compareReport(runDir: string, c: CompareJson): Promise<string> {
   const swept = Object.entries(sweeps).filter(([, rows]) => rows.length);
   if (swept.length > 1) {
     // every sampling method on one axis: K counts LR's copies and FG's directions
-    const series = (f: (row: DiagnosticsRow) => number) => swept.map(([m, rows]) => ({ name: `${m} (${samplesName(m)})`, points: rows.map((row) => [row.copies, f(row)] as [number, number]) }));
+    const series = (f: (row: DiagnosticsRow) => number) => swept.map(([m, rows]) => ({ name: `${m} (${samplesName(m)})`, points: rows.map((row) => [row.copies, f(row)] as [number, number]), ...style(m) }));
     methodFigures.push(lineChartSvg({ title: 'cosine to the BPTT gradient against K, by method', x: 'K (copies or directions)', y: 'cosine', logX: true, yDomain: [0, 1], series: series((row) => row.cosine.mean) }));
     methodFigures.push(lineChartSvg({ title: 'variance of one estimate against K, by method', x: 'K (copies or directions)', y: 'log10 variance', logX: true, series: series((row) => Math.log10(row.variance)) }));
+    // and layer by layer (with and without decorrelation, when the compare ran both)
+    for (const layer of Object.keys(swept[0]![1][0]!.layers)) {
+      const perLayer = (f: (row: DiagnosticsRow) => number | undefined) => swept.filter(([, rows]) => rows[0]!.layers[layer]).map(([m, rows]) => ({ name: `${m} (${samplesName(m)})`, points: rows.map((row) => [row.copies, f(row)!] as [number, number]), ...style(m) }));
+      methodFigures.push(lineChartSvg({ title: `${layer}: cosine to the BPTT gradient against K`, x: 'K (copies or directions)', y: 'cosine', logX: true, yDomain: [0, 1], series: perLayer((row) => row.layers[layer]?.cosine) }));
+      methodFigures.push(lineChartSvg({ title: `${layer}: variance of one estimate against K`, x: 'K (copies or directions)', y: 'log10 variance', logX: true, series: perLayer((row) => Math.log10(row.layers[layer]!.variance)) }));
+    }
   }
   sections.push({ heading: 'Gradient agreement (per-layer cosine, LR estimate vs BPTT surrogate gradient)', table: { header: ['parameter', 'cosine at initialisation', '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.initial) }, figures });
   if (c.gradients.trainedLR) sections.push({ heading: 'Gradient agreement at the LR-trained weights', table: { header: ['parameter', 'cosine', '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.trainedLR) } });
+  for (const [arm, rows] of Object.entries(c.gradients.trainedArms ?? {})) sections.push({ heading: `Gradient agreement at the weights ${arm} trained`, table: { header: ['parameter', 'cosine', `‖${arm}‖/‖BPTT‖`], rows: cosRows(rows) } });
   for (const [m, rows] of Object.entries(c.gradients.methods ?? {})) {
     sections.push({ heading: `Gradient agreement: ${m} estimate vs BPTT surrogate gradient`, table: { header: ['parameter', 'cosine at initialisation', `‖${m}‖/‖BPTT‖`], rows: cosRows(rows) } });
   }
-  if (methodFigures.length) sections.push({ heading: 'Every sampling estimator against its number of samples K (initialisation, one batch)', figures: methodFigures });
+  if (methodFigures.length) sections.push({ heading: 'Every sampling estimator against its number of samples K (initialisation, one batch)', ...(c.arms ? { text: 'Runs named +decor decorrelate their layers\' inputs; each is compared with the BPTT gradient of its own (decorrelated) network.' } : {}), figures: methodFigures });
   const r = c.robustness;
   if (r.epsilons) {
     const eps = r.epsilons;
     const curves = (title: string, table: Record<string, number[]> | undefined, levels: number[], x: string) =>
-      table ? [lineChartSvg({ title, x, y: 'accuracy', yDomain: [0, 1], series: Object.entries(table).map(([name, acc]) => ({ name, points: acc.map((a, i) => [levels[i]!, a] as [number, number]) })) })] : [];
+      table ? [lineChartSvg({ title, x, y: 'accuracy', yDomain: [0, 1], series: Object.entries(table).map(([name, acc]) => ({ name, points: acc.map((a, i) => [levels[i]!, a] as [number, number]), ...(name in c.runs ? style(name) : {}) })) })] : [];
     sections.push({
       heading: `Robustness (${r.samples} test images)`,
       figures: [...curves('FGSM', r.fgsm, eps, 'ε'), ...curves('PGD', r.pgd, eps, 'ε'), ...curves('PGD transfer (crafted on the other model)', r.transfer, eps, 'ε'), ...curves('Gaussian noise', r.gaussian, r.noiseLevels ?? [], 'σ')],
@@ -228,7 +246,7 @@ async function compareReport(runDir: string, c: CompareJson): Promise<string> {
   if (model) {
     const net = await loadNetwork(path.join(runDir, model, MODEL_FILE));
     try {
-      sections.push(...sampleSections(await sampleFigures(net, { ...c.config, method: model as TrainConfig['method'] }, 0), `${model} model, test sample 0`));
+      sections.push(...sampleSections(await sampleFigures(net, { ...c.config, method: armMethod(model) as TrainConfig['method'] }, 0), `${model} model, test sample 0`));
     } finally {
       net.dispose();
     }
