@@ -110,6 +110,28 @@ describe('spikelr train and eval', () => {
     expect((await spikelr('train', '--decorrelate', 'some', ...small, '--out', path.join(dir, 'bad-decor'))).stderr).toMatch(/--decorrelate must be one of 'none', 'readout', 'hidden', 'all', got 'some'/);
   });
 
+  it('train --conv: convolutional spiking layers before the hidden ones, patch-wise decorrelated, evaluated and drawn from the run directory', async () => {
+    const out = path.join(dir, 'conv-run');
+    const r = await spikelr('train', ...small, '--method', 'lr', '--conv', '4c5-p2-6c3s2', '--hidden', 'none', '--decorrelate', 'hidden', '--copies', '2', '--max-steps', '2', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const header = readFileSync(path.join(out, 'model.safetensors'));
+    const meta = JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString('utf8'));
+    // 28 → 5×5 valid: 24, pooled: 12, 3×3 stride 2 valid: (12 − 3) / 2 + 1 = 5; readout from 5·5·6 = 150
+    expect(meta['conv1.weight'].shape).toEqual([5, 5, 1, 4]);
+    expect(meta['conv2.weight'].shape).toEqual([3, 3, 4, 6]);
+    expect(meta['conv1.decorrelation'].shape).toEqual([25, 25]); // one 5·5·1 patch
+    expect(meta['conv2.decorrelation'].shape).toEqual([36, 36]);
+    expect(meta['out.weight'].shape).toEqual([150, 10]);
+    expect(meta['out.decorrelation']).toBeUndefined(); // 'hidden' leaves the readout's input alone
+    const metrics = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    const e = await spikelr('eval', out);
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout).accuracy).toBe(metrics.testAccuracy);
+    const svg = path.join(dir, 'conv-raster.svg');
+    expect((await spikelr('raster', out, '--svg', svg)).code).toBe(0);
+    expect(readFileSync(svg, 'utf8')).toContain('conv1');
+  });
+
   it('train writes a run directory whose metrics.json eval reproduces', async () => {
     const out = path.join(dir, 'bptt-run');
     const r = await spikelr('train', '--method', 'bptt', ...small, '--out', out);
@@ -282,6 +304,10 @@ describe('spikelr train and eval', () => {
       [() => ['train', '--dataset', 'shd'], /dataset 'shd' needs dataDir/],
       [() => ['train', '--resume', path.join(dir, 'nothing')], /--resume .*nothing: no config\.json there/],
       [() => ['train', '--method', 'bptt', '--surrogate', 'formula', '--surrogate-formula', 'exp(-abs(y))'], /surrogate formula: unknown variable 'y' in 'exp\(-abs\(y\)\)'; the variables are x/],
+      [() => ['train', '--conv', '8x5'], /command line: --conv has '8x5', which is neither FILTERScKERNEL\[sSTRIDE\] \(a convolution, e\.g\. 8c5\) nor pSIZE/],
+      [() => ['train', '--conv', 'p2'], /--conv has no convolution/],
+      [() => ['train', '--conv', '8c5', '--dataset', 'randman'], /conv layers need image input; dataset 'randman' is not one \(use mnist, idx, nmnist, or drop conv\)/],
+      [() => ['train', '--hidden', 'none'], /hidden is empty and there are no conv layers/],
       [() => ['compare', '--methods', 'lr,fa'], new RegExp(`--methods: unknown method 'fa'; expected some of ${METHODS.join(', ')}`)],
       [() => ['compare', '--epsilons', '0,2'], /option '--epsilons <list>' argument '0,2' is invalid\. expected numbers in \[0, 1\]/],
     ])('rejects bad config %#', async (args, message) => {

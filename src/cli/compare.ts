@@ -283,7 +283,7 @@ export function markdown(r: { config: TrainConfig; methods: readonly string[]; a
   const lines: string[] = [];
   const c = r.config;
   lines.push(`# spikelr compare: ${r.methods.join(' vs ')} on ${c.dataset}`, '');
-  lines.push(`Hidden ${c.hidden.join('-')} ${c.neuron}${c.recurrent ? ' (recurrent)' : ''}, β = ${c.beta}, ${c.steps} steps, ${c.encoding} input, ${c.loss} (${c.reduction}), ${c.optimizer} η = ${c.learningRate} (${c.schedule}), batch ${c.batchSize}, ${c.epochs} epoch(s), seed ${c.seed}; LR: K = ${c.copies}, ${c.noise} noise, ${c.score} score, ${c.baseline} baseline; BPTT: ${c.surrogate}(${c.surrogateScale}).`, '');
+  lines.push(`${c.conv ? `Conv ${c.conv}, hidden ${c.hidden.join('-') || 'none'}` : `Hidden ${c.hidden.join('-')}`} ${c.neuron}${c.recurrent ? ' (recurrent)' : ''}, β = ${c.beta}, ${c.steps} steps, ${c.encoding} input, ${c.loss} (${c.reduction}), ${c.optimizer} η = ${c.learningRate} (${c.schedule}), batch ${c.batchSize}, ${c.epochs} epoch(s), seed ${c.seed}; LR: K = ${c.copies}, ${c.noise} noise, ${c.score} score, ${c.baseline} baseline; BPTT: ${c.surrogate}(${c.surrogateScale}).`, '');
   lines.push('| method | test accuracy | train seconds | samples/s | peak tensor MB |', '| --- | --- | --- | --- | --- |');
   for (const m of r.methods) {
     const s = r.runs[m]!;

@@ -19,6 +19,8 @@ import { NOISE_KINDS } from '../neurons/noise.js';
 import { equationNeuron, NEURON_PRESETS, RESET_MODES, type EquationOptions } from '../neurons/params.js';
 
 export const DATASETS = ['mnist', 'idx', 'nmnist', 'shd', 'randman'] as const;
+/** Datasets whose samples are images (conv layers can read them). */
+export const IMAGE_DATASETS: readonly string[] = ['mnist', 'idx', 'nmnist'];
 export { METHODS } from '../learning/estimators/registry.js';
 /** Hidden neurons by name: the neuron registry's presets (lif, synaptic, alif, if). */
 export const NEURONS = Object.keys(NEURON_PRESETS) as readonly string[];
@@ -38,6 +40,12 @@ export interface TrainConfig {
   testLimit: number | null;
   method: MethodName;
   hidden: number[];
+  /**
+   * Convolutional layers before the hidden ones, in the notation of SNN papers: `8c5-p2-16c3-p2` is
+   * 8 filters of 5×5 (valid padding, spiking hidden neurons), 2×2 max pooling, 16 of 3×3, pooling;
+   * then flatten. Needs image input (mnist, idx, nmnist). null: none.
+   */
+  conv: string | null;
   recurrent: boolean;
   neuron: string;
   /**
@@ -102,7 +110,7 @@ export interface TrainConfig {
 /** Defaults shared by every method. */
 export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   dataset: 'mnist', dataDir: null, trainLimit: null, testLimit: null,
-  hidden: [1000], recurrent: false, neuron: 'lif', neuronEquations: null, beta: 0.95, threshold: 1, reset: 'subtract', readoutBeta: 0.95,
+  hidden: [1000], conv: null, recurrent: false, neuron: 'lif', neuronEquations: null, beta: 0.95, threshold: 1, reset: 'subtract', readoutBeta: 0.95,
   steps: 25, encoding: 'rate', loss: 'ce-membrane', reduction: 'mean', accuracy: 'rate',
   regularizer: 'none', regularizerWeight: 1, rateTarget: 0.1,
   optimizer: 'adam', learningRate: 5e-4, momentum: 0.9, weightDecay: 0, schedule: 'constant',
@@ -129,7 +137,23 @@ const num = (lo: number, hi: number, open = false): Rule => (v) =>
 const bool: Rule = (v) => (typeof v === 'boolean' ? undefined : 'must be true or false');
 const str: Rule = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'must be a non-empty string');
 const nullableStr: Rule = (v) => (v === null || (typeof v === 'string' && v.length > 0) ? undefined : 'must be a path or null');
-const intList: Rule = (v) => (Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x >= 1) ? undefined : 'must be a non-empty list of positive integers, e.g. [1000]');
+const intList: Rule = (v) => (Array.isArray(v) && v.every((x) => Number.isInteger(x) && x >= 1) ? undefined : 'must be a list of positive integers, e.g. [1000] (or [] after conv layers)');
+
+/** One stage of a {@link TrainConfig.conv} string: a convolution or a max pooling. */
+export type ConvStage = { readonly kind: 'conv'; readonly filters: number; readonly kernel: number; readonly stride: number } | { readonly kind: 'pool'; readonly size: number };
+
+/** The stages of a conv string (`8c5-p2`, `16c3s2-p2`), or an error message. */
+export function convStages(text: string): ConvStage[] | string {
+  const stages: ConvStage[] = [];
+  for (const token of text.toLowerCase().split('-')) {
+    const conv = /^(\d+)c(\d+)(?:s(\d+))?$/.exec(token), pool = /^p(\d+)$/.exec(token);
+    if (conv && Number(conv[1]) >= 1 && Number(conv[2]) >= 1 && (conv[3] === undefined || Number(conv[3]) >= 1)) stages.push({ kind: 'conv', filters: Number(conv[1]), kernel: Number(conv[2]), stride: Number(conv[3] ?? 1) });
+    else if (pool && Number(pool[1]) >= 1) stages.push({ kind: 'pool', size: Number(pool[1]) });
+    else return `has '${token}', which is neither FILTERScKERNEL[sSTRIDE] (a convolution, e.g. 8c5) nor pSIZE (max pooling, e.g. p2); write stages joined by '-', e.g. '8c5-p2-16c3-p2'`;
+  }
+  return stages.some((st) => st.kind === 'conv') ? stages : 'has no convolution (e.g. 8c5)';
+}
+const convSpec: Rule = (v) => (v === null ? undefined : typeof v !== 'string' ? "must be a string such as '8c5-p2' or null" : ((r) => (typeof r === 'string' ? r : undefined))(convStages(v)));
 const equations: Rule = (v) => {
   if (v === null || (typeof v === 'string' && v.length > 0)) return undefined;
   if (typeof v !== 'object' || Array.isArray(v)) return "must be the path of a JSON file of neuron equations, an equations object, or null";
@@ -147,7 +171,7 @@ const noiseSpec: Rule = (v) => {
 
 export const RULES: Record<keyof TrainConfig, Rule> = {
   dataset: oneOf(DATASETS), dataDir: nullableStr, trainLimit: int(1, true), testLimit: int(1, true),
-  method: oneOf(METHODS), hidden: intList, recurrent: bool, neuron: oneOf(NEURONS), neuronEquations: equations, beta: num(0, 1), threshold: num(0, 1e6, true),
+  method: oneOf(METHODS), hidden: intList, conv: convSpec, recurrent: bool, neuron: oneOf(NEURONS), neuronEquations: equations, beta: num(0, 1), threshold: num(0, 1e6, true),
   reset: oneOf(RESET_MODES), readoutBeta: num(0, 1), steps: int(1), encoding: oneOf(INPUT_ENCODINGS), loss: oneOf(LOSSES),
   reduction: oneOf(MEMBRANE_REDUCTIONS), accuracy: oneOf(ACCURACY_KINDS), regularizer: oneOf(['none', ...REGULARIZERS]),
   regularizerWeight: num(0, 1e6, true), rateTarget: num(0, 1), optimizer: oneOf(OPTIMIZERS), learningRate: num(0, 10, true),
@@ -181,6 +205,9 @@ export function checkCombinations(c: TrainConfig, source: string): void {
   parseSchedule(c.schedule);
   if (c.surrogate === 'formula') formulaSurrogate(c.surrogateFormula);
   check(c.dataset === 'mnist' || c.dataset === 'randman' || c.dataDir !== null, () => `${source}: dataset '${c.dataset}' needs dataDir, the folder of its files`);
+  check(c.hidden.length > 0 || c.conv !== null, () => `${source}: hidden is empty and there are no conv layers: give at least one hidden layer, e.g. [500], or conv layers, e.g. '8c5-p2'`);
+  check(c.conv === null || IMAGE_DATASETS.includes(c.dataset), () => `${source}: conv layers need image input; dataset '${c.dataset}' is not one (use ${IMAGE_DATASETS.join(', ')}, or drop conv)`);
+  check(c.conv === null || !c.recurrent, () => `${source}: recurrent applies to dense hidden layers; with conv layers, drop recurrent`);
 }
 
 /** `learningRate` → `learning-rate`: the flag of a config key. */

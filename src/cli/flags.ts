@@ -8,7 +8,7 @@ import { COMMON_DEFAULTS, defaultConfig, kebab, METHODS, RULES, type TrainConfig
 
 const HELP: Partial<Record<keyof TrainConfig, string>> = {
   dataset: 'dataset', dataDir: 'folder of the dataset files (idx, nmnist, shd)', trainLimit: 'use only the first N training samples', testLimit: 'use only the first N test samples',
-  method: 'gradient estimator', hidden: 'hidden layer sizes, comma-separated', recurrent: 'recurrent hidden layers', neuron: 'hidden neuron model',
+  method: 'gradient estimator', hidden: "hidden layer sizes, comma-separated ('none' after conv layers)", conv: "convolutional layers before the hidden ones: e.g. 8c5-p2-16c3-p2 (8 filters 5x5, 2x2 max pooling, …) or none", recurrent: 'recurrent hidden layers', neuron: 'hidden neuron model',
   neuronEquations: 'JSON file of hidden neurons written as equations (overrides --neuron, --beta, --threshold, --reset)',
   beta: 'membrane decay per step', threshold: 'firing threshold', reset: 'reset after a spike', readoutBeta: 'decay of the output layer',
   steps: 'time steps per sample', encoding: 'how images become input', loss: "loss: ce-membrane, mse-membrane, ce-count, mse-count, or zero-one (the 0-1 loss itself, which only LR and fg's finite-difference tangent can train)", reduction: 'time reduction of membrane losses',
@@ -26,8 +26,10 @@ const INTEGER_KEYS = new Set(['trainLimit', 'testLimit', 'patience', 'maxSteps',
 
 function parserFor(key: keyof TrainConfig): (value: string) => unknown {
   const sample = COMMON_DEFAULTS[key as Exclude<keyof TrainConfig, 'method'>];
+  if (key === 'conv') return (v) => (v === 'none' ? null : v);
   if (key === 'hidden') {
     return (v) => {
+      if (v.trim() === 'none') return [];
       const sizes = v.split(',').map((x) => Number(x.trim()));
       if (!sizes.every((n) => Number.isInteger(n) && n > 0)) throw new InvalidArgumentError(`expected positive integers separated by commas, e.g. 1000 or 512,256; got '${v}'`);
       return sizes;

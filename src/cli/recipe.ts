@@ -12,10 +12,10 @@ import { rateRegularizer, regularized, sparsityRegularizer } from '../learning/r
 import { parseNoise, type EscapeNoise } from '../neurons/noise.js';
 import { equationNeuron, lif, NEURON_PRESETS, type UnitParams } from '../neurons/params.js';
 import { check } from '../errors.js';
-import { dense, readout, recurrent, type LayerSpec } from '../sim/layer.js';
+import { conv2d, dense, flatten, maxPool2d, readout, recurrent, type LayerSpec } from '../sim/layer.js';
 import { Network } from '../sim/network.js';
 import { permutation, streamKey } from '../sim/random.js';
-import type { TrainConfig } from './config.js';
+import { convStages, type ConvStage, type TrainConfig } from './config.js';
 
 export interface Splits {
   readonly train: Dataset;
@@ -37,11 +37,12 @@ export async function loadSplit(c: TrainConfig, split: 'train' | 'test'): Promis
     case 'idx': {
       const options = { ...(c.dataDir !== null ? { dir: c.dataDir } : {}), ...(limit !== null ? { limit } : {}) };
       const images = c.dataset === 'mnist' ? await loadMnist(split, options) : await loadIdxImages(split, options);
-      return imageSequences(images, { steps: c.steps, encoding: c.encoding });
+      // conv layers read images whole, [rows, cols, 1]; dense layers their pixels in a row
+      return imageSequences(images, { steps: c.steps, encoding: c.encoding, ...(c.conv !== null ? { inputShape: [images.rows, images.cols, 1] } : {}) });
     }
     case 'nmnist': {
       const d = await loadNmnist(c.dataDir!, split, { steps: c.steps, ...(limit !== null ? { limit } : {}) });
-      return storedSequences(d.frames, d.labels, { steps: c.steps, inputShape: [NMNIST_SIZE * NMNIST_SIZE * 2], classes: 10 });
+      return storedSequences(d.frames, d.labels, { steps: c.steps, inputShape: c.conv !== null ? [NMNIST_SIZE, NMNIST_SIZE, 2] : [NMNIST_SIZE * NMNIST_SIZE * 2], classes: 10 });
     }
     case 'shd':
       return limited(await loadShd(c.dataDir!, split, { steps: c.steps }), limit);
@@ -79,10 +80,19 @@ export function hiddenNeuron(c: TrainConfig): UnitParams {
 export function buildNetwork(c: TrainConfig, inputShape: readonly number[], classes: number): Network {
   const decorrelate = { kappa: c.decorrelationKappa, learningRate: c.decorrelationRate, centre: c.decorrelationCentre };
   const where = (hidden: boolean) => (c.decorrelate === 'all' || c.decorrelate === (hidden ? 'hidden' : 'readout') ? { decorrelate } : {});
+  const stages = c.conv === null ? [] : (convStages(c.conv) as ConvStage[]);
+  const convs = stages.filter((st) => st.kind === 'conv').length;
+  let n = 0, p = 0;
+  const front: LayerSpec[] = stages.map((st) =>
+    st.kind === 'conv'
+      ? conv2d({ name: `conv${convs > 1 ? ++n : ''}`, filters: st.filters, kernelSize: st.kernel, stride: st.stride, padding: 'valid', neuron: hiddenNeuron(c), ...where(true) })
+      : maxPool2d({ name: `pool${++p}`, poolSize: st.size }),
+  );
+  if (front.length) front.push(flatten({ name: 'flatten' }));
   const hidden: LayerSpec[] = c.hidden.map((units, i) => (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: hiddenNeuron(c), ...where(true) }));
   const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count' || c.loss === 'zero-one';
   const out = spikingOutput ? dense({ name: 'out', units: classes, neuron: lif({ beta: c.readoutBeta, threshold: c.threshold }), ...where(false) }) : readout({ name: 'out', units: classes, beta: c.readoutBeta, ...where(false) });
-  return new Network({ input: [...inputShape], layers: [...hidden, out], seed: c.seed });
+  return new Network({ input: [...inputShape], layers: [...front, ...hidden, out], seed: c.seed });
 }
 
 export function noiseOf(c: TrainConfig): EscapeNoise {

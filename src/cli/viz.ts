@@ -157,7 +157,7 @@ async function trainReport(runDir: string, metrics: { method: string; history: H
     const figures = await sampleFigures(net, config, 0);
     return htmlReport({
       title: `spikelr train: ${path.basename(runDir)}`,
-      subtitle: `${config.method} on ${config.dataset}: hidden ${config.hidden.join('-')} ${config.neuron}, ${config.steps} steps, ${config.encoding} input, seed ${config.seed}`,
+      subtitle: `${config.method} on ${config.dataset}: ${config.conv ? `conv ${config.conv}, ` : ''}hidden ${config.hidden.join('-') || 'none'} ${config.neuron}, ${config.steps} steps, ${config.encoding} input, seed ${config.seed}`,
       sections: [
         { heading: 'Result', table: { header: ['test accuracy', 'train seconds', 'samples/s', 'peak tensor MiB', 'epochs', 'stopped'], rows: [[pct(metrics.testAccuracy), metrics.trainSeconds.toFixed(1), metrics.samplesPerSecond.toFixed(1), (metrics.peakTensorBytes / 2 ** 20).toFixed(1), metrics.history.length, metrics.stopped]] } },
         { heading: 'Training curves', figures: curveFigures({ [config.method]: metrics.history }, { [config.method]: await stepLosses(runDir) }) },
@@ -251,5 +251,5 @@ async function compareReport(runDir: string, c: CompareJson): Promise<string> {
       net.dispose();
     }
   }
-  return htmlReport({ title: `spikelr compare: ${c.methods.join(' vs ')} on ${c.config.dataset}`, subtitle: `hidden ${c.config.hidden.join('-')} ${c.config.neuron}, ${c.config.steps} steps, ${c.config.encoding} input, ${c.config.epochs} epoch(s), seed ${c.config.seed}`, sections });
+  return htmlReport({ title: `spikelr compare: ${c.methods.join(' vs ')} on ${c.config.dataset}`, subtitle: `${c.config.conv ? `conv ${c.config.conv}, ` : ''}hidden ${c.config.hidden.join('-') || 'none'} ${c.config.neuron}, ${c.config.steps} steps, ${c.config.encoding} input, ${c.config.epochs} epoch(s), seed ${c.config.seed}`, sections });
 }
