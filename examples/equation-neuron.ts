@@ -41,5 +41,5 @@ const net = new Network({
 const result = await train(net, methodOf(config.method).estimator(config), membraneCrossEntropy('mean'),
   imageSequences(await loadMnist('train', limit), seq), imageSequences(await loadMnist('test'), seq),
   { epochs: Number(a.epochs), batchSize: 100, seed: 0, optimizer: { kind: 'adam', learningRate: 1e-3 }, schedule: 'cosine', progress: true });
-process.stdout.write(`${config.method}: test accuracy ${(100 * result.testAccuracy).toFixed(2)}% after ${result.steps} steps\n`);
+process.stdout.write(`${config.method}: test accuracy ${(100 * result.testAccuracy!).toFixed(2)}% after ${result.steps} steps\n`);
 net.dispose();

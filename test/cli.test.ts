@@ -184,18 +184,102 @@ describe('spikelr train and eval', () => {
     expect(r.stderr).toMatch(/bad\.json: .*unknown variable 'q'/);
   });
 
+  describe('a run directory describes exactly one run', () => {
+    const runArgs = ['train', '--method', 'bptt', '--train-limit', '256', '--test-limit', '50', '--steps', '5', '--batch-size', '32', '--no-progress'];
+    const files = (d: string) => Object.fromEntries(['config.json', 'metrics.jsonl', 'metrics.json', 'checkpoint.safetensors', 'model.safetensors'].map((f) => [f, existsSync(path.join(d, f)) ? readFileSync(path.join(d, f)) : undefined]));
+
+    it('--force replaces the earlier run: none of its files survive, and a forced start that fails its checks leaves it whole', async () => {
+      const out = path.join(dir, 'forced');
+      expect((await spikelr(...runArgs, '--hidden', '16', '--epochs', '2', '--out', out)).code).toBe(0);
+      const before = files(out);
+      // a bad data folder is found before the directory is touched
+      const bad = await spikelr(...runArgs, '--dataset', 'idx', '--data-dir', path.join(dir, 'no-such-data'), '--force', '--out', out);
+      expect(bad.code).toBe(1);
+      expect(files(out)).toEqual(before);
+      // a new run with another network, killed before its first checkpoint, then resumed: it starts
+      // again from its own config and ends where a clean run of that config ends, byte for byte
+      const args = [...runArgs, '--hidden', '12', '--epochs', '10', '--checkpoint-every', '100000', '--force'];
+      const child = spawn(process.execPath, [main, ...args, '--out', out], { env: { ...process.env, SPIKELR_BACKEND: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += String(d)));
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      const read = (f: string) => { try { return readFileSync(path.join(out, f), 'utf8'); } catch { return ''; } };
+      // until the new run (its config says 12 units) has logged a step
+      while (!/"hidden": \[\s*12\s*\]/.test(read('config.json')) || !/"type":"step"/.test(read('metrics.jsonl'))) await new Promise((r) => setTimeout(r, 5));
+      child.kill('SIGKILL');
+      await exited;
+      expect(stderr).toMatch(/--force: removed the earlier run's files from/);
+      expect(existsSync(path.join(out, 'checkpoint.safetensors'))).toBe(false); // the old run's is gone, the new one wrote none yet
+      expect(existsSync(path.join(out, 'model.safetensors'))).toBe(false);
+      expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')).hidden).toEqual([12]);
+      const resumed = await spikelr('train', '--resume', out, '--no-progress');
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stderr).toMatch(/stopped before its first checkpoint; starting it again from its config\.json/);
+      const clean = path.join(dir, 'forced-clean');
+      expect((await spikelr(...args, '--out', clean)).code).toBe(0);
+      expect(readFileSync(path.join(out, 'model.safetensors')).equals(readFileSync(path.join(clean, 'model.safetensors')))).toBe(true);
+      const log = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8');
+      expect(log).not.toContain('\u0000');
+      // the same records as the clean run's, but for the wall-clock times
+      const untimed = (t: string) => t.replace(/"(seconds|trainSeconds)":[0-9.e+-]+/g, '"$1":0');
+      expect(untimed(log)).toBe(untimed(readFileSync(path.join(clean, 'metrics.jsonl'), 'utf8')));
+      expect(JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8')).history).toHaveLength(10);
+    }, 120_000);
+
+    it('a run stopped by --max-steps says so, and resuming it changes nothing it recorded', async () => {
+      const out = path.join(dir, 'max-steps');
+      // 256 / 32 = 8 steps an epoch: 10 steps end in the second of 3 epochs
+      expect((await spikelr(...runArgs, '--hidden', '16', '--epochs', '3', '--max-steps', '10', '--out', out)).code).toBe(0);
+      const before = files(out);
+      const metrics = JSON.parse(before['metrics.json']!.toString('utf8'));
+      expect(metrics).toMatchObject({ stopped: 'max-steps', steps: 10 });
+      expect(metrics.history.map((h: { steps: number }) => h.steps)).toEqual([8, 10]);
+      const again = await spikelr('train', '--resume', out, '--no-progress');
+      expect(again.code, again.stderr).toBe(0);
+      expect(files(out)).toEqual(before);
+      // one epoch cut short is stopped by max-steps too, not completed
+      const one = path.join(dir, 'max-steps-1');
+      expect((await spikelr(...runArgs, '--hidden', '16', '--epochs', '1', '--max-steps', '3', '--out', one)).code).toBe(0);
+      expect(JSON.parse(readFileSync(path.join(one, 'metrics.json'), 'utf8'))).toMatchObject({ stopped: 'max-steps', steps: 3 });
+    }, 60_000);
+
+    it('file-system failures are one line naming the path and the cause, exit 1', async () => {
+      const file = path.join(dir, 'a-file');
+      writeFileSync(file, 'x');
+      const r = await spikelr(...runArgs, '--hidden', '8', '--max-steps', '1', '--out', path.join(file, 'run'));
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/spikelr: error: cannot create the directory .*a-file\/run: a part of the path is a file, not a directory \(ENOTDIR\)/);
+      expect(r.stderr).not.toMatch(/internal error|    at /);
+      const empty = await spikelr(...runArgs, '--out', '');
+      expect(empty.code).toBe(1);
+      expect(empty.stderr).toMatch(/--out is empty; give the run directory/);
+      const svg = await spikelr('raster', path.join(dir, 'max-steps'), '--svg', path.join(dir, 'no-such-folder', 'r.svg'));
+      expect(svg.code).toBe(1);
+      expect(svg.stderr).toMatch(/cannot open .*no-such-folder\/r\.svg: no such file or directory \(ENOENT\)/);
+    }, 60_000);
+
+    it('an unknown option is a short error with the nearest option, not the whole help', async () => {
+      const r = await spikelr('train', '--learning-rat', '3');
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/unknown option '--learning-rat'\n\(Did you mean --learning-rate\?\)/);
+      expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(3);
+    });
+  });
+
   it('a run stopped by SIGINT resumes to the same model as a run never stopped', async () => {
     const args = ['train', '--method', 'lr', '--copies', '4', '--train-limit', '1024', '--test-limit', '50', '--hidden', '32', '--steps', '6', '--batch-size', '32', '--epochs', '3', '--checkpoint-every', '3', '--no-progress'];
     const whole = path.join(dir, 'whole'), stopped = path.join(dir, 'stopped');
     expect((await spikelr(...args, '--out', whole)).code).toBe(0);
     const child = spawn(process.execPath, [main, ...args, '--out', stopped], { env: { ...process.env, SPIKELR_BACKEND: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
+    let stderr = '', stdout = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
+    child.stdout.on('data', (d) => (stdout += String(d)));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     while (!existsSync(path.join(stopped, 'checkpoint.safetensors'))) await new Promise((r) => setTimeout(r, 10));
     child.kill('SIGINT');
     expect(await exited).toBe(130);
     expect(stderr).toMatch(/SIGINT: stopping after this step and writing a checkpoint/);
+    expect(JSON.parse(stdout)).toMatchObject({ stopped: 'aborted', testAccuracy: null }); // no final model, so no accuracy
     expect(existsSync(path.join(stopped, 'metrics.json'))).toBe(false);
     expect((await spikelr('train', '--resume', stopped, '--steps', '7')).stderr).toMatch(/--resume continues a run with its own config\.json; drop --steps/);
     const resumed = await spikelr('train', '--resume', stopped, '--no-progress');

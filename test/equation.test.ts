@@ -127,7 +127,7 @@ describe('an equation LIF trains like the built-in LIF', () => {
       const net = new Network({ input: [784], layers: [dense({ name: 'hidden', units: 32, neuron: neuron as never }), readout({ name: 'out', units: 10, beta: 0.9 })], seed: 2 });
       const r = await train(net, estimator(), membraneCrossEntropy(), trainSet, test, { epochs: 2, batchSize: 32, seed: 4, optimizer: { kind: 'adam', learningRate: 3e-3 } });
       net.dispose();
-      return r.testAccuracy;
+      return r.testAccuracy!;
     };
     const [eq, builtIn] = [await accuracy(equationLif('subtract')), await accuracy(lif({ beta: 0.9, threshold: 1 }))];
     expect(builtIn).toBeGreaterThan(0.5); // it learns (chance is 0.1)

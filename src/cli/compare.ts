@@ -262,7 +262,7 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
   return report;
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)}%`);
 
 /** The K sweeps of a compare.json by method (files before FG held LR's alone, as `copies`). */
 export function sweepsOf(gradients: Record<string, unknown>): Record<string, DiagnosticsRow[]> {

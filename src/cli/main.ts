@@ -23,7 +23,8 @@ const program = new Command()
   .addOption(
     new Option('--backend <name>', 'tensor backend (default: $SPIKELR_BACKEND, else auto)').choices(BACKEND_CHOICES),
   )
-  .showHelpAfterError();
+  // one line of advice, not the whole help: the error itself stays in view
+  .showHelpAfterError("(add --help to the command for its options)");
 
 function backendOption(): string | undefined {
   return program.opts<{ backend?: string }>().backend;
@@ -207,6 +208,7 @@ program
  */
 function fail(err: unknown): never {
   if (err instanceof SpikelrError) process.stderr.write(`spikelr: error: ${err.message}\n`);
+  else if (fileSystemError(err)) process.stderr.write(`spikelr: error: ${fileSystemError(err)}\n`);
   else if (isBackendOutOfMemory(err)) {
     process.stderr.write(`spikelr: error: the tensor backend failed, ${outOfMemoryAdvice(err, { batch: '--batch-size', copies: '--copies', steps: '--steps' })}\n`);
   } else {
@@ -215,6 +217,22 @@ function fail(err: unknown): never {
   }
   process.exit(1);
 }
+
+/** What the file system refused, as one line naming the path and the cause; undefined for other errors. */
+function fileSystemError(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException & { dest?: string };
+  const cause = FS_CAUSES[e?.code ?? ''];
+  if (!cause || typeof e.syscall !== 'string') return undefined;
+  const what = e.path ? `${e.path}${e.dest ? ` → ${e.dest}` : ''}` : 'a file';
+  return `cannot ${FS_VERBS[e.syscall] ?? e.syscall} ${what}: ${cause} (${e.code})`;
+}
+
+const FS_CAUSES: Record<string, string> = {
+  ENOENT: 'no such file or directory', EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EISDIR: 'it is a directory', ENOTDIR: 'a part of the path is a file, not a directory',
+  EEXIST: 'it already exists', EMFILE: 'too many open files', ENAMETOOLONG: 'the name is too long', EIO: 'input/output error', ENOTEMPTY: 'the directory is not empty', EBUSY: 'it is busy',
+};
+const FS_VERBS: Record<string, string> = { open: 'open', mkdir: 'create the directory', write: 'write', rename: 'rename', unlink: 'remove', rm: 'remove', rmdir: 'remove', scandir: 'read the directory', stat: 'read', read: 'read', fsync: 'write', ftruncate: 'truncate', truncate: 'truncate', copyfile: 'copy' };
 
 // registered before the wasm backend loads, so these run before Emscripten's own rethrowing handler
 process.on('uncaughtException', fail);

@@ -4,7 +4,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { backendReport } from '../backend.js';
 import { check, SpikelrError } from '../errors.js';
-import { CHECKPOINT_FILE, evaluateDataset, MODEL_FILE, testSeed, train, type TrainResult } from '../learning/trainer.js';
+import { BEST_FILE, CHECKPOINT_FILE, evaluateDataset, METRICS_LOG, MODEL_FILE, testSeed, train, type TrainResult } from '../learning/trainer.js';
 import { loadNetwork } from '../sim/io.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { checkDifferentiable } from '../learning/losses.js';
@@ -53,19 +53,26 @@ export function checkLossFits(config: TrainConfig, method: TrainConfig['method']
 }
 
 /** Trains the configured network into a run directory and writes metrics.json. */
-export async function runTraining(config: TrainConfig, o: RunOptions & { readonly resume?: boolean; readonly splits?: Splits }): Promise<RunSummary> {
+export async function runTraining(config: TrainConfig, o: RunOptions & { readonly resume?: boolean; readonly restart?: boolean; readonly splits?: Splits }): Promise<RunSummary> {
   const runDir = o.out ?? path.join('runs', `${config.method}-${config.dataset}-seed${config.seed}`);
+  check(runDir.trim() !== '', () => '--out is empty; give the run directory, e.g. --out runs/mine');
   checkLossFits(config);
-  if (!o.resume && existsSync(path.join(runDir, CONFIG_FILE)) && !o.force) {
-    throw new SpikelrError(`${runDir} already holds a run; continue it with --resume ${runDir}, choose another --out, or overwrite with --force`);
-  }
-  await fs.mkdir(runDir, { recursive: true });
-  if (!o.resume) await writeConfig(path.join(runDir, CONFIG_FILE), config);
+  const existing = !o.resume && existsSync(path.join(runDir, CONFIG_FILE));
+  if (existing && !o.force) throw new SpikelrError(`${runDir} already holds a run; continue it with --resume ${runDir}, choose another --out, or overwrite with --force`);
+  // everything that can be checked is checked before the run directory is touched
   const { train: trainSet, test } = o.splits ?? (await loadSplits(config));
+  check(test.inputShape.join() === trainSet.inputShape.join(), () => `${config.dataset}: the training samples are ${trainSet.inputShape.join('x')} per step but the test samples ${test.inputShape.join('x')}; both splits must come from one dataset`);
   const net = buildNetwork(config, trainSet.inputShape, trainSet.classes);
-  const estimator = await trainingEstimator(config, trainSet.inputShape, trainSet.classes);
+  let estimator: Awaited<ReturnType<typeof trainingEstimator>> | undefined;
   const { signal, release } = interruptible();
   try {
+    estimator = await trainingEstimator(config, trainSet.inputShape, trainSet.classes);
+    if (existing) {
+      await removeRun(runDir);
+      if (!o.restart) process.stderr.write(`spikelr: --force: removed the earlier run's files from ${runDir}\n`);
+    }
+    await fs.mkdir(runDir, { recursive: true });
+    if (!o.resume) await writeConfig(path.join(runDir, CONFIG_FILE), config);
     const result = await train(net, estimator, lossOf(config), trainSet, test, {
       epochs: config.epochs,
       batchSize: config.batchSize,
@@ -89,17 +96,34 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
     return summary;
   } finally {
     release();
-    await estimator.close?.();
+    await estimator?.close?.();
     net.dispose();
   }
+}
+
+/** The files a run writes in its directory (besides temporaries of atomic writes). */
+const RUN_FILES = [CHECKPOINT_FILE, MODEL_FILE, BEST_FILE, METRICS_FILE, METRICS_LOG];
+
+/**
+ * Removes one run's files from `runDir`, config.json last: a removal cut short leaves a directory
+ * that still says it holds a run (and refuses a new start without --force), never a mix of two runs.
+ * Other files in the directory are left alone.
+ */
+async function removeRun(runDir: string): Promise<void> {
+  const temporaries = (await fs.readdir(runDir)).filter((f) => [...RUN_FILES, CONFIG_FILE].some((r) => f.startsWith(`${r}.tmp-`)));
+  for (const f of [...RUN_FILES, ...temporaries, CONFIG_FILE]) await fs.rm(path.join(runDir, f), { force: true });
 }
 
 /** Continues the run in `runDir` from its checkpoint with its own config. */
 export async function resumeTraining(runDir: string, o: RunOptions): Promise<RunSummary> {
   const file = path.join(runDir, CONFIG_FILE);
   check(existsSync(file), () => `--resume ${runDir}: no ${CONFIG_FILE} there; give the directory of a run started by spikelr train`);
-  check(existsSync(path.join(runDir, CHECKPOINT_FILE)), () => `--resume ${runDir}: no ${CHECKPOINT_FILE} yet (the run stopped before its first checkpoint); start it again`);
   const config = await resolveConfig({ file, flags: {} });
+  if (!existsSync(path.join(runDir, CHECKPOINT_FILE))) {
+    // stopped before its first checkpoint: nothing was kept, so the run starts again from its config
+    process.stderr.write(`spikelr: ${runDir} stopped before its first checkpoint; starting it again from its ${CONFIG_FILE}\n`);
+    return runTraining(config, { ...o, out: runDir, force: true, restart: true });
+  }
   return runTraining(config, { ...o, out: runDir, resume: true });
 }
 

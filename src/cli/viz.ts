@@ -169,7 +169,7 @@ async function trainReport(runDir: string, metrics: { method: string; history: H
   }
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)}%`);
 
 interface CompareJson {
   config: TrainConfig;

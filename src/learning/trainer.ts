@@ -89,7 +89,8 @@ export interface EpochRecord {
 export interface TrainResult {
   readonly history: EpochRecord[];
   readonly steps: number;
-  readonly testAccuracy: number;
+  /** The final model's test accuracy; null when the run was stopped before it finished (or evaluated nothing). */
+  readonly testAccuracy: number | null;
   readonly trainSeconds: number;
   readonly samplesPerSecond: number;
   readonly peakTensorBytes: number;
@@ -115,6 +116,8 @@ interface TrainerState {
   sinceBest: number;
   /** Length of metrics.jsonl when the checkpoint was written: a resume cuts what came after. */
   metricsBytes: number;
+  /** Set in the final checkpoint of a finished run: why it ended (a resume then trains nothing). */
+  stopped?: Exclude<TrainResult['stopped'], 'aborted'>;
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -216,11 +219,12 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   const evalBatch = o.evalBatchSize ?? 500;
   // about 200 step records a run (at least every 50 steps), so short runs still have a loss curve
   const logEvery = o.logEvery ?? Math.max(1, Math.min(50, Math.ceil(total / 200)));
-  let stopped: TrainResult['stopped'] = 'completed';
+  // a finished run (its final checkpoint says why it ended) resumes to the same end, training nothing
+  let stopped: TrainResult['stopped'] = state.stopped ?? 'completed';
   let bestInMemory: Uint8Array | undefined;
 
   try {
-    run: for (; state.epoch <= o.epochs; state.epoch++, state.batch = 0, state.lossSum = 0) {
+    run: for (; state.stopped === undefined && state.epoch <= o.epochs; state.epoch++, state.batch = 0, state.lossSum = 0) {
       const epochOrder = permutation(data.count, streamKey(o.seed, 0x5af, state.epoch));
       let measured = false;
       for (; state.batch < perEpoch; state.batch++) {
@@ -294,7 +298,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
           else bestInMemory = await serializeNetwork(net);
         } else state.sinceBest++;
       }
-      if (state.step >= total && state.epoch < o.epochs) {
+      if (state.step >= total && total < perEpoch * o.epochs) {
         stopped = 'max-steps';
         state.epoch++;
         state.batch = 0;
@@ -307,13 +311,16 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         break;
       }
     }
-    if (stopped !== 'aborted') await checkpoint();
+    if (stopped !== 'aborted') {
+      state.stopped = stopped;
+      await checkpoint();
+    }
   } finally {
     bar?.done();
   }
 
   // under a validation split the network ends with the weights of its best epoch
-  let testAccuracy = state.history.at(-1)?.testAccuracy ?? 0;
+  let testAccuracy: number | null = stopped === 'aborted' ? null : (state.history.at(-1)?.testAccuracy ?? null);
   if (stopped !== 'aborted' && validation && state.bestEpoch > 0 && state.bestEpoch !== state.history.at(-1)?.epoch) {
     const bytes = runDir ? await fs.readFile(path.join(runDir, BEST_FILE)) : bestInMemory!;
     copyParameters(deserializeModel(bytes, 'best model').net, net);
