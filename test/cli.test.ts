@@ -148,6 +148,18 @@ describe('spikelr train and eval', () => {
     expect(JSON.parse(e.stdout)).toMatchObject({ accuracy: metrics.testAccuracy, samples: 100 });
     const again = await spikelr('train', '--method', 'bptt', ...small, '--out', out);
     expect(again.stderr).toMatch(/already holds a run; continue it with --resume/);
+    // the model file alone carries its recipe (5 rate-coded steps, 100 test digits; the defaults are LR's 10 direct steps)
+    const alone = path.join(dir, 'bptt-model-alone.safetensors');
+    writeFileSync(alone, readFileSync(path.join(out, 'model.safetensors')));
+    const e2 = await spikelr('eval', alone);
+    expect(e2.code, e2.stderr).toBe(0);
+    expect(JSON.parse(e2.stdout)).toMatchObject({ accuracy: metrics.testAccuracy, samples: 100 });
+    // a file from before the header checksum (the field blanked out) still evaluates, with a notice
+    const text = readFileSync(alone).toString('latin1').replace(/,"headerCrc32":"\d{10}"/, ' '.repeat(27));
+    writeFileSync(alone, Buffer.from(text, 'latin1'));
+    const e3 = await spikelr('eval', alone);
+    expect(JSON.parse(e3.stdout).accuracy).toBe(metrics.testAccuracy);
+    expect(e3.stderr).toMatch(/was written before model headers had a checksum; its weights are checked, its header is not/);
   });
 
   it('train --neuron-equations trains hidden neurons written as equations, keeps them in config.json and the model', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { alif, analog, lif, synaptic } from '../src/neurons/params.js';
-import { deserializeNetwork, loadNetwork, saveNetwork, serializeNetwork } from '../src/sim/io.js';
+import { deserializeModel, deserializeNetwork, loadNetwork, saveNetwork, serializeNetwork } from '../src/sim/io.js';
 import { conv2d, dense, flatten, graphConv, gru, maxPool2d, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 import { escapeNoise } from '../src/neurons/noise.js';
@@ -127,11 +127,40 @@ describe('saving and loading a network', () => {
     expect(() => deserializeNetwork(bytes, 'flipped.safetensors')).toThrow(/flipped.safetensors: corrupt: the weights do not match the checksum/);
   });
 
+  it('detects a changed header by its own checksum: a neuron parameter, a shape, the checksum digits; files from before it load unchecked', async () => {
+    const net = new Network({ input: [4], layers: [dense({ name: 'h', units: 3, neuron: lif({ beta: 0.9, threshold: 1 }) }), readout({ name: 'o', units: 2, beta: 0.9 })], seed: 5 });
+    const bytes = await serializeNetwork(net);
+    net.dispose();
+    const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+    const text = Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('latin1');
+    const edited = (from: RegExp, to: string) => {
+      const at = text.search(from);
+      expect(at, String(from)).toBeGreaterThan(0);
+      const copy = Uint8Array.from(bytes);
+      copy.set(Buffer.from(text.replace(from, to), 'latin1'), 8);
+      return copy;
+    };
+    const intact = deserializeModel(bytes, 'intact.safetensors');
+    expect(intact.headerChecked).toBe(true);
+    intact.net.dispose();
+    // β 0.9 → 0.8 in the stored topology: valid JSON, a valid network, and another model
+    expect(() => deserializeModel(edited(/\\"beta\\":0\.9/, '\\"beta\\":0.8'), 'beta.safetensors')).toThrow(/beta.safetensors: corrupt: the header \(topology, neuron parameters, tensor layout\) does not match the checksum stored with it/);
+    expect(() => deserializeModel(edited(/"shape":\[4,3\]/, '"shape":[3,4]'), 'shape.safetensors')).toThrow(/corrupt: the header/);
+    const digits = /"headerCrc32":"(\d)/.exec(text)![1]!;
+    expect(() => deserializeModel(edited(/"headerCrc32":"\d/, `"headerCrc32":"${(Number(digits) + 1) % 10}`), 'crc.safetensors')).toThrow(/corrupt: the header/);
+    // a file written before the header checksum: the field blanked out with spaces (still valid JSON)
+    const old = edited(/,"headerCrc32":"\d{10}"/, ' '.repeat(',"headerCrc32":"0000000000"'.length));
+    const loaded = deserializeModel(old, 'old.safetensors');
+    expect(loaded.headerChecked).toBe(false);
+    loaded.net.dispose();
+  });
+
   it('validates the stored topology like a constructor would', async () => {
     const net = new Network({ input: [3], layers: [dense({ name: 'h', units: 2 })], seed: 1 });
     const bytes = await serializeNetwork(net);
     net.dispose();
-    const text = Buffer.from(bytes).toString('latin1').replace('"beta\\":0.95', '"beta\\":1.95');
+    // an unchecked header (as files from before the header checksum have), so the topology check is what speaks
+    const text = Buffer.from(bytes).toString('latin1').replace(/,"headerCrc32":"\d{10}"/, ' '.repeat(27)).replace('"beta\\":0.95', '"beta\\":1.95');
     expect(() => deserializeNetwork(Buffer.from(text, 'latin1'), 'edited.safetensors')).toThrow(/edited.safetensors: layer 0.neuron|lif: beta must be in \[0, 1\], got 1.95/);
   });
 });

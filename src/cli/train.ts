@@ -5,14 +5,17 @@ import path from 'node:path';
 import { backendReport } from '../backend.js';
 import { check, SpikelrError } from '../errors.js';
 import { BEST_FILE, CHECKPOINT_FILE, evaluateDataset, METRICS_LOG, MODEL_FILE, testSeed, train, type TrainResult } from '../learning/trainer.js';
-import { loadNetwork } from '../sim/io.js';
+import { deserializeModel } from '../sim/io.js';
+import { readFileNamed } from '../errors.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { checkDifferentiable } from '../learning/losses.js';
-import { readConfigFile, resolveConfig, writeConfig, type TrainConfig } from './config.js';
+import { readConfigFile, resolveConfig, validateConfig, writeConfig, type TrainConfig } from './config.js';
 import { buildNetwork, loadSplit, loadSplits, lossOf, noiseOf, trainingEstimator, type Splits } from './recipe.js';
 import type { Network } from '../sim/network.js';
 
 export const CONFIG_FILE = 'config.json';
+/** The model file's metadata key holding the run's config (its recipe: steps, encoding, loss, …). */
+export const CONFIG_METADATA = 'config';
 export const METRICS_FILE = 'metrics.json';
 
 export interface RunOptions {
@@ -85,6 +88,7 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
       accuracy: config.accuracy,
       ...(o.evalNoise ? { evalNoise: noiseOf(config) } : {}),
       runDir,
+      modelMetadata: { [CONFIG_METADATA]: JSON.stringify(config) },
       checkpointEvery: config.checkpointEvery,
       resume: o.resume ?? false,
       progress: o.progress ?? false,
@@ -129,15 +133,24 @@ export async function resumeTraining(runDir: string, o: RunOptions): Promise<Run
 
 /**
  * A trained model and its config: `target` is a run directory (its model.safetensors and
- * config.json) or a model file (with `configFile`, or the defaults); `flags` override the config.
+ * config.json) or a model file (with `configFile`, else the config spikelr train wrote into it,
+ * else the defaults); `flags` override the config.
  */
 export async function loadTrained(target: string, flags: Partial<TrainConfig>, configFile?: string): Promise<{ net: Network; config: TrainConfig; modelFile: string }> {
   const isDir = existsSync(target) && (await fs.stat(target)).isDirectory();
   const modelFile = isDir ? path.join(target, MODEL_FILE) : target;
-  const file = configFile ?? (isDir ? path.join(target, CONFIG_FILE) : undefined);
-  const base = file ? await readConfigFile(file) : {};
-  const config = await resolveConfig({ flags: { ...base, ...flags } });
-  return { net: await loadNetwork(modelFile), config, modelFile };
+  const saved = deserializeModel(await readFileNamed(modelFile, 'model file'), modelFile);
+  try {
+    if (!saved.headerChecked) process.stderr.write(`spikelr: note: ${modelFile} was written before model headers had a checksum; its weights are checked, its header is not\n`);
+    const file = configFile ?? (isDir ? path.join(target, CONFIG_FILE) : undefined);
+    const embedded = saved.metadata[CONFIG_METADATA];
+    const base = file ? await readConfigFile(file) : embedded !== undefined ? validateConfig(JSON.parse(embedded), `${modelFile}'s recipe`) : {};
+    const config = await resolveConfig({ flags: { ...base, ...flags } });
+    return { net: saved.net, config, modelFile };
+  } catch (err) {
+    saved.net.dispose();
+    throw err;
+  }
 }
 
 /** Accuracy of a trained model (a run directory or a model file with a config) on the test split. */

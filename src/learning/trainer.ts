@@ -48,6 +48,8 @@ export interface TrainOptions {
   readonly evalNoise?: EscapeNoise;
   /** Run directory: config, metrics.jsonl, checkpoint.safetensors, model.safetensors. */
   readonly runDir?: string;
+  /** Metadata written into model.safetensors (the CLI puts the run's config there, so the file alone can be evaluated). */
+  readonly modelMetadata?: Record<string, string>;
   /** Checkpoint every this many optimizer steps (with `runDir`; default 100). */
   readonly checkpointEvery?: number;
   /** Continue from `runDir`'s checkpoint. */
@@ -326,7 +328,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     copyParameters(deserializeModel(bytes, 'best model').net, net);
     testAccuracy = evaluateDataset(net, test, { seed: testSeed(o.seed), accuracy: o.accuracy, batchSize: evalBatch }).accuracy;
   } else if (validation) testAccuracy = state.history.find((h) => h.epoch === state.bestEpoch)?.testAccuracy ?? testAccuracy;
-  if (runDir && stopped !== 'aborted') await writeFileAtomic(path.join(runDir, MODEL_FILE), await serializeNetwork(net));
+  if (runDir && stopped !== 'aborted') await writeFileAtomic(path.join(runDir, MODEL_FILE), await serializeNetwork(net, { metadata: o.modelMetadata ?? {} }));
   opt.dispose();
   return {
     history: state.history,

@@ -33,7 +33,26 @@ export interface NamedValues {
   readonly values: Float32Array;
 }
 
-/** Safetensors bytes of float32 tensors and string metadata, with a CRC32 of the data section. */
+/** The metadata key of the header's checksum: ten decimal digits, a CRC32 of the header with them as zeros. */
+const HEADER_CRC = 'headerCrc32';
+const HEADER_CRC_BLANK = '0000000000';
+
+/**
+ * Whether the header bytes match their checksum; undefined when the header has none (files written
+ * before it existed). A flipped bit anywhere in the header (a neuron's β in the topology, a shape, an
+ * offset, the checksum itself) makes it false.
+ */
+export function headerChecksumMatches(headerBytes: Uint8Array): boolean | undefined {
+  const text = Buffer.from(headerBytes).toString('latin1'); // one char per byte, so the digits can be blanked in place
+  const field = new RegExp(`"${HEADER_CRC}":"(\\d{10})"`, 'g');
+  const found = [...text.matchAll(field)];
+  if (found.length === 0) return text.includes(HEADER_CRC) ? false : undefined;
+  if (found.length > 1) return false;
+  const blanked = Buffer.from(text.replace(field, `"${HEADER_CRC}":"${HEADER_CRC_BLANK}"`), 'latin1');
+  return String(crc32(blanked)).padStart(10, '0') === found[0]![1];
+}
+
+/** Safetensors bytes of float32 tensors and string metadata, with CRC32s of the data section and of the header. */
 export function encodeSafetensors(tensors: readonly NamedValues[], metadata: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   let offset = 0;
@@ -47,10 +66,11 @@ export function encodeSafetensors(tensors: readonly NamedValues[], metadata: Rec
     body.set(new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength), at);
     at += t.values.byteLength;
   }
-  header['__metadata__'] = { ...metadata, crc32: String(crc32(body)) };
+  header['__metadata__'] = { ...metadata, crc32: String(crc32(body)), [HEADER_CRC]: HEADER_CRC_BLANK };
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // data section 8-byte aligned
-  const head = Buffer.from(json, 'utf8');
+  // the header's own checksum: a CRC32 of its bytes with this field's digits blank, written into them
+  const head = Buffer.from(json.replace(`"${HEADER_CRC}":"${HEADER_CRC_BLANK}"`, `"${HEADER_CRC}":"${String(crc32(Buffer.from(json, 'utf8'))).padStart(10, '0')}"`), 'utf8');
   const out = new Uint8Array(8 + head.length + body.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
   out.set(head, 8);
@@ -111,6 +131,8 @@ export interface SavedModel {
   readonly metadata: Readonly<Record<string, string>>;
   /** Tensors besides the network's parameters (a checkpoint's optimizer state), by name. */
   readonly extra: ReadonlyMap<string, { readonly shape: number[]; readonly values: Float32Array }>;
+  /** False for files written before the header had a checksum (they load, unchecked). */
+  readonly headerChecked: boolean;
 }
 
 /** A network with everything else its file holds. */
@@ -127,6 +149,8 @@ export function deserializeModel(bytes: Uint8Array, source = 'model'): SavedMode
       ? `truncated: the header needs ${headerLength} bytes but the file has ${bytes.length - 8} after its length field`
       : `${foreign}: header length ${headerLength} does not fit a ${bytes.length}-byte file`);
   }
+  const headerChecked = headerChecksumMatches(bytes.subarray(8, 8 + headerLength));
+  if (headerChecked === false) fail('corrupt: the header (topology, neuron parameters, tensor layout) does not match the checksum stored with it');
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8')) as Record<string, unknown>;
@@ -181,7 +205,7 @@ export function deserializeModel(bytes: Uint8Array, source = 'model'): SavedMode
     if (own.has(name) || e?.dtype !== 'F32') continue;
     extra.set(name, { shape: e.shape, values: floats(data, e.data_offsets[0], e.data_offsets[1]) });
   }
-  return { net, metadata: meta!, extra };
+  return { net, metadata: meta!, extra, headerChecked: headerChecked === true };
 }
 
 /** float32 values of bytes [start, end) of `data`, as an aligned copy (a Buffer's slice shares the file's memory). */
