@@ -255,6 +255,23 @@ describe('spikelr train and eval', () => {
       expect(JSON.parse(readFileSync(path.join(one, 'metrics.json'), 'utf8'))).toMatchObject({ stopped: 'max-steps', steps: 3 });
     }, 60_000);
 
+    it('a diverging run stops with its last good checkpoint and says what to lower', async () => {
+      const out = path.join(dir, 'diverged');
+      // Adam at 10 sends BPTT's cross-entropy from 2.3 to ~100 within a few steps: finite, so only the rise shows it
+      const r = await spikelr(...runArgs, '--hidden', '16', '--epochs', '4', '--learning-rate', '10', '--checkpoint-every', '4', '--out', out);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/training diverged at step (\d+): the mean loss of the last 10 steps, [0-9.e+]+, is over 10× the initial 2\.3\d\. The last checkpoint \(written every 4 steps\) is kept and no model was written; lower the learning rate \(now 10\): --learning-rate, then start again with --force/);
+      const at = Number(/diverged at step (\d+)/.exec(r.stderr)![1]);
+      expect(existsSync(path.join(out, 'model.safetensors'))).toBe(false);
+      expect(existsSync(path.join(out, 'metrics.json'))).toBe(false);
+      const header = readFileSync(path.join(out, 'checkpoint.safetensors'));
+      const meta = JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString('utf8'))['__metadata__'];
+      expect(JSON.parse(meta.trainer).step).toBe(Math.floor((at - 1) / 4) * 4); // the last one before the diverged step
+      // the same recipe at the default rate does not trip the check
+      const ok = await spikelr(...runArgs, '--hidden', '16', '--epochs', '4', '--out', path.join(dir, 'not-diverged'));
+      expect(ok.code, ok.stderr).toBe(0);
+    }, 60_000);
+
     it('file-system failures are one line naming the path and the cause, exit 1', async () => {
       const file = path.join(dir, 'a-file');
       writeFileSync(file, 'x');

@@ -94,6 +94,7 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
       progress: o.progress ?? false,
       signal,
     });
+    if (result.stopped === 'diverged') throw new SpikelrError(`${runDir}: ${result.divergence}: --learning-rate, then start again with --force`);
     const { history, ...rest } = result;
     const summary: RunSummary = { method: config.method, dataset: config.dataset, backend: backendReport()?.name ?? tf.getBackend(), epochs: history.length, runDir, ...rest };
     if (result.stopped !== 'aborted') await fs.writeFile(path.join(runDir, METRICS_FILE), JSON.stringify({ ...summary, history }, null, 2) + '\n');

@@ -97,7 +97,9 @@ export interface TrainResult {
   readonly samplesPerSecond: number;
   readonly peakTensorBytes: number;
   /** Why the run ended. */
-  readonly stopped: 'completed' | 'max-steps' | 'early-stopping' | 'aborted';
+  readonly stopped: 'completed' | 'max-steps' | 'early-stopping' | 'aborted' | 'diverged';
+  /** With stopped 'diverged': what happened and what to lower. */
+  readonly divergence?: string;
   /** Epoch whose weights the network holds at the end (the best one under early stopping). */
   readonly bestEpoch?: number;
 }
@@ -119,7 +121,32 @@ interface TrainerState {
   /** Length of metrics.jsonl when the checkpoint was written: a resume cuts what came after. */
   metricsBytes: number;
   /** Set in the final checkpoint of a finished run: why it ended (a resume then trains nothing). */
-  stopped?: Exclude<TrainResult['stopped'], 'aborted'>;
+  stopped?: Exclude<TrainResult['stopped'], 'aborted' | 'diverged'>;
+  /** The divergence check's memory: the loss of the first step (at the initial weights) and of the last few. */
+  startLoss?: number;
+  recentLosses?: number[];
+}
+
+/** Steps the divergence check averages the current loss over. */
+const DIVERGENCE_WINDOW = 10;
+/** How far above the initial loss the recent mean may rise before the run counts as diverged. */
+const DIVERGENCE_FACTOR = 10;
+
+/**
+ * Why the run has diverged after a step with loss `loss`, or undefined: a loss that is not finite,
+ * or a mean over the last {@link DIVERGENCE_WINDOW} steps more than {@link DIVERGENCE_FACTOR} times
+ * the loss at the initial weights (a learning rate too high often sends the loss to a finite 1e2–1e4
+ * within a few steps, not to NaN; a run that learns stays below where it started).
+ */
+function divergence(state: TrainerState, loss: number): string | undefined {
+  if (!Number.isFinite(loss)) return `the loss became ${loss}`;
+  state.startLoss ??= loss;
+  const recent = (state.recentLosses ??= []);
+  recent.push(loss);
+  if (recent.length > DIVERGENCE_WINDOW) recent.shift();
+  if (recent.length < DIVERGENCE_WINDOW || !(state.startLoss > 0)) return undefined;
+  const now = recent.reduce((a, b) => a + b, 0) / recent.length;
+  return now > DIVERGENCE_FACTOR * state.startLoss ? `the mean loss of the last ${DIVERGENCE_WINDOW} steps, ${now.toPrecision(3)}, is over ${DIVERGENCE_FACTOR}× the initial ${state.startLoss.toPrecision(3)}` : undefined;
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -223,6 +250,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   const logEvery = o.logEvery ?? Math.max(1, Math.min(50, Math.ceil(total / 200)));
   // a finished run (its final checkpoint says why it ended) resumes to the same end, training nothing
   let stopped: TrainResult['stopped'] = state.stopped ?? 'completed';
+  let diverged: string | undefined;
   let bestInMemory: Uint8Array | undefined;
 
   try {
@@ -247,6 +275,15 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
           measured = true;
         } else {
           est = estimateOnce();
+        }
+        // a diverged step is not applied: the run stops with its last good checkpoint as it was
+        const why = divergence(state, est.loss);
+        if (why) {
+          est.dispose();
+          tf.dispose([input, labels]);
+          stopped = 'diverged';
+          diverged = `training diverged at step ${state.step + 1}: ${why}. The last checkpoint (written every ${every} steps) is kept and no model was written; lower the learning rate (now ${o.optimizer.learningRate})`;
+          break run;
         }
         opt.apply(est.gradients, factor);
         net.constrain();
@@ -313,7 +350,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         break;
       }
     }
-    if (stopped !== 'aborted') {
+    if (stopped !== 'aborted' && stopped !== 'diverged') {
       state.stopped = stopped;
       await checkpoint();
     }
@@ -322,13 +359,14 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   }
 
   // under a validation split the network ends with the weights of its best epoch
-  let testAccuracy: number | null = stopped === 'aborted' ? null : (state.history.at(-1)?.testAccuracy ?? null);
-  if (stopped !== 'aborted' && validation && state.bestEpoch > 0 && state.bestEpoch !== state.history.at(-1)?.epoch) {
+  const finished = stopped !== 'aborted' && stopped !== 'diverged';
+  let testAccuracy: number | null = finished ? (state.history.at(-1)?.testAccuracy ?? null) : null;
+  if (finished && validation && state.bestEpoch > 0 && state.bestEpoch !== state.history.at(-1)?.epoch) {
     const bytes = runDir ? await fs.readFile(path.join(runDir, BEST_FILE)) : bestInMemory!;
     copyParameters(deserializeModel(bytes, 'best model').net, net);
     testAccuracy = evaluateDataset(net, test, { seed: testSeed(o.seed), accuracy: o.accuracy, batchSize: evalBatch }).accuracy;
   } else if (validation) testAccuracy = state.history.find((h) => h.epoch === state.bestEpoch)?.testAccuracy ?? testAccuracy;
-  if (runDir && stopped !== 'aborted') await writeFileAtomic(path.join(runDir, MODEL_FILE), await serializeNetwork(net, { metadata: o.modelMetadata ?? {} }));
+  if (runDir && finished) await writeFileAtomic(path.join(runDir, MODEL_FILE), await serializeNetwork(net, { metadata: o.modelMetadata ?? {} }));
   opt.dispose();
   return {
     history: state.history,
@@ -338,6 +376,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     samplesPerSecond: state.samples / Math.max(state.trainSeconds, 1e-9),
     peakTensorBytes: state.peakTensorBytes,
     stopped,
+    ...(diverged ? { divergence: diverged } : {}),
     ...(validation && state.bestEpoch > 0 ? { bestEpoch: state.bestEpoch } : {}),
   };
 }
