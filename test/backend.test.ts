@@ -38,7 +38,7 @@ describe('backends', () => {
       seed: 2,
     });
     let k = 0;
-    for (const l of net.layers) for (const [n, v] of Object.entries(l.params)) net.setParameter(l.name, n, dyadic(v.size, 7 + k++, -20, 32));
+    for (const l of net.layers) for (const [n, v] of Object.entries(l.params)) net.setParameter(l.name, n, dyadic(v.size, 7 + k++, -20, 32), { layout: 'spikelr' });
     const input = tf.tensor(dyadic(4 * 15 * 16, 3, 0, 1), [4, 15, 16]);
     const opts = { record: ['h'], noise: escapeNoise('logistic', 0.25), seed: 8 };
     const onWasm = await runOn('wasm', net, input, opts);

@@ -63,7 +63,7 @@ describe('an equation LIF is the built-in LIF', () => {
     });
     const currents = Array.from({ length: 25 }, (_, t) => [0.45, 0.2 + 0.02 * t, 0.7]);
     const net = new Network({ input: [3], layers: [dense({ name: 'h', units: 3, neuron, bias: false })], seed: 1 });
-    net.setParameter('h', 'weight', [1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    net.setParameter('h', 'weight', [1, 0, 0, 0, 1, 0, 0, 0, 1], { layout: 'spikelr' });
     const x = tf.tensor3d([currents]);
     const r = net.run(x, { record: { h: ['spikes', 'membrane', 'w', 'threshold'] } });
     const ref = refNeurons(neuron, currents);

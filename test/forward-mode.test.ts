@@ -27,9 +27,9 @@ const adaptive = equationNeuron({
 });
 
 const cases: [string, readonly number[], LayerSpec[], ((net: Network) => void)?][] = [
-  ['dense LIF (learned β, ϑ) → recurrent ALIF → readout', [12], [
+  ['dense LIF (learned β, ϑ) → recurrent ALIF (with a recurrent bias) → readout', [12], [
     dense({ name: 'h1', units: 10, neuron: lif({ beta: 0.85, threshold: 0.4 }), learn: ['beta', 'threshold'] }),
-    recurrent({ name: 'h2', units: 8, neuron: alif({ beta: 0.9, threshold: 0.3, rho: 0.8, adaptation: 0.3 }) }),
+    recurrent({ name: 'h2', units: 8, neuron: alif({ beta: 0.9, threshold: 0.3, rho: 0.8, adaptation: 0.3 }), recurrentBias: true }),
     readout({ name: 'o', units: 3, beta: 0.8 })]],
   ['conv2d LIF (zero reset) → flatten → dense current-based LIF → readout', [6, 6, 1], [
     conv2d({ name: 'c', filters: 3, kernelSize: 3, neuron: lif({ beta: 0.8, threshold: 0.3, reset: 'zero' }) }), flatten(),

@@ -19,7 +19,7 @@ function mixedNetwork(): Network {
       conv2d({ name: 'conv', filters: 3, kernelSize: 3, neuron: lif({ beta: 0.8, threshold: 0.3, reset: 'zero', refractory: 1 }) }),
       maxPool2d({ poolSize: 2 }),
       flatten(),
-      recurrent({ name: 'rec', units: 12, neuron: alif({ beta: 0.9, threshold: 0.2, rho: 0.8, adaptation: 0.1 }) }),
+      recurrent({ name: 'rec', units: 12, neuron: alif({ beta: 0.9, threshold: 0.2, rho: 0.8, adaptation: 0.1 }), recurrentBias: true }),
       dense({ name: 'hid', units: 7, neuron: synaptic({ alpha: 0.7, beta: 0.85, threshold: 0.2, reset: 'none' }), bias: false }),
       readout({ name: 'out', units: 4, beta: 0.6 }),
     ],

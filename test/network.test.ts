@@ -4,6 +4,9 @@ import { escapeNoise } from '../src/neurons/noise.js';
 import { alif, lif, readoutNeuron, synaptic } from '../src/neurons/params.js';
 import { conv2d, dense, flatten, gru, maxPool2d, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
+import { bptt } from '../src/learning/estimators/bptt.js';
+import { membraneCrossEntropy } from '../src/learning/losses.js';
+import { atan } from '../src/neurons/surrogate.js';
 import { sparseStats } from '../src/sim/spike-matmul.js';
 import { dyadic, nest, refAffine, refGru, refNeurons } from './reference.js';
 
@@ -27,7 +30,7 @@ function smallNetwork(seed = 1): Network {
   });
   // Dyadic weights make every membrane exact in float32, so reference and simulator agree bit for bit.
   let k = 0;
-  for (const layer of net.layers) for (const [name, v] of Object.entries(layer.params)) net.setParameter(layer.name, name, dyadic(v.size, 100 + k++, -24, 40));
+  for (const layer of net.layers) for (const [name, v] of Object.entries(layer.params)) net.setParameter(layer.name, name, dyadic(v.size, 100 + k++, -24, 40), { layout: 'spikelr' });
   return net;
 }
 
@@ -81,7 +84,7 @@ describe('network simulation', () => {
       seed: 2,
     });
     let k = 0;
-    for (const layer of net.layers) for (const [name, v] of Object.entries(layer.params)) net.setParameter(layer.name, name, dyadic(v.size, 200 + k++, -12, 14));
+    for (const layer of net.layers) for (const [name, v] of Object.entries(layer.params)) net.setParameter(layer.name, name, dyadic(v.size, 200 + k++, -12, 14), { layout: 'spikelr' });
     const input = tf.tensor(dyadic(8 * 12 * 300, 5, 0, 63).map((x) => (x < 10 / 64 ? 1 : 0)), [8, 12, 300]);
     const before = sparseStats.sparse;
     const result = net.run(input, { record: ['in'] });
@@ -109,7 +112,7 @@ describe('network simulation', () => {
       seed: 3,
     });
     let k = 0;
-    for (const layer of net.layers) for (const [name, v] of Object.entries(layer.params)) net.setParameter(layer.name, name, dyadic(v.size, 50 + k++, -20, 40));
+    for (const layer of net.layers) for (const [name, v] of Object.entries(layer.params)) net.setParameter(layer.name, name, dyadic(v.size, 50 + k++, -20, 40), { layout: 'spikelr' });
     const input = pattern(2, 6, 25, 4).reshape([2, 6, 5, 5, 1]);
     const result = net.run(input, { record: ['c1', 'c2'] });
     expect(net.layer('c2').outputShape).toEqual([2, 2, 2]);
@@ -304,6 +307,48 @@ describe('network errors', () => {
     expect(() => net.run(x, { record: ['hiden'] })).toThrow(/no layer named 'hiden'; layers are 'in', 'rec', 'out'/);
     expect(() => net.run(x, { noise: { out: escapeNoise('gaussian', 1) } })).toThrow(/noise given for layer 'out', which does not spike/);
     expect(() => net.setParameter('in', 'weight', [1, 2, 3])).toThrow(/in.weight must have shape \[4, 5\] \(20 values\), got \[3\]/);
+    net.dispose();
+  });
+
+  it('a recurrent bias adds to the currents as the bias does (snnTorch RLeaky\'s second bias): same outputs as one bias b + b_rec, and the same gradient', () => {
+    const input = tf.tidy(() => tf.randomUniform([3, 6, 4], 0, 1, 'float32', 8));
+    const build = (recurrentBias: boolean) => new Network({ input: [4], layers: [recurrent({ name: 'r', units: 5, neuron: lif({ beta: 0.9, threshold: 0.4 }), recurrentBias }), readout({ name: 'o', units: 2 })], seed: 3 });
+    const [two, one] = [build(true), build(false)];
+    expect(Object.keys(two.layer('r').params)).toContain('recurrentBias');
+    for (const n of ['weight', 'recurrent']) one.setParameter('r', n, two.layer('r').params[n]!);
+    for (const n of ['weight', 'bias']) one.setParameter('o', n, two.layer('o').params[n]!);
+    one.setParameter('r', 'bias', tf.add(two.layer('r').params['bias']!, two.layer('r').params['recurrentBias']!));
+    const [a, b] = [two.run(input), one.run(input)];
+    expect(a.output.arraySync()).toEqual(b.output.arraySync());
+    // b and b_rec enter every step's current alike, so autodiff gives them one gradient
+    const g = bptt({ surrogate: atan({ alpha: 2 }) }).estimate(two, { input, labels: tf.tensor1d([0, 1, 1], 'int32') }, membraneCrossEntropy('mean'));
+    const [gb, gr] = [g.gradients.get(two.layer('r').params['bias']!)!, g.gradients.get(two.layer('r').params['recurrentBias']!)!];
+    expect(Array.from(gr.dataSync())).toEqual(Array.from(gb.dataSync()));
+    expect(tf.norm(gb).dataSync()[0]).toBeGreaterThan(0);
+    g.dispose();
+    input.dispose();
+    a.dispose();
+    b.dispose();
+    two.dispose();
+    one.dispose();
+  });
+
+  it('setParameter takes a flat matrix only with its layout said, and PyTorch\'s layout transposed', () => {
+    const net = new Network({ input: [2, 2, 1], layers: [conv2d({ name: 'c', filters: 3, kernelSize: 2, padding: 'valid' }), flatten(), dense({ name: 'd', units: 2 })], seed: 0 });
+    const flat = Array.from({ length: 6 }, (_, i) => i); // d.weight is [3, 2]
+    expect(() => net.setParameter('d', 'weight', flat)).toThrow(/d\.weight is \[3, 2\]: a flat array of 6 values could be laid out as spikelr's \[3, 2\] or as PyTorch's \[2, 3\]; pass a tensor, or say which with \{ layout: 'spikelr' \}/);
+    net.setParameter('d', 'weight', flat, { layout: 'spikelr' });
+    expect(net.layer('d').params['weight']!.arraySync()).toEqual([[0, 1], [2, 3], [4, 5]]);
+    // torch's nn.Linear(3, 2).weight is [out, in] = [[0, 1, 2], [3, 4, 5]]: W[i][o] = torch[o][i]
+    net.setParameter('d', 'weight', flat, { layout: 'torch' });
+    expect(net.layer('d').params['weight']!.arraySync()).toEqual([[0, 3], [1, 4], [2, 5]]);
+    // nn.Conv2d(1, 3, 2).weight is [out 3, in 1, kh 2, kw 2]; spikelr's kernel is [kh, kw, in, out]
+    const torchKernel = Array.from({ length: 12 }, (_, i) => i);
+    net.setParameter('c', 'weight', tf.tensor(torchKernel, [3, 1, 2, 2]), { layout: 'torch' });
+    const k = net.layer('c').params['weight']!.arraySync() as number[][][][];
+    for (let o = 0; o < 3; o++) for (let y = 0; y < 2; y++) for (let x = 0; x < 2; x++) expect(k[y]![x]![0]![o]).toBe(torchKernel[((o * 1 + 0) * 2 + y) * 2 + x]);
+    expect(() => net.setParameter('c', 'weight', tf.zeros([2, 2, 1, 3]), { layout: 'torch' })).toThrow(/c\.weight must have shape \[3, 1, 2, 2\] \(PyTorch's layout\), got \[2, 2, 1, 3\]/);
+    net.setParameter('d', 'bias', [1, 2]); // a vector has one layout
     net.dispose();
   });
 });

@@ -17,7 +17,7 @@ const currents = Array.from({ length: 30 }, (_, t) => [0.35, 0.2 + 0.3 * Math.si
 /** A 3-neuron population driven by `currents` through an identity weight. */
 function population(neuron: Parameters<typeof dense>[0]['neuron']) {
   const net = new Network({ input: [3], layers: [dense({ name: 'h', units: 3, neuron, bias: false })], seed: 1 });
-  net.setParameter('h', 'weight', [1, 0, 0, 0, 1, 0, 0, 0, 1]);
+  net.setParameter('h', 'weight', [1, 0, 0, 0, 1, 0, 0, 0, 1], { layout: 'spikelr' });
   return net;
 }
 

@@ -91,7 +91,7 @@ export function build(c: Case): Network {
     'o.noiseScale': [-0.1, 0.25],
     ...DECOR,
   };
-  for (const l of net.layers) for (const name of Object.keys(l.params)) if (values[`${l.name}.${name}`]) net.setParameter(l.name, name, values[`${l.name}.${name}`]!);
+  for (const l of net.layers) for (const name of Object.keys(l.params)) if (values[`${l.name}.${name}`]) net.setParameter(l.name, name, values[`${l.name}.${name}`]!, { layout: 'spikelr' });
   return net;
 }
 

@@ -40,7 +40,7 @@ describe('spike raster', () => {
 
   it('stacks layers and takes them from a recording, one sample at a time', () => {
     const net = new Network({ input: [3], layers: [dense({ name: 'h', units: 4, neuron: lif({ beta: 0.5, threshold: 0.5 }) }), readout({ name: 'o', units: 2 })], seed: 1 });
-    net.setParameter('h', 'weight', [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]);
+    net.setParameter('h', 'weight', [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0], { layout: 'spikelr' });
     net.setParameter('h', 'bias', [0, 0, 0, 0.3]);
     // sample 1 drives neuron 0 at steps 0 and 2, neuron 2 at step 1; neuron 3 integrates 0.3 per step
     const input = tf.tensor3d([[[0, 0, 0], [0, 0, 0], [0, 0, 0]], [[1, 0, 0], [0, 0, 1], [1, 0, 0]]]);

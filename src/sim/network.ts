@@ -65,6 +65,14 @@ function isNoise(x: unknown): x is EscapeNoise {
   return typeof x === 'object' && x !== null && 'kind' in x && 'sigma' in x;
 }
 
+/** How a parameter's values are laid out: spikelr's ([in, out]; a conv kernel [kh, kw, in, out]) or PyTorch's ([out, in]; [out, in, kh, kw]). */
+export type ParameterLayout = 'spikelr' | 'torch';
+
+/** PyTorch's shape of a parameter of spikelr shape `shape` (rank 2 or 4). */
+function torchShape(shape: readonly number[]): number[] {
+  return shape.length === 2 ? [shape[1]!, shape[0]!] : shape.length === 4 ? [shape[3]!, shape[2]!, shape[0]!, shape[1]!] : [...shape];
+}
+
 export class Network {
   readonly inputShape: readonly number[];
   readonly layers: readonly Layer[];
@@ -118,16 +126,32 @@ export class Network {
     return this.layers.reduce((n, l) => n + Object.entries(l.params).reduce((m, [name, v]) => m + (l.buffers?.includes(name) ? 0 : v.size), 0), 0);
   }
 
-  /** Replaces a parameter's values (shape checked). */
-  setParameter(layerName: string, param: string, values: tf.Tensor | Float32Array | readonly number[]): void {
+  /**
+   * Replaces a parameter's values: a tensor of its shape, or a flat array of its size. A matrix or
+   * kernel given flat must say its layout (`{ layout: 'spikelr' }`, or `'torch'` for PyTorch's
+   * [out, in] / [out, in, kh, kw], transposed here); a tensor may come in PyTorch's shape with `'torch'`.
+   */
+  setParameter(layerName: string, param: string, values: tf.Tensor | Float32Array | readonly number[], options: { readonly layout?: ParameterLayout } = {}): void {
     const layer = this.layer(layerName);
     const v = layer.params[param];
     if (!v) throw new SpikelrError(`network: layer '${layerName}' has no parameter '${param}'; it has ${Object.keys(layer.params).join(', ') || 'none'}`);
-    const received = values instanceof tf.Tensor ? values.shape : [values.length];
-    const fits = values instanceof tf.Tensor ? values.shape.join() === v.shape.join() : values.length === v.size;
-    check(fits, () => `network: ${layerName}.${param} must have shape ${show(v.shape)}${values instanceof tf.Tensor ? '' : ` (${v.size} values)`}, got ${show(received)}`);
+    const where = `network: ${layerName}.${param}`;
+    const layout = options.layout;
+    check(layout === undefined || layout === 'spikelr' || layout === 'torch', () => `${where}: layout must be 'spikelr' or 'torch', got ${show(layout)}`);
+    // the shape the values come in: spikelr's own, or PyTorch's ([out, in]; a conv's [out, in, kh, kw])
+    const torch = layout === 'torch' && v.rank >= 2;
+    check(!torch || v.rank === 2 || v.rank === 4, () => `${where} is ${show(v.shape)}: PyTorch's layout is defined here for matrices and conv kernels only; pass it in spikelr's layout`);
+    const given = torch ? torchShape(v.shape) : v.shape;
+    if (values instanceof tf.Tensor) {
+      check(values.shape.join() === given.join(), () => `${where} must have shape ${show(given)}${torch ? ' (PyTorch\'s layout)' : ''}, got ${show(values.shape)}`);
+    } else {
+      check(values.length === v.size, () => `${where} must have shape ${show(v.shape)} (${v.size} values), got ${show([values.length])}`);
+      // a flat array fills a matrix or kernel in either layout without complaint: the layout must be said
+      check(v.rank < 2 || layout !== undefined, () => `${where} is ${show(v.shape)}: a flat array of ${v.size} values could be laid out as spikelr's ${show(v.shape)} or as PyTorch's ${show(torchShape(v.shape))}; pass a tensor, or say which with { layout: 'spikelr' } or { layout: 'torch' }`);
+    }
     tf.tidy(() => {
-      const t = values instanceof tf.Tensor ? values : tf.tensor(values as Float32Array, v.shape, 'float32');
+      let t = values instanceof tf.Tensor ? values : tf.tensor(values as Float32Array, given, 'float32');
+      if (torch) t = tf.transpose(t, v.rank === 2 ? [1, 0] : [2, 3, 1, 0]);
       v.assign(t.dtype === 'float32' ? t : tf.cast(t, 'float32'));
     });
   }

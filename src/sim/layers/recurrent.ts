@@ -1,8 +1,13 @@
-/** A layer with its own recurrent weights: I_t = x_t W + s_{t−1} V + b. */
+/**
+ * A layer with its own recurrent weights: I_t = x_t W + b + s_{t−1} V (+ b_rec with `recurrentBias`,
+ * snnTorch's RLeaky / PyTorch's second nn.Linear bias: redundant with b in the forward pass, kept
+ * apart so that such models import and export parameter for parameter).
+ */
 import * as tf from '@tensorflow/tfjs';
-import { initVariable } from './common.js';
+import { check, show } from '../../errors.js';
+import { initVariable, sumToLast } from './common.js';
 import { buildFullyConnected, fullyConnected, type FullyConnectedOptions, type UnitNeuron } from './dense.js';
-import type { LayerKind } from './types.js';
+import type { Layer, LayerKind } from './types.js';
 import type { Learnable } from './common.js';
 import type { Decorrelate } from './decorrelation.js';
 
@@ -15,10 +20,14 @@ export interface RecurrentSpec {
   readonly learn: readonly Learnable[];
   /** Decorrelation of the feed-forward input (the recurrent input is not decorrelated). */
   readonly decorrelate?: Decorrelate;
+  /** A bias of the recurrent connection, b_rec, added every step as snnTorch's RLeaky does. */
+  readonly recurrentBias?: boolean;
 }
 
-export function recurrent(o: FullyConnectedOptions): RecurrentSpec {
-  return fullyConnected('recurrent', o);
+export function recurrent(o: FullyConnectedOptions & { readonly recurrentBias?: boolean }): RecurrentSpec {
+  const { recurrentBias, ...rest } = o;
+  check(recurrentBias === undefined || typeof recurrentBias === 'boolean', () => `recurrent: recurrentBias must be true or false, got ${show(recurrentBias)}`);
+  return { ...fullyConnected('recurrent', rest), ...(recurrentBias ? { recurrentBias: true } : {}) };
 }
 
 export const recurrentKind = {
@@ -29,8 +38,9 @@ export const recurrentKind = {
     const layer = buildFullyConnected(spec, ctx, spec.learn, (params) => {
       v = params['recurrent'] = initVariable([spec.units, spec.units], spec.units, ctx.key(2), ctx.varName('recurrent'));
     });
+    const withBias = spec.recurrentBias ? recurrentBiased(layer, initVariable([spec.units], spec.units, ctx.key(3), ctx.varName('recurrentBias'))) : layer;
     return {
-      ...layer,
+      ...withBias,
       recurrentCurrents: (s) => tf.matMul(s, v),
       recurrentVjp: (previous, g) => ({ recurrent: tf.matMul(previous, g, true) }),
       recurrentJvp: (previous, dPrevious, d) =>
@@ -41,3 +51,19 @@ export const recurrentKind = {
     };
   },
 } satisfies LayerKind<RecurrentSpec>;
+
+/**
+ * `layer` with b_rec added to its currents every step: a parameter of the map like the bias, whose
+ * VJP is the bias's (Σ g) and whose tangent adds as it is.
+ */
+function recurrentBiased(layer: Layer, bias: tf.Variable): Layer {
+  return {
+    ...layer,
+    params: { ...layer.params, recurrentBias: bias },
+    mapParams: [...layer.mapParams, 'recurrentBias'],
+    map: (x, p) => tf.tidy(() => tf.add(layer.map(x, p.slice(0, -1)), p.at(-1)!)),
+    currents: (x) => tf.tidy(() => tf.add(layer.currents(x), bias)),
+    vjp: (x, g) => ({ ...layer.vjp(x, g), recurrentBias: sumToLast(g) }),
+    jvp: (x, dx, dp) => tf.tidy(() => (dp['recurrentBias'] ? tf.add(layer.jvp!(x, dx, dp), dp['recurrentBias']) : layer.jvp!(x, dx, dp))),
+  };
+}
