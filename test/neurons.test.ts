@@ -154,7 +154,10 @@ describe('adaptive-threshold LIF (ALIF)', () => {
 describe('readout and IF', () => {
   it('the readout membrane is the leaky sum Σ_j β^(t−j) I_j and never spikes', () => {
     const drive = Array.from({ length: 20 }, (_, t) => [Math.cos(t), 2]);
-    const { membrane } = simulatePopulation(readoutNeuron({ beta: 0.7 }), drive);
+    const { membrane, spikes } = simulatePopulation(readoutNeuron({ beta: 0.7 }), drive);
+    // the second unit's membrane climbs to 2 / (1 − 0.7) ≈ 6.7, far over any LIF threshold: still no spike
+    expect(Math.max(...membrane.map((row) => row[1]!))).toBeGreaterThan(6);
+    expect(spikes.flat().every((s) => s === 0)).toBe(true);
     membrane.forEach((row, t) =>
       row.forEach((u, k) => {
         let e = 0;
@@ -164,8 +167,17 @@ describe('readout and IF', () => {
     );
   });
 
-  it('ifNeuron is LIF with β = 1', () => {
-    expect(ifNeuron({ threshold: 2, reset: 'zero' })).toEqual(lif({ beta: 1, threshold: 2, reset: 'zero' }));
+  it('ifNeuron integrates without leak: constant current I and a subtractive reset of ϑ give floor(I (t + 1) / ϑ) spikes by step t', () => {
+    // I / ϑ = 0.35 keeps I (t + 1) / ϑ at least 0.05 from an integer for t < 19, so the count is exact
+    const steps = 19, I = 0.7, theta = 2;
+    const { spikes } = simulatePopulation(ifNeuron({ threshold: theta, reset: 'subtract' }), constant(steps, [I]));
+    let count = 0;
+    for (let t = 0; t < steps; t++) {
+      count += spikes[t]![0]!;
+      expect(count, `spikes by step ${t}`).toBe(Math.floor((I * (t + 1)) / theta));
+    }
+    expect(count).toBe(6); // a leak of any size would lose some: β = 0.95 gives fewer
+    expect(simulatePopulation(lif({ beta: 0.95, threshold: theta }), constant(steps, [I])).spikes.flat().reduce((a, b) => a + b, 0)).toBeLessThan(6);
   });
 });
 
