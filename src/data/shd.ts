@@ -8,7 +8,7 @@
  * a batch is binned into T steps of `duration / T` seconds when asked for.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, promises as fs } from 'node:fs';
+import nodeFs, { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { check, checkInteger, checkPositive, SpikelrError } from '../errors.js';
 import type { Dataset } from './dataset.js';
@@ -92,49 +92,113 @@ async function hasHdf5Signature(file: string): Promise<boolean> {
   }
 }
 
+type H5 = { ready: Promise<H5Module>; File: new (p: string, mode: string) => H5File };
+let h5: Promise<H5> | undefined;
+let instances = 0;
+
+/**
+ * h5wasm, loaded once; after the HDF5 library aborts on a corrupt file its wasm instance is dead,
+ * so the next read loads a fresh one (a new module URL is a new instance).
+ */
+function h5wasm(): Promise<H5> {
+  h5 ??= (async () => {
+    const url = import.meta.resolve('h5wasm/node');
+    const m = (await import(instances++ === 0 ? url : `${url}?instance=${instances}`)) as unknown as H5;
+    await m.ready;
+    return m;
+  })();
+  return h5;
+}
+
+/**
+ * Runs `f` with what the HDF5 library prints to stderr held back (h5wasm writes its error stack
+ * there, through fs.writeSync): a file it refuses becomes one error naming the file and HDF5's own reason, not a page of
+ * diagnostics. A wasm abort marks the library instance dead.
+ */
+function quietly<T>(file: string, f: () => T): T {
+  // the wasm build writes to file descriptor 2 with fs.writeSync
+  const writeSync = nodeFs.writeSync;
+  let diagnostics = '';
+  nodeFs.writeSync = ((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]) => {
+    if (fd !== 2) return (writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
+    if (typeof data === 'string') return (diagnostics += data), data.length;
+    const offset = typeof rest[0] === 'number' ? rest[0] : 0, length = typeof rest[1] === 'number' ? rest[1] : data.byteLength - offset;
+    diagnostics += Buffer.from(data.buffer, data.byteOffset + offset, length).toString('utf8');
+    return length;
+  }) as typeof nodeFs.writeSync;
+  // and its abort message with console.error
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((diagnostics += String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof SpikelrError) throw err;
+    const aborted = (err as Error)?.constructor?.name === 'RuntimeError' || /Aborted\(/.test(String((err as Error)?.message));
+    if (aborted) h5 = undefined;
+    const reason = /minor: (.*)/.exec(diagnostics)?.[1]?.trim() ?? /#\d+: .*? line \d+ in [^:]*: (.*)/.exec(diagnostics)?.[1]?.trim() ?? (err as Error)?.message;
+    throw new SpikelrError(`SHD: ${file} is corrupt or not an SHD file: the HDF5 reader ${aborted ? 'aborted' : 'failed'} on it (${reason})`);
+  } finally {
+    nodeFs.writeSync = writeSync;
+    process.stderr.write = write;
+  }
+}
+
 /** Reads one SHD file. */
 export async function readShdFile(file: string): Promise<SpikeEvents> {
   if (!existsSync(file)) {
     throw new SpikelrError(`SHD: ${file} not found${existsSync(`${file}.gz`) ? ` (${file}.gz is there: decompress it with gunzip)` : ' (the files shd_train.h5 and shd_test.h5 of the SHD download)'}`);
   }
   if (!(await hasHdf5Signature(file))) throw new SpikelrError(`SHD: ${file} is not an HDF5 file (no HDF5 signature in its first 4 KB)`);
-  const h5wasm = (await import('h5wasm/node')) as unknown as { ready: Promise<H5Module>; File: new (p: string, mode: string) => H5File };
-  const module = await h5wasm.ready;
-  let f: H5File;
-  try {
-    f = new h5wasm.File(file, 'r');
-  } catch (err) {
-    throw new SpikelrError(`SHD: ${file} is not an HDF5 file (${(err as Error).message})`);
-  }
-  try {
-    const dataset = (name: string, vlen: boolean): H5Dataset => {
-      const d = f.get(name) as H5Dataset | null | undefined;
-      if (!d || typeof d !== 'object' || !('metadata' in d)) throw new SpikelrError(`SHD: ${file} has no dataset /${name}; an SHD file has /spikes/times, /spikes/units and /labels`);
-      const isVlen = d.metadata.type === H5T_VLEN;
-      check(isVlen === vlen && d.shape?.length === 1, () => `SHD: ${file}: /${name} must be a 1-D ${vlen ? 'variable-length array' : 'integer'} dataset, got ${isVlen ? 'variable-length' : `type ${d.metadata.type}`} of shape [${d.shape?.join(', ')}]`);
-      return d;
-    };
-    const times = readVlen(module, dataset('spikes/times', true));
-    const units = readVlen(module, dataset('spikes/units', true));
-    const labels = Int32Array.from(dataset('labels', false).value as ArrayLike<number>);
-    check(times.length === labels.length && units.length === labels.length, () => `SHD: ${file}: ${times.length} spike-time rows, ${units.length} unit rows and ${labels.length} labels; they must match`);
-    const out: SpikeEvents = { times: [], units: [], labels };
-    for (let i = 0; i < labels.length; i++) {
-      const t = Float32Array.from(times[i]!), u = Int32Array.from(units[i]!);
-      check(t.length === u.length, () => `SHD: ${file}: sample ${i} has ${t.length} spike times but ${u.length} units`);
-      const badUnit = u.findIndex((x) => x < 0 || x >= SHD_CHANNELS);
-      check(badUnit < 0, () => `SHD: ${file}: sample ${i} has unit ${u[badUnit]} outside 0…${SHD_CHANNELS - 1}`);
-      const badTime = t.findIndex((x) => !(x >= 0));
-      check(badTime < 0, () => `SHD: ${file}: sample ${i} has spike time ${t[badTime]} (times are seconds >= 0)`);
-      out.times.push(t);
-      out.units.push(u);
+  const lib = await h5wasm();
+  const module = await lib.ready;
+  return quietly(file, () => {
+    let f: H5File;
+    try {
+      f = new lib.File(file, 'r');
+    } catch (err) {
+      if (/Aborted\(/.test(String((err as Error)?.message))) throw err;
+      throw new SpikelrError(`SHD: ${file} is not an HDF5 file (${(err as Error).message})`);
     }
-    const badLabel = labels.findIndex((y) => y < 0 || y >= SHD_CLASSES);
-    check(badLabel < 0, () => `SHD: ${file}: label ${labels[badLabel]} of sample ${badLabel} is not a class in 0…${SHD_CLASSES - 1}`);
-    return out;
-  } finally {
-    f.close();
-  }
+    let closed = false;
+    try {
+      const dataset = (name: string, vlen: boolean): H5Dataset => {
+        const d = f.get(name) as H5Dataset | null | undefined;
+        if (!d || typeof d !== 'object' || !('metadata' in d)) throw new SpikelrError(`SHD: ${file} has no dataset /${name}; an SHD file has /spikes/times, /spikes/units and /labels`);
+        const isVlen = d.metadata.type === H5T_VLEN;
+        check(isVlen === vlen && d.shape?.length === 1, () => `SHD: ${file}: /${name} must be a 1-D ${vlen ? 'variable-length array' : 'integer'} dataset, got ${isVlen ? 'variable-length' : `type ${d.metadata.type}`} of shape [${d.shape?.join(', ')}]`);
+        return d;
+      };
+      const times = readVlen(module, dataset('spikes/times', true));
+      const units = readVlen(module, dataset('spikes/units', true));
+      const labels = Int32Array.from(dataset('labels', false).value as ArrayLike<number>);
+      check(times.length === labels.length && units.length === labels.length, () => `SHD: ${file}: ${times.length} spike-time rows, ${units.length} unit rows and ${labels.length} labels; they must match`);
+      const out: SpikeEvents = { times: [], units: [], labels };
+      for (let i = 0; i < labels.length; i++) {
+        const t = Float32Array.from(times[i]!), u = Int32Array.from(units[i]!);
+        check(t.length === u.length, () => `SHD: ${file}: sample ${i} has ${t.length} spike times but ${u.length} units`);
+        const badUnit = u.findIndex((x) => x < 0 || x >= SHD_CHANNELS);
+        check(badUnit < 0, () => `SHD: ${file}: sample ${i} has unit ${u[badUnit]} outside 0…${SHD_CHANNELS - 1}`);
+        const badTime = t.findIndex((x) => !(x >= 0));
+        check(badTime < 0, () => `SHD: ${file}: sample ${i} has spike time ${t[badTime]} (times are seconds >= 0)`);
+        out.times.push(t);
+        out.units.push(u);
+      }
+      const badLabel = labels.findIndex((y) => y < 0 || y >= SHD_CLASSES);
+      check(badLabel < 0, () => `SHD: ${file}: label ${labels[badLabel]} of sample ${badLabel} is not a class in 0…${SHD_CLASSES - 1}`);
+      f.close();
+      closed = true;
+      return out;
+    } finally {
+      // after an abort the library can do nothing more, closing included
+      if (!closed && h5 !== undefined) {
+        try {
+          f.close();
+        } catch {
+          // the file is already refused; the first error is the one to report
+        }
+      }
+    }
+  });
 }
 
 /**

@@ -176,6 +176,7 @@ export function deserializeModel(bytes: Uint8Array, source = 'model'): SavedMode
   if (data.length < needed) {
     fail(`truncated: the tensors need ${needed} bytes of data but only ${data.length} follow the header (file is ${bytes.length} bytes, should be ${8 + headerLength + needed})`);
   }
+  if (data.length > needed) fail(`corrupt: ${data.length - needed} unexpected bytes after the tensors (file is ${bytes.length} bytes, should be ${8 + headerLength + needed})`);
   if (meta!['crc32'] !== undefined && String(crc32(data.subarray(0, needed))) !== meta!['crc32']) {
     fail('corrupt: the weights do not match the checksum stored with them');
   }
