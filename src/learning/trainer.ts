@@ -16,6 +16,7 @@ import type { Dataset } from '../data/dataset.js';
 import { subset } from '../data/dataset.js';
 import type { EscapeNoise } from '../neurons/noise.js';
 import { deserializeModel, serializeNetwork, writeFileAtomic, type NamedValues } from '../sim/io.js';
+import { crc32 } from 'node:zlib';
 import { swapBatchTime } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { permutation, streamKey } from '../sim/random.js';
@@ -120,12 +121,21 @@ interface TrainerState {
   sinceBest: number;
   /** Length of metrics.jsonl when the checkpoint was written: a resume cuts what came after. */
   metricsBytes: number;
+  /** CRC32 of those bytes: a resume refuses a log changed since (it would continue another history). */
+  metricsCrc?: number;
   /** Set in the final checkpoint of a finished run: why it ended (a resume then trains nothing). */
   stopped?: Exclude<TrainResult['stopped'], 'aborted' | 'diverged'>;
   /** The divergence check's memory: the loss of the first step (at the initial weights) and of the last few. */
   startLoss?: number;
   recentLosses?: number[];
 }
+
+/** Rethrows a file-system error with the path it concerns (a failed write names no file by itself). */
+const naming = (file: string) => (err: unknown): never => {
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && e.code && !e.path) e.path = file;
+  throw err;
+};
 
 /** Steps the divergence check averages the current loss over. */
 const DIVERGENCE_WINDOW = 10;
@@ -233,14 +243,16 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   };
   if (runDir) await fs.mkdir(runDir, { recursive: true });
   if (o.resume) await restore(net, opt, runDir!, state);
-  else if (metricsPath) await fs.writeFile(metricsPath, '');
+  else if (metricsPath) await fs.writeFile(metricsPath, '').catch(naming(metricsPath));
 
   const log = async (record: object) => {
-    if (metricsPath) await fs.appendFile(metricsPath, JSON.stringify(record) + '\n');
+    if (metricsPath) await fs.appendFile(metricsPath, JSON.stringify(record) + '\n').catch(naming(metricsPath));
   };
   const checkpoint = async () => {
     if (!runDir) return;
-    state.metricsBytes = metricsPath && existsSync(metricsPath) ? (await fs.stat(metricsPath)).size : 0;
+    const logged = metricsPath && existsSync(metricsPath) ? await fs.readFile(metricsPath) : undefined;
+    state.metricsBytes = logged?.length ?? 0;
+    state.metricsCrc = logged ? crc32(logged) : 0;
     const bytes = await serializeNetwork(net, { tensors: await optimizerValues(opt), metadata: { trainer: JSON.stringify(state), optimizerSteps: String(opt.steps) } });
     await writeFileAtomic(path.join(runDir, CHECKPOINT_FILE), bytes);
   };
@@ -425,5 +437,10 @@ async function restore(net: Network, opt: Optimizer, runDir: string, state: Trai
   tf.dispose([...slots.values()]);
   // metrics written after the checkpoint belong to the lost steps: the resumed run writes them again
   const metrics = path.join(runDir, METRICS_LOG);
-  if (existsSync(metrics)) await fs.truncate(metrics, state.metricsBytes);
+  const logged = existsSync(metrics) ? await fs.readFile(metrics) : new Uint8Array(0);
+  check(logged.length >= state.metricsBytes, () => `resume: ${metrics} has ${logged.length} bytes, but held ${state.metricsBytes} when ${file} was written: the log was cut since; restore it, or start the run again with --force`);
+  check(state.metricsCrc === undefined || crc32(logged.subarray(0, state.metricsBytes)) === state.metricsCrc, () => `resume: ${metrics} was changed since ${file} was written (its first ${state.metricsBytes} bytes do not match the checkpoint's checksum); restore it, or start the run again with --force`);
+  await fs.truncate(metrics, state.metricsBytes).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
+  // temporaries of atomic writes cut short by a crash
+  for (const f of await fs.readdir(runDir)) if (/\.tmp-\d+$/.test(f)) await fs.rm(path.join(runDir, f), { force: true });
 }

@@ -109,9 +109,17 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
   try {
     await handle.writeFile(bytes);
     await handle.sync();
+  } catch (err) {
+    // a failed write names no file by itself
+    const e = err as NodeJS.ErrnoException;
+    if (e?.code && !e.path) e.path = path;
+    throw err;
   } finally {
     await handle.close();
   }
+  // fault injection (the test suite's kill -9 during a write): hold the written temporary this long before the rename
+  const delay = Number(process.env['SPIKELR_FAULT_WRITE_DELAY_MS'] ?? 0);
+  if (delay > 0) await new Promise((r) => setTimeout(r, delay));
   await fs.rename(tmp, path);
 }
 
