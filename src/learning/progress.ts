@@ -11,7 +11,7 @@ export interface Progress {
 
 export interface ProgressOptions {
   readonly total: number;
-  /** The step the run starts from (a resumed run's checkpoint); the rate counts from here. */
+  /** The step the run starts from (a resumed run's checkpoint). */
   readonly start?: number;
   readonly stream?: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean; columns?: number };
   /** Monotonic clock in seconds (tests pass their own). */
@@ -31,12 +31,15 @@ export function progressBar(o: ProgressOptions): Progress {
   const stream = o.stream ?? process.stderr;
   const now = o.now ?? (() => performance.now() / 1000);
   const tty = stream.isTTY === true;
-  const startedAt = now(), from = o.start ?? 0;
+  // the rate counts from the first step reported, so the first step's one-off costs (kernel
+  // compilation, caches) do not inflate the ETA: until a second report there is no ETA
+  let first: { step: number; at: number } | undefined;
   let lastLine = -1, drawn = false;
   const every = Math.max(1, Math.round(o.total / 20));
   const line = (step: number, info: { epoch: number; loss: number }) => {
-    const elapsed = now() - startedAt;
-    const done = step - from;
+    const t = now();
+    first ??= { step, at: t };
+    const elapsed = t - first.at, done = step - first.step;
     const rate = done > 0 && elapsed > 0 ? done / elapsed : 0;
     const eta = rate > 0 ? (o.total - step) / rate : Infinity;
     const pct = ((100 * step) / o.total).toFixed(0).padStart(3);
