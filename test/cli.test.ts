@@ -1,10 +1,11 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METHODS } from '../src/learning/estimators/registry.js';
+import { encodeIdx } from '../src/data/idx.js';
 
 const run = promisify(execFile);
 const main = path.resolve('dist/src/cli/main.js');
@@ -242,6 +243,40 @@ describe('spikelr train and eval', () => {
       expect(untimed(log)).toBe(untimed(readFileSync(path.join(clean, 'metrics.jsonl'), 'utf8')));
       expect(JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8')).history).toHaveLength(6);
     }, 120_000);
+
+    it('bad data is found before anything is written: a misspelt data folder, train and test images of different sizes', async () => {
+      const fresh = path.join(dir, 'never-written');
+      const r = await spikelr(...runArgs, '--dataset', 'idx', '--data-dir', path.join(dir, 'no-such-data'), '--out', fresh);
+      expect(r.code).toBe(1);
+      expect(existsSync(path.join(fresh, 'config.json'))).toBe(false); // so a corrected command needs neither --resume nor --force
+      const data = path.join(dir, 'mixed-idx');
+      mkdirSync(data);
+      const images = (n: number, side: number) => encodeIdx('uint8', [n, side, side], new Uint8Array(n * side * side).fill(7));
+      writeFileSync(path.join(data, 'train-images-idx3-ubyte'), images(64, 28));
+      writeFileSync(path.join(data, 'train-labels-idx1-ubyte'), encodeIdx('uint8', [64], Array.from({ length: 64 }, (_, i) => i % 10)));
+      writeFileSync(path.join(data, 't10k-images-idx3-ubyte'), images(16, 20));
+      writeFileSync(path.join(data, 't10k-labels-idx1-ubyte'), encodeIdx('uint8', [16], Array.from({ length: 16 }, (_, i) => i % 10)));
+      const mixed = await spikelr(...runArgs, '--dataset', 'idx', '--data-dir', data, '--out', path.join(dir, 'mixed-run'));
+      expect(mixed.code).toBe(1);
+      expect(mixed.stderr).toMatch(/idx: the training samples are 784 per step but the test samples 400; both splits must come from one dataset/);
+      expect(existsSync(path.join(dir, 'mixed-run', 'config.json'))).toBe(false);
+    });
+
+    it('npm test\'s set-up step installs the Debian packages it needs, or says in one line how to', async () => {
+      // no apt-get and no chromium: the line names the package and the command
+      const bin = path.join(dir, 'bin-without-apt');
+      mkdirSync(bin);
+      symlinkSync('/usr/bin/id', path.join(bin, 'id'));
+      const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn('/bin/bash', ['scripts/system-deps.sh'], { env: { PATH: bin, CHROMIUM_PATH: path.join(dir, 'no-chromium') } });
+        let out = '';
+        child.stdout.on('data', (d) => (out += String(d)));
+        child.stderr.on('data', (d) => (out += String(d)));
+        child.on('exit', (code) => resolve({ code, out }));
+      });
+      expect(r.code).toBe(0);
+      expect(r.out.trim()).toBe('spikelr tests: chromium missing; the tests that need them will fail. Install with: sudo apt-get install chromium');
+    });
 
     it('a run stopped by --max-steps says so, and resuming it changes nothing it recorded', async () => {
       const out = path.join(dir, 'max-steps');
