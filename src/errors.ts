@@ -75,6 +75,18 @@ export async function readFileNamed(path: string, what: string): Promise<Uint8Ar
 }
 
 /**
+ * Rethrows a file-system error with the path it concerns: a failed write reports no file by itself
+ * (the CLI's one-line message names the path from it).
+ */
+export function namingFile(file: string): (err: unknown) => never {
+  return (err) => {
+    const e = err as NodeJS.ErrnoException;
+    if (e && typeof e === 'object' && e.code && !e.path) e.path = file;
+    throw err;
+  };
+}
+
+/**
  * Whether `err` is the tensor backend running out of memory. The wasm backend reports its 4 GiB
  * heap exhausted as a raw Emscripten abort, an out-of-bounds access, or (a failed allocation viewed
  * from JavaScript) an invalid typed-array length.

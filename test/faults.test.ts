@@ -5,32 +5,20 @@
  * byte for byte where an uninterrupted run ends or refuses with a message. SPIKELR_SOAK=1 kills 5×
  * more runs.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deserializeModel } from '../src/sim/io.js';
+import { main, spikelr } from './cli-helpers.js';
 
-const run = promisify(execFile);
-const main = path.resolve('dist/src/cli/main.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'spikelr-faults-'));
 const env = { ...process.env, SPIKELR_BACKEND: 'wasm' };
 // 256 / 32 = 8 steps an epoch, 3 epochs, a checkpoint every 2 steps and a log line every step
 const args = ['train', '--method', 'bptt', '--train-limit', '256', '--test-limit', '50', '--hidden', '12', '--steps', '4', '--batch-size', '32', '--epochs', '3', '--checkpoint-every', '2', '--no-progress'];
 /** Runs killed per kind (at a step; inside a checkpoint write). */
 const KILLS = process.env['SPIKELR_SOAK'] ? 10 : 1;
-
-async function spikelr(...a: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [main, ...a], { env });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 const read = (f: string) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } };
 /** A log without its measurements: times, and the peak memory of the first step a process ran in each epoch. */

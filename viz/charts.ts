@@ -28,7 +28,6 @@ export interface LineChart {
 }
 
 const MARGIN = { top: 30, right: 130, bottom: 44, left: 64 };
-const M = MARGIN;
 
 export function lineChartSvg(c: LineChart): string {
   // the legend gets room for its longest name (about 6.2 px a character at the page's font size)
@@ -67,14 +66,14 @@ export function histogramSvg(h: { readonly title: string; readonly x: string; re
   const width = h.width ?? 360, height = h.height ?? 220;
   const values = Array.from(h.values);
   const [lo, hi] = h.domain ?? ((extent(values) as [number, number] | [undefined, undefined]).map((v) => v ?? 0) as [number, number]);
-  const x = scaleLinear().domain([lo, hi === lo ? lo + 1 : hi]).range([M.left, width - 16]);
+  const x = scaleLinear().domain([lo, hi === lo ? lo + 1 : hi]).range([MARGIN.left, width - 16]);
   const bins = bin().domain(x.domain() as [number, number]).thresholds(x.ticks(h.bins ?? 20))(values);
-  const y = scaleLinear().domain([0, max(bins, (b) => b.length) ?? 1]).nice().range([height - M.bottom, M.top]);
+  const y = scaleLinear().domain([0, max(bins, (b) => b.length) ?? 1]).nice().range([height - MARGIN.bottom, MARGIN.top]);
   const body = [
-    el('text', { class: 'title', x: M.left, y: 18 }, esc(h.title)),
-    axisLeft(y, M.left - 2, 'neurons', 4, width - 16),
+    el('text', { class: 'title', x: MARGIN.left, y: 18 }, esc(h.title)),
+    axisLeft(y, MARGIN.left - 2, 'neurons', 4, width - 16),
     ...bins.map((b) => el('rect', { class: 'bar', x: x(b.x0!) + 0.5, y: y(b.length), width: Math.max(0, x(b.x1!) - x(b.x0!) - 1), height: y(0) - y(b.length), 'data-count': b.length }, el('title', {}, esc(`${fmt(b.x0!)}–${fmt(b.x1!)}: ${b.length}`)))),
-    axisBottom(x, height - M.bottom + 2, h.x, 5),
+    axisBottom(x, height - MARGIN.bottom + 2, h.x, 5),
   ];
   return svg(width, height, body, { title: h.title, kind: 'chart histogram' });
 }

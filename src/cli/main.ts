@@ -207,8 +207,9 @@ program
  * bug: its stack.
  */
 function fail(err: unknown): never {
+  const refused = fileSystemError(err);
   if (err instanceof SpikelrError) process.stderr.write(`spikelr: error: ${err.message}\n`);
-  else if (fileSystemError(err)) process.stderr.write(`spikelr: error: ${fileSystemError(err)}\n`);
+  else if (refused) process.stderr.write(`spikelr: error: ${refused}\n`);
   else if (isBackendOutOfMemory(err)) {
     process.stderr.write(`spikelr: error: the tensor backend failed, ${outOfMemoryAdvice(err, { batch: '--batch-size', copies: '--copies', steps: '--steps' })}\n`);
   } else {

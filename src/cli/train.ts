@@ -3,10 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { backendReport } from '../backend.js';
-import { check, SpikelrError } from '../errors.js';
+import { check, readFileNamed, SpikelrError } from '../errors.js';
 import { BEST_FILE, CHECKPOINT_FILE, evaluateDataset, METRICS_LOG, MODEL_FILE, testSeed, train, type TrainResult } from '../learning/trainer.js';
-import { deserializeModel } from '../sim/io.js';
-import { readFileNamed } from '../errors.js';
+import { deserializeModel, WRITE_TEMPORARY } from '../sim/io.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { checkDifferentiable } from '../learning/losses.js';
 import { readConfigFile, resolveConfig, validateConfig, writeConfig, type TrainConfig } from './config.js';
@@ -115,7 +114,7 @@ const RUN_FILES = [CHECKPOINT_FILE, MODEL_FILE, BEST_FILE, METRICS_FILE, METRICS
  * Other files in the directory are left alone.
  */
 async function removeRun(runDir: string): Promise<void> {
-  const temporaries = (await fs.readdir(runDir)).filter((f) => [...RUN_FILES, CONFIG_FILE].some((r) => f.startsWith(`${r}.tmp-`)));
+  const temporaries = (await fs.readdir(runDir)).filter((f) => WRITE_TEMPORARY.test(f) && [...RUN_FILES, CONFIG_FILE].some((r) => f.startsWith(`${r}.`)));
   for (const f of [...RUN_FILES, ...temporaries, CONFIG_FILE]) await fs.rm(path.join(runDir, f), { force: true });
 }
 

@@ -215,14 +215,14 @@ async function compareReport(runDir: string, c: CompareJson): Promise<string> {
   const swept = Object.entries(sweeps).filter(([, rows]) => rows.length);
   if (swept.length > 1) {
     // every sampling method on one axis: K counts LR's copies and FG's directions
-    const series = (f: (row: DiagnosticsRow) => number) => swept.map(([m, rows]) => ({ name: `${m} (${samplesName(m)})`, points: rows.map((row) => [row.copies, f(row)] as [number, number]), ...style(m) }));
+    const series = (f: (row: DiagnosticsRow) => number, arms = swept) => arms.map(([m, rows]) => ({ name: `${m} (${samplesName(m)})`, points: rows.map((row) => [row.copies, f(row)] as [number, number]), ...style(m) }));
     methodFigures.push(lineChartSvg({ title: 'cosine to the BPTT gradient against K, by method', x: 'K (copies or directions)', y: 'cosine', logX: true, yDomain: [0, 1], series: series((row) => row.cosine.mean) }));
     methodFigures.push(lineChartSvg({ title: 'variance of one estimate against K, by method', x: 'K (copies or directions)', y: 'log10 variance', logX: true, series: series((row) => Math.log10(row.variance)) }));
     // and layer by layer (with and without decorrelation, when the compare ran both)
     for (const layer of Object.keys(swept[0]![1][0]!.layers)) {
-      const perLayer = (f: (row: DiagnosticsRow) => number | undefined) => swept.filter(([, rows]) => rows[0]!.layers[layer]).map(([m, rows]) => ({ name: `${m} (${samplesName(m)})`, points: rows.map((row) => [row.copies, f(row)!] as [number, number]), ...style(m) }));
-      methodFigures.push(lineChartSvg({ title: `${layer}: cosine to the BPTT gradient against K`, x: 'K (copies or directions)', y: 'cosine', logX: true, yDomain: [0, 1], series: perLayer((row) => row.layers[layer]?.cosine) }));
-      methodFigures.push(lineChartSvg({ title: `${layer}: variance of one estimate against K`, x: 'K (copies or directions)', y: 'log10 variance', logX: true, series: perLayer((row) => Math.log10(row.layers[layer]!.variance)) }));
+      const having = swept.filter(([, rows]) => rows[0]!.layers[layer]);
+      methodFigures.push(lineChartSvg({ title: `${layer}: cosine to the BPTT gradient against K`, x: 'K (copies or directions)', y: 'cosine', logX: true, yDomain: [0, 1], series: series((row) => row.layers[layer]!.cosine, having) }));
+      methodFigures.push(lineChartSvg({ title: `${layer}: variance of one estimate against K`, x: 'K (copies or directions)', y: 'log10 variance', logX: true, series: series((row) => Math.log10(row.layers[layer]!.variance), having) }));
     }
   }
   sections.push({ heading: 'Gradient agreement (per-layer cosine, LR estimate vs BPTT surrogate gradient)', table: { header: ['parameter', 'cosine at initialisation', '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.initial) }, figures });

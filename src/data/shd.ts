@@ -110,6 +110,9 @@ function h5wasm(): Promise<H5> {
   return h5;
 }
 
+/** Whether the HDF5 library's wasm instance aborted (it is dead from then on). */
+const isAbort = (err: unknown) => (err as Error)?.constructor?.name === 'RuntimeError' || /Aborted\(/.test(String((err as Error)?.message));
+
 /**
  * Runs `f` with what the HDF5 library prints to stderr held back (h5wasm writes its error stack
  * there, through fs.writeSync): a file it refuses becomes one error naming the file and HDF5's own reason, not a page of
@@ -133,7 +136,7 @@ function quietly<T>(file: string, f: () => T): T {
     return f();
   } catch (err) {
     if (err instanceof SpikelrError) throw err;
-    const aborted = (err as Error)?.constructor?.name === 'RuntimeError' || /Aborted\(/.test(String((err as Error)?.message));
+    const aborted = isAbort(err);
     if (aborted) h5 = undefined;
     const reason = /minor: (.*)/.exec(diagnostics)?.[1]?.trim() ?? /#\d+: .*? line \d+ in [^:]*: (.*)/.exec(diagnostics)?.[1]?.trim() ?? (err as Error)?.message;
     throw new SpikelrError(`SHD: ${file} is corrupt or not an SHD file: the HDF5 reader ${aborted ? 'aborted' : 'failed'} on it (${reason})`);
@@ -156,7 +159,7 @@ export async function readShdFile(file: string): Promise<SpikeEvents> {
     try {
       f = new lib.File(file, 'r');
     } catch (err) {
-      if (/Aborted\(/.test(String((err as Error)?.message))) throw err;
+      if (isAbort(err)) throw err;
       throw new SpikelrError(`SHD: ${file} is not an HDF5 file (${(err as Error).message})`);
     }
     let closed = false;
@@ -189,12 +192,11 @@ export async function readShdFile(file: string): Promise<SpikeEvents> {
       closed = true;
       return out;
     } finally {
-      // after an abort the library can do nothing more, closing included
-      if (!closed && h5 !== undefined) {
+      if (!closed) {
         try {
           f.close();
         } catch {
-          // the file is already refused; the first error is the one to report
+          // after an abort the library can close nothing; the first error is the one to report
         }
       }
     }

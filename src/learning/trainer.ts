@@ -11,11 +11,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { check, checkInRange, checkInteger, checkOneOf, isBackendOutOfMemory, outOfMemoryAdvice, SpikelrError } from '../errors.js';
+import { check, checkInRange, checkInteger, checkOneOf, isBackendOutOfMemory, namingFile, outOfMemoryAdvice, SpikelrError } from '../errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { subset } from '../data/dataset.js';
 import type { EscapeNoise } from '../neurons/noise.js';
-import { deserializeModel, serializeNetwork, writeFileAtomic, type NamedValues } from '../sim/io.js';
+import { deserializeModel, serializeNetwork, WRITE_TEMPORARY, writeFileAtomic, type NamedValues } from '../sim/io.js';
 import { crc32 } from 'node:zlib';
 import { swapBatchTime } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
@@ -130,13 +130,6 @@ interface TrainerState {
   recentLosses?: number[];
 }
 
-/** Rethrows a file-system error with the path it concerns (a failed write names no file by itself). */
-const naming = (file: string) => (err: unknown): never => {
-  const e = err as NodeJS.ErrnoException;
-  if (e && typeof e === 'object' && e.code && !e.path) e.path = file;
-  throw err;
-};
-
 /** Steps the divergence check averages the current loss over. */
 const DIVERGENCE_WINDOW = 10;
 /** How far above the initial loss the recent mean may rise before the run counts as diverged. */
@@ -243,10 +236,10 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   };
   if (runDir) await fs.mkdir(runDir, { recursive: true });
   if (o.resume) await restore(net, opt, runDir!, state);
-  else if (metricsPath) await fs.writeFile(metricsPath, '').catch(naming(metricsPath));
+  else if (metricsPath) await fs.writeFile(metricsPath, '').catch(namingFile(metricsPath));
 
   const log = async (record: object) => {
-    if (metricsPath) await fs.appendFile(metricsPath, JSON.stringify(record) + '\n').catch(naming(metricsPath));
+    if (metricsPath) await fs.appendFile(metricsPath, JSON.stringify(record) + '\n').catch(namingFile(metricsPath));
   };
   const checkpoint = async () => {
     if (!runDir) return;
@@ -442,5 +435,5 @@ async function restore(net: Network, opt: Optimizer, runDir: string, state: Trai
   check(state.metricsCrc === undefined || crc32(logged.subarray(0, state.metricsBytes)) === state.metricsCrc, () => `resume: ${metrics} was changed since ${file} was written (its first ${state.metricsBytes} bytes do not match the checkpoint's checksum); restore it, or start the run again with --force`);
   await fs.truncate(metrics, state.metricsBytes).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
   // temporaries of atomic writes cut short by a crash
-  for (const f of await fs.readdir(runDir)) if (/\.tmp-\d+$/.test(f)) await fs.rm(path.join(runDir, f), { force: true });
+  for (const f of await fs.readdir(runDir)) if (WRITE_TEMPORARY.test(f)) await fs.rm(path.join(runDir, f), { force: true });
 }

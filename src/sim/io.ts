@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { check, readFileNamed, show, SpikelrError } from '../errors.js';
+import { check, namingFile, readFileNamed, show, SpikelrError } from '../errors.js';
 import { layerFromRecord, type LayerSpec } from './layer.js';
 import { Network } from './network.js';
 
@@ -102,6 +102,9 @@ export async function serializeNetwork(net: Network, extra: { tensors?: readonly
   });
 }
 
+/** The name of the temporary {@link writeFileAtomic} writes (`<file>.tmp-<pid>`); one a crash left behind matches too. */
+export const WRITE_TEMPORARY = /\.tmp-\d+$/;
+
 /** Writes `bytes` to `path` atomically: a temporary file, flushed, renamed over the target. */
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -110,10 +113,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
     await handle.writeFile(bytes);
     await handle.sync();
   } catch (err) {
-    // a failed write names no file by itself
-    const e = err as NodeJS.ErrnoException;
-    if (e?.code && !e.path) e.path = path;
-    throw err;
+    namingFile(path)(err);
   } finally {
     await handle.close();
   }

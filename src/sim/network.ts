@@ -68,10 +68,14 @@ function isNoise(x: unknown): x is EscapeNoise {
 /** How a parameter's values are laid out: spikelr's ([in, out]; a conv kernel [kh, kw, in, out]) or PyTorch's ([out, in]; [out, in, kh, kw]). */
 export type ParameterLayout = 'spikelr' | 'torch';
 
-/** PyTorch's shape of a parameter of spikelr shape `shape` (rank 2 or 4). */
-function torchShape(shape: readonly number[]): number[] {
-  return shape.length === 2 ? [shape[1]!, shape[0]!] : shape.length === 4 ? [shape[3]!, shape[2]!, shape[0]!, shape[1]!] : [...shape];
-}
+/** Where PyTorch's axes come from in spikelr's, by rank: [out, in] from [in, out]; [out, in, kh, kw] from [kh, kw, in, out]. */
+const TORCH_AXES: Readonly<Record<number, readonly number[]>> = { 2: [1, 0], 4: [3, 2, 0, 1] };
+
+/** PyTorch's shape of a parameter of spikelr shape `shape` (rank 2 or 4; another rank keeps its shape). */
+const torchShape = (shape: readonly number[]) => TORCH_AXES[shape.length]?.map((axis) => shape[axis]!) ?? [...shape];
+
+/** The permutation that takes a tensor in PyTorch's layout back to spikelr's (the inverse of TORCH_AXES). */
+const fromTorch = (rank: number) => TORCH_AXES[rank]!.reduce((inverse, axis, i) => ((inverse[axis] = i), inverse), new Array<number>(rank));
 
 export class Network {
   readonly inputShape: readonly number[];
@@ -140,7 +144,7 @@ export class Network {
     check(layout === undefined || layout === 'spikelr' || layout === 'torch', () => `${where}: layout must be 'spikelr' or 'torch', got ${show(layout)}`);
     // the shape the values come in: spikelr's own, or PyTorch's ([out, in]; a conv's [out, in, kh, kw])
     const torch = layout === 'torch' && v.rank >= 2;
-    check(!torch || v.rank === 2 || v.rank === 4, () => `${where} is ${show(v.shape)}: PyTorch's layout is defined here for matrices and conv kernels only; pass it in spikelr's layout`);
+    check(!torch || TORCH_AXES[v.rank] !== undefined, () => `${where} is ${show(v.shape)}: PyTorch's layout is defined here for matrices and conv kernels only; pass it in spikelr's layout`);
     const given = torch ? torchShape(v.shape) : v.shape;
     if (values instanceof tf.Tensor) {
       check(values.shape.join() === given.join(), () => `${where} must have shape ${show(given)}${torch ? ' (PyTorch\'s layout)' : ''}, got ${show(values.shape)}`);
@@ -151,7 +155,7 @@ export class Network {
     }
     tf.tidy(() => {
       let t = values instanceof tf.Tensor ? values : tf.tensor(values as Float32Array, given, 'float32');
-      if (torch) t = tf.transpose(t, v.rank === 2 ? [1, 0] : [2, 3, 1, 0]);
+      if (torch) t = tf.transpose(t, fromTorch(v.rank));
       v.assign(t.dtype === 'float32' ? t : tf.cast(t, 'float32'));
     });
   }

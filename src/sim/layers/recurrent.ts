@@ -64,6 +64,9 @@ function recurrentBiased(layer: Layer, bias: tf.Variable): Layer {
     map: (x, p) => tf.tidy(() => tf.add(layer.map(x, p.slice(0, -1)), p.at(-1)!)),
     currents: (x) => tf.tidy(() => tf.add(layer.currents(x), bias)),
     vjp: (x, g) => ({ ...layer.vjp(x, g), recurrentBias: sumToLast(g) }),
-    jvp: (x, dx, dp) => tf.tidy(() => (dp['recurrentBias'] ? tf.add(layer.jvp!(x, dx, dp), dp['recurrentBias']) : layer.jvp!(x, dx, dp))),
+    jvp: (x, dx, dp) => tf.tidy(() => {
+      const feedForward = layer.jvp!(x, dx, dp);
+      return dp['recurrentBias'] ? tf.add(feedForward, dp['recurrentBias']) : feedForward;
+    }),
   };
 }
