@@ -8,9 +8,10 @@
  * a batch is binned into T steps of `duration / T` seconds when asked for.
  */
 import * as tf from '@tensorflow/tfjs';
-import nodeFs, { existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { check, checkInteger, checkPositive, SpikelrError } from '../errors.js';
+import { hasHdf5Signature, h5wasm, isAbort, quietly } from '../sim/hdf5.js';
 import type { Dataset } from './dataset.js';
 
 export const SHD_CHANNELS = 700;
@@ -78,74 +79,6 @@ function readVlen(module: H5Module, d: H5Dataset): number[][] | ArrayLike<number
   }
 }
 
-const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** The HDF5 superblock signature sits at byte 0, 512, 1024 or 2048 (a user block may precede it). */
-async function hasHdf5Signature(file: string): Promise<boolean> {
-  const handle = await fs.open(file, 'r');
-  try {
-    const head = Buffer.alloc(4096);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    return [0, 512, 1024, 2048].some((at) => at + 8 <= bytesRead && head.subarray(at, at + 8).equals(SIGNATURE));
-  } finally {
-    await handle.close();
-  }
-}
-
-type H5 = { ready: Promise<H5Module>; File: new (p: string, mode: string) => H5File };
-let h5: Promise<H5> | undefined;
-let instances = 0;
-
-/**
- * h5wasm, loaded once; after the HDF5 library aborts on a corrupt file its wasm instance is dead,
- * so the next read loads a fresh one (a new module URL is a new instance).
- */
-function h5wasm(): Promise<H5> {
-  h5 ??= (async () => {
-    const url = import.meta.resolve('h5wasm/node');
-    const m = (await import(instances++ === 0 ? url : `${url}?instance=${instances}`)) as unknown as H5;
-    await m.ready;
-    return m;
-  })();
-  return h5;
-}
-
-/** Whether the HDF5 library's wasm instance aborted (it is dead from then on). */
-const isAbort = (err: unknown) => (err as Error)?.constructor?.name === 'RuntimeError' || /Aborted\(/.test(String((err as Error)?.message));
-
-/**
- * Runs `f` with what the HDF5 library prints to stderr held back (h5wasm writes its error stack
- * there, through fs.writeSync): a file it refuses becomes one error naming the file and HDF5's own reason, not a page of
- * diagnostics. A wasm abort marks the library instance dead.
- */
-function quietly<T>(file: string, f: () => T): T {
-  // the wasm build writes to file descriptor 2 with fs.writeSync
-  const writeSync = nodeFs.writeSync;
-  let diagnostics = '';
-  nodeFs.writeSync = ((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]) => {
-    if (fd !== 2) return (writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
-    if (typeof data === 'string') return (diagnostics += data), data.length;
-    const offset = typeof rest[0] === 'number' ? rest[0] : 0, length = typeof rest[1] === 'number' ? rest[1] : data.byteLength - offset;
-    diagnostics += Buffer.from(data.buffer, data.byteOffset + offset, length).toString('utf8');
-    return length;
-  }) as typeof nodeFs.writeSync;
-  // and its abort message with console.error
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((diagnostics += String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    return f();
-  } catch (err) {
-    if (err instanceof SpikelrError) throw err;
-    const aborted = isAbort(err);
-    if (aborted) h5 = undefined;
-    const reason = /minor: (.*)/.exec(diagnostics)?.[1]?.trim() ?? /#\d+: .*? line \d+ in [^:]*: (.*)/.exec(diagnostics)?.[1]?.trim() ?? (err as Error)?.message;
-    throw new SpikelrError(`SHD: ${file} is corrupt or not an SHD file: the HDF5 reader ${aborted ? 'aborted' : 'failed'} on it (${reason})`);
-  } finally {
-    nodeFs.writeSync = writeSync;
-    process.stderr.write = write;
-  }
-}
-
 /** Reads one SHD file. */
 export async function readShdFile(file: string): Promise<SpikeEvents> {
   if (!existsSync(file)) {
@@ -154,7 +87,7 @@ export async function readShdFile(file: string): Promise<SpikeEvents> {
   if (!(await hasHdf5Signature(file))) throw new SpikelrError(`SHD: ${file} is not an HDF5 file (no HDF5 signature in its first 4 KB)`);
   const lib = await h5wasm();
   const module = await lib.ready;
-  return quietly(file, () => {
+  return quietly((reason, aborted) => `SHD: ${file} is corrupt or not an SHD file: the HDF5 reader ${aborted ? 'aborted' : 'failed'} on it (${reason})`, () => {
     let f: H5File;
     try {
       f = new lib.File(file, 'r');
