@@ -25,7 +25,7 @@ export {
 } from './neurons/noise.js';
 export type { EscapeNoise, NoiseKind } from './neurons/noise.js';
 
-export { dense, recurrent, conv2d, graphConv, gru, normalizedAdjacency, readout, maxPool2d, flatten, layerFromRecord, buildLayer, layerName, LAYER_KINDS, LEARNABLE } from './sim/layer.js';
+export { dense, recurrent, conv2d, graphConv, gru, normalizedAdjacency, readout, maxPool2d, sumPool2d, avgPool2d, flatten, layerFromRecord, buildLayer, layerName, LAYER_KINDS, LEARNABLE } from './sim/layer.js';
 export type { Learnable } from './sim/layer.js';
 export type { Layer, LayerSpec, LayerKind, Padding } from './sim/layer.js';
 export { Network, Simulation, network } from './sim/network.js';
@@ -35,6 +35,8 @@ export type { SequenceOptions, SequenceResult } from './sim/loop.js';
 export { rateEncode, latencyEncode, deltaEncode, LATENCY_MODES } from './sim/encoders.js';
 export type { LatencyMode } from './sim/encoders.js';
 export { saveNetwork, loadNetwork, serializeNetwork, deserializeNetwork, MODEL_FORMAT, MODEL_VERSION } from './sim/io.js';
+export { exportNir, importNir, networkToNir, nirToNetwork, readNirFile, writeNirFile, NIR_VERSION, NIR_IMPORT_TYPES, DEFAULT_DT as NIR_DEFAULT_DT } from './sim/nir/index.js';
+export type { NirExportOptions, NirImportOptions, NirImport, NirNode } from './sim/nir/index.js';
 export { streamKey, uniform, fillUniform, word } from './sim/random.js';
 
 export { parseIdx, readIdx, encodeIdx } from './data/idx.js';

@@ -7,13 +7,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
-import { conv2dFilterGradient } from '../src/sim/conv.js';
+import { conv2dFilterGradient, conv2dOp } from '../src/sim/conv.js';
 import { activate } from '../src/neurons/firing.js';
 import { likelihoodRatio } from '../src/learning/estimators/lr.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { analog } from '../src/neurons/params.js';
-import { conv2d, dense, flatten, graphConv, gru, readout, recurrent, type LayerSpec } from '../src/sim/layer.js';
+import { conv2d, dense, flatten, graphConv, gru, readout, recurrent, sumPool2d, type LayerSpec } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 
 const SIGMA = 0.5;
@@ -158,5 +158,52 @@ describe('conv2d filter gradient without Conv2DBackpropFilter', () => {
     const a = ours.dataSync(), b = reference!.dataSync();
     a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 3));
     tf.dispose([x, kernel, y, dy, reference!, ours]);
+  });
+});
+
+describe('explicit conv padding and sum pooling: gradients on every backend', () => {
+  afterAll(() => initBackend({ backend: 'wasm', log: null }));
+
+  it.each([
+    [1, 1, 3, [2, 6, 6, 2]],
+    [2, 1, 5, [1, 9, 9, 2]],
+    [2, 2, 3, [2, 7, 8, 1]],
+  ])('conv stride %i, padding %i, kernel %i: input and kernel gradients equal cpu autodiff of tfjs explicit padding', async (stride, p, k, shape) => {
+    const x0 = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i));
+    const k0 = Array.from({ length: k * k * shape[3]! * 3 }, (_, i) => Math.cos(i));
+    const grads = async (backend: 'cpu' | 'wasm', ours: boolean) => {
+      await initBackend({ backend, log: null });
+      const x = tf.tensor4d(x0, shape as [number, number, number, number]), kernel = tf.tensor4d(k0, [k, k, shape[3]!, 3]);
+      const f = ours ? conv2dOp(stride, p) : (a: tf.Tensor4D, b: tf.Tensor4D) => tf.conv2d(a, b, stride, [[0, 0], [p, p], [p, p], [0, 0]]);
+      const y = f(x, kernel);
+      const dy = tf.tidy(() => tf.sin(tf.mul(tf.range(0, y.size), 0.7)).reshape(y.shape));
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => f(a as tf.Tensor4D, b as tf.Tensor4D))([x, kernel], dy);
+      const out = { y: Array.from(y.dataSync()), gx: Array.from(g[0]!.dataSync()), gk: Array.from(g[1]!.dataSync()) };
+      tf.dispose([x, kernel, y, dy, ...g]);
+      return out;
+    };
+    const reference = await grads('cpu', false), mine = await grads('wasm', true);
+    for (const key of ['y', 'gx', 'gk'] as const) mine[key].forEach((v, i) => expect(v, key).toBeCloseTo(reference[key][i]!, 3));
+  });
+
+  it('sum pooling: exact window sums, and its gradient equals cpu autodiff of a depthwise convolution by ones', async () => {
+    const shape = [2, 7, 7, 3] as [number, number, number, number];
+    const x0 = Array.from({ length: 2 * 7 * 7 * 3 }, (_, i) => (i * 7919) % 3); // small integers: sums are exact
+    const run = async (backend: 'cpu' | 'wasm', ours: boolean) => {
+      await initBackend({ backend, log: null });
+      const net = ours ? new Network({ input: [7, 7, 3], layers: [sumPool2d({ poolSize: 3, stride: 2, padding: 1 })], seed: 1 }) : undefined;
+      const f = (x: tf.Tensor) => (net ? net.layers[0]!.map(x, []) : tf.depthwiseConv2d(tf.pad(x as tf.Tensor4D, [[0, 0], [1, 1], [1, 1], [0, 0]]), tf.ones([3, 3, 3, 1]) as tf.Tensor4D, 2, 'valid'));
+      const x = tf.tensor4d(x0, shape);
+      const y = f(x);
+      const dy = tf.tidy(() => tf.cos(tf.range(0, y.size)).reshape(y.shape));
+      const g = tf.grad(f)(x, dy);
+      const out = { y: Array.from(y.dataSync()), g: Array.from(g.dataSync()) };
+      tf.dispose([x, y, dy, g]);
+      net?.dispose();
+      return out;
+    };
+    const reference = await run('cpu', false), mine = await run('wasm', true);
+    expect(mine.y).toEqual(reference.y);
+    mine.g.forEach((v, i) => expect(v).toBeCloseTo(reference.g[i]!, 4));
   });
 });

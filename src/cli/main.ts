@@ -13,6 +13,7 @@ import { runCompare } from './compare.js';
 import { rasterCommand, reportCommand } from './viz.js';
 import { addConfigFlags, configFlags } from './flags.js';
 import { resumeTraining, runEvaluation, runTraining } from './train.js';
+import { exportCommand, importCommand } from './nir.js';
 
 const version = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
 
@@ -114,6 +115,12 @@ addConfigFlags(evaluate, ['dataset', 'dataDir', 'testLimit', 'trainLimit', 'step
   process.stdout.write(JSON.stringify(result) + '\n');
 });
 
+function positiveNumber(value: string): number {
+  const x = number(value);
+  if (!(x > 0)) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
+  return x;
+}
+
 const numberList = (min: number, max: number) => (value: string): number[] => {
   const list = value.split(',').map((x) => Number(x.trim()));
   if (list.length === 0 || !list.every((x) => Number.isFinite(x) && x >= min && x <= max)) throw new InvalidArgumentError(`expected numbers in [${min}, ${max}] separated by commas, got '${value}'`);
@@ -198,6 +205,31 @@ program
     await initBackend({ backend: backendOption() });
     await reportCommand(runDir, opts.out);
     process.stdout.write(`wrote ${opts.out}\n`);
+  });
+
+program
+  .command('export')
+  .description('write a trained network (a run directory or a model file) as a NIR file for snnTorch, Norse, sinabs, Lava, SpiNNaker2, …')
+  .argument('<run-or-model>', 'run directory or .safetensors model')
+  .requiredOption('--nir <file>', 'the NIR file to write (HDF5)')
+  .option('--dt <seconds>', "the time step NIR's time constants are expressed in (τ = dt/(1 − β)); readers must use the same (snnTorch's import_from_nir assumes 1e-4)", positiveNumber, 1e-4)
+  .option('--deterministic', 'export a network trained with escape noise (LR) as its deterministic network: NIR has no stochastic neurons', false)
+  .option('--reset-metadata', "write reset-by-subtraction neurons as NIR's reset-to-zero LIF with reset 'subtract' in their metadata (spikelr reads it back; other tools reset to zero)", false)
+  .action(async (target: string, opts: { nir: string; dt: number; deterministic: boolean; resetMetadata: boolean }) => {
+    await initBackend({ backend: backendOption() });
+    process.stdout.write(JSON.stringify(await exportCommand(target, opts)) + '\n');
+  });
+
+program
+  .command('import')
+  .description('build the network of a NIR file and save it as a spikelr model in a directory (evaluate it with spikelr eval DIR and the data flags)')
+  .argument('<nir-file>', 'NIR file (HDF5)')
+  .requiredOption('--out <dir>', 'directory for model.safetensors and import.json')
+  .option('--dt <seconds>', "the time step the file's time constants are stepped with (default: the file's own when spikelr wrote it, else 1e-4, snnTorch's)", positiveNumber)
+  .option('--force', 'overwrite a model already in --out', false)
+  .action(async (file: string, opts: { out: string; dt?: number; force: boolean }) => {
+    await initBackend({ backend: backendOption() });
+    process.stdout.write(JSON.stringify(await importCommand(file, opts)) + '\n');
   });
 
 /**

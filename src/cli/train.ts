@@ -142,7 +142,8 @@ export async function loadTrained(target: string, flags: Partial<TrainConfig>, c
   const saved = deserializeModel(await readFileNamed(modelFile, 'model file'), modelFile);
   try {
     if (!saved.headerChecked) process.stderr.write(`spikelr: note: ${modelFile} was written before model headers had a checksum; its weights are checked, its header is not\n`);
-    const file = configFile ?? (isDir ? path.join(target, CONFIG_FILE) : undefined);
+    // a directory without config.json (an imported model) takes its recipe from the model file or the flags
+    const file = configFile ?? (isDir && existsSync(path.join(target, CONFIG_FILE)) ? path.join(target, CONFIG_FILE) : undefined);
     const embedded = saved.metadata[CONFIG_METADATA];
     const base = file ? await readConfigFile(file) : embedded !== undefined ? validateConfig(JSON.parse(embedded), `${modelFile}'s recipe`) : {};
     const config = await resolveConfig({ flags: { ...base, ...flags } });

@@ -17,6 +17,9 @@ import { checkInRange, checkInteger, checkKeys, checkOneOf, checkPositive } from
 import { escapeFire, heaviside } from './firing.js';
 import type { AdjointInput, AdjointStep, Coef, Coefficients, Fire, NeuronModel, NeuronState, TangentInput } from './model.js';
 import type { EscapeNoise } from './noise.js';
+import type { NirArray, NirValue } from '../sim/nir/graph.js';
+import { f64, nirNode } from '../sim/nir/nodes.js';
+import type { NirNeuronContext } from '../sim/nir/types.js';
 
 export const RESET_MODES = ['subtract', 'zero', 'none'] as const;
 /** What a spike does to the membrane at the next step: subtract the threshold, set it to zero, or nothing. */
@@ -187,6 +190,27 @@ export function lifStep(current: tf.Tensor, state: NeuronState, p: LIFParams, fi
   return tf.tidy(() => integrateAndFire(current, state, p, coef(c, 'beta', p.beta), threshold, threshold, fire, t)) as NeuronState;
 }
 
+/**
+ * The NIR parts every LIF-family model shares: refuses what NIR's reset-to-v_reset neurons cannot
+ * say (refractoriness, no reset, and, unless asked for, reset by subtraction), and gives the
+ * thresholds and the node's metadata. v_reset is left out: zero is its default in the reference
+ * reader, and readers before NIR 1.0.5 refuse the key.
+ */
+export function membraneNir(p: MembraneParams, c: NirNeuronContext): { v_threshold: NirArray; metadata: Record<string, NirValue> } {
+  if (p.refractory > 0) c.refuse(`a refractory period (${p.refractory} steps) has no NIR primitive; NIR's neurons are never refractory`);
+  if (p.reset === 'none') c.refuse("reset 'none' has no NIR primitive: NIR's spiking neurons always reset");
+  if (p.reset === 'subtract' && c.subtractReset === 'error') {
+    c.refuse("reset by subtraction has no NIR primitive (NIR's neurons reset to v_reset, as spikelr's reset 'zero' does): train with reset 'zero' (--reset zero), or export with --reset-metadata to write NIR's reset-to-zero neuron with reset 'subtract' in its metadata (spikelr reads it back; snnTorch, Norse and chips will reset to zero)");
+  }
+  return { v_threshold: f64(c.shape, c.perNeuron('threshold', p.threshold)), metadata: p.reset === 'subtract' ? { reset: 'subtract' } : {} };
+}
+
+/** τ = dt/(1 − β) and R = τ/dt of decays β < 1 (the input enters unscaled under forward Euler). */
+export function timeConstants(beta: Float64Array, dt: number): { tau: Float64Array; r: Float64Array } {
+  const tau = beta.map((b) => dt / (1 - b));
+  return { tau, r: tau.map((t) => t / dt) };
+}
+
 export const lifModel = {
   kind: 'lif',
   role: 'spiking',
@@ -206,5 +230,14 @@ export const lifModel = {
     const dThreshold = x.dCoefficients['threshold'] ?? 0;
     const membrane = membraneTangent(p, x, x.dCurrent, dThreshold, threshold);
     return { membrane, spikes: spikeTangent(x, membrane, threshold, dThreshold) };
+  },
+  // β < 1: NIR's LIF; β = 1 (integrate-and-fire): IF, one step adding R I with R = 1
+  nir(p, c) {
+    const { v_threshold, metadata } = membraneNir(p, c);
+    const beta = c.perNeuron('beta', p.beta);
+    if (beta.every((b) => b === 1)) return nirNode('IF', { r: f64(c.shape, beta), v_threshold }, metadata);
+    if (beta.some((b) => b === 1)) c.refuse('some neurons have β = 1 and some not: NIR has no node mixing LIF and IF');
+    const { tau, r } = timeConstants(beta, c.dt);
+    return nirNode('LIF', { tau: f64(c.shape, tau), r: f64(c.shape, r), v_leak: f64(c.shape, new Float64Array(tau.length)), v_threshold }, metadata);
   },
 } satisfies NeuronModel<LIFParams>;

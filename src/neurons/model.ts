@@ -14,6 +14,8 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { EscapeNoise } from './noise.js';
+import type { NirNode } from '../sim/nir/graph.js';
+import type { NirNeuronContext } from '../sim/nir/types.js';
 
 /** A number or a tensor broadcastable against the state (per-neuron coefficients). */
 export type Coef = number | tf.Tensor;
@@ -123,6 +125,8 @@ export interface NeuronModel<P extends { readonly kind: string }> {
   adjoint(p: P, input: AdjointInput): AdjointStep;
   /** Tangent of state_t (missing fields: zero). */
   tangent(p: P, input: TangentInput): Record<string, tf.Tensor>;
+  /** Its NIR neuron node (export, src/sim/nir); absent: NIR has no primitive for it, and export refuses it. */
+  nir?(p: P, c: NirNeuronContext): NirNode;
 }
 
 /** Every tensor a state holds (for disposal). */

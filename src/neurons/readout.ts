@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkInRange, checkKeys } from '../errors.js';
 import { heaviside } from './firing.js';
-import { membraneAdjoint, membraneTangent, type MembraneParams } from './lif.js';
+import { membraneAdjoint, membraneTangent, timeConstants, type MembraneParams } from './lif.js';
+import { f64, nirNode } from '../sim/nir/nodes.js';
 import type { Coefficients, NeuronModel, NeuronState } from './model.js';
 
 export interface ReadoutParams {
@@ -41,4 +42,11 @@ export const readoutModel = {
   adjointFields: () => [],
   adjoint: (p, a) => membraneAdjoint(leaky(p), a),
   tangent: (p, x) => ({ membrane: membraneTangent(leaky(p), x, x.dCurrent, 0, 0) }),
+  // β < 1: NIR's leaky integrator LI (β = 0: τ = dt, the output is the input); β = 1: the integrator I, R = 1
+  nir(p, c) {
+    const beta = c.perNeuron('beta', p.beta);
+    if (beta.every((b) => b === 1)) return nirNode('I', { r: f64(c.shape, beta) });
+    const { tau, r } = timeConstants(beta, c.dt);
+    return nirNode('LI', { tau: f64(c.shape, tau), r: f64(c.shape, r), v_leak: f64(c.shape, new Float64Array(tau.length)) });
+  },
 } satisfies NeuronModel<ReadoutParams>;

@@ -5,20 +5,26 @@
  * Conv2DBackpropFilter kernel, so autodiff through conv2d fails there; this needs only Conv2D.
  */
 import * as tf from '@tensorflow/tfjs';
-export type Padding = 'same' | 'valid';
+/** tfjs's 'same' (output ⌈in/s⌉, the smaller half of the padding before), 'valid', or p zeros on every side (PyTorch's). */
+export type Padding = 'same' | 'valid' | number;
+
+/** Zeros around the image: [top, bottom] and [left, right] of `padding` for input h×w, kernel k, stride s. */
+export function paddingOf(h: number, w: number, kernelSize: number, stride: number, padding: Padding): [[number, number], [number, number]] {
+  if (typeof padding === 'number') return [[padding, padding], [padding, padding]];
+  if (padding === 'valid') return [[0, 0], [0, 0]];
+  // tfjs 'same': total padding (out − 1)·s + k − in, the smaller half before
+  const side = (size: number): [number, number] => {
+    const total = Math.max((Math.ceil(size / stride) - 1) * stride + kernelSize - size, 0);
+    return [Math.floor(total / 2), total - Math.floor(total / 2)];
+  };
+  return [side(h), side(w)];
+}
 
 export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, kernelSize: number, stride: number, padding: Padding): tf.Tensor4D {
   return tf.tidy(() => {
     const [, h, w] = x.shape;
-    const [, outH, outW] = dy.shape;
-    let padded: tf.Tensor4D = x;
-    if (padding === 'same') {
-      // tfjs 'same': total padding (out − 1)·s + k − in, the smaller half before
-      const ph = Math.max((outH - 1) * stride + kernelSize - h, 0);
-      const pw = Math.max((outW - 1) * stride + kernelSize - w, 0);
-      const top = Math.floor(ph / 2), left = Math.floor(pw / 2);
-      padded = tf.pad(x, [[0, 0], [top, ph - top], [left, pw - left], [0, 0]]);
-    }
+    const [rows, cols] = paddingOf(h, w, kernelSize, stride, padding);
+    const padded = rows.some((p) => p > 0) || cols.some((p) => p > 0) ? tf.pad(x, [[0, 0], rows, cols, [0, 0]]) : x;
     const input = tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D; // [Ci, Hp, Wp, N]
     const filter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [Ho, Wo, N, Co]
     const full = tf.conv2d(input, filter, 1, 'valid', 'NHWC', stride); // [Ci, ≥k, ≥k, Co]
@@ -32,6 +38,11 @@ export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, kernelSize
  * (Conv2DBackpropInput, which wasm has), the filter gradient by {@link conv2dFilterGradient}.
  */
 export function conv2dOp(stride: number, padding: Padding): (x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor4D {
+  if (typeof padding === 'number') {
+    // explicit zeros, then a valid convolution (tf.pad's gradient is a slice)
+    const valid = conv2dOp(stride, 'valid');
+    return (x, kernel) => tf.tidy(() => valid(padding > 0 ? tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) : x, kernel));
+  }
   const f = (x: tf.Tensor4D, kernel: tf.Tensor4D, save: tf.GradSaveFunc) => {
     save([x, kernel]);
     return {

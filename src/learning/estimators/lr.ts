@@ -346,5 +346,6 @@ export const lrMethod = {
   description: 'likelihood-ratio gradients through stochastic firing (one forward pass, K noise copies)',
   defaults: { hidden: [500], beta: 0.9, readoutBeta: 0.9, steps: 10, encoding: 'direct', learningRate: 1e-3, schedule: 'cosine', batchSize: 100, epochs: 5 },
   samples: 'copies',
+  trainsWithNoise: true,
   estimator: (c) => likelihoodRatio({ copies: c.copies, noise: parseNoise(c.noise), score: c.score, baseline: c.baseline, sampling: c.sampling }),
 } satisfies Method;

@@ -45,6 +45,8 @@ export interface Method {
    * FG's directions), for sweeps against K; absent for deterministic methods (BPTT).
    */
   readonly samples?: 'copies' | 'directions';
+  /** The network it trains fires with the config's escape noise (LR): a deterministic export (NIR) is then an approximation to ask for. */
+  readonly trainsWithNoise?: boolean;
   /** What the method asks of the loss, checked before a run starts: LR needs nothing, BPTT a derivative. */
   readonly needs?: (config: TrainConfig) => { readonly derivative: boolean; readonly instead: string };
   estimator(config: TrainConfig): Estimator;

@@ -6,6 +6,7 @@ import type { NeuronParams } from '../../neurons/registry.js';
 import { affineLayer, checkLearn, learnedNames, checkName, checkRank1, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
 import { checkDecorrelate, decorrelator, type Decorrelate, type DecorrelateOptions } from './decorrelation.js';
 import type { BuildContext, Layer, LayerKind } from './types.js';
+import { affineExport } from '../nir/nodes.js';
 
 export type UnitNeuron = Exclude<NeuronParams, { kind: 'readout' }>;
 
@@ -68,4 +69,5 @@ export const denseKind = {
   kind: 'dense',
   fromRecord: (o) => dense(o as unknown as FullyConnectedOptions),
   build: (spec, ctx) => buildFullyConnected(spec, ctx, spec.learn),
+  nir: (layer, c) => ({ chain: affineExport(layer, c.neurons, c.inputOrder) }),
 } satisfies LayerKind<DenseSpec>;

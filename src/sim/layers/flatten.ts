@@ -3,6 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { checkKeys } from '../../errors.js';
 import { checkName, named, type Named } from './common.js';
 import type { LayerKind } from './types.js';
+import { ints } from '../nir/graph.js';
+import { chwOrder, nirNode, nirShape } from '../nir/nodes.js';
 
 export interface FlattenSpec {
   readonly kind: 'flatten';
@@ -26,5 +28,12 @@ export const flattenKind = {
       vjp: () => ({}),
       jvp: (x, dx) => (dx ? map(dx) : tf.zeros([x.shape[0]!, size])),
     };
+  },
+  // NIR flattens an image as [C, H, W], spikelr as [H, W, C]: the next layer reads its input in NIR's order
+  nir(layer, c) {
+    const [h, w, ch] = layer.inputShape;
+    const node = nirNode('Flatten', { start_dim: ints([0], true), end_dim: ints([-1], true), input_type: ints(nirShape(layer.inputShape)) });
+    const outputOrder = layer.inputShape.length === 3 ? chwOrder(h!, w!, ch!) : c.inputOrder;
+    return { chain: [['', node]], ...(outputOrder ? { outputOrder } : {}) };
   },
 } satisfies LayerKind<FlattenSpec>;

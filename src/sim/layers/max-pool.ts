@@ -33,4 +33,5 @@ export const maxPool2dKind = {
     // no parameters; no JVP: the max of binary spikes ties, so its derivative is not defined
     return { name: ctx.name, spec, inputShape: ctx.inputShape, outputShape: [outH, outW, c], neuron: undefined, params: {}, coefficients: {}, learned: [], mapParams: [], map, currents: map, vjp: () => ({}) };
   },
+  nir: (_layer, c) => c.refuse('NIR has no max pooling (it has SumPool2d and AvgPool2d): use sumPool2d or avgPool2d'),
 } satisfies LayerKind<MaxPool2dSpec>;

@@ -6,6 +6,7 @@ import { checkName, named, type Named } from './common.js';
 import { buildFullyConnected, decorrelateField } from './dense.js';
 import type { Decorrelate, DecorrelateOptions } from './decorrelation.js';
 import type { LayerKind } from './types.js';
+import { affineExport } from '../nir/nodes.js';
 
 export interface ReadoutSpec {
   readonly kind: 'readout';
@@ -31,4 +32,5 @@ export const readoutKind = {
   kind: 'readout',
   fromRecord: (o) => readout(o as never),
   build: (spec, ctx) => buildFullyConnected(spec, ctx, []),
+  nir: (layer, c) => ({ chain: affineExport(layer, c.neurons, c.inputOrder) }),
 } satisfies LayerKind<ReadoutSpec>;

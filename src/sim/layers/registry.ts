@@ -11,6 +11,7 @@ import { flattenKind } from './flatten.js';
 import { graphConvKind } from './graph-conv.js';
 import { gruKind } from './gru.js';
 import { maxPool2dKind } from './max-pool.js';
+import { avgPool2dKind, sumPool2dKind } from './pool.js';
 import { readoutKind } from './readout.js';
 import { recurrentKind } from './recurrent.js';
 import type { Layer, LayerKind } from './types.js';
@@ -23,6 +24,8 @@ export const LAYER_KINDS_BY_NAME = {
   gru: gruKind,
   readout: readoutKind,
   maxPool2d: maxPool2dKind,
+  sumPool2d: sumPool2dKind,
+  avgPool2d: avgPool2dKind,
   flatten: flattenKind,
 } as const;
 
@@ -43,6 +46,11 @@ export function layerFromRecord(record: unknown, where: string): LayerSpec {
   checkOneOf(where, 'layer kind', kind, LAYER_KINDS);
   const options = neuron === undefined ? rest : { ...rest, neuron: neuronFromRecord(neuron, `${where}.neuron`) };
   return LAYER_KINDS_BY_NAME[kind].fromRecord(options) as LayerSpec;
+}
+
+/** The kind a built layer is of (its plug-in: `build`, and `nir` where it has one). */
+export function layerKindOf(layer: Layer): LayerKind<LayerSpec> {
+  return LAYER_KINDS_BY_NAME[layer.spec.kind as LayerKindName] as unknown as LayerKind<LayerSpec>;
 }
 
 /** A layer's name: its own, or its kind and position (`dense0`). */

@@ -7,6 +7,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { NeuronParams } from '../../neurons/registry.js';
 import type { Decorrelator } from './decorrelation.js';
+import type { NirLayerContext, NirLayerExport } from '../nir/types.js';
 
 /** Gradients or tangents of a layer's parameters, keyed by parameter name. */
 export type ParamTensors = Readonly<Record<string, tf.Tensor | undefined>>;
@@ -87,4 +88,6 @@ export interface LayerKind<S extends { readonly kind: string }> {
   /** Validates a record from a file or config (its `neuron` already validated). */
   fromRecord(options: Readonly<Record<string, unknown>>): S;
   build(spec: S, ctx: BuildContext): Layer;
+  /** How a built layer of this kind is written as NIR nodes (src/sim/nir); absent: export refuses it. */
+  nir?(layer: Layer, c: NirLayerContext): NirLayerExport;
 }

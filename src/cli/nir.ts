@@ -1,0 +1,57 @@
+/** `spikelr export` and `spikelr import`: trained networks to and from NIR files. */
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { check, SpikelrError } from '../errors.js';
+import { methodOf } from '../learning/estimators/registry.js';
+import { MODEL_FILE } from '../learning/trainer.js';
+import { serializeNetwork, writeFileAtomic } from '../sim/io.js';
+import { exportNir, importNir, type NirExportOptions } from '../sim/nir/index.js';
+import { loadTrained } from './train.js';
+
+/** What an imported directory holds besides its model: where it came from and what the import assumed. */
+export const IMPORT_FILE = 'import.json';
+
+export interface ExportOptions {
+  readonly nir: string;
+  readonly dt?: number;
+  readonly deterministic?: boolean;
+  readonly resetMetadata?: boolean;
+}
+
+/** Writes the network of a run directory or model file as a NIR file; returns what was written. */
+export async function exportCommand(target: string, o: ExportOptions): Promise<Record<string, unknown>> {
+  const { net, config, modelFile } = await loadTrained(target, {});
+  try {
+    const stochastic = methodOf(config.method).trainsWithNoise === true;
+    const options: NirExportOptions = {
+      ...(o.dt !== undefined ? { dt: o.dt } : {}),
+      ...(stochastic ? { noise: `${config.noise}, trained by ${config.method}` } : {}),
+      deterministic: o.deterministic ?? false,
+      subtractReset: o.resetMetadata ? 'metadata' : 'error',
+    };
+    await exportNir(net, o.nir, options);
+    return { model: modelFile, nir: o.nir, dt: options.dt ?? 1e-4, layers: net.layers.map((l) => `${l.name}: ${l.spec.kind}${l.neuron ? ` (${l.neuron.kind})` : ''}`), ...(stochastic ? { deterministic: true } : {}) };
+  } finally {
+    net.dispose();
+  }
+}
+
+/**
+ * Builds the network of a NIR file and writes it to `out` as a spikelr model (model.safetensors)
+ * with import.json (source, NIR version, dt, which nodes made which layer, what was assumed).
+ */
+export async function importCommand(file: string, o: { readonly out: string; readonly dt?: number; readonly force?: boolean }): Promise<Record<string, unknown>> {
+  check(o.out.trim() !== '', () => '--out is empty; give the directory for the imported model, e.g. --out runs/imported');
+  const model = path.join(o.out, MODEL_FILE), info = path.join(o.out, IMPORT_FILE);
+  if (!o.force && (existsSync(model) || existsSync(info))) throw new SpikelrError(`${o.out} already holds a model; choose another --out, or overwrite with --force`);
+  const imported = await importNir(file, o.dt !== undefined ? { dt: o.dt } : {});
+  try {
+    await fs.mkdir(o.out, { recursive: true });
+    const summary = { source: path.resolve(file), version: imported.version ?? null, dt: imported.dt, input: imported.net.inputShape, layers: imported.layers, notes: imported.notes };
+    await writeFileAtomic(model, await serializeNetwork(imported.net, { metadata: { source: 'nir', nir: JSON.stringify(summary) } }));
+    await writeFileAtomic(info, JSON.stringify(summary, null, 2) + '\n');
+    return { out: o.out, model, ...summary };
+  } finally {
+    imported.net.dispose();
+  }
+}

@@ -1,0 +1,50 @@
+/** Building blocks of NIR nodes that neuron models and layer kinds use to write themselves (see types.ts). */
+import * as tf from '@tensorflow/tfjs';
+import type { Layer } from '../layers/types.js';
+import { floats, type NirNode, type NirValue } from './graph.js';
+
+/** Neuron parameters go out in float64: τ = dt/(1 − β) in float32 would not give β back to the bit. */
+export const f64 = (shape: readonly number[], v: ArrayLike<number>) => floats(shape, v, 'float64');
+
+/** A node of a primitive with its datasets (and metadata). */
+export const nirNode = (type: string, fields: Record<string, NirValue>, metadata: Record<string, NirValue> = {}): NirNode => ({ type, fields, metadata });
+
+/** NIR's [C, H, W] of spikelr's [H, W, C]; a vector stays as it is. */
+export function nirShape(shape: readonly number[]): number[] {
+  return shape.length === 3 ? [shape[2]!, shape[0]!, shape[1]!] : [...shape];
+}
+
+/** spikelr's flat index (h, w, c order) of each flat index in NIR's (c, h, w) order, for an [H, W, C] image. */
+export function chwOrder(h: number, w: number, c: number): Int32Array {
+  const order = new Int32Array(h * w * c);
+  for (let ci = 0; ci < c; ci++) for (let hi = 0; hi < h; hi++) for (let wi = 0; wi < w; wi++) order[(ci * h + hi) * w + wi] = (hi * w + wi) * c + ci;
+  return order;
+}
+
+/** An Affine node (Linear without bias) of spikelr weight `w` [in, out] with its columns read in NIR's input `order`. */
+export function affineNode(w: Float32Array, inputs: number, outputs: number, bias: Float32Array | undefined, order?: Int32Array): NirNode {
+  const weight = new Float64Array(outputs * inputs);
+  for (let o = 0; o < outputs; o++) for (let j = 0; j < inputs; j++) weight[o * inputs + j] = w[(order ? order[j]! : j) * outputs + o]!;
+  const fields: Record<string, NirValue> = { weight: floats([outputs, inputs], weight) };
+  if (bias) fields['bias'] = floats([outputs], bias);
+  return nirNode(bias ? 'Affine' : 'Linear', fields);
+}
+
+/** The weight and bias a layer applies, after its input decorrelation (A = Rᵀ W, bias b − μ A), as values. */
+export function effectiveWeights(layer: Layer): { weight: Float32Array; bias: Float32Array | undefined } {
+  return tf.tidy(() => {
+    const w = layer.params['weight']!;
+    const d = layer.decorrelation;
+    const weight = d ? d.fuse(w) : w;
+    const offset = d?.offset(weight);
+    const b = layer.params['bias'];
+    const bias = b && offset ? tf.add(b, offset) : (b ?? offset);
+    return { weight: weight.dataSync() as Float32Array, bias: bias?.dataSync() as Float32Array | undefined };
+  });
+}
+
+/** The dense-layer pair: its weight node and its neuron node. */
+export function affineExport(layer: Layer, neurons: () => NirNode, inputOrder: Int32Array | undefined): [readonly [string, NirNode], readonly [string, NirNode]] {
+  const { weight, bias } = effectiveWeights(layer);
+  return [['weight', affineNode(weight, layer.inputShape[0]!, layer.outputShape[0]!, bias, inputOrder)], ['neurons', neurons()]];
+}
