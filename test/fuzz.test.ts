@@ -17,9 +17,10 @@ import { encodeIdx, parseIdx, readIdx } from '../src/data/idx.js';
 import { encodeNmnistEvents, parseNmnistEvents } from '../src/data/nmnist.js';
 import { readShdFile } from '../src/data/shd.js';
 import { SpikelrError } from '../src/errors.js';
-import { lif } from '../src/neurons/params.js';
+import { lif, synaptic } from '../src/neurons/params.js';
 import { deserializeModel, serializeNetwork } from '../src/sim/io.js';
-import { conv2d, dense, flatten, readout } from '../src/sim/layer.js';
+import { conv2d, dense, flatten, readout, recurrent } from '../src/sim/layer.js';
+import { exportNir, importNir } from '../src/sim/nir/index.js';
 import { Network } from '../src/sim/network.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'spikelr-fuzz-'));
@@ -166,5 +167,23 @@ f.close()`], { stdio: 'pipe' });
       writeFileSync(target, b);
       return readShdFile(target);
     }, 6);
+  }, 120_000);
+
+  it('NIR files (HDF5: the graph, its nodes and parameters)', async () => {
+    const net = new Network({ input: [5, 5, 1], seed: 2, layers: [
+      conv2d({ name: 'c', filters: 2, kernelSize: 3, padding: 1, neuron: lif({ reset: 'zero' }), learn: ['threshold'] }), flatten(),
+      recurrent({ name: 'r', units: 4, neuron: synaptic({ reset: 'zero' }), recurrentBias: true }), readout({ name: 'o', units: 3 })] });
+    const source = path.join(dir, 'valid.nir');
+    await exportNir(net, source);
+    net.dispose();
+    const valid = Uint8Array.from(readFileSync(source));
+    const target = path.join(dir, 'fuzzed.nir');
+    const before = tf.memory().numTensors;
+    const r = await fuzz('fuzzed.nir', valid, async (b) => {
+      writeFileSync(target, b);
+      (await importNir(target)).net.dispose();
+    }, 7);
+    expect(r.refused).toBeGreaterThan(0);
+    expect(tf.memory().numTensors).toBe(before); // a refused graph leaves no variables behind
   }, 120_000);
 });

@@ -3,6 +3,7 @@
  * Rockpool, Lava-DL and SpiNNaker2 read and write. `exportNir(net, file)` writes a network;
  * `importNir(file)` builds one. Time is stepped by forward Euler with step dt (convert-out.ts).
  */
+import { SpikelrError } from '../../errors.js';
 import type { Network } from '../network.js';
 import { networkToNir, type NirExportOptions } from './convert-out.js';
 import { nirToNetwork, type NirImport, type NirImportOptions } from './convert-in.js';
@@ -23,5 +24,11 @@ export async function exportNir(net: Network, file: string, options: NirExportOp
 /** The network a NIR file describes, with which nodes each layer came from and what was assumed. */
 export async function importNir(file: string, options: NirImportOptions = {}): Promise<NirImport & { readonly version: string | undefined }> {
   const { version, graph } = await readNirFile(file);
-  return { ...nirToNetwork(graph, options), version };
+  try {
+    return { ...nirToNetwork(graph, options), version };
+  } catch (err) {
+    // name the file in what the graph's reader found wrong
+    if (err instanceof SpikelrError) throw new SpikelrError(err.message.replace(/^NIR import: /, `NIR import: ${file}: `));
+    throw err;
+  }
 }
