@@ -382,6 +382,9 @@ describe('spikelr export / import on trained runs', () => {
       const ev = await spikelr('eval', imported, '--config', path.join(run, 'config.json'));
       expect(ev.code, ev.stderr).toBe(0);
       expect((JSON.parse(ev.stdout) as { accuracy: number }).accuracy).toBe(accuracy);
+      // an imported model has no recipe: nothing says it fires with noise, so it exports as it is
+      const back = await spikelr('export', imported, '--nir', path.join(dir, `${method}-back.nir`));
+      expect(back.code, back.stderr).toBe(0);
       const again = await spikelr('import', nir, '--out', imported);
       expect(again.stderr).toMatch(/already holds a model; choose another --out, or overwrite with --force/);
     });

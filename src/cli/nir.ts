@@ -20,9 +20,10 @@ export interface ExportOptions {
 
 /** Writes the network of a run directory or model file as a NIR file; returns what was written. */
 export async function exportCommand(target: string, o: ExportOptions): Promise<Record<string, unknown>> {
-  const { net, config, modelFile } = await loadTrained(target, {});
+  const { net, config, modelFile, hasRecipe } = await loadTrained(target, {});
   try {
-    const stochastic = methodOf(config.method).trainsWithNoise === true;
+    // a model with no recipe (an imported one) was not trained here: nothing says it fires with noise
+    const stochastic = hasRecipe && methodOf(config.method).trainsWithNoise === true;
     const options: NirExportOptions = {
       ...(o.dt !== undefined ? { dt: o.dt } : {}),
       ...(stochastic ? { noise: `${config.noise}, trained by ${config.method}` } : {}),

@@ -136,7 +136,7 @@ export async function resumeTraining(runDir: string, o: RunOptions): Promise<Run
  * config.json) or a model file (with `configFile`, else the config spikelr train wrote into it,
  * else the defaults); `flags` override the config.
  */
-export async function loadTrained(target: string, flags: Partial<TrainConfig>, configFile?: string): Promise<{ net: Network; config: TrainConfig; modelFile: string }> {
+export async function loadTrained(target: string, flags: Partial<TrainConfig>, configFile?: string): Promise<{ net: Network; config: TrainConfig; modelFile: string; hasRecipe: boolean }> {
   const isDir = existsSync(target) && (await fs.stat(target)).isDirectory();
   const modelFile = isDir ? path.join(target, MODEL_FILE) : target;
   const saved = deserializeModel(await readFileNamed(modelFile, 'model file'), modelFile);
@@ -147,7 +147,8 @@ export async function loadTrained(target: string, flags: Partial<TrainConfig>, c
     const embedded = saved.metadata[CONFIG_METADATA];
     const base = file ? await readConfigFile(file) : embedded !== undefined ? validateConfig(JSON.parse(embedded), `${modelFile}'s recipe`) : {};
     const config = await resolveConfig({ flags: { ...base, ...flags } });
-    return { net: saved.net, config, modelFile };
+    // hasRecipe: the config is the model's own (a run's config.json, --config, or the one train wrote into the file), not defaults
+    return { net: saved.net, config, modelFile, hasRecipe: file !== undefined || embedded !== undefined };
   } catch (err) {
     saved.net.dispose();
     throw err;
