@@ -14,6 +14,8 @@ import { sampleNoise } from '../src/neurons/noise.js';
 import { lif } from '../src/neurons/params.js';
 import { conv2d, dense, flatten, readout } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
+import type { Dataset } from '../src/data/dataset.js';
+import { train } from '../src/learning/trainer.js';
 
 /** Row-major P×P product. */
 const matmul = (a: number[][], b: number[][]) => a.map((row) => b[0]!.map((_, j) => row.reduce((s, v, k) => s + v * b[k]![j]!, 0)));
@@ -190,5 +192,31 @@ describe('a decorrelated layer', () => {
     for (const v of Object.values(losses)) expect(Number.isFinite(v)).toBe(true);
     tf.dispose([batch.input, batch.labels]);
     net.dispose();
+  });
+
+  it("with decorrelationInputs 'deterministic' R learns from a noise-free pass (LR's readout sees clean hidden spikes), by default from LR's noisy copies", async () => {
+    const make = () => new Network({ input: [6], seed: 1, layers: [dense({ name: 'h', units: 5, neuron: lif({ threshold: 0.3 }) }), readout({ name: 'o', units: 2, decorrelate: { learningRate: 0.05, sample: 1 } })] });
+    const x = tf.tidy(() => tf.randomUniform([8, 5, 6], 0, 1, 'float32', 9));
+    const data: Dataset = { count: 8, labels: Int32Array.from([0, 1, 0, 1, 1, 0, 0, 1]), classes: 2, inputShape: [6], steps: 5, batch: (idx) => tf.gather(x, Array.from(idx)) };
+    const R = (net: Network) => Array.from(net.layer('o').params['decorrelation']!.dataSync());
+    const trained = async (inputs?: 'deterministic') => {
+      const net = make();
+      // one step: R's update uses the inputs captured before the weights move
+      await train(net, methodOf('lr').estimator({ ...defaultConfig('lr'), copies: 4 }), membraneCrossEntropy(), data, data, { epochs: 1, batchSize: 8, seed: 2, optimizer: { kind: 'sgd', learningRate: 0.01 }, ...(inputs ? { decorrelationInputs: inputs } : {}) });
+      const r = R(net);
+      net.dispose();
+      return r;
+    };
+    // the second method: one deterministic pass over the batch, then the rule (order does not matter with every row sampled)
+    const reference = make();
+    armDecorrelation(reference, 8 * 5);
+    reference.run(x).dispose();
+    updateDecorrelation(reference);
+    const expected = R(reference);
+    reference.dispose();
+    const clean = await trained('deterministic'), noisy = await trained();
+    clean.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
+    expect(Math.max(...noisy.map((v, i) => Math.abs(v - expected[i]!)))).toBeGreaterThan(1e-4);
+    x.dispose();
   });
 });

@@ -24,6 +24,8 @@ export const IMAGE_DATASETS: readonly string[] = ['mnist', 'idx', 'nmnist'];
 export { METHODS } from '../learning/estimators/registry.js';
 /** Hidden neurons by name: the neuron registry's presets (lif, synaptic, alif, if). */
 export const NEURONS = Object.keys(NEURON_PRESETS) as readonly string[];
+/** The passes decorrelation statistics come from (TrainOptions.decorrelationInputs). */
+export const DECORRELATION_INPUTS = ['estimate', 'deterministic'] as const;
 /** Which layers `decorrelate` names. */
 export const DECORRELATED = ['none', 'readout', 'hidden', 'all'] as const;
 
@@ -89,6 +91,8 @@ export interface TrainConfig {
   decorrelationKappa: number;
   /** Subtract a running mean of each decorrelated layer's input. */
   decorrelationCentre: boolean;
+  /** Which pass R and μ learn from: the estimator's ('estimate'; LR's noisy copies) or a noise-free one ('deterministic'). */
+  decorrelationInputs: (typeof DECORRELATION_INPUTS)[number];
   // likelihood ratio
   copies: number;
   noise: string;
@@ -115,7 +119,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   regularizer: 'none', regularizerWeight: 1, rateTarget: 0.1,
   optimizer: 'adam', learningRate: 5e-4, momentum: 0.9, weightDecay: 0, schedule: 'constant',
   epochs: 1, batchSize: 128, validation: 0, patience: null, maxSteps: null, seed: 0, checkpointEvery: 100, workers: 0,
-  decorrelate: 'none', decorrelationRate: 1e-3, decorrelationKappa: 0.5, decorrelationCentre: true,
+  decorrelate: 'none', decorrelationRate: 1e-3, decorrelationKappa: 0.5, decorrelationCentre: true, decorrelationInputs: 'estimate',
   copies: 8, noise: 'logistic:0.5', score: 'spike', baseline: 'loo', sampling: 'mc',
   directions: 8, tangent: 'exact',
   surrogate: 'atan', surrogateScale: 2, surrogateFormula: '1 / (1 + (pi * x)^2)', truncate: null,
@@ -177,7 +181,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   regularizerWeight: num(0, 1e6, true), rateTarget: num(0, 1), optimizer: oneOf(OPTIMIZERS), learningRate: num(0, 10, true),
   momentum: num(0, 0.999999), weightDecay: num(0, 1), schedule: str, epochs: int(1), batchSize: int(1), validation: num(0, 0.9),
   patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), workers: int(0),
-  decorrelate: oneOf(DECORRELATED), decorrelationRate: num(0, 10, true), decorrelationKappa: num(0, 1), decorrelationCentre: bool, copies: int(1), noise: noiseSpec,
+  decorrelate: oneOf(DECORRELATED), decorrelationRate: num(0, 10, true), decorrelationKappa: num(0, 1), decorrelationCentre: bool, decorrelationInputs: oneOf(DECORRELATION_INPUTS), copies: int(1), noise: noiseSpec,
   score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), directions: int(1), tangent: oneOf(TANGENTS), surrogate: oneOf(SURROGATES),
   surrogateScale: num(0, 1e6, true), surrogateFormula: str, truncate: int(1, true),
 };

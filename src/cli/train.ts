@@ -86,6 +86,7 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
       ...(config.maxSteps !== null ? { maxSteps: config.maxSteps } : {}),
       accuracy: config.accuracy,
       ...(o.evalNoise ? { evalNoise: noiseOf(config) } : {}),
+      decorrelationInputs: config.decorrelationInputs,
       runDir,
       modelMetadata: { [CONFIG_METADATA]: JSON.stringify(config) },
       checkpointEvery: config.checkpointEvery,

@@ -20,7 +20,7 @@ import { crc32 } from 'node:zlib';
 import { swapBatchTime } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { permutation, streamKey } from '../sim/random.js';
-import { armDecorrelation, updateDecorrelation } from './decorrelation.js';
+import { armDecorrelation, decorrelates, updateDecorrelation } from './decorrelation.js';
 import type { Estimator } from './estimators/lr.js';
 import { ACCURACY_KINDS, predict, predictFirstSpike, type AccuracyKind, type RowLoss } from './losses.js';
 import { optimizer as makeOptimizer, type Optimizer, type OptimizerConfig } from './optim.js';
@@ -47,6 +47,12 @@ export interface TrainOptions {
   readonly accuracy?: AccuracyKind;
   /** Also evaluate the test set with this noise (the stochastic network LR trains). */
   readonly evalNoise?: EscapeNoise;
+  /**
+   * Where decorrelated layers take the input statistics R and μ learn from: 'estimate' (default) the
+   * estimator's own passes (LR: its noisy copies); 'deterministic' one noise-free forward pass of
+   * the batch before the estimate (the network `spikelr eval` scores; one forward pass more a step).
+   */
+  readonly decorrelationInputs?: 'estimate' | 'deterministic';
   /** Run directory: config, metrics.jsonl, checkpoint.safetensors, model.safetensors. */
   readonly runDir?: string;
   /** Metadata written into model.safetensors (the CLI puts the run's config there, so the file alone can be evaluated). */
@@ -251,6 +257,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   };
   const bar = o.progress === true ? progressBar({ total, start: state.step }) : o.progress || undefined;
   const evalBatch = o.evalBatchSize ?? 500;
+  const decorrelating = decorrelates(net);
   // about 200 step records a run (at least every 50 steps), so short runs still have a loss curve
   const logEvery = o.logEvery ?? Math.max(1, Math.min(50, Math.ceil(total / 200)));
   // a finished run (its final checkpoint says why it ended) resumes to the same end, training nothing
@@ -270,6 +277,8 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         const labels = tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]!), 'int32');
         const factor = rate(state.step);
         armDecorrelation(net, input.shape[0]! * input.shape[1]!);
+        // a noise-free pass fills the layers' samples first: the estimate's passes then add none
+        if (o.decorrelationInputs === 'deterministic' && decorrelating) net.run(input).dispose();
         const estimateOnce = () => outOfMemoryIsClear(() => estimator.estimate(net, { input, labels }, loss, streamKey(o.seed, 0x1a, state.step), { sigmaScale: o.sigmaSchedule?.(state.step) ?? 1 }), o.batchSize);
         let est: ReturnType<typeof estimateOnce>;
         if (!measured) {
