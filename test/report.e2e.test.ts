@@ -32,6 +32,46 @@ describe('HTML reports in a browser', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /**
+   * What every figure of a page must be, read from the DOM: axis labels on every chart and raster,
+   * no two text boxes of one figure overlapping, one colour per series name across all charts,
+   * no '± 0.000' (a spread from a single draw).
+   */
+  type Found = { overlaps: string[]; unlabelled: string[]; mixed: string[]; zeroSpread: boolean; series: number };
+  async function inspectFigures(page: import('playwright-core').Page): Promise<Found> {
+    // runs in the page (the test's TypeScript has no DOM types, so it travels as source)
+    return (await page.evaluate(`(() => {
+      const texts = (root) => [...root.querySelectorAll('text')].map((t) => ({ text: t.textContent || '', box: t.getBoundingClientRect() })).filter((t) => t.text.trim() && t.box.width > 0);
+      const overlaps = [];
+      for (const svg of document.querySelectorAll('svg')) {
+        const boxes = texts(svg);
+        for (let i = 0; i < boxes.length; i++) {
+          for (let j = i + 1; j < boxes.length; j++) {
+            const a = boxes[i].box, b = boxes[j].box;
+            const w = Math.min(a.right, b.right) - Math.max(a.left, b.left), h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+            if (w > 1 && h > 1) overlaps.push("'" + boxes[i].text + "' and '" + boxes[j].text + "' in " + ((svg.querySelector('title') || {}).textContent || svg.getAttribute('class')));
+          }
+        }
+      }
+      const unlabelled = [...document.querySelectorAll('svg.line-chart, svg.bar-chart, svg.membrane, .raster-svg')]
+        .filter((svg) => [...svg.querySelectorAll('.axis-label')].filter((t) => (t.textContent || '').trim()).length < (svg.matches('svg.bar-chart') ? 1 : 2))
+        .map((svg) => (svg.querySelector('title') || {}).textContent || svg.getAttribute('class'));
+      const colors = {};
+      for (const g of document.querySelectorAll('[data-series][data-color]')) (colors[g.getAttribute('data-series')] = colors[g.getAttribute('data-series')] || []).push(g.getAttribute('data-color'));
+      const mixed = Object.entries(colors).filter(([, c]) => new Set(c).size > 1).map(([name, c]) => name + ': ' + [...new Set(c)].join(', '));
+      return { overlaps, unlabelled, mixed, zeroSpread: /± 0\\.000/.test(document.body.innerText), series: Object.keys(colors).length };
+    })()`)) as Found;
+  }
+
+  async function checkFigures(page: import('playwright-core').Page, o: { readonly series: boolean }): Promise<void> {
+    const found = await inspectFigures(page);
+    expect(found.overlaps).toEqual([]);
+    expect(found.unlabelled).toEqual([]);
+    expect(found.mixed).toEqual([]);
+    if (o.series) expect(found.series).toBeGreaterThan(0);
+    expect(found.zeroSpread).toBe(false);
+  }
+
   /** Opens a report from disk; returns the page and the console errors seen. */
   async function open(file: string) {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -44,19 +84,36 @@ describe('HTML reports in a browser', () => {
     return { page, errors };
   }
 
+  it('the figure check sees overlapping text, a missing axis label, two colours for one name and a spread of one draw', async () => {
+    const page = await browser.newPage();
+    await page.setContent(`<svg class="spikelr chart line-chart" width="300" height="100"><title>bad</title>
+      <text x="10" y="20">0.85</text><text x="14" y="22">MiB</text><text class="axis-label" x="100" y="90">step</text>
+      <g data-series="lr" data-color="#111"></g></svg><svg class="spikelr chart bar-chart"><g data-series="lr" data-color="#222"></g></svg><p>0.153 ± 0.000</p>`);
+    const found = await inspectFigures(page);
+    expect(found.overlaps).toEqual(["'0.85' and 'MiB' in bad"]);
+    expect(found.unlabelled).toEqual(['bad', 'spikelr chart bar-chart']);
+    expect(found.mixed).toEqual(['lr: #111, #222']);
+    expect(found.zeroSpread).toBe(true);
+    await page.close();
+  });
+
   it('a train run: result, curves, raster with hover, membrane traces, firing rates', async () => {
     const runDir = path.join(dir, 'train');
     await spikelr('train', '--method', 'bptt', ...small, '--out', runDir);
     const out = path.join(dir, 'train.html');
     await spikelr('report', runDir, '--out', out);
     const { page, errors } = await open(out);
-    expect(await page.locator('svg.line-chart').count()).toBe(5); // 4 epoch curves + loss by step
+    expect(await page.locator('svg.line-chart').count()).toBe(3); // loss and accuracy by step, accuracy by time
+    expect(await page.locator('svg.bar-chart').count()).toBe(1); // peak memory, from zero
+    // the epochs are marked on the step axes
+    expect(await page.locator('svg.line-chart .x-mark text').allTextContents()).toEqual(['epoch 2', 'epoch 2']);
     expect(await page.locator('.raster-panel').count()).toBe(2); // input and hidden
     expect(await page.locator('svg.membrane .membrane').count()).toBe(4);
     expect(await page.locator('svg.histogram').count()).toBe(1);
     // the top-left corner of the hidden layer's plot is neuron 0 at step 0
     await page.locator('.raster-panel[data-layer="hidden"] rect.overlay').hover({ position: { x: 2, y: 2 } });
     await expect.poll(() => page.locator('.tooltip').textContent()).toMatch(/^hidden: neuron 0, step 0/);
+    await checkFigures(page, { series: true });
     await page.screenshot({ path: path.join(shots, 'train-report.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
@@ -69,19 +126,29 @@ describe('HTML reports in a browser', () => {
     await spikelr('report', runDir, '--out', out);
     const { page, errors } = await open(out);
     const titles = await page.locator('svg.chart > text.title').allTextContents();
-    expect(titles).toEqual(expect.arrayContaining(['cosine(LR, BPTT) against copies K', 'variance of one LR estimate against copies K', 'FGSM', 'PGD', 'PGD transfer (crafted on the other model)', 'Gaussian noise', 'test accuracy by epoch']));
+    expect(titles).toEqual(expect.arrayContaining(['cosine(LR, BPTT) against copies K', 'variance of one LR estimate against copies K', 'FGSM', 'PGD', 'PGD transfer (crafted on the other model)', 'Gaussian noise', "test accuracy by step, measured at each epoch's end", 'test accuracy', 'train time', 'peak tensor memory', 'accuracy under PGD, ε = 0.1']));
+    // the summary comes first; the K charts tick at the swept K values; one batch shows no ±
+    expect(await page.locator('section').first().locator('h2').textContent()).toBe('Summary');
+    const kTicks = await page.locator('svg.line-chart', { hasText: 'cosine(LR, BPTT) against copies K' }).locator('.axis.x .tick text').allTextContents();
+    expect(kTicks).toEqual(['2', '4']);
+    expect(await page.locator('table', { hasText: 'hidden.weight' }).first().textContent()).not.toMatch(/±/);
+    expect(await page.locator('svg.line-chart g[data-series="lr (attacks crafted on bptt)"]').count()).toBe(1);
     expect(await page.locator('svg.line-chart g[data-series="lr"]').count()).toBeGreaterThan(0);
     expect(await page.locator('svg.line-chart g[data-series="bptt"]').count()).toBeGreaterThan(0);
+    await checkFigures(page, { series: true });
     await page.screenshot({ path: path.join(shots, 'compare-report.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
 
     // 784 input neurons × 200 steps of direct input: over the canvas threshold
     const rasterOut = path.join(dir, 'raster.html');
-    await spikelr('raster', '--model', path.join(runDir, 'lr'), '--steps', '200', '--sample', '1', '--out', rasterOut);
+    await spikelr('raster', '--model', path.join(runDir, 'lr'), '--steps', '200', '--sample', '1', '--order', 'cluster', '--out', rasterOut);
     const r = await open(rasterOut);
     expect(await r.page.locator('.raster-panel[data-layer="input"] canvas').count()).toBe(1);
     expect(await r.page.locator('.raster-panel[data-layer="input"] rect.spike').count()).toBe(0);
+    // direct input is analog: a heat map; the hidden layer ordered by seriation; rates and population drawn
+    expect(await r.page.locator('.raster-panel[data-layer="input"] .raster-title').textContent()).toMatch(/analog values up to/);
+    await checkFigures(r.page, { series: false });
     await r.page.screenshot({ path: path.join(shots, 'raster.png') });
     expect(r.errors).toEqual([]);
     await r.page.close();

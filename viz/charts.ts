@@ -4,7 +4,7 @@
  * Each point carries a `<title>`, so hovering shows its values in any viewer.
  */
 import { bin, extent, line, max, scaleLinear, scaleLog, schemeTableau10 } from 'd3';
-import { axisBottom, axisLeft, el, esc, svg } from './svg.js';
+import { axisBottom, axisLeft, el, esc, svg, textWidth } from './svg.js';
 
 export interface Series {
   readonly name: string;
@@ -20,11 +20,28 @@ export interface LineChart {
   readonly x: string;
   readonly y: string;
   readonly series: readonly Series[];
-  readonly logX?: boolean;
+  /** A log x axis, or 'auto': chosen by the data (positive values spanning 20× or more). */
+  readonly logX?: boolean | 'auto';
+  /** A log y axis, or 'auto' (a loss falling over decades). */
+  readonly logY?: boolean | 'auto';
+  /** Fixed x range (a step axis from 0 when every point sits at one step). */
+  readonly xDomain?: readonly [number, number];
+  /** Ticks exactly at these x values (the K values a sweep measured), not d3's round numbers. */
+  readonly xTicks?: readonly number[];
   /** Fixed y range (e.g. [0, 1] for accuracy). */
   readonly yDomain?: readonly [number, number];
+  /** The y axis starts at zero (where a ratio of values matters: time, memory). */
+  readonly zeroBased?: boolean;
+  /** Dashed vertical lines with a label (epoch boundaries on a step axis). */
+  readonly xMarks?: readonly { readonly at: number; readonly label: string }[];
   readonly width?: number;
   readonly height?: number;
+}
+
+/** Whether values call for a log axis: all positive and spanning 20× or more. */
+export function spansDecades(values: readonly number[]): boolean {
+  if (values.length < 2 || values.some((v) => !(v > 0))) return false;
+  return Math.max(...values) / Math.min(...values) >= 20;
 }
 
 const MARGIN = { top: 30, right: 130, bottom: 44, left: 64 };
@@ -35,18 +52,23 @@ export function lineChartSvg(c: LineChart): string {
   const M = { ...MARGIN, right: legend };
   const width = (c.width ?? 560) + legend - MARGIN.right, height = c.height ?? 300;
   const xs = c.series.flatMap((s) => s.points.map((p) => p[0])), ys = c.series.flatMap((s) => s.points.map((p) => p[1]));
-  const [x0, x1] = (extent(xs) as [number, number] | [undefined, undefined]).map((v) => v ?? 0) as [number, number];
-  const x = c.logX ? scaleLog().domain([Math.max(x0, 1e-9), Math.max(x1, x0 * 1.0001, 1e-9)]).range([M.left, width - M.right]) : scaleLinear().domain([x0, x1 === x0 ? x0 + 1 : x1]).nice().range([M.left, width - M.right]);
-  const [y0, y1] = c.yDomain ?? ((extent(ys) as [number, number] | [undefined, undefined]).map((v) => v ?? 0) as [number, number]);
-  const y = scaleLinear().domain([y0, y1 === y0 ? y0 + 1 : y1]).nice().range([height - M.bottom, M.top]);
+  const [x0, x1] = c.xDomain ?? ((extent(xs) as [number, number] | [undefined, undefined]).map((v) => v ?? 0) as [number, number]);
+  const logX = c.logX === 'auto' ? spansDecades(xs) : (c.logX ?? false);
+  const logY = c.logY === 'auto' ? spansDecades(ys) : (c.logY ?? false);
+  const x = logX ? scaleLog().domain([Math.max(x0, 1e-9), Math.max(x1, x0 * 1.0001, 1e-9)]).range([M.left, width - M.right]) : scaleLinear().domain([x0, x1 === x0 ? x0 + 1 : x1]).nice().range([M.left, width - M.right]);
+  const [e0, e1] = (extent(ys) as [number, number] | [undefined, undefined]).map((v) => v ?? 0) as [number, number];
+  const [y0, y1] = c.yDomain ?? (c.zeroBased ? [Math.min(0, e0), Math.max(0, e1)] : [e0, e1]);
+  const y = logY ? scaleLog().domain([Math.max(y0, 1e-12), Math.max(y1, y0 * 1.0001, 1e-12)]).range([height - M.bottom, M.top]) : scaleLinear().domain([y0, y1 === y0 ? y0 + 1 : y1]).nice().range([height - M.bottom, M.top]);
   const path = line<readonly [number, number]>().x((p) => x(p[0])).y((p) => y(p[1]));
   const body = [
     el('text', { class: 'title', x: M.left, y: 18 }, esc(c.title)),
     axisLeft(y, M.left - 2, c.y, 5, width - M.right),
-    axisBottom(x, height - M.bottom + 2, c.x),
+    axisBottom(x, height - M.bottom + 2, c.x, 6, c.xTicks),
+    ...(c.xMarks ?? []).filter((m) => m.at >= x.domain()[0]! && m.at <= x.domain()[1]!).map((m) =>
+      el('g', { class: 'x-mark' }, [el('line', { class: 'mark', x1: x(m.at), x2: x(m.at), y1: M.top, y2: height - M.bottom }), el('text', { class: 'mark-label', x: x(m.at) + 3, y: M.top + 9 }, esc(m.label))])),
     ...c.series.map((s, i) => {
       const color = s.color ?? schemeTableau10[i % 10]!;
-      return el('g', { class: 'series-group', 'data-series': s.name }, [
+      return el('g', { class: 'series-group', 'data-series': s.name, 'data-color': color }, [
         el('path', { class: 'series', stroke: color, d: path(s.points) ?? '', ...(s.dashed ? { 'stroke-dasharray': '5 3' } : {}) }),
         ...s.points.map((p) => el('circle', { cx: x(p[0]), cy: y(p[1]), r: 2.8, fill: color }, el('title', {}, esc(`${s.name}: ${c.x} ${fmt(p[0])}, ${c.y} ${fmt(p[1])}`)))),
         s.dashed
@@ -57,6 +79,33 @@ export function lineChartSvg(c: LineChart): string {
     }),
   ];
   return svg(width, height, body, { title: c.title, kind: 'chart line-chart' });
+}
+
+export interface Bar {
+  readonly name: string;
+  readonly value: number;
+  readonly color?: string;
+  /** The value as written beside the bar (default: the number). */
+  readonly label?: string;
+}
+
+/** Horizontal bars from zero, one per name (a method's accuracy, time, memory), each labelled with its value. */
+export function barChartSvg(b: { readonly title: string; readonly x: string; readonly bars: readonly Bar[]; readonly domain?: readonly [number, number]; readonly width?: number }): string {
+  const width = b.width ?? 300;
+  const left = 14 + Math.max(40, ...b.bars.map((bar) => textWidth(bar.name)));
+  const row = 20, top = 30, height = top + row * b.bars.length + 44;
+  const hi = b.domain?.[1] ?? Math.max(0, ...b.bars.map((bar) => bar.value));
+  const x = scaleLinear().domain([b.domain?.[0] ?? 0, hi > 0 ? hi : 1]).nice().range([left, width - 60]);
+  const body = [
+    el('text', { class: 'title', x: 8, y: 18 }, esc(b.title)),
+    ...b.bars.map((bar, i) => el('g', { class: 'bar-row', 'data-series': bar.name, ...(bar.color ? { 'data-color': bar.color } : {}) }, [
+      el('text', { x: left - 6, y: top + i * row + 12, 'text-anchor': 'end' }, esc(bar.name)),
+      el('rect', { class: 'bar', x: x(0), y: top + i * row + 2, width: Math.max(0, x(bar.value) - x(0)), height: row - 6, ...(bar.color ? { style: `fill:${bar.color}` } : {}) }, el('title', {}, esc(`${bar.name}: ${bar.label ?? fmt(bar.value)}`))),
+      el('text', { class: 'value', x: x(bar.value) + 4, y: top + i * row + 12 }, esc(bar.label ?? fmt(bar.value))),
+    ])),
+    axisBottom(x, top + row * b.bars.length + 2, b.x, 4),
+  ];
+  return svg(width, height, body, { title: b.title, kind: 'chart bar-chart' });
 }
 
 const fmt = (v: number) => (Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v * 100) / 100) : v.toPrecision(4));

@@ -17,18 +17,37 @@ export const CLIENT_SCRIPT = String.raw`
 
   function drawRaster(root, data) {
     var width = Math.max(480, root.node().clientWidth || 720);
-    var m = { top: 22, right: 12, bottom: 34, left: 56 };
+    var RATE = 56, POP = 36;
+    var m = { top: 22, right: 12 + RATE, bottom: 34 + POP + 24, left: 60 };
     data.layers.forEach(function (layer) {
       var height = Math.min(320, Math.max(80, layer.neurons * 2));
       var panel = root.append('div').attr('class', 'raster-panel').attr('data-layer', layer.name);
-      panel.append('div').attr('class', 'raster-title').text(layer.name + ' — ' + layer.neurons + ' neurons, ' + layer.times.length + ' spikes');
+      panel.append('div').attr('class', 'raster-title').text(layer.title || (layer.name + ' — ' + layer.neurons + ' neurons, ' + layer.times.length + ' spikes'));
+      var row = function (n) { return layer.rows ? layer.rows[n] : n; };
+      var analog = !!layer.values;
+      var peak = 1;
+      if (analog) { peak = 0; layer.values.forEach(function (v) { peak = Math.max(peak, Math.abs(v)); }); peak = peak || 1; }
       var x0 = d3.scaleLinear().domain([0, layer.steps]).range([m.left, width - m.right]);
       var y = d3.scaleLinear().domain([0, layer.neurons]).range([m.top, m.top + height]);
       var useCanvas = layer.times.length > CANVAS_ABOVE;
       var svg = panel.append('svg').attr('width', width).attr('height', height + m.top + m.bottom).attr('class', 'raster-svg');
-      var xAxis = svg.append('g').attr('transform', 'translate(0,' + (m.top + height) + ')');
-      svg.append('g').attr('transform', 'translate(' + m.left + ',0)').call(d3.axisLeft(y).ticks(4));
-      svg.append('text').attr('x', (m.left + width) / 2).attr('y', m.top + height + 30).attr('text-anchor', 'middle').text('time step');
+      var xAxis = svg.append('g').attr('class', 'axis x').attr('transform', 'translate(0,' + (m.top + height) + ')');
+      svg.append('g').attr('class', 'axis y').attr('transform', 'translate(' + m.left + ',0)').call(d3.axisLeft(y).ticks(4));
+      svg.append('text').attr('class', 'axis-label').attr('transform', 'translate(' + (m.left - 40) + ',' + (m.top + height / 2) + ') rotate(-90)').attr('text-anchor', 'middle').text(layer.rows ? 'neuron (ordered)' : 'neuron');
+      // each neuron's rate at the right, the population rate under the raster
+      var rates = new Float64Array(layer.neurons), pop = new Float64Array(layer.steps);
+      layer.times.forEach(function (t, i) { var v = analog ? layer.values[i] : 1; rates[layer.units[i]] += v / layer.steps; pop[t] += v / layer.neurons; });
+      var maxRate = d3.max(rates) || 1e-9, maxPop = d3.max(pop) || 1e-9;
+      var right = width - m.right + 6, h0 = Math.max(1, y(1) - y(0));
+      svg.append('g').attr('class', 'rates').selectAll('rect').data(Array.from(rates.keys()).filter(function (n) { return rates[n] > 0; })).join('rect')
+        .attr('class', 'rate').attr('x', right).attr('y', function (n) { return y(row(n)); }).attr('height', h0)
+        .attr('width', function (n) { return (RATE - 14) * rates[n] / maxRate; });
+      svg.append('text').attr('class', 'mark-label').attr('x', right).attr('y', m.top - 6).text('rate ≤ ' + (Math.round(maxRate * 100) / 100));
+      var stripTop = m.top + height + 24;
+      var strip = d3.scaleLinear().domain([0, maxPop]).range([stripTop + POP, stripTop]);
+      var popPath = svg.append('path').attr('class', 'population-rate');
+      svg.append('text').attr('class', 'mark-label').attr('x', m.left - 6).attr('y', stripTop + 8).attr('text-anchor', 'end').text(analog ? 'mean' : 'rate');
+      svg.append('text').attr('class', 'axis-label').attr('x', (m.left + width - m.right) / 2).attr('y', stripTop + POP + 16).attr('text-anchor', 'middle').text('time step');
       svg.append('defs').append('clipPath').attr('id', 'clip-' + layer.name).append('rect').attr('x', m.left).attr('y', m.top).attr('width', width - m.left - m.right).attr('height', height);
       var marks = svg.append('g').attr('clip-path', 'url(#clip-' + layer.name + ')');
       var canvas, ctx;
@@ -38,33 +57,39 @@ export const CLIENT_SCRIPT = String.raw`
       }
       function render(x) {
         xAxis.call(d3.axisBottom(x).ticks(8));
+        popPath.attr('d', d3.line().x(function (v, t) { return x(t + 0.5); }).y(function (v) { return strip(v); })(Array.from(pop)));
         var w = Math.max(1, x(1) - x(0)), h = Math.max(1, y(1) - y(0));
         if (useCanvas) {
           ctx.clearRect(0, 0, canvas.width, canvas.height);
-          ctx.fillStyle = '#1f2937';
+          ctx.fillStyle = analog ? '#1d4ed8' : '#1f2937';
           for (var i = 0; i < layer.times.length; i++) {
             var px = x(layer.times[i]);
             if (px + w < m.left || px > width - m.right) continue;
-            ctx.fillRect(px, y(layer.units[i]), w, h);
+            if (analog) ctx.globalAlpha = Math.abs(layer.values[i]) / peak;
+            ctx.fillRect(px, y(row(layer.units[i])), w, h);
           }
+          ctx.globalAlpha = 1;
         } else {
-          marks.selectAll('rect.spike').data(layer.times).join('rect').attr('class', 'spike')
-            .attr('x', function (t) { return x(t); }).attr('y', function (t, i) { return y(layer.units[i]); })
-            .attr('width', w).attr('height', h);
+          marks.selectAll('rect.' + (analog ? 'cell' : 'spike')).data(layer.times).join('rect').attr('class', analog ? 'cell' : 'spike')
+            .attr('x', function (t) { return x(t); }).attr('y', function (t, i) { return y(row(layer.units[i])); })
+            .attr('width', w).attr('height', h)
+            .attr('fill', analog ? '#1d4ed8' : null).attr('fill-opacity', function (t, i) { return analog ? Math.abs(layer.values[i]) / peak : null; });
         }
       }
       render(x0);
       var zoom = d3.zoom().scaleExtent([1, 64]).translateExtent([[m.left, 0], [width - m.right, 0]]).extent([[m.left, 0], [width - m.right, 0]])
         .on('zoom', function (event) { current = event.transform.rescaleX(x0); render(current); });
       var current = x0;
+      var unitAt = new Int32Array(layer.neurons);
+      for (var n = 0; n < layer.neurons; n++) unitAt[row(n)] = n;
       var overlay = svg.append('rect').attr('class', 'overlay').attr('x', m.left).attr('y', m.top).attr('width', width - m.left - m.right).attr('height', height)
         .style('fill', 'none').style('pointer-events', 'all');
       overlay.call(zoom).on('mousemove', function (event) {
         var p = d3.pointer(event);
-        var t = Math.floor(current.invert(p[0])), n = Math.floor(y.invert(p[1]));
-        var spiked = false;
-        for (var i = 0; i < layer.times.length; i++) if (layer.times[i] === t && layer.units[i] === n) { spiked = true; break; }
-        show(event, layer.name + ': neuron ' + n + ', step ' + t + (spiked ? ' — spike' : ''));
+        var t = Math.floor(current.invert(p[0])), n = unitAt[Math.max(0, Math.min(layer.neurons - 1, Math.floor(y.invert(p[1]))))];
+        var value = null;
+        for (var i = 0; i < layer.times.length; i++) if (layer.times[i] === t && layer.units[i] === n) { value = analog ? layer.values[i] : 1; break; }
+        show(event, layer.name + ': neuron ' + n + ', step ' + t + (value === null ? '' : analog ? ' — value ' + value : ' — spike') + ' (rate ' + (Math.round(rates[n] * 100) / 100) + ')');
       }).on('mouseleave', hide);
     });
   }

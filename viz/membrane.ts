@@ -14,7 +14,7 @@ export interface Trace {
   readonly spikes?: ArrayLike<number>;
 }
 
-const MARGIN = { top: 28, right: 16, bottom: 44, left: 64 };
+const MARGIN = { top: 30, right: 16, bottom: 58, left: 64 };
 
 /** The traces as an SVG document, one panel each; markers sit on the threshold at the spike's step. */
 export function membraneSvg(traces: readonly Trace[], o: { readonly width?: number; readonly panelHeight?: number; readonly title?: string } = {}): string {

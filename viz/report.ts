@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CLIENT_SCRIPT } from './client.js';
-import type { Raster } from './raster.js';
+import { layerTitle, type Raster } from './raster.js';
 import { esc } from './svg.js';
 
 export interface Section {
@@ -31,7 +31,8 @@ table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #
 td:first-child, th:first-child { text-align: left; }
 .raster { margin: 8px 0; } .raster-panel { position: relative; margin-bottom: 10px; } .raster-title { font-weight: 600; font-size: 12px; }
 .raster-canvas { position: absolute; left: 0; top: 18px; pointer-events: none; }
-.raster-svg rect.spike { fill: #1f2937; }
+.raster-svg rect.spike { fill: #1f2937; } .raster-svg rect.rate { fill: #9ca3af; } .raster-svg path.population-rate { fill: none; stroke: #6b7280; stroke-width: 1.2; }
+.raster-svg .axis-label, .raster-svg .mark-label { font-size: 11px; fill: #333; } .raster-svg .mark-label { fill: #6b7280; font-size: 10px; }
 .tooltip { position: absolute; background: #111; color: #fff; padding: 3px 7px; border-radius: 3px; font-size: 12px; pointer-events: none; }
 `;
 
@@ -48,7 +49,13 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
-const rasterJson = (r: Raster) => ({ caption: r.caption, layers: r.layers.map((l) => ({ name: l.name, neurons: l.neurons, steps: l.steps, times: Array.from(l.times), units: Array.from(l.units) })) });
+const rasterJson = (r: Raster) => ({
+  caption: r.caption,
+  layers: r.layers.map((l) => ({
+    name: l.name, title: layerTitle(l), neurons: l.neurons, steps: l.steps, times: Array.from(l.times), units: Array.from(l.units),
+    ...(l.values ? { values: Array.from(l.values, (v) => Math.round(v * 1000) / 1000) } : {}), ...(l.rows ? { rows: Array.from(l.rows) } : {}),
+  })),
+});
 
 export function htmlReport(o: { readonly title: string; readonly subtitle?: string; readonly sections: readonly Section[] }): string {
   let id = 0;

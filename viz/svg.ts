@@ -34,9 +34,15 @@ export interface Box {
 export const STYLE = `
 svg.spikelr { font: 11px system-ui, sans-serif; background: #fff; }
 svg.spikelr .axis line, svg.spikelr .axis path { stroke: #555; }
-svg.spikelr .grid { stroke: #e5e5e5; }
+svg.spikelr .axis line.grid { stroke: #ececec; }
+svg.spikelr .axis-label { fill: #333; }
+svg.spikelr .mark { stroke: #9ca3af; stroke-dasharray: 3 3; }
+svg.spikelr .mark-label { fill: #6b7280; font-size: 10px; }
 svg.spikelr .title { font-size: 13px; font-weight: 600; }
 svg.spikelr .spike { fill: #1f2937; }
+svg.spikelr .cell { fill: #1d4ed8; }
+svg.spikelr .rate { fill: #9ca3af; }
+svg.spikelr .population-rate { fill: none; stroke: #6b7280; stroke-width: 1.2; }
 svg.spikelr .membrane { fill: none; stroke: #2563eb; stroke-width: 1.5; }
 svg.spikelr .threshold { fill: none; stroke: #dc2626; stroke-dasharray: 4 3; }
 svg.spikelr .marker { fill: #dc2626; }
@@ -57,18 +63,30 @@ type Scale = ScaleLinear<number, number> | ScaleLogarithmic<number, number>;
 
 const tickFormat = (scale: Scale, count: number) => ('base' in scale ? format('~g') : scale.tickFormat(count));
 
-/** A bottom axis at `y` with ticks and a label. */
-export function axisBottom(x: Scale, y: number, label: string, ticks = 6): string {
-  const [a, b] = x.range() as [number, number];
-  const f = tickFormat(x, ticks);
-  // log scales: every tick when few, else 1-2-5 of each decade, else the decades alone
+/** A scale's tick values; a log scale's thinned to at most `most`: every tick when few, else 1-2-5 of each decade, else the decades alone. */
+function scaleTicks(scale: Scale, ticks: number, most: number): number[] {
+  if (!('base' in scale)) return scale.ticks(ticks);
+  const all = scale.ticks(ticks);
   const mantissa = (v: number) => Math.round(v / 10 ** Math.floor(Math.log10(v) + 1e-9));
-  const thin = (all: number[]) => (all.length <= 8 ? all : all.filter((v) => [1, 2, 5].includes(mantissa(v))).length <= 12 ? all.filter((v) => [1, 2, 5].includes(mantissa(v))) : all.filter((v) => mantissa(v) === 1));
-  const values = 'base' in x ? thin(x.ticks(ticks)) : x.ticks(ticks);
+  const oneTwoFive = all.filter((v) => [1, 2, 5].includes(mantissa(v)));
+  return all.length <= most ? all : oneTwoFive.length <= most ? oneTwoFive : all.filter((v) => mantissa(v) === 1);
+}
+
+/** Width of a tick label in px at the figures' 11 px font (about 6.2 px a character). */
+export const textWidth = (text: string) => 6.2 * text.length;
+
+/**
+ * A bottom axis at `y` with ticks and a label; `tickValues` puts the ticks exactly there (the K
+ * values a sweep was measured at), else d3 chooses about `ticks` of them.
+ */
+export function axisBottom(x: Scale, y: number, label: string, ticks = 6, tickValues?: readonly number[]): string {
+  const [a, b] = x.range() as [number, number];
+  const f = tickValues ? format('~g') : tickFormat(x, ticks);
+  const values = tickValues ? [...tickValues] : scaleTicks(x, ticks, 8);
   return el('g', { class: 'axis x' }, [
     el('path', { d: `M${round(a)},${round(y)}H${round(b)}` }),
-    ...values.map((v) => el('g', { transform: `translate(${round(x(v))},${round(y)})` }, [el('line', { y2: 4 }), el('text', { y: 15, 'text-anchor': 'middle' }, esc(f(v)))])),
-    el('text', { x: (a + b) / 2, y: y + 30, 'text-anchor': 'middle' }, esc(label)),
+    ...values.map((v) => el('g', { class: 'tick', transform: `translate(${round(x(v))},${round(y)})` }, [el('line', { y2: 4 }), el('text', { y: 15, 'text-anchor': 'middle' }, esc(f(v)))])),
+    el('text', { class: 'axis-label', x: (a + b) / 2, y: y + 30, 'text-anchor': 'middle' }, esc(label)),
   ]);
 }
 
@@ -76,15 +94,18 @@ export function axisBottom(x: Scale, y: number, label: string, ticks = 6): strin
 export function axisLeft(y: Scale, x: number, label: string, ticks = 5, gridTo?: number): string {
   const [a, b] = y.range() as [number, number];
   const f = tickFormat(y, ticks);
+  const values = scaleTicks(y, ticks, 6);
+  // the label clears the widest tick label
+  const clear = 7 + Math.max(0, ...values.map((v) => textWidth(f(v)))) + 8;
   return el('g', { class: 'axis y' }, [
     el('path', { d: `M${round(x)},${round(a)}V${round(b)}` }),
-    ...y.ticks(ticks).map((v) =>
-      el('g', { transform: `translate(${round(x)},${round(y(v))})` }, [
+    ...values.map((v) =>
+      el('g', { class: 'tick', transform: `translate(${round(x)},${round(y(v))})` }, [
         el('line', { x2: -4 }),
         ...(gridTo !== undefined ? [el('line', { class: 'grid', x2: gridTo - x })] : []),
         el('text', { x: -7, dy: '0.32em', 'text-anchor': 'end' }, esc(f(v))),
       ]),
     ),
-    el('text', { transform: `translate(${round(x - 38)},${round((a + b) / 2)}) rotate(-90)`, 'text-anchor': 'middle' }, esc(label)),
+    el('text', { class: 'axis-label', transform: `translate(${round(x - clear)},${round((a + b) / 2)}) rotate(-90)`, 'text-anchor': 'middle' }, esc(label)),
   ]);
 }

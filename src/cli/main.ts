@@ -11,6 +11,7 @@ import { simulate } from './simulate.js';
 import { DECORRELATED, kebab, METHODS, NEURONS, resolveConfig, RULES, type TrainConfig } from './config.js';
 import { runCompare } from './compare.js';
 import { rasterCommand, reportCommand } from './viz.js';
+import { NEURON_ORDERS, type NeuronOrder } from '../../viz/raster.js';
 import { addConfigFlags, configFlags } from './flags.js';
 import { resumeTraining, runEvaluation, runTraining } from './train.js';
 import { exportCommand, importCommand } from './nir.js';
@@ -181,7 +182,9 @@ const raster = program
   .option('--out <file>', 'HTML output')
   .option('--svg <file>', 'SVG output of the raster (for papers)')
   .option('--layers <list>', 'only these layers, comma-separated (input and the spiking layers by name)', (v: string) => v.split(',').map((x) => x.trim()))
-  .option('--eval-noise', 'run with the escape noise', false);
+  .option('--eval-noise', 'run with the escape noise', false)
+  .addOption(new Option('--order <how>', 'row order of the neurons: index, first-spike (time of the first spike), cluster (neurons firing together drawn together)').choices([...NEURON_ORDERS]).default('index'))
+  .option('--neurons <list>', 'membrane traces of these neurons of the first spiking layer (default: ones that cross the threshold now and then)', (v: string) => v.split(',').map((x) => Number(x.trim())));
 addConfigFlags(raster, ['dataset', 'dataDir', 'steps', 'encoding', 'noise', 'seed']).action(async (positional: string | undefined, opts: Record<string, unknown>) => {
   const target = (opts['model'] as string | undefined) ?? positional;
   if (!target) throw new SpikelrError('raster: give the model: spikelr raster --model <file.safetensors|run-dir> --out raster.html');
@@ -189,6 +192,8 @@ addConfigFlags(raster, ['dataset', 'dataDir', 'steps', 'encoding', 'noise', 'see
   const written = await rasterCommand({
     target, flags: configFlags(opts), sample: opts['sample'] as number, noise: opts['evalNoise'] as boolean,
     ...(opts['layers'] !== undefined ? { layers: opts['layers'] as string[] } : {}),
+    order: opts['order'] as NeuronOrder,
+    ...(opts['neurons'] !== undefined ? { neurons: opts['neurons'] as number[] } : {}),
     ...(opts['config'] !== undefined ? { config: opts['config'] as string } : {}),
     ...(opts['out'] !== undefined ? { out: opts['out'] as string } : {}),
     ...(opts['svg'] !== undefined ? { svg: opts['svg'] as string } : {}),

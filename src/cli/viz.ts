@@ -10,10 +10,10 @@ import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
 import { MODEL_FILE, METRICS_LOG, testSeed } from '../learning/trainer.js';
 import type { DiagnosticsRow } from '../learning/diagnostics.js';
-import { schemeTableau10 } from 'd3';
-import { histogramSvg, lineChartSvg, type Series } from '../../viz/charts.js';
+import { barChartSvg, histogramSvg, lineChartSvg, type Series } from '../../viz/charts.js';
+import { layerPalette, palette } from '../../viz/palette.js';
 import { membraneSvg, type Trace } from '../../viz/membrane.js';
-import { rasterFromRecording, rasterSvg, type Raster } from '../../viz/raster.js';
+import { neuronRates, orderNeurons, rasterFromRecording, rasterSvg, type NeuronOrder, type Raster } from '../../viz/raster.js';
 import { htmlReport, type Section } from '../../viz/report.js';
 import type { TrainConfig } from './config.js';
 import { loadSplit, noiseOf } from './recipe.js';
@@ -30,7 +30,7 @@ export interface SampleFigures {
 }
 
 /** Runs test sample `sample` through the network, recording every spiking layer. */
-export async function sampleFigures(net: Network, config: TrainConfig, sample: number, o: { readonly noise?: boolean; readonly traces?: number } = {}): Promise<SampleFigures> {
+export async function sampleFigures(net: Network, config: TrainConfig, sample: number, o: { readonly noise?: boolean; readonly traces?: number; readonly order?: NeuronOrder; readonly neurons?: readonly number[] } = {}): Promise<SampleFigures> {
   const test = await loadSplit({ ...config, testLimit: sample + 1 }, 'test');
   check(sample < test.count, () => `--sample ${sample}: the ${config.dataset} test set has ${test.count} samples`);
   const one = subset(test, Int32Array.of(sample));
@@ -44,14 +44,12 @@ export async function sampleFigures(net: Network, config: TrainConfig, sample: n
   const result = net.run(input, { record: Object.fromEntries(spiking.map((n) => [n, fieldsOf(n)])), ...(o.noise ? { noise: noiseOf(config), seed: config.seed } : {}) });
   try {
     const label = one.labels[0]!;
-    const raster = rasterFromRecording(result, 0, { input, caption: `test sample ${sample} (label ${label})` });
+    const recorded = rasterFromRecording(result, 0, { input, caption: `test sample ${sample} (label ${label})` });
+    // the input keeps its own order (pixels, channels); the neurons take the one asked for
+    const raster = { ...recorded, layers: recorded.layers.map((l) => (l.name === 'input' ? l : orderNeurons(l, o.order ?? 'index'))) };
     const predicted = tf.tidy(() => tf.argMax(tf.sum(result.output, 1), -1).dataSync()[0]!);
-    const rates = raster.layers.filter((l) => l.name !== 'input').map((l) => {
-      const counts = new Float32Array(l.neurons);
-      for (const n of l.units) counts[n]! += 1 / l.steps;
-      return { layer: l.name, rates: counts };
-    });
-    // membrane traces of the most active neurons of the first spiking layer
+    const rates = raster.layers.filter((l) => l.name !== 'input').map((l) => ({ layer: l.name, rates: neuronRates(l) }));
+    // membrane traces of informative neurons of the first spiking layer (or those named)
     const traces: Trace[] = [];
     const first = spiking[0];
     if (first) {
@@ -62,7 +60,8 @@ export async function sampleFigures(net: Network, config: TrainConfig, sample: n
       const moving = rec['threshold']?.dataSync();
       const learned = layer.params['threshold']?.dataSync();
       const base = (layer.neuron as { threshold?: number }).threshold ?? 0;
-      const order = Array.from(rates[0]!.rates.keys()).sort((a, b) => rates[0]!.rates[b]! - rates[0]!.rates[a]! || a - b).slice(0, o.traces ?? 4);
+      for (const n of o.neurons ?? []) check(Number.isInteger(n) && n >= 0 && n < neurons, () => `--neurons: ${first} has neurons 0…${neurons - 1}, got ${n}`);
+      const order = o.neurons ?? informativeNeurons(rates[0]!.rates, u, steps, neurons, o.traces ?? 4);
       for (const n of order) {
         traces.push({
           label: `${first} neuron ${n}${moving ? ' (adaptive threshold)' : ''}`,
@@ -79,20 +78,37 @@ export async function sampleFigures(net: Network, config: TrainConfig, sample: n
   }
 }
 
+/**
+ * Neurons whose traces say something: those that cross the threshold now and then (a rate in
+ * (0, 0.6], nearest 0.25 first), then the silent ones whose membrane varies most; never the
+ * saturated ones that fire every step.
+ */
+export function informativeNeurons(rates: Float32Array, membrane: ArrayLike<number>, steps: number, neurons: number, count: number): number[] {
+  const variance = (n: number) => {
+    let s = 0, s2 = 0;
+    for (let t = 0; t < steps; t++) (s += membrane[t * neurons + n]!), (s2 += membrane[t * neurons + n]! ** 2);
+    return s2 / steps - (s / steps) ** 2;
+  };
+  const all = Array.from({ length: neurons }, (_, n) => n);
+  const firing = all.filter((n) => rates[n]! > 0 && rates[n]! <= 0.6).sort((a, b) => Math.abs(rates[a]! - 0.25) - Math.abs(rates[b]! - 0.25) || a - b);
+  const silent = all.filter((n) => rates[n] === 0).map((n) => [n, variance(n)] as const).sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([n]) => n);
+  return [...firing, ...silent].slice(0, count);
+}
+
 function sampleSections(f: SampleFigures, title: string): Section[] {
   return [
-    { heading: `${title}: spike raster`, text: `Predicted class ${f.predicted}, label ${f.label}. Scroll to zoom in time, drag to pan, hover for neuron and step.`, rasters: [f.raster] },
-    ...(f.traces.length ? [{ heading: `${title}: membrane traces`, text: 'The most active neurons of the first spiking layer; dashed: threshold; dots: spikes.', figures: [membraneSvg(f.traces, { width: 560, panelHeight: 110 })] }] : []),
+    { heading: `${title}: spike raster`, text: `Predicted class ${f.predicted}, label ${f.label}. Right of each raster: each neuron's firing rate; below it: the fraction of the layer spiking at each step. Scroll to zoom in time, drag to pan, hover for neuron and step.`, rasters: [f.raster] },
+    ...(f.traces.length ? [{ heading: `${title}: membrane traces`, text: 'Neurons of the first spiking layer that cross their threshold now and then (or, if none do, whose membrane varies most); dashed: the threshold; dots: spikes.', figures: [membraneSvg(f.traces, { width: 560, panelHeight: 110 })] }] : []),
     { heading: `${title}: firing rates`, figures: f.rates.map((r) => histogramSvg({ title: `${r.layer}: rate per neuron`, x: 'spikes per step', values: r.rates, domain: [0, 1], bins: 20 })) },
   ];
 }
 
 /** `spikelr raster`: an HTML page (and optionally an SVG) of one test sample's spikes. */
-export async function rasterCommand(o: { readonly target: string; readonly flags: Partial<TrainConfig>; readonly config?: string; readonly sample: number; readonly out?: string; readonly svg?: string; readonly noise: boolean; readonly layers?: readonly string[] }): Promise<string[]> {
+export async function rasterCommand(o: { readonly target: string; readonly flags: Partial<TrainConfig>; readonly config?: string; readonly sample: number; readonly out?: string; readonly svg?: string; readonly noise: boolean; readonly layers?: readonly string[]; readonly order?: NeuronOrder; readonly neurons?: readonly number[] }): Promise<string[]> {
   check(o.out !== undefined || o.svg !== undefined, () => 'raster: give --out <file.html> and/or --svg <file.svg>');
   const { net, config } = await loadTrained(o.target, o.flags, o.config);
   try {
-    let figures = await sampleFigures(net, config, o.sample, { noise: o.noise });
+    let figures = await sampleFigures(net, config, o.sample, { noise: o.noise, ...(o.order ? { order: o.order } : {}), ...(o.neurons ? { neurons: o.neurons } : {}) });
     if (o.layers) {
       const known = figures.raster.layers.map((l) => l.name);
       for (const name of o.layers) check(known.includes(name), () => `--layers: no layer '${name}' in the raster; it has ${known.join(', ')}`);
@@ -122,22 +138,49 @@ interface History {
   readonly validationAccuracy?: number;
 }
 
-/** Training curves of one or more runs: loss and accuracy against epoch and against train time. */
-function curveFigures(runs: Record<string, readonly History[]>, steps?: Record<string, readonly [number, number][]>, style: Style = () => ({})): string[] {
-  const series = (f: (h: History) => [number, number]) => Object.entries(runs).map(([name, h]): Series => ({ name, points: h.map(f), ...style(name) }));
-  return [
-    lineChartSvg({ title: 'test accuracy by epoch', x: 'epoch', y: 'test accuracy', series: series((h) => [h.epoch, h.testAccuracy]) }),
-    lineChartSvg({ title: 'test accuracy by train time', x: 'train seconds', y: 'test accuracy', series: series((h) => [h.trainSeconds, h.testAccuracy]) }),
-    lineChartSvg({ title: 'train loss by epoch', x: 'epoch', y: 'train loss', series: series((h) => [h.epoch, h.trainLoss]) }),
-    lineChartSvg({ title: 'peak tensor memory by epoch', x: 'epoch', y: 'MiB', series: series((h) => [h.epoch, h.peakTensorBytes / 2 ** 20]) }),
-    ...(steps && Object.values(steps).some((s) => s.length > 1) ? [lineChartSvg({ title: 'train loss by step', x: 'step', y: 'loss', series: Object.entries(steps).map(([name, points]) => ({ name, points, ...style(name) })) })] : []),
-  ];
+/** A run's log (metrics.jsonl): the loss every few steps, and each epoch's end with what was measured there. */
+interface RunLog {
+  readonly steps: readonly [number, number][];
+  readonly epochs: readonly { readonly epoch: number; readonly step: number; readonly testAccuracy: number | null; readonly validationAccuracy?: number; readonly trainSeconds: number }[];
 }
 
-async function stepLosses(runDir: string): Promise<[number, number][]> {
+async function runLog(runDir: string): Promise<RunLog> {
   const file = path.join(runDir, METRICS_LOG);
-  if (!existsSync(file)) return [];
-  return (await fs.readFile(file, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; step: number; loss: number }).filter((r) => r.type === 'step').map((r) => [r.step, r.loss]);
+  if (!existsSync(file)) return { steps: [], epochs: [] };
+  const records = (await fs.readFile(file, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number | string | null>);
+  return {
+    steps: records.filter((r) => r['type'] === 'step').map((r) => [r['step'] as number, r['loss'] as number]),
+    epochs: records.filter((r) => r['type'] === 'epoch').map((r) => ({
+      epoch: r['epoch'] as number, step: r['steps'] as number, testAccuracy: r['testAccuracy'] as number | null, trainSeconds: r['trainSeconds'] as number,
+      ...(typeof r['validationAccuracy'] === 'number' ? { validationAccuracy: r['validationAccuracy'] } : {}),
+    })),
+  };
+}
+
+/**
+ * Training curves of one or more runs, by step (from each run's metrics.jsonl) with the epochs
+ * marked: the loss, test (and validation) accuracy where measured; accuracy against train time;
+ * peak tensor memory as bars from zero.
+ */
+function curveFigures(runs: Record<string, { readonly history: readonly History[]; readonly log: RunLog; readonly peakTensorBytes: number }>, color: (name: string) => string, dashed: (name: string) => boolean = () => false): string[] {
+  const entries = Object.entries(runs);
+  const style = (name: string) => ({ color: color(name), ...(dashed(name) ? { dashed: true } : {}) });
+  const first = entries.find(([, r]) => r.log.epochs.length > 1)?.[1] ?? entries[0]?.[1];
+  const marks = (first?.log.epochs ?? []).slice(0, -1).map((e) => ({ at: e.step, label: `epoch ${e.epoch + 1}` }));
+  const accuracy: Series[] = entries.flatMap(([name, r]) => {
+    const test = r.log.epochs.filter((e) => e.testAccuracy !== null).map((e) => [e.step, e.testAccuracy!] as [number, number]);
+    const validation = r.log.epochs.filter((e) => e.validationAccuracy !== undefined).map((e) => [e.step, e.validationAccuracy!] as [number, number]);
+    return [{ name, points: test, ...style(name) }, ...(validation.length ? [{ name: `${name} (validation)`, points: validation, color: color(name), dashed: true }] : [])];
+  });
+  // steps from 0 to the last, so an accuracy measured once (one epoch) sits where the run ended
+  const last = Math.max(1, ...entries.flatMap(([, r]) => [...r.log.steps.map((p) => p[0]), ...r.log.epochs.map((e) => e.step)]));
+  const figures = [
+    lineChartSvg({ title: 'train loss by step', x: 'step', y: 'train loss', logY: 'auto', xDomain: [0, last], xMarks: marks, series: entries.map(([name, r]) => ({ name, points: r.log.steps, ...style(name) })) }),
+    lineChartSvg({ title: `test accuracy by step${accuracy.some((a) => a.name.endsWith('(validation)')) ? ' (dashed: validation)' : ''}, measured at each epoch's end`, x: 'step', y: 'test accuracy', xDomain: [0, last], xMarks: marks, series: accuracy }),
+    lineChartSvg({ title: 'test accuracy by train time', x: 'train seconds', y: 'test accuracy', zeroBased: false, series: entries.map(([name, r]) => ({ name, points: r.history.map((h) => [h.trainSeconds, h.testAccuracy] as [number, number]), ...style(name) })) }),
+    barChartSvg({ title: 'peak tensor memory', x: 'MiB', bars: entries.map(([name, r]) => ({ name, value: r.peakTensorBytes / 2 ** 20, color: color(name), label: `${(r.peakTensorBytes / 2 ** 20).toFixed(1)} MiB` })) }),
+  ];
+  return figures;
 }
 
 /** `spikelr report`: an HTML report of a train run (metrics.json) or a compare run (compare.json). */
@@ -160,7 +203,7 @@ async function trainReport(runDir: string, metrics: { method: string; history: H
       subtitle: `${config.method} on ${config.dataset}: ${config.conv ? `conv ${config.conv}, ` : ''}hidden ${config.hidden.join('-') || 'none'} ${config.neuron}, ${config.steps} steps, ${config.encoding} input, seed ${config.seed}`,
       sections: [
         { heading: 'Result', table: { header: ['test accuracy', 'train seconds', 'samples/s', 'peak tensor MiB', 'epochs', 'stopped'], rows: [[pct(metrics.testAccuracy), metrics.trainSeconds.toFixed(1), metrics.samplesPerSecond.toFixed(1), (metrics.peakTensorBytes / 2 ** 20).toFixed(1), metrics.history.length, metrics.stopped]] } },
-        { heading: 'Training curves', figures: curveFigures({ [config.method]: metrics.history }, { [config.method]: await stepLosses(runDir) }) },
+        { heading: 'Training curves', figures: curveFigures({ [config.method]: { history: metrics.history, log: await runLog(runDir), peakTensorBytes: metrics.peakTensorBytes } }, palette([config.method])) },
         ...sampleSections(figures, 'test sample 0'),
       ],
     });
@@ -178,6 +221,8 @@ interface CompareJson {
   arms?: Record<string, { method: string; decorrelate: string }>;
   runs: Record<string, { testAccuracy: number; trainSeconds: number; samplesPerSecond: number; peakTensorBytes: number; history: History[] }>;
   gradients: {
+    /** Batches the gradient statistics average over. */
+    batches?: number;
     initial: { parameter: string; mean: number; sd: number; normRatio: number }[];
     copies?: DiagnosticsRow[];
     sweeps?: Record<string, DiagnosticsRow[]>;
@@ -190,56 +235,86 @@ interface CompareJson {
   robustness: { epsilons?: number[]; fgsm?: Record<string, number[]>; pgd?: Record<string, number[]>; transfer?: Record<string, number[]>; noiseLevels?: number[]; gaussian?: Record<string, number[]>; samples?: number; skipped?: string };
 }
 
-/** A series' colour and dash by its run's name. */
-type Style = (name: string) => Pick<Series, 'color' | 'dashed'>;
+/** A robustness table's key in words: 'lrFromBptt' is LR attacked by PGD crafted on the BPTT model. */
+export function robustnessLabel(key: string): string {
+  const transfer = /^(.+)From([A-Z].*)$/.exec(key);
+  return transfer ? `${transfer[1]} (attacks crafted on ${transfer[2]![0]!.toLowerCase()}${transfer[2]!.slice(1)})` : key;
+}
 
 async function compareReport(runDir: string, c: CompareJson): Promise<string> {
   // one colour per method in every chart; a decorrelated arm dashed in its method's colour
-  const methodOrder = [...new Set(c.methods.map(armMethod))];
-  const style: Style = (arm) => ({ color: schemeTableau10[methodOrder.indexOf(armMethod(arm)) % 10]!, ...(arm.includes('+') ? { dashed: true } : {}) });
-  const sections: Section[] = [
-    { heading: 'Result', table: { header: ['method', 'test accuracy', 'train seconds', 'samples/s', 'peak tensor MiB'], rows: c.methods.map((m) => { const r = c.runs[m]!; return [m, pct(r.testAccuracy), r.trainSeconds.toFixed(1), r.samplesPerSecond.toFixed(1), (r.peakTensorBytes / 2 ** 20).toFixed(1)]; }) } },
-    { heading: 'Training curves', figures: curveFigures(Object.fromEntries(c.methods.map((m) => [m, c.runs[m]!.history])), Object.fromEntries(await Promise.all(c.methods.map(async (m) => [m, await stepLosses(path.join(runDir, m))] as const))), style) },
-  ];
-  const cosRows = (rows: CompareJson['gradients']['initial']) => rows.map((l) => [l.parameter, `${l.mean.toFixed(3)} ± ${l.sd.toFixed(3)}`, l.normRatio.toFixed(3)]);
-  const figures: string[] = [];
+  const methodColor = palette(c.methods.map(armMethod));
+  const color = (arm: string) => methodColor(armMethod(arm));
+  const dashed = (arm: string) => arm.includes('+');
+  const style = (arm: string): Pick<Series, 'color' | 'dashed'> => ({ color: color(arm), ...(dashed(arm) ? { dashed: true } : {}) });
+  const mib = (bytes: number) => bytes / 2 ** 20;
+  const logs = Object.fromEntries(await Promise.all(c.methods.map(async (m) => [m, await runLog(path.join(runDir, m))] as const)));
   const sweeps = sweepsOf(c.gradients);
   const lrSweep = sweeps['lr'];
+  const layers = lrSweep?.length ? Object.keys(lrSweep[0]!.layers) : [];
+  const layerColor = layerPalette(layers);
+  const kTicks = (rows: readonly DiagnosticsRow[]) => rows.map((r) => r.copies);
+  // one draw (a single gradient batch) has no spread to show
+  const spread = (c.gradients.batches ?? 2) > 1;
+  const cosRows = (rows: CompareJson['gradients']['initial']) => rows.map((l) => [l.parameter, spread ? `${l.mean.toFixed(3)} ± ${l.sd.toFixed(3)}` : l.mean.toFixed(3), l.normRatio.toFixed(3)]);
+  const cosHeader = (what: string) => `${what}${spread ? ` (mean ± sd over ${c.gradients.batches} batches)` : ' (one batch)'}`;
+
+  // the summary: one screen, small multiples per method, and the gradient agreement
+  const r = c.robustness;
+  const middle = r.epsilons ? Math.floor((r.epsilons.length - 1) / 2) + (r.epsilons[0] === 0 ? 1 : 0) : 0;
+  const eps = r.epsilons?.[Math.min(middle, (r.epsilons?.length ?? 1) - 1)];
+  const summary: string[] = [
+    barChartSvg({ title: 'test accuracy', x: 'accuracy', domain: [0, 1], bars: c.methods.map((m) => ({ name: m, value: c.runs[m]!.testAccuracy, color: color(m), label: pct(c.runs[m]!.testAccuracy) })) }),
+    barChartSvg({ title: 'train time', x: 'seconds', bars: c.methods.map((m) => ({ name: m, value: c.runs[m]!.trainSeconds, color: color(m), label: `${c.runs[m]!.trainSeconds.toFixed(0)} s` })) }),
+    barChartSvg({ title: 'peak tensor memory', x: 'MiB', bars: c.methods.map((m) => ({ name: m, value: mib(c.runs[m]!.peakTensorBytes), color: color(m), label: `${mib(c.runs[m]!.peakTensorBytes).toFixed(1)} MiB` })) }),
+    ...(r.pgd && eps !== undefined ? [barChartSvg({ title: `accuracy under PGD, ε = ${eps}`, x: 'accuracy', domain: [0, 1], bars: c.methods.filter((m) => r.pgd![m]).map((m) => ({ name: m, value: r.pgd![m]![r.epsilons!.indexOf(eps)]!, color: color(m), label: pct(r.pgd![m]![r.epsilons!.indexOf(eps)]!) })) })] : []),
+  ];
+  const swept = Object.entries(sweeps).filter(([, rows]) => rows.length);
+  const methodSeries = (f: (row: DiagnosticsRow) => number, arms = swept) => arms.map(([m, rows]) => ({ name: `${m} (${samplesName(m)})`, points: rows.map((row) => [row.copies, f(row)] as [number, number]), ...style(m) }));
+  const allK = [...new Set(swept.flatMap(([, rows]) => kTicks(rows)))].sort((a, b) => a - b);
+  if (swept.length) summary.push(lineChartSvg({ title: 'gradient agreement: cosine to BPTT against K', x: 'K (copies or directions)', y: 'cosine', logX: true, xTicks: allK, yDomain: [0, 1], width: 420, series: methodSeries((row) => row.cosine.mean) }));
+
+  const sections: Section[] = [
+    { heading: 'Summary', figures: summary },
+    { heading: 'Result', table: { header: ['method', 'test accuracy', 'train seconds', 'samples/s', 'peak tensor MiB'], rows: c.methods.map((m) => { const run = c.runs[m]!; return [m, pct(run.testAccuracy), run.trainSeconds.toFixed(1), run.samplesPerSecond.toFixed(1), mib(run.peakTensorBytes).toFixed(1)]; }) } },
+    { heading: 'Training curves', figures: curveFigures(Object.fromEntries(c.methods.map((m) => [m, { history: c.runs[m]!.history, log: logs[m]!, peakTensorBytes: c.runs[m]!.peakTensorBytes }])), color, dashed) },
+  ];
+  const figures: string[] = [];
   if (lrSweep?.length) {
-    const layers = Object.keys(lrSweep[0]!.layers);
-    const by = (f: (row: DiagnosticsRow, layer: string) => number) => layers.map((l) => ({ name: l, points: lrSweep.map((row) => [row.copies, f(row, l)] as [number, number]) }));
-    figures.push(lineChartSvg({ title: 'cosine(LR, BPTT) against copies K', x: 'copies K', y: 'cosine', logX: true, yDomain: [0, 1], series: [{ name: 'all', points: lrSweep.map((row) => [row.copies, row.cosine.mean] as [number, number]) }, ...by((row, l) => row.layers[l]!.cosine)] }));
-    figures.push(lineChartSvg({ title: 'variance of one LR estimate against copies K', x: 'copies K', y: 'log10 variance', logX: true, series: by((row, l) => Math.log10(row.layers[l]!.variance)) }));
+    const by = (f: (row: DiagnosticsRow, layer: string) => number) => layers.map((l) => ({ name: l, color: layerColor(l), points: lrSweep.map((row) => [row.copies, f(row, l)] as [number, number]) }));
+    figures.push(lineChartSvg({ title: 'cosine(LR, BPTT) against copies K', x: 'copies K', y: 'cosine', logX: true, xTicks: kTicks(lrSweep), yDomain: [0, 1], series: [{ name: 'all', color: layerColor('all'), points: lrSweep.map((row) => [row.copies, row.cosine.mean] as [number, number]) }, ...by((row, l) => row.layers[l]!.cosine)] }));
+    figures.push(lineChartSvg({ title: 'variance of one LR estimate against copies K', x: 'copies K', y: 'log10 variance', logX: true, xTicks: kTicks(lrSweep), series: by((row, l) => Math.log10(row.layers[l]!.variance)) }));
   }
   const methodFigures: string[] = [];
-  const swept = Object.entries(sweeps).filter(([, rows]) => rows.length);
   if (swept.length > 1) {
     // every sampling method on one axis: K counts LR's copies and FG's directions
-    const series = (f: (row: DiagnosticsRow) => number, arms = swept) => arms.map(([m, rows]) => ({ name: `${m} (${samplesName(m)})`, points: rows.map((row) => [row.copies, f(row)] as [number, number]), ...style(m) }));
-    methodFigures.push(lineChartSvg({ title: 'cosine to the BPTT gradient against K, by method', x: 'K (copies or directions)', y: 'cosine', logX: true, yDomain: [0, 1], series: series((row) => row.cosine.mean) }));
-    methodFigures.push(lineChartSvg({ title: 'variance of one estimate against K, by method', x: 'K (copies or directions)', y: 'log10 variance', logX: true, series: series((row) => Math.log10(row.variance)) }));
+    methodFigures.push(lineChartSvg({ title: 'cosine to the BPTT gradient against K, by method', x: 'K (copies or directions)', y: 'cosine', logX: true, xTicks: allK, yDomain: [0, 1], series: methodSeries((row) => row.cosine.mean) }));
+    methodFigures.push(lineChartSvg({ title: 'variance of one estimate against K, by method', x: 'K (copies or directions)', y: 'log10 variance', logX: true, xTicks: allK, series: methodSeries((row) => Math.log10(row.variance)) }));
     // and layer by layer (with and without decorrelation, when the compare ran both)
     for (const layer of Object.keys(swept[0]![1][0]!.layers)) {
       const having = swept.filter(([, rows]) => rows[0]!.layers[layer]);
-      methodFigures.push(lineChartSvg({ title: `${layer}: cosine to the BPTT gradient against K`, x: 'K (copies or directions)', y: 'cosine', logX: true, yDomain: [0, 1], series: series((row) => row.layers[layer]!.cosine, having) }));
-      methodFigures.push(lineChartSvg({ title: `${layer}: variance of one estimate against K`, x: 'K (copies or directions)', y: 'log10 variance', logX: true, series: series((row) => Math.log10(row.layers[layer]!.variance), having) }));
+      methodFigures.push(lineChartSvg({ title: `${layer}: cosine to the BPTT gradient against K`, x: 'K (copies or directions)', y: 'cosine', logX: true, xTicks: allK, yDomain: [0, 1], series: methodSeries((row) => row.layers[layer]!.cosine, having) }));
+      methodFigures.push(lineChartSvg({ title: `${layer}: variance of one estimate against K`, x: 'K (copies or directions)', y: 'log10 variance', logX: true, xTicks: allK, series: methodSeries((row) => Math.log10(row.layers[layer]!.variance), having) }));
     }
   }
-  sections.push({ heading: 'Gradient agreement (per-layer cosine, LR estimate vs BPTT surrogate gradient)', table: { header: ['parameter', 'cosine at initialisation', '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.initial) }, figures });
-  if (c.gradients.trainedLR) sections.push({ heading: 'Gradient agreement at the LR-trained weights', table: { header: ['parameter', 'cosine', '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.trainedLR) } });
-  for (const [arm, rows] of Object.entries(c.gradients.trainedArms ?? {})) sections.push({ heading: `Gradient agreement at the weights ${arm} trained`, table: { header: ['parameter', 'cosine', `‖${arm}‖/‖BPTT‖`], rows: cosRows(rows) } });
+  sections.push({ heading: 'Gradient agreement (per-layer cosine, LR estimate vs BPTT surrogate gradient)', table: { header: ['parameter', cosHeader('cosine at initialisation'), '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.initial) }, figures });
+  if (c.gradients.trainedLR) sections.push({ heading: 'Gradient agreement at the LR-trained weights', table: { header: ['parameter', cosHeader('cosine'), '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.trainedLR) } });
+  for (const [arm, rows] of Object.entries(c.gradients.trainedArms ?? {})) sections.push({ heading: `Gradient agreement at the weights ${arm} trained`, table: { header: ['parameter', cosHeader('cosine'), `‖${arm}‖/‖BPTT‖`], rows: cosRows(rows) } });
   for (const [m, rows] of Object.entries(c.gradients.methods ?? {})) {
-    sections.push({ heading: `Gradient agreement: ${m} estimate vs BPTT surrogate gradient`, table: { header: ['parameter', 'cosine at initialisation', `‖${m}‖/‖BPTT‖`], rows: cosRows(rows) } });
+    sections.push({ heading: `Gradient agreement: ${m} estimate vs BPTT surrogate gradient`, table: { header: ['parameter', cosHeader('cosine at initialisation'), `‖${m}‖/‖BPTT‖`], rows: cosRows(rows) } });
   }
   if (methodFigures.length) sections.push({ heading: 'Every sampling estimator against its number of samples K (initialisation, one batch)', ...(c.arms ? { text: 'Runs named +decor decorrelate their layers\' inputs; each is compared with the BPTT gradient of its own (decorrelated) network.' } : {}), figures: methodFigures });
-  const r = c.robustness;
   if (r.epsilons) {
-    const eps = r.epsilons;
-    const curves = (title: string, table: Record<string, number[]> | undefined, levels: number[], x: string) =>
-      table ? [lineChartSvg({ title, x, y: 'accuracy', yDomain: [0, 1], series: Object.entries(table).map(([name, acc]) => ({ name, points: acc.map((a, i) => [levels[i]!, a] as [number, number]), ...(name in c.runs ? style(name) : {}) })) })] : [];
+    const levels = r.epsilons;
+    const curves = (title: string, table: Record<string, number[]> | undefined, xs: number[], x: string) =>
+      table ? [lineChartSvg({ title, x, y: 'accuracy', yDomain: [0, 1], xTicks: xs, series: Object.entries(table).map(([name, acc]) => {
+        const transfer = /^(.+)From[A-Z]/.exec(name)?.[1];
+        const own = name in c.runs ? name : transfer && transfer in c.runs ? transfer : undefined;
+        return { name: robustnessLabel(name), points: acc.map((a, i) => [xs[i]!, a] as [number, number]), ...(own ? { color: color(own), ...(transfer ? { dashed: true } : dashed(own) ? { dashed: true } : {}) } : {}) };
+      }) })] : [];
     sections.push({
       heading: `Robustness (${r.samples} test images)`,
-      figures: [...curves('FGSM', r.fgsm, eps, 'ε'), ...curves('PGD', r.pgd, eps, 'ε'), ...curves('PGD transfer (crafted on the other model)', r.transfer, eps, 'ε'), ...curves('Gaussian noise', r.gaussian, r.noiseLevels ?? [], 'σ')],
+      figures: [...curves('FGSM', r.fgsm, levels, 'ε'), ...curves('PGD', r.pgd, levels, 'ε'), ...curves('PGD transfer (crafted on the other model)', r.transfer, levels, 'ε'), ...curves('Gaussian noise', r.gaussian, r.noiseLevels ?? [], 'σ')],
     });
   } else if (r.skipped) sections.push({ heading: 'Robustness', text: r.skipped });
   const model = c.methods.find((m) => existsSync(path.join(runDir, m, MODEL_FILE)));
