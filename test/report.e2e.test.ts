@@ -4,7 +4,7 @@
  * raster drawn, the raster's hover names neuron and step. Screenshots go to test-results/.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -117,6 +117,25 @@ describe('HTML reports in a browser', () => {
     await page.screenshot({ path: path.join(shots, 'train-report.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
+
+    // every figure as SVG and PDF for a paper: one page of the figure's size, 11 px text at 7 pt, fonts embedded
+    const figures = path.join(dir, 'figures');
+    const f = await spikelr('report', runDir, '--figures', figures, '--style', 'paper');
+    expect(f.stdout).toMatch(/wrote 14 files/); // 7 figures
+    const files = readdirSync(figures).sort();
+    expect(files.filter((n) => n.endsWith('.svg'))).toEqual(files.filter((n) => n.endsWith('.pdf')).map((n) => n.replace(/pdf$/, 'svg')));
+    expect(files[0]).toBe('01-train-loss-by-step.pdf');
+    const svg = readFileSync(path.join(figures, '01-train-loss-by-step.svg'), 'utf8');
+    expect(svg.match(/<title>/g)).toHaveLength(1); // the document's; the marks' hover titles are dropped
+    expect(svg).toMatch(/Helvetica/);
+    const pdf = readFileSync(path.join(figures, '01-train-loss-by-step.pdf')).toString('latin1');
+    expect(pdf.startsWith('%PDF-')).toBe(true);
+    expect(pdf.match(/\/Type\s*\/Page\b/g)).toHaveLength(1);
+    const [, w, h] = /\/MediaBox\s*\[0 0 ([\d.]+) ([\d.]+)\]/.exec(pdf)!;
+    const width = Number(/<svg [^>]*width="([\d.]+)"/.exec(svg)![1]), height = Number(/<svg [^>]*height="([\d.]+)"/.exec(svg)![1]);
+    expect(Number(w)).toBeCloseTo((width * 7) / 11, 0);
+    expect(Number(h)).toBeCloseTo((height * 7) / 11, 0);
+    expect(pdf).toMatch(/\/FontFile/);
   });
 
   it('a compare run: both methods, gradient agreement, robustness; a large raster is drawn on canvas', async () => {

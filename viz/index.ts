@@ -7,4 +7,5 @@ export type { Trace } from './membrane.js';
 export { lineChartSvg, histogramSvg, barChartSvg, spansDecades } from './charts.js';
 export type { LineChart, Series, Bar } from './charts.js';
 export { htmlReport } from './report.js';
+export { paperSvg } from './svg.js';
 export type { Section } from './report.js';

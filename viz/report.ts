@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CLIENT_SCRIPT } from './client.js';
 import { layerTitle, type Raster } from './raster.js';
-import { esc } from './svg.js';
+import { esc, paperSvg } from './svg.js';
 
 export interface Section {
   readonly heading: string;
@@ -57,7 +57,11 @@ const rasterJson = (r: Raster) => ({
   })),
 });
 
-export function htmlReport(o: { readonly title: string; readonly subtitle?: string; readonly sections: readonly Section[] }): string {
+/** Print: the figures without frames, in the paper style (svg.ts), the tooltips and their script kept for the rasters. */
+const PAPER_CSS = `body.paper { font-family: Helvetica, Arial, sans-serif; } body.paper .figures svg { border: none; } body.paper h2 { border: none; }`;
+
+export function htmlReport(o: { readonly title: string; readonly subtitle?: string; readonly sections: readonly Section[]; readonly style?: 'screen' | 'paper' }): string {
+  const paper = o.style === 'paper';
   let id = 0;
   const body = o.sections.map((s) => {
     const parts = [`<h2>${esc(s.heading)}</h2>`];
@@ -65,7 +69,7 @@ export function htmlReport(o: { readonly title: string; readonly subtitle?: stri
     if (s.table) {
       parts.push(`<table><thead><tr>${s.table.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${s.table.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`);
     }
-    if (s.figures?.length) parts.push(`<div class="figures">${s.figures.join('')}</div>`);
+    if (s.figures?.length) parts.push(`<div class="figures">${(paper ? s.figures.map(paperSvg) : s.figures).join('')}</div>`);
     for (const r of s.rasters ?? []) {
       const source = `raster-data-${id++}`;
       parts.push(`${r.caption ? `<p>${esc(r.caption)}</p>` : ''}<div class="raster" data-source="${source}"></div><script type="application/json" id="${source}">${scriptJson(rasterJson(r))}</script>`);
@@ -73,8 +77,8 @@ export function htmlReport(o: { readonly title: string; readonly subtitle?: stri
     return `<section>${parts.join('\n')}</section>`;
   });
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(o.title)}</title><style>${CSS}</style></head>
-<body>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(o.title)}</title><style>${CSS}${paper ? PAPER_CSS : ''}</style></head>
+<body${paper ? ' class="paper"' : ''}>
 <h1>${esc(o.title)}</h1>${o.subtitle ? `<p>${esc(o.subtitle)}</p>` : ''}
 ${body.join('\n')}
 <script>${d3Bundle()}</script>

@@ -50,6 +50,21 @@ svg.spikelr .bar { fill: #60a5fa; }
 svg.spikelr .series { fill: none; stroke-width: 1.8; }
 `;
 
+/**
+ * The figures' look in print (`--style paper`): Helvetica/Arial at sizes that read at a journal
+ * column's width, black axes, no hover titles on the marks (the document keeps its own title).
+ */
+const PAPER_STYLE = STYLE.replace('font: 11px system-ui, sans-serif; background: #fff;', 'font: 11px Helvetica, Arial, sans-serif;')
+  .replace('.axis line, svg.spikelr .axis path { stroke: #555; }', '.axis line, svg.spikelr .axis path { stroke: #000; }')
+  .replace('.title { font-size: 13px; font-weight: 600; }', '.title { font-size: 12px; font-weight: 600; }');
+
+/** `svg` (a document from this module) restyled for print: the paper style, the marks' hover titles dropped. */
+export function paperSvg(svg: string): string {
+  return svg
+    .replace(/<style>[\s\S]*?<\/style>/, `<style>${PAPER_STYLE}</style>`)
+    .replace(/(<(circle|rect)\b[^>]*)><title>[^<]*<\/title><\/\2>/g, '$1/>');
+}
+
 /** A whole SVG document. */
 export function svg(width: number, height: number, body: readonly string[], o: { readonly title?: string; readonly kind: string }): string {
   return el('svg', { xmlns: 'http://www.w3.org/2000/svg', class: `spikelr ${o.kind}`, width, height, viewBox: `0 0 ${width} ${height}`, role: 'img' }, [

@@ -11,6 +11,7 @@ import { simulate } from './simulate.js';
 import { DECORRELATED, kebab, METHODS, NEURONS, resolveConfig, RULES, type TrainConfig } from './config.js';
 import { runCompare } from './compare.js';
 import { rasterCommand, reportCommand } from './viz.js';
+import { FIGURE_STYLES, type FigureStyle } from './figures.js';
 import { NEURON_ORDERS, type NeuronOrder } from '../../viz/raster.js';
 import { addConfigFlags, configFlags } from './flags.js';
 import { resumeTraining, runEvaluation, runTraining } from './train.js';
@@ -203,13 +204,16 @@ addConfigFlags(raster, ['dataset', 'dataDir', 'steps', 'encoding', 'noise', 'see
 
 program
   .command('report')
-  .description('HTML report of a train run (metrics.json) or a compare run (compare.json): curves, gradients, robustness, rasters')
+  .description('HTML report of a train run (metrics.json) or a compare run (compare.json): curves, gradients, robustness, rasters; --figures writes each figure as SVG and PDF for a paper')
   .argument('<run-dir>', 'run directory')
-  .requiredOption('--out <file>', 'HTML output')
-  .action(async (runDir: string, opts: { out: string }) => {
+  .option('--out <file>', 'HTML output')
+  .option('--figures <dir>', 'write every figure into this folder as NN-title.svg and NN-title.pdf (Chromium prints the PDFs: fonts embedded, a journal column wide)')
+  .addOption(new Option('--style <style>', 'screen, or paper: print fonts, black axes, no frames or hover titles').choices([...FIGURE_STYLES]).default('screen'))
+  .option('--no-pdf', 'with --figures, the SVGs alone')
+  .action(async (runDir: string, opts: { out?: string; figures?: string; style: FigureStyle; pdf: boolean }) => {
     await initBackend({ backend: backendOption() });
-    await reportCommand(runDir, opts.out);
-    process.stdout.write(`wrote ${opts.out}\n`);
+    const written = await reportCommand(runDir, { ...(opts.out !== undefined ? { out: opts.out } : {}), ...(opts.figures !== undefined ? { figures: opts.figures } : {}), style: opts.style, pdf: opts.pdf });
+    process.stdout.write(`wrote ${written.length > 3 ? `${written.length} files (${written.slice(0, 2).join(', ')}, …)` : written.join(' and ')}\n`);
   });
 
 program

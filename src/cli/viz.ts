@@ -15,6 +15,7 @@ import { layerPalette, palette } from '../../viz/palette.js';
 import { membraneSvg, type Trace } from '../../viz/membrane.js';
 import { neuronRates, orderNeurons, rasterFromRecording, rasterSvg, type NeuronOrder, type Raster } from '../../viz/raster.js';
 import { htmlReport, type Section } from '../../viz/report.js';
+import { writeFigures, type FigureStyle } from './figures.js';
 import type { TrainConfig } from './config.js';
 import { loadSplit, noiseOf } from './recipe.js';
 import { loadTrained, METRICS_FILE } from './train.js';
@@ -184,21 +185,35 @@ function curveFigures(runs: Record<string, { readonly history: readonly History[
 }
 
 /** `spikelr report`: an HTML report of a train run (metrics.json) or a compare run (compare.json). */
-export async function reportCommand(runDir: string, out: string): Promise<void> {
+export async function reportCommand(runDir: string, o: { readonly out?: string; readonly figures?: string; readonly style?: FigureStyle; readonly pdf?: boolean }): Promise<string[]> {
+  check(o.out !== undefined || o.figures !== undefined, () => 'report: give --out <file.html> and/or --figures <dir>');
   check(existsSync(runDir), () => `report: ${runDir}: no such directory`);
   const compareFile = path.join(runDir, 'compare.json'), metricsFile = path.join(runDir, METRICS_FILE);
-  let html: string;
-  if (existsSync(compareFile)) html = await compareReport(runDir, JSON.parse(await fs.readFile(compareFile, 'utf8')));
-  else if (existsSync(metricsFile)) html = await trainReport(runDir, JSON.parse(await fs.readFile(metricsFile, 'utf8')));
+  let report: Report;
+  if (existsSync(compareFile)) report = await compareReport(runDir, JSON.parse(await fs.readFile(compareFile, 'utf8')));
+  else if (existsSync(metricsFile)) report = await trainReport(runDir, JSON.parse(await fs.readFile(metricsFile, 'utf8')));
   else throw new SpikelrError(`report: ${runDir} has neither metrics.json (spikelr train) nor compare.json (spikelr compare); is the run finished?`);
-  await fs.writeFile(out, html);
+  const written: string[] = [];
+  if (o.out) {
+    await fs.writeFile(o.out, htmlReport({ ...report, ...(o.style === 'paper' ? { style: 'paper' as const } : {}) }));
+    written.push(o.out);
+  }
+  if (o.figures) written.push(...(await writeFigures(figuresOf(report.sections), o.figures, { style: o.style ?? 'screen', pdf: o.pdf ?? true })));
+  return written;
 }
 
-async function trainReport(runDir: string, metrics: { method: string; history: History[]; testAccuracy: number; trainSeconds: number; samplesPerSecond: number; peakTensorBytes: number; stopped: string }): Promise<string> {
+type Report = Parameters<typeof htmlReport>[0];
+
+/** Every figure of a report's sections as an SVG document: its charts, then its rasters. */
+function figuresOf(sections: readonly Section[]): string[] {
+  return sections.flatMap((s) => [...(s.figures ?? []), ...(s.rasters ?? []).map((r) => rasterSvg(r, { width: 720, rowHeight: 1 }))]);
+}
+
+async function trainReport(runDir: string, metrics: { method: string; history: History[]; testAccuracy: number; trainSeconds: number; samplesPerSecond: number; peakTensorBytes: number; stopped: string }): Promise<Report> {
   const { net, config } = await loadTrained(runDir, {});
   try {
     const figures = await sampleFigures(net, config, 0);
-    return htmlReport({
+    return {
       title: `spikelr train: ${path.basename(runDir)}`,
       subtitle: `${config.method} on ${config.dataset}: ${config.conv ? `conv ${config.conv}, ` : ''}hidden ${config.hidden.join('-') || 'none'} ${config.neuron}, ${config.steps} steps, ${config.encoding} input, seed ${config.seed}`,
       sections: [
@@ -206,7 +221,7 @@ async function trainReport(runDir: string, metrics: { method: string; history: H
         { heading: 'Training curves', figures: curveFigures({ [config.method]: { history: metrics.history, log: await runLog(runDir), peakTensorBytes: metrics.peakTensorBytes } }, palette([config.method])) },
         ...sampleSections(figures, 'test sample 0'),
       ],
-    });
+    };
   } finally {
     net.dispose();
   }
@@ -241,7 +256,7 @@ export function robustnessLabel(key: string): string {
   return transfer ? `${transfer[1]} (attacks crafted on ${transfer[2]![0]!.toLowerCase()}${transfer[2]!.slice(1)})` : key;
 }
 
-async function compareReport(runDir: string, c: CompareJson): Promise<string> {
+async function compareReport(runDir: string, c: CompareJson): Promise<Report> {
   // one colour per method in every chart; a decorrelated arm dashed in its method's colour
   const methodColor = palette(c.methods.map(armMethod));
   const color = (arm: string) => methodColor(armMethod(arm));
@@ -326,5 +341,5 @@ async function compareReport(runDir: string, c: CompareJson): Promise<string> {
       net.dispose();
     }
   }
-  return htmlReport({ title: `spikelr compare: ${c.methods.join(' vs ')} on ${c.config.dataset}`, subtitle: `${c.config.conv ? `conv ${c.config.conv}, ` : ''}hidden ${c.config.hidden.join('-') || 'none'} ${c.config.neuron}, ${c.config.steps} steps, ${c.config.encoding} input, ${c.config.epochs} epoch(s), seed ${c.config.seed}`, sections });
+  return { title: `spikelr compare: ${c.methods.join(' vs ')} on ${c.config.dataset}`, subtitle: `${c.config.conv ? `conv ${c.config.conv}, ` : ''}hidden ${c.config.hidden.join('-') || 'none'} ${c.config.neuron}, ${c.config.steps} steps, ${c.config.encoding} input, ${c.config.epochs} epoch(s), seed ${c.config.seed}`, sections };
 }
