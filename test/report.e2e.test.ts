@@ -172,4 +172,34 @@ describe('HTML reports in a browser', () => {
     expect(r.errors).toEqual([]);
     await r.page.close();
   });
+
+  it('training as a film: a snapshot per checkpoint, one frame each, the slider shows one at a time', async () => {
+    const runDir = path.join(dir, 'film');
+    await spikelr('train', '--method', 'bptt', '--train-limit', '600', '--test-limit', '100', '--hidden', '24', '--epochs', '2', '--checkpoint-every', '5', '--snapshots', 'true', '--no-progress', '--out', runDir);
+    const shots = readdirSync(path.join(runDir, 'snapshots')).sort();
+    expect(shots).toEqual(['step-000000.safetensors', 'step-000005.safetensors', 'step-000008.safetensors']); // the start, step 5, the end
+    const out = path.join(dir, 'film.html');
+    await spikelr('raster', runDir, '--over-training', '--layers', 'hidden', '--out', out);
+    const { page, errors } = await open(out);
+    expect(await page.locator('.film-frame').count()).toBe(3);
+    expect(await page.locator('.film-frame:not([hidden])').getAttribute('data-label')).toBe('step 8');
+    await page.locator('.film-slider').fill('0');
+    expect(await page.locator('.film-frame:not([hidden])').getAttribute('data-label')).toBe('step 0');
+    expect(await page.locator('.film-label').textContent()).toBe('step 0');
+    // each frame is the raster of its snapshot: the same spikes as spikelr raster draws from that model alone
+    for (const [i, shot] of shots.entries()) {
+      const svgFile = path.join(dir, `shot-${i}.svg`);
+      await spikelr('raster', path.join(runDir, 'snapshots', shot), '--config', path.join(runDir, 'config.json'), '--layers', 'hidden', '--svg', svgFile);
+      const alone = (readFileSync(svgFile, 'utf8').match(/class="spike"/g) ?? []).length;
+      expect(await page.locator(`.film-frame[data-frame="${i}"] rect.spike`).count()).toBe(alone);
+    }
+    expect(await page.locator('.film-frame[data-frame="2"] rect.spike').count()).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+    await page.close();
+    // a forced new run leaves none of the old run's snapshots
+    await spikelr('train', '--method', 'bptt', '--train-limit', '300', '--test-limit', '100', '--hidden', '24', '--max-steps', '1', '--no-progress', '--out', runDir, '--force');
+    expect(existsSync(path.join(runDir, 'snapshots'))).toBe(false);
+    const refused = await spikelr('raster', runDir, '--over-training', '--out', out).catch((e: { stderr: string }) => e);
+    expect((refused as { stderr: string }).stderr).toMatch(/kept no snapshots; train it with --snapshots true/);
+  });
 });

@@ -104,6 +104,27 @@ export const CLIENT_SCRIPT = String.raw`
     mark.addEventListener('mousemove', function (event) { show(event, title.textContent); });
     mark.addEventListener('mouseleave', hide);
   });
+  // training as a film: one frame at a time, by the slider or played in order
+  document.querySelectorAll('.film').forEach(function (film) {
+    var frames = film.querySelectorAll('.film-frame'), slider = film.querySelector('.film-slider'), label = film.querySelector('.film-label'), play = film.querySelector('.film-play');
+    var timer = null;
+    function show(i) {
+      frames.forEach(function (f, k) { f.hidden = k !== i; });
+      slider.value = String(i);
+      label.textContent = frames[i].getAttribute('data-label');
+    }
+    slider.addEventListener('input', function () { show(Number(slider.value)); });
+    play.addEventListener('click', function () {
+      if (timer) { clearInterval(timer); timer = null; play.textContent = 'play'; return; }
+      var i = Number(slider.value) >= frames.length - 1 ? 0 : Number(slider.value);
+      show(i);
+      play.textContent = 'pause';
+      timer = setInterval(function () {
+        if (i >= frames.length - 1) { clearInterval(timer); timer = null; play.textContent = 'play'; return; }
+        show(++i);
+      }, 700);
+    });
+  });
   document.body.setAttribute('data-rendered', 'true');
 })();
 `;

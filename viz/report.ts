@@ -18,6 +18,8 @@ export interface Section {
   readonly figures?: readonly string[];
   /** Interactive rasters. */
   readonly rasters?: readonly Raster[];
+  /** Frames of one figure shown one at a time, with a slider and a play button (training as a film), and all side by side below. */
+  readonly film?: { readonly frames: readonly { readonly label: string; readonly svg: string }[] };
   /** A table: header and rows (escaped). */
   readonly table?: { readonly header: readonly string[]; readonly rows: readonly (readonly (string | number)[])[] };
 }
@@ -33,6 +35,8 @@ td:first-child, th:first-child { text-align: left; }
 .raster-canvas { position: absolute; left: 0; top: 18px; pointer-events: none; }
 .raster-svg rect.spike { fill: #1f2937; } .raster-svg rect.rate { fill: #9ca3af; } .raster-svg path.population-rate { fill: none; stroke: #6b7280; stroke-width: 1.2; }
 .raster-svg .axis-label, .raster-svg .mark-label { font-size: 11px; fill: #333; } .raster-svg .mark-label { fill: #6b7280; font-size: 10px; }
+.film-controls { margin: 6px 0; } .film-slider { width: 360px; vertical-align: middle; } .film-label { font-weight: 600; }
+.film-strip figure { margin: 0; } .film-strip svg { width: 360px; height: auto; } figcaption { font-size: 12px; font-weight: 600; }
 .tooltip { position: absolute; background: #111; color: #fff; padding: 3px 7px; border-radius: 3px; font-size: 12px; pointer-events: none; }
 `;
 
@@ -70,6 +74,11 @@ export function htmlReport(o: { readonly title: string; readonly subtitle?: stri
       parts.push(`<table><thead><tr>${s.table.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${s.table.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`);
     }
     if (s.figures?.length) parts.push(`<div class="figures">${(paper ? s.figures.map(paperSvg) : s.figures).join('')}</div>`);
+    if (s.film?.frames.length) {
+      const n = s.film.frames.length;
+      parts.push(`<div class="film"><div class="film-controls"><button type="button" class="film-play">play</button> <input type="range" class="film-slider" min="0" max="${n - 1}" value="${n - 1}"> <span class="film-label">${esc(s.film.frames[n - 1]!.label)}</span></div>${s.film.frames.map((f, i) => `<div class="film-frame" data-frame="${i}" data-label="${esc(f.label)}"${i === n - 1 ? '' : ' hidden'}>${f.svg}</div>`).join('')}</div>`);
+      parts.push(`<h3>Side by side</h3><div class="figures film-strip">${s.film.frames.map((f) => `<figure><figcaption>${esc(f.label)}</figcaption>${f.svg}</figure>`).join('')}</div>`);
+    }
     for (const r of s.rasters ?? []) {
       const source = `raster-data-${id++}`;
       parts.push(`${r.caption ? `<p>${esc(r.caption)}</p>` : ''}<div class="raster" data-source="${source}"></div><script type="application/json" id="${source}">${scriptJson(rasterJson(r))}</script>`);

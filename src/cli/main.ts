@@ -185,7 +185,8 @@ const raster = program
   .option('--layers <list>', 'only these layers, comma-separated (input and the spiking layers by name)', (v: string) => v.split(',').map((x) => x.trim()))
   .option('--eval-noise', 'run with the escape noise', false)
   .addOption(new Option('--order <how>', 'row order of the neurons: index, first-spike (time of the first spike), cluster (neurons firing together drawn together)').choices([...NEURON_ORDERS]).default('index'))
-  .option('--neurons <list>', 'membrane traces of these neurons of the first spiking layer (default: ones that cross the threshold now and then)', (v: string) => v.split(',').map((x) => Number(x.trim())));
+  .option('--neurons <list>', 'membrane traces of these neurons of the first spiking layer (default: ones that cross the threshold now and then)', (v: string) => v.split(',').map((x) => Number(x.trim())))
+  .option('--over-training', 'a film of the sample\'s raster through every snapshot of the run (train with --snapshots true)', false);
 addConfigFlags(raster, ['dataset', 'dataDir', 'steps', 'encoding', 'noise', 'seed']).action(async (positional: string | undefined, opts: Record<string, unknown>) => {
   const target = (opts['model'] as string | undefined) ?? positional;
   if (!target) throw new SpikelrError('raster: give the model: spikelr raster --model <file.safetensors|run-dir> --out raster.html');
@@ -194,6 +195,7 @@ addConfigFlags(raster, ['dataset', 'dataDir', 'steps', 'encoding', 'noise', 'see
     target, flags: configFlags(opts), sample: opts['sample'] as number, noise: opts['evalNoise'] as boolean,
     ...(opts['layers'] !== undefined ? { layers: opts['layers'] as string[] } : {}),
     order: opts['order'] as NeuronOrder,
+    overTraining: opts['overTraining'] as boolean,
     ...(opts['neurons'] !== undefined ? { neurons: opts['neurons'] as number[] } : {}),
     ...(opts['config'] !== undefined ? { config: opts['config'] as string } : {}),
     ...(opts['out'] !== undefined ? { out: opts['out'] as string } : {}),

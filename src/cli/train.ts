@@ -4,7 +4,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { backendReport } from '../backend.js';
 import { check, readFileNamed, SpikelrError } from '../errors.js';
-import { BEST_FILE, CHECKPOINT_FILE, evaluateDataset, METRICS_LOG, MODEL_FILE, testSeed, train, type TrainResult } from '../learning/trainer.js';
+import { BEST_FILE, CHECKPOINT_FILE, evaluateDataset, METRICS_LOG, MODEL_FILE, SNAPSHOT_DIR, testSeed, train, type TrainResult } from '../learning/trainer.js';
 import { deserializeModel, WRITE_TEMPORARY } from '../sim/io.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { checkDifferentiable } from '../learning/losses.js';
@@ -89,6 +89,7 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
       decorrelationInputs: config.decorrelationInputs,
       runDir,
       modelMetadata: { [CONFIG_METADATA]: JSON.stringify(config) },
+      snapshots: config.snapshots,
       checkpointEvery: config.checkpointEvery,
       resume: o.resume ?? false,
       progress: o.progress ?? false,
@@ -116,6 +117,7 @@ const RUN_FILES = [CHECKPOINT_FILE, MODEL_FILE, BEST_FILE, METRICS_FILE, METRICS
  */
 async function removeRun(runDir: string): Promise<void> {
   const temporaries = (await fs.readdir(runDir)).filter((f) => WRITE_TEMPORARY.test(f) && [...RUN_FILES, CONFIG_FILE].some((r) => f.startsWith(`${r}.`)));
+  await fs.rm(path.join(runDir, SNAPSHOT_DIR), { recursive: true, force: true });
   for (const f of [...RUN_FILES, ...temporaries, CONFIG_FILE]) await fs.rm(path.join(runDir, f), { force: true });
 }
 

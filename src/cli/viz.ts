@@ -8,7 +8,7 @@ import { isSpiking, modelOf } from '../neurons/params.js';
 import { loadNetwork } from '../sim/io.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
-import { MODEL_FILE, METRICS_LOG, testSeed } from '../learning/trainer.js';
+import { MODEL_FILE, METRICS_LOG, SNAPSHOT_DIR, testSeed } from '../learning/trainer.js';
 import type { DiagnosticsRow } from '../learning/diagnostics.js';
 import { barChartSvg, histogramSvg, lineChartSvg, type Series } from '../../viz/charts.js';
 import { layerPalette, palette } from '../../viz/palette.js';
@@ -105,8 +105,9 @@ function sampleSections(f: SampleFigures, title: string): Section[] {
 }
 
 /** `spikelr raster`: an HTML page (and optionally an SVG) of one test sample's spikes. */
-export async function rasterCommand(o: { readonly target: string; readonly flags: Partial<TrainConfig>; readonly config?: string; readonly sample: number; readonly out?: string; readonly svg?: string; readonly noise: boolean; readonly layers?: readonly string[]; readonly order?: NeuronOrder; readonly neurons?: readonly number[] }): Promise<string[]> {
+export async function rasterCommand(o: { readonly target: string; readonly flags: Partial<TrainConfig>; readonly config?: string; readonly sample: number; readonly out?: string; readonly svg?: string; readonly noise: boolean; readonly layers?: readonly string[]; readonly order?: NeuronOrder; readonly neurons?: readonly number[]; readonly overTraining?: boolean }): Promise<string[]> {
   check(o.out !== undefined || o.svg !== undefined, () => 'raster: give --out <file.html> and/or --svg <file.svg>');
+  if (o.overTraining) return filmCommand(o);
   const { net, config } = await loadTrained(o.target, o.flags, o.config);
   try {
     let figures = await sampleFigures(net, config, o.sample, { noise: o.noise, ...(o.order ? { order: o.order } : {}), ...(o.neurons ? { neurons: o.neurons } : {}) });
@@ -128,6 +129,51 @@ export async function rasterCommand(o: { readonly target: string; readonly flags
   } finally {
     net.dispose();
   }
+}
+
+/** A run's snapshots (`--snapshots true`), in step order. */
+async function snapshotsOf(runDir: string): Promise<{ step: number; file: string }[]> {
+  const dir = path.join(runDir, SNAPSHOT_DIR);
+  const files = existsSync(dir) ? (await fs.readdir(dir)).filter((f) => /^step-\d+\.safetensors$/.test(f)) : [];
+  if (files.length === 0) throw new SpikelrError(`raster --over-training: ${runDir} kept no snapshots; train it with --snapshots true (a network every --checkpoint-every steps)`);
+  return files.map((f) => ({ step: Number(/\d+/.exec(f)![0]), file: path.join(dir, f) })).sort((a, b) => a.step - b.step);
+}
+
+/**
+ * `spikelr raster RUN --over-training`: one test sample's raster through every snapshot of a run,
+ * as a film (a slider and a play button) and side by side. Every frame keeps the final network's
+ * neuron order, so a neuron stays in its row as it learns.
+ */
+async function filmCommand(o: Parameters<typeof rasterCommand>[0]): Promise<string[]> {
+  check(existsSync(o.target) && (await fs.stat(o.target)).isDirectory(), () => `raster --over-training: ${o.target} must be a run directory (its snapshots/ folder holds the frames)`);
+  check(o.svg === undefined, () => 'raster --over-training draws a film into the HTML page: give --out, not --svg');
+  const shots = await snapshotsOf(o.target);
+  const { net: final, config } = await loadTrained(o.target, o.flags, o.config);
+  final.dispose();
+  const frames: { step: number; raster: Raster }[] = [];
+  for (const shot of shots) {
+    const net = await loadNetwork(shot.file);
+    try {
+      const f = await sampleFigures(net, config, o.sample, { noise: o.noise, traces: 0 });
+      frames.push({ step: shot.step, raster: { ...f.raster, layers: f.raster.layers.filter((l) => !o.layers || o.layers.includes(l.name)) } });
+    } finally {
+      net.dispose();
+    }
+  }
+  const known = frames[0]!.raster.layers.map((l) => l.name);
+  for (const name of o.layers ?? []) check(known.includes(name), () => `--layers: no layer '${name}' in the raster; it has ${known.join(', ')}`);
+  // the final network's order for every frame
+  const last = frames.at(-1)!.raster.layers.map((l) => (l.name === 'input' ? l : orderNeurons(l, o.order ?? 'index')));
+  const svgs = frames.map(({ step, raster }) => ({
+    label: `step ${step}`,
+    svg: rasterSvg({ caption: `step ${step}`, layers: raster.layers.map((l, i) => (last[i]!.rows ? { ...l, rows: last[i]!.rows! } : l)) }, { width: 720, rowHeight: 1 }),
+  }));
+  await fs.writeFile(o.out!, htmlReport({
+    title: `spikelr raster over training: ${path.basename(o.target)}`,
+    subtitle: `${config.dataset} test sample ${o.sample}, ${config.steps} steps, ${config.encoding} input${o.noise ? `, escape noise ${config.noise}` : ''}; ${shots.length} snapshots`,
+    sections: [{ heading: `test sample ${o.sample} over training`, text: 'Drag the slider or press play to step through the snapshots; rows keep the final network\'s neuron order.', film: { frames: svgs } }],
+  }));
+  return [o.out!];
 }
 
 interface History {

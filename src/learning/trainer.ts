@@ -59,6 +59,11 @@ export interface TrainOptions {
   readonly modelMetadata?: Record<string, string>;
   /** Checkpoint every this many optimizer steps (with `runDir`; default 100). */
   readonly checkpointEvery?: number;
+  /**
+   * Keep the network of every checkpoint (and of the start) in `snapshots/step-NNNNNN.safetensors`
+   * of the run directory: what `spikelr raster --over-training` films.
+   */
+  readonly snapshots?: boolean;
   /** Continue from `runDir`'s checkpoint. */
   readonly resume?: boolean;
   /** Log a step record to metrics.jsonl every this many steps (default: about 200 records a run, at least every 50 steps). */
@@ -161,6 +166,9 @@ function divergence(state: TrainerState, loss: number): string | undefined {
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export const MODEL_FILE = 'model.safetensors';
 export const BEST_FILE = 'best.safetensors';
+/** The folder of a run's snapshots (TrainOptions.snapshots), one model file per checkpoint's step. */
+export const SNAPSHOT_DIR = 'snapshots';
+export const snapshotFile = (step: number) => `step-${String(step).padStart(6, '0')}.safetensors`;
 export const METRICS_LOG = 'metrics.jsonl';
 
 export interface Evaluation {
@@ -247,8 +255,16 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   const log = async (record: object) => {
     if (metricsPath) await fs.appendFile(metricsPath, JSON.stringify(record) + '\n').catch(namingFile(metricsPath));
   };
+  const snapshot = async () => {
+    if (!runDir || !o.snapshots) return;
+    // written before the checkpoint: a crash between the two leaves a snapshot that the resumed run rewrites bit for bit
+    await fs.mkdir(path.join(runDir, SNAPSHOT_DIR), { recursive: true });
+    await writeFileAtomic(path.join(runDir, SNAPSHOT_DIR, snapshotFile(state.step)), await serializeNetwork(net, { metadata: o.modelMetadata ?? {} }));
+  };
+  if (!o.resume) await snapshot(); // the film's first frame: the initial network
   const checkpoint = async () => {
     if (!runDir) return;
+    await snapshot();
     const logged = metricsPath && existsSync(metricsPath) ? await fs.readFile(metricsPath) : undefined;
     state.metricsBytes = logged?.length ?? 0;
     state.metricsCrc = logged ? crc32(logged) : 0;
