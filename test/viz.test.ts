@@ -76,14 +76,14 @@ describe('raster structure', () => {
   it('orders rows by first spike (silent last) and by seriation (neurons firing together, together)', () => {
     // first spikes: n0 at 2, n1 never, n2 at 0, n3 at 0 → rows n2, n3, n0, n1
     expect(Array.from(orderNeurons(layer, 'first-spike').rows!)).toEqual([2, 3, 0, 1]);
-    // start at the most active (n3); nearest train to n3 (1110) is n2 (1100, distance 1); then from n2:
-    // n1 (0000, distance 2) before n0 (0011, distance 4); then n0 → rows n3, n2, n1, n0
-    expect(Array.from(orderNeurons(layer, 'cluster').rows!)).toEqual([3, 2, 1, 0]);
+    // the chain runs over the neurons that spike: from the most active (n3, 1110) to the nearest, n2
+    // (1100, distance 1), then n0 (0011); the silent n1 last → rows n3, n2, n0, n1
+    expect(Array.from(orderNeurons(layer, 'cluster').rows!)).toEqual([2, 3, 1, 0]);
     expect(orderNeurons(layer, 'index').rows).toBeUndefined();
-    // drawn in their rows: neuron 0's spikes in the last row
+    // drawn in their rows: neuron 0's spikes in row 2
     const svg = rasterSvg({ layers: [orderNeurons(layer, 'cluster')] }, { width: 580, rowHeight: 20 });
     const n0 = marks(svg, 'rect', 'spike').filter((r) => r['data-n'] === '0');
-    expect(n0.map((r) => Number(r['y']))).toEqual([28 + 3 * 20, 28 + 3 * 20]); // row 3 of 20 px rows
+    expect(n0.map((r) => Number(r['y']))).toEqual([28 + 2 * 20, 28 + 2 * 20]); // row 2 of 20 px rows
     expect(svg).toMatch(/neuron \(ordered\)/);
   });
 

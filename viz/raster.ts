@@ -65,7 +65,7 @@ export function populationRate(layer: RasterLayer): Float32Array {
  * `layer` with its neurons' rows ordered: 'first-spike' by the step of their first spike (silent
  * neurons last), 'cluster' by a greedy nearest-neighbour seriation of their spike trains (start at
  * the most active neuron, then always the unplaced neuron whose train is nearest in Hamming
- * distance), so neurons that fire together are drawn together; 'index' as they are.
+ * distance; silent neurons last), so neurons that fire together are drawn together; 'index' as they are.
  */
 export function orderNeurons(layer: RasterLayer, by: NeuronOrder): RasterLayer {
   if (by === 'index') return layer;
@@ -79,10 +79,12 @@ export function orderNeurons(layer: RasterLayer, by: NeuronOrder): RasterLayer {
     const trains = Array.from({ length: n }, () => new Uint8Array(layer.steps));
     layer.times.forEach((t, i) => (trains[layer.units[i]!]![t] = 1));
     const rates = neuronRates(layer);
-    const placed = new Uint8Array(n);
+    // silent neurons go last, in index order; the chain runs over the ones that spike
+    const placed = Uint8Array.from(rates, (r) => (r > 0 ? 0 : 1));
+    const active = placed.reduce((a, p) => a + (p ? 0 : 1), 0);
     let at = rates.reduce((best, r, i) => (r > rates[best]! ? i : best), 0);
     sequence = [];
-    for (let k = 0; k < n; k++) {
+    for (let k = 0; k < active; k++) {
       placed[at] = 1;
       sequence.push(at);
       let next = -1, nearest = Infinity;
@@ -95,6 +97,7 @@ export function orderNeurons(layer: RasterLayer, by: NeuronOrder): RasterLayer {
       if (next < 0) break;
       at = next;
     }
+    for (let j = 0; j < n; j++) if (rates[j] === 0) sequence.push(j);
   }
   const rows = new Int32Array(n);
   sequence.forEach((neuron, row) => (rows[neuron] = row));
