@@ -29,6 +29,8 @@ export const WORKLOADS: Workload[] = [
   // both layers' inputs decorrelated (defaults: centred, R from 1/8 of the rows), R updated every step
   { name: 'bptt-h512-decor', kind: 'bptt', hidden: 512, decorrelate: true },
   { name: 'lr-h512-k8-decor', kind: 'lr', hidden: 512, copies: 8, decorrelate: true },
+  { name: 'fg-h512-k8-decor', kind: 'fg', hidden: 512, directions: 8, decorrelate: true },
+  { name: 'fga-h512-k8-decor', kind: 'fg-activity', hidden: 512, directions: 8, decorrelate: true },
 ];
 
 export function network(w: Workload): Network {
