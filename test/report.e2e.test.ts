@@ -120,8 +120,15 @@ describe('HTML reports in a browser', () => {
 
     // every figure as SVG and PDF for a paper: one page of the figure's size, 11 px text at 7 pt, fonts embedded
     const figures = path.join(dir, 'figures');
-    const f = await spikelr('report', runDir, '--figures', figures, '--style', 'paper');
-    expect(f.stdout).toMatch(/wrote 14 files/); // 7 figures
+    const paperHtml = path.join(dir, 'train-paper.html');
+    const f = await spikelr('report', runDir, '--figures', figures, '--style', 'paper', '--out', paperHtml);
+    expect(f.stdout).toMatch(/wrote 15 files/); // the page and 7 figures twice
+    const paper = await open(paperHtml);
+    await checkFigures(paper.page, { series: true }); // the column-wide layout: no text on text either
+    expect(await paper.page.locator('body.paper').count()).toBe(1);
+    await paper.page.screenshot({ path: path.join(shots, 'train-report-paper.png'), fullPage: true });
+    expect(paper.errors).toEqual([]);
+    await paper.page.close();
     const files = readdirSync(figures).sort();
     expect(files.filter((n) => n.endsWith('.svg'))).toEqual(files.filter((n) => n.endsWith('.pdf')).map((n) => n.replace(/pdf$/, 'svg')));
     expect(files[0]).toBe('01-train-loss-by-step.pdf');
@@ -133,6 +140,7 @@ describe('HTML reports in a browser', () => {
     expect(pdf.match(/\/Type\s*\/Page\b/g)).toHaveLength(1);
     const [, w, h] = /\/MediaBox\s*\[0 0 ([\d.]+) ([\d.]+)\]/.exec(pdf)!;
     const width = Number(/<svg [^>]*width="([\d.]+)"/.exec(svg)![1]), height = Number(/<svg [^>]*height="([\d.]+)"/.exec(svg)![1]);
+    expect(width).toBe(380); // a paper chart: one journal column (85 mm) at 7 pt
     expect(Number(w)).toBeCloseTo((width * 7) / 11, 0);
     expect(Number(h)).toBeCloseTo((height * 7) / 11, 0);
     expect(pdf).toMatch(/\/FontFile/);
@@ -145,7 +153,7 @@ describe('HTML reports in a browser', () => {
     await spikelr('report', runDir, '--out', out);
     const { page, errors } = await open(out);
     const titles = await page.locator('svg.chart > text.title').allTextContents();
-    expect(titles).toEqual(expect.arrayContaining(['cosine(LR, BPTT) against copies K', 'variance of one LR estimate against copies K', 'FGSM', 'PGD', 'PGD transfer (crafted on the other model)', 'Gaussian noise', "test accuracy by step, measured at each epoch's end", 'test accuracy', 'train time', 'peak tensor memory', 'accuracy under PGD, ε = 0.1']));
+    expect(titles).toEqual(expect.arrayContaining(['cosine(LR, BPTT) against copies K', 'variance of one LR estimate against copies K', 'FGSM', 'PGD', 'PGD transfer (crafted on the other model)', 'Gaussian noise', "test accuracy at each epoch's end", 'test accuracy', 'train time', 'peak tensor memory', 'accuracy under PGD, ε = 0.1']));
     // the summary comes first; the K charts tick at the swept K values; one batch shows no ±
     expect(await page.locator('section').first().locator('h2').textContent()).toBe('Summary');
     const kTicks = await page.locator('svg.line-chart', { hasText: 'cosine(LR, BPTT) against copies K' }).locator('.axis.x .tick text').allTextContents();

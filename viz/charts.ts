@@ -36,6 +36,8 @@ export interface LineChart {
   readonly xMarks?: readonly { readonly at: number; readonly label: string }[];
   readonly width?: number;
   readonly height?: number;
+  /** The legend right of the plot (default), or below it (a narrow figure: a journal column). */
+  readonly legend?: 'right' | 'below';
 }
 
 /** Whether values call for a log axis: all positive and spanning 20× or more. */
@@ -47,10 +49,22 @@ export function spansDecades(values: readonly number[]): boolean {
 const MARGIN = { top: 30, right: 130, bottom: 44, left: 64 };
 
 export function lineChartSvg(c: LineChart): string {
+  const below = c.legend === 'below';
   // the legend gets room for its longest name (about 6.2 px a character at the page's font size)
-  const legend = Math.max(MARGIN.right, 40 + 6.2 * Math.max(0, ...c.series.map((s) => s.name.length)));
+  const legend = below ? 16 : Math.max(MARGIN.right, 40 + 6.2 * Math.max(0, ...c.series.map((s) => s.name.length)));
   const M = { ...MARGIN, right: legend };
-  const width = (c.width ?? 560) + legend - MARGIN.right, height = c.height ?? 300;
+  const width = below ? (c.width ?? 560) : (c.width ?? 560) + legend - MARGIN.right, plotHeight = c.height ?? 300;
+  // below the plot, entries flow in rows across the figure's width
+  const entries: { x: number; row: number }[] = [];
+  let at = M.left, row = 0;
+  for (const s of c.series) {
+    const w = 30 + textWidth(s.name);
+    if (at + w > width - 8 && at > M.left) (at = M.left), row++;
+    entries.push({ x: at, row });
+    at += w;
+  }
+  const height = below && c.series.length ? plotHeight + 16 * (row + 1) + 4 : plotHeight;
+  const key = (i: number) => (below ? { x: entries[i]!.x - 12, y: plotHeight + 10 + 16 * entries[i]!.row } : { x: width - M.right, y: M.top + i * 18 });
   const xs = c.series.flatMap((s) => s.points.map((p) => p[0])), ys = c.series.flatMap((s) => s.points.map((p) => p[1]));
   const [x0, x1] = c.xDomain ?? ((extent(xs) as [number, number] | [undefined, undefined]).map((v) => v ?? 0) as [number, number]);
   const logX = c.logX === 'auto' ? spansDecades(xs) : (c.logX ?? false);
@@ -58,23 +72,23 @@ export function lineChartSvg(c: LineChart): string {
   const x = logX ? scaleLog().domain([Math.max(x0, 1e-9), Math.max(x1, x0 * 1.0001, 1e-9)]).range([M.left, width - M.right]) : scaleLinear().domain([x0, x1 === x0 ? x0 + 1 : x1]).nice().range([M.left, width - M.right]);
   const [e0, e1] = (extent(ys) as [number, number] | [undefined, undefined]).map((v) => v ?? 0) as [number, number];
   const [y0, y1] = c.yDomain ?? (c.zeroBased ? [Math.min(0, e0), Math.max(0, e1)] : [e0, e1]);
-  const y = logY ? scaleLog().domain([Math.max(y0, 1e-12), Math.max(y1, y0 * 1.0001, 1e-12)]).range([height - M.bottom, M.top]) : scaleLinear().domain([y0, y1 === y0 ? y0 + 1 : y1]).nice().range([height - M.bottom, M.top]);
+  const y = logY ? scaleLog().domain([Math.max(y0, 1e-12), Math.max(y1, y0 * 1.0001, 1e-12)]).range([plotHeight - M.bottom, M.top]) : scaleLinear().domain([y0, y1 === y0 ? y0 + 1 : y1]).nice().range([plotHeight - M.bottom, M.top]);
   const path = line<readonly [number, number]>().x((p) => x(p[0])).y((p) => y(p[1]));
   const body = [
-    el('text', { class: 'title', x: M.left, y: 18 }, esc(c.title)),
+    el('text', { class: 'title', x: below ? 8 : M.left, y: 18 }, esc(c.title)),
     axisLeft(y, M.left - 2, c.y, 5, width - M.right),
-    axisBottom(x, height - M.bottom + 2, c.x, 6, c.xTicks),
+    axisBottom(x, plotHeight - M.bottom + 2, c.x, 6, c.xTicks),
     ...(c.xMarks ?? []).filter((m) => m.at >= x.domain()[0]! && m.at <= x.domain()[1]!).map((m) =>
-      el('g', { class: 'x-mark' }, [el('line', { class: 'mark', x1: x(m.at), x2: x(m.at), y1: M.top, y2: height - M.bottom }), el('text', { class: 'mark-label', x: x(m.at) + 3, y: M.top + 9 }, esc(m.label))])),
+      el('g', { class: 'x-mark' }, [el('line', { class: 'mark', x1: x(m.at), x2: x(m.at), y1: M.top, y2: plotHeight - M.bottom }), el('text', { class: 'mark-label', x: x(m.at) + 3, y: M.top + 9 }, esc(m.label))])),
     ...c.series.map((s, i) => {
       const color = s.color ?? schemeTableau10[i % 10]!;
       return el('g', { class: 'series-group', 'data-series': s.name, 'data-color': color }, [
         el('path', { class: 'series', stroke: color, d: path(s.points) ?? '', ...(s.dashed ? { 'stroke-dasharray': '5 3' } : {}) }),
         ...s.points.map((p) => el('circle', { cx: x(p[0]), cy: y(p[1]), r: 2.8, fill: color }, el('title', {}, esc(`${s.name}: ${c.x} ${fmt(p[0])}, ${c.y} ${fmt(p[1])}`)))),
         s.dashed
-          ? el('line', { x1: width - M.right + 10, x2: width - M.right + 24, y1: M.top + i * 18 - 3, y2: M.top + i * 18 - 3, stroke: color, 'stroke-width': 2, 'stroke-dasharray': '4 2' })
-          : el('rect', { x: width - M.right + 12, y: M.top + i * 18 - 8, width: 10, height: 10, fill: color }),
-        el('text', { x: width - M.right + 27, y: M.top + i * 18 + 1 }, esc(s.name)),
+          ? el('line', { x1: key(i).x + 10, x2: key(i).x + 24, y1: key(i).y - 3, y2: key(i).y - 3, stroke: color, 'stroke-width': 2, 'stroke-dasharray': '4 2' })
+          : el('rect', { x: key(i).x + 12, y: key(i).y - 8, width: 10, height: 10, fill: color }),
+        el('text', { x: key(i).x + 27, y: key(i).y + 1 }, esc(s.name)),
       ]);
     }),
   ];

@@ -1,8 +1,8 @@
 /**
  * Figures as files for a paper: each as SVG and as PDF, the PDF printed by headless Chromium: fonts
  * embedded, one page of the figure's own size, at the scale that sets the figures' 11 px text at
- * 7 pt (the least most journals take): a 560 px chart is 126 mm wide, a column and a half; a
- * 720 px raster 162 mm.
+ * 7 pt (the least most journals take): a `--style paper` chart (380 px, its legend below) is 85 mm
+ * wide, one journal column; a screen chart (560 px) 126 mm, a column and a half; a raster 162 mm.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';

@@ -10,7 +10,7 @@ import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
 import { MODEL_FILE, METRICS_LOG, SNAPSHOT_DIR, testSeed } from '../learning/trainer.js';
 import type { DiagnosticsRow } from '../learning/diagnostics.js';
-import { barChartSvg, histogramSvg, lineChartSvg, type Series } from '../../viz/charts.js';
+import { barChartSvg, histogramSvg, lineChartSvg, type LineChart, type Series } from '../../viz/charts.js';
 import { layerPalette, palette } from '../../viz/palette.js';
 import { membraneSvg, type Trace } from '../../viz/membrane.js';
 import { neuronRates, orderNeurons, rasterFromRecording, rasterSvg, type NeuronOrder, type Raster } from '../../viz/raster.js';
@@ -96,10 +96,18 @@ export function informativeNeurons(rates: Float32Array, membrane: ArrayLike<numb
   return [...firing, ...silent].slice(0, count);
 }
 
-function sampleSections(f: SampleFigures, title: string): Section[] {
+/** Figure sizes: the screen's, or a journal column's (`--style paper`: charts 380 px wide, 85 mm at 7 pt, legends below). */
+interface Layout {
+  readonly chart: Pick<LineChart, 'width' | 'legend'>;
+  readonly traces: number;
+}
+const SCREEN: Layout = { chart: {}, traces: 560 };
+const PAPER: Layout = { chart: { width: 380, legend: 'below' }, traces: 380 };
+
+function sampleSections(f: SampleFigures, title: string, L: Layout = SCREEN): Section[] {
   return [
     { heading: `${title}: spike raster`, text: `Predicted class ${f.predicted}, label ${f.label}. Right of each raster: each neuron's firing rate; below it: the fraction of the layer spiking at each step. Scroll to zoom in time, drag to pan, hover for neuron and step.`, rasters: [f.raster] },
-    ...(f.traces.length ? [{ heading: `${title}: membrane traces`, text: 'Neurons of the first spiking layer that cross their threshold now and then (or, if none do, whose membrane varies most); dashed: the threshold; dots: spikes.', figures: [membraneSvg(f.traces, { width: 560, panelHeight: 110 })] }] : []),
+    ...(f.traces.length ? [{ heading: `${title}: membrane traces`, text: 'Neurons of the first spiking layer that cross their threshold now and then (or, if none do, whose membrane varies most); dashed: the threshold; dots: spikes.', figures: [membraneSvg(f.traces, { width: L.traces, panelHeight: 110 })] }] : []),
     { heading: `${title}: firing rates`, figures: f.rates.map((r) => histogramSvg({ title: `${r.layer}: rate per neuron`, x: 'spikes per step', values: r.rates, domain: [0, 1], bins: 20 })) },
   ];
 }
@@ -209,7 +217,7 @@ async function runLog(runDir: string): Promise<RunLog> {
  * marked: the loss, test (and validation) accuracy where measured; accuracy against train time;
  * peak tensor memory as bars from zero.
  */
-function curveFigures(runs: Record<string, { readonly history: readonly History[]; readonly log: RunLog; readonly peakTensorBytes: number }>, color: (name: string) => string, dashed: (name: string) => boolean = () => false): string[] {
+function curveFigures(runs: Record<string, { readonly history: readonly History[]; readonly log: RunLog; readonly peakTensorBytes: number }>, color: (name: string) => string, dashed: (name: string) => boolean = () => false, L: Layout = SCREEN): string[] {
   const entries = Object.entries(runs);
   const style = (name: string) => ({ color: color(name), ...(dashed(name) ? { dashed: true } : {}) });
   const first = entries.find(([, r]) => r.log.epochs.length > 1)?.[1] ?? entries[0]?.[1];
@@ -222,9 +230,9 @@ function curveFigures(runs: Record<string, { readonly history: readonly History[
   // steps from 0 to the last, so an accuracy measured once (one epoch) sits where the run ended
   const last = Math.max(1, ...entries.flatMap(([, r]) => [...r.log.steps.map((p) => p[0]), ...r.log.epochs.map((e) => e.step)]));
   const figures = [
-    lineChartSvg({ title: 'train loss by step', x: 'step', y: 'train loss', logY: 'auto', xDomain: [0, last], xMarks: marks, series: entries.map(([name, r]) => ({ name, points: r.log.steps, ...style(name) })) }),
-    lineChartSvg({ title: `test accuracy by step${accuracy.some((a) => a.name.endsWith('(validation)')) ? ' (dashed: validation)' : ''}, measured at each epoch's end`, x: 'step', y: 'test accuracy', xDomain: [0, last], xMarks: marks, series: accuracy }),
-    lineChartSvg({ title: 'test accuracy by train time', x: 'train seconds', y: 'test accuracy', zeroBased: false, series: entries.map(([name, r]) => ({ name, points: r.history.map((h) => [h.trainSeconds, h.testAccuracy] as [number, number]), ...style(name) })) }),
+    lineChartSvg({ ...L.chart, title: 'train loss by step', x: 'step', y: 'train loss', logY: 'auto', xDomain: [0, last], xMarks: marks, series: entries.map(([name, r]) => ({ name, points: r.log.steps, ...style(name) })) }),
+    lineChartSvg({ ...L.chart, title: `test accuracy at each epoch's end${accuracy.some((a) => a.name.endsWith('(validation)')) ? ' (dashed: validation)' : ''}`, x: 'step', y: 'test accuracy', xDomain: [0, last], xMarks: marks, series: accuracy }),
+    lineChartSvg({ ...L.chart, title: 'test accuracy by train time', x: 'train seconds', y: 'test accuracy', zeroBased: false, series: entries.map(([name, r]) => ({ name, points: r.history.map((h) => [h.trainSeconds, h.testAccuracy] as [number, number]), ...style(name) })) }),
     barChartSvg({ title: 'peak tensor memory', x: 'MiB', bars: entries.map(([name, r]) => ({ name, value: r.peakTensorBytes / 2 ** 20, color: color(name), label: `${(r.peakTensorBytes / 2 ** 20).toFixed(1)} MiB` })) }),
   ];
   return figures;
@@ -236,8 +244,9 @@ export async function reportCommand(runDir: string, o: { readonly out?: string; 
   check(existsSync(runDir), () => `report: ${runDir}: no such directory`);
   const compareFile = path.join(runDir, 'compare.json'), metricsFile = path.join(runDir, METRICS_FILE);
   let report: Report;
-  if (existsSync(compareFile)) report = await compareReport(runDir, JSON.parse(await fs.readFile(compareFile, 'utf8')));
-  else if (existsSync(metricsFile)) report = await trainReport(runDir, JSON.parse(await fs.readFile(metricsFile, 'utf8')));
+  const layout = o.style === 'paper' ? PAPER : SCREEN;
+  if (existsSync(compareFile)) report = await compareReport(runDir, JSON.parse(await fs.readFile(compareFile, 'utf8')), layout);
+  else if (existsSync(metricsFile)) report = await trainReport(runDir, JSON.parse(await fs.readFile(metricsFile, 'utf8')), layout);
   else throw new SpikelrError(`report: ${runDir} has neither metrics.json (spikelr train) nor compare.json (spikelr compare); is the run finished?`);
   const written: string[] = [];
   if (o.out) {
@@ -255,7 +264,7 @@ function figuresOf(sections: readonly Section[]): string[] {
   return sections.flatMap((s) => [...(s.figures ?? []), ...(s.rasters ?? []).map((r) => rasterSvg(r, { width: 720, rowHeight: 1 }))]);
 }
 
-async function trainReport(runDir: string, metrics: { method: string; history: History[]; testAccuracy: number; trainSeconds: number; samplesPerSecond: number; peakTensorBytes: number; stopped: string }): Promise<Report> {
+async function trainReport(runDir: string, metrics: { method: string; history: History[]; testAccuracy: number; trainSeconds: number; samplesPerSecond: number; peakTensorBytes: number; stopped: string }, L: Layout = SCREEN): Promise<Report> {
   const { net, config } = await loadTrained(runDir, {});
   try {
     const figures = await sampleFigures(net, config, 0);
@@ -264,8 +273,8 @@ async function trainReport(runDir: string, metrics: { method: string; history: H
       subtitle: `${config.method} on ${config.dataset}: ${config.conv ? `conv ${config.conv}, ` : ''}hidden ${config.hidden.join('-') || 'none'} ${config.neuron}, ${config.steps} steps, ${config.encoding} input, seed ${config.seed}`,
       sections: [
         { heading: 'Result', table: { header: ['test accuracy', 'train seconds', 'samples/s', 'peak tensor MiB', 'epochs', 'stopped'], rows: [[pct(metrics.testAccuracy), metrics.trainSeconds.toFixed(1), metrics.samplesPerSecond.toFixed(1), (metrics.peakTensorBytes / 2 ** 20).toFixed(1), metrics.history.length, metrics.stopped]] } },
-        { heading: 'Training curves', figures: curveFigures({ [config.method]: { history: metrics.history, log: await runLog(runDir), peakTensorBytes: metrics.peakTensorBytes } }, palette([config.method])) },
-        ...sampleSections(figures, 'test sample 0'),
+        { heading: 'Training curves', figures: curveFigures({ [config.method]: { history: metrics.history, log: await runLog(runDir), peakTensorBytes: metrics.peakTensorBytes } }, palette([config.method]), () => false, L) },
+        ...sampleSections(figures, 'test sample 0', L),
       ],
     };
   } finally {
@@ -302,7 +311,7 @@ export function robustnessLabel(key: string): string {
   return transfer ? `${transfer[1]} (attacks crafted on ${transfer[2]![0]!.toLowerCase()}${transfer[2]!.slice(1)})` : key;
 }
 
-async function compareReport(runDir: string, c: CompareJson): Promise<Report> {
+async function compareReport(runDir: string, c: CompareJson, L: Layout = SCREEN): Promise<Report> {
   // one colour per method in every chart; a decorrelated arm dashed in its method's colour
   const methodColor = palette(c.methods.map(armMethod));
   const color = (arm: string) => methodColor(armMethod(arm));
@@ -333,29 +342,29 @@ async function compareReport(runDir: string, c: CompareJson): Promise<Report> {
   const swept = Object.entries(sweeps).filter(([, rows]) => rows.length);
   const methodSeries = (f: (row: DiagnosticsRow) => number, arms = swept) => arms.map(([m, rows]) => ({ name: `${m} (${samplesName(m)})`, points: rows.map((row) => [row.copies, f(row)] as [number, number]), ...style(m) }));
   const allK = [...new Set(swept.flatMap(([, rows]) => kTicks(rows)))].sort((a, b) => a - b);
-  if (swept.length) summary.push(lineChartSvg({ title: 'gradient agreement: cosine to BPTT against K', x: 'K (copies or directions)', y: 'cosine', logX: true, xTicks: allK, yDomain: [0, 1], width: 420, series: methodSeries((row) => row.cosine.mean) }));
+  if (swept.length) summary.push(lineChartSvg({ ...L.chart, title: 'gradient agreement: cosine to BPTT against K', x: 'K (copies or directions)', y: 'cosine', logX: true, xTicks: allK, yDomain: [0, 1], series: methodSeries((row) => row.cosine.mean) }));
 
   const sections: Section[] = [
     { heading: 'Summary', figures: summary },
     { heading: 'Result', table: { header: ['method', 'test accuracy', 'train seconds', 'samples/s', 'peak tensor MiB'], rows: c.methods.map((m) => { const run = c.runs[m]!; return [m, pct(run.testAccuracy), run.trainSeconds.toFixed(1), run.samplesPerSecond.toFixed(1), mib(run.peakTensorBytes).toFixed(1)]; }) } },
-    { heading: 'Training curves', figures: curveFigures(Object.fromEntries(c.methods.map((m) => [m, { history: c.runs[m]!.history, log: logs[m]!, peakTensorBytes: c.runs[m]!.peakTensorBytes }])), color, dashed) },
+    { heading: 'Training curves', figures: curveFigures(Object.fromEntries(c.methods.map((m) => [m, { history: c.runs[m]!.history, log: logs[m]!, peakTensorBytes: c.runs[m]!.peakTensorBytes }])), color, dashed, L) },
   ];
   const figures: string[] = [];
   if (lrSweep?.length) {
     const by = (f: (row: DiagnosticsRow, layer: string) => number) => layers.map((l) => ({ name: l, color: layerColor(l), points: lrSweep.map((row) => [row.copies, f(row, l)] as [number, number]) }));
-    figures.push(lineChartSvg({ title: 'cosine(LR, BPTT) against copies K', x: 'copies K', y: 'cosine', logX: true, xTicks: kTicks(lrSweep), yDomain: [0, 1], series: [{ name: 'all', color: layerColor('all'), points: lrSweep.map((row) => [row.copies, row.cosine.mean] as [number, number]) }, ...by((row, l) => row.layers[l]!.cosine)] }));
-    figures.push(lineChartSvg({ title: 'variance of one LR estimate against copies K', x: 'copies K', y: 'log10 variance', logX: true, xTicks: kTicks(lrSweep), series: by((row, l) => Math.log10(row.layers[l]!.variance)) }));
+    figures.push(lineChartSvg({ ...L.chart, title: 'cosine(LR, BPTT) against copies K', x: 'copies K', y: 'cosine', logX: true, xTicks: kTicks(lrSweep), yDomain: [0, 1], series: [{ name: 'all', color: layerColor('all'), points: lrSweep.map((row) => [row.copies, row.cosine.mean] as [number, number]) }, ...by((row, l) => row.layers[l]!.cosine)] }));
+    figures.push(lineChartSvg({ ...L.chart, title: 'variance of one LR estimate against copies K', x: 'copies K', y: 'log10 variance', logX: true, xTicks: kTicks(lrSweep), series: by((row, l) => Math.log10(row.layers[l]!.variance)) }));
   }
   const methodFigures: string[] = [];
   if (swept.length > 1) {
     // every sampling method on one axis: K counts LR's copies and FG's directions
-    methodFigures.push(lineChartSvg({ title: 'cosine to the BPTT gradient against K, by method', x: 'K (copies or directions)', y: 'cosine', logX: true, xTicks: allK, yDomain: [0, 1], series: methodSeries((row) => row.cosine.mean) }));
-    methodFigures.push(lineChartSvg({ title: 'variance of one estimate against K, by method', x: 'K (copies or directions)', y: 'log10 variance', logX: true, xTicks: allK, series: methodSeries((row) => Math.log10(row.variance)) }));
+    methodFigures.push(lineChartSvg({ ...L.chart, title: 'cosine to the BPTT gradient against K, by method', x: 'K (copies or directions)', y: 'cosine', logX: true, xTicks: allK, yDomain: [0, 1], series: methodSeries((row) => row.cosine.mean) }));
+    methodFigures.push(lineChartSvg({ ...L.chart, title: 'variance of one estimate against K, by method', x: 'K (copies or directions)', y: 'log10 variance', logX: true, xTicks: allK, series: methodSeries((row) => Math.log10(row.variance)) }));
     // and layer by layer (with and without decorrelation, when the compare ran both)
     for (const layer of Object.keys(swept[0]![1][0]!.layers)) {
       const having = swept.filter(([, rows]) => rows[0]!.layers[layer]);
-      methodFigures.push(lineChartSvg({ title: `${layer}: cosine to the BPTT gradient against K`, x: 'K (copies or directions)', y: 'cosine', logX: true, xTicks: allK, yDomain: [0, 1], series: methodSeries((row) => row.layers[layer]!.cosine, having) }));
-      methodFigures.push(lineChartSvg({ title: `${layer}: variance of one estimate against K`, x: 'K (copies or directions)', y: 'log10 variance', logX: true, xTicks: allK, series: methodSeries((row) => Math.log10(row.layers[layer]!.variance), having) }));
+      methodFigures.push(lineChartSvg({ ...L.chart, title: `${layer}: cosine to the BPTT gradient against K`, x: 'K (copies or directions)', y: 'cosine', logX: true, xTicks: allK, yDomain: [0, 1], series: methodSeries((row) => row.layers[layer]!.cosine, having) }));
+      methodFigures.push(lineChartSvg({ ...L.chart, title: `${layer}: variance of one estimate against K`, x: 'K (copies or directions)', y: 'log10 variance', logX: true, xTicks: allK, series: methodSeries((row) => Math.log10(row.layers[layer]!.variance), having) }));
     }
   }
   sections.push({ heading: 'Gradient agreement (per-layer cosine, LR estimate vs BPTT surrogate gradient)', table: { header: ['parameter', cosHeader('cosine at initialisation'), '‖LR‖/‖BPTT‖'], rows: cosRows(c.gradients.initial) }, figures });
@@ -368,7 +377,7 @@ async function compareReport(runDir: string, c: CompareJson): Promise<Report> {
   if (r.epsilons) {
     const levels = r.epsilons;
     const curves = (title: string, table: Record<string, number[]> | undefined, xs: number[], x: string) =>
-      table ? [lineChartSvg({ title, x, y: 'accuracy', yDomain: [0, 1], xTicks: xs, series: Object.entries(table).map(([name, acc]) => {
+      table ? [lineChartSvg({ ...L.chart, title, x, y: 'accuracy', yDomain: [0, 1], xTicks: xs, series: Object.entries(table).map(([name, acc]) => {
         const transfer = /^(.+)From[A-Z]/.exec(name)?.[1];
         const own = name in c.runs ? name : transfer && transfer in c.runs ? transfer : undefined;
         return { name: robustnessLabel(name), points: acc.map((a, i) => [xs[i]!, a] as [number, number]), ...(own ? { color: color(own), ...(transfer ? { dashed: true } : dashed(own) ? { dashed: true } : {}) } : {}) };
@@ -382,7 +391,7 @@ async function compareReport(runDir: string, c: CompareJson): Promise<Report> {
   if (model) {
     const net = await loadNetwork(path.join(runDir, model, MODEL_FILE));
     try {
-      sections.push(...sampleSections(await sampleFigures(net, { ...c.config, method: armMethod(model) as TrainConfig['method'] }, 0), `${model} model, test sample 0`));
+      sections.push(...sampleSections(await sampleFigures(net, { ...c.config, method: armMethod(model) as TrainConfig['method'] }, 0), `${model} model, test sample 0`, L));
     } finally {
       net.dispose();
     }
