@@ -31,8 +31,8 @@ const checkpointStep = (runDir: string) => {
 };
 
 /** Starts a run and SIGKILLs it once `when` holds (polled every 2 ms); resolves after it died. */
-async function killWhen(out: string, when: () => boolean, extraEnv: Record<string, string> = {}): Promise<void> {
-  const child = spawn(process.execPath, [main, ...args, '--out', out], { env: { ...env, ...extraEnv }, stdio: 'ignore' });
+async function killWhen(out: string, when: () => boolean, extraEnv: Record<string, string> = {}, extraArgs: readonly string[] = []): Promise<void> {
+  const child = spawn(process.execPath, [main, ...args, ...extraArgs, '--out', out], { env: { ...env, ...extraEnv }, stdio: 'ignore' });
   const exited = new Promise((resolve) => child.on('exit', resolve));
   let done = false;
   void exited.then(() => (done = true));
@@ -87,6 +87,23 @@ describe('fault injection: kill -9, corrupted files, a full disk', () => {
       expect(readdirSync(out).filter((f) => f.includes('.tmp-'))).toEqual([]); // the dead write's temporary is cleared
     }
   }, 300_000);
+
+  it('killed inside a snapshot write (--snapshots true), the resumed run keeps the uninterrupted run\'s snapshots, byte for byte', async () => {
+    const withSnapshots = path.join(dir, 'snapshots-reference');
+    const r = await spikelr(...args, '--snapshots', 'true', '--out', withSnapshots);
+    expect(r.code, r.stderr).toBe(0);
+    const shots = (run: string) => readdirSync(path.join(run, 'snapshots')).sort();
+    const expected = shots(withSnapshots);
+    expect(expected.length).toBeGreaterThan(3);
+    const out = path.join(dir, 'killed-in-snapshot');
+    const temporary = () => (existsSync(path.join(out, 'snapshots')) ? readdirSync(path.join(out, 'snapshots')).find((f) => f.includes('.tmp-')) : undefined);
+    // the third snapshot's temporary is written and flushed, its rename not yet done
+    await killWhen(out, () => temporary() !== undefined && readdirSync(path.join(out, 'snapshots')).length >= 3, { SPIKELR_FAULT_WRITE_DELAY_MS: '40' }, ['--snapshots', 'true']);
+    expect(temporary(), 'killed inside a snapshot write').toBeDefined();
+    await resumeToEnd(out);
+    expect(shots(out)).toEqual(expected); // the dead write's temporary is cleared
+    for (const f of expected) expect(readFileSync(path.join(out, 'snapshots', f)).equals(readFileSync(path.join(withSnapshots, 'snapshots', f))), f).toBe(true);
+  }, 120_000);
 
   describe('each file of a run directory corrupted in turn', () => {
     const partial = path.join(dir, 'partial');

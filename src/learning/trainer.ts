@@ -461,4 +461,6 @@ async function restore(net: Network, opt: Optimizer, runDir: string, state: Trai
   await fs.truncate(metrics, state.metricsBytes).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
   // temporaries of atomic writes cut short by a crash
   for (const f of await fs.readdir(runDir)) if (WRITE_TEMPORARY.test(f)) await fs.rm(path.join(runDir, f), { force: true });
+  const snapshots = path.join(runDir, SNAPSHOT_DIR);
+  if (existsSync(snapshots)) for (const f of await fs.readdir(snapshots)) if (WRITE_TEMPORARY.test(f)) await fs.rm(path.join(snapshots, f), { force: true });
 }
