@@ -13,6 +13,9 @@ import { modelOf } from '../neurons/registry.js';
 import { buildLayer, layerName, type Layer, type LayerSpec } from './layer.js';
 import { outputField, passLayers, population, release, runFields, stepPopulation, swapBatchTime } from './loop.js';
 import { freshSeed, streamKey } from './random.js';
+import { fromTorch, TORCH_AXES, torchShape, type ParameterLayout } from './layout.js';
+
+export type { ParameterLayout } from './layout.js';
 
 export interface NetworkSpec {
   /** Per-sample, per-step input shape: `[784]` for flat MNIST, `[28, 28, 1]` for a CNN. */
@@ -64,18 +67,6 @@ function disposeLayer(layer: Layer): void {
 function isNoise(x: unknown): x is EscapeNoise {
   return typeof x === 'object' && x !== null && 'kind' in x && 'sigma' in x;
 }
-
-/** How a parameter's values are laid out: spikelr's ([in, out]; a conv kernel [kh, kw, in, out]) or PyTorch's ([out, in]; [out, in, kh, kw]). */
-export type ParameterLayout = 'spikelr' | 'torch';
-
-/** Where PyTorch's axes come from in spikelr's, by rank: [out, in] from [in, out]; [out, in, kh, kw] from [kh, kw, in, out]. */
-const TORCH_AXES: Readonly<Record<number, readonly number[]>> = { 2: [1, 0], 4: [3, 2, 0, 1] };
-
-/** PyTorch's shape of a parameter of spikelr shape `shape` (rank 2 or 4; another rank keeps its shape). */
-const torchShape = (shape: readonly number[]) => TORCH_AXES[shape.length]?.map((axis) => shape[axis]!) ?? [...shape];
-
-/** The permutation that takes a tensor in PyTorch's layout back to spikelr's (the inverse of TORCH_AXES). */
-const fromTorch = (rank: number) => TORCH_AXES[rank]!.reduce((inverse, axis, i) => ((inverse[axis] = i), inverse), new Array<number>(rank));
 
 export class Network {
   readonly inputShape: readonly number[];

@@ -90,12 +90,10 @@ export const conv2dKind = {
     if (rows[0] !== rows[1] || cols[0] !== cols[1]) {
       c.refuse(`its 'same' padding at stride ${spec.stride} on a ${h}×${w} input pads [${rows.join(', ')}] rows and [${cols.join(', ')}] columns, unevenly; NIR pads both sides alike: use padding 'valid' or a number`);
     }
-    const { weight, bias } = effectiveWeights(layer);
+    const { weight, bias } = effectiveWeights(layer); // the kernel in NIR's (PyTorch's) [out, in, kh, kw]
     const k = spec.kernelSize, f = spec.filters;
-    const kernel = new Float64Array(weight.length);
-    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) for (let ci = 0; ci < ch; ci++) for (let co = 0; co < f; co++) kernel[((co * ch + ci) * k + a) * k + b] = weight[((a * k + b) * ch + ci) * f + co]!;
     const conv = nirNode('Conv2d', {
-      weight: floats([f, ch, k, k], kernel), bias: floats([f], bias ?? new Float32Array(f)), stride: ints([spec.stride, spec.stride]),
+      weight: floats([f, ch, k, k], weight), bias: floats([f], bias ?? new Float32Array(f)), stride: ints([spec.stride, spec.stride]),
       padding: ints([rows[0], cols[0]]), dilation: ints([1, 1]), groups: ints([1], true), input_shape: ints([h, w]),
     });
     return { chain: [['weight', conv], ['neurons', c.neurons()]] };

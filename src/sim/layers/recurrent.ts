@@ -8,7 +8,7 @@ import { check, show } from '../../errors.js';
 import { initVariable, sumToLast } from './common.js';
 import { buildFullyConnected, fullyConnected, type FullyConnectedOptions, type UnitNeuron } from './dense.js';
 import type { Layer, LayerKind } from './types.js';
-import { affineExport, affineNode } from '../nir/nodes.js';
+import { affineExport, affineNode, torchValues } from '../nir/nodes.js';
 import type { Learnable } from './common.js';
 import type { Decorrelate } from './decorrelation.js';
 
@@ -54,7 +54,7 @@ export const recurrentKind = {
   // as snnTorch writes RSynaptic: the recurrent weight (Affine with b_rec) in a cycle with the neurons
   nir(layer, c) {
     const n = layer.outputShape[0]!, rb = layer.params['recurrentBias'];
-    const loop = affineNode(layer.params['recurrent']!.dataSync() as Float32Array, n, n, rb?.dataSync() as Float32Array | undefined);
+    const loop = affineNode(torchValues(layer.params['recurrent']!), n, n, rb?.dataSync() as Float32Array | undefined);
     return { chain: affineExport(layer, c.neurons, c.inputOrder), loop: ['recurrent', loop] };
   },
 } satisfies LayerKind<RecurrentSpec>;

@@ -255,7 +255,7 @@ function layerNameOf(names: readonly string[], preferred: string, taken: Set<str
   return name;
 }
 
-/** Parameter values to set once the network is built, in spikelr's layout. */
+/** Parameter values to set once the network is built, in NIR's (PyTorch's) layout: weights [out, in], kernels [out, in, kh, kw]. */
 type Values = Record<string, Float32Array>;
 
 /** The network a NIR graph describes. */
@@ -331,8 +331,7 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
       if (!image) fail(`node '${name}' (${node.type}) needs an image [C, H, W] input, got [${shape.join(', ')}]`);
       const k = square(name, node, 'kernel_size', 'pool window'), s = square(name, node, 'stride', 'pool stride'), p = square(name, node, 'padding', 'pool padding');
       const spec = (node.type === 'SumPool2d' ? sumPool2d : avgPool2d)({ name: layerNameOf([name], name, taken), poolSize: k, stride: s, padding: p });
-      const size = (x: number) => Math.floor((x + 2 * p - k) / s) + 1;
-      shape = [shape[0]!, size(shape[1]!), size(shape[2]!)];
+      shape = [shape[0]!, convOutput(shape[1]!, k, s, p), convOutput(shape[2]!, k, s, p)];
       if (shape[1]! <= 0 || shape[2]! <= 0) fail(`node '${name}' (${node.type}): a ${k}×${k} window does not fit its input`);
       add(spec, {}, [name]);
       continue;
@@ -365,9 +364,7 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
       const size = (x: number) => convOutput(x, k, stride, padding);
       out = [f, size(shape[1]!), size(shape[2]!)];
       if (out[1]! <= 0 || out[2]! <= 0) fail(`node '${name}' (Conv2d): a ${k}×${k} kernel does not fit a ${shape[1]}×${shape[2]} input`);
-      // NIR (PyTorch) [out, in, kh, kw] → spikelr [kh, kw, in, out]
-      w = new Float64Array(weight.data.length);
-      for (let a = 0; a < k; a++) for (let bb = 0; bb < k; bb++) for (let ci = 0; ci < c; ci++) for (let co = 0; co < f; co++) w[((a * k + bb) * c + ci) * f + co] = weight.data[((co * c + ci) * k + a) * k + bb]!;
+      w = Float64Array.from(weight.data); // NIR's (PyTorch's) [out, in, kh, kw], as setParameter takes it
       b = 'bias' in node.fields ? perNeuron(name, node, 'bias', [f]) : undefined;
     } else {
       if (image) fail(`node '${name}' (${node.type}) takes a vector, but the node before it gives an image [${shape.join(', ')}]; a Flatten node must come between them`);
@@ -375,19 +372,20 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
       const [units, inputs] = weight.shape as [number, number];
       if (inputs !== shape[0]) fail(`node '${name}' (${node.type}): weight is [${units}, ${inputs}] (out, in), but the node before it gives ${shape[0]} values`);
       out = [units];
-      // NIR [out, in] (in NIR's input order) → spikelr [in, out]
-      w = new Float64Array(weight.data.length);
-      for (let r = 0; r < units; r++) for (let j = 0; j < inputs; j++) w[(order ? order[j]! : j) * units + r] = weight.data[r * inputs + j]!;
+      // NIR's [out, in] (PyTorch's layout), its columns from NIR's input order into spikelr's
+      w = Float64Array.from(weight.data);
+      if (order) for (let r = 0; r < units; r++) for (let j = 0; j < inputs; j++) w[r * inputs + order[j]!] = weight.data[r * inputs + j]!;
       b = node.type === 'Affine' ? perNeuron(name, node, 'bias', [units]) : undefined;
     }
     order = undefined;
-    const perOut = out[0]!; // a conv's output channels, a dense layer's units: spikelr's last weight axis
+    const perOut = out[0]!; // a conv's output channels, a dense layer's units: the weight's first axis (PyTorch's layout)
     if (!hasNeuron && conv) fail(`node '${name}' (Conv2d) feeds the Output directly; spikelr's conv layers have neurons (add an IF or LIF node)`);
     const neuron = hasNeuron ? importNeuron(neuronName!, neuronNode!, out, dt, conv ? perOut : 0, notes) : undefined;
     // fold the neurons' input scale into the weights (per output) and their constant current into the bias
     const scale = neuron?.scale, offset = neuron?.offset;
     if (scale) {
-      for (let j = 0; j < w.length; j++) w[j]! *= scale[j % perOut]!;
+      const fanIn = w.length / perOut;
+      for (let j = 0; j < w.length; j++) w[j]! *= scale[Math.floor(j / fanIn)]!;
       if (b) b = b.map((x, j) => x * scale[j]!);
       notes.push(`${from.join(' → ')}: the neurons' input scale (R dt/τ${neuronNode?.type === 'CubaLIF' ? ' · w_in dt/τ_syn' : ''}) is folded into the weights`);
     }
@@ -401,9 +399,7 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
       const rw = array(recurrentName, rec, 'weight');
       const n = perOut;
       if (conv || rw.shape.join() !== `${n},${n}`) fail(`node '${recurrentName}' (${rec.type}): recurrent weight has shape [${rw.shape.join(', ')}], the neurons it loops on are [${out.join(', ')}]`);
-      const V = new Float32Array(n * n);
-      for (let r = 0; r < n; r++) for (let j = 0; j < n; j++) V[j * n + r] = rw.data[r * n + j]! * (scale ? scale[r]! : 1);
-      v['recurrent'] = V;
+      v['recurrent'] = Float32Array.from(rw.data, (x, i) => x * (scale ? scale[Math.floor(i / n)]! : 1)); // [out, in], row r scaled
       if (rec.type === 'Affine') v['recurrentBias'] = Float32Array.from(perNeuron(recurrentName, rec, 'bias', [n]), (x, r) => x * (scale ? scale[r]! : 1));
       from.push(recurrentName);
     }
@@ -432,7 +428,7 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
   const net = new Network({ input, layers: specs, seed: o.seed ?? 0 });
   try {
     net.layers.forEach((layer, i) => {
-      for (const [param, x] of Object.entries(values[i]!)) net.setParameter(layer.name, param, x, { layout: 'spikelr' });
+      for (const [param, x] of Object.entries(values[i]!)) net.setParameter(layer.name, param, x, { layout: 'torch' });
     });
   } catch (err) {
     net.dispose();

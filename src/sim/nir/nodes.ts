@@ -1,6 +1,7 @@
 /** Building blocks of NIR nodes that neuron models and layer kinds use to write themselves (see types.ts). */
 import * as tf from '@tensorflow/tfjs';
 import type { Layer } from '../layers/types.js';
+import { toTorchLayout } from '../layout.js';
 import { floats, type NirNode, type NirValue } from './graph.js';
 
 /** Neuron parameters go out in float64: τ = dt/(1 − β) in float32 would not give β back to the bit. */
@@ -21,16 +22,18 @@ export function chwOrder(h: number, w: number, c: number): Int32Array {
   return order;
 }
 
-/** An Affine node (Linear without bias) of spikelr weight `w` [in, out] with its columns read in NIR's input `order`. */
+/** An Affine node (Linear without bias) of weight `w` [out, in] (PyTorch's layout, NIR's) with its columns read in NIR's input `order`. */
 export function affineNode(w: Float32Array, inputs: number, outputs: number, bias: Float32Array | undefined, order?: Int32Array): NirNode {
-  const weight = new Float64Array(outputs * inputs);
-  for (let o = 0; o < outputs; o++) for (let j = 0; j < inputs; j++) weight[o * inputs + j] = w[(order ? order[j]! : j) * outputs + o]!;
+  const weight = order ? Float64Array.from({ length: outputs * inputs }, (_, i) => w[i - (i % inputs) + order[i % inputs]!]!) : w;
   const fields: Record<string, NirValue> = { weight: floats([outputs, inputs], weight) };
   if (bias) fields['bias'] = floats([outputs], bias);
   return nirNode(bias ? 'Affine' : 'Linear', fields);
 }
 
-/** The weight and bias a layer applies, after its input decorrelation (A = Rᵀ W, bias b − μ A), as values. */
+/** A parameter's values in PyTorch's layout, NIR's: a matrix [out, in], a conv kernel [out, in, kh, kw]. */
+export const torchValues = (t: tf.Tensor): Float32Array => tf.tidy(() => toTorchLayout(t).dataSync() as Float32Array);
+
+/** The weight (in NIR's layout) and bias a layer applies, after its input decorrelation (A = Rᵀ W, bias b − μ A). */
 export function effectiveWeights(layer: Layer): { weight: Float32Array; bias: Float32Array | undefined } {
   return tf.tidy(() => {
     const w = layer.params['weight']!;
@@ -39,7 +42,7 @@ export function effectiveWeights(layer: Layer): { weight: Float32Array; bias: Fl
     const offset = d?.offset(weight);
     const b = layer.params['bias'];
     const bias = b && offset ? tf.add(b, offset) : (b ?? offset);
-    return { weight: weight.dataSync() as Float32Array, bias: bias?.dataSync() as Float32Array | undefined };
+    return { weight: torchValues(weight), bias: bias?.dataSync() as Float32Array | undefined };
   });
 }
 
