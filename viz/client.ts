@@ -35,11 +35,10 @@ export const CLIENT_SCRIPT = String.raw`
       svg.append('g').attr('class', 'axis y').attr('transform', 'translate(' + m.left + ',0)').call(d3.axisLeft(y).ticks(4));
       svg.append('text').attr('class', 'axis-label').attr('transform', 'translate(' + (m.left - 40) + ',' + (m.top + height / 2) + ') rotate(-90)').attr('text-anchor', 'middle').text(layer.rows ? 'neuron (ordered)' : 'neuron');
       // each neuron's rate at the right, the population rate under the raster
-      var rates = new Float64Array(layer.neurons), pop = new Float64Array(layer.steps);
-      layer.times.forEach(function (t, i) { var v = analog ? layer.values[i] : 1; rates[layer.units[i]] += v / layer.steps; pop[t] += v / layer.neurons; });
+      var rates = layer.rates, pop = layer.population;
       var maxRate = d3.max(rates) || 1e-9, maxPop = d3.max(pop) || 1e-9;
       var right = width - m.right + 6, h0 = Math.max(1, y(1) - y(0));
-      svg.append('g').attr('class', 'rates').selectAll('rect').data(Array.from(rates.keys()).filter(function (n) { return rates[n] > 0; })).join('rect')
+      svg.append('g').attr('class', 'rates').selectAll('rect').data(rates.map(function (r, n) { return n; }).filter(function (n) { return rates[n] > 0; })).join('rect')
         .attr('class', 'rate').attr('x', right).attr('y', function (n) { return y(row(n)); }).attr('height', h0)
         .attr('width', function (n) { return (RATE - 14) * rates[n] / maxRate; });
       svg.append('text').attr('class', 'mark-label').attr('x', right).attr('y', m.top - 6).text('rate ≤ ' + (Math.round(maxRate * 100) / 100));
@@ -57,7 +56,7 @@ export const CLIENT_SCRIPT = String.raw`
       }
       function render(x) {
         xAxis.call(d3.axisBottom(x).ticks(8));
-        popPath.attr('d', d3.line().x(function (v, t) { return x(t + 0.5); }).y(function (v) { return strip(v); })(Array.from(pop)));
+        popPath.attr('d', d3.line().x(function (v, t) { return x(t + 0.5); }).y(function (v) { return strip(v); })(pop));
         var w = Math.max(1, x(1) - x(0)), h = Math.max(1, y(1) - y(0));
         if (useCanvas) {
           ctx.clearRect(0, 0, canvas.width, canvas.height);

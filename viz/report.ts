@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CLIENT_SCRIPT } from './client.js';
-import { layerTitle, type Raster } from './raster.js';
+import { layerTitle, neuronRates, populationRate, type Raster } from './raster.js';
 import { esc, paperSvg } from './svg.js';
 
 export interface Section {
@@ -58,6 +58,8 @@ const rasterJson = (r: Raster) => ({
   layers: r.layers.map((l) => ({
     name: l.name, title: layerTitle(l), neurons: l.neurons, steps: l.steps, times: Array.from(l.times), units: Array.from(l.units),
     ...(l.values ? { values: Array.from(l.values, (v) => Math.round(v * 1000) / 1000) } : {}), ...(l.rows ? { rows: Array.from(l.rows) } : {}),
+    // the margins the SVG raster draws, computed once here for the page as well
+    rates: Array.from(neuronRates(l), (v) => Math.round(v * 1e4) / 1e4), population: Array.from(populationRate(l), (v) => Math.round(v * 1e4) / 1e4),
   })),
 });
 
