@@ -305,10 +305,16 @@ interface CompareJson {
   robustness: { epsilons?: number[]; fgsm?: Record<string, number[]>; pgd?: Record<string, number[]>; transfer?: Record<string, number[]>; noiseLevels?: number[]; gaussian?: Record<string, number[]>; samples?: number; skipped?: string };
 }
 
+/** A transfer-attack key of a robustness table, 'lrFromBptt', as the attacked run and the one the attack was crafted on. */
+function transferOf(key: string): { attacked: string; source: string } | undefined {
+  const m = /^(.+)From([A-Z].*)$/.exec(key);
+  return m ? { attacked: m[1]!, source: `${m[2]![0]!.toLowerCase()}${m[2]!.slice(1)}` } : undefined;
+}
+
 /** A robustness table's key in words: 'lrFromBptt' is LR attacked by PGD crafted on the BPTT model. */
 export function robustnessLabel(key: string): string {
-  const transfer = /^(.+)From([A-Z].*)$/.exec(key);
-  return transfer ? `${transfer[1]} (attacks crafted on ${transfer[2]![0]!.toLowerCase()}${transfer[2]!.slice(1)})` : key;
+  const transfer = transferOf(key);
+  return transfer ? `${transfer.attacked} (attacks crafted on ${transfer.source})` : key;
 }
 
 async function compareReport(runDir: string, c: CompareJson, L: Layout = SCREEN): Promise<Report> {
@@ -378,7 +384,7 @@ async function compareReport(runDir: string, c: CompareJson, L: Layout = SCREEN)
     const levels = r.epsilons;
     const curves = (title: string, table: Record<string, number[]> | undefined, xs: number[], x: string) =>
       table ? [lineChartSvg({ ...L.chart, title, x, y: 'accuracy', yDomain: [0, 1], xTicks: xs, series: Object.entries(table).map(([name, acc]) => {
-        const transfer = /^(.+)From[A-Z]/.exec(name)?.[1];
+        const transfer = transferOf(name)?.attacked;
         const own = name in c.runs ? name : transfer && transfer in c.runs ? transfer : undefined;
         return { name: robustnessLabel(name), points: acc.map((a, i) => [xs[i]!, a] as [number, number]), ...(own ? { color: color(own), ...(transfer ? { dashed: true } : dashed(own) ? { dashed: true } : {}) } : {}) };
       }) })] : [];
