@@ -16,6 +16,7 @@ import { NEURON_ORDERS, type NeuronOrder } from '../../viz/raster.js';
 import { addConfigFlags, configFlags } from './flags.js';
 import { resumeTraining, runEvaluation, runTraining } from './train.js';
 import { exportCommand, importCommand } from './nir.js';
+import { DEFAULT_DT } from '../sim/nir/index.js';
 
 const version = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
 
@@ -223,7 +224,7 @@ program
   .description('write a trained network (a run directory or a model file) as a NIR file for snnTorch, Norse, sinabs, Lava, SpiNNaker2, …')
   .argument('<run-or-model>', 'run directory or .safetensors model')
   .requiredOption('--nir <file>', 'the NIR file to write (HDF5)')
-  .option('--dt <seconds>', "the time step NIR's time constants are expressed in (τ = dt/(1 − β)); readers must use the same (snnTorch's import_from_nir assumes 1e-4)", positiveNumber, 1e-4)
+  .option('--dt <seconds>', "the time step NIR's time constants are expressed in (τ = dt/(1 − β)); readers must use the same (snnTorch's import_from_nir assumes 1e-4)", positiveNumber, DEFAULT_DT)
   .option('--deterministic', 'export a network trained with escape noise (LR) as its deterministic network: NIR has no stochastic neurons', false)
   .option('--reset-metadata', "write reset-by-subtraction neurons as NIR's reset-to-zero LIF with reset 'subtract' in their metadata (spikelr reads it back; other tools reset to zero)", false)
   .action(async (target: string, opts: { nir: string; dt: number; deterministic: boolean; resetMetadata: boolean }) => {

@@ -5,7 +5,7 @@ import { check, SpikelrError } from '../errors.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { MODEL_FILE } from '../learning/trainer.js';
 import { serializeNetwork, writeFileAtomic } from '../sim/io.js';
-import { exportNir, importNir, type NirExportOptions } from '../sim/nir/index.js';
+import { DEFAULT_DT, exportNir, importNir, type NirExportOptions } from '../sim/nir/index.js';
 import { loadTrained } from './train.js';
 
 /** What an imported directory holds besides its model: where it came from and what the import assumed. */
@@ -31,7 +31,7 @@ export async function exportCommand(target: string, o: ExportOptions): Promise<R
       subtractReset: o.resetMetadata ? 'metadata' : 'error',
     };
     await exportNir(net, o.nir, options);
-    return { model: modelFile, nir: o.nir, dt: options.dt ?? 1e-4, layers: net.layers.map((l) => `${l.name}: ${l.spec.kind}${l.neuron ? ` (${l.neuron.kind})` : ''}`), ...(stochastic ? { deterministic: true } : {}) };
+    return { model: modelFile, nir: o.nir, dt: options.dt ?? DEFAULT_DT, layers: net.layers.map((l) => `${l.name}: ${l.spec.kind}${l.neuron ? ` (${l.neuron.kind})` : ''}`), ...(stochastic ? { deterministic: true } : {}) };
   } finally {
     net.dispose();
   }
