@@ -65,6 +65,34 @@ describe('wasm slice and unpack kernels', () => {
 const at = (x: Float32Array, dims: number[], batch: number, i: number, j: number, t: boolean) =>
   t ? x[(batch * dims[1]! + j) * dims[2]! + i]! : x[(batch * dims[1]! + i) * dims[2]! + j]!;
 
+describe('wasm Tile kernel', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: null });
+  });
+
+  it.each<[string, number[], number[]]>([
+    ['a batch over steps (direct encoding)', [4, 1, 6], [1, 5, 1]],
+    ['every axis', [2, 3, 4], [3, 2, 2]],
+    ['the innermost axis', [3, 5], [1, 4]],
+    ['the outermost axis (copies)', [6], [3]],
+    ['nothing (all ones)', [2, 3], [1, 1]],
+    ['an empty axis', [2, 0, 3], [2, 3, 1]],
+    ['rank 5 with strided repeats', [2, 1, 3, 1, 2], [2, 3, 1, 2, 3]],
+  ])('tile: %s equals the cpu kernel', async (_name, shape, reps) => {
+    const r = await onBoth(() => tf.tile(tf.tensor(values(shape, 3), shape), reps));
+    expect(r.wasm).toEqual(r.cpu);
+  });
+
+  it('int32 and bool tensors tile exactly, and broadcastTo (which runs Tile) too', async () => {
+    const ints = await onBoth(() => tf.tile(tf.tensor(Int32Array.from({ length: 6 }, (_, i) => i * 13 - 20), [2, 3], 'int32'), [2, 2]));
+    expect(ints.wasm).toEqual(ints.cpu);
+    const bools = await onBoth(() => tf.tile(tf.tensor([true, false, true], [3, 1], 'bool'), [2, 3]));
+    expect(bools.wasm).toEqual(bools.cpu);
+    const broadcast = await onBoth(() => tf.broadcastTo(tf.tensor(values([3, 1, 4], 4), [3, 1, 4]), [2, 3, 5, 4]));
+    expect(broadcast.wasm).toEqual(broadcast.cpu);
+  });
+});
+
 describe('event-driven BatchMatMul on wasm', () => {
   beforeAll(async () => {
     await initBackend({ backend: 'wasm', log: null });
