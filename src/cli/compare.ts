@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { imageSequences } from '../data/dataset.js';
 import { loadIdxImages, loadMnist, type ImageDataset } from '../data/mnist.js';
-import type { Estimator } from '../learning/estimators/lr.js';
+import type { Batch, Estimator } from '../learning/estimators/lr.js';
 import { cosine, gradientDiagnostics, type DiagnosticsRow } from '../learning/diagnostics.js';
 import { decorrelates, warmDecorrelation } from '../learning/decorrelation.js';
 import { checkDifferentiable, type RowLoss } from '../learning/losses.js';
@@ -69,7 +69,7 @@ const meanSd = (x: number[]) => {
 };
 
 /** Per-parameter cosine of `a`'s and `b`'s gradients of `net` on the given batches. */
-export async function gradientCosines(net: Network, a: Estimator, b: Estimator, batches: { input: tf.Tensor; labels: tf.Tensor }[], loss: RowLoss, seed: number): Promise<LayerCosine[]> {
+export async function gradientCosines(net: Network, a: Estimator, b: Estimator, batches: Batch[], loss: RowLoss, seed: number): Promise<LayerCosine[]> {
   const names = parameterNames(net);
   const per = new Map<string, { cos: number[]; ratio: number[] }>();
   batches.forEach((batch, i) => {
@@ -97,7 +97,7 @@ export async function gradientCosines(net: Network, a: Estimator, b: Estimator, 
  * its number of samples K (LR's copies, FG's directions): `draws` independent estimates on one
  * fixed batch at each K.
  */
-function samplesSweep(net: Network, config: TrainConfig, reference: ReadonlyMap<tf.Variable, tf.Tensor>, batch: { input: tf.Tensor; labels: tf.Tensor }, loss: RowLoss, o: CompareOptions) {
+function samplesSweep(net: Network, config: TrainConfig, reference: ReadonlyMap<tf.Variable, tf.Tensor>, batch: Batch, loss: RowLoss, o: CompareOptions) {
   const key = methodOf(config.method).samples!;
   return gradientDiagnostics(net, batch, loss, { copies: o.copiesSweep, estimator: (k) => estimatorOf({ ...config, [key]: k }), draws: o.sweepDraws, reference, seed: config.seed });
 }
@@ -176,7 +176,7 @@ interface Arm {
  * variant, else under the LR arm's name in `methods`), every other method's (`methods`, by arm),
  * and the K sweeps of the sampling methods (`sweeps`, by arm). BPTT's gradient is the variant's own.
  */
-async function variantGradients(net: Network, config: TrainConfig, name: (method: string) => string, first: boolean, batches: { input: tf.Tensor; labels: tf.Tensor }[], loss: RowLoss, o: CompareOptions, gradients: Record<string, unknown>) {
+async function variantGradients(net: Network, config: TrainConfig, name: (method: string) => string, first: boolean, batches: Batch[], loss: RowLoss, o: CompareOptions, gradients: Record<string, unknown>) {
   const bptt = estimatorOf({ ...config, method: 'bptt' });
   const methods = (gradients['methods'] ?? {}) as Record<string, LayerCosine[]>;
   const sweeps = (gradients['sweeps'] ?? {}) as Record<string, DiagnosticsRow[]>;
@@ -209,7 +209,7 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
   const order = permutation(trainSet.count, streamKey(config.seed, 0xb47c));
   const batches = Array.from({ length: o.gradientBatches }, (_, i) => {
     const idx = order.subarray(i * config.batchSize, (i + 1) * config.batchSize);
-    return { input: trainSet.batch(idx, streamKey(config.seed, 0xb47d, i)), labels: tf.tensor1d(Int32Array.from(idx, (j) => trainSet.labels[j]!), 'int32') };
+    return { input: trainSet.batch(idx, streamKey(config.seed, 0xb47d, i)), labels: tf.tensor1d(Int32Array.from(idx, (j) => trainSet.labels[j]!), 'int32'), constantInTime: trainSet.constantInTime === true };
   });
   const gradients: Record<string, unknown> = { batches: o.gradientBatches, batchSize: config.batchSize };
   const warmups: Record<string, unknown> = {};

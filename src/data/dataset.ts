@@ -18,6 +18,11 @@ export interface Dataset {
   readonly steps: number;
   /** `[B, T, …inputShape]` input for the samples at `indices`; `seed` drives stochastic encodings. */
   batch(indices: ArrayLike<number>, seed: number): tf.Tensor;
+  /**
+   * Every step of a sample is the same (direct encoding of a static image): learners and the
+   * simulator compute the first layer's currents once, not T times (see {@link Batch}).
+   */
+  readonly constantInTime?: boolean;
 }
 
 /**
@@ -41,6 +46,7 @@ export function imageSequences(data: ImageDataset, o: { readonly steps: number; 
     classes: data.classes,
     inputShape,
     steps: o.steps,
+    constantInTime: o.encoding === 'direct',
     batch(indices, seed) {
       const buf = new Float32Array(indices.length * pixels);
       for (let i = 0; i < indices.length; i++) buf.set(data.images.subarray(indices[i]! * pixels, (indices[i]! + 1) * pixels), i * pixels);
@@ -83,6 +89,7 @@ export function subset(data: Dataset, indices: Int32Array): Dataset {
     classes: data.classes,
     inputShape: data.inputShape,
     steps: data.steps,
+    ...(data.constantInTime ? { constantInTime: true } : {}),
     batch: (idx, seed) => data.batch(Int32Array.from({ length: idx.length }, (_, i) => indices[idx[i]!]!), seed),
   };
 }

@@ -105,12 +105,12 @@ export function updateDecorrelation(net: Network): Record<string, number> {
  * over `batches` in turn: decorrelation learned before the weights are (for diagnostics at
  * initialisation). Returns the last step's ℓ per layer.
  */
-export function warmDecorrelation(net: Network, batches: readonly { readonly input: tf.Tensor }[], steps: number): Record<string, number> {
+export function warmDecorrelation(net: Network, batches: readonly { readonly input: tf.Tensor; readonly constantInTime?: boolean }[], steps: number): Record<string, number> {
   let last: Record<string, number> = {};
   for (let s = 0; s < steps; s++) {
-    const input = batches[s % batches.length]!.input;
+    const { input, constantInTime } = batches[s % batches.length]!;
     armDecorrelation(net, input.shape[0]! * input.shape[1]!);
-    net.run(input).dispose();
+    net.run(input, { constantInput: constantInTime === true }).dispose();
     last = updateDecorrelation(net);
   }
   return last;

@@ -26,8 +26,10 @@ export interface LayerTrace {
   readonly index: number;
   /** 'lr': a noisy layer (seeds are scores); 'local': the deterministic readout. */
   readonly kind: 'lr' | 'local';
-  /** The layer's input, time-major rows `[T·inputRows, …in]`. */
+  /** The layer's input, time-major rows `[T·inputRows, …in]`, or `[inputRows, …in]` when {@link constantInput}. */
   readonly input: tf.Tensor;
+  /** The input is the same at every step and stored once: its gradient is the VJP of Σ_t ĝ_t. */
+  readonly constantInput: boolean;
   readonly inputRows: number;
   readonly rows: number;
   readonly steps: number;
@@ -69,6 +71,8 @@ export interface CopyForwardOptions {
   readonly seed: number;
   /** Record what the gradients of noisy layers and the readout need. */
   readonly train: boolean;
+  /** Every step of the input is the same (passLayers' `constantInput`). */
+  readonly constantInput?: boolean;
 }
 
 function adjointTrace(fields: Readonly<Record<string, tf.Tensor[]>>): AdjointTrace {
@@ -86,14 +90,14 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
   const [batch, steps] = input.shape as [number, number];
   const K = o.plan.copies;
   const traces: LayerTrace[] = [];
-  const { output, rows } = passLayers(net.layers, net.inputShape, input, ({ layer, index, isLast, input: x, rows, currents }) => {
+  const { output, rows } = passLayers(net.layers, net.inputShape, input, ({ layer, index, isLast, input: x, rows, currents, constant }) => {
     const neuron = layer.neuron!;
     const model = modelOf(neuron) as NeuronModel<NeuronParams>;
     const noise = model.role !== 'readout' ? o.noise[index] : undefined;
     // The copies begin here: the shared currents broadcast against a [K, B, …N] state (no tiling).
     const outRows = noise && rows === batch && K > 1 ? K * batch : rows;
     const trained = o.train && (noise !== undefined || (model.role === 'readout' && isLast));
-    const base = { layer, index, input: x, inputRows: rows, rows: outRows, steps, learned: new Set(layer.learned) };
+    const base = { layer, index, input: x, constantInput: constant, inputRows: rows, rows: outRows, steps, learned: new Set(layer.learned) };
     if (noise) {
       const trace = noisyLayer(layer, model, currents, noise, o, streamKey(o.seed, index), batch, outRows);
       if (trained) {
@@ -107,7 +111,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     for (const t of stateTensors(seq.state)) t.dispose();
     if (trained) traces.push({ ...base, kind: 'local', seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}) });
     return { output: seq.fields[out]!, keepInput: trained };
-  });
+  }, { constantInput: o.constantInput === true });
   return {
     output,
     rows,

@@ -64,6 +64,7 @@ export interface ShardTask {
   readonly input: Float32Array;
   readonly inputShape: number[];
   readonly labels: Int32Array;
+  readonly constantInTime: boolean;
   readonly seed: number;
   readonly options: EstimateOptions;
 }
@@ -129,6 +130,7 @@ export async function shardedEstimator(local: Estimator, recipe: ShardRecipe, o:
         input: input.slice(from * rowSize, to * rowSize),
         inputShape: [to - from, ...batch.input.shape.slice(1)],
         labels: labels.slice(from, to),
+        constantInTime: batch.constantInTime === true,
         seed: streamKey(seed, i + 1),
         options,
       };
@@ -136,7 +138,7 @@ export async function shardedEstimator(local: Estimator, recipe: ShardRecipe, o:
       th.port.postMessage(task, [task.input.buffer, task.labels.buffer, ...task.params.map((p) => p.values.buffer)] as ArrayBuffer[]);
     });
     const n0 = bounds[1]!;
-    const own = tf.tidy(() => ({ input: tf.slice(batch.input, 0, n0), labels: tf.slice(batch.labels, 0, n0) }));
+    const own = tf.tidy(() => ({ input: tf.slice(batch.input, 0, n0), labels: tf.slice(batch.labels, 0, n0), constantInTime: batch.constantInTime === true }));
     let mine: GradientEstimate;
     try {
       mine = local.estimate(net, own, loss, streamKey(seed, 0), options);

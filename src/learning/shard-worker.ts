@@ -35,7 +35,7 @@ try {
       }
       const input = tf.tensor(task.input, task.inputShape);
       const labels = tf.tensor1d(task.labels, 'int32');
-      const e = estimator.estimate(network, { input, labels }, loss, task.seed, task.options);
+      const e = estimator.estimate(network, { input, labels, constantInTime: task.constantInTime }, loss, task.seed, task.options);
       const gradients = [...e.gradients].map(([v, g]) => ({ name: names.get(v)!, values: g.dataSync() as Float32Array }));
       const value = e.loss;
       e.dispose();

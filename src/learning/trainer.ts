@@ -184,7 +184,8 @@ export function evaluateDataset(net: Network, data: Dataset, o: { readonly seed:
   for (let start = 0; start < data.count; start += size) {
     const idx = Int32Array.from({ length: Math.min(size, data.count - start) }, (_, i) => start + i);
     const input = data.batch(idx, streamKey(o.seed, 0xe7a1, start));
-    const r = net.run(input, o.noise ? { noise: o.noise, seed: streamKey(o.seed, 0xe7a2, start) } : {});
+    const constantInput = data.constantInTime === true;
+    const r = net.run(input, o.noise ? { noise: o.noise, seed: streamKey(o.seed, 0xe7a2, start), constantInput } : { constantInput });
     const [pred, loss] = tf.tidy(() => {
       const timeMajor = swapBatchTime(r.output);
       const labels = tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]!), 'int32');
@@ -294,8 +295,9 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         const factor = rate(state.step);
         armDecorrelation(net, input.shape[0]! * input.shape[1]!);
         // a noise-free pass fills the layers' samples first: the estimate's passes then add none
-        if (o.decorrelationInputs === 'deterministic' && decorrelating) net.run(input).dispose();
-        const estimateOnce = () => outOfMemoryIsClear(() => estimator.estimate(net, { input, labels }, loss, streamKey(o.seed, 0x1a, state.step), { sigmaScale: o.sigmaSchedule?.(state.step) ?? 1 }), o.batchSize);
+        const constantInTime = data.constantInTime === true;
+        if (o.decorrelationInputs === 'deterministic' && decorrelating) net.run(input, { constantInput: constantInTime }).dispose();
+        const estimateOnce = () => outOfMemoryIsClear(() => estimator.estimate(net, { input, labels, constantInTime }, loss, streamKey(o.seed, 0x1a, state.step), { sigmaScale: o.sigmaSchedule?.(state.step) ?? 1 }), o.batchSize);
         let est: ReturnType<typeof estimateOnce>;
         if (!measured) {
           // the peak of live tensors inside the epoch's first step (the estimator's working memory included)

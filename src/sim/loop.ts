@@ -9,6 +9,7 @@
  * next; what is kept is only what a hook asked for.
  */
 import * as tf from '@tensorflow/tfjs';
+import { check } from '../errors.js';
 import { stateTensors, type Coefficients, type Fire, type NeuronState } from '../neurons/model.js';
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import { currentShapeOf } from './layers/registry.js';
@@ -17,6 +18,11 @@ import type { Layer } from './layers/types.js';
 /** Swaps the first two axes: `[B, T, …]` ↔ `[T, B, …]`. */
 export function swapBatchTime(x: tf.Tensor): tf.Tensor {
   return tf.transpose(x, [1, 0, ...x.shape.slice(2).map((_, i) => i + 2)]);
+}
+
+/** The first step of `[B, T, …shape]` input as rows `[B, …shape]` (an input constant in time). */
+export function firstStepRows(input: tf.Tensor, shape: readonly number[]): tf.Tensor {
+  return tf.tidy(() => tf.reshape(tf.slice(input, [0, 0], [-1, 1]), [input.shape[0]!, ...shape]));
 }
 
 /** `[B, T, …shape]` input as time-major rows `[T·B, …shape]`: step t is rows t·B … t·B + B − 1. */
@@ -170,9 +176,11 @@ export interface LayerVisit {
   readonly layer: Layer;
   readonly index: number;
   readonly isLast: boolean;
-  /** The layer's input as time-major rows `[T·rows, …in]`. */
+  /** The layer's input as time-major rows `[T·rows, …in]`, or `[rows, …in]` when {@link constant}. */
   readonly input: tf.Tensor;
   readonly rows: number;
+  /** The input is the same at every step and given once (the pass's `constantInput`, first layer with neurons). */
+  readonly constant: boolean;
   /** Its feed-forward currents `[T, rows, …current]` (freed by the pass). */
   readonly currents: tf.Tensor;
 }
@@ -190,6 +198,10 @@ export interface VisitResult {
  * The one pass over a network's layers: time-major rows in, each stateless layer (pooling,
  * flatten) mapped directly, each layer with neurons handed to `visit` with its currents. Returns the
  * last layer's output `[T, rows, …out]` and its rows. `tape`: inside autodiff, free nothing.
+ * `constantInput`: every step of `input` is the same, so the layers up to the first with neurons
+ * map one step's rows and that layer's currents are computed once and repeated over the T steps
+ * (its visit sees `constant` and one step of input); for visitors that read only the currents, or
+ * that know the form.
  */
 export function passLayers(
   layers: readonly Layer[], inputShape: readonly number[], input: tf.Tensor, visit: (v: LayerVisit) => VisitResult,
@@ -197,26 +209,40 @@ export function passLayers(
     readonly tape?: boolean;
     /** Sees each stateless layer's input and output rows (before the input is freed). */
     readonly mapped?: (layer: Layer, input: tf.Tensor, output: tf.Tensor) => void;
+    readonly constantInput?: boolean;
   } = {},
 ): { output: tf.Tensor; rows: number } {
   const free = (t: tf.Tensor) => !o.tape && t.dispose();
   const steps = input.shape[1]!;
   let rows = input.shape[0]!;
-  let x = timeMajorRows(input, inputShape);
+  let constant = o.constantInput === true && steps > 1;
+  check(!constant || o.mapped === undefined, () => 'passLayers: a constant input gives stateless layers one step of rows; the mapped hook expects T');
+  let x = constant ? firstStepRows(input, inputShape) : timeMajorRows(input, inputShape);
   let last: tf.Tensor | undefined;
   layers.forEach((layer, index) => {
     const isLast = index === layers.length - 1;
+    const repeats = constant ? steps : 1;
     if (!layer.neuron) {
-      const y = layer.currents(x);
+      const y = layer.currents(x, repeats);
       o.mapped?.(layer, x, y);
       free(x);
       x = y;
       return;
     }
-    const flat = layer.currents(x);
-    const currents = tf.reshape(flat, [steps, rows, ...currentShapeOf(layer)]);
+    const flat = layer.currents(x, repeats);
+    const shape = [steps, rows, ...currentShapeOf(layer)];
+    let currents: tf.Tensor;
+    if (constant) {
+      // repeated as rank 3 (tfjs differentiates Tile up to rank 4; a conv layer's currents are rank 5)
+      const once = tf.reshape(flat, [1, rows, -1]);
+      const repeated = tf.broadcastTo(once, [steps, rows, once.shape[2]!]);
+      currents = tf.reshape(repeated, shape);
+      free(once);
+      free(repeated);
+    } else currents = tf.reshape(flat, shape);
     free(flat);
-    const r = visit({ layer, index, isLast, input: x, rows, currents });
+    const r = visit({ layer, index, isLast, input: x, rows, currents, constant });
+    constant = false;
     free(currents);
     if (!r.keepInput) free(x);
     rows = r.rows ?? rows;

@@ -38,6 +38,11 @@ export interface RunOptions {
   readonly noise?: EscapeNoise | Readonly<Record<string, EscapeNoise>>;
   /** Seed of the escape noise; default: derived from the network seed and a run counter. */
   readonly seed?: number;
+  /**
+   * Every step of the input is the same (a direct-encoded image): the currents of the first layer
+   * with neurons are computed once for all steps. A promise about the input, not checked.
+   */
+  readonly constantInput?: boolean;
 }
 
 /** Recorded fields of one layer, each `[B, T, …N]`. */
@@ -226,7 +231,7 @@ export class Network {
       if (want.size > 0) records[layer.name] = Object.fromEntries([...want].map((f) => [f, toBatchMajor(seq.fields[f]!)])) as Recording;
       for (const [f, t] of Object.entries(seq.fields)) if (f !== out) t.dispose();
       return { output: seq.fields[out]! };
-    });
+    }, { constantInput: options.constantInput === true });
     const output = toBatchMajor(sequence);
     sequence.dispose();
     return {

@@ -34,9 +34,15 @@ function detach(state: NeuronState): NeuronState {
 
 /**
  * Output `[T, B, …out]` of the network on `input` `[B, T, …in]`, recorded for autodiff; `hidden`
- * collects the spikes `[T, B, N]` of the hidden spiking layers.
+ * collects the spikes `[T, B, N]` of the hidden spiking layers; `truncate` detaches the state every
+ * that many steps; `constantInput`: every step of the input is the same (the first layer's currents
+ * are computed once; the input's own gradient then reaches its first step only).
  */
-export function differentiableRun(net: Network, input: tf.Tensor, spike: (x: tf.Tensor) => tf.Tensor, truncate?: number, hidden?: { name: string; spikes: tf.Tensor }[]): tf.Tensor {
+export function differentiableRun(
+  net: Network, input: tf.Tensor, spike: (x: tf.Tensor) => tf.Tensor,
+  o: { readonly truncate?: number; readonly hidden?: { name: string; spikes: tf.Tensor }[]; readonly constantInput?: boolean } = {},
+): tf.Tensor {
+  const { truncate, hidden } = o;
   const batch = input.shape[0]!;
   return passLayers(net.layers, net.inputShape, input, ({ layer, isLast, currents }) => {
     const neuron = layer.neuron!;
@@ -55,7 +61,7 @@ export function differentiableRun(net: Network, input: tf.Tensor, spike: (x: tf.
     const output = tf.stack(outs);
     if (hidden && spiking && !isLast) hidden.push({ name: layer.name, spikes: output });
     return { output };
-  }, { tape: true }).output;
+  }, { tape: true, constantInput: o.constantInput === true }).output;
 }
 
 /** What to use instead of BPTT on a loss with no derivative. */
@@ -86,7 +92,9 @@ export function bptt(config: BPTTConfig = {}): Estimator {
       const regs = regularizersOf(loss);
       const objective = () => {
         const hidden: { name: string; spikes: tf.Tensor }[] = [];
-        const out = differentiableRun(net, batch.input, spike, config.truncate, regs.length ? hidden : undefined);
+        const out = differentiableRun(net, batch.input, spike, {
+          ...(config.truncate !== undefined ? { truncate: config.truncate } : {}), ...(regs.length ? { hidden } : {}), constantInput: batch.constantInTime === true,
+        });
         const rows = loss(out, batch.labels);
         const penalty = regs.length ? ratePenalty(hidden, regs) : undefined;
         return tf.mean(penalty ? tf.add(rows, penalty) : rows) as tf.Scalar;

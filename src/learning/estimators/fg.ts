@@ -59,7 +59,7 @@ function normal(shape: readonly number[], key: number): tf.Tensor {
 
 /** Mean loss of the deterministic network (spikes by H; no noise). */
 function meanLoss(net: Network, batch: Batch, loss: RowLoss): number {
-  return tf.tidy(() => tf.mean(loss(differentiableRun(net, batch.input, (x) => tf.step(x)), batch.labels)).dataSync()[0]!);
+  return tf.tidy(() => tf.mean(loss(differentiableRun(net, batch.input, (x) => tf.step(x), { constantInput: batch.constantInTime === true }), batch.labels)).dataSync()[0]!);
 }
 
 /** (L(θ + εv) − L(θ − εv)) / 2ε, the parameters restored bit for bit afterwards. */

@@ -206,7 +206,8 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined): Map<tf.
   if (carry) tf.dispose([...carry]);
   const out = new Map<tf.Variable, tf.Tensor>();
   tf.tidy(() => {
-    const g = tf.reshape(tf.stack(contracted), [steps * tr.inputRows, ...currentShapeOf(layer)]);
+    // a VJP is linear in its adjoint: with the same input at every step, Σ_t VJP(x; ĝ_t) = VJP(x; Σ_t ĝ_t)
+    const g = tr.constantInput ? tf.addN(contracted) : tf.reshape(tf.stack(contracted), [steps * tr.inputRows, ...currentShapeOf(layer)]);
     const set = (v: tf.Variable | undefined, grad: tf.Tensor) => v && out.set(v, tf.keep(grad));
     // the local VJP of the layer's own map
     for (const [name, grad] of Object.entries(layer.vjp(tr.input, g))) set(layer.params[name], grad);
@@ -225,7 +226,7 @@ interface PassResult {
 /** One forward pass with `plan.copies` copies and noise where `noise` says; gradients of the traced layers. */
 /** The loss of each sample with no noise anywhere, for the noise-free baseline. */
 function noiseFreeLoss(net: Network, batch: Batch, loss: RowLoss, c: Resolved, layers: number): Float32Array {
-  const clean = copyForward(net, batch.input, { plan: copyPlan(1), noise: new Array(layers).fill(undefined), score: c.score, signScores: false, seed: 0, train: false });
+  const clean = copyForward(net, batch.input, { plan: copyPlan(1), noise: new Array(layers).fill(undefined), score: c.score, signScores: false, seed: 0, train: false, constantInput: batch.constantInTime === true });
   const l = loss(clean.output, batch.labels);
   const values = l.dataSync() as Float32Array;
   l.dispose();
@@ -254,7 +255,7 @@ function pass(
 ): PassResult {
   const { input, labels } = batch;
   const B = input.shape[0]!;
-  const fwd = copyForward(net, input, { plan, noise, score: c.score, signScores: c.signScores, seed, train: true });
+  const fwd = copyForward(net, input, { plan, noise, score: c.score, signScores: c.signScores, seed, train: true, constantInput: batch.constantInTime === true });
   try {
     const copies = fwd.rows / B;
     const rowLabels = copies > 1 ? tf.tidy(() => tf.tile(labels, [copies])) : labels.clone();

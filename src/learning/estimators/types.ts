@@ -13,6 +13,12 @@ export interface Batch {
   readonly input: tf.Tensor;
   /** `[B]` class indices (int32). */
   readonly labels: tf.Tensor;
+  /**
+   * Every step of the input is the same (a dataset's `constantInTime`): an estimator may
+   * compute the first layer's currents once and its weight gradient as xᵀ Σ_t g_t, one product
+   * instead of T. A promise about the values, not checked.
+   */
+  readonly constantInTime?: boolean;
 }
 
 export interface GradientEstimate {

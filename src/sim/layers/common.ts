@@ -145,8 +145,8 @@ export function affineLayer(
     mapParams,
     ...(d ? { decorrelation: d, buffers: Object.keys(params).filter((n) => n === DECORRELATION || n === INPUT_MEAN) } : {}),
     map,
-    currents(x) {
-      if (decorrelation) d!.capture(() => decorrelation.vectors(x), decorrelation.positions);
+    currents(x, repeats = 1) {
+      if (decorrelation) d!.capture(() => decorrelation.vectors(x), decorrelation.positions, repeats);
       return map(x, mapParams.map((n) => params[n]!));
     },
     vjp(x, g) {

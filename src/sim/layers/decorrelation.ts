@@ -70,8 +70,10 @@ export interface Decorrelator {
   /**
    * While armed, keeps a strided sample (every 1/`sample`-th row) of the input vectors `[N, P]`
    * the layer sees; `positions` vectors per sample and step (a conv layer's output positions).
+   * `repeats`: the vectors stand for that many steps each, time-major (a time-constant input given
+   * once); the sample is the one the repeated rows would give.
    */
-  capture(vectors: () => tf.Tensor, positions?: number): void;
+  capture(vectors: () => tf.Tensor, positions?: number, repeats?: number): void;
   /** Keeps samples from the next passes until `rows` sample-steps are seen (a batch's B·T); 0 stops and frees them. */
   arm(rows: number): void;
   /** The kept input vectors `[N, P]` (undefined when none), handed over: the caller disposes them. */
@@ -113,15 +115,17 @@ export function decorrelator(ctx: BuildContext, size: number, options: Decorrela
       const g = mean && gSum ? tf.sub(flat(gA), tf.outerProduct(mean as tf.Tensor1D, gSum as tf.Tensor1D)) : flat(gA);
       return tf.reshape(tf.matMul(R, g), gA.shape);
     }),
-    capture(vectors, positions = 1) {
+    capture(vectors, positions = 1, repeats = 1) {
       if (budget <= 0) return;
       const v = vectors();
       const rows = v.shape[0]!;
       // every `stride`-th row, until the rows of one pass over the batch are seen (a step-major
-      // pass calls once per step; more passes over the same batch add nothing new)
+      // pass calls once per step; more passes over the same batch add nothing new); row i of the
+      // repeated time-major rows is row i mod N of the vectors
       const stride = Math.max(1, Math.round(1 / options.sample));
-      kept.push(tf.keep(tf.tidy(() => tf.gather(v, tf.range(0, rows, stride, 'int32')))));
-      budget -= rows / positions;
+      const picks = Int32Array.from({ length: Math.ceil((rows * repeats) / stride) }, (_, i) => (i * stride) % rows);
+      kept.push(tf.keep(tf.tidy(() => tf.gather(v, tf.tensor1d(picks, 'int32')))));
+      budget -= (rows * repeats) / positions;
       v.dispose();
     },
     arm(rows) {

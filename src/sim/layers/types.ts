@@ -28,8 +28,12 @@ export interface Layer {
   readonly mapParams: readonly string[];
   /** The feed-forward map with explicit parameters, `[M, …inputShape] → [M, …currentShape]`: pure. */
   map(x: tf.Tensor, params: readonly tf.Tensor[]): tf.Tensor;
-  /** Feed-forward currents with the layer's own parameters, for any number of rows M. */
-  currents(x: tf.Tensor): tf.Tensor;
+  /**
+   * Feed-forward currents with the layer's own parameters, for any number of rows M. `repeats`
+   * (default 1): each row stands for that many steps of a time-constant input, time-major (what a
+   * layer that samples its inputs, a decorrelated one, counts).
+   */
+  currents(x: tf.Tensor, repeats?: number): tf.Tensor;
   /**
    * Local VJP of the map: the gradients of its parameters given its input `x` `[M, …in]` and the
    * adjoint `g` `[M, …current]` of its currents (fast paths live in the layer's file).
