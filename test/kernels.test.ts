@@ -43,6 +43,8 @@ describe('wasm slice and unpack kernels', () => {
     ['a single element', [4, 3, 2, 1], [1, 1, 1, 1]],
     ['a column (strided)', [0, 0, 1, 0], [-1, -1, 1, -1]],
     ['a block (strided)', [1, 1, 0, 1], [2, 2, 3, 1]],
+    ['one step of every sample (strided rows)', [0, 2, 0, 0], [-1, 1, -1, -1]],
+    ['an inner window of every row (strided)', [0, 0, 1, 0], [-1, -1, 2, -1]],
   ];
   it.each(cases)('slice: %s equals the cpu kernel', async (_name, begin, size) => {
     const r = await onBoth(() => tf.slice(tf.tensor(values(shape, 1), shape), begin, size));
@@ -53,6 +55,13 @@ describe('wasm slice and unpack kernels', () => {
     const r = await onBoth(() => tf.unstack(tf.tensor(values(shape, 2), shape), axis));
     expect(r.wasm.length).toBe(shape.at(axis)!);
     expect(r.wasm).toEqual(r.cpu);
+  });
+
+  it('int32 and bool tensors slice exactly when strided', async () => {
+    const ints = await onBoth(() => tf.slice(tf.tensor(Int32Array.from({ length: 24 }, (_, i) => i * 7 - 50), [4, 6], 'int32'), [1, 2], [3, 3]));
+    expect(ints.wasm).toEqual(ints.cpu);
+    const bools = await onBoth(() => tf.slice(tf.tensor(Array.from({ length: 24 }, (_, i) => i % 3 === 0), [2, 3, 4], 'bool'), [0, 1, 1], [2, 2, 2]));
+    expect(bools.wasm).toEqual(bools.cpu);
   });
 
   it('int32 tensors slice exactly', async () => {

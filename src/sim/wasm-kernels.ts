@@ -3,7 +3,7 @@
  * whole input out of the wasm heap (`readSync` without a range) for every slice, so splitting a
  * `[T, …]` sequence into its T steps costs O(T² · size): at T = 25, B = 128, 1000 neurons that was
  * most of a simulation step. Tensors live in the heap, so a contiguous slice is one copy between
- * two views of it. Non-contiguous slices and unpacks along other axes keep the stock kernels.
+ * two views of it; a strided slice is a run of such copies. Unpacks along other axes keep the stock kernel.
  * The stock Sum transposes its input whenever the reduced axes are not the innermost; a sum over
  * leading axes (copies, steps, the batch) is a sum of contiguous rows (`assembly/reduce.ts`).
  * The stock Tile (which broadcastTo also runs) computes every output element's source index on its
@@ -66,6 +66,33 @@ export function tileInto<A extends Float32Array | Int32Array | Uint8Array>(x: A,
   else if (inInner[0]! > 0) fill(0, 0, 0);
 }
 
+/**
+ * The slice of `x` (`shape`) at `begin` of `extent` into `out`, as runs of contiguous elements: the
+ * innermost axes taken whole, with the first partial one before them, make one run; the axes outside
+ * it are walked like an odometer.
+ */
+export function sliceInto<A extends Float32Array | Int32Array | Uint8Array>(x: A, shape: readonly number[], begin: readonly number[], extent: readonly number[], out: A): void {
+  const rank = shape.length;
+  const strides = new Array<number>(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1]! * shape[i + 1]!;
+  // axes k… form one run: every axis after k is whole
+  let k = rank - 1;
+  while (k > 0 && extent[k] === shape[k]) k--;
+  const run = extent.slice(k).reduce((p, q) => p * q, 1);
+  if (run === 0) return;
+  const index = begin.slice(0, k);
+  const total = out.length / run;
+  for (let n = 0; n < total; n++) {
+    let from = begin[k]! * strides[k]!;
+    for (let i = 0; i < k; i++) from += index[i]! * strides[i]!;
+    out.set(x.subarray(from, from + run), n * run);
+    for (let i = k - 1; i >= 0; i--) {
+      if (++index[i]! < begin[i]! + extent[i]!) break;
+      index[i] = begin[i]!;
+    }
+  }
+}
+
 let installed = false;
 
 /** Registers the kernels for the wasm backend (idempotent; call after the backend is registered). */
@@ -98,8 +125,11 @@ export function installWasmKernels(): void {
     if (x.dtype === 'string') return stock(args);
     const [begin, extent] = tf.slice_util.parseSliceParams(x as tf.Tensor, args.attrs['begin'] as number[], args.attrs['size'] as number[]) as [number[], number[]];
     const offset = contiguousOffset(x.shape, begin, extent);
-    if (offset < 0) return stock(args);
-    return copyOut(args.backend, x, [{ shape: extent, offset }])[0]!;
+    if (offset >= 0) return copyOut(args.backend, x, [{ shape: extent, offset }])[0]!;
+    // strided: runs of contiguous elements (one step of a [B, T, …] batch: B runs)
+    const out = args.backend.makeOutput(extent, x.dtype);
+    sliceInto(args.backend.typedArrayFromHeap(x), x.shape, begin, extent, args.backend.typedArrayFromHeap(out));
+    return out;
   });
   overrideKernel('Unpack', (args, stock) => {
     const x = args.inputs['value']!;
