@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { initBackend } from '../src/backend.js';
 import { deltaEncode, latencyEncode, rateEncode } from '../src/sim/encoders.js';
 
 const arr = (t: tf.Tensor) => {
@@ -29,6 +30,21 @@ describe('rate encoder', () => {
     expect(Math.abs(means[0]! - 0.2)).toBeLessThan(4.5 * Math.sqrt((0.2 * 0.8) / 20_000));
     expect(means[1]).toBe(1);
     x.dispose();
+  });
+
+  it('gives the same spikes on wasm (uniforms written by its kernel) as on cpu (uniforms from JavaScript)', async () => {
+    const before = tf.getBackend();
+    const spikes = async (backend: string) => {
+      await initBackend({ backend, log: null });
+      const x = tf.tensor2d(Array.from({ length: 3 * 50 }, (_, i) => (i % 11) / 10), [3, 50]);
+      const s = arr(rateEncode(x, 7, { seed: 9 }));
+      x.dispose();
+      return s;
+    };
+    const [wasm, cpu] = [await spikes('wasm'), await spikes('cpu')];
+    expect(wasm).toEqual(cpu);
+    expect(wasm.filter((v) => v === 1).length).toBeGreaterThan(100);
+    await tf.setBackend(before);
   });
 
   it('is reproducible from its seed and changes with it', () => {

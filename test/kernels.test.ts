@@ -102,6 +102,40 @@ describe('wasm Tile kernel', () => {
   });
 });
 
+describe('wasm binary kernels on broadcast operands', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: null });
+  });
+  const ops = ['less', 'lessEqual', 'greater', 'greaterEqual', 'equal', 'notEqual', 'maximum', 'minimum', 'pow', 'floorDiv', 'mod', 'atan2'] as const;
+  const shapes: [number[], number[]][] = [[[3, 4, 5], [3, 1, 5]], [[2, 1, 4], [3, 1]], [[4], [2, 3, 4]], [[2, 3], []]];
+  it.each(ops)('%s equals the cpu kernel for operands that broadcast either way', async (op) => {
+    for (const [sa, sb] of shapes) {
+      // a few exact ties for the comparisons (values on a coarse grid); positive bases for pow, and
+      // no zeros where they divide (floorDiv, mod) or meet 0/0 (atan2)
+      const shift = op === 'pow' ? 1.5 : ['floorDiv', 'mod', 'atan2'].includes(op) ? 0.125 : 0;
+      const grid = (shape: number[], seed: number) => values(shape, seed).map((v) => Math.round(v * 4) / 4 + shift);
+      for (const [x, y, seed] of [[sa, sb, 5], [sb, sa, 7]] as const) {
+        const r = await onBoth(() => (tf[op] as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor)(tf.tensor(grid(x, seed), x), tf.tensor(grid(y, seed + 1), y)));
+        // the stock kernels differ where the backends do on any shapes: cpu's floorDiv of floats is
+        // int32 (wasm's float32), and the two atan2s round differently
+        const [w, c] = op === 'floorDiv' ? [r.wasm[0]!.slice(1), r.cpu[0]!.slice(1)] : [r.wasm[0]!, r.cpu[0]!];
+        if (op === 'atan2') w.slice(1).forEach((v, i) => expect(Math.abs(v - c[i + 1]!), `${op} [${x}] with [${y}]`).toBeLessThan(1e-6));
+        else expect(w, `${op} [${x}] with [${y}]`).toEqual(c);
+      }
+    }
+  });
+
+  it('logical ops on bool and integer ops on int32 operands broadcast exactly', async () => {
+    const bools = (n: number, k: number) => Array.from({ length: n }, (_, i) => (i * k) % 3 === 0);
+    for (const op of ['logicalAnd', 'logicalOr'] as const) {
+      const r = await onBoth(() => tf[op](tf.tensor(bools(24, 1), [2, 3, 4], 'bool'), tf.tensor(bools(4, 2), [1, 1, 4], 'bool')));
+      expect(r.wasm).toEqual(r.cpu);
+    }
+    const ints = await onBoth(() => tf.floorDiv(tf.tensor(Int32Array.from({ length: 12 }, (_, i) => i * 5 - 20), [3, 4], 'int32'), tf.tensor(Int32Array.from([3, -2, 7, 5]), [4], 'int32')));
+    expect(ints.wasm).toEqual(ints.cpu);
+  });
+});
+
 describe('event-driven BatchMatMul on wasm', () => {
   beforeAll(async () => {
     await initBackend({ backend: 'wasm', log: null });

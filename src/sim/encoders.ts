@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { check, checkFinite, checkInteger, checkKeys, checkOneOf, checkPositive } from '../errors.js';
 import { streamKey, uniform } from './random.js';
+import { streamUniforms } from './uniform-kernel.js';
 
 const RATE_STREAM = 0x7a7e;
 
@@ -37,10 +38,11 @@ export function rateEncode(x: tf.Tensor, steps: number, options: { readonly seed
   check(x.rank >= 1, () => `rateEncode: input must be [B, …] (rank ≥ 1), got a scalar`);
   checkUnitRange('rateEncode', x);
   const [batch, ...rest] = x.shape as number[];
-  const u = uniform(batch! * steps * rest.reduce((a, b) => a * b, 1), streamKey(options.seed, RATE_STREAM));
+  const shape = [batch!, steps, ...rest], count = shape.reduce((a, b) => a * b, 1), key = streamKey(options.seed, RATE_STREAM);
   return tf.tidy(() => {
     const p = tf.expandDims(tf.clipByValue(tf.mul(x, gain), 0, 1), 1);
-    const draws = tf.tensor(Float32Array.from(u), [batch!, steps, ...rest]);
+    // on wasm written straight into the heap, bit for bit the JavaScript stream's numbers
+    const draws = streamUniforms(shape, [key], 0, count, false) ?? tf.tensor(Float32Array.from(uniform(count, key)), shape);
     return tf.cast(tf.less(draws, p), 'float32');
   });
 }
