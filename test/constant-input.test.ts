@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { armDecorrelation, updateDecorrelation } from '../src/learning/decorrelation.js';
 import { bptt } from '../src/learning/estimators/bptt.js';
+import { forwardGradient } from '../src/learning/estimators/fg.js';
 import { likelihoodRatio } from '../src/learning/estimators/lr.js';
 import type { Estimator } from '../src/learning/estimators/types.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
@@ -77,6 +78,15 @@ describe('a time-constant input given once', () => {
     ['flatten before a decorrelated dense layer', flattenFirst, [3, 4]],
   ])('gives LR the gradients of the T-fold input: %s', (_name, spec, shape) => {
     const { once, repeated } = bothWays(spec, lr, shape);
+    expect(once.loss).toBeCloseTo(repeated.loss, 6);
+    expectClose(once.out, repeated.out);
+  });
+
+  it.each<[string, NetworkSpec, number[]]>([
+    ['conv2d', convSpec, [6, 6, 1]],
+    ['flatten before a decorrelated dense layer', flattenFirst, [3, 4]],
+  ])('gives forward gradients (step-major, weight directions) the estimate of the T-fold input: %s', (_name, spec, shape) => {
+    const { once, repeated } = bothWays(spec, forwardGradient({ directions: 3 }), shape);
     expect(once.loss).toBeCloseTo(repeated.loss, 6);
     expectClose(once.out, repeated.out);
   });

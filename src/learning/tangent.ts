@@ -11,7 +11,7 @@ import { stateTensors, type NeuronModel, type NeuronState } from '../neurons/mod
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import type { Surrogate } from '../neurons/surrogate.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
-import { outputField, passLayers, population, stepPopulation, swapBatchTime, timeLoop } from '../sim/loop.js';
+import { firstStepRows, outputField, passLayers, population, stepPopulation, swapBatchTime, timeLoop } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import type { Batch } from './estimators/types.js';
 import type { RowLoss } from './losses.js';
@@ -156,8 +156,12 @@ export function directionalDerivative(
  * tangents (one per direction map) beside one shared primal state. Only the current step's state
  * and tangents are held, and the last layer's output sequence: memory is flat in T but for the
  * output the loss reads. Returns the output `[T, B, …out]` and its tangents `[K, T, B, …out]`.
+ * `constantInput`: every step of `input` is the same, so the layers up to the first with neurons
+ * compute their currents and the K tangents of those once, not once a step.
  */
-export function tangentSteps(net: Network, input: tf.Tensor, directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[], surrogate: Surrogate): { output: tf.Tensor; tangents: tf.Tensor } {
+export function tangentSteps(
+  net: Network, input: tf.Tensor, directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[], surrogate: Surrogate, o: { readonly constantInput?: boolean } = {},
+): { output: tf.Tensor; tangents: tf.Tensor } {
   const [batch, steps] = input.shape as [number, number];
   const K = directions.length;
   const derivative = (x: tf.Tensor) => surrogate.derivative(x);
@@ -173,16 +177,35 @@ export function tangentSteps(net: Network, input: tf.Tensor, directions: readonl
   let tangents: Record<string, tf.Tensor>[][] = net.layers.map(() => directions.map(() => ({})));
   const outs: tf.Tensor[] = [], dOuts: tf.Tensor[][] = directions.map(() => []);
   const inShape = input.shape.slice(2);
+  // a time-constant input: the first layer with neurons gets the same drive and tangents every step
+  const first = o.constantInput === true && steps > 1 ? net.layers.findIndex((l) => l.neuron !== undefined) : -1;
+  const fixed = first < 0 ? undefined : tf.tidy(() => {
+    let x = firstStepRows(input, inShape);
+    let dx: (tf.Tensor | undefined)[] = directions.map(() => undefined);
+    for (let i = 0; i < first; i++) {
+      const layer = net.layers[i]!;
+      dx = directions.map((_, k) => layer.jvp!(x, dx[k], perLayer[i]![k]!));
+      x = layer.currents(x, steps);
+    }
+    const layer = net.layers[first]!;
+    return { drive: layer.currents(x, steps), dDrive: directions.map((_, k) => layer.jvp!(x, dx[k], perLayer[first]![k]!)) };
+  });
   // time-major, so that a step's input is one contiguous slice (the wasm Slice is then a view)
-  const frames = tf.tidy(() => swapBatchTime(input));
+  const frames = fixed ? undefined : tf.tidy(() => swapBatchTime(input));
   for (let t = 0; t < steps; t++) {
     const step = tf.tidy(() => {
-      let x = tf.reshape(tf.slice(frames, [t, ...input.shape.slice(1).map(() => 0)], [1, batch, ...inShape]), [batch, ...inShape]);
+      // (with a constant input x is first set by the first layer with neurons, from its fixed drive)
+      let x = frames ? tf.reshape(tf.slice(frames, [t, ...input.shape.slice(1).map(() => 0)], [1, batch, ...inShape]), [batch, ...inShape]) : fixed!.drive;
       let dx: (tf.Tensor | undefined)[] = directions.map(() => undefined);
       const nextStates: (NeuronState | undefined)[] = [], nextTangents: Record<string, tf.Tensor>[][] = [];
       net.layers.forEach((layer, i) => {
-        const drive = layer.currents(x);
-        const dDrive = directions.map((_, k) => layer.jvp!(x, dx[k], perLayer[i]![k]!));
+        if (i < first) {
+          nextStates.push(undefined);
+          nextTangents.push(directions.map(() => ({})));
+          return;
+        }
+        const drive = i === first ? fixed!.drive.clone() : layer.currents(x);
+        const dDrive = i === first ? fixed!.dDrive.map((d) => d.clone()) : directions.map((_, k) => layer.jvp!(x, dx[k], perLayer[i]![k]!));
         if (!layer.neuron) {
           x = drive;
           dx = dDrive;
@@ -210,7 +233,8 @@ export function tangentSteps(net: Network, input: tf.Tensor, directions: readonl
     outs.push(keep.has(step.out) ? step.out.clone() : step.out);
     step.dOut.forEach((d, k) => dOuts[k]!.push(keep.has(d) ? d.clone() : d));
   }
-  frames.dispose();
+  frames?.dispose();
+  if (fixed) tf.dispose([fixed.drive, ...fixed.dDrive]);
   tf.dispose(prepared);
   for (const s of states) if (s) tf.dispose(stateTensors(s));
   tf.dispose(tangents.flat().flatMap((d) => Object.values(d)));
@@ -227,7 +251,7 @@ export function tangentSteps(net: Network, input: tf.Tensor, directions: readonl
 export function directionalDerivatives(
   net: Network, batch: Batch, loss: RowLoss, directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[], surrogate: Surrogate,
 ): { loss: number; derivatives: number[]; rows: Float32Array[] } {
-  const { output, tangents } = tangentSteps(net, batch.input, directions, surrogate);
+  const { output, tangents } = tangentSteps(net, batch.input, directions, surrogate, { constantInput: batch.constantInTime === true });
   const r = lossTangents(output, tangents, loss, batch.labels);
   tf.dispose([output, tangents]);
   return { loss: r.loss, derivatives: r.rows.map(total), rows: r.rows };
