@@ -43,7 +43,9 @@ export function rateEncode(x: tf.Tensor, steps: number, options: { readonly seed
     const p = tf.expandDims(tf.clipByValue(tf.mul(x, gain), 0, 1), 1);
     // on wasm written straight into the heap, bit for bit the JavaScript stream's numbers
     const draws = streamUniforms(shape, [key], 0, count, false) ?? tf.tensor(Float32Array.from(uniform(count, key)), shape);
-    return tf.cast(tf.less(draws, p), 'float32');
+    // U < p exactly when p − U > 0 (distinct floats never subtract to zero): a broadcast subtraction
+    // and a step, two kernels with no bool tensor in between
+    return tf.step(tf.sub(p, draws));
   });
 }
 
