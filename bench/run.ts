@@ -10,13 +10,18 @@
  *   lr-h512-k8, lr-h512-k32, lr-h1000-k8   LR (logistic escape noise σ = 0.5, spike score,
  *                                    leave-one-out baseline, K copies) + Adam
  *
- *     npm run bench [-- --json] [--runs 5] [--only lr-h512-k8,forward-h512] [--profile] [--workers 1]
+ *     npm run bench [-- --json] [--runs 5] [--only lr-h512-k8,forward-h512] [--profile] [--workers 1] [--train-steps 100]
+ *
+ * Then the whole-training-run rows of bench/train.ts (`train-bptt`, `train-lr`: the real trainer for
+ * `--train-steps` steps beside snnTorch and the plain-PyTorch LR recipe, run in the same invocation
+ * when /usr/bin/python3 has torch); `--train-steps 0` skips them.
  *
  * `--workers N` runs the estimator rows on N worker threads besides the main one (batch shards,
  * src/learning/parallel.ts). `--profile` adds, per workload, the kernels of one step by total
  * time (tf.profile; on wasm each kernel's time is its synchronous wall time).
  */
 import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend.js';
@@ -38,6 +43,7 @@ const { values: a } = parseArgs({
     json: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     workers: { type: 'string', default: '0' },
+    'train-steps': { type: 'string', default: '100' },
   },
 });
 const B = 128, T = 25;
@@ -153,3 +159,9 @@ else {
 }
 if (a.profile) for (const w of selected) process.stderr.write(await profile(w));
 tf.dispose(batches.flatMap((b) => [b.input, b.labels]));
+// whole training runs and their peers, in a child process of their own (after this one's rows)
+if (Number(a['train-steps']) > 0 && !only) {
+  const script = new URL('./train.js', import.meta.url).pathname;
+  const r = spawnSync(process.execPath, [script, '--steps', a['train-steps']!, ...(a.json ? ['--json'] : [])], { stdio: 'inherit' });
+  if (r.status !== 0) process.exitCode = r.status ?? 1;
+}
