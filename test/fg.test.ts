@@ -101,8 +101,9 @@ describe('forward gradients are unbiased for the surrogate gradient', () => {
 });
 
 describe('what forward gradients cannot do is a clear error', () => {
-  it('a layer with no tangent, with the exact tangent', () => {
+  it('a layer with no tangent (a plug-in kind that gives none), with the exact tangent', () => {
     const net = new Network({ input: [4, 4, 1], layers: [conv2d({ filters: 2, kernelSize: 3 }), maxPool2d({ poolSize: 2 }), flatten(), readout({ units: 2 })], seed: 1 });
+    Object.defineProperty(net.layers[1]!, 'jvp', { value: undefined });
     const batch = { input: tf.ones([2, 3, 4, 4, 1]), labels: tf.tensor1d([0, 1], 'int32') };
     expect(() => forwardGradient({ directions: 1 }).estimate(net, batch, loss, 1)).toThrow(/has no tangent; use a finite-difference estimate or LR/);
     const fd = forwardGradient({ directions: 1, tangent: 'finite-difference' }).estimate(net, batch, loss, 1);

@@ -34,6 +34,10 @@ const cases: [string, readonly number[], LayerSpec[], ((net: Network) => void)?]
   ['conv2d LIF (zero reset) → flatten → dense current-based LIF → readout', [6, 6, 1], [
     conv2d({ name: 'c', filters: 3, kernelSize: 3, neuron: lif({ beta: 0.8, threshold: 0.3, reset: 'zero' }) }), flatten(),
     dense({ name: 'h', units: 8, neuron: synaptic({ alpha: 0.6, beta: 0.85, threshold: 0.3 }) }), readout({ name: 'o', units: 3 })]],
+  ['conv2d LIF → 2×2 max pooling of its spikes (ties everywhere) → flatten → readout', [6, 6, 1], [
+    conv2d({ name: 'c', filters: 3, kernelSize: 3, neuron: lif({ beta: 0.8, threshold: 0.2 }) }), maxPool2d({ poolSize: 2 }), flatten(), readout({ name: 'o', units: 3 })]],
+  ['conv2d analog relu → 3×3 max pooling with stride 2 (overlapping windows) → flatten → readout', [7, 7, 1], [
+    conv2d({ name: 'c', filters: 2, kernelSize: 2, neuron: analog({ activation: 'relu' }) }), maxPool2d({ poolSize: 3, stride: 2 }), flatten(), readout({ name: 'o', units: 3 })]],
   ['GRU → analog tanh → readout', [12], [gru({ name: 'g', units: 6 }), dense({ name: 'a', units: 5, neuron: analog({ activation: 'tanh' }) }), readout({ name: 'o', units: 3 })]],
   ['equation neuron (two variables, learned θ) → readout', [12], [dense({ name: 'e', units: 10, neuron: adaptive, learn: ['theta'] }), readout({ name: 'o', units: 3 })]],
   ['decorrelated conv2d (centred) → flatten → decorrelated recurrent LIF → decorrelated readout, R and μ away from identity and zero', [5, 5, 1], [
@@ -87,8 +91,9 @@ describe('the directional derivative in forward mode equals autodiff of the surr
     net.dispose();
   });
 
-  it('a layer with no tangent is an error that points to the alternatives', () => {
+  it('a layer with no tangent (a plug-in kind that gives none) is an error that points to the alternatives', () => {
     const net = new Network({ input: [4, 4, 1], layers: [conv2d({ filters: 2, kernelSize: 3 }), maxPool2d({ poolSize: 2 }), flatten(), readout({ units: 2 })], seed: 1 });
+    Object.defineProperty(net.layers[1]!, 'jvp', { value: undefined });
     const batch = { input: tf.ones([2, 3, 4, 4, 1]), labels: tf.tensor1d([0, 1], 'int32') };
     expect(() => directionalDerivative(net, batch, membraneCrossEntropy(), new Map(), surrogate)).toThrow(/layer 'maxPool2d1' \(maxPool2d\) has no tangent; use a finite-difference estimate or LR/);
     tf.dispose([batch.input, batch.labels]);

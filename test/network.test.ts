@@ -4,6 +4,7 @@ import { escapeNoise } from '../src/neurons/noise.js';
 import { alif, lif, readoutNeuron, synaptic } from '../src/neurons/params.js';
 import { conv2d, dense, flatten, gru, maxPool2d, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
+import { initBackend } from '../src/backend.js';
 import { bptt } from '../src/learning/estimators/bptt.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { atan } from '../src/neurons/surrogate.js';
@@ -175,6 +176,28 @@ describe('network simulation', () => {
     expect(arr(r.output)).toEqual([1, 1, 0, 0]);
     r.dispose();
     net.dispose();
+  });
+
+  it('max pooling routes its gradient to each window\'s first maximum on every backend (PyTorch\'s choice), silent windows included', async () => {
+    // windows (2×2, row-major): [1 1; 0 1] ties three ways, [1 1; 1 0] three, [0 0; 0 0] is silent, [0 1; 0 0] has one maximum
+    const img = [1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+    const weights = [1, 2, 3, 4];
+    const expected = [1, 0, 2, 0, 0, 0, 0, 0, 3, 0, 0, 4, 0, 0, 0, 0];
+    const before = tf.getBackend();
+    for (const backend of ['wasm', 'cpu']) {
+      await initBackend({ backend, log: null });
+      const net = new Network({ input: [4, 4, 1], layers: [maxPool2d({ poolSize: 2 })] });
+      const layer = net.layers[0]!;
+      const x = tf.tensor4d(img, [1, 4, 4, 1]);
+      const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(layer.map(v, []), tf.tensor4d(weights, [1, 2, 2, 1]))))(x);
+      expect(arr(g), backend).toEqual(expected);
+      // the tangent reads the same elements: J dx at the first maxima
+      const dx = tf.tensor4d(img.map((_, i) => i + 1), [1, 4, 4, 1]);
+      expect(arr(layer.jvp!(x, dx, {})), backend).toEqual([1, 3, 9, 12]);
+      tf.dispose([x, dx]);
+      net.dispose();
+    }
+    await tf.setBackend(before);
   });
 
   it('gives the same output stepping one step at a time as running all steps at once, with and without noise', () => {
