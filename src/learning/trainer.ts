@@ -275,6 +275,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   const bar = o.progress === true ? progressBar({ total, start: state.step }) : o.progress || undefined;
   const evalBatch = o.evalBatchSize ?? 500;
   const decorrelating = decorrelates(net);
+  const constantInTime = data.constantInTime === true;
   // about 200 step records a run (at least every 50 steps), so short runs still have a loss curve
   const logEvery = o.logEvery ?? Math.max(1, Math.min(50, Math.ceil(total / 200)));
   // a finished run (its final checkpoint says why it ended) resumes to the same end, training nothing
@@ -295,7 +296,6 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         const factor = rate(state.step);
         armDecorrelation(net, input.shape[0]! * input.shape[1]!);
         // a noise-free pass fills the layers' samples first: the estimate's passes then add none
-        const constantInTime = data.constantInTime === true;
         if (o.decorrelationInputs === 'deterministic' && decorrelating) net.run(input, { constantInput: constantInTime }).dispose();
         const estimateOnce = () => outOfMemoryIsClear(() => estimator.estimate(net, { input, labels, constantInTime }, loss, streamKey(o.seed, 0x1a, state.step), { sigmaScale: o.sigmaSchedule?.(state.step) ?? 1 }), o.batchSize);
         let est: ReturnType<typeof estimateOnce>;

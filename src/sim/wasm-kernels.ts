@@ -3,7 +3,7 @@
  * whole input out of the wasm heap (`readSync` without a range) for every slice, so splitting a
  * `[T, …]` sequence into its T steps costs O(T² · size): at T = 25, B = 128, 1000 neurons that was
  * most of a simulation step. Tensors live in the heap, so a contiguous slice is one copy between
- * two views of it; a strided slice is a run of such copies. Unpacks along other axes keep the stock kernel.
+ * two views of it, and a strided slice a run of such copies. Unpacks along other axes keep the stock kernel.
  * The stock Sum transposes its input whenever the reduced axes are not the innermost; a sum over
  * leading axes (copies, steps, the batch) is a sum of contiguous rows (`assembly/reduce.ts`).
  * The stock Tile (which broadcastTo also runs) computes every output element's source index on its
@@ -18,23 +18,6 @@ import * as tf from '@tensorflow/tfjs';
 import { heapOffset, kernelsFor, overrideKernel, type WasmBackend } from './wasm-module.js';
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** Flat offset of a slice of `shape` at `begin` of `extent`, or −1 when it is not contiguous. */
-function contiguousOffset(shape: readonly number[], begin: readonly number[], extent: readonly number[]): number {
-  // contiguous when, after the first axis whose extent is below the full size, every axis is full
-  // and every earlier axis but that one has extent 1
-  let seenPartial = false;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    if (seenPartial && extent[i] !== 1) return -1;
-    if (extent[i] !== shape[i]) seenPartial = true;
-  }
-  let offset = 0, stride = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    offset += begin[i]! * stride;
-    stride *= shape[i]!;
-  }
-  return offset;
-}
 
 /** Copies `count` elements of `x` from `offset` into new outputs, one per entry (views taken after every allocation: a heap resize detaches them). */
 function copyOut(backend: WasmBackend, x: tf.TensorInfo, parts: { shape: number[]; offset: number }[]): tf.TensorInfo[] {
@@ -152,11 +135,10 @@ export function installWasmKernels(): void {
   }
   overrideKernel('Slice', (args, stock) => {
     const x = args.inputs['x']!;
-    if (x.dtype === 'string') return stock(args);
+    if (x.dtype === 'string' || x.shape.length === 0) return stock(args);
     const [begin, extent] = tf.slice_util.parseSliceParams(x as tf.Tensor, args.attrs['begin'] as number[], args.attrs['size'] as number[]) as [number[], number[]];
-    const offset = contiguousOffset(x.shape, begin, extent);
-    if (offset >= 0) return copyOut(args.backend, x, [{ shape: extent, offset }])[0]!;
-    // strided: runs of contiguous elements (one step of a [B, T, …] batch: B runs)
+    // runs of contiguous elements: one for a contiguous slice (a step of a [T, …] sequence), B for
+    // a strided one (a step of a [B, T, …] batch)
     const out = args.backend.makeOutput(extent, x.dtype);
     sliceInto(args.backend.typedArrayFromHeap(x), x.shape, begin, extent, args.backend.typedArrayFromHeap(out));
     return out;

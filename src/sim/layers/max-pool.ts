@@ -37,6 +37,7 @@ export const maxPool2dKind = {
       for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) for (let ch = 0; ch < c; ch++) f[((i * k + j) * c + ch) * k * k * c + (i * k + j) * c + ch] = 1;
       return tf.variable(tf.tensor4d(f, [k, k, c, k * k * c]), false, ctx.varName('windowPicks'));
     });
+    const maxOf = (x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, k, stride, 'valid');
     const windows = (x: tf.Tensor) => tf.reshape(tf.conv2d(x as tf.Tensor4D, picks as tf.Tensor4D, stride, 'valid'), [x.shape[0]!, outH, outW, k * k, c]);
     /**
      * 1 at each window's first maximum in row-major order `[M, outH, outW, k², C]`. Spikes tie all
@@ -49,7 +50,7 @@ export const maxPool2dKind = {
       return tf.mul(hit, tf.cast(tf.equal(tf.cumsum(hit, 3), 1), 'float32'));
     });
     const pool = tf.customGrad(((x: tf.Tensor4D, save: tf.GradSaveFunc) => {
-      const y = tf.maxPool(x, k, stride, 'valid');
+      const y = maxOf(x);
       save([x, y]);
       return {
         value: y,
@@ -65,7 +66,7 @@ export const maxPool2dKind = {
     /** The tangent: each output's is its window's first maximum's, the element the gradient routes to. */
     const jvp = (x: tf.Tensor, dx: tf.Tensor | undefined) => tf.tidy(() => {
       if (!dx) return tf.zeros([x.shape[0]!, outH, outW, c]);
-      return tf.sum(tf.mul(firstMax(x, tf.maxPool(x as tf.Tensor4D, k, stride, 'valid')), windows(dx)), 3);
+      return tf.sum(tf.mul(firstMax(x, maxOf(x)), windows(dx)), 3);
     });
     return { name: ctx.name, spec, inputShape: ctx.inputShape, outputShape: [outH, outW, c], neuron: undefined, params: {}, coefficients: {}, constants: { windowPicks: picks }, learned: [], mapParams: [], map, currents: map, vjp: () => ({}), jvp };
   },
