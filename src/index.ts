@@ -38,6 +38,10 @@ export { saveNetwork, loadNetwork, serializeNetwork, deserializeNetwork, MODEL_F
 export { exportNir, importNir, networkToNir, nirToNetwork, readNirFile, writeNirFile, NIR_VERSION, NIR_IMPORT_TYPES, DEFAULT_DT as NIR_DEFAULT_DT } from './sim/nir/index.js';
 export type { NirExportOptions, NirImportOptions, NirImport, NirNode } from './sim/nir/index.js';
 export { streamKey, uniform, fillUniform, word } from './sim/random.js';
+export { deployment, parseDeployment, deploySpecs, deploysNeurons, quantizeChannels, quantizedWeights, withQuantizedWeights, MIN_WEIGHT_BITS, MAX_WEIGHT_BITS } from './sim/deploy.js';
+export type { Deployment, DeploymentOptions } from './sim/deploy.js';
+export { deployedNeuron, isDeployed, quantizeState, mismatchPattern, ROUNDINGS } from './neurons/deployed.js';
+export type { DeployedParams, DeployedOptions, FixedPoint, Mismatch, Rounding } from './neurons/deployed.js';
 
 export { parseIdx, readIdx, encodeIdx } from './data/idx.js';
 export type { IdxArray, IdxType, IdxData } from './data/idx.js';

@@ -18,7 +18,10 @@ export function refNeurons(
   fire: (u: number, thr: number, t: number, n: number) => number = (u, thr) => (u > thr ? 1 : 0),
   recurrent?: (prev: number[]) => number[],
   coef: Readonly<Record<string, readonly number[] | undefined>> = {},
+  /** Fixed-point state: each step's membrane (and synaptic current) rounded before the neuron fires. */
+  round: (v: number) => number = (v) => v,
 ): RefNeuronTrace {
+  if (p.kind === 'deployed') throw new Error('refNeurons: simulate the wrapped model with coef (mismatch) and round (fixed point)');
   if (p.kind === 'equation') return refEquation(p, currents, fire, recurrent, coef);
   const n = currents[0]!.length;
   let u = new Array<number>(n).fill(0);
@@ -42,15 +45,18 @@ export function refNeurons(
       }
       const beta = coef.beta?.[k] ?? p.beta;
       if (p.kind === 'readout') {
-        nu.push(beta * u[k]! + drive);
+        nu.push(round(beta * u[k]! + drive));
         ns.push(0);
         th.push(Infinity);
         continue;
       }
       let input = drive;
       if (p.kind === 'synaptic') {
-        ni.push(p.alpha * i[k]! + drive);
-        input = ni[k]!;
+        // the synaptic current enters this step's membrane as computed and is stored rounded
+        // (spikelr's fixed point rounds each stored field once a step, after the update)
+        const raw = p.alpha * i[k]! + drive;
+        ni.push(round(raw));
+        input = raw;
       }
       const base = coef.threshold?.[k] ?? p.threshold;
       let prevThr = base;
@@ -66,6 +72,7 @@ export function refNeurons(
       if (p.reset === 'subtract') v = beta * u[k]! + input - prevThr * s[k]!;
       else if (p.reset === 'zero') v = beta * (1 - s[k]!) * u[k]! + input;
       else v = beta * u[k]! + input;
+      v = round(v);
       const spike = open ? fire(v, thr, t, k) : 0;
       nu.push(v);
       ns.push(spike);

@@ -10,6 +10,7 @@ import { membraneCrossEntropy, rateSquaredError, zeroOneLoss, type RowLoss } fro
 import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { escapeNoise, type EscapeNoise, type NoiseKind } from '../src/neurons/noise.js';
 import { alif, lif, synaptic, type EquationParams, type SpikingParams } from '../src/neurons/params.js';
+import { deployedNeuron, mismatchPattern } from '../src/neurons/deployed.js';
 import { dense, readout, recurrent, type Learnable } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 import { refAffine, refNeurons } from './reference.js';
@@ -44,6 +45,32 @@ export interface Case {
   readonly zeroOne?: boolean;
   /** Both layers decorrelate (centred) their inputs with R and μ held at fixed non-trivial values. */
   readonly decorrelate?: boolean;
+  /** Both layers deployed with this device mismatch (relative σ of threshold and decay; each layer its own seed). */
+  readonly mismatch?: { readonly threshold: number; readonly beta: number };
+}
+
+/** The mismatch seeds of the two layers. */
+const MISMATCH_SEEDS = { h: 11, o: 12 } as const;
+
+/** The deployed neuron of layer `prefix`: with the case's mismatch, else the neuron itself. */
+function deployedOf<P extends SpikingParams | EquationParams>(c: Case, prefix: 'h' | 'o', p: P): P {
+  return (c.mismatch ? deployedNeuron(p, { mismatch: { ...c.mismatch, seed: MISMATCH_SEEDS[prefix] } }) : p) as P;
+}
+
+/**
+ * The coefficients a layer runs with under the case's mismatch: each neuron's learned value (or the
+ * record's) times its factor of the fixed pattern, the decay clipped to [0, 1].
+ */
+function mismatched(c: Case, prefix: 'h' | 'o', p: SpikingParams | EquationParams, coef: Coef): Coef {
+  if (!c.mismatch) return coef;
+  const out: Coef = { ...coef };
+  for (const name of ['beta', 'threshold'] as const) {
+    if (c.mismatch[name] === 0) continue;
+    const factor = mismatchPattern({ ...c.mismatch, seed: MISMATCH_SEEDS[prefix] }, name, [2]);
+    const base = coef[name] ?? [0, 1].map(() => (p as unknown as Record<string, number>)[name]!);
+    out[name] = base.map((b, i) => (name === 'beta' ? Math.min(Math.max(b * factor[i]!, 0), 1) : b * factor[i]!));
+  }
+  return out;
 }
 
 /** R and μ of the decorrelated case (held fixed: the rule is not part of the gradient). */
@@ -76,8 +103,8 @@ export function build(c: Case): Network {
   const net = new Network({
     input: [3],
     layers: [
-      (c.recurrentHidden ? recurrent : dense)({ name: 'h', units: 2, neuron: c.hidden, learn: c.learn, ...(c.decorrelate ? { decorrelate: true } : {}) }),
-      c.output === 'readout' ? readout({ name: 'o', units: 2, beta: 0.7, ...(c.decorrelate ? { decorrelate: true } : {}) }) : dense({ name: 'o', units: 2, neuron: c.output, learn: c.outputLearn ?? c.learn, ...(c.decorrelate ? { decorrelate: true } : {}) }),
+      (c.recurrentHidden ? recurrent : dense)({ name: 'h', units: 2, neuron: deployedOf(c, 'h', c.hidden), learn: c.learn, ...(c.decorrelate ? { decorrelate: true } : {}) }),
+      c.output === 'readout' ? readout({ name: 'o', units: 2, beta: 0.7, ...(c.decorrelate ? { decorrelate: true } : {}) }) : dense({ name: 'o', units: 2, neuron: deployedOf(c, 'o', c.output), learn: c.outputLearn ?? c.learn, ...(c.decorrelate ? { decorrelate: true } : {}) }),
     ],
     seed: 1,
   });
@@ -139,7 +166,7 @@ export function expectedLoss(c: Case, P: Params, noisy: { readonly h: boolean; r
   INPUTS.forEach((x, b) => {
     const hc = x.map((row) => refAffine(decorrelated(c, 'h', row), w32(P['h.weight']!), P['h.bias']));
     for (let h = 0; h < (noisy.h ? 1 << (2 * T) : 1); h++) {
-      const hCoef = coefficientsOf(P, 'h');
+      const hCoef = mismatched(c, 'h', c.hidden, coefficientsOf(P, 'h'));
       const hRec = c.recurrentHidden ? P['h.recurrent'] : undefined;
       const hid = noisy.h ? patternTrace(c.hidden, hc, h, c.noise, hRec, hCoef, P['h.noiseScale']) : deterministic(c.hidden, hc, hRec, hCoef);
       if (hid.logP === -Infinity) continue;
@@ -154,7 +181,7 @@ export function expectedLoss(c: Case, P: Params, noisy: { readonly h: boolean; r
         continue;
       }
       for (let o = 0; o < (noisy.o ? 1 << (2 * T) : 1); o++) {
-        const oCoef = coefficientsOf(P, 'o');
+        const oCoef = mismatched(c, 'o', c.output, coefficientsOf(P, 'o'));
         const out = noisy.o ? patternTrace(c.output, oc, o, c.noise, undefined, oCoef, P['o.noiseScale']) : deterministic(c.output, oc, undefined, oCoef);
         if (out.logP === -Infinity) continue;
         const counts = [0, 1].map((k) => out.trace.spikes.reduce((a, r) => a + r[k]!, 0));

@@ -16,6 +16,7 @@ import { TANGENTS } from '../learning/estimators/fg.js';
 import { REGULARIZERS } from '../learning/regularizers.js';
 import { SAMPLINGS } from '../learning/sampling.js';
 import { NOISE_KINDS } from '../neurons/noise.js';
+import { deployment, type Deployment, type DeploymentOptions } from '../sim/deploy.js';
 import { equationNeuron, NEURON_PRESETS, RESET_MODES, type EquationOptions } from '../neurons/params.js';
 
 export const DATASETS = ['mnist', 'idx', 'nmnist', 'shd', 'randman'] as const;
@@ -111,6 +112,14 @@ export interface TrainConfig {
   /** S'(x) in x = u − ϑ for surrogate 'formula' (mathjs syntax). */
   surrogateFormula: string;
   truncate: number | null;
+  // starting point and deployment
+  /** A trained model (a .safetensors file or a run directory) whose parameters the run starts from; null: initialise. */
+  init: string | null;
+  /**
+   * Deployment transforms in every forward pass (src/sim/deploy.ts): quantized weights, fixed-point
+   * neuron state and decay, device mismatch. On the command line `--deploy weights=4,state=16.8,…`.
+   */
+  deploy: Deployment | null;
 }
 
 /** Defaults shared by every method. */
@@ -125,6 +134,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   copies: 8, noise: 'logistic:0.5', score: 'spike', baseline: 'loo', sampling: 'mc',
   directions: 8, tangent: 'exact',
   surrogate: 'atan', surrogateScale: 2, surrogateFormula: '1 / (1 + (pi * x)^2)', truncate: null,
+  init: null, deploy: null,
 };
 
 /** Defaults per method: each registered method's recipe (see its file in learning/estimators/). */
@@ -170,6 +180,15 @@ const equations: Rule = (v) => {
     return `is not a valid neuron (${(err as Error).message})`;
   }
 };
+const deploySpec: Rule = (v) => {
+  if (v === null) return undefined;
+  try {
+    deployment(v as DeploymentOptions, 'deploy');
+    return undefined;
+  } catch (err) {
+    return `is not a valid deployment (${(err as Error).message}); e.g. { "weightBits": 4, "state": { "bits": 16, "fraction": 8 } }, or on the command line --deploy weights=4,state=16.8`;
+  }
+};
 const noiseSpec: Rule = (v) => {
   const [kind, sigma] = typeof v === 'string' ? v.split(':') : [];
   return kind && (NOISE_KINDS as readonly string[]).includes(kind) && Number(sigma) > 0 ? undefined : `must be KIND:SIGMA with KIND one of ${NOISE_KINDS.join(', ')} and SIGMA > 0, e.g. 'logistic:0.5'`;
@@ -186,6 +205,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   decorrelate: oneOf(DECORRELATED), decorrelationRate: num(0, 10, true), decorrelationKappa: num(0, 1), decorrelationCentre: bool, decorrelationInputs: oneOf(DECORRELATION_INPUTS), copies: int(1), noise: noiseSpec,
   score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), directions: int(1), tangent: oneOf(TANGENTS), surrogate: oneOf(SURROGATES),
   surrogateScale: num(0, 1e6, true), surrogateFormula: str, truncate: int(1, true),
+  init: nullableStr, deploy: deploySpec,
 };
 
 /** Checks every key and value of a (partial) config; `source` names where it came from. */
@@ -214,6 +234,7 @@ export function checkCombinations(c: TrainConfig, source: string): void {
   check(c.hidden.length > 0 || c.conv !== null, () => `${source}: hidden is empty and there are no conv layers: give at least one hidden layer, e.g. [500], or conv layers, e.g. '8c5-p2'`);
   check(c.conv === null || IMAGE_DATASETS.includes(c.dataset), () => `${source}: conv layers need image input; dataset '${c.dataset}' is not one (use ${IMAGE_DATASETS.join(', ')}, or drop conv)`);
   check(c.conv === null || !c.recurrent, () => `${source}: recurrent applies to dense hidden layers; with conv layers, drop recurrent`);
+  check(c.deploy?.weightBits == null || c.decorrelate === 'none', () => `${source}: deploy's weightBits quantizes each layer's W, but decorrelated layers compute with the fused W R; use decorrelate 'none' with weightBits`);
 }
 
 /** `learningRate` → `learning-rate`: the flag of a config key. */
@@ -255,6 +276,7 @@ export async function resolveConfig(o: { readonly file?: string; readonly flags:
   const config = { ...defaultConfig(method), ...fromFile, ...flags, method };
   if (typeof config.neuronEquations === 'string') config.neuronEquations = await readEquationsFile(config.neuronEquations);
   validateConfig(config, 'config');
+  if (config.deploy !== null) config.deploy = deployment(config.deploy); // every key filled in
   checkCombinations(config, o.file ?? 'config');
   return config;
 }

@@ -4,6 +4,7 @@
  * give stay unset, so a config file's values are not overridden by defaults.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseDeployment } from '../sim/deploy.js';
 import { COMMON_DEFAULTS, defaultConfig, kebab, METHODS, RULES, type TrainConfig } from './config.js';
 
 const HELP: Partial<Record<keyof TrainConfig, string>> = {
@@ -19,6 +20,8 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   decorrelate: 'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): none, readout, hidden or all', decorrelationRate: "decorrelation: R's learning rate", decorrelationKappa: 'decorrelation: weight κ of unit variance against decorrelation', decorrelationCentre: 'decorrelation: subtract a running mean of the input (true or false)', decorrelationInputs: "decorrelation: the pass R learns from, the estimator's own (estimate; LR's noisy copies) or a noise-free one (deterministic)",
   directions: 'FG: random directions per estimate', tangent: "FG: 'exact' (forward mode) or 'finite-difference'",
   copies: 'LR: noise copies per sample', noise: 'LR: escape noise KIND:SIGMA', score: 'LR: score function', baseline: 'LR: baseline', sampling: 'LR: noise sampling',
+  init: 'start from the parameters of this trained model (a .safetensors file or a run directory; same network)',
+  deploy: "deployment transforms in every forward pass: comma-separated weights=BITS (per-channel, 2-8), state=BITS.FRACTION (fixed-point neuron state), rounding=nearest|floor|zero, decay=BITS (fixed-point decay), mismatch=SD (relative, per-neuron threshold), decay-mismatch=SD, mismatch-seed=N; or none",
   surrogate: 'BPTT: surrogate derivative', surrogateFormula: "BPTT: S'(x) for --surrogate formula, in x = u - threshold (mathjs syntax)", surrogateScale: "BPTT: the surrogate's sharpness (atan alpha, sigmoid slope, triangular width)", truncate: 'BPTT: truncate the backward pass every N steps',
 };
 
@@ -26,7 +29,16 @@ const INTEGER_KEYS = new Set(['trainLimit', 'testLimit', 'patience', 'maxSteps',
 
 function parserFor(key: keyof TrainConfig): (value: string) => unknown {
   const sample = COMMON_DEFAULTS[key as Exclude<keyof TrainConfig, 'method'>];
-  if (key === 'conv') return (v) => (v === 'none' ? null : v);
+  if (key === 'conv' || key === 'init') return (v) => (v === 'none' ? null : v);
+  if (key === 'deploy') {
+    return (v) => {
+      try {
+        return parseDeployment(v);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message.replace(/^--deploy: /, ''));
+      }
+    };
+  }
   if (key === 'hidden') {
     return (v) => {
       if (v.trim() === 'none') return [];

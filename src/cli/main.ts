@@ -16,6 +16,7 @@ import { NEURON_ORDERS, type NeuronOrder } from '../../viz/raster.js';
 import { addConfigFlags, configFlags } from './flags.js';
 import { resumeTraining, runEvaluation, runTraining } from './train.js';
 import { exportCommand, importCommand } from './nir.js';
+import { runFinetune } from './finetune.js';
 import { DEFAULT_DT } from '../sim/nir/index.js';
 
 const version = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
@@ -99,6 +100,24 @@ addConfigFlags(train).action(async (opts: Record<string, unknown>) => {
   if (summary.stopped === 'aborted') process.exit(130);
 });
 
+const finetune = program
+  .command('finetune')
+  .description('deploy a trained run (quantized weights, fixed-point neurons, device mismatch: --deploy) and fine-tune it under the deployment; a run directory like train\'s, with the accuracy before and after in metrics.json')
+  .argument('<run-dir>', 'directory of a finished run')
+  .option('--out <dir>', 'run directory (default <run-dir>-finetune-<method>)')
+  .option('--force', 'overwrite an existing run directory', false)
+  .option('--eval-noise', 'also report test accuracy with the escape noise', false)
+  .option('--no-progress', 'no progress bar');
+addConfigFlags(finetune, (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k) => k !== 'init')).action(async (source: string, opts: Record<string, unknown>) => {
+  await initBackend({ backend: backendOption() });
+  const summary = await runFinetune(source, configFlags(opts), {
+    progress: opts['progress'] as boolean, evalNoise: opts['evalNoise'] as boolean, force: opts['force'] as boolean,
+    ...(opts['out'] !== undefined ? { out: opts['out'] as string } : {}),
+  });
+  process.stdout.write(JSON.stringify(summary) + '\n');
+  if (summary.stopped === 'aborted') process.exit(130);
+});
+
 const evaluate = program
   .command('eval')
   .description('accuracy of a trained model: a run directory (its model and config) or a model file with --config/flags')
@@ -106,7 +125,7 @@ const evaluate = program
   .option('--config <file>', 'JSON config naming the dataset and encoding (default: the run directory\'s config.json)')
   .addOption(new Option('--split <name>', 'which split').choices(['test', 'train']).default('test'))
   .option('--eval-noise', 'also evaluate with the escape noise', false);
-addConfigFlags(evaluate, ['dataset', 'dataDir', 'testLimit', 'trainLimit', 'steps', 'encoding', 'accuracy', 'noise', 'seed', 'loss', 'reduction']).action(async (target: string, opts: Record<string, unknown>) => {
+addConfigFlags(evaluate, ['dataset', 'dataDir', 'testLimit', 'trainLimit', 'steps', 'encoding', 'accuracy', 'noise', 'seed', 'loss', 'reduction', 'deploy']).action(async (target: string, opts: Record<string, unknown>) => {
   await initBackend({ backend: backendOption() });
   const result = await runEvaluation({
     target,

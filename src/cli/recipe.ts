@@ -14,6 +14,7 @@ import { equationNeuron, lif, NEURON_PRESETS, type UnitParams } from '../neurons
 import { check } from '../errors.js';
 import { conv2d, dense, flatten, maxPool2d, readout, recurrent, type LayerSpec } from '../sim/layer.js';
 import { Network } from '../sim/network.js';
+import { deploySpecs } from '../sim/deploy.js';
 import { permutation, streamKey } from '../sim/random.js';
 import { convStages, type ConvStage, type TrainConfig } from './config.js';
 
@@ -92,7 +93,8 @@ export function buildNetwork(c: TrainConfig, inputShape: readonly number[], clas
   const hidden: LayerSpec[] = c.hidden.map((units, i) => (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: hiddenNeuron(c), ...where(true) }));
   const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count' || c.loss === 'zero-one';
   const out = spikingOutput ? dense({ name: 'out', units: classes, neuron: lif({ beta: c.readoutBeta, threshold: c.threshold }), ...where(false) }) : readout({ name: 'out', units: classes, beta: c.readoutBeta, ...where(false) });
-  return new Network({ input: [...inputShape], layers: [...front, ...hidden, out], seed: c.seed });
+  const layers = [...front, ...hidden, out];
+  return new Network({ input: [...inputShape], layers: c.deploy ? deploySpecs(layers, c.deploy) : layers, seed: c.seed });
 }
 
 export function noiseOf(c: TrainConfig): EscapeNoise {

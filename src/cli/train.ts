@@ -11,6 +11,7 @@ import { checkDifferentiable } from '../learning/losses.js';
 import { readConfigFile, resolveConfig, validateConfig, writeConfig, type TrainConfig } from './config.js';
 import { buildNetwork, loadSplit, loadSplits, lossOf, noiseOf, trainingEstimator, type Splits } from './recipe.js';
 import type { Network } from '../sim/network.js';
+import { deployNetwork, withQuantizedWeights } from '../sim/deploy.js';
 
 export const CONFIG_FILE = 'config.json';
 /** The model file's metadata key holding the run's config (its recipe: steps, encoding, loss, …). */
@@ -65,6 +66,15 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
   const { train: trainSet, test } = o.splits ?? (await loadSplits(config));
   check(test.inputShape.join() === trainSet.inputShape.join(), () => `${config.dataset}: the training samples are ${trainSet.inputShape.join('x')} per step but the test samples ${test.inputShape.join('x')}; both splits must come from one dataset`);
   const net = buildNetwork(config, trainSet.inputShape, trainSet.classes);
+  // a resumed run takes its parameters from its checkpoint; a new one from the model it starts from
+  if (config.init !== null && !o.resume) {
+    try {
+      await startFrom(net, config.init);
+    } catch (err) {
+      net.dispose();
+      throw err;
+    }
+  }
   let estimator: Awaited<ReturnType<typeof trainingEstimator>> | undefined;
   const { signal, release } = interruptible();
   try {
@@ -87,6 +97,8 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
       accuracy: config.accuracy,
       ...(o.evalNoise ? { evalNoise: noiseOf(config) } : {}),
       decorrelationInputs: config.decorrelationInputs,
+      weightBits: config.deploy?.weightBits ?? null,
+      evaluateStart: config.init !== null,
       runDir,
       modelMetadata: { [CONFIG_METADATA]: JSON.stringify(config) },
       snapshots: config.snapshots,
@@ -104,6 +116,42 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
     release();
     await estimator?.close?.();
     net.dispose();
+  }
+}
+
+/** The model file of `target`: itself, or a run directory's model.safetensors. */
+export async function modelFileOf(target: string): Promise<string> {
+  const isDir = existsSync(target) && (await fs.stat(target)).isDirectory();
+  return isDir ? path.join(target, MODEL_FILE) : target;
+}
+
+/**
+ * Copies the parameters of the trained model `target` (a model file or a run directory) into
+ * `net`, layer by layer and parameter by parameter; the networks must match (names and shapes).
+ * Buffers the model lacks (a decorrelation's R when the model had none) keep their initial values.
+ */
+export async function startFrom(net: Network, target: string): Promise<void> {
+  const file = await modelFileOf(target);
+  const saved = deserializeModel(await readFileNamed(file, 'init model file'), file);
+  try {
+    const names = (n: Network) => n.layers.map((l) => l.name).join(', ');
+    check(saved.net.layers.length === net.layers.length && saved.net.layers.every((l, i) => l.name === net.layers[i]!.name),
+      () => `init: ${file} holds layers ${names(saved.net)}, but the configured network has ${names(net)}; give the config the model was trained with (its hidden sizes, conv, recurrent, loss)`);
+    net.layers.forEach((layer, i) => {
+      const from = saved.net.layers[i]!;
+      for (const p of Object.keys(from.params)) check(p in layer.params, () => `init: ${file}'s layer '${layer.name}' has a parameter '${p}' the configured network lacks (a learned coefficient or a decorrelation of its own); configure the network as the model was trained`);
+      for (const [p, v] of Object.entries(layer.params)) {
+        const w = from.params[p];
+        if (!w) {
+          check(layer.buffers?.includes(p) === true, () => `init: ${file}'s layer '${layer.name}' has no parameter '${p}', which the configured network learns; configure the network as the model was trained`);
+          continue;
+        }
+        check(w.shape.join() === v.shape.join(), () => `init: ${file}'s '${layer.name}.${p}' is ${w.shape.join('x')}, the configured network's ${v.shape.join('x')}; configure the network as the model was trained`);
+        v.assign(w);
+      }
+    });
+  } finally {
+    saved.net.dispose();
   }
 }
 
@@ -160,13 +208,24 @@ export async function loadTrained(target: string, flags: Partial<TrainConfig>, c
 
 /** Accuracy of a trained model (a run directory or a model file with a config) on the test split. */
 export async function runEvaluation(o: { readonly target: string; readonly config?: string; readonly flags: Partial<TrainConfig>; readonly noise?: boolean; readonly split?: 'train' | 'test' }): Promise<Record<string, unknown>> {
-  const { net, config, modelFile } = await loadTrained(o.target, o.flags, o.config);
+  const loaded = await loadTrained(o.target, o.flags, o.config);
+  const { config, modelFile } = loaded;
+  // --deploy: the model as deployed (its weights quantized in the forward pass, its neurons wrapped)
+  let net = loaded.net;
+  if (o.flags.deploy) {
+    try {
+      net = deployNetwork(loaded.net, o.flags.deploy);
+    } finally {
+      if (net !== loaded.net) loaded.net.dispose();
+    }
+  }
+  const bits = o.flags.deploy?.weightBits ?? null;
   try {
     const data = await loadSplit(config, o.split ?? 'test');
     check(data.inputShape.join() === net.inputShape.join(), () => `eval: ${modelFile} takes ${net.inputShape.join('x')} inputs per step; ${config.dataset} gives ${data.inputShape.join('x')} (check --dataset and --encoding)`);
     const seed = testSeed(config.seed); // the seed the run evaluated its test set with
-    const clean = evaluateDataset(net, data, { seed, loss: lossOf(config), accuracy: config.accuracy });
-    const noisy = o.noise ? evaluateDataset(net, data, { seed, noise: noiseOf(config), accuracy: config.accuracy }) : undefined;
+    const clean = withQuantizedWeights(net, bits, () => evaluateDataset(net, data, { seed, loss: lossOf(config), accuracy: config.accuracy }));
+    const noisy = o.noise ? withQuantizedWeights(net, bits, () => evaluateDataset(net, data, { seed, noise: noiseOf(config), accuracy: config.accuracy })) : undefined;
     return {
       model: modelFile,
       dataset: config.dataset,
@@ -175,6 +234,7 @@ export async function runEvaluation(o: { readonly target: string; readonly confi
       accuracy: clean.accuracy,
       loss: clean.loss,
       ...(noisy ? { stochasticAccuracy: noisy.accuracy, noise: config.noise } : {}),
+      ...(o.flags.deploy ? { deploy: o.flags.deploy } : {}),
     };
   } finally {
     net.dispose();

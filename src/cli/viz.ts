@@ -60,7 +60,8 @@ export async function sampleFigures(net: Network, config: TrainConfig, sample: n
       const u = rec.membrane!.dataSync(), s = rec.spikes!.dataSync();
       const moving = rec['threshold']?.dataSync();
       const learned = layer.params['threshold']?.dataSync();
-      const base = (layer.neuron as { threshold?: number }).threshold ?? 0;
+      // the model's own threshold (a deployed neuron answers with the one it wraps)
+      const base = modelOf(layer.neuron!).learnable(layer.neuron as never)['threshold'] ?? (layer.neuron as { threshold?: number }).threshold ?? 0;
       for (const n of o.neurons ?? []) check(Number.isInteger(n) && n >= 0 && n < neurons, () => `--neurons: ${first} has neurons 0…${neurons - 1}, got ${n}`);
       const order = o.neurons ?? informativeNeurons(rates[0]!.rates, u, steps, neurons, o.traces ?? 4);
       for (const n of order) {

@@ -27,6 +27,7 @@ import { optimizer as makeOptimizer, type Optimizer, type OptimizerConfig } from
 import { schedule as compileSchedule, type Schedule } from './schedule.js';
 import { progressBar, type Progress } from './progress.js';
 import { withPeakBytes } from './memory.js';
+import { checkQuantizable, withQuantizedWeights, withQuantizedWeightsAsync } from '../sim/deploy.js';
 
 export interface TrainOptions {
   readonly epochs: number;
@@ -53,6 +54,14 @@ export interface TrainOptions {
    * the batch before the estimate (the network `spikelr eval` scores; one forward pass more a step).
    */
   readonly decorrelationInputs?: 'estimate' | 'deterministic';
+  /**
+   * Quantize the weight matrices to this many bits (per output channel, symmetric; src/sim/deploy.ts)
+   * in every forward pass, evaluation included; the updates go to the float weights, which the
+   * checkpoint keeps, while model.safetensors (and best, snapshots) hold the quantized ones.
+   */
+  readonly weightBits?: number | null;
+  /** Evaluate the test set before the first step (a run that starts from a trained model: where it starts). */
+  readonly evaluateStart?: boolean;
   /** Run directory: config, metrics.jsonl, checkpoint.safetensors, model.safetensors. */
   readonly runDir?: string;
   /** Metadata written into model.safetensors (the CLI puts the run's config there, so the file alone can be evaluated). */
@@ -102,6 +111,8 @@ export interface EpochRecord {
 
 export interface TrainResult {
   readonly history: EpochRecord[];
+  /** Test accuracy before the first step (with `evaluateStart`). */
+  readonly startTestAccuracy?: number;
   readonly steps: number;
   /** The final model's test accuracy; null when the run was stopped before it finished (or evaluated nothing). */
   readonly testAccuracy: number | null;
@@ -139,6 +150,8 @@ interface TrainerState {
   /** The divergence check's memory: the loss of the first step (at the initial weights) and of the last few. */
   startLoss?: number;
   recentLosses?: number[];
+  /** Test accuracy and loss before the first step (TrainOptions.evaluateStart). */
+  start?: { testAccuracy: number; testLoss: number };
 }
 
 /** Steps the divergence check averages the current loss over. */
@@ -260,9 +273,14 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     if (!runDir || !o.snapshots) return;
     // written before the checkpoint: a crash between the two leaves a snapshot that the resumed run rewrites bit for bit
     await fs.mkdir(path.join(runDir, SNAPSHOT_DIR), { recursive: true });
-    await writeFileAtomic(path.join(runDir, SNAPSHOT_DIR, snapshotFile(state.step)), await serializeNetwork(net, { metadata: o.modelMetadata ?? {} }));
+    await writeFileAtomic(path.join(runDir, SNAPSHOT_DIR, snapshotFile(state.step)), await withQuantizedWeightsAsync(net, o.weightBits ?? null, () => serializeNetwork(net, { metadata: o.modelMetadata ?? {} })));
   };
   if (!o.resume) await snapshot(); // the film's first frame: the initial network
+  if (o.evaluateStart && state.step === 0 && state.start === undefined) {
+    const e = withQuantizedWeights(net, o.weightBits ?? null, () => evaluateDataset(net, test, { seed: testSeed(o.seed), loss, accuracy: o.accuracy, batchSize: o.evalBatchSize ?? 500 }));
+    state.start = { testAccuracy: e.accuracy, testLoss: e.loss };
+    await log({ type: 'start', step: 0, ...state.start });
+  }
   const checkpoint = async () => {
     if (!runDir) return;
     await snapshot();
@@ -272,6 +290,10 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     const bytes = await serializeNetwork(net, { tensors: await optimizerValues(opt), metadata: { trainer: JSON.stringify(state), optimizerSteps: String(opt.steps) } });
     await writeFileAtomic(path.join(runDir, CHECKPOINT_FILE), bytes);
   };
+  const bits = o.weightBits ?? null;
+  if (bits !== null) checkQuantizable(net);
+  // every forward pass sees the deployed weights; the optimizer updates the float ones
+  const deployed = <T>(f: () => T): T => withQuantizedWeights(net, bits, f);
   const bar = o.progress === true ? progressBar({ total, start: state.step }) : o.progress || undefined;
   const evalBatch = o.evalBatchSize ?? 500;
   const decorrelating = decorrelates(net);
@@ -297,7 +319,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         armDecorrelation(net, input.shape[0]! * input.shape[1]!);
         // a noise-free pass fills the layers' samples first: the estimate's passes then add none
         if (o.decorrelationInputs === 'deterministic' && decorrelating) net.run(input, { constantInput: constantInTime }).dispose();
-        const estimateOnce = () => outOfMemoryIsClear(() => estimator.estimate(net, { input, labels, constantInTime }, loss, streamKey(o.seed, 0x1a, state.step), { sigmaScale: o.sigmaSchedule?.(state.step) ?? 1 }), o.batchSize);
+        const estimateOnce = () => outOfMemoryIsClear(() => deployed(() => estimator.estimate(net, { input, labels, constantInTime }, loss, streamKey(o.seed, 0x1a, state.step), { sigmaScale: o.sigmaSchedule?.(state.step) ?? 1 })), o.batchSize);
         let est: ReturnType<typeof estimateOnce>;
         if (!measured) {
           // the peak of live tensors inside the epoch's first step (the estimator's working memory included)
@@ -344,15 +366,15 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
       }
       const batches = Math.max(1, state.batch);
       const epochPeak = state.peakTensorBytes;
-      const testEval = evaluateDataset(net, test, { seed: testSeed(o.seed), loss, accuracy: o.accuracy, batchSize: evalBatch });
+      const testEval = deployed(() => evaluateDataset(net, test, { seed: testSeed(o.seed), loss, accuracy: o.accuracy, batchSize: evalBatch }));
       const record: EpochRecord = {
         epoch: state.epoch,
         steps: state.step,
         trainLoss: state.lossSum / batches,
-        ...(validation ? { validationAccuracy: evaluateDataset(net, validation, { seed: streamKey(o.seed, 0x7a11), accuracy: o.accuracy, batchSize: evalBatch }).accuracy } : {}),
+        ...(validation ? { validationAccuracy: deployed(() => evaluateDataset(net, validation, { seed: streamKey(o.seed, 0x7a11), accuracy: o.accuracy, batchSize: evalBatch })).accuracy } : {}),
         testAccuracy: testEval.accuracy,
         testLoss: testEval.loss,
-        ...(o.evalNoise ? { stochasticTestAccuracy: evaluateDataset(net, test, { seed: streamKey(o.seed, 0x7e58), noise: o.evalNoise, accuracy: o.accuracy, batchSize: evalBatch }).accuracy } : {}),
+        ...(o.evalNoise ? { stochasticTestAccuracy: deployed(() => evaluateDataset(net, test, { seed: streamKey(o.seed, 0x7e58), noise: o.evalNoise, accuracy: o.accuracy, batchSize: evalBatch })).accuracy } : {}),
         trainSeconds: state.trainSeconds,
         peakTensorBytes: epochPeak,
       };
@@ -365,8 +387,9 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
           state.bestAccuracy = record.validationAccuracy!;
           state.bestEpoch = state.epoch;
           state.sinceBest = 0;
-          if (runDir) await writeFileAtomic(path.join(runDir, BEST_FILE), await serializeNetwork(net));
-          else bestInMemory = await serializeNetwork(net);
+          const bytes = await withQuantizedWeightsAsync(net, bits, () => serializeNetwork(net));
+          if (runDir) await writeFileAtomic(path.join(runDir, BEST_FILE), bytes);
+          else bestInMemory = bytes;
         } else state.sinceBest++;
       }
       if (state.step >= total && total < perEpoch * o.epochs) {
@@ -396,9 +419,9 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   if (finished && validation && state.bestEpoch > 0 && state.bestEpoch !== state.history.at(-1)?.epoch) {
     const bytes = runDir ? await fs.readFile(path.join(runDir, BEST_FILE)) : bestInMemory!;
     copyParameters(deserializeModel(bytes, 'best model').net, net);
-    testAccuracy = evaluateDataset(net, test, { seed: testSeed(o.seed), accuracy: o.accuracy, batchSize: evalBatch }).accuracy;
+    testAccuracy = deployed(() => evaluateDataset(net, test, { seed: testSeed(o.seed), accuracy: o.accuracy, batchSize: evalBatch })).accuracy;
   } else if (validation) testAccuracy = state.history.find((h) => h.epoch === state.bestEpoch)?.testAccuracy ?? testAccuracy;
-  if (runDir && finished) await writeFileAtomic(path.join(runDir, MODEL_FILE), await serializeNetwork(net, { metadata: o.modelMetadata ?? {} }));
+  if (runDir && finished) await writeFileAtomic(path.join(runDir, MODEL_FILE), await withQuantizedWeightsAsync(net, bits, () => serializeNetwork(net, { metadata: o.modelMetadata ?? {} })));
   opt.dispose();
   return {
     history: state.history,
@@ -410,6 +433,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     stopped,
     ...(diverged ? { divergence: diverged } : {}),
     ...(validation && state.bestEpoch > 0 ? { bestEpoch: state.bestEpoch } : {}),
+    ...(state.start ? { startTestAccuracy: state.start.testAccuracy } : {}),
   };
 }
 

@@ -6,6 +6,7 @@
 import { check, checkOneOf } from '../errors.js';
 import { alifModel } from './alif.js';
 import { analogModel } from './analog.js';
+import { deployedModel, deployedModelOf, type DeployedParams } from './deployed.js';
 import { equationModel } from './equation.js';
 import { gruModel } from './gru.js';
 import { ifNeuron } from './if.js';
@@ -22,6 +23,11 @@ export const NEURON_MODELS = {
   analog: analogModel,
   gru: gruModel,
   equation: equationModel,
+  // a getter: deployed.ts imports this registry (for the model it wraps), so when it is loaded first
+  // its model does not exist yet while this module runs
+  get deployed() {
+    return deployedModel;
+  },
 } as const;
 
 type Models = typeof NEURON_MODELS;
@@ -41,12 +47,14 @@ void _typed;
  * preset, and `if` (LIF with β = 1).
  */
 export const NEURON_PRESETS: Readonly<Record<string, (o: { readonly beta: number; readonly threshold: number; readonly reset: 'subtract' | 'zero' | 'none' }) => NeuronParams>> = {
-  ...Object.fromEntries(Object.values(NEURON_MODELS).flatMap((m) => ('preset' in m ? [[m.kind, m.preset as (o: never) => NeuronParams]] : []))),
+  ...Object.fromEntries(NEURON_KINDS.filter((k) => k !== 'deployed').map((k) => NEURON_MODELS[k]).flatMap((m) => ('preset' in m ? [[m.kind, m.preset as (o: never) => NeuronParams]] : []))),
   if: (o) => ifNeuron({ threshold: o.threshold, reset: o.reset }),
 };
 
 /** The model that runs `params`. */
 export function modelOf<P extends NeuronParams>(params: P): NeuronModel<P> {
+  // a deployed neuron takes the role of the model it wraps
+  if (params.kind === 'deployed') return deployedModelOf(params as DeployedParams) as unknown as NeuronModel<P>;
   return NEURON_MODELS[params.kind] as unknown as NeuronModel<P>;
 }
 
