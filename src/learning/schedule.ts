@@ -7,7 +7,8 @@
  * A formula is checked once, at the boundary: unknown variables, syntax errors, and values that are
  * not finite and ≥ 0 at the start, middle and end of the run are errors that say so.
  */
-import { parse, type EvalFunction, type MathNode } from 'mathjs';
+import type { EvalFunction, MathNode } from 'mathjs';
+import { mathjs } from '../mathjs.js';
 import { SpikelrError } from '../errors.js';
 
 export const SCHEDULE_VARIABLES = ['step', 'total', 'progress', 'epoch', 'stepsPerEpoch'] as const;
@@ -29,7 +30,7 @@ export function parseSchedule(text: string): EvalFunction {
   const formula = (NAMED_SCHEDULES as Record<string, string>)[text] ?? text;
   let node: MathNode;
   try {
-    node = parse(formula);
+    node = mathjs().parse(formula);
   } catch (err) {
     throw new SpikelrError(`${where}: not a formula (${(err as Error).message}); use one of ${Object.keys(NAMED_SCHEDULES).join(', ')} or an expression in ${SCHEDULE_VARIABLES.join(', ')}`);
   }

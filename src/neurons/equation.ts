@@ -27,7 +27,8 @@
  * The spiking variable is the state's `membrane`; the others keep their names; Θ_t is `threshold`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { derivative, parse, simplify, type MathNode } from 'mathjs';
+import type { MathNode } from 'mathjs';
+import { mathjs } from '../mathjs.js';
 import { check, checkKeys, show, SpikelrError } from '../errors.js';
 import { compileFormula } from './formula.js';
 import { spikeFire } from './lif.js';
@@ -129,7 +130,7 @@ function compiled(p: EquationParams): Compiled {
 
 function parseNamed(text: string, where: string): MathNode {
   try {
-    return parse(text);
+    return mathjs().parse(text);
   } catch (err) {
     throw new SpikelrError(`${where}: '${text}' is not an expression (${(err as Error).message})`);
   }
@@ -170,7 +171,7 @@ function differentiate(p: EquationParams, text: Record<string, string>, vars: re
   const d = (expr: string, by: string, symbols: string[], what: string): Derivative => {
     let node: MathNode;
     try {
-      node = simplify(derivative(parseNamed(expr, where), by));
+      node = mathjs().simplify(mathjs().derivative(parseNamed(expr, where), by));
     } catch (err) {
       throw new SpikelrError(`${where}: cannot differentiate ${what} '${expr}' by '${by}' (${(err as Error).message}); learners need these derivatives: write it with + - * / ^ and exp, log, sqrt, tanh, sin, cos`);
     }

@@ -5,7 +5,8 @@
  * numbers mathjs itself computes for the same formula are the reference in the tests.
  */
 import * as tf from '@tensorflow/tfjs';
-import { parse, type MathNode } from 'mathjs';
+import type { MathNode } from 'mathjs';
+import { mathjs } from '../mathjs.js';
 import { SpikelrError } from '../errors.js';
 
 type Op = (...args: tf.Tensor[]) => tf.Tensor;
@@ -26,7 +27,7 @@ const CONSTANTS: Record<string, number> = { pi: Math.PI, e: Math.E };
 export function compileFormula(text: string, variables: readonly string[], where: string): (values: Record<string, tf.Tensor | number>) => tf.Tensor {
   let root: MathNode;
   try {
-    root = parse(text);
+    root = mathjs().parse(text);
   } catch (err) {
     throw new SpikelrError(`${where}: '${text}' is not a formula (${(err as Error).message})`);
   }
