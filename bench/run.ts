@@ -30,6 +30,7 @@ import { loadMnist } from '../src/data/mnist.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import type { Estimator } from '../src/learning/estimators/lr.js';
 import { armDecorrelation, updateDecorrelation } from '../src/learning/decorrelation.js';
+import { withQuantizedWeights } from '../src/sim/deploy.js';
 import { withPeakBytes } from '../src/learning/memory.js';
 import { optimizer } from '../src/learning/optim.js';
 import { shardedEstimator } from '../src/learning/parallel.js';
@@ -62,7 +63,7 @@ async function profile(w: Workload): Promise<string> {
   const adam = optimizer({ kind: 'adam', learningRate: 1e-3 });
   const step = (r: number) => {
     if (!estimator) return net.run(batches[r]!.input).dispose();
-    const e = estimator.estimate(net, batches[r]!, loss, r);
+    const e = withQuantizedWeights(net, w.deploy?.weightBits ?? null, () => estimator.estimate(net, batches[r]!, loss, r));
     adam.apply(e.gradients);
     e.dispose();
   };
@@ -104,7 +105,8 @@ async function measure(w: Workload): Promise<Record<string, unknown>> {
     const start = performance.now();
     if (estimator) {
       armDecorrelation(net, batch.input.shape[0]! * batch.input.shape[1]!);
-      const { result: e, peakBytes } = withPeakBytes(() => estimator.estimate(net, batch, loss, r));
+      // a deployed workload's forward passes see its quantized weights; the update goes to the float ones
+      const { result: e, peakBytes } = withPeakBytes(() => withQuantizedWeights(net, w.deploy?.weightBits ?? null, () => estimator.estimate(net, batch, loss, r)));
       peak = Math.max(peak, peakBytes);
       adam.apply(e.gradients);
       e.dispose();

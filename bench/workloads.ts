@@ -10,10 +10,12 @@ import type { ShardParts } from '../src/learning/parallel.js';
 import { lif } from '../src/neurons/params.js';
 import { dense, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
+import { deployment, deploySpecs, type Deployment } from '../src/sim/deploy.js';
 
 /** A forward pass, or a training step of a registered method. */
 export type Kind = 'forward' | MethodName;
-export interface Workload { readonly name: string; readonly kind: Kind; readonly hidden: number; readonly recurrent?: boolean; readonly copies?: number; readonly directions?: number; readonly decorrelate?: boolean }
+export interface Workload { readonly name: string; readonly kind: Kind; readonly hidden: number; readonly recurrent?: boolean; readonly copies?: number; readonly directions?: number; readonly decorrelate?: boolean; readonly deploy?: Deployment }
+const DEPLOYED = deployment({ weightBits: 4, state: { bits: 8, fraction: 4 }, decayBits: 8 });
 export const WORKLOADS: Workload[] = [
   { name: 'forward-h512', kind: 'forward', hidden: 512 },
   { name: 'forward-h1000', kind: 'forward', hidden: 1000 },
@@ -31,12 +33,16 @@ export const WORKLOADS: Workload[] = [
   { name: 'lr-h512-k8-decor', kind: 'lr', hidden: 512, copies: 8, decorrelate: true },
   { name: 'fg-h512-k8-decor', kind: 'fg', hidden: 512, directions: 8, decorrelate: true },
   { name: 'fga-h512-k8-decor', kind: 'fg-activity', hidden: 512, directions: 8, decorrelate: true },
+  // deployed (README "Deployment"): 4-bit per-channel weights, 8-bit membranes (4 fraction bits), 8-bit decays
+  { name: 'bptt-h512-deploy', kind: 'bptt', hidden: 512, deploy: DEPLOYED },
+  { name: 'lr-h512-k8-deploy', kind: 'lr', hidden: 512, copies: 8, deploy: DEPLOYED },
 ];
 
 export function network(w: Workload): Network {
   const decorrelate = w.decorrelate === true;
   const hidden = (w.recurrent ? recurrent : dense)({ name: 'hidden', units: w.hidden, neuron: lif({ beta: 0.95, threshold: 1 }), decorrelate });
-  return new Network({ input: [784], layers: [hidden, readout({ name: 'out', units: 10, beta: 0.95, decorrelate })], seed: 0 });
+  const layers = [hidden, readout({ name: 'out', units: 10, beta: 0.95, decorrelate })];
+  return new Network({ input: [784], layers: w.deploy ? deploySpecs(layers, w.deploy) : layers, seed: 0 });
 }
 
 /**

@@ -116,6 +116,11 @@ export interface TrainConfig {
   /** A trained model (a .safetensors file or a run directory) whose parameters the run starts from; null: initialise. */
   init: string | null;
   /**
+   * Train the network of this model file or run directory (its layers, e.g. an imported NIR or
+   * tfjs-layers model) instead of one built from hidden, conv and the neuron keys; null: build it.
+   */
+  network: string | null;
+  /**
    * Deployment transforms in every forward pass (src/sim/deploy.ts): quantized weights, fixed-point
    * neuron state and decay, device mismatch. On the command line `--deploy weights=4,state=16.8,…`.
    */
@@ -134,7 +139,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   copies: 8, noise: 'logistic:0.5', score: 'spike', baseline: 'loo', sampling: 'mc',
   directions: 8, tangent: 'exact',
   surrogate: 'atan', surrogateScale: 2, surrogateFormula: '1 / (1 + (pi * x)^2)', truncate: null,
-  init: null, deploy: null,
+  init: null, network: null, deploy: null,
 };
 
 /** Defaults per method: each registered method's recipe (see its file in learning/estimators/). */
@@ -205,7 +210,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   decorrelate: oneOf(DECORRELATED), decorrelationRate: num(0, 10, true), decorrelationKappa: num(0, 1), decorrelationCentre: bool, decorrelationInputs: oneOf(DECORRELATION_INPUTS), copies: int(1), noise: noiseSpec,
   score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), directions: int(1), tangent: oneOf(TANGENTS), surrogate: oneOf(SURROGATES),
   surrogateScale: num(0, 1e6, true), surrogateFormula: str, truncate: int(1, true),
-  init: nullableStr, deploy: deploySpec,
+  init: nullableStr, network: nullableStr, deploy: deploySpec,
 };
 
 /** Checks every key and value of a (partial) config; `source` names where it came from. */
@@ -231,7 +236,7 @@ export function checkCombinations(c: TrainConfig, source: string): void {
   parseSchedule(c.schedule);
   if (c.surrogate === 'formula') formulaSurrogate(c.surrogateFormula);
   check(c.dataset === 'mnist' || c.dataset === 'randman' || c.dataDir !== null, () => `${source}: dataset '${c.dataset}' needs dataDir, the folder of its files`);
-  check(c.hidden.length > 0 || c.conv !== null, () => `${source}: hidden is empty and there are no conv layers: give at least one hidden layer, e.g. [500], or conv layers, e.g. '8c5-p2'`);
+  check(c.hidden.length > 0 || c.conv !== null || c.network !== null, () => `${source}: hidden is empty and there are no conv layers: give at least one hidden layer, e.g. [500], or conv layers, e.g. '8c5-p2'`);
   check(c.conv === null || IMAGE_DATASETS.includes(c.dataset), () => `${source}: conv layers need image input; dataset '${c.dataset}' is not one (use ${IMAGE_DATASETS.join(', ')}, or drop conv)`);
   check(c.conv === null || !c.recurrent, () => `${source}: recurrent applies to dense hidden layers; with conv layers, drop recurrent`);
   check(c.deploy?.weightBits == null || c.decorrelate === 'none', () => `${source}: deploy's weightBits quantizes each layer's W, but decorrelated layers compute with the fused W R; use decorrelate 'none' with weightBits`);

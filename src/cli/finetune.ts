@@ -12,6 +12,7 @@ import { evaluateDataset, MODEL_FILE, testSeed } from '../learning/trainer.js';
 import { CONFIG_FILE, loadTrained, METRICS_FILE, runTraining, type RunOptions, type RunSummary } from './train.js';
 import { resolveConfig, type TrainConfig } from './config.js';
 import { loadSplits, lossOf } from './recipe.js';
+import { IMPORT_FILE } from './nir.js';
 
 export interface FinetuneSummary extends RunSummary {
   readonly source: string;
@@ -21,22 +22,48 @@ export interface FinetuneSummary extends RunSummary {
   readonly deployedTestAccuracy: number | null;
 }
 
+/** What `spikelr import` recorded of a model's origin (import.json), if it did. */
+async function importInfo(dir: string): Promise<Record<string, unknown> | undefined> {
+  const file = path.join(dir, IMPORT_FILE);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Fine-tunes the model of run directory `source` under its flags' deployment: the source's config
  * with `flags` over it (the method, the deployment, the learning rate, epochs or maxSteps).
  */
 export async function runFinetune(source: string, flags: Partial<TrainConfig>, o: RunOptions): Promise<FinetuneSummary> {
-  check(existsSync(path.join(source, CONFIG_FILE)) && existsSync(path.join(source, MODEL_FILE)),
-    () => `finetune: ${source} is not a finished run (it needs ${CONFIG_FILE} and ${MODEL_FILE}); give the directory of a run spikelr train completed`);
-  check(flags.init === undefined, () => 'finetune: the run directory is the model it starts from; drop --init');
-  const { net, config: trained } = await loadTrained(source, {});
+  const modelFile = path.join(source, MODEL_FILE);
+  check(existsSync(modelFile), () => `finetune: ${source} holds no ${MODEL_FILE}; give the directory of a run spikelr train completed, or of a model spikelr import wrote`);
+  check(flags.init === undefined, () => 'finetune: the directory is the model it starts from; drop --init');
+  const ownConfig = existsSync(path.join(source, CONFIG_FILE));
+  const { net, config: trained } = await loadTrained(source, ownConfig ? {} : flags);
   let sourceAccuracy: number;
-  const { deploy: _deploy, init: _init, ...recipe } = trained;
-  // the source's recipe; one epoch unless told otherwise
-  const config = await resolveConfig({ flags: { ...recipe, epochs: 1, maxSteps: null, ...flags, init: path.join(source, MODEL_FILE) } });
-  if (config.deploy === null) process.stderr.write('spikelr: finetune without --deploy trains the float network on; give --deploy weights=4,state=16.8 to fine-tune it as deployed\n');
+  let config: TrainConfig;
+  try {
+    if (ownConfig) {
+      // the run's recipe; one epoch unless told otherwise
+      const { deploy: _deploy, init: _init, ...recipe } = trained;
+      config = await resolveConfig({ flags: { ...recipe, epochs: 1, maxSteps: null, ...flags, init: modelFile } });
+    } else {
+      // an imported model: its own layers, the recipe from the flags (an analog model needs one step of direct input)
+      const imported = await importInfo(source);
+      const analog = imported?.['format'] === 'tfjs-layers' ? { steps: 1, encoding: 'direct' as const } : {};
+      config = await resolveConfig({ flags: { epochs: 1, ...analog, ...flags, network: modelFile, init: modelFile } });
+    }
+    if (config.deploy === null) process.stderr.write('spikelr: finetune without --deploy trains the float network on; give --deploy weights=4,state=16.8 to fine-tune it as deployed\n');
+  } catch (err) {
+    net.dispose();
+    throw err;
+  }
   const splits = await loadSplits(config);
   try {
+    check(splits.test.inputShape.join() === net.inputShape.join(), () => `finetune: ${modelFile} takes ${net.inputShape.join('x')} inputs per step; ${config.dataset} gives ${splits.test.inputShape.join('x')} (check --dataset and --encoding)`);
     sourceAccuracy = evaluateDataset(net, splits.test, { seed: testSeed(config.seed), loss: lossOf(config), accuracy: config.accuracy }).accuracy;
   } finally {
     net.dispose();

@@ -21,6 +21,7 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   directions: 'FG: random directions per estimate', tangent: "FG: 'exact' (forward mode) or 'finite-difference'",
   copies: 'LR: noise copies per sample', noise: 'LR: escape noise KIND:SIGMA', score: 'LR: score function', baseline: 'LR: baseline', sampling: 'LR: noise sampling',
   init: 'start from the parameters of this trained model (a .safetensors file or a run directory; same network)',
+  network: 'train the network of this model file or run directory (e.g. one spikelr import made) instead of building one from --hidden/--conv',
   deploy: "deployment transforms in every forward pass: comma-separated weights=BITS (per-channel, 2-8), state=BITS.FRACTION (fixed-point neuron state), rounding=nearest|floor|zero, decay=BITS (fixed-point decay), mismatch=SD (relative, per-neuron threshold), decay-mismatch=SD, mismatch-seed=N; or none",
   surrogate: 'BPTT: surrogate derivative', surrogateFormula: "BPTT: S'(x) for --surrogate formula, in x = u - threshold (mathjs syntax)", surrogateScale: "BPTT: the surrogate's sharpness (atan alpha, sigmoid slope, triangular width)", truncate: 'BPTT: truncate the backward pass every N steps',
 };
@@ -29,7 +30,7 @@ const INTEGER_KEYS = new Set(['trainLimit', 'testLimit', 'patience', 'maxSteps',
 
 function parserFor(key: keyof TrainConfig): (value: string) => unknown {
   const sample = COMMON_DEFAULTS[key as Exclude<keyof TrainConfig, 'method'>];
-  if (key === 'conv' || key === 'init') return (v) => (v === 'none' ? null : v);
+  if (key === 'conv' || key === 'init' || key === 'network') return (v) => (v === 'none' ? null : v);
   if (key === 'deploy') {
     return (v) => {
       try {

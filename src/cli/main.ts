@@ -253,8 +253,8 @@ program
 
 program
   .command('import')
-  .description('build the network of a NIR file and save it as a spikelr model in a directory (evaluate it with spikelr eval DIR and the data flags)')
-  .argument('<nir-file>', 'NIR file (HDF5)')
+  .description('build the network of a NIR file, or of a tfjs-layers model.json (dense and conv layers as analog units), and save it as a spikelr model in a directory (evaluate it with spikelr eval DIR and the data flags; fine-tune it with spikelr finetune DIR)')
+  .argument('<file>', 'NIR file (HDF5) or tfjs-layers model.json')
   .requiredOption('--out <dir>', 'directory for model.safetensors and import.json')
   .option('--dt <seconds>', "the time step the file's time constants are stepped with (default: the file's own when spikelr wrote it, else 1e-4, snnTorch's)", positiveNumber)
   .option('--force', 'overwrite a model already in --out', false)

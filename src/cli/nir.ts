@@ -6,6 +6,7 @@ import { methodOf } from '../learning/estimators/registry.js';
 import { MODEL_FILE } from '../learning/trainer.js';
 import { serializeNetwork, writeFileAtomic } from '../sim/io.js';
 import { DEFAULT_DT, exportNir, importNir, type NirExportOptions } from '../sim/nir/index.js';
+import { importLayersModel, isLayersModelFile } from '../sim/tfjs-layers.js';
 import { loadTrained } from './train.js';
 
 /** What an imported directory holds besides its model: where it came from and what the import assumed. */
@@ -45,6 +46,7 @@ export async function importCommand(file: string, o: { readonly out: string; rea
   check(o.out.trim() !== '', () => '--out is empty; give the directory for the imported model, e.g. --out runs/imported');
   const model = path.join(o.out, MODEL_FILE), info = path.join(o.out, IMPORT_FILE);
   if (!o.force && (existsSync(model) || existsSync(info))) throw new SpikelrError(`${o.out} already holds a model; choose another --out, or overwrite with --force`);
+  if (await isLayersModelFile(file)) return importLayers(file, o, model, info);
   const imported = await importNir(file, o.dt !== undefined ? { dt: o.dt } : {});
   try {
     await fs.mkdir(o.out, { recursive: true });
@@ -54,5 +56,20 @@ export async function importCommand(file: string, o: { readonly out: string; rea
     return { out: o.out, model, ...summary };
   } finally {
     imported.net.dispose();
+  }
+}
+
+/** A tfjs-layers model.json as a spikelr network of analog units (src/sim/tfjs-layers.ts). */
+async function importLayers(file: string, o: { readonly out: string; readonly dt?: number }, model: string, info: string): Promise<Record<string, unknown>> {
+  check(o.dt === undefined, () => `--dt: ${file} is a tfjs-layers model, which has no time constants; drop --dt`);
+  const net = await importLayersModel(file);
+  try {
+    await fs.mkdir(o.out, { recursive: true });
+    const summary = { source: path.resolve(file), format: 'tfjs-layers', input: net.inputShape, layers: net.layers.map((l) => `${l.name}: ${l.spec.kind}${l.neuron ? ` (${l.neuron.kind}${'activation' in l.neuron ? ` ${String(l.neuron.activation)}` : ''})` : ''}`) };
+    await writeFileAtomic(model, await serializeNetwork(net, { metadata: { source: 'tfjs-layers', import: JSON.stringify(summary) } }));
+    await writeFileAtomic(info, JSON.stringify(summary, null, 2) + '\n');
+    return { out: o.out, model, ...summary };
+  } finally {
+    net.dispose();
   }
 }

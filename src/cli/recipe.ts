@@ -11,7 +11,10 @@ import { shardedEstimator, type ShardParts } from '../learning/parallel.js';
 import { rateRegularizer, regularized, sparsityRegularizer } from '../learning/regularizers.js';
 import { parseNoise, type EscapeNoise } from '../neurons/noise.js';
 import { equationNeuron, lif, NEURON_PRESETS, type UnitParams } from '../neurons/params.js';
-import { check } from '../errors.js';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { check, SpikelrError } from '../errors.js';
+import { deserializeModel } from '../sim/io.js';
 import { conv2d, dense, flatten, maxPool2d, readout, recurrent, type LayerSpec } from '../sim/layer.js';
 import { Network } from '../sim/network.js';
 import { deploySpecs } from '../sim/deploy.js';
@@ -24,6 +27,9 @@ export interface Splits {
 }
 
 const limited = (d: Dataset, limit: number | null) => (limit !== null && limit < d.count ? subset(d, Int32Array.from({ length: limit }, (_, i) => i)) : d);
+
+/** Whether the network reads images whole (conv layers, or a model file whose input is an image). */
+const imageInput = (c: TrainConfig) => c.conv !== null || modelInputShape(c)?.length === 3;
 
 /** The training and test sets the config names. */
 export async function loadSplits(c: TrainConfig): Promise<Splits> {
@@ -39,11 +45,11 @@ export async function loadSplit(c: TrainConfig, split: 'train' | 'test'): Promis
       const options = { ...(c.dataDir !== null ? { dir: c.dataDir } : {}), ...(limit !== null ? { limit } : {}) };
       const images = c.dataset === 'mnist' ? await loadMnist(split, options) : await loadIdxImages(split, options);
       // conv layers read images whole, [rows, cols, 1]; dense layers their pixels in a row
-      return imageSequences(images, { steps: c.steps, encoding: c.encoding, ...(c.conv !== null ? { inputShape: [images.rows, images.cols, 1] } : {}) });
+      return imageSequences(images, { steps: c.steps, encoding: c.encoding, ...(imageInput(c) ? { inputShape: [images.rows, images.cols, 1] } : {}) });
     }
     case 'nmnist': {
       const d = await loadNmnist(c.dataDir!, split, { steps: c.steps, ...(limit !== null ? { limit } : {}) });
-      return storedSequences(d.frames, d.labels, { steps: c.steps, inputShape: c.conv !== null ? [NMNIST_SIZE, NMNIST_SIZE, 2] : [NMNIST_SIZE * NMNIST_SIZE * 2], classes: 10 });
+      return storedSequences(d.frames, d.labels, { steps: c.steps, inputShape: imageInput(c) ? [NMNIST_SIZE, NMNIST_SIZE, 2] : [NMNIST_SIZE * NMNIST_SIZE * 2], classes: 10 });
     }
     case 'shd':
       return limited(await loadShd(c.dataDir!, split, { steps: c.steps }), limit);
@@ -79,6 +85,7 @@ export function hiddenNeuron(c: TrainConfig): UnitParams {
  * (count losses and the 0-1 loss, whose readout must be noisy for LR to reach it).
  */
 export function buildNetwork(c: TrainConfig, inputShape: readonly number[], classes: number): Network {
+  if (c.network !== null) return networkOf(c, c.network, inputShape, classes);
   const decorrelate = { kappa: c.decorrelationKappa, learningRate: c.decorrelationRate, centre: c.decorrelationCentre };
   const where = (hidden: boolean) => (c.decorrelate === 'all' || c.decorrelate === (hidden ? 'hidden' : 'readout') ? { decorrelate } : {});
   const stages = c.conv === null ? [] : (convStages(c.conv) as ConvStage[]);
@@ -95,6 +102,39 @@ export function buildNetwork(c: TrainConfig, inputShape: readonly number[], clas
   const out = spikingOutput ? dense({ name: 'out', units: classes, neuron: lif({ beta: c.readoutBeta, threshold: c.threshold }), ...where(false) }) : readout({ name: 'out', units: classes, beta: c.readoutBeta, ...where(false) });
   const layers = [...front, ...hidden, out];
   return new Network({ input: [...inputShape], layers: c.deploy ? deploySpecs(layers, c.deploy) : layers, seed: c.seed });
+}
+
+/** The layers of a model file or run directory (a spikelr model: its spec), read once per path. */
+const modelSpecs = new Map<string, { readonly input: readonly number[]; readonly layers: readonly LayerSpec[] }>();
+function specOf(target: string): { readonly input: readonly number[]; readonly layers: readonly LayerSpec[] } {
+  const file = existsSync(target) && statSync(target).isDirectory() ? path.join(target, 'model.safetensors') : target;
+  let spec = modelSpecs.get(file);
+  if (!spec) {
+    check(existsSync(file), () => `network: ${file}: no such model file (give a .safetensors model or the directory of a run or an import)`);
+    const net = deserializeModel(readFileSync(file), file).net;
+    spec = { input: [...net.inputShape], layers: net.layers.map((l) => l.spec as LayerSpec) };
+    net.dispose();
+    modelSpecs.set(file, spec);
+  }
+  return spec;
+}
+
+/** The per-step input shape of the configured network's model file, or undefined when the network is built from the config. */
+export function modelInputShape(c: TrainConfig): readonly number[] | undefined {
+  return c.network === null ? undefined : specOf(c.network).input;
+}
+
+/** The network of the model file `target`, checked against the data, deployed as configured. */
+function networkOf(c: TrainConfig, target: string, inputShape: readonly number[], classes: number): Network {
+  const spec = specOf(target);
+  check(spec.input.join() === inputShape.join(), () => `network: ${target} takes ${spec.input.join('x')} inputs per step; ${c.dataset} gives ${inputShape.join('x')} (check --dataset and --encoding)`);
+  const net = new Network({ input: [...spec.input], layers: c.deploy ? deploySpecs(spec.layers, c.deploy) : [...spec.layers], seed: c.seed });
+  const out = net.outputShape.reduce((a, b) => a * b, 1);
+  if (out !== classes) {
+    net.dispose();
+    throw new SpikelrError(`network: ${target} has ${out} outputs; ${c.dataset} has ${classes} classes`);
+  }
+  return net;
 }
 
 export function noiseOf(c: TrainConfig): EscapeNoise {

@@ -161,15 +161,14 @@ function roundScaled(x: tf.Tensor, scale: number, rounding: Rounding): tf.Tensor
 export function quantizeState(x: tf.Tensor, fp: FixedPoint): tf.Tensor {
   const scale = 2 ** fp.fraction, lo = -(2 ** (fp.bits - 1)), hi = 2 ** (fp.bits - 1) - 1;
   const f = tf.customGrad(((v: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
-    // where the value is not saturated, saved for the backward pass (the tape frees v itself)
-    const inside = tf.tidy(() => {
-      const k = tf.mul(v, scale);
-      return tf.cast(tf.logicalAnd(tf.greaterEqual(k, lo - 0.5), tf.lessEqual(k, hi + 0.5)), 'float32');
-    });
-    save([inside]);
+    save([v]); // kept only while a gradient is being recorded (BPTT's tape)
     return {
       value: tf.tidy(() => tf.div(tf.clipByValue(roundScaled(v, scale, fp.rounding), lo, hi), scale)),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]!),
+      // straight through where the value is not saturated
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+        const k = tf.mul(saved[0]!, scale);
+        return tf.mul(dy, tf.cast(tf.logicalAnd(tf.greaterEqual(k, lo - 0.5), tf.lessEqual(k, hi + 0.5)), 'float32'));
+      }),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (v: tf.Tensor) => tf.Tensor;
   return f(x);
