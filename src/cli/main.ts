@@ -102,8 +102,8 @@ addConfigFlags(train).action(async (opts: Record<string, unknown>) => {
 
 const finetune = program
   .command('finetune')
-  .description('deploy a trained run (quantized weights, fixed-point neurons, device mismatch: --deploy) and fine-tune it under the deployment; a run directory like train\'s, with the accuracy before and after in metrics.json')
-  .argument('<run-dir>', 'directory of a finished run')
+  .description('deploy a trained run or an imported model (quantized weights, fixed-point neurons, device mismatch: --deploy) and fine-tune it under the deployment; a run directory like train\'s, with the accuracy before and after in metrics.json')
+  .argument('<dir>', 'directory of a finished run, or of a model spikelr import wrote (its recipe then comes from the flags)')
   .option('--out <dir>', 'run directory (default <run-dir>-finetune-<method>)')
   .option('--force', 'overwrite an existing run directory', false)
   .option('--eval-noise', 'also report test accuracy with the escape noise', false)
