@@ -11,6 +11,12 @@
  *
  *     npm run build && node dist/bench/train.js [--steps 100] [--pairs 2] [--only train-lr] [--json]
  *                                               [--peer-threads 2] [--no-peers]
+ *                                               [--init-bptt MODEL] [--init-lr MODEL]
+ *
+ * `--init-bptt` / `--init-lr`: spikelr starts from this model (e.g. one epoch of the same recipe,
+ * `spikelr train --method bptt --out runs/bptt1`), so that its steps run at the spike densities of
+ * training, which its event-driven products depend on; the peers' dense PyTorch products cost the
+ * same at any density, so they start from scratch.
  *
  * Each row gives the ms per optimizer step of the training loop, data encoding included and test
  * evaluation excluded (spikelr: the trainer's trainSeconds over its steps, a mean with the first
@@ -35,6 +41,8 @@ const { values: a } = parseArgs({
     'peer-threads': { type: 'string', default: '2' },
     'no-peers': { type: 'boolean', default: false },
     peers: { type: 'string', default: path.resolve('..', 'shared', 'peers') },
+    'init-bptt': { type: 'string' },
+    'init-lr': { type: 'string' },
   },
 });
 const steps = Number(a.steps), pairs = Number(a.pairs), peerThreads = Number(a['peer-threads']);
@@ -84,7 +92,8 @@ function spikelr(workload: string, flags: string[], pair: number): Row {
     execFileSync(process.execPath, [cli, 'train', ...flags, '--max-steps', String(steps), '--out', path.join(dir, 'run'), '--no-progress'], { stdio: ['ignore', 'ignore', 'inherit'] });
     const wall = (performance.now() - start) / 1000;
     const m = JSON.parse(readFileSync(path.join(dir, 'run', 'metrics.json'), 'utf8')) as { steps: number; trainSeconds: number; testAccuracy: number; backend: string };
-    return { workload, who: 'spikelr', pair, steps: m.steps, msPerStep: (1000 * m.trainSeconds) / m.steps, wallSeconds: wall, testAccuracy: m.testAccuracy, detail: `${m.backend}, 1 thread` };
+    const from = flags.includes('--init') ? `, from ${flags[flags.indexOf('--init') + 1]}` : '';
+    return { workload, who: 'spikelr', pair, steps: m.steps, msPerStep: (1000 * m.trainSeconds) / m.steps, wallSeconds: wall, testAccuracy: m.testAccuracy, detail: `${m.backend}, 1 thread${from}` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -101,14 +110,17 @@ function peer(workload: string, script: string, args: string[], pair: number, re
   return { workload, who: 'peer', pair, steps: r.steps, msPerStep: r.ms, wallSeconds: wall, ...(r.accuracy !== undefined ? { testAccuracy: r.accuracy } : {}), detail: `${script}, ${peerThreads} threads` };
 }
 
+/** `--init MODEL` for spikelr when the bench was given a starting model for the row. */
+const init = (key: 'init-bptt' | 'init-lr'): string[] => (a[key] ? ['--init', path.resolve(a[key])] : []);
+
 const WORKLOADS: Record<string, { ours: (pair: number) => Row; theirs: (pair: number) => Row }> = {
   'train-bptt': {
-    ours: (pair) => spikelr('train-bptt', ['--method', 'bptt', '--train-limit', String(steps * 128), '--test-limit', '1000', '--checkpoint-every', '50'], pair),
+    ours: (pair) => spikelr('train-bptt', ['--method', 'bptt', '--train-limit', String(steps * 128), '--test-limit', '1000', '--checkpoint-every', '50', ...init('init-bptt')], pair),
     theirs: (pair) => peer('train-bptt', 'snntorch_train.py', ['--idx', mnist, '--threads', String(peerThreads), '--limit', String(steps * 128)], pair,
       (j) => ({ steps: j['steps'] as number, ms: j['msPerStep'] as number, accuracy: j['testAccuracy'] as number })),
   },
   'train-lr': {
-    ours: (pair) => spikelr('train-lr', ['--method', 'lr', '--epochs', '1', '--train-limit', String(steps * 100), '--test-limit', '1000', '--checkpoint-every', '50'], pair),
+    ours: (pair) => spikelr('train-lr', ['--method', 'lr', '--epochs', '1', '--train-limit', String(steps * 100), '--test-limit', '1000', '--checkpoint-every', '50', ...init('init-lr')], pair),
     theirs: (pair) => {
       const log = path.join(mkdtempSync(path.join(os.tmpdir(), 'spikelr-peer-')), 'lr.jsonl');
       try {
