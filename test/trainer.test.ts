@@ -42,7 +42,7 @@ const metricsOf = (runDir: string) =>
 
 describe('resume after a crash', () => {
   const cases: [string, () => Estimator, Partial<TrainOptions>, boolean?][] = [
-    ['LR, Adam, cosine schedule', () => likelihoodRatio({ copies: 4, noise: escapeNoise('logistic', 0.5) }), { optimizer: { kind: 'adam', learningRate: 2e-3 }, schedule: 'cosine' }],
+    ['LR, Adam, cosine schedule, test evaluations every 3 steps', () => likelihoodRatio({ copies: 4, noise: escapeNoise('logistic', 0.5) }), { optimizer: { kind: 'adam', learningRate: 2e-3 }, schedule: 'cosine', evalEvery: 3 }],
     ['BPTT, SGD with momentum, validation split', () => bptt(), { optimizer: { kind: 'sgd', learningRate: 0.05, momentum: 0.9 }, validation: 0.25, schedule: '0.5 ^ epoch' }],
     ['LR with a decorrelated readout (R and its input mean resume too)', () => likelihoodRatio({ copies: 4, noise: escapeNoise('logistic', 0.5) }), { optimizer: { kind: 'adam', learningRate: 2e-3 } }, true],
   ];
@@ -83,6 +83,21 @@ describe('resume after a crash', () => {
     const net = build();
     await expect(train(net, bptt(), membraneCrossEntropy(), trainSet, test, { epochs: 1, batchSize: 32, seed: 1, optimizer: { kind: 'adam', learningRate: 1e-3 }, runDir: path.join(dir, 'empty'), resume: true }))
       .rejects.toThrow(/resume: no checkpoint in .*empty/);
+    net.dispose();
+  });
+});
+
+describe('evaluations between epochs', () => {
+  it('evalEvery logs the test accuracy against train seconds; at an epoch\'s last step it is the epoch\'s', async () => {
+    const { trainSet, test } = await small();
+    const net = build();
+    const runDir = path.join(dir, 'eval-every');
+    const r = await train(net, bptt(), membraneCrossEntropy(), trainSet, test, { epochs: 1, batchSize: 32, seed: 2, optimizer: { kind: 'adam', learningRate: 2e-3 }, runDir, evalEvery: 4 });
+    const evals = readFileSync(path.join(runDir, METRICS_LOG), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>).filter((l) => l['type'] === 'eval');
+    expect(evals.map((e) => e['step'])).toEqual([4, 8]);
+    expect(evals[1]!['testAccuracy']).toBe(r.history[0]!.testAccuracy);
+    expect(evals[1]!['seconds']).toBe(r.trainSeconds);
+    expect(evals[0]!['seconds']).toBeLessThan(evals[1]!['seconds'] as number);
     net.dispose();
   });
 });

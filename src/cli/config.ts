@@ -82,6 +82,8 @@ export interface TrainConfig {
   maxSteps: number | null;
   seed: number;
   checkpointEvery: number;
+  /** Also evaluate the test set every N optimizer steps (metrics.jsonl 'eval' lines: accuracy against train seconds); null: after each epoch only. */
+  evalEvery: number | null;
   /** Keep the network of every checkpoint (snapshots/), for `spikelr raster --over-training`. */
   snapshots: boolean;
   /** Worker threads besides the main one, each estimating a shard of every batch (0: one thread). */
@@ -134,7 +136,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   steps: 25, encoding: 'rate', loss: 'ce-membrane', reduction: 'mean', accuracy: 'rate',
   regularizer: 'none', regularizerWeight: 1, rateTarget: 0.1,
   optimizer: 'adam', learningRate: 5e-4, momentum: 0.9, weightDecay: 0, schedule: 'constant',
-  epochs: 1, batchSize: 128, validation: 0, patience: null, maxSteps: null, seed: 0, checkpointEvery: 100, snapshots: false, workers: 0,
+  epochs: 1, batchSize: 128, validation: 0, patience: null, maxSteps: null, seed: 0, checkpointEvery: 100, evalEvery: null, snapshots: false, workers: 0,
   decorrelate: 'none', decorrelationRate: 1e-3, decorrelationKappa: 0.5, decorrelationCentre: true, decorrelationInputs: 'estimate',
   copies: 8, noise: 'logistic:0.5', score: 'spike', baseline: 'loo', sampling: 'mc',
   directions: 8, tangent: 'exact',
@@ -206,7 +208,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   reduction: oneOf(MEMBRANE_REDUCTIONS), accuracy: oneOf(ACCURACY_KINDS), regularizer: oneOf(['none', ...REGULARIZERS]),
   regularizerWeight: num(0, 1e6, true), rateTarget: num(0, 1), optimizer: oneOf(OPTIMIZERS), learningRate: num(0, 10, true),
   momentum: num(0, 0.999999), weightDecay: num(0, 1), schedule: str, epochs: int(1), batchSize: int(1), validation: num(0, 0.9),
-  patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), snapshots: bool, workers: int(0),
+  patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), evalEvery: int(1, true), snapshots: bool, workers: int(0),
   decorrelate: oneOf(DECORRELATED), decorrelationRate: num(0, 10, true), decorrelationKappa: num(0, 1), decorrelationCentre: bool, decorrelationInputs: oneOf(DECORRELATION_INPUTS), copies: int(1), noise: noiseSpec,
   score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), directions: int(1), tangent: oneOf(TANGENTS), surrogate: oneOf(SURROGATES),
   surrogateScale: num(0, 1e6, true), surrogateFormula: str, truncate: int(1, true),

@@ -16,7 +16,7 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   accuracy: 'how the predicted class is read', regularizer: 'firing-rate regulariser on the hidden layers', regularizerWeight: "the regulariser's weight", rateTarget: "the 'rate' regulariser's target rate per step", optimizer: 'optimizer', learningRate: 'learning rate', momentum: 'SGD momentum', weightDecay: 'L2 weight decay',
   schedule: "learning-rate schedule: constant, cosine, linear, or a formula in step, total, progress, epoch, e.g. '0.1^floor(epoch/2)'",
   epochs: 'epochs', batchSize: 'samples per optimizer step', validation: 'fraction of the training set held out for validation', patience: 'early stopping: epochs without a better validation accuracy',
-  maxSteps: 'stop after N optimizer steps', seed: 'seed of weights, data order, encodings and noise', snapshots: 'keep the network of every checkpoint in snapshots/ (for spikelr raster --over-training)', checkpointEvery: 'write a checkpoint every N steps', workers: 'worker threads besides the main one, each estimating a shard of every batch (1 uses two cores; the noise then differs from a run with another count)',
+  maxSteps: 'stop after N optimizer steps', seed: 'seed of weights, data order, encodings and noise', snapshots: 'keep the network of every checkpoint in snapshots/ (for spikelr raster --over-training)', checkpointEvery: 'write a checkpoint every N steps', evalEvery: 'also evaluate the test set every N steps (time to an accuracy: metrics.jsonl eval lines)', workers: 'worker threads besides the main one, each estimating a shard of every batch (1 uses two cores; the noise then differs from a run with another count)',
   decorrelate: 'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): none, readout, hidden or all', decorrelationRate: "decorrelation: R's learning rate", decorrelationKappa: 'decorrelation: weight κ of unit variance against decorrelation', decorrelationCentre: 'decorrelation: subtract a running mean of the input (true or false)', decorrelationInputs: "decorrelation: the pass R learns from, the estimator's own (estimate; LR's noisy copies) or a noise-free one (deterministic)",
   directions: 'FG: random directions per estimate', tangent: "FG: 'exact' (forward mode) or 'finite-difference'",
   copies: 'LR: noise copies per sample', noise: 'LR: escape noise KIND:SIGMA', score: 'LR: score function', baseline: 'LR: baseline', sampling: 'LR: noise sampling',
@@ -26,7 +26,7 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   surrogate: 'BPTT: surrogate derivative', surrogateFormula: "BPTT: S'(x) for --surrogate formula, in x = u - threshold (mathjs syntax)", surrogateScale: "BPTT: the surrogate's sharpness (atan alpha, sigmoid slope, triangular width)", truncate: 'BPTT: truncate the backward pass every N steps',
 };
 
-const INTEGER_KEYS = new Set(['trainLimit', 'testLimit', 'patience', 'maxSteps', 'truncate', 'steps', 'epochs', 'batchSize', 'seed', 'checkpointEvery', 'workers', 'copies', 'directions']);
+const INTEGER_KEYS = new Set(['trainLimit', 'testLimit', 'patience', 'maxSteps', 'truncate', 'steps', 'epochs', 'batchSize', 'seed', 'checkpointEvery', 'evalEvery', 'workers', 'copies', 'directions']);
 
 function parserFor(key: keyof TrainConfig): (value: string) => unknown {
   const sample = COMMON_DEFAULTS[key as Exclude<keyof TrainConfig, 'method'>];

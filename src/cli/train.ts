@@ -103,6 +103,7 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
       modelMetadata: { [CONFIG_METADATA]: JSON.stringify(config) },
       snapshots: config.snapshots,
       checkpointEvery: config.checkpointEvery,
+      ...(config.evalEvery !== null ? { evalEvery: config.evalEvery } : {}),
       resume: o.resume ?? false,
       progress: o.progress ?? false,
       signal,

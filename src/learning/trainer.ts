@@ -60,6 +60,11 @@ export interface TrainOptions {
    * checkpoint keeps, while model.safetensors (and best, snapshots) hold the quantized ones.
    */
   readonly weightBits?: number | null;
+  /**
+   * Also evaluate the test set every this many steps (outside the train seconds), logged as
+   * `{ type: 'eval', step, seconds, testAccuracy, testLoss }`: the accuracy against training time.
+   */
+  readonly evalEvery?: number;
   /** Evaluate the test set before the first step (a run that starts from a trained model: where it starts). */
   readonly evaluateStart?: boolean;
   /** Run directory: config, metrics.jsonl, checkpoint.safetensors, model.safetensors. */
@@ -239,6 +244,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   if (o.accuracy !== undefined) checkOneOf('train', 'accuracy', o.accuracy, ACCURACY_KINDS);
   const every = o.checkpointEvery ?? 100;
   checkInteger('train', 'checkpointEvery', every, 1);
+  if (o.evalEvery !== undefined) checkInteger('train', 'evalEvery', o.evalEvery, 1);
   check(!o.resume || o.runDir !== undefined, () => 'train: resume needs the run directory to continue');
   check(trainData.inputShape.join() === net.inputShape.join(), () => `train: the network takes ${net.inputShape.join('x')} inputs per step; the data has ${trainData.inputShape.join('x')}`);
 
@@ -352,6 +358,10 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         if (state.step % logEvery === 0) await log({ type: 'step', ...info });
         o.onStep?.(info);
         bar?.update(state.step, { epoch: state.epoch, loss: est.loss });
+        if (o.evalEvery !== undefined && state.step % o.evalEvery === 0) {
+          const e = deployed(() => evaluateDataset(net, test, { seed: testSeed(o.seed), loss, accuracy: o.accuracy, batchSize: evalBatch }));
+          await log({ type: 'eval', step: state.step, epoch: state.epoch, seconds: state.trainSeconds, testAccuracy: e.accuracy, testLoss: e.loss });
+        }
         const aborted = o.signal?.aborted === true;
         if (state.step % every === 0 || aborted) {
           state.batch++; // the checkpoint resumes after this batch
