@@ -238,6 +238,8 @@ describe('spikelr train and eval', () => {
       [() => ['train', '--conv', 'p2'], /--conv has no convolution/],
       [() => ['train', '--conv', '8c5', '--dataset', 'randman'], /conv layers need image input; dataset 'randman' is not one \(use mnist, idx, nmnist, or drop conv\)/],
       [() => ['train', '--hidden', 'none'], /hidden is empty and there are no conv layers/],
+      [() => ['train', '--deploy', 'weights=9,state=8.4'], /option '--deploy <value>' argument 'weights=9,state=8.4' is invalid\. weightBits must be 2–8/],
+      [() => ['finetune', path.join(dir, 'nothing')], /finetune: .*nothing holds no model\.safetensors; give the directory of a run spikelr train completed, or of a model spikelr import wrote/],
       [() => ['compare', '--methods', 'lr,fa'], new RegExp(`--methods: unknown method 'fa'; expected some of ${METHODS.join(', ')}`)],
       [() => ['compare', '--epsilons', '0,2'], /option '--epsilons <list>' argument '0,2' is invalid\. expected numbers in \[0, 1\]/],
     ])('rejects bad config %#', async (args, message) => {
