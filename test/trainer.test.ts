@@ -4,7 +4,7 @@
  * early stopping; the optimizers against their update equations written out by hand.
  */
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,9 @@ import { escapeNoise } from '../src/neurons/noise.js';
 import { lif } from '../src/neurons/params.js';
 import { dense, readout } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
+import { resolveConfig } from '../src/cli/config.js';
+import { runTraining } from '../src/cli/train.js';
+import { reportCommand } from '../src/cli/viz.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'spikelr-trainer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -99,6 +102,21 @@ describe('evaluations between epochs', () => {
     expect(evals[1]!['seconds']).toBe(r.trainSeconds);
     expect(evals[0]!['seconds']).toBeLessThan(evals[1]!['seconds'] as number);
     net.dispose();
+  });
+});
+
+describe('evaluations between epochs in the report', () => {
+  it('spikelr report draws every evaluation: the accuracy charts have a point per eval line and epoch end', async () => {
+    const runDir = path.join(dir, 'eval-report');
+    await runTraining(await resolveConfig({ flags: { method: 'bptt', trainLimit: 200, testLimit: 50, hidden: [16], steps: 4, batchSize: 40, epochs: 2, evalEvery: 2 } }), { out: runDir });
+    const figures = path.join(dir, 'eval-report-figures');
+    await reportCommand(runDir, { figures, pdf: false });
+    const lines = readFileSync(path.join(runDir, METRICS_LOG), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: number; steps?: number });
+    const steps = new Set(lines.filter((l) => l.type === 'eval' || l.type === 'epoch').map((l) => l.step ?? l.steps));
+    expect(steps).toEqual(new Set([2, 4, 5, 6, 8, 10]));
+    for (const name of readdirSync(figures).filter((f) => /test-accuracy/.test(f))) {
+      expect(readFileSync(path.join(figures, name), 'utf8').match(/<circle/g)?.length, name).toBe(steps.size);
+    }
   });
 });
 
