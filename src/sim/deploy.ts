@@ -7,8 +7,9 @@
  *   nearest (half up). Applied to the network's weight matrices (feed-forward and recurrent; biases
  *   stay as they are) for the duration of a forward pass, the float weights kept for the learner's
  *   updates ({@link quantizedWeights}): every learner's gradient is then taken at the quantized
- *   weights and applied to the float ones — for BPTT and forward gradients the straight-through
- *   estimator, for LR exact (its local VJP does not read the weights).
+ *   weights and applied to the float ones — the straight-through estimator for the weight grid, for
+ *   LR as for BPTT and forward gradients (LR's estimate is unbiased for the gradient with respect to
+ *   the quantized weights; the grid itself is taken as the identity).
  * - **Fixed-point neuron state, fixed-point decay and device mismatch**: a neuron wrapper
  *   (src/neurons/deployed.ts) put around every layer's neurons ({@link deploySpecs}), so the
  *   deployed network is an ordinary network and its model file says how it was deployed.
