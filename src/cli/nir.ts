@@ -7,6 +7,7 @@ import { MODEL_FILE } from '../learning/trainer.js';
 import { serializeNetwork, writeFileAtomic } from '../sim/io.js';
 import { DEFAULT_DT, exportNir, importNir, type NirExportOptions } from '../sim/nir/index.js';
 import { importLayersModel, isLayersModelFile } from '../sim/tfjs-layers.js';
+import type { Network } from '../sim/network.js';
 import { loadTrained } from './train.js';
 
 /** What an imported directory holds besides its model: where it came from and what the import assumed. */
@@ -48,14 +49,19 @@ export async function importCommand(file: string, o: { readonly out: string; rea
   if (!o.force && (existsSync(model) || existsSync(info))) throw new SpikelrError(`${o.out} already holds a model; choose another --out, or overwrite with --force`);
   if (await isLayersModelFile(file)) return importLayers(file, o, model, info);
   const imported = await importNir(file, o.dt !== undefined ? { dt: o.dt } : {});
+  const summary = { source: path.resolve(file), version: imported.version ?? null, dt: imported.dt, input: imported.net.inputShape, layers: imported.layers, notes: imported.notes };
+  return saveImport(imported.net, o.out, model, info, summary, { source: 'nir', key: 'nir' });
+}
+
+/** Writes an imported network (then frees it) and what the import recorded: model.safetensors (`source`, and the summary under `key`, in its metadata) and import.json. */
+async function saveImport(net: Network, out: string, model: string, info: string, summary: Record<string, unknown>, meta: { readonly source: string; readonly key: string }): Promise<Record<string, unknown>> {
   try {
-    await fs.mkdir(o.out, { recursive: true });
-    const summary = { source: path.resolve(file), version: imported.version ?? null, dt: imported.dt, input: imported.net.inputShape, layers: imported.layers, notes: imported.notes };
-    await writeFileAtomic(model, await serializeNetwork(imported.net, { metadata: { source: 'nir', nir: JSON.stringify(summary) } }));
+    await fs.mkdir(out, { recursive: true });
+    await writeFileAtomic(model, await serializeNetwork(net, { metadata: { source: meta.source, [meta.key]: JSON.stringify(summary) } }));
     await writeFileAtomic(info, JSON.stringify(summary, null, 2) + '\n');
-    return { out: o.out, model, ...summary };
+    return { out, model, ...summary };
   } finally {
-    imported.net.dispose();
+    net.dispose();
   }
 }
 
@@ -63,13 +69,6 @@ export async function importCommand(file: string, o: { readonly out: string; rea
 async function importLayers(file: string, o: { readonly out: string; readonly dt?: number }, model: string, info: string): Promise<Record<string, unknown>> {
   check(o.dt === undefined, () => `--dt: ${file} is a tfjs-layers model, which has no time constants; drop --dt`);
   const net = await importLayersModel(file);
-  try {
-    await fs.mkdir(o.out, { recursive: true });
-    const summary = { source: path.resolve(file), format: 'tfjs-layers', input: net.inputShape, layers: net.layers.map((l) => `${l.name}: ${l.spec.kind}${l.neuron ? ` (${l.neuron.kind}${'activation' in l.neuron ? ` ${String(l.neuron.activation)}` : ''})` : ''}`) };
-    await writeFileAtomic(model, await serializeNetwork(net, { metadata: { source: 'tfjs-layers', import: JSON.stringify(summary) } }));
-    await writeFileAtomic(info, JSON.stringify(summary, null, 2) + '\n');
-    return { out: o.out, model, ...summary };
-  } finally {
-    net.dispose();
-  }
+  const summary = { source: path.resolve(file), format: 'tfjs-layers', input: net.inputShape, layers: net.layers.map((l) => `${l.name}: ${l.spec.kind}${l.neuron ? ` (${l.neuron.kind}${'activation' in l.neuron ? ` ${String(l.neuron.activation)}` : ''})` : ''}`) };
+  return saveImport(net, o.out, model, info, summary, { source: 'tfjs-layers', key: 'import' });
 }

@@ -11,10 +11,10 @@ import { shardedEstimator, type ShardParts } from '../learning/parallel.js';
 import { rateRegularizer, regularized, sparsityRegularizer } from '../learning/regularizers.js';
 import { parseNoise, type EscapeNoise } from '../neurons/noise.js';
 import { equationNeuron, lif, NEURON_PRESETS, type UnitParams } from '../neurons/params.js';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { check, SpikelrError } from '../errors.js';
 import { deserializeModel } from '../sim/io.js';
+import { modelFileOf } from '../learning/trainer.js';
 import { conv2d, dense, flatten, maxPool2d, readout, recurrent, type LayerSpec } from '../sim/layer.js';
 import { Network } from '../sim/network.js';
 import { deploySpecs } from '../sim/deploy.js';
@@ -107,7 +107,7 @@ export function buildNetwork(c: TrainConfig, inputShape: readonly number[], clas
 /** The layers of a model file or run directory (a spikelr model: its spec), read once per path. */
 const modelSpecs = new Map<string, { readonly input: readonly number[]; readonly layers: readonly LayerSpec[] }>();
 function specOf(target: string): { readonly input: readonly number[]; readonly layers: readonly LayerSpec[] } {
-  const file = existsSync(target) && statSync(target).isDirectory() ? path.join(target, 'model.safetensors') : target;
+  const file = modelFileOf(target);
   let spec = modelSpecs.get(file);
   if (!spec) {
     check(existsSync(file), () => `network: ${file}: no such model file (give a .safetensors model or the directory of a run or an import)`);

@@ -4,7 +4,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { backendReport } from '../backend.js';
 import { check, readFileNamed, SpikelrError } from '../errors.js';
-import { BEST_FILE, CHECKPOINT_FILE, evaluateDataset, METRICS_LOG, MODEL_FILE, SNAPSHOT_DIR, testSeed, train, type TrainResult } from '../learning/trainer.js';
+import { BEST_FILE, CHECKPOINT_FILE, evaluateDataset, METRICS_LOG, MODEL_FILE, modelFileOf, SNAPSHOT_DIR, testSeed, train, type TrainResult } from '../learning/trainer.js';
 import { deserializeModel, WRITE_TEMPORARY } from '../sim/io.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { checkDifferentiable } from '../learning/losses.js';
@@ -120,19 +120,13 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
   }
 }
 
-/** The model file of `target`: itself, or a run directory's model.safetensors. */
-export async function modelFileOf(target: string): Promise<string> {
-  const isDir = existsSync(target) && (await fs.stat(target)).isDirectory();
-  return isDir ? path.join(target, MODEL_FILE) : target;
-}
-
 /**
  * Copies the parameters of the trained model `target` (a model file or a run directory) into
  * `net`, layer by layer and parameter by parameter; the networks must match (names and shapes).
  * Buffers the model lacks (a decorrelation's R when the model had none) keep their initial values.
  */
 export async function startFrom(net: Network, target: string): Promise<void> {
-  const file = await modelFileOf(target);
+  const file = modelFileOf(target);
   const saved = deserializeModel(await readFileNamed(file, 'init model file'), file);
   try {
     const names = (n: Network) => n.layers.map((l) => l.name).join(', ');
@@ -189,8 +183,8 @@ export async function resumeTraining(runDir: string, o: RunOptions): Promise<Run
  * else the defaults); `flags` override the config.
  */
 export async function loadTrained(target: string, flags: Partial<TrainConfig>, configFile?: string): Promise<{ net: Network; config: TrainConfig; modelFile: string; hasRecipe: boolean }> {
-  const isDir = existsSync(target) && (await fs.stat(target)).isDirectory();
-  const modelFile = isDir ? path.join(target, MODEL_FILE) : target;
+  const modelFile = modelFileOf(target);
+  const isDir = modelFile !== target;
   const saved = deserializeModel(await readFileNamed(modelFile, 'model file'), modelFile);
   try {
     if (!saved.headerChecked) process.stderr.write(`spikelr: note: ${modelFile} was written before model headers had a checksum; its weights are checked, its header is not\n`);

@@ -9,7 +9,7 @@
  * state and a few counters.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { check, checkInRange, checkInteger, checkOneOf, isBackendOutOfMemory, namingFile, outOfMemoryAdvice, SpikelrError } from '../errors.js';
 import type { Dataset } from '../data/dataset.js';
@@ -184,6 +184,11 @@ function divergence(state: TrainerState, loss: number): string | undefined {
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export const MODEL_FILE = 'model.safetensors';
 export const BEST_FILE = 'best.safetensors';
+
+/** The model file of `target`: itself, or a run (or import) directory's model.safetensors. */
+export function modelFileOf(target: string): string {
+  return existsSync(target) && statSync(target).isDirectory() ? path.join(target, MODEL_FILE) : target;
+}
 /** The folder of a run's snapshots (TrainOptions.snapshots), one model file per checkpoint's step. */
 export const SNAPSHOT_DIR = 'snapshots';
 export const snapshotFile = (step: number) => `step-${String(step).padStart(6, '0')}.safetensors`;
@@ -263,6 +268,12 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   const opt = makeOptimizer(o.optimizer, (v) => names.get(v) ?? v.name);
   const runDir = o.runDir;
   const metricsPath = runDir ? path.join(runDir, METRICS_LOG) : undefined;
+  const bits = o.weightBits ?? null;
+  if (bits !== null) checkQuantizable(net);
+  // every forward pass sees the deployed weights; the optimizer updates the float ones
+  const deployed = <T>(f: () => T): T => withQuantizedWeights(net, bits, f);
+  const evalBatch = o.evalBatchSize ?? 500;
+  const testEvaluation = () => deployed(() => evaluateDataset(net, test, { seed: testSeed(o.seed), loss, accuracy: o.accuracy, batchSize: evalBatch }));
 
   const state: TrainerState = {
     step: 0, epoch: 1, batch: 0, lossSum: 0, trainSeconds: 0, samples: 0, peakTensorBytes: 0, history: [],
@@ -279,11 +290,11 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     if (!runDir || !o.snapshots) return;
     // written before the checkpoint: a crash between the two leaves a snapshot that the resumed run rewrites bit for bit
     await fs.mkdir(path.join(runDir, SNAPSHOT_DIR), { recursive: true });
-    await writeFileAtomic(path.join(runDir, SNAPSHOT_DIR, snapshotFile(state.step)), await withQuantizedWeightsAsync(net, o.weightBits ?? null, () => serializeNetwork(net, { metadata: o.modelMetadata ?? {} })));
+    await writeFileAtomic(path.join(runDir, SNAPSHOT_DIR, snapshotFile(state.step)), await withQuantizedWeightsAsync(net, bits, () => serializeNetwork(net, { metadata: o.modelMetadata ?? {} })));
   };
   if (!o.resume) await snapshot(); // the film's first frame: the initial network
   if (o.evaluateStart && state.step === 0 && state.start === undefined) {
-    const e = withQuantizedWeights(net, o.weightBits ?? null, () => evaluateDataset(net, test, { seed: testSeed(o.seed), loss, accuracy: o.accuracy, batchSize: o.evalBatchSize ?? 500 }));
+    const e = testEvaluation();
     state.start = { testAccuracy: e.accuracy, testLoss: e.loss };
     await log({ type: 'start', step: 0, ...state.start });
   }
@@ -296,12 +307,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     const bytes = await serializeNetwork(net, { tensors: await optimizerValues(opt), metadata: { trainer: JSON.stringify(state), optimizerSteps: String(opt.steps) } });
     await writeFileAtomic(path.join(runDir, CHECKPOINT_FILE), bytes);
   };
-  const bits = o.weightBits ?? null;
-  if (bits !== null) checkQuantizable(net);
-  // every forward pass sees the deployed weights; the optimizer updates the float ones
-  const deployed = <T>(f: () => T): T => withQuantizedWeights(net, bits, f);
   const bar = o.progress === true ? progressBar({ total, start: state.step }) : o.progress || undefined;
-  const evalBatch = o.evalBatchSize ?? 500;
   const decorrelating = decorrelates(net);
   const constantInTime = data.constantInTime === true;
   // about 200 step records a run (at least every 50 steps), so short runs still have a loss curve
@@ -359,7 +365,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         o.onStep?.(info);
         bar?.update(state.step, { epoch: state.epoch, loss: est.loss });
         if (o.evalEvery !== undefined && state.step % o.evalEvery === 0) {
-          const e = deployed(() => evaluateDataset(net, test, { seed: testSeed(o.seed), loss, accuracy: o.accuracy, batchSize: evalBatch }));
+          const e = testEvaluation();
           await log({ type: 'eval', step: state.step, epoch: state.epoch, seconds: state.trainSeconds, testAccuracy: e.accuracy, testLoss: e.loss });
         }
         const aborted = o.signal?.aborted === true;
@@ -376,7 +382,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
       }
       const batches = Math.max(1, state.batch);
       const epochPeak = state.peakTensorBytes;
-      const testEval = deployed(() => evaluateDataset(net, test, { seed: testSeed(o.seed), loss, accuracy: o.accuracy, batchSize: evalBatch }));
+      const testEval = testEvaluation();
       const record: EpochRecord = {
         epoch: state.epoch,
         steps: state.step,
@@ -429,7 +435,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   if (finished && validation && state.bestEpoch > 0 && state.bestEpoch !== state.history.at(-1)?.epoch) {
     const bytes = runDir ? await fs.readFile(path.join(runDir, BEST_FILE)) : bestInMemory!;
     copyParameters(deserializeModel(bytes, 'best model').net, net);
-    testAccuracy = deployed(() => evaluateDataset(net, test, { seed: testSeed(o.seed), accuracy: o.accuracy, batchSize: evalBatch })).accuracy;
+    testAccuracy = testEvaluation().accuracy;
   } else if (validation) testAccuracy = state.history.find((h) => h.epoch === state.bestEpoch)?.testAccuracy ?? testAccuracy;
   if (runDir && finished) await writeFileAtomic(path.join(runDir, MODEL_FILE), await withQuantizedWeightsAsync(net, bits, () => serializeNetwork(net, { metadata: o.modelMetadata ?? {} })));
   opt.dispose();

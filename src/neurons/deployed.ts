@@ -85,6 +85,17 @@ export function checkFixedPoint(where: string, o: unknown): FixedPoint {
   return { bits: r.bits, fraction: r.fraction, rounding };
 }
 
+/** Checks the fraction bits of a fixed-point decay. */
+export function checkDecayBits(where: string, bits: unknown): asserts bits is number {
+  checkInteger(where, 'decayBits', bits, 1);
+  check(bits <= MAX_STATE_BITS, () => `${where}: decayBits must be at most ${MAX_STATE_BITS}, got ${bits}`);
+}
+
+/** Checks a relative standard deviation of mismatch (0.05 = 5%). */
+export function checkRelative(where: string, name: string, v: unknown): asserts v is number {
+  check(typeof v === 'number' && v >= 0 && v <= 1, () => `${where}: ${name} is a relative standard deviation in [0, 1] (0.05 = 5%), got ${show(v)}`);
+}
+
 /** Whether the model has a decay β or threshold ϑ for a deployment to perturb and quantize. */
 export function hasCoefficient(inner: NeuronParams, name: 'beta' | 'threshold'): boolean {
   return baseValue(inner, name) !== undefined;
@@ -108,28 +119,22 @@ export function deployedNeuron(inner: NeuronParams, o: DeployedOptions = {}): De
   check(typeof inner === 'object' && inner !== null && typeof (inner as { kind?: unknown }).kind === 'string', () => `${where}: neuron must be a neuron record such as lif(), got ${show(inner)}`);
   check(inner.kind !== 'deployed', () => `${where}: the neuron is deployed already; deploy the model it wraps`);
   const state = o.state === undefined ? null : checkFixedPoint(where, o.state);
-  if (o.decayBits !== undefined) {
-    checkInteger(where, 'decayBits', o.decayBits, 1);
-    check(o.decayBits <= MAX_STATE_BITS, () => `${where}: decayBits must be at most ${MAX_STATE_BITS}, got ${o.decayBits}`);
-  }
+  if (o.decayBits !== undefined) checkDecayBits(where, o.decayBits);
   let mismatch: Mismatch | null = null;
   if (o.mismatch !== undefined) {
     check(typeof o.mismatch === 'object' && o.mismatch !== null, () => `${where}: mismatch must be { threshold, beta, seed }, got ${show(o.mismatch)}`);
     checkKeys(`${where}: mismatch`, o.mismatch, ['threshold', 'beta', 'seed']);
     const m = { threshold: o.mismatch.threshold ?? 0, beta: o.mismatch.beta ?? 0, seed: o.mismatch.seed ?? 0 };
-    for (const k of ['threshold', 'beta'] as const) {
-      check(typeof m[k] === 'number' && m[k] >= 0 && m[k] <= 1, () => `${where}: mismatch ${k} is a relative standard deviation in [0, 1], got ${show(m[k])}`);
-    }
+    for (const k of MISMATCHED) checkRelative(where, `mismatch ${k}`, m[k]);
     checkInteger(where, 'mismatch seed', m.seed, 0);
     if (m.threshold > 0 || m.beta > 0) mismatch = m;
   }
-  const has = (name: string) => baseValue(inner, name) !== undefined;
   if (mismatch) {
     for (const name of MISMATCHED) {
-      check(mismatch[name] === 0 || has(name), () => `${where}: a '${inner.kind}' neuron has no ${name === 'beta' ? 'decay' : 'threshold'} for mismatch to perturb; set the ${name} mismatch to 0 for it`);
+      check(mismatch[name] === 0 || hasCoefficient(inner, name), () => `${where}: a '${inner.kind}' neuron has no ${name === 'beta' ? 'decay' : 'threshold'} for mismatch to perturb; set the ${name} mismatch to 0 for it`);
     }
   }
-  check(o.decayBits === undefined || has('beta'), () => `${where}: a '${inner.kind}' neuron has no decay β for decayBits to quantize`);
+  check(o.decayBits === undefined || hasCoefficient(inner, 'beta'), () => `${where}: a '${inner.kind}' neuron has no decay β for decayBits to quantize`);
   return { kind: 'deployed', neuron: inner, state, decayBits: o.decayBits ?? null, mismatch };
 }
 

@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, show, SpikelrError } from '../errors.js';
-import { checkFixedPoint, deployedNeuron, hasCoefficient, isDeployed, MAX_STATE_BITS, ROUNDINGS, type FixedPoint, type Rounding } from '../neurons/deployed.js';
+import { checkDecayBits, checkFixedPoint, checkRelative, deployedNeuron, hasCoefficient, isDeployed, ROUNDINGS, type FixedPoint, type Rounding } from '../neurons/deployed.js';
 import type { NeuronParams } from '../neurons/registry.js';
 import type { LayerSpec } from './layer.js';
 import { Network } from './network.js';
@@ -56,13 +56,10 @@ export function deployment(o: DeploymentOptions, where = 'deploy'): Deployment {
   }
   const state = o.state === undefined || o.state === null ? null : checkFixedPoint(where, o.state);
   const decayBits = o.decayBits ?? null;
-  if (decayBits !== null) {
-    checkInteger(where, 'decayBits', decayBits, 1);
-    check(decayBits <= MAX_STATE_BITS, () => `${where}: decayBits must be at most ${MAX_STATE_BITS}, got ${decayBits}`);
-  }
+  if (decayBits !== null) checkDecayBits(where, decayBits);
   const relative = (k: 'thresholdMismatch' | 'decayMismatch') => {
     const v = o[k] ?? 0;
-    check(typeof v === 'number' && v >= 0 && v <= 1, () => `${where}: ${k} is a relative standard deviation in [0, 1] (0.05 = 5%), got ${show(v)}`);
+    checkRelative(where, k, v);
     return v;
   };
   const mismatchSeed = o.mismatchSeed ?? 0;
