@@ -88,6 +88,13 @@ export interface TrainConfig {
   snapshots: boolean;
   /** Worker threads besides the main one, each estimating a shard of every batch (0: one thread). */
   workers: number;
+  /**
+   * Layer-parallel LR (src/learning/pipeline.ts): the network's layers in this many stages, each on
+   * its own thread (2 for two cores); 0: off.
+   */
+  pipeline: number;
+  /** Micro-batches each batch is cut into for the pipeline; null: twice the stages. */
+  microBatches: number | null;
   /** Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, or all. */
   decorrelate: (typeof DECORRELATED)[number];
   /** η_R of the decorrelation rule. */
@@ -136,7 +143,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   steps: 25, encoding: 'rate', loss: 'ce-membrane', reduction: 'mean', accuracy: 'rate',
   regularizer: 'none', regularizerWeight: 1, rateTarget: 0.1,
   optimizer: 'adam', learningRate: 5e-4, momentum: 0.9, weightDecay: 0, schedule: 'constant',
-  epochs: 1, batchSize: 128, validation: 0, patience: null, maxSteps: null, seed: 0, checkpointEvery: 100, evalEvery: null, snapshots: false, workers: 0,
+  epochs: 1, batchSize: 128, validation: 0, patience: null, maxSteps: null, seed: 0, checkpointEvery: 100, evalEvery: null, snapshots: false, workers: 0, pipeline: 0, microBatches: null,
   decorrelate: 'none', decorrelationRate: 1e-3, decorrelationKappa: 0.5, decorrelationCentre: true, decorrelationInputs: 'estimate',
   copies: 8, noise: 'logistic:0.5', score: 'spike', baseline: 'loo', sampling: 'mc',
   directions: 8, tangent: 'exact',
@@ -196,6 +203,7 @@ const deploySpec: Rule = (v) => {
     return `is not a valid deployment (${(err as Error).message}); e.g. { "weightBits": 4, "state": { "bits": 16, "fraction": 8 } }, or on the command line --deploy weights=4,state=16.8`;
   }
 };
+const stagesRule: Rule = (v) => (v === 0 || (typeof v === 'number' && Number.isInteger(v) && v >= 2) ? undefined : 'must be 0 (off) or a number of stages >= 2');
 const noiseSpec: Rule = (v) => {
   const [kind, sigma] = typeof v === 'string' ? v.split(':') : [];
   return kind && (NOISE_KINDS as readonly string[]).includes(kind) && Number(sigma) > 0 ? undefined : `must be KIND:SIGMA with KIND one of ${NOISE_KINDS.join(', ')} and SIGMA > 0, e.g. 'logistic:0.5'`;
@@ -208,7 +216,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   reduction: oneOf(MEMBRANE_REDUCTIONS), accuracy: oneOf(ACCURACY_KINDS), regularizer: oneOf(['none', ...REGULARIZERS]),
   regularizerWeight: num(0, 1e6, true), rateTarget: num(0, 1), optimizer: oneOf(OPTIMIZERS), learningRate: num(0, 10, true),
   momentum: num(0, 0.999999), weightDecay: num(0, 1), schedule: str, epochs: int(1), batchSize: int(1), validation: num(0, 0.9),
-  patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), evalEvery: int(1, true), snapshots: bool, workers: int(0),
+  patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), evalEvery: int(1, true), snapshots: bool, workers: int(0), pipeline: stagesRule, microBatches: int(1, true),
   decorrelate: oneOf(DECORRELATED), decorrelationRate: num(0, 10, true), decorrelationKappa: num(0, 1), decorrelationCentre: bool, decorrelationInputs: oneOf(DECORRELATION_INPUTS), copies: int(1), noise: noiseSpec,
   score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), directions: int(1), tangent: oneOf(TANGENTS), surrogate: oneOf(SURROGATES),
   surrogateScale: num(0, 1e6, true), surrogateFormula: str, truncate: int(1, true),
@@ -241,6 +249,13 @@ export function checkCombinations(c: TrainConfig, source: string): void {
   check(c.hidden.length > 0 || c.conv !== null || c.network !== null, () => `${source}: hidden is empty and there are no conv layers: give at least one hidden layer, e.g. [500], or conv layers, e.g. '8c5-p2'`);
   check(c.conv === null || IMAGE_DATASETS.includes(c.dataset), () => `${source}: conv layers need image input; dataset '${c.dataset}' is not one (use ${IMAGE_DATASETS.join(', ')}, or drop conv)`);
   check(c.conv === null || !c.recurrent, () => `${source}: recurrent applies to dense hidden layers; with conv layers, drop recurrent`);
+  if (c.pipeline > 0) {
+    check(c.method === 'lr', () => `${source}: pipeline (layer-parallel training) needs a forward-only learner, method 'lr'; ${c.method} waits for a backward pass`);
+    check(c.workers === 0, () => `${source}: pipeline and workers each use the other cores; choose one (pipeline splits the layers, workers the batch)`);
+    check(c.regularizer === 'none', () => `${source}: pipeline: a rate regulariser reads the spikes of every stage; use regularizer 'none' or drop pipeline`);
+    check(c.baseline !== 'noise-free', () => `${source}: pipeline: the noise-free baseline needs a noise-free pass through every stage; use baseline 'loo'`);
+    check(c.microBatches === null || c.microBatches <= c.batchSize, () => `${source}: microBatches (${c.microBatches}) cannot exceed batchSize (${c.batchSize})`);
+  } else check(c.microBatches === null, () => `${source}: microBatches applies to pipeline; set pipeline to 2 or more, or drop microBatches`);
   check(c.deploy?.weightBits == null || c.decorrelate === 'none', () => `${source}: deploy's weightBits quantizes each layer's W, but decorrelated layers compute with the fused W R; use decorrelate 'none' with weightBits`);
 }
 

@@ -8,6 +8,8 @@ import { countCrossEntropy, countSquaredError, membraneCrossEntropy, membraneSqu
 import { methodOf } from '../learning/estimators/registry.js';
 import type { Estimator } from '../learning/estimators/types.js';
 import { shardedEstimator, type ShardParts } from '../learning/parallel.js';
+import { pipelinedLR } from '../learning/pipeline.js';
+import { lrConfigOf } from '../learning/estimators/lr.js';
 import { rateRegularizer, regularized, sparsityRegularizer } from '../learning/regularizers.js';
 import { parseNoise, type EscapeNoise } from '../neurons/noise.js';
 import { equationNeuron, lif, NEURON_PRESETS, type UnitParams } from '../neurons/params.js';
@@ -176,9 +178,21 @@ export function shardParts(args: { readonly config: TrainConfig; readonly inputS
   return { network: buildNetwork(args.config, args.inputShape, args.classes), estimator: estimatorOf(args.config), loss: lossOf(args.config) };
 }
 
-/** The configured estimator: on the calling thread alone, or sharded over `config.workers` more. */
-export async function trainingEstimator(c: TrainConfig, inputShape: readonly number[], classes: number): Promise<Estimator & { close?(): Promise<void> }> {
+/**
+ * The configured estimator: on the calling thread alone, sharded over `config.workers` more, or
+ * LR's layers in `config.pipeline` stages on as many threads (for `net`, the network it trains).
+ */
+export async function trainingEstimator(c: TrainConfig, inputShape: readonly number[], classes: number, net?: Network): Promise<Estimator & { close?(): Promise<void> }> {
+  const recipe = { module: import.meta.url, exportName: 'shardParts', args: { config: c, inputShape, classes } };
+  if (c.pipeline > 0) {
+    const network = net ?? buildNetwork(c, inputShape, classes);
+    try {
+      return await pipelinedLR(lrConfigOf(c), network, recipe, { stages: c.pipeline, ...(c.microBatches !== null ? { microBatches: c.microBatches } : {}) });
+    } finally {
+      if (!net) network.dispose();
+    }
+  }
   const local = estimatorOf(c);
   if (c.workers === 0) return local;
-  return shardedEstimator(local, { module: import.meta.url, exportName: 'shardParts', args: { config: c, inputShape, classes } }, { workers: c.workers });
+  return shardedEstimator(local, recipe, { workers: c.workers });
 }

@@ -78,7 +78,7 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
   let estimator: Awaited<ReturnType<typeof trainingEstimator>> | undefined;
   const { signal, release } = interruptible();
   try {
-    estimator = await trainingEstimator(config, trainSet.inputShape, trainSet.classes);
+    estimator = await trainingEstimator(config, trainSet.inputShape, trainSet.classes, net);
     if (existing) {
       await removeRun(runDir);
       if (!o.restart) process.stderr.write(`spikelr: --force: removed the earlier run's files from ${runDir}\n`);

@@ -73,6 +73,16 @@ export interface CopyForwardOptions {
   readonly train: boolean;
   /** Every step of the input is the same (passLayers' `constantInput`). */
   readonly constantInput?: boolean;
+  /**
+   * Run only layers `[from, to)` of the network (a stage of the layer pipeline); noise keys and
+   * `noise` stay indexed by the layer's place in the whole network. Default: all layers.
+   */
+  readonly layers?: readonly [number, number];
+  /**
+   * `input` is a previous stage's output, time-major `[T, rows, …]`, whose rows may already be
+   * `copies × batch` (copy-major); `batch` then says how many samples there are.
+   */
+  readonly timeMajor?: { readonly batch: number };
 }
 
 function adjointTrace(fields: Readonly<Record<string, tf.Tensor[]>>): AdjointTrace {
@@ -87,10 +97,15 @@ function adjointTrace(fields: Readonly<Record<string, tf.Tensor[]>>): AdjointTra
 }
 
 export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOptions): CopyForward {
-  const [batch, steps] = input.shape as [number, number];
+  const [from, to] = o.layers ?? [0, net.layers.length];
+  const batch = o.timeMajor ? o.timeMajor.batch : input.shape[0]!;
+  const steps = input.shape[o.timeMajor ? 0 : 1]!;
+  const inputShape = from === 0 ? net.inputShape : net.layers[from - 1]!.outputShape;
   const K = o.plan.copies;
   const traces: LayerTrace[] = [];
-  const { output, rows } = passLayers(net.layers, net.inputShape, input, ({ layer, index, isLast, input: x, rows, currents, constant }) => {
+  const { output, rows } = passLayers(net.layers.slice(from, to), inputShape, input, ({ layer, index: local, input: x, rows, currents, constant }) => {
+    const index = from + local;
+    const isLast = index === net.layers.length - 1;
     const neuron = layer.neuron!;
     const model = modelOf(neuron) as NeuronModel<NeuronParams>;
     const noise = model.role !== 'readout' ? o.noise[index] : undefined;
@@ -111,7 +126,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     for (const t of stateTensors(seq.state)) t.dispose();
     if (trained) traces.push({ ...base, kind: 'local', seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}) });
     return { output: seq.fields[out]!, keepInput: trained };
-  }, { constantInput: o.constantInput === true });
+  }, { constantInput: o.constantInput === true, timeMajor: o.timeMajor !== undefined });
   return {
     output,
     rows,

@@ -210,14 +210,17 @@ export function passLayers(
     /** Sees each stateless layer's input and output rows (before the input is freed). */
     readonly mapped?: (layer: Layer, input: tf.Tensor, output: tf.Tensor) => void;
     readonly constantInput?: boolean;
+    /** `input` is already time-major, `[T, rows, …inputShape]` (a previous stage's output), not `[B, T, …]`. */
+    readonly timeMajor?: boolean;
   } = {},
 ): { output: tf.Tensor; rows: number } {
   const free = (t: tf.Tensor) => !o.tape && t.dispose();
-  const steps = input.shape[1]!;
-  let rows = input.shape[0]!;
+  const steps = input.shape[o.timeMajor ? 0 : 1]!;
+  let rows = input.shape[o.timeMajor ? 1 : 0]!;
   let constant = o.constantInput === true && steps > 1;
   check(!constant || o.mapped === undefined, () => 'passLayers: a constant input gives stateless layers one step of rows; the mapped hook expects T');
-  let x = constant ? firstStepRows(input, inputShape) : timeMajorRows(input, inputShape);
+  check(!constant || !o.timeMajor, () => 'passLayers: a time-major input is a previous stage\'s output, not a constant input');
+  let x = o.timeMajor ? tf.reshape(input, [steps * rows, ...inputShape]) : constant ? firstStepRows(input, inputShape) : timeMajorRows(input, inputShape);
   let last: tf.Tensor | undefined;
   layers.forEach((layer, index) => {
     const isLast = index === layers.length - 1;

@@ -25,10 +25,11 @@ import { currentShapeOf } from '../../sim/layer.js';
 import { sumToLast } from '../../sim/layers/common.js';
 import type { Network } from '../../sim/network.js';
 import { freshSeed, streamKey } from '../../sim/random.js';
-import { copyForward, type LayerTrace, type ScoreKind } from '../forward.js';
+import { copyForward, type CopyForward, type LayerTrace, type ScoreKind } from '../forward.js';
 import { addInto } from '../running-sum.js';
 import { checkDifferentiable, type RowLoss } from '../losses.js';
 import type { Batch, Estimator, Method } from './types.js';
+import type { TrainConfig } from '../../cli/config.js';
 import { ratePenalty, regularizersOf } from '../regularizers.js';
 import { copyPlan, groupCount, groupOf, type CopyPlan, type Sampling } from '../sampling.js';
 
@@ -65,7 +66,8 @@ export interface LRConfig {
 
 export type { Batch, GradientEstimate, EstimateOptions, Estimator } from './types.js';
 
-interface Resolved {
+/** An LR configuration, checked and with its defaults filled in. */
+export interface Resolved {
   readonly plan: CopyPlan;
   readonly score: ScoreKind;
   readonly baseline: Baseline;
@@ -77,7 +79,7 @@ interface Resolved {
   readonly qmcGroup?: number;
 }
 
-function validate(config: LRConfig): Resolved {
+export function validate(config: LRConfig): Resolved {
   checkKeys('likelihoodRatio', config, ['copies', 'noise', 'score', 'baseline', 'sampling', 'qmcGroup', 'signScores', 'coupled', 'layerwise']);
   checkInteger('likelihoodRatio', 'copies', config.copies, 1);
   const plan = copyPlan(config.copies, config.sampling ?? 'mc', config.qmcGroup);
@@ -103,7 +105,7 @@ function validate(config: LRConfig): Resolved {
   };
 }
 
-function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNoise | undefined)[] {
+export function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNoise | undefined)[] {
   const noisy = (l: Network['layers'][number]) => l.neuron !== undefined && modelOf(l.neuron).role !== 'readout';
   if ('kind' in noise) return net.layers.map((l) => (noisy(l) ? (noise as EscapeNoise) : undefined));
   const map = noise as Record<string, EscapeNoise>;
@@ -118,7 +120,7 @@ function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNoise | u
  * Per-row weights (L_r − b_r)/(K·B) from per-row losses `[K·B]`; coupled: every row of copy k
  * gets (L̄_k − b_k)/K with L̄_k the copy's mean loss over its rows.
  */
-function rowWeights(losses: Float32Array, plan: CopyPlan, batch: number, baseline: Baseline, noiseFree: Float32Array | undefined, coupled: boolean): Float32Array {
+export function rowWeights(losses: Float32Array, plan: CopyPlan, batch: number, baseline: Baseline, noiseFree: Float32Array | undefined, coupled: boolean): Float32Array {
   const K = plan.copies;
   if (coupled) {
     // one "sample" per copy: its mean loss over all rows, then every row of the copy shares its weight
@@ -223,7 +225,6 @@ interface PassResult {
   readonly loss: number;
 }
 
-/** One forward pass with `plan.copies` copies and noise where `noise` says; gradients of the traced layers. */
 /** The loss of each sample with no noise anywhere, for the noise-free baseline. */
 function noiseFreeLoss(net: Network, batch: Batch, loss: RowLoss, c: Resolved, layers: number): Float32Array {
   const clean = copyForward(net, batch.input, { plan: copyPlan(1), noise: new Array(layers).fill(undefined), score: c.score, signScores: false, seed: 0, train: false, constantInput: batch.constantInTime === true });
@@ -249,6 +250,47 @@ function withPenalty(task: tf.Tensor, loss: RowLoss, traces: readonly LayerTrace
   return total;
 }
 
+/** Per-row losses `[K·B]` of a pass (with the rate regularisers' penalty), checked finite, and their mean. */
+export function rowLosses(fwd: CopyForward, loss: RowLoss, rowLabels: tf.Tensor, outputIndex: number): { readonly values: Float32Array; readonly mean: number } {
+  const losses = withPenalty(loss(fwd.output, rowLabels), loss, fwd.traces, outputIndex);
+  const values = losses.dataSync() as Float32Array;
+  losses.dispose();
+  check(values.every(Number.isFinite), () => 'lr: the loss is not finite for some copies; check the inputs and the learning rate');
+  return { values, mean: values.reduce((a, b) => a + b, 0) / values.length };
+}
+
+/** The labels of each row of a pass with `copies` copies per sample (copy-major). */
+export function copyLabels(labels: tf.Tensor, copies: number): tf.Tensor {
+  return copies > 1 ? tf.tidy(() => tf.tile(labels, [copies])) : labels.clone();
+}
+
+/** Gradients of the noisy layers' traces for row weights `w` (`[K·B]`). */
+export function noisyGradients(traces: readonly LayerTrace[], w: Float32Array): Map<tf.Variable, tf.Tensor> {
+  const gradients = new Map<tf.Variable, tf.Tensor>();
+  const weights = tf.tensor1d(w);
+  try {
+    for (const tr of traces) for (const [v, g] of layerGradients(tr, weights)) gradients.set(v, g);
+  } finally {
+    weights.dispose();
+  }
+  return gradients;
+}
+
+/**
+ * Gradients of a deterministic readout (the last layer) of a pass whose output is `output`: its
+ * filter seeded with the exact ∂(scale · mean loss)/∂u_t — the loss's own derivative, local to it.
+ */
+export function readoutGradients(trace: LayerTrace, output: tf.Tensor, loss: RowLoss, rowLabels: tf.Tensor, scale = 1): Map<tf.Variable, tf.Tensor> {
+  checkDifferentiable(loss, 'lr', `its deterministic readout '${trace.layer.name}' learns by the loss's derivative; end the network in a spiking output layer (noisy, so LR estimates its gradient too)`);
+  const dOut = tf.tidy(() => {
+    const d = tf.grad((o: tf.Tensor) => tf.mean(loss(o, rowLabels)))(output);
+    return scale === 1 ? d : tf.mul(d, scale);
+  });
+  trace.seeds = tf.unstack(dOut);
+  dOut.dispose();
+  return layerGradients(trace, undefined);
+}
+
 function pass(
   net: Network, batch: Batch, loss: RowLoss, seed: number, c: Resolved, plan: CopyPlan, noise: readonly (EscapeNoise | undefined)[],
   which: 'lr' | 'local' | 'both', cleanLoss: () => Float32Array,
@@ -256,37 +298,24 @@ function pass(
   const { input, labels } = batch;
   const B = input.shape[0]!;
   const fwd = copyForward(net, input, { plan, noise, score: c.score, signScores: c.signScores, seed, train: true, constantInput: batch.constantInTime === true });
+  const rowLabels = copyLabels(labels, fwd.rows / B);
   try {
     const copies = fwd.rows / B;
-    const rowLabels = copies > 1 ? tf.tidy(() => tf.tile(labels, [copies])) : labels.clone();
-    const losses = withPenalty(loss(fwd.output, rowLabels), loss, fwd.traces, net.layers.length - 1);
-    const lossValues = losses.dataSync() as Float32Array;
-    losses.dispose();
-    check(lossValues.every(Number.isFinite), () => 'lr: the loss is not finite for some copies; check the inputs and the learning rate');
-    const meanLoss = lossValues.reduce((a, b) => a + b, 0) / lossValues.length;
+    const losses = rowLosses(fwd, loss, rowLabels, net.layers.length - 1);
     const gradients = new Map<tf.Variable, tf.Tensor>();
     const lrTraces = which === 'local' ? [] : fwd.traces.filter((t) => t.kind === 'lr');
     if (lrTraces.length) {
       if (copies < 2 && c.baseline !== 'noise-free') throw new SpikelrError('lr: one copy per sample needs the noise-free baseline; use copies >= 2');
       const noiseFree = c.baseline === 'noise-free' ? cleanLoss() : undefined;
       const coupled = c.coupled ?? net.layers.some((l) => l.mixesRows === true);
-      const w = tf.tensor1d(rowWeights(lossValues, plan, B, c.baseline, noiseFree, coupled));
-      for (const tr of lrTraces) for (const [v, g] of layerGradients(tr, w)) gradients.set(v, g);
-      w.dispose();
+      for (const [v, g] of noisyGradients(lrTraces, rowWeights(losses.values, plan, B, c.baseline, noiseFree, coupled))) gradients.set(v, g);
     }
     if (which !== 'lr') {
-      for (const tr of fwd.traces.filter((t) => t.kind === 'local')) {
-        // exact ∂(mean loss)/∂u_t of the readout membrane: the loss's own derivative
-        checkDifferentiable(loss, 'lr', `its deterministic readout '${tr.layer.name}' learns by the loss's derivative; end the network in a spiking output layer (noisy, so LR estimates its gradient too)`);
-        const dOut = tf.grad((o: tf.Tensor) => tf.mean(loss(o, rowLabels)))(fwd.output);
-        tr.seeds = tf.unstack(dOut);
-        dOut.dispose();
-        for (const [v, g] of layerGradients(tr, undefined)) gradients.set(v, g);
-      }
+      for (const tr of fwd.traces.filter((t) => t.kind === 'local')) for (const [v, g] of readoutGradients(tr, fwd.output, loss, rowLabels)) gradients.set(v, g);
     }
-    rowLabels.dispose();
-    return { gradients, loss: meanLoss };
+    return { gradients, loss: losses.mean };
   } finally {
+    rowLabels.dispose();
     fwd.dispose();
   }
 }
@@ -348,5 +377,10 @@ export const lrMethod = {
   defaults: { hidden: [500], beta: 0.9, readoutBeta: 0.9, steps: 10, encoding: 'direct', learningRate: 1e-3, schedule: 'cosine', batchSize: 100, epochs: 5 },
   samples: 'copies',
   trainsWithNoise: true,
-  estimator: (c) => likelihoodRatio({ copies: c.copies, noise: parseNoise(c.noise), score: c.score, baseline: c.baseline, sampling: c.sampling }),
+  estimator: (c) => likelihoodRatio(lrConfigOf(c)),
 } satisfies Method;
+
+/** The LR configuration of a training config's keys. */
+export function lrConfigOf(c: TrainConfig): LRConfig {
+  return { copies: c.copies, noise: parseNoise(c.noise), score: c.score, baseline: c.baseline, sampling: c.sampling };
+}

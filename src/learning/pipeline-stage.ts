@@ -1,0 +1,205 @@
+/**
+ * One stage of the layer pipeline ({@link pipelinedLR}): a contiguous range of a network's layers,
+ * run for one micro-batch at a time, with what its LR gradient needs. The calling thread runs
+ * stage 0 with this class and each worker thread (pipeline-worker.ts) one later stage; nothing
+ * here knows about threads.
+ *
+ * Per micro-batch m of a batch of B samples: `forward` runs the stage's layers with noise from
+ * the stream streamKey(seed, m) (each layer keyed by its place in the whole network, as the
+ * single-thread estimator keys it), keeping its traces; the last stage turns the output into the
+ * per-row losses and row weights, scaled by the micro-batch's share B_m/B, which every earlier
+ * stage receives to form its layers' gradients (`backward`). Summed over the micro-batches that
+ * is Σ_m (B_m/B)·ĝ_m, the batch-mean of the single-thread LR estimate of each micro-batch.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { check } from '../errors.js';
+import type { EscapeNoise } from '../neurons/noise.js';
+import type { Network } from '../sim/network.js';
+import { streamKey } from '../sim/random.js';
+import { copyLabels, noisePerLayer, noisyGradients, readoutGradients, rowLosses, rowWeights, type Resolved } from './estimators/lr.js';
+import { copyForward, type CopyForward } from './forward.js';
+import type { RowLoss } from './losses.js';
+import { addInto } from './running-sum.js';
+import { parameterNames } from './trainer.js';
+
+/** One step's work for a stage, sent by the calling thread. */
+export interface StageTask {
+  /** Counts estimates, so that a stage drops what a failed step left behind. */
+  readonly step: number;
+  /** The stage's layers `[from, to)`. */
+  readonly layers: readonly [number, number];
+  /** Sample bounds of the micro-batches: micro-batch m is samples bounds[m] … bounds[m+1] − 1. */
+  readonly bounds: readonly number[];
+  readonly seed: number;
+  readonly sigmaScale: number;
+  /** The batch's input is constant in time (stage 0 only reads it). */
+  readonly constantInTime: boolean;
+  /** The batch's labels (the last stage's; empty for the others). */
+  readonly labels: Int32Array;
+  /** The current values of the stage's parameters (workers only). */
+  readonly params: readonly { readonly name: string; readonly values: Float32Array }[];
+}
+
+/** A stage's output for one micro-batch, as it crosses to the next thread (shared memory). */
+export interface Activation {
+  readonly step: number;
+  readonly m: number;
+  /** `[T, rows, …out]`. */
+  readonly shape: number[];
+  /** 0/1 spikes packed 8 to a byte (LSB first) when every value is 0 or 1, otherwise float32 values. */
+  readonly bits?: Uint8Array;
+  readonly values?: Float32Array;
+}
+
+/** A worker stage's reply at the end of a step: its summed gradients (and, last, the loss), or why it failed. */
+export type StageResult = { readonly step: number } & (
+  | { readonly ok: true; readonly loss: number; readonly gradients: { readonly name: string; readonly values: Float32Array }[] }
+  | { readonly ok: false; readonly error: string });
+
+/** Row weights for micro-batch m, from the last stage to each earlier one. */
+export interface RowWeights {
+  readonly step: number;
+  readonly m: number;
+  readonly weights: Float32Array;
+}
+
+/**
+ * Packs `values` as bits if every one is 0 or 1 (32× less to move than float32), else copies them;
+ * either way into shared memory, so that posting it to another thread copies nothing.
+ */
+export function packActivation(step: number, m: number, output: tf.Tensor): Activation {
+  const values = output.dataSync() as Float32Array;
+  const bits = new Uint8Array(new SharedArrayBuffer(Math.ceil(values.length / 8)));
+  let binary = true;
+  for (let i = 0; i < values.length && binary; i += 8) {
+    let byte = 0;
+    const end = Math.min(8, values.length - i);
+    for (let j = 0; j < end; j++) {
+      const v = values[i + j]!;
+      if (v === 1) byte |= 1 << j;
+      else if (v !== 0) {
+        binary = false;
+        break;
+      }
+    }
+    bits[i >> 3] = byte;
+  }
+  if (binary) return { step, m, shape: output.shape, bits };
+  const shared = new Float32Array(new SharedArrayBuffer(values.length * 4));
+  shared.set(values);
+  return { step, m, shape: output.shape, values: shared };
+}
+
+/** The tensor an {@link Activation} carries. */
+export function unpackActivation(a: Activation): tf.Tensor {
+  if (a.values) return tf.tensor(a.values, a.shape);
+  const n = a.shape.reduce((x, y) => x * y, 1);
+  const values = new Float32Array(n);
+  const bits = a.bits!;
+  for (let i = 0; i < n; i++) values[i] = (bits[i >> 3]! >> (i & 7)) & 1;
+  return tf.tensor(values, a.shape);
+}
+
+export class Stage {
+  private task?: StageTask;
+  private noise: (EscapeNoise | undefined)[] = [];
+  private sums = new Map<tf.Variable, tf.Tensor>();
+  private lossSum = 0;
+  private readonly variables: Map<string, tf.Variable>;
+
+  constructor(readonly net: Network, private readonly config: Resolved, private readonly loss: RowLoss) {
+    this.variables = new Map([...parameterNames(net)].map(([v, name]) => [name, v]));
+  }
+
+  get step(): number | undefined {
+    return this.task?.step;
+  }
+
+  get isLast(): boolean {
+    return this.task !== undefined && this.task.layers[1] === this.net.layers.length;
+  }
+
+  /** Starts a step: the task's parameters set, the noise scaled, the running sums emptied. */
+  begin(task: StageTask): void {
+    this.reset();
+    for (const { name, values } of task.params) {
+      const v = this.variables.get(name);
+      check(v !== undefined, () => `pipeline stage: the network has no parameter '${name}'; every stage must build the same network`);
+      v.assign(tf.tensor(values, v.shape));
+    }
+    this.task = task;
+    const scale = task.sigmaScale;
+    this.noise = noisePerLayer(this.net, this.config.noise).map((n) => (n && scale !== 1 ? { ...n, sigma: n.sigma * scale } : n));
+  }
+
+  /** Samples in micro-batch m and its share of the batch. */
+  private size(m: number): { samples: number; share: number } {
+    const b = this.task!.bounds;
+    const samples = b[m + 1]! - b[m]!;
+    return { samples, share: samples / b[b.length - 1]! };
+  }
+
+  /** Runs the stage's layers on micro-batch m (stage 0: `[B_m, T, …]`; later stages: the previous stage's output). */
+  forward(m: number, input: tf.Tensor): CopyForward {
+    const t = this.task!;
+    const c = this.config;
+    const first = t.layers[0] === 0;
+    return copyForward(this.net, input, {
+      plan: c.plan, noise: this.noise, score: c.score, signScores: c.signScores, seed: streamKey(t.seed, m), train: true,
+      layers: t.layers, constantInput: first && t.constantInTime, ...(first ? {} : { timeMajor: { batch: this.size(m).samples } }),
+    });
+  }
+
+  /**
+   * The last stage: the per-row losses of micro-batch m, the row weights (times its share) for
+   * every stage, and its own layers' gradients added to the running sums. Frees `fwd`.
+   */
+  finish(m: number, fwd: CopyForward): Float32Array {
+    const t = this.task!;
+    const c = this.config;
+    const { samples, share } = this.size(m);
+    const labels = tf.tensor1d(t.labels.subarray(t.bounds[m]!, t.bounds[m + 1]!), 'int32');
+    const rowLabels = copyLabels(labels, fwd.rows / samples);
+    try {
+      const losses = rowLosses(fwd, this.loss, rowLabels, this.net.layers.length - 1);
+      this.lossSum += share * losses.mean;
+      const w = rowWeights(losses.values, c.plan, samples, c.baseline, undefined, false).map((x) => x * share);
+      this.add(noisyGradients(fwd.traces.filter((tr) => tr.kind === 'lr'), w));
+      for (const tr of fwd.traces.filter((tr) => tr.kind === 'local')) this.add(readoutGradients(tr, fwd.output, this.loss, rowLabels, share));
+      return w;
+    } finally {
+      tf.dispose([labels, rowLabels]);
+      fwd.dispose();
+    }
+  }
+
+  /** An earlier stage: its layers' gradients of micro-batch m from the last stage's row weights. Frees `fwd`. */
+  backward(fwd: CopyForward, weights: Float32Array): void {
+    try {
+      const traces = fwd.traces.filter((tr) => tr.kind === 'lr');
+      if (traces.length) this.add(noisyGradients(traces, weights));
+    } finally {
+      fwd.dispose();
+    }
+  }
+
+  private add(gradients: Map<tf.Variable, tf.Tensor>): void {
+    for (const [v, g] of gradients) this.sums.set(v, addInto(this.sums.get(v), g));
+  }
+
+  /** The step's summed gradients (the caller owns them) and the loss (the last stage's; 0 elsewhere). */
+  take(): { gradients: Map<tf.Variable, tf.Tensor>; loss: number } {
+    const out = { gradients: this.sums, loss: this.lossSum };
+    this.sums = new Map();
+    this.lossSum = 0;
+    return out;
+  }
+
+  /** Drops a step's partial sums (after a failure). */
+  reset(): void {
+    tf.dispose([...this.sums.values()]);
+    this.sums = new Map();
+    this.lossSum = 0;
+    this.task = undefined;
+  }
+}
