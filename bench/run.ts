@@ -34,7 +34,9 @@ import { withQuantizedWeights } from '../src/sim/deploy.js';
 import { withPeakBytes } from '../src/learning/memory.js';
 import { optimizer } from '../src/learning/optim.js';
 import { shardedEstimator } from '../src/learning/parallel.js';
-import { estimatorOf, network, WORKLOADS, type Workload } from './workloads.js';
+import { pipelinedLR } from '../src/learning/pipeline.js';
+import { lrConfigOf } from '../src/learning/estimators/lr.js';
+import { configOf, estimatorOf, network, WORKLOADS, type Workload } from './workloads.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -91,9 +93,12 @@ async function measure(w: Workload): Promise<Record<string, unknown>> {
   const net = network(w);
   const loss = membraneCrossEntropy('mean');
   const local = estimatorOf(w);
-  const workers = Number(a.workers);
+  const workers = w.parallel ? 1 : Number(a.workers);
+  const recipe = { module: new URL('./workloads.js', import.meta.url).href, exportName: 'shardParts', args: { name: w.name } };
   const sharded = local && workers > 0
-    ? await shardedEstimator(local, { module: new URL('./workloads.js', import.meta.url).href, exportName: 'shardParts', args: { name: w.name } }, { workers })
+    ? w.parallel === 'pipeline'
+      ? await pipelinedLR(lrConfigOf(configOf(w)), net, recipe, { stages: workers + 1 })
+      : await shardedEstimator(local, recipe, { workers })
     : undefined;
   const estimator: Estimator | undefined = sharded ?? local;
   const adam = optimizer({ kind: 'adam', learningRate: 1e-3 });
@@ -130,7 +135,7 @@ async function measure(w: Workload): Promise<Record<string, unknown>> {
   net.dispose();
   times.sort((x, y) => x - y);
   const ms = times[Math.floor(times.length / 2)]!;
-  return { workload: w.name, msPerStep: Number(ms.toFixed(1)), samplesPerSecond: Number(((B / ms) * 1000).toFixed(1)), backend: report.name, threads: sharded ? workers + 1 : 1, hiddenActivity: Number(activity.toFixed(3)), ...(peak ? { peakMiB: Number((peak / 2 ** 20).toFixed(1)) } : {}), minMs: Number(times[0]!.toFixed(1)), maxMs: Number(times.at(-1)!.toFixed(1)), machine };
+  return { workload: w.name, msPerStep: Number(ms.toFixed(1)), samplesPerSecond: Number(((B / ms) * 1000).toFixed(1)), backend: report.name, threads: sharded ? workers + 1 : 1, ...(w.parallel ? { parallel: w.parallel } : {}), hiddenActivity: Number(activity.toFixed(3)), ...(peak ? { peakMiB: Number((peak / 2 ** 20).toFixed(1)) } : {}), minMs: Number(times[0]!.toFixed(1)), maxMs: Number(times.at(-1)!.toFixed(1)), machine };
 }
 
 /** fp32 matmul GFLOP/s of the backend at [T·B, 784] × [784, H]. */

@@ -2,7 +2,7 @@
  * The workloads of `bench/run.ts` (issue 6's table), and the recipe its worker threads build them
  * from (`--workers`).
  */
-import { defaultConfig } from '../src/cli/config.js';
+import { defaultConfig, type TrainConfig } from '../src/cli/config.js';
 import { methodOf, type MethodName } from '../src/learning/estimators/registry.js';
 import type { Estimator } from '../src/learning/estimators/types.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
@@ -14,7 +14,13 @@ import { deployment, deploySpecs, type Deployment } from '../src/sim/deploy.js';
 
 /** A forward pass, or a training step of a registered method. */
 export type Kind = 'forward' | MethodName;
-export interface Workload { readonly name: string; readonly kind: Kind; readonly hidden: number; readonly recurrent?: boolean; readonly copies?: number; readonly directions?: number; readonly decorrelate?: boolean; readonly deploy?: Deployment }
+export interface Workload {
+  readonly name: string; readonly kind: Kind; readonly hidden: number; readonly recurrent?: boolean; readonly copies?: number; readonly directions?: number; readonly decorrelate?: boolean; readonly deploy?: Deployment;
+  /** Hidden layers of `hidden` units (default 1). */
+  readonly depth?: number;
+  /** Two threads for this row: batch shards (one worker) or LR's layers in two stages (src/learning/pipeline.ts). */
+  readonly parallel?: 'shards' | 'pipeline';
+}
 const DEPLOYED = deployment({ weightBits: 4, state: { bits: 8, fraction: 4 }, decayBits: 8 });
 export const WORKLOADS: Workload[] = [
   { name: 'forward-h512', kind: 'forward', hidden: 512 },
@@ -36,12 +42,17 @@ export const WORKLOADS: Workload[] = [
   // deployed (README "Deployment"): 4-bit per-channel weights, 8-bit membranes (4 fraction bits), 8-bit decays
   { name: 'bptt-h512-deploy', kind: 'bptt', hidden: 512, deploy: DEPLOYED },
   { name: 'lr-h512-k8-deploy', kind: 'lr', hidden: 512, copies: 8, deploy: DEPLOYED },
+  // 784-512-512-512-10 (issue 14): one thread, two batch shards, two pipeline stages
+  { name: 'lr-deep-k8', kind: 'lr', hidden: 512, depth: 3, copies: 8 },
+  { name: 'lr-deep-k8-shards', kind: 'lr', hidden: 512, depth: 3, copies: 8, parallel: 'shards' },
+  { name: 'lr-deep-k8-pipeline', kind: 'lr', hidden: 512, depth: 3, copies: 8, parallel: 'pipeline' },
 ];
 
 export function network(w: Workload): Network {
   const decorrelate = w.decorrelate === true;
-  const hidden = (w.recurrent ? recurrent : dense)({ name: 'hidden', units: w.hidden, neuron: lif({ beta: 0.95, threshold: 1 }), decorrelate });
-  const layers = [hidden, readout({ name: 'out', units: 10, beta: 0.95, decorrelate })];
+  const depth = w.depth ?? 1;
+  const hidden = Array.from({ length: depth }, (_, i) => (w.recurrent ? recurrent : dense)({ name: `hidden${depth > 1 && i > 0 ? i + 1 : ''}`, units: w.hidden, neuron: lif({ beta: 0.95, threshold: 1 }), decorrelate }));
+  const layers = [...hidden, readout({ name: 'out', units: 10, beta: 0.95, decorrelate })];
   return new Network({ input: [784], layers: w.deploy ? deploySpecs(layers, w.deploy) : layers, seed: 0 });
 }
 
@@ -52,8 +63,12 @@ export function network(w: Workload): Network {
  */
 export function estimatorOf(w: Workload): Estimator | undefined {
   if (w.kind === 'forward') return undefined;
-  const config = { ...defaultConfig(w.kind), copies: w.copies ?? 8, directions: w.directions ?? 8, noise: 'logistic:0.5', score: 'spike' as const, baseline: 'loo' as const, surrogate: 'atan' as const, surrogateScale: 2 };
-  return methodOf(w.kind).estimator(config);
+  return methodOf(w.kind).estimator(configOf(w));
+}
+
+/** The training config of a workload's estimator. */
+export function configOf(w: Workload): TrainConfig {
+  return { ...defaultConfig(w.kind === 'forward' ? 'lr' : w.kind), copies: w.copies ?? 8, directions: w.directions ?? 8, noise: 'logistic:0.5', score: 'spike' as const, baseline: 'loo' as const, surrogate: 'atan' as const, surrogateScale: 2 };
 }
 
 /** The recipe of a worker thread: the named workload's network, estimator and loss. */

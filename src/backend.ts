@@ -11,6 +11,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installWasmKernels } from './sim/wasm-kernels.js';
 import { installSpikeMatMul } from './sim/spike-matmul.js';
 import { installUniformKernel } from './sim/uniform-kernel.js';
+import { installBitKernels } from './sim/spike-bits.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { SpikelrError } from './errors.js';
@@ -98,6 +99,7 @@ async function tryWasm(): Promise<BackendAttempt> {
     installWasmKernels();
     installSpikeMatMul();
     installUniformKernel();
+    installBitKernels();
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     return { candidate: 'wasm', ok: true, detail: simd ? 'WebAssembly with SIMD' : 'WebAssembly without SIMD' };
   } catch (err) {

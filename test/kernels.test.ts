@@ -10,6 +10,7 @@ import { copyPlan, copyUniforms, copyUniformsTensor } from '../src/learning/samp
 import { streamKey } from '../src/sim/random.js';
 import { SPARSE_DENSITY, sparseStats } from '../src/sim/spike-matmul.js';
 import { streamUniforms } from '../src/sim/uniform-kernel.js';
+import { packSpikes, unpackSpikes } from '../src/sim/spike-bits.js';
 
 /** `f` on the wasm backend and on cpu, each output as [dtype, …shape, …values]. */
 async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ wasm: number[][]; cpu: number[][] }> {
@@ -277,5 +278,52 @@ describe('wasm Sum over leading axes', () => {
     expect(r.cpu[0]!.slice(0, head.length)).toEqual(head);
     // sums of at most 6600 terms of magnitude ≤ 1
     r.cpu[0]!.slice(head.length).forEach((want, i) => expect(Math.abs((r.wasm[0]![head.length + i] as number) - want)).toBeLessThan(1e-3));
+  });
+});
+
+describe('spikes as bits (the layer pipeline\'s activations)', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: null });
+  });
+
+  /** Bit i of the packing is element i (word i >> 5, bit i & 31), written out by hand. */
+  const expectedWords = (v: Float32Array) => {
+    const w = new Array<number>(Math.ceil(v.length / 32)).fill(0);
+    v.forEach((x, i) => {
+      if (x === 1) w[Math.floor(i / 32)] = (w[Math.floor(i / 32)]! + 2 ** (i % 32)) | 0;
+    });
+    return w;
+  };
+
+  it.each([1, 31, 32, 33, 100, 4099])('%i spikes pack to their bits and unpack unchanged, on wasm and cpu alike', async (n) => {
+    const spikes = Float32Array.from({ length: n }, (_, i) => (Math.sin(i * 12.9898 + n) * 43758.5453 % 1 > 0.3 ? 1 : 0) as number);
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const x = tf.tensor(spikes, [n]);
+      const words = packSpikes(x)!;
+      expect(words, backend).toBeDefined();
+      expect([...words], backend).toEqual(expectedWords(spikes));
+      const back = unpackSpikes(words, [1, n]);
+      expect(back.shape).toEqual([1, n]);
+      expect([...back.dataSync()], backend).toEqual([...spikes]);
+      tf.dispose([x, back]);
+    }
+    await tf.setBackend('wasm');
+  });
+
+  it.each([[33, 32], [40, 3], [7, 6], [64, 0]])('a value neither 0 nor 1 (of %i, at %i) is found, on wasm and cpu alike', async (n, at) => {
+    const v = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    v[at] = at % 2 ? 0.5 : -1;
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const x = tf.tensor(v);
+      expect(packSpikes(x), backend).toBeUndefined();
+      x.dispose();
+    }
+    await tf.setBackend('wasm');
+  });
+
+  it('refuses words that cannot hold the shape', () => {
+    expect(() => unpackSpikes(new Int32Array(2), [3, 32])).toThrow(/2 words cannot hold the 96 elements of \[3, 32\]/);
   });
 });

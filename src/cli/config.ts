@@ -93,7 +93,7 @@ export interface TrainConfig {
    * its own thread (2 for two cores); 0: off.
    */
   pipeline: number;
-  /** Micro-batches each batch is cut into for the pipeline; null: twice the stages. */
+  /** Micro-batches each batch is cut into for the pipeline; null: four per stage. */
   microBatches: number | null;
   /** Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, or all. */
   decorrelate: (typeof DECORRELATED)[number];

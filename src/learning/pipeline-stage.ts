@@ -16,6 +16,7 @@ import { check } from '../errors.js';
 import type { EscapeNoise } from '../neurons/noise.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
+import { packSpikes, unpackSpikes } from '../sim/spike-bits.js';
 import { copyLabels, noisePerLayer, noisyGradients, readoutGradients, rowLosses, rowWeights, type Resolved } from './estimators/lr.js';
 import { copyForward, type CopyForward } from './forward.js';
 import type { RowLoss } from './losses.js';
@@ -46,8 +47,8 @@ export interface Activation {
   readonly m: number;
   /** `[T, rows, …out]`. */
   readonly shape: number[];
-  /** 0/1 spikes packed 8 to a byte (LSB first) when every value is 0 or 1, otherwise float32 values. */
-  readonly bits?: Uint8Array;
+  /** 0/1 spikes packed 32 to a word (src/sim/spike-bits.ts) when every value is 0 or 1, otherwise float32 values. */
+  readonly bits?: Int32Array;
   readonly values?: Float32Array;
 }
 
@@ -64,40 +65,26 @@ export interface RowWeights {
 }
 
 /**
- * Packs `values` as bits if every one is 0 or 1 (32× less to move than float32), else copies them;
- * either way into shared memory, so that posting it to another thread copies nothing.
+ * A stage's output as it crosses to the next thread: spikes as bits (32× less to move than
+ * float32) when every value is 0 or 1, otherwise the float32 values; either way in shared memory,
+ * so that posting it copies nothing.
  */
 export function packActivation(step: number, m: number, output: tf.Tensor): Activation {
-  const values = output.dataSync() as Float32Array;
-  const bits = new Uint8Array(new SharedArrayBuffer(Math.ceil(values.length / 8)));
-  let binary = true;
-  for (let i = 0; i < values.length && binary; i += 8) {
-    let byte = 0;
-    const end = Math.min(8, values.length - i);
-    for (let j = 0; j < end; j++) {
-      const v = values[i + j]!;
-      if (v === 1) byte |= 1 << j;
-      else if (v !== 0) {
-        binary = false;
-        break;
-      }
-    }
-    bits[i >> 3] = byte;
+  const words = packSpikes(output);
+  if (words) {
+    const bits = new Int32Array(new SharedArrayBuffer(words.length * 4));
+    bits.set(words);
+    return { step, m, shape: output.shape, bits };
   }
-  if (binary) return { step, m, shape: output.shape, bits };
-  const shared = new Float32Array(new SharedArrayBuffer(values.length * 4));
-  shared.set(values);
-  return { step, m, shape: output.shape, values: shared };
+  const floats = output.dataSync() as Float32Array;
+  const values = new Float32Array(new SharedArrayBuffer(floats.length * 4));
+  values.set(floats);
+  return { step, m, shape: output.shape, values };
 }
 
 /** The tensor an {@link Activation} carries. */
 export function unpackActivation(a: Activation): tf.Tensor {
-  if (a.values) return tf.tensor(a.values, a.shape);
-  const n = a.shape.reduce((x, y) => x * y, 1);
-  const values = new Float32Array(n);
-  const bits = a.bits!;
-  for (let i = 0; i < n; i++) values[i] = (bits[i >> 3]! >> (i & 7)) & 1;
-  return tf.tensor(values, a.shape);
+  return a.values ? tf.tensor(a.values, a.shape) : unpackSpikes(a.bits!, a.shape);
 }
 
 export class Stage {

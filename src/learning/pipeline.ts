@@ -38,7 +38,7 @@ import { parameterNames } from './trainer.js';
 export interface PipelineOptions {
   /** Stages, each on its own thread (the calling thread runs the first); default 2. */
   readonly stages?: number;
-  /** Micro-batches each batch is cut into; default twice the stages. */
+  /** Micro-batches each batch is cut into; default four per stage (or one per sample of a smaller batch). */
   readonly microBatches?: number;
   /**
    * Index of the first layer of every stage after the first (ascending). Default: the split that
@@ -126,8 +126,9 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
   const stages = o.stages ?? 2;
   checkInteger('pipeline', 'stages', stages, 2);
   check(stages <= net.layers.length, () => `pipeline: ${stages} stages need at least ${stages} layers; the network has ${net.layers.length}`);
-  const microBatches = o.microBatches ?? 2 * stages;
+  const microBatches = o.microBatches ?? 4 * stages;
   checkInteger('pipeline', 'microBatches', microBatches, 1);
+  const fixedMicroBatches = o.microBatches !== undefined;
   if (o.split) {
     check(o.split.length === stages - 1 && o.split.every((s, i) => Number.isInteger(s) && s > (o.split![i - 1] ?? 0) && s < net.layers.length),
       () => `pipeline: split must give the first layer of each of the ${stages - 1} later stages, ascending, between 1 and ${net.layers.length - 1}; got [${o.split!.join(', ')}]`);
@@ -177,7 +178,7 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
     check(regularizersOf(loss).length === 0, () => 'pipeline: rate regularisers read the spikes of every stage; train them without --pipeline');
     const B = batch.input.shape[0]!;
     check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B, () => `lr: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
-    const M = microBatches;
+    const M = fixedMicroBatches ? microBatches : Math.min(microBatches, B);
     check(B >= M, () => `pipeline: a batch of ${B} cannot be cut into ${M} micro-batches; lower microBatches or raise the batch size`);
     if (!stage0 || stage0.net !== network) stage0 = new Stage(network, c, loss);
     if (!layers) {

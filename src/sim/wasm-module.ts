@@ -44,6 +44,8 @@ export interface Kernels {
   fillUniforms(out: number, count: number, key: number, counter: number): void;
   mirror(out: number, src: number, count: number): void;
   sumRows(x: number, rows: number, cols: number, out: number): void;
+  packBits(x: number, n: number, out: number): number;
+  unpackBits(bits: number, n: number, out: number): void;
 }
 
 const WASM_FILE = new URL('./assembly/kernels.wasm', import.meta.url);
