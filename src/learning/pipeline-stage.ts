@@ -54,7 +54,7 @@ export interface Activation {
 
 /** A worker stage's reply at the end of a step: its summed gradients (and, last, the loss), or why it failed. */
 export type StageResult = { readonly step: number } & (
-  | { readonly ok: true; readonly loss: number; readonly gradients: { readonly name: string; readonly values: Float32Array }[] }
+  | { readonly ok: true; readonly loss: number; readonly gradients: { readonly name: string; readonly values: Float32Array }[]; readonly busyMs: number }
   | { readonly ok: false; readonly error: string });
 
 /** Row weights for micro-batch m, from the last stage to each earlier one. */

@@ -71,7 +71,7 @@ try {
     const { gradients, loss: value } = stage.take();
     const out = [...gradients].map(([v, g]) => ({ name: names.get(v)!, values: g.dataSync() as Float32Array }));
     tf.dispose([...gradients.values()]);
-    reply({ ok: true, step: task!.step, loss: value, gradients: out }, out.map((g) => g.values.buffer as ArrayBuffer));
+    reply({ ok: true, step: task!.step, loss: value, gradients: out, busyMs: busy }, out.map((g) => g.values.buffer as ArrayBuffer));
   };
   const run = (a: Activation) => {
     const input = unpackActivation(a);
@@ -100,12 +100,16 @@ try {
       completed();
     } else waiting.set(a.m, fwd);
   };
+  let busy = 0;
   const guarded = (f: () => void) => {
     if (failed) return;
+    const start = performance.now();
     try {
       f();
     } catch (err) {
       fail(err);
+    } finally {
+      busy += performance.now() - start;
     }
   };
 
@@ -115,6 +119,7 @@ try {
     weightsFirst.clear();
     failed = false;
     done = 0;
+    busy = 0;
     task = t;
     guarded(() => {
       stage.begin(t);

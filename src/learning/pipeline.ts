@@ -49,9 +49,19 @@ export interface PipelineOptions {
   readonly backend?: string;
 }
 
+/** Where a pipelined estimate's time went, per stage. */
+export interface PipelineTiming {
+  /** Milliseconds each stage worked (stage 0: the estimate's wall time less its waits). */
+  readonly busyMs: readonly number[];
+  /** The estimate's wall time. */
+  readonly wallMs: number;
+}
+
 export interface PipelinedEstimator extends Estimator {
   /** The layers `[from, to)` of each stage, once the first estimate has chosen them. */
   readonly stageLayers: () => readonly (readonly [number, number])[] | undefined;
+  /** How busy each stage was in the last estimate: a stage near `wallMs` is the one to lighten (`split`). */
+  readonly lastTiming: () => PipelineTiming | undefined;
   readonly microBatches: number;
   close(): Promise<void>;
 }
@@ -172,6 +182,7 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
   let layers: [number, number][] | undefined;
   let step = 0;
   let closed = false;
+  let timing: PipelineTiming | undefined;
 
   const estimate = (network: Network, batch: Batch, loss: RowLoss, seed = 0, options: EstimateOptions = {}): GradientEstimate => {
     check(!closed, () => 'pipeline: estimate after close()');
@@ -187,6 +198,8 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
       layers = bounds.slice(0, -1).map((from, s) => [from, bounds[s + 1]!]);
     }
     step++;
+    const started = performance.now();
+    let waited = 0;
     const bounds = Array.from({ length: M + 1 }, (_, m) => Math.round((m * B) / M));
     const names = parameterNames(network);
     const sigmaScale = options.sigmaScale ?? 1;
@@ -240,7 +253,9 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
         drain();
       }
       while (backwardDone < M || results.some((r) => r === undefined)) {
+        const before = performance.now();
         Atomics.wait(signal, 0, seen);
+        waited += performance.now() - before;
         seen = Atomics.load(signal, 0);
         drain();
       }
@@ -267,12 +282,15 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
         }
       }
     });
+    const wallMs = performance.now() - started;
+    timing = { wallMs, busyMs: [wallMs - waited, ...results.map((r) => (r?.ok ? r.busyMs : 0))] };
     return { gradients, loss: lossValue, dispose: () => tf.dispose([...gradients.values()]) };
   };
 
   return {
     name: `lr(K=${c.plan.copies}, ${c.plan.sampling}, ${c.score} score, ${c.baseline} baseline${c.signScores ? ', sign' : ''}; pipeline of ${stages} stages, ${microBatches} micro-batches)`,
     stageLayers: () => layers,
+    lastTiming: () => timing,
     microBatches,
     estimate,
     async close() {
