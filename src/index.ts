@@ -48,13 +48,15 @@ export type { IdxArray, IdxType, IdxData } from './data/idx.js';
 export { loadMnist, loadIdxImages, mnistDataDir } from './data/mnist.js';
 export type { ImageDataset, Split, IdxDatasetOptions } from './data/mnist.js';
 
-export { likelihoodRatio, lrMethod, BASELINES } from './learning/estimators/lr.js';
+export { likelihoodRatio, lrMethod, lrConfigOf, BASELINES } from './learning/estimators/lr.js';
 export { ESTIMATORS, METHODS, methodOf } from './learning/estimators/registry.js';
 export type { MethodName } from './learning/estimators/registry.js';
 export type { Method } from './learning/estimators/types.js';
 export type { LRConfig, Estimator, EstimateOptions, GradientEstimate, Batch, Baseline } from './learning/estimators/lr.js';
 export { shardedEstimator } from './learning/parallel.js';
 export type { ShardedEstimator, ShardOptions, ShardParts, ShardRecipe } from './learning/parallel.js';
+export { pipelinedLR, balancedSplit, layerWork } from './learning/pipeline.js';
+export type { PipelinedEstimator, PipelineOptions, PipelineTiming } from './learning/pipeline.js';
 export { copyPlan, SAMPLINGS } from './learning/sampling.js';
 export type { CopyPlan, Sampling } from './learning/sampling.js';
 export { sobolPoints, sobolColumn } from './learning/sobol.js';

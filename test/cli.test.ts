@@ -63,6 +63,17 @@ describe('spikelr train and eval', () => {
     expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'))).toMatchObject({ workers: 1 });
   });
 
+  it('train --pipeline 2 runs LR\'s layers on two threads, reproducibly from the seed', async () => {
+    const runs = ['a', 'b'].map((n) => path.join(dir, `lr-pipeline-${n}`));
+    for (const out of runs) {
+      const r = await spikelr('train', '--method', 'lr', ...small, '--hidden', '16,12', '--copies', '2', '--max-steps', '3', '--pipeline', '2', '--micro-batches', '3', '--out', out);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'))).toMatchObject({ method: 'lr', steps: 3, stopped: 'max-steps' });
+    }
+    expect(JSON.parse(readFileSync(path.join(runs[0]!, 'config.json'), 'utf8'))).toMatchObject({ pipeline: 2, microBatches: 3 });
+    expect(readFileSync(path.join(runs[1]!, 'model.safetensors')).equals(readFileSync(path.join(runs[0]!, 'model.safetensors')))).toBe(true);
+  });
+
   it('train --loss zero-one: LR trains on the 0-1 loss itself; the methods that differentiate it are stopped before a run starts', async () => {
     const out = path.join(dir, 'lr-zero-one');
     const r = await spikelr('train', '--method', 'lr', '--loss', 'zero-one', ...small, '--copies', '2', '--max-steps', '2', '--out', out);

@@ -131,6 +131,31 @@ describe('layer-parallel LR: three stages, spiking output', () => {
   });
 });
 
+describe('layer-parallel LR: the split does not change the estimate', () => {
+  const config: TrainConfig = { ...defaultConfig('lr'), hidden: [20, 16], steps: 5, copies: 4, encoding: 'rate' };
+  it('two stages cut after the first or the second layer give the same gradients, bit for bit', async () => {
+    const parts = shardParts({ config, inputShape, classes });
+    const recipe = { module: recipeModule, exportName: 'shardParts', args: { config, inputShape, classes } };
+    const batch = batchOf(config, 8, 31);
+    const results = [];
+    for (const split of [[1], [2]]) {
+      const pipe = await pipelinedLR(lrConfigOf(config), parts.network, recipe, { microBatches: 2, split });
+      try {
+        const e = pipe.estimate(parts.network, batch, parts.loss, 3);
+        expect(pipe.stageLayers()![0]).toEqual([0, split[0]]);
+        results.push({ loss: e.loss, gradients: new Map([...e.gradients].map(([v, g]) => [v, [...g.dataSync()]])) });
+        e.dispose();
+      } finally {
+        await pipe.close();
+      }
+    }
+    expect(results[1]!.loss).toBe(results[0]!.loss);
+    for (const [v, g] of results[0]!.gradients) expect(results[1]!.gradients.get(v)).toEqual(g);
+    tf.dispose([batch.input, batch.labels]);
+    parts.network.dispose();
+  });
+});
+
 describe('pipeline parts', () => {
   it('balancedSplit finds the split whose largest stage is smallest (brute force over every split)', () => {
     const cases = [[5, 1, 1, 5], [1, 2, 3, 4, 5, 6], [10, 1, 1, 1, 1, 1, 1, 1, 1, 1], [3, 3, 3], [1, 100, 1, 1]];

@@ -88,25 +88,41 @@ interface Thread {
   readonly done: Int32Array;
 }
 
+/**
+ * Starts the worker thread `script` (a module beside this one: `shard-worker`, `pipeline-worker`)
+ * with `data`, whose `recipe` gets its module as compiled JavaScript; resolves once the thread
+ * reports on `control` that it is ready (its backend up and the recipe's parts built).
+ */
+export async function startWorker(script: string, data: { readonly recipe: ShardRecipe } & Record<string, unknown>, transfer: readonly MessagePort[], control: MessagePort): Promise<Worker> {
+  const here = fileURLToPath(import.meta.url);
+  const file = compiledModule(path.join(path.dirname(here), `${script}${path.extname(here)}`));
+  const module = pathToFileURL(compiledModule(fileURLToPath(data.recipe.module))).href;
+  const worker = new Worker(file, { workerData: { ...data, recipe: { ...data.recipe, module } }, transferList: [...transfer] });
+  const what = script.replace('-', ' ');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new SpikelrError(`${what} exited with code ${code} while starting`)));
+      control.once('message', (m: { ready?: true; error?: string }) => (m.ready ? resolve() : reject(new SpikelrError(`${what} failed to start: ${m.error}`))));
+    });
+  } catch (err) {
+    await worker.terminate();
+    throw err;
+  }
+  worker.removeAllListeners('exit');
+  worker.removeAllListeners('error');
+  return worker;
+}
+
 /** Starts `workers` threads, each with its own backend and the recipe's parts, ready to estimate. */
 export async function shardedEstimator(local: Estimator, recipe: ShardRecipe, o: ShardOptions = {}): Promise<ShardedEstimator> {
   const workers = o.workers ?? 1;
   check(Number.isInteger(workers) && workers >= 1, () => `shardedEstimator: workers must be an integer ≥ 1, got ${workers}`);
   const backend = o.backend ?? tf.getBackend() ?? 'wasm';
-  const here = fileURLToPath(import.meta.url);
-  const script = compiledModule(path.join(path.dirname(here), `shard-worker${path.extname(here)}`));
-  const module = pathToFileURL(compiledModule(fileURLToPath(recipe.module))).href;
   const threads: Thread[] = await Promise.all(Array.from({ length: workers }, async () => {
     const { port1, port2 } = new MessageChannel();
     const done = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(script, { workerData: { recipe: { ...recipe, module }, backend, port: port2, done }, transferList: [port2] });
-    await new Promise<void>((resolve, reject) => {
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new SpikelrError(`shard worker exited with code ${code} while starting`)));
-      port1.once('message', (m: { ready?: true; error?: string }) => (m.ready ? resolve() : reject(new SpikelrError(`shard worker failed to start: ${m.error}`))));
-    });
-    worker.removeAllListeners('exit');
-    worker.removeAllListeners('error');
+    const worker = await startWorker('shard-worker', { recipe, backend, port: port2, done }, [port2], port1);
     return { worker, port: port1, done };
   }));
   let closed = false;

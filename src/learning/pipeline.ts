@@ -20,9 +20,7 @@
  * whatever the split into stages.
  */
 import * as tf from '@tensorflow/tfjs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { check, checkInteger, SpikelrError } from '../errors.js';
 import { modelOf } from '../neurons/registry.js';
 import type { Network } from '../sim/network.js';
@@ -30,7 +28,7 @@ import { validate, type LRConfig, type Resolved } from './estimators/lr.js';
 import type { Batch, EstimateOptions, Estimator, GradientEstimate } from './estimators/types.js';
 import type { CopyForward } from './forward.js';
 import type { RowLoss } from './losses.js';
-import { compiledModule, type ShardRecipe } from './parallel.js';
+import { startWorker, type ShardRecipe } from './parallel.js';
 import { packActivation, Stage, type RowWeights, type StageResult, type StageTask } from './pipeline-stage.js';
 import { regularizersOf } from './regularizers.js';
 import { parameterNames } from './trainer.js';
@@ -145,9 +143,6 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
   }
   checkPipelinable(net, c);
   const backend = o.backend ?? tf.getBackend() ?? 'wasm';
-  const here = fileURLToPath(import.meta.url);
-  const script = compiledModule(path.join(path.dirname(here), `pipeline-worker${path.extname(here)}`));
-  const module = pathToFileURL(compiledModule(fileURLToPath(recipe.module))).href;
   const signal = new Int32Array(new SharedArrayBuffer(4));
 
   // activations: stage s−1 → s; row weights: last stage → each earlier one
@@ -163,15 +158,7 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
       const own = last ? { weightsOut: weights.map((w) => w.port1) } : { next: activations[s + 1]!.port1, weightsIn: weights[s]!.port2 };
       const ports = { control: controlThere, previous: activations[s]!.port2, ...own };
       const transfer = [controlThere, ports.previous, ...Object.values(own).flat()];
-      const worker = new Worker(script, { workerData: { recipe: { ...recipe, module }, backend, config, ports, signal }, transferList: transfer });
-      threads.push({ worker, control });
-      await new Promise<void>((resolve, reject) => {
-        worker.once('error', reject);
-        worker.once('exit', (code) => reject(new SpikelrError(`pipeline worker exited with code ${code} while starting`)));
-        control.once('message', (m: { ready?: true; error?: string }) => (m.ready ? resolve() : reject(new SpikelrError(`pipeline worker failed to start: ${m.error}`))));
-      });
-      worker.removeAllListeners('exit');
-      worker.removeAllListeners('error');
+      threads.push({ worker: await startWorker('pipeline-worker', { recipe, backend, config, ports, signal }, transfer, control), control });
     }
   } catch (err) {
     await Promise.all(threads.map((t) => t.worker.terminate()));
