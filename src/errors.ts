@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { readFile } from './platform/node.js';
 
 /**
  * Errors raised at spikelr's boundaries (constructors, file loads, the command line).
@@ -67,7 +67,7 @@ export function checkKeys(where: string, record: object, allowed: readonly strin
 /** Reads a whole file; a missing or unreadable one is a {@link SpikelrError} naming it as `what`. */
 export async function readFileNamed(path: string, what: string): Promise<Uint8Array> {
   try {
-    return await fs.readFile(path);
+    return await readFile(path);
   } catch (err) {
     const code = (err as { code?: string }).code;
     throw new SpikelrError(code === 'ENOENT' ? `${path}: no such ${what}` : `${path}: cannot read (${(err as Error).message})`);

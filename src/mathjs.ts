@@ -1,13 +1,13 @@
 /**
  * mathjs, loaded on first use. Importing it takes about a second, which every command used to pay
  * at start-up (`spikelr --version`, a config error) though only formulas — schedules, surrogates,
- * neuron equations — need it. (A browser build maps this module to a static import.)
+ * neuron equations — need it. (The web build bundles it: src/platform/web.ts.)
  */
-import { createRequire } from 'node:module';
 import type * as MathJs from 'mathjs';
+import { loadMathjs } from './platform/node.js';
 
 let loaded: typeof MathJs | undefined;
 
 export function mathjs(): typeof MathJs {
-  return (loaded ??= createRequire(import.meta.url)('mathjs') as typeof MathJs);
+  return (loaded ??= loadMathjs());
 }

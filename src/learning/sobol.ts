@@ -4,10 +4,8 @@
  * The table comes from the `sobol` package's data file; its generator is not used (it builds
  * 52-bit direction numbers with JavaScript's 32-bit shift operators, which wrap).
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { check, SpikelrError } from '../errors.js';
+import { sobolDirections } from '../platform/node.js';
 
 export const SOBOL_MAX_DIMENSION = 21201;
 
@@ -21,10 +19,9 @@ let table: Primitive[] | undefined;
 
 function joeKuo(): Primitive[] {
   if (table) return table;
-  const require = createRequire(import.meta.url);
   let text: string;
   try {
-    text = readFileSync(path.join(path.dirname(require.resolve('sobol/package.json')), 'dims21201.txt'), 'utf8');
+    text = sobolDirections();
   } catch (err) {
     throw new SpikelrError(`sobol: cannot read the Joe–Kuo direction numbers from the sobol package (${(err as Error).message}); run npm ci`);
   }

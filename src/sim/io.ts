@@ -5,9 +5,8 @@
  * corruption; sizes catch truncation; the metadata tells a spikelr model from a foreign file.
  */
 import * as tf from '@tensorflow/tfjs';
-import { promises as fs } from 'node:fs';
-import { crc32 } from 'node:zlib';
-import { check, namingFile, readFileNamed, show, SpikelrError } from '../errors.js';
+import { check, readFileNamed, show, SpikelrError } from '../errors.js';
+import { crc32, writeFileAtomic } from '../platform/node.js';
 import { layerFromRecord, type LayerSpec } from './layer.js';
 import { Network } from './network.js';
 
@@ -43,12 +42,12 @@ const HEADER_CRC_BLANK = '0000000000';
  * offset, the checksum itself) makes it false.
  */
 export function headerChecksumMatches(headerBytes: Uint8Array): boolean | undefined {
-  const text = Buffer.from(headerBytes).toString('latin1'); // one char per byte, so the digits can be blanked in place
+  const text = latin1(headerBytes); // one char per byte, so the digits can be blanked in place
   const field = new RegExp(`"${HEADER_CRC}":"(\\d{10})"`, 'g');
   const found = [...text.matchAll(field)];
   if (found.length === 0) return text.includes(HEADER_CRC) ? false : undefined;
   if (found.length > 1) return false;
-  const blanked = Buffer.from(text.replace(field, `"${HEADER_CRC}":"${HEADER_CRC_BLANK}"`), 'latin1');
+  const blanked = Uint8Array.from(text.replace(field, `"${HEADER_CRC}":"${HEADER_CRC_BLANK}"`), (c) => c.charCodeAt(0));
   return String(crc32(blanked)).padStart(10, '0') === found[0]![1];
 }
 
@@ -68,9 +67,10 @@ export function encodeSafetensors(tensors: readonly NamedValues[], metadata: Rec
   }
   header['__metadata__'] = { ...metadata, crc32: String(crc32(body)), [HEADER_CRC]: HEADER_CRC_BLANK };
   let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // data section 8-byte aligned
+  const utf8 = new TextEncoder();
+  json += ' '.repeat((8 - ((8 + utf8.encode(json).length) % 8)) % 8); // data section 8-byte aligned
   // the header's own checksum: a CRC32 of its bytes with this field's digits blank, written into them
-  const head = Buffer.from(json.replace(`"${HEADER_CRC}":"${HEADER_CRC_BLANK}"`, `"${HEADER_CRC}":"${String(crc32(Buffer.from(json, 'utf8'))).padStart(10, '0')}"`), 'utf8');
+  const head = utf8.encode(json.replace(`"${HEADER_CRC}":"${HEADER_CRC_BLANK}"`, `"${HEADER_CRC}":"${String(crc32(utf8.encode(json))).padStart(10, '0')}"`));
   const out = new Uint8Array(8 + head.length + body.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
   out.set(head, 8);
@@ -102,25 +102,13 @@ export async function serializeNetwork(net: Network, extra: { tensors?: readonly
   });
 }
 
-/** The name of the temporary {@link writeFileAtomic} writes (`<file>.tmp-<pid>`); one a crash left behind matches too. */
-export const WRITE_TEMPORARY = /\.tmp-\d+$/;
+export { WRITE_TEMPORARY, writeFileAtomic } from '../platform/node.js';
 
-/** Writes `bytes` to `path` atomically: a temporary file, flushed, renamed over the target. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const handle = await fs.open(tmp, 'w');
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } catch (err) {
-    namingFile(path)(err);
-  } finally {
-    await handle.close();
-  }
-  // fault injection (the test suite's kill -9 during a write): hold the written temporary this long before the rename
-  const delay = Number(process.env['SPIKELR_FAULT_WRITE_DELAY_MS'] ?? 0);
-  if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-  await fs.rename(tmp, path);
+/** Bytes as a string of one char per byte (latin1), in any host. */
+function latin1(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return s;
 }
 
 /** Writes the network to `path` atomically (a temporary file renamed over the target). */
@@ -161,7 +149,7 @@ export function deserializeModel(bytes: Uint8Array, source = 'model'): SavedMode
   if (headerChecked === false) fail('corrupt: the header (topology, neuron parameters, tensor layout) does not match the checksum stored with it');
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8')) as Record<string, unknown>;
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
   } catch (err) {
     return fail(`${foreign}: its header is not JSON (${(err as Error).message})`);
   }

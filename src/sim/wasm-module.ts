@@ -5,7 +5,7 @@
  * backend allocated, with no copies in or out. One instance per backend memory.
  */
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
+import { wasmKernels } from '../platform/node.js';
 
 /** The slice of the WebAssembly API used here (tsconfig's ES lib has no WebAssembly types). */
 declare const WebAssembly: {
@@ -48,7 +48,6 @@ export interface Kernels {
   unpackBits(bits: number, n: number, out: number): void;
 }
 
-const WASM_FILE = new URL('./assembly/kernels.wasm', import.meta.url);
 let bytes: Uint8Array | undefined;
 const instances = new WeakMap<object, Kernels>();
 
@@ -57,11 +56,8 @@ export function kernelsFor(backend: WasmBackend): Kernels {
   const memory = backend.wasm.asm.memory;
   let k = instances.get(memory);
   if (!k) {
-    try {
-      bytes ??= readFileSync(WASM_FILE);
-    } catch {
-      throw new Error(`spikelr: ${WASM_FILE.pathname} is missing; run 'npm run build' (it compiles src/sim/assembly/ with AssemblyScript)`);
-    }
+    bytes ??= wasmKernels();
+    if (!bytes) throw new Error('spikelr: this build has no wasm kernels of its own (the web build uses the stock ones)');
     k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as Kernels;
     instances.set(memory, k);
   }

@@ -1,0 +1,96 @@
+/**
+ * Choosing the tensor backend in a web page. `auto` tries, in order: `webgpu` (when
+ * `navigator.gpu` gives an adapter), `webgl` (WebGL 2), `wasm`, `cpu` — the GPU first, as Node's
+ * `auto` tries CUDA first — and reports what it took and why, as {@link initBackend} does in Node.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-webgpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { SpikelrError } from './errors.js';
+
+export const WEB_BACKEND_CHOICES = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
+export type WebBackendChoice = (typeof WEB_BACKEND_CHOICES)[number];
+
+export interface WebBackendReport {
+  /** The tfjs backend now active. */
+  readonly name: Exclude<WebBackendChoice, 'auto'>;
+  readonly requested: WebBackendChoice;
+  /** Every candidate tried, in order, with why it was or was not taken. */
+  readonly attempts: readonly { readonly candidate: string; readonly ok: boolean; readonly detail: string }[];
+  /** One line: the backend, what it runs on, what was skipped and why. */
+  readonly notice: string;
+}
+
+export interface WebBackendOptions {
+  readonly backend?: WebBackendChoice;
+  /** Where the wasm backend's .wasm files are (a URL ending in '/'); default: beside the page. */
+  readonly wasmPath?: string;
+}
+
+const PLAN: Record<WebBackendChoice, readonly Exclude<WebBackendChoice, 'auto'>[]> = {
+  auto: ['webgpu', 'webgl', 'wasm', 'cpu'],
+  webgpu: ['webgpu'],
+  webgl: ['webgl'],
+  wasm: ['wasm'],
+  cpu: ['cpu'],
+};
+
+/** The slice of the DOM used here (tsconfig's lib has no DOM types: the library also builds for Node). */
+interface Host {
+  readonly navigator?: { readonly gpu?: { requestAdapter(): Promise<object | null> } };
+  readonly location?: { readonly href: string };
+}
+interface Gl {
+  getExtension(name: string): { UNMASKED_RENDERER_WEBGL: number } | null;
+  getParameter(p: number): unknown;
+  readonly RENDERER: number;
+}
+const host = globalThis as unknown as Host;
+
+async function attempt(candidate: Exclude<WebBackendChoice, 'auto'>, o: WebBackendOptions): Promise<string> {
+  if (candidate === 'webgpu') {
+    const gpu = host.navigator?.gpu;
+    if (!gpu) throw new Error('navigator.gpu is missing (no WebGPU in this browser)');
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) throw new Error('navigator.gpu gave no adapter');
+  }
+  if (candidate === 'wasm') setWasmPaths(o.wasmPath ?? new URL('./', host.location?.href ?? 'file:///').href);
+  const ok = await tf.setBackend(candidate);
+  if (!ok) throw new Error('failed to initialise');
+  await tf.ready();
+  if (candidate === 'webgl') {
+    const gl = (tf.backend() as unknown as { gpgpu?: { gl?: Gl } }).gpgpu?.gl;
+    const info = gl?.getExtension('WEBGL_debug_renderer_info');
+    const renderer = gl && info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : gl ? String(gl.getParameter(gl.RENDERER)) : 'unknown renderer';
+    return `WebGL ${tf.env().getNumber('WEBGL_VERSION')} on ${renderer}`;
+  }
+  return candidate === 'webgpu' ? 'WebGPU' : candidate === 'wasm' ? `WebAssembly${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ' with SIMD' : ''}` : 'pure JavaScript';
+}
+
+let current: WebBackendReport | undefined;
+
+/** The report of the last {@link initWebBackend}, or undefined before the first. */
+export function webBackendReport(): WebBackendReport | undefined {
+  return current;
+}
+
+/** Selects and initialises the backend; a named backend that cannot start is an error naming why. */
+export async function initWebBackend(o: WebBackendOptions = {}): Promise<WebBackendReport> {
+  const requested = o.backend ?? 'auto';
+  if (!(WEB_BACKEND_CHOICES as readonly string[]).includes(requested)) throw new SpikelrError(`backend: unknown backend '${requested}'; expected one of ${WEB_BACKEND_CHOICES.join(', ')}`);
+  tf.enableProdMode();
+  const attempts: { candidate: string; ok: boolean; detail: string }[] = [];
+  for (const candidate of PLAN[requested]) {
+    try {
+      const detail = await attempt(candidate, o);
+      attempts.push({ candidate, ok: true, detail });
+      const skipped = attempts.filter((a) => !a.ok).map((a) => `${a.candidate}: ${a.detail}`);
+      const notice = `spikelr: backend ${candidate} (${detail}; ${requested}${skipped.length ? `; skipped ${skipped.join(', ')}` : ''})`;
+      current = { name: candidate, requested, attempts, notice };
+      return current;
+    } catch (err) {
+      attempts.push({ candidate, ok: false, detail: (err as Error).message.split('\n')[0]! });
+    }
+  }
+  throw new SpikelrError(`backend: could not start '${requested}': ${attempts.map((a) => `${a.candidate} (${a.detail})`).join('; ')}`);
+}
