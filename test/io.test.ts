@@ -164,3 +164,15 @@ describe('saving and loading a network', () => {
     expect(() => deserializeNetwork(Buffer.from(text, 'latin1'), 'edited.safetensors')).toThrow(/edited.safetensors: layer 0.neuron|lif: beta must be in \[0, 1\], got 1.95/);
   });
 });
+
+describe('the web build\'s checksum', () => {
+  it('the crc-32 package (src/platform/web.ts) gives zlib\'s CRC-32 (src/platform/node.ts) on every length', async () => {
+    const web = await import('../src/platform/web.js');
+    const node = await import('../src/platform/node.js');
+    for (const n of [0, 1, 7, 64, 1000, 65537]) {
+      const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 2654435761) >>> 24);
+      expect(web.crc32(bytes), `${n} bytes`).toBe(node.crc32(bytes));
+    }
+    expect(node.crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926); // the CRC-32 check value
+  });
+});
