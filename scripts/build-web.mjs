@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packMnist } from './pack-mnist.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(root, 'dist', 'web');
@@ -36,8 +37,9 @@ const result = await build({
   plugins: [platform],
 });
 // the pages of web/, beside the bundle they load
-for (const f of readdirSync(path.join(root, 'web')).filter((f) => f.endsWith('.html'))) copyFileSync(path.join(root, 'web', f), path.join(out, f));
+for (const f of readdirSync(path.join(root, 'web')).filter((f) => f.endsWith('.html') || f.endsWith('.js'))) copyFileSync(path.join(root, 'web', f), path.join(out, f));
 const wasmDir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
 for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(path.join(wasmDir, f), path.join(out, f));
+const digits = packMnist(path.join(out, 'mnist-subset.js'));
 const bytes = statSync(path.join(out, 'spikelr.js')).size;
-process.stdout.write(`dist/web/spikelr.js: ${(bytes / 2 ** 20).toFixed(2)} MiB from ${Object.keys(result.metafile.inputs).length} modules\n`);
+process.stdout.write(`dist/web/spikelr.js: ${(bytes / 2 ** 20).toFixed(2)} MiB from ${Object.keys(result.metafile.inputs).length} modules; mnist-subset.js ${(digits / 2 ** 20).toFixed(2)} MiB\n`);

@@ -4,7 +4,7 @@
  * run directories, worker threads, dataset files, NIR files — is added by src/index.ts.
  */
 export { SpikelrError } from './errors.js';
-export { lif, ifNeuron, synaptic, alif, readoutNeuron, analog, equationNeuron, neuronFromRecord, isSpiking, isUnit, modelOf, RESET_MODES, NEURON_KINDS, NEURON_MODELS, ACTIVATIONS } from './neurons/params.js';
+export { lif, ifNeuron, synaptic, alif, readoutNeuron, analog, equationNeuron, neuronFromRecord, isSpiking, isUnit, modelOf, RESET_MODES, NEURON_KINDS, NEURON_MODELS, NEURON_PRESETS, ACTIVATIONS } from './neurons/params.js';
 export type { LIFParams, SynapticParams, ALIFParams, ReadoutParams, AnalogParams, GRUParams, EquationParams, EquationOptions, SpikingParams, UnitParams, NeuronParams, NeuronKind, ResetMode, LIFOptions, Activation } from './neurons/params.js';
 export type { NeuronModel, Role, AdjointInput, AdjointStep, AdjointTrace, TangentInput, Coefficients } from './neurons/model.js';
 export { initialState, neuronStep, fireFor, lifStep, synapticStep, alifStep, readoutStep, gruStep, equationStep, alifThreshold, stateTensors } from './neurons/dynamics.js';
@@ -82,3 +82,4 @@ export { compileFormula } from './neurons/formula.js';
 export type { Surrogate } from './neurons/surrogate.js';
 export { backendChecks, checkLif, checkLrUnbiased, checkBpttGradient } from './checks.js';
 export type { CheckResult } from './checks.js';
+export { defaultConfig, COMMON_DEFAULTS } from './cli/defaults.js';

@@ -8,3 +8,9 @@ export * from './portable.js';
 export { initWebBackend, webBackendReport, WEB_BACKEND_CHOICES } from './backend-web.js';
 export type { WebBackendChoice, WebBackendOptions, WebBackendReport } from './backend-web.js';
 export * as tf from '@tensorflow/tfjs';
+
+import { barChartSvg, histogramSvg, lineChartSvg } from '../viz/charts.js';
+import { membraneSvg } from '../viz/membrane.js';
+import { rasterFromRecording, rasterLayer, rasterSvg } from '../viz/raster.js';
+/** The d3 renderers of spikelr/viz (SVG text; the HTML report writer is Node-only). */
+export const viz = { rasterFromRecording, rasterLayer, rasterSvg, membraneSvg, lineChartSvg, histogramSvg, barChartSvg };

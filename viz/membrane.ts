@@ -8,8 +8,8 @@ import { axisBottom, axisLeft, el, esc, svg } from './svg.js';
 export interface Trace {
   readonly label: string;
   readonly membrane: ArrayLike<number>;
-  /** A constant threshold, or one per step (ALIF). */
-  readonly threshold: number | ArrayLike<number>;
+  /** A constant threshold, or one per step (ALIF); null for a unit without one (a readout). */
+  readonly threshold: number | ArrayLike<number> | null;
   /** 1 where the neuron spiked. */
   readonly spikes?: ArrayLike<number>;
 }
@@ -22,9 +22,10 @@ export function membraneSvg(traces: readonly Trace[], o: { readonly width?: numb
   const body: string[] = [];
   traces.forEach((trace, i) => {
     const steps = trace.membrane.length;
-    const thr = (t: number) => (typeof trace.threshold === 'number' ? trace.threshold : trace.threshold[t]!);
+    const threshold = trace.threshold;
+    const thr = (t: number) => (threshold === null ? NaN : typeof threshold === 'number' ? threshold : threshold[t]!);
     const top = MARGIN.top + i * (ph + MARGIN.bottom);
-    const values = [...Array.from(trace.membrane), ...Array.from({ length: steps }, (_, t) => thr(t))];
+    const values = [...Array.from(trace.membrane), ...(threshold === null ? [] : Array.from({ length: steps }, (_, t) => thr(t)))];
     const [lo, hi] = extent(values) as [number, number];
     const x = scaleLinear().domain([0, Math.max(1, steps - 1)]).range([MARGIN.left, width - MARGIN.right]);
     const y = scaleLinear().domain([Math.min(lo, 0), hi === lo ? hi + 1 : hi]).nice().range([top + ph, top]);
@@ -34,7 +35,7 @@ export function membraneSvg(traces: readonly Trace[], o: { readonly width?: numb
       el('g', { class: 'trace', 'data-label': trace.label }, [
         el('text', { class: 'title', x: MARGIN.left, y: top - 8 }, esc(trace.label)),
         axisLeft(y, MARGIN.left - 2, 'membrane', 4, width - MARGIN.right),
-        el('path', { class: 'threshold', d: path(Array.from({ length: steps }, (_, t) => thr(t)))! }),
+        threshold === null ? '' : el('path', { class: 'threshold', d: path(Array.from({ length: steps }, (_, t) => thr(t)))! }),
         el('path', { class: 'membrane', d: path(Array.from(trace.membrane))! }),
         ...markers.map((t) => el('circle', { class: 'marker', cx: x(t), cy: y(thr(t)), r: 3.5, 'data-t': t }, el('title', {}, `spike at step ${t}`))),
         axisBottom(x, top + ph + 2, 'time step'),

@@ -11,7 +11,7 @@ import { ACCURACY_KINDS, MEMBRANE_REDUCTIONS } from '../learning/losses.js';
 import { OPTIMIZERS } from '../learning/optim.js';
 import { parseSchedule } from '../learning/schedule.js';
 import { formulaSurrogate, SURROGATE_NAMES } from '../neurons/surrogate.js';
-import { ESTIMATORS, METHODS, type MethodName } from '../learning/estimators/registry.js';
+import { METHODS, type MethodName } from '../learning/estimators/registry.js';
 import { TANGENTS } from '../learning/estimators/fg.js';
 import { REGULARIZERS } from '../learning/regularizers.js';
 import { SAMPLINGS } from '../learning/sampling.js';
@@ -136,27 +136,8 @@ export interface TrainConfig {
   deploy: Deployment | null;
 }
 
-/** Defaults shared by every method. */
-export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
-  dataset: 'mnist', dataDir: null, trainLimit: null, testLimit: null,
-  hidden: [1000], conv: null, recurrent: false, neuron: 'lif', neuronEquations: null, beta: 0.95, threshold: 1, reset: 'subtract', readoutBeta: 0.95,
-  steps: 25, encoding: 'rate', loss: 'ce-membrane', reduction: 'mean', accuracy: 'rate',
-  regularizer: 'none', regularizerWeight: 1, rateTarget: 0.1,
-  optimizer: 'adam', learningRate: 5e-4, momentum: 0.9, weightDecay: 0, schedule: 'constant',
-  epochs: 1, batchSize: 128, validation: 0, patience: null, maxSteps: null, seed: 0, checkpointEvery: 100, evalEvery: null, snapshots: false, workers: 0, pipeline: 0, microBatches: null,
-  decorrelate: 'none', decorrelationRate: 1e-3, decorrelationKappa: 0.5, decorrelationCentre: true, decorrelationInputs: 'estimate',
-  copies: 8, noise: 'logistic:0.5', score: 'spike', baseline: 'loo', sampling: 'mc',
-  directions: 8, tangent: 'exact',
-  surrogate: 'atan', surrogateScale: 2, surrogateFormula: '1 / (1 + (pi * x)^2)', truncate: null,
-  init: null, network: null, deploy: null,
-};
-
-/** Defaults per method: each registered method's recipe (see its file in learning/estimators/). */
-export const METHOD_DEFAULTS: Record<MethodName, Partial<TrainConfig>> = Object.fromEntries(METHODS.map((m) => [m, ESTIMATORS[m].defaults])) as Record<MethodName, Partial<TrainConfig>>;
-
-export function defaultConfig(method: TrainConfig['method']): TrainConfig {
-  return { ...COMMON_DEFAULTS, method, ...METHOD_DEFAULTS[method] } as TrainConfig;
-}
+import { defaultConfig } from './defaults.js';
+export { COMMON_DEFAULTS, METHOD_DEFAULTS, defaultConfig } from './defaults.js';
 
 type Rule = (value: unknown) => string | undefined;
 
