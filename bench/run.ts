@@ -130,12 +130,14 @@ async function measure(w: Workload): Promise<Record<string, unknown>> {
     activity = tf.tidy(() => tf.mean(out.records['hidden']!.spikes!).dataSync()[0]!);
     out.dispose();
   }
+  // the pipeline's last step: how busy each stage was (the slower one bounds the step)
+  const stages = sharded && 'lastTiming' in sharded ? sharded.lastTiming() : undefined;
   await sharded?.close();
   adam.dispose();
   net.dispose();
   times.sort((x, y) => x - y);
   const ms = times[Math.floor(times.length / 2)]!;
-  return { workload: w.name, msPerStep: Number(ms.toFixed(1)), samplesPerSecond: Number(((B / ms) * 1000).toFixed(1)), backend: report.name, threads: sharded ? workers + 1 : 1, ...(w.parallel ? { parallel: w.parallel } : {}), hiddenActivity: Number(activity.toFixed(3)), ...(peak ? { peakMiB: Number((peak / 2 ** 20).toFixed(1)) } : {}), minMs: Number(times[0]!.toFixed(1)), maxMs: Number(times.at(-1)!.toFixed(1)), machine };
+  return { workload: w.name, msPerStep: Number(ms.toFixed(1)), samplesPerSecond: Number(((B / ms) * 1000).toFixed(1)), backend: report.name, threads: sharded ? workers + 1 : 1, ...(w.parallel ? { parallel: w.parallel } : {}), ...(stages ? { stageBusyMs: stages.busyMs.map((b) => Number(b.toFixed(1))) } : {}), hiddenActivity: Number(activity.toFixed(3)), ...(peak ? { peakMiB: Number((peak / 2 ** 20).toFixed(1)) } : {}), minMs: Number(times[0]!.toFixed(1)), maxMs: Number(times.at(-1)!.toFixed(1)), machine };
 }
 
 /** fp32 matmul GFLOP/s of the backend at [T·B, 784] × [784, H]. */
