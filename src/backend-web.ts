@@ -55,6 +55,7 @@ async function attempt(candidate: Exclude<WebBackendChoice, 'auto'>, o: WebBacke
     if (!adapter) throw new Error('navigator.gpu gave no adapter');
   }
   if (candidate === 'wasm') setWasmPaths(o.wasmPath ?? new URL('./', host.location?.href ?? 'file:///').href);
+  if (candidate === 'webgpu') chunkWebgpuAddN();
   const ok = await tf.setBackend(candidate);
   if (!ok) throw new Error('failed to initialise');
   await tf.ready();
@@ -65,6 +66,36 @@ async function attempt(candidate: Exclude<WebBackendChoice, 'auto'>, o: WebBacke
     return `WebGL ${tf.env().getNumber('WEBGL_VERSION')} on ${renderer}`;
   }
   return candidate === 'webgpu' ? 'WebGPU' : candidate === 'wasm' ? `WebAssembly${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ' with SIMD' : ''}` : 'pure JavaScript';
+}
+
+/**
+ * tfjs-backend-webgpu 4.22's AddN binds every input at once: past the device's storage-buffer limit
+ * (8 per shader stage by default) the pipeline is invalid and the sum silently wrong. LR sums a
+ * time-constant input's adjoints over the T steps with addN. The override adds at most limit − 1
+ * inputs per program, then the partial sums, as the stock Concat already does for its inputs.
+ */
+let addNChunked = false;
+function chunkWebgpuAddN(): void {
+  if (addNChunked) return;
+  const stock = tf.getKernel('AddN', 'webgpu');
+  if (!stock) return;
+  addNChunked = true;
+  type Args = { inputs: tf.TensorInfo[]; backend: { device: { limits: { maxStorageBuffersPerShaderStage: number } }; disposeData(id: object): void }; attrs: object };
+  const run = stock.kernelFunc as unknown as (a: Args) => tf.TensorInfo;
+  const chunked = (args: Args): tf.TensorInfo => {
+    const most = Math.max(2, args.backend.device.limits.maxStorageBuffersPerShaderStage - 1);
+    if (args.inputs.length <= most) return run(args);
+    const partial: tf.TensorInfo[] = [];
+    for (let i = 0; i < args.inputs.length; i += most) {
+      const group = args.inputs.slice(i, i + most);
+      partial.push(group.length === 1 ? group[0]! : run({ ...args, inputs: group }));
+    }
+    const sum = chunked({ ...args, inputs: partial });
+    for (const t of partial) if (!args.inputs.includes(t)) args.backend.disposeData(t.dataId);
+    return sum;
+  };
+  tf.unregisterKernel('AddN', 'webgpu');
+  tf.registerKernel({ ...stock, kernelFunc: ((args: { inputs: Record<string, tf.TensorInfo> | tf.TensorInfo[] } & Omit<Args, 'inputs'>) => chunked({ ...args, inputs: Array.isArray(args.inputs) ? args.inputs : Object.values(args.inputs) })) as unknown as tf.KernelFunc });
 }
 
 let current: WebBackendReport | undefined;

@@ -8,6 +8,9 @@
  * - `lr-unbiased`: the mean of independent LR estimates against the exact gradient of the expected
  *   loss of a one-step noisy layer (logistic escape noise: p = σ((u − ϑ)/σ), so ∂E/∂u = p(1 − p)/σ),
  *   the distance measured in the estimates' own standard errors;
+ * - `lr-constant-input`: LR over T steps of a time-constant input, through the path that computes
+ *   the first layer's currents and weight gradient once (VJP of Σ_t ĝ_t), against the same estimate
+ *   through the T-fold path, with the same noise (two code paths, one answer);
  * - `bptt-gradient`: BPTT through a network whose spike is the smooth sigmoid step (so that the
  *   gradient is exact) against central finite differences of the float64 network.
  *
@@ -24,7 +27,7 @@ import { dense, readout } from './sim/layer.js';
 import { Network } from './sim/network.js';
 
 export interface CheckResult {
-  readonly name: 'lif' | 'lr-unbiased' | 'bptt-gradient';
+  readonly name: 'lif' | 'lr-unbiased' | 'lr-constant-input' | 'bptt-gradient';
   readonly ok: boolean;
   /** What was compared and how far apart it was. */
   readonly detail: string;
@@ -160,6 +163,36 @@ export function checkLrUnbiased(o: { readonly draws?: number; readonly copies?: 
   });
 }
 
+/** LR's time-constant-input path against its T-fold path, same noise. */
+export function checkLrConstantInput(): Promise<CheckResult> {
+  return timed('lr-constant-input', () => {
+    const [B, T, I, H, C] = [3, 12, 6, 5, 3];
+    const net = new Network({ input: [I], layers: [dense({ name: 'h', units: H, neuron: lif({ beta: 0.9, threshold: 1 }) }), readout({ name: 'r', units: C, beta: 0.9 })], seed: 0 });
+    setParameters(net, { 'h.weight': matrix(I, H, 31, 0.5, 0.3), 'h.bias': matrix(1, H, 32, 0.1)[0]!, 'r.weight': matrix(H, C, 33, 0.8), 'r.bias': matrix(1, C, 34, 0.1)[0]! });
+    const once = matrix(B, I, 35, 0.5, 0.5);
+    const input = tf.tensor(Array.from({ length: B }, (_, b) => Array.from({ length: T }, () => once[b]!)).flat(2), [B, T, I]);
+    const labels = tf.tensor1d([0, 1, 2], 'int32');
+    const lr = likelihoodRatio({ copies: 4, noise: escapeNoise('logistic', 0.5) });
+    const loss = membraneCrossEntropy('mean');
+    const [fast, slow] = [true, false].map((constantInTime) => {
+      const e = lr.estimate(net, { input, labels, constantInTime }, loss, 77);
+      const out = new Map([...e.gradients].map(([v, g]) => [v, Array.from(g.dataSync())]));
+      e.dispose();
+      return out;
+    });
+    let worst = 0, scale = 0;
+    for (const [v, want] of slow!) {
+      const got = fast!.get(v)!;
+      const size = Math.max(...want.map(Math.abs));
+      scale = Math.max(scale, size);
+      want.forEach((w, i) => (worst = Math.max(worst, Math.abs(got[i]! - w) / (1e-6 + size))));
+    }
+    tf.dispose([input, labels]);
+    net.dispose();
+    return { ok: worst < 1e-4 && scale > 1e-4, detail: `${slow!.size} gradients over ${T} steps: the constant-input path differs from the step-by-step path by ≤ ${worst.toExponential(1)} of each gradient's largest entry (< 1e-4 passes)` };
+  });
+}
+
 /** BPTT through a smooth-spike network against float64 central differences. */
 export function checkBpttGradient(): Promise<CheckResult> {
   return timed('bptt-gradient', () => {
@@ -217,5 +250,5 @@ export function checkBpttGradient(): Promise<CheckResult> {
 
 /** Every check on the active backend, one after the other. */
 export async function backendChecks(): Promise<CheckResult[]> {
-  return [await checkLif(), await checkLrUnbiased(), await checkBpttGradient()];
+  return [await checkLif(), await checkLrUnbiased(), await checkLrConstantInput(), await checkBpttGradient()];
 }

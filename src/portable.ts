@@ -80,6 +80,6 @@ export type { BPTTConfig } from './learning/estimators/bptt.js';
 export { atan, fastSigmoid, sigmoid, triangular, straightThrough, customSurrogate, formulaSurrogate, surrogateSpike, surrogateByName, SURROGATE_NAMES } from './neurons/surrogate.js';
 export { compileFormula } from './neurons/formula.js';
 export type { Surrogate } from './neurons/surrogate.js';
-export { backendChecks, checkLif, checkLrUnbiased, checkBpttGradient } from './checks.js';
+export { backendChecks, checkLif, checkLrUnbiased, checkLrConstantInput, checkBpttGradient } from './checks.js';
 export type { CheckResult } from './checks.js';
 export { defaultConfig, COMMON_DEFAULTS } from './cli/defaults.js';

@@ -14,7 +14,7 @@ describe('backend self-checks', () => {
   it.each(['wasm', 'cpu'])('pass on %s', async (backend) => {
     await initBackend({ backend, log: null });
     const results = await backendChecks();
-    expect(results.map((r) => r.name)).toEqual(['lif', 'lr-unbiased', 'bptt-gradient']);
+    expect(results.map((r) => r.name)).toEqual(['lif', 'lr-unbiased', 'lr-constant-input', 'bptt-gradient']);
     for (const r of results) {
       expect(r.ok, `${r.name}: ${r.detail}`).toBe(true);
       expect(r.backend).toBe(backend);

@@ -62,13 +62,13 @@ describe('spikelr in a web page (headless Chromium, GPU in software)', () => {
     expect(state['backend']).toBe(backend);
     if (backend === 'webgl') expect(await tab.textContent('#backend')).toMatch(/WebGL 2 on .*SwiftShader/);
     const results = (await tab.evaluate(() => (globalThis as unknown as { checkResults: { name: string; ok: boolean; detail: string; backend: string }[] }).checkResults));
-    expect(results.map((r) => r.name)).toEqual(['lif', 'lr-unbiased', 'bptt-gradient']);
+    expect(results.map((r) => r.name)).toEqual(['lif', 'lr-unbiased', 'lr-constant-input', 'bptt-gradient']);
     for (const r of results) {
       expect(r.ok, `${backend} ${r.name}: ${r.detail}`).toBe(true);
       expect(r.backend).toBe(backend);
     }
     // the table shows what the checks returned
-    expect(await tab.locator('tr[data-ok="true"]').count()).toBe(3);
+    expect(await tab.locator('tr[data-ok="true"]').count()).toBe(4);
     expect(errors).toEqual([]);
     await tab.close();
   }, 180_000);
