@@ -1,7 +1,8 @@
 /**
  * Choosing the tensor backend in a web page. `auto` tries, in order: `webgpu` (when
  * `navigator.gpu` gives an adapter), `webgl` (WebGL 2), `wasm`, `cpu` — the GPU first, as Node's
- * `auto` tries CUDA first — and reports what it took and why, as {@link initBackend} does in Node.
+ * `auto` tries CUDA first, but a GPU backend on a software renderer only after wasm — and reports
+ * what it took and why, as {@link initBackend} does in Node.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
@@ -38,7 +39,11 @@ const PLAN: Record<WebBackendChoice, readonly Exclude<WebBackendChoice, 'auto'>[
 /** The slice of the DOM used here (tsconfig's lib has no DOM types: the library also builds for Node). */
 interface Host {
   readonly navigator?: { readonly gpu?: { requestAdapter(): Promise<object | null> } };
-  readonly location?: { readonly href: string };
+  readonly location?: { readonly href: string; readonly protocol?: string };
+}
+interface Adapter {
+  readonly isFallbackAdapter?: boolean;
+  readonly info?: { readonly vendor?: string; readonly architecture?: string; readonly description?: string; readonly isFallbackAdapter?: boolean };
 }
 interface Gl {
   getExtension(name: string): { UNMASKED_RENDERER_WEBGL: number } | null;
@@ -47,25 +52,43 @@ interface Gl {
 }
 const host = globalThis as unknown as Host;
 
-async function attempt(candidate: Exclude<WebBackendChoice, 'auto'>, o: WebBackendOptions): Promise<string> {
+/** A renderer or adapter that draws on the CPU (no GPU behind it). */
+const SOFTWARE = /swiftshader|llvmpipe|softpipe|software|basic render|microsoft basic/i;
+
+interface Started {
+  readonly detail: string;
+  /** The GPU backend runs on a software renderer (slower than wasm on the same CPU). */
+  readonly software: boolean;
+}
+
+async function attempt(candidate: Exclude<WebBackendChoice, 'auto'>, o: WebBackendOptions): Promise<Started> {
   if (candidate === 'webgpu') {
     const gpu = host.navigator?.gpu;
     if (!gpu) throw new Error('navigator.gpu is missing (no WebGPU in this browser)');
-    const adapter = await gpu.requestAdapter();
+    const adapter = (await gpu.requestAdapter()) as Adapter | null;
     if (!adapter) throw new Error('navigator.gpu gave no adapter');
+    const info = adapter.info ?? {};
+    const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
+    chunkWebgpuAddN();
+    if (!(await tf.setBackend('webgpu'))) throw new Error('failed to initialise');
+    await tf.ready();
+    return { detail: `WebGPU${name ? ` on ${name}` : ''}`, software: adapter.isFallbackAdapter === true || info.isFallbackAdapter === true || SOFTWARE.test(name) };
   }
-  if (candidate === 'wasm') setWasmPaths(o.wasmPath ?? new URL('./', host.location?.href ?? 'file:///').href);
-  if (candidate === 'webgpu') chunkWebgpuAddN();
-  const ok = await tf.setBackend(candidate);
-  if (!ok) throw new Error('failed to initialise');
+  if (candidate === 'wasm') {
+    const base = o.wasmPath ?? new URL('./', host.location?.href ?? 'file:///').href;
+    // browsers refuse to fetch a page's own files under file:// (CORS): say so instead of a console error
+    if (base.startsWith('file:')) throw new Error('its .wasm files cannot be fetched by a page opened from file://; serve the folder (any static server) or pass wasmPath');
+    setWasmPaths(base);
+  }
+  if (!(await tf.setBackend(candidate))) throw new Error('failed to initialise');
   await tf.ready();
   if (candidate === 'webgl') {
     const gl = (tf.backend() as unknown as { gpgpu?: { gl?: Gl } }).gpgpu?.gl;
     const info = gl?.getExtension('WEBGL_debug_renderer_info');
     const renderer = gl && info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : gl ? String(gl.getParameter(gl.RENDERER)) : 'unknown renderer';
-    return `WebGL ${tf.env().getNumber('WEBGL_VERSION')} on ${renderer}`;
+    return { detail: `WebGL ${tf.env().getNumber('WEBGL_VERSION')} on ${renderer}`, software: SOFTWARE.test(renderer) };
   }
-  return candidate === 'webgpu' ? 'WebGPU' : candidate === 'wasm' ? `WebAssembly${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ' with SIMD' : ''}` : 'pure JavaScript';
+  return { detail: candidate === 'wasm' ? `WebAssembly${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ' with SIMD' : ''}` : 'pure JavaScript', software: false };
 }
 
 /**
@@ -105,22 +128,43 @@ export function webBackendReport(): WebBackendReport | undefined {
   return current;
 }
 
-/** Selects and initialises the backend; a named backend that cannot start is an error naming why. */
+/**
+ * Selects and initialises the backend; a named backend that cannot start is an error naming why.
+ * `auto` takes a GPU only when a GPU is behind it: a software renderer (SwiftShader, llvmpipe) is
+ * tried after wasm, which is several times faster on the same CPU.
+ */
 export async function initWebBackend(o: WebBackendOptions = {}): Promise<WebBackendReport> {
   const requested = o.backend ?? 'auto';
   if (!(WEB_BACKEND_CHOICES as readonly string[]).includes(requested)) throw new SpikelrError(`backend: unknown backend '${requested}'; expected one of ${WEB_BACKEND_CHOICES.join(', ')}`);
   tf.enableProdMode();
   const attempts: { candidate: string; ok: boolean; detail: string }[] = [];
+  const deferred: { candidate: Exclude<WebBackendChoice, 'auto'>; detail: string }[] = [];
+  const take = (candidate: Exclude<WebBackendChoice, 'auto'>, detail: string): WebBackendReport => {
+    attempts.push({ candidate, ok: true, detail });
+    const skipped = attempts.filter((a) => !a.ok).map((a) => `${a.candidate}: ${a.detail}`);
+    const notice = `spikelr: backend ${candidate} (${detail}; ${requested}${skipped.length ? `; skipped ${skipped.join(', ')}` : ''})`;
+    return (current = { name: candidate, requested, attempts, notice });
+  };
   for (const candidate of PLAN[requested]) {
     try {
-      const detail = await attempt(candidate, o);
-      attempts.push({ candidate, ok: true, detail });
-      const skipped = attempts.filter((a) => !a.ok).map((a) => `${a.candidate}: ${a.detail}`);
-      const notice = `spikelr: backend ${candidate} (${detail}; ${requested}${skipped.length ? `; skipped ${skipped.join(', ')}` : ''})`;
-      current = { name: candidate, requested, attempts, notice };
-      return current;
+      const started = await attempt(candidate, o);
+      if (requested === 'auto' && started.software) {
+        attempts.push({ candidate, ok: false, detail: `software rendering (${started.detail}), tried after wasm` });
+        deferred.push({ candidate, detail: started.detail });
+        continue;
+      }
+      return take(candidate, started.detail);
     } catch (err) {
       attempts.push({ candidate, ok: false, detail: (err as Error).message.split('\n')[0]! });
+    }
+    // past wasm: a software GPU before pure JavaScript (webgl's is the faster of the two)
+    if (candidate === 'wasm') {
+      for (const d of [...deferred].sort((a, b) => (a.candidate === 'webgl' ? -1 : b.candidate === 'webgl' ? 1 : 0))) {
+        if (await tf.setBackend(d.candidate)) {
+          attempts.splice(attempts.findIndex((a) => a.candidate === d.candidate), 1);
+          return take(d.candidate, d.detail);
+        }
+      }
     }
   }
   throw new SpikelrError(`backend: could not start '${requested}': ${attempts.map((a) => `${a.candidate} (${a.detail})`).join('; ')}`);

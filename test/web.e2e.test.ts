@@ -10,6 +10,8 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -43,16 +45,45 @@ describe('spikelr in a web page (headless Chromium, GPU in software)', () => {
     return { tab, errors };
   }
 
-  it('auto takes the GPU (WebGPU first), and says so', async () => {
+  it('auto takes a GPU only when one is behind it: here (SwiftShader, from file://) WebGL, and says why', async () => {
     const tab = await browser.newPage();
     const errors: string[] = [];
     tab.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     tab.on('pageerror', (e) => errors.push(e.message));
     await tab.goto(playground);
     await tab.waitForFunction(() => (globalThis as unknown as { playground: { state: string } }).playground.state !== 'loading', undefined, { timeout: 120_000 });
-    expect(await tab.textContent('#status')).toMatch(/^spikelr: backend webgpu \(WebGPU; auto\)/);
+    const notice = (await tab.textContent('#status')) ?? '';
+    // the software WebGPU adapter and WebGL renderer come after wasm, which a file:// page cannot fetch
+    expect(notice).toMatch(/^spikelr: backend webgl \(WebGL 2 on .*SwiftShader.*; auto; skipped webgpu: software rendering \(WebGPU on .*swiftshader.*\), tried after wasm, wasm: its \.wasm files cannot be fetched by a page opened from file:\/\//i);
     expect(errors).toEqual([]);
     await tab.close();
+  }, 180_000);
+
+  it('served over http, auto takes wasm before the software GPUs', async () => {
+    const root = path.resolve('dist/web');
+    const server = http.createServer((req, res) => {
+      const file = path.join(root, path.normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
+      readFile(file).then((body) => {
+        res.writeHead(200, { 'content-type': file.endsWith('.wasm') ? 'application/wasm' : file.endsWith('.js') ? 'text/javascript' : 'text/html' });
+        res.end(body);
+      }, () => {
+        res.writeHead(404);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const tab = await browser.newPage();
+    const errors: string[] = [];
+    tab.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    try {
+      await tab.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/index.html`);
+      await tab.waitForFunction(() => (globalThis as unknown as { playground: { state: string } }).playground.state !== 'loading', undefined, { timeout: 120_000 });
+      expect(await tab.textContent('#status')).toMatch(/^spikelr: backend wasm \(WebAssembly with SIMD; auto; skipped webgpu: software rendering .*, webgl: software rendering \(WebGL 2 on .*SwiftShader/);
+      expect(errors).toEqual([]);
+    } finally {
+      await tab.close();
+      server.close();
+    }
   }, 180_000);
 
   it.each(['webgl', 'webgpu', 'cpu'])('the backend checks pass on %s, with no console error', async (backend) => {
