@@ -131,6 +131,31 @@ describe('layer-parallel LR: three stages, spiking output', () => {
   });
 });
 
+describe('layer-parallel LR: conv layers and decorrelated inputs', () => {
+  it.each([
+    ['a conv network split after its pooling (image activations cross as bits)', { hidden: [12], conv: '4c3-p2', decorrelate: 'none' as const }, [8, 8, 1], [2]],
+    ['decorrelated dense layers (R and μ travel with the weights)', { hidden: [14, 10], conv: null, decorrelate: 'all' as const }, [30], [1]],
+  ])('%s gives the single-thread estimate', async (_, keys, shape, split) => {
+    const config: TrainConfig = { ...defaultConfig('lr'), ...keys, steps: 4, copies: 4, encoding: 'rate', dataset: 'mnist' };
+    const parts = shardParts({ config, inputShape: shape, classes });
+    const pipe = await pipelinedLR(lrConfigOf(config), parts.network, { module: recipeModule, exportName: 'shardParts', args: { config, inputShape: shape, classes } }, { microBatches: 2, split });
+    try {
+      const batch = tf.tidy(() => ({
+        input: tf.cast(tf.less(tf.randomUniform([6, config.steps, ...shape], 0, 1, 'float32', 41), 0.4), 'float32'),
+        labels: tf.tensor1d([0, 1, 2, 0, 1, 2], 'int32'),
+      }));
+      const e = pipe.estimate(parts.network, batch, parts.loss, 13);
+      const want = reference(config, parts, batch, 13, 2);
+      expectSame(e, want, names(parts.network));
+      e.dispose();
+      tf.dispose([...want.gradients.values(), batch.input, batch.labels]);
+    } finally {
+      await pipe.close();
+      parts.network.dispose();
+    }
+  });
+});
+
 describe('layer-parallel LR: the split does not change the estimate', () => {
   const config: TrainConfig = { ...defaultConfig('lr'), hidden: [20, 16], steps: 5, copies: 4, encoding: 'rate' };
   it('two stages cut after the first or the second layer give the same gradients, bit for bit', async () => {
