@@ -194,3 +194,31 @@ describe('spikelr in a web page (headless Chromium, GPU in software)', () => {
     }, 60_000);
   });
 });
+describe('spikelr serve', () => {
+  it('serves the playground, its digits and the wasm binaries over http, and nothing outside dist/web', async () => {
+    const { serve } = await import('../src/cli/serve.js');
+    const server = await serve({ port: 0, host: '127.0.0.1', root: path.resolve('dist/web') });
+    try {
+      const get = (p: string) => fetch(new URL(p, server.url));
+      const index = await get('/');
+      expect(index.status).toBe(200);
+      expect(index.headers.get('content-type')).toMatch(/text\/html/);
+      expect(await index.text()).toMatch(/spikelr playground/);
+      const wasm = await get('/tfjs-backend-wasm-simd.wasm');
+      expect(wasm.headers.get('content-type')).toBe('application/wasm');
+      expect(new Uint8Array(await wasm.arrayBuffer()).subarray(0, 4)).toEqual(Uint8Array.of(0, 0x61, 0x73, 0x6d)); // \0asm
+      expect((await get('/mnist-subset.js')).status).toBe(200);
+      expect((await get('/nothing.html')).status).toBe(404);
+      // dist/src/index.js exists, one folder up: a path that climbs out stays inside and finds nothing
+      expect((await get('/..%2fsrc%2findex.js')).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('says how to build the page when it is missing, and what a port can be', async () => {
+    const { serve } = await import('../src/cli/serve.js');
+    await expect(serve({ port: 0, host: '127.0.0.1', root: path.resolve('test') })).rejects.toThrow(/has no index.html: build the web page first \(npm run build:web\)/);
+    await expect(serve({ port: 80000, host: '127.0.0.1' })).rejects.toThrow(/--port must be an integer from 0 to 65535 \(0: any free port\), got 80000/);
+  });
+});

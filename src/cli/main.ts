@@ -17,6 +17,7 @@ import { addConfigFlags, configFlags } from './flags.js';
 import { resumeTraining, runEvaluation, runTraining } from './train.js';
 import { exportCommand, importCommand } from './nir.js';
 import { runFinetune } from './finetune.js';
+import { serve } from './serve.js';
 import { DEFAULT_DT } from '../sim/nir/index.js';
 
 const version = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
@@ -261,6 +262,16 @@ program
   .action(async (file: string, opts: { out: string; dt?: number; force: boolean }) => {
     await initBackend({ backend: backendOption() });
     process.stdout.write(JSON.stringify(await importCommand(file, opts)) + '\n');
+  });
+
+program
+  .command('serve')
+  .description('serve the web playground and the backend check page (dist/web) on this machine; open the printed address in a browser')
+  .option('--port <n>', 'port (0: any free one)', integer(0), 8080)
+  .option('--host <address>', 'address to listen on (0.0.0.0: every interface)', '127.0.0.1')
+  .action(async (opts: { port: number; host: string }) => {
+    const { url } = await serve(opts);
+    process.stdout.write(`spikelr: the playground is at ${url} (the backend check at ${url}check.html); Ctrl-C stops\n`);
   });
 
 /**
