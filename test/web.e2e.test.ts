@@ -152,6 +152,9 @@ describe('spikelr in a web page (headless Chromium, GPU in software)', () => {
       expect(new Set(drawn)).toEqual(new Set(want));
       expect(drawn).toHaveLength(want.length);
       expect(await tab.locator('#membranes svg g.trace').count()).toBeGreaterThanOrEqual(4);
+      // every temporary freed: the live tensor count after each step (evaluations and rasters included) stays flat
+      const live = await tab.evaluate(() => (globalThis as unknown as { playground: { runs: { liveTensors: number[] }[] } }).playground.runs[0]!.liveTensors);
+      expect(new Set(live.slice(2)).size, `live tensors per step: ${live.join(' ')}`).toBe(1);
       expect(errors).toEqual([]);
     }, 240_000);
 

@@ -110,7 +110,9 @@
       const idx = Int32Array.from({ length: Math.min(250, data.test.count - from) }, (_, i) => from + i);
       const input = data.testSeq.batch(idx, 0);
       const out = net.run(input, { constantInput: true });
-      const guesses = tf.tidy(() => S.predict(tf.transpose(out.output, [1, 0, 2]))).dataSync();
+      const predicted = tf.tidy(() => S.predict(tf.transpose(out.output, [1, 0, 2])));
+      const guesses = predicted.dataSync();
+      predicted.dispose();
       guesses.forEach((g, i) => (correct += g === data.test.labels[idx[i]] ? 1 : 0));
       out.dispose();
       input.dispose();
@@ -120,7 +122,7 @@
 
   function makeRun(s, method) {
     const net = network(s);
-    return { name: method, method, net, est: estimator(s, method), opt: S.optimizer({ kind: 'adam', learningRate: s.learningRate }), loss: S.membraneCrossEntropy('mean'), step: 0, losses: [], evals: [], msPerStep: 0 };
+    return { name: method, method, net, est: estimator(s, method), opt: S.optimizer({ kind: 'adam', learningRate: s.learningRate }), loss: S.membraneCrossEntropy('mean'), step: 0, losses: [], evals: [], msPerStep: 0, liveTensors: [] };
   }
 
   function oneStep(run, s) {
@@ -196,6 +198,7 @@
           drawRaster(page.runs[0].net, s, page.runs[0].name);
         }
         if (step % 5 === 4 || step + 1 === s.trainSteps) drawCurves();
+        page.runs[0].liveTensors.push(tf.memory().numTensors);
         status(`step ${step + 1} of ${s.trainSteps}; ${tf.memory().numTensors} tensors live`);
         await tf.nextFrame(); // the page stays responsive: draw, take clicks
       }
