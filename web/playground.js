@@ -242,6 +242,10 @@
     for (const m of S.METHODS) $('method').append(new Option(`${m}: ${S.ESTIMATORS[m].description}`, m));
     const query = new URLSearchParams(location.search);
     for (const [key, value] of query) if ($(key)) $(key).value = value;
+    // K means nothing to a method without random samples (BPTT)
+    const samplesK = () => ($('copies').disabled = !S.ESTIMATORS[$('method').value].samples);
+    $('method').addEventListener('change', samplesK);
+    samplesK();
     $('train').addEventListener('click', () => train([$('method').value]));
     $('compare').addEventListener('click', () => train(['lr', 'bptt']));
     $('stop').addEventListener('click', () => (stopRequested = true));
