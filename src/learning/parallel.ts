@@ -102,8 +102,14 @@ export async function startWorker(script: string, data: { readonly recipe: Shard
   try {
     await new Promise<void>((resolve, reject) => {
       worker.once('error', reject);
-      worker.once('exit', (code) => reject(new SpikelrError(`${what} exited with code ${code} while starting`)));
-      control.once('message', (m: { ready?: true; error?: string }) => (m.ready ? resolve() : reject(new SpikelrError(`${what} failed to start: ${m.error}`))));
+      const report = (m: { ready?: true; error?: string }) => (m.ready ? resolve() : reject(new SpikelrError(`${what} failed to start: ${m.error}`)));
+      // a thread that failed posts why and ends: its exit can overtake the message, which is then still queued
+      worker.once('exit', (code) => {
+        const queued = receiveMessageOnPort(control)?.message as { ready?: true; error?: string } | undefined;
+        if (queued) report(queued);
+        else reject(new SpikelrError(`${what} exited with code ${code} while starting`));
+      });
+      control.once('message', report);
     });
   } catch (err) {
     await worker.terminate();
