@@ -111,23 +111,34 @@ describe('layer-parallel LR (pipeline of worker threads)', () => {
   });
 });
 
+/**
+ * A pipeline of `config`'s network for data of `shape`, split at `split`, against the single-thread
+ * estimate of each of its two micro-batches on a rate-coded batch of `size` samples.
+ */
+async function againstSingleThread(config: TrainConfig, shape: number[], split: number[], size: number, seed: number): Promise<readonly (readonly [number, number])[]> {
+  const parts = shardParts({ config, inputShape: shape, classes });
+  const pipe = await pipelinedLR(lrConfigOf(config), parts.network, { module: recipeModule, exportName: 'shardParts', args: { config, inputShape: shape, classes } }, { stages: split.length + 1, microBatches: 2, split });
+  try {
+    const batch = tf.tidy(() => ({
+      input: tf.cast(tf.less(tf.randomUniform([size, config.steps, ...shape], 0, 1, 'float32', seed), 0.4), 'float32'),
+      labels: tf.tensor1d(Int32Array.from({ length: size }, (_, i) => i % classes), 'int32'),
+    }));
+    const e = pipe.estimate(parts.network, batch, parts.loss, seed);
+    const want = reference(config, parts, batch, seed, 2);
+    expectSame(e, want, names(parts.network));
+    e.dispose();
+    tf.dispose([...want.gradients.values(), batch.input, batch.labels]);
+    return pipe.stageLayers()!;
+  } finally {
+    await pipe.close();
+    parts.network.dispose();
+  }
+}
+
 describe('layer-parallel LR: three stages, spiking output', () => {
-  const config: TrainConfig = { ...defaultConfig('lr'), hidden: [20, 16], steps: 5, copies: 4, encoding: 'rate', loss: 'ce-count', pipeline: 3, microBatches: 2 };
   it('each layer on its own thread gives the single-thread estimate', async () => {
-    const parts = shardParts({ config, inputShape, classes });
-    const pipe = await pipelinedLR(lrConfigOf(config), parts.network, { module: recipeModule, exportName: 'shardParts', args: { config, inputShape, classes } }, { stages: 3, microBatches: 2, split: [1, 2] });
-    try {
-      const batch = batchOf(config, 9, 21);
-      const e = pipe.estimate(parts.network, batch, parts.loss, 7);
-      expect(pipe.stageLayers()).toEqual([[0, 1], [1, 2], [2, 3]]);
-      const want = reference(config, parts, batch, 7, 2);
-      expectSame(e, want, names(parts.network));
-      e.dispose();
-      tf.dispose([...want.gradients.values(), batch.input, batch.labels]);
-    } finally {
-      await pipe.close();
-      parts.network.dispose();
-    }
+    const config: TrainConfig = { ...defaultConfig('lr'), hidden: [20, 16], steps: 5, copies: 4, encoding: 'rate', loss: 'ce-count' };
+    expect(await againstSingleThread(config, inputShape, [1, 2], 9, 7)).toEqual([[0, 1], [1, 2], [2, 3]]);
   });
 });
 
@@ -136,23 +147,8 @@ describe('layer-parallel LR: conv layers and decorrelated inputs', () => {
     ['a conv network split after its pooling (image activations cross as bits)', { hidden: [12], conv: '4c3-p2', decorrelate: 'none' as const }, [8, 8, 1], [2]],
     ['decorrelated dense layers (R and μ travel with the weights)', { hidden: [14, 10], conv: null, decorrelate: 'all' as const }, [30], [1]],
   ])('%s gives the single-thread estimate', async (_, keys, shape, split) => {
-    const config: TrainConfig = { ...defaultConfig('lr'), ...keys, steps: 4, copies: 4, encoding: 'rate', dataset: 'mnist' };
-    const parts = shardParts({ config, inputShape: shape, classes });
-    const pipe = await pipelinedLR(lrConfigOf(config), parts.network, { module: recipeModule, exportName: 'shardParts', args: { config, inputShape: shape, classes } }, { microBatches: 2, split });
-    try {
-      const batch = tf.tidy(() => ({
-        input: tf.cast(tf.less(tf.randomUniform([6, config.steps, ...shape], 0, 1, 'float32', 41), 0.4), 'float32'),
-        labels: tf.tensor1d([0, 1, 2, 0, 1, 2], 'int32'),
-      }));
-      const e = pipe.estimate(parts.network, batch, parts.loss, 13);
-      const want = reference(config, parts, batch, 13, 2);
-      expectSame(e, want, names(parts.network));
-      e.dispose();
-      tf.dispose([...want.gradients.values(), batch.input, batch.labels]);
-    } finally {
-      await pipe.close();
-      parts.network.dispose();
-    }
+    const config: TrainConfig = { ...defaultConfig('lr'), ...keys, steps: 4, copies: 4, encoding: 'rate' };
+    expect((await againstSingleThread(config, shape, split, 6, 13))[1]![0]).toBe(split[0]);
   });
 });
 
