@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig, type TrainConfig } from '../src/cli/config.js';
 import { shardParts, trainingEstimator } from '../src/cli/recipe.js';
-import { shardedEstimator, type ShardedEstimator } from '../src/learning/parallel.js';
+import { assignNamed, shardedEstimator, variablesByName, type ShardedEstimator } from '../src/learning/parallel.js';
+import { parameterNames } from '../src/learning/trainer.js';
 import { streamKey } from '../src/sim/random.js';
 
 const config: TrainConfig = { ...defaultConfig('lr'), hidden: [24], steps: 6, copies: 4, encoding: 'rate', workers: 1 };
@@ -90,5 +91,19 @@ describe('sharded estimator (worker threads)', () => {
   it('reports a recipe module without the named export', async () => {
     await expect(shardedEstimator(parts.estimator, { module: new URL('../src/cli/recipe.ts', import.meta.url).href, exportName: 'nothingHere' }))
       .rejects.toThrow(/shard worker failed to start: .*has no function export 'nothingHere'/);
+  });
+});
+
+describe('parameters as workers take them', () => {
+  it('assignNamed sets each variable to its values and leaves no tensor behind; an unknown name is an error', () => {
+    const parts = shardParts({ config, inputShape, classes });
+    const variables = variablesByName(parameterNames(parts.network));
+    const params = [...variables].map(([name, v]) => ({ name, values: Float32Array.from({ length: v.size }, (_, i) => i / 7) }));
+    const before = tf.memory().numTensors;
+    for (let step = 0; step < 3; step++) assignNamed(variables, params);
+    expect(tf.memory().numTensors).toBe(before);
+    for (const { name, values } of params) expect(Array.from(variables.get(name)!.dataSync())).toEqual(Array.from(values));
+    expect(() => assignNamed(variables, [{ name: 'nowhere.weight', values: new Float32Array(1) }])).toThrow(/the recipe's network has no parameter 'nowhere.weight'; every thread must build the same network/);
+    parts.network.dispose();
   });
 });

@@ -25,6 +25,7 @@ import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
 import type { Batch, EstimateOptions, Estimator, GradientEstimate } from './estimators/lr.js';
 import type { RowLoss } from './losses.js';
+import { initBackend } from '../backend.js';
 import { parameterNames } from './trainer.js';
 
 /**
@@ -80,6 +81,53 @@ export function compiledModule(file: string): string {
   if (!file.endsWith('.ts')) return file;
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   return path.join(root, 'dist', path.relative(root, file)).replace(/\.ts$/, '.js');
+}
+
+/** Named float32 values: parameters and gradients as they cross between threads. */
+export type NamedArrays = readonly { readonly name: string; readonly values: Float32Array }[];
+
+/** A network's variables by name, from its {@link parameterNames} (`layer.param`). */
+export function variablesByName(names: ReadonlyMap<tf.Variable, string>): Map<string, tf.Variable> {
+  return new Map([...names].map(([v, name]) => [name, v]));
+}
+
+/**
+ * Sets each named variable to its values (a worker taking the calling thread's parameters),
+ * freeing the temporary each value arrives in; a name the network lacks is an error.
+ */
+export function assignNamed(variables: ReadonlyMap<string, tf.Variable>, params: NamedArrays): void {
+  for (const { name, values } of params) {
+    const v = variables.get(name);
+    check(v !== undefined, () => `the recipe's network has no parameter '${name}'; every thread must build the same network`);
+    const t = tf.tensor(values, v.shape);
+    v.assign(t);
+    t.dispose();
+  }
+}
+
+/**
+ * Adds a worker's named gradients, times `factor`, into `gradients` (the sums stay outside any
+ * tidy); `who` names the worker in the error for a name the network lacks.
+ */
+export function addNamed(gradients: Map<tf.Variable, tf.Tensor>, variables: ReadonlyMap<string, tf.Variable>, named: NamedArrays, factor: number, who: string): void {
+  for (const { name, values } of named) {
+    const v = variables.get(name);
+    if (!v) throw new SpikelrError(`${who} returned a gradient for '${name}', which the network does not have: the recipe must build the same network`);
+    const previous = gradients.get(v);
+    gradients.set(v, tf.tidy(() => {
+      const term = factor === 1 ? tf.tensor(values, v.shape) : tf.mul(tf.tensor(values, v.shape), factor);
+      return previous ? tf.add(previous, term) : term;
+    }));
+    previous?.dispose();
+  }
+}
+
+/** In a worker thread: its backend started, then the recipe's network, estimator and loss. */
+export async function recipeParts(recipe: ShardRecipe, backend: string): Promise<ShardParts> {
+  await initBackend({ backend, log: null });
+  const factory = (await import(recipe.module))[recipe.exportName] as ((args: unknown) => ShardParts | Promise<ShardParts>) | undefined;
+  if (typeof factory !== 'function') throw new Error(`${recipe.module} has no function export '${recipe.exportName}'`);
+  return factory(recipe.args);
 }
 
 interface Thread {
@@ -178,23 +226,11 @@ export async function shardedEstimator(local: Estimator, recipe: ShardRecipe, o:
       mine.dispose();
       throw new SpikelrError(`shard worker failed: ${failed.error}`);
     }
-    const byName = new Map([...names].map(([v, name]) => [name, v]));
+    const byName = variablesByName(names);
     const gradients = new Map<tf.Variable, tf.Tensor>();
     const share = (i: number) => (bounds[i + 1]! - bounds[i]!) / B;
-    tf.tidy(() => {
-      for (const [v, g] of mine.gradients) gradients.set(v, tf.keep(tf.mul(g, share(0))));
-      results.forEach((r, i) => {
-        if (!r.ok) return;
-        for (const { name, values } of r.gradients) {
-          const v = byName.get(name);
-          if (!v) throw new SpikelrError(`shard worker returned a gradient for '${name}', which the network does not have: the recipe must build the same network`);
-          const term = tf.mul(tf.tensor(values, v.shape), share(i + 1));
-          const previous = gradients.get(v);
-          gradients.set(v, tf.keep(previous ? tf.add(previous, term) : term));
-          previous?.dispose();
-        }
-      });
-    });
+    for (const [v, g] of mine.gradients) gradients.set(v, tf.mul(g, share(0)));
+    results.forEach((r, i) => r.ok && addNamed(gradients, byName, r.gradients, share(i + 1), 'shard worker'));
     const totalLoss = results.reduce((sum, r, i) => sum + (r.ok ? r.loss * share(i + 1) : 0), mine.loss * share(0));
     mine.dispose();
     return { gradients, loss: totalLoss, dispose: () => tf.dispose([...gradients.values()]) };

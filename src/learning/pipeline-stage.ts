@@ -12,7 +12,6 @@
  * is Σ_m (B_m/B)·ĝ_m, the batch-mean of the single-thread LR estimate of each micro-batch.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check } from '../errors.js';
 import type { EscapeNoise } from '../neurons/noise.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
@@ -21,6 +20,7 @@ import { copyLabels, noisePerLayer, noisyGradients, readoutGradients, rowLosses,
 import { copyForward, type CopyForward } from './forward.js';
 import type { RowLoss } from './losses.js';
 import { addInto } from './running-sum.js';
+import { assignNamed, variablesByName, type NamedArrays } from './parallel.js';
 import { parameterNames } from './trainer.js';
 
 /** One step's work for a stage, sent by the calling thread. */
@@ -38,7 +38,7 @@ export interface StageTask {
   /** The batch's labels (the last stage's; empty for the others). */
   readonly labels: Int32Array;
   /** The current values of the stage's parameters (workers only). */
-  readonly params: readonly { readonly name: string; readonly values: Float32Array }[];
+  readonly params: NamedArrays;
 }
 
 /** A stage's output for one micro-batch, as it crosses to the next thread (shared memory). */
@@ -54,7 +54,7 @@ export interface Activation {
 
 /** A worker stage's reply at the end of a step: its summed gradients (and, last, the loss), or why it failed. */
 export type StageResult = { readonly step: number } & (
-  | { readonly ok: true; readonly loss: number; readonly gradients: { readonly name: string; readonly values: Float32Array }[]; readonly busyMs: number }
+  | { readonly ok: true; readonly loss: number; readonly gradients: NamedArrays; readonly busyMs: number }
   | { readonly ok: false; readonly error: string });
 
 /** Row weights for micro-batch m, from the last stage to each earlier one. */
@@ -95,25 +95,13 @@ export class Stage {
   private readonly variables: Map<string, tf.Variable>;
 
   constructor(readonly net: Network, private readonly config: Resolved, private readonly loss: RowLoss) {
-    this.variables = new Map([...parameterNames(net)].map(([v, name]) => [name, v]));
-  }
-
-  get step(): number | undefined {
-    return this.task?.step;
-  }
-
-  get isLast(): boolean {
-    return this.task !== undefined && this.task.layers[1] === this.net.layers.length;
+    this.variables = variablesByName(parameterNames(net));
   }
 
   /** Starts a step: the task's parameters set, the noise scaled, the running sums emptied. */
   begin(task: StageTask): void {
     this.reset();
-    for (const { name, values } of task.params) {
-      const v = this.variables.get(name);
-      check(v !== undefined, () => `pipeline stage: the network has no parameter '${name}'; every stage must build the same network`);
-      v.assign(tf.tensor(values, v.shape));
-    }
+    assignNamed(this.variables, task.params);
     this.task = task;
     const scale = task.sigmaScale;
     this.noise = noisePerLayer(this.net, this.config.noise).map((n) => (n && scale !== 1 ? { ...n, sigma: n.sigma * scale } : n));

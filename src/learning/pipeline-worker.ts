@@ -11,11 +11,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { workerData, type MessagePort } from 'node:worker_threads';
-import { initBackend } from '../backend.js';
 import { validate, type LRConfig } from './estimators/lr.js';
 import type { CopyForward } from './forward.js';
 import { parameterNames } from './trainer.js';
-import type { ShardParts, ShardRecipe } from './parallel.js';
+import { recipeParts, type ShardRecipe } from './parallel.js';
 import { packActivation, Stage, unpackActivation, type Activation, type RowWeights, type StageResult, type StageTask } from './pipeline-stage.js';
 
 interface Ports {
@@ -45,10 +44,7 @@ function reply(message: StageResult, transfer: ArrayBuffer[] = []): void {
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 try {
-  await initBackend({ backend, log: null });
-  const factory = (await import(recipe.module))[recipe.exportName] as ((args: unknown) => ShardParts | Promise<ShardParts>) | undefined;
-  if (typeof factory !== 'function') throw new Error(`${recipe.module} has no function export '${recipe.exportName}'`);
-  const { network, loss } = await factory(recipe.args);
+  const { network, loss } = await recipeParts(recipe, backend);
   const stage = new Stage(network, validate(config), loss);
   const names = parameterNames(network);
   let task: StageTask | undefined;

@@ -28,7 +28,7 @@ import { validate, type LRConfig, type Resolved } from './estimators/lr.js';
 import type { Batch, EstimateOptions, Estimator, GradientEstimate } from './estimators/types.js';
 import type { CopyForward } from './forward.js';
 import type { RowLoss } from './losses.js';
-import { startWorker, type ShardRecipe } from './parallel.js';
+import { addNamed, startWorker, variablesByName, type ShardRecipe } from './parallel.js';
 import { packActivation, Stage, type RowWeights, type StageResult, type StageTask } from './pipeline-stage.js';
 import { regularizersOf } from './regularizers.js';
 import { parameterNames } from './trainer.js';
@@ -253,22 +253,13 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
     }
     const own = stage.take();
     const gradients = own.gradients;
-    const byName = new Map([...names].map(([v, name]) => [name, v]));
+    const byName = variablesByName(names);
     let lossValue = 0;
-    tf.tidy(() => {
-      for (const r of results) {
-        if (!r?.ok) continue;
-        lossValue += r.loss;
-        for (const { name, values } of r.gradients) {
-          const v = byName.get(name);
-          if (!v) throw new SpikelrError(`pipeline worker returned a gradient for '${name}', which the network does not have: the recipe must build the same network`);
-          const previous = gradients.get(v);
-          const term = tf.tensor(values, v.shape);
-          gradients.set(v, tf.keep(previous ? tf.add(previous, term) : term));
-          previous?.dispose();
-        }
-      }
-    });
+    for (const r of results) {
+      if (!r?.ok) continue;
+      lossValue += r.loss;
+      addNamed(gradients, byName, r.gradients, 1, 'pipeline worker');
+    }
     const wallMs = performance.now() - started;
     timing = { wallMs, busyMs: [wallMs - waited, ...results.map((r) => (r?.ok ? r.busyMs : 0))] };
     return { gradients, loss: lossValue, dispose: () => tf.dispose([...gradients.values()]) };

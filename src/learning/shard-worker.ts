@@ -5,8 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { workerData, type MessagePort } from 'node:worker_threads';
-import { initBackend } from '../backend.js';
-import type { ShardParts, ShardRecipe, ShardResult, ShardTask } from './parallel.js';
+import { assignNamed, recipeParts, variablesByName, type ShardRecipe, type ShardResult, type ShardTask } from './parallel.js';
 import { parameterNames } from './trainer.js';
 
 const { recipe, backend, port, done } = workerData as { recipe: ShardRecipe; backend: string; port: MessagePort; done: Int32Array };
@@ -20,19 +19,12 @@ function reply(message: ShardResult, transfer: ArrayBuffer[] = []): void {
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 try {
-  await initBackend({ backend, log: null });
-  const factory = (await import(recipe.module))[recipe.exportName] as ((args: unknown) => ShardParts | Promise<ShardParts>) | undefined;
-  if (typeof factory !== 'function') throw new Error(`${recipe.module} has no function export '${recipe.exportName}'`);
-  const { network, estimator, loss } = await factory(recipe.args);
+  const { network, estimator, loss } = await recipeParts(recipe, backend);
   const names = parameterNames(network);
-  const variables = new Map([...names].map(([v, name]) => [name, v]));
+  const variables = variablesByName(names);
   port.on('message', (task: ShardTask) => {
     try {
-      for (const { name, values } of task.params) {
-        const v = variables.get(name);
-        if (!v) throw new Error(`the recipe's network has no parameter '${name}'`);
-        v.assign(tf.tensor(values, v.shape));
-      }
+      assignNamed(variables, task.params);
       const input = tf.tensor(task.input, task.inputShape);
       const labels = tf.tensor1d(task.labels, 'int32');
       const e = estimator.estimate(network, { input, labels, constantInTime: task.constantInTime }, loss, task.seed, task.options);
