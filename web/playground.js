@@ -187,7 +187,7 @@
     stopRequested = false;
     setBusy(true);
     try {
-      if ($('backend').value !== page.backend?.name && !($('backend').value === 'auto' && page.backend?.requested === 'auto')) await chooseBackend();
+      if ($('backend').value !== page.backend?.requested) await chooseBackend();
       data.trainSeq = S.imageSequences(data.train, { steps: s.steps, encoding: 'direct' });
       data.testSeq = S.imageSequences(data.test, { steps: s.steps, encoding: 'direct' });
       page.runs = methods.map((m) => makeRun(s, m));

@@ -10,6 +10,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import type * as MathJs from 'mathjs';
+// errors.ts reads files through this module; both only call each other's functions, never at load
+import { namingFile } from '../errors.js';
 
 export const HOST = 'node';
 
@@ -29,9 +31,7 @@ export async function writeFileAtomic(file: string, bytes: Uint8Array | string):
     await handle.writeFile(bytes);
     await handle.sync();
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e && typeof e === 'object' && e.code && !e.path) e.path = file;
-    throw err;
+    namingFile(file)(err);
   } finally {
     await handle.close();
   }
