@@ -111,6 +111,8 @@ export interface TrainConfig {
   score: (typeof SCORES)[number];
   baseline: (typeof BASELINES)[number];
   sampling: (typeof SAMPLINGS)[number];
+  /** LR in time chunks of this many steps (memory in T/C + C steps for one more forward pass; 'auto': ⌈√T⌉); null: one pass. */
+  timeChunk: number | 'auto' | null;
   // forward gradients
   /** Directions per estimate. */
   directions: number;
@@ -184,6 +186,7 @@ const deploySpec: Rule = (v) => {
     return `is not a valid deployment (${(err as Error).message}); e.g. { "weightBits": 4, "state": { "bits": 16, "fraction": 8 } }, or on the command line --deploy weights=4,state=16.8`;
   }
 };
+const chunkRule: Rule = (v) => (v === null || v === 'auto' || (typeof v === 'number' && Number.isInteger(v) && v >= 1) ? undefined : "must be a number of steps >= 1, 'auto' (the square root of the steps) or null (off)");
 const stagesRule: Rule = (v) => (v === 0 || (typeof v === 'number' && Number.isInteger(v) && v >= 2) ? undefined : 'must be 0 (off) or a number of stages >= 2');
 const noiseSpec: Rule = (v) => {
   const [kind, sigma] = typeof v === 'string' ? v.split(':') : [];
@@ -199,7 +202,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   momentum: num(0, 0.999999), weightDecay: num(0, 1), schedule: str, epochs: int(1), batchSize: int(1), validation: num(0, 0.9),
   patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), evalEvery: int(1, true), snapshots: bool, workers: int(0), pipeline: stagesRule, microBatches: int(1, true),
   decorrelate: oneOf(DECORRELATED), decorrelationRate: num(0, 10, true), decorrelationKappa: num(0, 1), decorrelationCentre: bool, decorrelationInputs: oneOf(DECORRELATION_INPUTS), copies: int(1), noise: noiseSpec,
-  score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), directions: int(1), tangent: oneOf(TANGENTS), surrogate: oneOf(SURROGATES),
+  score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), timeChunk: chunkRule, directions: int(1), tangent: oneOf(TANGENTS), surrogate: oneOf(SURROGATES),
   surrogateScale: num(0, 1e6, true), surrogateFormula: str, truncate: int(1, true),
   init: nullableStr, network: nullableStr, deploy: deploySpec,
 };
@@ -235,8 +238,10 @@ export function checkCombinations(c: TrainConfig, source: string): void {
     check(c.workers === 0, () => `${source}: pipeline and workers each use the other cores; choose one (pipeline splits the layers, workers the batch)`);
     check(c.regularizer === 'none', () => `${source}: pipeline: a rate regulariser reads the spikes of every stage; use regularizer 'none' or drop pipeline`);
     check(c.baseline !== 'noise-free', () => `${source}: pipeline: the noise-free baseline needs a noise-free pass through every stage; use baseline 'loo'`);
+    check(c.timeChunk === null, () => `${source}: pipeline: time chunks rerun every stage's chunks in reverse; use one or the other`);
     check(c.microBatches === null || c.microBatches <= c.batchSize, () => `${source}: microBatches (${c.microBatches}) cannot exceed batchSize (${c.batchSize})`);
   } else check(c.microBatches === null, () => `${source}: microBatches applies to pipeline; set pipeline to 2 or more, or drop microBatches`);
+  check(c.timeChunk === null || c.method === 'lr', () => `${source}: timeChunk applies to method 'lr' (the other learners' memory is set by their own pass); drop timeChunk`);
   check(c.deploy?.weightBits == null || c.decorrelate === 'none', () => `${source}: deploy's weightBits quantizes each layer's W, but decorrelated layers compute with the fused W R; use decorrelate 'none' with weightBits`);
 }
 

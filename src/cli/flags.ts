@@ -19,7 +19,7 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   maxSteps: 'stop after N optimizer steps', seed: 'seed of weights, data order, encodings and noise', snapshots: 'keep the network of every checkpoint in snapshots/ (for spikelr raster --over-training)', checkpointEvery: 'write a checkpoint every N steps', evalEvery: 'also evaluate the test set every N steps (time to an accuracy: metrics.jsonl eval lines)', workers: 'worker threads besides the main one, each estimating a shard of every batch (1 uses two cores; the noise then differs from a run with another count)', pipeline: 'layer-parallel LR: the layers in N stages on N threads (2 uses two cores; 0 off)', microBatches: 'micro-batches per batch in the pipeline, so that its stages work at once (default four per stage)',
   decorrelate: 'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): none, readout, hidden or all', decorrelationRate: "decorrelation: R's learning rate", decorrelationKappa: 'decorrelation: weight κ of unit variance against decorrelation', decorrelationCentre: 'decorrelation: subtract a running mean of the input (true or false)', decorrelationInputs: "decorrelation: the pass R learns from, the estimator's own (estimate; LR's noisy copies) or a noise-free one (deterministic)",
   directions: 'FG: random directions per estimate', tangent: "FG: 'exact' (forward mode) or 'finite-difference'",
-  copies: 'LR: noise copies per sample', noise: 'LR: escape noise KIND:SIGMA', score: 'LR: score function', baseline: 'LR: baseline', sampling: 'LR: noise sampling',
+  copies: 'LR: noise copies per sample', noise: 'LR: escape noise KIND:SIGMA', score: 'LR: score function', baseline: 'LR: baseline', sampling: 'LR: noise sampling', timeChunk: "LR: run in time chunks of N steps, storing only each chunk's start and rerunning them for the gradient (memory in T/N + N steps for one more forward pass); 'auto' for the square root of the steps, 'none' for one pass",
   init: 'start from the parameters of this trained model (a .safetensors file or a run directory; same network)',
   network: 'train the network of this model file or run directory (e.g. one spikelr import made) instead of building one from --hidden/--conv',
   deploy: "deployment transforms in every forward pass: comma-separated weights=BITS (per-channel, 2-8), state=BITS.FRACTION (fixed-point neuron state), rounding=nearest|floor|zero, decay=BITS (fixed-point decay), mismatch=SD (relative, per-neuron threshold), decay-mismatch=SD, mismatch-seed=N; or none",
@@ -31,6 +31,15 @@ const INTEGER_KEYS = new Set(['trainLimit', 'testLimit', 'patience', 'maxSteps',
 function parserFor(key: keyof TrainConfig): (value: string) => unknown {
   const sample = COMMON_DEFAULTS[key as Exclude<keyof TrainConfig, 'method'>];
   if (key === 'conv' || key === 'init' || key === 'network') return (v) => (v === 'none' ? null : v);
+  if (key === 'timeChunk') {
+    return (v) => {
+      if (v === 'none') return null;
+      if (v === 'auto') return v;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a number of steps >= 1, 'auto' or 'none', got '${v}'`);
+      return n;
+    };
+  }
   if (key === 'deploy') {
     return (v) => {
       try {

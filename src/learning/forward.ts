@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { noiseSigma, spikesFromUniforms } from '../neurons/firing.js';
-import { stateTensors, type AdjointTrace, type Fire, type NeuronModel } from '../neurons/model.js';
+import { stateTensors, type AdjointTrace, type Fire, type NeuronModel, type NeuronState } from '../neurons/model.js';
 import { firingProbability, logSigmaNoiseScore, noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
@@ -58,6 +58,8 @@ export interface CopyForward {
   readonly output: tf.Tensor;
   readonly rows: number;
   readonly traces: LayerTrace[];
+  /** Each layer's state after the last step, by layer index (with `chunk.keepStates`; the caller owns them). */
+  readonly states: Map<number, NeuronState>;
   dispose(): void;
 }
 
@@ -83,15 +85,40 @@ export interface CopyForwardOptions {
    * `copies × batch` (copy-major); `batch` then says how many samples there are.
    */
   readonly timeMajor?: { readonly batch: number };
+  /**
+   * A chunk of a longer run (lr.ts's time chunks): `input` holds steps `firstStep …` of the run
+   * (the noise streams are indexed by the run's step), each layer starts from `states`' entry for
+   * its index (consumed; absent: at rest), and `edges` gives the fields the reverse filter reads at
+   * the step after the chunk (the first step of the next chunk), by layer index.
+   */
+  readonly chunk?: {
+    readonly firstStep: number;
+    readonly states?: ReadonlyMap<number, NeuronState>;
+    readonly edges?: ReadonlyMap<number, Readonly<Record<string, tf.Tensor>>>;
+    /** Return every layer's state after the chunk (the next chunk's start) in {@link CopyForward.states}. */
+    readonly keepStates?: boolean;
+    /** Sees each noisy spiking layer's spikes `[T, rows, …N]` (not owned; for rate regularisers). */
+    readonly spikes?: (index: number, spikes: tf.Tensor) => void;
+  };
 }
 
-function adjointTrace(fields: Readonly<Record<string, tf.Tensor[]>>): AdjointTrace {
+/**
+ * The stored fields as a reverse filter reads them: step −1 is `before` (the state a chunk starts
+ * from; zeros at rest), step T is `after` (the next chunk's first step).
+ */
+function adjointTrace(fields: Readonly<Record<string, tf.Tensor[]>>, before?: Readonly<Record<string, tf.Tensor>>, after?: Readonly<Record<string, tf.Tensor>>): AdjointTrace {
   return {
     has: (f) => (fields[f]?.length ?? 0) > 0,
     at(f, t) {
       const list = fields[f];
       if (!list || list.length === 0) throw new Error(`adjoint trace: field '${f}' was not stored`);
-      return t < 0 ? tf.zerosLike(list[0]!) : list[t]!;
+      if (t < 0) return before?.[f] ?? tf.zerosLike(list[0]!);
+      if (t >= list.length) {
+        const next = after?.[f];
+        if (!next) throw new Error(`adjoint trace: field '${f}' at step ${t} is past the end of the stored steps`);
+        return next;
+      }
+      return list[t]!;
     },
   };
 }
@@ -103,6 +130,15 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
   const inputShape = from === 0 ? net.inputShape : net.layers[from - 1]!.outputShape;
   const K = o.plan.copies;
   const traces: LayerTrace[] = [];
+  const states = new Map<number, NeuronState>();
+  const befores: Record<string, tf.Tensor>[] = [];
+  const firstStep = o.chunk?.firstStep ?? 0;
+  const startOf = (index: number, model: NeuronModel<NeuronParams>, neuron: NeuronParams, shape: readonly number[]) =>
+    o.chunk?.states?.get(index) ?? model.initialState(neuron, shape);
+  const finish = (index: number, state: NeuronState) => {
+    if (o.chunk?.keepStates) states.set(index, state);
+    else for (const t of stateTensors(state)) t.dispose();
+  };
   const { output, rows } = passLayers(net.layers.slice(from, to), inputShape, input, ({ layer, index: local, input: x, rows, currents, constant }) => {
     const index = from + local;
     const isLast = index === net.layers.length - 1;
@@ -114,16 +150,21 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     const trained = o.train && (noise !== undefined || (model.role === 'readout' && isLast));
     const base = { layer, index, input: x, constantInput: constant, inputRows: rows, rows: outRows, steps, learned: new Set(layer.learned) };
     if (noise) {
-      const trace = noisyLayer(layer, model, currents, noise, o, streamKey(o.seed, index), batch, outRows);
+      const shape = [outRows / batch, batch, ...layer.outputShape];
+      const trace = noisyLayer(layer, model, currents, noise, o, streamKey(o.seed, index), batch, outRows, startOf(index, model, neuron, shape), firstStep);
+      finish(index, trace.last);
+      if (model.role === 'spiking' && !isLast) o.chunk?.spikes?.(index, trace.output);
       if (trained) {
         const fields = trace.fields;
-        traces.push({ ...base, kind: 'lr', seeds: trace.seeds, sigmaSeeds: trace.sigmaSeeds, fields, trace: adjointTrace(fields), ...(trace.regenerate ? { regenerate: trace.regenerate } : {}) });
+        const edge = o.chunk?.edges?.get(index);
+        befores.push(trace.before);
+        traces.push({ ...base, kind: 'lr', seeds: trace.seeds, sigmaSeeds: trace.sigmaSeeds, fields, trace: adjointTrace(fields, trace.before, edge), ...(trace.regenerate ? { regenerate: trace.regenerate } : {}) });
       } else trace.dispose();
       return { output: trace.output, rows: outRows, keepInput: trained };
     }
     const out = outputField(neuron);
-    const seq = runFields(population(layer), currents, model.initialState(neuron, [rows, ...layer.outputShape]), model.fire(neuron, undefined, 0), [out]);
-    for (const t of stateTensors(seq.state)) t.dispose();
+    const seq = runFields(population(layer), currents, startOf(index, model, neuron, [rows, ...layer.outputShape]), model.fire(neuron, undefined, 0), [out], firstStep);
+    finish(index, seq.state);
     if (trained) traces.push({ ...base, kind: 'local', seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}) });
     return { output: seq.fields[out]!, keepInput: trained };
   }, { constantInput: o.constantInput === true, timeMajor: o.timeMajor !== undefined });
@@ -131,18 +172,24 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     output,
     rows,
     traces,
+    states,
     dispose() {
       output.dispose();
       for (const tr of traces) {
         tr.input.dispose();
         tf.dispose([...tr.seeds, ...tr.sigmaSeeds, ...Object.values(tr.fields).flat()]);
       }
+      tf.dispose(befores.flatMap((b) => Object.values(b)));
     },
   };
 }
 
 interface NoisyTrace {
   readonly output: tf.Tensor;
+  /** The state after the last step (the caller owns it). */
+  readonly last: NeuronState;
+  /** The stored fields of the state the run started from, as rows (empty at rest). */
+  readonly before: Record<string, tf.Tensor>;
   readonly seeds: tf.Tensor[];
   readonly sigmaSeeds: tf.Tensor[];
   readonly fields: Record<string, tf.Tensor[]>;
@@ -150,11 +197,16 @@ interface NoisyTrace {
   dispose(): void;
 }
 
-/** Runs a noisy layer over `currents` `[T, rows, …N]`, recording scores and what its reverse filter reads. */
-function noisyLayer(layer: Layer, model: NeuronModel<NeuronParams>, currents: tf.Tensor, noise: EscapeNoise, o: CopyForwardOptions, key: number, batch: number, rows: number): NoisyTrace {
+/**
+ * Runs a noisy layer over `currents` `[T, rows, …N]` from `initial` (consumed; steps numbered from
+ * `firstStep` for the noise stream), recording scores and what its reverse filter reads.
+ */
+function noisyLayer(
+  layer: Layer, model: NeuronModel<NeuronParams>, currents: tf.Tensor, noise: EscapeNoise, o: CopyForwardOptions, key: number, batch: number, rows: number,
+  initial: NeuronState, firstStep: number,
+): NoisyTrace {
   const neuron = layer.neuron!;
-  // copy-major [K, B, …N] (rows k·B + b), so that currents shared by the copies broadcast
-  const shape = [rows / batch, batch, ...layer.outputShape];
+  // the state is copy-major [K, B, …N] (rows k·B + b), so that currents shared by the copies broadcast
   const currentShape = [rows / batch, batch, ...currentShapeOf(layer)];
   const flat = (t: tf.Tensor) => tf.reshape(t, [rows, ...t.shape.slice(2)]);
   const perRow = currentShapeOf(layer).reduce((a, b) => a * b, 1);
@@ -171,6 +223,9 @@ function noisyLayer(layer: Layer, model: NeuronModel<NeuronParams>, currents: tf
   const sigmaOf = () => noiseSigma(noise, sigmaScale);
   const seeds: tf.Tensor[] = [], sigmaSeeds: tf.Tensor[] = [], open: tf.Tensor[] = [];
   const fields: Record<string, tf.Tensor[]> = Object.fromEntries(['spikes', ...keepFields].map((f) => [f, []]));
+  // a chunk after the first starts from a stored state: step −1 of its trace (a reshape keeps the data alive)
+  const before: Record<string, tf.Tensor> = {};
+  if (o.train && firstStep > 0) for (const f of ['spikes', ...keepFields]) if (initial[f]) before[f] = flat(initial[f]!);
   const perCopy = currents.shape[1] === rows && rows !== batch;
   const drives = tf.unstack(currents).map((d) => {
     if (!perCopy) return d;
@@ -207,8 +262,9 @@ function noisyLayer(layer: Layer, model: NeuronModel<NeuronParams>, currents: tf
           const eps = tf.tensor(copyNoise(noise.kind, plan, key, step, batch, perRow), u.shape);
           return deterministic(tf.add(u, tf.mul(eps, sigmaOf())), threshold, step);
         });
-  const last = timeLoop(population(layer), drives, model.initialState(neuron, shape), {
+  const last = timeLoop(population(layer), drives, initial, {
     fire,
+    firstStep,
     before: (_t, previous) => {
       gate = model.decides?.(neuron, previous);
     },
@@ -233,7 +289,6 @@ function noisyLayer(layer: Layer, model: NeuronModel<NeuronParams>, currents: tf
       }
     },
   });
-  for (const t of stateTensors(last)) t.dispose();
   const output = tf.stack(fields['spikes']!);
   if (!o.train) tf.dispose(Object.values(fields).flat());
   if (open.length) fields['open'] = open;
@@ -241,7 +296,7 @@ function noisyLayer(layer: Layer, model: NeuronModel<NeuronParams>, currents: tf
     ? (t: number) =>
         tf.tidy(() => {
           const sigma = sigmaOf();
-          const eps = tf.tensor(copyNoise(noise.kind, plan, key, t, batch, perRow), currentShape);
+          const eps = tf.tensor(copyNoise(noise.kind, plan, key, firstStep + t, batch, perRow), currentShape);
           let psi = noiseScore(noise.kind, eps, sigma);
           if (o.signScores) psi = tf.div(tf.sign(psi), sigma);
           const mask = (x: tf.Tensor) => flat(open.length ? tf.mul(tf.reshape(open[t]!, currentShape), x) : x);
@@ -251,12 +306,14 @@ function noisyLayer(layer: Layer, model: NeuronModel<NeuronParams>, currents: tf
   const kept = o.train ? fields : {};
   return {
     output,
+    last,
+    before,
     seeds,
     sigmaSeeds,
     fields: kept,
     ...(regenerate ? { regenerate } : {}),
     dispose() {
-      tf.dispose([...seeds, ...sigmaSeeds, ...Object.values(kept).flat()]);
+      tf.dispose([...seeds, ...sigmaSeeds, ...Object.values(kept).flat(), ...Object.values(before)]);
     },
   };
 }

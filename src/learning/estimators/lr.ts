@@ -19,13 +19,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, checkOneOf, checkPositive, SpikelrError } from '../../errors.js';
 import { noiseFromRecord, parseNoise, type EscapeNoise } from '../../neurons/noise.js';
-import type { Coefficients, NeuronModel } from '../../neurons/model.js';
+import { stateTensors, type Coefficients, type NeuronModel, type NeuronState } from '../../neurons/model.js';
 import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { currentShapeOf } from '../../sim/layer.js';
 import { sumToLast } from '../../sim/layers/common.js';
 import type { Network } from '../../sim/network.js';
 import { freshSeed, streamKey } from '../../sim/random.js';
-import { copyForward, type CopyForward, type LayerTrace, type ScoreKind } from '../forward.js';
+import { copyForward, type CopyForward, type CopyForwardOptions, type LayerTrace, type ScoreKind } from '../forward.js';
 import { addInto } from '../running-sum.js';
 import { checkDifferentiable, type RowLoss } from '../losses.js';
 import type { Batch, Estimator, Method } from './types.js';
@@ -62,6 +62,13 @@ export interface LRConfig {
    * from the pass in which only it is noisy; the readout's from a noise-free pass.
    */
   readonly layerwise?: true | Readonly<Record<string, number>>;
+  /**
+   * Time chunks (gradient checkpointing): the pass runs in chunks of this many steps and keeps only
+   * each chunk's starting state, then reruns the chunks last to first with the same noise for the
+   * gradient, so memory grows with T/C + C steps instead of T, for one more forward pass.
+   * 'auto': ⌈√T⌉. Default: one pass over all steps.
+   */
+  readonly timeChunk?: number | 'auto';
 }
 
 export type { Batch, GradientEstimate, EstimateOptions, Estimator } from './types.js';
@@ -77,10 +84,12 @@ export interface Resolved {
   readonly layerwise?: LRConfig['layerwise'];
   readonly sampling: Sampling;
   readonly qmcGroup?: number;
+  readonly timeChunk?: number | 'auto';
 }
 
 export function validate(config: LRConfig): Resolved {
-  checkKeys('likelihoodRatio', config, ['copies', 'noise', 'score', 'baseline', 'sampling', 'qmcGroup', 'signScores', 'coupled', 'layerwise']);
+  checkKeys('likelihoodRatio', config, ['copies', 'noise', 'score', 'baseline', 'sampling', 'qmcGroup', 'signScores', 'coupled', 'layerwise', 'timeChunk']);
+  if (config.timeChunk !== undefined && config.timeChunk !== 'auto') checkInteger('likelihoodRatio', "timeChunk (steps per chunk, or 'auto')", config.timeChunk, 1);
   checkInteger('likelihoodRatio', 'copies', config.copies, 1);
   const plan = copyPlan(config.copies, config.sampling ?? 'mc', config.qmcGroup);
   const score = config.score ?? 'spike';
@@ -101,7 +110,7 @@ export function validate(config: LRConfig): Resolved {
   }
   return {
     plan, score, baseline, signScores: config.signScores ?? false, noise: config.noise, coupled: config.coupled,
-    layerwise: config.layerwise, sampling: plan.sampling, qmcGroup: config.qmcGroup,
+    layerwise: config.layerwise, sampling: plan.sampling, qmcGroup: config.qmcGroup, ...(config.timeChunk !== undefined ? { timeChunk: config.timeChunk } : {}),
   };
 }
 
@@ -168,9 +177,10 @@ function contractCopies(g: tf.Tensor, steps: number, copies: number, batch: numb
  * filter runs backwards in time one step at a time: each step's terms go into running sums at once
  * and only the input-current adjoint, summed over copies, is kept for the layer's own map (its
  * local VJP) — so the working memory is one step of the copies plus T steps of the (K times
- * smaller) contracted adjoint.
+ * smaller) contracted adjoint. `carry`: the filter's carry from the step after the trace (the next
+ * time chunk; consumed); the carry at its first step is returned for the chunk before.
  */
-function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined): Map<tf.Variable, tf.Tensor> {
+function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, carry?: readonly tf.Tensor[]): { gradients: Map<tf.Variable, tf.Tensor>; carry: readonly tf.Tensor[] | undefined } {
   const layer = tr.layer;
   const neuron = layer.neuron!;
   const model = modelOf(neuron) as NeuronModel<NeuronParams>;
@@ -181,7 +191,6 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined): Map<tf.
   const contracted: tf.Tensor[] = new Array(steps);
   // per-neuron coefficient terms (summed over rows at the end) and recurrent-weight gradients
   const sums: Record<string, tf.Tensor> = {}, recurrentSums: Record<string, tf.Tensor> = {};
-  let carry: readonly tf.Tensor[] | undefined;
   for (let t = steps - 1; t >= 0; t--) {
     const kept = tf.tidy(() => {
       const regenerated = tr.regenerate?.(t);
@@ -205,7 +214,6 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined): Map<tf.
     for (const [name, term] of Object.entries(kept.terms)) sums[name] = addInto(sums[name], term);
     for (const [name, term] of Object.entries(kept.recurrent)) recurrentSums[name] = addInto(recurrentSums[name], term);
   }
-  if (carry) tf.dispose([...carry]);
   const out = new Map<tf.Variable, tf.Tensor>();
   tf.tidy(() => {
     // a VJP is linear in its adjoint: with the same input at every step, Σ_t VJP(x; ĝ_t) = VJP(x; Σ_t ĝ_t)
@@ -217,7 +225,14 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined): Map<tf.
     for (const [name, sum] of Object.entries(sums)) set(layer.params[name], sumToLast(sum));
   });
   tf.dispose([...contracted, ...Object.values(sums), ...Object.values(recurrentSums)]);
-  return out;
+  return { gradients: out, carry };
+}
+
+/** A layer's gradients from a whole run's trace (no chunk after it). */
+function traceGradients(tr: LayerTrace, weights: tf.Tensor | undefined): Map<tf.Variable, tf.Tensor> {
+  const r = layerGradients(tr, weights);
+  if (r.carry) tf.dispose([...r.carry]);
+  return r.gradients;
 }
 
 interface PassResult {
@@ -225,13 +240,16 @@ interface PassResult {
   readonly loss: number;
 }
 
-/** The loss of each sample with no noise anywhere, for the noise-free baseline. */
+/** The loss of each sample with no noise anywhere, for the noise-free baseline (in time chunks when they are asked for). */
 function noiseFreeLoss(net: Network, batch: Batch, loss: RowLoss, c: Resolved, layers: number): Float32Array {
-  const clean = copyForward(net, batch.input, { plan: copyPlan(1), noise: new Array(layers).fill(undefined), score: c.score, signScores: false, seed: 0, train: false, constantInput: batch.constantInTime === true });
-  const l = loss(clean.output, batch.labels);
+  const options = { plan: copyPlan(1), noise: new Array(layers).fill(undefined), score: c.score, signScores: false, seed: 0, train: false, constantInput: batch.constantInTime === true };
+  const chunk = chunkSteps(c.timeChunk, batch.input.shape[1]!);
+  const output = chunk ? forwardChunks(net, batch.input, options, chunk, false).output : undefined;
+  const clean = output ? undefined : copyForward(net, batch.input, options);
+  const l = loss(output ?? clean!.output, batch.labels);
   const values = l.dataSync() as Float32Array;
-  l.dispose();
-  clean.dispose();
+  tf.dispose([l, ...(output ? [output] : [])]);
+  clean?.dispose();
   return values;
 }
 
@@ -252,7 +270,11 @@ function withPenalty(task: tf.Tensor, loss: RowLoss, traces: readonly LayerTrace
 
 /** Per-row losses `[K·B]` of a pass (with the rate regularisers' penalty), checked finite, and their mean. */
 export function rowLosses(fwd: CopyForward, loss: RowLoss, rowLabels: tf.Tensor, outputIndex: number): { readonly values: Float32Array; readonly mean: number } {
-  const losses = withPenalty(loss(fwd.output, rowLabels), loss, fwd.traces, outputIndex);
+  return finiteLosses(withPenalty(loss(fwd.output, rowLabels), loss, fwd.traces, outputIndex));
+}
+
+/** Reads per-row losses (and frees them), checked finite, with their mean. */
+function finiteLosses(losses: tf.Tensor): { readonly values: Float32Array; readonly mean: number } {
   const values = losses.dataSync() as Float32Array;
   losses.dispose();
   check(values.every(Number.isFinite), () => 'lr: the loss is not finite for some copies; check the inputs and the learning rate');
@@ -269,7 +291,7 @@ export function noisyGradients(traces: readonly LayerTrace[], w: Float32Array): 
   const gradients = new Map<tf.Variable, tf.Tensor>();
   const weights = tf.tensor1d(w);
   try {
-    for (const tr of traces) for (const [v, g] of layerGradients(tr, weights)) gradients.set(v, g);
+    for (const tr of traces) for (const [v, g] of traceGradients(tr, weights)) gradients.set(v, g);
   } finally {
     weights.dispose();
   }
@@ -281,35 +303,36 @@ export function noisyGradients(traces: readonly LayerTrace[], w: Float32Array): 
  * filter seeded with the exact ∂(scale · mean loss)/∂u_t — the loss's own derivative, local to it.
  */
 export function readoutGradients(trace: LayerTrace, output: tf.Tensor, loss: RowLoss, rowLabels: tf.Tensor, scale = 1): Map<tf.Variable, tf.Tensor> {
-  checkDifferentiable(loss, 'lr', `its deterministic readout '${trace.layer.name}' learns by the loss's derivative; end the network in a spiking output layer (noisy, so LR estimates its gradient too)`);
-  const dOut = tf.tidy(() => {
+  const dOut = readoutSeeds(trace.layer.name, output, loss, rowLabels, scale);
+  trace.seeds = tf.unstack(dOut);
+  dOut.dispose();
+  return traceGradients(trace, undefined);
+}
+
+/** ∂(scale · mean loss)/∂output `[T, rows, …]`: what a deterministic readout's filter is seeded with. */
+function readoutSeeds(name: string, output: tf.Tensor, loss: RowLoss, rowLabels: tf.Tensor, scale: number): tf.Tensor {
+  checkDifferentiable(loss, 'lr', `its deterministic readout '${name}' learns by the loss's derivative; end the network in a spiking output layer (noisy, so LR estimates its gradient too)`);
+  return tf.tidy(() => {
     const d = tf.grad((o: tf.Tensor) => tf.mean(loss(o, rowLabels)))(output);
     return scale === 1 ? d : tf.mul(d, scale);
   });
-  trace.seeds = tf.unstack(dOut);
-  dOut.dispose();
-  return layerGradients(trace, undefined);
 }
 
 function pass(
   net: Network, batch: Batch, loss: RowLoss, seed: number, c: Resolved, plan: CopyPlan, noise: readonly (EscapeNoise | undefined)[],
   which: 'lr' | 'local' | 'both', cleanLoss: () => Float32Array,
 ): PassResult {
+  const chunk = chunkSteps(c.timeChunk, batch.input.shape[1]!);
+  if (chunk) return chunkedPass(net, batch, loss, seed, c, plan, noise, which, cleanLoss, chunk);
   const { input, labels } = batch;
   const B = input.shape[0]!;
   const fwd = copyForward(net, input, { plan, noise, score: c.score, signScores: c.signScores, seed, train: true, constantInput: batch.constantInTime === true });
   const rowLabels = copyLabels(labels, fwd.rows / B);
   try {
-    const copies = fwd.rows / B;
     const losses = rowLosses(fwd, loss, rowLabels, net.layers.length - 1);
     const gradients = new Map<tf.Variable, tf.Tensor>();
     const lrTraces = which === 'local' ? [] : fwd.traces.filter((t) => t.kind === 'lr');
-    if (lrTraces.length) {
-      if (copies < 2 && c.baseline !== 'noise-free') throw new SpikelrError('lr: one copy per sample needs the noise-free baseline; use copies >= 2');
-      const noiseFree = c.baseline === 'noise-free' ? cleanLoss() : undefined;
-      const coupled = c.coupled ?? net.layers.some((l) => l.mixesRows === true);
-      for (const [v, g] of noisyGradients(lrTraces, rowWeights(losses.values, plan, B, c.baseline, noiseFree, coupled))) gradients.set(v, g);
-    }
+    if (lrTraces.length) for (const [v, g] of noisyGradients(lrTraces, passWeights(net, losses.values, c, plan, B, cleanLoss))) gradients.set(v, g);
     if (which !== 'lr') {
       for (const tr of fwd.traces.filter((t) => t.kind === 'local')) for (const [v, g] of readoutGradients(tr, fwd.output, loss, rowLabels)) gradients.set(v, g);
     }
@@ -317,6 +340,144 @@ function pass(
   } finally {
     rowLabels.dispose();
     fwd.dispose();
+  }
+}
+
+/** The row weights of a pass's losses `[K·B]`, with its baseline. */
+function passWeights(net: Network, losses: Float32Array, c: Resolved, plan: CopyPlan, batch: number, cleanLoss: () => Float32Array): Float32Array {
+  if (losses.length / batch < 2 && c.baseline !== 'noise-free') throw new SpikelrError('lr: one copy per sample needs the noise-free baseline; use copies >= 2');
+  const noiseFree = c.baseline === 'noise-free' ? cleanLoss() : undefined;
+  return rowWeights(losses, plan, batch, c.baseline, noiseFree, c.coupled ?? net.layers.some((l) => l.mixesRows === true));
+}
+
+/** Steps per time chunk for a run of `steps` (undefined: one pass over all of them). */
+export function chunkSteps(timeChunk: LRConfig['timeChunk'], steps: number): number | undefined {
+  if (timeChunk === undefined) return undefined;
+  const chunk = timeChunk === 'auto' ? Math.ceil(Math.sqrt(steps)) : timeChunk;
+  return chunk < steps ? chunk : undefined;
+}
+
+/** Steps `[first, first + length)` of a `[B, T, …]` input. */
+function stepsOf(input: tf.Tensor, first: number, length: number): tf.Tensor {
+  return tf.slice(input, [0, first], [-1, length]);
+}
+
+type ForwardOptions = Omit<CopyForwardOptions, 'chunk'>;
+
+/**
+ * The first pass of a chunked run: the chunks in order, each from the state the one before left,
+ * keeping the output `[T, rows, …]` and (`checkpoints`) every chunk's starting state; `spikes` sees
+ * each noisy hidden spiking layer's spikes of each chunk.
+ */
+function forwardChunks(
+  net: Network, input: tf.Tensor, options: ForwardOptions, chunk: number, checkpoints: boolean, spikes?: (index: number, spikes: tf.Tensor) => void,
+): { output: tf.Tensor; starts: number[]; checkpoints: Map<number, NeuronState>[] } {
+  const T = input.shape[1]!;
+  const starts = Array.from({ length: Math.ceil(T / chunk) }, (_, i) => i * chunk);
+  const outputs: tf.Tensor[] = [];
+  const stored: Map<number, NeuronState>[] = [];
+  let states: Map<number, NeuronState> | undefined;
+  try {
+    for (const first of starts) {
+      // the forward pass consumes its starting states: the stored copies share their data
+      if (checkpoints) stored.push(states ? new Map([...states].map(([i, s]) => [i, cloneState(s)])) : new Map());
+      const x = stepsOf(input, first, Math.min(chunk, T - first));
+      const fwd = copyForward(net, x, { ...options, chunk: { firstStep: first, ...(states ? { states } : {}), keepStates: first + chunk < T, ...(spikes ? { spikes } : {}) } });
+      x.dispose();
+      states = fwd.states;
+      outputs.push(fwd.output);
+      fwd.traces.forEach((tr) => tr.input.dispose());
+    }
+    return { output: tf.concat(outputs, 0), starts, checkpoints: stored };
+  } catch (err) {
+    stored.forEach(disposeStates);
+    throw err;
+  } finally {
+    tf.dispose(outputs);
+    if (states) disposeStates(states);
+  }
+}
+
+function cloneState(state: NeuronState): NeuronState {
+  return Object.fromEntries(Object.entries(state).map(([f, t]) => [f, t?.clone()])) as unknown as NeuronState;
+}
+
+function disposeStates(states: ReadonlyMap<number, NeuronState>): void {
+  for (const s of states.values()) tf.dispose(stateTensors(s));
+}
+
+/**
+ * LR in time chunks (gradient checkpointing; the noise is regenerated from its counter stream,
+ * never stored): the first pass keeps only the output and each chunk's starting state; the losses
+ * give the row weights; the second pass reruns the chunks last to first from their states — the
+ * same noise, so the same spikes — with their traces, and each layer's reverse filter carries its
+ * adjoint from a chunk into the one before. The estimate is the one-pass estimate, summed in
+ * another order.
+ */
+function chunkedPass(
+  net: Network, batch: Batch, loss: RowLoss, seed: number, c: Resolved, plan: CopyPlan, noise: readonly (EscapeNoise | undefined)[],
+  which: 'lr' | 'local' | 'both', cleanLoss: () => Float32Array, chunk: number,
+): PassResult {
+  const { input, labels } = batch;
+  const [B, T] = input.shape as [number, number];
+  const options: ForwardOptions = { plan, noise, score: c.score, signScores: c.signScores, seed, train: false, constantInput: batch.constantInTime === true };
+  // the rate regularisers read each noisy hidden layer's firing rate: summed chunk by chunk
+  const regs = regularizersOf(loss);
+  const counts = new Map<number, tf.Tensor>();
+  const count = (index: number, spikes: tf.Tensor) => counts.set(index, addInto(counts.get(index), tf.sum(spikes, 0)));
+  const first = forwardChunks(net, input, options, chunk, true, regs.length ? count : undefined);
+  const rows = first.output.shape[1]!;
+  const rowLabels = copyLabels(labels, rows / B);
+  const gradients = new Map<tf.Variable, tf.Tensor>();
+  let weights: tf.Tensor | undefined, dOut: tf.Tensor | undefined;
+  const carries = new Map<number, readonly tf.Tensor[] | undefined>();
+  let edges = new Map<number, Record<string, tf.Tensor>>();
+  try {
+    const layers = [...counts].map(([index, n]) => ({ name: net.layers[index]!.name, spikes: tf.expandDims(tf.div(n, T), 0) }));
+    const penalty = layers.length ? ratePenalty(layers, regs) : undefined;
+    tf.dispose(layers.map((l) => l.spikes));
+    const task = loss(first.output, rowLabels);
+    const losses = finiteLosses(penalty ? tf.tidy(() => tf.add(task, penalty)) : task);
+    if (penalty) tf.dispose([task, penalty]);
+    const last = net.layers.length - 1;
+    const trainsLR = which !== 'local' && noise.some((n, i) => n !== undefined && modelOf(net.layers[i]!.neuron!).role !== 'readout');
+    if (trainsLR) weights = tf.tensor1d(passWeights(net, losses.values, c, plan, B, cleanLoss));
+    if (which !== 'lr' && net.layers[last]!.neuron && modelOf(net.layers[last]!.neuron!).role === 'readout') {
+      dOut = readoutSeeds(net.layers[last]!.name, first.output, loss, rowLabels, 1);
+    }
+    for (let i = first.starts.length - 1; i >= 0; i--) {
+      const start = first.starts[i]!, length = Math.min(chunk, T - start);
+      const x = stepsOf(input, start, length);
+      const states = first.checkpoints[i]!;
+      first.checkpoints[i] = new Map();
+      const fwd = copyForward(net, x, { ...options, train: true, chunk: { firstStep: start, states, edges } });
+      x.dispose();
+      try {
+        const next = new Map<number, Record<string, tf.Tensor>>();
+        for (const tr of fwd.traces) {
+          if (tr.kind === 'lr' ? which === 'local' : which === 'lr') continue;
+          if (tr.kind === 'local') tr.seeds = tf.tidy(() => tf.unstack(tf.slice(dOut!, [start], [length])));
+          const r = layerGradients(tr, tr.kind === 'lr' ? weights : undefined, carries.get(tr.index));
+          carries.set(tr.index, r.carry);
+          for (const [v, g] of r.gradients) gradients.set(v, addInto(gradients.get(v), g));
+          // what the filter of the chunk before reads at its step T (this chunk's first)
+          next.set(tr.index, Object.fromEntries(Object.entries(tr.fields).map(([f, list]) => [f, list[0]!.clone()])));
+        }
+        edges.forEach((e) => tf.dispose(Object.values(e)));
+        edges = next;
+      } finally {
+        fwd.dispose();
+      }
+    }
+    return { gradients, loss: losses.mean };
+  } catch (err) {
+    gradients.forEach((g) => g.dispose());
+    throw err;
+  } finally {
+    first.checkpoints.forEach(disposeStates);
+    carries.forEach((carry) => carry && tf.dispose([...carry]));
+    edges.forEach((e) => tf.dispose(Object.values(e)));
+    tf.dispose([first.output, rowLabels, ...counts.values(), ...(weights ? [weights] : []), ...(dOut ? [dOut] : [])]);
   }
 }
 
@@ -382,5 +543,5 @@ export const lrMethod = {
 
 /** The LR configuration of a training config's keys. */
 export function lrConfigOf(c: TrainConfig): LRConfig {
-  return { copies: c.copies, noise: parseNoise(c.noise), score: c.score, baseline: c.baseline, sampling: c.sampling };
+  return { copies: c.copies, noise: parseNoise(c.noise), score: c.score, baseline: c.baseline, sampling: c.sampling, ...(c.timeChunk !== null ? { timeChunk: c.timeChunk } : {}) };
 }
