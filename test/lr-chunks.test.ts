@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { chunkSteps, likelihoodRatio, type LRConfig } from '../src/learning/estimators/lr.js';
 import type { Batch } from '../src/learning/estimators/types.js';
 import { membraneCrossEntropy, countCrossEntropy } from '../src/learning/losses.js';
+import { withPeakBytes } from '../src/learning/memory.js';
 import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { alif, equationNeuron, lif, synaptic } from '../src/neurons/params.js';
@@ -120,6 +121,36 @@ describe('LR in time chunks is the one-pass estimate', () => {
     }
     optimizer.dispose();
     tf.dispose([batch.input, batch.labels]);
+    net.dispose();
+  });
+
+  it('memory grows with T only by the chunks\' starting states and the output: a closed-form bound, against one pass', () => {
+    const B = 8, K = 4, units = [64, 32, 3];
+    const net = new Network({ input: [20], layers: [dense({ units: units[0]!, neuron: lif() }), dense({ units: units[1]!, neuron: lif() }), readout({ units: units[2]! })], seed: 1 });
+    const labels = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => i % 3), 'int32');
+    // bytes of tensors live at once inside one estimate, beyond what was live before (the input included)
+    const peak = (T: number, chunk?: number) => {
+      const input = tf.tidy(() => tf.cast(tf.less(tf.randomUniform([B, T, 20], 0, 1, 'float32', 1), 0.4), 'float32'));
+      const before = tf.memory().numBytes;
+      const est = likelihoodRatio({ copies: K, noise: escapeNoise('logistic', 0.5), ...(chunk ? { timeChunk: chunk } : {}) });
+      const { result, peakBytes } = withPeakBytes(() => est.estimate(net, { input, labels }, membraneCrossEntropy(), 3));
+      result.dispose();
+      input.dispose();
+      return peakBytes - before;
+    };
+    const rows = K * B, f32 = 4;
+    // a stored starting state: membrane and spikes of every layer (all K·B rows: the noise starts in the first)
+    const checkpoint = units.reduce((sum, n) => sum + 2 * rows * n * f32, 0);
+    // per step, tensors of the output's size [rows, 3]: the first pass's output, and while the
+    // readout's seed ∂L/∂output is formed, the seed and the two temporaries of its derivative
+    const output = 4 * rows * units[2]! * f32;
+    for (const chunk of [4, 8]) {
+      const growth = peak(256, chunk) - peak(64, chunk);
+      expect(growth).toBeLessThanOrEqual((192 / chunk) * checkpoint + 192 * output);
+      // the one pass keeps every step's spikes and scores of both hidden layers and the readout's input
+      expect(growth).toBeLessThan((peak(256) - peak(64)) / 4);
+    }
+    labels.dispose();
     net.dispose();
   });
 });
