@@ -44,7 +44,7 @@ function stepTangent(
  * The mean loss of `output` `[T, B, …]` and, for tangents `[K, T, B, …]`, each direction's
  * derivative split by sample: Σ over steps and units of ∂L/∂output ⊙ tangent.
  */
-function lossTangents(output: tf.Tensor, tangents: tf.Tensor, loss: RowLoss, labels: tf.Tensor): { loss: number; rows: Float32Array[] } {
+export function lossTangents(output: tf.Tensor, tangents: tf.Tensor, loss: RowLoss, labels: tf.Tensor): { loss: number; rows: Float32Array[] } {
   const [value, perRow] = tf.tidy(() => {
     const objective = (out: tf.Tensor) => tf.mean(loss(out, labels));
     const g = tf.grad(objective)(output);
@@ -159,8 +159,23 @@ export function directionalDerivative(
  * `constantInput`: every step of `input` is the same, so the layers up to the first with neurons
  * compute their currents and the K tangents of those once, not once a step.
  */
+export interface StepsOptions {
+  readonly constantInput?: boolean;
+  /**
+   * Activity tangents: direction k's tangent gets `at(k, t)` `[B, …current]` added to layer
+   * `layers[k]`'s feed-forward current tangent at every step t (−1: none); the caller owns it.
+   */
+  readonly currentTangents?: { readonly layers: readonly number[]; readonly at: (direction: number, t: number) => tf.Tensor };
+  /**
+   * Sees each layer with neurons at every step: its input rows `[B, …in]` (a time-constant input's
+   * first layer: the same rows every step) and its output `[B, …out]`; runs inside the step's tidy,
+   * so what it holds on to it keeps (tf.keep).
+   */
+  readonly observe?: (layer: number, t: number, input: tf.Tensor, output: tf.Tensor) => void;
+}
+
 export function tangentSteps(
-  net: Network, input: tf.Tensor, directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[], surrogate: Surrogate, o: { readonly constantInput?: boolean } = {},
+  net: Network, input: tf.Tensor, directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[], surrogate: Surrogate, o: StepsOptions = {},
 ): { output: tf.Tensor; tangents: tf.Tensor } {
   const [batch, steps] = input.shape as [number, number];
   const K = directions.length;
@@ -179,17 +194,21 @@ export function tangentSteps(
   const inShape = input.shape.slice(2);
   // a time-constant input: the first layer with neurons gets the same drive and tangents every step
   const first = o.constantInput === true && steps > 1 ? net.layers.findIndex((l) => l.neuron !== undefined) : -1;
+  // a tangent is zero (undefined) while nothing has fed it: no input tangent, no parameter tangents here, no state tangent
+  const mappedTangent = (i: number, k: number, x: tf.Tensor, dx: tf.Tensor | undefined) =>
+    dx || Object.keys(perLayer[i]![k]!).length > 0 ? net.layers[i]!.jvp!(x, dx, perLayer[i]![k]!) : undefined;
   const fixed = first < 0 ? undefined : tf.tidy(() => {
     let x = firstStepRows(input, inShape);
     let dx: (tf.Tensor | undefined)[] = directions.map(() => undefined);
     for (let i = 0; i < first; i++) {
       const layer = net.layers[i]!;
-      dx = directions.map((_, k) => layer.jvp!(x, dx[k], perLayer[i]![k]!));
+      dx = directions.map((_, k) => mappedTangent(i, k, x, dx[k]));
       x = layer.currents(x, steps);
     }
     const layer = net.layers[first]!;
-    return { drive: layer.currents(x, steps), dDrive: directions.map((_, k) => layer.jvp!(x, dx[k], perLayer[first]![k]!)) };
+    return { x, drive: layer.currents(x, steps), dDrive: directions.map((_, k) => mappedTangent(first, k, x, dx[k])) };
   });
+  const fixedTangents = fixed ? fixed.dDrive.filter((d): d is tf.Tensor => d !== undefined) : [];
   // time-major, so that a step's input is one contiguous slice (the wasm Slice is then a view)
   const frames = fixed ? undefined : tf.tidy(() => swapBatchTime(input));
   for (let t = 0; t < steps; t++) {
@@ -204,8 +223,13 @@ export function tangentSteps(
           nextTangents.push(directions.map(() => ({})));
           return;
         }
+        const layerInput = i === first ? fixed!.x : x;
         const drive = i === first ? fixed!.drive.clone() : layer.currents(x);
-        const dDrive = i === first ? fixed!.dDrive.map((d) => d.clone()) : directions.map((_, k) => layer.jvp!(x, dx[k], perLayer[i]![k]!));
+        const dDrive = directions.map((_, k) => {
+          const mapped = i === first ? fixed!.dDrive[k]?.clone() : mappedTangent(i, k, x, dx[k]);
+          const extra = o.currentTangents?.layers[k] === i ? o.currentTangents.at(k, t) : undefined;
+          return mapped && extra ? tf.add(mapped, extra) : (mapped ?? extra?.clone());
+        });
         if (!layer.neuron) {
           x = drive;
           dx = dDrive;
@@ -215,10 +239,15 @@ export function tangentSteps(
         }
         const previous = states[i]!;
         const { input: current, next } = stepPopulation(pops[i]!, drive, previous, fires[i]!, t);
-        const dNext = directions.map((_, k) => stepTangent(layer, models[i]!, t, current, dDrive[k]!, previous, tangents[i]![k]!, next, perLayer[i]![k]!, derivative));
+        const dNext = directions.map((_, k) => {
+          const dPrevious = tangents[i]![k]!;
+          if (!dDrive[k] && Object.keys(dPrevious).length === 0 && Object.keys(perLayer[i]![k]!).length === 0) return {};
+          return stepTangent(layer, models[i]!, t, current, dDrive[k] ?? tf.zerosLike(drive), previous, dPrevious, next, perLayer[i]![k]!, derivative);
+        });
         const field = outputField(layer.neuron);
+        o.observe?.(i, t, layerInput, next[field]!);
         x = next[field]!;
-        dx = dNext.map((d) => d[field] ?? tf.zerosLike(next[field]!));
+        dx = dNext.map((d) => d[field]);
         nextStates.push(next);
         nextTangents.push(dNext);
       });
@@ -234,12 +263,12 @@ export function tangentSteps(
     step.dOut.forEach((d, k) => dOuts[k]!.push(keep.has(d) ? d.clone() : d));
   }
   frames?.dispose();
-  if (fixed) tf.dispose([fixed.drive, ...fixed.dDrive]);
+  if (fixed) tf.dispose([fixed.x, fixed.drive, ...fixedTangents]);
   tf.dispose(prepared);
   for (const s of states) if (s) tf.dispose(stateTensors(s));
   tf.dispose(tangents.flat().flatMap((d) => Object.values(d)));
   const output = tf.stack(outs);
-  const stacked = tf.tidy(() => tf.stack(dOuts.map((d) => tf.stack(d))));
+  const stacked = tf.tidy(() => (K > 0 ? tf.stack(dOuts.map((d) => tf.stack(d))) : tf.zeros([0, ...output.shape])));
   tf.dispose([...outs, ...dOuts.flat()]);
   return { output, tangents: stacked };
 }

@@ -27,7 +27,7 @@ import type { Network } from '../../sim/network.js';
 import { freshSeed, streamKey } from '../../sim/random.js';
 import { checkDifferentiable, type RowLoss } from '../losses.js';
 import { addInto } from '../running-sum.js';
-import { directionalDerivative, directionalDerivatives } from '../tangent.js';
+import { directionalDerivatives, lossTangents, tangentSteps } from '../tangent.js';
 import { deterministicParameters, differentiableRun } from './bptt.js';
 import type { Batch, Estimator, GradientEstimate, Method } from './types.js';
 import type { TrainConfig } from '../../cli/config.js';
@@ -134,47 +134,87 @@ export function forwardGradient(config: FGConfig): Estimator {
       const unreached = Object.keys(l.params).filter((n) => n !== 'noiseScale' && !l.buffers?.includes(n) && !l.mapParams.includes(n) && !(n === 'recurrent' && l.recurrentVjp && l.recurrentCurrents));
       check(unreached.length === 0, () => `fg-activity: layer '${l.name}' learns ${unreached.join(', ')}, which activity perturbation does not reach (it perturbs the currents a layer's map and recurrent weights produce); use fg (weights) or lr`);
     }
-    const mixes = net.layers.some((l) => l.mixesRows === true);
-    const sums = new Map<tf.Variable, tf.Tensor>();
-    let lossSum = 0, passes = 0;
-    net.layers.forEach((layer, index) => {
-      if (!layer.neuron || layer.mapParams.length === 0) return;
-      const shape = [T, B, ...currentShapeOf(layer)];
-      let input: tf.Tensor | undefined, output: tf.Tensor | undefined;
-      let adjoint: tf.Tensor | undefined;
-      for (let k = 0; k < K; k++) {
-        const u = normal(shape, streamKey(seed, index, k));
-        const r = directionalDerivative(net, batch, loss, new Map(), surrogate, {
-          currentTangents: new Map([[index, u]]),
-          observeLayer: (i, x, out) => {
-            if (i !== index || input) return;
-            input = x.clone();
-            output = out.clone();
-          },
-        });
-        lossSum += r.loss;
-        passes++;
-        // each sample's current adjoint ≈ (∇ℓ_b · u_b) u_b (rows mixed by a graph layer: the total)
-        const scale = mixes ? new Float32Array(B).fill(r.derivative) : r.rows;
-        const term = tf.tidy(() => tf.mul(u, tf.reshape(tf.tensor1d(scale), [1, B, ...currentShapeOf(layer).map(() => 1)])));
-        u.dispose();
-        adjoint = addInto(adjoint, term);
-      }
-      tf.tidy(() => {
-        const g = tf.div(adjoint!, K);
-        const grads = layer.vjp(input!, tf.reshape(g, [T * B, ...currentShapeOf(layer)]));
-        for (const [name, grad] of Object.entries(grads)) if (layer.params[name]) sums.set(layer.params[name]!, tf.keep(grad));
-        if (layer.recurrentVjp && layer.params['recurrent']) {
-          // the recurrent current of step t is s_{t−1} V: Σ_t s_{t−1}ᵀ ĝ_t
-          const steps = tf.unstack(g);
-          const outs = tf.unstack(tf.reshape(output!, [T, B, -1]));
-          const parts = steps.slice(1).map((gt, t) => layer.recurrentVjp!(outs[t]!, gt)['recurrent']!);
-          if (parts.length) sums.set(layer.params['recurrent']!, tf.keep(tf.addN(parts)));
-        }
-      });
-      tf.dispose([adjoint!, input!, output!]);
+    const constantInput = batch.constantInTime === true && T > 1;
+    const first = constantInput ? net.layers.findIndex((l) => l.neuron !== undefined) : -1;
+    // K directions u on each trained layer's currents, one stream each; step t is its t-th slice
+    const streams = net.layers.flatMap((layer, index) => (layer.neuron && layer.mapParams.length > 0
+      ? Array.from({ length: K }, (_, k) => ({ index, key: streamKey(seed, index, k), shape: [B, ...currentShapeOf(layer)] }))
+      : []));
+    if (streams.length === 0) return { gradients: new Map(), loss: meanLoss(net, batch, loss), dispose: () => undefined };
+    const direction = (j: number, t: number) => {
+      const { key, shape } = streams[j]!;
+      const size = shape.reduce((a, b) => a * b, 1);
+      return tf.tensor(sampleNoise('gaussian', size, key, t * size), shape, 'float32');
+    };
+    // pass 1, step-major (flat in T): the loss and every direction's derivative, split by sample
+    const { output, tangents } = tangentSteps(net, batch.input, streams.map(() => new Map()), surrogate, {
+      constantInput, currentTangents: { layers: streams.map((s) => s.index), at: direction },
     });
-    return { gradients: sums, loss: passes ? lossSum / passes : meanLoss(net, batch, loss), dispose: () => sums.forEach((g) => g.dispose()) };
+    const r = lossTangents(output, tangents, loss, batch.labels);
+    tf.dispose([output, tangents]);
+    // each sample's current adjoint ≈ mean_k (∇ℓ_b · u_kb) u_kb (rows mixed by a graph layer: the total)
+    const mixes = net.layers.some((l) => l.mixesRows === true);
+    const scaled = r.rows.map((rows) => tf.tensor1d(mixes ? new Float32Array(B).fill(rows.reduce((a, b) => a + b, 0) / K) : rows.map((v) => v / K)));
+    // pass 2: the primal again (the same spikes: no noise), each trained layer's adjoint formed
+    // step by step from the regenerated directions and turned into gradients by its local VJP,
+    // `chunk` steps to a product
+    const chunk = Math.max(1, Math.ceil(Math.sqrt(T)));
+    const sums = new Map<tf.Variable, tf.Tensor>();
+    const pending = new Map<number, { xs: tf.Tensor[]; gs: tf.Tensor[]; constant?: tf.Tensor; x?: tf.Tensor; previous?: tf.Tensor }>();
+    const flush = (index: number) => {
+      const p = pending.get(index)!;
+      if (p.xs.length === 0) return;
+      const layer = net.layers[index]!;
+      tf.tidy(() => {
+        for (const [name, grad] of Object.entries(layer.vjp(tf.concat(p.xs), tf.concat(p.gs)))) if (layer.params[name]) accumulate(sums, layer.params[name]!, tf.keep(grad));
+      });
+      tf.dispose([...p.xs, ...p.gs]);
+      p.xs = [];
+      p.gs = [];
+    };
+    try {
+      const observed = tangentSteps(net, batch.input, [], surrogate, {
+        constantInput,
+        observe: (index, t, x, out) => {
+          const js = streams.flatMap((s, j) => (s.index === index ? [j] : []));
+          if (js.length === 0) return;
+          const layer = net.layers[index]!;
+          const p = pending.get(index) ?? { xs: [], gs: [] };
+          pending.set(index, p);
+          const rowsShape = [B, ...currentShapeOf(layer).map(() => 1)];
+          const g = tf.keep(tf.addN(js.map((j) => tf.mul(direction(j, t), tf.reshape(scaled[j]!, rowsShape)))));
+          // the recurrent current of step t is s_{t−1} V: Σ_t s_{t−1}ᵀ ĝ_t
+          if (layer.recurrentVjp && layer.params['recurrent'] && p.previous) accumulate(sums, layer.params['recurrent'], tf.keep(layer.recurrentVjp(p.previous, g)['recurrent']!));
+          if (layer.recurrentVjp && layer.params['recurrent']) {
+            p.previous?.dispose();
+            p.previous = tf.keep(out.clone());
+          }
+          if (index === first) {
+            // the same input every step: Σ_t VJP(x; ĝ_t) = VJP(x; Σ_t ĝ_t)
+            p.constant = addInto(p.constant, g);
+            p.x ??= tf.keep(x.clone());
+            return;
+          }
+          p.xs.push(tf.keep(x.clone()));
+          p.gs.push(g);
+          if (p.xs.length === chunk) flush(index);
+        },
+      });
+      tf.dispose([observed.output, observed.tangents]);
+      for (const [index, p] of pending) {
+        flush(index);
+        if (p.constant) {
+          p.xs = [p.x!];
+          p.gs = [p.constant];
+          p.x = p.constant = undefined;
+          flush(index);
+        }
+      }
+    } finally {
+      for (const p of pending.values()) tf.dispose([...p.xs, ...p.gs, ...[p.constant, p.x, p.previous].filter((t): t is tf.Tensor => t !== undefined)]);
+      tf.dispose(scaled);
+    }
+    return { gradients: sums, loss: r.loss, dispose: () => sums.forEach((g) => g.dispose()) };
   }
 }
 
