@@ -96,7 +96,8 @@ export function isBackendOutOfMemory(err: unknown): boolean {
 }
 
 /** What to lower when a step runs out of memory (`names` spells the settings, flags or keys). */
-export function outOfMemoryAdvice(err: unknown, names: { readonly batch: string; readonly copies: string; readonly steps: string }): string {
+export function outOfMemoryAdvice(err: unknown, names: { readonly batch: string; readonly copies: string; readonly steps: string; readonly timeChunk: string }): string {
   return `most likely out of memory (${((err as Error)?.message ?? String(err)).slice(0, 60)}); the wasm backend's heap ends at 4 GiB. ` +
-    `Lower ${names.batch}, ${names.copies} (LR) or ${names.steps}: a step's peak grows with T·K·B·H for LR and T·B·H for BPTT (bench/results/README.md)`;
+    `For LR set ${names.timeChunk} (its peak then grows with √T instead of T, for one more forward pass), or lower ${names.batch}, ${names.copies} (LR) or ${names.steps}: ` +
+    `a step's peak grows with T·K·B·H for LR and T·B·H for BPTT (bench/results/README.md)`;
 }

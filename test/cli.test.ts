@@ -74,6 +74,24 @@ describe('spikelr train and eval', () => {
     expect(readFileSync(path.join(runs[1]!, 'model.safetensors')).equals(readFileSync(path.join(runs[0]!, 'model.safetensors')))).toBe(true);
   });
 
+  it('train --time-chunk: LR in time chunks logs the one-pass run\'s first loss; a bad chunk or another method is refused', async () => {
+    const runs = ['whole', 'chunked'].map((n) => path.join(dir, `lr-chunks-${n}`));
+    const losses: number[] = [];
+    for (const [i, out] of runs.entries()) {
+      const r = await spikelr('train', '--method', 'lr', ...small, '--copies', '2', '--max-steps', '1', ...(i ? ['--time-chunk', 'auto'] : []), '--out', out);
+      expect(r.code, r.stderr).toBe(0);
+      losses.push(readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.type === 'step').loss);
+    }
+    // the same forward pass (the same noise), so the same loss to the bit; the gradients differ by rounding only (test/lr-chunks.test.ts)
+    expect(losses[1]).toBe(losses[0]);
+    expect(JSON.parse(readFileSync(path.join(runs[1]!, 'config.json'), 'utf8'))).toMatchObject({ timeChunk: 'auto' });
+    const bad = await spikelr('train', '--method', 'lr', ...small, '--time-chunk', '0', '--out', path.join(dir, 'lr-chunks-bad'));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--time-chunk.*expected a number of steps >= 1, 'auto' or 'none', got '0'/);
+    const bptt = await spikelr('train', '--method', 'bptt', ...small, '--time-chunk', '4', '--out', path.join(dir, 'bptt-chunks'));
+    expect(bptt.stderr).toMatch(/timeChunk applies to method 'lr'/);
+  });
+
   it('train --loss zero-one: LR trains on the 0-1 loss itself; the methods that differentiate it are stopped before a run starts', async () => {
     const out = path.join(dir, 'lr-zero-one');
     const r = await spikelr('train', '--method', 'lr', '--loss', 'zero-one', ...small, '--copies', '2', '--max-steps', '2', '--out', out);

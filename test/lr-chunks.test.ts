@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { checkCombinations, defaultConfig } from '../src/cli/config.js';
 import { chunkSteps, likelihoodRatio, type LRConfig } from '../src/learning/estimators/lr.js';
 import type { Batch } from '../src/learning/estimators/types.js';
 import { membraneCrossEntropy, countCrossEntropy } from '../src/learning/losses.js';
@@ -103,6 +104,10 @@ describe('LR in time chunks is the one-pass estimate', () => {
   it('chunk lengths: auto is the rounded-up square root, and a chunk as long as the run is one pass', () => {
     expect([chunkSteps('auto', 100), chunkSteps('auto', 101), chunkSteps(5, 100), chunkSteps(100, 100), chunkSteps(undefined, 100)]).toEqual([10, 11, 5, undefined, undefined]);
     expect(() => likelihoodRatio({ copies: 2, noise: escapeNoise('logistic', 0.5), timeChunk: 0 })).toThrow(/timeChunk.*must be an integer >= 1, got 0/);
+    const lr = { ...defaultConfig('lr'), timeChunk: 4 };
+    expect(() => checkCombinations({ ...lr, pipeline: 2 }, 'c')).toThrow(/pipeline: time chunks rerun every stage's chunks in reverse; use one or the other/);
+    expect(() => checkCombinations({ ...defaultConfig('bptt'), timeChunk: 4 }, 'c')).toThrow(/timeChunk applies to method 'lr'/);
+    expect(() => checkCombinations(lr, 'c')).not.toThrow();
   });
 
   it('keeps no tensors between steps', () => {

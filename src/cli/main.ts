@@ -285,7 +285,7 @@ function fail(err: unknown): never {
   if (err instanceof SpikelrError) process.stderr.write(`spikelr: error: ${err.message}\n`);
   else if (refused) process.stderr.write(`spikelr: error: ${refused}\n`);
   else if (isBackendOutOfMemory(err)) {
-    process.stderr.write(`spikelr: error: the tensor backend failed, ${outOfMemoryAdvice(err, { batch: '--batch-size', copies: '--copies', steps: '--steps' })}\n`);
+    process.stderr.write(`spikelr: error: the tensor backend failed, ${outOfMemoryAdvice(err, { batch: '--batch-size', copies: '--copies', steps: '--steps', timeChunk: '--time-chunk auto' })}\n`);
   } else {
     process.stderr.write(`spikelr: internal error (please report it with this trace):\n${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(70);

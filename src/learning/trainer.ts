@@ -462,7 +462,7 @@ function outOfMemoryIsClear<T>(f: () => T, batchSize: number): T {
     return f();
   } catch (err) {
     if (isBackendOutOfMemory(err)) {
-      throw new SpikelrError(`train: a step of batch ${batchSize} failed in the tensor backend, ${outOfMemoryAdvice(err, { batch: 'batchSize', copies: 'copies', steps: 'steps' })}`);
+      throw new SpikelrError(`train: a step of batch ${batchSize} failed in the tensor backend, ${outOfMemoryAdvice(err, { batch: 'batchSize', copies: 'copies', steps: 'steps', timeChunk: "timeChunk 'auto'" })}`);
     }
     throw err;
   }
