@@ -139,7 +139,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     if (o.chunk?.keepStates) states.set(index, state);
     else for (const t of stateTensors(state)) t.dispose();
   };
-  const { output, rows } = passLayers(net.layers.slice(from, to), inputShape, input, ({ layer, index: local, input: x, rows, currents, constant }) => {
+  const { output, rows } = passLayers(net.layers.slice(from, to), inputShape, input, ({ layer, index: local, input: x, rows, drives, constant }) => {
     const index = from + local;
     const isLast = index === net.layers.length - 1;
     const neuron = layer.neuron!;
@@ -151,7 +151,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     const base = { layer, index, input: x, constantInput: constant, inputRows: rows, rows: outRows, steps, learned: new Set(layer.learned) };
     if (noise) {
       const shape = [outRows / batch, batch, ...layer.outputShape];
-      const trace = noisyLayer(layer, model, currents, noise, o, streamKey(o.seed, index), batch, outRows, startOf(index, model, neuron, shape), firstStep);
+      const trace = noisyLayer(layer, model, drives(), noise, o, streamKey(o.seed, index), batch, outRows, startOf(index, model, neuron, shape), firstStep);
       finish(index, trace.last);
       if (model.role === 'spiking' && !isLast) o.chunk?.spikes?.(index, trace.output);
       if (trained) {
@@ -163,7 +163,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
       return { output: trace.output, rows: outRows, keepInput: trained };
     }
     const out = outputField(neuron);
-    const seq = runFields(population(layer), currents, startOf(index, model, neuron, [rows, ...layer.outputShape]), model.fire(neuron, undefined, 0), [out], firstStep);
+    const seq = runFields(population(layer), drives(), startOf(index, model, neuron, [rows, ...layer.outputShape]), model.fire(neuron, undefined, 0), [out], firstStep);
     finish(index, seq.state);
     if (trained) traces.push({ ...base, kind: 'local', seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}) });
     return { output: seq.fields[out]!, keepInput: trained };
@@ -198,11 +198,11 @@ interface NoisyTrace {
 }
 
 /**
- * Runs a noisy layer over `currents` `[T, rows, …N]` from `initial` (consumed; steps numbered from
- * `firstStep` for the noise stream), recording scores and what its reverse filter reads.
+ * Runs a noisy layer over per-step currents `[rows, …N]` (consumed) from `initial` (consumed; steps
+ * numbered from `firstStep` for the noise stream), recording scores and what its reverse filter reads.
  */
 function noisyLayer(
-  layer: Layer, model: NeuronModel<NeuronParams>, currents: tf.Tensor, noise: EscapeNoise, o: CopyForwardOptions, key: number, batch: number, rows: number,
+  layer: Layer, model: NeuronModel<NeuronParams>, currents: tf.Tensor[], noise: EscapeNoise, o: CopyForwardOptions, key: number, batch: number, rows: number,
   initial: NeuronState, firstStep: number,
 ): NoisyTrace {
   const neuron = layer.neuron!;
@@ -226,8 +226,8 @@ function noisyLayer(
   // a chunk after the first starts from a stored state: step −1 of its trace (a reshape keeps the data alive)
   const before: Record<string, tf.Tensor> = {};
   if (o.train && firstStep > 0) for (const f of ['spikes', ...keepFields]) if (initial[f]) before[f] = flat(initial[f]!);
-  const perCopy = currents.shape[1] === rows && rows !== batch;
-  const drives = tf.unstack(currents).map((d) => {
+  const perCopy = currents[0]!.shape[0] === rows && rows !== batch;
+  const drives = currents.map((d) => {
     if (!perCopy) return d;
     // per-copy currents [K·B, …N] viewed as [K, B, …N]; shared ones [B, …N] broadcast as they are
     const v = tf.reshape(d, currentShape);

@@ -135,13 +135,13 @@ export interface SequenceResult {
 }
 
 /**
- * Runs a population over `currents` (`[T, B, …N]`, not consumed) from `state` (consumed), keeping
+ * Runs a population over `currents` (`[T, B, …N]`, not consumed; or one drive per step, consumed) from `state` (consumed), keeping
  * the state fields named in `fields` at every step, stacked as `[T, B, …N]` (the caller owns them
  * and the last state).
  */
-export function runFields(pop: Population, currents: tf.Tensor, state: NeuronState, fire: Fire, fields: readonly string[], firstStep?: number): { fields: Record<string, tf.Tensor>; state: NeuronState } {
+export function runFields(pop: Population, currents: tf.Tensor | tf.Tensor[], state: NeuronState, fire: Fire, fields: readonly string[], firstStep?: number): { fields: Record<string, tf.Tensor>; state: NeuronState } {
   const kept: Record<string, tf.Tensor[]> = Object.fromEntries(fields.map((f) => [f, []]));
-  const last = timeLoop(pop, tf.unstack(currents), state, {
+  const last = timeLoop(pop, Array.isArray(currents) ? currents : tf.unstack(currents), state, {
     fire,
     ...(firstStep !== undefined ? { firstStep } : {}),
     observe: (_t, _input, _previous, next) => fields.map((f) => {
@@ -181,8 +181,13 @@ export interface LayerVisit {
   readonly rows: number;
   /** The input is the same at every step and given once (the pass's `constantInput`, first layer with neurons). */
   readonly constant: boolean;
-  /** Its feed-forward currents `[T, rows, …current]` (freed by the pass). */
+  /** Its feed-forward currents `[T, rows, …current]` (made on first use; freed by the pass). */
   readonly currents: tf.Tensor;
+  /**
+   * The same currents as one tensor per step `[rows, …current]`, owned by the caller (a time loop
+   * consumes them); for a {@link constant} input, T handles on one tensor instead of T copies.
+   */
+  drives(): tf.Tensor[];
 }
 
 export interface VisitResult {
@@ -234,19 +239,29 @@ export function passLayers(
     }
     const flat = layer.currents(x, repeats);
     const shape = [steps, rows, ...currentShapeOf(layer)];
-    let currents: tf.Tensor;
-    if (constant) {
+    const isConstant = constant;
+    let currents: tf.Tensor | undefined;
+    const materialise = () => {
+      if (currents) return currents;
+      if (!isConstant) return (currents = tf.reshape(flat, shape));
       // repeated as rank 3 (tfjs differentiates Tile up to rank 4; a conv layer's currents are rank 5)
       const once = tf.reshape(flat, [1, rows, -1]);
       const repeated = tf.broadcastTo(once, [steps, rows, once.shape[2]!]);
       currents = tf.reshape(repeated, shape);
       free(once);
       free(repeated);
-    } else currents = tf.reshape(flat, shape);
-    free(flat);
-    const r = visit({ layer, index, isLast, input: x, rows, currents, constant });
+      return currents;
+    };
+    const r = visit({
+      layer, index, isLast, input: x, rows, constant: isConstant,
+      get currents() {
+        return materialise();
+      },
+      drives: () => (isConstant ? Array.from({ length: steps }, () => tf.reshape(flat, shape.slice(1))) : tf.unstack(materialise())),
+    });
     constant = false;
-    free(currents);
+    free(flat);
+    if (currents) free(currents);
     if (!r.keepInput) free(x);
     rows = r.rows ?? rows;
     if (isLast) last = r.output;

@@ -221,12 +221,12 @@ export class Network {
     const seed = options.seed ?? streamKey(this.seed, 0x5eed, this.runs++);
     const records: Record<string, Recording> = {};
     const toBatchMajor = (t: tf.Tensor) => tf.tidy(() => swapBatchTime(t));
-    const { output: sequence } = passLayers(this.layers, this.inputShape, input, ({ layer, index, currents }) => {
+    const { output: sequence } = passLayers(this.layers, this.inputShape, input, ({ layer, index, drives }) => {
       const neuron = layer.neuron!;
       const want = fields.get(layer.name) ?? new Set<Field>();
       const out = outputField(neuron);
       const initial = modelOf(neuron).initialState(neuron as never, [batch, ...layer.outputShape]);
-      const seq = runFields(population(layer), currents, initial, this.fireFor(layer, index, options.noise, seed), [...new Set([out, ...want])]);
+      const seq = runFields(population(layer), drives(), initial, this.fireFor(layer, index, options.noise, seed), [...new Set([out, ...want])]);
       for (const t of stateTensors(seq.state)) t.dispose();
       if (want.size > 0) records[layer.name] = Object.fromEntries([...want].map((f) => [f, toBatchMajor(seq.fields[f]!)])) as Recording;
       for (const [f, t] of Object.entries(seq.fields)) if (f !== out) t.dispose();
