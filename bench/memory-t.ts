@@ -59,7 +59,7 @@ function measure(row: string, steps: number): Row {
 if (a.plot) {
   const rows = readFileSync(a.plot, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
   const svg = lineChartSvg({
-    title: 'peak tensor memory of a training step against T (784-500-10, B = 100, direct input)', x: 'steps T', y: 'MiB', logX: true, logY: true,
+    title: 'peak memory of a training step against T (784-500-10, B = 100)', x: 'steps T', y: 'peak tensor MiB', logX: true, logY: true, xTicks: [25, 100, 250, 500, 1000], width: 720, height: 380,
     series: [
       ...Object.keys(ROWS).map((name) => ({ name: ROWS[name]!.label, points: rows.filter((r) => r.row === name && r.peakTensorMiB !== undefined).map((r) => [r.steps, r.peakTensorMiB!] as [number, number]).sort((p, q) => p[0] - q[0]) })),
       { name: 'the input batch alone', points: [...new Set(rows.map((r) => r.steps))].sort((x, y) => x - y).map((t) => [t, (B * t * inputs * 4) / MiB] as [number, number]) },
