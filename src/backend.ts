@@ -12,6 +12,7 @@ import { installWasmKernels } from './sim/wasm-kernels.js';
 import { installSpikeMatMul } from './sim/spike-matmul.js';
 import { installUniformKernel } from './sim/uniform-kernel.js';
 import { installBitKernels } from './sim/spike-bits.js';
+import { installNoisyLifKernel } from './sim/noisy-lif-kernel.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { SpikelrError } from './errors.js';
@@ -100,6 +101,7 @@ async function tryWasm(): Promise<BackendAttempt> {
     installSpikeMatMul();
     installUniformKernel();
     installBitKernels();
+    installNoisyLifKernel();
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     return { candidate: 'wasm', ok: true, detail: simd ? 'WebAssembly with SIMD' : 'WebAssembly without SIMD' };
   } catch (err) {

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { noiseSigma, spikesFromUniforms } from '../neurons/firing.js';
-import { stateTensors, type AdjointTrace, type Fire, type NeuronModel, type NeuronState } from '../neurons/model.js';
+import { stateTensors, type AdjointTrace, type Coefficients, type Fire, type NeuronModel, type NeuronState } from '../neurons/model.js';
 import { firingProbability, logSigmaNoiseScore, noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
@@ -262,8 +262,20 @@ function noisyLayer(
           const eps = tf.tensor(copyNoise(noise.kind, plan, key, step, batch, perRow), u.shape);
           return deterministic(tf.add(u, tf.mul(eps, sigmaOf())), threshold, step);
         });
+  // LIF with logistic noise and the spike score: one kernel a step on wasm (the model says when)
+  const fused = spikeScored && !o.signScores && !learnSigma && keepFields.length === 0
+    ? model.fusedNoisyStep?.(neuron, { noise, score: storeScores, coefficients: layer.coefficients as Coefficients })
+    : undefined;
+  const fusedStep = fused && ((input: tf.Tensor, state: NeuronState, step: number) => {
+    const uniforms = copyUniformsTensor(plan, key, step, batch, perRow, [...state.membrane.shape]);
+    const r = fused(input, state, uniforms);
+    uniforms.dispose();
+    if (r.score) score = r.score;
+    return r.state;
+  });
   const last = timeLoop(population(layer), drives, initial, {
     fire,
+    ...(fusedStep ? { step: fusedStep } : {}),
     firstStep,
     before: (_t, previous) => {
       gate = model.decides?.(neuron, previous);

@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkInRange, checkInteger, checkKeys, checkOneOf, checkPositive } from '../errors.js';
 import { escapeFire, heaviside } from './firing.js';
+import { fusedKernelsActive, noisyLifStep } from '../sim/noisy-lif-kernel.js';
 import type { AdjointInput, AdjointStep, Coef, Coefficients, Fire, NeuronModel, NeuronState, TangentInput } from './model.js';
 import type { EscapeNoise } from './noise.js';
 import type { NirArray, NirValue } from '../sim/nir/graph.js';
@@ -225,6 +226,17 @@ export const lifModel = {
   decides: (p, previous) => (p.refractory > 0 ? openGate(previous) : undefined),
   adjointFields: (_p, learned) => membraneAdjointFields(learned),
   adjoint: (p, a) => membraneAdjoint(p, a),
+  fusedNoisyStep(p, o) {
+    const { beta = p.beta, threshold = p.threshold } = o.coefficients;
+    // the kernel takes numbers: learned (per-neuron) coefficients and refractory gates run the separate ops
+    if (!fusedKernelsActive() || p.refractory > 0 || o.noise.kind !== 'logistic' || typeof beta !== 'number' || typeof threshold !== 'number') return undefined;
+    const settings = { beta, threshold, sigma: o.noise.sigma, reset: p.reset, score: o.score };
+    return (current, state, uniforms) => {
+      const r = noisyLifStep(current, state.membrane, state.spikes, uniforms, settings);
+      if (!r) throw new Error('lif: the fused kernel stopped running mid-pass (the backend changed?)');
+      return { state: { membrane: r.membrane, spikes: r.spikes }, ...(r.score ? { score: r.score } : {}) };
+    };
+  },
   tangent(p, x) {
     const threshold = coef(x.coefficients, 'threshold', p.threshold);
     const dThreshold = x.dCoefficients['threshold'] ?? 0;

@@ -125,8 +125,23 @@ export interface NeuronModel<P extends { readonly kind: string }> {
   adjoint(p: P, input: AdjointInput): AdjointStep;
   /** Tangent of state_t (missing fields: zero). */
   tangent(p: P, input: TangentInput): Record<string, tf.Tensor>;
+  /**
+   * A fused step with escape noise, for LR's forward pass: state_t (its spikes drawn from
+   * `uniforms` as `fire` would, s = H(U + p − 1)) and, with `score`, the spike score, from one
+   * kernel — or undefined where the model has none for this configuration or backend (the caller
+   * then runs `step` with `fire` and scores separately).
+   */
+  fusedNoisyStep?(p: P, o: FusedNoisyOptions): ((current: tf.Tensor, state: NeuronState, uniforms: tf.Tensor) => { readonly state: NeuronState; readonly score?: tf.Tensor }) | undefined;
   /** Its NIR neuron node (export, src/sim/nir); absent: NIR has no primitive for it, and export refuses it. */
   nir?(p: P, c: NirNeuronContext): NirNode;
+}
+
+/** What a fused noisy step is asked for ({@link NeuronModel.fusedNoisyStep}). */
+export interface FusedNoisyOptions {
+  readonly noise: EscapeNoise;
+  /** Also the spike score ψ (LR training; not the noise score). */
+  readonly score: boolean;
+  readonly coefficients: Coefficients;
 }
 
 /** Every tensor a state holds (for disposal). */

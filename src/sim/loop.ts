@@ -79,12 +79,14 @@ export interface LoopOptions {
   readonly observe?: StepObserver;
   /** Inside autodiff: free nothing (the tape holds every step). */
   readonly tape?: boolean;
+  /** A fused step (state_t from the total input current I_t and state_{t−1}) in place of the model's step and `fire`. */
+  readonly step?: (input: tf.Tensor, state: NeuronState, t: number) => NeuronState;
 }
 
-/** One step of a population: the recurrent input added to `drive`, then the model's step. */
-export function stepPopulation(pop: Population, drive: tf.Tensor, state: NeuronState, fire: Fire, t: number): { input: tf.Tensor; next: NeuronState } {
+/** One step of a population: the recurrent input added to `drive`, then the model's step (or a fused one). */
+export function stepPopulation(pop: Population, drive: tf.Tensor, state: NeuronState, fire: Fire, t: number, fused?: LoopOptions['step']): { input: tf.Tensor; next: NeuronState } {
   const input = pop.recurrent ? tf.tidy(() => tf.add(drive, pop.recurrent!(state.spikes))) : drive;
-  return { input, next: modelOf(pop.neuron).step(input, state, pop.neuron, fire, t, pop.coefficients ?? {}) };
+  return { input, next: fused ? fused(input, state, t) : modelOf(pop.neuron).step(input, state, pop.neuron, fire, t, pop.coefficients ?? {}) };
 }
 
 /**
@@ -98,7 +100,7 @@ export function timeLoop(pop: Population, drives: readonly tf.Tensor[], state: N
   for (let t = 0; t < drives.length; t++) {
     const drive = drives[t]!;
     o.before?.(t, state);
-    const { input, next } = stepPopulation(pop, drive, state, o.fire, first + t);
+    const { input, next } = stepPopulation(pop, drive, state, o.fire, first + t, o.step);
     for (const k of o.observe?.(t, input, state, next) ?? []) kept.add(k);
     if (!o.tape) {
       if (!kept.has(input)) input.dispose();

@@ -46,6 +46,8 @@ export interface Kernels {
   sumRows(x: number, rows: number, cols: number, out: number): void;
   packBits(x: number, n: number, out: number): number;
   unpackBits(bits: number, n: number, out: number): void;
+  noisyLif(drive: number, driveRows: number, membrane: number, spikes: number, uniforms: number, rows: number, n: number,
+    beta: number, threshold: number, sigma: number, reset: number, outMembrane: number, outSpikes: number, outScore: number): void;
 }
 
 let bytes: Uint8Array | undefined;

@@ -1,0 +1,132 @@
+/**
+ * One step of a LIF population with logistic escape noise, fused (LR's forward pass,
+ * src/sim/noisy-lif-kernel.ts): the membrane update, the firing probability, the spike drawn from
+ * its uniform and the spike score, row by row in three short loops over data that stays in cache,
+ * where the separate tensor ops make about a dozen passes over the whole state. Every operation is
+ * the one the separate ops perform, in the same order, but for exp, a polynomial here (Cephes'
+ * expf: within 2 ulp on the clamped range). The loops are short, and the exp loop takes four
+ * vectors at a time, so that the CPU overlaps their long dependency chains (one long loop body ran
+ * 2.3× slower).
+ */
+
+const LOG2E: f32 = 1.44269504088896341;
+const C1: f32 = 0.693359375;
+const C2: f32 = -2.12194440e-4;
+const P0: f32 = 1.9875691500e-4;
+const P1: f32 = 1.3981999507e-3;
+const P2: f32 = 8.3334519073e-3;
+const P3: f32 = 4.1665795894e-2;
+const P4: f32 = 1.6666665459e-1;
+const P5: f32 = 5.0000001201e-1;
+// exp of anything outside this range saturates a sigmoid in float32 anyway; the bounds keep 2ⁿ normal
+const LO: f32 = -87.0;
+const HI: f32 = 88.0;
+const MAGIC: f32 = 12582912.0 + 127.0;
+
+/** e^x, four lanes. */
+function exp4(x: v128): v128 {
+  // pmin/pmax: one instruction each (min/max propagate NaN, which a clamped exp does not need)
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(LO)), f32x4.splat(HI));
+  // round x·log2 e to an integer n by adding 1.5·2²³ (+ the exponent bias): the sum's low bits are n + 127
+  const biased = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(MAGIC));
+  const fx = f32x4.sub(biased, f32x4.splat(MAGIC));
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(fx, f32x4.splat(C1))), f32x4.mul(fx, f32x4.splat(C2)));
+  let y = f32x4.splat(P0);
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(P1));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(P2));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(P3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(P4));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(P5));
+  y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(y, r), r), r), f32x4.splat(1.0));
+  return f32x4.mul(y, i32x4.shl(biased, 23));
+}
+
+/** e^x, one lane, the same operations as {@link exp4}. */
+function exp1(x: f32): f32 {
+  x = min<f32>(max<f32>(x, LO), HI);
+  const biased = x * LOG2E + MAGIC;
+  const fx = biased - MAGIC;
+  const r = (x - fx * C1) - fx * C2;
+  let y = P0;
+  y = y * r + P1;
+  y = y * r + P2;
+  y = y * r + P3;
+  y = y * r + P4;
+  y = y * r + P5;
+  y = ((y * r) * r + r) + <f32>1.0;
+  return y * reinterpret<f32>(reinterpret<i32>(biased) << 23);
+}
+
+/** p = 1/(1 + e^x) for the n floats at `at`, in place. */
+function logistic(at: usize, n: i32): void {
+  const one = f32x4.splat(1.0);
+  let c = 0;
+  for (; c + 16 <= n; c += 16) {
+    const a = at + (<usize>c << 2);
+    const e0 = exp4(v128.load(a)), e1 = exp4(v128.load(a + 16)), e2 = exp4(v128.load(a + 32)), e3 = exp4(v128.load(a + 48));
+    v128.store(a, f32x4.div(one, f32x4.add(one, e0)));
+    v128.store(a + 16, f32x4.div(one, f32x4.add(one, e1)));
+    v128.store(a + 32, f32x4.div(one, f32x4.add(one, e2)));
+    v128.store(a + 48, f32x4.div(one, f32x4.add(one, e3)));
+  }
+  for (; c < n; c++) {
+    const a = at + (<usize>c << 2);
+    store<f32>(a, <f32>1.0 / (<f32>1.0 + exp1(load<f32>(a))));
+  }
+}
+
+/**
+ * For rows r < `rows` of n neurons, with I the drive row r % driveRows (a drive shared by the K
+ * copies of a batch), m, s the previous membrane and spikes and U the uniforms:
+ *
+ *     u = β m + I − ϑ s        (reset 0, subtract; 1, zero: β (1 − s) m + I; 2, none: β m + I)
+ *     p = 1 / (1 + e^(−(u − ϑ)/σ)),   s' = H(U + (p − 1)),   ψ = (s' − p)/σ
+ *
+ * written to outMembrane, outSpikes and outScore.
+ */
+export function noisyLif(
+  drive: usize, driveRows: i32, membrane: usize, spikes: usize, uniforms: usize, rows: i32, n: i32,
+  beta: f32, threshold: f32, sigma: f32, reset: i32, outMembrane: usize, outSpikes: usize, outScore: usize,
+): void {
+  const vb = f32x4.splat(beta), vt = f32x4.splat(threshold), vs = f32x4.splat(sigma);
+  const one = f32x4.splat(1.0), zero = f32x4.splat(0.0);
+  const vectors = n & ~3;
+  for (let r = 0; r < rows; r++) {
+    const row = <usize>r * <usize>n << 2;
+    const d = drive + (<usize>(r % driveRows) * <usize>n << 2);
+    // u, and −z = −(u − ϑ)/σ where the score goes
+    for (let c = 0; c < vectors; c += 4) {
+      const at = row + (<usize>c << 2);
+      const m = v128.load(membrane + at), s = v128.load(spikes + at), i = v128.load(d + (<usize>c << 2));
+      const u = reset == 0
+        ? f32x4.sub(f32x4.add(f32x4.mul(vb, m), i), f32x4.mul(vt, s))
+        : reset == 1 ? f32x4.add(f32x4.mul(f32x4.mul(vb, f32x4.sub(one, s)), m), i) : f32x4.add(f32x4.mul(vb, m), i);
+      v128.store(outMembrane + at, u);
+      v128.store(outScore + at, f32x4.neg(f32x4.div(f32x4.sub(u, vt), vs)));
+    }
+    for (let c = vectors; c < n; c++) {
+      const at = row + (<usize>c << 2);
+      const m = load<f32>(membrane + at), s = load<f32>(spikes + at), i = load<f32>(d + (<usize>c << 2));
+      const u: f32 = reset == 0 ? (beta * m + i) - threshold * s : reset == 1 ? (beta * (<f32>1.0 - s)) * m + i : beta * m + i;
+      store<f32>(outMembrane + at, u);
+      store<f32>(outScore + at, -((u - threshold) / sigma));
+    }
+    // p
+    logistic(outScore + row, n);
+    // the spike and its score
+    for (let c = 0; c < vectors; c += 4) {
+      const at = row + (<usize>c << 2);
+      const p = v128.load(outScore + at);
+      const fired = v128.and(f32x4.gt(f32x4.add(v128.load(uniforms + at), f32x4.sub(p, one)), zero), one);
+      v128.store(outSpikes + at, fired);
+      v128.store(outScore + at, f32x4.div(f32x4.sub(fired, p), vs));
+    }
+    for (let c = vectors; c < n; c++) {
+      const at = row + (<usize>c << 2);
+      const p = load<f32>(outScore + at);
+      const fired: f32 = load<f32>(uniforms + at) + (p - <f32>1.0) > 0 ? 1.0 : 0.0;
+      store<f32>(outSpikes + at, fired);
+      store<f32>(outScore + at, (fired - p) / sigma);
+    }
+  }
+}
