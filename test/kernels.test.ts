@@ -153,6 +153,9 @@ describe('event-driven BatchMatMul on wasm', () => {
     ['columns a multiple of 32', 300, 100, 64],
     ['columns not a multiple of 4 (scalar tail)', 257, 70, 37],
     ['wide output (blocks of 32 and a tail of 8)', 130, 64, 1000],
+    ["a readout's 10 columns (rows scanned directly, no lists; tails past 16)", 300, 100, 10],
+    ['16 columns, 70 and 257 in the scanned rows (tails)', 257, 70, 16],
+    ['24 columns (padded to 32)', 130, 64, 24],
   ];
   const cases = shapes.flatMap(([name, m, k, n]) => [0.02, 0.15].flatMap((density) => [true, false].flatMap((binary) =>
     [false, true].flatMap((ta) => [false, true].map((tb) => [`${name}, density ${density}, ${binary ? 'binary' : 'real'}, tA=${ta} tB=${tb}`, m, k, n, density, binary, ta, tb] as const)))));

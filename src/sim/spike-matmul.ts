@@ -48,6 +48,15 @@ function sparseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo,
     return at;
   };
   try {
+    if (n <= 16) {
+      // a readout's narrow products: straight from a's rows, no lists (assembly/sparse.ts scan16)
+      const k = b.shape[0]!;
+      const padded = alloc(k * 16), result = alloc(m * 16);
+      kernels.padRows(offsetOf(backend, b), k, n, padded, 16);
+      kernels.scan16(offsetOf(backend, a), r, c, padded, result, transposeA ? 1 : 0);
+      kernels.unpadRows(result, m, 16, offsetOf(backend, out), n);
+      return out;
+    }
     // lists of a's nonzeros
     const starts = alloc(r + 1), index = alloc(Math.max(nnz, 1)), values = alloc(Math.max(nnz, 1));
     const ones = kernels.compress(offsetOf(backend, a), r, c, starts, index, values);
@@ -59,13 +68,12 @@ function sparseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo,
     if (n >= 32) {
       kernels.accumulate(...lists, m, offsetOf(backend, b), n, offsetOf(backend, out), ones);
     } else {
-      // narrow outputs (a readout): rows padded to 16 or 32 floats, one pass over the entries
-      const stride = n <= 16 ? 16 : 32, k = b.shape[0]!;
-      const padded = alloc(k * stride), result = alloc(m * stride);
-      kernels.padRows(offsetOf(backend, b), k, n, padded, stride);
-      if (stride === 16) kernels.accumulate16(...lists, m, padded, result, ones);
-      else kernels.accumulate(...lists, m, padded, stride, result, ones);
-      kernels.unpadRows(result, m, stride, offsetOf(backend, out), n);
+      // outputs of 17–31 columns: rows padded to 32 floats, one pass over the entries
+      const k = b.shape[0]!;
+      const padded = alloc(k * 32), result = alloc(m * 32);
+      kernels.padRows(offsetOf(backend, b), k, n, padded, 32);
+      kernels.accumulate(...lists, m, padded, 32, result, ones);
+      kernels.unpadRows(result, m, 32, offsetOf(backend, out), n);
     }
   } finally {
     for (const at of scratch) wasm._free(at);

@@ -38,7 +38,7 @@ export interface Kernels {
   compress(a: number, rows: number, cols: number, starts: number, index: number, values: number): number;
   transposeRows(rows: number, cols: number, starts: number, index: number, values: number, tStarts: number, tIndex: number, tValues: number): void;
   accumulate(starts: number, index: number, values: number, m: number, b: number, n: number, c: number, ones: number): void;
-  accumulate16(starts: number, index: number, values: number, m: number, b: number, c: number, ones: number): void;
+  scan16(a: number, rows: number, cols: number, b16: number, c16: number, transposeA: number): void;
   padRows(src: number, rows: number, n: number, dst: number, stride: number): void;
   unpadRows(src: number, rows: number, stride: number, dst: number, n: number): void;
   fillUniforms(out: number, count: number, key: number, counter: number): void;

@@ -182,29 +182,55 @@ export function unpadRows(src: usize, rows: i32, stride: i32, dst: usize, n: i32
 }
 
 /**
- * {@link accumulate} for outputs of at most 16 columns (a readout's 10 classes): B and C with a
- * row stride of 16 floats (see {@link padRows}); each entry is one pass of four SIMD loads.
+ * The same products for an output of at most 16 columns straight from A's rows, with no lists:
+ * each row of A is scanned sixteen entries at a time (as in {@link compress}) and every nonzero
+ * used at once. `b16` and `c16` hold rows padded to 16 floats. Without transposition
+ * (`transposeA` 0), C16[r] = Σ_j A[r, j] · B16[j] (a readout's currents); with it (1),
+ * C16[j] = Σ_r A[r, j] · B16[r] (its weight gradient Aᵀ·B, scattered into C16, which is zeroed
+ * first: [cols, 16] floats, 32 kB for 500 inputs, stays in L1).
  */
-export function accumulate16(starts: usize, index: usize, values: usize, m: i32, b: usize, c: usize, ones: i32): void {
-  for (let r = 0; r < m; r++) {
-    const first = load<i32>(starts + (<usize>r << 2));
-    const last = load<i32>(starts + (<usize>(r + 1) << 2));
-    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-    if (ones) {
-      for (let p = first; p < last; p++) {
-        const q = b + (<usize>load<i32>(index + (<usize>p << 2)) << 6);
-        c0 = f32x4.add(c0, v128.load(q, 0)); c1 = f32x4.add(c1, v128.load(q, 16));
-        c2 = f32x4.add(c2, v128.load(q, 32)); c3 = f32x4.add(c3, v128.load(q, 48));
+export function scan16(a: usize, rows: i32, cols: i32, b16: usize, c16: usize, transposeA: i32): void {
+  const zero = f32x4.splat(0);
+  if (transposeA) memory.fill(c16, 0, <usize>cols << 6);
+  for (let r = 0; r < rows; r++) {
+    const row = a + ((<usize>r * <usize>cols) << 2);
+    // transposed: this row's B16 row, added into the output rows of its nonzeros; else their sum
+    const br = b16 + (<usize>r << 6);
+    const b0 = transposeA ? v128.load(br, 0) : zero, b1 = transposeA ? v128.load(br, 16) : zero;
+    const b2 = transposeA ? v128.load(br, 32) : zero, b3 = transposeA ? v128.load(br, 48) : zero;
+    let s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+    let c = 0;
+    for (; c < cols; c += 16) {
+      let mask: i32;
+      if (c + 16 <= cols) {
+        const at = row + (<usize>c << 2);
+        const m0 = f32x4.ne(v128.load(at, 0), zero), m1 = f32x4.ne(v128.load(at, 16), zero);
+        const m2 = f32x4.ne(v128.load(at, 32), zero), m3 = f32x4.ne(v128.load(at, 48), zero);
+        mask = i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(m0, m1), i16x8.narrow_i32x4_s(m2, m3)));
+      } else {
+        mask = 0;
+        for (let i = 0; c + i < cols; i++) if (load<f32>(row + (<usize>(c + i) << 2)) != 0) mask |= 1 << i;
       }
-    } else {
-      for (let p = first; p < last; p++) {
-        const q = b + (<usize>load<i32>(index + (<usize>p << 2)) << 6);
-        const v = f32x4.splat(load<f32>(values + (<usize>p << 2)));
-        c0 = f32x4.add(c0, f32x4.mul(v, v128.load(q, 0))); c1 = f32x4.add(c1, f32x4.mul(v, v128.load(q, 16)));
-        c2 = f32x4.add(c2, f32x4.mul(v, v128.load(q, 32))); c3 = f32x4.add(c3, f32x4.mul(v, v128.load(q, 48)));
+      while (mask != 0) {
+        const j = c + <i32>ctz(mask);
+        mask &= mask - 1;
+        const v = f32x4.splat(load<f32>(row + (<usize>j << 2)));
+        if (transposeA) {
+          const o = c16 + (<usize>j << 6);
+          v128.store(o, f32x4.add(v128.load(o, 0), f32x4.mul(v, b0)), 0);
+          v128.store(o, f32x4.add(v128.load(o, 16), f32x4.mul(v, b1)), 16);
+          v128.store(o, f32x4.add(v128.load(o, 32), f32x4.mul(v, b2)), 32);
+          v128.store(o, f32x4.add(v128.load(o, 48), f32x4.mul(v, b3)), 48);
+        } else {
+          const q = b16 + (<usize>j << 6);
+          s0 = f32x4.add(s0, f32x4.mul(v, v128.load(q, 0))); s1 = f32x4.add(s1, f32x4.mul(v, v128.load(q, 16)));
+          s2 = f32x4.add(s2, f32x4.mul(v, v128.load(q, 32))); s3 = f32x4.add(s3, f32x4.mul(v, v128.load(q, 48)));
+        }
       }
     }
-    const o = c + (<usize>r << 6);
-    v128.store(o, c0, 0); v128.store(o, c1, 16); v128.store(o, c2, 32); v128.store(o, c3, 48);
+    if (!transposeA) {
+      const o = c16 + (<usize>r << 6);
+      v128.store(o, s0, 0); v128.store(o, s1, 16); v128.store(o, s2, 32); v128.store(o, s3, 48);
+    }
   }
 }
