@@ -103,6 +103,20 @@ describe('wasm Tile kernel', () => {
   });
 });
 
+describe('wasm Fill of zeros (a memset in the heap)', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: null });
+  });
+  it('zeros of every numeric dtype over a heap that held other values, and other fills, equal the cpu kernel', async () => {
+    // a freed tensor leaves nonzero bytes in the heap for the next allocation to reuse
+    tf.dispose(tf.fill([1000], 7));
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const r = await onBoth(() => [tf.fill([7, 13], 0, dtype), tf.fill([3], dtype === 'bool' ? 1 : 5, dtype)]);
+      expect(r.wasm, dtype).toEqual(r.cpu);
+    }
+  });
+});
+
 describe('wasm binary kernels on broadcast operands', () => {
   beforeAll(async () => {
     await initBackend({ backend: 'wasm', log: null });

@@ -67,7 +67,8 @@ const coef = (c: Coefficients, name: string, fallback: number): Coef => c[name] 
 
 /** The resting state of a LIF-family population, with a refractory counter when it has one. */
 export function membraneState(p: MembraneParams, shape: readonly number[], extra: readonly string[] = []): NeuronState {
-  const zeros = () => tf.zeros([...shape]);
+  // fill, not zeros: tf.zeros builds the values in JavaScript and copies them in (megabytes a step for K·B rows)
+  const zeros = () => tf.fill([...shape], 0);
   const state: Record<string, tf.Tensor> = { membrane: zeros(), spikes: zeros() };
   for (const f of extra) state[f] = zeros();
   if (p.refractory > 0) state['refractory'] = zeros();

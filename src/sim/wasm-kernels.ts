@@ -101,6 +101,14 @@ export function installWasmKernels(): void {
     kernelsFor(args.backend).sumRows(heapOffset(args.backend, x), rows, size(rest), heapOffset(args.backend, out));
     return out;
   });
+  overrideKernel('Fill', (args, stock) => {
+    const { shape, value, dtype } = args.attrs as { shape: number[]; value: number | string; dtype: tf.DataType };
+    if (value !== 0 || dtype === 'string') return stock(args);
+    // zeros (a neuron population's resting state, megabytes a step for LR's K·B rows) by memset
+    const out = args.backend.makeOutput(shape, dtype);
+    kernelsFor(args.backend).zero(heapOffset(args.backend, out), size(shape) * (dtype === 'bool' ? 1 : 4));
+    return out;
+  });
   overrideKernel('Tile', (args, stock) => {
     const x = args.inputs['x']!;
     if (x.dtype === 'string') return stock(args);
