@@ -14,6 +14,7 @@ import { balancedSplit, layerWork, pipelinedLR, type PipelinedEstimator } from '
 import { packActivation, unpackActivation } from '../src/learning/pipeline-stage.js';
 import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { streamKey } from '../src/sim/random.js';
+import { expectSameEstimate, parameterNames } from './helpers.js';
 
 const inputShape = [30], classes = 3;
 const recipeModule = new URL('../src/cli/recipe.ts', import.meta.url).href;
@@ -51,18 +52,6 @@ function reference(config: TrainConfig, parts: ReturnType<typeof shardParts>, ba
   return { gradients, loss };
 }
 
-function expectSame(e: { gradients: Map<tf.Variable, tf.Tensor>; loss: number }, want: { gradients: Map<tf.Variable, tf.Tensor>; loss: number }, names: Map<tf.Variable, string>) {
-  expect([...e.gradients.keys()].map((v) => names.get(v)).sort()).toEqual([...want.gradients.keys()].map((v) => names.get(v)).sort());
-  for (const [v, g] of e.gradients) {
-    const [got, exp] = [g.dataSync(), want.gradients.get(v)!.dataSync()];
-    const scale = Math.max(...exp.map(Math.abs));
-    expect(scale, `${names.get(v)}: a zero gradient would make the comparison vacuous`).toBeGreaterThan(1e-6);
-    got.forEach((x, i) => expect(Math.abs(x - exp[i]!), `${names.get(v)}[${i}]`).toBeLessThanOrEqual(1e-5 * scale));
-  }
-  expect(e.loss).toBeCloseTo(want.loss, 6);
-}
-
-const names = (net: ReturnType<typeof shardParts>['network']) => new Map(net.layers.flatMap((l) => Object.entries(l.params).map(([p, v]) => [v, `${l.name}.${p}`] as const)));
 
 describe('layer-parallel LR (pipeline of worker threads)', () => {
   const config: TrainConfig = { ...defaultConfig('lr'), hidden: [24, 16], steps: 6, copies: 4, encoding: 'rate', pipeline: 2, microBatches: 3 };
@@ -82,7 +71,7 @@ describe('layer-parallel LR (pipeline of worker threads)', () => {
     const e = pipe.estimate(parts.network, batch, parts.loss, 99);
     expect(pipe.stageLayers()!.length).toBe(2);
     const want = reference(config, parts, batch, 99, 3);
-    expectSame(e, want, names(parts.network));
+    expectSameEstimate(e, want, parameterNames(parts.network), 1e-5);
     e.dispose();
     tf.dispose([...want.gradients.values(), batch.input, batch.labels]);
   });
@@ -125,7 +114,7 @@ async function againstSingleThread(config: TrainConfig, shape: number[], split: 
     }));
     const e = pipe.estimate(parts.network, batch, parts.loss, seed);
     const want = reference(config, parts, batch, seed, 2);
-    expectSame(e, want, names(parts.network));
+    expectSameEstimate(e, want, parameterNames(parts.network), 1e-5);
     e.dispose();
     tf.dispose([...want.gradients.values(), batch.input, batch.labels]);
     return pipe.stageLayers()!;

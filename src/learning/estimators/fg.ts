@@ -214,7 +214,9 @@ export function forwardGradient(config: FGConfig): Estimator {
       for (const p of pending.values()) tf.dispose([...p.xs, ...p.gs, ...[p.constant, p.x, p.previous].filter((t): t is tf.Tensor => t !== undefined)]);
       tf.dispose(scaled);
     }
-    return { gradients: sums, loss: r.loss, dispose: () => sums.forEach((g) => g.dispose()) };
+    // in the network's order of layers and parameters (reports list them so), not the order the sums completed in
+    const ordered = new Map(net.layers.flatMap((l) => Object.values(l.params)).filter((v) => sums.has(v)).map((v) => [v, sums.get(v)!] as const));
+    return { gradients: ordered, loss: r.loss, dispose: () => ordered.forEach((g) => g.dispose()) };
   }
 }
 
