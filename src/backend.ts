@@ -13,6 +13,7 @@ import { installSpikeMatMul } from './sim/spike-matmul.js';
 import { installUniformKernel } from './sim/uniform-kernel.js';
 import { installBitKernels } from './sim/spike-bits.js';
 import { installNoisyLifKernel } from './sim/noisy-lif-kernel.js';
+import { productThreads, setProductThreads } from './sim/product-threads.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { SpikelrError } from './errors.js';
@@ -44,6 +45,11 @@ export interface BackendOptions {
   readonly backend?: string;
   /** Where the one-line notice goes; `null` silences it. Default: standard error. */
   readonly log?: ((line: string) => void) | null;
+  /**
+   * Threads for large matrix products on wasm (src/sim/product-threads.ts): 1 (default), 2, or
+   * 'auto' (2 on a machine with two cores or more). Results are the same bits either way.
+   */
+  readonly threads?: number | 'auto';
 }
 
 const require = createRequire(import.meta.url);
@@ -141,9 +147,12 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
     attempts.push(attempt);
     if (!attempt.ok) continue;
     const name = tf.getBackend() as BackendName;
+    // the native backends run their own thread pools; the helper serves the wasm kernels
+    setProductThreads(name === 'wasm' ? options.threads ?? 1 : 1);
+    const threads = productThreads() > 1 ? ', large products on 2 threads' : '';
     const skipped = attempts.filter((a) => !a.ok).map((a) => `${a.candidate}: ${a.detail}`);
     const why = source === 'default' ? 'auto' : `${requested} from ${source === 'option' ? '--backend' : source}`;
-    const notice = `spikelr: backend ${name} (${attempt.detail}; ${why}${skipped.length ? `; skipped ${skipped.join(', ')}` : ''})`;
+    const notice = `spikelr: backend ${name} (${attempt.detail}${threads}; ${why}${skipped.length ? `; skipped ${skipped.join(', ')}` : ''})`;
     current = { name, requested, source, attempts, notice };
     if (options.log !== null) (options.log ?? ((line: string) => process.stderr.write(line + '\n')))(notice);
     return current;

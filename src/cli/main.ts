@@ -29,11 +29,21 @@ const program = new Command()
   .addOption(
     new Option('--backend <name>', 'tensor backend (default: $SPIKELR_BACKEND, else auto)').choices(BACKEND_CHOICES),
   )
+  .addOption(
+    new Option('--threads <n>', 'threads for large matrix products on wasm: 1, 2, or auto (2 with two cores; the same results) (default: $SPIKELR_THREADS, else auto)').choices(['1', '2', 'auto']),
+  )
   // one line of advice, not the whole help: the error itself stays in view
   .showHelpAfterError("(add --help to the command for its options)");
 
 function backendOption(): string | undefined {
   return program.opts<{ backend?: string }>().backend;
+}
+
+/** The backend and product threads the global options (or $SPIKELR_BACKEND, $SPIKELR_THREADS) ask for. */
+function backendOptions(): { backend: string | undefined; threads: number | 'auto' } {
+  const given = program.opts<{ threads?: string }>().threads ?? process.env['SPIKELR_THREADS'] ?? 'auto';
+  if (!['1', '2', 'auto'].includes(given)) throw new SpikelrError(`SPIKELR_THREADS must be 1, 2 or auto, got '${given}'`);
+  return { backend: backendOption(), threads: given === 'auto' ? 'auto' : Number(given) };
 }
 
 program
@@ -70,7 +80,7 @@ program
   .option('--save <file>', 'save the network to this .safetensors file')
   .option('--json', 'print one JSON line', false)
   .action(async (opts) => {
-    await initBackend({ backend: backendOption() });
+    await initBackend(backendOptions());
     await simulate(opts);
   });
 
@@ -84,7 +94,7 @@ const train = program
   .option('--eval-noise', 'also report test accuracy with the escape noise (the stochastic network LR trains)', false)
   .option('--no-progress', 'no progress bar');
 addConfigFlags(train).action(async (opts: Record<string, unknown>) => {
-  await initBackend({ backend: backendOption() });
+  await initBackend(backendOptions());
   const run = { progress: opts['progress'] as boolean, evalNoise: opts['evalNoise'] as boolean, force: opts['force'] as boolean };
   let summary;
   if (opts['resume'] !== undefined) {
@@ -110,7 +120,7 @@ const finetune = program
   .option('--eval-noise', 'also report test accuracy with the escape noise', false)
   .option('--no-progress', 'no progress bar');
 addConfigFlags(finetune, (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k) => k !== 'init')).action(async (source: string, opts: Record<string, unknown>) => {
-  await initBackend({ backend: backendOption() });
+  await initBackend(backendOptions());
   const summary = await runFinetune(source, configFlags(opts), {
     progress: opts['progress'] as boolean, evalNoise: opts['evalNoise'] as boolean, force: opts['force'] as boolean,
     ...(opts['out'] !== undefined ? { out: opts['out'] as string } : {}),
@@ -127,7 +137,7 @@ const evaluate = program
   .addOption(new Option('--split <name>', 'which split').choices(['test', 'train']).default('test'))
   .option('--eval-noise', 'also evaluate with the escape noise', false);
 addConfigFlags(evaluate, ['dataset', 'dataDir', 'testLimit', 'trainLimit', 'steps', 'encoding', 'accuracy', 'noise', 'seed', 'loss', 'reduction', 'deploy']).action(async (target: string, opts: Record<string, unknown>) => {
-  await initBackend({ backend: backendOption() });
+  await initBackend(backendOptions());
   const result = await runEvaluation({
     target,
     ...(opts['config'] !== undefined ? { config: opts['config'] as string } : {}),
@@ -172,7 +182,7 @@ addConfigFlags(compare, (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k)
   for (const m of methods) if (!(METHODS as readonly string[]).includes(m)) throw new SpikelrError(`--methods: unknown method '${m}'; expected some of ${METHODS.join(', ')}`);
   const decorrelations = opts['decorrelate'] as string[] | undefined;
   for (const d of decorrelations ?? []) if (!(DECORRELATED as readonly string[]).includes(d)) throw new SpikelrError(`--decorrelate: unknown value '${d}'; expected one or more of ${DECORRELATED.join(', ')}, comma-separated`);
-  await initBackend({ backend: backendOption() });
+  await initBackend(backendOptions());
   const flags = { ...configFlags(opts), ...(decorrelations ? { decorrelate: decorrelations[0] as TrainConfig['decorrelate'] } : {}) };
   const config = await resolveConfig({ ...(opts['config'] !== undefined ? { file: opts['config'] as string } : {}), flags, method: 'lr' });
   const out = (opts['out'] as string | undefined) ?? path.join('runs', `compare-${config.dataset}-seed${config.seed}`);
@@ -211,7 +221,7 @@ const raster = program
 addConfigFlags(raster, ['dataset', 'dataDir', 'steps', 'encoding', 'noise', 'seed']).action(async (positional: string | undefined, opts: Record<string, unknown>) => {
   const target = (opts['model'] as string | undefined) ?? positional;
   if (!target) throw new SpikelrError('raster: give the model: spikelr raster --model <file.safetensors|run-dir> --out raster.html');
-  await initBackend({ backend: backendOption() });
+  await initBackend(backendOptions());
   const written = await rasterCommand({
     target, flags: configFlags(opts), sample: opts['sample'] as number, noise: opts['evalNoise'] as boolean,
     ...(opts['layers'] !== undefined ? { layers: opts['layers'] as string[] } : {}),
@@ -234,7 +244,7 @@ program
   .addOption(new Option('--style <style>', 'screen, or paper: print fonts, black axes, no frames or hover titles').choices([...FIGURE_STYLES]).default('screen'))
   .option('--no-pdf', 'with --figures, the SVGs alone')
   .action(async (runDir: string, opts: { out?: string; figures?: string; style: FigureStyle; pdf: boolean }) => {
-    await initBackend({ backend: backendOption() });
+    await initBackend(backendOptions());
     const written = await reportCommand(runDir, { ...(opts.out !== undefined ? { out: opts.out } : {}), ...(opts.figures !== undefined ? { figures: opts.figures } : {}), style: opts.style, pdf: opts.pdf });
     process.stdout.write(`wrote ${written.length > 3 ? `${written.length} files (${written.slice(0, 2).join(', ')}, …)` : written.join(' and ')}\n`);
   });
@@ -248,7 +258,7 @@ program
   .option('--deterministic', 'export a network trained with escape noise (LR) as its deterministic network: NIR has no stochastic neurons', false)
   .option('--reset-metadata', "write reset-by-subtraction neurons as NIR's reset-to-zero LIF with reset 'subtract' in their metadata (spikelr reads it back; other tools reset to zero)", false)
   .action(async (target: string, opts: { nir: string; dt: number; deterministic: boolean; resetMetadata: boolean }) => {
-    await initBackend({ backend: backendOption() });
+    await initBackend(backendOptions());
     process.stdout.write(JSON.stringify(await exportCommand(target, opts)) + '\n');
   });
 
@@ -260,7 +270,7 @@ program
   .option('--dt <seconds>', "the time step the file's time constants are stepped with (default: the file's own when spikelr wrote it, else 1e-4, snnTorch's)", positiveNumber)
   .option('--force', 'overwrite a model already in --out', false)
   .action(async (file: string, opts: { out: string; dt?: number; force: boolean }) => {
-    await initBackend({ backend: backendOption() });
+    await initBackend(backendOptions());
     process.stdout.write(JSON.stringify(await importCommand(file, opts)) + '\n');
   });
 

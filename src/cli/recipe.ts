@@ -9,6 +9,7 @@ import { methodOf } from '../learning/estimators/registry.js';
 import type { Estimator } from '../learning/estimators/types.js';
 import { shardedEstimator, type ShardParts } from '../learning/parallel.js';
 import { pipelinedLR } from '../learning/pipeline.js';
+import { setProductThreads } from '../sim/product-threads.js';
 import { lrConfigOf } from '../learning/estimators/lr.js';
 import { rateRegularizer, regularized, sparsityRegularizer } from '../learning/regularizers.js';
 import { parseNoise, type EscapeNoise } from '../neurons/noise.js';
@@ -184,6 +185,8 @@ export function shardParts(args: { readonly config: TrainConfig; readonly inputS
  */
 export async function trainingEstimator(c: TrainConfig, inputShape: readonly number[], classes: number, net?: Network): Promise<Estimator & { close?(): Promise<void> }> {
   const recipe = { module: import.meta.url, exportName: 'shardParts', args: { config: c, inputShape, classes } };
+  // worker threads of its own: a product helper would compete with them for the cores
+  if (c.pipeline > 0 || c.workers > 0) setProductThreads(1);
   if (c.pipeline > 0) {
     const network = net ?? buildNetwork(c, inputShape, classes);
     try {

@@ -18,7 +18,8 @@
  * 0 · ∞ contributes 0 here where the dense product gives NaN.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapOffset as offsetOf, kernelsFor, overrideKernel, type KernelArgs, type WasmBackend } from './wasm-module.js';
+import { splitProduct } from './product-threads.js';
+import { heapOffset as offsetOf, kernelsFor, overrideKernel, type WasmBackend, type WasmKernel } from './wasm-module.js';
 
 /** Largest fraction of nonzeros of the left operand for which the event-driven product is used. */
 export const SPARSE_DENSITY = 0.3;
@@ -81,20 +82,42 @@ function sparseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo,
   return out;
 }
 
+let stockMatMul: WasmKernel | undefined;
+let stockTranspose: WasmKernel | undefined;
+
+/** The last two axes of `x` swapped, by the stock kernel. */
+function transpose(backend: WasmBackend, x: tf.TensorInfo): tf.TensorInfo {
+  const perm = [...Array(x.shape.length).keys()];
+  [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1]!, perm[perm.length - 2]!];
+  return stockTranspose!({ inputs: { x }, backend, attrs: { perm } }) as tf.TensorInfo;
+}
+
+/**
+ * `op(a) · b` (rank 2, float32, b untransposed) by the path chosen for the whole product — the
+ * event-driven kernel (`sparse`) or the stock dense one — so that any block of its rows, on either
+ * thread (product-threads.ts), is computed as the whole product computes it.
+ */
+export function productBy(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, sparse: boolean): tf.TensorInfo {
+  if (sparse) return sparseProduct(backend, a, b, transposeA, kernelsFor(backend).countNonzero(offsetOf(backend, a), size(a.shape)));
+  const t = transposeA ? transpose(backend, a) : undefined;
+  try {
+    return stockMatMul!({ inputs: { a: t ?? a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;
+  } finally {
+    if (t) backend.disposeData(t.dataId);
+  }
+}
+
 /**
  * Registers the BatchMatMul kernel above for the wasm backend (idempotent; call once the backend
  * is initialised). Without the compiled module the first product throws, naming the build step.
  */
 export function installSpikeMatMul(): void {
   if (installed) return;
-  const stockTranspose = tf.getKernel(tf.Transpose, 'wasm');
-  if (!stockTranspose) return;
+  const config = tf.getKernel(tf.Transpose, 'wasm');
+  if (!config) return;
+  stockTranspose = config.kernelFunc as unknown as WasmKernel;
+  stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm')?.kernelFunc as unknown as WasmKernel | undefined;
   installed = true;
-  const transpose = (backend: WasmBackend, x: tf.TensorInfo): tf.TensorInfo => {
-    const perm = [...Array(x.shape.length).keys()];
-    [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1]!, perm[perm.length - 2]!];
-    return (stockTranspose.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo)({ inputs: { x }, backend, attrs: { perm } });
-  };
   overrideKernel(tf.BatchMatMul, (args, dense) => {
     const { backend } = args;
     let a = args.inputs['a']!, b = args.inputs['b']!;
@@ -103,16 +126,18 @@ export function installSpikeMatMul(): void {
     try {
       // the other operand's transpose is cheap next to the product; the stock kernel's is not
       if (transposeB) temporaries.push((b = transpose(backend, b)));
-      const eligible = a.dtype === 'float32' && b.dtype === 'float32' && a.shape.length === 2 && b.shape.length === 2 &&
-        size(a.shape) >= MIN_SPARSE_SIZE;
-      const nnz = eligible ? kernelsFor(backend).countNonzero(offsetOf(backend, a), size(a.shape)) : 0;
-      if (eligible && nnz <= SPARSE_DENSITY * size(a.shape)) {
-        sparseStats.sparse++;
-        return sparseProduct(backend, a, b, transposeA, nnz);
+      const rank2 = a.dtype === 'float32' && b.dtype === 'float32' && a.shape.length === 2 && b.shape.length === 2;
+      if (!rank2) {
+        sparseStats.dense++;
+        if (transposeA) temporaries.push((a = transpose(backend, a)));
+        return dense({ ...args, inputs: { a, b }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
       }
-      sparseStats.dense++;
-      if (transposeA) temporaries.push((a = transpose(backend, a)));
-      return dense({ ...args, inputs: { a, b }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
+      const eligible = size(a.shape) >= MIN_SPARSE_SIZE;
+      const sparse = eligible && kernelsFor(backend).countNonzero(offsetOf(backend, a), size(a.shape)) <= SPARSE_DENSITY * size(a.shape);
+      if (sparse) sparseStats.sparse++;
+      else sparseStats.dense++;
+      // a large product: half of its rows on a helper thread, when one is wanted
+      return splitProduct(backend, a, b, transposeA, sparse) ?? productBy(backend, a, b, transposeA, sparse);
     } finally {
       for (const t of temporaries) backend.disposeData(t.dataId);
     }

@@ -1,0 +1,68 @@
+/**
+ * Large products on two threads (src/sim/product-threads.ts): every output row is computed as the
+ * one-thread product computes it, so the result must equal the one-thread result bit for bit — for
+ * the event-driven and the dense path, with and without a transposed operand, for an odd number of
+ * rows — and small products must stay on the calling thread.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIN_MACS, setProductThreads, threadStats } from '../src/sim/product-threads.js';
+
+afterAll(() => setProductThreads(1));
+
+/** `f` with one thread and with two: both results, and how many products the second split. */
+function both(f: () => tf.Tensor): { one: Float32Array; two: Float32Array; split: number } {
+  setProductThreads(1);
+  const r1 = f();
+  const one = r1.dataSync() as Float32Array;
+  r1.dispose();
+  setProductThreads(2);
+  const before = threadStats.split;
+  const r2 = f();
+  const two = r2.dataSync() as Float32Array;
+  r2.dispose();
+  return { one, two, split: threadStats.split - before };
+}
+
+const bits = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+
+describe('large products on two threads', () => {
+  // 1001 × 521 × 300 ≈ 1.2 MIN_MACS: split, with an odd number of output rows
+  let spikes: tf.Tensor, dense: tf.Tensor, w: tf.Tensor, delta: tf.Tensor;
+  beforeAll(() => {
+    spikes = tf.tidy(() => tf.cast(tf.less(tf.randomUniform([1001, 521], 0, 1, 'float32', 1), 0.12), 'float32'));
+    dense = tf.randomNormal([1001, 521], 0, 1, 'float32', 2);
+    w = tf.randomNormal([521, 300], 0, 1, 'float32', 3);
+    delta = tf.randomNormal([1001, 300], 0, 1, 'float32', 4);
+  });
+  afterAll(() => tf.dispose([spikes, dense, w, delta]));
+
+  it.each([
+    ['spikes · W (event-driven)', () => tf.matMul(spikes, w)],
+    ['spikesᵀ · δ (event-driven, transposed)', () => tf.matMul(spikes, delta, true, false)],
+    ['x · W (dense)', () => tf.matMul(dense, w)],
+    ['xᵀ · δ (dense, transposed)', () => tf.matMul(dense, delta, true, false)],
+    ['x · Wᵀᵀ (the other operand transposed)', () => tf.tidy(() => tf.matMul(dense, tf.transpose(w), false, true))],
+  ] as const)('%s: the one-thread result, bit for bit', (_, f) => {
+    expect(1001 * 521 * 300).toBeGreaterThan(MIN_MACS);
+    const r = both(f);
+    expect(r.split).toBe(1);
+    expect(r.two.length).toBe(r.one.length);
+    expect(bits(r.two).equals(bits(r.one))).toBe(true);
+  });
+
+  it('a small product stays on the calling thread; the live tensor count stays flat', () => {
+    const r = both(() => tf.matMul(dense.slice([0, 0], [100, 521]), w));
+    expect(r.split).toBe(0);
+    expect(bits(r.two).equals(bits(r.one))).toBe(true);
+    setProductThreads(2);
+    tf.dispose(tf.matMul(dense, w));
+    const live = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) tf.dispose(tf.matMul(spikes, delta, true, false));
+    expect(tf.memory().numTensors).toBe(live);
+  });
+
+  it('refuses a thread count it cannot run', () => {
+    expect(() => setProductThreads(3)).toThrow(/threads must be 1, 2 or 'auto', got 3/);
+  });
+});
