@@ -43,6 +43,7 @@ const { values: a } = parseArgs({
     peers: { type: 'string', default: path.resolve('..', 'shared', 'peers') },
     'init-bptt': { type: 'string' },
     'init-lr': { type: 'string' },
+    threads: { type: 'string', default: 'auto' },
   },
 });
 const steps = Number(a.steps), pairs = Number(a.pairs), peerThreads = Number(a['peer-threads']);
@@ -89,11 +90,11 @@ function spikelr(workload: string, flags: string[], pair: number): Row {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'spikelr-bench-'));
   try {
     const start = performance.now();
-    execFileSync(process.execPath, [cli, 'train', ...flags, '--max-steps', String(steps), '--out', path.join(dir, 'run'), '--no-progress'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, [cli, '--threads', a.threads!, 'train', ...flags, '--max-steps', String(steps), '--out', path.join(dir, 'run'), '--no-progress'], { stdio: ['ignore', 'ignore', 'inherit'] });
     const wall = (performance.now() - start) / 1000;
-    const m = JSON.parse(readFileSync(path.join(dir, 'run', 'metrics.json'), 'utf8')) as { steps: number; trainSeconds: number; testAccuracy: number; backend: string };
+    const m = JSON.parse(readFileSync(path.join(dir, 'run', 'metrics.json'), 'utf8')) as { steps: number; trainSeconds: number; testAccuracy: number; backend: string; threads: number };
     const from = flags.includes('--init') ? `, from ${flags[flags.indexOf('--init') + 1]}` : '';
-    return { workload, who: 'spikelr', pair, steps: m.steps, msPerStep: (1000 * m.trainSeconds) / m.steps, wallSeconds: wall, testAccuracy: m.testAccuracy, detail: `${m.backend}, 1 thread${from}` };
+    return { workload, who: 'spikelr', pair, steps: m.steps, msPerStep: (1000 * m.trainSeconds) / m.steps, wallSeconds: wall, testAccuracy: m.testAccuracy, detail: `${m.backend}, ${m.threads === 1 ? '1 thread' : `${m.threads} threads for large products`}${from}` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

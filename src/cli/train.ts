@@ -1,5 +1,6 @@
 /** `spikelr train` and `spikelr eval`: a run directory in, metrics out. */
 import * as tf from '@tensorflow/tfjs';
+import { productThreads } from '../sim/product-threads.js';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { backendReport } from '../backend.js';
@@ -32,6 +33,8 @@ export interface RunSummary extends Omit<TrainResult, 'history'> {
   readonly method: TrainConfig['method'];
   readonly dataset: TrainConfig['dataset'];
   readonly backend: string;
+  /** Threads the large products ran on (src/sim/product-threads.ts). */
+  readonly threads: number;
   readonly epochs: number;
   readonly runDir: string;
 }
@@ -110,7 +113,7 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
     });
     if (result.stopped === 'diverged') throw new SpikelrError(`${runDir}: ${result.divergence}: --learning-rate, then start again with --force`);
     const { history, ...rest } = result;
-    const summary: RunSummary = { method: config.method, dataset: config.dataset, backend: backendReport()?.name ?? tf.getBackend(), epochs: history.length, runDir, ...rest };
+    const summary: RunSummary = { method: config.method, dataset: config.dataset, backend: backendReport()?.name ?? tf.getBackend(), threads: productThreads(), epochs: history.length, runDir, ...rest };
     if (result.stopped !== 'aborted') await fs.writeFile(path.join(runDir, METRICS_FILE), JSON.stringify({ ...summary, history }, null, 2) + '\n');
     return summary;
   } finally {
