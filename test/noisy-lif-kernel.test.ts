@@ -11,7 +11,7 @@ import { escapeNoise } from '../src/neurons/noise.js';
 import { lif } from '../src/neurons/params.js';
 import { dense, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
-import { fusedKernelsActive, noisyLifStep, useFusedKernels } from '../src/sim/noisy-lif-kernel.js';
+import { fusedKernelsActive, lifAdjointStep, noisyLifStep, useFusedKernels } from '../src/sim/noisy-lif-kernel.js';
 
 const f32 = Math.fround;
 
@@ -53,6 +53,31 @@ describe('the fused noisy LIF step', () => {
     expect(decided).toBeGreaterThan(0.99 * K * B * N);
     expect(Array.from(s).some((v) => v === 1) && Array.from(s).some((v) => v === 0)).toBe(true);
     tf.dispose([...tensors, r.membrane, r.spikes, r.score!]);
+  });
+
+  it.each([
+    ['weighted, with a next step, 3 copies of a [4, 37] batch', true, true, [12, 37], 4],
+    ['unweighted (a readout), the last step, one copy', false, false, [5, 10], 5],
+    ['a conv layer\'s rows [2 copies × 3, 4, 4, 3]', true, true, [6, 4, 4, 3], 3],
+  ] as const)('the fused reverse-filter step equals the separate ops to the bit: %s', (_, weighted, withNext, shape, inputRows) => {
+    const beta = 0.9;
+    const psi = tf.randomNormal([...shape], 0, 1, 'float32', 7), next = tf.randomNormal([...shape], 0, 1, 'float32', 8);
+    const w = tf.randomNormal([shape[0]], 0, 1, 'float32', 9);
+    const r = lifAdjointStep(psi, weighted ? w : undefined, withNext ? next : undefined, beta, inputRows)!;
+    const [lambda, contracted] = tf.tidy(() => {
+      const seed = weighted ? tf.mul(tf.reshape(w, [shape[0], ...shape.slice(1).map(() => 1)]), psi) : psi;
+      const l = withNext ? tf.add(seed, tf.mul(beta, next)) : seed.clone();
+      return [l, tf.sum(tf.reshape(l, [shape[0] / inputRows, inputRows, ...shape.slice(1)]), 0)];
+    });
+    // === (not Object.is): the kernel's sum starts from +0, a copy of −0 is −0
+    const same = (a: tf.Tensor, b: tf.Tensor) => {
+      const [x, y] = [a.dataSync(), b.dataSync()];
+      expect(a.shape).toEqual(b.shape);
+      expect(Array.from(x).every((v, i) => v === y[i])).toBe(true);
+    };
+    same(r.lambda, lambda!);
+    same(r.contracted, contracted!);
+    tf.dispose([psi, next, w, r.lambda, r.contracted, lambda!, contracted!]);
   });
 
   it("LR's estimate is the one from the separate ops (subtract and zero reset, a recurrent layer, shared and per-copy drives)", () => {

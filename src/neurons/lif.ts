@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkInRange, checkInteger, checkKeys, checkOneOf, checkPositive } from '../errors.js';
 import { escapeFire, heaviside } from './firing.js';
-import { fusedKernelsActive, noisyLifStep } from '../sim/noisy-lif-kernel.js';
+import { fusedKernelsActive, lifAdjointStep, noisyLifStep } from '../sim/noisy-lif-kernel.js';
 import type { AdjointInput, AdjointStep, Coef, Coefficients, Fire, NeuronModel, NeuronState, TangentInput } from './model.js';
 import type { EscapeNoise } from './noise.js';
 import type { NirArray, NirValue } from '../sim/nir/graph.js';
@@ -173,6 +173,17 @@ export function spikeTangent(x: TangentInput, dMembrane: tf.Tensor, threshold: C
   return x.previous['refractory'] ? tf.mul(openGate(x.previous), ds) : ds;
 }
 
+/** The fused reverse-filter step of a LIF-family membrane with subtract or no reset and fixed coefficients (see NeuronModel.fusedAdjoint). */
+export function membraneFusedAdjoint(p: MembraneParams, o: { readonly learned: ReadonlySet<string>; readonly coefficients: Coefficients; readonly gated: boolean }) {
+  const beta = o.coefficients['beta'] ?? p.beta;
+  if (!fusedKernelsActive() || p.reset === 'zero' || o.gated || o.learned.size > 0 || typeof beta !== 'number') return undefined;
+  return (seed: tf.Tensor, weights: tf.Tensor | undefined, next: tf.Tensor | undefined, inputRows: number) => {
+    const r = lifAdjointStep(seed, weights, next, beta, inputRows);
+    if (!r) throw new Error('lif: the fused kernel stopped running mid-pass (the backend changed?)');
+    return r;
+  };
+}
+
 /** The learnable coefficients of a LIF-family model. */
 export function membraneLearnable(p: MembraneParams): Record<string, number> {
   return { beta: p.beta, threshold: p.threshold };
@@ -227,6 +238,7 @@ export const lifModel = {
   decides: (p, previous) => (p.refractory > 0 ? openGate(previous) : undefined),
   adjointFields: (_p, learned) => membraneAdjointFields(learned),
   adjoint: (p, a) => membraneAdjoint(p, a),
+  fusedAdjoint: (p, o) => membraneFusedAdjoint(p, o),
   fusedNoisyStep(p, o) {
     const { beta = p.beta, threshold = p.threshold } = o.coefficients;
     // the kernel takes numbers: learned (per-neuron) coefficients and refractory gates run the separate ops

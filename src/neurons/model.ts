@@ -132,6 +132,14 @@ export interface NeuronModel<P extends { readonly kind: string }> {
    * then runs `step` with `fire` and scores separately).
    */
   fusedNoisyStep?(p: P, o: FusedNoisyOptions): ((current: tf.Tensor, state: NeuronState, uniforms: tf.Tensor) => { readonly state: NeuronState; readonly score?: tf.Tensor }) | undefined;
+  /**
+   * One step of the reverse filter fused with LR's weighting of the seed and the copies' sum of the
+   * current adjoint: `(score ψ_t, row weights or undefined, λ_{t+1} or undefined, input rows) →
+   * { λ_t (the carry, which is also the current's adjoint), Σ over copies }` — or undefined where
+   * the model has none for this configuration (learned coefficients, gates) or backend.
+   */
+  fusedAdjoint?(p: P, o: { readonly learned: ReadonlySet<string>; readonly coefficients: Coefficients; readonly gated: boolean }):
+    ((seed: tf.Tensor, weights: tf.Tensor | undefined, next: tf.Tensor | undefined, inputRows: number) => { readonly lambda: tf.Tensor; readonly contracted: tf.Tensor }) | undefined;
   /** Its NIR neuron node (export, src/sim/nir); absent: NIR has no primitive for it, and export refuses it. */
   nir?(p: P, c: NirNeuronContext): NirNode;
 }

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkInRange, checkKeys } from '../errors.js';
 import { heaviside } from './firing.js';
-import { membraneAdjoint, membraneTangent, timeConstants, type MembraneParams } from './lif.js';
+import { membraneAdjoint, membraneFusedAdjoint, membraneTangent, timeConstants, type MembraneParams } from './lif.js';
 import { f64, nirNode } from '../sim/nir/nodes.js';
 import type { Coefficients, NeuronModel, NeuronState } from './model.js';
 
@@ -41,6 +41,7 @@ export const readoutModel = {
   fire: () => heaviside,
   adjointFields: () => [],
   adjoint: (p, a) => membraneAdjoint(leaky(p), a),
+  fusedAdjoint: (p, o) => membraneFusedAdjoint(leaky(p), o),
   tangent: (p, x) => ({ membrane: membraneTangent(leaky(p), x, x.dCurrent, 0, 0) }),
   // β < 1: NIR's leaky integrator LI (β = 0: τ = dt, the output is the input); β = 1: the integrator I, R = 1
   nir(p, c) {

@@ -1,5 +1,6 @@
 /**
- * A LIF step with logistic escape noise and its spike score as one wasm kernel
+ * A LIF step with logistic escape noise and its spike score as one wasm kernel, and one step of
+ * its reverse filter as another,
  * (`assembly/lif.ts`): LR's forward pass spends most of its elementwise time in this step, which as
  * separate tensor ops reads and writes the `[K·B, N]` state about a dozen times. The kernel reads
  * the drive, the state and the uniforms once and writes the new membrane, the spikes and the score.
@@ -10,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, kernelsFor, type KernelArgs } from './wasm-module.js';
 
-const KERNEL = 'SpikelrNoisyLif';
+const KERNEL = 'SpikelrNoisyLif', ADJOINT = 'SpikelrLifAdjoint';
 let installed = false;
 let enabled = true;
 
@@ -37,6 +38,32 @@ export function installNoisyLifKernel(): void {
       return outs;
     }) as unknown as tf.KernelFunc,
   });
+  tf.registerKernel({
+    kernelName: ADJOINT,
+    backendName: 'wasm',
+    kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
+      const { psi, weights, next } = inputs as Record<string, tf.TensorInfo | undefined>;
+      const { beta, inputRows } = attrs as { beta: number; inputRows: number };
+      // a row is everything after the leading axis (a conv layer's [H, W, C] too)
+      const rows = psi!.shape[0]!, n = psi!.shape.reduce((a, b) => a * b, 1) / rows;
+      const lambda = backend.makeOutput(psi!.shape, 'float32'), contracted = backend.makeOutput([inputRows, ...psi!.shape.slice(1)], 'float32');
+      const at = (t: tf.TensorInfo | undefined) => (t ? heapOffset(backend, t) : 0);
+      kernelsFor(backend).lifAdjoint(at(psi), at(weights), at(next), beta, rows, n, inputRows, at(lambda), at(contracted));
+      return [lambda, contracted];
+    }) as unknown as tf.KernelFunc,
+  });
+}
+
+/**
+ * One step of a LIF-family reverse filter (subtract or no reset) for LR, fused: λ = w ψ + β λ'
+ * (`weights` [R] per row, absent: 1; `next` λ', absent at the last step) and the copies' sum
+ * `[inputRows, …]` of λ — the separate ops' results to the bit. Undefined where it does not run.
+ */
+export function lifAdjointStep(psi: tf.Tensor, weights: tf.Tensor | undefined, next: tf.Tensor | undefined, beta: number, inputRows: number): { lambda: tf.Tensor; contracted: tf.Tensor } | undefined {
+  if (!fusedKernelsActive()) return undefined;
+  const inputs: Record<string, tf.Tensor> = { psi, ...(weights ? { weights } : {}), ...(next ? { next } : {}) };
+  const [lambda, contracted] = tf.engine().runKernel(ADJOINT, inputs, { beta, inputRows }) as tf.Tensor[];
+  return { lambda: lambda!, contracted: contracted! };
 }
 
 /** Whether {@link noisyLifStep} runs (the wasm backend with the kernel installed, not turned off). */

@@ -49,6 +49,7 @@ export interface Kernels {
   unpackBits(bits: number, n: number, out: number): void;
   noisyLif(drive: number, driveRows: number, membrane: number, spikes: number, uniforms: number, rows: number, n: number,
     beta: number, threshold: number, sigma: number, reset: number, outMembrane: number, outSpikes: number, outScore: number): void;
+  lifAdjoint(psi: number, weights: number, next: number, beta: number, rows: number, n: number, inputRows: number, outLambda: number, outContracted: number): void;
 }
 
 let bytes: Uint8Array | undefined;

@@ -191,7 +191,18 @@ function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, carry?: 
   const contracted: tf.Tensor[] = new Array(steps);
   // per-neuron coefficient terms (summed over rows at the end) and recurrent-weight gradients
   const sums: Record<string, tf.Tensor> = {}, recurrentSums: Record<string, tf.Tensor> = {};
+  // LIF and the readout without learned coefficients, gates or recurrence: one kernel a step (wasm)
+  const fused = !tr.regenerate && !coefficients['noiseScale'] && !layer.recurrentVjp
+    ? model.fusedAdjoint?.(neuron, { learned: tr.learned, coefficients, gated: tr.trace.has('open') })
+    : undefined;
   for (let t = steps - 1; t >= 0; t--) {
+    if (fused) {
+      const r = fused(tr.seeds[t]!, weights, carry?.[0], tr.inputRows);
+      if (carry) tf.dispose([...carry]);
+      carry = [r.lambda];
+      contracted[t] = r.contracted;
+      continue;
+    }
     const kept = tf.tidy(() => {
       const regenerated = tr.regenerate?.(t);
       const seed = weigh(regenerated ? regenerated.seed : tr.seeds[t]!);

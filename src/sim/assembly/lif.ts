@@ -130,3 +130,45 @@ export function noisyLif(
     }
   }
 }
+
+/**
+ * One step of a LIF-family reverse filter (subtract or no reset), fused for LR (noisy-lif-kernel.ts):
+ * for rows r < `rows` of n neurons, with ψ the step's score, w the rows' loss weights (unless
+ * `weights` is 0) and λ' the next step's adjoint (unless `next` is 0),
+ *
+ *     λ = w ψ + β λ'                        (the separate ops' order: (w·ψ) + (β·λ'))
+ *     contracted[r mod inputRows] += λ     (rows added in increasing r, from zero: the copies' sum)
+ *
+ * written to outLambda and outContracted ([inputRows, n]).
+ */
+export function lifAdjoint(
+  psi: usize, weights: usize, next: usize, beta: f32, rows: i32, n: i32, inputRows: i32, outLambda: usize, outContracted: usize,
+): void {
+  memory.fill(outContracted, 0, <usize>inputRows * <usize>n << 2);
+  const vb = f32x4.splat(beta);
+  const vectors = n & ~3;
+  for (let r = 0; r < rows; r++) {
+    const row = <usize>r * <usize>n << 2;
+    const into = outContracted + (<usize>(r % inputRows) * <usize>n << 2);
+    const w: f32 = weights ? load<f32>(weights + (<usize>r << 2)) : 1;
+    const vw = f32x4.splat(w);
+    for (let c = 0; c < vectors; c += 4) {
+      const at = row + (<usize>c << 2);
+      let l = v128.load(psi + at);
+      if (weights) l = f32x4.mul(vw, l);
+      if (next) l = f32x4.add(l, f32x4.mul(vb, v128.load(next + at)));
+      v128.store(outLambda + at, l);
+      const o = into + (<usize>c << 2);
+      v128.store(o, f32x4.add(v128.load(o), l));
+    }
+    for (let c = vectors; c < n; c++) {
+      const at = row + (<usize>c << 2);
+      let l = load<f32>(psi + at);
+      if (weights) l = w * l;
+      if (next) l = l + beta * load<f32>(next + at);
+      store<f32>(outLambda + at, l);
+      const o = into + (<usize>c << 2);
+      store<f32>(o, load<f32>(o) + l);
+    }
+  }
+}
