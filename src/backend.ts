@@ -13,6 +13,7 @@ import { installSpikeMatMul } from './sim/spike-matmul.js';
 import { installUniformKernel } from './sim/uniform-kernel.js';
 import { installBitKernels } from './sim/spike-bits.js';
 import { installNoisyLifKernel } from './sim/noisy-lif-kernel.js';
+import { installAdamKernel } from './sim/adam-kernel.js';
 import { productThreads, setProductThreads } from './sim/product-threads.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -108,6 +109,7 @@ async function tryWasm(): Promise<BackendAttempt> {
     installUniformKernel();
     installBitKernels();
     installNoisyLifKernel();
+    installAdamKernel();
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     return { candidate: 'wasm', ok: true, detail: simd ? 'WebAssembly with SIMD' : 'WebAssembly without SIMD' };
   } catch (err) {

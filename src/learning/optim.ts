@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkInRange, checkKeys, checkOneOf, checkPositive } from '../errors.js';
+import { adamStep } from '../sim/adam-kernel.js';
 
 export const OPTIMIZERS = ['adam', 'sgd'] as const;
 export type OptimizerKind = (typeof OPTIMIZERS)[number];
@@ -83,6 +84,13 @@ export function optimizer(config: OptimizerConfig, nameOf: (v: tf.Variable) => s
           const g = weightDecay > 0 ? tf.add(grad, tf.mul(v, weightDecay)) : grad;
           if (config.kind === 'adam') {
             const m = slot(v, 'm'), s = slot(v, 'v');
+            const fused = adamStep(v, m, s, g, { beta1, beta2, rate: rate / c1, c2, epsilon });
+            if (fused) {
+              v.assign(fused[0]);
+              m.assign(fused[1]);
+              s.assign(fused[2]);
+              return;
+            }
             m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
             s.assign(tf.add(tf.mul(s, beta2), tf.mul(tf.square(g), 1 - beta2)));
             v.assign(tf.sub(v, tf.div(tf.mul(m, rate / c1), tf.add(tf.sqrt(tf.div(s, c2)), epsilon))));
