@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { fusedKernelsActive } from './noisy-lif-kernel.js';
-import { heapOffset, kernelsFor, type KernelArgs } from './wasm-module.js';
+import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs } from './wasm-module.js';
 
 const KERNEL = 'SpikelrAdam';
 let installed = false;
@@ -14,18 +14,14 @@ let installed = false;
 export function installAdamKernel(): void {
   if (installed) return;
   installed = true;
-  tf.registerKernel({
-    kernelName: KERNEL,
-    backendName: 'wasm',
-    kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
-      const { theta, m, s, g } = inputs as Record<string, tf.TensorInfo>;
-      const a = attrs as { beta1: number; oneMinusBeta1: number; beta2: number; oneMinusBeta2: number; rate: number; c2: number; epsilon: number };
-      const outs = [0, 1, 2].map(() => backend.makeOutput(theta!.shape, 'float32'));
-      const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-      kernelsFor(backend).adam(at(theta!), at(m!), at(s!), at(g!), theta!.shape.reduce((x, y) => x * y, 1),
-        a.beta1, a.oneMinusBeta1, a.beta2, a.oneMinusBeta2, a.rate, a.c2, a.epsilon, at(outs[0]!), at(outs[1]!), at(outs[2]!));
-      return outs;
-    }) as unknown as tf.KernelFunc,
+  registerWasmKernel(KERNEL, ({ inputs, backend, attrs }: KernelArgs) => {
+    const { theta, m, s, g } = inputs as Record<string, tf.TensorInfo>;
+    const a = attrs as { beta1: number; oneMinusBeta1: number; beta2: number; oneMinusBeta2: number; rate: number; c2: number; epsilon: number };
+    const outs = [0, 1, 2].map(() => backend.makeOutput(theta!.shape, 'float32'));
+    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+    kernelsFor(backend).adam(at(theta!), at(m!), at(s!), at(g!), theta!.shape.reduce((x, y) => x * y, 1),
+      a.beta1, a.oneMinusBeta1, a.beta2, a.oneMinusBeta2, a.rate, a.c2, a.epsilon, at(outs[0]!), at(outs[1]!), at(outs[2]!));
+    return outs;
   });
 }
 

@@ -9,7 +9,7 @@
  * `useFusedKernels(false)`, run the separate ops.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapOffset, kernelsFor, type KernelArgs } from './wasm-module.js';
+import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs } from './wasm-module.js';
 
 const KERNEL = 'SpikelrNoisyLif', ADJOINT = 'SpikelrLifAdjoint';
 let installed = false;
@@ -19,38 +19,30 @@ let enabled = true;
 export function installNoisyLifKernel(): void {
   if (installed) return;
   installed = true;
-  tf.registerKernel({
-    kernelName: KERNEL,
-    backendName: 'wasm',
-    kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
-      const { drive, membrane, spikes, uniforms } = inputs as Record<string, tf.TensorInfo>;
-      const { beta, threshold, sigma, reset } = attrs as { beta: number; threshold: number; sigma: number; reset: number };
-      const shape = membrane!.shape;
-      const n = shape[shape.length - 1]!;
-      const rows = shape.reduce((a, b) => a * b, 1) / n;
-      // the score's output doubles as the kernel's scratch for the firing probability
-      const outs = [0, 1, 2].map(() => backend.makeOutput(shape, 'float32'));
-      const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-      kernelsFor(backend).noisyLif(
-        at(drive!), drive!.shape.reduce((a, b) => a * b, 1) / n, at(membrane!), at(spikes!), at(uniforms!), rows, n,
-        beta, threshold, sigma, reset, at(outs[0]!), at(outs[1]!), at(outs[2]!),
-      );
-      return outs;
-    }) as unknown as tf.KernelFunc,
+  registerWasmKernel(KERNEL, ({ inputs, backend, attrs }: KernelArgs) => {
+    const { drive, membrane, spikes, uniforms } = inputs as Record<string, tf.TensorInfo>;
+    const { beta, threshold, sigma, reset } = attrs as { beta: number; threshold: number; sigma: number; reset: number };
+    const shape = membrane!.shape;
+    const n = shape[shape.length - 1]!;
+    const rows = shape.reduce((a, b) => a * b, 1) / n;
+    // the score's output doubles as the kernel's scratch for the firing probability
+    const outs = [0, 1, 2].map(() => backend.makeOutput(shape, 'float32'));
+    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+    kernelsFor(backend).noisyLif(
+      at(drive!), drive!.shape.reduce((a, b) => a * b, 1) / n, at(membrane!), at(spikes!), at(uniforms!), rows, n,
+      beta, threshold, sigma, reset, at(outs[0]!), at(outs[1]!), at(outs[2]!),
+    );
+    return outs;
   });
-  tf.registerKernel({
-    kernelName: ADJOINT,
-    backendName: 'wasm',
-    kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
-      const { psi, weights, next } = inputs as Record<string, tf.TensorInfo | undefined>;
-      const { beta, inputRows } = attrs as { beta: number; inputRows: number };
-      // a row is everything after the leading axis (a conv layer's [H, W, C] too)
-      const rows = psi!.shape[0]!, n = psi!.shape.reduce((a, b) => a * b, 1) / rows;
-      const lambda = backend.makeOutput(psi!.shape, 'float32'), contracted = backend.makeOutput([inputRows, ...psi!.shape.slice(1)], 'float32');
-      const at = (t: tf.TensorInfo | undefined) => (t ? heapOffset(backend, t) : 0);
-      kernelsFor(backend).lifAdjoint(at(psi), at(weights), at(next), beta, rows, n, inputRows, at(lambda), at(contracted));
-      return [lambda, contracted];
-    }) as unknown as tf.KernelFunc,
+  registerWasmKernel(ADJOINT, ({ inputs, backend, attrs }: KernelArgs) => {
+    const { psi, weights, next } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { beta, inputRows } = attrs as { beta: number; inputRows: number };
+    // a row is everything after the leading axis (a conv layer's [H, W, C] too)
+    const rows = psi!.shape[0]!, n = psi!.shape.reduce((a, b) => a * b, 1) / rows;
+    const lambda = backend.makeOutput(psi!.shape, 'float32'), contracted = backend.makeOutput([inputRows, ...psi!.shape.slice(1)], 'float32');
+    const at = (t: tf.TensorInfo | undefined) => (t ? heapOffset(backend, t) : 0);
+    kernelsFor(backend).lifAdjoint(at(psi), at(weights), at(next), beta, rows, n, inputRows, at(lambda), at(contracted));
+    return [lambda, contracted];
   });
 }
 

@@ -5,7 +5,7 @@
  * into a new tensor's; other backends pack and unpack the values in JavaScript, to the same words.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapOffset, kernelsFor, type KernelArgs } from './wasm-module.js';
+import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs } from './wasm-module.js';
 
 const PACK = 'SpikelrPackBits', UNPACK = 'SpikelrUnpackBits';
 let installed = false;
@@ -14,28 +14,20 @@ let installed = false;
 export function installBitKernels(): void {
   if (installed) return;
   installed = true;
-  tf.registerKernel({
-    kernelName: PACK,
-    backendName: 'wasm',
-    kernelFunc: (({ inputs, backend }: KernelArgs) => {
-      const x = inputs['x']!;
-      const n = x.shape.reduce((a, b) => a * b, 1);
-      const words = backend.makeOutput([Math.ceil(n / 32)], 'int32');
-      const ok = backend.makeOutput([1], 'int32');
-      const flag = kernelsFor(backend).packBits(heapOffset(backend, x), n, heapOffset(backend, words));
-      (backend.typedArrayFromHeap(ok) as Int32Array)[0] = flag;
-      return [words, ok];
-    }) as unknown as tf.KernelFunc,
+  registerWasmKernel(PACK, ({ inputs, backend }: KernelArgs) => {
+    const x = inputs['x']!;
+    const n = x.shape.reduce((a, b) => a * b, 1);
+    const words = backend.makeOutput([Math.ceil(n / 32)], 'int32');
+    const ok = backend.makeOutput([1], 'int32');
+    const flag = kernelsFor(backend).packBits(heapOffset(backend, x), n, heapOffset(backend, words));
+    (backend.typedArrayFromHeap(ok) as Int32Array)[0] = flag;
+    return [words, ok];
   });
-  tf.registerKernel({
-    kernelName: UNPACK,
-    backendName: 'wasm',
-    kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
-      const shape = attrs['shape'] as number[];
-      const out = backend.makeOutput(shape, 'float32');
-      kernelsFor(backend).unpackBits(heapOffset(backend, inputs['words']!), shape.reduce((a, b) => a * b, 1), heapOffset(backend, out));
-      return out;
-    }) as unknown as tf.KernelFunc,
+  registerWasmKernel(UNPACK, ({ inputs, backend, attrs }: KernelArgs) => {
+    const shape = attrs['shape'] as number[];
+    const out = backend.makeOutput(shape, 'float32');
+    kernelsFor(backend).unpackBits(heapOffset(backend, inputs['words']!), shape.reduce((a, b) => a * b, 1), heapOffset(backend, out));
+    return out;
   });
 }
 

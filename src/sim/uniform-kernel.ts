@@ -6,7 +6,7 @@
  * the numbers of `random.ts`'s `word`; other backends get them from JavaScript.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapOffset, kernelsFor, type KernelArgs } from './wasm-module.js';
+import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs } from './wasm-module.js';
 
 const KERNEL = 'SpikelrUniforms';
 let installed = false;
@@ -15,19 +15,15 @@ let installed = false;
 export function installUniformKernel(): void {
   if (installed) return;
   installed = true;
-  tf.registerKernel({
-    kernelName: KERNEL,
-    backendName: 'wasm',
-    kernelFunc: ((args: KernelArgs) => {
-      const { backend } = args;
-      const { shape, keys, counter, per, antithetic } = args.attrs as { shape: number[]; keys: number[]; counter: number; per: number; antithetic: boolean };
-      const kernels = kernelsFor(backend);
-      const out = backend.makeOutput(shape, 'float32');
-      const at = (k: number) => heapOffset(backend, out) + 4 * k * per;
-      keys.forEach((key, k) => kernels.fillUniforms(at(k), per, key, counter));
-      if (antithetic) keys.forEach((_, k) => kernels.mirror(at(k + keys.length), at(k), per));
-      return out;
-    }) as unknown as tf.KernelFunc,
+  registerWasmKernel(KERNEL, (args: KernelArgs) => {
+    const { backend } = args;
+    const { shape, keys, counter, per, antithetic } = args.attrs as { shape: number[]; keys: number[]; counter: number; per: number; antithetic: boolean };
+    const kernels = kernelsFor(backend);
+    const out = backend.makeOutput(shape, 'float32');
+    const at = (k: number) => heapOffset(backend, out) + 4 * k * per;
+    keys.forEach((key, k) => kernels.fillUniforms(at(k), per, key, counter));
+    if (antithetic) keys.forEach((_, k) => kernels.mirror(at(k + keys.length), at(k), per));
+    return out;
   });
 }
 

@@ -73,6 +73,11 @@ export function kernelsFor(backend: WasmBackend): Kernels {
 /** Byte offset of a tensor's data in the heap. */
 export const heapOffset = (backend: WasmBackend, t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId).memoryOffset;
 
+/** Registers `kernel` as the wasm backend's kernel `name` (spikelr's own kernels; each file's install calls it once). */
+export function registerWasmKernel(name: string, kernel: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void {
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: kernel as unknown as tf.KernelFunc });
+}
+
 /** A kernel function as the wasm backend calls it. */
 export type WasmKernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
