@@ -83,8 +83,9 @@ function startHelper(): Helper | undefined {
 const heapView = (backend: WasmBackend, t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
 
 /**
- * `op(a) · b` (`a` [r, c], `b` [c', n] already untransposed) on two threads, each half of the
- * output rows by `product` (the one-thread kernel); undefined when it stays on one thread.
+ * `op(a) · b` (`a` [r, c], `b` already untransposed) on two threads, each half of the output rows
+ * by {@link productBy} on the path chosen for the whole product (`sparse`); undefined when it stays
+ * on one thread. A helper that fails hands its half back to this thread, which then works alone.
  */
 export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, sparse: boolean): tf.TensorInfo | undefined {
   if (wanted < 2 || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
@@ -98,39 +99,50 @@ export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.Tenso
   const worker = startHelper();
   if (!worker) return undefined;
   const { control, data } = worker;
+  // a block of op(a)'s rows as a stored operand: [rows, k], or for aᵀ the column block of a, [r, rows]
+  const operandShape = (rows: number) => (transposeA ? [r, rows] : [rows, k]);
   // this thread's operand first: views of the heap are taken after the last allocation (a growing heap detaches them)
-  const top = backend.makeOutput(transposeA ? [r, h] : [h, k], 'float32');
-  const av = heapView(backend, a), bv = heapView(backend, b);
-  const half = (rows: number, from: number, into: Float32Array) => {
-    // rows [from, from + rows) of op(a), each `k` long: contiguous in a, or a column block of a for aᵀ
+  const top = backend.makeOutput(operandShape(h), 'float32');
+  const av = heapView(backend, a);
+  const block = (rows: number, from: number, into: Float32Array) => {
     if (!transposeA) into.set(av.subarray(from * k, (from + rows) * k));
     else for (let i = 0; i < r; i++) into.set(av.subarray(i * c + from, i * c + from + rows), i * rows);
   };
-  // the helper gets its rows as a stored operand: [lower, k] (or aᵀ's block stored [r, lower])
-  half(lower, h, data.subarray(0, lower * k));
-  data.set(bv, lower * k);
-  half(h, 0, heapView(backend, top));
+  block(lower, h, data.subarray(0, lower * k));
+  data.set(heapView(backend, b), lower * k);
+  block(h, 0, heapView(backend, top));
   control.set([WORK, lower, k, n, transposeA ? 1 : 0, sparse ? 1 : 0], 0);
   Atomics.notify(control, 0);
-  // this thread's half meanwhile, by the path chosen for the whole product (as the helper's)
-  let mine: tf.TensorInfo;
+  // this thread's half meanwhile; whatever happens, the helper is waited for before the buffer is reused
+  let mine: tf.TensorInfo | undefined;
   try {
     mine = productBy(backend, top, b, transposeA, sparse);
   } finally {
     backend.disposeData(top.dataId);
+    Atomics.wait(control, 0, WORK);
   }
-  Atomics.wait(control, 0, WORK);
-  const state = Atomics.load(control, 0);
+  const done = Atomics.load(control, 0) === DONE;
   Atomics.store(control, 0, IDLE);
-  if (state !== DONE) {
-    backend.disposeData(mine.dataId);
-    throw new Error('spikelr: the product helper thread failed');
+  let lowerRows: Float32Array;
+  if (done) {
+    threadStats.split++;
+    lowerRows = data.subarray(lower * k + k * n, lower * k + k * n + lower * n);
+  } else {
+    // the helper failed (its heap, most likely): its half here, and this thread alone from now on
+    stopProductThreads();
+    unavailable = 'the helper thread failed';
+    process.stderr.write(`spikelr: large products back on one thread (${unavailable})\n`);
+    const bottom = backend.makeOutput(operandShape(lower), 'float32');
+    heapView(backend, bottom).set(data.subarray(0, lower * k));
+    const rest = productBy(backend, bottom, b, transposeA, sparse);
+    backend.disposeData(bottom.dataId);
+    lowerRows = (heapView(backend, rest) as Float32Array).slice();
+    backend.disposeData(rest.dataId);
   }
-  threadStats.split++;
   const out = backend.makeOutput([m, n], 'float32');
   const ov = heapView(backend, out);
   ov.set(heapView(backend, mine));
-  ov.set(data.subarray(lower * k + k * n, lower * k + k * n + lower * n), h * n);
+  ov.set(lowerRows, h * n);
   backend.disposeData(mine.dataId);
   return out;
 }
