@@ -10,14 +10,15 @@
  *   lr-h512-k8, lr-h512-k32, lr-h1000-k8   LR (logistic escape noise σ = 0.5, spike score,
  *                                    leave-one-out baseline, K copies) + Adam
  *
- *     npm run bench [-- --json] [--runs 5] [--only lr-h512-k8,forward-h512] [--profile] [--workers 1] [--train-steps 100]
+ *     npm run bench [-- --json] [--runs 5] [--only lr-h512-k8,forward-h512] [--profile] [--workers 1] [--threads 1|2|auto] [--train-steps 100]
  *
  * Then the whole-training-run rows of bench/train.ts (`train-bptt`, `train-lr`: the real trainer for
  * `--train-steps` steps beside snnTorch and the plain-PyTorch LR recipe, run in the same invocation
  * when /usr/bin/python3 has torch); `--train-steps 0` skips them.
  *
  * `--workers N` runs the estimator rows on N worker threads besides the main one (batch shards,
- * src/learning/parallel.ts). `--profile` adds, per workload, the kernels of one step by total
+ * src/learning/parallel.ts; the product helper is then off). `--threads` (default auto, as the CLI)
+ * gives the large products a helper thread (src/sim/product-threads.ts). `--profile` adds, per workload, the kernels of one step by total
  * time (tf.profile; on wasm each kernel's time is its synchronous wall time).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -46,11 +47,14 @@ const { values: a } = parseArgs({
     json: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     workers: { type: 'string', default: '0' },
+    // threads for large products, as the CLI's --threads (src/sim/product-threads.ts)
+    threads: { type: 'string', default: 'auto' },
     'train-steps': { type: 'string', default: '100' },
   },
 });
 const B = 128, T = 25;
-const report = await initBackend({ backend: a.backend, log: a.json ? null : undefined });
+const threads = Number(a.workers) > 0 ? 1 : a.threads === 'auto' ? 'auto' : Number(a.threads);
+const report = await initBackend({ backend: a.backend, log: a.json ? null : undefined, threads });
 const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores`;
 const digits = await loadMnist('train', { limit: B * 4 });
 const sequences = imageSequences(digits, { steps: T, encoding: 'rate' });
