@@ -255,23 +255,26 @@ interface PassResult {
 function noiseFreeLoss(net: Network, batch: Batch, loss: RowLoss, c: Resolved, layers: number): Float32Array {
   const options = { plan: copyPlan(1), noise: new Array(layers).fill(undefined), score: c.score, signScores: false, seed: 0, train: false, constantInput: batch.constantInTime === true };
   const chunk = chunkSteps(c.timeChunk, batch.input.shape[1]!);
-  const output = chunk ? forwardChunks(net, batch.input, options, chunk, false).output : undefined;
-  const clean = output ? undefined : copyForward(net, batch.input, options);
-  const l = loss(output ?? clean!.output, batch.labels);
+  // not training, a pass keeps nothing but its output
+  const output = chunk ? forwardChunks(net, batch.input, options, chunk, false).output : copyForward(net, batch.input, options).output;
+  const l = loss(output, batch.labels);
   const values = l.dataSync() as Float32Array;
-  tf.dispose([l, ...(output ? [output] : [])]);
-  clean?.dispose();
+  tf.dispose([l, output]);
   return values;
 }
 
 /** The task loss per row plus the rate regularisers' penalty on the traced (noisy) hidden spiking layers. */
 function withPenalty(task: tf.Tensor, loss: RowLoss, traces: readonly LayerTrace[], outputIndex: number): tf.Tensor {
-  const regs = regularizersOf(loss);
-  if (regs.length === 0) return task;
+  if (regularizersOf(loss).length === 0) return task;
   const layers = traces
     .filter((t) => t.kind === 'lr' && t.index !== outputIndex && modelOf(t.layer.neuron!).role === 'spiking')
     .map((t) => ({ name: t.layer.name, spikes: tf.stack(t.fields['spikes']!) }));
-  const penalty = ratePenalty(layers, regs);
+  return plusPenalty(task, loss, layers);
+}
+
+/** `task` (freed) plus the rate regularisers' penalty on `layers`' spikes `[T, R, …]` (freed too). */
+function plusPenalty(task: tf.Tensor, loss: RowLoss, layers: readonly { readonly name: string; readonly spikes: tf.Tensor }[]): tf.Tensor {
+  const penalty = ratePenalty(layers, regularizersOf(loss));
   tf.dispose(layers.map((l) => l.spikes));
   if (!penalty) return task;
   const total = tf.add(task, penalty);
@@ -433,10 +436,9 @@ function chunkedPass(
   const [B, T] = input.shape as [number, number];
   const options: ForwardOptions = { plan, noise, score: c.score, signScores: c.signScores, seed, train: false, constantInput: batch.constantInTime === true };
   // the rate regularisers read each noisy hidden layer's firing rate: summed chunk by chunk
-  const regs = regularizersOf(loss);
   const counts = new Map<number, tf.Tensor>();
   const count = (index: number, spikes: tf.Tensor) => counts.set(index, addInto(counts.get(index), tf.sum(spikes, 0)));
-  const first = forwardChunks(net, input, options, chunk, true, regs.length ? count : undefined);
+  const first = forwardChunks(net, input, options, chunk, true, regularizersOf(loss).length ? count : undefined);
   const rows = first.output.shape[1]!;
   const rowLabels = copyLabels(labels, rows / B);
   const gradients = new Map<tf.Variable, tf.Tensor>();
@@ -444,12 +446,10 @@ function chunkedPass(
   const carries = new Map<number, readonly tf.Tensor[] | undefined>();
   let edges = new Map<number, Record<string, tf.Tensor>>();
   try {
-    const layers = [...counts].map(([index, n]) => ({ name: net.layers[index]!.name, spikes: tf.expandDims(tf.div(n, T), 0) }));
-    const penalty = layers.length ? ratePenalty(layers, regs) : undefined;
-    tf.dispose(layers.map((l) => l.spikes));
-    const task = loss(first.output, rowLabels);
-    const losses = finiteLosses(penalty ? tf.tidy(() => tf.add(task, penalty)) : task);
-    if (penalty) tf.dispose([task, penalty]);
+    // the counts as one step of mean rates [1, R, …]: the penalty's mean over time is then theirs
+    const rates = [...counts].map(([index, n]) => ({ name: net.layers[index]!.name, spikes: tf.expandDims(tf.div(n, T), 0) }));
+    const losses = finiteLosses(plusPenalty(loss(first.output, rowLabels), loss, rates));
+    // the row weights and the readout's seeds before the second pass (whose traces then hold the most memory)
     const last = net.layers.length - 1;
     const trainsLR = which !== 'local' && noise.some((n, i) => n !== undefined && modelOf(net.layers[i]!.neuron!).role !== 'readout');
     if (trainsLR) weights = tf.tensor1d(passWeights(net, losses.values, c, plan, B, cleanLoss));
