@@ -52,9 +52,13 @@ export interface FGConfig {
   readonly epsilon?: number;
 }
 
-/** A standard-normal tensor of `shape` from counter stream `key`. */
-function normal(shape: readonly number[], key: number): tf.Tensor {
-  return tf.tensor(sampleNoise('gaussian', shape.reduce((a, b) => a * b, 1), key), [...shape], 'float32');
+/**
+ * A standard-normal tensor of `shape` from counter stream `key`; `part` p: the p-th such block of
+ * the stream (step t of a direction over `[T, …shape]` is block t).
+ */
+function normal(shape: readonly number[], key: number, part = 0): tf.Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(sampleNoise('gaussian', size, key, part * size), [...shape], 'float32');
 }
 
 /** Mean loss of the deterministic network (spikes by H; no noise). */
@@ -141,11 +145,10 @@ export function forwardGradient(config: FGConfig): Estimator {
       ? Array.from({ length: K }, (_, k) => ({ index, key: streamKey(seed, index, k), shape: [B, ...currentShapeOf(layer)] }))
       : []));
     if (streams.length === 0) return { gradients: new Map(), loss: meanLoss(net, batch, loss), dispose: () => undefined };
-    const direction = (j: number, t: number) => {
-      const { key, shape } = streams[j]!;
-      const size = shape.reduce((a, b) => a * b, 1);
-      return tf.tensor(sampleNoise('gaussian', size, key, t * size), shape, 'float32');
-    };
+    const direction = (j: number, t: number) => normal(streams[j]!.shape, streams[j]!.key, t);
+    // the directions of each perturbed layer, by layer index
+    const streamsOf = new Map<number, number[]>();
+    streams.forEach((s, j) => streamsOf.set(s.index, [...(streamsOf.get(s.index) ?? []), j]));
     // pass 1, step-major (flat in T): the loss and every direction's derivative, split by sample
     const { output, tangents } = tangentSteps(net, batch.input, streams.map(() => new Map()), surrogate, {
       constantInput, currentTangents: { layers: streams.map((s) => s.index), at: direction },
@@ -176,16 +179,16 @@ export function forwardGradient(config: FGConfig): Estimator {
       const observed = tangentSteps(net, batch.input, [], surrogate, {
         constantInput,
         observe: (index, t, x, out) => {
-          const js = streams.flatMap((s, j) => (s.index === index ? [j] : []));
-          if (js.length === 0) return;
+          const js = streamsOf.get(index);
+          if (!js) return;
           const layer = net.layers[index]!;
           const p = pending.get(index) ?? { xs: [], gs: [] };
           pending.set(index, p);
           const rowsShape = [B, ...currentShapeOf(layer).map(() => 1)];
           const g = tf.keep(tf.addN(js.map((j) => tf.mul(direction(j, t), tf.reshape(scaled[j]!, rowsShape)))));
-          // the recurrent current of step t is s_{t−1} V: Σ_t s_{t−1}ᵀ ĝ_t
-          if (layer.recurrentVjp && layer.params['recurrent'] && p.previous) accumulate(sums, layer.params['recurrent'], tf.keep(layer.recurrentVjp(p.previous, g)['recurrent']!));
           if (layer.recurrentVjp && layer.params['recurrent']) {
+            // the recurrent current of step t is s_{t−1} V: Σ_t s_{t−1}ᵀ ĝ_t
+            if (p.previous) accumulate(sums, layer.params['recurrent'], tf.keep(layer.recurrentVjp(p.previous, g)['recurrent']!));
             p.previous?.dispose();
             p.previous = tf.keep(out.clone());
           }
