@@ -177,11 +177,7 @@ export function spikeTangent(x: TangentInput, dMembrane: tf.Tensor, threshold: C
 export function membraneFusedAdjoint(p: MembraneParams, o: { readonly learned: ReadonlySet<string>; readonly coefficients: Coefficients; readonly gated: boolean }) {
   const beta = o.coefficients['beta'] ?? p.beta;
   if (!fusedKernelsActive() || p.reset === 'zero' || o.gated || o.learned.size > 0 || typeof beta !== 'number') return undefined;
-  return (seed: tf.Tensor, weights: tf.Tensor | undefined, next: tf.Tensor | undefined, inputRows: number) => {
-    const r = lifAdjointStep(seed, weights, next, beta, inputRows);
-    if (!r) throw new Error('lif: the fused kernel stopped running mid-pass (the backend changed?)');
-    return r;
-  };
+  return (seed: tf.Tensor, weights: tf.Tensor | undefined, next: tf.Tensor | undefined, inputRows: number) => lifAdjointStep(seed, weights, next, beta, inputRows);
 }
 
 /** The learnable coefficients of a LIF-family model. */
@@ -246,7 +242,6 @@ export const lifModel = {
     const settings = { beta, threshold, sigma: o.noise.sigma, reset: p.reset, score: o.score };
     return (current, state, uniforms) => {
       const r = noisyLifStep(current, state.membrane, state.spikes, uniforms, settings);
-      if (!r) throw new Error('lif: the fused kernel stopped running mid-pass (the backend changed?)');
       return { state: { membrane: r.membrane, spikes: r.spikes }, ...(r.score ? { score: r.score } : {}) };
     };
   },

@@ -1,12 +1,13 @@
 /**
- * A LIF step with logistic escape noise and its spike score as one wasm kernel, and one step of
- * its reverse filter as another,
- * (`assembly/lif.ts`): LR's forward pass spends most of its elementwise time in this step, which as
- * separate tensor ops reads and writes the `[K·B, N]` state about a dozen times. The kernel reads
- * the drive, the state and the uniforms once and writes the new membrane, the spikes and the score.
- * Its results are the separate ops' but for the firing probability's exp (a polynomial within
- * 2 ulp; test/noisy-lif-kernel.test.ts holds it to a float64 reference). Other backends, and
- * `useFusedKernels(false)`, run the separate ops.
+ * A LIF step with logistic escape noise and its spike score as one wasm kernel, and one step of its
+ * reverse filter as another (`assembly/lif.ts`). LR's forward pass spends most of its elementwise
+ * time in the step, which as separate tensor ops reads and writes the `[K·B, N]` state about a
+ * dozen times; the kernel reads the drive, the state and the uniforms once and writes the new
+ * membrane, the spikes and the score. Its results are the separate ops' but for the firing
+ * probability's exp (a polynomial within 2 ulp; test/noisy-lif-kernel.test.ts holds it to a float64
+ * reference); the reverse-filter step's are theirs to the bit. They run where
+ * {@link fusedKernelsActive} says so; other backends, and `useFusedKernels(false)`, run the
+ * separate ops.
  */
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs } from './wasm-module.js';
@@ -49,18 +50,22 @@ export function installNoisyLifKernel(): void {
 /**
  * One step of a LIF-family reverse filter (subtract or no reset) for LR, fused: λ = w ψ + β λ'
  * (`weights` [R] per row, absent: 1; `next` λ', absent at the last step) and the copies' sum
- * `[inputRows, …]` of λ — the separate ops' results to the bit. Undefined where it does not run.
+ * `[inputRows, …]` of λ — the separate ops' results to the bit.
  */
-export function lifAdjointStep(psi: tf.Tensor, weights: tf.Tensor | undefined, next: tf.Tensor | undefined, beta: number, inputRows: number): { lambda: tf.Tensor; contracted: tf.Tensor } | undefined {
-  if (!fusedKernelsActive()) return undefined;
+export function lifAdjointStep(psi: tf.Tensor, weights: tf.Tensor | undefined, next: tf.Tensor | undefined, beta: number, inputRows: number): { lambda: tf.Tensor; contracted: tf.Tensor } {
+  checkActive('lifAdjointStep');
   const inputs: Record<string, tf.Tensor> = { psi, ...(weights ? { weights } : {}), ...(next ? { next } : {}) };
   const [lambda, contracted] = tf.engine().runKernel(ADJOINT, inputs, { beta, inputRows }) as tf.Tensor[];
   return { lambda: lambda!, contracted: contracted! };
 }
 
-/** Whether {@link noisyLifStep} runs (the wasm backend with the kernel installed, not turned off). */
+/** Whether the fused kernels run (the wasm backend with them installed, not turned off); callers ask before using them. */
 export function fusedKernelsActive(): boolean {
   return installed && enabled && tf.getBackend() === 'wasm';
+}
+
+function checkActive(who: string): void {
+  if (!fusedKernelsActive()) throw new Error(`${who}: the fused kernels do not run here (another backend, or turned off); ask fusedKernelsActive() first`);
 }
 
 /** Turns the fused kernels on or off (on by default where installed; off: the separate ops, e.g. to compare). */
@@ -78,15 +83,15 @@ export interface NoisyLifStep {
 }
 
 /**
- * The fused step, or undefined where it does not run (another backend, the kernels off). `drive`
+ * The fused step. `drive`
  * `[R', N]` with R' dividing the state's rows (row r takes drive row r mod R': the copies' shared
  * currents); `membrane`, `spikes`, `uniforms` of the state's shape `[…, N]`.
  */
 export function noisyLifStep(
   drive: tf.Tensor, membrane: tf.Tensor, spikes: tf.Tensor, uniforms: tf.Tensor,
   o: { readonly beta: number; readonly threshold: number; readonly sigma: number; readonly reset: keyof typeof RESET_CODES; readonly score: boolean },
-): NoisyLifStep | undefined {
-  if (!fusedKernelsActive()) return undefined;
+): NoisyLifStep {
+  checkActive('noisyLifStep');
   const n = membrane.shape[membrane.rank - 1]!;
   if (drive.shape[drive.rank - 1] !== n || (membrane.size / n) % (drive.size / n) !== 0) {
     throw new Error(`noisyLifStep: a drive [${drive.shape}] cannot feed a state [${membrane.shape}] (its rows must divide the state's)`);
