@@ -396,11 +396,11 @@ function forwardChunks(
       // the forward pass consumes its starting states: the stored copies share their data
       if (checkpoints) stored.push(states ? new Map([...states].map(([i, s]) => [i, cloneState(s)])) : new Map());
       const x = stepsOf(input, first, Math.min(chunk, T - first));
-      const fwd = copyForward(net, x, { ...options, chunk: { firstStep: first, ...(states ? { states } : {}), keepStates: first + chunk < T, ...(spikes ? { spikes } : {}) } });
+      const fwd = copyForward(net, x, { ...options, train: false, chunk: { firstStep: first, ...(states ? { states } : {}), keepStates: first + chunk < T, ...(spikes ? { spikes } : {}) } });
       x.dispose();
+      // not training: the pass holds nothing else (no traces)
       states = fwd.states;
       outputs.push(fwd.output);
-      fwd.traces.forEach((tr) => tr.input.dispose());
     }
     return { output: tf.concat(outputs, 0), starts, checkpoints: stored };
   } catch (err) {
