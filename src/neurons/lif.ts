@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { checkInRange, checkInteger, checkKeys, checkOneOf, checkPositive } from '../errors.js';
 import { escapeFire, heaviside } from './firing.js';
 import { fusedKernelsActive, lifAdjointStep, noisyLifStep } from '../sim/noisy-lif-kernel.js';
+import { lifSequence, lifSequenceActive } from '../sim/lif-sequence.js';
 import type { AdjointInput, AdjointStep, Coef, Coefficients, Fire, NeuronModel, NeuronState, TangentInput } from './model.js';
 import type { EscapeNoise } from './noise.js';
 import type { NirArray, NirValue } from '../sim/nir/graph.js';
@@ -244,6 +245,11 @@ export const lifModel = {
       const r = noisyLifStep(current, state.membrane, state.spikes, uniforms, settings);
       return { state: { membrane: r.membrane, spikes: r.spikes }, ...(r.score ? { score: r.score } : {}) };
     };
+  },
+  surrogateSequence(p, o) {
+    const { beta = p.beta, threshold = p.threshold } = o.coefficients;
+    if (!lifSequenceActive() || p.refractory > 0 || typeof beta !== 'number' || typeof threshold !== 'number') return undefined;
+    return (currents, derivative) => lifSequence(currents, { beta, threshold, reset: p.reset, derivative });
   },
   tangent(p, x) {
     const threshold = coef(x.coefficients, 'threshold', p.threshold);

@@ -140,6 +140,13 @@ export interface NeuronModel<P extends { readonly kind: string }> {
    */
   fusedAdjoint?(p: P, o: { readonly learned: ReadonlySet<string>; readonly coefficients: Coefficients; readonly gated: boolean }):
     ((seed: tf.Tensor, weights: tf.Tensor | undefined, next: tf.Tensor | undefined, inputRows: number) => { readonly lambda: tf.Tensor; readonly contracted: tf.Tensor }) | undefined;
+  /**
+   * The whole time loop from rest as one differentiable op for surrogate-gradient BPTT: spikes
+   * `[T, …]` from currents `[T, …]`, their gradient the one autodiff of `step` gives with the
+   * spike's derivative `derivative` — or undefined where the model has none for this configuration
+   * (learned coefficients, refractory gates) or backend (BPTT then unrolls `step`).
+   */
+  surrogateSequence?(p: P, o: { readonly coefficients: Coefficients }): ((currents: tf.Tensor, derivative: (x: tf.Tensor) => tf.Tensor) => tf.Tensor) | undefined;
   /** Its NIR neuron node (export, src/sim/nir); absent: NIR has no primitive for it, and export refuses it. */
   nir?(p: P, c: NirNeuronContext): NirNode;
 }

@@ -52,6 +52,9 @@ export interface Kernels {
   adam(theta: number, m: number, s: number, g: number, n: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number,
     rate: number, c2: number, epsilon: number, outTheta: number, outM: number, outS: number): void;
   lifAdjoint(psi: number, weights: number, next: number, beta: number, rows: number, n: number, inputRows: number, outLambda: number, outContracted: number): void;
+  lifSequence(currents: number, steps: number, m: number, beta: number, threshold: number, reset: number, outMembrane: number, outSpikes: number): void;
+  lifSequenceAdjoint(slope: number, upstream: number, spikes: number, membrane: number, steps: number, m: number, beta: number, threshold: number, reset: number,
+    outCurrent: number): void;
 }
 
 let bytes: Uint8Array | undefined;

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys } from '../../errors.js';
-import type { Fire, NeuronModel, NeuronState } from '../../neurons/model.js';
+import type { Coefficients, Fire, NeuronModel, NeuronState } from '../../neurons/model.js';
 import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { atan, surrogateByName, surrogateSpike, type Surrogate } from '../../neurons/surrogate.js';
 import { outputField, passLayers, population, timeLoop } from '../../sim/loop.js';
@@ -40,14 +40,27 @@ function detach(state: NeuronState): NeuronState {
  */
 export function differentiableRun(
   net: Network, input: tf.Tensor, spike: (x: tf.Tensor) => tf.Tensor,
-  o: { readonly truncate?: number; readonly hidden?: { name: string; spikes: tf.Tensor }[]; readonly constantInput?: boolean } = {},
+  o: {
+    readonly truncate?: number; readonly hidden?: { name: string; spikes: tf.Tensor }[]; readonly constantInput?: boolean;
+    /** `spike`'s derivative, for models that run their whole loop as one op (absent: every layer unrolls its steps). */
+    readonly derivative?: (x: tf.Tensor) => tf.Tensor;
+  } = {},
 ): tf.Tensor {
   const { truncate, hidden } = o;
   const batch = input.shape[0]!;
-  return passLayers(net.layers, net.inputShape, input, ({ layer, isLast, currents }) => {
+  return passLayers(net.layers, net.inputShape, input, ({ layer, isLast, currents, rows }) => {
     const neuron = layer.neuron!;
     const model = modelOf(neuron) as NeuronModel<NeuronParams>;
     const spiking = model.role === 'spiking';
+    // one op for the whole loop where the model has one (not with truncation or recurrent input, which act between steps)
+    const sequence = spiking && o.derivative && !truncate && !layer.recurrentCurrents
+      ? model.surrogateSequence?.(neuron, { coefficients: (layer.coefficients ?? {}) as Coefficients }) : undefined;
+    if (sequence) {
+      const spikes = sequence(currents, o.derivative!);
+      const output = tf.reshape(spikes, [currents.shape[0]!, rows, ...layer.outputShape]);
+      if (hidden && !isLast) hidden.push({ name: layer.name, spikes: output });
+      return { output };
+    }
     const fire: Fire = spiking ? (u, threshold) => spike(tf.sub(u, threshold)) : model.fire(neuron, undefined, 0);
     const field = outputField(neuron);
     const outs: tf.Tensor[] = [];
@@ -94,6 +107,7 @@ export function bptt(config: BPTTConfig = {}): Estimator {
         const hidden: { name: string; spikes: tf.Tensor }[] = [];
         const out = differentiableRun(net, batch.input, spike, {
           ...(config.truncate !== undefined ? { truncate: config.truncate } : {}), ...(regs.length ? { hidden } : {}), constantInput: batch.constantInTime === true,
+          ...(config.smooth ? {} : { derivative: (x: tf.Tensor) => surrogate.derivative(x) }),
         });
         const rows = loss(out, batch.labels);
         const penalty = regs.length ? ratePenalty(hidden, regs) : undefined;

@@ -172,3 +172,91 @@ export function lifAdjoint(
     }
   }
 }
+
+/**
+ * A LIF population's whole sequence under deterministic firing, from rest (surrogate-gradient
+ * BPTT's forward pass, src/sim/lif-sequence.ts): for t < steps over the m entries of a step,
+ *
+ *     u_t = β u_{t−1} + I_t − ϑ s_{t−1}     (reset 0, subtract; 1, zero: β (1 − s_{t−1}) u_{t−1} + I_t; 2, none: β u_{t−1} + I_t)
+ *     s_t = H(u_t − ϑ)                      (H(0) = 0)
+ *
+ * written to outMembrane and outSpikes ([steps, m]) — the separate ops' arithmetic in their order.
+ */
+export function lifSequence(currents: usize, steps: i32, m: i32, beta: f32, threshold: f32, reset: i32, outMembrane: usize, outSpikes: usize): void {
+  const vb = f32x4.splat(beta), vt = f32x4.splat(threshold);
+  const one = f32x4.splat(1.0), zero = f32x4.splat(0.0);
+  const vectors = m & ~3;
+  const stride = <usize>m << 2;
+  for (let t = 0; t < steps; t++) {
+    const at = <usize>t * stride;
+    const first = t == 0;
+    const pm = outMembrane + at - stride, ps = outSpikes + at - stride;
+    for (let c = 0; c < vectors; c += 4) {
+      const o = <usize>c << 2;
+      const i = v128.load(currents + at + o);
+      const mp = first ? zero : v128.load(pm + o), sp = first ? zero : v128.load(ps + o);
+      const u = reset == 0
+        ? f32x4.sub(f32x4.add(f32x4.mul(vb, mp), i), f32x4.mul(vt, sp))
+        : reset == 1 ? f32x4.add(f32x4.mul(f32x4.mul(vb, f32x4.sub(one, sp)), mp), i) : f32x4.add(f32x4.mul(vb, mp), i);
+      v128.store(outMembrane + at + o, u);
+      v128.store(outSpikes + at + o, v128.and(f32x4.gt(f32x4.sub(u, vt), zero), one));
+    }
+    for (let c = vectors; c < m; c++) {
+      const o = <usize>c << 2;
+      const i = load<f32>(currents + at + o);
+      const mp: f32 = first ? 0 : load<f32>(pm + o), sp: f32 = first ? 0 : load<f32>(ps + o);
+      const u: f32 = reset == 0 ? (beta * mp + i) - threshold * sp : reset == 1 ? (beta * (<f32>1.0 - sp)) * mp + i : beta * mp + i;
+      store<f32>(outMembrane + at + o, u);
+      store<f32>(outSpikes + at + o, u - threshold > 0 ? 1.0 : 0.0);
+    }
+  }
+}
+
+/**
+ * The reverse pass of {@link lifSequence} with a surrogate derivative: given g_t = S'(u_t − ϑ) and
+ * the spikes' upstream gradient δ_t ([steps, m]), from the last step back,
+ *
+ *     a_t = g_t (δ_t − c_t a_{t+1}) + k_t a_{t+1}       (a_steps = 0)
+ *
+ * with k_t = ∂u_{t+1}/∂u_t (β; zero reset β (1 − s_t)) and c_t = −∂u_{t+1}/∂s_t through the reset
+ * (subtract ϑ, zero β u_t, none 0). a_t is the gradient of the current I_t, written to outCurrent.
+ */
+export function lifSequenceAdjoint(
+  slope: usize, upstream: usize, spikes: usize, membrane: usize, steps: i32, m: i32, beta: f32, threshold: f32, reset: i32, outCurrent: usize,
+): void {
+  const vb = f32x4.splat(beta), vt = f32x4.splat(threshold), one = f32x4.splat(1.0);
+  const vectors = m & ~3;
+  const stride = <usize>m << 2;
+  const through = reset != 2;
+  for (let t = steps - 1; t >= 0; t--) {
+    const at = <usize>t * stride;
+    const last = t == steps - 1;
+    const next = outCurrent + at + stride;
+    for (let c = 0; c < vectors; c += 4) {
+      const o = <usize>c << 2;
+      const g = v128.load(slope + at + o);
+      let d = v128.load(upstream + at + o);
+      if (last) {
+        v128.store(outCurrent + at + o, f32x4.mul(g, d));
+        continue;
+      }
+      const a = v128.load(next + o);
+      const k = reset == 1 ? f32x4.mul(vb, f32x4.sub(one, v128.load(spikes + at + o))) : vb;
+      if (through) d = f32x4.sub(d, f32x4.mul(reset == 0 ? vt : f32x4.mul(vb, v128.load(membrane + at + o)), a));
+      v128.store(outCurrent + at + o, f32x4.add(f32x4.mul(g, d), f32x4.mul(k, a)));
+    }
+    for (let c = vectors; c < m; c++) {
+      const o = <usize>c << 2;
+      const g = load<f32>(slope + at + o);
+      let d = load<f32>(upstream + at + o);
+      if (last) {
+        store<f32>(outCurrent + at + o, g * d);
+        continue;
+      }
+      const a = load<f32>(next + o);
+      const k: f32 = reset == 1 ? beta * (<f32>1.0 - load<f32>(spikes + at + o)) : beta;
+      if (through) d = d - (reset == 0 ? threshold : beta * load<f32>(membrane + at + o)) * a;
+      store<f32>(outCurrent + at + o, g * d + k * a);
+    }
+  }
+}
