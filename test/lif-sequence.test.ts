@@ -10,7 +10,7 @@ import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { lifStep, type ResetMode } from '../src/neurons/lif.js';
 import { lif } from '../src/neurons/params.js';
-import { atan, fastSigmoid, surrogateSpike } from '../src/neurons/surrogate.js';
+import { atan, fastSigmoid, sigmoid, surrogateSpike, triangular } from '../src/neurons/surrogate.js';
 import { lifSequence, lifSequenceActive } from '../src/sim/lif-sequence.js';
 import { conv2d, dense, flatten, readout } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
@@ -47,7 +47,7 @@ describe('the fused LIF sequence', () => {
   it.each(RESETS)('reset %s: the spikes of the float32 recurrence u = β u + I − ϑ s, s = H(u − ϑ)', (reset) => {
     const x = currents();
     const I = x.dataSync();
-    const s = lifSequence(x, { beta: BETA, threshold: THRESHOLD, reset, derivative: atan().derivative });
+    const s = lifSequence(x, { beta: BETA, threshold: THRESHOLD, reset, surrogate: atan() });
     const got = s.dataSync();
     const [b, th] = [f32(BETA), f32(THRESHOLD)];
     const u = new Float32Array(R * N), sp = new Float32Array(R * N);
@@ -67,12 +67,14 @@ describe('the fused LIF sequence', () => {
     tf.dispose([x, s]);
   });
 
-  it.each(RESETS.flatMap((reset) => [[reset, 'atan(2)', atan()], [reset, 'fastSigmoid(5)', fastSigmoid({ slope: 5 })]] as const))(
+  // atan, fast sigmoid and triangular: the kernel computes S' itself; sigmoid: S' from its tensor ops
+  const surrogates = [['atan(2)', atan()], ['fastSigmoid(5)', fastSigmoid({ slope: 5 })], ['triangular(0.6)', triangular({ width: 0.6 })], ['sigmoid(4)', sigmoid({ slope: 4 })]] as const;
+  it.each(RESETS.flatMap((reset) => surrogates.map(([name, s]) => [reset, name, s] as const)))(
     'reset %s, surrogate %s: the currents\' gradient is autodiff\'s through the unrolled separate ops, the reset\'s spike included', (reset, _, surrogate) => {
       const x = currents();
       const w = tf.tensor(spread(T * R * N, 2, -1, 1), [T, R, N]);
       const spike = surrogateSpike(surrogate);
-      const fused = tf.grad((c: tf.Tensor) => tf.sum(tf.mul(w, lifSequence(c, { beta: BETA, threshold: THRESHOLD, reset, derivative: surrogate.derivative }))))(x);
+      const fused = tf.grad((c: tf.Tensor) => tf.sum(tf.mul(w, lifSequence(c, { beta: BETA, threshold: THRESHOLD, reset, surrogate }))))(x);
       const reference = tf.grad((c: tf.Tensor) => tf.sum(tf.mul(w, unrolled(c, reset, (u, th) => spike(tf.sub(u, th))))))(x);
       const [a, r] = [fused.dataSync(), reference.dataSync()];
       const scale = Math.max(...Array.from(r, Math.abs));
@@ -84,10 +86,10 @@ describe('the fused LIF sequence', () => {
   it('leaves no tensor behind, inside autodiff or outside', () => {
     const x = currents();
     const before = tf.memory().numTensors;
-    const s = lifSequence(x, { beta: BETA, threshold: THRESHOLD, reset: 'zero', derivative: atan().derivative });
+    const s = lifSequence(x, { beta: BETA, threshold: THRESHOLD, reset: 'zero', surrogate: atan() });
     expect(tf.memory().numTensors).toBe(before + 1);
     s.dispose();
-    const g = tf.grad((c: tf.Tensor) => tf.sum(lifSequence(c, { beta: BETA, threshold: THRESHOLD, reset: 'zero', derivative: atan().derivative })))(x);
+    const g = tf.grad((c: tf.Tensor) => tf.sum(lifSequence(c, { beta: BETA, threshold: THRESHOLD, reset: 'zero', surrogate: atan() })))(x);
     expect(tf.memory().numTensors).toBe(before + 1);
     tf.dispose([g, x]);
   });

@@ -249,7 +249,7 @@ export const lifModel = {
   surrogateSequence(p, o) {
     const { beta = p.beta, threshold = p.threshold } = o.coefficients;
     if (!lifSequenceActive() || p.refractory > 0 || typeof beta !== 'number' || typeof threshold !== 'number') return undefined;
-    return (currents, derivative) => lifSequence(currents, { beta, threshold, reset: p.reset, derivative });
+    return (currents, surrogate) => lifSequence(currents, { beta, threshold, reset: p.reset, surrogate });
   },
   tangent(p, x) {
     const threshold = coef(x.coefficients, 'threshold', p.threshold);

@@ -14,6 +14,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { EscapeNoise } from './noise.js';
+import type { Surrogate } from './surrogate.js';
 import type { NirNode } from '../sim/nir/graph.js';
 import type { NirNeuronContext } from '../sim/nir/types.js';
 
@@ -143,10 +144,10 @@ export interface NeuronModel<P extends { readonly kind: string }> {
   /**
    * The whole time loop from rest as one differentiable op for surrogate-gradient BPTT: spikes
    * `[T, …]` from currents `[T, …]`, their gradient the one autodiff of `step` gives with the
-   * spike's derivative `derivative` — or undefined where the model has none for this configuration
+   * spike's surrogate derivative — or undefined where the model has none for this configuration
    * (learned coefficients, refractory gates) or backend (BPTT then unrolls `step`).
    */
-  surrogateSequence?(p: P, o: { readonly coefficients: Coefficients }): ((currents: tf.Tensor, derivative: (x: tf.Tensor) => tf.Tensor) => tf.Tensor) | undefined;
+  surrogateSequence?(p: P, o: { readonly coefficients: Coefficients }): ((currents: tf.Tensor, surrogate: Surrogate) => tf.Tensor) | undefined;
   /** Its NIR neuron node (export, src/sim/nir); absent: NIR has no primitive for it, and export refuses it. */
   nir?(p: P, c: NirNeuronContext): NirNode;
 }

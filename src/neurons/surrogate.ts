@@ -20,6 +20,18 @@ export interface Surrogate {
   derivative(x: tf.Tensor): tf.Tensor;
   /** S(x), a smooth step whose derivative is `derivative` (absent for user-defined surrogates). */
   smooth?(x: tf.Tensor): tf.Tensor;
+  /** S' as constants of a known form, for kernels that compute it themselves (BPTT's fused LIF loop); absent: they call `derivative`. */
+  readonly form?: SurrogateForm;
+}
+
+/**
+ * A derivative kernels compute with the same float32 operations as `derivative`: atan
+ * a/(1 + (c x)²), fast sigmoid 1/(1 + c|x|)², triangular max(0, 1 − |x|/c)/c, straight-through 1.
+ */
+export interface SurrogateForm {
+  readonly kind: 'atan' | 'fast-sigmoid' | 'triangular' | 'straight-through';
+  readonly c: number;
+  readonly a: number;
 }
 
 export function atan(o: { readonly alpha?: number } = {}): Surrogate {
@@ -27,6 +39,7 @@ export function atan(o: { readonly alpha?: number } = {}): Surrogate {
   checkPositive('atan', 'alpha', a);
   return {
     name: `atan(${a})`,
+    form: { kind: 'atan', c: (Math.PI * a) / 2, a: a / 2 },
     derivative: (x) => tf.tidy(() => tf.div(a / 2, tf.add(1, tf.square(tf.mul((Math.PI * a) / 2, x))))),
     smooth: (x) => tf.tidy(() => tf.add(tf.div(tf.atan(tf.mul((Math.PI * a) / 2, x)), Math.PI), 0.5)),
   };
@@ -37,6 +50,7 @@ export function fastSigmoid(o: { readonly slope?: number } = {}): Surrogate {
   checkPositive('fastSigmoid', 'slope', k);
   return {
     name: `fastSigmoid(${k})`,
+    form: { kind: 'fast-sigmoid', c: k, a: 1 },
     derivative: (x) => tf.tidy(() => tf.div(1, tf.square(tf.add(1, tf.mul(k, tf.abs(x)))))),
     // ∫ (1 + k|x|)^-2 dx = x / (1 + k|x|): snnTorch's fast sigmoid is the derivative of a step of height 2/k
     smooth: (x) => tf.tidy(() => tf.div(x, tf.add(1, tf.mul(k, tf.abs(x))))),
@@ -61,6 +75,7 @@ export function triangular(o: { readonly width?: number } = {}): Surrogate {
   checkPositive('triangular', 'width', w);
   return {
     name: `triangular(${w})`,
+    form: { kind: 'triangular', c: w, a: 1 },
     derivative: (x) => tf.tidy(() => tf.div(tf.relu(tf.sub(1, tf.div(tf.abs(x), w))), w)),
     // S(x) = 1/2 + sign(x)(y − y²/2), y = min(|x|/w, 1): rises from 0 to 1 over |x| < w
     smooth: (x) => tf.tidy(() => {
@@ -71,7 +86,7 @@ export function triangular(o: { readonly width?: number } = {}): Surrogate {
 }
 
 export function straightThrough(): Surrogate {
-  return { name: 'straightThrough', derivative: (x) => tf.onesLike(x), smooth: (x) => tf.add(x, 0.5) };
+  return { name: 'straightThrough', derivative: (x) => tf.onesLike(x), smooth: (x) => tf.add(x, 0.5), form: { kind: 'straight-through', c: 1, a: 1 } };
 }
 
 /** A user-defined surrogate from its derivative (a function of x = u − ϑ, elementwise). */

@@ -10,6 +10,7 @@
  * surrogate's derivative too (snnTorch's `Leaky` detaches it; spikelr's unrolled BPTT does not).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Surrogate } from '../neurons/surrogate.js';
 import { fusedKernelsActive, RESET_CODES } from './noisy-lif-kernel.js';
 import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs } from './wasm-module.js';
 
@@ -31,22 +32,25 @@ export function installLifSequenceKernels(): void {
   });
   registerWasmKernel(BACKWARD, ({ inputs, backend, attrs }: KernelArgs) => {
     const { slope, upstream, spikes, membrane } = inputs as Record<string, tf.TensorInfo | undefined>;
-    const { beta, threshold, reset } = attrs as { beta: number; threshold: number; reset: number };
-    const shape = slope!.shape, steps = shape[0]!;
+    const { beta, threshold, reset, kind, c, a } = attrs as { beta: number; threshold: number; reset: number; kind: number; c: number; a: number };
+    const shape = membrane!.shape, steps = shape[0]!;
     const out = backend.makeOutput(shape, 'float32');
     const at = (t: tf.TensorInfo | undefined) => (t ? heapOffset(backend, t) : 0);
-    kernelsFor(backend).lifSequenceAdjoint(at(slope), at(upstream), at(spikes), at(membrane), steps, shape.reduce((a, b) => a * b, 1) / steps,
+    kernelsFor(backend).lifSequenceAdjoint(at(slope), kind, c, a, at(upstream), at(spikes), at(membrane), steps, shape.reduce((x, y) => x * y, 1) / steps,
       beta, threshold, reset, at(out));
     return out;
   });
 }
 
+/** The kernel's codes of the surrogate forms it computes itself (0: the derivative is given). */
+const FORMS = { atan: 1, 'fast-sigmoid': 2, triangular: 3, 'straight-through': 4 } as const;
+
 export interface LifSequenceOptions {
   readonly beta: number;
   readonly threshold: number;
   readonly reset: keyof typeof RESET_CODES;
-  /** S'(x), x = u − ϑ, elementwise (a surrogate's derivative). */
-  readonly derivative: (x: tf.Tensor) => tf.Tensor;
+  /** The spike's surrogate: the kernel computes a known form's derivative itself, calls `derivative` otherwise. */
+  readonly surrogate: Surrogate;
 }
 
 /** Whether {@link lifSequence} runs here (the wasm backend with spikelr's kernels). */
@@ -63,6 +67,8 @@ export function lifSequence(currents: tf.Tensor, o: LifSequenceOptions): tf.Tens
   const reset = RESET_CODES[o.reset];
   const zeroReset = o.reset === 'zero';
   const attrs = { beta: o.beta, threshold: o.threshold, reset };
+  const form = o.surrogate.form;
+  const slopeAttrs = { kind: form ? FORMS[form.kind] : 0, c: form?.c ?? 0, a: form?.a ?? 0 };
   const op = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     const [membrane, spikes] = tf.engine().runKernel(FORWARD, { currents: x }, attrs) as tf.Tensor[];
     // the backward pass reads the membranes (the surrogate's argument), and the spikes only for a zero reset
@@ -70,9 +76,9 @@ export function lifSequence(currents: tf.Tensor, o: LifSequenceOptions): tf.Tens
     return {
       value: spikes!,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-        const slope = o.derivative(tf.sub(saved[0]!, o.threshold));
-        const inputs: Record<string, tf.Tensor> = { slope, upstream: dy, membrane: saved[0]!, ...(zeroReset ? { spikes: saved[1]! } : {}) };
-        return tf.engine().runKernel(BACKWARD, inputs, attrs) as tf.Tensor;
+        const slope = form ? undefined : o.surrogate.derivative(tf.sub(saved[0]!, o.threshold));
+        const inputs: Record<string, tf.Tensor> = { upstream: dy, membrane: saved[0]!, ...(slope ? { slope } : {}), ...(zeroReset ? { spikes: saved[1]! } : {}) };
+        return tf.engine().runKernel(BACKWARD, inputs, { ...attrs, ...slopeAttrs }) as tf.Tensor;
       }),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;

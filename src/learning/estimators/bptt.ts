@@ -42,8 +42,8 @@ export function differentiableRun(
   net: Network, input: tf.Tensor, spike: (x: tf.Tensor) => tf.Tensor,
   o: {
     readonly truncate?: number; readonly hidden?: { name: string; spikes: tf.Tensor }[]; readonly constantInput?: boolean;
-    /** `spike`'s derivative, for models that run their whole loop as one op (absent: every layer unrolls its steps). */
-    readonly derivative?: (x: tf.Tensor) => tf.Tensor;
+    /** `spike`'s surrogate, for models that run their whole loop as one op (absent: every layer unrolls its steps). */
+    readonly surrogate?: Surrogate;
   } = {},
 ): tf.Tensor {
   const { truncate, hidden } = o;
@@ -53,10 +53,10 @@ export function differentiableRun(
     const model = modelOf(neuron) as NeuronModel<NeuronParams>;
     const spiking = model.role === 'spiking';
     // one op for the whole loop where the model has one (not with truncation or recurrent input, which act between steps)
-    const sequence = spiking && o.derivative && !truncate && !layer.recurrentCurrents
+    const sequence = spiking && o.surrogate && !truncate && !layer.recurrentCurrents
       ? model.surrogateSequence?.(neuron, { coefficients: (layer.coefficients ?? {}) as Coefficients }) : undefined;
     if (sequence) {
-      const spikes = sequence(currents, o.derivative!);
+      const spikes = sequence(currents, o.surrogate!);
       const output = tf.reshape(spikes, [currents.shape[0]!, rows, ...layer.outputShape]);
       if (hidden && !isLast) hidden.push({ name: layer.name, spikes: output });
       return { output };
@@ -107,7 +107,7 @@ export function bptt(config: BPTTConfig = {}): Estimator {
         const hidden: { name: string; spikes: tf.Tensor }[] = [];
         const out = differentiableRun(net, batch.input, spike, {
           ...(config.truncate !== undefined ? { truncate: config.truncate } : {}), ...(regs.length ? { hidden } : {}), constantInput: batch.constantInTime === true,
-          ...(config.smooth ? {} : { derivative: (x: tf.Tensor) => surrogate.derivative(x) }),
+          ...(config.smooth ? {} : { surrogate }),
         });
         const rows = loss(out, batch.labels);
         const penalty = regs.length ? ratePenalty(hidden, regs) : undefined;

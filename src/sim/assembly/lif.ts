@@ -212,9 +212,39 @@ export function lifSequence(currents: usize, steps: i32, m: i32, beta: f32, thre
   }
 }
 
+/** S'(x) of the surrogate `kind` (1 atan: a/(1 + (c x)²); 2 fast sigmoid: 1/(1 + c|x|)²; 3 triangular: max(0, 1 − |x|/c)/c; 4 straight-through: 1), four lanes, the separate ops' arithmetic. */
+function slope4(kind: i32, x: v128, c: v128, a: v128): v128 {
+  const one = f32x4.splat(1.0);
+  if (kind == 1) {
+    const y = f32x4.mul(c, x);
+    return f32x4.div(a, f32x4.add(one, f32x4.mul(y, y)));
+  }
+  if (kind == 2) {
+    const y = f32x4.add(one, f32x4.mul(c, f32x4.abs(x)));
+    return f32x4.div(one, f32x4.mul(y, y));
+  }
+  if (kind == 3) return f32x4.div(f32x4.max(f32x4.splat(0.0), f32x4.sub(one, f32x4.div(f32x4.abs(x), c))), c);
+  return one;
+}
+
+/** {@link slope4}, one lane. */
+function slope1(kind: i32, x: f32, c: f32, a: f32): f32 {
+  if (kind == 1) {
+    const y = c * x;
+    return a / (<f32>1.0 + y * y);
+  }
+  if (kind == 2) {
+    const y = <f32>1.0 + c * abs<f32>(x);
+    return <f32>1.0 / (y * y);
+  }
+  if (kind == 3) return max<f32>(0, <f32>1.0 - abs<f32>(x) / c) / c;
+  return 1;
+}
+
 /**
- * The reverse pass of {@link lifSequence} with a surrogate derivative: given g_t = S'(u_t − ϑ) and
- * the spikes' upstream gradient δ_t ([steps, m]), from the last step back,
+ * The reverse pass of {@link lifSequence} with a surrogate derivative: given the spikes' upstream
+ * gradient δ_t and g_t = S'(u_t − ϑ) — read from `slope` (kind 0) or computed here from the
+ * membrane (kinds of {@link slope4}, constants c and a) — from the last step back,
  *
  *     a_t = g_t (δ_t − c_t a_{t+1}) + k_t a_{t+1}       (a_steps = 0)
  *
@@ -222,9 +252,9 @@ export function lifSequence(currents: usize, steps: i32, m: i32, beta: f32, thre
  * (subtract ϑ, zero β u_t, none 0). a_t is the gradient of the current I_t, written to outCurrent.
  */
 export function lifSequenceAdjoint(
-  slope: usize, upstream: usize, spikes: usize, membrane: usize, steps: i32, m: i32, beta: f32, threshold: f32, reset: i32, outCurrent: usize,
+  slope: usize, kind: i32, c: f32, a: f32, upstream: usize, spikes: usize, membrane: usize, steps: i32, m: i32, beta: f32, threshold: f32, reset: i32, outCurrent: usize,
 ): void {
-  const vb = f32x4.splat(beta), vt = f32x4.splat(threshold), one = f32x4.splat(1.0);
+  const vb = f32x4.splat(beta), vt = f32x4.splat(threshold), one = f32x4.splat(1.0), vc = f32x4.splat(c), va = f32x4.splat(a);
   const vectors = m & ~3;
   const stride = <usize>m << 2;
   const through = reset != 2;
@@ -232,31 +262,33 @@ export function lifSequenceAdjoint(
     const at = <usize>t * stride;
     const last = t == steps - 1;
     const next = outCurrent + at + stride;
-    for (let c = 0; c < vectors; c += 4) {
-      const o = <usize>c << 2;
-      const g = v128.load(slope + at + o);
+    for (let i = 0; i < vectors; i += 4) {
+      const o = <usize>i << 2;
+      const u = v128.load(membrane + at + o);
+      const g = kind == 0 ? v128.load(slope + at + o) : slope4(kind, f32x4.sub(u, vt), vc, va);
       let d = v128.load(upstream + at + o);
       if (last) {
         v128.store(outCurrent + at + o, f32x4.mul(g, d));
         continue;
       }
-      const a = v128.load(next + o);
+      const n = v128.load(next + o);
       const k = reset == 1 ? f32x4.mul(vb, f32x4.sub(one, v128.load(spikes + at + o))) : vb;
-      if (through) d = f32x4.sub(d, f32x4.mul(reset == 0 ? vt : f32x4.mul(vb, v128.load(membrane + at + o)), a));
-      v128.store(outCurrent + at + o, f32x4.add(f32x4.mul(g, d), f32x4.mul(k, a)));
+      if (through) d = f32x4.sub(d, f32x4.mul(reset == 0 ? vt : f32x4.mul(vb, u), n));
+      v128.store(outCurrent + at + o, f32x4.add(f32x4.mul(g, d), f32x4.mul(k, n)));
     }
-    for (let c = vectors; c < m; c++) {
-      const o = <usize>c << 2;
-      const g = load<f32>(slope + at + o);
+    for (let i = vectors; i < m; i++) {
+      const o = <usize>i << 2;
+      const u = load<f32>(membrane + at + o);
+      const g = kind == 0 ? load<f32>(slope + at + o) : slope1(kind, u - threshold, c, a);
       let d = load<f32>(upstream + at + o);
       if (last) {
         store<f32>(outCurrent + at + o, g * d);
         continue;
       }
-      const a = load<f32>(next + o);
+      const n = load<f32>(next + o);
       const k: f32 = reset == 1 ? beta * (<f32>1.0 - load<f32>(spikes + at + o)) : beta;
-      if (through) d = d - (reset == 0 ? threshold : beta * load<f32>(membrane + at + o)) * a;
-      store<f32>(outCurrent + at + o, g * d + k * a);
+      if (through) d = d - (reset == 0 ? threshold : beta * u) * n;
+      store<f32>(outCurrent + at + o, g * d + k * n);
     }
   }
 }
