@@ -15,6 +15,7 @@ import { installBitKernels } from './sim/spike-bits.js';
 import { installNoisyLifKernel } from './sim/noisy-lif-kernel.js';
 import { installAdamKernel } from './sim/adam-kernel.js';
 import { installLifSequenceKernels } from './sim/lif-sequence.js';
+import { installWeightedStepsKernels } from './sim/weighted-steps.js';
 import { productThreads, setProductThreads } from './sim/product-threads.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -112,6 +113,7 @@ async function tryWasm(): Promise<BackendAttempt> {
     installNoisyLifKernel();
     installAdamKernel();
     installLifSequenceKernels();
+    installWeightedStepsKernels();
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     return { candidate: 'wasm', ok: true, detail: simd ? 'WebAssembly with SIMD' : 'WebAssembly without SIMD' };
   } catch (err) {

@@ -14,7 +14,7 @@ import { stateTensors, type AdjointTrace, type Coefficients, type Fire, type Neu
 import { firingProbability, logSigmaNoiseScore, noiseScore, spikeScore, type EscapeNoise } from '../neurons/noise.js';
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
-import { outputField, passLayers, population, runFields, timeLoop } from '../sim/loop.js';
+import { meanReadout, outputField, passLayers, population, runFields, timeLoop } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
 import { copyNoise, copyUniformsTensor, type CopyPlan } from './sampling.js';
@@ -51,6 +51,11 @@ export interface LayerTrace {
   readonly trace: AdjointTrace;
   /** Names of the coefficients this layer learns (not the noise scale). */
   readonly learned: ReadonlySet<string>;
+  /**
+   * A readout traced as its time mean (one step whose input is the time-weighted input x̄,
+   * {@link meanReadout}): its seeds, ∂L/∂(mean output), are multiplied by this to be its currents'.
+   */
+  readonly seedScale?: number;
 }
 
 export interface CopyForward {
@@ -75,6 +80,12 @@ export interface CopyForwardOptions {
   readonly train: boolean;
   /** Every step of the input is the same (passLayers' `constantInput`). */
   readonly constantInput?: boolean;
+  /**
+   * The loss reads only the output's mean over time: a readout that allows it outputs that mean
+   * as one step (`[1, rows, …]`, {@link meanReadout}) instead of its T steps. Whole runs only (not
+   * with `chunk`, `layers` or `timeMajor`).
+   */
+  readonly meanOutput?: boolean;
   /**
    * Run only layers `[from, to)` of the network (a stage of the layer pipeline); noise keys and
    * `noise` stay indexed by the layer's place in the whole network. Default: all layers.
@@ -161,6 +172,12 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
         traces.push({ ...base, kind: 'lr', seeds: trace.seeds, sigmaSeeds: trace.sigmaSeeds, fields, trace: adjointTrace(fields, trace.before, edge), ...(trace.regenerate ? { regenerate: trace.regenerate } : {}) });
       } else trace.dispose();
       return { output: trace.output, rows: outRows, keepInput: trained };
+    }
+    const mean = o.meanOutput && isLast && !o.chunk && !o.layers && !o.timeMajor ? meanReadout(layer, x, steps, rows, constant) : undefined;
+    if (mean) {
+      if (trained) traces.push({ ...base, input: mean.input, constantInput: false, steps: 1, seedScale: mean.scale, kind: 'local', seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}) });
+      else if (mean.input !== x) mean.input.dispose();
+      return { output: mean.output, keepInput: trained && mean.input === x };
     }
     const out = outputField(neuron);
     const seq = runFields(population(layer), drives(), startOf(index, model, neuron, [rows, ...layer.outputShape]), model.fire(neuron, undefined, 0), [out], firstStep);

@@ -5,12 +5,24 @@
 import * as tf from '@tensorflow/tfjs';
 import { check, checkOneOf } from '../errors.js';
 
-/** `[T, R, C]` output and `[R]` labels to `[R]` losses; `differentiable: false` marks a loss with no derivative. */
-export type RowLoss = ((output: tf.Tensor, labels: tf.Tensor) => tf.Tensor) & { readonly differentiable?: false };
+/**
+ * `[T, R, C]` output and `[R]` labels to `[R]` losses; `differentiable: false` marks a loss with no
+ * derivative, `timeMean: true` one that reads the output only through its mean over time (so it
+ * gives the same on the one-step sequence of that mean, which learners may hand it instead).
+ */
+export type RowLoss = ((output: tf.Tensor, labels: tf.Tensor) => tf.Tensor) & { readonly differentiable?: false; readonly timeMean?: true };
 
-/** `wrapped` (a loss built on `inner`) marked non-differentiable when `inner` is. */
-export function sameDifferentiability<L extends RowLoss>(inner: RowLoss, wrapped: L): L {
-  return inner.differentiable === false ? Object.assign(wrapped, { differentiable: false as const }) : wrapped;
+/** `wrapped` (a loss built on `inner`, reading the output only through it) with `inner`'s marks. */
+export function sameMarks<L extends RowLoss>(inner: RowLoss, wrapped: L): L {
+  return Object.assign(wrapped, {
+    ...(inner.differentiable === false ? { differentiable: false as const } : {}),
+    ...(inner.timeMean ? { timeMean: true as const } : {}),
+  });
+}
+
+/** `loss` marked as reading the output only through its mean over time. */
+function timeMean(loss: RowLoss): RowLoss {
+  return Object.assign(loss, { timeMean: true as const });
 }
 
 /**
@@ -46,7 +58,8 @@ function reduceTime(output: tf.Tensor, reduce: MembraneReduction): tf.Tensor {
 /** Cross-entropy of the readout membrane reduced over time (mean, sum, max or last step) as logits. */
 export function membraneCrossEntropy(reduce: MembraneReduction = 'mean'): RowLoss {
   checkOneOf('membraneCrossEntropy', 'reduction', reduce, MEMBRANE_REDUCTIONS);
-  return (output, labels) => tf.tidy(() => crossEntropy(reduceTime(output, reduce), labels));
+  const loss: RowLoss = (output, labels) => tf.tidy(() => crossEntropy(reduceTime(output, reduce), labels));
+  return reduce === 'mean' ? timeMean(loss) : loss;
 }
 
 /**
@@ -55,7 +68,8 @@ export function membraneCrossEntropy(reduce: MembraneReduction = 'mean'): RowLos
  */
 export function membraneSquaredError(reduce: MembraneReduction = 'mean', correct = 1, incorrect = 0): RowLoss {
   checkOneOf('membraneSquaredError', 'reduction', reduce, MEMBRANE_REDUCTIONS);
-  return (output, labels) => tf.tidy(() => squaredError(reduceTime(output, reduce), labels, correct, incorrect));
+  const loss: RowLoss = (output, labels) => tf.tidy(() => squaredError(reduceTime(output, reduce), labels, correct, incorrect));
+  return reduce === 'mean' ? timeMean(loss) : loss;
 }
 
 function squaredError(value: tf.Tensor, labels: tf.Tensor, correct: number, incorrect: number): tf.Tensor {
@@ -74,7 +88,7 @@ export function countCrossEntropy(): RowLoss {
  * label's neuron, `incorrect` for the others (snnTorch's mse_count_loss, as rates).
  */
 export function rateSquaredError(correct = 0.8, incorrect = 0.2): RowLoss {
-  return (output, labels) => tf.tidy(() => squaredError(tf.mean(output, 0), labels, correct, incorrect));
+  return timeMean((output, labels) => tf.tidy(() => squaredError(tf.mean(output, 0), labels, correct, incorrect)));
 }
 
 /**
@@ -132,7 +146,7 @@ export type AccuracyKind = (typeof ACCURACY_KINDS)[number];
 export function maskedLoss(loss: RowLoss, mask: tf.Tensor): RowLoss {
   const count = tf.sum(mask).dataSync()[0]!;
   const batch = mask.shape[0]!;
-  return sameDifferentiability(loss, (output: tf.Tensor, labels: tf.Tensor) =>
+  return sameMarks(loss, (output: tf.Tensor, labels: tf.Tensor) =>
     tf.tidy(() => {
       const rows = labels.shape[0]!;
       const m = tf.tile(mask, [rows / batch]);

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkInRange, checkKeys, checkOneOf, checkPositive } from '../errors.js';
-import { sameDifferentiability, type RowLoss } from './losses.js';
+import { sameMarks, type RowLoss } from './losses.js';
 
 export const REGULARIZERS = ['rate', 'sparsity'] as const;
 
@@ -41,7 +41,7 @@ export type RegularizedLoss = RowLoss & { readonly regularizers: readonly RateRe
 
 export function regularized(loss: RowLoss, regularizers: readonly RateRegularizer[]): RowLoss {
   for (const r of regularizers) checkOneOf('regularized', 'regularizer kind', r.kind, REGULARIZERS);
-  return sameDifferentiability(loss, Object.assign((output: tf.Tensor, labels: tf.Tensor) => loss(output, labels), { regularizers }));
+  return sameMarks(loss, Object.assign((output: tf.Tensor, labels: tf.Tensor) => loss(output, labels), { regularizers }));
 }
 
 export function regularizersOf(loss: RowLoss): readonly RateRegularizer[] {

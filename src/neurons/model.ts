@@ -148,6 +148,11 @@ export interface NeuronModel<P extends { readonly kind: string }> {
    * (learned coefficients, refractory gates) or backend (BPTT then unrolls `step`).
    */
   surrogateSequence?(p: P, o: { readonly coefficients: Coefficients }): ((currents: tf.Tensor, surrogate: Surrogate) => tf.Tensor) | undefined;
+  /**
+   * For a model whose output is linear in its current from rest (a leaky readout): the weights v_τ
+   * of the output's mean over `steps` steps, mean_t y_t = Σ_τ v_τ I_τ. Absent: not linear.
+   */
+  meanWeights?(p: P, steps: number): Float64Array;
   /** Its NIR neuron node (export, src/sim/nir); absent: NIR has no primitive for it, and export refuses it. */
   nir?(p: P, c: NirNeuronContext): NirNode;
 }

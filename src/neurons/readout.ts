@@ -40,6 +40,12 @@ export const readoutModel = {
   step: (current, state, p, _fire, _t, c) => readoutStep(current, state, p, c),
   fire: () => heaviside,
   adjointFields: () => [],
+  // u_t = Σ_{τ≤t} β^(t−τ) I_τ, so mean_t u_t = Σ_τ I_τ (1/T) Σ_{k<T−τ} β^k
+  meanWeights(p, steps) {
+    const v = new Float64Array(steps);
+    for (let tau = steps - 1, sum = 0, power = 1; tau >= 0; tau--, power *= p.beta) v[tau] = (sum += power) / steps;
+    return v;
+  },
   adjoint: (p, a) => membraneAdjoint(leaky(p), a),
   fusedAdjoint: (p, o) => membraneFusedAdjoint(leaky(p), o),
   tangent: (p, x) => ({ membrane: membraneTangent(leaky(p), x, x.dCurrent, 0, 0) }),

@@ -14,6 +14,7 @@ import { stateTensors, type Coefficients, type Fire, type NeuronState } from '..
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import { currentShapeOf } from './layers/registry.js';
 import type { Layer } from './layers/types.js';
+import { weightedSteps } from './weighted-steps.js';
 
 /** Swaps the first two axes: `[B, T, …]` ↔ `[T, B, …]`. */
 export function swapBatchTime(x: tf.Tensor): tf.Tensor {
@@ -239,15 +240,18 @@ export function passLayers(
       x = y;
       return;
     }
-    const flat = layer.currents(x, repeats);
+    // on first use: a visitor may map the input otherwise (meanReadout)
+    let flatCurrents: tf.Tensor | undefined;
+    const input = x;
+    const flat = () => (flatCurrents ??= layer.currents(input, repeats));
     const shape = [steps, rows, ...currentShapeOf(layer)];
     const isConstant = constant;
     let currents: tf.Tensor | undefined;
     const materialise = () => {
       if (currents) return currents;
-      if (!isConstant) return (currents = tf.reshape(flat, shape));
+      if (!isConstant) return (currents = tf.reshape(flat(), shape));
       // repeated as rank 3 (tfjs differentiates Tile up to rank 4; a conv layer's currents are rank 5)
-      const once = tf.reshape(flat, [1, rows, -1]);
+      const once = tf.reshape(flat(), [1, rows, -1]);
       const repeated = tf.broadcastTo(once, [steps, rows, once.shape[2]!]);
       currents = tf.reshape(repeated, shape);
       free(once);
@@ -259,10 +263,10 @@ export function passLayers(
       get currents() {
         return materialise();
       },
-      drives: () => (isConstant ? Array.from({ length: steps }, () => tf.reshape(flat, shape.slice(1))) : tf.unstack(materialise())),
+      drives: () => (isConstant ? Array.from({ length: steps }, () => tf.reshape(flat(), shape.slice(1))) : tf.unstack(materialise())),
     });
     constant = false;
-    free(flat);
+    if (flatCurrents) free(flatCurrents);
     if (currents) free(currents);
     if (!r.keepInput) free(x);
     rows = r.rows ?? rows;
@@ -280,4 +284,22 @@ export function passLayers(
 /** The field a layer's neurons hand to the next layer: a readout's membrane, otherwise its spikes slot. */
 export function outputField(neuron: NeuronParams): 'membrane' | 'spikes' {
   return modelOf(neuron).role === 'readout' ? 'membrane' : 'spikes';
+}
+
+/**
+ * The mean over time of a readout's output from rest, as one step `[1, rows, …out]`, for a loss
+ * that reads only that mean: when the neuron model is linear in its current (its `meanWeights` v_τ)
+ * and the layer's map affine, mean_t y_t = Σ_τ v_τ (A x_τ + b) = c (A x̄ + b) with c = Σ_τ v_τ and
+ * x̄ = Σ_τ v_τ x_τ / c — one map of the time-weighted input `x̄` `[rows, …in]` instead of T. `x` is the
+ * layer's input as a pass gives it (`[T·rows, …in]`, or `[rows, …in]` when `constant`; x̄ is then
+ * `x` itself). Undefined where this does not hold (the caller runs the T steps).
+ */
+export function meanReadout(layer: Layer, x: tf.Tensor, steps: number, rows: number, constant: boolean): { readonly output: tf.Tensor; readonly input: tf.Tensor; readonly scale: number } | undefined {
+  const neuron = layer.neuron;
+  const weights = neuron && layer.affine && !layer.recurrentCurrents && Object.keys(layer.coefficients).length === 0 ? modelOf(neuron).meanWeights?.(neuron, steps) : undefined;
+  if (!weights) return undefined;
+  const scale = weights.reduce((a, b) => a + b, 0);
+  const input = constant ? x : tf.tidy(() => tf.reshape(weightedSteps(tf.reshape(x, [steps, -1]), Array.from(weights, (v) => v / scale)), [rows, ...x.shape.slice(1)]));
+  const output = tf.tidy(() => tf.reshape(tf.mul(scale, layer.currents(input)), [1, rows, ...layer.outputShape]));
+  return { output, input, scale };
 }

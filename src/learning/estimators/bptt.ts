@@ -9,7 +9,7 @@ import { check, checkInteger, checkKeys } from '../../errors.js';
 import type { Coefficients, Fire, NeuronModel, NeuronState } from '../../neurons/model.js';
 import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { atan, surrogateByName, surrogateSpike, type Surrogate } from '../../neurons/surrogate.js';
-import { outputField, passLayers, population, timeLoop } from '../../sim/loop.js';
+import { meanReadout, outputField, passLayers, population, timeLoop } from '../../sim/loop.js';
 import type { Network } from '../../sim/network.js';
 import type { Estimator, Method } from './types.js';
 import { ratePenalty, regularizersOf } from '../regularizers.js';
@@ -44,11 +44,17 @@ export function differentiableRun(
     readonly truncate?: number; readonly hidden?: { name: string; spikes: tf.Tensor }[]; readonly constantInput?: boolean;
     /** `spike`'s surrogate, for models that run their whole loop as one op (absent: every layer unrolls its steps). */
     readonly surrogate?: Surrogate;
+    /** The loss reads only the output's mean over time: a readout that allows it outputs that mean as one step (meanReadout). */
+    readonly meanOutput?: boolean;
   } = {},
 ): tf.Tensor {
-  const { truncate, hidden } = o;
+  const { hidden } = o;
+  // truncation at T or beyond cuts nothing
+  const truncate = o.truncate !== undefined && o.truncate < input.shape[1]! ? o.truncate : undefined;
   const batch = input.shape[0]!;
-  return passLayers(net.layers, net.inputShape, input, ({ layer, isLast, currents, rows }) => {
+  return passLayers(net.layers, net.inputShape, input, ({ layer, isLast, currents, rows, input: x, constant }) => {
+    const mean = isLast && o.meanOutput && !truncate ? meanReadout(layer, x, input.shape[1]!, rows, constant) : undefined;
+    if (mean) return { output: mean.output };
     const neuron = layer.neuron!;
     const model = modelOf(neuron) as NeuronModel<NeuronParams>;
     const spiking = model.role === 'spiking';
@@ -107,7 +113,7 @@ export function bptt(config: BPTTConfig = {}): Estimator {
         const hidden: { name: string; spikes: tf.Tensor }[] = [];
         const out = differentiableRun(net, batch.input, spike, {
           ...(config.truncate !== undefined ? { truncate: config.truncate } : {}), ...(regs.length ? { hidden } : {}), constantInput: batch.constantInTime === true,
-          ...(config.smooth ? {} : { surrogate }),
+          ...(config.smooth ? {} : { surrogate }), meanOutput: loss.timeMean === true,
         });
         const rows = loss(out, batch.labels);
         const penalty = regs.length ? ratePenalty(hidden, regs) : undefined;

@@ -256,7 +256,7 @@ function noiseFreeLoss(net: Network, batch: Batch, loss: RowLoss, c: Resolved, l
   const options = { plan: copyPlan(1), noise: new Array(layers).fill(undefined), score: c.score, signScores: false, seed: 0, train: false, constantInput: batch.constantInTime === true };
   const chunk = chunkSteps(c.timeChunk, batch.input.shape[1]!);
   // not training, a pass keeps nothing but its output
-  const output = chunk ? forwardChunks(net, batch.input, options, chunk, false).output : copyForward(net, batch.input, options).output;
+  const output = chunk ? forwardChunks(net, batch.input, options, chunk, false).output : copyForward(net, batch.input, { ...options, meanOutput: loss.timeMean === true }).output;
   const l = loss(output, batch.labels);
   const values = l.dataSync() as Float32Array;
   tf.dispose([l, output]);
@@ -317,7 +317,7 @@ export function noisyGradients(traces: readonly LayerTrace[], w: Float32Array): 
  * filter seeded with the exact ∂(scale · mean loss)/∂u_t — the loss's own derivative, local to it.
  */
 export function readoutGradients(trace: LayerTrace, output: tf.Tensor, loss: RowLoss, rowLabels: tf.Tensor, scale = 1): Map<tf.Variable, tf.Tensor> {
-  const dOut = readoutSeeds(trace.layer.name, output, loss, rowLabels, scale);
+  const dOut = readoutSeeds(trace.layer.name, output, loss, rowLabels, scale * (trace.seedScale ?? 1));
   trace.seeds = tf.unstack(dOut);
   dOut.dispose();
   return traceGradients(trace, undefined);
@@ -340,7 +340,7 @@ function pass(
   if (chunk) return chunkedPass(net, batch, loss, seed, c, plan, noise, which, cleanLoss, chunk);
   const { input, labels } = batch;
   const B = input.shape[0]!;
-  const fwd = copyForward(net, input, { plan, noise, score: c.score, signScores: c.signScores, seed, train: true, constantInput: batch.constantInTime === true });
+  const fwd = copyForward(net, input, { plan, noise, score: c.score, signScores: c.signScores, seed, train: true, constantInput: batch.constantInTime === true, meanOutput: loss.timeMean === true });
   const rowLabels = copyLabels(labels, fwd.rows / B);
   try {
     const losses = rowLosses(fwd, loss, rowLabels, net.layers.length - 1);

@@ -143,6 +143,8 @@ export function affineLayer(
     inputShape: ctx.inputShape,
     outputShape,
     mapParams,
+    // a decorrelated layer samples its inputs as it maps them
+    affine: !d,
     ...(d ? { decorrelation: d, buffers: Object.keys(params).filter((n) => n === DECORRELATION || n === INPUT_MEAN) } : {}),
     map,
     currents(x, repeats = 1) {

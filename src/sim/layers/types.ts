@@ -55,6 +55,11 @@ export interface Layer {
   readonly coefficients: Readonly<Record<string, tf.Variable | undefined>>;
   /** Names of the neuron coefficients the layer learns per neuron (`beta`, `threshold`, …; not the noise scale). */
   readonly learned: readonly string[];
+  /**
+   * `currents` is affine in its input and does nothing else (no input statistics sampled): the
+   * currents of a weighted mean of inputs are the same weighted mean of their currents.
+   */
+  readonly affine?: boolean;
   /** The map mixes rows (a graph layer mixes the nodes of one sample), so a copy's rows share one loss weight. */
   readonly mixesRows?: boolean;
   /**
