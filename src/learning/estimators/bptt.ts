@@ -52,9 +52,12 @@ export function differentiableRun(
   // truncation at T or beyond cuts nothing
   const truncate = o.truncate !== undefined && o.truncate < input.shape[1]! ? o.truncate : undefined;
   const batch = input.shape[0]!;
-  return passLayers(net.layers, net.inputShape, input, ({ layer, isLast, currents, rows, input: x, constant }) => {
-    const mean = isLast && o.meanOutput && !truncate ? meanReadout(layer, x, input.shape[1]!, rows, constant) : undefined;
+  // `visit.currents` is read only where used: reading it makes the currents of all T steps
+  return passLayers(net.layers, net.inputShape, input, (visit) => {
+    const { layer, isLast, rows } = visit;
+    const mean = isLast && o.meanOutput && !truncate ? meanReadout(layer, visit.input, input.shape[1]!, rows, visit.constant) : undefined;
     if (mean) return { output: mean.output };
+    const currents = visit.currents;
     const neuron = layer.neuron!;
     const model = modelOf(neuron) as NeuronModel<NeuronParams>;
     const spiking = model.role === 'spiking';
