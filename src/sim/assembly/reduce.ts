@@ -5,24 +5,7 @@
  * time so that the partial sums stay in cache while every row streams past.
  */
 export function sumRows(x: usize, rows: i32, cols: i32, out: usize): void {
-  const BLOCK = 1024;
-  for (let c0 = 0; c0 < cols; c0 += BLOCK) {
-    const width = min(BLOCK, cols - c0);
-    const o = out + (<usize>c0 << 2);
-    memory.fill(o, 0, <usize>width << 2);
-    for (let r = 0; r < rows; r++) {
-      const row = x + ((<usize>r * <usize>cols + <usize>c0) << 2);
-      let c = 0;
-      for (; c + 4 <= width; c += 4) {
-        const at = o + (<usize>c << 2);
-        v128.store(at, f32x4.add(v128.load(at), v128.load(row + (<usize>c << 2))));
-      }
-      for (; c < width; c++) {
-        const at = o + (<usize>c << 2);
-        store<f32>(at, load<f32>(at) + load<f32>(row + (<usize>c << 2)));
-      }
-    }
-  }
+  weightedRows(x, rows, cols, 0, out);
 }
 
 /** Zeros `bytes` bytes at `at` (memory.fill: a native memset, where filling a typed array from JavaScript is four times slower). */
@@ -31,8 +14,8 @@ export function zero(at: usize, bytes: usize): void {
 }
 
 /**
- * out[c] = Σ_r w_r x[r · cols + c] for c < cols (w: `rows` floats at `weights`): rows added in
- * order, blocked as {@link sumRows}.
+ * out[c] = Σ_r w_r x[r · cols + c] for c < cols (w: `rows` floats at `weights`; 0: every w_r = 1,
+ * exactly the plain sum), blocked as {@link sumRows}.
  */
 export function weightedRows(x: usize, rows: i32, cols: i32, weights: usize, out: usize): void {
   const BLOCK = 1024;
@@ -42,7 +25,7 @@ export function weightedRows(x: usize, rows: i32, cols: i32, weights: usize, out
     memory.fill(o, 0, <usize>width << 2);
     for (let r = 0; r < rows; r++) {
       const row = x + ((<usize>r * <usize>cols + <usize>c0) << 2);
-      const w = load<f32>(weights + (<usize>r << 2));
+      const w: f32 = weights ? load<f32>(weights + (<usize>r << 2)) : 1;
       const vw = f32x4.splat(w);
       let c = 0;
       for (; c + 4 <= width; c += 4) {
