@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bptt } from '../src/learning/estimators/bptt.js';
+import { bptt, differentiableRun } from '../src/learning/estimators/bptt.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { lifStep, type ResetMode } from '../src/neurons/lif.js';
@@ -29,13 +29,16 @@ const [T, R, N] = [9, 3, 37];
 const [BETA, THRESHOLD] = [0.85, 0.7];
 const currents = () => tf.tensor(spread(T * R * N, 1, -0.8, 1.2), [T, R, N]);
 
-/** The unrolled separate ops (lifStep), firing by `fire`. */
-function unrolled(x: tf.Tensor, reset: ResetMode, fire: (u: tf.Tensor, threshold: tf.Tensor | number) => tf.Tensor): tf.Tensor {
+/** x forward, zero gradient backward. */
+const constant = tf.customGrad(((x: tf.Tensor) => ({ value: tf.mul(x, 1), gradFunc: (dy: tf.Tensor) => tf.mul(dy, 0) })) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+
+/** The unrolled separate ops (lifStep), firing by `fire`; `detachReset`: the previous spike enters the update as a constant. */
+function unrolled(x: tf.Tensor, reset: ResetMode, fire: (u: tf.Tensor, threshold: tf.Tensor | number) => tf.Tensor, detachReset = false): tf.Tensor {
   const p = lif({ beta: BETA, threshold: THRESHOLD, reset });
   let state = { membrane: tf.zeros([R, N]), spikes: tf.zeros([R, N]) } as Parameters<typeof lifStep>[1];
   const out: tf.Tensor[] = [];
   for (const drive of tf.unstack(x)) {
-    state = lifStep(drive, state, p, fire, 0);
+    state = lifStep(drive, detachReset ? { ...state, spikes: constant(state.spikes) } : state, p, fire, 0);
     out.push(state.spikes);
   }
   return tf.stack(out);
@@ -82,6 +85,45 @@ describe('the fused LIF sequence', () => {
       for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - r[i]!), `entry ${i}: ${a[i]} vs ${r[i]}`).toBeLessThan(1e-5 * scale);
       tf.dispose([x, w, fused, reference]);
     });
+
+  it.each(['subtract', 'zero'] as const)('reset %s detached: the gradient of the unrolled ops with the previous spike a constant, which differs from the full one', (reset) => {
+    const x = currents();
+    const w = tf.tensor(spread(T * R * N, 2, -1, 1), [T, R, N]);
+    const surrogate = atan();
+    const spike = surrogateSpike(surrogate);
+    const grad = (detachReset: boolean) => tf.grad((c: tf.Tensor) => tf.sum(tf.mul(w, lifSequence(c, { beta: BETA, threshold: THRESHOLD, reset, surrogate, detachReset }))))(x);
+    const [fused, full] = [grad(true), grad(false)];
+    const reference = tf.grad((c: tf.Tensor) => tf.sum(tf.mul(w, unrolled(c, reset, (u, th) => spike(tf.sub(u, th)), true))))(x);
+    const [a, f, r] = [fused.dataSync(), full.dataSync(), reference.dataSync()];
+    const scale = Math.max(...Array.from(r, Math.abs));
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - r[i]!), `entry ${i}: ${a[i]} vs ${r[i]}`).toBeLessThan(1e-5 * scale);
+    expect(Math.max(...Array.from(a, (v, i) => Math.abs(v - f[i]!)))).toBeGreaterThan(0.05 * scale);
+    tf.dispose([x, w, fused, full, reference]);
+  });
+
+  it.each([false, true])('a neuron over two steps, fused path %s: dL/dI₀ = S′(u₁ − ϑ)(β − ϑ S′(u₀ − ϑ)), and S′(u₁ − ϑ) β with the reset detached', async (fused) => {
+    // one input, one LIF unit (no bias) as the last layer: I_t = w x_t, with x_1 = 0 so that dL/dw = x_0 dL/dI₀
+    const net = new Network({ input: [1], layers: [dense({ units: 1, bias: false, neuron: lif({ beta: BETA, threshold: THRESHOLD }) })], seed: 1 });
+    const weight = net.layers[0]!.params['weight']!;
+    weight.assign(tf.tensor2d([[1]]));
+    const input = tf.tensor3d([[[1.1], [0]]]);
+    const surrogate = atan({ alpha: 2 });
+    const S1 = (v: number) => 1 / (1 + (Math.PI * v) ** 2);
+    const [u0, s0] = [1.1, 1];
+    const u1 = BETA * u0 - THRESHOLD * s0;
+    for (const detachReset of [false, true]) {
+      let got = NaN;
+      const profile = await tf.profile(() => {
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.slice(differentiableRun(net, input, surrogateSpike(surrogate), { detachReset, ...(fused ? { surrogate } : {}) }), [1], [1])) as tf.Scalar, [weight]);
+        got = grads[weight.name]!.dataSync()[0]!;
+        tf.dispose([value, ...Object.values(grads)]);
+      });
+      expect(profile.kernels.some((k) => k.name === 'SpikelrLifSequence')).toBe(fused);
+      expect(got).toBeCloseTo(S1(u1 - THRESHOLD) * (detachReset ? BETA : BETA - THRESHOLD * S1(u0 - THRESHOLD)) * 1.1, 6);
+    }
+    tf.dispose(input);
+    net.dispose();
+  });
 
   it('leaves no tensor behind, inside autodiff or outside', () => {
     const x = currents();

@@ -123,6 +123,8 @@ export interface TrainConfig {
   /** S'(x) in x = u − ϑ for surrogate 'formula' (mathjs syntax). */
   surrogateFormula: string;
   truncate: number | null;
+  /** BPTT: the previous spike enters a neuron's own update (its reset) without gradient, as in snnTorch (like truncate, read by BPTT only: compare's other arms ignore it). */
+  detachReset: boolean;
   // starting point and deployment
   /** A trained model (a .safetensors file or a run directory) whose parameters the run starts from; null: initialise. */
   init: string | null;
@@ -203,7 +205,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), evalEvery: int(1, true), snapshots: bool, workers: int(0), pipeline: stagesRule, microBatches: int(1, true),
   decorrelate: oneOf(DECORRELATED), decorrelationRate: num(0, 10, true), decorrelationKappa: num(0, 1), decorrelationCentre: bool, decorrelationInputs: oneOf(DECORRELATION_INPUTS), copies: int(1), noise: noiseSpec,
   score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), timeChunk: chunkRule, directions: int(1), tangent: oneOf(TANGENTS), surrogate: oneOf(SURROGATES),
-  surrogateScale: num(0, 1e6, true), surrogateFormula: str, truncate: int(1, true),
+  surrogateScale: num(0, 1e6, true), surrogateFormula: str, truncate: int(1, true), detachReset: bool,
   init: nullableStr, network: nullableStr, deploy: deploySpec,
 };
 

@@ -17,7 +17,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   decorrelate: 'none', decorrelationRate: 1e-3, decorrelationKappa: 0.5, decorrelationCentre: true, decorrelationInputs: 'estimate',
   copies: 8, noise: 'logistic:0.5', score: 'spike', baseline: 'loo', sampling: 'mc', timeChunk: null,
   directions: 8, tangent: 'exact',
-  surrogate: 'atan', surrogateScale: 2, surrogateFormula: '1 / (1 + (pi * x)^2)', truncate: null,
+  surrogate: 'atan', surrogateScale: 2, surrogateFormula: '1 / (1 + (pi * x)^2)', truncate: null, detachReset: false,
   init: null, network: null, deploy: null,
 };
 

@@ -24,6 +24,7 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   network: 'train the network of this model file or run directory (e.g. one spikelr import made) instead of building one from --hidden/--conv',
   deploy: "deployment transforms in every forward pass: comma-separated weights=BITS (per-channel, 2-8), state=BITS.FRACTION (fixed-point neuron state), rounding=nearest|floor|zero, decay=BITS (fixed-point decay), mismatch=SD (relative, per-neuron threshold), decay-mismatch=SD, mismatch-seed=N; or none",
   surrogate: 'BPTT: surrogate derivative', surrogateFormula: "BPTT: S'(x) for --surrogate formula, in x = u - threshold (mathjs syntax)", surrogateScale: "BPTT: the surrogate's sharpness (atan alpha, sigmoid slope, triangular width)", truncate: 'BPTT: truncate the backward pass every N steps',
+  detachReset: "BPTT: no gradient through the reset's spike (true: as snnTorch's neurons)",
 };
 
 const INTEGER_KEYS = new Set(['trainLimit', 'testLimit', 'patience', 'maxSteps', 'truncate', 'steps', 'epochs', 'batchSize', 'seed', 'checkpointEvery', 'evalEvery', 'workers', 'pipeline', 'microBatches', 'copies', 'directions']);

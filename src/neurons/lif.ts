@@ -249,7 +249,7 @@ export const lifModel = {
   surrogateSequence(p, o) {
     const { beta = p.beta, threshold = p.threshold } = o.coefficients;
     if (!lifSequenceActive() || p.refractory > 0 || typeof beta !== 'number' || typeof threshold !== 'number') return undefined;
-    return (currents, surrogate) => lifSequence(currents, { beta, threshold, reset: p.reset, surrogate });
+    return (currents, surrogate, detachReset) => lifSequence(currents, { beta, threshold, reset: p.reset, surrogate, detachReset });
   },
   tangent(p, x) {
     const threshold = coef(x.coefficients, 'threshold', p.threshold);

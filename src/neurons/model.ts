@@ -144,10 +144,11 @@ export interface NeuronModel<P extends { readonly kind: string }> {
   /**
    * The whole time loop from rest as one differentiable op for surrogate-gradient BPTT: spikes
    * `[T, …]` from currents `[T, …]`, their gradient the one autodiff of `step` gives with the
-   * spike's surrogate derivative — or undefined where the model has none for this configuration
-   * (learned coefficients, refractory gates) or backend (BPTT then unrolls `step`).
+   * spike's surrogate derivative (`detachReset`: with the previous spike a constant in the state
+   * update) — or undefined where the model has none for this configuration (learned coefficients,
+   * refractory gates) or backend (BPTT then unrolls `step`).
    */
-  surrogateSequence?(p: P, o: { readonly coefficients: Coefficients }): ((currents: tf.Tensor, surrogate: Surrogate) => tf.Tensor) | undefined;
+  surrogateSequence?(p: P, o: { readonly coefficients: Coefficients }): ((currents: tf.Tensor, surrogate: Surrogate, detachReset: boolean) => tf.Tensor) | undefined;
   /**
    * For a model whose output is linear in its current from rest (a leaky readout): the weights v_τ
    * of the output's mean over `steps` steps, mean_t y_t = Σ_τ v_τ I_τ. Absent: not linear.

@@ -7,7 +7,7 @@
  * the surrogate's derivative computed once over all T steps.
  *
  * The gradient is the one autodiff gives the separate ops: the reset's spike carries the
- * surrogate's derivative too (snnTorch's `Leaky` detaches it; spikelr's unrolled BPTT does not).
+ * surrogate's derivative too, unless `detachReset` (snnTorch's `Leaky` detaches it).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Surrogate } from '../neurons/surrogate.js';
@@ -32,12 +32,12 @@ export function installLifSequenceKernels(): void {
   });
   registerWasmKernel(BACKWARD, ({ inputs, backend, attrs }: KernelArgs) => {
     const { slope, upstream, spikes, membrane } = inputs as Record<string, tf.TensorInfo | undefined>;
-    const { beta, threshold, reset, kind, c, a } = attrs as { beta: number; threshold: number; reset: number; kind: number; c: number; a: number };
+    const { beta, threshold, reset, detach, kind, c, a } = attrs as { beta: number; threshold: number; reset: number; detach: number; kind: number; c: number; a: number };
     const shape = membrane!.shape, steps = shape[0]!;
     const out = backend.makeOutput(shape, 'float32');
     const at = (t: tf.TensorInfo | undefined) => (t ? heapOffset(backend, t) : 0);
     kernelsFor(backend).lifSequenceAdjoint(at(slope), kind, c, a, at(upstream), at(spikes), at(membrane), steps, shape.reduce((x, y) => x * y, 1) / steps,
-      beta, threshold, reset, at(out));
+      beta, threshold, reset, detach, at(out));
     return out;
   });
 }
@@ -51,6 +51,8 @@ export interface LifSequenceOptions {
   readonly reset: keyof typeof RESET_CODES;
   /** The spike's surrogate: the kernel computes a known form's derivative itself, calls `derivative` otherwise. */
   readonly surrogate: Surrogate;
+  /** No gradient through the reset's spike (snnTorch's `Leaky`); default false, as autodiff of the separate ops. */
+  readonly detachReset?: boolean;
 }
 
 /** Whether {@link lifSequence} runs here (the wasm backend with spikelr's kernels). */
@@ -68,7 +70,7 @@ export function lifSequence(currents: tf.Tensor, o: LifSequenceOptions): tf.Tens
   const zeroReset = o.reset === 'zero';
   const attrs = { beta: o.beta, threshold: o.threshold, reset };
   const form = o.surrogate.form;
-  const slopeAttrs = { kind: form ? FORMS[form.kind] : 0, c: form?.c ?? 0, a: form?.a ?? 0 };
+  const slopeAttrs = { kind: form ? FORMS[form.kind] : 0, c: form?.c ?? 0, a: form?.a ?? 0, detach: o.detachReset ? 1 : 0 };
   const op = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     const [membrane, spikes] = tf.engine().runKernel(FORWARD, { currents: x }, attrs) as tf.Tensor[];
     // the backward pass reads the membranes (the surrogate's argument), and the spikes only for a zero reset

@@ -56,7 +56,7 @@ export interface Kernels {
   lifAdjoint(psi: number, weights: number, next: number, beta: number, rows: number, n: number, inputRows: number, outLambda: number, outContracted: number): void;
   lifSequence(currents: number, steps: number, m: number, beta: number, threshold: number, reset: number, outMembrane: number, outSpikes: number): void;
   lifSequenceAdjoint(slope: number, kind: number, c: number, a: number, upstream: number, spikes: number, membrane: number, steps: number, m: number, beta: number, threshold: number, reset: number,
-    outCurrent: number): void;
+    detach: number, outCurrent: number): void;
 }
 
 let bytes: Uint8Array | undefined;

@@ -25,7 +25,16 @@ export interface BPTTConfig {
    * differentiable network whose exact gradient checks the unrolling (tests, diagnostics).
    */
   readonly smooth?: boolean;
+  /**
+   * The previous step's spike enters a neuron's own state update (its reset; an adaptive
+   * threshold's increment) as a constant, as snnTorch's neurons detach their reset; recurrent input
+   * keeps its gradient. Default false: the exact derivative of the surrogate network.
+   */
+  readonly detachReset?: boolean;
 }
+
+/** x forward, no gradient backward. */
+const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
 
 function detach(state: NeuronState): NeuronState {
   const copy = (t: tf.Tensor) => tf.tensor(t.dataSync(), t.shape, t.dtype);
@@ -46,6 +55,8 @@ export function differentiableRun(
     readonly surrogate?: Surrogate;
     /** The loss reads only the output's mean over time: a readout that allows it outputs that mean as one step (meanReadout). */
     readonly meanOutput?: boolean;
+    /** The previous spike enters each neuron's own state update without gradient (BPTTConfig.detachReset). */
+    readonly detachReset?: boolean;
   } = {},
 ): tf.Tensor {
   const { hidden } = o;
@@ -65,7 +76,7 @@ export function differentiableRun(
     const sequence = spiking && o.surrogate && !truncate && !layer.recurrentCurrents
       ? model.surrogateSequence?.(neuron, { coefficients: (layer.coefficients ?? {}) as Coefficients }) : undefined;
     if (sequence) {
-      const spikes = sequence(currents, o.surrogate!);
+      const spikes = sequence(currents, o.surrogate!, o.detachReset === true);
       const output = tf.reshape(spikes, [currents.shape[0]!, rows, ...layer.outputShape]);
       if (hidden && !isLast) hidden.push({ name: layer.name, spikes: output });
       return { output };
@@ -74,10 +85,16 @@ export function differentiableRun(
     const field = outputField(neuron);
     const outs: tf.Tensor[] = [];
     let state = model.initialState(neuron, [batch, ...layer.outputShape]);
+    const pop = population(layer);
+    const detachReset = o.detachReset === true && spiking;
     tf.unstack(currents).forEach((drive, t) => {
       // the state is detached every `truncate` steps: gradients reach back at most that far
       if (truncate && t > 0 && t % truncate === 0) state = detach(state);
-      state = timeLoop(population(layer), [drive], state, { fire, firstStep: t, tape: true });
+      if (detachReset) {
+        // the recurrent input from the previous spikes keeps its gradient, the neuron's own update does not
+        const input = pop.recurrent ? tf.add(drive, pop.recurrent(state.spikes)) : drive;
+        state = timeLoop({ ...pop, recurrent: undefined }, [input], { ...state, spikes: stopGradient(state.spikes) }, { fire, firstStep: t, tape: true });
+      } else state = timeLoop(pop, [drive], state, { fire, firstStep: t, tape: true });
       outs.push(state[field]!);
     });
     const output = tf.stack(outs);
@@ -99,13 +116,13 @@ export function deterministicParameters(net: Network): tf.Variable[] {
 
 /** Surrogate-gradient BPTT as an {@link Estimator}: exact autodiff of the surrogate network's loss. */
 export function bptt(config: BPTTConfig = {}): Estimator {
-  checkKeys('bptt', config, ['surrogate', 'truncate', 'smooth']);
+  checkKeys('bptt', config, ['surrogate', 'truncate', 'smooth', 'detachReset']);
   const surrogate = config.surrogate ?? atan();
   if (config.truncate !== undefined) checkInteger('bptt', 'truncate', config.truncate, 1);
   check(!config.smooth || surrogate.smooth !== undefined, () => `bptt: smooth mode needs a surrogate with a smooth step; ${surrogate.name} has none`);
   const spike = config.smooth ? (x: tf.Tensor) => surrogate.smooth!(x) : surrogateSpike(surrogate);
   return {
-    name: `bptt(${surrogate.name}${config.truncate ? `, truncated at ${config.truncate}` : ''}${config.smooth ? ', smooth' : ''})`,
+    name: `bptt(${surrogate.name}${config.truncate ? `, truncated at ${config.truncate}` : ''}${config.smooth ? ', smooth' : ''}${config.detachReset ? ', reset detached' : ''})`,
     estimate(net, batch, loss) {
       const B = batch.input.shape[0]!;
       check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B, () => `bptt: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
@@ -116,7 +133,7 @@ export function bptt(config: BPTTConfig = {}): Estimator {
         const hidden: { name: string; spikes: tf.Tensor }[] = [];
         const out = differentiableRun(net, batch.input, spike, {
           ...(config.truncate !== undefined ? { truncate: config.truncate } : {}), ...(regs.length ? { hidden } : {}), constantInput: batch.constantInTime === true,
-          ...(config.smooth ? {} : { surrogate }), meanOutput: loss.timeMean === true,
+          ...(config.smooth ? {} : { surrogate }), meanOutput: loss.timeMean === true, detachReset: config.detachReset === true,
         });
         const rows = loss(out, batch.labels);
         const penalty = regs.length ? ratePenalty(hidden, regs) : undefined;
@@ -138,5 +155,5 @@ export const bpttMethod = {
   description: 'surrogate-gradient backpropagation through time (the baseline)',
   defaults: {},
   needs: () => ({ derivative: true, instead: NO_DERIVATIVE }),
-  estimator: (c) => bptt({ surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula), ...(c.truncate !== null ? { truncate: c.truncate } : {}) }),
+  estimator: (c) => bptt({ surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula), ...(c.truncate !== null ? { truncate: c.truncate } : {}), detachReset: c.detachReset }),
 } satisfies Method;

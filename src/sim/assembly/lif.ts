@@ -249,15 +249,17 @@ function slope1(kind: i32, x: f32, c: f32, a: f32): f32 {
  *     a_t = g_t (δ_t − c_t a_{t+1}) + k_t a_{t+1}       (a_steps = 0)
  *
  * with k_t = ∂u_{t+1}/∂u_t (β; zero reset β (1 − s_t)) and c_t = −∂u_{t+1}/∂s_t through the reset
- * (subtract ϑ, zero β u_t, none 0). a_t is the gradient of the current I_t, written to outCurrent.
+ * (subtract ϑ, zero β u_t, none 0; 0 when `detach`, the reset's spike taken as a constant). a_t is
+ * the gradient of the current I_t, written to outCurrent.
  */
 export function lifSequenceAdjoint(
-  slope: usize, kind: i32, c: f32, a: f32, upstream: usize, spikes: usize, membrane: usize, steps: i32, m: i32, beta: f32, threshold: f32, reset: i32, outCurrent: usize,
+  slope: usize, kind: i32, c: f32, a: f32, upstream: usize, spikes: usize, membrane: usize, steps: i32, m: i32, beta: f32, threshold: f32, reset: i32, detach: i32,
+  outCurrent: usize,
 ): void {
   const vb = f32x4.splat(beta), vt = f32x4.splat(threshold), one = f32x4.splat(1.0), vc = f32x4.splat(c), va = f32x4.splat(a);
   const vectors = m & ~3;
   const stride = <usize>m << 2;
-  const through = reset != 2;
+  const through = reset != 2 && detach == 0;
   for (let t = steps - 1; t >= 0; t--) {
     const at = <usize>t * stride;
     const last = t == steps - 1;
