@@ -295,11 +295,25 @@ export function outputField(neuron: NeuronParams): 'membrane' | 'spikes' {
  * `x` itself). Undefined where this does not hold (the caller runs the T steps).
  */
 export function meanReadout(layer: Layer, x: tf.Tensor, steps: number, rows: number, constant: boolean): { readonly output: tf.Tensor; readonly input: tf.Tensor; readonly scale: number } | undefined {
+  const plan = meanReadoutPlan(layer, steps);
+  if (!plan) return undefined;
+  const input = constant ? x : tf.tidy(() => tf.reshape(weightedSteps(tf.reshape(x, [steps, -1]), plan.weights), [rows, ...x.shape.slice(1)]));
+  return { output: meanReadoutOutput(layer, input, plan.scale), input, scale: plan.scale };
+}
+
+/**
+ * {@link meanReadout}'s pieces, for a caller that forms x̄ itself (step by step, LR's time chunks):
+ * the weights v_τ / c of x̄ and the scale c, or undefined where the readout's mean is not one map.
+ */
+export function meanReadoutPlan(layer: Layer, steps: number): { readonly weights: number[]; readonly scale: number } | undefined {
   const neuron = layer.neuron;
-  const weights = neuron && layer.affine && !layer.recurrentCurrents && Object.keys(layer.coefficients).length === 0 ? modelOf(neuron).meanWeights?.(neuron, steps) : undefined;
-  if (!weights) return undefined;
-  const scale = weights.reduce((a, b) => a + b, 0);
-  const input = constant ? x : tf.tidy(() => tf.reshape(weightedSteps(tf.reshape(x, [steps, -1]), Array.from(weights, (v) => v / scale)), [rows, ...x.shape.slice(1)]));
-  const output = tf.tidy(() => tf.reshape(tf.mul(scale, layer.currents(input)), [1, rows, ...layer.outputShape]));
-  return { output, input, scale };
+  const v = neuron && layer.affine && !layer.recurrentCurrents && Object.keys(layer.coefficients).length === 0 ? modelOf(neuron).meanWeights?.(neuron, steps) : undefined;
+  if (!v) return undefined;
+  const scale = v.reduce((a, b) => a + b, 0);
+  return { weights: Array.from(v, (x) => x / scale), scale };
+}
+
+/** The readout's time mean `[1, rows, …out]` from its time-weighted input x̄ `[rows, …in]` and the scale c. */
+export function meanReadoutOutput(layer: Layer, input: tf.Tensor, scale: number): tf.Tensor {
+  return tf.tidy(() => tf.reshape(tf.mul(scale, layer.currents(input)), [1, input.shape[0]!, ...layer.outputShape]));
 }

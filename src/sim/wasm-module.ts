@@ -44,7 +44,7 @@ export interface Kernels {
   fillUniforms(out: number, count: number, key: number, counter: number): void;
   mirror(out: number, src: number, count: number): void;
   sumRows(x: number, rows: number, cols: number, out: number): void;
-  weightedRows(x: number, rows: number, cols: number, weights: number, out: number): void;
+  weightedRows(x: number, rows: number, cols: number, weights: number, out: number, accumulate: number): void;
   spreadRows(g: number, rows: number, cols: number, weights: number, out: number): void;
   zero(at: number, bytes: number): void;
   packBits(x: number, n: number, out: number): number;

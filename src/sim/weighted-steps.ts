@@ -30,10 +30,11 @@ export function installWeightedStepsKernels(): void {
   if (installed) return;
   installed = true;
   registerWasmKernel(FORWARD, ({ inputs, backend, attrs }: KernelArgs) => {
-    const { x } = inputs as Record<string, tf.TensorInfo>;
+    const { x, into } = inputs as Record<string, tf.TensorInfo | undefined>;
     const { weights } = attrs as { weights: number[] };
     const out = backend.makeOutput(x!.shape.slice(1), 'float32');
-    withWeights(backend, weights, (w) => kernelsFor(backend).weightedRows(heapOffset(backend, x!), weights.length, size(x!.shape) / weights.length, w, heapOffset(backend, out)));
+    if (into) (backend.typedArrayFromHeap(out) as Float32Array).set(backend.typedArrayFromHeap(into) as Float32Array);
+    withWeights(backend, weights, (w) => kernelsFor(backend).weightedRows(heapOffset(backend, x!), weights.length, size(x!.shape) / weights.length, w, heapOffset(backend, out), into ? 1 : 0));
     return out;
   });
   registerWasmKernel(BACKWARD, ({ inputs, backend, attrs }: KernelArgs) => {
@@ -45,14 +46,22 @@ export function installWeightedStepsKernels(): void {
   });
 }
 
-/** Σ_t w_t x_t `[…]` of `x` `[T, …]`, `weights` the T w_t; differentiable with respect to x. */
-export function weightedSteps(x: tf.Tensor, weights: readonly number[]): tf.Tensor {
+/**
+ * Σ_t w_t x_t `[…]` of `x` `[T, …]`, `weights` the T w_t; differentiable with respect to x.
+ * `into`: the sum continued from it (a previous call's over the steps before; on wasm the bits of one
+ * call over all the steps), not differentiable.
+ */
+export function weightedSteps(x: tf.Tensor, weights: readonly number[], into?: tf.Tensor): tf.Tensor {
   const steps = x.shape[0]!;
   if (weights.length !== steps) throw new Error(`weightedSteps: ${weights.length} weights for ${steps} steps`);
   const w = Array.from(weights, Math.fround);
   if (!installed || !fusedKernelsActive()) {
-    return tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d(w, [1, steps]), tf.reshape(x, [steps, -1])), x.shape.slice(1)));
+    return tf.tidy(() => {
+      const sum = tf.reshape(tf.matMul(tf.tensor2d(w, [1, steps]), tf.reshape(x, [steps, -1])), x.shape.slice(1));
+      return into ? tf.add(into, sum) : sum;
+    });
   }
+  if (into) return tf.engine().runKernel(FORWARD, { x, into }, { weights: w }) as tf.Tensor;
   const op = tf.customGrad(((input: tf.Tensor) => ({
     value: tf.engine().runKernel(FORWARD, { x: input }, { weights: w }) as tf.Tensor,
     gradFunc: (dy: tf.Tensor) => tf.engine().runKernel(BACKWARD, { g: dy }, { weights: w }) as tf.Tensor,

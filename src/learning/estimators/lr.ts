@@ -23,6 +23,8 @@ import { stateTensors, type Coefficients, type NeuronModel, type NeuronState } f
 import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { currentShapeOf } from '../../sim/layer.js';
 import { sumToLast } from '../../sim/layers/common.js';
+import { meanReadoutOutput, meanReadoutPlan } from '../../sim/loop.js';
+import { weightedSteps } from '../../sim/weighted-steps.js';
 import type { Network } from '../../sim/network.js';
 import { freshSeed, streamKey } from '../../sim/random.js';
 import { copyForward, type CopyForward, type CopyForwardOptions, type LayerTrace, type ScoreKind } from '../forward.js';
@@ -256,7 +258,12 @@ function noiseFreeLoss(net: Network, batch: Batch, loss: RowLoss, c: Resolved, l
   const options = { plan: copyPlan(1), noise: new Array(layers).fill(undefined), score: c.score, signScores: false, seed: 0, train: false, constantInput: batch.constantInTime === true };
   const chunk = chunkSteps(c.timeChunk, batch.input.shape[1]!);
   // not training, a pass keeps nothing but its output
-  const output = chunk ? forwardChunks(net, batch.input, options, chunk, false).output : copyForward(net, batch.input, { ...options, meanOutput: loss.timeMean === true }).output;
+  let output: tf.Tensor;
+  if (chunk) {
+    const r = forwardChunks(net, batch.input, options, chunk, false, undefined, chunkMean(net, batch.input.shape[1]!, loss));
+    r.meanInput?.dispose();
+    output = r.output;
+  } else output = copyForward(net, batch.input, { ...options, meanOutput: loss.timeMean === true }).output;
   const l = loss(output, batch.labels);
   const values = l.dataSync() as Float32Array;
   tf.dispose([l, output]);
@@ -379,35 +386,63 @@ function stepsOf(input: tf.Tensor, first: number, length: number): tf.Tensor {
 type ForwardOptions = Omit<CopyForwardOptions, 'chunk'>;
 
 /**
+ * The readout's time mean in chunks ({@link meanReadoutPlan}): the last layer, when the loss reads
+ * only its mean and some layer before it has neurons (the chunks then run the layers before it).
+ */
+function chunkMean(net: Network, steps: number, loss: RowLoss): { readonly weights: number[]; readonly scale: number } | undefined {
+  const last = net.layers.length - 1;
+  if (!loss.timeMean || !net.layers.slice(0, last).some((l) => l.neuron)) return undefined;
+  return meanReadoutPlan(net.layers[last]!, steps);
+}
+
+/**
  * The first pass of a chunked run: the chunks in order, each from the state the one before left,
  * keeping the output `[T, rows, …]` and (`checkpoints`) every chunk's starting state; `spikes` sees
- * each noisy hidden spiking layer's spikes of each chunk.
+ * each noisy hidden spiking layer's spikes of each chunk. With `mean` (a readout read by its time
+ * mean) the chunks run the layers before the readout and sum its time-weighted input x̄ step by step
+ * (the bits of the one pass's sum): the output is the mean `[1, rows, …]`, and x̄ is returned too
+ * (the caller owns it) for the readout's gradient.
  */
 function forwardChunks(
   net: Network, input: tf.Tensor, options: ForwardOptions, chunk: number, checkpoints: boolean, spikes?: (index: number, spikes: tf.Tensor) => void,
-): { output: tf.Tensor; starts: number[]; checkpoints: Map<number, NeuronState>[] } {
+  mean?: { readonly weights: number[]; readonly scale: number },
+): { output: tf.Tensor; starts: number[]; checkpoints: Map<number, NeuronState>[]; meanInput?: tf.Tensor } {
   const T = input.shape[1]!;
   const starts = Array.from({ length: Math.ceil(T / chunk) }, (_, i) => i * chunk);
   const outputs: tf.Tensor[] = [];
   const stored: Map<number, NeuronState>[] = [];
+  const readout = net.layers.length - 1;
   let states: Map<number, NeuronState> | undefined;
+  let sum: tf.Tensor | undefined;
   try {
     for (const first of starts) {
       // the forward pass consumes its starting states: the stored copies share their data
       if (checkpoints) stored.push(states ? new Map([...states].map(([i, s]) => [i, cloneState(s)])) : new Map());
-      const x = stepsOf(input, first, Math.min(chunk, T - first));
-      const fwd = copyForward(net, x, { ...options, train: false, chunk: { firstStep: first, ...(states ? { states } : {}), keepStates: first + chunk < T, ...(spikes ? { spikes } : {}) } });
+      const length = Math.min(chunk, T - first);
+      const x = stepsOf(input, first, length);
+      const fwd = copyForward(net, x, {
+        ...options, train: false, ...(mean ? { layers: [0, readout] as const } : {}),
+        chunk: { firstStep: first, ...(states ? { states } : {}), keepStates: first + chunk < T, ...(spikes ? { spikes } : {}) },
+      });
       x.dispose();
       // not training: the pass holds nothing else (no traces)
       states = fwd.states;
-      outputs.push(fwd.output);
+      if (!mean) {
+        outputs.push(fwd.output);
+        continue;
+      }
+      const previous = sum;
+      sum = tf.tidy(() => weightedSteps(tf.reshape(fwd.output, [length, -1]), mean.weights.slice(first, first + length), previous));
+      tf.dispose([fwd.output, ...(previous ? [previous] : [])]);
+      if (first + length === T) outputs.push(tf.reshape(sum, [fwd.rows, ...net.layers[readout]!.inputShape]));
     }
-    return { output: tf.concat(outputs, 0), starts, checkpoints: stored };
+    if (!mean) return { output: tf.concat(outputs, 0), starts, checkpoints: stored };
+    return { output: meanReadoutOutput(net.layers[readout]!, outputs[0]!, mean.scale), starts, checkpoints: stored, meanInput: outputs.pop()! };
   } catch (err) {
     stored.forEach(disposeStates);
     throw err;
   } finally {
-    tf.dispose(outputs);
+    tf.dispose([...outputs, ...(sum ? [sum] : [])]);
     if (states) disposeStates(states);
   }
 }
@@ -438,7 +473,8 @@ function chunkedPass(
   // the rate regularisers read each noisy hidden layer's firing rate: summed chunk by chunk
   const counts = new Map<number, tf.Tensor>();
   const count = (index: number, spikes: tf.Tensor) => counts.set(index, addInto(counts.get(index), tf.sum(spikes, 0)));
-  const first = forwardChunks(net, input, options, chunk, true, regularizersOf(loss).length ? count : undefined);
+  const mean = chunkMean(net, T, loss);
+  const first = forwardChunks(net, input, options, chunk, true, regularizersOf(loss).length ? count : undefined, mean);
   const rows = first.output.shape[1]!;
   const rowLabels = copyLabels(labels, rows / B);
   const gradients = new Map<tf.Variable, tf.Tensor>();
@@ -453,15 +489,23 @@ function chunkedPass(
     const last = net.layers.length - 1;
     const trainsLR = which !== 'local' && noise.some((n, i) => n !== undefined && modelOf(net.layers[i]!.neuron!).role !== 'readout');
     if (trainsLR) weights = tf.tensor1d(passWeights(net, losses.values, c, plan, B, cleanLoss));
-    if (which !== 'lr' && net.layers[last]!.neuron && modelOf(net.layers[last]!.neuron!).role === 'readout') {
-      dOut = readoutSeeds(net.layers[last]!.name, first.output, loss, rowLabels, 1);
+    const readout = net.layers[last]!;
+    if (which !== 'lr' && first.meanInput) {
+      // the readout read by its mean: one step, its input the time-weighted x̄ (as the one pass's trace)
+      tf.tidy(() => {
+        const seeds = readoutSeeds(readout.name, first.output, loss, rowLabels, mean!.scale);
+        const g = readout.vjp(first.meanInput!, tf.reshape(seeds, [rows, ...seeds.shape.slice(2)]));
+        for (const [name, grad] of Object.entries(g)) gradients.set(readout.params[name]!, tf.keep(grad));
+      });
+    } else if (which !== 'lr' && readout.neuron && modelOf(readout.neuron).role === 'readout') {
+      dOut = readoutSeeds(readout.name, first.output, loss, rowLabels, 1);
     }
     for (let i = first.starts.length - 1; i >= 0; i--) {
       const start = first.starts[i]!, length = Math.min(chunk, T - start);
       const x = stepsOf(input, start, length);
       const states = first.checkpoints[i]!;
       first.checkpoints[i] = new Map();
-      const fwd = copyForward(net, x, { ...options, train: true, chunk: { firstStep: start, states, edges } });
+      const fwd = copyForward(net, x, { ...options, train: true, ...(mean ? { layers: [0, last] as const } : {}), chunk: { firstStep: start, states, edges } });
       x.dispose();
       try {
         const next = new Map<number, Record<string, tf.Tensor>>();
@@ -488,7 +532,7 @@ function chunkedPass(
     first.checkpoints.forEach(disposeStates);
     carries.forEach((carry) => carry && tf.dispose([...carry]));
     edges.forEach((e) => tf.dispose(Object.values(e)));
-    tf.dispose([first.output, rowLabels, ...counts.values(), ...(weights ? [weights] : []), ...(dOut ? [dOut] : [])]);
+    tf.dispose([first.output, rowLabels, ...counts.values(), ...(weights ? [weights] : []), ...(dOut ? [dOut] : []), ...(first.meanInput ? [first.meanInput] : [])]);
   }
 }
 

@@ -5,7 +5,7 @@
  * time so that the partial sums stay in cache while every row streams past.
  */
 export function sumRows(x: usize, rows: i32, cols: i32, out: usize): void {
-  weightedRows(x, rows, cols, 0, out);
+  weightedRows(x, rows, cols, 0, out, 0);
 }
 
 /** Zeros `bytes` bytes at `at` (memory.fill: a native memset, where filling a typed array from JavaScript is four times slower). */
@@ -15,14 +15,15 @@ export function zero(at: usize, bytes: usize): void {
 
 /**
  * out[c] = Σ_r w_r x[r · cols + c] for c < cols (w: `rows` floats at `weights`; 0: every w_r = 1,
- * exactly the plain sum), blocked as {@link sumRows}.
+ * exactly the plain sum), blocked as {@link sumRows}; `accumulate`: the rows are added to what out
+ * holds (the sums of earlier rows: continuing them gives the bits of one call over all the rows).
  */
-export function weightedRows(x: usize, rows: i32, cols: i32, weights: usize, out: usize): void {
+export function weightedRows(x: usize, rows: i32, cols: i32, weights: usize, out: usize, accumulate: i32): void {
   const BLOCK = 1024;
   for (let c0 = 0; c0 < cols; c0 += BLOCK) {
     const width = min(BLOCK, cols - c0);
     const o = out + (<usize>c0 << 2);
-    memory.fill(o, 0, <usize>width << 2);
+    if (!accumulate) memory.fill(o, 0, <usize>width << 2);
     for (let r = 0; r < rows; r++) {
       const row = x + ((<usize>r * <usize>cols + <usize>c0) << 2);
       const w: f32 = weights ? load<f32>(weights + (<usize>r << 2)) : 1;
