@@ -82,8 +82,8 @@ export interface CopyForwardOptions {
   readonly constantInput?: boolean;
   /**
    * The loss reads only the output's mean over time: a readout that allows it outputs that mean
-   * as one step (`[1, rows, …]`, {@link meanReadout}) instead of its T steps. Whole runs only (not
-   * with `chunk`, `layers` or `timeMajor`).
+   * as one step (`[1, rows, …]`, {@link meanReadout}) instead of its T steps. Not with `chunk` (time
+   * chunks sum the readout's input themselves, lr.ts `forwardChunks`).
    */
   readonly meanOutput?: boolean;
   /**
@@ -173,7 +173,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
       } else trace.dispose();
       return { output: trace.output, rows: outRows, keepInput: trained };
     }
-    const mean = o.meanOutput && isLast && !o.chunk && !o.layers && !o.timeMajor ? meanReadout(layer, x, steps, rows, constant) : undefined;
+    const mean = o.meanOutput && isLast && !o.chunk ? meanReadout(layer, x, steps, rows, constant) : undefined;
     if (mean) {
       if (trained) traces.push({ ...base, input: mean.input, constantInput: false, steps: 1, seedScale: mean.scale, kind: 'local', seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}) });
       else if (mean.input !== x) mean.input.dispose();

@@ -122,6 +122,7 @@ export class Stage {
     return copyForward(this.net, input, {
       plan: c.plan, noise: this.noise, score: c.score, signScores: c.signScores, seed: streamKey(t.seed, m), train: true,
       layers: t.layers, constantInput: first && t.constantInTime, ...(first ? {} : { timeMajor: { batch: this.size(m).samples } }),
+      meanOutput: this.loss.timeMean === true,
     });
   }
 
