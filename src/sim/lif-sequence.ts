@@ -70,7 +70,7 @@ export function lifSequence(currents: tf.Tensor, o: LifSequenceOptions): tf.Tens
   const zeroReset = o.reset === 'zero';
   const attrs = { beta: o.beta, threshold: o.threshold, reset };
   const form = o.surrogate.form;
-  const slopeAttrs = { kind: form ? FORMS[form.kind] : 0, c: form?.c ?? 0, a: form?.a ?? 0, detach: o.detachReset ? 1 : 0 };
+  const backwardAttrs = { kind: form ? FORMS[form.kind] : 0, c: form?.c ?? 0, a: form?.a ?? 0, detach: o.detachReset ? 1 : 0 };
   const op = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     const [membrane, spikes] = tf.engine().runKernel(FORWARD, { currents: x }, attrs) as tf.Tensor[];
     // the backward pass reads the membranes (the surrogate's argument), and the spikes only for a zero reset
@@ -80,7 +80,7 @@ export function lifSequence(currents: tf.Tensor, o: LifSequenceOptions): tf.Tens
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
         const slope = form ? undefined : o.surrogate.derivative(tf.sub(saved[0]!, o.threshold));
         const inputs: Record<string, tf.Tensor> = { upstream: dy, membrane: saved[0]!, ...(slope ? { slope } : {}), ...(zeroReset ? { spikes: saved[1]! } : {}) };
-        return tf.engine().runKernel(BACKWARD, inputs, { ...attrs, ...slopeAttrs }) as tf.Tensor;
+        return tf.engine().runKernel(BACKWARD, inputs, { ...attrs, ...backwardAttrs }) as tf.Tensor;
       }),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
