@@ -76,6 +76,26 @@ function logistic(at: usize, n: i32): void {
 }
 
 /**
+ * The membrane update from the previous membrane m and spikes s and the input current i, four
+ * lanes, in the separate ops' order: reset 0 (subtract) (β m + i) − ϑ s, 1 (zero) (β (1 − s)) m + i,
+ * 2 (none) β m + i. Shared by the noisy step and BPTT's sequence, so both keep the separate ops' bits.
+ */
+// @ts-ignore: decorator
+@inline
+function membrane4(reset: i32, vb: v128, vt: v128, m: v128, s: v128, i: v128): v128 {
+  if (reset == 0) return f32x4.sub(f32x4.add(f32x4.mul(vb, m), i), f32x4.mul(vt, s));
+  if (reset == 1) return f32x4.add(f32x4.mul(f32x4.mul(vb, f32x4.sub(f32x4.splat(1.0), s)), m), i);
+  return f32x4.add(f32x4.mul(vb, m), i);
+}
+
+/** {@link membrane4}, one lane. */
+// @ts-ignore: decorator
+@inline
+function membrane1(reset: i32, beta: f32, threshold: f32, m: f32, s: f32, i: f32): f32 {
+  return reset == 0 ? (beta * m + i) - threshold * s : reset == 1 ? (beta * (<f32>1.0 - s)) * m + i : beta * m + i;
+}
+
+/**
  * For rows r < `rows` of n neurons, with I the drive row r % driveRows (a drive shared by the K
  * copies of a batch), m, s the previous membrane and spikes and U the uniforms:
  *
@@ -97,17 +117,13 @@ export function noisyLif(
     // u, and −z = −(u − ϑ)/σ where the score goes
     for (let c = 0; c < vectors; c += 4) {
       const at = row + (<usize>c << 2);
-      const m = v128.load(membrane + at), s = v128.load(spikes + at), i = v128.load(d + (<usize>c << 2));
-      const u = reset == 0
-        ? f32x4.sub(f32x4.add(f32x4.mul(vb, m), i), f32x4.mul(vt, s))
-        : reset == 1 ? f32x4.add(f32x4.mul(f32x4.mul(vb, f32x4.sub(one, s)), m), i) : f32x4.add(f32x4.mul(vb, m), i);
+      const u = membrane4(reset, vb, vt, v128.load(membrane + at), v128.load(spikes + at), v128.load(d + (<usize>c << 2)));
       v128.store(outMembrane + at, u);
       v128.store(outScore + at, f32x4.neg(f32x4.div(f32x4.sub(u, vt), vs)));
     }
     for (let c = vectors; c < n; c++) {
       const at = row + (<usize>c << 2);
-      const m = load<f32>(membrane + at), s = load<f32>(spikes + at), i = load<f32>(d + (<usize>c << 2));
-      const u: f32 = reset == 0 ? (beta * m + i) - threshold * s : reset == 1 ? (beta * (<f32>1.0 - s)) * m + i : beta * m + i;
+      const u = membrane1(reset, beta, threshold, load<f32>(membrane + at), load<f32>(spikes + at), load<f32>(d + (<usize>c << 2)));
       store<f32>(outMembrane + at, u);
       store<f32>(outScore + at, -((u - threshold) / sigma));
     }
@@ -193,19 +209,13 @@ export function lifSequence(currents: usize, steps: i32, m: i32, beta: f32, thre
     const pm = outMembrane + at - stride, ps = outSpikes + at - stride;
     for (let c = 0; c < vectors; c += 4) {
       const o = <usize>c << 2;
-      const i = v128.load(currents + at + o);
-      const mp = first ? zero : v128.load(pm + o), sp = first ? zero : v128.load(ps + o);
-      const u = reset == 0
-        ? f32x4.sub(f32x4.add(f32x4.mul(vb, mp), i), f32x4.mul(vt, sp))
-        : reset == 1 ? f32x4.add(f32x4.mul(f32x4.mul(vb, f32x4.sub(one, sp)), mp), i) : f32x4.add(f32x4.mul(vb, mp), i);
+      const u = membrane4(reset, vb, vt, first ? zero : v128.load(pm + o), first ? zero : v128.load(ps + o), v128.load(currents + at + o));
       v128.store(outMembrane + at + o, u);
       v128.store(outSpikes + at + o, v128.and(f32x4.gt(f32x4.sub(u, vt), zero), one));
     }
     for (let c = vectors; c < m; c++) {
       const o = <usize>c << 2;
-      const i = load<f32>(currents + at + o);
-      const mp: f32 = first ? 0 : load<f32>(pm + o), sp: f32 = first ? 0 : load<f32>(ps + o);
-      const u: f32 = reset == 0 ? (beta * mp + i) - threshold * sp : reset == 1 ? (beta * (<f32>1.0 - sp)) * mp + i : beta * mp + i;
+      const u = membrane1(reset, beta, threshold, first ? <f32>0 : load<f32>(pm + o), first ? <f32>0 : load<f32>(ps + o), load<f32>(currents + at + o));
       store<f32>(outMembrane + at + o, u);
       store<f32>(outSpikes + at + o, u - threshold > 0 ? 1.0 : 0.0);
     }
