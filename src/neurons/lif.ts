@@ -181,6 +181,15 @@ export function membraneFusedAdjoint(p: MembraneParams, o: { readonly learned: R
   return (seed: tf.Tensor, weights: tf.Tensor | undefined, next: tf.Tensor | undefined, inputRows: number) => lifAdjointStep(seed, weights, next, beta, inputRows);
 }
 
+/**
+ * β and ϑ as the fused LIF kernels take them, numbers: undefined where either is learned per neuron
+ * or a refractory period gates the neurons (those run the separate ops).
+ */
+function kernelCoefficients(p: LIFParams, c: Coefficients): { readonly beta: number; readonly threshold: number } | undefined {
+  const { beta = p.beta, threshold = p.threshold } = c;
+  return p.refractory === 0 && typeof beta === 'number' && typeof threshold === 'number' ? { beta, threshold } : undefined;
+}
+
 /** The learnable coefficients of a LIF-family model. */
 export function membraneLearnable(p: MembraneParams): Record<string, number> {
   return { beta: p.beta, threshold: p.threshold };
@@ -237,19 +246,18 @@ export const lifModel = {
   adjoint: (p, a) => membraneAdjoint(p, a),
   fusedAdjoint: (p, o) => membraneFusedAdjoint(p, o),
   fusedNoisyStep(p, o) {
-    const { beta = p.beta, threshold = p.threshold } = o.coefficients;
-    // the kernel takes numbers: learned (per-neuron) coefficients and refractory gates run the separate ops
-    if (!fusedKernelsActive() || p.refractory > 0 || o.noise.kind !== 'logistic' || typeof beta !== 'number' || typeof threshold !== 'number') return undefined;
-    const settings = { beta, threshold, sigma: o.noise.sigma, reset: p.reset, score: o.score };
+    const fixed = kernelCoefficients(p, o.coefficients);
+    if (!fixed || !fusedKernelsActive() || o.noise.kind !== 'logistic') return undefined;
+    const settings = { ...fixed, sigma: o.noise.sigma, reset: p.reset, score: o.score };
     return (current, state, uniforms) => {
       const r = noisyLifStep(current, state.membrane, state.spikes, uniforms, settings);
       return { state: { membrane: r.membrane, spikes: r.spikes }, ...(r.score ? { score: r.score } : {}) };
     };
   },
   surrogateSequence(p, o) {
-    const { beta = p.beta, threshold = p.threshold } = o.coefficients;
-    if (!lifSequenceActive() || p.refractory > 0 || typeof beta !== 'number' || typeof threshold !== 'number') return undefined;
-    return (currents, surrogate, detachReset) => lifSequence(currents, { beta, threshold, reset: p.reset, surrogate, detachReset });
+    const fixed = kernelCoefficients(p, o.coefficients);
+    if (!fixed || !lifSequenceActive()) return undefined;
+    return (currents, surrogate, detachReset) => lifSequence(currents, { ...fixed, reset: p.reset, surrogate, detachReset });
   },
   tangent(p, x) {
     const threshold = coef(x.coefficients, 'threshold', p.threshold);

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkInRange, checkKeys } from '../errors.js';
 import { heaviside } from './firing.js';
-import { membraneAdjoint, membraneFusedAdjoint, membraneTangent, timeConstants, type MembraneParams } from './lif.js';
+import { membraneAdjoint, membraneFusedAdjoint, membraneState, membraneTangent, timeConstants, type MembraneParams } from './lif.js';
 import { f64, nirNode } from '../sim/nir/nodes.js';
 import type { Coefficients, NeuronModel, NeuronState } from './model.js';
 
@@ -36,7 +36,7 @@ export const readoutModel = {
   fromRecord: (o) => readoutNeuron(o as { beta?: number }),
   fields: () => [],
   learnable: () => ({}),
-  initialState: (_p, shape) => ({ membrane: tf.fill([...shape], 0), spikes: tf.fill([...shape], 0) }),
+  initialState: (p, shape) => membraneState(leaky(p), shape),
   step: (current, state, p, _fire, _t, c) => readoutStep(current, state, p, c),
   fire: () => heaviside,
   adjointFields: () => [],
