@@ -175,7 +175,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     }
     const mean = o.meanOutput && isLast && !o.chunk ? meanReadout(layer, x, steps, rows, constant) : undefined;
     if (mean) {
-      if (trained) traces.push({ ...base, input: mean.input, constantInput: false, steps: 1, seedScale: mean.scale, kind: 'local', seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}) });
+      if (trained) traces.push(meanReadoutTrace(layer, index, mean.input, rows, mean.scale));
       else if (mean.input !== x) mean.input.dispose();
       return { output: mean.output, keepInput: trained && mean.input === x };
     }
@@ -198,6 +198,18 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
       }
       tf.dispose(befores.flatMap((b) => Object.values(b)));
     },
+  };
+}
+
+/**
+ * The trace of a readout read by its time mean ({@link meanReadout}): one step whose input is the
+ * time-weighted x̄ `[rows, …in]` (owned by the trace), its seeds scaled by c; lr.ts's
+ * `readoutGradients` turns it into the readout's gradients.
+ */
+export function meanReadoutTrace(layer: Layer, index: number, input: tf.Tensor, rows: number, scale: number): LayerTrace {
+  return {
+    layer, index, kind: 'local', input, constantInput: false, inputRows: rows, rows, steps: 1, seedScale: scale,
+    learned: new Set(layer.learned), seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}),
   };
 }
 

@@ -27,7 +27,7 @@ import { meanReadoutOutput, meanReadoutPlan } from '../../sim/loop.js';
 import { weightedSteps } from '../../sim/weighted-steps.js';
 import type { Network } from '../../sim/network.js';
 import { freshSeed, streamKey } from '../../sim/random.js';
-import { copyForward, type CopyForward, type CopyForwardOptions, type LayerTrace, type ScoreKind } from '../forward.js';
+import { copyForward, meanReadoutTrace, type CopyForward, type CopyForwardOptions, type LayerTrace, type ScoreKind } from '../forward.js';
 import { addInto } from '../running-sum.js';
 import { checkDifferentiable, type RowLoss } from '../losses.js';
 import type { Batch, Estimator, Method } from './types.js';
@@ -413,7 +413,7 @@ function forwardChunks(
   const stored: Map<number, NeuronState>[] = [];
   const readout = net.layers.length - 1;
   let states: Map<number, NeuronState> | undefined;
-  let sum: tf.Tensor | undefined;
+  let sum: tf.Tensor | undefined, rows = 0;
   try {
     for (const first of starts) {
       // the forward pass consumes its starting states: the stored copies share their data
@@ -434,10 +434,11 @@ function forwardChunks(
       const previous = sum;
       sum = tf.tidy(() => weightedSteps(tf.reshape(fwd.output, [length, -1]), mean.weights.slice(first, first + length), previous));
       tf.dispose([fwd.output, ...(previous ? [previous] : [])]);
-      if (first + length === T) outputs.push(tf.reshape(sum, [fwd.rows, ...net.layers[readout]!.inputShape]));
+      rows = fwd.rows;
     }
     if (!mean) return { output: tf.concat(outputs, 0), starts, checkpoints: stored };
-    return { output: meanReadoutOutput(net.layers[readout]!, outputs[0]!, mean.scale), starts, checkpoints: stored, meanInput: outputs.pop()! };
+    const meanInput = tf.reshape(sum!, [rows, ...net.layers[readout]!.inputShape]);
+    return { output: meanReadoutOutput(net.layers[readout]!, meanInput, mean.scale), starts, checkpoints: stored, meanInput };
   } catch (err) {
     stored.forEach(disposeStates);
     throw err;
@@ -491,12 +492,10 @@ function chunkedPass(
     if (trainsLR) weights = tf.tensor1d(passWeights(net, losses.values, c, plan, B, cleanLoss));
     const readout = net.layers[last]!;
     if (which !== 'lr' && first.meanInput) {
-      // the readout read by its mean: one step, its input the time-weighted x̄ (as the one pass's trace)
-      tf.tidy(() => {
-        const seeds = readoutSeeds(readout.name, first.output, loss, rowLabels, mean!.scale);
-        const g = readout.vjp(first.meanInput!, tf.reshape(seeds, [rows, ...seeds.shape.slice(2)]));
-        for (const [name, grad] of Object.entries(g)) gradients.set(readout.params[name]!, tf.keep(grad));
-      });
+      // the readout read by its mean: the one pass's trace, its input the time-weighted x̄
+      const trace = meanReadoutTrace(readout, last, first.meanInput, rows, mean!.scale);
+      for (const [v, g] of readoutGradients(trace, first.output, loss, rowLabels)) gradients.set(v, g);
+      tf.dispose(trace.seeds);
     } else if (which !== 'lr' && readout.neuron && modelOf(readout.neuron).role === 'readout') {
       dOut = readoutSeeds(readout.name, first.output, loss, rowLabels, 1);
     }
