@@ -74,7 +74,7 @@ export function differentiableRun(
     const spiking = model.role === 'spiking';
     // one op for the whole loop where the model has one (not with truncation or recurrent input, which act between steps)
     const sequence = spiking && o.surrogate && !truncate && !layer.recurrentCurrents
-      ? model.surrogateSequence?.(neuron, { coefficients: (layer.coefficients ?? {}) as Coefficients }) : undefined;
+      ? model.surrogateSequence?.(neuron, { coefficients: layer.coefficients as Coefficients }) : undefined;
     if (sequence) {
       const spikes = sequence(currents, o.surrogate!, o.detachReset === true);
       const output = tf.reshape(spikes, [currents.shape[0]!, rows, ...layer.outputShape]);
