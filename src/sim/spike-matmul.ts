@@ -95,10 +95,11 @@ function transpose(backend: WasmBackend, x: tf.TensorInfo): tf.TensorInfo {
 /**
  * `op(a) · b` (rank 2, float32, b untransposed) by the path chosen for the whole product — the
  * event-driven kernel (`sparse`) or the stock dense one — so that any block of its rows, on either
- * thread (product-threads.ts), is computed as the whole product computes it.
+ * thread (product-threads.ts), is computed as the whole product computes it. `nnz`: a's nonzeros,
+ * when the caller has counted them already.
  */
-export function productBy(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, sparse: boolean): tf.TensorInfo {
-  if (sparse) return sparseProduct(backend, a, b, transposeA, kernelsFor(backend).countNonzero(offsetOf(backend, a), size(a.shape)));
+export function productBy(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, sparse: boolean, nnz?: number): tf.TensorInfo {
+  if (sparse) return sparseProduct(backend, a, b, transposeA, nnz ?? kernelsFor(backend).countNonzero(offsetOf(backend, a), size(a.shape)));
   const t = transposeA ? transpose(backend, a) : undefined;
   try {
     return stockMatMul!({ inputs: { a: t ?? a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;
@@ -132,12 +133,12 @@ export function installSpikeMatMul(): void {
         if (transposeA) temporaries.push((a = transpose(backend, a)));
         return dense({ ...args, inputs: { a, b }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
       }
-      const eligible = size(a.shape) >= MIN_SPARSE_SIZE;
-      const sparse = eligible && kernelsFor(backend).countNonzero(offsetOf(backend, a), size(a.shape)) <= SPARSE_DENSITY * size(a.shape);
+      const nnz = size(a.shape) >= MIN_SPARSE_SIZE ? kernelsFor(backend).countNonzero(offsetOf(backend, a), size(a.shape)) : undefined;
+      const sparse = nnz !== undefined && nnz <= SPARSE_DENSITY * size(a.shape);
       if (sparse) sparseStats.sparse++;
       else sparseStats.dense++;
-      // a large product: half of its rows on a helper thread, when one is wanted
-      return splitProduct(backend, a, b, transposeA, sparse) ?? productBy(backend, a, b, transposeA, sparse);
+      // a large product: half of its rows on a helper thread, when one is wanted (each half counts its own nonzeros)
+      return splitProduct(backend, a, b, transposeA, sparse) ?? productBy(backend, a, b, transposeA, sparse, nnz);
     } finally {
       for (const t of temporaries) backend.disposeData(t.dataId);
     }
