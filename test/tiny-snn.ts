@@ -129,7 +129,7 @@ export function snapshot(net: Network): Params {
 }
 
 /** Runs one population on fixed currents with the spikes of `pattern`; returns its log-probability (−∞ if impossible). */
-function patternTrace(p: SpikingParams | EquationParams, currents: number[][], pattern: number, noise: EscapeNoise, rec: number[] | undefined, coef: Coef, logScale?: number[]) {
+export function patternTrace(p: SpikingParams | EquationParams, currents: number[][], pattern: number, noise: EscapeNoise, rec: number[] | undefined, coef: Coef, logScale?: number[]) {
   let logP = 0;
   const called = new Set<number>();
   const bit = (t: number, n: number) => (pattern >> (t * 2 + n)) & 1;

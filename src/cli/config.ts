@@ -6,12 +6,12 @@
  */
 import { promises as fs } from 'node:fs';
 import { check, readFileNamed, show, SpikelrError } from '../errors.js';
-import { BASELINES } from '../learning/estimators/lr.js';
+import { BASELINES, LOCAL_CREDITS, type LocalCredit } from '../learning/estimators/lr.js';
 import { ACCURACY_KINDS, MEMBRANE_REDUCTIONS } from '../learning/losses.js';
 import { OPTIMIZERS } from '../learning/optim.js';
 import { parseSchedule } from '../learning/schedule.js';
 import { formulaSurrogate, SURROGATE_NAMES } from '../neurons/surrogate.js';
-import { METHODS, type MethodName } from '../learning/estimators/registry.js';
+import { METHODS, methodOf, type MethodName } from '../learning/estimators/registry.js';
 import { TANGENTS } from '../learning/estimators/fg.js';
 import { REGULARIZERS } from '../learning/regularizers.js';
 import { SAMPLINGS } from '../learning/sampling.js';
@@ -29,6 +29,8 @@ export const NEURONS = Object.keys(NEURON_PRESETS) as readonly string[];
 export const DECORRELATION_INPUTS = ['estimate', 'deterministic'] as const;
 /** Which layers `decorrelate` names. */
 export const DECORRELATED = ['none', 'readout', 'hidden', 'all'] as const;
+/** Local losses: 'each' puts a local head on every hidden layer but the last; 'auto' does so for a forward-only learner on a deep network. */
+export const LOCAL_LOSSES = ['auto', 'none', 'each'] as const;
 
 export const LOSSES = ['ce-membrane', 'mse-membrane', 'ce-count', 'mse-count', 'zero-one'] as const;
 export const SURROGATES = SURROGATE_NAMES;
@@ -95,6 +97,14 @@ export interface TrainConfig {
   pipeline: number;
   /** Micro-batches each batch is cut into for the pipeline; null: four per stage. */
   microBatches: number | null;
+  /**
+   * Local losses (local-head.ts): 'each' gives every hidden layer but the last a local head, so each
+   * is a block trained on its own loss; 'auto' (default) does so where the method trains blocks
+   * (lr, fg-activity) and the network has two or more hidden layers; 'none': the network's loss only.
+   */
+  localLosses: (typeof LOCAL_LOSSES)[number];
+  /** LR: how a layer read by a local head (or by the readout's mean) weights its scores: 'unit' or 'loss' (lr.ts LRConfig.localCredit). */
+  localCredit: LocalCredit;
   /** Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, or all. */
   decorrelate: (typeof DECORRELATED)[number];
   /** η_R of the decorrelation rule. */
@@ -203,7 +213,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   regularizerWeight: num(0, 1e6, true), rateTarget: num(0, 1), optimizer: oneOf(OPTIMIZERS), learningRate: num(0, 10, true),
   momentum: num(0, 0.999999), weightDecay: num(0, 1), schedule: str, epochs: int(1), batchSize: int(1), validation: num(0, 0.9),
   patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), evalEvery: int(1, true), snapshots: bool, workers: int(0), pipeline: stagesRule, microBatches: int(1, true),
-  decorrelate: oneOf(DECORRELATED), decorrelationRate: num(0, 10, true), decorrelationKappa: num(0, 1), decorrelationCentre: bool, decorrelationInputs: oneOf(DECORRELATION_INPUTS), copies: int(1), noise: noiseSpec,
+  localLosses: oneOf(LOCAL_LOSSES), localCredit: oneOf(LOCAL_CREDITS), decorrelate: oneOf(DECORRELATED), decorrelationRate: num(0, 10, true), decorrelationKappa: num(0, 1), decorrelationCentre: bool, decorrelationInputs: oneOf(DECORRELATION_INPUTS), copies: int(1), noise: noiseSpec,
   score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), timeChunk: chunkRule, directions: int(1), tangent: oneOf(TANGENTS), surrogate: oneOf(SURROGATES),
   surrogateScale: num(0, 1e6, true), surrogateFormula: str, truncate: int(1, true), detachReset: bool,
   init: nullableStr, network: nullableStr, deploy: deploySpec,
@@ -222,6 +232,17 @@ export function validateConfig(record: unknown, source: string, nameOf: (key: st
     if (why) throw new SpikelrError(`${source}: ${nameOf(key)} ${why}, got ${show(value)}`);
   }
   return record as Partial<TrainConfig>;
+}
+
+/** The layers with neurons before the readout that the config builds: conv layers and hidden layers. */
+export function neuronLayers(c: TrainConfig): number {
+  return c.hidden.length + (c.conv === null ? 0 : (convStages(c.conv) as ConvStage[]).filter((s) => s.kind === 'conv').length);
+}
+
+/** Whether the built network gets local heads: 'each', or 'auto' for a method that trains blocks by default on two or more layers. */
+export function usesLocalLosses(c: TrainConfig): boolean {
+  if (c.localLosses === 'none' || c.network !== null) return false;
+  return c.localLosses === 'each' || (methodOf(c.method).localLosses?.auto === true && neuronLayers(c) >= 2);
 }
 
 /** Checks combinations that single keys cannot. */
@@ -243,6 +264,11 @@ export function checkCombinations(c: TrainConfig, source: string): void {
     check(c.timeChunk === null, () => `${source}: pipeline: time chunks rerun every stage's chunks in reverse; use one or the other`);
     check(c.microBatches === null || c.microBatches <= c.batchSize, () => `${source}: microBatches (${c.microBatches}) cannot exceed batchSize (${c.batchSize})`);
   } else check(c.microBatches === null, () => `${source}: microBatches applies to pipeline; set pipeline to 2 or more, or drop microBatches`);
+  if (c.localLosses === 'each') {
+    check(methodOf(c.method).localLosses !== undefined, () => `${source}: localLosses 'each': method '${c.method}' cannot train blocks on local losses (lr, fg-activity and bptt can); use localLosses 'none'`);
+    check(c.network === null, () => `${source}: localLosses 'each' puts heads on the hidden layers the config builds; a network from a model file has its own layers (drop network, or localLosses)`);
+    check(neuronLayers(c) >= 2, () => `${source}: localLosses 'each' needs two or more hidden or conv layers (the last one is trained by the network's loss); add layers or use localLosses 'none'`);
+  }
   check(c.timeChunk === null || c.method === 'lr', () => `${source}: timeChunk applies to method 'lr' (the other learners' memory is set by their own pass); drop timeChunk`);
   check(c.deploy?.weightBits == null || c.decorrelate === 'none', () => `${source}: deploy's weightBits quantizes each layer's W, but decorrelated layers compute with the fused W R; use decorrelate 'none' with weightBits`);
 }

@@ -14,7 +14,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   regularizer: 'none', regularizerWeight: 1, rateTarget: 0.1,
   optimizer: 'adam', learningRate: 5e-4, momentum: 0.9, weightDecay: 0, schedule: 'constant',
   epochs: 1, batchSize: 128, validation: 0, patience: null, maxSteps: null, seed: 0, checkpointEvery: 100, evalEvery: null, snapshots: false, workers: 0, pipeline: 0, microBatches: null,
-  decorrelate: 'none', decorrelationRate: 1e-3, decorrelationKappa: 0.5, decorrelationCentre: true, decorrelationInputs: 'estimate',
+  localLosses: 'auto', localCredit: 'unit', decorrelate: 'none', decorrelationRate: 1e-3, decorrelationKappa: 0.5, decorrelationCentre: true, decorrelationInputs: 'estimate',
   copies: 8, noise: 'logistic:0.5', score: 'spike', baseline: 'loo', sampling: 'mc', timeChunk: null,
   directions: 8, tangent: 'exact',
   surrogate: 'atan', surrogateScale: 2, surrogateFormula: '1 / (1 + (pi * x)^2)', truncate: null, detachReset: false,

@@ -65,6 +65,8 @@ export interface CopyForward {
   readonly traces: LayerTrace[];
   /** Each layer's state after the last step, by layer index (with `chunk.keepStates`; the caller owns them). */
   readonly states: Map<number, NeuronState>;
+  /** The time-mean output `[rows, …out]` of each layer in {@link CopyForwardOptions.taps}, by layer index (freed with the pass). */
+  readonly taps: Map<number, tf.Tensor>;
   dispose(): void;
 }
 
@@ -91,6 +93,8 @@ export interface CopyForwardOptions {
    * `noise` stay indexed by the layer's place in the whole network. Default: all layers.
    */
   readonly layers?: readonly [number, number];
+  /** Layers (by index) whose output's mean over time the pass returns in {@link CopyForward.taps} (local heads read it). */
+  readonly taps?: ReadonlySet<number>;
   /**
    * `input` is a previous stage's output, time-major `[T, rows, …]`, whose rows may already be
    * `copies × batch` (copy-major); `batch` then says how many samples there are.
@@ -143,6 +147,10 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
   const traces: LayerTrace[] = [];
   const states = new Map<number, NeuronState>();
   const befores: Record<string, tf.Tensor>[] = [];
+  const taps = new Map<number, tf.Tensor>();
+  const tap = (index: number, output: tf.Tensor) => {
+    if (o.taps?.has(index)) taps.set(index, tf.mean(output, 0));
+  };
   const firstStep = o.chunk?.firstStep ?? 0;
   const startOf = (index: number, model: NeuronModel<NeuronParams>, neuron: NeuronParams, shape: readonly number[]) =>
     o.chunk?.states?.get(index) ?? model.initialState(neuron, shape);
@@ -165,6 +173,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
       const trace = noisyLayer(layer, model, drives(), noise, o, streamKey(o.seed, index), batch, outRows, startOf(index, model, neuron, shape), firstStep);
       finish(index, trace.last);
       if (model.role === 'spiking' && !isLast) o.chunk?.spikes?.(index, trace.output);
+      tap(index, trace.output);
       if (trained) {
         const fields = trace.fields;
         const edge = o.chunk?.edges?.get(index);
@@ -182,6 +191,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     const out = outputField(neuron);
     const seq = runFields(population(layer), drives(), startOf(index, model, neuron, [rows, ...layer.outputShape]), model.fire(neuron, undefined, 0), [out], firstStep);
     finish(index, seq.state);
+    tap(index, seq.fields[out]!);
     if (trained) traces.push({ ...base, kind: 'local', seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}) });
     return { output: seq.fields[out]!, keepInput: trained };
   }, { constantInput: o.constantInput === true, timeMajor: o.timeMajor !== undefined });
@@ -190,8 +200,10 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     rows,
     traces,
     states,
+    taps,
     dispose() {
       output.dispose();
+      tf.dispose([...taps.values()]);
       for (const tr of traces) {
         tr.input.dispose();
         tf.dispose([...tr.seeds, ...tr.sigmaSeeds, ...Object.values(tr.fields).flat()]);

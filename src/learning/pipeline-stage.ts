@@ -16,7 +16,10 @@ import type { EscapeNoise } from '../neurons/noise.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
 import { packSpikes, unpackSpikes } from '../sim/spike-bits.js';
-import { copyLabels, noisePerLayer, noisyGradients, readoutGradients, rowLosses, rowWeights, type Resolved } from './estimators/lr.js';
+import { check } from '../errors.js';
+import { blockEnds } from '../sim/layer.js';
+import { blockGradients, copyLabels, headLayers, meanReadoutCredit, noisePerLayer, readoutGradients, rowLosses, rowWeights, type Resolved } from './estimators/lr.js';
+import type { BlockOptions } from './estimators/lr-blocks.js';
 import { copyForward, type CopyForward } from './forward.js';
 import type { RowLoss } from './losses.js';
 import { addInto } from './running-sum.js';
@@ -35,7 +38,7 @@ export interface StageTask {
   readonly sigmaScale: number;
   /** The batch's input is constant in time (stage 0 only reads it). */
   readonly constantInTime: boolean;
-  /** The batch's labels (the last stage's; empty for the others). */
+  /** The batch's labels (every stage's: the last stage's loss and the local heads read them). */
   readonly labels: Int32Array;
   /** The current values of the stage's parameters (workers only). */
   readonly params: NamedArrays;
@@ -57,11 +60,14 @@ export type StageResult = { readonly step: number } & (
   | { readonly ok: true; readonly loss: number; readonly gradients: NamedArrays; readonly busyMs: number }
   | { readonly ok: false; readonly error: string });
 
-/** Row weights for micro-batch m, from the last stage to each earlier one. */
+/** What the network's loss gives the last block for micro-batch m, from the last stage to each earlier one. */
 export interface RowWeights {
   readonly step: number;
   readonly m: number;
+  /** Each row's weight `[K·B_m]`, times the micro-batch's share. */
   readonly weights: Float32Array;
+  /** Unit credit of the layer the readout reads by its mean, where an earlier stage holds it: `[K·B_m, …N]` values (shared memory). */
+  readonly units?: { readonly values: Float32Array; readonly shape: number[] };
 }
 
 /**
@@ -119,42 +125,84 @@ export class Stage {
     const t = this.task!;
     const c = this.config;
     const first = t.layers[0] === 0;
+    const heads = headLayers(this.net).filter((h) => h >= t.layers[0] && h < t.layers[1]);
     return copyForward(this.net, input, {
       plan: c.plan, noise: this.noise, score: c.score, signScores: c.signScores, seed: streamKey(t.seed, m), train: true,
       layers: t.layers, constantInput: first && t.constantInTime, ...(first ? {} : { timeMajor: { batch: this.size(m).samples } }),
-      meanOutput: this.loss.timeMean === true,
+      meanOutput: this.loss.timeMean === true, ...(heads.length ? { taps: new Set(heads) } : {}),
     });
   }
 
   /**
-   * The last stage: the per-row losses of micro-batch m, the row weights (times its share) for
-   * every stage, and its own layers' gradients added to the running sums. Frees `fwd`.
+   * Whether an earlier stage needs the last stage's weights: it holds a noisy layer of the last
+   * block. Without one (every layer in a block with its own head) it forms its gradients as soon as
+   * its forward pass is done.
    */
-  finish(m: number, fwd: CopyForward): Float32Array {
+  waitsForLoss(): boolean {
+    const [from, to] = this.task!.layers;
+    const ends = blockEnds(this.net.layers);
+    return this.noise.some((n, i) => n !== undefined && i >= from && i < to && ends[i]! < 0);
+  }
+
+  /** The options of {@link blockGradients} for micro-batch m. */
+  private blocks(m: number): BlockOptions {
+    const { samples, share } = this.size(m);
+    const c = this.config;
+    return { credit: c.localCredit, plan: c.plan, batch: samples, trainHeads: true, scale: share, weightsOf: (l) => rowWeights(l, c.plan, samples, c.baseline, undefined, false).map((x) => x * share) };
+  }
+
+  private labels(m: number): tf.Tensor {
     const t = this.task!;
+    return tf.tensor1d(t.labels.subarray(t.bounds[m]!, t.bounds[m + 1]!), 'int32');
+  }
+
+  /**
+   * The last stage: the per-row losses of micro-batch m, what they give the last block (times the
+   * micro-batch's share) for every stage, and its own layers' gradients added to the running sums. Frees `fwd`.
+   */
+  finish(m: number, fwd: CopyForward): Omit<RowWeights, 'step' | 'm'> {
     const c = this.config;
     const { samples, share } = this.size(m);
-    const labels = tf.tensor1d(t.labels.subarray(t.bounds[m]!, t.bounds[m + 1]!), 'int32');
+    const last = this.net.layers.length - 1;
+    const labels = this.labels(m);
     const rowLabels = copyLabels(labels, fwd.rows / samples);
+    let units: tf.Tensor | undefined;
     try {
-      const losses = rowLosses(fwd, this.loss, rowLabels, this.net.layers.length - 1);
+      const losses = rowLosses(fwd, this.loss, rowLabels, last);
       this.lossSum += share * losses.mean;
-      const w = rowWeights(losses.values, c.plan, samples, c.baseline, undefined, false).map((x) => x * share);
-      this.add(noisyGradients(fwd.traces.filter((tr) => tr.kind === 'lr'), w));
+      const o = this.blocks(m);
+      const weights = o.weightsOf(losses.values);
+      units = c.localCredit === 'unit' && this.noise[last - 1] !== undefined ? meanReadoutCredit(this.net, fwd, this.loss, rowLabels, c.plan, samples, share) : undefined;
+      const final = { rows: weights, ...(units ? { units } : {}) };
+      this.add(blockGradients(this.net, fwd, fwd.traces.filter((tr) => tr.kind === 'lr'), labels, o, () => final));
       for (const tr of fwd.traces.filter((tr) => tr.kind === 'local')) this.add(readoutGradients(tr, fwd.output, this.loss, rowLabels, share));
-      return w;
+      // the layer the readout reads is in an earlier stage: its unit weights cross in shared memory
+      if (!units || this.task!.layers[0] <= last - 1) return { weights };
+      const values = new Float32Array(new SharedArrayBuffer(units.size * 4));
+      values.set(units.dataSync() as Float32Array);
+      return { weights, units: { values, shape: units.shape } };
     } finally {
-      tf.dispose([labels, rowLabels]);
+      tf.dispose([labels, rowLabels, ...(units ? [units] : [])]);
       fwd.dispose();
     }
   }
 
-  /** An earlier stage: its layers' gradients of micro-batch m from the last stage's row weights. Frees `fwd`. */
-  backward(fwd: CopyForward, weights: Float32Array): void {
+  /**
+   * An earlier stage: its layers' gradients of micro-batch m — the blocks with their own heads from
+   * their losses, the last block's layers from the last stage's `weights` (undefined where the stage
+   * {@link waitsForLoss} not). Frees `fwd`.
+   */
+  backward(m: number, fwd: CopyForward, weights: RowWeights | undefined): void {
+    const labels = this.labels(m);
+    const units = weights?.units ? tf.tensor(weights.units.values, weights.units.shape) : undefined;
     try {
       const traces = fwd.traces.filter((tr) => tr.kind === 'lr');
-      if (traces.length) this.add(noisyGradients(traces, weights));
+      this.add(blockGradients(this.net, fwd, traces, labels, this.blocks(m), () => {
+        check(weights !== undefined, () => 'pipeline: a stage of the last block ran before the last stage\'s weights came');
+        return { rows: weights!.weights, ...(units ? { units } : {}) };
+      }));
     } finally {
+      tf.dispose([labels, ...(units ? [units] : [])]);
       fwd.dispose();
     }
   }

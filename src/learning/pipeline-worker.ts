@@ -52,7 +52,7 @@ try {
   let done = 0;
   const early: Activation[] = [];
   const waiting = new Map<number, CopyForward>();
-  const weightsFirst = new Map<number, Float32Array>();
+  const weightsFirst = new Map<number, RowWeights>();
 
   const fail = (err: unknown) => {
     if (failed) return;
@@ -83,16 +83,22 @@ try {
     }
     if (ports.weightsOut) {
       const weights = stage.finish(a.m, fwd);
-      for (const p of ports.weightsOut) p.postMessage({ step: a.step, m: a.m, weights } satisfies RowWeights);
+      for (const p of ports.weightsOut) p.postMessage({ step: a.step, m: a.m, ...weights } satisfies RowWeights);
       // stage 0 is the calling thread, asleep on the signal
       wake();
+      completed();
+      return;
+    }
+    // a stage whose blocks all end in their own heads needs nothing from the last stage
+    if (!stage.waitsForLoss()) {
+      stage.backward(a.m, fwd, undefined);
       completed();
       return;
     }
     const w = weightsFirst.get(a.m);
     if (w) {
       weightsFirst.delete(a.m);
-      stage.backward(fwd, w);
+      stage.backward(a.m, fwd, w);
       completed();
     } else waiting.set(a.m, fwd);
   };
@@ -129,13 +135,14 @@ try {
   ports.weightsIn?.on('message', (r: RowWeights) => {
     if (!task || r.step !== task.step) return;
     guarded(() => {
+      if (!stage.waitsForLoss()) return;
       const fwd = waiting.get(r.m);
       if (!fwd) {
-        weightsFirst.set(r.m, r.weights);
+        weightsFirst.set(r.m, r);
         return;
       }
       waiting.delete(r.m);
-      stage.backward(fwd, r.weights);
+      stage.backward(r.m, fwd, r);
       completed();
     });
   });

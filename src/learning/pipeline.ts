@@ -195,11 +195,12 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
     threads.forEach((th, i) => {
       const [from, to] = layers![i + 1]!;
       const params = network.layers.slice(from, to).flatMap((l) => Object.values(l.params).map((v) => ({ name: names.get(v)!, values: (v.dataSync() as Float32Array).slice() })));
-      const task: StageTask = { ...common, layers: layers![i + 1]!, labels: i === threads.length - 1 ? labels.slice() : new Int32Array(0), params };
+      const task: StageTask = { ...common, layers: layers![i + 1]!, labels: labels.slice(), params };
       th.control.postMessage(task, [task.labels.buffer, ...params.map((p) => p.values.buffer)] as ArrayBuffer[]);
     });
     const stage = stage0;
-    stage.begin({ ...common, layers: layers[0]!, labels: new Int32Array(0), params: [] });
+    stage.begin({ ...common, layers: layers[0]!, labels, params: [] });
+    const waits = stage.waitsForLoss();
     const pending = new Map<number, CopyForward>();
     const results: (StageResult | undefined)[] = threads.map(() => undefined);
     let backwardDone = 0;
@@ -208,11 +209,11 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
     const drain = () => {
       for (let r = receiveMessageOnPort(weightsIn0); r; r = receiveMessageOnPort(weightsIn0)) {
         const w = r.message as RowWeights;
-        if (w.step !== step) continue;
+        if (w.step !== step || !waits) continue;
         const fwd = pending.get(w.m);
         if (!fwd) throw new SpikelrError(`pipeline: row weights for micro-batch ${w.m}, which stage 0 has not run`);
         pending.delete(w.m);
-        stage.backward(fwd, w.weights);
+        stage.backward(w.m, fwd, w);
         backwardDone++;
       }
       threads.forEach((th, i) => {
@@ -234,9 +235,14 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
         } finally {
           x.dispose();
         }
-        pending.set(m, fwd);
         toStage1.postMessage(packActivation(step, m, fwd.output));
         fwd.output.dispose();
+        if (waits) pending.set(m, fwd);
+        else {
+          // stage 0's blocks end in their own heads: its gradients need nothing from the last stage
+          stage.backward(m, fwd, undefined);
+          backwardDone++;
+        }
         drain();
       }
       while (backwardDone < M || results.some((r) => r === undefined)) {

@@ -27,5 +27,7 @@ export type { FlattenSpec } from './layers/flatten.js';
 export { LEARNABLE } from './layers/common.js';
 export type { Learnable } from './layers/common.js';
 export type { Layer, LayerKind as LayerKindDefinition, BuildContext, ParamTensors } from './layers/types.js';
-export { layerFromRecord, layerName, buildLayer, currentShapeOf, layerKindOf, LAYER_KINDS, LAYER_KINDS_BY_NAME } from './layers/registry.js';
+export { layerFromRecord, layerName, withLocalHead, buildLayer, currentShapeOf, layerKindOf, LAYER_KINDS, LAYER_KINDS_BY_NAME } from './layers/registry.js';
 export type { LayerSpec, LayerKindName as LayerKind } from './layers/registry.js';
+export { blockEnds, headCrossEntropy, localHeadStep, localHeadLogits, LOCAL_HEAD_PARAMS } from './layers/local-head.js';
+export type { LocalHeadSpec } from './layers/local-head.js';

@@ -108,6 +108,11 @@ export class Network {
       throw err;
     }
     this.layers = layers;
+    const last = layers[layers.length - 1]!;
+    if (last.localHead) {
+      layers.forEach(disposeLayer);
+      throw new SpikelrError(`network: the last layer '${last.name}' has a local head; the network's own loss trains the last block, so put heads on the layers that end the blocks before it`);
+    }
   }
 
   get outputShape(): readonly number[] {

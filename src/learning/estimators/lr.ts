@@ -19,24 +19,25 @@
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, checkOneOf, checkPositive, SpikelrError } from '../../errors.js';
 import { noiseFromRecord, parseNoise, type EscapeNoise } from '../../neurons/noise.js';
-import { stateTensors, type Coefficients, type NeuronModel, type NeuronState } from '../../neurons/model.js';
-import { modelOf, type NeuronParams } from '../../neurons/registry.js';
-import { currentShapeOf } from '../../sim/layer.js';
-import { sumToLast } from '../../sim/layers/common.js';
+import { stateTensors, type NeuronState } from '../../neurons/model.js';
+import { modelOf } from '../../neurons/registry.js';
 import { meanReadoutOutput, meanReadoutPlan } from '../../sim/loop.js';
 import { weightedSteps } from '../../sim/weighted-steps.js';
 import type { Network } from '../../sim/network.js';
 import { freshSeed, streamKey } from '../../sim/random.js';
 import { copyForward, meanReadoutTrace, type CopyForward, type CopyForwardOptions, type LayerTrace, type ScoreKind } from '../forward.js';
 import { addInto } from '../running-sum.js';
-import { checkDifferentiable, type RowLoss } from '../losses.js';
+import type { RowLoss } from '../losses.js';
 import type { Batch, Estimator, Method } from './types.js';
 import type { TrainConfig } from '../../cli/config.js';
 import { ratePenalty, regularizersOf } from '../regularizers.js';
-import { copyPlan, groupCount, groupOf, type CopyPlan, type Sampling } from '../sampling.js';
+import { copyPlan, groupCount, type CopyPlan, type Sampling } from '../sampling.js';
 
-export const BASELINES = ['none', 'loo', 'noise-free'] as const;
-export type Baseline = (typeof BASELINES)[number];
+import { BASELINES, copyLabels, layerGradients, readoutGradients, readoutSeeds, rowWeights, type Baseline } from './lr-gradients.js';
+import { blockGradients, headLayers, LOCAL_CREDITS, meanReadoutCredit, type LocalCredit } from './lr-blocks.js';
+
+export { BASELINES, copyLabels, noisyGradients, readoutGradients, rowWeights, type Baseline } from './lr-gradients.js';
+export { blockGradients, headLayers, LOCAL_CREDITS, meanReadoutCredit, type FinalWeights, type LocalCredit } from './lr-blocks.js';
 
 export interface LRConfig {
   /** Noise copies K per sample. */
@@ -71,7 +72,16 @@ export interface LRConfig {
    * 'auto': ⌈√T⌉. Default: one pass over all steps.
    */
   readonly timeChunk?: number | 'auto';
+  /**
+   * How a layer read by a linear map of its time mean (a local head, or a readout read by its mean)
+   * weights its scores (unit-credit.ts): 'loss' (default), every unit by its block's loss L − b — exact
+   * LR of the block's expected loss, with the whole layer's noise in each unit's estimate; 'unit',
+   * each unit by its own linearised share of that loss — far less variance, exact for a loss linear
+   * in the mean (the recipe's choice: `--local-credit`).
+   */
+  readonly localCredit?: LocalCredit;
 }
+
 
 export type { Batch, GradientEstimate, EstimateOptions, Estimator } from './types.js';
 
@@ -87,10 +97,12 @@ export interface Resolved {
   readonly sampling: Sampling;
   readonly qmcGroup?: number;
   readonly timeChunk?: number | 'auto';
+  readonly localCredit: LocalCredit;
 }
 
 export function validate(config: LRConfig): Resolved {
-  checkKeys('likelihoodRatio', config, ['copies', 'noise', 'score', 'baseline', 'sampling', 'qmcGroup', 'signScores', 'coupled', 'layerwise', 'timeChunk']);
+  checkKeys('likelihoodRatio', config, ['copies', 'noise', 'score', 'baseline', 'sampling', 'qmcGroup', 'signScores', 'coupled', 'layerwise', 'timeChunk', 'localCredit']);
+  checkOneOf('likelihoodRatio', 'localCredit', config.localCredit ?? 'loss', LOCAL_CREDITS);
   if (config.timeChunk !== undefined && config.timeChunk !== 'auto') checkInteger('likelihoodRatio', "timeChunk (steps per chunk, or 'auto')", config.timeChunk, 1);
   checkInteger('likelihoodRatio', 'copies', config.copies, 1);
   const plan = copyPlan(config.copies, config.sampling ?? 'mc', config.qmcGroup);
@@ -112,7 +124,7 @@ export function validate(config: LRConfig): Resolved {
   }
   return {
     plan, score, baseline, signScores: config.signScores ?? false, noise: config.noise, coupled: config.coupled,
-    layerwise: config.layerwise, sampling: plan.sampling, qmcGroup: config.qmcGroup, ...(config.timeChunk !== undefined ? { timeChunk: config.timeChunk } : {}),
+    layerwise: config.layerwise, sampling: plan.sampling, qmcGroup: config.qmcGroup, localCredit: config.localCredit ?? 'loss', ...(config.timeChunk !== undefined ? { timeChunk: config.timeChunk } : {}),
   };
 }
 
@@ -127,126 +139,6 @@ export function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNo
   return net.layers.map((l) => map[l.name]);
 }
 
-/**
- * Per-row weights (L_r − b_r)/(K·B) from per-row losses `[K·B]`; coupled: every row of copy k
- * gets (L̄_k − b_k)/K with L̄_k the copy's mean loss over its rows.
- */
-export function rowWeights(losses: Float32Array, plan: CopyPlan, batch: number, baseline: Baseline, noiseFree: Float32Array | undefined, coupled: boolean): Float32Array {
-  const K = plan.copies;
-  if (coupled) {
-    // one "sample" per copy: its mean loss over all rows, then every row of the copy shares its weight
-    const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / batch;
-    const copyLoss = Float32Array.from({ length: K }, (_, k) => mean(losses.subarray(k * batch, (k + 1) * batch)));
-    const perCopy = rowWeights(copyLoss, plan, 1, baseline, noiseFree ? Float32Array.of(mean(noiseFree)) : undefined, false);
-    const w = new Float32Array(K * batch);
-    perCopy.forEach((v, k) => w.fill(v, k * batch, (k + 1) * batch));
-    return w;
-  }
-  const w = new Float32Array(K * batch);
-  const groups = groupCount(plan);
-  for (let b = 0; b < batch; b++) {
-    const groupSums = new Float64Array(groups);
-    const groupSizes = new Float64Array(groups);
-    let total = 0;
-    for (let k = 0; k < K; k++) {
-      const g = groupOf(plan, k);
-      groupSums[g]! += losses[k * batch + b]!;
-      groupSizes[g]! += 1;
-      total += losses[k * batch + b]!;
-    }
-    for (let k = 0; k < K; k++) {
-      const g = groupOf(plan, k);
-      const base =
-        baseline === 'loo' ? (total - groupSums[g]!) / (K - groupSizes[g]!) : baseline === 'noise-free' ? noiseFree![b]! : 0;
-      w[k * batch + b] = (losses[k * batch + b]! - base) / (K * batch);
-    }
-  }
-  return w;
-}
-
-/** Broadcasts per-row weights `[R]` against `[R, …N]`. */
-function rowColumn(w: tf.Tensor, like: tf.Tensor): tf.Tensor {
-  return tf.reshape(w, [w.shape[0]!, ...like.shape.slice(1).map(() => 1)]);
-}
-
-/** Sums `[T·K·B, …]` rows over copies to `[T·B, …]` (the input was shared by all copies). */
-function contractCopies(g: tf.Tensor, steps: number, copies: number, batch: number): tf.Tensor {
-  return tf.tidy(() => tf.reshape(tf.sum(tf.reshape(g, [steps, copies, batch, ...g.shape.slice(1)]), 1), [steps * batch, ...g.shape.slice(1)]));
-}
-
-/**
- * Gradients of one trained layer from its trace and weighted seeds. The neuron model's reverse
- * filter runs backwards in time one step at a time: each step's terms go into running sums at once
- * and only the input-current adjoint, summed over copies, is kept for the layer's own map (its
- * local VJP) — so the working memory is one step of the copies plus T steps of the (K times
- * smaller) contracted adjoint. `carry`: the filter's carry from the step after the trace (the next
- * time chunk; consumed); the carry at its first step is returned for the chunk before.
- */
-function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, carry?: readonly tf.Tensor[]): { gradients: Map<tf.Variable, tf.Tensor>; carry: readonly tf.Tensor[] | undefined } {
-  const layer = tr.layer;
-  const neuron = layer.neuron!;
-  const model = modelOf(neuron) as NeuronModel<NeuronParams>;
-  const steps = tr.regenerate ? tr.steps : tr.seeds.length;
-  const copies = tr.rows / tr.inputRows;
-  const weigh = (s: tf.Tensor) => (weights ? tf.mul(rowColumn(weights, s), s) : s);
-  const coefficients = layer.coefficients as Coefficients;
-  const contracted: tf.Tensor[] = new Array(steps);
-  // per-neuron coefficient terms (summed over rows at the end) and recurrent-weight gradients
-  const sums: Record<string, tf.Tensor> = {}, recurrentSums: Record<string, tf.Tensor> = {};
-  // LIF and the readout without learned coefficients, gates or recurrence: one kernel a step (wasm)
-  const fused = !tr.regenerate && !coefficients['noiseScale'] && !layer.recurrentVjp
-    ? model.fusedAdjoint?.(neuron, { learned: tr.learned, coefficients, gated: tr.trace.has('open') })
-    : undefined;
-  for (let t = steps - 1; t >= 0; t--) {
-    if (fused) {
-      const r = fused(tr.seeds[t]!, weights, carry?.[0], tr.inputRows);
-      if (carry) tf.dispose([...carry]);
-      carry = [r.lambda];
-      contracted[t] = r.contracted;
-      continue;
-    }
-    const kept = tf.tidy(() => {
-      const regenerated = tr.regenerate?.(t);
-      const seed = weigh(regenerated ? regenerated.seed : tr.seeds[t]!);
-      const step = model.adjoint(neuron, { t, seed, trace: tr.trace, carry, coefficients, learned: tr.learned });
-      const current = step.current;
-      const terms: Record<string, tf.Tensor> = { ...step.coefficients };
-      const sigmaSeed = regenerated ? regenerated.sigmaSeed : tr.sigmaSeeds[t];
-      // σ only sets each step's firing probability: no filtering through the dynamics
-      if (coefficients['noiseScale'] && sigmaSeed) terms['noiseScale'] = weigh(sigmaSeed);
-      return {
-        carry: step.carry.map((c) => c.clone()),
-        contracted: copies > 1 ? tf.sum(tf.reshape(current, [copies, tr.inputRows, ...current.shape.slice(1)]), 0) : current.clone(),
-        terms,
-        recurrent: layer.recurrentVjp?.(tr.trace.at('spikes', t - 1), step.recurrent ?? current) ?? {},
-      };
-    });
-    if (carry) tf.dispose([...carry]);
-    carry = kept.carry;
-    contracted[t] = kept.contracted;
-    for (const [name, term] of Object.entries(kept.terms)) sums[name] = addInto(sums[name], term);
-    for (const [name, term] of Object.entries(kept.recurrent)) recurrentSums[name] = addInto(recurrentSums[name], term);
-  }
-  const out = new Map<tf.Variable, tf.Tensor>();
-  tf.tidy(() => {
-    // a VJP is linear in its adjoint: with the same input at every step, Σ_t VJP(x; ĝ_t) = VJP(x; Σ_t ĝ_t)
-    const g = tr.constantInput ? tf.addN(contracted) : tf.reshape(tf.stack(contracted), [steps * tr.inputRows, ...currentShapeOf(layer)]);
-    const set = (v: tf.Variable | undefined, grad: tf.Tensor) => v && out.set(v, tf.keep(grad));
-    // the local VJP of the layer's own map
-    for (const [name, grad] of Object.entries(layer.vjp(tr.input, g))) set(layer.params[name], grad);
-    for (const [name, sum] of Object.entries(recurrentSums)) set(layer.params[name], sum.clone());
-    for (const [name, sum] of Object.entries(sums)) set(layer.params[name], sumToLast(sum));
-  });
-  tf.dispose([...contracted, ...Object.values(sums), ...Object.values(recurrentSums)]);
-  return { gradients: out, carry };
-}
-
-/** A layer's gradients from a whole run's trace (no chunk after it). */
-function traceGradients(tr: LayerTrace, weights: tf.Tensor | undefined): Map<tf.Variable, tf.Tensor> {
-  const r = layerGradients(tr, weights);
-  if (r.carry) tf.dispose([...r.carry]);
-  return r.gradients;
-}
 
 interface PassResult {
   readonly gradients: Map<tf.Variable, tf.Tensor>;
@@ -302,42 +194,6 @@ function finiteLosses(losses: tf.Tensor): { readonly values: Float32Array; reado
   return { values, mean: values.reduce((a, b) => a + b, 0) / values.length };
 }
 
-/** The labels of each row of a pass with `copies` copies per sample (copy-major). */
-export function copyLabels(labels: tf.Tensor, copies: number): tf.Tensor {
-  return copies > 1 ? tf.tidy(() => tf.tile(labels, [copies])) : labels.clone();
-}
-
-/** Gradients of the noisy layers' traces for row weights `w` (`[K·B]`). */
-export function noisyGradients(traces: readonly LayerTrace[], w: Float32Array): Map<tf.Variable, tf.Tensor> {
-  const gradients = new Map<tf.Variable, tf.Tensor>();
-  const weights = tf.tensor1d(w);
-  try {
-    for (const tr of traces) for (const [v, g] of traceGradients(tr, weights)) gradients.set(v, g);
-  } finally {
-    weights.dispose();
-  }
-  return gradients;
-}
-
-/**
- * Gradients of a deterministic readout (the last layer) of a pass whose output is `output`: its
- * filter seeded with the exact ∂(scale · mean loss)/∂u_t — the loss's own derivative, local to it.
- */
-export function readoutGradients(trace: LayerTrace, output: tf.Tensor, loss: RowLoss, rowLabels: tf.Tensor, scale = 1): Map<tf.Variable, tf.Tensor> {
-  const dOut = readoutSeeds(trace.layer.name, output, loss, rowLabels, scale * (trace.seedScale ?? 1));
-  trace.seeds = tf.unstack(dOut);
-  dOut.dispose();
-  return traceGradients(trace, undefined);
-}
-
-/** ∂(scale · mean loss)/∂output `[T, rows, …]`: what a deterministic readout's filter is seeded with. */
-function readoutSeeds(name: string, output: tf.Tensor, loss: RowLoss, rowLabels: tf.Tensor, scale: number): tf.Tensor {
-  checkDifferentiable(loss, 'lr', `its deterministic readout '${name}' learns by the loss's derivative; end the network in a spiking output layer (noisy, so LR estimates its gradient too)`);
-  return tf.tidy(() => {
-    const d = tf.grad((o: tf.Tensor) => tf.mean(loss(o, rowLabels)))(output);
-    return scale === 1 ? d : tf.mul(d, scale);
-  });
-}
 
 function pass(
   net: Network, batch: Batch, loss: RowLoss, seed: number, c: Resolved, plan: CopyPlan, noise: readonly (EscapeNoise | undefined)[],
@@ -347,18 +203,32 @@ function pass(
   if (chunk) return chunkedPass(net, batch, loss, seed, c, plan, noise, which, cleanLoss, chunk);
   const { input, labels } = batch;
   const B = input.shape[0]!;
-  const fwd = copyForward(net, input, { plan, noise, score: c.score, signScores: c.signScores, seed, train: true, constantInput: batch.constantInTime === true, meanOutput: loss.timeMean === true });
+  const heads = headLayers(net);
+  const fwd = copyForward(net, input, {
+    plan, noise, score: c.score, signScores: c.signScores, seed, train: true, constantInput: batch.constantInTime === true, meanOutput: loss.timeMean === true,
+    ...(heads.length ? { taps: new Set(heads) } : {}),
+  });
   const rowLabels = copyLabels(labels, fwd.rows / B);
+  let units: tf.Tensor | undefined;
   try {
     const losses = rowLosses(fwd, loss, rowLabels, net.layers.length - 1);
-    const gradients = new Map<tf.Variable, tf.Tensor>();
+    const weightsOf = (l: Float32Array) => passWeights(net, l, c, plan, B, cleanLoss);
     const lrTraces = which === 'local' ? [] : fwd.traces.filter((t) => t.kind === 'lr');
-    if (lrTraces.length) for (const [v, g] of noisyGradients(lrTraces, passWeights(net, losses.values, c, plan, B, cleanLoss))) gradients.set(v, g);
-    if (which !== 'lr') {
-      for (const tr of fwd.traces.filter((t) => t.kind === 'local')) for (const [v, g] of readoutGradients(tr, fwd.output, loss, rowLabels)) gradients.set(v, g);
+    const gradients = blockGradients(net, fwd, lrTraces, labels, { credit: c.localCredit, plan, batch: B, weightsOf, trainHeads: which !== 'lr' }, (unit) => {
+      units = unit ? meanReadoutCredit(net, fwd, loss, rowLabels, plan, B) : undefined;
+      return { rows: weightsOf(losses.values), ...(units ? { units } : {}) };
+    });
+    try {
+      if (which !== 'lr') {
+        for (const tr of fwd.traces.filter((t) => t.kind === 'local')) for (const [v, g] of readoutGradients(tr, fwd.output, loss, rowLabels)) gradients.set(v, g);
+      }
+    } catch (err) {
+      gradients.forEach((g) => g.dispose());
+      throw err;
     }
     return { gradients, loss: losses.mean };
   } finally {
+    units?.dispose();
     rowLabels.dispose();
     fwd.dispose();
   }
@@ -547,6 +417,12 @@ export function likelihoodRatio(config: LRConfig): Estimator {
       checkPositive('lr', 'sigmaScale', scale);
       check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B,
         () => `lr: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
+      if (headLayers(net).length) {
+        // what a block's weights need that only the network's own loss has
+        check(c.baseline !== 'noise-free', () => "lr: local heads (local losses) take the leave-one-out baseline or none; the noise-free baseline is the network's loss, not a block's (use --baseline loo)");
+        check(chunkSteps(c.timeChunk, batch.input.shape[1]!) === undefined, () => 'lr: local heads (local losses) do not run in time chunks yet; drop --time-chunk or the local losses');
+        check(regularizersOf(loss).length === 0, () => 'lr: local heads (local losses) with a rate regulariser are not supported yet: a block\'s penalty would need its own weighting; drop --regularizer or the local losses');
+      }
       const noise = noisePerLayer(net, c.noise).map((n) => (n && scale !== 1 ? { ...n, sigma: n.sigma * scale } : n));
       // the noise-free loss is the same for every layer-wise pass: computed once, when first needed
       let clean: Float32Array | undefined;
@@ -592,10 +468,11 @@ export const lrMethod = {
   defaults: { hidden: [500], beta: 0.9, readoutBeta: 0.9, steps: 10, encoding: 'direct', learningRate: 1e-3, schedule: 'cosine', batchSize: 100, epochs: 5 },
   samples: 'copies',
   trainsWithNoise: true,
+  localLosses: { auto: true },
   estimator: (c) => likelihoodRatio(lrConfigOf(c)),
 } satisfies Method;
 
 /** The LR configuration of a training config's keys. */
 export function lrConfigOf(c: TrainConfig): LRConfig {
-  return { copies: c.copies, noise: parseNoise(c.noise), score: c.score, baseline: c.baseline, sampling: c.sampling, ...(c.timeChunk !== null ? { timeChunk: c.timeChunk } : {}) };
+  return { copies: c.copies, noise: parseNoise(c.noise), score: c.score, baseline: c.baseline, sampling: c.sampling, localCredit: c.localCredit, ...(c.timeChunk !== null ? { timeChunk: c.timeChunk } : {}) };
 }

@@ -55,5 +55,10 @@ export interface Method {
   readonly trainsWithNoise?: boolean;
   /** What the method asks of the loss, checked before a run starts: LR needs nothing, BPTT a derivative. */
   readonly needs?: (config: TrainConfig) => { readonly derivative: boolean; readonly instead: string };
+  /**
+   * The method trains blocks of a network with local heads on their own losses (absent: it cannot);
+   * `auto`: the config's localLosses 'auto' turns them on for a network of two or more hidden layers.
+   */
+  readonly localLosses?: { readonly auto: boolean };
   estimator(config: TrainConfig): Estimator;
 }

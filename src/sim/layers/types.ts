@@ -8,6 +8,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { NeuronParams } from '../../neurons/registry.js';
 import type { Decorrelator } from './decorrelation.js';
 import type { NirLayerContext, NirLayerExport } from '../nir/types.js';
+import type { LocalHeadSpec } from './local-head.js';
 
 /** Gradients or tangents of a layer's parameters, keyed by parameter name. */
 export type ParamTensors = Readonly<Record<string, tf.Tensor | undefined>>;
@@ -71,6 +72,11 @@ export interface Layer {
   readonly decorrelation?: Decorrelator;
   /** Fixed tensors the layer owns (a graph's normalised adjacency); freed with the network. */
   readonly constants?: Readonly<Record<string, tf.Variable>>;
+  /**
+   * A local head on the layer's time-mean output (its parameters `localWeight`, `localBias` are in
+   * `params`): the layer ends a block trained on the head's loss (local-head.ts).
+   */
+  readonly localHead?: LocalHeadSpec;
   /** Recurrent currents from the previous step's output, `[B, …output] → [B, …current]`. */
   recurrentCurrents?(previous: tf.Tensor): tf.Tensor;
   /** VJP of the recurrent input for the recurrent parameters, one step: `previous` `[R, …out]`, `g` `[R, …current]`. */
