@@ -11,6 +11,7 @@ import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { atan, surrogateByName, surrogateSpike, type Surrogate } from '../../neurons/surrogate.js';
 import { meanReadout, outputField, passLayers, population, timeLoop } from '../../sim/loop.js';
 import type { Network } from '../../sim/network.js';
+import { headCrossEntropy, localHeadLogits, type Layer } from '../../sim/layer.js';
 import type { Estimator, Method } from './types.js';
 import { ratePenalty, regularizersOf } from '../regularizers.js';
 import { checkDifferentiable } from '../losses.js';
@@ -57,9 +58,20 @@ export function differentiableRun(
     readonly meanOutput?: boolean;
     /** The previous spike enters each neuron's own state update without gradient (BPTTConfig.detachReset). */
     readonly detachReset?: boolean;
+    /**
+     * Local losses: each layer with a local head (not the last) hands its head the time mean of its
+     * output, collected here, and the next layer its output without gradient, so that no gradient
+     * crosses from one block into the one before (local BPTT inside each block).
+     */
+    readonly heads?: { layer: Layer; mean: tf.Tensor }[];
   } = {},
 ): tf.Tensor {
   const { hidden } = o;
+  const ends = (layer: Layer, isLast: boolean, output: tf.Tensor): { output: tf.Tensor } => {
+    if (!o.heads || !layer.localHead || isLast) return { output };
+    o.heads.push({ layer, mean: tf.mean(output, 0) });
+    return { output: stopGradient(output) };
+  };
   // truncation at T or beyond cuts nothing
   const truncate = o.truncate !== undefined && o.truncate < input.shape[1]! ? o.truncate : undefined;
   const batch = input.shape[0]!;
@@ -79,7 +91,7 @@ export function differentiableRun(
       const spikes = sequence(currents, o.surrogate!, o.detachReset === true);
       const output = tf.reshape(spikes, [currents.shape[0]!, rows, ...layer.outputShape]);
       if (hidden && !isLast) hidden.push({ name: layer.name, spikes: output });
-      return { output };
+      return ends(layer, isLast, output);
     }
     const fire: Fire = spiking ? (u, threshold) => spike(tf.sub(u, threshold)) : model.fire(neuron, undefined, 0);
     const field = outputField(neuron);
@@ -99,7 +111,7 @@ export function differentiableRun(
     });
     const output = tf.stack(outs);
     if (hidden && spiking && !isLast) hidden.push({ name: layer.name, spikes: output });
-    return { output };
+    return ends(layer, isLast, output);
   }, { tape: true, constantInput: o.constantInput === true }).output;
 }
 
@@ -129,15 +141,19 @@ export function bptt(config: BPTTConfig = {}): Estimator {
       checkDifferentiable(loss, 'bptt', NO_DERIVATIVE);
       const vars = deterministicParameters(net);
       const regs = regularizersOf(loss);
+      const local = net.layers.some((l, i) => l.localHead && i < net.layers.length - 1);
       const objective = () => {
         const hidden: { name: string; spikes: tf.Tensor }[] = [];
+        const heads: { layer: Layer; mean: tf.Tensor }[] = [];
         const out = differentiableRun(net, batch.input, spike, {
           ...(config.truncate !== undefined ? { truncate: config.truncate } : {}), ...(regs.length ? { hidden } : {}), constantInput: batch.constantInTime === true,
-          ...(config.smooth ? {} : { surrogate }), meanOutput: loss.timeMean === true, detachReset: config.detachReset === true,
+          ...(config.smooth ? {} : { surrogate }), meanOutput: loss.timeMean === true, detachReset: config.detachReset === true, ...(local ? { heads } : {}),
         });
         const rows = loss(out, batch.labels);
         const penalty = regs.length ? ratePenalty(hidden, regs) : undefined;
-        return tf.mean(penalty ? tf.add(rows, penalty) : rows) as tf.Scalar;
+        // each block's head adds its own loss; the blocks share no gradient, so each learns from its own
+        const total = heads.reduce((sum, h) => tf.add(sum, headCrossEntropy(localHeadLogits(h.layer, h.mean), batch.labels)), penalty ? tf.add(rows, penalty) : rows);
+        return tf.mean(total) as tf.Scalar;
       };
       const { value, grads } = tf.variableGrads(objective, vars);
       const lossValue = value.dataSync()[0]!;
@@ -155,5 +171,7 @@ export const bpttMethod = {
   description: 'surrogate-gradient backpropagation through time (the baseline)',
   defaults: {},
   needs: () => ({ derivative: true, instead: NO_DERIVATIVE }),
+  // local BPTT inside each block, for comparison with the forward-only learners' local losses (not by default)
+  localLosses: { auto: false },
   estimator: (c) => bptt({ surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula), ...(c.truncate !== null ? { truncate: c.truncate } : {}), detachReset: c.detachReset }),
 } satisfies Method;
