@@ -172,13 +172,42 @@ export interface StepsOptions {
    * so what it holds on to it keeps (tf.keep).
    */
   readonly observe?: (layer: number, t: number, input: tf.Tensor, output: tf.Tensor) => void;
+  /**
+   * Local losses: layer i → time weights w `[T]`; the result's `taps` holds Σ_t w_t out_t `[B, …out]`
+   * of each such layer and, for each activity direction k on it, Σ_t w_t ∂out_t along k.
+   */
+  readonly taps?: ReadonlyMap<number, readonly number[]>;
+  /** Activity directions whose tangent ends at their own layer (a block's end): nothing after it sees them. */
+  readonly stops?: ReadonlySet<number>;
+}
+
+/** A tapped layer's weighted time sum and, by direction, its tangent (StepsOptions.taps). */
+export interface Tap {
+  readonly sum: tf.Tensor;
+  readonly tangents: Map<number, tf.Tensor>;
 }
 
 export function tangentSteps(
   net: Network, input: tf.Tensor, directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[], surrogate: Surrogate, o: StepsOptions = {},
-): { output: tf.Tensor; tangents: tf.Tensor } {
+): { output: tf.Tensor; tangents: tf.Tensor; taps: Map<number, Tap> } {
   const [batch, steps] = input.shape as [number, number];
   const K = directions.length;
+  const taps = new Map<number, Tap>([...(o.taps?.keys() ?? [])].map((i) => [i, { sum: undefined as unknown as tf.Tensor, tangents: new Map() }]));
+  const tapInto = (i: number, t: number, out: tf.Tensor, dOut: readonly (tf.Tensor | undefined)[]) => {
+    const tap = taps.get(i);
+    if (!tap) return;
+    const w = o.taps!.get(i)![t]!;
+    const add = (sum: tf.Tensor | undefined, x: tf.Tensor) => tf.keep(sum ? tf.add(sum, tf.mul(w, x)) : tf.mul(w, x));
+    const before = tap.sum;
+    (tap as { sum: tf.Tensor }).sum = add(before, out);
+    before?.dispose();
+    o.currentTangents?.layers.forEach((layer, k) => {
+      if (layer !== i || !dOut[k]) return;
+      const previous = tap.tangents.get(k);
+      tap.tangents.set(k, add(previous, dOut[k]!));
+      previous?.dispose();
+    });
+  };
   const derivative = (x: tf.Tensor) => surrogate.derivative(x);
   for (const l of net.layers) check(l.jvp !== undefined, () => noTangent(l));
   // tangents in the form each layer's jvp takes them every step (a decorrelated layer fuses Rᵀ dW once)
@@ -248,6 +277,9 @@ export function tangentSteps(
         o.observe?.(i, t, layerInput, next[field]!);
         x = next[field]!;
         dx = dNext.map((d) => d[field]);
+        tapInto(i, t, x, dx);
+        // a direction that ends its block here reaches no later layer
+        dx = dx.map((d, k) => (o.stops?.has(k) && o.currentTangents?.layers[k] === i ? undefined : d));
         nextStates.push(next);
         nextTangents.push(dNext);
       });
@@ -270,7 +302,7 @@ export function tangentSteps(
   const output = tf.stack(outs);
   const stacked = tf.tidy(() => (K > 0 ? tf.stack(dOuts.map((d) => tf.stack(d))) : tf.zeros([0, ...output.shape])));
   tf.dispose([...outs, ...dOuts.flat()]);
-  return { output, tangents: stacked };
+  return { output, tangents: stacked, taps };
 }
 
 /**

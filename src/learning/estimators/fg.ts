@@ -22,12 +22,13 @@ import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, checkOneOf, checkPositive, show } from '../../errors.js';
 import { sampleNoise } from '../../neurons/noise.js';
 import { atan, surrogateByName, type Surrogate } from '../../neurons/surrogate.js';
-import { currentShapeOf } from '../../sim/layer.js';
+import { currentShapeOf, LOCAL_HEAD_PARAMS, localHeadStep } from '../../sim/layer.js';
 import type { Network } from '../../sim/network.js';
 import { freshSeed, streamKey } from '../../sim/random.js';
 import { checkDifferentiable, type RowLoss } from '../losses.js';
 import { addInto } from '../running-sum.js';
-import { directionalDerivatives, lossTangents, tangentSteps } from '../tangent.js';
+import { directionalDerivatives, lossTangents, tangentSteps, type Tap } from '../tangent.js';
+import { headLayers } from './lr-blocks.js';
 import { deterministicParameters, differentiableRun } from './bptt.js';
 import type { Batch, Estimator, GradientEstimate, Method } from './types.js';
 import type { TrainConfig } from '../../cli/config.js';
@@ -135,7 +136,7 @@ export function forwardGradient(config: FGConfig): Estimator {
     const [B, T] = batch.input.shape as [number, number];
     // a layer's coefficients and in-cell recurrent weights are not reached through its currents
     for (const l of net.layers) {
-      const unreached = Object.keys(l.params).filter((n) => n !== 'noiseScale' && !l.buffers?.includes(n) && !l.mapParams.includes(n) && !(n === 'recurrent' && l.recurrentVjp && l.recurrentCurrents));
+      const unreached = Object.keys(l.params).filter((n) => n !== 'noiseScale' && !l.buffers?.includes(n) && !l.mapParams.includes(n) && !(n === 'recurrent' && l.recurrentVjp && l.recurrentCurrents) && !(l.localHead && (LOCAL_HEAD_PARAMS as readonly string[]).includes(n)));
       check(unreached.length === 0, () => `fg-activity: layer '${l.name}' learns ${unreached.join(', ')}, which activity perturbation does not reach (it perturbs the currents a layer's map and recurrent weights produce); use fg (weights) or lr`);
     }
     const constantInput = batch.constantInTime === true && T > 1;
@@ -149,20 +150,29 @@ export function forwardGradient(config: FGConfig): Estimator {
     // the directions of each perturbed layer, by layer index
     const streamsOf = new Map<number, number[]>();
     streams.forEach((s, j) => streamsOf.set(s.index, [...(streamsOf.get(s.index) ?? []), j]));
+    // local losses: a direction on a layer with a head ends there, and the head's loss gives its derivative
+    const heads = new Set(headLayers(net));
+    const stops = new Set(streams.flatMap((s, j) => (heads.has(s.index) ? [j] : [])));
     // pass 1, step-major (flat in T): the loss and every direction's derivative, split by sample
-    const { output, tangents } = tangentSteps(net, batch.input, streams.map(() => new Map()), surrogate, {
+    const { output, tangents, taps } = tangentSteps(net, batch.input, streams.map(() => new Map()), surrogate, {
       constantInput, currentTangents: { layers: streams.map((s) => s.index), at: direction },
+      ...(heads.size ? { taps: new Map([...heads].map((h) => [h, new Array<number>(T).fill(1 / T)])), stops } : {}),
     });
     const r = lossTangents(output, tangents, loss, batch.labels);
     tf.dispose([output, tangents]);
     // each sample's current adjoint ≈ mean_k (∇ℓ_b · u_kb) u_kb (rows mixed by a graph layer: the total)
     const mixes = net.layers.some((l) => l.mixesRows === true);
-    const scaled = r.rows.map((rows) => tf.tensor1d(mixes ? new Float32Array(B).fill(rows.reduce((a, b) => a + b, 0) / K) : rows.map((v) => v / K)));
+    const scaled: tf.Tensor[] = r.rows.map((rows) => tf.tensor1d(mixes ? new Float32Array(B).fill(rows.reduce((a, b) => a + b, 0) / K) : rows.map((v) => v / K)));
+    const sums = new Map<tf.Variable, tf.Tensor>();
+    try {
+      headDerivatives(net, taps, batch.labels, K, scaled, sums);
+    } finally {
+      for (const tap of taps.values()) tf.dispose([tap.sum, ...tap.tangents.values()]);
+    }
     // pass 2: the primal again (the same spikes: no noise), each trained layer's adjoint formed
     // step by step from the regenerated directions and turned into gradients by its local VJP,
     // `chunk` steps to a product
     const chunk = Math.max(1, Math.ceil(Math.sqrt(T)));
-    const sums = new Map<tf.Variable, tf.Tensor>();
     const pending = new Map<number, { xs: tf.Tensor[]; gs: tf.Tensor[]; constant?: tf.Tensor; x?: tf.Tensor; previous?: tf.Tensor }>();
     const flush = (index: number) => {
       const p = pending.get(index)!;
@@ -185,7 +195,8 @@ export function forwardGradient(config: FGConfig): Estimator {
           const p = pending.get(index) ?? { xs: [], gs: [] };
           pending.set(index, p);
           const rowsShape = [B, ...currentShapeOf(layer).map(() => 1)];
-          const g = tf.keep(tf.addN(js.map((j) => tf.mul(direction(j, t), tf.reshape(scaled[j]!, rowsShape)))));
+          // a row's weight, or (a head's layer) a weight per row and unit
+          const g = tf.keep(tf.addN(js.map((j) => tf.mul(direction(j, t), scaled[j]!.rank > 1 ? scaled[j]! : tf.reshape(scaled[j]!, rowsShape)))));
           if (layer.recurrentVjp && layer.params['recurrent']) {
             // the recurrent current of step t is s_{t−1} V: Σ_t s_{t−1}ᵀ ĝ_t
             if (p.previous) accumulate(sums, layer.params['recurrent'], tf.keep(layer.recurrentVjp(p.previous, g)['recurrent']!));
@@ -224,6 +235,38 @@ export function forwardGradient(config: FGConfig): Estimator {
 }
 
 /**
+ * Local losses for activity perturbation (Ren et al. 2022's LG-FG-A): a direction u on the layer of
+ * a local head stops there, and its derivative is the head's cross-entropy's along u. The head reads
+ * the layer's time mean s̄, so ∂CE_b/∂u = Σ_j c_bj ∂s̄_bj/∂u with c_b = ∂CE_b/∂s̄_b its credit; and
+ * as a unit's output depends only on its own currents (no recurrence), each unit takes its own term
+ * c_bj ∂s̄_bj/∂u_j for its current's adjoint ≈ c_bj (∂s̄_bj/∂u) u_bj — the same expectation without
+ * the other units' terms. A recurrent layer keeps the row's total. Replaces `scaled[j]` (the rows'
+ * derivatives over K) of each such direction by `[B, …current]` weights, and adds the heads' exact
+ * gradients (of the mean over rows of their cross-entropy) to `sums`.
+ */
+function headDerivatives(net: Network, taps: ReadonlyMap<number, Tap>, labels: tf.Tensor, K: number, scaled: tf.Tensor[], sums: Map<tf.Variable, tf.Tensor>): void {
+  for (const [h, tap] of taps) {
+    const layer = net.layers[h]!;
+    const B = tap.sum.shape[0]!;
+    const step = localHeadStep(layer, tap.sum, labels);
+    step.gradients.forEach((g, v) => accumulate(sums, v, g));
+    try {
+      for (const [j, dMean] of tap.tangents) {
+        const w = tf.tidy(() => {
+          const perUnit = tf.div(tf.mul(step.credit, dMean), B * K);
+          const rows = layer.recurrentCurrents ? tf.reshape(tf.sum(tf.reshape(perUnit, [B, -1]), 1), [B, ...currentShapeOf(layer).map(() => 1)]) : perUnit;
+          return tf.broadcastTo(rows, [B, ...currentShapeOf(layer)]);
+        });
+        scaled[j]!.dispose();
+        scaled[j] = w;
+      }
+    } finally {
+      step.credit.dispose();
+    }
+  }
+}
+
+/**
  * The recipes: the LR recipe's network (784-500-10 LIF, 10 steps of direct input, batch 100, Adam,
  * cosine schedule), the learning rate and K chosen from 200-step runs on the full MNIST (2000 test
  * digits): fg with K = 8 reached 14% / 47% / 58% / 51% at η = 1e-4 / 1e-3 / 3e-3 / 1e-2, K = 1 at
@@ -253,5 +296,6 @@ export const fgActivityMethod = {
   defaults: fgActivityDefaults,
   samples: 'directions',
   needs: () => ({ derivative: true, instead: NO_DERIVATIVE.activities }),
+  localLosses: { auto: true },
   estimator: (c) => forwardGradient({ directions: c.directions, perturb: 'activities', tangent: 'exact', surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula) }),
 } satisfies Method;
