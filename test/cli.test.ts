@@ -271,6 +271,11 @@ describe('spikelr train and eval', () => {
       [() => ['train', '--deploy', 'weights=9,state=8.4'], /option '--deploy <value>' argument 'weights=9,state=8.4' is invalid\. weightBits must be 2–8/],
       [() => ['finetune', path.join(dir, 'nothing')], /finetune: .*nothing holds no model\.safetensors; give the directory of a run spikelr train completed, or of a model spikelr import wrote/],
       [() => ['compare', '--methods', 'lr,fa'], new RegExp(`--methods: unknown method 'fa'; expected some of ${METHODS.join(', ')}`)],
+      [() => ['train', '--method', 'fg', '--hidden', '64,64', '--local-losses', 'each'], /localLosses "each": method 'fg' cannot train blocks on local losses \(lr, fg-activity and bptt can\); use localLosses 'none'/],
+      [() => ['train', '--hidden', '64', '--local-losses', 'each'], /localLosses "each" needs two or more hidden or conv layers/],
+      [() => ['train', '--hidden', '64,64,64', '--local-losses', '1,3'], /localLosses \[1,3\]: block boundaries out of range: layer 3 of the 3 conv and hidden layers; a head ends a block on layers 1 to 2/],
+      [() => ['train', '--hidden', '64,64', '--local-losses', 'some'], /--local-losses must be one of 'auto', 'none', 'each' or a list of the layers that end a block/],
+      [() => ['train', '--hidden', '64,64', '--time-chunk', '5'], /local losses do not run in LR's time chunks yet; drop timeChunk or --local-losses none/],
       [() => ['compare', '--epsilons', '0,2'], /option '--epsilons <list>' argument '0,2' is invalid\. expected numbers in \[0, 1\]/],
     ])('rejects bad config %#', async (args, message) => {
       const r = await spikelr(...args());

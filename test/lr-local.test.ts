@@ -14,6 +14,8 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { likelihoodRatio, type LocalCredit } from '../src/learning/estimators/lr.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
+import { conv2d, dense, flatten, layerFromRecord, maxPool2d, readout, withLocalHead } from '../src/sim/layer.js';
+import { Network } from '../src/sim/network.js';
 import { refAffine, refNeurons } from './reference.js';
 import { expectUnbiased, patternTrace, type Params } from './tiny-snn.js';
 import { build, crossEntropy, differences, H1, H1_KEYS, H2, HEAD_KEYS, INPUTS, LABELS, LAST_KEYS, LEAK, m, NOISE, READOUT_BETA, READOUT_KEYS, softmaxMinusOneHot, T, VALUES } from './local-net.js';
@@ -135,5 +137,16 @@ describe('LR with local losses: exact enumeration of a 3-2-2-2 network whose fir
     // each hidden entry is resolved: the test has power
     const resolved = [...H1_KEYS, ...LAST_KEYS].flatMap((k) => exact[k]!.filter((g, i) => Math.abs(g) > 5 * se[k]![i]!)).length;
     expect(resolved).toBeGreaterThan(6);
+  });
+});
+
+describe('local heads refuse what they cannot be, naming the fix', () => {
+  it('on a layer without neurons, on the last layer, or with fewer than two classes', () => {
+    expect(() => new Network({ input: [4, 4, 1], layers: [conv2d({ name: 'c', filters: 2, kernelSize: 3, neuron: H1 }), withLocalHead(maxPool2d({ name: 'p', poolSize: 2 }), 2), flatten({}), readout({ name: 'o', units: 2 })] }))
+      .toThrow(/maxPool2d 'p': a local head reads a layer's neurons; a stateless layer \(pooling, flatten\) has none — put the head on the layer with neurons before it/);
+    expect(() => new Network({ input: [3], layers: [dense({ name: 'h', units: 2, neuron: H1 }), withLocalHead(dense({ name: 'o', units: 2, neuron: H2 }), 2)] }))
+      .toThrow(/the last layer 'o' has a local head; the network's own loss trains the last block/);
+    expect(() => layerFromRecord({ kind: 'dense', units: 2, neuron: { kind: 'lif', beta: 0.9, threshold: 1 }, localHead: { classes: 1 } }, 'layer 0'))
+      .toThrow(/layer 0: localHead: classes must be an integer >= 2/);
   });
 });

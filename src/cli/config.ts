@@ -31,6 +31,8 @@ export const DECORRELATION_INPUTS = ['estimate', 'deterministic'] as const;
 export const DECORRELATED = ['none', 'readout', 'hidden', 'all'] as const;
 /** Local losses: 'each' puts a local head on every hidden layer but the last; 'auto' does so for a forward-only learner on a deep network. */
 export const LOCAL_LOSSES = ['auto', 'none', 'each'] as const;
+/** Local losses as the config holds them: a choice, or the layers (1-based among the conv and hidden layers) that end a block. */
+export type LocalLosses = (typeof LOCAL_LOSSES)[number] | readonly number[];
 
 export const LOSSES = ['ce-membrane', 'mse-membrane', 'ce-count', 'mse-count', 'zero-one'] as const;
 export const SURROGATES = SURROGATE_NAMES;
@@ -100,9 +102,10 @@ export interface TrainConfig {
   /**
    * Local losses (local-head.ts): 'each' gives every hidden layer but the last a local head, so each
    * is a block trained on its own loss; 'auto' (default) does so where the method trains blocks
-   * (lr, fg-activity) and the network has two or more hidden layers; 'none': the network's loss only.
+   * (lr, fg-activity) and the network has two or more hidden layers; 'none': the network's loss only;
+   * a list [2, 4]: heads on those layers (1-based among the conv and hidden layers), each ending a block.
    */
-  localLosses: (typeof LOCAL_LOSSES)[number];
+  localLosses: LocalLosses;
   /** LR: how a layer read by a local head (or by the readout's mean) weights its scores: 'unit' or 'loss' (lr.ts LRConfig.localCredit). */
   localCredit: LocalCredit;
   /** Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, or all. */
@@ -198,6 +201,9 @@ const deploySpec: Rule = (v) => {
     return `is not a valid deployment (${(err as Error).message}); e.g. { "weightBits": 4, "state": { "bits": 16, "fraction": 8 } }, or on the command line --deploy weights=4,state=16.8`;
   }
 };
+const localLossesRule: Rule = (v) =>
+  (typeof v === 'string' && (LOCAL_LOSSES as readonly string[]).includes(v)) || (Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x >= 1))
+    ? undefined : `must be one of ${LOCAL_LOSSES.map((a) => `'${a}'`).join(', ')} or a list of the layers that end a block (1-based among the conv and hidden layers), e.g. [1, 2]`;
 const chunkRule: Rule = (v) => (v === null || v === 'auto' || (typeof v === 'number' && Number.isInteger(v) && v >= 1) ? undefined : "must be a number of steps >= 1, 'auto' (the square root of the steps) or null (off)");
 const stagesRule: Rule = (v) => (v === 0 || (typeof v === 'number' && Number.isInteger(v) && v >= 2) ? undefined : 'must be 0 (off) or a number of stages >= 2');
 const noiseSpec: Rule = (v) => {
@@ -213,7 +219,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   regularizerWeight: num(0, 1e6, true), rateTarget: num(0, 1), optimizer: oneOf(OPTIMIZERS), learningRate: num(0, 10, true),
   momentum: num(0, 0.999999), weightDecay: num(0, 1), schedule: str, epochs: int(1), batchSize: int(1), validation: num(0, 0.9),
   patience: int(1, true), maxSteps: int(1, true), seed: int(0), checkpointEvery: int(1), evalEvery: int(1, true), snapshots: bool, workers: int(0), pipeline: stagesRule, microBatches: int(1, true),
-  localLosses: oneOf(LOCAL_LOSSES), localCredit: oneOf(LOCAL_CREDITS), decorrelate: oneOf(DECORRELATED), decorrelationRate: num(0, 10, true), decorrelationKappa: num(0, 1), decorrelationCentre: bool, decorrelationInputs: oneOf(DECORRELATION_INPUTS), copies: int(1), noise: noiseSpec,
+  localLosses: localLossesRule, localCredit: oneOf(LOCAL_CREDITS), decorrelate: oneOf(DECORRELATED), decorrelationRate: num(0, 10, true), decorrelationKappa: num(0, 1), decorrelationCentre: bool, decorrelationInputs: oneOf(DECORRELATION_INPUTS), copies: int(1), noise: noiseSpec,
   score: oneOf(SCORES), baseline: oneOf(BASELINES), sampling: oneOf(SAMPLINGS), timeChunk: chunkRule, directions: int(1), tangent: oneOf(TANGENTS), surrogate: oneOf(SURROGATES),
   surrogateScale: num(0, 1e6, true), surrogateFormula: str, truncate: int(1, true), detachReset: bool,
   init: nullableStr, network: nullableStr, deploy: deploySpec,
@@ -239,10 +245,17 @@ export function neuronLayers(c: TrainConfig): number {
   return c.hidden.length + (c.conv === null ? 0 : (convStages(c.conv) as ConvStage[]).filter((s) => s.kind === 'conv').length);
 }
 
-/** Whether the built network gets local heads: 'each', or 'auto' for a method that trains blocks by default on two or more layers. */
-export function usesLocalLosses(c: TrainConfig): boolean {
-  if (c.localLosses === 'none' || c.network !== null) return false;
-  return c.localLosses === 'each' || (methodOf(c.method).localLosses?.auto === true && neuronLayers(c) >= 2);
+/**
+ * The layers (0-based among the conv and hidden layers) that get a local head and end a block:
+ * every one but the last with 'each' (or 'auto' for a method that trains blocks by default on two
+ * or more layers), those listed, or none.
+ */
+export function localHeadLayers(c: TrainConfig): number[] {
+  const n = neuronLayers(c);
+  if (c.localLosses === 'none' || c.network !== null) return [];
+  if (Array.isArray(c.localLosses)) return [...new Set(c.localLosses as readonly number[])].sort((a, b) => a - b).map((k) => k - 1);
+  const each = c.localLosses === 'each' || (methodOf(c.method).localLosses?.auto === true && n >= 2);
+  return each ? Array.from({ length: n - 1 }, (_, i) => i) : [];
 }
 
 /** Checks combinations that single keys cannot. */
@@ -264,10 +277,20 @@ export function checkCombinations(c: TrainConfig, source: string): void {
     check(c.timeChunk === null, () => `${source}: pipeline: time chunks rerun every stage's chunks in reverse; use one or the other`);
     check(c.microBatches === null || c.microBatches <= c.batchSize, () => `${source}: microBatches (${c.microBatches}) cannot exceed batchSize (${c.batchSize})`);
   } else check(c.microBatches === null, () => `${source}: microBatches applies to pipeline; set pipeline to 2 or more, or drop microBatches`);
-  if (c.localLosses === 'each') {
-    check(methodOf(c.method).localLosses !== undefined, () => `${source}: localLosses 'each': method '${c.method}' cannot train blocks on local losses (lr, fg-activity and bptt can); use localLosses 'none'`);
-    check(c.network === null, () => `${source}: localLosses 'each' puts heads on the hidden layers the config builds; a network from a model file has its own layers (drop network, or localLosses)`);
-    check(neuronLayers(c) >= 2, () => `${source}: localLosses 'each' needs two or more hidden or conv layers (the last one is trained by the network's loss); add layers or use localLosses 'none'`);
+  if (c.localLosses !== 'none' && c.localLosses !== 'auto') {
+    const what = `localLosses ${JSON.stringify(c.localLosses)}`;
+    check(methodOf(c.method).localLosses !== undefined, () => `${source}: ${what}: method '${c.method}' cannot train blocks on local losses (lr, fg-activity and bptt can); use localLosses 'none'`);
+    check(c.network === null, () => `${source}: ${what} puts heads on the hidden layers the config builds; a network from a model file has its own layers (drop network, or localLosses)`);
+    const n = neuronLayers(c);
+    check(n >= 2, () => `${source}: ${what} needs two or more hidden or conv layers (the last one is trained by the network's loss); add layers or use localLosses 'none'`);
+    const out = Array.isArray(c.localLosses) ? (c.localLosses as readonly number[]).filter((k) => k > n - 1) : [];
+    check(out.length === 0, () => `${source}: ${what}: block boundaries out of range: layer ${out.join(', ')} of the ${n} conv and hidden layers; a head ends a block on layers 1 to ${n - 1} (the last one's block ends at the readout)`);
+  }
+  if (localHeadLayers(c).length && c.method === 'lr') {
+    const off = "or --local-losses none";
+    check(c.timeChunk === null, () => `${source}: local losses do not run in LR's time chunks yet; drop timeChunk ${off}`);
+    check(c.baseline !== 'noise-free', () => `${source}: local losses take the leave-one-out baseline or none (the noise-free baseline is the network's loss, not a block's); use --baseline loo ${off}`);
+    check(c.regularizer === 'none', () => `${source}: local losses with a rate regulariser are not supported yet (a block's penalty would need its own weighting); drop the regularizer ${off}`);
   }
   check(c.timeChunk === null || c.method === 'lr', () => `${source}: timeChunk applies to method 'lr' (the other learners' memory is set by their own pass); drop timeChunk`);
   check(c.deploy?.weightBits == null || c.decorrelate === 'none', () => `${source}: deploy's weightBits quantizes each layer's W, but decorrelated layers compute with the fused W R; use decorrelate 'none' with weightBits`);

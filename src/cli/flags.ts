@@ -17,7 +17,7 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   schedule: "learning-rate schedule: constant, cosine, linear, or a formula in step, total, progress, epoch, e.g. '0.1^floor(epoch/2)'",
   epochs: 'epochs', batchSize: 'samples per optimizer step', validation: 'fraction of the training set held out for validation', patience: 'early stopping: epochs without a better validation accuracy',
   maxSteps: 'stop after N optimizer steps', seed: 'seed of weights, data order, encodings and noise', snapshots: 'keep the network of every checkpoint in snapshots/ (for spikelr raster --over-training)', checkpointEvery: 'write a checkpoint every N steps', evalEvery: 'also evaluate the test set every N steps (time to an accuracy: metrics.jsonl eval lines)', workers: 'worker threads besides the main one, each estimating a shard of every batch (1 uses two cores; the noise then differs from a run with another count)', pipeline: 'layer-parallel LR: the layers in N stages on N threads (2 uses two cores; 0 off)', microBatches: 'micro-batches per batch in the pipeline, so that its stages work at once (default four per stage)',
-  localLosses: "local losses: each (a head on every hidden layer but the last, each layer's block trained on its own loss), auto (each for lr and fg-activity on two or more hidden layers) or none",
+  localLosses: "local losses: each (a head on every hidden layer but the last, each layer's block trained on its own loss), auto (each for lr and fg-activity on two or more hidden layers), none, or the layers that end a block, e.g. 2,4 (1-based among conv and hidden layers)",
   localCredit: "LR: how a layer read by a local head or by the readout's mean weights its scores: unit (each unit by its own linearised share of the loss, far less variance) or loss (every unit by the block's loss, exact LR)",
   decorrelate: 'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): none, readout, hidden or all', decorrelationRate: "decorrelation: R's learning rate", decorrelationKappa: 'decorrelation: weight κ of unit variance against decorrelation', decorrelationCentre: 'decorrelation: subtract a running mean of the input (true or false)', decorrelationInputs: "decorrelation: the pass R learns from, the estimator's own (estimate; LR's noisy copies) or a noise-free one (deterministic)",
   directions: 'FG: random directions per estimate', tangent: "FG: 'exact' (forward mode) or 'finite-difference'",
@@ -34,6 +34,12 @@ const INTEGER_KEYS = new Set(['trainLimit', 'testLimit', 'patience', 'maxSteps',
 function parserFor(key: keyof TrainConfig): (value: string) => unknown {
   const sample = COMMON_DEFAULTS[key as Exclude<keyof TrainConfig, 'method'>];
   if (key === 'conv' || key === 'init' || key === 'network') return (v) => (v === 'none' ? null : v);
+  if (key === 'localLosses') {
+    return (v) => {
+      if (!/^\d+(,\d+)*$/.test(v.trim())) return v;
+      return v.split(',').map((x) => Number(x));
+    };
+  }
   if (key === 'timeChunk') {
     return (v) => {
       if (v === 'none') return null;

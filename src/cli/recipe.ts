@@ -22,7 +22,7 @@ import { conv2d, dense, flatten, maxPool2d, readout, recurrent, withLocalHead, t
 import { Network } from '../sim/network.js';
 import { deploySpecs } from '../sim/deploy.js';
 import { permutation, streamKey } from '../sim/random.js';
-import { convStages, usesLocalLosses, type ConvStage, type TrainConfig } from './config.js';
+import { convStages, localHeadLayers, type ConvStage, type TrainConfig } from './config.js';
 
 export interface Splits {
   readonly train: Dataset;
@@ -103,8 +103,9 @@ export function buildNetwork(c: TrainConfig, inputShape: readonly number[], clas
   const hidden: LayerSpec[] = c.hidden.map((units, i) => (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: hiddenNeuron(c), ...where(true) }));
   const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count' || c.loss === 'zero-one';
   const out = spikingOutput ? dense({ name: 'out', units: classes, neuron: lif({ beta: c.readoutBeta, threshold: c.threshold }), ...where(false) }) : readout({ name: 'out', units: classes, beta: c.readoutBeta, ...where(false) });
-  // local losses: every layer with neurons but the last hidden one ends a block with its own head
-  const blocks: LayerSpec[] = usesLocalLosses(c) ? [...front, ...hidden].filter((l) => l.kind !== 'maxPool2d' && l.kind !== 'flatten').slice(0, -1) : [];
+  // local losses: the chosen layers with neurons end a block with their own head
+  const heads = localHeadLayers(c);
+  const blocks: LayerSpec[] = [...front, ...hidden].filter((l) => l.kind !== 'maxPool2d' && l.kind !== 'flatten').filter((_, i) => heads.includes(i));
   const headed = (l: LayerSpec) => (blocks.includes(l) ? withLocalHead(l, classes) : l);
   const layers = [...front.map(headed), ...hidden.map(headed), out];
   return new Network({ input: [...inputShape], layers: c.deploy ? deploySpecs(layers, c.deploy) : layers, seed: c.seed });
