@@ -105,7 +105,7 @@ export function buildNetwork(c: TrainConfig, inputShape: readonly number[], clas
   const out = spikingOutput ? dense({ name: 'out', units: classes, neuron: lif({ beta: c.readoutBeta, threshold: c.threshold }), ...where(false) }) : readout({ name: 'out', units: classes, beta: c.readoutBeta, ...where(false) });
   // local losses: the chosen layers with neurons end a block with their own head
   const heads = localHeadLayers(c);
-  const blocks: LayerSpec[] = [...front, ...hidden].filter((l) => l.kind !== 'maxPool2d' && l.kind !== 'flatten').filter((_, i) => heads.includes(i));
+  const blocks: LayerSpec[] = [...front, ...hidden].filter((l) => 'neuron' in l && l.neuron !== undefined).filter((_, i) => heads.includes(i));
   const headed = (l: LayerSpec) => (blocks.includes(l) ? withLocalHead(l, classes) : l);
   const layers = [...front.map(headed), ...hidden.map(headed), out];
   return new Network({ input: [...inputShape], layers: c.deploy ? deploySpecs(layers, c.deploy) : layers, seed: c.seed });
