@@ -6,7 +6,7 @@
  *
  *   train-bptt   the README's BPTT recipe (784-1000-10, 25 rate-coded steps, batch 128, Adam 5e-4)
  *                against snnTorch 0.9.4's tutorial network (`../shared/peers/snntorch_train.py`)
- *   train-lr     the LR recipe (784-500-10, 10 steps of direct input, K = 8, batch 100, Adam 1e-3)
+ *   train-lr     the LR recipe (784-500-10, 10 steps of direct input, K = 8, batch 100) as the peer runs it: exact LR (--local-credit loss), Adam 1e-3
  *                against the same estimator in plain PyTorch (`../shared/peers/torch_lr_recipe.py`)
  *
  *     npm run build && node dist/bench/train.js [--steps 100] [--pairs 2] [--only train-lr] [--json]
@@ -121,7 +121,8 @@ const WORKLOADS: Record<string, { ours: (pair: number) => Row; theirs: (pair: nu
       (j) => ({ steps: j['steps'] as number, ms: j['msPerStep'] as number, accuracy: j['testAccuracy'] as number })),
   },
   'train-lr': {
-    ours: (pair) => spikelr('train-lr', ['--method', 'lr', '--epochs', '1', '--train-limit', String(steps * 100), '--test-limit', '1000', '--checkpoint-every', '50', ...init('init-lr')], pair),
+    // the peer's estimator: exact LR (every unit weighted by the loss) at its learning rate
+    ours: (pair) => spikelr('train-lr', ['--method', 'lr', '--local-credit', 'loss', '--learning-rate', '1e-3', '--epochs', '1', '--train-limit', String(steps * 100), '--test-limit', '1000', '--checkpoint-every', '50', ...init('init-lr')], pair),
     theirs: (pair) => {
       const log = path.join(mkdtempSync(path.join(os.tmpdir(), 'spikelr-peer-')), 'lr.jsonl');
       try {

@@ -58,7 +58,8 @@ export function network(w: Workload): Network {
 
 /**
  * The workload's estimator, from the method registry with the bench's settings: K copies of
- * logistic escape noise σ = 0.5 with the spike score and leave-one-out baseline (LR), atan(2) as
+ * logistic escape noise σ = 0.5 with the spike score and leave-one-out baseline, every unit weighted by
+ * the loss as the peers compute it (LR, --local-credit loss), atan(2) as
  * the surrogate (BPTT, FG), K directions (FG).
  */
 export function estimatorOf(w: Workload): Estimator | undefined {
@@ -68,7 +69,7 @@ export function estimatorOf(w: Workload): Estimator | undefined {
 
 /** The training config of a workload's estimator. */
 export function configOf(w: Workload): TrainConfig {
-  return { ...defaultConfig(w.kind === 'forward' ? 'lr' : w.kind), copies: w.copies ?? 8, directions: w.directions ?? 8, noise: 'logistic:0.5', score: 'spike' as const, baseline: 'loo' as const, surrogate: 'atan' as const, surrogateScale: 2 };
+  return { ...defaultConfig(w.kind === 'forward' ? 'lr' : w.kind), copies: w.copies ?? 8, directions: w.directions ?? 8, noise: 'logistic:0.5', score: 'spike' as const, baseline: 'loo' as const, localCredit: 'loss' as const, surrogate: 'atan' as const, surrogateScale: 2 };
 }
 
 /** The recipe of a worker thread: the named workload's network, estimator and loss. */
