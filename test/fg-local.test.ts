@@ -1,7 +1,8 @@
 /**
  * Activity-perturbed forward gradients with local losses (Ren et al. 2022's LG-FG-A) on
  * local-net.ts's network: a direction on the first layer (which has a head) ends there and takes
- * the head's loss, per unit. Its mean over independent draws must be the exact surrogate gradient
+ * the head's loss (the row's derivative, or with unit credit each unit's own term; unit credit also
+ * takes the layer the readout reads by its mean through the readout's credit). Its mean over independent draws must be the exact surrogate gradient
  * of each block's own loss — which a second method gives: BPTT with local losses (local BPTT inside
  * each block, same surrogate), tested against float64 differences in bptt-local.test.ts.
  */
@@ -22,7 +23,7 @@ function gradientsOf(net: Network, e: { gradients: Map<tf.Variable, tf.Tensor> }
 }
 
 describe('fg-activity with local losses', () => {
-  it("is unbiased for each block's own surrogate gradient (local BPTT's), and not the network's", () => {
+  it.each(['loss', 'unit'] as const)("with %s credit, is unbiased for each block's own surrogate gradient (local BPTT's), and not the network's", (credit) => {
     const input = tf.tensor(INPUTS.flat(2), [2, T, 3]);
     const labels = tf.tensor1d(LABELS, 'int32');
     const batch = { input, labels };
@@ -30,7 +31,7 @@ describe('fg-activity with local losses', () => {
     const exactE = bptt().estimate(net, batch, loss);
     const exact = gradientsOf(net, exactE);
     exactE.dispose();
-    const fg = forwardGradient({ directions: 64, perturb: 'activities' });
+    const fg = forwardGradient({ directions: 64, perturb: 'activities', localCredit: credit });
     const draws = 40;
     const samples: Record<string, number[][]> = {};
     for (let d = 0; d < draws; d++) {

@@ -23,12 +23,13 @@ import { check, checkInteger, checkKeys, checkOneOf, checkPositive, show } from 
 import { sampleNoise } from '../../neurons/noise.js';
 import { atan, surrogateByName, type Surrogate } from '../../neurons/surrogate.js';
 import { currentShapeOf, LOCAL_HEAD_PARAMS, localHeadStep } from '../../sim/layer.js';
+import { meanReadoutOutput, meanReadoutPlan } from '../../sim/loop.js';
 import type { Network } from '../../sim/network.js';
 import { freshSeed, streamKey } from '../../sim/random.js';
 import { checkDifferentiable, type RowLoss } from '../losses.js';
 import { addInto } from '../running-sum.js';
 import { directionalDerivatives, lossTangents, tangentSteps, type Tap } from '../tangent.js';
-import { headLayers } from './lr-blocks.js';
+import { headLayers, LOCAL_CREDITS, type LocalCredit } from './lr-blocks.js';
 import { deterministicParameters, differentiableRun } from './bptt.js';
 import type { Batch, Estimator, GradientEstimate, Method } from './types.js';
 import type { TrainConfig } from '../../cli/config.js';
@@ -51,6 +52,13 @@ export interface FGConfig {
   readonly surrogate?: Surrogate;
   /** Step ε of the finite-difference tangent. */
   readonly epsilon?: number;
+  /**
+   * Activity perturbation: how a direction on a layer read by a linear map of its time mean (a
+   * local head; with 'unit', also the layer a readout reads by its mean) takes the read's loss —
+   * 'loss' (default: the row's derivative, Ren et al.'s estimate) or 'unit' (each unit its own
+   * term: the same expectation, less variance; see readDerivatives).
+   */
+  readonly localCredit?: LocalCredit;
 }
 
 /**
@@ -88,7 +96,9 @@ function accumulate(sums: Map<tf.Variable, tf.Tensor>, v: tf.Variable, term: tf.
 }
 
 export function forwardGradient(config: FGConfig): Estimator {
-  checkKeys('forwardGradient', config, ['directions', 'perturb', 'tangent', 'surrogate', 'epsilon']);
+  checkKeys('forwardGradient', config, ['directions', 'perturb', 'tangent', 'surrogate', 'epsilon', 'localCredit']);
+  const credit = config.localCredit ?? 'loss';
+  checkOneOf('forwardGradient', 'localCredit', credit, LOCAL_CREDITS);
   checkInteger('forwardGradient', 'directions', config.directions, 1);
   const perturb = config.perturb ?? 'weights';
   const tangent = config.tangent ?? 'exact';
@@ -150,13 +160,13 @@ export function forwardGradient(config: FGConfig): Estimator {
     // the directions of each perturbed layer, by layer index
     const streamsOf = new Map<number, number[]>();
     streams.forEach((s, j) => streamsOf.set(s.index, [...(streamsOf.get(s.index) ?? []), j]));
-    // local losses: a direction on a layer with a head ends there, and the head's loss gives its derivative
-    const heads = new Set(headLayers(net));
-    const stops = new Set(streams.flatMap((s, j) => (heads.has(s.index) ? [j] : [])));
+    // the layers a linear read of their time mean takes: a direction on one ends there and takes that read's credit
+    const reads = linearReads(net, loss, T, credit === 'unit');
+    const stops = new Set(streams.flatMap((s, j) => (reads.has(s.index) ? [j] : [])));
     // pass 1, step-major (flat in T): the loss and every direction's derivative, split by sample
     const { output, tangents, taps } = tangentSteps(net, batch.input, streams.map(() => new Map()), surrogate, {
       constantInput, currentTangents: { layers: streams.map((s) => s.index), at: direction },
-      ...(heads.size ? { taps: new Map([...heads].map((h) => [h, new Array<number>(T).fill(1 / T)])), stops } : {}),
+      ...(reads.size ? { taps: new Map([...reads].map(([i, r]) => [i, r.weights])), stops } : {}),
     });
     const r = lossTangents(output, tangents, loss, batch.labels);
     tf.dispose([output, tangents]);
@@ -165,7 +175,7 @@ export function forwardGradient(config: FGConfig): Estimator {
     const scaled: tf.Tensor[] = r.rows.map((rows) => tf.tensor1d(mixes ? new Float32Array(B).fill(rows.reduce((a, b) => a + b, 0) / K) : rows.map((v) => v / K)));
     const sums = new Map<tf.Variable, tf.Tensor>();
     try {
-      headDerivatives(net, taps, batch.labels, K, scaled, sums);
+      readDerivatives(net, taps, reads, credit === 'unit', batch.labels, K, scaled, sums);
     } finally {
       for (const tap of taps.values()) tf.dispose([tap.sum, ...tap.tangents.values()]);
     }
@@ -234,34 +244,71 @@ export function forwardGradient(config: FGConfig): Estimator {
   }
 }
 
+/** A linear read of a layer's time mean: its time weights, and each row's credit ∂L_b/∂(weighted mean) with what else it gives. */
+interface LinearRead {
+  readonly weights: number[];
+  readonly credit: (sum: tf.Tensor, labels: tf.Tensor) => { readonly credit: tf.Tensor; readonly gradients?: Map<tf.Variable, tf.Tensor> };
+}
+
 /**
- * Local losses for activity perturbation (Ren et al. 2022's LG-FG-A): a direction u on the layer of
- * a local head stops there, and its derivative is the head's cross-entropy's along u. The head reads
- * the layer's time mean s̄, so ∂CE_b/∂u = Σ_j c_bj ∂s̄_bj/∂u with c_b = ∂CE_b/∂s̄_b its credit; and
- * as a unit's output depends only on its own currents (no recurrence), each unit takes its own term
- * c_bj ∂s̄_bj/∂u_j for its current's adjoint ≈ c_bj (∂s̄_bj/∂u) u_bj — the same expectation without
- * the other units' terms. A recurrent layer keeps the row's total. Replaces `scaled[j]` (the rows'
- * derivatives over K) of each such direction by `[B, …current]` weights, and adds the heads' exact
- * gradients (of the mean over rows of their cross-entropy) to `sums`.
+ * The layers a linear read of their time mean takes: each layer with a local head (the plain mean,
+ * the head's cross-entropy, whose exact gradients train the head), and the layer before a readout
+ * the loss reads by its mean (the readout's leak-weighted mean x̄, the network's loss through
+ * c·(x̄ A + b); a recurrent last layer excepted, as the readout's input there is not one map of x̄).
  */
-function headDerivatives(net: Network, taps: ReadonlyMap<number, Tap>, labels: tf.Tensor, K: number, scaled: tf.Tensor[], sums: Map<tf.Variable, tf.Tensor>): void {
-  for (const [h, tap] of taps) {
-    const layer = net.layers[h]!;
+function linearReads(net: Network, loss: RowLoss, T: number, readout: boolean): Map<number, LinearRead> {
+  const reads = new Map<number, LinearRead>();
+  for (const h of headLayers(net)) {
+    reads.set(h, {
+      weights: new Array<number>(T).fill(1 / T),
+      credit: (sum, labels) => {
+        const step = localHeadStep(net.layers[h]!, sum, labels);
+        return { credit: step.credit, gradients: step.gradients };
+      },
+    });
+  }
+  // (the readout's read changes nothing without unit credit: the network's own derivative is the row's total)
+  const last = net.layers.length - 1;
+  const out = net.layers[last]!;
+  const plan = readout && loss.timeMean && last > 0 && net.layers[last - 1]!.neuron && !reads.has(last - 1) ? meanReadoutPlan(out, T) : undefined;
+  if (plan) {
+    reads.set(last - 1, {
+      weights: plan.weights,
+      credit: (sum, labels) => ({ credit: tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(loss(meanReadoutOutput(out, x, plan.scale), labels)))(sum)) }),
+    });
+  }
+  return reads;
+}
+
+/**
+ * Credit through a linear read for activity perturbation (Ren et al. 2022's local losses, LG-FG-A):
+ * a direction u on a layer that a linear read of its time mean s̄ takes (a local head; the readout
+ * read by its mean) stops there, and its derivative is the read's loss's along u:
+ * ∂ℓ_b/∂u = Σ_j c_bj ∂s̄_bj/∂u with c_b = ∂ℓ_b/∂s̄_b the row's credit. A unit's output depends only
+ * on its own currents (no recurrence), so with `perUnit` (unit credit) each unit takes its own term
+ * c_bj ∂s̄_bj/∂u for its current's adjoint ≈ c_bj (∂s̄_bj/∂u) u_bj — the same expectation without
+ * the other units' terms; otherwise, and in a recurrent layer, the row's total. Replaces `scaled[j]` (the rows' derivatives over K) of
+ * each such direction by `[B, …current]` weights, and adds the heads' exact gradients (of the mean
+ * over rows of their cross-entropy) to `sums`.
+ */
+function readDerivatives(net: Network, taps: ReadonlyMap<number, Tap>, reads: ReadonlyMap<number, LinearRead>, perUnit: boolean, labels: tf.Tensor, K: number, scaled: tf.Tensor[], sums: Map<tf.Variable, tf.Tensor>): void {
+  for (const [i, tap] of taps) {
+    const layer = net.layers[i]!;
     const B = tap.sum.shape[0]!;
-    const step = localHeadStep(layer, tap.sum, labels);
-    step.gradients.forEach((g, v) => accumulate(sums, v, g));
+    const read = reads.get(i)!.credit(tap.sum, labels);
+    read.gradients?.forEach((g, v) => accumulate(sums, v, g));
     try {
       for (const [j, dMean] of tap.tangents) {
         const w = tf.tidy(() => {
-          const perUnit = tf.div(tf.mul(step.credit, dMean), B * K);
-          const rows = layer.recurrentCurrents ? tf.reshape(tf.sum(tf.reshape(perUnit, [B, -1]), 1), [B, ...currentShapeOf(layer).map(() => 1)]) : perUnit;
+          const units = tf.div(tf.mul(read.credit, dMean), B * K);
+          const rows = !perUnit || layer.recurrentCurrents ? tf.reshape(tf.sum(tf.reshape(units, [B, -1]), 1), [B, ...currentShapeOf(layer).map(() => 1)]) : units;
           return tf.broadcastTo(rows, [B, ...currentShapeOf(layer)]);
         });
         scaled[j]!.dispose();
         scaled[j] = w;
       }
     } finally {
-      step.credit.dispose();
+      read.credit.dispose();
     }
   }
 }
@@ -297,5 +344,5 @@ export const fgActivityMethod = {
   samples: 'directions',
   needs: () => ({ derivative: true, instead: NO_DERIVATIVE.activities }),
   localLosses: { auto: true },
-  estimator: (c) => forwardGradient({ directions: c.directions, perturb: 'activities', tangent: 'exact', surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula) }),
+  estimator: (c) => forwardGradient({ directions: c.directions, perturb: 'activities', tangent: 'exact', surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula), localCredit: c.localCredit }),
 } satisfies Method;
