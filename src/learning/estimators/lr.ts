@@ -461,11 +461,16 @@ export function likelihoodRatio(config: LRConfig): Estimator {
   };
 }
 
-/** `--method lr`: the LR core's recipe (its recorded MNIST result: 95.59% after 5 epochs). */
+/**
+ * `--method lr`: the LR core's recipe. Adam 3e-3 with unit credit and (two or more layers) local
+ * losses, from one-epoch runs on full MNIST: 784-500-10 97.07% (1e-3: 95.31%); 784-512³-10 96.21%
+ * (20 000 digits, 200 steps: 1e-3 88.6%, 2e-3 90.4%, 3e-3 90.9%, 5e-3 91.9%). Exact LR of the
+ * network's loss at 1e-3 reached 95.59% after 5 epochs on 784-500-10 and 42–52% after one on 784-512³-10.
+ */
 export const lrMethod = {
   name: 'lr',
   description: 'likelihood-ratio gradients through stochastic firing (one forward pass, K noise copies)',
-  defaults: { hidden: [500], beta: 0.9, readoutBeta: 0.9, steps: 10, encoding: 'direct', learningRate: 1e-3, schedule: 'cosine', batchSize: 100, epochs: 5 },
+  defaults: { hidden: [500], beta: 0.9, readoutBeta: 0.9, steps: 10, encoding: 'direct', learningRate: 3e-3, schedule: 'cosine', batchSize: 100, epochs: 5 },
   samples: 'copies',
   trainsWithNoise: true,
   localLosses: { auto: true },
