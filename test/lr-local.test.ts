@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { likelihoodRatio, type LocalCredit } from '../src/learning/estimators/lr.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
-import { conv2d, dense, flatten, layerFromRecord, maxPool2d, readout, withLocalHead } from '../src/sim/layer.js';
+import { conv2d, dense, flatten, layerFromRecord, maxPool2d, readout, recurrent, withLocalHead } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 import { refAffine, refNeurons } from './reference.js';
 import { expectUnbiased, patternTrace, type Params } from './tiny-snn.js';
@@ -148,5 +148,22 @@ describe('local heads refuse what they cannot be, naming the fix', () => {
       .toThrow(/the last layer 'o' has a local head; the network's own loss trains the last block/);
     expect(() => layerFromRecord({ kind: 'dense', units: 2, neuron: { kind: 'lif', beta: 0.9, threshold: 1 }, localHead: { classes: 1 } }, 'layer 0'))
       .toThrow(/layer 0: localHead: classes must be an integer >= 2/);
+  });
+});
+
+describe('unit credit needs units that fire independently given their input', () => {
+  it('a recurrent layer read by the readout takes its block loss: the same estimate as loss credit, to the bit', () => {
+    const net = new Network({ input: [3], layers: [recurrent({ name: 'h', units: 4, neuron: H1 }), readout({ name: 'o', units: 2, beta: READOUT_BETA })], seed: 3 });
+    const input = tf.tensor(INPUTS.flat(2), [2, T, 3]);
+    const labels = tf.tensor1d(LABELS, 'int32');
+    const estimate = (credit: LocalCredit) => {
+      const e = likelihoodRatio({ copies: 4, noise: NOISE, localCredit: credit }).estimate(net, { input, labels }, membraneCrossEntropy('mean'), 7);
+      const out = net.layers.flatMap((l) => Object.values(l.params).map((v) => Array.from(e.gradients.get(v)!.dataSync())));
+      e.dispose();
+      return out;
+    };
+    expect(estimate('unit')).toEqual(estimate('loss'));
+    tf.dispose([input, labels]);
+    net.dispose();
   });
 });

@@ -80,7 +80,7 @@ export function blockGradients(
       if (o.trainHeads) step.gradients.forEach((g, v) => gradients.set(v, scaled(g)));
       else step.gradients.forEach((g) => g.dispose());
       try {
-        const unit = o.credit === 'unit' ? block.find((t) => t.index === h) : undefined;
+        const unit = o.credit === 'unit' ? block.find((t) => t.index === h && independentUnits(t)) : undefined;
         if (unit) {
           const w = scaled(unitWeights(tap, step.credit, o.plan, o.batch));
           try {
@@ -97,8 +97,8 @@ export function blockGradients(
     }
     const tail = traces.filter((t) => ends[t.index]! < 0);
     if (tail.length) {
-      const f = final(o.credit === 'unit' && tail.some((t) => t.index === last - 1));
-      const unit = f.units ? tail.find((t) => t.index === last - 1) : undefined;
+      const f = final(o.credit === 'unit' && tail.some((t) => t.index === last - 1 && independentUnits(t)));
+      const unit = f.units ? tail.find((t) => t.index === last - 1 && independentUnits(t)) : undefined;
       if (unit) add(traceGradients(unit, f.units!));
       const rest = tail.filter((t) => t !== unit);
       if (rest.length) add(noisyGradients(rest, f.rows));
@@ -108,6 +108,15 @@ export function blockGradients(
     gradients.forEach((g) => g.dispose());
     throw err;
   }
+}
+
+/**
+ * Whether a layer's units fire independently given its input, as unit credit needs: not where
+ * recurrent weights carry one unit's spikes into the others' currents (such a layer takes its
+ * block's loss, exact LR).
+ */
+function independentUnits(t: LayerTrace): boolean {
+  return t.layer.recurrentCurrents === undefined;
 }
 
 /**
