@@ -322,7 +322,8 @@ function readDerivatives(net: Network, taps: ReadonlyMap<number, Tap>, reads: Re
  * short horizon misled on η: over the three epochs 1e-3 ends at 91.53% (86.70, 91.26 on the way)
  * and 3e-3 at 91.41% (79.99, 89.42), so the recipe took 1e-3 — with Ren et al.'s row estimate.
  * With unit credit through the readout and local losses (issue 31) fg-activity takes 3e-3:
- * 784-512³-10, 20 000 digits (200 steps): 87.4% at 1e-3, 88.9% at 3e-3 (local losses, row credit);
+ * 784-512³-10, 20 000 digits (200 steps): 87.4% at 1e-3, 88.9% at 3e-3 (local losses with per-unit
+ * credit on the heads' layers, before the readout's layer took unit credit too);
  * one full epoch with unit credit at 3e-3: 95.59%.
  */
 const fgDefaults: Partial<TrainConfig> = { hidden: [500], beta: 0.9, readoutBeta: 0.9, steps: 10, encoding: 'direct', learningRate: 3e-3, schedule: 'cosine', batchSize: 100, epochs: 1 };
