@@ -25,7 +25,8 @@ export {
   NOISE_KINDS,
 } from './neurons/noise.js';
 export type { EscapeNoise, NoiseKind } from './neurons/noise.js';
-export { dense, recurrent, conv2d, graphConv, gru, normalizedAdjacency, readout, maxPool2d, sumPool2d, avgPool2d, flatten, layerFromRecord, buildLayer, layerName, LAYER_KINDS, LEARNABLE } from './sim/layer.js';
+export { dense, recurrent, conv2d, graphConv, gru, normalizedAdjacency, readout, maxPool2d, sumPool2d, avgPool2d, flatten, layerFromRecord, buildLayer, layerName, withLocalHead, LAYER_KINDS, LEARNABLE } from './sim/layer.js';
+export type { LocalHeadSpec } from './sim/layer.js';
 export type { Learnable } from './sim/layer.js';
 export type { Layer, LayerSpec, LayerKind, Padding } from './sim/layer.js';
 export { Network, Simulation, network } from './sim/network.js';
@@ -40,7 +41,8 @@ export { deployment, parseDeployment, deploySpecs, deploysNeurons, quantizeChann
 export type { Deployment, DeploymentOptions } from './sim/deploy.js';
 export { deployedNeuron, isDeployed, quantizeState, mismatchPattern, ROUNDINGS } from './neurons/deployed.js';
 export type { DeployedParams, DeployedOptions, FixedPoint, Mismatch, Rounding } from './neurons/deployed.js';
-export { likelihoodRatio, lrMethod, lrConfigOf, BASELINES } from './learning/estimators/lr.js';
+export { likelihoodRatio, lrMethod, lrConfigOf, BASELINES, LOCAL_CREDITS } from './learning/estimators/lr.js';
+export type { LocalCredit } from './learning/estimators/lr.js';
 export { ESTIMATORS, METHODS, methodOf } from './learning/estimators/registry.js';
 export type { MethodName } from './learning/estimators/registry.js';
 export type { Method } from './learning/estimators/types.js';
