@@ -14,7 +14,8 @@
  *   lr              --method lr                       (the recipe: local losses, unit credit)
  *   lr-decor        --method lr --decorrelate hidden  (and the hidden layers' inputs decorrelated)
  *   fg-activity     --method fg-activity --epochs 1   (its recipe: local losses, unit credit, K = 1)
- *   bptt            --method bptt, on the same network and input
+ *   bptt            --method bptt, on the same network and input (its recipe's Adam 5e-4, constant)
+ *   bptt-cosine     --method bptt --learning-rate 3e-3 --schedule cosine (LR's optimizer settings)
  *   bptt-local      --method bptt --local-losses each (local BPTT inside each block)
  * Runs go one after another (two at once slow each other by 10–50% on two cores).
  */
@@ -34,6 +35,7 @@ export const VARIANTS: Readonly<Record<string, readonly string[]>> = {
   'lr-decor': ['--method', 'lr', '--decorrelate', 'hidden'],
   'fg-activity': ['--method', 'fg-activity'],
   bptt: ['--method', 'bptt'],
+  'bptt-cosine': ['--method', 'bptt', '--learning-rate', '3e-3', '--schedule', 'cosine'],
   'bptt-local': ['--method', 'bptt', '--local-losses', 'each'],
 };
 
