@@ -330,6 +330,11 @@ describe('network errors', () => {
     const x = tf.zeros([1, 2, 4]);
     expect(() => net.run(x, { record: ['hiden'] })).toThrow(/no layer named 'hiden'; layers are 'in', 'rec', 'out'/);
     expect(() => net.run(x, { noise: { out: escapeNoise('gaussian', 1) } })).toThrow(/noise given for layer 'out', which does not spike/);
+    expect(() => net.run(x, { recrd: ['in'] } as never)).toThrow(/network\.run: options: unknown option 'recrd'; allowed options are record, noise, seed, constantInput/);
+    expect(() => net.run(x, { seed: -1 })).toThrow(/network\.run: seed must be an integer >= 0, got -1/);
+    expect(() => net.run(x, { constantInput: 'yes' } as never)).toThrow(/network\.run: constantInput must be true or false, got 'yes'/);
+    expect(() => net.run(x, 7 as never)).toThrow(/network\.run: options must be an object such as \{ record: \['hidden'\], noise, seed \}, got 7/);
+    expect(() => net.simulation(1, { record: ['in'] } as never)).toThrow(/network\.simulation: options: unknown option 'record'; allowed options are noise, seed/);
     expect(() => net.setParameter('in', 'weight', [1, 2, 3])).toThrow(/in.weight must have shape \[4, 5\] \(20 values\), got \[3\]/);
     net.dispose();
   });

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
+import { makeDirectory } from '../platform/node.js';
 import path from 'node:path';
 import { imageSequences } from '../data/dataset.js';
 import { loadIdxImages, loadMnist, type ImageDataset } from '../data/mnist.js';
@@ -199,7 +200,7 @@ async function variantGradients(net: Network, config: TrainConfig, name: (method
 export async function runCompare(config: TrainConfig, o: CompareOptions): Promise<Record<string, unknown>> {
   const loss = lossOf(config);
   checkDifferentiable(loss, 'compare', 'it measures every gradient against BPTT\'s and attacks through input gradients; train on the 0-1 loss with spikelr train --method lr');
-  await fs.mkdir(o.out, { recursive: true });
+  await makeDirectory(o.out);
   const { train: trainSet, test } = await loadSplits(config);
   const variants = o.decorrelations?.length ? [...new Set(o.decorrelations)] : [config.decorrelate];
   const nameOf = (method: string, decorrelate: TrainConfig['decorrelate']) => (variants.length > 1 ? armName(method, decorrelate) : method);

@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
+import { makeDirectory } from '../platform/node.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -60,7 +61,7 @@ async function printPdf(svg: string, file: string, browser: string): Promise<voi
  */
 export async function writeFigures(figures: readonly string[], dir: string, o: { readonly style: FigureStyle; readonly pdf: boolean }): Promise<string[]> {
   const browser = o.pdf ? chromium() : undefined;
-  await fs.mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const written: string[] = [];
   for (const [i, figure] of figures.entries()) {
     const svg = o.style === 'paper' ? paperSvg(figure) : figure;

@@ -1,5 +1,6 @@
 /** `spikelr export` and `spikelr import`: trained networks to and from NIR files. */
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { makeDirectory } from '../platform/node.js';
 import path from 'node:path';
 import { check, SpikelrError } from '../errors.js';
 import { methodOf } from '../learning/estimators/registry.js';
@@ -56,7 +57,7 @@ export async function importCommand(file: string, o: { readonly out: string; rea
 /** Writes an imported network (then frees it) and what the import recorded: model.safetensors (`source`, and the summary under `key`, in its metadata) and import.json. */
 async function saveImport(net: Network, out: string, model: string, info: string, summary: Record<string, unknown>, meta: { readonly source: string; readonly key: string }): Promise<Record<string, unknown>> {
   try {
-    await fs.mkdir(out, { recursive: true });
+    await makeDirectory(out);
     await writeFileAtomic(model, await serializeNetwork(net, { metadata: { source: meta.source, [meta.key]: JSON.stringify(summary) } }));
     await writeFileAtomic(info, JSON.stringify(summary, null, 2) + '\n');
     return { out, model, ...summary };

@@ -2,6 +2,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { productThreads } from '../sim/product-threads.js';
 import { existsSync, promises as fs } from 'node:fs';
+import os from 'node:os';
+import { makeDirectory } from '../platform/node.js';
 import path from 'node:path';
 import { backendReport } from '../backend.js';
 import { check, readFileNamed, SpikelrError } from '../errors.js';
@@ -39,13 +41,27 @@ export interface RunSummary extends Omit<TrainResult, 'history'> {
   readonly runDir: string;
 }
 
-/** Stops a run at the next step boundary on SIGINT/SIGTERM (with a checkpoint), instead of mid-write. */
+/** Seconds a run has, after the first SIGINT/SIGTERM, to finish its step and checkpoint (SPIKELR_STOP_GRACE_S overrides). */
+export const STOP_GRACE_SECONDS = 10;
+
+/**
+ * Stops a run at the next step boundary on SIGINT/SIGTERM (with a checkpoint), instead of
+ * mid-write. Bounded: if that has not happened within the grace period (a step or a write that
+ * does not return), or on a second signal, the process exits at once with 128 + the signal's
+ * number — every file is written to a temporary and renamed, so what is on disk stays whole.
+ */
 function interruptible(): { signal: AbortSignal; release: () => void } {
   const controller = new AbortController();
+  const grace = Number(process.env['SPIKELR_STOP_GRACE_S'] ?? STOP_GRACE_SECONDS);
+  const code = (sig: NodeJS.Signals) => 128 + (os.constants.signals[sig] ?? 1);
   const stop = (sig: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130); // a second signal: leave now
+    if (controller.signal.aborted) process.exit(code(sig)); // a second signal: leave now
     process.stderr.write(`\nspikelr: ${sig}: stopping after this step and writing a checkpoint (again to quit at once)\n`);
     controller.abort();
+    setTimeout(() => {
+      process.stderr.write(`spikelr: ${sig}: the run did not stop within ${grace} s; exiting without a new checkpoint (the last one on disk is intact)\n`);
+      process.exit(code(sig));
+    }, grace * 1000).unref();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
@@ -86,7 +102,7 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
       await removeRun(runDir);
       if (!o.restart) process.stderr.write(`spikelr: --force: removed the earlier run's files from ${runDir}\n`);
     }
-    await fs.mkdir(runDir, { recursive: true });
+    await makeDirectory(runDir);
     if (!o.resume) await writeConfig(path.join(runDir, CONFIG_FILE), config);
     const result = await train(net, estimator, lossOf(config), trainSet, test, {
       epochs: config.epochs,

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, promises as fs, statSync } from 'node:fs';
+import { makeDirectory } from '../platform/node.js';
 import path from 'node:path';
 import { check, checkInRange, checkInteger, checkOneOf, isBackendOutOfMemory, namingFile, outOfMemoryAdvice, SpikelrError } from '../errors.js';
 import type { Dataset } from '../data/dataset.js';
@@ -279,7 +280,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     step: 0, epoch: 1, batch: 0, lossSum: 0, trainSeconds: 0, samples: 0, peakTensorBytes: 0, history: [],
     bestAccuracy: -1, bestEpoch: 0, sinceBest: 0, metricsBytes: 0,
   };
-  if (runDir) await fs.mkdir(runDir, { recursive: true });
+  if (runDir) await makeDirectory(runDir);
   if (o.resume) await restore(net, opt, runDir!, state);
   else if (metricsPath) await fs.writeFile(metricsPath, '').catch(namingFile(metricsPath));
 
@@ -289,7 +290,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   const snapshot = async () => {
     if (!runDir || !o.snapshots) return;
     // written before the checkpoint: a crash between the two leaves a snapshot that the resumed run rewrites bit for bit
-    await fs.mkdir(path.join(runDir, SNAPSHOT_DIR), { recursive: true });
+    await makeDirectory(path.join(runDir, SNAPSHOT_DIR));
     await writeFileAtomic(path.join(runDir, SNAPSHOT_DIR, snapshotFile(state.step)), await withQuantizedWeightsAsync(net, bits, () => serializeNetwork(net, { metadata: o.modelMetadata ?? {} })));
   };
   if (!o.resume) await snapshot(); // the film's first frame: the initial network

@@ -41,6 +41,35 @@ export async function writeFileAtomic(file: string, bytes: Uint8Array | string):
   await fs.rename(tmp, file);
 }
 
+/**
+ * `mkdir -p` that always ends: Node's recursive mkdir spins forever where a directory exists but
+ * cannot hold the child (procfs, a dangling symlink: mkdir of the child says ENOENT, of its parent
+ * EEXIST, and Node's walk goes back and forth). This walks up to the first existing ancestor once
+ * (at most the path's depth) and creates the missing directories top down, once each; any refusal
+ * is final and rejects with the system's error (code, syscall 'mkdir', path).
+ */
+export async function makeDirectory(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let p = path.resolve(dir); ; p = path.dirname(p)) {
+    // what stops the walk is reported as the mkdir it prevents (ENOTDIR: a file in the path; EACCES, …)
+    const refused = (code: string) => Object.assign(new Error(`${code}: cannot create the directory '${dir}'`), { code, syscall: 'mkdir', path: dir });
+    const kind = await fs.stat(p).then((s) => (s.isDirectory() ? 'directory' : 'file'), (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw refused(err.code ?? 'EIO');
+      return 'missing' as const;
+    });
+    if (kind === 'file') throw refused('ENOTDIR');
+    if (kind === 'directory') break;
+    missing.push(p);
+    if (path.dirname(p) === p) break;
+  }
+  for (const d of missing.reverse()) {
+    await fs.mkdir(d).catch((err: NodeJS.ErrnoException) => {
+      // made meanwhile by another process: fine, if it is a directory (the next mkdir or use says otherwise)
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+}
+
 /** CRC-32 (IEEE) of `bytes`, unsigned. */
 export function crc32(bytes: Uint8Array): number {
   return zlibCrc32(bytes);

@@ -18,6 +18,10 @@ export async function readFile(file: string): Promise<Uint8Array> {
 
 export const WRITE_TEMPORARY = /\.tmp-\d+$/;
 
+export async function makeDirectory(dir: string): Promise<void> {
+  throw noFiles(`creating ${dir}`);
+}
+
 export async function writeFileAtomic(file: string): Promise<void> {
   throw noFiles(`writing ${file}`);
 }

@@ -5,7 +5,7 @@
  * Inputs are `[B, T, …input]` (batch, steps, per-step shape); outputs `[B, T, …output]`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, show, SpikelrError } from '../errors.js';
+import { check, checkInteger, checkKeys, show, SpikelrError } from '../errors.js';
 import { heaviside } from '../neurons/firing.js';
 import { stateTensors, type Fire, type NeuronState } from '../neurons/model.js';
 import type { EscapeNoise } from '../neurons/noise.js';
@@ -180,7 +180,10 @@ export class Network {
     return (noise as Record<string, EscapeNoise>)[layer.name];
   }
 
-  private checkRunOptions(where: string, options: RunOptions): Map<string, Set<Field>> {
+  private checkRunOptions(where: string, options: RunOptions, allowed: readonly string[] = ['record', 'noise', 'seed', 'constantInput']): Map<string, Set<Field>> {
+    check(typeof options === 'object' && options !== null && !Array.isArray(options), () => `${where}: options must be an object such as { record: ['hidden'], noise, seed }, got ${show(options)}`);
+    checkKeys(`${where}: options`, options, allowed);
+    if (options.constantInput !== undefined) check(typeof options.constantInput === 'boolean', () => `${where}: constantInput must be true or false, got ${show(options.constantInput)}`);
     const fields = new Map<string, Set<Field>>();
     const rec = options.record ?? [];
     const entries: [string, readonly Field[] | undefined][] = Array.isArray(rec)
@@ -254,7 +257,7 @@ export class Network {
   simulation(batch: number, options: Omit<RunOptions, 'record'> = {}): Simulation {
     this.checkAlive();
     checkInteger('network.simulation', 'batch', batch, 1);
-    this.checkRunOptions('network.simulation', options);
+    this.checkRunOptions('network.simulation', options, ['noise', 'seed']);
     const seed = options.seed ?? streamKey(this.seed, 0x5eed, this.runs++);
     return new Simulation(this, batch, seed, this.layers.map((l, i) => this.fireFor(l, i, options.noise, seed)));
   }
