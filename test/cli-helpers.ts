@@ -8,8 +8,13 @@ export const main = path.resolve('dist/src/cli/main.js');
 
 /** Runs `spikelr …args`; never throws, returns the exit code and both streams. */
 export async function spikelr(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return spikelrWith({}, ...args);
+}
+
+/** {@link spikelr} with these environment variables besides the process's. */
+export async function spikelrWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [main, ...args], { env: { ...process.env, SPIKELR_BACKEND: 'wasm' } });
+    const { stdout, stderr } = await run(process.execPath, [main, ...args], { env: { ...process.env, SPIKELR_BACKEND: 'wasm', ...env } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

@@ -276,6 +276,7 @@ describe('spikelr train and eval', () => {
       [() => ['train', '--hidden', '64,64,64', '--local-losses', '1,3'], /localLosses \[1,3\]: block boundaries out of range: layer 3 of the 3 conv and hidden layers; a head ends a block on layers 1 to 2/],
       [() => ['train', '--hidden', '64,64', '--local-losses', 'some'], /--local-losses must be one of 'auto', 'none', 'each' or a list of the layers that end a block/],
       [() => ['train', '--hidden', '64,64', '--time-chunk', '5'], /local losses do not run in LR's time chunks yet; drop timeChunk or --local-losses none/],
+      [() => ['compare', '--train-limit', '64', '--batch-size', '32'], /compare: --gradient-batches 4 of --batch-size 32 need 128 training samples, and there are 64; lower either, or raise --train-limit/],
       [() => ['compare', '--epsilons', '0,2'], /option '--epsilons <list>' argument '0,2' is invalid\. expected numbers in \[0, 1\]/],
     ])('rejects bad config %#', async (args, message) => {
       const r = await spikelr(...args());

@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
-import { makeDirectory } from '../platform/node.js';
+import { check } from '../errors.js';
+import { makeDirectory, writeFileAtomic } from '../platform/node.js';
 import path from 'node:path';
 import { imageSequences } from '../data/dataset.js';
 import { loadIdxImages, loadMnist, type ImageDataset } from '../data/mnist.js';
@@ -200,8 +201,10 @@ async function variantGradients(net: Network, config: TrainConfig, name: (method
 export async function runCompare(config: TrainConfig, o: CompareOptions): Promise<Record<string, unknown>> {
   const loss = lossOf(config);
   checkDifferentiable(loss, 'compare', 'it measures every gradient against BPTT\'s and attacks through input gradients; train on the 0-1 loss with spikelr train --method lr');
-  await makeDirectory(o.out);
   const { train: trainSet, test } = await loadSplits(config);
+  const needed = o.gradientBatches * config.batchSize;
+  check(needed <= trainSet.count, () => `compare: --gradient-batches ${o.gradientBatches} of --batch-size ${config.batchSize} need ${needed} training samples, and there are ${trainSet.count}; lower either, or raise --train-limit`);
+  await makeDirectory(o.out);
   const variants = o.decorrelations?.length ? [...new Set(o.decorrelations)] : [config.decorrelate];
   const nameOf = (method: string, decorrelate: TrainConfig['decorrelate']) => (variants.length > 1 ? armName(method, decorrelate) : method);
   const arms: Arm[] = variants.flatMap((decorrelate) => o.methods.map((method) => ({ name: nameOf(method, decorrelate), method, decorrelate })));
@@ -258,8 +261,8 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
     test: { samples: test.count },
   };
   Object.values(models).forEach((m) => m.dispose());
-  await fs.writeFile(path.join(o.out, 'compare.json'), JSON.stringify(report, null, 2) + '\n');
-  await fs.writeFile(path.join(o.out, 'report.md'), markdown(report));
+  await writeFileAtomic(path.join(o.out, 'compare.json'), JSON.stringify(report, null, 2) + '\n');
+  await writeFileAtomic(path.join(o.out, 'report.md'), markdown(report));
   return report;
 }
 

@@ -4,7 +4,7 @@
  * the value and what is allowed. A run directory keeps the resolved record as config.json, so a run
  * can be resumed or evaluated from it alone.
  */
-import { promises as fs } from 'node:fs';
+import { writeFileAtomic } from '../platform/node.js';
 import { check, readFileNamed, show, SpikelrError } from '../errors.js';
 import { BASELINES, LOCAL_CREDITS, type LocalCredit } from '../learning/estimators/lr.js';
 import { ACCURACY_KINDS, MEMBRANE_REDUCTIONS } from '../learning/losses.js';
@@ -341,5 +341,5 @@ export async function resolveConfig(o: { readonly file?: string; readonly flags:
 }
 
 export async function writeConfig(file: string, config: TrainConfig): Promise<void> {
-  await fs.writeFile(file, JSON.stringify(config, null, 2) + '\n');
+  await writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n');
 }

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
-import { makeDirectory } from '../platform/node.js';
+import { makeDirectory, writeFileAtomic } from '../platform/node.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -44,7 +44,7 @@ async function printPdf(svg: string, file: string, browser: string): Promise<voi
   const { width, height } = size(svg);
   const mm = width * MM_PER_PX;
   const page = path.join(await fs.mkdtemp(path.join(tmpdir(), 'spikelr-figure-')), 'figure.html');
-  await fs.writeFile(page, `<!doctype html><html><head><meta charset="utf-8"><style>@page { size: ${mm.toFixed(2)}mm ${((mm * height) / width).toFixed(2)}mm; margin: 0 } html, body { margin: 0 } svg { width: ${mm.toFixed(2)}mm; height: auto; display: block }</style></head><body>${svg}</body></html>`);
+  await writeFileAtomic(page, `<!doctype html><html><head><meta charset="utf-8"><style>@page { size: ${mm.toFixed(2)}mm ${((mm * height) / width).toFixed(2)}mm; margin: 0 } html, body { margin: 0 } svg { width: ${mm.toFixed(2)}mm; height: auto; display: block }</style></head><body>${svg}</body></html>`);
   try {
     await run(browser, ['--headless', '--no-sandbox', '--disable-gpu', '--no-pdf-header-footer', `--print-to-pdf=${path.resolve(file)}`, `file://${page}`], { timeout: 60_000 });
   } catch (err) {
@@ -67,7 +67,7 @@ export async function writeFigures(figures: readonly string[], dir: string, o: {
     const svg = o.style === 'paper' ? paperSvg(figure) : figure;
     const title = /<title>([^<]*)<\/title>/.exec(svg)?.[1] ?? 'figure';
     const base = path.join(dir, slug(i, title.replace(/&[a-z]+;|&#\d+;/g, ' ')));
-    await fs.writeFile(`${base}.svg`, `<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n`);
+    await writeFileAtomic(`${base}.svg`, `<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n`);
     written.push(`${base}.svg`);
     if (browser) {
       await printPdf(svg, `${base}.pdf`, browser);

@@ -6,6 +6,7 @@
  * accuracy and its accuracy as deployed before the first step.
  */
 import { existsSync, promises as fs } from 'node:fs';
+import { writeFileAtomic } from '../platform/node.js';
 import path from 'node:path';
 import { check, SpikelrError } from '../errors.js';
 import { evaluateDataset, MODEL_FILE, testSeed } from '../learning/trainer.js';
@@ -79,7 +80,7 @@ export async function runFinetune(source: string, flags: Partial<TrainConfig>, o
     } catch (err) {
       throw new SpikelrError(`finetune: ${metrics} is not valid JSON (${(err as Error).message})`);
     }
-    await fs.writeFile(metrics, JSON.stringify({ ...written, source, sourceTestAccuracy: sourceAccuracy, deployedTestAccuracy: result.deployedTestAccuracy }, null, 2) + '\n');
+    await writeFileAtomic(metrics, JSON.stringify({ ...written, source, sourceTestAccuracy: sourceAccuracy, deployedTestAccuracy: result.deployedTestAccuracy }, null, 2) + '\n');
   }
   return result;
 }

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { productThreads } from '../sim/product-threads.js';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
-import { makeDirectory } from '../platform/node.js';
+import { makeDirectory, writeFileAtomic } from '../platform/node.js';
 import path from 'node:path';
 import { backendReport } from '../backend.js';
 import { check, readFileNamed, SpikelrError } from '../errors.js';
@@ -130,7 +130,7 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
     if (result.stopped === 'diverged') throw new SpikelrError(`${runDir}: ${result.divergence}: --learning-rate, then start again with --force`);
     const { history, ...rest } = result;
     const summary: RunSummary = { method: config.method, dataset: config.dataset, backend: backendReport()?.name ?? tf.getBackend(), threads: productThreads(), epochs: history.length, runDir, ...rest };
-    if (result.stopped !== 'aborted') await fs.writeFile(path.join(runDir, METRICS_FILE), JSON.stringify({ ...summary, history }, null, 2) + '\n');
+    if (result.stopped !== 'aborted') await writeFileAtomic(path.join(runDir, METRICS_FILE), JSON.stringify({ ...summary, history }, null, 2) + '\n');
     return summary;
   } finally {
     release();

@@ -1,6 +1,7 @@
 /** `spikelr raster` and `spikelr report`: figures of a model and of train/compare runs. */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, promises as fs } from 'node:fs';
+import { writeFileAtomic } from '../platform/node.js';
 import path from 'node:path';
 import { check, SpikelrError } from '../errors.js';
 import { subset } from '../data/dataset.js';
@@ -127,11 +128,11 @@ export async function rasterCommand(o: { readonly target: string; readonly flags
     }
     const written: string[] = [];
     if (o.svg) {
-      await fs.writeFile(o.svg, rasterSvg(figures.raster, { width: 720, rowHeight: 1 }));
+      await writeFileAtomic(o.svg, rasterSvg(figures.raster, { width: 720, rowHeight: 1 }));
       written.push(o.svg);
     }
     if (o.out) {
-      await fs.writeFile(o.out, htmlReport({ title: `spikelr raster: ${path.basename(o.target)}`, subtitle: `${config.dataset} test sample ${o.sample}, ${config.steps} steps, ${config.encoding} input${o.noise ? `, escape noise ${config.noise}` : ''}`, sections: sampleSections(figures, `sample ${o.sample}`) }));
+      await writeFileAtomic(o.out, htmlReport({ title: `spikelr raster: ${path.basename(o.target)}`, subtitle: `${config.dataset} test sample ${o.sample}, ${config.steps} steps, ${config.encoding} input${o.noise ? `, escape noise ${config.noise}` : ''}`, sections: sampleSections(figures, `sample ${o.sample}`) }));
       written.push(o.out);
     }
     return written;
@@ -177,7 +178,7 @@ async function filmCommand(o: Parameters<typeof rasterCommand>[0]): Promise<stri
     label: `step ${step}`,
     svg: rasterSvg({ caption: `step ${step}`, layers: raster.layers.map((l, i) => (last[i]!.rows ? { ...l, rows: last[i]!.rows! } : l)) }, { width: 720, rowHeight: 1 }),
   }));
-  await fs.writeFile(o.out!, htmlReport({
+  await writeFileAtomic(o.out!, htmlReport({
     title: `spikelr raster over training: ${path.basename(o.target)}`,
     subtitle: `${config.dataset} test sample ${o.sample}, ${config.steps} steps, ${config.encoding} input${o.noise ? `, escape noise ${config.noise}` : ''}; ${shots.length} snapshots`,
     sections: [{ heading: `test sample ${o.sample} over training`, text: 'Drag the slider or press play to step through the snapshots; rows keep the final network\'s neuron order.', film: { frames: svgs } }],
@@ -260,7 +261,7 @@ export async function reportCommand(runDir: string, o: { readonly out?: string; 
   else throw new SpikelrError(`report: ${runDir} has neither metrics.json (spikelr train) nor compare.json (spikelr compare); is the run finished?`);
   const written: string[] = [];
   if (o.out) {
-    await fs.writeFile(o.out, htmlReport({ ...report, ...(o.style === 'paper' ? { style: 'paper' as const } : {}) }));
+    await writeFileAtomic(o.out, htmlReport({ ...report, ...(o.style === 'paper' ? { style: 'paper' as const } : {}) }));
     written.push(o.out);
   }
   if (o.figures) written.push(...(await writeFigures(figuresOf(report.sections), o.figures, { style: o.style ?? 'screen', pdf: o.pdf ?? true })));

@@ -26,7 +26,9 @@ export const WRITE_TEMPORARY = /\.tmp-\d+$/;
 /** Writes `bytes` to `file` atomically: a temporary file, flushed, renamed over the target. */
 export async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
-  const handle = await fs.open(tmp, 'w');
+  // fault injection (the test suite's full disk): a file whose name matches SPIKELR_FAULT_FULL_DISK is written to /dev/full, which fails with ENOSPC
+  const full = process.env['SPIKELR_FAULT_FULL_DISK'];
+  const handle = await fs.open(full && new RegExp(full).test(path.basename(file)) ? '/dev/full' : tmp, 'w');
   try {
     await handle.writeFile(bytes);
     await handle.sync();
