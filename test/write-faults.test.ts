@@ -3,14 +3,16 @@
  * one line naming the path and the system's error, and nothing the run already had is lost. The
  * places: a path under /proc (mkdir there says ENOENT, and Node's own recursive mkdir would spin
  * forever), a file where a directory is expected (ENOTDIR), and a full disk (the file's write sent
- * to /dev/full by SPIKELR_FAULT_FULL_DISK: ENOSPC from the kernel). (A directory without write
- * permission cannot be tested as root, which CI is.)
+ * to /dev/full by SPIKELR_FAULT_FULL_DISK: ENOSPC from the kernel), and a run directory
+ * bind-mounted read-only on resume (EROFS). (A directory without write permission cannot be tested
+ * as root, which CI is: root writes through it.)
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spikelr, spikelrWith } from './cli-helpers.js';
+import { main, spikelr, spikelrWith } from './cli-helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'spikelr-write-faults-'));
 const run = path.join(dir, 'run');
@@ -65,5 +67,24 @@ describe('commands that write, when the file system refuses', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`spikelr: error: cannot write \\S*${name}: no space left on the device \\(ENOSPC\\)`));
     expect(readFileSync(path.join(run, 'checkpoint.safetensors')).equals(checkpoint)).toBe(true);
+  }, 60_000);
+});
+
+/** Whether this machine lets a process bind-mount in a mount namespace of its own (root, as CI is). */
+const canUnshare = spawnSync('unshare', ['-m', 'true']).status === 0;
+
+describe('a run directory on a read-only file system', () => {
+  it.skipIf(!canUnshare)('resume exits 1 within 5 s naming the file and EROFS, and the checkpoint stays as it was', async () => {
+    const out = path.join(dir, 'readonly');
+    const r0 = await spikelr('train', '--method', 'bptt', ...tiny, '--epochs', '2', '--max-steps', '1', '--checkpoint-every', '1', '--out', out);
+    expect(r0.code, r0.stderr).toBe(0);
+    const before = readFileSync(path.join(out, 'checkpoint.safetensors'));
+    // the run directory bind-mounted read-only over itself, in a mount namespace of the command's own
+    const started = performance.now();
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && exec "$2" "$3" train --resume "$1" --no-progress`, 'sh', out, process.execPath, main], { encoding: 'utf8', env: { ...process.env, SPIKELR_BACKEND: 'wasm' } });
+    expect((performance.now() - started) / 1000).toBeLessThan(5);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^spikelr: error: cannot (open|write|create the directory) \S+: the file system is read-only \(EROFS\)$/m);
+    expect(readFileSync(path.join(out, 'checkpoint.safetensors')).equals(before)).toBe(true);
   }, 60_000);
 });
