@@ -27,6 +27,7 @@ import type { Batch, EstimateOptions, Estimator, GradientEstimate } from './esti
 import type { RowLoss } from './losses.js';
 import { initBackend } from '../backend.js';
 import { parameterNames } from './trainer.js';
+import { threadTimeoutSeconds, waitWhile } from '../sim/bounded-wait.js';
 
 /**
  * Where a worker gets its network, estimator and loss: module `module` (a file URL) exports
@@ -215,8 +216,8 @@ export async function shardedEstimator(local: Estimator, recipe: ShardRecipe, o:
     } finally {
       tf.dispose([own.input, own.labels]);
     }
-    const results = threads.map((th) => {
-      Atomics.wait(th.done, 0, 0);
+    const results = threads.map((th, i) => {
+      if (!waitWhile(th.done, 0, 0)) throw new SpikelrError(`shard worker ${i + 1} did not answer within ${threadTimeoutSeconds()} s (it may have died); the run stops here and resumes from its last checkpoint (SPIKELR_THREAD_TIMEOUT_S sets the bound)`);
       const r = receiveMessageOnPort(th.port)?.message as ShardResult | undefined;
       if (!r) throw new SpikelrError('shard worker signalled completion without a result');
       return r;

@@ -32,6 +32,7 @@ import { addNamed, startWorker, variablesByName, type ShardRecipe } from './para
 import { packActivation, Stage, type RowWeights, type StageResult, type StageTask } from './pipeline-stage.js';
 import { regularizersOf } from './regularizers.js';
 import { parameterNames } from './trainer.js';
+import { threadTimeoutSeconds, waitWhile } from '../sim/bounded-wait.js';
 
 export interface PipelineOptions {
   /** Stages, each on its own thread (the calling thread runs the first); default 2. */
@@ -247,7 +248,8 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
       }
       while (backwardDone < M || results.some((r) => r === undefined)) {
         const before = performance.now();
-        Atomics.wait(signal, 0, seen);
+        // nothing from any stage within the bound: one has died without a word
+        if (!waitWhile(signal, 0, seen)) throw new SpikelrError(`pipeline: no stage answered within ${threadTimeoutSeconds()} s (one may have died); the run stops here and resumes from its last checkpoint (SPIKELR_THREAD_TIMEOUT_S sets the bound)`);
         waited += performance.now() - before;
         seen = Atomics.load(signal, 0);
         drain();

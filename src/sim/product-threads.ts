@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { compiledModule } from '../learning/parallel.js';
 import { productBy } from './spike-matmul.js';
 import type { WasmBackend } from './wasm-module.js';
+import { threadTimeoutSeconds, waitWhile } from './bounded-wait.js';
 
 /** Products with fewer multiply–adds than this stay on one thread. */
 export const MIN_MACS = 2 ** 27;
@@ -119,7 +120,8 @@ export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.Tenso
     mine = productBy(backend, top, b, transposeA, sparse);
   } finally {
     backend.disposeData(top.dataId);
-    Atomics.wait(control, 0, WORK);
+    // a helper that does not answer in time is taken for dead: its half is computed here below
+    waitWhile(control, 0, WORK);
   }
   const done = Atomics.load(control, 0) === DONE;
   Atomics.store(control, 0, IDLE);
@@ -128,9 +130,9 @@ export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.Tenso
     threadStats.split++;
     lowerRows = data.subarray(lower * k + k * n, lower * k + k * n + lower * n);
   } else {
-    // the helper failed (its heap, most likely): its half here, and this thread alone from now on
+    // the helper failed (its heap, most likely) or never answered: its half here, and this thread alone from now on
     stopProductThreads();
-    unavailable = 'the helper thread failed';
+    unavailable = Atomics.load(control, 0) === WORK ? `the helper thread did not answer within ${threadTimeoutSeconds()} s` : 'the helper thread failed';
     process.stderr.write(`spikelr: large products back on one thread (${unavailable})\n`);
     const bottom = backend.makeOutput(operandShape(lower), 'float32');
     heapView(backend, bottom).set(data.subarray(0, lower * k));
