@@ -277,6 +277,7 @@ describe('spikelr train and eval', () => {
       [() => ['train', '--hidden', '64,64', '--local-losses', 'some'], /--local-losses must be one of 'auto', 'none', 'each' or a list of the layers that end a block/],
       [() => ['train', '--hidden', '64,64', '--time-chunk', '5'], /local losses do not run in LR's time chunks yet; drop timeChunk or --local-losses none/],
       [() => ['compare', '--train-limit', '64', '--batch-size', '32'], /compare: --gradient-batches 4 of --batch-size 32 need 128 training samples, and there are 64; lower either, or raise --train-limit/],
+      [() => ['train', '--encoding', 'rows', '--steps', '10'], /encoding 'rows' has one step per image row: MNIST needs steps 28, got 10/],
       [() => ['compare', '--epsilons', '0,2'], /option '--epsilons <list>' argument '0,2' is invalid\. expected numbers in \[0, 1\]/],
     ])('rejects bad config %#', async (args, message) => {
       const r = await spikelr(...args());

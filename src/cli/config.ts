@@ -37,7 +37,8 @@ export type LocalLosses = (typeof LOCAL_LOSSES)[number] | readonly number[];
 export const LOSSES = ['ce-membrane', 'mse-membrane', 'ce-count', 'mse-count', 'zero-one'] as const;
 export const SURROGATES = SURROGATE_NAMES;
 export const SCORES = ['spike', 'noise'] as const;
-export const INPUT_ENCODINGS = ['rate', 'direct'] as const;
+/** How images become input: rate-coded spikes, the intensities each step (direct), or row t of the image at step t (rows: a sequence task, T = the image's rows). */
+export const INPUT_ENCODINGS = ['rate', 'direct', 'rows'] as const;
 
 export interface TrainConfig {
   dataset: (typeof DATASETS)[number];
@@ -291,6 +292,10 @@ export function checkCombinations(c: TrainConfig, source: string): void {
     check(c.timeChunk === null, () => `${source}: local losses do not run in LR's time chunks yet; drop timeChunk ${off}`);
     check(c.baseline !== 'noise-free', () => `${source}: local losses take the leave-one-out baseline or none (the noise-free baseline is the network's loss, not a block's); use --baseline loo ${off}`);
     check(c.regularizer === 'none', () => `${source}: local losses with a rate regulariser are not supported yet (a block's penalty would need its own weighting); drop the regularizer ${off}`);
+  }
+  if (c.encoding === 'rows') {
+    check(c.conv === null, () => `${source}: encoding 'rows' gives one image row a step to dense or recurrent layers; conv layers read whole images (use encoding 'rate' or 'direct', or drop conv)`);
+    check(c.dataset !== 'mnist' || c.steps === 28, () => `${source}: encoding 'rows' has one step per image row: MNIST needs steps 28, got ${c.steps}`);
   }
   check(c.timeChunk === null || c.method === 'lr', () => `${source}: timeChunk applies to method 'lr' (the other learners' memory is set by their own pass); drop timeChunk`);
   check(c.deploy?.weightBits == null || c.decorrelate === 'none', () => `${source}: deploy's weightBits quantizes each layer's W, but decorrelated layers compute with the fused W R; use decorrelate 'none' with weightBits`);
