@@ -15,6 +15,10 @@
  *
  * A deterministic readout at the end is trained by the same filter seeded with the exact
  * ∂L/∂u_t of the loss (a derivative of the loss alone, local to that layer).
+ *
+ * Local heads cut the network into blocks, each weighted by its own head's loss, and unit credit
+ * weights the layer a linear read takes per unit (lr-blocks.ts, unit-credit.ts); lr-gradients.ts
+ * turns a trace and its weights into gradients. This file runs the passes.
  */
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, checkOneOf, checkPositive, SpikelrError } from '../../errors.js';
@@ -32,7 +36,6 @@ import type { Batch, Estimator, Method } from './types.js';
 import type { TrainConfig } from '../../cli/config.js';
 import { ratePenalty, regularizersOf } from '../regularizers.js';
 import { copyPlan, groupCount, type CopyPlan, type Sampling } from '../sampling.js';
-
 import { BASELINES, copyLabels, layerGradients, readoutGradients, readoutSeeds, rowWeights, type Baseline } from './lr-gradients.js';
 import { blockGradients, headLayers, LOCAL_CREDITS, meanReadoutCredit, type LocalCredit } from './lr-blocks.js';
 
@@ -81,7 +84,6 @@ export interface LRConfig {
    */
   readonly localCredit?: LocalCredit;
 }
-
 
 export type { Batch, GradientEstimate, EstimateOptions, Estimator } from './types.js';
 
@@ -139,7 +141,6 @@ export function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNo
   return net.layers.map((l) => map[l.name]);
 }
 
-
 interface PassResult {
   readonly gradients: Map<tf.Variable, tf.Tensor>;
   readonly loss: number;
@@ -193,7 +194,6 @@ function finiteLosses(losses: tf.Tensor): { readonly values: Float32Array; reado
   check(values.every(Number.isFinite), () => 'lr: the loss is not finite for some copies; check the inputs and the learning rate');
   return { values, mean: values.reduce((a, b) => a + b, 0) / values.length };
 }
-
 
 function pass(
   net: Network, batch: Batch, loss: RowLoss, seed: number, c: Resolved, plan: CopyPlan, noise: readonly (EscapeNoise | undefined)[],
