@@ -18,6 +18,7 @@ import { meanReadout, outputField, passLayers, population, runFields, timeLoop }
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../sim/random.js';
 import { copyNoise, copyUniformsTensor, type CopyPlan } from './sampling.js';
+import { timeMean } from '../sim/weighted-steps.js';
 
 export type ScoreKind = 'spike' | 'noise';
 
@@ -149,7 +150,8 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
   const befores: Record<string, tf.Tensor>[] = [];
   const taps = new Map<number, tf.Tensor>();
   const tap = (index: number, output: tf.Tensor) => {
-    if (o.taps?.has(index)) taps.set(index, tf.mean(output, 0));
+    // one pass over the steps (the stock mean over the leading axis transposes all of a conv layer's output first)
+    if (o.taps?.has(index)) taps.set(index, timeMean(output));
   };
   const firstStep = o.chunk?.firstStep ?? 0;
   const startOf = (index: number, model: NeuronModel<NeuronParams>, neuron: NeuronParams, shape: readonly number[]) =>

@@ -68,3 +68,9 @@ export function weightedSteps(x: tf.Tensor, weights: readonly number[], into?: t
   })) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
   return op(x);
 }
+
+/** The mean over the leading (time) axis of `x` `[T, …]`, differentiable, in one pass over it (the stock mean transposes all of x first). */
+export function timeMean(x: tf.Tensor): tf.Tensor {
+  const T = x.shape[0]!;
+  return tf.tidy(() => tf.reshape(weightedSteps(tf.reshape(x, [T, -1]), new Array<number>(T).fill(1 / T)), x.shape.slice(1)));
+}

@@ -12,6 +12,7 @@ import { atan, surrogateByName, surrogateSpike, type Surrogate } from '../../neu
 import { meanReadout, outputField, passLayers, population, timeLoop } from '../../sim/loop.js';
 import type { Network } from '../../sim/network.js';
 import { headCrossEntropy, localHeadLogits, type Layer } from '../../sim/layer.js';
+import { timeMean } from '../../sim/weighted-steps.js';
 import type { Estimator, Method } from './types.js';
 import { ratePenalty, regularizersOf } from '../regularizers.js';
 import { checkDifferentiable } from '../losses.js';
@@ -69,7 +70,7 @@ export function differentiableRun(
   const { hidden } = o;
   const ends = (layer: Layer, isLast: boolean, output: tf.Tensor): { output: tf.Tensor } => {
     if (!o.heads || !layer.localHead || isLast) return { output };
-    o.heads.push({ layer, mean: tf.mean(output, 0) });
+    o.heads.push({ layer, mean: timeMean(output) });
     return { output: stopGradient(output) };
   };
   // truncation at T or beyond cuts nothing
