@@ -64,19 +64,19 @@ export function blockGradients(
   }
   const gradients = new Map<tf.Variable, tf.Tensor>();
   const add = (g: Map<tf.Variable, tf.Tensor>) => g.forEach((v, k) => gradients.set(k, v));
+  const scale = o.scale ?? 1;
+  const scaled = (t: tf.Tensor) => {
+    if (scale === 1) return t;
+    const out = tf.mul(t, scale);
+    t.dispose();
+    return out;
+  };
   try {
     for (const [h, tap] of fwd.taps) {
       const block = traces.filter((t) => ends[t.index] === h);
       const labelsOf = copyLabels(labels, tap.shape[0]! / o.batch);
       const step = localHeadStep(net.layers[h]!, tap, labelsOf);
       labelsOf.dispose();
-      const scale = o.scale ?? 1;
-      const scaled = (t: tf.Tensor) => {
-        if (scale === 1) return t;
-        const out = tf.mul(t, scale);
-        t.dispose();
-        return out;
-      };
       if (o.trainHeads) step.gradients.forEach((g, v) => gradients.set(v, scaled(g)));
       else step.gradients.forEach((g) => g.dispose());
       try {
@@ -97,8 +97,10 @@ export function blockGradients(
     }
     const tail = traces.filter((t) => ends[t.index]! < 0);
     if (tail.length) {
-      const f = final(o.credit === 'unit' && tail.some((t) => t.index === last - 1 && independentUnits(t)));
-      const unit = f.units ? tail.find((t) => t.index === last - 1 && independentUnits(t)) : undefined;
+      // the layer the readout reads, where unit credit can take it
+      const read = o.credit === 'unit' ? tail.find((t) => t.index === last - 1 && independentUnits(t)) : undefined;
+      const f = final(read !== undefined);
+      const unit = f.units ? read : undefined;
       if (unit) add(traceGradients(unit, f.units!));
       const rest = tail.filter((t) => t !== unit);
       if (rest.length) add(noisyGradients(rest, f.rows));
