@@ -27,7 +27,7 @@ describe('makeDirectory: mkdir -p that always ends', () => {
     expect(existsSync(deep)).toBe(true);
   });
 
-  it.each([
+  it.each<[string, () => string, RegExp]>([
     ['under /proc, where mkdir of the child says ENOENT', () => '/proc/spikelr-run/inner', /ENOENT/],
     ['behind a dangling symlink', () => {
       const link = path.join(dir, 'dangling');
@@ -39,7 +39,7 @@ describe('makeDirectory: mkdir -p that always ends', () => {
       writeFileSync(file, 'x');
       return path.join(file, 'run');
     }, /ENOTDIR/],
-  ] as const)('refuses at once %s, naming the path', async (_, target, code) => {
+  ])('refuses at once %s, naming the path', async (_, target, code) => {
     const p = target();
     await expect(within(makeDirectory(p), 2000)).rejects.toMatchObject({ code: expect.stringMatching(code), syscall: 'mkdir' });
   });
