@@ -28,7 +28,11 @@ export async function writeFileAtomic(file: string, bytes: Uint8Array | string):
   const tmp = `${file}.tmp-${process.pid}`;
   // fault injection (the test suite's full disk): a file whose name matches SPIKELR_FAULT_FULL_DISK is written to /dev/full, which fails with ENOSPC
   const full = process.env['SPIKELR_FAULT_FULL_DISK'];
-  const handle = await fs.open(full && new RegExp(full).test(path.basename(file)) ? '/dev/full' : tmp, 'w');
+  const handle = await fs.open(full && new RegExp(full).test(path.basename(file)) ? '/dev/full' : tmp, 'w').catch((err: NodeJS.ErrnoException) => {
+    // the user named the file, not its temporary
+    err.path = file;
+    throw err;
+  });
   try {
     await handle.writeFile(bytes);
     await handle.sync();
