@@ -12,6 +12,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { bptt } from '../src/learning/estimators/bptt.js';
+import { forwardGradient } from '../src/learning/estimators/fg.js';
 import { likelihoodRatio, type LocalCredit } from '../src/learning/estimators/lr.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { conv2d, dense, flatten, layerFromRecord, maxPool2d, readout, recurrent, withLocalHead } from '../src/sim/layer.js';
@@ -163,6 +165,28 @@ describe('unit credit needs units that fire independently given their input', ()
       return out;
     };
     expect(estimate('unit')).toEqual(estimate('loss'));
+    tf.dispose([input, labels]);
+    net.dispose();
+  });
+});
+
+describe('local heads keep the live tensor count flat', () => {
+  it.each([
+    ['lr, unit credit', () => likelihoodRatio({ copies: 4, noise: NOISE, localCredit: 'unit' })],
+    ['lr, loss credit', () => likelihoodRatio({ copies: 4, noise: NOISE, localCredit: 'loss' })],
+    ['fg-activity, unit credit', () => forwardGradient({ directions: 2, perturb: 'activities', localCredit: 'unit' })],
+    ['bptt', () => bptt()],
+  ] as const)('%s: the same count after every estimate', (_, make) => {
+    const net = build();
+    const input = tf.tensor(INPUTS.flat(2), [2, T, 3]);
+    const labels = tf.tensor1d(LABELS, 'int32');
+    const est = make();
+    const counts: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      est.estimate(net, { input, labels }, membraneCrossEntropy('mean'), 40 + i).dispose();
+      counts.push(tf.memory().numTensors);
+    }
+    expect(new Set(counts.slice(1)).size).toBe(1);
     tf.dispose([input, labels]);
     net.dispose();
   });
