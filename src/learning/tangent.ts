@@ -15,6 +15,7 @@ import { firstStepRows, outputField, passLayers, population, stepPopulation, swa
 import type { Network } from '../sim/network.js';
 import type { Batch } from './estimators/types.js';
 import type { RowLoss } from './losses.js';
+import { addInto } from './running-sum.js';
 
 /** Tangents of a layer's parameters by name, from directions keyed by variable. */
 function layerDirections(layer: Layer, directions: ReadonlyMap<tf.Variable, tf.Tensor>): Record<string, tf.Tensor | undefined> {
@@ -192,20 +193,17 @@ export function tangentSteps(
 ): { output: tf.Tensor; tangents: tf.Tensor; taps: Map<number, Tap> } {
   const [batch, steps] = input.shape as [number, number];
   const K = directions.length;
-  const taps = new Map<number, Tap>([...(o.taps?.keys() ?? [])].map((i) => [i, { sum: undefined as unknown as tf.Tensor, tangents: new Map() }]));
+  // local losses' running sums: each tapped layer's weighted output, and each of its directions' tangents
+  const tapSums = new Map<number, tf.Tensor>();
+  const tapTangents = new Map<number, Map<number, tf.Tensor>>();
   const tapInto = (i: number, t: number, out: tf.Tensor, dOut: readonly (tf.Tensor | undefined)[]) => {
-    const tap = taps.get(i);
-    if (!tap) return;
-    const w = o.taps!.get(i)![t]!;
-    const add = (sum: tf.Tensor | undefined, x: tf.Tensor) => tf.keep(sum ? tf.add(sum, tf.mul(w, x)) : tf.mul(w, x));
-    const before = tap.sum;
-    (tap as { sum: tf.Tensor }).sum = add(before, out);
-    before?.dispose();
+    const w = o.taps?.get(i)?.[t];
+    if (w === undefined) return;
+    tapSums.set(i, addInto(tapSums.get(i), tf.mul(w, out)));
+    const tangents = tapTangents.get(i) ?? new Map<number, tf.Tensor>();
+    tapTangents.set(i, tangents);
     o.currentTangents?.layers.forEach((layer, k) => {
-      if (layer !== i || !dOut[k]) return;
-      const previous = tap.tangents.get(k);
-      tap.tangents.set(k, add(previous, dOut[k]!));
-      previous?.dispose();
+      if (layer === i && dOut[k]) tangents.set(k, addInto(tangents.get(k), tf.mul(w, dOut[k]!)));
     });
   };
   const derivative = (x: tf.Tensor) => surrogate.derivative(x);
@@ -302,7 +300,7 @@ export function tangentSteps(
   const output = tf.stack(outs);
   const stacked = tf.tidy(() => (K > 0 ? tf.stack(dOuts.map((d) => tf.stack(d))) : tf.zeros([0, ...output.shape])));
   tf.dispose([...outs, ...dOuts.flat()]);
-  return { output, tangents: stacked, taps };
+  return { output, tangents: stacked, taps: new Map([...tapSums].map(([i, sum]) => [i, { sum, tangents: tapTangents.get(i)! }])) };
 }
 
 /**

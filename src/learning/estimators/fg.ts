@@ -254,7 +254,8 @@ interface LinearRead {
  * The layers a linear read of their time mean takes: each layer with a local head (the plain mean,
  * the head's cross-entropy, whose exact gradients train the head), and the layer before a readout
  * the loss reads by its mean (the readout's leak-weighted mean x̄, the network's loss through
- * c·(x̄ A + b); a recurrent last layer excepted, as the readout's input there is not one map of x̄).
+ * c·(x̄ A + b); with unit credit only, as without it that read gives the row's total the network's
+ * own derivative gives).
  */
 function linearReads(net: Network, loss: RowLoss, T: number, readout: boolean): Map<number, LinearRead> {
   const reads = new Map<number, LinearRead>();
@@ -267,7 +268,6 @@ function linearReads(net: Network, loss: RowLoss, T: number, readout: boolean): 
       },
     });
   }
-  // (the readout's read changes nothing without unit credit: the network's own derivative is the row's total)
   const last = net.layers.length - 1;
   const out = net.layers[last]!;
   const plan = readout && loss.timeMean && last > 0 && net.layers[last - 1]!.neuron && !reads.has(last - 1) ? meanReadoutPlan(out, T) : undefined;
@@ -287,9 +287,10 @@ function linearReads(net: Network, loss: RowLoss, T: number, readout: boolean): 
  * ∂ℓ_b/∂u = Σ_j c_bj ∂s̄_bj/∂u with c_b = ∂ℓ_b/∂s̄_b the row's credit. A unit's output depends only
  * on its own currents (no recurrence), so with `perUnit` (unit credit) each unit takes its own term
  * c_bj ∂s̄_bj/∂u for its current's adjoint ≈ c_bj (∂s̄_bj/∂u) u_bj — the same expectation without
- * the other units' terms; otherwise, and in a recurrent layer, the row's total. Replaces `scaled[j]` (the rows' derivatives over K) of
- * each such direction by `[B, …current]` weights, and adds the heads' exact gradients (of the mean
- * over rows of their cross-entropy) to `sums`.
+ * the other units' terms; otherwise, and in a recurrent layer (whose units drive each other), the
+ * row's total. Replaces `scaled[j]` (the rows' derivatives over K) of each such direction by
+ * `[B, …current]` weights, and adds the heads' exact gradients (of the mean over rows of their
+ * cross-entropy) to `sums`.
  */
 function readDerivatives(net: Network, taps: ReadonlyMap<number, Tap>, reads: ReadonlyMap<number, LinearRead>, perUnit: boolean, labels: tf.Tensor, K: number, scaled: tf.Tensor[], sums: Map<tf.Variable, tf.Tensor>): void {
   for (const [i, tap] of taps) {
