@@ -172,7 +172,7 @@ export class Stage {
       this.lossSum += share * losses.mean;
       const o = this.blocks(m);
       const weights = o.weightsOf(losses.values);
-      units = c.localCredit === 'unit' && this.noise[last - 1] !== undefined && !this.net.layers[last - 1]!.recurrentCurrents ? meanReadoutCredit(this.net, fwd, this.loss, rowLabels, c.plan, samples, share) : undefined;
+      units = c.localCredit === 'unit' && this.noise[last - 1] !== undefined ? meanReadoutCredit(this.net, fwd, this.loss, rowLabels, c.plan, samples, share) : undefined;
       const final = { rows: weights, ...(units ? { units } : {}) };
       this.add(blockGradients(this.net, fwd, fwd.traces.filter((tr) => tr.kind === 'lr'), labels, o, () => final));
       for (const tr of fwd.traces.filter((tr) => tr.kind === 'local')) this.add(readoutGradients(tr, fwd.output, this.loss, rowLabels, share));

@@ -125,16 +125,17 @@ function independentUnits(t: LayerTrace): boolean {
  * Unit-credit weights `[K·B, …N]` of the layer before a readout read by its time mean, from the
  * readout's trace in `fwd`: its input x̄ (the leak-weighted mean the readout reads) and each row's
  * ∂L_r/∂x̄ through the readout's mean map, scaled by `scale`. Undefined where the readout is not
- * read by its mean, where rows interact (graph layers), or where a rate penalty makes the loss more
- * than the readout's.
+ * read by its mean, where the layer it reads is recurrent (its units are not independent), where
+ * rows interact (graph layers), or where a rate penalty makes the loss more than the readout's.
  */
 export function meanReadoutCredit(net: Network, fwd: CopyForward, loss: RowLoss, rowLabels: tf.Tensor, plan: CopyPlan, batch: number, scale = 1): tf.Tensor | undefined {
   const last = net.layers.length - 1;
   const trace = fwd.traces.find((t) => t.index === last && t.kind === 'local' && t.seedScale !== undefined);
-  if (!trace || trace.input.shape[0] !== fwd.rows || regularizersOf(loss).length || net.layers.some((l) => l.mixesRows) || groupCount(plan) < 2) return undefined;
+  const reads = net.layers[last - 1];
+  if (!trace || !reads || reads.recurrentCurrents || trace.input.shape[0] !== fwd.rows || regularizersOf(loss).length || net.layers.some((l) => l.mixesRows) || groupCount(plan) < 2) return undefined;
   const readout = net.layers[last]!;
   return tf.tidy(() => {
     const credit = tf.grad((x: tf.Tensor) => tf.mul(scale, tf.sum(loss(meanReadoutOutput(readout, x, trace.seedScale!), rowLabels))))(trace.input);
-    return tf.reshape(unitWeights(trace.input, credit, plan, batch), [fwd.rows, ...net.layers[last - 1]!.outputShape]);
+    return tf.reshape(unitWeights(trace.input, credit, plan, batch), [fwd.rows, ...reads.outputShape]);
   });
 }
