@@ -1,6 +1,7 @@
 /** `spikelr train` and `spikelr eval`: a run directory in, metrics out. */
 import * as tf from '@tensorflow/tfjs';
 import { productThreads } from '../sim/product-threads.js';
+import { secondsFromEnv } from '../sim/bounded-wait.js';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import { makeDirectory, writeFileAtomic } from '../platform/node.js';
@@ -52,7 +53,8 @@ export const STOP_GRACE_SECONDS = 10;
  */
 function interruptible(): { signal: AbortSignal; release: () => void } {
   const controller = new AbortController();
-  const grace = Number(process.env['SPIKELR_STOP_GRACE_S'] ?? STOP_GRACE_SECONDS);
+  // (a value that is not a positive number would make the timer fire at once)
+  const grace = secondsFromEnv('SPIKELR_STOP_GRACE_S', STOP_GRACE_SECONDS);
   const code = (sig: NodeJS.Signals) => 128 + (os.constants.signals[sig] ?? 1);
   const stop = (sig: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(code(sig)); // a second signal: leave now

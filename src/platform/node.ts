@@ -56,9 +56,9 @@ export async function writeFileAtomic(file: string, bytes: Uint8Array | string):
  */
 export async function makeDirectory(dir: string): Promise<void> {
   const missing: string[] = [];
+  // what stops the walk is reported as the mkdir it prevents (ENOTDIR: a file in the path; EACCES, …)
+  const refused = (code: string) => Object.assign(new Error(`${code}: cannot create the directory '${dir}'`), { code, syscall: 'mkdir', path: dir });
   for (let p = path.resolve(dir); ; p = path.dirname(p)) {
-    // what stops the walk is reported as the mkdir it prevents (ENOTDIR: a file in the path; EACCES, …)
-    const refused = (code: string) => Object.assign(new Error(`${code}: cannot create the directory '${dir}'`), { code, syscall: 'mkdir', path: dir });
     const kind = await fs.stat(p).then((s) => (s.isDirectory() ? 'directory' : 'file'), (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw refused(err.code ?? 'EIO');
       return 'missing' as const;

@@ -7,11 +7,16 @@
 /** Seconds a thread waits for another's answer before it gives up (SPIKELR_THREAD_TIMEOUT_S overrides). */
 export const THREAD_TIMEOUT_SECONDS = 600;
 
+/** Seconds from the environment variable `name` where it holds a positive number, else `fallback`. */
+export function secondsFromEnv(name: string, fallback: number): number {
+  const env = typeof process === 'undefined' ? undefined : process.env[name];
+  const s = env === undefined ? NaN : Number(env);
+  return Number.isFinite(s) && s > 0 ? s : fallback;
+}
+
 /** The bound in force: {@link THREAD_TIMEOUT_SECONDS}, or SPIKELR_THREAD_TIMEOUT_S where set (a positive number). */
 export function threadTimeoutSeconds(): number {
-  const env = typeof process === 'undefined' ? undefined : process.env['SPIKELR_THREAD_TIMEOUT_S'];
-  const s = env === undefined ? NaN : Number(env);
-  return Number.isFinite(s) && s > 0 ? s : THREAD_TIMEOUT_SECONDS;
+  return secondsFromEnv('SPIKELR_THREAD_TIMEOUT_S', THREAD_TIMEOUT_SECONDS);
 }
 
 /**
