@@ -36,7 +36,8 @@ export function checkDifferentiable(loss: RowLoss, who: string, instead: string)
 export const MEMBRANE_REDUCTIONS = ['mean', 'sum', 'max', 'last'] as const;
 export type MembraneReduction = (typeof MEMBRANE_REDUCTIONS)[number];
 
-function crossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
+/** Per-row cross-entropy `[…rows]` of logits `[…rows, C]` against integer labels `[…rows]`. */
+export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   const classes = logits.shape[logits.rank - 1]!;
   return tf.neg(tf.sum(tf.mul(tf.oneHot(labels, classes), tf.logSoftmax(logits)), -1));
 }

@@ -29,5 +29,5 @@ export type { Learnable } from './layers/common.js';
 export type { Layer, LayerKind as LayerKindDefinition, BuildContext, ParamTensors } from './layers/types.js';
 export { layerFromRecord, layerName, withLocalHead, buildLayer, currentShapeOf, layerKindOf, LAYER_KINDS, LAYER_KINDS_BY_NAME } from './layers/registry.js';
 export type { LayerSpec, LayerKindName as LayerKind } from './layers/registry.js';
-export { blockEnds, headCrossEntropy, localHeadStep, localHeadLogits, LOCAL_HEAD_PARAMS } from './layers/local-head.js';
+export { blockEnds, localHeadLogits, LOCAL_HEAD_PARAMS } from './layers/local-head.js';
 export type { LocalHeadSpec } from './layers/local-head.js';

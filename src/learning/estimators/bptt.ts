@@ -11,7 +11,8 @@ import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { atan, surrogateByName, surrogateSpike, type Surrogate } from '../../neurons/surrogate.js';
 import { meanReadout, outputField, passLayers, population, timeLoop } from '../../sim/loop.js';
 import type { Network } from '../../sim/network.js';
-import { headCrossEntropy, localHeadLogits, type Layer } from '../../sim/layer.js';
+import { localHeadLogits, type Layer } from '../../sim/layer.js';
+import { crossEntropy } from '../losses.js';
 import { timeMean } from '../../sim/weighted-steps.js';
 import type { Estimator, Method } from './types.js';
 import { ratePenalty, regularizersOf } from '../regularizers.js';
@@ -153,7 +154,7 @@ export function bptt(config: BPTTConfig = {}): Estimator {
         const rows = loss(out, batch.labels);
         const penalty = regs.length ? ratePenalty(hidden, regs) : undefined;
         // each block's head adds its own loss; the blocks share no gradient, so each learns from its own
-        const total = heads.reduce((sum, h) => tf.add(sum, headCrossEntropy(localHeadLogits(h.layer, h.mean), batch.labels)), penalty ? tf.add(rows, penalty) : rows);
+        const total = heads.reduce((sum, h) => tf.add(sum, crossEntropy(localHeadLogits(h.layer, h.mean), tf.cast(batch.labels, 'int32'))), penalty ? tf.add(rows, penalty) : rows);
         return tf.mean(total) as tf.Scalar;
       };
       const { value, grads } = tf.variableGrads(objective, vars);

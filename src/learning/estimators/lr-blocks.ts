@@ -8,7 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { check } from '../../errors.js';
-import { blockEnds, localHeadStep } from '../../sim/layer.js';
+import { blockEnds } from '../../sim/layer.js';
+import { localHeadStep } from '../local-heads.js';
 import { meanReadoutOutput } from '../../sim/loop.js';
 import type { Network } from '../../sim/network.js';
 import type { CopyForward, LayerTrace } from '../forward.js';

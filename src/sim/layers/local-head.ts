@@ -5,8 +5,8 @@
  * layers of the block are trained on the head's cross-entropy instead of the network's loss, and no
  * gradient crosses into the block before. The head's weights are the layer's parameters
  * `localWeight` `[F, C]` and `localBias` `[C]` (saved, checkpointed and optimised with it), trained
- * by the exact gradient of that cross-entropy — a derivative of the loss alone, local to the head.
- * The network's own output never reads a head.
+ * by the exact gradient of that cross-entropy — a derivative of the loss alone, local to the head
+ * (learning/local-heads.ts). The network's own output never reads a head.
  */
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, show } from '../../errors.js';
@@ -48,40 +48,6 @@ export function localHeadLogits(layer: Layer, meanOutput: tf.Tensor): tf.Tensor 
   const w = layer.params['localWeight'], b = layer.params['localBias'];
   check(w !== undefined && b !== undefined, () => `local head: layer '${layer.name}' has no local head`);
   return tf.tidy(() => tf.add(tf.matMul(tf.reshape(meanOutput, [meanOutput.shape[0]!, -1]), w), b));
-}
-
-/** Per-row cross-entropy `[rows]` of logits `[rows, C]` against labels `[rows]`. */
-export function headCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.neg(tf.sum(tf.mul(tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]!), tf.logSoftmax(logits)), -1)));
-}
-
-/** What a head gives its block for one pass: see {@link localHeadStep}. */
-export interface LocalHeadStep {
-  /** Each row's cross-entropy `[rows]`. */
-  readonly losses: Float32Array;
-  /** Exact gradients of the rows' mean cross-entropy for the head's own weights. */
-  readonly gradients: Map<tf.Variable, tf.Tensor>;
-  /** Each row's ∂CE_r/∂s̄ `[rows, …out]`: how the row's loss moves with each unit's mean output (the caller owns it). */
-  readonly credit: tf.Tensor;
-}
-
-/**
- * A head's per-row losses, the exact gradients of their mean for its weights, and each row's
- * credit ∂CE_r/∂s̄ = W (softmax(z) − y), from its layer's time-mean output s̄ `[rows, …out]`:
- * with g_r = softmax(z_r) − y_r, ∂/∂W mean_r CE = s̄ᵀ g / R and ∂/∂b = Σ_r g_r / R.
- */
-export function localHeadStep(layer: Layer, meanOutput: tf.Tensor, labels: tf.Tensor): LocalHeadStep {
-  const [losses, dW, db, credit] = tf.tidy(() => {
-    const logits = localHeadLogits(layer, meanOutput);
-    const rows = logits.shape[0]!;
-    const g = tf.sub(tf.softmax(logits), tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]!));
-    const mean = tf.div(g, rows);
-    const credit = tf.reshape(tf.matMul(g, layer.params['localWeight']!, false, true), meanOutput.shape);
-    return [headCrossEntropy(logits, labels), tf.matMul(tf.reshape(meanOutput, [rows, -1]), mean, true), tf.sum(mean, 0), credit];
-  });
-  const values = losses.dataSync() as Float32Array;
-  losses.dispose();
-  return { losses: values, gradients: new Map([[layer.params['localWeight']!, dW], [layer.params['localBias']!, db]]), credit: credit! };
 }
 
 /**
