@@ -18,14 +18,14 @@
  *
  * `--workers N` runs the estimator rows on N worker threads besides the main one (batch shards,
  * src/learning/parallel.ts; the product helper is then off). `--threads` (default auto, as the CLI)
- * gives the large products a helper thread (src/sim/product-threads.ts). `--profile` adds, per workload, the kernels of one step by total
+ * gives the large products a helper thread (src/kernels/product-threads.ts). `--profile` adds, per workload, the kernels of one step by total
  * time (tf.profile; on wasm each kernel's time is its synchronous wall time).
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/kernels/backend.js';
 import { imageSequences } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
@@ -47,7 +47,7 @@ const { values: a } = parseArgs({
     json: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     workers: { type: 'string', default: '0' },
-    // threads for large products, as the CLI's --threads (src/sim/product-threads.ts)
+    // threads for large products, as the CLI's --threads (src/kernels/product-threads.ts)
     threads: { type: 'string', default: 'auto' },
     'train-steps': { type: 'string', default: '100' },
   },

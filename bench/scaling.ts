@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/kernels/backend.js';
 import { imageSequences } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { bptt } from '../src/learning/estimators/bptt.js';

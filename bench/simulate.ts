@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { initBackend, packageVersions } from '../src/backend.js';
+import { initBackend, packageVersions } from '../src/kernels/backend.js';
 import { mnistNetwork } from '../src/cli/simulate.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { lif } from '../src/neurons/params.js';

@@ -1,5 +1,5 @@
 /**
- * The event-driven BatchMatMul of src/sim/spike-matmul.ts against the stock dense kernel, at the
+ * The event-driven BatchMatMul of src/kernels/spike-matmul.ts against the stock dense kernel, at the
  * first layer's shapes and a recurrent layer's, for Bernoulli spike matrices of several densities:
  * `x · W` (forward) and `xᵀ · g` (weight gradient). The dense figures come from the same matrix
  * with 1e-30 added to every entry (no zeros left, so the stock kernel runs; the values are equal
@@ -8,8 +8,8 @@
  *     npm run build && node dist/bench/spike-matmul.js
  */
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend.js';
-import { sparseStats, SPARSE_DENSITY } from '../src/sim/spike-matmul.js';
+import { initBackend } from '../src/kernels/backend.js';
+import { sparseStats, SPARSE_DENSITY } from '../src/kernels/spike-matmul.js';
 await initBackend({ backend: 'wasm' });
 function time(f: () => tf.Tensor, runs = 5) {
   const ts: number[] = [];

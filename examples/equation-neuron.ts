@@ -8,7 +8,7 @@
  * The same neuron from the command line: spikelr train --neuron-equations examples/neurons/adaptive.json
  */
 import { parseArgs } from 'node:util';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/kernels/backend.js';
 import { imageSequences } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { methodOf } from '../src/learning/estimators/registry.js';

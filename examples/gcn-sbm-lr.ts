@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/kernels/backend.js';
 import { stochasticBlockModel } from '../src/data/graphs.js';
 import { maskedLoss, membraneCrossEntropy, predict } from '../src/learning/losses.js';
 import { likelihoodRatio } from '../src/learning/estimators/lr.js';

@@ -14,7 +14,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/kernels/backend.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { imageSequences, type Encoding } from '../src/data/dataset.js';
 import { train as trainNetwork } from '../src/learning/trainer.js';

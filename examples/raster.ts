@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/kernels/backend.js';
 import { imageSequences } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { lif } from '../src/neurons/params.js';

@@ -1,5 +1,5 @@
-// The browser build (`npm run build:web`): src/web.ts bundled by esbuild into dist/web/spikelr.js
-// (one ES module, tfjs included), with src/platform/web.ts in place of src/platform/node.ts, and the
+// The browser build (`npm run build:web`): src/api/web.ts bundled by esbuild into dist/web/spikelr.js
+// (one ES module, tfjs included), with src/core/platform/web.ts in place of src/core/platform/node.ts, and the
 // wasm backend's binaries beside it. Importing any other `node:` module is an error here: it means
 // a Node-only part slipped into the portable API.
 import { build } from 'esbuild';
@@ -16,14 +16,14 @@ const require = createRequire(import.meta.url);
 const platform = {
   name: 'spikelr-web-platform',
   setup(b) {
-    b.onResolve({ filter: /platform\/node\.js$/ }, () => ({ path: path.join(root, 'src', 'platform', 'web.ts') }));
+    b.onResolve({ filter: /platform\/node\.js$/ }, () => ({ path: path.join(root, 'src', 'core', 'platform', 'web.ts') }));
     b.onResolve({ filter: /^node:/ }, (args) => ({ errors: [{ text: `${args.path} imported by ${path.relative(root, args.importer)}: a Node-only module in the web build` }] }));
   },
 };
 
 mkdirSync(out, { recursive: true });
 const result = await build({
-  entryPoints: [path.join(root, 'src', 'web.ts')],
+  entryPoints: [path.join(root, 'src', 'api', 'web.ts')],
   outfile: path.join(out, 'spikelr.js'),
   bundle: true,
   format: 'iife',

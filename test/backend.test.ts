@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/kernels/backend.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { alif, lif } from '../src/neurons/params.js';
 import { dense, readout, recurrent } from '../src/sim/layer.js';

@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeDirectory } from '../src/platform/node.js';
-import { deserializeModel } from '../src/sim/io.js';
+import { makeDirectory } from '../src/core/platform/node.js';
+import { deserializeModel } from '../src/io/network-file.js';
 import { main, spikelr } from './cli-helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'spikelr-stops-'));

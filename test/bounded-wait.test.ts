@@ -1,11 +1,11 @@
 /**
- * Waits on another thread always end (src/sim/bounded-wait.ts): a helper that answers wakes the
+ * Waits on another thread always end (src/core/bounded-wait.ts): a helper that answers wakes the
  * waiter at once, one that never answers lets it go after the bound — where a bare Atomics.wait
  * would hold the thread, its signal handlers and timers forever.
  */
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { threadTimeoutSeconds, THREAD_TIMEOUT_SECONDS, waitWhile } from '../src/sim/bounded-wait.js';
+import { threadTimeoutSeconds, THREAD_TIMEOUT_SECONDS, waitWhile } from '../src/core/bounded-wait.js';
 
 describe('waitWhile', () => {
   it('returns true as soon as another thread changes the word', async () => {

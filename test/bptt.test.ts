@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/kernels/backend.js';
 import { bptt } from '../src/learning/estimators/bptt.js';
 import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';

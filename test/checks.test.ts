@@ -1,12 +1,12 @@
 /**
- * The backend self-checks (src/checks.ts) that the web page and the browser tests run on webgl and
+ * The backend self-checks (src/learning/checks.ts) that the web page and the browser tests run on webgl and
  * webgpu: here on wasm and cpu, where they must pass, and with a known-biased estimator
  * (sign-compressed scores under logistic noise), where the LR check must fail — it can see a bias.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../src/backend.js';
-import { backendChecks, checkLrUnbiased } from '../src/checks.js';
+import { initBackend } from '../src/kernels/backend.js';
+import { backendChecks, checkLrUnbiased } from '../src/learning/checks.js';
 
 describe('backend self-checks', () => {
   afterAll(() => initBackend({ backend: 'wasm', log: null }));

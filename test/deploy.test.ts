@@ -26,7 +26,7 @@ import { escapeNoise } from '../src/neurons/noise.js';
 import { heaviside } from '../src/neurons/firing.js';
 import { lif, modelOf, readoutNeuron, synaptic } from '../src/neurons/params.js';
 import { deployment, deploySpecs, parseDeployment, quantizeChannels, withQuantizedWeights } from '../src/sim/deploy.js';
-import { deserializeModel } from '../src/sim/io.js';
+import { deserializeModel } from '../src/io/network-file.js';
 import { dense, readout } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 import { refNeurons } from './reference.js';

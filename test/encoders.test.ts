@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/kernels/backend.js';
 import { deltaEncode, latencyEncode, rateEncode } from '../src/sim/encoders.js';
 
 const arr = (t: tf.Tensor) => {

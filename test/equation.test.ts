@@ -15,7 +15,7 @@ import { train } from '../src/learning/trainer.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { equationNeuron, lif, neuronFromRecord, type EquationOptions, type NeuronParams } from '../src/neurons/params.js';
 import { dense, readout } from '../src/sim/layer.js';
-import { deserializeNetwork, serializeNetwork } from '../src/sim/io.js';
+import { deserializeNetwork, serializeNetwork } from '../src/io/network-file.js';
 import { Network } from '../src/sim/network.js';
 import { refNeurons } from './reference.js';
 import { build, exactGradient, snapshot, unbiasedness, type Case } from './tiny-snn.js';

@@ -10,7 +10,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deserializeModel } from '../src/sim/io.js';
+import { deserializeModel } from '../src/io/network-file.js';
 import { main, spikelr } from './cli-helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'spikelr-faults-'));

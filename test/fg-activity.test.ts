@@ -18,7 +18,7 @@ import { atan } from '../src/neurons/surrogate.js';
 import { currentShapeOf } from '../src/sim/layer.js';
 import { conv2d, dense, flatten, readout, recurrent, type LayerSpec } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
-import { streamKey } from '../src/sim/random.js';
+import { streamKey } from '../src/core/random.js';
 
 const loss = membraneCrossEntropy('mean');
 const surrogate = atan();

@@ -16,11 +16,11 @@ import { readConfigFile } from '../src/cli/config.js';
 import { encodeIdx, parseIdx, readIdx } from '../src/data/idx.js';
 import { encodeNmnistEvents, parseNmnistEvents } from '../src/data/nmnist.js';
 import { readShdFile } from '../src/data/shd.js';
-import { SpikelrError } from '../src/errors.js';
+import { SpikelrError } from '../src/core/errors.js';
 import { lif, synaptic } from '../src/neurons/params.js';
-import { deserializeModel, serializeNetwork } from '../src/sim/io.js';
+import { deserializeModel, serializeNetwork } from '../src/io/network-file.js';
 import { conv2d, dense, flatten, readout, recurrent } from '../src/sim/layer.js';
-import { exportNir, importNir } from '../src/sim/nir/index.js';
+import { exportNir, importNir } from '../src/io/nir/index.js';
 import { Network } from '../src/sim/network.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'spikelr-fuzz-'));

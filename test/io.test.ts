@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { alif, analog, lif, synaptic } from '../src/neurons/params.js';
-import { deserializeModel, deserializeNetwork, loadNetwork, saveNetwork, serializeNetwork } from '../src/sim/io.js';
+import { deserializeModel, deserializeNetwork, loadNetwork, saveNetwork, serializeNetwork } from '../src/io/network-file.js';
 import { conv2d, dense, flatten, graphConv, gru, maxPool2d, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 import { escapeNoise } from '../src/neurons/noise.js';
@@ -166,9 +166,9 @@ describe('saving and loading a network', () => {
 });
 
 describe('the web build\'s checksum', () => {
-  it('the crc-32 package (src/platform/web.ts) gives zlib\'s CRC-32 (src/platform/node.ts) on every length', async () => {
-    const web = await import('../src/platform/web.js');
-    const node = await import('../src/platform/node.js');
+  it('the crc-32 package (src/core/platform/web.ts) gives zlib\'s CRC-32 (src/core/platform/node.ts) on every length', async () => {
+    const web = await import('../src/core/platform/web.js');
+    const node = await import('../src/core/platform/node.js');
     for (const n of [0, 1, 7, 64, 1000, 65537]) {
       const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 2654435761) >>> 24);
       expect(web.crc32(bytes), `${n} bytes`).toBe(node.crc32(bytes));

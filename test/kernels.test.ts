@@ -5,12 +5,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/kernels/backend.js';
 import { copyPlan, copyUniforms, copyUniformsTensor } from '../src/learning/sampling.js';
-import { streamKey } from '../src/sim/random.js';
-import { SPARSE_DENSITY, sparseStats } from '../src/sim/spike-matmul.js';
-import { streamUniforms } from '../src/sim/uniform-kernel.js';
-import { packSpikes, unpackSpikes } from '../src/sim/spike-bits.js';
+import { streamKey } from '../src/core/random.js';
+import { SPARSE_DENSITY, sparseStats } from '../src/kernels/spike-matmul.js';
+import { streamUniforms } from '../src/kernels/uniform-kernel.js';
+import { packSpikes, unpackSpikes } from '../src/kernels/spike-bits.js';
 
 /** `f` on the wasm backend and on cpu, each output as [dtype, …shape, …values]. */
 async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ wasm: number[][]; cpu: number[][] }> {

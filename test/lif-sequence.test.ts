@@ -1,5 +1,5 @@
 /**
- * BPTT's fused LIF sequence (src/sim/lif-sequence.ts, assembly/lif.ts): its spikes against the LIF
+ * BPTT's fused LIF sequence (src/kernels/lif-sequence.ts, assembly/lif.ts): its spikes against the LIF
  * recurrence in float32 written out here, its gradient against autodiff of the unrolled separate
  * ops, and the BPTT estimator with it against the estimator without it.
  */
@@ -11,10 +11,10 @@ import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { lifStep, type ResetMode } from '../src/neurons/lif.js';
 import { lif } from '../src/neurons/params.js';
 import { atan, fastSigmoid, sigmoid, surrogateSpike, triangular } from '../src/neurons/surrogate.js';
-import { lifSequence, lifSequenceActive } from '../src/sim/lif-sequence.js';
+import { lifSequence, lifSequenceActive } from '../src/kernels/lif-sequence.js';
 import { conv2d, dense, flatten, readout } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
-import { useFusedKernels } from '../src/sim/noisy-lif-kernel.js';
+import { useFusedKernels } from '../src/kernels/noisy-lif-kernel.js';
 
 const f32 = Math.fround;
 const RESETS: ResetMode[] = ['subtract', 'zero', 'none'];

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/kernels/backend.js';
 import { conv2dFilterGradient, conv2dOp } from '../src/sim/conv.js';
 import { activate } from '../src/neurons/firing.js';
 import { likelihoodRatio } from '../src/learning/estimators/lr.js';

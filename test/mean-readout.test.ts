@@ -16,7 +16,7 @@ import { readoutModel } from '../src/neurons/readout.js';
 import { dense, readout } from '../src/sim/layer.js';
 import { meanReadout, population, runFields } from '../src/sim/loop.js';
 import { Network } from '../src/sim/network.js';
-import { weightedSteps } from '../src/sim/weighted-steps.js';
+import { weightedSteps } from '../src/kernels/weighted-steps.js';
 
 /** Deterministic values in [lo, hi). */
 const spread = (n: number, seed: number, lo: number, hi: number) => Float32Array.from({ length: n }, (_, i) => lo + (hi - lo) * (0.5 + 0.5 * Math.sin(seed * 7919 + i * 12.9898)));

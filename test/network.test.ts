@@ -4,11 +4,11 @@ import { escapeNoise } from '../src/neurons/noise.js';
 import { alif, lif, readoutNeuron, synaptic } from '../src/neurons/params.js';
 import { conv2d, dense, flatten, gru, maxPool2d, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/kernels/backend.js';
 import { bptt } from '../src/learning/estimators/bptt.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { atan } from '../src/neurons/surrogate.js';
-import { sparseStats } from '../src/sim/spike-matmul.js';
+import { sparseStats } from '../src/kernels/spike-matmul.js';
 import { dyadic, nest, refAffine, refGru, refNeurons } from './reference.js';
 
 const arr = (t: tf.Tensor) => Array.from(t.dataSync());

@@ -14,8 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { alif, ifNeuron, lif, synaptic } from '../src/neurons/params.js';
 import { avgPool2d, conv2d, dense, flatten, gru, maxPool2d, readout, recurrent, sumPool2d } from '../src/sim/layer.js';
 import { network, type Network } from '../src/sim/network.js';
-import { exportNir, importNir, networkToNir, nirToNetwork, type NirNode } from '../src/sim/nir/index.js';
-import { readNirFile, writeNirFile } from '../src/sim/nir/file.js';
+import { exportNir, importNir, networkToNir, nirToNetwork, type NirNode } from '../src/io/nir/index.js';
+import { readNirFile, writeNirFile } from '../src/io/nir/file.js';
 import { spikelr } from './cli-helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'spikelr-nir-'));

@@ -14,7 +14,7 @@ import {
   NOISE_KINDS,
   type NoiseKind,
 } from '../src/neurons/noise.js';
-import { streamKey } from '../src/sim/random.js';
+import { streamKey } from '../src/core/random.js';
 
 // Independent closed forms (float64), written from the textbook definitions.
 const cdf: Record<NoiseKind, (z: number) => number> = {

@@ -1,5 +1,5 @@
 /**
- * The fused LIF step with logistic escape noise (src/sim/noisy-lif-kernel.ts, assembly/lif.ts)
+ * The fused LIF step with logistic escape noise (src/kernels/noisy-lif-kernel.ts, assembly/lif.ts)
  * against a float64 reference of the same formulas, and LR's estimate with it against LR's
  * estimate with the separate tensor ops.
  */
@@ -11,7 +11,7 @@ import { escapeNoise } from '../src/neurons/noise.js';
 import { lif } from '../src/neurons/params.js';
 import { dense, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
-import { fusedKernelsActive, lifAdjointStep, noisyLifStep, useFusedKernels } from '../src/sim/noisy-lif-kernel.js';
+import { fusedKernelsActive, lifAdjointStep, noisyLifStep, useFusedKernels } from '../src/kernels/noisy-lif-kernel.js';
 
 const f32 = Math.fround;
 

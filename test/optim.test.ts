@@ -1,12 +1,12 @@
 /**
- * Adam as one wasm kernel (src/sim/adam-kernel.ts) against Adam as separate tensor ops (the fused
+ * Adam as one wasm kernel (src/kernels/adam-kernel.ts) against Adam as separate tensor ops (the fused
  * kernels off): the same parameters and moments, bit for bit, over several steps and a schedule —
  * and both against Adam's closed form in float64 on a small case.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { optimizer } from '../src/learning/optim.js';
-import { useFusedKernels } from '../src/sim/noisy-lif-kernel.js';
+import { useFusedKernels } from '../src/kernels/noisy-lif-kernel.js';
 
 afterEach(() => useFusedKernels(true));
 

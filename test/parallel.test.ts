@@ -9,7 +9,7 @@ import { defaultConfig, type TrainConfig } from '../src/cli/config.js';
 import { shardParts, trainingEstimator } from '../src/cli/recipe.js';
 import { assignNamed, shardedEstimator, variablesByName, type ShardedEstimator } from '../src/learning/parallel.js';
 import { parameterNames } from '../src/learning/trainer.js';
-import { streamKey } from '../src/sim/random.js';
+import { streamKey } from '../src/core/random.js';
 
 const config: TrainConfig = { ...defaultConfig('lr'), hidden: [24], steps: 6, copies: 4, encoding: 'rate', workers: 1 };
 const inputShape = [30], classes = 3;

@@ -13,7 +13,7 @@ import type { Batch } from '../src/learning/estimators/types.js';
 import { balancedSplit, layerWork, pipelinedLR, type PipelinedEstimator } from '../src/learning/pipeline.js';
 import { packActivation, unpackActivation } from '../src/learning/pipeline-stage.js';
 import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
-import { streamKey } from '../src/sim/random.js';
+import { streamKey } from '../src/core/random.js';
 import { expectSameEstimate, parameterNames } from './helpers.js';
 
 const inputShape = [30], classes = 3;

@@ -1,12 +1,12 @@
 /**
- * Large products on two threads (src/sim/product-threads.ts): every output row is computed as the
+ * Large products on two threads (src/kernels/product-threads.ts): every output row is computed as the
  * one-thread product computes it, so the result must equal the one-thread result bit for bit — for
  * the event-driven and the dense path, with and without a transposed operand, for an odd number of
  * rows — and small products must stay on the calling thread.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIN_MACS, setProductThreads, threadStats } from '../src/sim/product-threads.js';
+import { MIN_MACS, setProductThreads, threadStats } from '../src/kernels/product-threads.js';
 
 afterAll(() => setProductThreads(1));
 

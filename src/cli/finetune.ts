@@ -6,9 +6,9 @@
  * accuracy and its accuracy as deployed before the first step.
  */
 import { existsSync, promises as fs } from 'node:fs';
-import { writeFileAtomic } from '../platform/node.js';
+import { writeFileAtomic } from '../core/platform/node.js';
 import path from 'node:path';
-import { check, SpikelrError } from '../errors.js';
+import { check, SpikelrError } from '../core/errors.js';
 import { evaluateDataset, MODEL_FILE, testSeed } from '../learning/trainer.js';
 import { CONFIG_FILE, loadTrained, METRICS_FILE, runTraining, type RunOptions, type RunSummary } from './train.js';
 import { resolveConfig, type TrainConfig } from './config.js';

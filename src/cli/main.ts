@@ -3,8 +3,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { BACKEND_CHOICES, initBackend, packageVersions } from '../backend.js';
-import { isBackendOutOfMemory, outOfMemoryAdvice, SpikelrError } from '../errors.js';
+import { BACKEND_CHOICES, initBackend, packageVersions } from '../kernels/backend.js';
+import { isBackendOutOfMemory, outOfMemoryAdvice, SpikelrError } from '../core/errors.js';
 import { RESET_MODES } from '../neurons/params.js';
 import { choice, integer, noise, number } from './parse.js';
 import { simulate } from './simulate.js';
@@ -18,7 +18,7 @@ import { resumeTraining, runEvaluation, runTraining } from './train.js';
 import { exportCommand, importCommand } from './nir.js';
 import { runFinetune } from './finetune.js';
 import { serve } from './serve.js';
-import { DEFAULT_DT } from '../sim/nir/index.js';
+import { DEFAULT_DT } from '../io/nir/index.js';
 
 const version = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
 

@@ -1,13 +1,13 @@
 /** `spikelr export` and `spikelr import`: trained networks to and from NIR files. */
 import { existsSync } from 'node:fs';
-import { makeDirectory } from '../platform/node.js';
+import { makeDirectory } from '../core/platform/node.js';
 import path from 'node:path';
-import { check, SpikelrError } from '../errors.js';
+import { check, SpikelrError } from '../core/errors.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { MODEL_FILE } from '../learning/trainer.js';
-import { serializeNetwork, writeFileAtomic } from '../sim/io.js';
-import { DEFAULT_DT, exportNir, importNir, type NirExportOptions } from '../sim/nir/index.js';
-import { importLayersModel, isLayersModelFile } from '../sim/tfjs-layers.js';
+import { serializeNetwork, writeFileAtomic } from '../io/network-file.js';
+import { DEFAULT_DT, exportNir, importNir, type NirExportOptions } from '../io/nir/index.js';
+import { importLayersModel, isLayersModelFile } from '../io/tfjs-layers.js';
 import type { Network } from '../sim/network.js';
 import { loadTrained } from './train.js';
 
@@ -66,7 +66,7 @@ async function saveImport(net: Network, out: string, model: string, info: string
   }
 }
 
-/** A tfjs-layers model.json as a spikelr network of analog units (src/sim/tfjs-layers.ts). */
+/** A tfjs-layers model.json as a spikelr network of analog units (src/io/tfjs-layers.ts). */
 async function importLayers(file: string, o: { readonly out: string; readonly dt?: number }, model: string, info: string): Promise<Record<string, unknown>> {
   check(o.dt === undefined, () => `--dt: ${file} is a tfjs-layers model, which has no time constants; drop --dt`);
   const net = await importLayersModel(file);

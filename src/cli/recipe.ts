@@ -9,19 +9,19 @@ import { methodOf } from '../learning/estimators/registry.js';
 import type { Estimator } from '../learning/estimators/types.js';
 import { shardedEstimator, type ShardParts } from '../learning/parallel.js';
 import { pipelinedLR } from '../learning/pipeline.js';
-import { setProductThreads } from '../sim/product-threads.js';
+import { setProductThreads } from '../kernels/product-threads.js';
 import { lrConfigOf } from '../learning/estimators/lr.js';
 import { rateRegularizer, regularized, sparsityRegularizer } from '../learning/regularizers.js';
 import { parseNoise, type EscapeNoise } from '../neurons/noise.js';
 import { equationNeuron, lif, NEURON_PRESETS, type UnitParams } from '../neurons/params.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { check, SpikelrError } from '../errors.js';
-import { deserializeModel } from '../sim/io.js';
+import { check, SpikelrError } from '../core/errors.js';
+import { deserializeModel } from '../io/network-file.js';
 import { modelFileOf } from '../learning/trainer.js';
 import { conv2d, dense, flatten, maxPool2d, readout, recurrent, withLocalHead, type LayerSpec } from '../sim/layer.js';
 import { Network } from '../sim/network.js';
 import { deploySpecs } from '../sim/deploy.js';
-import { permutation, streamKey } from '../sim/random.js';
+import { permutation, streamKey } from '../core/random.js';
 import { convStages, localHeadLayers, type ConvStage, type TrainConfig } from './config.js';
 
 export interface Splits {

@@ -7,7 +7,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SpikelrError } from '../errors.js';
+import { SpikelrError } from '../core/errors.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm', '.map': 'application/json', '.safetensors': 'application/octet-stream',

@@ -1,12 +1,12 @@
 /** `spikelr simulate`: run a spiking network over MNIST test digits and report activity and speed. */
 import * as tf from '@tensorflow/tfjs';
-import { backendReport } from '../backend.js';
+import { backendReport } from '../kernels/backend.js';
 import { loadMnist } from '../data/mnist.js';
 import type { EscapeNoise } from '../neurons/noise.js';
 import { modelOf, type ResetMode, type UnitParams } from '../neurons/params.js';
 import { spikingNeuron } from './recipe.js';
 import { rateEncode } from '../sim/encoders.js';
-import { loadNetwork, saveNetwork } from '../sim/io.js';
+import { loadNetwork, saveNetwork } from '../io/network-file.js';
 import { dense, readout } from '../sim/layer.js';
 import { Network } from '../sim/network.js';
 

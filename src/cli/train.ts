@@ -1,15 +1,16 @@
 /** `spikelr train` and `spikelr eval`: a run directory in, metrics out. */
 import * as tf from '@tensorflow/tfjs';
-import { productThreads } from '../sim/product-threads.js';
-import { secondsFromEnv } from '../sim/bounded-wait.js';
+import { productThreads } from '../kernels/product-threads.js';
+import { secondsFromEnv } from '../core/bounded-wait.js';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
-import { makeDirectory, writeFileAtomic } from '../platform/node.js';
+import { makeDirectory, writeFileAtomic } from '../core/platform/node.js';
 import path from 'node:path';
-import { backendReport } from '../backend.js';
-import { check, readFileNamed, SpikelrError } from '../errors.js';
+import { backendReport } from '../kernels/backend.js';
+import { check, SpikelrError } from '../core/errors.js';
+import { readFileNamed } from '../core/files.js';
 import { BEST_FILE, CHECKPOINT_FILE, evaluateDataset, METRICS_LOG, MODEL_FILE, modelFileOf, SNAPSHOT_DIR, testSeed, train, type TrainResult } from '../learning/trainer.js';
-import { deserializeModel, WRITE_TEMPORARY } from '../sim/io.js';
+import { deserializeModel, WRITE_TEMPORARY } from '../io/network-file.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { checkDifferentiable } from '../learning/losses.js';
 import { readConfigFile, resolveConfig, validateConfig, writeConfig, type TrainConfig } from './config.js';
@@ -36,7 +37,7 @@ export interface RunSummary extends Omit<TrainResult, 'history'> {
   readonly method: TrainConfig['method'];
   readonly dataset: TrainConfig['dataset'];
   readonly backend: string;
-  /** Threads the large products ran on (src/sim/product-threads.ts). */
+  /** Threads the large products ran on (src/kernels/product-threads.ts). */
   readonly threads: number;
   readonly epochs: number;
   readonly runDir: string;

@@ -1,14 +1,14 @@
 /** `spikelr raster` and `spikelr report`: figures of a model and of train/compare runs. */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, promises as fs } from 'node:fs';
-import { writeFileAtomic } from '../platform/node.js';
+import { writeFileAtomic } from '../core/platform/node.js';
 import path from 'node:path';
-import { check, SpikelrError } from '../errors.js';
+import { check, SpikelrError } from '../core/errors.js';
 import { subset } from '../data/dataset.js';
 import { isSpiking, modelOf } from '../neurons/params.js';
-import { loadNetwork } from '../sim/io.js';
+import { loadNetwork } from '../io/network-file.js';
 import type { Network } from '../sim/network.js';
-import { streamKey } from '../sim/random.js';
+import { streamKey } from '../core/random.js';
 import { MODEL_FILE, METRICS_LOG, SNAPSHOT_DIR, testSeed } from '../learning/trainer.js';
 import type { DiagnosticsRow } from '../learning/diagnostics.js';
 import { barChartSvg, histogramSvg, lineChartSvg, type LineChart, type Series } from '../../viz/charts.js';

@@ -4,7 +4,7 @@
  * sequences already.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkOneOf } from '../errors.js';
+import { check, checkOneOf } from '../core/errors.js';
 import { rateEncode } from '../sim/encoders.js';
 import type { ImageDataset } from './mnist.js';
 

@@ -5,8 +5,8 @@
  * distinct nodes is joined independently with probability `pIn` inside a block and `pOut` across.
  * The block is the node's label.
  */
-import { check, checkInteger, checkInRange } from '../errors.js';
-import { streamKey, uniform } from '../sim/random.js';
+import { check, checkInteger, checkInRange } from '../core/errors.js';
+import { streamKey, uniform } from '../core/random.js';
 
 export interface Graph {
   readonly nodes: number;

@@ -4,7 +4,8 @@
  * row-major. Files compressed with gzip (as they are usually downloaded) are inflated first.
  */
 import { gunzipSync } from 'node:zlib';
-import { readFileNamed, SpikelrError } from '../errors.js';
+import { SpikelrError } from '../core/errors.js';
+import { readFileNamed } from '../core/files.js';
 
 const TYPES = {
   0x08: { name: 'uint8', size: 1 },

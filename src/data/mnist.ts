@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { check, checkInteger, SpikelrError } from '../errors.js';
+import { check, checkInteger, SpikelrError } from '../core/errors.js';
 import { readIdx } from './idx.js';
 
 export type Split = 'train' | 'test';

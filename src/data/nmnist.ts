@@ -10,7 +10,8 @@
  */
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { check, checkInteger, readFileNamed, SpikelrError } from '../errors.js';
+import { check, checkInteger, SpikelrError } from '../core/errors.js';
+import { readFileNamed } from '../core/files.js';
 
 export const NMNIST_SIZE = 34;
 const OVERFLOW_Y = 240;

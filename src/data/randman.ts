@@ -10,8 +10,8 @@
  * task each class is one manifold; a sample is a uniform point x, and unit i fires once, at step
  * ⌊T · frac · f̂_i(x)⌋ with f̂_i standardised to [0, 1] over the samples.
  */
-import { check, checkInteger, checkPositive } from '../errors.js';
-import { streamKey, uniform } from '../sim/random.js';
+import { check, checkInteger, checkPositive } from '../core/errors.js';
+import { streamKey, uniform } from '../core/random.js';
 
 export interface RandmanOptions {
   readonly embedding: number;

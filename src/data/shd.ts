@@ -10,8 +10,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { check, checkInteger, checkPositive, SpikelrError } from '../errors.js';
-import { hasHdf5Signature, h5wasm, isAbort, quietly } from '../sim/hdf5.js';
+import { check, checkInteger, checkPositive, SpikelrError } from '../core/errors.js';
+import { hasHdf5Signature, h5wasm, isAbort, quietly } from '../io/hdf5.js';
 import type { Dataset } from './dataset.js';
 
 export const SHD_CHANNELS = 700;

@@ -5,9 +5,9 @@
  * covariance, per layer and overall). The numbers a researcher reports when comparing estimators.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkInteger, check } from '../errors.js';
+import { checkInteger, check } from '../core/errors.js';
 import type { Network } from '../sim/network.js';
-import { streamKey } from '../sim/random.js';
+import { streamKey } from '../core/random.js';
 import type { Batch, Estimator } from './estimators/lr.js';
 import type { RowLoss } from './losses.js';
 

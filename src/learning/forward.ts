@@ -16,9 +16,9 @@ import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import { currentShapeOf, type Layer } from '../sim/layer.js';
 import { meanReadout, outputField, passLayers, population, runFields, timeLoop } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
-import { streamKey } from '../sim/random.js';
+import { streamKey } from '../core/random.js';
 import { copyNoise, copyUniformsTensor, type CopyPlan } from './sampling.js';
-import { timeMean } from '../sim/weighted-steps.js';
+import { timeMean } from '../kernels/weighted-steps.js';
 
 export type ScoreKind = 'spike' | 'noise';
 

@@ -3,7 +3,7 @@
  * each copy's own loss. Outputs are time-major `[T, R, C]`; labels `[R]` int32.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkOneOf } from '../errors.js';
+import { check, checkOneOf } from '../core/errors.js';
 
 /**
  * `[T, R, C]` output and `[R]` labels to `[R]` losses; `differentiable: false` marks a loss with no

@@ -8,8 +8,8 @@
  * Nesterov: θ ← θ − η(g + μb).
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkInRange, checkKeys, checkOneOf, checkPositive } from '../errors.js';
-import { adamStep } from '../sim/adam-kernel.js';
+import { checkInRange, checkKeys, checkOneOf, checkPositive } from '../core/errors.js';
+import { adamStep } from '../kernels/adam-kernel.js';
 
 export const OPTIMIZERS = ['adam', 'sgd'] as const;
 export type OptimizerKind = (typeof OPTIMIZERS)[number];

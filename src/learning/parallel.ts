@@ -20,14 +20,17 @@ import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { check, SpikelrError } from '../errors.js';
+import { check, SpikelrError } from '../core/errors.js';
 import type { Network } from '../sim/network.js';
-import { streamKey } from '../sim/random.js';
+import { streamKey } from '../core/random.js';
 import type { Batch, EstimateOptions, Estimator, GradientEstimate } from './estimators/lr.js';
 import type { RowLoss } from './losses.js';
-import { initBackend } from '../backend.js';
+import { initBackend } from '../kernels/backend.js';
+import { compiledModule } from '../core/compiled-module.js';
+
+export { compiledModule } from '../core/compiled-module.js';
 import { parameterNames } from './trainer.js';
-import { threadTimeoutSeconds, waitWhile } from '../sim/bounded-wait.js';
+import { threadTimeoutSeconds, waitWhile } from '../core/bounded-wait.js';
 
 /**
  * Where a worker gets its network, estimator and loss: module `module` (a file URL) exports
@@ -73,16 +76,6 @@ export interface ShardTask {
 export type ShardResult =
   | { readonly ok: true; readonly loss: number; readonly gradients: { readonly name: string; readonly values: Float32Array }[] }
   | { readonly ok: false; readonly error: string };
-
-/**
- * The compiled JavaScript of a module: itself, or, for a TypeScript source run directly (the test
- * runner), its build under dist/ — worker threads run plain Node, which cannot load TypeScript.
- */
-export function compiledModule(file: string): string {
-  if (!file.endsWith('.ts')) return file;
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  return path.join(root, 'dist', path.relative(root, file)).replace(/\.ts$/, '.js');
-}
 
 /** Named float32 values: parameters and gradients as they cross between threads. */
 export type NamedArrays = readonly { readonly name: string; readonly values: Float32Array }[];

@@ -14,9 +14,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { EscapeNoise } from '../neurons/noise.js';
 import type { Network } from '../sim/network.js';
-import { streamKey } from '../sim/random.js';
-import { packSpikes, unpackSpikes } from '../sim/spike-bits.js';
-import { check } from '../errors.js';
+import { streamKey } from '../core/random.js';
+import { packSpikes, unpackSpikes } from '../kernels/spike-bits.js';
+import { check } from '../core/errors.js';
 import { blockEnds } from '../sim/layer.js';
 import { blockGradients, copyLabels, headLayers, meanReadoutCredit, noisePerLayer, readoutGradients, rowLosses, rowWeights, type Resolved } from './estimators/lr.js';
 import type { BlockOptions } from './estimators/lr-blocks.js';
@@ -50,7 +50,7 @@ export interface Activation {
   readonly m: number;
   /** `[T, rows, …out]`. */
   readonly shape: number[];
-  /** 0/1 spikes packed 32 to a word (src/sim/spike-bits.ts) when every value is 0 or 1, otherwise float32 values. */
+  /** 0/1 spikes packed 32 to a word (src/kernels/spike-bits.ts) when every value is 0 or 1, otherwise float32 values. */
   readonly bits?: Int32Array;
   readonly values?: Float32Array;
 }

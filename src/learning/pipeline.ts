@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
-import { check, checkInteger, SpikelrError } from '../errors.js';
+import { check, checkInteger, SpikelrError } from '../core/errors.js';
 import { modelOf } from '../neurons/registry.js';
 import type { Network } from '../sim/network.js';
 import { validate, type LRConfig, type Resolved } from './estimators/lr.js';
@@ -32,7 +32,7 @@ import { addNamed, startWorker, variablesByName, type ShardRecipe } from './para
 import { packActivation, Stage, type RowWeights, type StageResult, type StageTask } from './pipeline-stage.js';
 import { regularizersOf } from './regularizers.js';
 import { parameterNames } from './trainer.js';
-import { threadTimeoutSeconds, waitWhile } from '../sim/bounded-wait.js';
+import { threadTimeoutSeconds, waitWhile } from '../core/bounded-wait.js';
 
 export interface PipelineOptions {
   /** Stages, each on its own thread (the calling thread runs the first); default 2. */

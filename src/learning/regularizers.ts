@@ -8,7 +8,7 @@
  * unbiased for the regularised objective. LR sees the spikes of the layers it injects noise into.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkInRange, checkKeys, checkOneOf, checkPositive } from '../errors.js';
+import { checkInRange, checkKeys, checkOneOf, checkPositive } from '../core/errors.js';
 import { sameMarks, type RowLoss } from './losses.js';
 
 export const REGULARIZERS = ['rate', 'sparsity'] as const;

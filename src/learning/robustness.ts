@@ -9,11 +9,11 @@
  * rates its Bernoulli input spikes have (the spikes themselves have no gradient).
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkInRange, checkInteger } from '../errors.js';
+import { checkInRange, checkInteger } from '../core/errors.js';
 import { normalQuantile } from '../neurons/noise.js';
 import { atan, surrogateSpike, type Surrogate } from '../neurons/surrogate.js';
 import type { Network } from '../sim/network.js';
-import { streamKey, uniform } from '../sim/random.js';
+import { streamKey, uniform } from '../core/random.js';
 import { differentiableRun } from './estimators/bptt.js';
 import { checkDifferentiable, type RowLoss } from './losses.js';
 

@@ -17,10 +17,10 @@
  * A baseline built from other copies must leave out the copy's whole group to stay unbiased.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkOneOf } from '../errors.js';
+import { check, checkInteger, checkOneOf } from '../core/errors.js';
 import { noiseQuantile, type NoiseKind } from '../neurons/noise.js';
-import { permutation, streamKey, word } from '../sim/random.js';
-import { streamUniforms } from '../sim/uniform-kernel.js';
+import { permutation, streamKey, word } from '../core/random.js';
+import { streamUniforms } from '../kernels/uniform-kernel.js';
 import { SOBOL_MAX_DIMENSION, sobolColumn } from './sobol.js';
 
 export const SAMPLINGS = ['mc', 'antithetic', 'qmc'] as const;

@@ -8,8 +8,8 @@
  * not finite and ≥ 0 at the start, middle and end of the run are errors that say so.
  */
 import type { EvalFunction, MathNode } from 'mathjs';
-import { mathjs } from '../mathjs.js';
-import { SpikelrError } from '../errors.js';
+import { mathjs } from '../core/mathjs.js';
+import { SpikelrError } from '../core/errors.js';
 
 export const SCHEDULE_VARIABLES = ['step', 'total', 'progress', 'epoch', 'stepsPerEpoch'] as const;
 export const NAMED_SCHEDULES = { constant: '1', cosine: '0.5 * (1 + cos(pi * progress))', linear: '1 - progress' } as const;

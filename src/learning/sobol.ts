@@ -4,8 +4,8 @@
  * The table comes from the `sobol` package's data file; its generator is not used (it builds
  * 52-bit direction numbers with JavaScript's 32-bit shift operators, which wrap).
  */
-import { check, SpikelrError } from '../errors.js';
-import { sobolDirections } from '../platform/node.js';
+import { check, SpikelrError } from '../core/errors.js';
+import { sobolDirections } from '../core/platform/node.js';
 
 export const SOBOL_MAX_DIMENSION = 21201;
 

@@ -6,7 +6,7 @@
  * BPTT differentiates. The building block of forward-gradient learners.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check } from '../errors.js';
+import { check } from '../core/errors.js';
 import { stateTensors, type NeuronModel, type NeuronState } from '../neurons/model.js';
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import type { Surrogate } from '../neurons/surrogate.js';

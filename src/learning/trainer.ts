@@ -10,17 +10,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, promises as fs, statSync } from 'node:fs';
-import { makeDirectory } from '../platform/node.js';
+import { makeDirectory } from '../core/platform/node.js';
 import path from 'node:path';
-import { check, checkInRange, checkInteger, checkOneOf, isBackendOutOfMemory, namingFile, outOfMemoryAdvice, SpikelrError } from '../errors.js';
+import { check, checkInRange, checkInteger, checkOneOf, isBackendOutOfMemory, namingFile, outOfMemoryAdvice, SpikelrError } from '../core/errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { subset } from '../data/dataset.js';
 import type { EscapeNoise } from '../neurons/noise.js';
-import { deserializeModel, serializeNetwork, WRITE_TEMPORARY, writeFileAtomic, type NamedValues } from '../sim/io.js';
+import { deserializeModel, serializeNetwork, WRITE_TEMPORARY, writeFileAtomic, type NamedValues } from '../io/network-file.js';
 import { crc32 } from 'node:zlib';
 import { swapBatchTime } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
-import { permutation, streamKey } from '../sim/random.js';
+import { permutation, streamKey } from '../core/random.js';
 import { armDecorrelation, decorrelates, updateDecorrelation } from './decorrelation.js';
 import type { Estimator } from './estimators/lr.js';
 import { ACCURACY_KINDS, predict, predictFirstSpike, type AccuracyKind, type RowLoss } from './losses.js';

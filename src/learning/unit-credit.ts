@@ -17,7 +17,7 @@
  * differentiated; only the (deterministic, linear) read of s̄ is.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check } from '../errors.js';
+import { check } from '../core/errors.js';
 import { groupCount, groupOf, type CopyPlan } from './sampling.js';
 
 /**

@@ -11,7 +11,7 @@
  * held fixed the adaptation is fixed too: the reverse filter is LIF's.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkInRange, checkKeys } from '../errors.js';
+import { checkInRange, checkKeys } from '../core/errors.js';
 import {
   integrateAndFire, LIF_KEYS, lifCore, membraneAdjoint, membraneAdjointFields, membraneBounds, membraneLearnable, membraneState, membraneTangent, openGate,
   spikeFire, spikeTangent, type LIFOptions, type LIFParams,

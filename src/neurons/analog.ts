@@ -5,12 +5,11 @@
  * With no memory, its reverse filter is its seed.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkKeys, checkOneOf } from '../errors.js';
-import { activationFire, noisyActivationFire } from './firing.js';
+import { checkKeys, checkOneOf } from '../core/errors.js';
+import { ACTIVATIONS, activationFire, noisyActivationFire, type Activation } from './firing.js';
 import type { NeuronModel, NeuronState } from './model.js';
 
-export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'identity'] as const;
-export type Activation = (typeof ACTIVATIONS)[number];
+export { ACTIVATIONS, type Activation } from './firing.js';
 
 export interface AnalogParams {
   readonly kind: 'analog';

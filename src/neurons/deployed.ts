@@ -21,11 +21,32 @@
  * and mismatch reach LR's estimate exactly, through the loss.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, checkOneOf, show } from '../errors.js';
-import { streamKey } from '../sim/random.js';
+import { check, checkInteger, checkKeys, checkOneOf, show } from '../core/errors.js';
+import { streamKey } from '../core/random.js';
 import type { AdjointInput, AdjointStep, Coef, Coefficients, Fire, NeuronModel, NeuronState, Role, TangentInput } from './model.js';
 import { sampleNoise, type EscapeNoise } from './noise.js';
-import { modelOf, neuronFromRecord, type NeuronParams } from './registry.js';
+
+/** A neuron record of any registered kind (the model a deployment wraps). */
+type NeuronParams = { readonly kind: string };
+
+/**
+ * How a deployment reaches the models it wraps: the neuron registry, which lists this model too and
+ * hands itself in when it loads (registry.ts), so that this file needs nothing from it.
+ */
+export interface NeuronRegistry {
+  modelOf(params: NeuronParams): NeuronModel<NeuronParams>;
+  neuronFromRecord(record: unknown, where: string): NeuronParams;
+}
+let registry: NeuronRegistry | undefined;
+export function useNeuronRegistry(r: NeuronRegistry): void {
+  registry = r;
+}
+function registered(): NeuronRegistry {
+  if (!registry) throw new Error('deployed neurons need the neuron registry: import neurons/registry.js (the package index does)');
+  return registry;
+}
+const modelOf = (p: NeuronParams) => registered().modelOf(p);
+const neuronFromRecord = (record: unknown, where: string) => registered().neuronFromRecord(record, where);
 
 export const ROUNDINGS = ['nearest', 'floor', 'zero'] as const;
 /** How a value between two grid points is rounded: half up, toward −∞ (an arithmetic shift), toward zero. */
@@ -143,8 +164,8 @@ export function isDeployed(p: { readonly kind: string }): p is DeployedParams {
   return p.kind === 'deployed';
 }
 
-const innerOf = (p: DeployedParams) => p.neuron as NeuronParams;
-const innerModel = (p: DeployedParams) => modelOf(innerOf(p)) as NeuronModel<NeuronParams>;
+const innerOf = (p: DeployedParams) => p.neuron;
+const innerModel = (p: DeployedParams) => modelOf(innerOf(p));
 
 /** Integer k of x·2^f under the rounding, before saturation. */
 function roundScaled(x: tf.Tensor, scale: number, rounding: Rounding): tf.Tensor {

@@ -28,8 +28,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { MathNode } from 'mathjs';
-import { mathjs } from '../mathjs.js';
-import { check, checkKeys, show, SpikelrError } from '../errors.js';
+import { mathjs } from '../core/mathjs.js';
+import { check, checkKeys, show, SpikelrError } from '../core/errors.js';
 import { compileFormula } from './formula.js';
 import { spikeFire } from './lif.js';
 import type { AdjointInput, Coefficients, Fire, NeuronModel, NeuronState, TangentInput } from './model.js';

@@ -3,12 +3,16 @@
  * escape noise drawn from a counter stream, so that a run is replayable from its seed alone.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fillUniform } from '../sim/random.js';
+import { fillUniform } from '../core/random.js';
 import { firingProbability, sampleNoise, type EscapeNoise } from './noise.js';
-import type { Activation } from './analog.js';
 import type { Fire } from './model.js';
 
 export type { Coef, Fire } from './model.js';
+
+
+/** The activation functions an analog unit (analog.ts) applies. */
+export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'identity'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
 
 /** s = H(u − ϑ) with H(0) = 0, as in snnTorch (tf.step: one kernel, where greater + cast is two). */
 export const heaviside: Fire = (membrane, threshold) => tf.tidy(() => tf.step(tf.sub(membrane, threshold)));

@@ -6,8 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { MathNode } from 'mathjs';
-import { mathjs } from '../mathjs.js';
-import { SpikelrError } from '../errors.js';
+import { mathjs } from '../core/mathjs.js';
+import { SpikelrError } from '../core/errors.js';
 
 type Op = (...args: tf.Tensor[]) => tf.Tensor;
 

@@ -10,7 +10,7 @@
  * the seed itself; the recurrent input's is (ψ_r, ψ_z, r ⊙ ψ_n).
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkKeys } from '../errors.js';
+import { checkKeys } from '../core/errors.js';
 import { activationFire, noisyActivationFire } from './firing.js';
 import type { Coefficients, Fire, NeuronModel, NeuronState } from './model.js';
 

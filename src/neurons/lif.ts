@@ -13,15 +13,15 @@
  * with zero reset); the input current's adjoint is m_t λ_t.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkInRange, checkInteger, checkKeys, checkOneOf, checkPositive } from '../errors.js';
+import { checkInRange, checkInteger, checkKeys, checkOneOf, checkPositive } from '../core/errors.js';
 import { escapeFire, heaviside } from './firing.js';
-import { fusedKernelsActive, lifAdjointStep, noisyLifStep } from '../sim/noisy-lif-kernel.js';
-import { lifSequence, lifSequenceActive } from '../sim/lif-sequence.js';
+import { fusedKernelsActive, lifAdjointStep, noisyLifStep } from '../kernels/noisy-lif-kernel.js';
+import { lifSequence, lifSequenceActive } from '../kernels/lif-sequence.js';
 import type { AdjointInput, AdjointStep, Coef, Coefficients, Fire, NeuronModel, NeuronState, TangentInput } from './model.js';
 import type { EscapeNoise } from './noise.js';
-import type { NirArray, NirValue } from '../sim/nir/graph.js';
-import { f64, nirNode } from '../sim/nir/nodes.js';
-import type { NirNeuronContext } from '../sim/nir/types.js';
+import type { NirArray, NirValue } from './nir.js';
+import { f64, nirNode } from './nir.js';
+import type { NirNeuronContext } from './nir.js';
 
 export const RESET_MODES = ['subtract', 'zero', 'none'] as const;
 /** What a spike does to the membrane at the next step: subtract the threshold, set it to zero, or nothing. */

@@ -15,8 +15,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { EscapeNoise } from './noise.js';
 import type { Surrogate } from './surrogate.js';
-import type { NirNode } from '../sim/nir/graph.js';
-import type { NirNeuronContext } from '../sim/nir/types.js';
+import type { NirNode } from './nir.js';
+import type { NirNeuronContext } from './nir.js';
 
 /** A number or a tensor broadcastable against the state (per-neuron coefficients). */
 export type Coef = number | tf.Tensor;

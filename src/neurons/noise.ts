@@ -15,8 +15,8 @@
  * lower variance; with logistic noise it is just (s_t − p_t)/σ.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkKeys, checkOneOf, checkPositive } from '../errors.js';
-import { fillUniform } from '../sim/random.js';
+import { check, checkKeys, checkOneOf, checkPositive } from '../core/errors.js';
+import { fillUniform } from '../core/random.js';
 
 export const NOISE_KINDS = ['gaussian', 'logistic', 'laplace'] as const;
 export type NoiseKind = (typeof NOISE_KINDS)[number];

@@ -4,10 +4,10 @@
  * through its leak: λ_t = ∂L/∂u_t + β λ_{t+1}.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkInRange, checkKeys } from '../errors.js';
+import { checkInRange, checkKeys } from '../core/errors.js';
 import { heaviside } from './firing.js';
 import { membraneAdjoint, membraneFusedAdjoint, membraneState, membraneTangent, timeConstants, type MembraneParams } from './lif.js';
-import { f64, nirNode } from '../sim/nir/nodes.js';
+import { f64, nirNode } from './nir.js';
 import type { Coefficients, NeuronModel, NeuronState } from './model.js';
 
 export interface ReadoutParams {

@@ -3,10 +3,10 @@
  * here; the compiler reports a model that lacks a part, and nothing outside `src/neurons/` switches
  * on a neuron's kind.
  */
-import { check, checkOneOf } from '../errors.js';
+import { check, checkOneOf } from '../core/errors.js';
 import { alifModel } from './alif.js';
 import { analogModel } from './analog.js';
-import { deployedModel, deployedModelOf, type DeployedParams } from './deployed.js';
+import { deployedModel, deployedModelOf, useNeuronRegistry, type DeployedParams } from './deployed.js';
 import { equationModel } from './equation.js';
 import { gruModel } from './gru.js';
 import { ifNeuron } from './if.js';
@@ -23,11 +23,7 @@ export const NEURON_MODELS = {
   analog: analogModel,
   gru: gruModel,
   equation: equationModel,
-  // a getter: deployed.ts imports this registry (for the model it wraps), so when it is loaded first
-  // its model does not exist yet while this module runs
-  get deployed() {
-    return deployedModel;
-  },
+  deployed: deployedModel,
 } as const;
 
 type Models = typeof NEURON_MODELS;
@@ -65,6 +61,9 @@ export function neuronFromRecord(record: unknown, where = 'neuron'): NeuronParam
   checkOneOf(where, 'neuron kind', kind, NEURON_KINDS);
   return NEURON_MODELS[kind].fromRecord(rest, where) as NeuronParams;
 }
+
+// a deployed neuron wraps a model of this registry (deployed.ts imports nothing from here)
+useNeuronRegistry({ modelOf: (p) => modelOf(p as NeuronParams) as NeuronModel<{ readonly kind: string }>, neuronFromRecord });
 
 /** Neurons that fire spikes by a threshold crossing. */
 export function isSpiking(p: NeuronParams): boolean {

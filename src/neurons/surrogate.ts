@@ -11,7 +11,10 @@
  *     straightThrough(): S'(x) = 1                                     S(x) = x + 1/2
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkPositive } from '../errors.js';
+import type { SurrogateForm } from '../kernels/lif-sequence.js';
+
+export type { SurrogateForm } from '../kernels/lif-sequence.js';
+import { check, checkPositive } from '../core/errors.js';
 import { compileFormula } from './formula.js';
 
 export interface Surrogate {
@@ -22,16 +25,6 @@ export interface Surrogate {
   smooth?(x: tf.Tensor): tf.Tensor;
   /** S' as constants of a known form, for kernels that compute it themselves (BPTT's fused LIF loop); absent: they call `derivative`. */
   readonly form?: SurrogateForm;
-}
-
-/**
- * A derivative kernels compute with the same float32 operations as `derivative`: atan
- * a/(1 + (c x)²), fast sigmoid 1/(1 + c|x|)², triangular max(0, 1 − |x|/c)/c, straight-through 1.
- */
-export interface SurrogateForm {
-  readonly kind: 'atan' | 'fast-sigmoid' | 'triangular' | 'straight-through';
-  readonly c: number;
-  readonly a: number;
 }
 
 export function atan(o: { readonly alpha?: number } = {}): Surrogate {

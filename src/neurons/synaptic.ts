@@ -8,12 +8,12 @@
  * μ_t = m_t λ_t + α μ_{t+1}; μ_t is the input current's adjoint.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkInRange, checkKeys } from '../errors.js';
+import { checkInRange, checkKeys } from '../core/errors.js';
 import {
   integrateAndFire, LIF_KEYS, lifCore, membraneAdjoint, membraneAdjointFields, membraneBounds, membraneLearnable, membraneNir, membraneState, membraneTangent, openGate,
   spikeFire, spikeTangent, timeConstants, type LIFOptions, type LIFParams,
 } from './lif.js';
-import { f64, nirNode } from '../sim/nir/nodes.js';
+import { f64, nirNode } from './nir.js';
 import type { Coefficients, Fire, NeuronModel, NeuronState } from './model.js';
 
 export interface SynapticParams extends Omit<LIFParams, 'kind'> {

@@ -15,12 +15,12 @@
  *   deployed network is an ordinary network and its model file says how it was deployed.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, show, SpikelrError } from '../errors.js';
+import { check, checkInteger, checkKeys, show, SpikelrError } from '../core/errors.js';
 import { checkDecayBits, checkFixedPoint, checkRelative, deployedNeuron, hasCoefficient, isDeployed, ROUNDINGS, type FixedPoint, type Rounding } from '../neurons/deployed.js';
 import type { NeuronParams } from '../neurons/registry.js';
 import type { LayerSpec } from './layer.js';
 import { Network } from './network.js';
-import { streamKey } from './random.js';
+import { streamKey } from '../core/random.js';
 
 export interface Deployment {
   /** Bits of the per-channel symmetric weight grid (2–8), or null: float weights. */

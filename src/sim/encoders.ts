@@ -4,9 +4,9 @@
  * their seed, so the same seed gives the same spikes on every backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkFinite, checkInteger, checkKeys, checkOneOf, checkPositive } from '../errors.js';
-import { streamKey, uniform } from './random.js';
-import { streamUniforms } from './uniform-kernel.js';
+import { check, checkFinite, checkInteger, checkKeys, checkOneOf, checkPositive } from '../core/errors.js';
+import { streamKey, uniform } from '../core/random.js';
+import { streamUniforms } from '../kernels/uniform-kernel.js';
 
 const RATE_STREAM = 0x7a7e;
 

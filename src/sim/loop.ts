@@ -9,12 +9,12 @@
  * next; what is kept is only what a hook asked for.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check } from '../errors.js';
+import { check } from '../core/errors.js';
 import { stateTensors, type Coefficients, type Fire, type NeuronState } from '../neurons/model.js';
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import { currentShapeOf } from './layers/registry.js';
 import type { Layer } from './layers/types.js';
-import { weightedSteps } from './weighted-steps.js';
+import { weightedSteps } from '../kernels/weighted-steps.js';
 
 /** Swaps the first two axes: `[B, T, …]` ↔ `[T, B, …]`. */
 export function swapBatchTime(x: tf.Tensor): tf.Tensor {

@@ -5,14 +5,14 @@
  * Inputs are `[B, T, …input]` (batch, steps, per-step shape); outputs `[B, T, …output]`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, show, SpikelrError } from '../errors.js';
+import { check, checkInteger, checkKeys, show, SpikelrError } from '../core/errors.js';
 import { heaviside } from '../neurons/firing.js';
 import { stateTensors, type Fire, type NeuronState } from '../neurons/model.js';
 import type { EscapeNoise } from '../neurons/noise.js';
 import { modelOf } from '../neurons/registry.js';
 import { buildLayer, layerName, type Layer, type LayerSpec } from './layer.js';
 import { outputField, passLayers, population, release, runFields, stepPopulation, swapBatchTime } from './loop.js';
-import { freshSeed, streamKey } from './random.js';
+import { freshSeed, streamKey } from '../core/random.js';
 import { fromTorch, TORCH_AXES, torchShape, type ParameterLayout } from './layout.js';
 
 export type { ParameterLayout } from './layout.js';

@@ -5,7 +5,7 @@
  * Memory grows with T (every step's state is kept for the backward pass), which LR avoids.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys } from '../../errors.js';
+import { check, checkInteger, checkKeys } from '../../core/errors.js';
 import type { Coefficients, Fire, NeuronModel, NeuronState } from '../../neurons/model.js';
 import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { atan, surrogateByName, surrogateSpike, type Surrogate } from '../../neurons/surrogate.js';
@@ -13,7 +13,7 @@ import { meanReadout, outputField, passLayers, population, timeLoop } from '../.
 import type { Network } from '../../sim/network.js';
 import { localHeadLogits, type Layer } from '../../sim/layer.js';
 import { crossEntropy } from '../losses.js';
-import { timeMean } from '../../sim/weighted-steps.js';
+import { timeMean } from '../../kernels/weighted-steps.js';
 import type { Estimator, Method } from './types.js';
 import { ratePenalty, regularizersOf } from '../regularizers.js';
 import { checkDifferentiable } from '../losses.js';

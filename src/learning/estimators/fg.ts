@@ -19,21 +19,22 @@
  * primal is computed once and memory is flat in T.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, checkOneOf, checkPositive, show } from '../../errors.js';
+import { check, checkInteger, checkKeys, checkOneOf, checkPositive, show } from '../../core/errors.js';
 import { sampleNoise } from '../../neurons/noise.js';
 import { atan, surrogateByName, type Surrogate } from '../../neurons/surrogate.js';
 import { currentShapeOf, LOCAL_HEAD_PARAMS } from '../../sim/layer.js';
 import { localHeadStep } from '../local-heads.js';
 import { meanReadoutOutput, meanReadoutPlan } from '../../sim/loop.js';
 import type { Network } from '../../sim/network.js';
-import { freshSeed, streamKey } from '../../sim/random.js';
+import { freshSeed, streamKey } from '../../core/random.js';
 import { checkDifferentiable, type RowLoss } from '../losses.js';
 import { addInto } from '../running-sum.js';
 import { directionalDerivatives, lossTangents, tangentSteps, type Tap } from '../tangent.js';
-import { headLayers, LOCAL_CREDITS, type LocalCredit } from './lr-blocks.js';
+import { headLayers } from './lr-blocks.js';
+import { LOCAL_CREDITS, TANGENTS, type LocalCredit } from '../config.js';
 import { deterministicParameters, differentiableRun } from './bptt.js';
 import type { Batch, Estimator, GradientEstimate, Method } from './types.js';
-import type { TrainConfig } from '../../cli/config.js';
+import type { TrainConfig } from '../config.js';
 
 export const PERTURBATIONS = ['weights', 'activities'] as const;
 
@@ -42,7 +43,7 @@ const NO_DERIVATIVE: Record<(typeof PERTURBATIONS)[number], string> = {
   weights: "use the finite-difference tangent (--tangent finite-difference), which needs only the loss's values, or LR (--method lr)",
   activities: 'use fg with the finite-difference tangent (--method fg --tangent finite-difference), or LR (--method lr)',
 };
-export const TANGENTS = ['exact', 'finite-difference'] as const;
+export { TANGENTS } from '../config.js';
 
 export interface FGConfig {
   /** Directions K per estimate (averaged). */

@@ -7,7 +7,8 @@
  * weight per unit instead of per row.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check } from '../../errors.js';
+import { check } from '../../core/errors.js';
+import type { LocalCredit } from '../config.js';
 import { blockEnds } from '../../sim/layer.js';
 import { localHeadStep } from '../local-heads.js';
 import { meanReadoutOutput } from '../../sim/loop.js';
@@ -19,8 +20,7 @@ import { groupCount, type CopyPlan } from '../sampling.js';
 import { unitWeights } from '../unit-credit.js';
 import { copyLabels, noisyGradients, traceGradients } from './lr-gradients.js';
 
-export const LOCAL_CREDITS = ['unit', 'loss'] as const;
-export type LocalCredit = (typeof LOCAL_CREDITS)[number];
+export { LOCAL_CREDITS, type LocalCredit } from '../config.js';
 
 /** The indices of the layers that end a block with a local head (never the last layer, whose loss is the network's). */
 export function headLayers(net: Network): number[] {

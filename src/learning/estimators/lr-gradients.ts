@@ -4,6 +4,7 @@
  * readout's exact local gradient. lr.ts runs the passes; lr-blocks.ts says which weights each layer takes.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Baseline } from '../config.js';
 import { type Coefficients, type NeuronModel } from '../../neurons/model.js';
 import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { currentShapeOf } from '../../sim/layer.js';
@@ -13,8 +14,7 @@ import { checkDifferentiable, type RowLoss } from '../losses.js';
 import { addInto } from '../running-sum.js';
 import { groupCount, groupOf, type CopyPlan } from '../sampling.js';
 
-export const BASELINES = ['none', 'loo', 'noise-free'] as const;
-export type Baseline = (typeof BASELINES)[number];
+export { BASELINES, type Baseline } from '../config.js';
 
 /**
  * Per-row weights (L_r − b_r)/(K·B) from per-row losses `[K·B]`; coupled: every row of copy k

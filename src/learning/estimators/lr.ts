@@ -21,19 +21,19 @@
  * turns a trace and its weights into gradients. This file runs the passes.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, checkOneOf, checkPositive, SpikelrError } from '../../errors.js';
+import { check, checkInteger, checkKeys, checkOneOf, checkPositive, SpikelrError } from '../../core/errors.js';
 import { noiseFromRecord, parseNoise, type EscapeNoise } from '../../neurons/noise.js';
 import { stateTensors, type NeuronState } from '../../neurons/model.js';
 import { modelOf } from '../../neurons/registry.js';
 import { meanReadoutOutput, meanReadoutPlan } from '../../sim/loop.js';
-import { weightedSteps } from '../../sim/weighted-steps.js';
+import { weightedSteps } from '../../kernels/weighted-steps.js';
 import type { Network } from '../../sim/network.js';
-import { freshSeed, streamKey } from '../../sim/random.js';
+import { freshSeed, streamKey } from '../../core/random.js';
 import { copyForward, meanReadoutTrace, type CopyForward, type CopyForwardOptions, type LayerTrace, type ScoreKind } from '../forward.js';
 import { addInto } from '../running-sum.js';
 import type { RowLoss } from '../losses.js';
 import type { Batch, Estimator, Method } from './types.js';
-import type { TrainConfig } from '../../cli/config.js';
+import type { TrainConfig } from '../config.js';
 import { ratePenalty, regularizersOf } from '../regularizers.js';
 import { copyPlan, groupCount, type CopyPlan, type Sampling } from '../sampling.js';
 import { BASELINES, copyLabels, layerGradients, readoutGradients, readoutSeeds, rowWeights, type Baseline } from './lr-gradients.js';

@@ -3,7 +3,7 @@
  * `Method`) and one line here; `spikelr train --method`, `spikelr compare --methods`, the config
  * validation and the bench take their choices from this list.
  */
-import { SpikelrError } from '../../errors.js';
+import { SpikelrError } from '../../core/errors.js';
 import { bpttMethod } from './bptt.js';
 import { fgActivityMethod, fgMethod } from './fg.js';
 import { lrMethod } from './lr.js';

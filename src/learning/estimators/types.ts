@@ -4,7 +4,7 @@
  * training recipe, registered in `registry.ts`.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { TrainConfig } from '../../cli/config.js';
+import type { TrainConfig } from '../config.js';
 import type { RowLoss } from '../losses.js';
 import type { Network } from '../../sim/network.js';
 

@@ -1,8 +1,8 @@
 /** Pieces every layer kind uses: names, parameter initialisation, learned neuron coefficients, affine maps. */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkOneOf, show } from '../../errors.js';
+import { check, checkOneOf, show } from '../../core/errors.js';
 import { modelOf, type NeuronParams } from '../../neurons/registry.js';
-import { uniform } from '../random.js';
+import { uniform } from '../../core/random.js';
 import { DECORRELATION, INPUT_MEAN, type Decorrelator } from './decorrelation.js';
 import type { BuildContext, Layer, ParamTensors } from './types.js';
 

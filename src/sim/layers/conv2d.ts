@@ -1,10 +1,10 @@
 /** A spiking convolution (NHWC): I_t = conv(x_t, K) + b, square kernel. */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, checkOneOf, show } from '../../errors.js';
+import { check, checkInteger, checkKeys, checkOneOf, show } from '../../core/errors.js';
 import { lif } from '../../neurons/lif.js';
 import { conv2dFilterGradient, conv2dOp, paddingOf } from '../conv.js';
-import { floats, ints } from '../nir/graph.js';
-import { effectiveWeights, nirNode } from '../nir/nodes.js';
+import { floats, ints, nirNode } from '../../neurons/nir.js';
+import { effectiveWeights } from './nir.js';
 import { affineLayer, checkImage, checkLearn, learnedNames, checkName, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
 import type { UnitNeuron } from './dense.js';
 import { decorrelator, type Decorrelate, type DecorrelateOptions } from './decorrelation.js';

@@ -12,24 +12,11 @@
  * any weight) and named in its `buffers`: no learner estimates a gradient for them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInRange, checkKeys, checkPositive, show } from '../../errors.js';
-import type { BuildContext } from './types.js';
+import { check, checkInRange, checkKeys, checkPositive, show } from '../../core/errors.js';
+import type { BuildContext, Decorrelate, DecorrelateOptions, Decorrelator } from './types.js';
 
-/** How a layer decorrelates its input. */
-export interface DecorrelateOptions {
-  /** Weight κ ∈ [0, 1] of the unit-variance term against the decorrelation term (default 0.5). */
-  readonly kappa?: number;
-  /** Learning rate η_R of R (default 1e-3). */
-  readonly learningRate?: number;
-  /** Fraction of the rows (samples × steps, or patches) R learns from each step (default 1/8). */
-  readonly sample?: number;
-  /** Subtract a running mean μ of the input first (default true: spike inputs have a non-zero mean). */
-  readonly centre?: boolean;
-  /** Rate of μ's running mean (default 0.1). */
-  readonly meanRate?: number;
-}
+export type { Decorrelate, DecorrelateOptions, Decorrelator } from './types.js';
 
-export type Decorrelate = Required<DecorrelateOptions>;
 
 export const DECORRELATE_DEFAULTS: Decorrelate = { kappa: 0.5, learningRate: 1e-3, sample: 0.125, centre: true, meanRate: 0.1 };
 
@@ -54,32 +41,6 @@ export const INPUT_MEAN = 'inputMean';
 
 const dataId = (t: tf.Tensor) => (t as unknown as { dataId: object }).dataId;
 
-/** A decorrelated layer's R, μ and fused weight; built by {@link decorrelator}. */
-export interface Decorrelator {
-  readonly options: Decorrelate;
-  /** `[P, P]`, P the input vector's size. */
-  readonly R: tf.Variable;
-  /** `[P]`, with centring. */
-  readonly mean?: tf.Variable;
-  /** The fused weight A = Rᵀ W for W `[…P-axes, out]` (its gradient reaches W as R ∂A). */
-  fuse(w: tf.Tensor): tf.Tensor;
-  /** −μ A `[out]` for a fused weight A (zero without centring). */
-  offset(a: tf.Tensor): tf.Tensor | undefined;
-  /** W's gradient from A's `gA` and the currents' adjoint summed to `[out]`: R (gA − μ ⊗ Σg). */
-  weightGradient(gA: tf.Tensor, gSum: tf.Tensor | undefined): tf.Tensor;
-  /**
-   * While armed, keeps a strided sample (every 1/`sample`-th row) of the input vectors `[N, P]`
-   * the layer sees; `positions` vectors per sample and step (a conv layer's output positions).
-   * `repeats`: the vectors stand for that many steps each, time-major (a time-constant input given
-   * once); the sample is the one the repeated rows would give.
-   */
-  capture(vectors: () => tf.Tensor, positions?: number, repeats?: number): void;
-  /** Keeps samples from the next passes until `rows` sample-steps are seen (a batch's B·T); 0 stops and frees them. */
-  arm(rows: number): void;
-  /** The kept input vectors `[N, P]` (undefined when none), handed over: the caller disposes them. */
-  take(): tf.Tensor | undefined;
-  dispose(): void;
-}
 
 /**
  * Adds R (identity) and μ (zeros) for P-dimensional input vectors to `params`, and returns the

@@ -1,12 +1,12 @@
 /** A fully connected layer: I_t = x_t W + b drives its neurons (LIF by default). */
 import * as tf from '@tensorflow/tfjs';
-import { checkInteger, checkKeys } from '../../errors.js';
+import { checkInteger, checkKeys } from '../../core/errors.js';
 import { lif } from '../../neurons/lif.js';
 import type { NeuronParams } from '../../neurons/registry.js';
 import { affineLayer, checkLearn, learnedNames, checkName, checkRank1, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
 import { checkDecorrelate, decorrelator, type Decorrelate, type DecorrelateOptions } from './decorrelation.js';
 import type { BuildContext, Layer, LayerKind } from './types.js';
-import { affineExport } from '../nir/nodes.js';
+import { affineExport } from './nir.js';
 
 export type UnitNeuron = Exclude<NeuronParams, { kind: 'readout' }>;
 

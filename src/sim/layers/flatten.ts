@@ -1,10 +1,10 @@
 /** Flattens `[H, W, C]` to `[H·W·C]` for each step. */
 import * as tf from '@tensorflow/tfjs';
-import { checkKeys } from '../../errors.js';
+import { checkKeys } from '../../core/errors.js';
 import { checkName, named, type Named } from './common.js';
 import type { LayerKind } from './types.js';
-import { ints } from '../nir/graph.js';
-import { chwOrder, nirNode, nirShape } from '../nir/nodes.js';
+import { ints, nirNode } from '../../neurons/nir.js';
+import { chwOrder, nirShape } from './nir.js';
 
 export interface FlattenSpec {
   readonly kind: 'flatten';

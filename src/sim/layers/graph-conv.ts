@@ -4,7 +4,7 @@
  * of one sample (one noise copy) are the N nodes together.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, show } from '../../errors.js';
+import { check, checkInteger, checkKeys, show } from '../../core/errors.js';
 import { analog } from '../../neurons/analog.js';
 import { affineLayer, checkName, checkRank1, initVariable, named, unitNeuron, type Named } from './common.js';
 import type { UnitNeuron } from './dense.js';

@@ -5,7 +5,7 @@
  * reach the neuron as coefficients, and their VJP takes the cell's recurrent adjoint.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, show } from '../../errors.js';
+import { check, checkInteger, checkKeys, show } from '../../core/errors.js';
 import type { GRUParams } from '../../neurons/gru.js';
 import { affineLayer, checkName, checkRank1, initVariable, learnedCoefficients, named, type Learnable, type Named } from './common.js';
 import type { LayerKind } from './types.js';

@@ -9,14 +9,11 @@
  * (learning/local-heads.ts). The network's own output never reads a head.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, show } from '../../errors.js';
+import { check, checkInteger, checkKeys, show } from '../../core/errors.js';
 import { initVariable } from './common.js';
-import type { BuildContext, Layer } from './types.js';
+import type { BuildContext, Layer, LocalHeadSpec } from './types.js';
 
-export interface LocalHeadSpec {
-  /** Classes of the head's output (the task's). */
-  readonly classes: number;
-}
+export type { LocalHeadSpec } from './types.js';
 
 /** The names of a head's parameters in its layer's `params`. */
 export const LOCAL_HEAD_PARAMS = ['localWeight', 'localBias'] as const;

@@ -1,6 +1,6 @@
 /** Max pooling over space for each step; on spikes it is an OR over the window. */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, show } from '../../errors.js';
+import { check, checkInteger, checkKeys, show } from '../../core/errors.js';
 import { checkImage, checkName, named, type Named } from './common.js';
 import { convOutput } from './conv2d.js';
 import type { LayerKind } from './types.js';

@@ -6,14 +6,13 @@
  * depthwise input gradient).
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, show } from '../../errors.js';
+import { check, checkInteger, checkKeys, show } from '../../core/errors.js';
 import { checkImage, checkName, named, type Named } from './common.js';
 import { conv2dOp } from '../conv.js';
 import { convOutput } from './conv2d.js';
 import type { BuildContext, Layer, LayerKind } from './types.js';
-import { ints } from '../nir/graph.js';
-import { nirNode } from '../nir/nodes.js';
-import type { NirLayerExport } from '../nir/types.js';
+import { ints, nirNode } from '../../neurons/nir.js';
+import type { NirLayerExport } from './nir-types.js';
 
 export interface PoolSpec<K extends 'sumPool2d' | 'avgPool2d'> {
   readonly kind: K;

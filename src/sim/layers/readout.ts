@@ -1,12 +1,12 @@
 /** A non-spiking leaky readout: I_t = x_t W + b integrated by a leaky membrane, which is the output. */
-import { check, checkInteger, checkKeys, show } from '../../errors.js';
+import { check, checkInteger, checkKeys, show } from '../../core/errors.js';
 import { readoutNeuron, type ReadoutParams } from '../../neurons/readout.js';
 import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { checkName, named, type Named } from './common.js';
 import { buildFullyConnected, decorrelateField } from './dense.js';
 import type { Decorrelate, DecorrelateOptions } from './decorrelation.js';
 import type { LayerKind } from './types.js';
-import { affineExport } from '../nir/nodes.js';
+import { affineExport } from './nir.js';
 
 export interface ReadoutSpec {
   readonly kind: 'readout';

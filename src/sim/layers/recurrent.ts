@@ -4,11 +4,11 @@
  * apart so that such models import and export parameter for parameter).
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, show } from '../../errors.js';
+import { check, show } from '../../core/errors.js';
 import { initVariable, sumToLast } from './common.js';
 import { buildFullyConnected, fullyConnected, type FullyConnectedOptions, type UnitNeuron } from './dense.js';
 import type { Layer, LayerKind } from './types.js';
-import { affineExport, affineNode, torchValues } from '../nir/nodes.js';
+import { affineExport, affineNode, torchValues } from './nir.js';
 import type { Learnable } from './common.js';
 import type { Decorrelate } from './decorrelation.js';
 

@@ -2,9 +2,9 @@
  * The layer kinds spikelr knows. A new kind is one file (its `LayerKind`: spec constructor,
  * validation, build with map, VJP and JVP) and one line here.
  */
-import { check, checkOneOf, show } from '../../errors.js';
+import { check, checkOneOf, show } from '../../core/errors.js';
 import { neuronFromRecord } from '../../neurons/registry.js';
-import { streamKey } from '../random.js';
+import { streamKey } from '../../core/random.js';
 import { conv2dKind } from './conv2d.js';
 import { denseKind } from './dense.js';
 import { flattenKind } from './flatten.js';

@@ -6,9 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { NeuronParams } from '../../neurons/registry.js';
-import type { Decorrelator } from './decorrelation.js';
-import type { NirLayerContext, NirLayerExport } from '../nir/types.js';
-import type { LocalHeadSpec } from './local-head.js';
+import type { NirLayerContext, NirLayerExport } from './nir-types.js';
 
 /** Gradients or tangents of a layer's parameters, keyed by parameter name. */
 export type ParamTensors = Readonly<Record<string, tf.Tensor | undefined>>;
@@ -105,4 +103,53 @@ export interface LayerKind<S extends { readonly kind: string }> {
   build(spec: S, ctx: BuildContext): Layer;
   /** How a built layer of this kind is written as NIR nodes (src/sim/nir); absent: export refuses it. */
   nir?(layer: Layer, c: NirLayerContext): NirLayerExport;
+}
+
+/** How a layer decorrelates its input. */
+export interface DecorrelateOptions {
+  /** Weight κ ∈ [0, 1] of the unit-variance term against the decorrelation term (default 0.5). */
+  readonly kappa?: number;
+  /** Learning rate η_R of R (default 1e-3). */
+  readonly learningRate?: number;
+  /** Fraction of the rows (samples × steps, or patches) R learns from each step (default 1/8). */
+  readonly sample?: number;
+  /** Subtract a running mean μ of the input first (default true: spike inputs have a non-zero mean). */
+  readonly centre?: boolean;
+  /** Rate of μ's running mean (default 0.1). */
+  readonly meanRate?: number;
+}
+
+export type Decorrelate = Required<DecorrelateOptions>;
+
+/** A decorrelated layer's R, μ and fused weight; built by {@link decorrelator}. */
+export interface Decorrelator {
+  readonly options: Decorrelate;
+  /** `[P, P]`, P the input vector's size. */
+  readonly R: tf.Variable;
+  /** `[P]`, with centring. */
+  readonly mean?: tf.Variable;
+  /** The fused weight A = Rᵀ W for W `[…P-axes, out]` (its gradient reaches W as R ∂A). */
+  fuse(w: tf.Tensor): tf.Tensor;
+  /** −μ A `[out]` for a fused weight A (zero without centring). */
+  offset(a: tf.Tensor): tf.Tensor | undefined;
+  /** W's gradient from A's `gA` and the currents' adjoint summed to `[out]`: R (gA − μ ⊗ Σg). */
+  weightGradient(gA: tf.Tensor, gSum: tf.Tensor | undefined): tf.Tensor;
+  /**
+   * While armed, keeps a strided sample (every 1/`sample`-th row) of the input vectors `[N, P]`
+   * the layer sees; `positions` vectors per sample and step (a conv layer's output positions).
+   * `repeats`: the vectors stand for that many steps each, time-major (a time-constant input given
+   * once); the sample is the one the repeated rows would give.
+   */
+  capture(vectors: () => tf.Tensor, positions?: number, repeats?: number): void;
+  /** Keeps samples from the next passes until `rows` sample-steps are seen (a batch's B·T); 0 stops and frees them. */
+  arm(rows: number): void;
+  /** The kept input vectors `[N, P]` (undefined when none), handed over: the caller disposes them. */
+  take(): tf.Tensor | undefined;
+  dispose(): void;
+}
+
+/** A layer's local head (local-head.ts): a linear readout of its time-mean output to the classes. */
+export interface LocalHeadSpec {
+  /** Classes of the head's output (the task's). */
+  readonly classes: number;
 }
