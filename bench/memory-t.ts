@@ -66,13 +66,13 @@ if (a.plot) {
     ].filter((s) => s.points.length > 0),
   });
   const file = path.join(path.dirname(a.plot), 'memory-t.svg');
-  writeFileSync(file, svg + '\n');
+  writeFileSync(file, `${svg}\n`);
   console.log(`wrote ${file}`);
 } else {
   for (const t of a.steps!.split(',').map(Number)) {
     for (const row of a.rows!.split(',')) {
       if (!ROWS[row]) throw new Error(`unknown row '${row}'; rows are ${Object.keys(ROWS).join(', ')}`);
-      process.stdout.write(JSON.stringify(measure(row, t)) + '\n');
+      process.stdout.write(`${JSON.stringify(measure(row, t))}\n`);
     }
   }
 }

@@ -29,5 +29,5 @@ const memory = lineChartSvg({
 const width = 560, height = 300;
 const inner = (svg: string, x: number) => svg.replace('<svg ', `<svg x="${x}" y="0" `);
 writeFileSync(path.join(outDir, 'scaling-time.svg'), `<svg xmlns="http://www.w3.org/2000/svg" width="${3 * width}" height="${height}" viewBox="0 0 ${3 * width} ${height}">${time.map((s, i) => inner(s, i * width)).join('')}</svg>\n`);
-writeFileSync(path.join(outDir, 'scaling-memory.svg'), memory + '\n');
+writeFileSync(path.join(outDir, 'scaling-memory.svg'), `${memory}\n`);
 console.log(`wrote ${path.join(outDir, 'scaling-time.svg')} and ${path.join(outDir, 'scaling-memory.svg')}`);

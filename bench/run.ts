@@ -88,9 +88,9 @@ async function profile(w: Workload): Promise<string> {
   const top = [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 12);
   adam.dispose();
   net.dispose();
-  return [`${w.name}: ${wall.toFixed(0)} ms wall under tf.profile, ${total.toFixed(0)} ms in ${info.kernels.length} kernels`,
+  return `${[`${w.name}: ${wall.toFixed(0)} ms wall under tf.profile, ${total.toFixed(0)} ms in ${info.kernels.length} kernels`,
     ...top.map(([name, e]) => `  ${name.padEnd(20)} ${e.ms.toFixed(1).padStart(8)} ms  ${String(e.calls).padStart(5)} calls`),
-    ...info.kernels.filter((k) => k.name === 'BatchMatMul').map((k) => `    matMul ${k.inputShapes.map((s) => `[${s}]`).join(' · ')}: ${(k.kernelTimeMs as number).toFixed(1)} ms`)].join('\n') + '\n';
+    ...info.kernels.filter((k) => k.name === 'BatchMatMul').map((k) => `    matMul ${k.inputShapes.map((s) => `[${s}]`).join(' · ')}: ${(k.kernelTimeMs as number).toFixed(1)} ms`)].join('\n')}\n`;
 }
 
 async function measure(w: Workload): Promise<Record<string, unknown>> {
@@ -165,7 +165,7 @@ const only = a.only?.split(',');
 const selected = WORKLOADS.filter((w) => !only || only.includes(w.name));
 const rows = [matmulRate(512), matmulRate(1000)];
 for (const w of selected) rows.push(await measure(w));
-if (a.json) for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
+if (a.json) for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
 else {
   process.stdout.write(`backend ${report.name}; ${machine}; batch ${B}, ${T} steps; median of ${a.runs}\n`);
   for (const r of rows) process.stdout.write(`${String(r['workload']).padEnd(22)} ${String(r['msPerStep']).padStart(8)} ms  ${r['gflops'] !== undefined ? `${r['gflops']} GFLOP/s` : `${r['samplesPerSecond']} samples/s, hidden activity ${r['hiddenActivity']}`}\n`);

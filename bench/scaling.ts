@@ -78,7 +78,7 @@ async function step(method: 'lr' | 'bptt', hidden: number, copies: number, steps
 
 if (a.row) {
   const [method, hidden, copies, steps] = a.row.split(',') as [string, string, string, string];
-  process.stdout.write(JSON.stringify(await step(method as 'lr' | 'bptt', Number(hidden), Number(copies), Number(steps))) + '\n');
+  process.stdout.write(`${JSON.stringify(await step(method as 'lr' | 'bptt', Number(hidden), Number(copies), Number(steps)))}\n`);
 } else {
   const grid: [string, number, number, number][] = [
     ...[2, 4, 8, 16, 32, 64].map((k) => ['lr', 512, k, 25] as [string, number, number, number]),
@@ -91,6 +91,6 @@ if (a.row) {
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
     const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
     const [method, hidden, copies, steps] = row;
-    process.stdout.write((line ?? JSON.stringify({ method, hidden, ...(method === 'lr' ? { copies } : {}), steps, batch: B, backend: report.name, machine, error: `process exited with ${r.status ?? r.signal}: ${(r.stderr.split('\n').find((l) => /Error/.test(l)) ?? '').slice(0, 120)}` })) + '\n');
+    process.stdout.write(`${line ?? JSON.stringify({ method, hidden, ...(method === 'lr' ? { copies } : {}), steps, batch: B, backend: report.name, machine, error: `process exited with ${r.status ?? r.signal}: ${(r.stderr.split('\n').find((l) => /Error/.test(l)) ?? '').slice(0, 120)}` })}\n`);
   }
 }

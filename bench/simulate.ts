@@ -66,7 +66,7 @@ const result = {
   machine: `${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.arch()}`,
   versions: packageVersions(),
 };
-if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
   process.stdout.write(
     `${result.workload} on ${result.backend}: ${result.msPerBatch} ms per batch (median of ${runs}; min ${result.minMs}, max ${result.maxMs}), ` +

@@ -152,7 +152,7 @@ for (const [name, w] of Object.entries(WORKLOADS)) {
     for (const run of order) {
       const row = run(pair);
       rows.push(row);
-      if (a.json) process.stdout.write(JSON.stringify({ ...row, machine }) + '\n');
+      if (a.json) process.stdout.write(`${JSON.stringify({ ...row, machine })}\n`);
     }
   }
 }

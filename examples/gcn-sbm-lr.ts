@@ -73,6 +73,6 @@ for (let step = 1; step <= Number(a.steps); step++) {
   }
   e.dispose();
 }
-if (a.json) writeFileSync(a.json, JSON.stringify({ config, history }, null, 2) + '\n');
+if (a.json) writeFileSync(a.json, `${JSON.stringify({ config, history }, null, 2)}\n`);
 tf.dispose([input, labels, mask]);
 net.dispose();

@@ -91,5 +91,5 @@ const { history } = await trainNetwork(net, estimator, membraneCrossEntropy('mea
   onStep: stepLogger(100),
   onEpoch: (r) => console.log(JSON.stringify(r)),
 });
-if (a.json) writeFileSync(a.json, JSON.stringify({ config, history }, null, 2) + '\n');
+if (a.json) writeFileSync(a.json, `${JSON.stringify({ config, history }, null, 2)}\n`);
 net.dispose();

@@ -101,7 +101,10 @@ describe('spikelr train and eval', () => {
     // the loss logged is the error rate of the noisy copies: a fraction in [0, 1]
     const steps = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'step');
     expect(steps).toHaveLength(2);
-    for (const line of steps) expect(line.loss).toBeGreaterThanOrEqual(0), expect(line.loss).toBeLessThanOrEqual(1);
+    for (const line of steps) {
+      expect(line.loss).toBeGreaterThanOrEqual(0);
+      expect(line.loss).toBeLessThanOrEqual(1);
+    }
     expect(metrics.steps).toBe(2);
     for (const [method, instead] of [['bptt', /train by LR \(--method lr\)/], ['fg', /--tangent finite-difference/], ['fg-activity', /--method fg --tangent finite-difference/]] as const) {
       const bad = path.join(dir, `zero-one-${method}`);

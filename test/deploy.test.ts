@@ -80,7 +80,10 @@ describe('per-channel symmetric weight quantization', () => {
     const wv = w.arraySync() as number[][][][], qv = q.arraySync() as number[][][][];
     for (let o = 0; o < 4; o++) {
       const col: number[] = [], qcol: number[] = [];
-      for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) for (let c = 0; c < 2; c++) (col.push(wv[a]![b]![c]![o]!), qcol.push(qv[a]![b]![c]![o]!));
+      for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) for (let c = 0; c < 2; c++) {
+            col.push(wv[a]![b]![c]![o]!);
+            qcol.push(qv[a]![b]![c]![o]!);
+          }
       const peak = Math.max(...col.map(Math.abs));
       col.forEach((v, i) => expect(qcol[i]).toBeCloseTo(Math.abs(v) >= peak / 2 ? Math.sign(v) * peak : 0, 5));
     }

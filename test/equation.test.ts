@@ -49,7 +49,7 @@ describe('an equation LIF is the built-in LIF', () => {
       expect(Array.from(spikes)).toEqual(Array.from(rb.records['hidden']!.spikes!.dataSync()));
       const [ma, mb] = [ra.records['hidden']!.membrane!.dataSync(), rb.records['hidden']!.membrane!.dataSync()];
       ma.forEach((v, i) => expect(Math.abs(v - mb[i]!)).toBeLessThan(1e-5));
-      ra.dispose(), rb.dispose(), a.dispose(), b.dispose();
+      for (const t of [ra, rb, a, b]) t.dispose();
     }
     input.dispose();
   });
@@ -72,13 +72,16 @@ describe('an equation LIF is the built-in LIF', () => {
     expect(ref.spikes.flat().filter((v) => v === 1).length).toBeGreaterThan(3);
     rows(r.records['h']!.membrane!).forEach((row, t) => row.forEach((v, k) => expect(v).toBeCloseTo(ref.membrane[t]![k]!, 4)));
     rows(r.records['h']!['threshold']!).forEach((row, t) => row.forEach((v, k) => expect(v).toBeCloseTo(ref.threshold[t]![k]!, 4)));
-    r.dispose(), x.dispose(), net.dispose();
+    r.dispose();
+    x.dispose();
+    net.dispose();
   });
   it('survives a model file: the equations are written and read back', async () => {
     const net = netWith(equationLif('zero'));
     const copy = deserializeNetwork(await serializeNetwork(net));
     expect(copy.layers[0]!.neuron).toEqual(net.layers[0]!.neuron);
-    net.dispose(), copy.dispose();
+    net.dispose();
+    copy.dispose();
   });
 });
 

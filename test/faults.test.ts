@@ -74,7 +74,10 @@ describe('fault injection: kill -9, corrupted files, a full disk', () => {
         let seen = 0, last = '';
         await killWhen(out, () => {
           const tmp = existsSync(out) ? readdirSync(out).find((f) => f.startsWith('checkpoint.safetensors.tmp-')) : undefined;
-          if (tmp && tmp + read(path.join(out, 'metrics.jsonl')).length !== last) (seen++, (last = tmp + read(path.join(out, 'metrics.jsonl')).length));
+          if (tmp && tmp + read(path.join(out, 'metrics.jsonl')).length !== last) {
+            seen++;
+            last = tmp + read(path.join(out, 'metrics.jsonl')).length;
+          }
           return tmp !== undefined && seen >= nth;
         }, { SPIKELR_FAULT_WRITE_DELAY_MS: '40' });
         expect(readdirSync(out).some((f) => f.includes('.tmp-')), `run ${i} was killed inside a write`).toBe(true);

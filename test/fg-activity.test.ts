@@ -11,7 +11,7 @@ import { forwardGradient } from '../src/learning/estimators/fg.js';
 import type { Batch } from '../src/learning/estimators/types.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { withPeakBytes } from '../src/learning/memory.js';
-import { directionalDerivative, tangentRun } from '../src/learning/tangent.js';
+import { directionalDerivative, } from '../src/learning/tangent.js';
 import { sampleNoise } from '../src/neurons/noise.js';
 import { lif } from '../src/neurons/params.js';
 import { atan } from '../src/neurons/surrogate.js';

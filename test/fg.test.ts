@@ -96,7 +96,7 @@ describe('forward gradients are unbiased for the surrogate gradient', () => {
       x.forEach((xi, i) => expect(Math.abs(xi - y[i]!)).toBeLessThan(2e-3 * Math.max(1, Math.abs(xi))));
     }
     expect(s.vars.map((v) => Array.from(v.dataSync()))).toEqual(before); // parameters restored bit for bit
-    a.dispose(), b.dispose(), s.dispose();
+    for (const t of [a, b, s]) t.dispose();
   });
 });
 

@@ -27,7 +27,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'spikelr-fuzz-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Cases per loader: enough to reach every kind of mutation many times; a soak draws 20× more. */
-export const FUZZ_CASES = process.env['SPIKELR_SOAK'] ? 4000 : 200;
+const FUZZ_CASES = process.env['SPIKELR_SOAK'] ? 4000 : 200;
 /**
  * A case that takes longer than this counts as a hang. The slowest seen: a corrupted HDF5 heap
  * length that h5wasm tries to honour before aborting, 4 s alone and 12 s beside other work.
@@ -35,7 +35,7 @@ export const FUZZ_CASES = process.env['SPIKELR_SOAK'] ? 4000 : 200;
 const CASE_MS = 30_000;
 
 /** mulberry32: a small seeded generator, so every failing case can be replayed from its number. */
-export function generator(seed: number): () => number {
+function generator(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -47,7 +47,7 @@ export function generator(seed: number): () => number {
 }
 
 /** One corruption of `valid`: truncated, bits flipped, a span overwritten, a length field blown up, bytes appended, or noise. */
-export function mutate(valid: Uint8Array, random: () => number): Uint8Array {
+function mutate(valid: Uint8Array, random: () => number): Uint8Array {
   const int = (n: number) => Math.floor(random() * n);
   const out = Uint8Array.from(valid);
   switch (int(6)) {

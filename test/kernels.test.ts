@@ -130,6 +130,7 @@ describe('wasm binary kernels on broadcast operands', () => {
       const shift = op === 'pow' ? 1.5 : ['floorDiv', 'mod', 'atan2'].includes(op) ? 0.125 : 0;
       const grid = (shape: number[], seed: number) => values(shape, seed).map((v) => Math.round(v * 4) / 4 + shift);
       for (const [x, y, seed] of [[sa, sb, 5], [sb, sa, 7]] as const) {
+        // biome-ignore lint/performance/noDynamicNamespaceImportAccess: the ops under test, by name
         const r = await onBoth(() => (tf[op] as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor)(tf.tensor(grid(x, seed), x), tf.tensor(grid(y, seed + 1), y)));
         // the stock kernels differ where the backends do on any shapes: cpu's floorDiv of floats is
         // int32 (wasm's float32), and the two atan2s round differently
@@ -143,6 +144,7 @@ describe('wasm binary kernels on broadcast operands', () => {
   it('logical ops on bool and integer ops on int32 operands broadcast exactly', async () => {
     const bools = (n: number, k: number) => Array.from({ length: n }, (_, i) => (i * k) % 3 === 0);
     for (const op of ['logicalAnd', 'logicalOr'] as const) {
+      // biome-ignore lint/performance/noDynamicNamespaceImportAccess: the ops under test, by name
       const r = await onBoth(() => tf[op](tf.tensor(bools(24, 1), [2, 3, 4], 'bool'), tf.tensor(bools(4, 2), [1, 1, 4], 'bool')));
       expect(r.wasm).toEqual(r.cpu);
     }

@@ -321,7 +321,10 @@ describe('malformed NIR files get errors naming what is wrong', () => {
     ['a neuron parameter of the wrong shape', (g) => (g.nodes['h.neurons'] = node(g.nodes['h.neurons']!, { tau: { shape: [5], data: new Float64Array(5).fill(1e-3), dtype: 'float64' } })), /node 'h.neurons' \(LIF\): 'tau' has shape \[5\], but the node before it gives it \[3\]/],
     ['an Output of the wrong shape', (g) => (g.nodes['output'] = node(g.nodes['output']!, { shape: { shape: [1], data: Float64Array.of(7), dtype: 'int64' } })), /the Output node has shape \[7\], but the node before it gives \[2\]/],
     ['a branch', (g) => g.edges.push(['h.neurons', 'output']), /node 'h.neurons' feeds 2 nodes \(o.weight, output\); spikelr networks are layer sequences, without branches/],
-    ['a neuron with no weight before it', (g) => ((g.edges = [['input', 'h.neurons'], ['h.neurons', 'o.weight'], ['o.weight', 'o.neurons'], ['o.neurons', 'output']]), delete g.nodes['h.weight']), /node 'h.neurons' \(LIF\) is not fed by a weight node/],
+    ['a neuron with no weight before it', (g) => {
+        g.edges = [['input', 'h.neurons'], ['h.neurons', 'o.weight'], ['o.weight', 'o.neurons'], ['o.neurons', 'output']];
+        delete g.nodes['h.weight'];
+      }, /node 'h.neurons' \(LIF\) is not fed by a weight node/],
     ['a time constant shorter than dt', (g) => (g.nodes['h.neurons'] = node(g.nodes['h.neurons']!, { tau: { shape: [3], data: new Float64Array(3).fill(5e-5), dtype: 'float64' } })), /tau = 0.00005 s is shorter than the step dt = 0.0001 s.*--dt/],
     ['a reset potential other than zero', (g) => (g.nodes['h.neurons'] = node(g.nodes['h.neurons']!, { v_reset: { shape: [3], data: new Float64Array(3).fill(0.5), dtype: 'float64' } })), /v_reset ≠ 0 \(0.5\)/],
   ];

@@ -27,7 +27,7 @@ function switches(paths: string[], kinds: readonly string[]): string[] {
 describe('plug-ins', () => {
   it('no switch on a neuron kind outside src/neurons, nor on a layer kind outside src/sim/layers', () => {
     const all = files('src');
-    const pattern = new RegExp("kind\\s*===\\s*'lif'");
+    const pattern = /kind\s*===\s*'lif'/;
     expect(pattern.test("if (p.kind === 'lif') …")).toBe(true); // the check can see one
     expect(switches(all.filter((p) => !p.startsWith(path.join('src', 'neurons'))), NEURON_KINDS)).toEqual([]);
     expect(switches(all.filter((p) => !p.startsWith(path.join('src', 'sim', 'layers'))), LAYER_KINDS)).toEqual([]);

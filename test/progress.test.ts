@@ -17,6 +17,7 @@ describe('progress', () => {
     expect(chunks.at(-1)).toMatch(/ 1\/100 epoch 1 loss 0\.6000 0\.00 steps\/s ETA --:--/);
     now = 62; // 9 steps in 2 s after it: 4.5 steps/s, 90 left: 20 s (not the 1:01:06 the first minute would give)
     bar.update(10, { epoch: 1, loss: 0.5 });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the bar ends by clearing the line (ESC [K)
     expect(chunks.at(-1)).toMatch(/^\r 10% \[#+\.+\] 10\/100 epoch 1 loss 0\.5000 4\.50 steps\/s ETA 0:20\x1b\[K$/);
     bar.note('epoch 1: test 90%');
     expect(chunks.at(-1)).toBe('\r\x1b[Kepoch 1: test 90%\n');

@@ -35,7 +35,9 @@ describe('recorded state fields', () => {
       row.forEach((v, k) => expect(v).toBeCloseTo(i[k]!, 5));
     });
     expect(rows(r.records['h']!.spikes!)).toEqual(refNeurons(p, currents).spikes);
-    r.dispose(), x.dispose(), net.dispose();
+    r.dispose();
+    x.dispose();
+    net.dispose();
   });
 
   it("ALIF's adaptive threshold ϑ_t = ϑ + b a_t, against the reference", () => {
@@ -47,14 +49,17 @@ describe('recorded state fields', () => {
     expect(ref.spikes.flat().filter((s) => s === 1).length).toBeGreaterThan(5);
     rows(r.records['h']!['threshold']!).forEach((row, t) => row.forEach((v, k) => expect(v).toBeCloseTo(ref.threshold[t]![k]!, 5)));
     expect(new Set(rows(r.records['h']!['threshold']!).map((row) => row[0]!.toFixed(4))).size).toBeGreaterThan(3); // it moves
-    r.dispose(), x.dispose(), net.dispose();
+    r.dispose();
+    x.dispose();
+    net.dispose();
   });
 
   it('a field the model does not have is an error listing those it has', () => {
     const net = population(lif());
     const x = tf.ones([1, 2, 3]);
     expect(() => net.run(x, { record: { h: ['adaptation'] } })).toThrow(/unknown record field 'adaptation' for layer 'h' \(lif\); expected one of 'spikes', 'membrane'/);
-    x.dispose(), net.dispose();
+    x.dispose();
+    net.dispose();
   });
 });
 

@@ -136,6 +136,7 @@ export function refAffine(x: number[], w: number[][], b?: number[]): number[] {
 }
 
 /** Reshapes a flat row-major array into nested arrays of `shape`. */
+// biome-ignore lint/suspicious/noExplicitAny: nested arrays of the shape's depth, compared with toEqual
 export function nest(flat: ArrayLike<number>, shape: readonly number[]): any {
   if (shape.length === 1) return Array.from(flat).slice(0, shape[0]);
   const [d, ...rest] = shape;

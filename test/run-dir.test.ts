@@ -126,7 +126,7 @@ describe('a run directory describes exactly one run', () => {
     const r = await spikelr(...runArgs, '--hidden', '8', '--max-steps', '1', '--out', path.join(file, 'run'));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/spikelr: error: cannot create the directory .*a-file\/run: a part of the path is a file, not a directory \(ENOTDIR\)/);
-    expect(r.stderr).not.toMatch(/internal error|    at /);
+    expect(r.stderr).not.toMatch(/internal error| {4}at /);
     const empty = await spikelr(...runArgs, '--out', '');
     expect(empty.code).toBe(1);
     expect(empty.stderr).toMatch(/--out is empty; give the run directory/);

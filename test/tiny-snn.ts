@@ -8,8 +8,8 @@ import { erf } from 'mathjs';
 import { likelihoodRatio, type LRConfig } from '../src/learning/estimators/lr.js';
 import { membraneCrossEntropy, rateSquaredError, zeroOneLoss, type RowLoss } from '../src/learning/losses.js';
 import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
-import { escapeNoise, type EscapeNoise, type NoiseKind } from '../src/neurons/noise.js';
-import { alif, lif, synaptic, type EquationParams, type SpikingParams } from '../src/neurons/params.js';
+import type { EscapeNoise, NoiseKind } from '../src/neurons/noise.js';
+import type { EquationParams, SpikingParams } from '../src/neurons/params.js';
 import { deployedNeuron, mismatchPattern } from '../src/neurons/deployed.js';
 import { dense, readout, recurrent, type Learnable } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
@@ -247,6 +247,7 @@ export function lrDraws(c: Case, net: Network, copies: number, draws: number, co
  * Σ (m − g)² / Σ se², which for an unbiased estimator is about χ²_p / p (p entries): near 1, and
  * above 3 with probability ~1e-6 for the 26 entries here.
  */
+// biome-ignore lint/suspicious/noExplicitAny: vitest's expect, passed in so this helper stays importable outside a test
 export function expectUnbiased(mean: Params, se: Params, exact: Params, expect: (v: unknown, m?: string) => any): number {
   let err2 = 0, var2 = 0;
   for (const key of Object.keys(exact)) {

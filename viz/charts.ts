@@ -59,7 +59,10 @@ export function lineChartSvg(c: LineChart): string {
   let at = M.left, row = 0;
   for (const s of c.series) {
     const w = 30 + textWidth(s.name);
-    if (at + w > width - 8 && at > M.left) (at = M.left), row++;
+    if (at + w > width - 8 && at > M.left) {
+      at = M.left;
+      row++;
+    }
     entries.push({ x: at, row });
     at += w;
   }

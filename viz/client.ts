@@ -5,7 +5,7 @@
  */
 export const CANVAS_ABOVE = 20_000;
 
-export const CLIENT_SCRIPT = String.raw`
+export const CLIENT_SCRIPT = `
 (function () {
   'use strict';
   var CANVAS_ABOVE = ${CANVAS_ABOVE};

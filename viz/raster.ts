@@ -40,7 +40,9 @@ export function rasterLayer(name: string, spikes: ArrayLike<number>, steps: numb
     for (let n = 0; n < neurons; n++) {
       const v = spikes[t * neurons + n]!;
       if (!v) continue;
-      times.push(t), units.push(n), values.push(v);
+      times.push(t);
+      units.push(n);
+      values.push(v);
       if (v !== 1) analog = true;
     }
   }
@@ -92,7 +94,10 @@ export function orderNeurons(layer: RasterLayer, by: NeuronOrder): RasterLayer {
         if (placed[j]) continue;
         let d = 0;
         for (let t = 0; t < layer.steps; t++) d += trains[at]![t]! ^ trains[j]![t]!;
-        if (d < nearest) (nearest = d), (next = j);
+        if (d < nearest) {
+          nearest = d;
+          next = j;
+        }
       }
       if (next < 0) break;
       at = next;

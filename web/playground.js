@@ -50,7 +50,6 @@
   }
 
   // ---------------------------------------------------------------- drawing
-  const palette = { lr: '#2f6fb3', bptt: '#c0392b', fg: '#2e8b57', 'fg-activity': '#8e44ad' };
   function drawCurves() {
     const series = [];
     for (const run of page.runs) {
@@ -205,7 +204,7 @@
       drawCurves();
       lastNetwork = page.runs[0].net;
       page.state = 'done';
-      status(`done: ${page.runs.map((r) => `${r.name} ${r.step} steps, ${r.evals.length ? (100 * r.evals.at(-1).accuracy).toFixed(1) + '%' : ''}`).join('; ')}`);
+      status(`done: ${page.runs.map((r) => `${r.name} ${r.step} steps, ${r.evals.length ? `${(100 * r.evals.at(-1).accuracy).toFixed(1)}%` : ''}`).join('; ')}`);
     } catch (err) {
       page.state = 'error';
       message(outOfMemory(err) ? `out of GPU memory (${err.message.slice(0, 80)}): lower the hidden units, K, the batch size or the time steps` : err.message);

@@ -261,7 +261,7 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
     test: { samples: test.count },
   };
   Object.values(models).forEach((m) => m.dispose());
-  await writeFileAtomic(path.join(o.out, 'compare.json'), JSON.stringify(report, null, 2) + '\n');
+  await writeFileAtomic(path.join(o.out, 'compare.json'), `${JSON.stringify(report, null, 2)}\n`);
   await writeFileAtomic(path.join(o.out, 'report.md'), markdown(report));
   return report;
 }
@@ -332,5 +332,5 @@ export function markdown(r: { config: TrainConfig; methods: readonly string[]; a
     lines.push('', `| Gaussian noise | model | ${sigmas.map((s) => `σ = ${s}`).join(' | ')} |`, `| --- | --- | ${sigmas.map(() => '---').join(' | ')} |`);
     for (const [m, acc] of Object.entries(rob['gaussian'] as Record<string, number[]>)) lines.push(`| | ${m} | ${acc.map(pct).join(' | ')} |`);
   } else if (rob['skipped']) lines.push('', `Robustness: ${rob['skipped']}.`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

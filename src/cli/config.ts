@@ -10,7 +10,7 @@ import { readFileNamed } from '../core/files.js';
 import { ACCURACY_KINDS, MEMBRANE_REDUCTIONS } from '../learning/losses.js';
 import { OPTIMIZERS } from '../learning/optim.js';
 import { parseSchedule } from '../learning/schedule.js';
-import { formulaSurrogate, SURROGATE_NAMES } from '../neurons/surrogate.js';
+import { formulaSurrogate, } from '../neurons/surrogate.js';
 import { METHODS, methodOf } from '../learning/estimators/registry.js';
 import { BASELINES, DATASETS, DECORRELATED, DECORRELATION_INPUTS, IMAGE_DATASETS, INPUT_ENCODINGS, LOCAL_CREDITS, LOCAL_LOSSES, LOSSES, NEURONS, SCORES, SURROGATES, TANGENTS, type TrainConfig } from '../learning/config.js';
 
@@ -19,8 +19,8 @@ export { METHODS } from '../learning/estimators/registry.js';
 import { REGULARIZERS } from '../learning/regularizers.js';
 import { SAMPLINGS } from '../learning/sampling.js';
 import { NOISE_KINDS } from '../neurons/noise.js';
-import { deployment, type Deployment, type DeploymentOptions } from '../sim/deploy.js';
-import { equationNeuron, NEURON_PRESETS, RESET_MODES, type EquationOptions } from '../neurons/params.js';
+import { deployment, type DeploymentOptions } from '../sim/deploy.js';
+import { equationNeuron, RESET_MODES, type EquationOptions } from '../neurons/params.js';
 
 import { defaultConfig } from '../learning/defaults.js';
 export { COMMON_DEFAULTS, METHOD_DEFAULTS, defaultConfig } from '../learning/defaults.js';
@@ -214,5 +214,5 @@ export async function resolveConfig(o: { readonly file?: string; readonly flags:
 }
 
 export async function writeConfig(file: string, config: TrainConfig): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n');
+  await writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`);
 }

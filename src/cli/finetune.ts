@@ -80,7 +80,7 @@ export async function runFinetune(source: string, flags: Partial<TrainConfig>, o
     } catch (err) {
       throw new SpikelrError(`finetune: ${metrics} is not valid JSON (${(err as Error).message})`);
     }
-    await writeFileAtomic(metrics, JSON.stringify({ ...written, source, sourceTestAccuracy: sourceAccuracy, deployedTestAccuracy: result.deployedTestAccuracy }, null, 2) + '\n');
+    await writeFileAtomic(metrics, `${JSON.stringify({ ...written, source, sourceTestAccuracy: sourceAccuracy, deployedTestAccuracy: result.deployedTestAccuracy }, null, 2)}\n`);
   }
   return result;
 }

@@ -3,7 +3,7 @@
  * parsed to the key's type, then validated with the config file's rules. Flags the user did not
  * give stay unset, so a config file's values are not overridden by defaults.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parseDeployment } from '../sim/deploy.js';
 import { COMMON_DEFAULTS, defaultConfig, kebab, METHODS, RULES, type TrainConfig } from './config.js';
 

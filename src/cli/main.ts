@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { BACKEND_CHOICES, initBackend, packageVersions } from '../kernels/backend.js';
 import { isBackendOutOfMemory, outOfMemoryAdvice, SpikelrError } from '../core/errors.js';
 import { RESET_MODES } from '../neurons/params.js';
-import { choice, integer, noise, number } from './parse.js';
+import { integer, noise, number } from './parse.js';
 import { simulate } from './simulate.js';
 import { DECORRELATED, kebab, METHODS, NEURONS, resolveConfig, RULES, type TrainConfig } from './config.js';
 import { runCompare } from './compare.js';
@@ -14,7 +14,7 @@ import { rasterCommand, reportCommand } from './viz.js';
 import { FIGURE_STYLES, type FigureStyle } from './figures.js';
 import { NEURON_ORDERS, type NeuronOrder } from '../../viz/raster.js';
 import { addConfigFlags, configFlags } from './flags.js';
-import { resumeTraining, runEvaluation, runTraining } from './train.js';
+import { resumeTraining, runEvaluation, runTraining, type RunSummary } from './train.js';
 import { exportCommand, importCommand } from './nir.js';
 import { runFinetune } from './finetune.js';
 import { serve } from './serve.js';
@@ -59,7 +59,7 @@ program
       'versions:',
       ...Object.entries(packageVersions()).map(([k, v]) => `  ${k}: ${v}`),
     ];
-    process.stdout.write(lines.join('\n') + '\n');
+    process.stdout.write(`${lines.join('\n')}\n`);
   });
 
 program
@@ -96,7 +96,7 @@ const train = program
 addConfigFlags(train).action(async (opts: Record<string, unknown>) => {
   await initBackend(backendOptions());
   const run = { progress: opts['progress'] as boolean, evalNoise: opts['evalNoise'] as boolean, force: opts['force'] as boolean };
-  let summary;
+  let summary: RunSummary;
   if (opts['resume'] !== undefined) {
     const flags = configFlags(opts);
     if (Object.keys(flags).length > 0 || opts['config'] !== undefined) {
@@ -107,7 +107,7 @@ addConfigFlags(train).action(async (opts: Record<string, unknown>) => {
     const config = await resolveConfig({ ...(opts['config'] !== undefined ? { file: opts['config'] as string } : {}), flags: configFlags(opts) });
     summary = await runTraining(config, { ...run, ...(opts['out'] !== undefined ? { out: opts['out'] as string } : {}) });
   }
-  process.stdout.write(JSON.stringify(summary) + '\n');
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
   if (summary.stopped === 'aborted') process.exit(130);
 });
 
@@ -125,7 +125,7 @@ addConfigFlags(finetune, (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k
     progress: opts['progress'] as boolean, evalNoise: opts['evalNoise'] as boolean, force: opts['force'] as boolean,
     ...(opts['out'] !== undefined ? { out: opts['out'] as string } : {}),
   });
-  process.stdout.write(JSON.stringify(summary) + '\n');
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
   if (summary.stopped === 'aborted') process.exit(130);
 });
 
@@ -145,7 +145,7 @@ addConfigFlags(evaluate, ['dataset', 'dataDir', 'testLimit', 'trainLimit', 'step
     noise: opts['evalNoise'] as boolean,
     split: opts['split'] as 'train' | 'test',
   });
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 });
 
 function positiveNumber(value: string): number {
@@ -259,7 +259,7 @@ program
   .option('--reset-metadata', "write reset-by-subtraction neurons as NIR's reset-to-zero LIF with reset 'subtract' in their metadata (spikelr reads it back; other tools reset to zero)", false)
   .action(async (target: string, opts: { nir: string; dt: number; deterministic: boolean; resetMetadata: boolean }) => {
     await initBackend(backendOptions());
-    process.stdout.write(JSON.stringify(await exportCommand(target, opts)) + '\n');
+    process.stdout.write(`${JSON.stringify(await exportCommand(target, opts))}\n`);
   });
 
 program
@@ -271,7 +271,7 @@ program
   .option('--force', 'overwrite a model already in --out', false)
   .action(async (file: string, opts: { out: string; dt?: number; force: boolean }) => {
     await initBackend(backendOptions());
-    process.stdout.write(JSON.stringify(await importCommand(file, opts)) + '\n');
+    process.stdout.write(`${JSON.stringify(await importCommand(file, opts))}\n`);
   });
 
 program

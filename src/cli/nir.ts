@@ -59,7 +59,7 @@ async function saveImport(net: Network, out: string, model: string, info: string
   try {
     await makeDirectory(out);
     await writeFileAtomic(model, await serializeNetwork(net, { metadata: { source: meta.source, [meta.key]: JSON.stringify(summary) } }));
-    await writeFileAtomic(info, JSON.stringify(summary, null, 2) + '\n');
+    await writeFileAtomic(info, `${JSON.stringify(summary, null, 2)}\n`);
     return { out, model, ...summary };
   } finally {
     net.dispose();

@@ -79,7 +79,7 @@ export async function simulate(o: SimulateOptions): Promise<void> {
     accuracy: correct / count,
   };
   if (o.json) {
-    process.stdout.write(JSON.stringify(summary) + '\n');
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
   } else {
     process.stdout.write(
       `${summary.network} network, ${count} MNIST test digits x ${o.steps} steps on ${summary.backend}: ` +

@@ -68,7 +68,11 @@ function interruptible(): { signal: AbortSignal; release: () => void } {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  return { signal: controller.signal, release: () => (process.off('SIGINT', stop), process.off('SIGTERM', stop)) };
+  return { signal: controller.signal, release: () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    },
+  };
 }
 
 /** The method can train on the configured loss (checked before anything is written). */
@@ -133,7 +137,7 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
     if (result.stopped === 'diverged') throw new SpikelrError(`${runDir}: ${result.divergence}: --learning-rate, then start again with --force`);
     const { history, ...rest } = result;
     const summary: RunSummary = { method: config.method, dataset: config.dataset, backend: backendReport()?.name ?? tf.getBackend(), threads: productThreads(), epochs: history.length, runDir, ...rest };
-    if (result.stopped !== 'aborted') await writeFileAtomic(path.join(runDir, METRICS_FILE), JSON.stringify({ ...summary, history }, null, 2) + '\n');
+    if (result.stopped !== 'aborted') await writeFileAtomic(path.join(runDir, METRICS_FILE), `${JSON.stringify({ ...summary, history }, null, 2)}\n`);
     return summary;
   } finally {
     release();

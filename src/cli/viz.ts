@@ -89,7 +89,11 @@ export async function sampleFigures(net: Network, config: TrainConfig, sample: n
 export function informativeNeurons(rates: Float32Array, membrane: ArrayLike<number>, steps: number, neurons: number, count: number): number[] {
   const variance = (n: number) => {
     let s = 0, s2 = 0;
-    for (let t = 0; t < steps; t++) (s += membrane[t * neurons + n]!), (s2 += membrane[t * neurons + n]! ** 2);
+    for (let t = 0; t < steps; t++) {
+      const u = membrane[t * neurons + n]!;
+      s += u;
+      s2 += u ** 2;
+    }
     return s2 / steps - (s / steps) ** 2;
   };
   const all = Array.from({ length: neurons }, (_, n) => n);

@@ -55,14 +55,20 @@ export function quietly<T>(describe: (reason: string, aborted: boolean) => strin
   let diagnostics = '';
   nodeFs.writeSync = ((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]) => {
     if (fd !== 2) return (writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
-    if (typeof data === 'string') return (diagnostics += data), data.length;
+    if (typeof data === 'string') {
+      diagnostics += data;
+      return data.length;
+    }
     const offset = typeof rest[0] === 'number' ? rest[0] : 0, length = typeof rest[1] === 'number' ? rest[1] : data.byteLength - offset;
     diagnostics += Buffer.from(data.buffer, data.byteOffset + offset, length).toString('utf8');
     return length;
   }) as typeof nodeFs.writeSync;
   // and its abort message with console.error
   const write = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((diagnostics += String(chunk)), true)) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    diagnostics += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
   try {
     return f();
   } catch (err) {

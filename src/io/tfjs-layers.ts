@@ -48,7 +48,10 @@ export async function loadLayersModelFile(file: string): Promise<tf.LayersModel>
   }
   const weightData = new Uint8Array(buffers.reduce((n, b) => n + b.length, 0));
   let at = 0;
-  for (const b of buffers) (weightData.set(b, at), (at += b.length));
+  for (const b of buffers) {
+    weightData.set(b, at);
+    at += b.length;
+  }
   try {
     return await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs, weightData: weightData.buffer }));
   } catch (err) {

@@ -160,7 +160,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
     const why = source === 'default' ? 'auto' : `${requested} from ${source === 'option' ? '--backend' : source}`;
     const notice = `spikelr: backend ${name} (${attempt.detail}${threads}; ${why}${skipped.length ? `; skipped ${skipped.join(', ')}` : ''})`;
     current = { name, requested, source, attempts, notice };
-    if (options.log !== null) (options.log ?? ((line: string) => process.stderr.write(line + '\n')))(notice);
+    if (options.log !== null) (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(notice);
     return current;
   }
   throw new SpikelrError(

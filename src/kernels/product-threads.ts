@@ -10,7 +10,7 @@
  * in practice BPTT's input layer (a `[T·B, 784] × [784, H]` product and its weight gradient) and
  * the other large dense layers. Node only; the helper starts on the first large product.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';

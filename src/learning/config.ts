@@ -3,10 +3,10 @@
  * the learner and its settings; `train` and the estimators' recipes read it. The command line fills
  * it from flags and files and validates it (cli/config.ts); its defaults are in defaults.ts.
  */
-import { ACCURACY_KINDS, MEMBRANE_REDUCTIONS } from './losses.js';
-import { OPTIMIZERS } from './optim.js';
-import { REGULARIZERS } from './regularizers.js';
-import { SAMPLINGS } from './sampling.js';
+import type { ACCURACY_KINDS, MEMBRANE_REDUCTIONS } from './losses.js';
+import type { OPTIMIZERS } from './optim.js';
+import type { REGULARIZERS } from './regularizers.js';
+import type { SAMPLINGS } from './sampling.js';
 import { SURROGATE_NAMES } from '../neurons/surrogate.js';
 import { NEURON_PRESETS, type EquationOptions, type RESET_MODES } from '../neurons/params.js';
 import type { Deployment } from '../sim/deploy.js';

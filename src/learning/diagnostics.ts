@@ -4,7 +4,7 @@
  * reference gradient (per layer and overall) and the variance of one estimate (the trace of its
  * covariance, per layer and overall). The numbers a researcher reports when comparing estimators.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { checkInteger, check } from '../core/errors.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../core/random.js';

@@ -57,7 +57,6 @@ export function optimizer(config: OptimizerConfig, nameOf: (v: tf.Variable) => s
   checkPositive('optimizer', 'epsilon', epsilon);
   checkInRange('optimizer', 'momentum', momentum, 0, 0.999999);
   checkInRange('optimizer', 'weightDecay', weightDecay, 0, Infinity);
-  const slots = config.kind === 'adam' ? ['m', 'v'] : momentum > 0 ? ['momentum'] : [];
   const state = new Map<string, tf.Variable>();
   let steps = 0;
   const slot = (v: tf.Variable, s: string) => {
@@ -78,7 +77,7 @@ export function optimizer(config: OptimizerConfig, nameOf: (v: tf.Variable) => s
       steps++;
       const rate = config.learningRate * factor;
       // bias corrections in float64 from the step count: the same on every run and every resume
-      const c1 = 1 - Math.pow(beta1, steps), c2 = 1 - Math.pow(beta2, steps);
+      const c1 = 1 - beta1 ** steps, c2 = 1 - beta2 ** steps;
       for (const [v, grad] of gradients) {
         tf.tidy(() => {
           const g = weightDecay > 0 ? tf.add(grad, tf.mul(v, weightDecay)) : grad;

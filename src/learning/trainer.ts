@@ -285,7 +285,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   else if (metricsPath) await fs.writeFile(metricsPath, '').catch(namingFile(metricsPath));
 
   const log = async (record: object) => {
-    if (metricsPath) await fs.appendFile(metricsPath, JSON.stringify(record) + '\n').catch(namingFile(metricsPath));
+    if (metricsPath) await fs.appendFile(metricsPath, `${JSON.stringify(record)}\n`).catch(namingFile(metricsPath));
   };
   const snapshot = async () => {
     if (!runDir || !o.snapshots) return;

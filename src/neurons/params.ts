@@ -4,7 +4,6 @@
  * small, immutable, validated once at construction and serialisable.
  */
 import type { ALIFParams } from './alif.js';
-import type { AnalogParams } from './analog.js';
 import type { LIFParams } from './lif.js';
 import type { ReadoutParams } from './readout.js';
 import type { NeuronParams } from './registry.js';

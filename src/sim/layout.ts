@@ -21,4 +21,10 @@ export function toTorchLayout(t: tf.Tensor): tf.Tensor {
 }
 
 /** The permutation that takes a tensor in PyTorch's layout back to spikelr's (the inverse of TORCH_AXES). */
-export const fromTorch = (rank: number) => TORCH_AXES[rank]!.reduce((inverse, axis, i) => ((inverse[axis] = i), inverse), new Array<number>(rank));
+export function fromTorch(rank: number): number[] {
+  const inverse = new Array<number>(rank);
+  TORCH_AXES[rank]!.forEach((axis, i) => {
+    inverse[axis] = i;
+  });
+  return inverse;
+}

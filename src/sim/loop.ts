@@ -63,13 +63,12 @@ export function population(layer: Layer): Population {
   };
 }
 
-export interface StepObserver {
-  /**
-   * After step t: its input current (feed-forward plus recurrent), the state before and after.
-   * Return the tensors to keep (not freed by the loop); the observer owns them.
-   */
-  (t: number, input: tf.Tensor, previous: NeuronState, next: NeuronState): readonly tf.Tensor[] | void;
-}
+/**
+ * After step t: its input current (feed-forward plus recurrent), the state before and after.
+ * Return the tensors to keep (not freed by the loop); the observer owns them.
+ */
+// biome-ignore lint/suspicious/noConfusingVoidType: an observer that keeps nothing is a plain side effect (returns nothing)
+export type StepObserver = (t: number, input: tf.Tensor, previous: NeuronState, next: NeuronState) => readonly tf.Tensor[] | void;
 
 export interface LoopOptions {
   readonly fire: Fire;

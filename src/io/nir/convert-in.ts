@@ -270,8 +270,14 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
   const inputs = ofType(['Input']), outputs = ofType(['Output']);
   if (inputs.length !== 1 || outputs.length !== 1) fail(`the graph has ${inputs.length} Input and ${outputs.length} Output nodes; spikelr imports graphs with one of each`);
   const succ = new Map<string, string[]>(), pred = new Map<string, string[]>();
-  for (const k of nodes.keys()) (succ.set(k, []), pred.set(k, []));
-  for (const [a, b] of edges) (succ.get(a)!.push(b), pred.get(b)!.push(a));
+  for (const k of nodes.keys()) {
+    succ.set(k, []);
+    pred.set(k, []);
+  }
+  for (const [a, b] of edges) {
+    succ.get(a)!.push(b);
+    pred.get(b)!.push(a);
+  }
   // recurrent weights: neuron → weight → the same neuron, nothing else in or out of the weight
   const recurrentOf = new Map<string, string>();
   for (const [w, node] of nodes) {

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Baseline } from '../config.js';
-import { type Coefficients, type NeuronModel } from '../../neurons/model.js';
+import type { Coefficients, NeuronModel } from '../../neurons/model.js';
 import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { currentShapeOf } from '../../sim/layer.js';
 import { sumToLast } from '../../sim/layers/common.js';
