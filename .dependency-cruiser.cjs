@@ -7,7 +7,11 @@ const LAYERS = ['core', 'kernels', 'neurons', 'sim', 'io', 'data', 'learning', '
 
 const upward = LAYERS.slice(0, -1).map((layer, i) => ({
   name: `${layer}-imports-upward`,
-  comment: `src/${layer}/ may import only from ${LAYERS.slice(0, i).map((l) => `src/${l}/`).join(', ') || 'nothing in src/'} (and itself)`,
+  comment: `src/${layer}/ may import only from ${
+    LAYERS.slice(0, i)
+      .map((l) => `src/${l}/`)
+      .join(', ') || 'nothing in src/'
+  } (and itself)`,
   severity: 'error',
   from: { path: `^src/${layer}/` },
   to: { path: `^src/(${LAYERS.slice(i + 1).join('|')})/` },

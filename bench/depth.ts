@@ -40,9 +40,13 @@ export const VARIANTS: Readonly<Record<string, readonly string[]>> = {
 };
 
 const list = (text: string, what: string, ok: (v: string) => boolean) => {
-  const items = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   const bad = items.filter((v) => !ok(v));
-  if (items.length === 0 || bad.length) throw new Error(`bench/depth: --${what} has ${bad.length ? `'${bad.join("', '")}'` : 'nothing'}; expected a comma-separated list`);
+  if (items.length === 0 || bad.length)
+    throw new Error(`bench/depth: --${what} has ${bad.length ? `'${bad.join("', '")}'` : 'nothing'}; expected a comma-separated list`);
   return items;
 };
 
@@ -72,12 +76,22 @@ function main(): void {
         const started = performance.now();
         const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, SPIKELR_BACKEND: 'wasm' } });
         const wallSeconds = (performance.now() - started) / 1000;
-        const row = r.status === 0
-          ? (() => {
-            const m = JSON.parse(readFileSync(path.join(dir, 'metrics.json'), 'utf8'));
-            return { depth, variant, seed: Number(seed), testAccuracy: m.testAccuracy, trainSeconds: m.trainSeconds, peakTensorMiB: m.peakTensorBytes / 2 ** 20, wallSeconds, command: `spikelr train ${flags.join(' ')}` };
-          })()
-          : { depth, variant, seed: Number(seed), error: (r.stderr || r.stdout).trim().split('\n').pop() };
+        const row =
+          r.status === 0
+            ? (() => {
+                const m = JSON.parse(readFileSync(path.join(dir, 'metrics.json'), 'utf8'));
+                return {
+                  depth,
+                  variant,
+                  seed: Number(seed),
+                  testAccuracy: m.testAccuracy,
+                  trainSeconds: m.trainSeconds,
+                  peakTensorMiB: m.peakTensorBytes / 2 ** 20,
+                  wallSeconds,
+                  command: `spikelr train ${flags.join(' ')}`,
+                };
+              })()
+            : { depth, variant, seed: Number(seed), error: (r.stderr || r.stdout).trim().split('\n').pop() };
         appendFileSync(a.out, `${JSON.stringify(row)}\n`);
         process.stdout.write(`${JSON.stringify(row)}\n`);
         rmSync(dir, { recursive: true, force: true });

@@ -33,22 +33,64 @@ const ROWS: Record<string, { readonly method: string; readonly flags: readonly s
   fg: { method: 'fg', flags: ['--directions', '1'], label: 'FG (weights, step-major)' },
   'fg-activity': { method: 'fg-activity', flags: ['--directions', '1'], label: 'FG (activities)' },
 };
-const B = 100, inputs = 784;
+const B = 100,
+  inputs = 784;
 const MiB = 2 ** 20;
 
-interface Row { row: string; method: string; steps: number; peakTensorMiB?: number; inputMiB: number; secondsPerStep?: number; error?: string; machine: string }
+interface Row {
+  row: string;
+  method: string;
+  steps: number;
+  peakTensorMiB?: number;
+  inputMiB: number;
+  secondsPerStep?: number;
+  error?: string;
+  machine: string;
+}
 
 function measure(row: string, steps: number): Row {
   const spec = ROWS[row]!;
   const out = mkdtempSync(path.join(os.tmpdir(), 'spikelr-memory-'));
   const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const args = [main, 'train', '--method', spec.method, ...spec.flags, '--steps', String(steps), '--hidden', '500', '--batch-size', String(B), '--encoding', 'direct',
-    '--train-limit', '200', '--test-limit', '100', '--max-steps', '2', '--out', path.join(out, 'run'), '--no-progress'];
+  const args = [
+    main,
+    'train',
+    '--method',
+    spec.method,
+    ...spec.flags,
+    '--steps',
+    String(steps),
+    '--hidden',
+    '500',
+    '--batch-size',
+    String(B),
+    '--encoding',
+    'direct',
+    '--train-limit',
+    '200',
+    '--test-limit',
+    '100',
+    '--max-steps',
+    '2',
+    '--out',
+    path.join(out, 'run'),
+    '--no-progress',
+  ];
   const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores`;
   const result: Row = { row, method: spec.method, steps, inputMiB: Number(((B * steps * inputs * 4) / MiB).toFixed(1)), machine };
   try {
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
-    if (r.status !== 0) return { ...result, error: (r.stderr.trim().split('\n').filter((l) => l.startsWith('spikelr')).at(-1) ?? `exit ${r.status ?? r.signal}`).slice(0, 200) };
+    if (r.status !== 0)
+      return {
+        ...result,
+        error: (
+          r.stderr
+            .trim()
+            .split('\n')
+            .filter((l) => l.startsWith('spikelr'))
+            .at(-1) ?? `exit ${r.status ?? r.signal}`
+        ).slice(0, 200),
+      };
     const m = JSON.parse(readFileSync(path.join(out, 'run', 'metrics.json'), 'utf8')) as { peakTensorBytes: number; trainSeconds: number; steps: number };
     return { ...result, peakTensorMiB: Number((m.peakTensorBytes / MiB).toFixed(1)), secondsPerStep: Number((m.trainSeconds / m.steps).toFixed(2)) };
   } finally {
@@ -57,12 +99,31 @@ function measure(row: string, steps: number): Row {
 }
 
 if (a.plot) {
-  const rows = readFileSync(a.plot, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
+  const rows = readFileSync(a.plot, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Row);
   const svg = lineChartSvg({
-    title: 'peak memory of a training step against T (784-500-10, B = 100)', x: 'steps T', y: 'peak tensor MiB', logX: true, logY: true, xTicks: [25, 100, 250, 500, 1000], width: 720, height: 380,
+    title: 'peak memory of a training step against T (784-500-10, B = 100)',
+    x: 'steps T',
+    y: 'peak tensor MiB',
+    logX: true,
+    logY: true,
+    xTicks: [25, 100, 250, 500, 1000],
+    width: 720,
+    height: 380,
     series: [
-      ...Object.keys(ROWS).map((name) => ({ name: ROWS[name]!.label, points: rows.filter((r) => r.row === name && r.peakTensorMiB !== undefined).map((r) => [r.steps, r.peakTensorMiB!] as [number, number]).sort((p, q) => p[0] - q[0]) })),
-      { name: 'the input batch alone', points: [...new Set(rows.map((r) => r.steps))].sort((x, y) => x - y).map((t) => [t, (B * t * inputs * 4) / MiB] as [number, number]) },
+      ...Object.keys(ROWS).map((name) => ({
+        name: ROWS[name]!.label,
+        points: rows
+          .filter((r) => r.row === name && r.peakTensorMiB !== undefined)
+          .map((r) => [r.steps, r.peakTensorMiB!] as [number, number])
+          .sort((p, q) => p[0] - q[0]),
+      })),
+      {
+        name: 'the input batch alone',
+        points: [...new Set(rows.map((r) => r.steps))].sort((x, y) => x - y).map((t) => [t, (B * t * inputs * 4) / MiB] as [number, number]),
+      },
     ].filter((s) => s.points.length > 0),
   });
   const file = path.join(path.dirname(a.plot), 'memory-t.svg');

@@ -52,20 +52,29 @@ const { values: a } = parseArgs({
     'train-steps': { type: 'string', default: '100' },
   },
 });
-const B = 128, T = 25;
+const B = 128,
+  T = 25;
 const threads = Number(a.workers) > 0 ? 1 : a.threads === 'auto' ? 'auto' : Number(a.threads);
 const report = await initBackend({ backend: a.backend, log: a.json ? null : undefined, threads });
 const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores`;
 const digits = await loadMnist('train', { limit: B * 4 });
 const sequences = imageSequences(digits, { steps: T, encoding: 'rate' });
 const batches = Array.from({ length: 4 }, (_, i) => ({
-  input: sequences.batch(Int32Array.from({ length: B }, (_, j) => i * B + j), i),
-  labels: tf.tensor1d(Int32Array.from({ length: B }, (_, j) => digits.labels[i * B + j]!), 'int32'),
+  input: sequences.batch(
+    Int32Array.from({ length: B }, (_, j) => i * B + j),
+    i,
+  ),
+  labels: tf.tensor1d(
+    Int32Array.from({ length: B }, (_, j) => digits.labels[i * B + j]!),
+    'int32',
+  ),
 }));
 
 /** One step of `w` after a warm-up one, under tf.profile: wall time and kernels by total time. */
 async function profile(w: Workload): Promise<string> {
-  const net = network(w), loss = membraneCrossEntropy('mean'), estimator = estimatorOf(w);
+  const net = network(w),
+    loss = membraneCrossEntropy('mean'),
+    estimator = estimatorOf(w);
   const adam = optimizer({ kind: 'adam', learningRate: 1e-3 });
   const step = (r: number) => {
     if (!estimator) return net.run(batches[r]!.input).dispose();
@@ -88,9 +97,13 @@ async function profile(w: Workload): Promise<string> {
   const top = [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 12);
   adam.dispose();
   net.dispose();
-  return `${[`${w.name}: ${wall.toFixed(0)} ms wall under tf.profile, ${total.toFixed(0)} ms in ${info.kernels.length} kernels`,
+  return `${[
+    `${w.name}: ${wall.toFixed(0)} ms wall under tf.profile, ${total.toFixed(0)} ms in ${info.kernels.length} kernels`,
     ...top.map(([name, e]) => `  ${name.padEnd(20)} ${e.ms.toFixed(1).padStart(8)} ms  ${String(e.calls).padStart(5)} calls`),
-    ...info.kernels.filter((k) => k.name === 'BatchMatMul').map((k) => `    matMul ${k.inputShapes.map((s) => `[${s}]`).join(' · ')}: ${(k.kernelTimeMs as number).toFixed(1)} ms`)].join('\n')}\n`;
+    ...info.kernels
+      .filter((k) => k.name === 'BatchMatMul')
+      .map((k) => `    matMul ${k.inputShapes.map((s) => `[${s}]`).join(' · ')}: ${(k.kernelTimeMs as number).toFixed(1)} ms`),
+  ].join('\n')}\n`;
 }
 
 async function measure(w: Workload): Promise<Record<string, unknown>> {
@@ -99,15 +112,17 @@ async function measure(w: Workload): Promise<Record<string, unknown>> {
   const local = estimatorOf(w);
   const workers = w.parallel ? 1 : Number(a.workers);
   const recipe = { module: new URL('./workloads.js', import.meta.url).href, exportName: 'shardParts', args: { name: w.name } };
-  const sharded = local && workers > 0
-    ? w.parallel === 'pipeline'
-      ? await pipelinedLR(lrConfigOf(configOf(w)), net, recipe, { stages: workers + 1 })
-      : await shardedEstimator(local, recipe, { workers })
-    : undefined;
+  const sharded =
+    local && workers > 0
+      ? w.parallel === 'pipeline'
+        ? await pipelinedLR(lrConfigOf(configOf(w)), net, recipe, { stages: workers + 1 })
+        : await shardedEstimator(local, recipe, { workers })
+      : undefined;
   const estimator: Estimator | undefined = sharded ?? local;
   const adam = optimizer({ kind: 'adam', learningRate: 1e-3 });
   const times: number[] = [];
-  let activity = 0, peak = 0;
+  let activity = 0,
+    peak = 0;
   const runs = Number(a.runs);
   for (let r = 0; r <= runs; r++) {
     const batch = batches[r % batches.length]!;
@@ -115,7 +130,9 @@ async function measure(w: Workload): Promise<Record<string, unknown>> {
     if (estimator) {
       armDecorrelation(net, batch.input.shape[0]! * batch.input.shape[1]!);
       // a deployed workload's forward passes see its quantized weights; the update goes to the float ones
-      const { result: e, peakBytes } = withPeakBytes(() => withQuantizedWeights(net, w.deploy?.weightBits ?? null, () => estimator.estimate(net, batch, loss, r)));
+      const { result: e, peakBytes } = withPeakBytes(() =>
+        withQuantizedWeights(net, w.deploy?.weightBits ?? null, () => estimator.estimate(net, batch, loss, r)),
+      );
       peak = Math.max(peak, peakBytes);
       adam.apply(e.gradients);
       e.dispose();
@@ -141,12 +158,26 @@ async function measure(w: Workload): Promise<Record<string, unknown>> {
   net.dispose();
   times.sort((x, y) => x - y);
   const ms = times[Math.floor(times.length / 2)]!;
-  return { workload: w.name, msPerStep: Number(ms.toFixed(1)), samplesPerSecond: Number(((B / ms) * 1000).toFixed(1)), backend: report.name, threads: sharded ? workers + 1 : 1, ...(w.parallel ? { parallel: w.parallel } : {}), ...(stages ? { stageBusyMs: stages.busyMs.map((b) => Number(b.toFixed(1))) } : {}), hiddenActivity: Number(activity.toFixed(3)), ...(peak ? { peakMiB: Number((peak / 2 ** 20).toFixed(1)) } : {}), minMs: Number(times[0]!.toFixed(1)), maxMs: Number(times.at(-1)!.toFixed(1)), machine };
+  return {
+    workload: w.name,
+    msPerStep: Number(ms.toFixed(1)),
+    samplesPerSecond: Number(((B / ms) * 1000).toFixed(1)),
+    backend: report.name,
+    threads: sharded ? workers + 1 : 1,
+    ...(w.parallel ? { parallel: w.parallel } : {}),
+    ...(stages ? { stageBusyMs: stages.busyMs.map((b) => Number(b.toFixed(1))) } : {}),
+    hiddenActivity: Number(activity.toFixed(3)),
+    ...(peak ? { peakMiB: Number((peak / 2 ** 20).toFixed(1)) } : {}),
+    minMs: Number(times[0]!.toFixed(1)),
+    maxMs: Number(times.at(-1)!.toFixed(1)),
+    machine,
+  };
 }
 
 /** fp32 matmul GFLOP/s of the backend at [T·B, 784] × [784, H]. */
 function matmulRate(hidden: number): Record<string, unknown> {
-  const x = tf.randomUniform([T * B, 784]), w = tf.randomUniform([784, hidden]);
+  const x = tf.randomUniform([T * B, 784]),
+    w = tf.randomUniform([784, hidden]);
   const times: number[] = [];
   for (let r = 0; r <= Number(a.runs); r++) {
     const start = performance.now();
@@ -158,7 +189,14 @@ function matmulRate(hidden: number): Record<string, unknown> {
   tf.dispose([x, w]);
   times.sort((p, q) => p - q);
   const ms = times[Math.floor(times.length / 2)]!;
-  return { workload: `matmul-${T * B}x784x${hidden}`, msPerStep: Number(ms.toFixed(1)), samplesPerSecond: null, gflops: Number(((2 * T * B * 784 * hidden) / (ms * 1e6)).toFixed(1)), backend: report.name, machine };
+  return {
+    workload: `matmul-${T * B}x784x${hidden}`,
+    msPerStep: Number(ms.toFixed(1)),
+    samplesPerSecond: null,
+    gflops: Number(((2 * T * B * 784 * hidden) / (ms * 1e6)).toFixed(1)),
+    backend: report.name,
+    machine,
+  };
 }
 
 const only = a.only?.split(',');
@@ -168,7 +206,10 @@ for (const w of selected) rows.push(await measure(w));
 if (a.json) for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
 else {
   process.stdout.write(`backend ${report.name}; ${machine}; batch ${B}, ${T} steps; median of ${a.runs}\n`);
-  for (const r of rows) process.stdout.write(`${String(r['workload']).padEnd(22)} ${String(r['msPerStep']).padStart(8)} ms  ${r['gflops'] !== undefined ? `${r['gflops']} GFLOP/s` : `${r['samplesPerSecond']} samples/s, hidden activity ${r['hiddenActivity']}`}\n`);
+  for (const r of rows)
+    process.stdout.write(
+      `${String(r['workload']).padEnd(22)} ${String(r['msPerStep']).padStart(8)} ms  ${r['gflops'] !== undefined ? `${r['gflops']} GFLOP/s` : `${r['samplesPerSecond']} samples/s, hidden activity ${r['hiddenActivity']}`}\n`,
+    );
 }
 if (a.profile) for (const w of selected) process.stderr.write(await profile(w));
 tf.dispose(batches.flatMap((b) => [b.input, b.labels]));

@@ -28,7 +28,8 @@ import { Network } from '../src/sim/network.js';
 
 const { values: a } = parseArgs({
   options: {
-    backend: { type: 'string' }, runs: { type: 'string', default: '3' },
+    backend: { type: 'string' },
+    runs: { type: 'string', default: '3' },
     // one row (the grid runs each row in a child process: a row that exhausts the wasm heap
     // leaves the backend unusable, and must not take the others with it)
     row: { type: 'string' },
@@ -39,10 +40,17 @@ const report = await initBackend({ backend: a.backend, log: null });
 const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores`;
 const digits = await loadMnist('train', { limit: B });
 const idx = Int32Array.from({ length: B }, (_, i) => i);
-const labels = tf.tensor1d(Int32Array.from(idx, (i) => digits.labels[i]!), 'int32');
+const labels = tf.tensor1d(
+  Int32Array.from(idx, (i) => digits.labels[i]!),
+  'int32',
+);
 
 async function step(method: 'lr' | 'bptt', hidden: number, copies: number, steps: number): Promise<Record<string, unknown>> {
-  const net = new Network({ input: [784], layers: [dense({ name: 'hidden', units: hidden, neuron: lif({ beta: 0.95 }) }), readout({ name: 'out', units: 10, beta: 0.95 })], seed: 0 });
+  const net = new Network({
+    input: [784],
+    layers: [dense({ name: 'hidden', units: hidden, neuron: lif({ beta: 0.95 }) }), readout({ name: 'out', units: 10, beta: 0.95 })],
+    seed: 0,
+  });
   const est: Estimator = method === 'lr' ? likelihoodRatio({ copies, noise: escapeNoise('logistic', 0.5), score: 'spike', baseline: 'loo' }) : bptt();
   const input = imageSequences(digits, { steps, encoding: 'rate' }).batch(idx, 1);
   const adam = optimizer({ kind: 'adam', learningRate: 1e-3 });
@@ -89,8 +97,14 @@ if (a.row) {
   for (const row of grid) {
     const args = [fileURLToPath(import.meta.url), '--runs', a.runs!, '--row', row.join(','), ...(a.backend ? ['--backend', a.backend] : [])];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
-    const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+    const line = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .at(-1);
     const [method, hidden, copies, steps] = row;
-    process.stdout.write(`${line ?? JSON.stringify({ method, hidden, ...(method === 'lr' ? { copies } : {}), steps, batch: B, backend: report.name, machine, error: `process exited with ${r.status ?? r.signal}: ${(r.stderr.split('\n').find((l) => /Error/.test(l)) ?? '').slice(0, 120)}` })}\n`);
+    process.stdout.write(
+      `${line ?? JSON.stringify({ method, hidden, ...(method === 'lr' ? { copies } : {}), steps, batch: B, backend: report.name, machine, error: `process exited with ${r.status ?? r.signal}: ${(r.stderr.split('\n').find((l) => /Error/.test(l)) ?? '').slice(0, 120)}` })}\n`,
+    );
   }
 }

@@ -25,8 +25,11 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const hidden = Number(values.hidden), batch = Number(values.batch), steps = Number(values.steps);
-const runs = Number(values.runs), warmup = Number(values.warmup);
+const hidden = Number(values.hidden),
+  batch = Number(values.batch),
+  steps = Number(values.steps);
+const runs = Number(values.runs),
+  warmup = Number(values.warmup);
 
 const report = await initBackend({ backend: values.backend, log: values.json ? null : undefined });
 const data = await loadMnist('test', { limit: batch });

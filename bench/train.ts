@@ -46,8 +46,14 @@ const { values: a } = parseArgs({
     threads: { type: 'string', default: 'auto' },
   },
 });
-const steps = Number(a.steps), pairs = Number(a.pairs), peerThreads = Number(a['peer-threads']);
-for (const [name, v] of [['--steps', steps], ['--pairs', pairs], ['--peer-threads', peerThreads]] as const) {
+const steps = Number(a.steps),
+  pairs = Number(a.pairs),
+  peerThreads = Number(a['peer-threads']);
+for (const [name, v] of [
+  ['--steps', steps],
+  ['--pairs', pairs],
+  ['--peer-threads', peerThreads],
+] as const) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`bench/train: ${name} must be a whole number ≥ 1, got ${v}`);
 }
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -90,25 +96,68 @@ function spikelr(workload: string, flags: string[], pair: number): Row {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'spikelr-bench-'));
   try {
     const start = performance.now();
-    execFileSync(process.execPath, [cli, '--threads', a.threads!, 'train', ...flags, '--max-steps', String(steps), '--out', path.join(dir, 'run'), '--no-progress'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(
+      process.execPath,
+      [cli, '--threads', a.threads!, 'train', ...flags, '--max-steps', String(steps), '--out', path.join(dir, 'run'), '--no-progress'],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
     const wall = (performance.now() - start) / 1000;
-    const m = JSON.parse(readFileSync(path.join(dir, 'run', 'metrics.json'), 'utf8')) as { steps: number; trainSeconds: number; testAccuracy: number; backend: string; threads: number };
+    const m = JSON.parse(readFileSync(path.join(dir, 'run', 'metrics.json'), 'utf8')) as {
+      steps: number;
+      trainSeconds: number;
+      testAccuracy: number;
+      backend: string;
+      threads: number;
+    };
     const from = flags.includes('--init') ? `, from ${flags[flags.indexOf('--init') + 1]}` : '';
-    return { workload, who: 'spikelr', pair, steps: m.steps, msPerStep: (1000 * m.trainSeconds) / m.steps, wallSeconds: wall, testAccuracy: m.testAccuracy, detail: `${m.backend}, ${m.threads === 1 ? '1 thread' : `${m.threads} threads for large products`}${from}` };
+    return {
+      workload,
+      who: 'spikelr',
+      pair,
+      steps: m.steps,
+      msPerStep: (1000 * m.trainSeconds) / m.steps,
+      wallSeconds: wall,
+      testAccuracy: m.testAccuracy,
+      detail: `${m.backend}, ${m.threads === 1 ? '1 thread' : `${m.threads} threads for large products`}${from}`,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** A peer script; its one JSON line (the last line of stdout) and wall time. */
-function peer(workload: string, script: string, args: string[], pair: number, read: (j: Record<string, unknown>) => { steps: number; ms: number; accuracy?: number }): Row {
+function peer(
+  workload: string,
+  script: string,
+  args: string[],
+  pair: number,
+  read: (j: Record<string, unknown>) => { steps: number; ms: number; accuracy?: number },
+): Row {
   const start = performance.now();
-  const out = execFileSync('/usr/bin/python3', [path.join(a.peers, script), ...args], { cwd: root, env: peerEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync('/usr/bin/python3', [path.join(a.peers, script), ...args], {
+    cwd: root,
+    env: peerEnv(),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const wall = (performance.now() - start) / 1000;
-  const line = out.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+  const line = out
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .at(-1);
   if (!line) throw new Error(`bench/train: ${script} printed no JSON line`);
   const r = read(JSON.parse(line) as Record<string, unknown>);
-  return { workload, who: 'peer', pair, steps: r.steps, msPerStep: r.ms, wallSeconds: wall, ...(r.accuracy !== undefined ? { testAccuracy: r.accuracy } : {}), detail: `${script}, ${peerThreads} threads` };
+  return {
+    workload,
+    who: 'peer',
+    pair,
+    steps: r.steps,
+    msPerStep: r.ms,
+    wallSeconds: wall,
+    ...(r.accuracy !== undefined ? { testAccuracy: r.accuracy } : {}),
+    detail: `${script}, ${peerThreads} threads`,
+  };
 }
 
 /** `--init MODEL` for spikelr when the bench was given a starting model for the row. */
@@ -116,22 +165,58 @@ const init = (key: 'init-bptt' | 'init-lr'): string[] => (a[key] ? ['--init', pa
 
 const WORKLOADS: Record<string, { ours: (pair: number) => Row; theirs: (pair: number) => Row }> = {
   'train-bptt': {
-    ours: (pair) => spikelr('train-bptt', ['--method', 'bptt', '--train-limit', String(steps * 128), '--test-limit', '1000', '--checkpoint-every', '50', ...init('init-bptt')], pair),
-    theirs: (pair) => peer('train-bptt', 'snntorch_train.py', ['--idx', mnist, '--threads', String(peerThreads), '--limit', String(steps * 128)], pair,
-      (j) => ({ steps: j['steps'] as number, ms: j['msPerStep'] as number, accuracy: j['testAccuracy'] as number })),
+    ours: (pair) =>
+      spikelr(
+        'train-bptt',
+        ['--method', 'bptt', '--train-limit', String(steps * 128), '--test-limit', '1000', '--checkpoint-every', '50', ...init('init-bptt')],
+        pair,
+      ),
+    theirs: (pair) =>
+      peer('train-bptt', 'snntorch_train.py', ['--idx', mnist, '--threads', String(peerThreads), '--limit', String(steps * 128)], pair, (j) => ({
+        steps: j['steps'] as number,
+        ms: j['msPerStep'] as number,
+        accuracy: j['testAccuracy'] as number,
+      })),
   },
   'train-lr': {
     // the peer's estimator: exact LR (every unit weighted by the loss) at its learning rate
-    ours: (pair) => spikelr('train-lr', ['--method', 'lr', '--local-credit', 'loss', '--learning-rate', '1e-3', '--epochs', '1', '--train-limit', String(steps * 100), '--test-limit', '1000', '--checkpoint-every', '50', ...init('init-lr')], pair),
+    ours: (pair) =>
+      spikelr(
+        'train-lr',
+        [
+          '--method',
+          'lr',
+          '--local-credit',
+          'loss',
+          '--learning-rate',
+          '1e-3',
+          '--epochs',
+          '1',
+          '--train-limit',
+          String(steps * 100),
+          '--test-limit',
+          '1000',
+          '--checkpoint-every',
+          '50',
+          ...init('init-lr'),
+        ],
+        pair,
+      ),
     theirs: (pair) => {
       const log = path.join(mkdtempSync(path.join(os.tmpdir(), 'spikelr-peer-')), 'lr.jsonl');
       try {
-        return peer('train-lr', 'torch_lr_recipe.py', ['--epochs', '1', '--n-train', String(steps * 100), '--n-test', '1000', '--eval-every', '100000', '--out', log], pair, () => {
-          // its median step (its wall_s also holds a closing analysis of 2000 digits): against
-          // spikelr's mean, which includes the first step's warm-up, a conservative comparison
-          const j = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').at(-1)!) as { ms_per_step_median: number };
-          return { steps, ms: j.ms_per_step_median };
-        });
+        return peer(
+          'train-lr',
+          'torch_lr_recipe.py',
+          ['--epochs', '1', '--n-train', String(steps * 100), '--n-test', '1000', '--eval-every', '100000', '--out', log],
+          pair,
+          () => {
+            // its median step (its wall_s also holds a closing analysis of 2000 digits): against
+            // spikelr's mean, which includes the first step's warm-up, a conservative comparison
+            const j = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').at(-1)!) as { ms_per_step_median: number };
+            return { steps, ms: j.ms_per_step_median };
+          },
+        );
       } finally {
         rmSync(path.dirname(log), { recursive: true, force: true });
       }
@@ -163,7 +248,9 @@ if (!a.json) {
       const ours = rows.find((r) => r.workload === name && r.who === 'spikelr' && r.pair === pair);
       const theirs = rows.find((r) => r.workload === name && r.who === 'peer' && r.pair === pair);
       if (!ours) continue;
-      const ratio = theirs ? ` | peer ${theirs.msPerStep.toFixed(1)} ms/step, ${theirs.wallSeconds.toFixed(1)} s wall | ratio ${(ours.msPerStep / theirs.msPerStep).toFixed(2)}×` : '';
+      const ratio = theirs
+        ? ` | peer ${theirs.msPerStep.toFixed(1)} ms/step, ${theirs.wallSeconds.toFixed(1)} s wall | ratio ${(ours.msPerStep / theirs.msPerStep).toFixed(2)}×`
+        : '';
       process.stdout.write(`${name.padEnd(11)} spikelr ${ours.msPerStep.toFixed(1)} ms/step, ${ours.wallSeconds.toFixed(1)} s wall${ratio}\n`);
     }
   }

@@ -15,7 +15,14 @@ import { deployment, deploySpecs, type Deployment } from '../src/sim/deploy.js';
 /** A forward pass, or a training step of a registered method. */
 export type Kind = 'forward' | MethodName;
 export interface Workload {
-  readonly name: string; readonly kind: Kind; readonly hidden: number; readonly recurrent?: boolean; readonly copies?: number; readonly directions?: number; readonly decorrelate?: boolean; readonly deploy?: Deployment;
+  readonly name: string;
+  readonly kind: Kind;
+  readonly hidden: number;
+  readonly recurrent?: boolean;
+  readonly copies?: number;
+  readonly directions?: number;
+  readonly decorrelate?: boolean;
+  readonly deploy?: Deployment;
   /** Hidden layers of `hidden` units (default 1). */
   readonly depth?: number;
   /** Two threads for this row: batch shards (one worker) or LR's layers in two stages (src/learning/pipeline.ts). */
@@ -51,7 +58,14 @@ export const WORKLOADS: Workload[] = [
 export function network(w: Workload): Network {
   const decorrelate = w.decorrelate === true;
   const depth = w.depth ?? 1;
-  const hidden = Array.from({ length: depth }, (_, i) => (w.recurrent ? recurrent : dense)({ name: `hidden${depth > 1 && i > 0 ? i + 1 : ''}`, units: w.hidden, neuron: lif({ beta: 0.95, threshold: 1 }), decorrelate }));
+  const hidden = Array.from({ length: depth }, (_, i) =>
+    (w.recurrent ? recurrent : dense)({
+      name: `hidden${depth > 1 && i > 0 ? i + 1 : ''}`,
+      units: w.hidden,
+      neuron: lif({ beta: 0.95, threshold: 1 }),
+      decorrelate,
+    }),
+  );
   const layers = [...hidden, readout({ name: 'out', units: 10, beta: 0.95, decorrelate })];
   return new Network({ input: [784], layers: w.deploy ? deploySpecs(layers, w.deploy) : layers, seed: 0 });
 }
@@ -69,7 +83,17 @@ export function estimatorOf(w: Workload): Estimator | undefined {
 
 /** The training config of a workload's estimator. */
 export function configOf(w: Workload): TrainConfig {
-  return { ...defaultConfig(w.kind === 'forward' ? 'lr' : w.kind), copies: w.copies ?? 8, directions: w.directions ?? 8, noise: 'logistic:0.5', score: 'spike' as const, baseline: 'loo' as const, localCredit: 'loss' as const, surrogate: 'atan' as const, surrogateScale: 2 };
+  return {
+    ...defaultConfig(w.kind === 'forward' ? 'lr' : w.kind),
+    copies: w.copies ?? 8,
+    directions: w.directions ?? 8,
+    noise: 'logistic:0.5',
+    score: 'spike' as const,
+    baseline: 'loo' as const,
+    localCredit: 'loss' as const,
+    surrogate: 'atan' as const,
+    surrogateScale: 2,
+  };
 }
 
 /** The recipe of a worker thread: the named workload's network, estimator and loss. */

@@ -19,7 +19,9 @@ import { equationNeuron } from '../src/neurons/params.js';
 import { dense, readout } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 
-const { values: a } = parseArgs({ options: { method: { type: 'string', default: 'lr' }, epochs: { type: 'string', default: '1' }, 'train-limit': { type: 'string' } } });
+const { values: a } = parseArgs({
+  options: { method: { type: 'string', default: 'lr' }, epochs: { type: 'string', default: '1' }, 'train-limit': { type: 'string' } },
+});
 
 const adaptive = equationNeuron({
   name: 'adaptive LIF',
@@ -38,8 +40,13 @@ const net = new Network({
   layers: [dense({ name: 'hidden', units: 500, neuron: adaptive, learn: ['beta', 'theta'] }), readout({ name: 'out', units: 10, beta: 0.9 })],
   seed: 0,
 });
-const result = await train(net, methodOf(config.method).estimator(config), membraneCrossEntropy('mean'),
-  imageSequences(await loadMnist('train', limit), seq), imageSequences(await loadMnist('test'), seq),
-  { epochs: Number(a.epochs), batchSize: 100, seed: 0, optimizer: { kind: 'adam', learningRate: 1e-3 }, schedule: 'cosine', progress: true });
+const result = await train(
+  net,
+  methodOf(config.method).estimator(config),
+  membraneCrossEntropy('mean'),
+  imageSequences(await loadMnist('train', limit), seq),
+  imageSequences(await loadMnist('test'), seq),
+  { epochs: Number(a.epochs), batchSize: 100, seed: 0, optimizer: { kind: 'adam', learningRate: 1e-3 }, schedule: 'cosine', progress: true },
+);
 process.stdout.write(`${config.method}: test accuracy ${(100 * result.testAccuracy!).toFixed(2)}% after ${result.steps} steps\n`);
 net.dispose();

@@ -48,15 +48,26 @@ const mask = tf.tensor1d(labelled);
 const loss = maskedLoss(membraneCrossEntropy('mean'), mask);
 const estimator = likelihoodRatio({ copies: Number(a.copies), noise: escapeNoise('gaussian', Number(a.sigma)), score: 'noise', baseline: 'loo' });
 const optimizer = tf.train.adam(Number(a.lr));
-const config = { nodes: n, edges: graph.edges.length, labelled: 40, copies: Number(a.copies), sigma: Number(a.sigma), lr: Number(a.lr), seed, estimator: estimator.name, backend: backend.name };
+const config = {
+  nodes: n,
+  edges: graph.edges.length,
+  labelled: 40,
+  copies: Number(a.copies),
+  sigma: Number(a.sigma),
+  lr: Number(a.lr),
+  seed,
+  estimator: estimator.name,
+  backend: backend.name,
+};
 console.log(JSON.stringify({ config }));
 
 function accuracy(): { labelled: number; unlabelled: number } {
   const r = net.run(input);
   const pred = tf.tidy(() => predict(tf.transpose(r.output, [1, 0, 2]))).dataSync();
   r.dispose();
-  let hitL = 0, hitU = 0;
-  for (let i = 0; i < n; i++) (labelled[i] ? (hitL += +(pred[i] === graph.labels[i])) : (hitU += +(pred[i] === graph.labels[i])));
+  let hitL = 0,
+    hitU = 0;
+  for (let i = 0; i < n; i++) labelled[i] ? (hitL += +(pred[i] === graph.labels[i])) : (hitU += +(pred[i] === graph.labels[i]));
   return { labelled: hitL / 40, unlabelled: hitU / (n - 40) };
 }
 
@@ -67,7 +78,13 @@ for (let step = 1; step <= Number(a.steps); step++) {
   optimizer.applyGradients([...e.gradients].map(([v, g]) => ({ name: v.name, tensor: g })));
   if (step % 50 === 0 || step === 1) {
     const acc = accuracy();
-    const row = { step, loss: Number(e.loss.toFixed(4)), labelledAccuracy: acc.labelled, unlabelledAccuracy: acc.unlabelled, seconds: Number(((performance.now() - start) / 1000).toFixed(1)) };
+    const row = {
+      step,
+      loss: Number(e.loss.toFixed(4)),
+      labelledAccuracy: acc.labelled,
+      unlabelledAccuracy: acc.unlabelled,
+      seconds: Number(((performance.now() - start) / 1000).toFixed(1)),
+    };
     history.push(row);
     console.log(JSON.stringify(row));
   }

@@ -56,11 +56,20 @@ function build(): Network {
     case 'cnn':
       return new Network({
         input: [28, 28, 1],
-        layers: [conv2d({ name: 'conv', filters: 8, kernelSize: 5, padding: 'valid', neuron: analog({ activation: 'relu' }) }), maxPool2d({ poolSize: 2 }), flatten(), readout({ name: 'out', units: 10, beta: 0 })],
+        layers: [
+          conv2d({ name: 'conv', filters: 8, kernelSize: 5, padding: 'valid', neuron: analog({ activation: 'relu' }) }),
+          maxPool2d({ poolSize: 2 }),
+          flatten(),
+          readout({ name: 'out', units: 10, beta: 0 }),
+        ],
         seed,
       });
     case 'rnn':
-      return new Network({ input: [28], layers: [recurrent({ name: 'rnn', units: 128, neuron: analog({ activation: 'tanh' }) }), readout({ name: 'out', units: 10, beta: 0.9 })], seed });
+      return new Network({
+        input: [28],
+        layers: [recurrent({ name: 'rnn', units: 128, neuron: analog({ activation: 'tanh' }) }), readout({ name: 'out', units: 10, beta: 0.9 })],
+        seed,
+      });
     default:
       return new Network({
         input: [784],
@@ -77,7 +86,20 @@ const net = build();
 const noise = escapeNoise(model.noise as NoiseKind, Number(a.sigma));
 const estimator = likelihoodRatio({ copies: Number(a.copies), noise, score: model.score, baseline: 'loo' });
 const epochs = Number(a.epochs ?? model.epochs);
-const config = { model: a.model, ...(a.model === 'snn' ? { hidden: Number(a.hidden) } : {}), copies: Number(a.copies), batch: Number(a.batch), steps: model.steps, encoding: model.encoding, sigma: Number(a.sigma), lr: Number(a.lr), seed, epochs, estimator: estimator.name, backend: backend.name };
+const config = {
+  model: a.model,
+  ...(a.model === 'snn' ? { hidden: Number(a.hidden) } : {}),
+  copies: Number(a.copies),
+  batch: Number(a.batch),
+  steps: model.steps,
+  encoding: model.encoding,
+  sigma: Number(a.sigma),
+  lr: Number(a.lr),
+  seed,
+  epochs,
+  estimator: estimator.name,
+  backend: backend.name,
+};
 console.log(JSON.stringify({ config }));
 const sequences = { steps: model.steps, encoding: model.encoding as Encoding, inputShape: net.inputShape };
 const { history } = await trainNetwork(net, estimator, membraneCrossEntropy('mean'), imageSequences(train, sequences), imageSequences(test, sequences), {

@@ -1,6 +1,7 @@
 /** Progress lines for the example scripts: the mean loss of every `every` steps as one JSON line. */
 export function stepLogger(every = 100): (info: { step: number; loss: number; seconds: number }) => void {
-  let sum = 0, count = 0;
+  let sum = 0,
+    count = 0;
   return ({ step, loss, seconds }) => {
     sum += loss;
     count++;

@@ -17,7 +17,9 @@ const platform = {
   name: 'spikelr-web-platform',
   setup(b) {
     b.onResolve({ filter: /platform\/node\.js$/ }, () => ({ path: path.join(root, 'src', 'core', 'platform', 'web.ts') }));
-    b.onResolve({ filter: /^node:/ }, (args) => ({ errors: [{ text: `${args.path} imported by ${path.relative(root, args.importer)}: a Node-only module in the web build` }] }));
+    b.onResolve({ filter: /^node:/ }, (args) => ({
+      errors: [{ text: `${args.path} imported by ${path.relative(root, args.importer)}: a Node-only module in the web build` }],
+    }));
   },
 };
 
@@ -37,9 +39,12 @@ const result = await build({
   plugins: [platform],
 });
 // the pages of web/, beside the bundle they load
-for (const f of readdirSync(path.join(root, 'web')).filter((f) => f.endsWith('.html') || f.endsWith('.js'))) copyFileSync(path.join(root, 'web', f), path.join(out, f));
+for (const f of readdirSync(path.join(root, 'web')).filter((f) => f.endsWith('.html') || f.endsWith('.js')))
+  copyFileSync(path.join(root, 'web', f), path.join(out, f));
 const wasmDir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
 for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(path.join(wasmDir, f), path.join(out, f));
 const digits = packMnist(path.join(out, 'mnist-subset.js'));
 const bytes = statSync(path.join(out, 'spikelr.js')).size;
-process.stdout.write(`dist/web/spikelr.js: ${(bytes / 2 ** 20).toFixed(2)} MiB from ${Object.keys(result.metafile.inputs).length} modules; mnist-subset.js ${(digits / 2 ** 20).toFixed(2)} MiB\n`);
+process.stdout.write(
+  `dist/web/spikelr.js: ${(bytes / 2 ** 20).toFixed(2)} MiB from ${Object.keys(result.metafile.inputs).length} modules; mnist-subset.js ${(digits / 2 ** 20).toFixed(2)} MiB\n`,
+);

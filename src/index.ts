@@ -2,7 +2,17 @@
 export * from './api/portable.js';
 export { initBackend, backendReport, packageVersions, BACKEND_CHOICES } from './kernels/backend.js';
 export type { BackendChoice, BackendName, BackendReport, BackendOptions, BackendAttempt } from './kernels/backend.js';
-export { exportNir, importNir, networkToNir, nirToNetwork, readNirFile, writeNirFile, NIR_VERSION, NIR_IMPORT_TYPES, DEFAULT_DT as NIR_DEFAULT_DT } from './io/nir/index.js';
+export {
+  exportNir,
+  importNir,
+  networkToNir,
+  nirToNetwork,
+  readNirFile,
+  writeNirFile,
+  NIR_VERSION,
+  NIR_IMPORT_TYPES,
+  DEFAULT_DT as NIR_DEFAULT_DT,
+} from './io/nir/index.js';
 export type { NirExportOptions, NirImportOptions, NirImport, NirNode } from './io/nir/index.js';
 export { parseIdx, readIdx, encodeIdx } from './data/idx.js';
 export type { IdxArray, IdxType, IdxData } from './data/idx.js';

@@ -22,7 +22,11 @@ const nativeInstalled = (() => {
 function runOn(backend: 'wasm' | 'cpu', net: Network, input: tf.Tensor, options: Parameters<Network['run']>[1]) {
   return initBackend({ backend, log: null }).then(() => {
     const r = net.run(input, options);
-    const out = { output: Array.from(r.output.dataSync()), spikes: Array.from(r.records['h']!.spikes!.dataSync()), membrane: Array.from(r.records['h']!.membrane!.dataSync()) };
+    const out = {
+      output: Array.from(r.output.dataSync()),
+      spikes: Array.from(r.records['h']!.spikes!.dataSync()),
+      membrane: Array.from(r.records['h']!.membrane!.dataSync()),
+    };
     r.dispose();
     return out;
   });
@@ -38,7 +42,8 @@ describe('backends', () => {
       seed: 2,
     });
     let k = 0;
-    for (const l of net.layers) for (const [n, v] of Object.entries(l.params)) net.setParameter(l.name, n, dyadic(v.size, 7 + k++, -20, 32), { layout: 'spikelr' });
+    for (const l of net.layers)
+      for (const [n, v] of Object.entries(l.params)) net.setParameter(l.name, n, dyadic(v.size, 7 + k++, -20, 32), { layout: 'spikelr' });
     const input = tf.tensor(dyadic(4 * 15 * 16, 3, 0, 1), [4, 15, 16]);
     const opts = { record: ['h'], noise: escapeNoise('logistic', 0.25), seed: 8 };
     const onWasm = await runOn('wasm', net, input, opts);
@@ -51,7 +56,11 @@ describe('backends', () => {
   });
 
   it('wasm and cpu give identical spikes for an initialised network on rate-coded input', async () => {
-    const net = new Network({ input: [100], layers: [dense({ name: 'h', units: 60, neuron: alif({ beta: 0.9, threshold: 0.3 }) }), readout({ units: 5 })], seed: 4 });
+    const net = new Network({
+      input: [100],
+      layers: [dense({ name: 'h', units: 60, neuron: alif({ beta: 0.9, threshold: 0.3 }) }), readout({ units: 5 })],
+      seed: 4,
+    });
     await initBackend({ backend: 'wasm', log: null });
     const x = tf.tidy(() => tf.div(tf.range(0, 800), 800).reshape([8, 100]));
     const input = rateEncode(x, 20, { seed: 1 });
@@ -91,7 +100,9 @@ describe('backends', () => {
   });
 
   it.skipIf(nativeInstalled)('asking for tensorflow without the native packages is an error that says how to fix it', async () => {
-    await expect(initBackend({ backend: 'tensorflow', log: null })).rejects.toThrow(/could not start 'tensorflow'.*not installed.*npm install @tensorflow\/tfjs-node/);
+    await expect(initBackend({ backend: 'tensorflow', log: null })).rejects.toThrow(
+      /could not start 'tensorflow'.*not installed.*npm install @tensorflow\/tfjs-node/,
+    );
   });
 
   it('takes the backend from SPIKELR_BACKEND and rejects unknown names', async () => {

@@ -17,7 +17,8 @@ const dir = mkdtempSync(path.join(tmpdir(), 'spikelr-stops-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Rejects within `ms` (the recursive mkdir this replaces never settles). */
-const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms))]);
+const within = <T>(p: Promise<T>, ms: number) =>
+  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms))]);
 
 describe('makeDirectory: mkdir -p that always ends', () => {
   it('creates the missing directories of a path, and accepts one that exists', async () => {
@@ -29,16 +30,24 @@ describe('makeDirectory: mkdir -p that always ends', () => {
 
   it.each<[string, () => string, RegExp]>([
     ['under /proc, where mkdir of the child says ENOENT', () => '/proc/spikelr-run/inner', /ENOENT/],
-    ['behind a dangling symlink', () => {
-      const link = path.join(dir, 'dangling');
-      symlinkSync(path.join(dir, 'nowhere'), link);
-      return path.join(link, 'run');
-    }, /ENOENT/],
-    ['where a part of the path is a file', () => {
-      const file = path.join(dir, 'a-file');
-      writeFileSync(file, 'x');
-      return path.join(file, 'run');
-    }, /ENOTDIR/],
+    [
+      'behind a dangling symlink',
+      () => {
+        const link = path.join(dir, 'dangling');
+        symlinkSync(path.join(dir, 'nowhere'), link);
+        return path.join(link, 'run');
+      },
+      /ENOENT/,
+    ],
+    [
+      'where a part of the path is a file',
+      () => {
+        const file = path.join(dir, 'a-file');
+        writeFileSync(file, 'x');
+        return path.join(file, 'run');
+      },
+      /ENOTDIR/,
+    ],
   ])('refuses at once %s, naming the path', async (_, target, code) => {
     const p = target();
     await expect(within(makeDirectory(p), 2000)).rejects.toMatchObject({ code: expect.stringMatching(code), syscall: 'mkdir' });
@@ -48,7 +57,20 @@ describe('makeDirectory: mkdir -p that always ends', () => {
 describe('spikelr train stops in bounded time', () => {
   it('--out under /proc exits 1 within 5 s with one line naming the path and the error', async () => {
     const started = performance.now();
-    const r = await spikelr('train', '--method', 'bptt', '--train-limit', '128', '--test-limit', '100', '--max-steps', '1', '--no-progress', '--out', '/proc/spikelr-run');
+    const r = await spikelr(
+      'train',
+      '--method',
+      'bptt',
+      '--train-limit',
+      '128',
+      '--test-limit',
+      '100',
+      '--max-steps',
+      '1',
+      '--no-progress',
+      '--out',
+      '/proc/spikelr-run',
+    );
     expect((performance.now() - started) / 1000).toBeLessThan(5);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^spikelr: error: cannot create the directory \/proc\/spikelr-run: no such file or directory \(ENOENT\)$/m);
@@ -58,14 +80,39 @@ describe('spikelr train stops in bounded time', () => {
   it('a SIGTERM while a checkpoint write hangs ends the run after the grace period, with its code and the last checkpoint whole', async () => {
     const out = path.join(dir, 'term');
     // every write holds its temporary 60 s before the rename: the first checkpoint after the signal never completes in time
-    const args = ['train', '--method', 'bptt', '--train-limit', '256', '--test-limit', '50', '--hidden', '12', '--steps', '4', '--batch-size', '32', '--epochs', '1', '--checkpoint-every', '2', '--no-progress', '--out', out];
-    const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, SPIKELR_BACKEND: 'wasm', SPIKELR_FAULT_WRITE_DELAY_MS: '60000', SPIKELR_STOP_GRACE_S: '2' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = [
+      'train',
+      '--method',
+      'bptt',
+      '--train-limit',
+      '256',
+      '--test-limit',
+      '50',
+      '--hidden',
+      '12',
+      '--steps',
+      '4',
+      '--batch-size',
+      '32',
+      '--epochs',
+      '1',
+      '--checkpoint-every',
+      '2',
+      '--no-progress',
+      '--out',
+      out,
+    ];
+    const child = spawn(process.execPath, [main, ...args], {
+      env: { ...process.env, SPIKELR_BACKEND: 'wasm', SPIKELR_FAULT_WRITE_DELAY_MS: '60000', SPIKELR_STOP_GRACE_S: '2' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     // wait until the run is inside a write (its temporary exists), then signal
     const deadline = performance.now() + 30_000;
-    while (!(existsSync(out) && readdirSync(out).some((f) => /\.tmp-\d+$/.test(f))) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (!(existsSync(out) && readdirSync(out).some((f) => /\.tmp-\d+$/.test(f))) && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     const signalled = performance.now();
     child.kill('SIGTERM');
     const code = await exited;
@@ -74,6 +121,7 @@ describe('spikelr train stops in bounded time', () => {
     expect(seconds).toBeLessThan(2 + 3); // the grace period and the process's exit
     expect(stderr).toMatch(/SIGTERM: the run did not stop within 2 s; exiting without a new checkpoint \(the last one on disk is intact\)/);
     // nothing complete was overwritten: a checkpoint there is whole
-    if (existsSync(path.join(out, 'checkpoint.safetensors'))) deserializeModel(readFileSync(path.join(out, 'checkpoint.safetensors')), 'checkpoint').net.dispose();
+    if (existsSync(path.join(out, 'checkpoint.safetensors')))
+      deserializeModel(readFileSync(path.join(out, 'checkpoint.safetensors')), 'checkpoint').net.dispose();
   }, 60_000);
 });

@@ -10,7 +10,10 @@ import { threadTimeoutSeconds, THREAD_TIMEOUT_SECONDS, waitWhile } from '../src/
 describe('waitWhile', () => {
   it('returns true as soon as another thread changes the word', async () => {
     const word = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker('const { workerData: w } = require("node:worker_threads"); setTimeout(() => { Atomics.store(w, 0, 1); Atomics.notify(w, 0); }, 100);', { eval: true, workerData: word });
+    const worker = new Worker(
+      'const { workerData: w } = require("node:worker_threads"); setTimeout(() => { Atomics.store(w, 0, 1); Atomics.notify(w, 0); }, 100);',
+      { eval: true, workerData: word },
+    );
     const started = performance.now();
     expect(waitWhile(word, 0, 0, 10)).toBe(true);
     expect(performance.now() - started).toBeLessThan(5000);

@@ -17,14 +17,36 @@ describe('BPTT with local losses (local BPTT inside each block), the spike repla
   const S = (x: number) => 1 / (1 + Math.exp(-4 * x));
   /** Per sample: the head's cross-entropy and the network's, with the smooth step as the spike. */
   function smoothLosses(P: Params): { head: number; net: number } {
-    let head = 0, net = 0;
+    let head = 0,
+      net = 0;
     INPUTS.forEach((x, b) => {
       const label = LABELS[b]!;
-      const s1 = refNeurons(H1, x.map((row) => refAffine(row, m(P['h1.weight']!, 3, 2), P['h1.bias'])), (u, thr) => S(u - thr)).spikes;
-      head += crossEntropy(refAffine([0, 1].map((j) => s1.reduce((s, r) => s + r[j]!, 0) / T), m(P['h1.localWeight']!, 2, 2), P['h1.localBias']), label);
-      const s2 = refNeurons(H2, s1.map((row) => refAffine(row, m(P['h2.weight']!, 2, 2), P['h2.bias'])), (u, thr) => S(u - thr)).spikes;
-      const mem = refNeurons({ kind: 'readout', beta: READOUT_BETA }, s2.map((row) => refAffine(row, m(P['o.weight']!, 2, 2), P['o.bias']))).membrane;
-      net += crossEntropy([0, 1].map((k) => mem.reduce((s, r) => s + r[k]!, 0) / T), label);
+      const s1 = refNeurons(
+        H1,
+        x.map((row) => refAffine(row, m(P['h1.weight']!, 3, 2), P['h1.bias'])),
+        (u, thr) => S(u - thr),
+      ).spikes;
+      head += crossEntropy(
+        refAffine(
+          [0, 1].map((j) => s1.reduce((s, r) => s + r[j]!, 0) / T),
+          m(P['h1.localWeight']!, 2, 2),
+          P['h1.localBias'],
+        ),
+        label,
+      );
+      const s2 = refNeurons(
+        H2,
+        s1.map((row) => refAffine(row, m(P['h2.weight']!, 2, 2), P['h2.bias'])),
+        (u, thr) => S(u - thr),
+      ).spikes;
+      const mem = refNeurons(
+        { kind: 'readout', beta: READOUT_BETA },
+        s2.map((row) => refAffine(row, m(P['o.weight']!, 2, 2), P['o.bias'])),
+      ).membrane;
+      net += crossEntropy(
+        [0, 1].map((k) => mem.reduce((s, r) => s + r[k]!, 0) / T),
+        label,
+      );
     });
     return { head: head / INPUTS.length, net: net / INPUTS.length };
   }
@@ -34,7 +56,9 @@ describe('BPTT with local losses (local BPTT inside each block), the spike repla
     const input = tf.tensor(INPUTS.flat(2), [2, T, 3]);
     const labels = tf.tensor1d(LABELS, 'int32');
     const e = bptt({ surrogate: sigmoid({ slope: 4 }), smooth: true }).estimate(net, { input, labels }, membraneCrossEntropy('mean'));
-    const got = Object.fromEntries(net.layers.flatMap((l) => Object.entries(l.params).map(([n, v]) => [`${l.name}.${n}`, Array.from(e.gradients.get(v)!.dataSync())])));
+    const got = Object.fromEntries(
+      net.layers.flatMap((l) => Object.entries(l.params).map(([n, v]) => [`${l.name}.${n}`, Array.from(e.gradients.get(v)!.dataSync())])),
+    );
     const headTruth = differences([...H1_KEYS, ...HEAD_KEYS], (P) => smoothLosses(P).head);
     const netTruth = differences([...LAST_KEYS, ...READOUT_KEYS], (P) => smoothLosses(P).net);
     for (const [key, g] of Object.entries({ ...headTruth, ...netTruth })) g.forEach((v, i) => expect(got[key]![i]!, `${key}[${i}]`).toBeCloseTo(v, 4));

@@ -18,7 +18,13 @@ const cases: [Surrogate, (x: number) => number][] = [
   [atan({ alpha: 2 }), (x) => 1 / (1 + (Math.PI * x) ** 2)],
   [atan({ alpha: 5 }), (x) => 2.5 / (1 + ((Math.PI * 5 * x) / 2) ** 2)],
   [fastSigmoid({ slope: 25 }), (x) => 1 / (1 + 25 * Math.abs(x)) ** 2],
-  [sigmoid({ slope: 10 }), (x) => { const s = 1 / (1 + Math.exp(-10 * x)); return 10 * s * (1 - s); }],
+  [
+    sigmoid({ slope: 10 }),
+    (x) => {
+      const s = 1 / (1 + Math.exp(-10 * x));
+      return 10 * s * (1 - s);
+    },
+  ],
   [triangular({ width: 0.5 }), (x) => Math.max(0, 1 - Math.abs(x) / 0.5) / 0.5],
   [straightThrough(), () => 1],
 ];
@@ -42,7 +48,20 @@ describe('surrogate gradients', () => {
 describe('BPTT', () => {
   afterAll(() => initBackend({ backend: 'wasm', log: null }));
 
-  const INPUT = [[[0.9, 0.2, 0.5], [0.1, 0.8, 0.4], [0.6, 0.6, 0.0], [0.3, 0.9, 0.2]], [[0.2, 0.7, 0.9], [0.8, 0.1, 0.3], [0.4, 0.5, 0.7], [0.9, 0.0, 0.5]]];
+  const INPUT = [
+    [
+      [0.9, 0.2, 0.5],
+      [0.1, 0.8, 0.4],
+      [0.6, 0.6, 0.0],
+      [0.3, 0.9, 0.2],
+    ],
+    [
+      [0.2, 0.7, 0.9],
+      [0.8, 0.1, 0.3],
+      [0.4, 0.5, 0.7],
+      [0.9, 0.0, 0.5],
+    ],
+  ];
   const LABELS = [0, 1];
 
   function net(): Network {
@@ -69,13 +88,31 @@ describe('BPTT', () => {
       INPUT.forEach((x, b) => {
         const w = (k: string, rows: number, cols: number) => Array.from({ length: rows }, (_, i) => P[k]!.slice(i * cols, (i + 1) * cols));
         const fire = (u: number, thr: number) => S(u - thr);
-        const h = refNeurons(n.layer('h').neuron!, x.map((r) => refAffine(r, w('h.weight', 3, 2), P['h.bias'])), fire, (prev) => refAffine(prev, w('h.recurrent', 2, 2)), { beta: P['h.beta'], threshold: P['h.threshold'] });
-        const o = refNeurons(n.layer('o').neuron!, h.spikes.map((r) => refAffine(r, w('o.weight', 2, 2), P['o.bias'])), fire, undefined, { threshold: P['o.threshold'] });
-        const m = refNeurons(n.layer('r').neuron!, o.spikes.map((r) => refAffine(r, w('r.weight', 2, 2), P['r.bias']))).membrane;
+        const h = refNeurons(
+          n.layer('h').neuron!,
+          x.map((r) => refAffine(r, w('h.weight', 3, 2), P['h.bias'])),
+          fire,
+          (prev) => refAffine(prev, w('h.recurrent', 2, 2)),
+          { beta: P['h.beta'], threshold: P['h.threshold'] },
+        );
+        const o = refNeurons(
+          n.layer('o').neuron!,
+          h.spikes.map((r) => refAffine(r, w('o.weight', 2, 2), P['o.bias'])),
+          fire,
+          undefined,
+          { threshold: P['o.threshold'] },
+        );
+        const m = refNeurons(
+          n.layer('r').neuron!,
+          o.spikes.map((r) => refAffine(r, w('r.weight', 2, 2), P['r.bias'])),
+        ).membrane;
         const logits = [0, 1].map((k) => m.reduce((s, r) => s + r[k]!, 0) / m.length);
         total += Math.log(Math.exp(logits[0]!) + Math.exp(logits[1]!)) - logits[LABELS[b]!]!;
         // λ · mean_n (r_n − target)² per hidden layer, r_n the mean over steps of its (smooth) spikes
-        if (reg) for (const layer of [h, o]) total += (reg.weight / 2) * [0, 1].reduce((a, k) => a + (layer.spikes.reduce((r, row) => r + row[k]!, 0) / layer.spikes.length - reg.target) ** 2, 0);
+        if (reg)
+          for (const layer of [h, o])
+            total +=
+              (reg.weight / 2) * [0, 1].reduce((a, k) => a + (layer.spikes.reduce((r, row) => r + row[k]!, 0) / layer.spikes.length - reg.target) ** 2, 0);
       });
       return total / INPUT.length;
     };
@@ -123,7 +160,12 @@ describe('BPTT', () => {
   });
 
   it('differentiates through conv2d on wasm (no Conv2DBackpropFilter there) as tfjs does on cpu', async () => {
-    const make = () => new Network({ input: [6, 6, 1], layers: [conv2d({ name: 'c', filters: 2, kernelSize: 3, stride: 2, neuron: analog({ activation: 'tanh' }) }), flatten(), readout({ units: 2 })], seed: 6 });
+    const make = () =>
+      new Network({
+        input: [6, 6, 1],
+        layers: [conv2d({ name: 'c', filters: 2, kernelSize: 3, stride: 2, neuron: analog({ activation: 'tanh' }) }), flatten(), readout({ units: 2 })],
+        seed: 6,
+      });
     const run = async (backend: 'wasm' | 'cpu') => {
       await initBackend({ backend, log: null });
       const n = make();

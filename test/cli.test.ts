@@ -23,7 +23,22 @@ describe('the spikelr command', () => {
 
   it('simulate runs MNIST digits through a network, saves it, and reloads it with the same result', async () => {
     const file = path.join(dir, 'net.safetensors');
-    const a = await spikelr('simulate', '--hidden', '40', '--batch', '16', '--steps', '8', '--repeat', '1', '--noise', 'gaussian:0.3', '--save', file, '--json');
+    const a = await spikelr(
+      'simulate',
+      '--hidden',
+      '40',
+      '--batch',
+      '16',
+      '--steps',
+      '8',
+      '--repeat',
+      '1',
+      '--noise',
+      'gaussian:0.3',
+      '--save',
+      file,
+      '--json',
+    );
     expect(a.code).toBe(0);
     expect(a.stderr).toMatch(/^spikelr: backend wasm/m);
     const first = JSON.parse(a.stdout);
@@ -63,10 +78,27 @@ describe('spikelr train and eval', () => {
     expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'))).toMatchObject({ workers: 1 });
   });
 
-  it('train --pipeline 2 runs LR\'s layers on two threads, reproducibly from the seed', async () => {
+  it("train --pipeline 2 runs LR's layers on two threads, reproducibly from the seed", async () => {
     const runs = ['a', 'b'].map((n) => path.join(dir, `lr-pipeline-${n}`));
     for (const out of runs) {
-      const r = await spikelr('train', '--method', 'lr', ...small, '--hidden', '16,12', '--copies', '2', '--max-steps', '3', '--pipeline', '2', '--micro-batches', '3', '--out', out);
+      const r = await spikelr(
+        'train',
+        '--method',
+        'lr',
+        ...small,
+        '--hidden',
+        '16,12',
+        '--copies',
+        '2',
+        '--max-steps',
+        '3',
+        '--pipeline',
+        '2',
+        '--micro-batches',
+        '3',
+        '--out',
+        out,
+      );
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'))).toMatchObject({ method: 'lr', steps: 3, stopped: 'max-steps' });
     }
@@ -74,13 +106,19 @@ describe('spikelr train and eval', () => {
     expect(readFileSync(path.join(runs[1]!, 'model.safetensors')).equals(readFileSync(path.join(runs[0]!, 'model.safetensors')))).toBe(true);
   });
 
-  it('train --time-chunk: LR in time chunks logs the one-pass run\'s first loss; a bad chunk or another method is refused', async () => {
+  it("train --time-chunk: LR in time chunks logs the one-pass run's first loss; a bad chunk or another method is refused", async () => {
     const runs = ['whole', 'chunked'].map((n) => path.join(dir, `lr-chunks-${n}`));
     const losses: number[] = [];
     for (const [i, out] of runs.entries()) {
       const r = await spikelr('train', '--method', 'lr', ...small, '--copies', '2', '--max-steps', '1', ...(i ? ['--time-chunk', 'auto'] : []), '--out', out);
       expect(r.code, r.stderr).toBe(0);
-      losses.push(readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.type === 'step').loss);
+      losses.push(
+        readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l))
+          .find((l) => l.type === 'step').loss,
+      );
     }
     // the same forward pass (the same noise) and the readout's mean summed in the same order, so the same loss to
     // the bit; the gradients differ by rounding only (test/lr-chunks.test.ts)
@@ -99,14 +137,22 @@ describe('spikelr train and eval', () => {
     expect(r.code, r.stderr).toBe(0);
     const metrics = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
     // the loss logged is the error rate of the noisy copies: a fraction in [0, 1]
-    const steps = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'step');
+    const steps = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === 'step');
     expect(steps).toHaveLength(2);
     for (const line of steps) {
       expect(line.loss).toBeGreaterThanOrEqual(0);
       expect(line.loss).toBeLessThanOrEqual(1);
     }
     expect(metrics.steps).toBe(2);
-    for (const [method, instead] of [['bptt', /train by LR \(--method lr\)/], ['fg', /--tangent finite-difference/], ['fg-activity', /--method fg --tangent finite-difference/]] as const) {
+    for (const [method, instead] of [
+      ['bptt', /train by LR \(--method lr\)/],
+      ['fg', /--tangent finite-difference/],
+      ['fg-activity', /--method fg --tangent finite-difference/],
+    ] as const) {
       const bad = path.join(dir, `zero-one-${method}`);
       const e = await spikelr('train', '--method', method, '--loss', 'zero-one', ...small, '--out', bad);
       expect(e.code).toBe(1);
@@ -118,9 +164,28 @@ describe('spikelr train and eval', () => {
 
   it('train --decorrelate all: every layer learns its R, which the model file keeps and eval uses', async () => {
     const out = path.join(dir, 'lr-decorrelated');
-    const r = await spikelr('train', '--method', 'lr', '--decorrelate', 'all', '--decorrelation-rate', '0.01', ...small, '--copies', '2', '--max-steps', '3', '--out', out);
+    const r = await spikelr(
+      'train',
+      '--method',
+      'lr',
+      '--decorrelate',
+      'all',
+      '--decorrelation-rate',
+      '0.01',
+      ...small,
+      '--copies',
+      '2',
+      '--max-steps',
+      '3',
+      '--out',
+      out,
+    );
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'))).toMatchObject({ decorrelate: 'all', decorrelationRate: 0.01, decorrelationCentre: true });
+    expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'))).toMatchObject({
+      decorrelate: 'all',
+      decorrelationRate: 0.01,
+      decorrelationCentre: true,
+    });
     const header = readFileSync(path.join(out, 'model.safetensors'));
     const meta = JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString('utf8'));
     expect(Object.keys(meta)).toEqual(expect.arrayContaining(['hidden.decorrelation', 'hidden.inputMean', 'out.decorrelation', 'out.inputMean']));
@@ -128,12 +193,31 @@ describe('spikelr train and eval', () => {
     const e = await spikelr('eval', out);
     expect(e.code, e.stderr).toBe(0);
     expect(JSON.parse(e.stdout).accuracy).toBe(metrics.testAccuracy);
-    expect((await spikelr('train', '--decorrelate', 'some', ...small, '--out', path.join(dir, 'bad-decor'))).stderr).toMatch(/--decorrelate must be one of 'none', 'readout', 'hidden', 'all', got 'some'/);
+    expect((await spikelr('train', '--decorrelate', 'some', ...small, '--out', path.join(dir, 'bad-decor'))).stderr).toMatch(
+      /--decorrelate must be one of 'none', 'readout', 'hidden', 'all', got 'some'/,
+    );
   });
 
   it('train --conv: convolutional spiking layers before the hidden ones, patch-wise decorrelated, evaluated and drawn from the run directory', async () => {
     const out = path.join(dir, 'conv-run');
-    const r = await spikelr('train', ...small, '--method', 'lr', '--conv', '4c5-p2-6c3s2', '--hidden', 'none', '--decorrelate', 'hidden', '--copies', '2', '--max-steps', '2', '--out', out);
+    const r = await spikelr(
+      'train',
+      ...small,
+      '--method',
+      'lr',
+      '--conv',
+      '4c5-p2-6c3s2',
+      '--hidden',
+      'none',
+      '--decorrelate',
+      'hidden',
+      '--copies',
+      '2',
+      '--max-steps',
+      '2',
+      '--out',
+      out,
+    );
     expect(r.code, r.stderr).toBe(0);
     const header = readFileSync(path.join(out, 'model.safetensors'));
     const meta = JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString('utf8'));
@@ -181,7 +265,9 @@ describe('spikelr train and eval', () => {
     expect(e2.code, e2.stderr).toBe(0);
     expect(JSON.parse(e2.stdout)).toMatchObject({ accuracy: metrics.testAccuracy, samples: 100 });
     // a file from before the header checksum (the field blanked out) still evaluates, with a notice
-    const text = readFileSync(alone).toString('latin1').replace(/,"headerCrc32":"\d{10}"/, ' '.repeat(27));
+    const text = readFileSync(alone)
+      .toString('latin1')
+      .replace(/,"headerCrc32":"\d{10}"/, ' '.repeat(27));
     writeFileSync(alone, Buffer.from(text, 'latin1'));
     const e3 = await spikelr('eval', alone);
     expect(JSON.parse(e3.stdout).accuracy).toBe(metrics.testAccuracy);
@@ -191,8 +277,11 @@ describe('spikelr train and eval', () => {
   it('train --neuron-equations trains hidden neurons written as equations, keeps them in config.json and the model', async () => {
     const file = path.join(dir, 'adaptive.json');
     const equations = {
-      name: 'adaptive', equations: { u: 'beta * u + I - w', w: 'rho * w' }, reset: { u: 'I - w', w: 'rho * w + b' },
-      spike: { variable: 'u', threshold: 'theta' }, parameters: { beta: 0.9, rho: 0.8, b: 0.2, theta: 1 },
+      name: 'adaptive',
+      equations: { u: 'beta * u + I - w', w: 'rho * w' },
+      reset: { u: 'I - w', w: 'rho * w + b' },
+      spike: { variable: 'u', threshold: 'theta' },
+      parameters: { beta: 0.9, rho: 0.8, b: 0.2, theta: 1 },
     };
     writeFileSync(file, JSON.stringify(equations));
     const out = path.join(dir, 'equations');
@@ -222,13 +311,38 @@ describe('spikelr train and eval', () => {
     expect(r.stderr).toMatch(/bad\.json: .*unknown variable 'q'/);
   });
 
-
   it('a run stopped by SIGINT resumes to the same model as a run never stopped', async () => {
-    const args = ['train', '--method', 'lr', '--copies', '4', '--train-limit', '1024', '--test-limit', '50', '--hidden', '32', '--steps', '6', '--batch-size', '32', '--epochs', '3', '--checkpoint-every', '3', '--no-progress'];
-    const whole = path.join(dir, 'whole'), stopped = path.join(dir, 'stopped');
+    const args = [
+      'train',
+      '--method',
+      'lr',
+      '--copies',
+      '4',
+      '--train-limit',
+      '1024',
+      '--test-limit',
+      '50',
+      '--hidden',
+      '32',
+      '--steps',
+      '6',
+      '--batch-size',
+      '32',
+      '--epochs',
+      '3',
+      '--checkpoint-every',
+      '3',
+      '--no-progress',
+    ];
+    const whole = path.join(dir, 'whole'),
+      stopped = path.join(dir, 'stopped');
     expect((await spikelr(...args, '--out', whole)).code).toBe(0);
-    const child = spawn(process.execPath, [main, ...args, '--out', stopped], { env: { ...process.env, SPIKELR_BACKEND: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '', stdout = '';
+    const child = spawn(process.execPath, [main, ...args, '--out', stopped], {
+      env: { ...process.env, SPIKELR_BACKEND: 'wasm' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '',
+      stdout = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
     child.stdout.on('data', (d) => (stdout += String(d)));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -244,7 +358,6 @@ describe('spikelr train and eval', () => {
     expect(readFileSync(path.join(stopped, 'model.safetensors')).equals(readFileSync(path.join(whole, 'model.safetensors')))).toBe(true);
   });
 
-
   describe('bad configs', () => {
     const file = (name: string, text: string) => {
       const f = path.join(dir, name);
@@ -252,8 +365,14 @@ describe('spikelr train and eval', () => {
       return f;
     };
     it.each([
-      [() => ['train', '--config', file('typo.json', '{"learning_rate": 0.1}')], /typo\.json: unknown key 'learning_rate' \(did you mean 'learningRate'\?\); allowed keys are dataset, /],
-      [() => ['train', '--config', file('value.json', '{"method": "bp"}')], new RegExp(`value\\.json: 'method' must be one of ${METHODS.map((m) => `'${m}'`).join(', ')}, got 'bp'`)],
+      [
+        () => ['train', '--config', file('typo.json', '{"learning_rate": 0.1}')],
+        /typo\.json: unknown key 'learning_rate' \(did you mean 'learningRate'\?\); allowed keys are dataset, /,
+      ],
+      [
+        () => ['train', '--config', file('value.json', '{"method": "bp"}')],
+        new RegExp(`value\\.json: 'method' must be one of ${METHODS.map((m) => `'${m}'`).join(', ')}, got 'bp'`),
+      ],
       [() => ['train', '--config', file('range.json', '{"beta": 1.5}')], /range\.json: 'beta' must be a number in \[0, 1\], got 1\.5/],
       [() => ['train', '--config', file('broken.json', '{"epochs": 2,}')], /broken\.json: not valid JSON/],
       [() => ['train', '--config', file('array.json', '[1, 2]')], /array\.json: a config must be a JSON object/],
@@ -266,20 +385,41 @@ describe('spikelr train and eval', () => {
       [() => ['train', '--accuracy', 'first-spike'], /accuracy 'first-spike' needs a spiking output layer: use loss 'ce-count' or 'mse-count'/],
       [() => ['train', '--dataset', 'shd'], /dataset 'shd' needs dataDir/],
       [() => ['train', '--resume', path.join(dir, 'nothing')], /--resume .*nothing: no config\.json there/],
-      [() => ['train', '--method', 'bptt', '--surrogate', 'formula', '--surrogate-formula', 'exp(-abs(y))'], /surrogate formula: unknown variable 'y' in 'exp\(-abs\(y\)\)'; the variables are x/],
+      [
+        () => ['train', '--method', 'bptt', '--surrogate', 'formula', '--surrogate-formula', 'exp(-abs(y))'],
+        /surrogate formula: unknown variable 'y' in 'exp\(-abs\(y\)\)'; the variables are x/,
+      ],
       [() => ['train', '--conv', '8x5'], /command line: --conv has '8x5', which is neither FILTERScKERNEL\[sSTRIDE\] \(a convolution, e\.g\. 8c5\) nor pSIZE/],
       [() => ['train', '--conv', 'p2'], /--conv has no convolution/],
-      [() => ['train', '--conv', '8c5', '--dataset', 'randman'], /conv layers need image input; dataset 'randman' is not one \(use mnist, idx, nmnist, or drop conv\)/],
+      [
+        () => ['train', '--conv', '8c5', '--dataset', 'randman'],
+        /conv layers need image input; dataset 'randman' is not one \(use mnist, idx, nmnist, or drop conv\)/,
+      ],
       [() => ['train', '--hidden', 'none'], /hidden is empty and there are no conv layers/],
       [() => ['train', '--deploy', 'weights=9,state=8.4'], /option '--deploy <value>' argument 'weights=9,state=8.4' is invalid\. weightBits must be 2–8/],
-      [() => ['finetune', path.join(dir, 'nothing')], /finetune: .*nothing holds no model\.safetensors; give the directory of a run spikelr train completed, or of a model spikelr import wrote/],
+      [
+        () => ['finetune', path.join(dir, 'nothing')],
+        /finetune: .*nothing holds no model\.safetensors; give the directory of a run spikelr train completed, or of a model spikelr import wrote/,
+      ],
       [() => ['compare', '--methods', 'lr,fa'], new RegExp(`--methods: unknown method 'fa'; expected some of ${METHODS.join(', ')}`)],
-      [() => ['train', '--method', 'fg', '--hidden', '64,64', '--local-losses', 'each'], /localLosses "each": method 'fg' cannot train blocks on local losses \(lr, fg-activity and bptt can\); use localLosses 'none'/],
+      [
+        () => ['train', '--method', 'fg', '--hidden', '64,64', '--local-losses', 'each'],
+        /localLosses "each": method 'fg' cannot train blocks on local losses \(lr, fg-activity and bptt can\); use localLosses 'none'/,
+      ],
       [() => ['train', '--hidden', '64', '--local-losses', 'each'], /localLosses "each" needs two or more hidden or conv layers/],
-      [() => ['train', '--hidden', '64,64,64', '--local-losses', '1,3'], /localLosses \[1,3\]: block boundaries out of range: layer 3 of the 3 conv and hidden layers; a head ends a block on layers 1 to 2/],
-      [() => ['train', '--hidden', '64,64', '--local-losses', 'some'], /--local-losses must be one of 'auto', 'none', 'each' or a list of the layers that end a block/],
+      [
+        () => ['train', '--hidden', '64,64,64', '--local-losses', '1,3'],
+        /localLosses \[1,3\]: block boundaries out of range: layer 3 of the 3 conv and hidden layers; a head ends a block on layers 1 to 2/,
+      ],
+      [
+        () => ['train', '--hidden', '64,64', '--local-losses', 'some'],
+        /--local-losses must be one of 'auto', 'none', 'each' or a list of the layers that end a block/,
+      ],
       [() => ['train', '--hidden', '64,64', '--time-chunk', '5'], /local losses do not run in LR's time chunks yet; drop timeChunk or --local-losses none/],
-      [() => ['compare', '--train-limit', '64', '--batch-size', '32'], /compare: --gradient-batches 4 of --batch-size 32 need 128 training samples, and there are 64; lower either, or raise --train-limit/],
+      [
+        () => ['compare', '--train-limit', '64', '--batch-size', '32'],
+        /compare: --gradient-batches 4 of --batch-size 32 need 128 training samples, and there are 64; lower either, or raise --train-limit/,
+      ],
       [() => ['train', '--encoding', 'rows', '--steps', '10'], /encoding 'rows' has one step per image row: MNIST needs steps 28, got 10/],
       [() => ['compare', '--epsilons', '0,2'], /option '--epsilons <list>' argument '0,2' is invalid\. expected numbers in \[0, 1\]/],
     ])('rejects bad config %#', async (args, message) => {

@@ -15,7 +15,32 @@ describe('spikelr compare', () => {
 
   it('compare trains both methods from one initialisation and reports gradients and robustness', async () => {
     const out = path.join(dir, 'compare');
-    const r = await spikelr('compare', '--epochs', '1', '--train-limit', '300', '--test-limit', '100', '--hidden', '16', '--gradient-batches', '2', '--copies-sweep', '2,8', '--attack-samples', '50', '--epsilons', '0,0.1', '--noise-levels', '0.2', '--pgd-iterations', '3', '--out', out, '--no-progress');
+    const r = await spikelr(
+      'compare',
+      '--epochs',
+      '1',
+      '--train-limit',
+      '300',
+      '--test-limit',
+      '100',
+      '--hidden',
+      '16',
+      '--gradient-batches',
+      '2',
+      '--copies-sweep',
+      '2,8',
+      '--attack-samples',
+      '50',
+      '--epsilons',
+      '0,0.1',
+      '--noise-levels',
+      '0.2',
+      '--pgd-iterations',
+      '3',
+      '--out',
+      out,
+      '--no-progress',
+    );
     expect(r.code).toBe(0);
     const c = JSON.parse(readFileSync(path.join(out, 'compare.json'), 'utf8'));
     expect(c.methods).toEqual(['lr', 'bptt']);
@@ -41,9 +66,44 @@ describe('spikelr compare', () => {
     expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/\| PGD transfer \| bpttFromLr \|/);
   });
 
-  it('compare takes any registered methods and puts each one\'s gradient beside BPTT\'s', async () => {
+  it("compare takes any registered methods and puts each one's gradient beside BPTT's", async () => {
     const out = path.join(dir, 'compare-fg');
-    const r = await spikelr('compare', '--methods', 'bptt,fg-activity', '--directions', '64', '--decorrelate', 'readout', '--decorrelation-warmup', '3', '--epochs', '1', '--max-steps', '2', '--train-limit', '300', '--test-limit', '100', '--hidden', '16', '--gradient-batches', '2', '--copies-sweep', '2', '--attack-samples', '20', '--epsilons', '0', '--noise-levels', '0.2', '--pgd-iterations', '1', '--out', out, '--no-progress');
+    const r = await spikelr(
+      'compare',
+      '--methods',
+      'bptt,fg-activity',
+      '--directions',
+      '64',
+      '--decorrelate',
+      'readout',
+      '--decorrelation-warmup',
+      '3',
+      '--epochs',
+      '1',
+      '--max-steps',
+      '2',
+      '--train-limit',
+      '300',
+      '--test-limit',
+      '100',
+      '--hidden',
+      '16',
+      '--gradient-batches',
+      '2',
+      '--copies-sweep',
+      '2',
+      '--attack-samples',
+      '20',
+      '--epsilons',
+      '0',
+      '--noise-levels',
+      '0.2',
+      '--pgd-iterations',
+      '1',
+      '--out',
+      out,
+      '--no-progress',
+    );
     expect(r.code, r.stderr).toBe(0);
     const c = JSON.parse(readFileSync(path.join(out, 'compare.json'), 'utf8'));
     expect(Object.keys(c.runs)).toEqual(['bptt', 'fg-activity']);
@@ -71,19 +131,46 @@ describe('spikelr compare', () => {
   it('compare --decorrelate none,all runs every method with and without decorrelation, side by side', async () => {
     const out = path.join(dir, 'compare-decor');
     const common = ['--epochs', '1', '--train-limit', '300', '--test-limit', '100', '--hidden', '16', '--seed', '3'];
-    const r = await spikelr('compare', ...common, '--decorrelate', 'none,all', '--decorrelation-warmup', '3', '--gradient-batches', '2', '--copies-sweep', '2,8', '--sweep-draws', '2', '--attack-samples', '20', '--epsilons', '0', '--noise-levels', '0.2', '--pgd-iterations', '1', '--out', out, '--no-progress');
+    const r = await spikelr(
+      'compare',
+      ...common,
+      '--decorrelate',
+      'none,all',
+      '--decorrelation-warmup',
+      '3',
+      '--gradient-batches',
+      '2',
+      '--copies-sweep',
+      '2,8',
+      '--sweep-draws',
+      '2',
+      '--attack-samples',
+      '20',
+      '--epsilons',
+      '0',
+      '--noise-levels',
+      '0.2',
+      '--pgd-iterations',
+      '1',
+      '--out',
+      out,
+      '--no-progress',
+    );
     expect(r.code, r.stderr).toBe(0);
     const c = JSON.parse(readFileSync(path.join(out, 'compare.json'), 'utf8'));
     expect(c.methods).toEqual(['lr', 'bptt', 'lr+decor', 'bptt+decor']);
     expect(c.arms['lr+decor']).toEqual({ method: 'lr', decorrelate: 'all' });
-    for (const arm of c.methods) expect(JSON.parse(readFileSync(path.join(out, arm, 'config.json'), 'utf8')).decorrelate, arm).toBe(arm.includes('+decor') ? 'all' : 'none');
+    for (const arm of c.methods)
+      expect(JSON.parse(readFileSync(path.join(out, arm, 'config.json'), 'utf8')).decorrelate, arm).toBe(arm.includes('+decor') ? 'all' : 'none');
     // each arm is the run spikelr train makes from the same config: the same weights, byte for byte
     const alone = path.join(dir, 'decor-alone');
     expect((await spikelr('train', '--method', 'lr', ...common, '--decorrelate', 'all', '--out', alone, '--no-progress')).code).toBe(0);
     expect(readFileSync(path.join(out, 'lr+decor', 'model.safetensors')).equals(readFileSync(path.join(alone, 'model.safetensors')))).toBe(true);
     // the gradients of both variants: LR's against each network's own BPTT gradient, K sweeps by arm
     expect(Object.keys(c.gradients.sweeps)).toEqual(['lr', 'lr+decor']);
-    expect(c.gradients.methods['lr+decor'].map((l: { parameter: string }) => l.parameter)).toEqual(c.gradients.initial.map((l: { parameter: string }) => l.parameter));
+    expect(c.gradients.methods['lr+decor'].map((l: { parameter: string }) => l.parameter)).toEqual(
+      c.gradients.initial.map((l: { parameter: string }) => l.parameter),
+    );
     expect(Object.keys(c.gradients.decorrelationWarmups)).toEqual(['all']);
     expect(Object.keys(c.gradients.trainedArms)).toEqual(['lr+decor']);
     expect(Object.keys(c.robustness.gaussian)).toEqual(c.methods);
@@ -95,6 +182,8 @@ describe('spikelr compare', () => {
     const page = readFileSync(html, 'utf8');
     expect(page).toContain('hidden: variance of one estimate against K');
     expect(page).toContain('lr+decor (copies)');
-    expect((await spikelr('compare', '--decorrelate', 'none,some')).stderr).toMatch(/--decorrelate: unknown value 'some'; expected one or more of none, readout, hidden, all/);
+    expect((await spikelr('compare', '--decorrelate', 'none,some')).stderr).toMatch(
+      /--decorrelate: unknown value 'some'; expected one or more of none, readout, hidden, all/,
+    );
   });
 });

@@ -18,7 +18,8 @@ import { lif } from '../src/neurons/params.js';
 import { conv2d, dense, flatten, readout } from '../src/sim/layer.js';
 import { Network, type NetworkSpec } from '../src/sim/network.js';
 
-const STEPS = 6, BATCH = 5;
+const STEPS = 6,
+  BATCH = 5;
 
 /** `[B, T, …shape]` with every step equal to a seeded image in [0, 1]. */
 function constantInput(shape: readonly number[], seed: number): tf.Tensor {
@@ -34,7 +35,8 @@ const labels = () => tf.tensor1d([0, 1, 2, 1, 0], 'int32');
 function bothWays(spec: NetworkSpec, estimator: Estimator, inputShape: readonly number[]) {
   const run = (constantInTime: boolean) => {
     const net = new Network(spec);
-    const input = constantInput(inputShape, 7), y = labels();
+    const input = constantInput(inputShape, 7),
+      y = labels();
     const e = estimator.estimate(net, { input, labels: y, constantInTime }, membraneCrossEntropy(), 1234);
     const names = new Map(net.layers.flatMap((l) => Object.entries(l.params).map(([p, v]) => [v, `${l.name}.${p}`] as const)));
     const out = Object.fromEntries([...e.gradients].map(([v, g]) => [names.get(v)!, Array.from(g.dataSync())]));
@@ -53,20 +55,26 @@ function expectClose(a: Record<string, number[]>, b: Record<string, number[]>) {
     const scale = Math.max(1e-6, ...values.map(Math.abs));
     const worst = Math.max(...values.map((v, i) => Math.abs(v - a[name]![i]!)));
     expect(worst / scale, name).toBeLessThan(1e-5);
-    expect(values.some((v) => v !== 0), `${name} has a non-zero gradient`).toBe(true);
+    expect(
+      values.some((v) => v !== 0),
+      `${name} has a non-zero gradient`,
+    ).toBe(true);
   }
 }
 
 const denseSpec: NetworkSpec = {
-  input: [12], seed: 3,
+  input: [12],
+  seed: 3,
   layers: [dense({ name: 'h', units: 16, neuron: lif({ threshold: 0.4 }) }), readout({ name: 'o', units: 3 })],
 };
 const convSpec: NetworkSpec = {
-  input: [6, 6, 1], seed: 4,
+  input: [6, 6, 1],
+  seed: 4,
   layers: [conv2d({ name: 'c', filters: 3, kernelSize: 3, neuron: lif({ threshold: 0.3 }) }), flatten(), readout({ name: 'o', units: 3 })],
 };
 const flattenFirst: NetworkSpec = {
-  input: [3, 4], seed: 5,
+  input: [3, 4],
+  seed: 5,
   layers: [flatten(), dense({ name: 'h', units: 10, neuron: lif({ threshold: 0.4 }), decorrelate: { sample: 0.25 } }), readout({ name: 'o', units: 3 })],
 };
 const lr = likelihoodRatio({ copies: 4, noise: escapeNoise('logistic', 0.5) });
@@ -133,7 +141,8 @@ describe('a time-constant input given once', () => {
 
   it('keeps the live tensor count flat over repeated LR steps', () => {
     const net = new Network(convSpec);
-    const input = constantInput([6, 6, 1], 2), y = labels();
+    const input = constantInput([6, 6, 1], 2),
+      y = labels();
     const step = () => lr.estimate(net, { input, labels: y, constantInTime: true }, membraneCrossEntropy(), 1).dispose();
     step();
     const before = tf.memory().numTensors;

@@ -51,39 +51,51 @@ describe('the decorrelation rule', () => {
     R.dispose();
   });
 
-  it.each([64, 3])('is −η times the gradient of ℓ(C) = (1−κ)/4‖offdiag C‖² + κ/4‖diag C − 1‖² (tfjs autodiff) preconditioned by the inverse input covariance (%i vectors of 4)', (N) => {
-    const kappa = 0.3, eta = 0.05;
-    const { x } = correlated(L8.slice(0, 4).map((r) => r.slice(0, 4)), N, 7);
-    const R0 = tf.tidy(() => tf.add(tf.eye(4), tf.mul(tf.randomNormal([4, 4], 0, 1, 'float32', 3), 0.1)));
-    const loss = (R: tf.Tensor) => {
-      const z = tf.matMul(x, R, false, true);
-      const c = tf.div(tf.matMul(z, z, true), N);
-      const d = tf.mul(c, tf.eye(4));
-      return tf.add(tf.mul(tf.sum(tf.square(tf.sub(c, d))), (1 - kappa) / 4), tf.mul(tf.sum(tf.square(tf.sub(d, tf.eye(4)))), kappa / 4));
-    };
-    const autodiff = tf.grad(loss)(R0).arraySync() as number[][];
-    // the reported loss (from the N×N Gram matrix) is ℓ(C) / P²
-    expect(tf.tidy(() => decorrelationLoss(tf.matMul(x, R0, false, true), kappa))).toBeCloseTo(tf.tidy(() => loss(R0).dataSync()[0]!) / 16, 5);
-    const R = tf.variable(R0.clone(), false);
-    decorrelationStep(R, undefined, x, { kappa, learningRate: eta, meanRate: 0.1 });
-    // (R − R′)/η = M R, and ∇_R ℓ = M R Σ̂ with Σ̂ = xᵀx / N, so ((R − R′)/η) Σ̂ must equal ∇_R ℓ
-    const step = tf.tidy(() => tf.div(tf.sub(R0, R), eta).arraySync() as number[][]);
-    const sigma = tf.tidy(() => tf.div(tf.matMul(x, x, true), N).arraySync() as number[][]);
-    const predicted = matmul(step, sigma);
-    const scale = Math.max(...autodiff.flat().map(Math.abs));
-    expect(scale).toBeGreaterThan(1e-2);
-    predicted.flat().forEach((v, i) => expect(Math.abs(v - autodiff.flat()[i]!)).toBeLessThan(1e-4 * scale + 1e-6));
-    // the bracket itself against its definition
-    const M = tf.tidy(() => decorrelationDirection(tf.matMul(x, R0, false, true), kappa).arraySync() as number[][]);
-    const z = tf.tidy(() => tf.matMul(x, R0, false, true).arraySync() as number[][]);
-    const C = transpose(z).map((ci) => transpose(z).map((cj) => ci.reduce((s, v, k) => s + v * cj[k]!, 0) / N));
-    M.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(i === j ? kappa * (C[i]![i]! - 1) : (1 - kappa) * C[i]![j]!, 5)));
-    tf.dispose([x, R0, R]);
-  });
+  it.each([64, 3])(
+    'is −η times the gradient of ℓ(C) = (1−κ)/4‖offdiag C‖² + κ/4‖diag C − 1‖² (tfjs autodiff) preconditioned by the inverse input covariance (%i vectors of 4)',
+    (N) => {
+      const kappa = 0.3,
+        eta = 0.05;
+      const { x } = correlated(
+        L8.slice(0, 4).map((r) => r.slice(0, 4)),
+        N,
+        7,
+      );
+      const R0 = tf.tidy(() => tf.add(tf.eye(4), tf.mul(tf.randomNormal([4, 4], 0, 1, 'float32', 3), 0.1)));
+      const loss = (R: tf.Tensor) => {
+        const z = tf.matMul(x, R, false, true);
+        const c = tf.div(tf.matMul(z, z, true), N);
+        const d = tf.mul(c, tf.eye(4));
+        return tf.add(tf.mul(tf.sum(tf.square(tf.sub(c, d))), (1 - kappa) / 4), tf.mul(tf.sum(tf.square(tf.sub(d, tf.eye(4)))), kappa / 4));
+      };
+      const autodiff = tf.grad(loss)(R0).arraySync() as number[][];
+      // the reported loss (from the N×N Gram matrix) is ℓ(C) / P²
+      expect(tf.tidy(() => decorrelationLoss(tf.matMul(x, R0, false, true), kappa))).toBeCloseTo(tf.tidy(() => loss(R0).dataSync()[0]!) / 16, 5);
+      const R = tf.variable(R0.clone(), false);
+      decorrelationStep(R, undefined, x, { kappa, learningRate: eta, meanRate: 0.1 });
+      // (R − R′)/η = M R, and ∇_R ℓ = M R Σ̂ with Σ̂ = xᵀx / N, so ((R − R′)/η) Σ̂ must equal ∇_R ℓ
+      const step = tf.tidy(() => tf.div(tf.sub(R0, R), eta).arraySync() as number[][]);
+      const sigma = tf.tidy(() => tf.div(tf.matMul(x, x, true), N).arraySync() as number[][]);
+      const predicted = matmul(step, sigma);
+      const scale = Math.max(...autodiff.flat().map(Math.abs));
+      expect(scale).toBeGreaterThan(1e-2);
+      predicted.flat().forEach((v, i) => expect(Math.abs(v - autodiff.flat()[i]!)).toBeLessThan(1e-4 * scale + 1e-6));
+      // the bracket itself against its definition
+      const M = tf.tidy(() => decorrelationDirection(tf.matMul(x, R0, false, true), kappa).arraySync() as number[][]);
+      const z = tf.tidy(() => tf.matMul(x, R0, false, true).arraySync() as number[][]);
+      const C = transpose(z).map((ci) => transpose(z).map((cj) => ci.reduce((s, v, k) => s + v * cj[k]!, 0) / N));
+      M.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(i === j ? kappa * (C[i]![i]! - 1) : (1 - kappa) * C[i]![j]!, 5)));
+      tf.dispose([x, R0, R]);
+    },
+  );
 
   it('centring: μ moves toward the sample mean at its rate, and z is taken about μ', () => {
-    const R = tf.variable(tf.eye(2), false), mean = tf.variable(tf.tensor1d([1, -1]), false);
-    const x = tf.tensor2d([[3, 1], [5, 3]]); // mean (4, 2)
+    const R = tf.variable(tf.eye(2), false),
+      mean = tf.variable(tf.tensor1d([1, -1]), false);
+    const x = tf.tensor2d([
+      [3, 1],
+      [5, 3],
+    ]); // mean (4, 2)
     decorrelationStep(R, mean, x, { kappa: 1, learningRate: 0.1, meanRate: 0.25 });
     expect(Array.from(mean.dataSync())).toEqual([1.75, -0.25]); // 1 + 0.25·3, −1 + 0.25·3
     // κ = 1: R ← R − η (diag C − I) R with C the mean of (x − μ)²: (1.25² + 3.25²)/2, (1.25² + 3.25²)/2
@@ -97,13 +109,26 @@ describe('the decorrelation rule', () => {
 /** Sets a decorrelated layer's R and μ to fixed non-trivial values. */
 function perturb(net: Network, name: string, size: number, seed: number) {
   const layer = net.layer(name);
-  net.setParameter(name, 'decorrelation', tf.tidy(() => tf.add(tf.eye(size), tf.mul(tf.randomNormal([size, size], 0, 1, 'float32', seed), 0.2))));
-  if (layer.params['inputMean']) net.setParameter(name, 'inputMean', tf.tidy(() => tf.randomUniform([size], 0, 0.5, 'float32', seed + 1)));
+  net.setParameter(
+    name,
+    'decorrelation',
+    tf.tidy(() => tf.add(tf.eye(size), tf.mul(tf.randomNormal([size, size], 0, 1, 'float32', seed), 0.2))),
+  );
+  if (layer.params['inputMean'])
+    net.setParameter(
+      name,
+      'inputMean',
+      tf.tidy(() => tf.randomUniform([size], 0, 0.5, 'float32', seed + 1)),
+    );
 }
 
 describe('a decorrelated layer', () => {
   it('dense: the fused currents equal (x − μ) Rᵀ W + b, and vjp and jvp equal autodiff of that two-product map', () => {
-    const net = new Network({ input: [5], layers: [dense({ name: 'h', units: 3, neuron: lif(), decorrelate: true }), readout({ name: 'o', units: 2 })], seed: 2 });
+    const net = new Network({
+      input: [5],
+      layers: [dense({ name: 'h', units: 3, neuron: lif(), decorrelate: true }), readout({ name: 'o', units: 2 })],
+      seed: 2,
+    });
     perturb(net, 'h', 5, 11);
     expect(net.parameterCount).toBe(5 * 3 + 3 + 3 * 2 + 2); // R and μ are buffers, not trained parameters
     const layer = net.layer('h');
@@ -118,7 +143,8 @@ describe('a decorrelated layer', () => {
     const [gW, gb] = tf.grads((w: tf.Tensor, bias: tf.Tensor) => twoProducts(w, bias))([W!, b!], g);
     expect(tf.tidy(() => tf.max(tf.abs(tf.sub(grads['weight']!, gW!))).dataSync()[0]!)).toBeLessThan(1e-5);
     expect(tf.tidy(() => tf.max(tf.abs(tf.sub(grads['bias']!, gb!))).dataSync()[0]!)).toBeLessThan(1e-5);
-    const dW = tf.randomNormal(W!.shape, 0, 1, 'float32', 6), dx = tf.randomNormal([6, 5], 0, 1, 'float32', 7);
+    const dW = tf.randomNormal(W!.shape, 0, 1, 'float32', 6),
+      dx = tf.randomNormal([6, 5], 0, 1, 'float32', 7);
     const tangent = layer.jvp!(x, dx, { weight: dW });
     // d/dε of the two-product map at (x + ε dx, W + ε dW)
     const expected = tf.tidy(() => tf.add(tf.matMul(tf.matMul(dx, R!, false, true), W!), tf.matMul(tf.matMul(tf.sub(x, mu!), R!, false, true), dW)));
@@ -128,7 +154,11 @@ describe('a decorrelated layer', () => {
   });
 
   it('conv2d: the fused convolution equals R applied to every explicit patch (padding included), then the kernel', () => {
-    const net = new Network({ input: [4, 4, 2], layers: [conv2d({ name: 'c', filters: 3, kernelSize: 3, neuron: lif(), decorrelate: { centre: true } }), flatten(), readout({ name: 'o', units: 2 })], seed: 3 });
+    const net = new Network({
+      input: [4, 4, 2],
+      layers: [conv2d({ name: 'c', filters: 3, kernelSize: 3, neuron: lif(), decorrelate: { centre: true } }), flatten(), readout({ name: 'o', units: 2 })],
+      seed: 3,
+    });
     perturb(net, 'c', 18, 21);
     const layer = net.layer('c');
     const xs = Array.from({ length: 2 * 4 * 4 * 2 }, (_, i) => Math.sin(1.7 * i) * 0.5 + 0.5);
@@ -139,23 +169,32 @@ describe('a decorrelated layer', () => {
     const mu = Array.from(layer.params['inputMean']!.dataSync());
     const b = Array.from(layer.params['bias']!.dataSync());
     const at = (n: number, i: number, j: number, c: number) => (i < 0 || j < 0 || i > 3 || j > 3 ? 0 : xs[((n * 4 + i) * 4 + j) * 2 + c]!);
-    for (let n = 0; n < 2; n++) for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
-      // the patch in (kh, kw, c) order, 'same' padding, then z = R (p − μ)
-      const patch: number[] = [];
-      for (let di = 0; di < 3; di++) for (let dj = 0; dj < 3; dj++) for (let c = 0; c < 2; c++) patch.push(at(n, i + di - 1, j + dj - 1, c));
-      const z = R.map((row) => row.reduce((s, r, k) => s + r * (patch[k]! - mu[k]!), 0));
-      for (let f = 0; f < 3; f++) {
-        let want = b[f]!;
-        z.forEach((v, k) => (want += v * W[Math.floor(k / 6)]![Math.floor(k / 2) % 3]![k % 2]![f]!));
-        expect(got[n]![i]![j]![f]!).toBeCloseTo(want, 4);
-      }
-    }
+    for (let n = 0; n < 2; n++)
+      for (let i = 0; i < 4; i++)
+        for (let j = 0; j < 4; j++) {
+          // the patch in (kh, kw, c) order, 'same' padding, then z = R (p − μ)
+          const patch: number[] = [];
+          for (let di = 0; di < 3; di++) for (let dj = 0; dj < 3; dj++) for (let c = 0; c < 2; c++) patch.push(at(n, i + di - 1, j + dj - 1, c));
+          const z = R.map((row) => row.reduce((s, r, k) => s + r * (patch[k]! - mu[k]!), 0));
+          for (let f = 0; f < 3; f++) {
+            let want = b[f]!;
+            z.forEach((v, k) => (want += v * W[Math.floor(k / 6)]![Math.floor(k / 2) % 3]![k % 2]![f]!));
+            expect(got[n]![i]![j]![f]!).toBeCloseTo(want, 4);
+          }
+        }
     x.dispose();
     net.dispose();
   });
 
   it('in training: R leaves the identity from the inputs the layer saw, the loss never reaches it, and live tensors stay flat', () => {
-    const net = new Network({ input: [6], layers: [dense({ name: 'h', units: 4, neuron: lif(), decorrelate: { learningRate: 0.05, sample: 0.5 } }), readout({ name: 'o', units: 2, decorrelate: true })], seed: 1 });
+    const net = new Network({
+      input: [6],
+      layers: [
+        dense({ name: 'h', units: 4, neuron: lif(), decorrelate: { learningRate: 0.05, sample: 0.5 } }),
+        readout({ name: 'o', units: 2, decorrelate: true }),
+      ],
+      seed: 1,
+    });
     const x = tf.tidy(() => tf.tile(tf.randomUniform([8, 1, 6], 0, 1, 'float32', 9), [1, 5, 1]));
     const counts: number[] = [];
     for (let step = 0; step < 4; step++) {
@@ -178,8 +217,15 @@ describe('a decorrelated layer', () => {
     net.dispose();
   });
 
-  it.each(METHODS)('every learner\'s pass feeds R: %s (the kept samples survive the estimator\'s tidy scopes)', (method) => {
-    const net = new Network({ input: [6], layers: [dense({ name: 'h', units: 4, neuron: lif({ threshold: 0.3 }), decorrelate: { learningRate: 0.05 } }), readout({ name: 'o', units: 2, decorrelate: true })], seed: 1 });
+  it.each(METHODS)("every learner's pass feeds R: %s (the kept samples survive the estimator's tidy scopes)", (method) => {
+    const net = new Network({
+      input: [6],
+      layers: [
+        dense({ name: 'h', units: 4, neuron: lif({ threshold: 0.3 }), decorrelate: { learningRate: 0.05 } }),
+        readout({ name: 'o', units: 2, decorrelate: true }),
+      ],
+      seed: 1,
+    });
     const batch = { input: tf.tidy(() => tf.randomUniform([8, 5, 6], 0, 1, 'float32', 9)), labels: tf.tensor1d([0, 1, 0, 1, 1, 0, 0, 1], 'int32') };
     const estimator = methodOf(method).estimator({ ...defaultConfig(method), copies: 2, directions: 2 });
     armDecorrelation(net, 8 * 5);
@@ -195,14 +241,35 @@ describe('a decorrelated layer', () => {
   });
 
   it("with decorrelationInputs 'deterministic' R learns from a noise-free pass (LR's readout sees clean hidden spikes), by default from LR's noisy copies", async () => {
-    const make = () => new Network({ input: [6], seed: 1, layers: [dense({ name: 'h', units: 5, neuron: lif({ threshold: 0.3 }) }), readout({ name: 'o', units: 2, decorrelate: { learningRate: 0.05, sample: 1 } })] });
+    const make = () =>
+      new Network({
+        input: [6],
+        seed: 1,
+        layers: [
+          dense({ name: 'h', units: 5, neuron: lif({ threshold: 0.3 }) }),
+          readout({ name: 'o', units: 2, decorrelate: { learningRate: 0.05, sample: 1 } }),
+        ],
+      });
     const x = tf.tidy(() => tf.randomUniform([8, 5, 6], 0, 1, 'float32', 9));
-    const data: Dataset = { count: 8, labels: Int32Array.from([0, 1, 0, 1, 1, 0, 0, 1]), classes: 2, inputShape: [6], steps: 5, batch: (idx) => tf.gather(x, Array.from(idx)) };
+    const data: Dataset = {
+      count: 8,
+      labels: Int32Array.from([0, 1, 0, 1, 1, 0, 0, 1]),
+      classes: 2,
+      inputShape: [6],
+      steps: 5,
+      batch: (idx) => tf.gather(x, Array.from(idx)),
+    };
     const R = (net: Network) => Array.from(net.layer('o').params['decorrelation']!.dataSync());
     const trained = async (inputs?: 'deterministic') => {
       const net = make();
       // one step: R's update uses the inputs captured before the weights move
-      await train(net, methodOf('lr').estimator({ ...defaultConfig('lr'), copies: 4 }), membraneCrossEntropy(), data, data, { epochs: 1, batchSize: 8, seed: 2, optimizer: { kind: 'sgd', learningRate: 0.01 }, ...(inputs ? { decorrelationInputs: inputs } : {}) });
+      await train(net, methodOf('lr').estimator({ ...defaultConfig('lr'), copies: 4 }), membraneCrossEntropy(), data, data, {
+        epochs: 1,
+        batchSize: 8,
+        seed: 2,
+        optimizer: { kind: 'sgd', learningRate: 0.01 },
+        ...(inputs ? { decorrelationInputs: inputs } : {}),
+      });
       const r = R(net);
       net.dispose();
       return r;
@@ -214,7 +281,8 @@ describe('a decorrelated layer', () => {
     updateDecorrelation(reference);
     const expected = R(reference);
     reference.dispose();
-    const clean = await trained('deterministic'), noisy = await trained();
+    const clean = await trained('deterministic'),
+      noisy = await trained();
     clean.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
     expect(Math.max(...noisy.map((v, i) => Math.abs(v - expected[i]!)))).toBeGreaterThan(1e-4);
     x.dispose();

@@ -12,8 +12,12 @@ const arr = (t: tf.Tensor) => {
 describe('rate encoder', () => {
   it('fires each input with probability x per step: the mean is within its binomial tolerance', () => {
     const levels = [0, 0.05, 0.3, 0.5, 0.91, 1];
-    const batch = 50, steps = 200;
-    const x = tf.tensor2d(Array.from({ length: batch }, () => levels), [batch, levels.length]);
+    const batch = 50,
+      steps = 200;
+    const x = tf.tensor2d(
+      Array.from({ length: batch }, () => levels),
+      [batch, levels.length],
+    );
     const s = rateEncode(x, steps, { seed: 42 });
     expect(s.shape).toEqual([batch, steps, levels.length]);
     const means = arr(tf.tidy(() => tf.mean(s, [0, 1])));
@@ -36,7 +40,10 @@ describe('rate encoder', () => {
     const before = tf.getBackend();
     const spikes = async (backend: string) => {
       await initBackend({ backend, log: null });
-      const x = tf.tensor2d(Array.from({ length: 3 * 50 }, (_, i) => (i % 11) / 10), [3, 50]);
+      const x = tf.tensor2d(
+        Array.from({ length: 3 * 50 }, (_, i) => (i % 11) / 10),
+        [3, 50],
+      );
       const s = arr(rateEncode(x, 7, { seed: 9 }));
       x.dispose();
       return s;
@@ -57,7 +64,9 @@ describe('rate encoder', () => {
 
   it('rejects intensities outside [0, 1] and a bad step count', () => {
     const x = tf.tensor2d([[0, 255]]);
-    expect(() => rateEncode(x, 10, { seed: 0 })).toThrow(/rateEncode: values must be in \[0, 1\] \(scale intensities first, e.g. pixels \/ 255\), got min 0, max 255/);
+    expect(() => rateEncode(x, 10, { seed: 0 })).toThrow(
+      /rateEncode: values must be in \[0, 1\] \(scale intensities first, e.g. pixels \/ 255\), got min 0, max 255/,
+    );
     expect(() => rateEncode(tf.zeros([1, 2]), 0, { seed: 0 })).toThrow(/rateEncode: steps must be an integer >= 1, got 0/);
     x.dispose();
   });
@@ -80,7 +89,9 @@ describe('latency encoder', () => {
 
   it('log mode fires at round(τ ln(x / (x − ϑ))), the RC charging time, and drops spikes past the end', () => {
     const levels = [1, 0.5, 0.2, 0.06, 0.021];
-    const tau = 4, threshold = 0.02, steps = 12;
+    const tau = 4,
+      threshold = 0.02,
+      steps = 12;
     const v = arr(latencyEncode(tf.tensor2d([levels]), steps, { mode: 'log', tau, threshold }));
     levels.forEach((x, i) => {
       const tf_ = Math.round(tau * Math.log(x / (x - threshold)));

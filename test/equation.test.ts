@@ -94,14 +94,35 @@ describe('LR through equation neurons is unbiased: exact enumeration of a 3-2-2 
     parameters: { beta: 0.8, rho: 0.6, a: 0.4, b: 0.3, c: 0.2, theta: 0.6 },
   });
   const cases: Case[] = [
-    { name: 'two-variable nonlinear adaptive neuron (hidden), spike score, logistic noise, learned β, θ and a',
-      hidden: adaptive, output: lif({ beta: 0.7, threshold: 0.5 }), recurrentHidden: true, learn: ['beta', 'theta', 'a'], outputLearn: ['threshold'],
-      noise: escapeNoise('logistic', 0.4), config: { score: 'spike' } },
-    { name: 'two-variable nonlinear adaptive neuron, noise score, Gaussian noise, learned c and b',
-      hidden: adaptive, output: lif({ beta: 0.7, threshold: 0.5, reset: 'zero' }), recurrentHidden: false, learn: ['c', 'b'], outputLearn: ['beta'],
-      noise: escapeNoise('gaussian', 0.4), config: { score: 'noise' } },
-    { name: 'equation LIF with zero reset before a readout',
-      hidden: equationLif('zero'), output: 'readout', recurrentHidden: true, learn: ['beta', 'theta'], noise: escapeNoise('logistic', 0.4), config: { score: 'spike' } },
+    {
+      name: 'two-variable nonlinear adaptive neuron (hidden), spike score, logistic noise, learned β, θ and a',
+      hidden: adaptive,
+      output: lif({ beta: 0.7, threshold: 0.5 }),
+      recurrentHidden: true,
+      learn: ['beta', 'theta', 'a'],
+      outputLearn: ['threshold'],
+      noise: escapeNoise('logistic', 0.4),
+      config: { score: 'spike' },
+    },
+    {
+      name: 'two-variable nonlinear adaptive neuron, noise score, Gaussian noise, learned c and b',
+      hidden: adaptive,
+      output: lif({ beta: 0.7, threshold: 0.5, reset: 'zero' }),
+      recurrentHidden: false,
+      learn: ['c', 'b'],
+      outputLearn: ['beta'],
+      noise: escapeNoise('gaussian', 0.4),
+      config: { score: 'noise' },
+    },
+    {
+      name: 'equation LIF with zero reset before a readout',
+      hidden: equationLif('zero'),
+      output: 'readout',
+      recurrentHidden: true,
+      learn: ['beta', 'theta'],
+      noise: escapeNoise('logistic', 0.4),
+      config: { score: 'spike' },
+    },
   ];
   it.each(cases)('$name', (c) => {
     const net = build(c);
@@ -127,8 +148,17 @@ describe('an equation LIF trains like the built-in LIF', () => {
   it.each(methods)('%s: the same test accuracy within noise', async (_name, estimator) => {
     const { trainSet, test } = await small();
     const accuracy = async (neuron: NeuronParams) => {
-      const net = new Network({ input: [784], layers: [dense({ name: 'hidden', units: 32, neuron: neuron as never }), readout({ name: 'out', units: 10, beta: 0.9 })], seed: 2 });
-      const r = await train(net, estimator(), membraneCrossEntropy(), trainSet, test, { epochs: 2, batchSize: 32, seed: 4, optimizer: { kind: 'adam', learningRate: 3e-3 } });
+      const net = new Network({
+        input: [784],
+        layers: [dense({ name: 'hidden', units: 32, neuron: neuron as never }), readout({ name: 'out', units: 10, beta: 0.9 })],
+        seed: 2,
+      });
+      const r = await train(net, estimator(), membraneCrossEntropy(), trainSet, test, {
+        epochs: 2,
+        batchSize: 32,
+        seed: 4,
+        optimizer: { kind: 'adam', learningRate: 3e-3 },
+      });
       net.dispose();
       return r.testAccuracy!;
     };
@@ -158,7 +188,9 @@ describe('bad equations get errors that name what is wrong', () => {
     expect(() => equationNeuron(options)).toThrow(message);
   });
   it('a record from a file is checked the same way, with where it came from', () => {
-    expect(() => neuronFromRecord({ kind: 'equation', ...base, equations: { u: 'beta * u + I + q' } }, 'model.json: layer 0.neuron')).toThrow(/model\.json: layer 0\.neuron: .*unknown variable 'q'/);
+    expect(() => neuronFromRecord({ kind: 'equation', ...base, equations: { u: 'beta * u + I + q' } }, 'model.json: layer 0.neuron')).toThrow(
+      /model\.json: layer 0\.neuron: .*unknown variable 'q'/,
+    );
   });
   it('a function with no derivative is refused when a learner needs the derivative, naming it', () => {
     const neuron = equationNeuron({ ...base, equations: { u: 'max(beta * u, 0) + I' } });
@@ -166,7 +198,9 @@ describe('bad equations get errors that name what is wrong', () => {
     const batch = { input: tf.ones([2, 4, 3]), labels: tf.tensor1d([0, 1], 'int32') };
     const r = net.run(batch.input); // it simulates
     r.dispose();
-    expect(() => likelihoodRatio({ copies: 2, noise: escapeNoise('logistic', 0.5) }).estimate(net, batch, membraneCrossEntropy(), 1)).toThrow(/cannot differentiate the update of 'u' 'max\(beta \* u, 0\) \+ I' by/);
+    expect(() => likelihoodRatio({ copies: 2, noise: escapeNoise('logistic', 0.5) }).estimate(net, batch, membraneCrossEntropy(), 1)).toThrow(
+      /cannot differentiate the update of 'u' 'max\(beta \* u, 0\) \+ I' by/,
+    );
     tf.dispose([batch.input, batch.labels]);
     net.dispose();
   });

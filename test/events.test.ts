@@ -20,7 +20,12 @@ describe('N-MNIST binary events', () => {
   });
 
   it('round-trips through the encoder and bins events into [T, 34, 34, 2] frames', () => {
-    const events = { x: Uint8Array.of(0, 5, 5, 33), y: Uint8Array.of(0, 6, 6, 33), polarity: Uint8Array.of(1, 0, 0, 1), t: Float64Array.of(0, 99_999, 99_998, 100_000) };
+    const events = {
+      x: Uint8Array.of(0, 5, 5, 33),
+      y: Uint8Array.of(0, 6, 6, 33),
+      polarity: Uint8Array.of(1, 0, 0, 1),
+      t: Float64Array.of(0, 99_999, 99_998, 100_000),
+    };
     const back = parseNmnistEvents(encodeNmnistEvents(events));
     expect(back).toEqual(events);
     const f = eventsToFrames(events, { steps: 3, duration: 300_000 });
@@ -31,15 +36,27 @@ describe('N-MNIST binary events', () => {
   });
 
   it('names a truncated or foreign file and a missing folder', async () => {
-    expect(() => parseNmnistEvents(new Uint8Array(7), 'x.bin')).toThrow(/x.bin: truncated or not an N-MNIST file: 7 bytes is not a whole number of 5-byte events/);
-    expect(() => parseNmnistEvents(new Uint8Array([40, 2, 0, 0, 0]), 'y.bin')).toThrow(/y.bin: not an N-MNIST file: event 0 has address \(40, 2\) outside the 34x34 sensor/);
-    await expect(loadNmnist(path.join(dir, 'nowhere'), 'train', { steps: 5 })).rejects.toThrow(/N-MNIST: no folder .*nowhere\/Train \(expected Train\/0…9\/\*\.bin/);
+    expect(() => parseNmnistEvents(new Uint8Array(7), 'x.bin')).toThrow(
+      /x.bin: truncated or not an N-MNIST file: 7 bytes is not a whole number of 5-byte events/,
+    );
+    expect(() => parseNmnistEvents(new Uint8Array([40, 2, 0, 0, 0]), 'y.bin')).toThrow(
+      /y.bin: not an N-MNIST file: event 0 has address \(40, 2\) outside the 34x34 sensor/,
+    );
+    await expect(loadNmnist(path.join(dir, 'nowhere'), 'train', { steps: 5 })).rejects.toThrow(
+      /N-MNIST: no folder .*nowhere\/Train \(expected Train\/0…9\/\*\.bin/,
+    );
   });
 
   it('loads a split from the Train/<label>/*.bin layout', async () => {
-    for (const [label, t] of [[2, 1000], [7, 250_000]] as const) {
+    for (const [label, t] of [
+      [2, 1000],
+      [7, 250_000],
+    ] as const) {
       mkdirSync(path.join(dir, 'nm', 'Train', String(label)), { recursive: true });
-      writeFileSync(path.join(dir, 'nm', 'Train', String(label), '00001.bin'), encodeNmnistEvents({ x: Uint8Array.of(label), y: Uint8Array.of(1), polarity: Uint8Array.of(1), t: Float64Array.of(t) }));
+      writeFileSync(
+        path.join(dir, 'nm', 'Train', String(label), '00001.bin'),
+        encodeNmnistEvents({ x: Uint8Array.of(label), y: Uint8Array.of(1), polarity: Uint8Array.of(1), t: Float64Array.of(t) }),
+      );
     }
     const d = await loadNmnist(path.join(dir, 'nm'), 'train', { steps: 3 });
     expect([d.count, Array.from(d.labels)]).toEqual([2, [2, 7]]);
@@ -59,7 +76,8 @@ describe('randman', () => {
     const bound = 2 * Math.PI * Array.from({ length: m.cutoff }, (_, k) => k * (k + 1) ** -2).reduce((a, b) => a + b, 0);
     const xs = Float64Array.from({ length: 201 }, (_, i) => i / 200);
     const f = m.evaluate(xs);
-    for (let i = 0; i + 1 < xs.length; i++) for (let u = 0; u < 5; u++) expect(Math.abs(f[(i + 1) * 5 + u]! - f[i * 5 + u]!)).toBeLessThanOrEqual(bound / 200 + 1e-12);
+    for (let i = 0; i + 1 < xs.length; i++)
+      for (let u = 0; u < 5; u++) expect(Math.abs(f[(i + 1) * 5 + u]! - f[i * 5 + u]!)).toBeLessThanOrEqual(bound / 200 + 1e-12);
   });
 
   it('makes a spike-timing task: one spike per unit, times spanning every step range, balanced and seeded', () => {
@@ -75,7 +93,9 @@ describe('randman', () => {
     // standardised to [0, 1] per class and unit: the earliest sample fires at step 0, the latest at T − 1
     for (let c = 0; c < 3; c++) {
       for (let u = 0; u < task.units; u++) {
-        const times = Array.from(task.labels).flatMap((l, s) => (l === c ? [Array.from({ length: 50 }, (_, t) => task.spikes[(s * 50 + t) * 20 + u]).indexOf(1)] : []));
+        const times = Array.from(task.labels).flatMap((l, s) =>
+          l === c ? [Array.from({ length: 50 }, (_, t) => task.spikes[(s * 50 + t) * 20 + u]).indexOf(1)] : [],
+        );
         expect([Math.min(...times), Math.max(...times)]).toEqual([0, 49]);
       }
     }

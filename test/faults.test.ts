@@ -16,11 +16,36 @@ import { main, spikelr } from './cli-helpers.js';
 const dir = mkdtempSync(path.join(tmpdir(), 'spikelr-faults-'));
 const env = { ...process.env, SPIKELR_BACKEND: 'wasm' };
 // 256 / 32 = 8 steps an epoch, 3 epochs, a checkpoint every 2 steps and a log line every step
-const args = ['train', '--method', 'bptt', '--train-limit', '256', '--test-limit', '50', '--hidden', '12', '--steps', '4', '--batch-size', '32', '--epochs', '3', '--checkpoint-every', '2', '--no-progress'];
+const args = [
+  'train',
+  '--method',
+  'bptt',
+  '--train-limit',
+  '256',
+  '--test-limit',
+  '50',
+  '--hidden',
+  '12',
+  '--steps',
+  '4',
+  '--batch-size',
+  '32',
+  '--epochs',
+  '3',
+  '--checkpoint-every',
+  '2',
+  '--no-progress',
+];
 /** Runs killed per kind (at a step; inside a checkpoint write). */
 const KILLS = process.env['SPIKELR_SOAK'] ? 10 : 1;
 
-const read = (f: string) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } };
+const read = (f: string) => {
+  try {
+    return readFileSync(f, 'utf8');
+  } catch {
+    return '';
+  }
+};
 /** A log without its measurements: times, and the peak memory of the first step a process ran in each epoch. */
 const untimed = (t: string) => t.replace(/"(seconds|trainSeconds|peakTensorBytes)":[0-9.e+-]+/g, '"$1":0');
 const checkpointStep = (runDir: string) => {
@@ -61,7 +86,7 @@ describe('fault injection: kill -9, corrupted files, a full disk', () => {
 
   it(`killed at random steps and inside checkpoint writes (${2 * KILLS} runs), every run resumes to the uninterrupted run's model and log`, async () => {
     let state = 12345;
-    const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 2 * KILLS; i++) {
       const out = path.join(dir, `killed-${i}`);
       if (i % 2 === 0) {
@@ -71,16 +96,24 @@ describe('fault injection: kill -9, corrupted files, a full disk', () => {
       } else {
         // inside a checkpoint write: its temporary is written and flushed, the rename not yet done
         const nth = 1 + Math.floor(random() * 10);
-        let seen = 0, last = '';
-        await killWhen(out, () => {
-          const tmp = existsSync(out) ? readdirSync(out).find((f) => f.startsWith('checkpoint.safetensors.tmp-')) : undefined;
-          if (tmp && tmp + read(path.join(out, 'metrics.jsonl')).length !== last) {
-            seen++;
-            last = tmp + read(path.join(out, 'metrics.jsonl')).length;
-          }
-          return tmp !== undefined && seen >= nth;
-        }, { SPIKELR_FAULT_WRITE_DELAY_MS: '40' });
-        expect(readdirSync(out).some((f) => f.includes('.tmp-')), `run ${i} was killed inside a write`).toBe(true);
+        let seen = 0,
+          last = '';
+        await killWhen(
+          out,
+          () => {
+            const tmp = existsSync(out) ? readdirSync(out).find((f) => f.startsWith('checkpoint.safetensors.tmp-')) : undefined;
+            if (tmp && tmp + read(path.join(out, 'metrics.jsonl')).length !== last) {
+              seen++;
+              last = tmp + read(path.join(out, 'metrics.jsonl')).length;
+            }
+            return tmp !== undefined && seen >= nth;
+          },
+          { SPIKELR_FAULT_WRITE_DELAY_MS: '40' },
+        );
+        expect(
+          readdirSync(out).some((f) => f.includes('.tmp-')),
+          `run ${i} was killed inside a write`,
+        ).toBe(true);
       }
       // whatever checkpoint survived is whole, and the resumed run ends where the uninterrupted one does
       if (existsSync(path.join(out, 'checkpoint.safetensors'))) expect(checkpointStep(out) % 2).toBe(0);
@@ -91,7 +124,7 @@ describe('fault injection: kill -9, corrupted files, a full disk', () => {
     }
   }, 300_000);
 
-  it('killed inside a snapshot write (--snapshots true), the resumed run keeps the uninterrupted run\'s snapshots, byte for byte', async () => {
+  it("killed inside a snapshot write (--snapshots true), the resumed run keeps the uninterrupted run's snapshots, byte for byte", async () => {
     const withSnapshots = path.join(dir, 'snapshots-reference');
     const r = await spikelr(...args, '--snapshots', 'true', '--out', withSnapshots);
     expect(r.code, r.stderr).toBe(0);
@@ -101,7 +134,10 @@ describe('fault injection: kill -9, corrupted files, a full disk', () => {
     const out = path.join(dir, 'killed-in-snapshot');
     const temporary = () => (existsSync(path.join(out, 'snapshots')) ? readdirSync(path.join(out, 'snapshots')).find((f) => f.includes('.tmp-')) : undefined);
     // the third snapshot's temporary is written and flushed, its rename not yet done
-    await killWhen(out, () => temporary() !== undefined && readdirSync(path.join(out, 'snapshots')).length >= 3, { SPIKELR_FAULT_WRITE_DELAY_MS: '40' }, ['--snapshots', 'true']);
+    await killWhen(out, () => temporary() !== undefined && readdirSync(path.join(out, 'snapshots')).length >= 3, { SPIKELR_FAULT_WRITE_DELAY_MS: '40' }, [
+      '--snapshots',
+      'true',
+    ]);
     expect(temporary(), 'killed inside a snapshot write').toBeDefined();
     await resumeToEnd(out);
     expect(shots(out)).toEqual(expected); // the dead write's temporary is cleared
@@ -112,7 +148,18 @@ describe('fault injection: kill -9, corrupted files, a full disk', () => {
     const partial = path.join(dir, 'partial');
     beforeAll(async () => {
       // a run killed after its checkpoint at step 6
-      await killWhen(partial, () => existsSync(path.join(partial, 'checkpoint.safetensors')) && (() => { try { return checkpointStep(partial) >= 6; } catch { return false; } })());
+      await killWhen(
+        partial,
+        () =>
+          existsSync(path.join(partial, 'checkpoint.safetensors')) &&
+          (() => {
+            try {
+              return checkpointStep(partial) >= 6;
+            } catch {
+              return false;
+            }
+          })(),
+      );
     }, 60_000);
     const copy = (name: string, from = partial) => {
       const out = path.join(dir, `corrupt-${name}`);
@@ -128,27 +175,50 @@ describe('fault injection: kill -9, corrupted files, a full disk', () => {
 
     it.each([
       ['config.json cut in half', (out: string) => cut(path.join(out, 'config.json')), /config\.json: not valid JSON/],
-      ['checkpoint.safetensors with a flipped bit in its weights', (out: string) => flip(path.join(out, 'checkpoint.safetensors'), 0.9), /checkpoint\.safetensors: corrupt: the weights do not match the checksum/],
-      ['checkpoint.safetensors with a flipped bit in its header', (out: string) => flip(path.join(out, 'checkpoint.safetensors'), 0.001), /checkpoint\.safetensors: corrupt/],
+      [
+        'checkpoint.safetensors with a flipped bit in its weights',
+        (out: string) => flip(path.join(out, 'checkpoint.safetensors'), 0.9),
+        /checkpoint\.safetensors: corrupt: the weights do not match the checksum/,
+      ],
+      [
+        'checkpoint.safetensors with a flipped bit in its header',
+        (out: string) => flip(path.join(out, 'checkpoint.safetensors'), 0.001),
+        /checkpoint\.safetensors: corrupt/,
+      ],
       ['checkpoint.safetensors cut in half', (out: string) => cut(path.join(out, 'checkpoint.safetensors')), /checkpoint\.safetensors: truncated/],
-      ['metrics.jsonl cut in half', (out: string) => cut(path.join(out, 'metrics.jsonl')), /metrics\.jsonl has \d+ bytes, but held \d+ when .*checkpoint\.safetensors was written/],
-      ['metrics.jsonl with a changed line', (out: string) => flip(path.join(out, 'metrics.jsonl'), 0.3), /metrics\.jsonl was changed since .*checkpoint\.safetensors was written/],
-    ])('%s: resume refuses, naming the file', async (name, corrupt, message) => {
-      const out = copy(name.replace(/\W+/g, '-'));
-      corrupt(out);
-      const r = await spikelr('train', '--resume', out, '--no-progress');
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(message);
-      expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2); // the backend line and the error
-    }, 60_000);
+      [
+        'metrics.jsonl cut in half',
+        (out: string) => cut(path.join(out, 'metrics.jsonl')),
+        /metrics\.jsonl has \d+ bytes, but held \d+ when .*checkpoint\.safetensors was written/,
+      ],
+      [
+        'metrics.jsonl with a changed line',
+        (out: string) => flip(path.join(out, 'metrics.jsonl'), 0.3),
+        /metrics\.jsonl was changed since .*checkpoint\.safetensors was written/,
+      ],
+    ])(
+      '%s: resume refuses, naming the file',
+      async (name, corrupt, message) => {
+        const out = copy(name.replace(/\W+/g, '-'));
+        corrupt(out);
+        const r = await spikelr('train', '--resume', out, '--no-progress');
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(message);
+        expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2); // the backend line and the error
+      },
+      60_000,
+    );
 
-    it('a finished run\'s model.safetensors or metrics.json corrupted: resume rewrites both from the final checkpoint, byte for byte', async () => {
-      for (const [file, at] of [['model.safetensors', 0.5], ['metrics.json', 0.5]] as const) {
+    it("a finished run's model.safetensors or metrics.json corrupted: resume rewrites both from the final checkpoint, byte for byte", async () => {
+      for (const [file, at] of [
+        ['model.safetensors', 0.5],
+        ['metrics.json', 0.5],
+      ] as const) {
         const out = copy(`finished-${file}`, reference);
         const before = readFileSync(path.join(out, 'metrics.json'));
         flip(path.join(out, file), at);
         await resumeToEnd(out);
-        expect(readFileSync(path.join(out, "model.safetensors")).equals(refModel), file).toBe(true);
+        expect(readFileSync(path.join(out, 'model.safetensors')).equals(refModel), file).toBe(true);
         expect(readFileSync(path.join(out, 'metrics.json'), 'utf8'), file).toBe(before.toString('utf8').replace(reference, out));
       }
     }, 60_000);

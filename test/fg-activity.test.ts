@@ -11,7 +11,7 @@ import { forwardGradient } from '../src/learning/estimators/fg.js';
 import type { Batch } from '../src/learning/estimators/types.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { withPeakBytes } from '../src/learning/memory.js';
-import { directionalDerivative, } from '../src/learning/tangent.js';
+import { directionalDerivative } from '../src/learning/tangent.js';
 import { sampleNoise } from '../src/neurons/noise.js';
 import { lif } from '../src/neurons/params.js';
 import { atan } from '../src/neurons/surrogate.js';
@@ -33,7 +33,14 @@ function reference(net: Network, batch: Batch, K: number, seed: number): Map<tf.
     let input: tf.Tensor | undefined, output: tf.Tensor | undefined;
     const terms: tf.Tensor[] = [];
     for (let k = 0; k < K; k++) {
-      const u = tf.tensor(sampleNoise('gaussian', shape.reduce((a, b) => a * b, 1), streamKey(seed, index, k)), shape);
+      const u = tf.tensor(
+        sampleNoise(
+          'gaussian',
+          shape.reduce((a, b) => a * b, 1),
+          streamKey(seed, index, k),
+        ),
+        shape,
+      );
       const r = directionalDerivative(net, batch, loss, new Map(), surrogate, {
         currentTangents: new Map([[index, u]]),
         observeLayer: (i, x, o) => {
@@ -52,7 +59,8 @@ function reference(net: Network, batch: Batch, K: number, seed: number): Map<tf.
       const grads = input!.shape[0] === T * B ? layer.vjp(input!, rows) : layer.vjp(input!, tf.sum(g, 0));
       for (const [name, grad] of Object.entries(grads)) out.set(layer.params[name]!, grad.dataSync() as Float32Array);
       if (layer.recurrentVjp && layer.params['recurrent']) {
-        const steps = tf.unstack(g), outs = tf.unstack(tf.reshape(output!, [T, B, -1]));
+        const steps = tf.unstack(g),
+          outs = tf.unstack(tf.reshape(output!, [T, B, -1]));
         out.set(layer.params['recurrent'], tf.addN(steps.slice(1).map((gt, t) => layer.recurrentVjp!(outs[t]!, gt)['recurrent']!)).dataSync() as Float32Array);
       }
     });
@@ -83,7 +91,16 @@ const spikes = (shape: number[], seed: number) => tf.tidy(() => tf.cast(tf.less(
 describe('activity perturbation, step by step, is its definition', () => {
   it('a recurrent hidden layer, a dense one and a readout, two directions', () => {
     const batch = { input: tf.tidy(() => tf.randomUniform([3, 6, 5], 0, 2, 'float32', 8)), labels: tf.tensor1d([0, 1, 1], 'int32') };
-    expectDefinition([recurrent({ units: 4, neuron: lif({ beta: 0.8, threshold: 0.3 }) }), dense({ units: 5, neuron: lif({ threshold: 0.3 }) }), readout({ units: 2, beta: 0.8 })], [5], batch, 2);
+    expectDefinition(
+      [
+        recurrent({ units: 4, neuron: lif({ beta: 0.8, threshold: 0.3 }) }),
+        dense({ units: 5, neuron: lif({ threshold: 0.3 }) }),
+        readout({ units: 2, beta: 0.8 }),
+      ],
+      [5],
+      batch,
+      2,
+    );
     tf.dispose([batch.input, batch.labels]);
   });
 

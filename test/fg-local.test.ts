@@ -19,7 +19,13 @@ import { expectUnbiased, type Params } from './tiny-snn.js';
 const loss = membraneCrossEntropy('mean');
 
 function gradientsOf(net: Network, e: { gradients: Map<tf.Variable, tf.Tensor> }): Params {
-  return Object.fromEntries(net.layers.flatMap((l) => Object.entries(l.params).filter(([, v]) => e.gradients.has(v)).map(([n, v]) => [`${l.name}.${n}`, Array.from(e.gradients.get(v)!.dataSync())])));
+  return Object.fromEntries(
+    net.layers.flatMap((l) =>
+      Object.entries(l.params)
+        .filter(([, v]) => e.gradients.has(v))
+        .map(([n, v]) => [`${l.name}.${n}`, Array.from(e.gradients.get(v)!.dataSync())]),
+    ),
+  );
 }
 
 describe('fg-activity with local losses', () => {
@@ -39,7 +45,8 @@ describe('fg-activity with local losses', () => {
       for (const [key, g] of Object.entries(gradientsOf(net, e))) (samples[key] ??= []).push(g);
       e.dispose();
     }
-    const mean: Params = {}, se: Params = {};
+    const mean: Params = {},
+      se: Params = {};
     for (const [key, rows] of Object.entries(samples)) {
       mean[key] = rows[0]!.map((_, i) => rows.reduce((s, r) => s + r[i]!, 0) / draws);
       se[key] = rows[0]!.map((_, i) => Math.sqrt(rows.reduce((s, r) => s + (r[i]! - mean[key]![i]!) ** 2, 0) / (draws - 1) / draws));
@@ -50,8 +57,13 @@ describe('fg-activity with local losses', () => {
     const estimated = (p: Params) => Object.fromEntries([...H1_KEYS, ...LAST_KEYS, ...READOUT_KEYS].map((k) => [k, p[k]!]));
     expect(expectUnbiased(estimated(mean), estimated(se), estimated(exact), expect)).toBeLessThan(3);
     // positive control: without heads (the same weights), BPTT's first-layer gradient is the network loss's, far from the estimate
-    const plain = new Network({ input: [3], layers: [dense({ name: 'h1', units: 2, neuron: H1 }), dense({ name: 'h2', units: 2, neuron: H2 }), readout({ name: 'o', units: 2, beta: READOUT_BETA })], seed: 1 });
-    for (const [key, v] of Object.entries(VALUES)) if (!HEAD_KEYS.includes(key)) plain.setParameter(key.split('.')[0]!, key.split('.')[1]!, v, { layout: 'spikelr' });
+    const plain = new Network({
+      input: [3],
+      layers: [dense({ name: 'h1', units: 2, neuron: H1 }), dense({ name: 'h2', units: 2, neuron: H2 }), readout({ name: 'o', units: 2, beta: READOUT_BETA })],
+      seed: 1,
+    });
+    for (const [key, v] of Object.entries(VALUES))
+      if (!HEAD_KEYS.includes(key)) plain.setParameter(key.split('.')[0]!, key.split('.')[1]!, v, { layout: 'spikelr' });
     const globalE = bptt().estimate(plain, batch, loss);
     const global = gradientsOf(plain, globalE);
     const distance = H1_KEYS.flatMap((k) => global[k]!.map((g, i) => ((mean[k]![i]! - g) / se[k]![i]!) ** 2)).reduce((a, b) => a + b, 0);

@@ -24,8 +24,20 @@ const loss = membraneCrossEntropy('mean');
 function setup(layers: LayerSpec[], inputs = 4) {
   const net = new Network({ input: [inputs], layers, seed: 6 });
   const batch = { input: tf.tidy(() => tf.randomUniform([3, 5, inputs], 0, 2, 'float32', 8)), labels: tf.tensor1d([0, 1, 1], 'int32') };
-  const vars = net.layers.flatMap((l) => Object.entries(l.params).filter(([n]) => n !== 'noiseScale').map(([, v]) => v));
-  return { net, batch, vars, dispose: () => { tf.dispose([batch.input, batch.labels]); net.dispose(); } };
+  const vars = net.layers.flatMap((l) =>
+    Object.entries(l.params)
+      .filter(([n]) => n !== 'noiseScale')
+      .map(([, v]) => v),
+  );
+  return {
+    net,
+    batch,
+    vars,
+    dispose: () => {
+      tf.dispose([batch.input, batch.labels]);
+      net.dispose();
+    },
+  };
 }
 
 /** `draws` estimates, each flattened in the variables' order. */
@@ -70,7 +82,10 @@ describe('forward gradients are unbiased for the surrogate gradient', () => {
     expect(r.maxZ).toBeLessThan(5);
     expect(r.chi2).toBeLessThan(r.threshold);
     // the test has power: an estimator 25% too small (a missing factor) fails it
-    const biased = unbiasedDraws(samples.map((row) => row.map((x) => 0.75 * x)), truth);
+    const biased = unbiasedDraws(
+      samples.map((row) => row.map((x) => 0.75 * x)),
+      truth,
+    );
     expect(biased.maxZ > 5 || biased.chi2 > biased.threshold).toBe(true);
     s.dispose();
   });
@@ -102,7 +117,11 @@ describe('forward gradients are unbiased for the surrogate gradient', () => {
 
 describe('what forward gradients cannot do is a clear error', () => {
   it('a layer with no tangent (a plug-in kind that gives none), with the exact tangent', () => {
-    const net = new Network({ input: [4, 4, 1], layers: [conv2d({ filters: 2, kernelSize: 3 }), maxPool2d({ poolSize: 2 }), flatten(), readout({ units: 2 })], seed: 1 });
+    const net = new Network({
+      input: [4, 4, 1],
+      layers: [conv2d({ filters: 2, kernelSize: 3 }), maxPool2d({ poolSize: 2 }), flatten(), readout({ units: 2 })],
+      seed: 1,
+    });
     Object.defineProperty(net.layers[1]!, 'jvp', { value: undefined });
     const batch = { input: tf.ones([2, 3, 4, 4, 1]), labels: tf.tensor1d([0, 1], 'int32') };
     expect(() => forwardGradient({ directions: 1 }).estimate(net, batch, loss, 1)).toThrow(/has no tangent; use a finite-difference estimate or LR/);
@@ -115,11 +134,18 @@ describe('what forward gradients cannot do is a clear error', () => {
   it('the 0-1 loss (no derivative): the exact tangent, BPTT, the attacks and a deterministic readout under LR name what to use instead', () => {
     const s = setup([dense({ name: 'h', units: 3, neuron: lif() }), readout({ name: 'o', units: 2 })]);
     const zeroOne = zeroOneLoss();
-    expect(() => forwardGradient({ directions: 1 }).estimate(s.net, s.batch, zeroOne, 1)).toThrow(/fg: the loss has no derivative.*use the finite-difference tangent \(--tangent finite-difference\).*or LR \(--method lr\)/);
-    expect(() => forwardGradient({ directions: 1, perturb: 'activities' }).estimate(s.net, s.batch, zeroOne, 1)).toThrow(/fg: the loss has no derivative.*--method fg --tangent finite-difference.*or LR/);
+    expect(() => forwardGradient({ directions: 1 }).estimate(s.net, s.batch, zeroOne, 1)).toThrow(
+      /fg: the loss has no derivative.*use the finite-difference tangent \(--tangent finite-difference\).*or LR \(--method lr\)/,
+    );
+    expect(() => forwardGradient({ directions: 1, perturb: 'activities' }).estimate(s.net, s.batch, zeroOne, 1)).toThrow(
+      /fg: the loss has no derivative.*--method fg --tangent finite-difference.*or LR/,
+    );
     expect(() => bptt().estimate(s.net, s.batch, zeroOne)).toThrow(/bptt: the loss has no derivative.*train by LR/);
-    expect(() => likelihoodRatio({ copies: 2, noise: escapeNoise('logistic', 0.5) }).estimate(s.net, s.batch, zeroOne, 1)).toThrow(/lr: the loss has no derivative.*deterministic readout 'o'.*spiking output layer/);
-    const images = tf.zeros([3, 4]) as tf.Tensor2D, labels = tf.tensor1d([0, 1, 1], 'int32') as tf.Tensor1D;
+    expect(() => likelihoodRatio({ copies: 2, noise: escapeNoise('logistic', 0.5) }).estimate(s.net, s.batch, zeroOne, 1)).toThrow(
+      /lr: the loss has no derivative.*deterministic readout 'o'.*spiking output layer/,
+    );
+    const images = tf.zeros([3, 4]) as tf.Tensor2D,
+      labels = tf.tensor1d([0, 1, 1], 'int32') as tf.Tensor1D;
     expect(() => fgsm(s.net, images, labels, 0.1, { steps: 5, loss: zeroOne })).toThrow(/FGSM, PGD\): the loss has no derivative/);
     tf.dispose([images, labels]);
     const fd = forwardGradient({ directions: 2, tangent: 'finite-difference' }).estimate(s.net, s.batch, zeroOne, 1);
@@ -129,8 +155,12 @@ describe('what forward gradients cannot do is a clear error', () => {
   });
   it('learned neuron coefficients under activity perturbation; activities with finite differences', () => {
     const s = setup([dense({ name: 'h', units: 3, neuron: lif(), learn: ['beta'] }), readout({ name: 'o', units: 2 })]);
-    expect(() => forwardGradient({ directions: 1, perturb: 'activities' }).estimate(s.net, s.batch, loss, 1)).toThrow(/layer 'h' learns beta, which activity perturbation does not reach.*use fg \(weights\) or lr/);
-    expect(() => forwardGradient({ directions: 1, perturb: 'activities', tangent: 'finite-difference' })).toThrow(/finite-difference tangents perturb the weights/);
+    expect(() => forwardGradient({ directions: 1, perturb: 'activities' }).estimate(s.net, s.batch, loss, 1)).toThrow(
+      /layer 'h' learns beta, which activity perturbation does not reach.*use fg \(weights\) or lr/,
+    );
+    expect(() => forwardGradient({ directions: 1, perturb: 'activities', tangent: 'finite-difference' })).toThrow(
+      /finite-difference tangents perturb the weights/,
+    );
     s.dispose();
   });
 });

@@ -38,7 +38,14 @@ describe('formulas', () => {
   it('a formula surrogate spikes by the Heaviside step and differentiates by its formula', () => {
     const s = formulaSurrogate('1 / (1 + (pi * x)^2)');
     const x = tf.tensor1d(grid);
-    const [value, grad] = tf.tidy(() => [Array.from(surrogateSpike(s)(x).dataSync()), Array.from(tf.grad((y: tf.Tensor) => tf.sum(surrogateSpike(s)(y)))(x).dataSync())]);
+    const [value, grad] = tf.tidy(() => [
+      Array.from(surrogateSpike(s)(x).dataSync()),
+      Array.from(
+        tf
+          .grad((y: tf.Tensor) => tf.sum(surrogateSpike(s)(y)))(x)
+          .dataSync(),
+      ),
+    ]);
     grid.forEach((v, i) => {
       expect(value[i]).toBe(v > 0 ? 1 : 0);
       expect(grad[i]).toBeCloseTo(1 / (1 + (Math.PI * v) ** 2), 5);

@@ -18,7 +18,12 @@ describe('stochastic block model', () => {
 
   it('normalises the adjacency as D^(-1/2)(A + I)D^(-1/2)', () => {
     // path 0-1-2: degrees with self-loops 2, 3, 2
-    const a = Array.from(normalizedAdjacency(3, [[0, 1], [1, 2]]));
+    const a = Array.from(
+      normalizedAdjacency(3, [
+        [0, 1],
+        [1, 2],
+      ]),
+    );
     const expected = [1 / 2, 1 / Math.sqrt(6), 0, 1 / Math.sqrt(6), 1 / 3, 1 / Math.sqrt(6), 0, 1 / Math.sqrt(6), 1 / 2];
     a.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
   });

@@ -55,6 +55,8 @@ export function expectSameEstimate(got: Estimate, want: Estimate, names: Readonl
 }
 
 /** Each variable of a network labelled `layer.parameter`. */
-export function parameterNames(net: { readonly layers: readonly { readonly name: string; readonly params: Readonly<Record<string, tf.Variable>> }[] }): Map<tf.Variable, string> {
+export function parameterNames(net: {
+  readonly layers: readonly { readonly name: string; readonly params: Readonly<Record<string, tf.Variable>> }[];
+}): Map<tf.Variable, string> {
   return new Map(net.layers.flatMap((l) => Object.entries(l.params).map(([p, v]) => [v, `${l.name}.${p}`] as const)));
 }

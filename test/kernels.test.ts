@@ -59,14 +59,44 @@ describe('wasm slice and unpack kernels', () => {
   });
 
   it('int32 and bool tensors slice exactly when strided', async () => {
-    const ints = await onBoth(() => tf.slice(tf.tensor(Int32Array.from({ length: 24 }, (_, i) => i * 7 - 50), [4, 6], 'int32'), [1, 2], [3, 3]));
+    const ints = await onBoth(() =>
+      tf.slice(
+        tf.tensor(
+          Int32Array.from({ length: 24 }, (_, i) => i * 7 - 50),
+          [4, 6],
+          'int32',
+        ),
+        [1, 2],
+        [3, 3],
+      ),
+    );
     expect(ints.wasm).toEqual(ints.cpu);
-    const bools = await onBoth(() => tf.slice(tf.tensor(Array.from({ length: 24 }, (_, i) => i % 3 === 0), [2, 3, 4], 'bool'), [0, 1, 1], [2, 2, 2]));
+    const bools = await onBoth(() =>
+      tf.slice(
+        tf.tensor(
+          Array.from({ length: 24 }, (_, i) => i % 3 === 0),
+          [2, 3, 4],
+          'bool',
+        ),
+        [0, 1, 1],
+        [2, 2, 2],
+      ),
+    );
     expect(bools.wasm).toEqual(bools.cpu);
   });
 
   it('int32 tensors slice exactly', async () => {
-    const r = await onBoth(() => tf.slice(tf.tensor(Int32Array.from({ length: 24 }, (_, i) => i * 7 - 50), [6, 4], 'int32'), [2, 0], [3, 4]));
+    const r = await onBoth(() =>
+      tf.slice(
+        tf.tensor(
+          Int32Array.from({ length: 24 }, (_, i) => i * 7 - 50),
+          [6, 4],
+          'int32',
+        ),
+        [2, 0],
+        [3, 4],
+      ),
+    );
     expect(r.wasm).toEqual(r.cpu);
   });
 });
@@ -94,7 +124,16 @@ describe('wasm Tile kernel', () => {
   });
 
   it('int32 and bool tensors tile exactly, and broadcastTo (which runs Tile) too', async () => {
-    const ints = await onBoth(() => tf.tile(tf.tensor(Int32Array.from({ length: 6 }, (_, i) => i * 13 - 20), [2, 3], 'int32'), [2, 2]));
+    const ints = await onBoth(() =>
+      tf.tile(
+        tf.tensor(
+          Int32Array.from({ length: 6 }, (_, i) => i * 13 - 20),
+          [2, 3],
+          'int32',
+        ),
+        [2, 2],
+      ),
+    );
     expect(ints.wasm).toEqual(ints.cpu);
     const bools = await onBoth(() => tf.tile(tf.tensor([true, false, true], [3, 1], 'bool'), [2, 3]));
     expect(bools.wasm).toEqual(bools.cpu);
@@ -122,14 +161,28 @@ describe('wasm binary kernels on broadcast operands', () => {
     await initBackend({ backend: 'wasm', log: null });
   });
   const ops = ['less', 'lessEqual', 'greater', 'greaterEqual', 'equal', 'notEqual', 'maximum', 'minimum', 'pow', 'floorDiv', 'mod', 'atan2'] as const;
-  const shapes: [number[], number[]][] = [[[3, 4, 5], [3, 1, 5]], [[2, 1, 4], [3, 1]], [[4], [2, 3, 4]], [[2, 3], []]];
+  const shapes: [number[], number[]][] = [
+    [
+      [3, 4, 5],
+      [3, 1, 5],
+    ],
+    [
+      [2, 1, 4],
+      [3, 1],
+    ],
+    [[4], [2, 3, 4]],
+    [[2, 3], []],
+  ];
   it.each(ops)('%s equals the cpu kernel for operands that broadcast either way', async (op) => {
     for (const [sa, sb] of shapes) {
       // a few exact ties for the comparisons (values on a coarse grid); positive bases for pow, and
       // no zeros where they divide (floorDiv, mod) or meet 0/0 (atan2)
       const shift = op === 'pow' ? 1.5 : ['floorDiv', 'mod', 'atan2'].includes(op) ? 0.125 : 0;
       const grid = (shape: number[], seed: number) => values(shape, seed).map((v) => Math.round(v * 4) / 4 + shift);
-      for (const [x, y, seed] of [[sa, sb, 5], [sb, sa, 7]] as const) {
+      for (const [x, y, seed] of [
+        [sa, sb, 5],
+        [sb, sa, 7],
+      ] as const) {
         // biome-ignore lint/performance/noDynamicNamespaceImportAccess: the ops under test, by name
         const r = await onBoth(() => (tf[op] as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor)(tf.tensor(grid(x, seed), x), tf.tensor(grid(y, seed + 1), y)));
         // the stock kernels differ where the backends do on any shapes: cpu's floorDiv of floats is
@@ -148,7 +201,16 @@ describe('wasm binary kernels on broadcast operands', () => {
       const r = await onBoth(() => tf[op](tf.tensor(bools(24, 1), [2, 3, 4], 'bool'), tf.tensor(bools(4, 2), [1, 1, 4], 'bool')));
       expect(r.wasm).toEqual(r.cpu);
     }
-    const ints = await onBoth(() => tf.floorDiv(tf.tensor(Int32Array.from({ length: 12 }, (_, i) => i * 5 - 20), [3, 4], 'int32'), tf.tensor(Int32Array.from([3, -2, 7, 5]), [4], 'int32')));
+    const ints = await onBoth(() =>
+      tf.floorDiv(
+        tf.tensor(
+          Int32Array.from({ length: 12 }, (_, i) => i * 5 - 20),
+          [3, 4],
+          'int32',
+        ),
+        tf.tensor(Int32Array.from([3, -2, 7, 5]), [4], 'int32'),
+      ),
+    );
     expect(ints.wasm).toEqual(ints.cpu);
   });
 });
@@ -161,8 +223,11 @@ describe('event-driven BatchMatMul on wasm', () => {
   /** A [rows, cols] matrix with about `density` of its entries nonzero: 1 when `binary`, else ±(0.5..1.5). */
   function sparse(rows: number, cols: number, density: number, binary: boolean, seed: number): tf.Tensor2D {
     let state = seed >>> 0;
-    const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-    return tf.tensor2d(Float32Array.from({ length: rows * cols }, () => (next() < density ? (binary ? 1 : (next() < 0.5 ? -1 : 1) * (0.5 + next())) : 0)), [rows, cols]);
+    const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    return tf.tensor2d(
+      Float32Array.from({ length: rows * cols }, () => (next() < density ? (binary ? 1 : (next() < 0.5 ? -1 : 1) * (0.5 + next())) : 0)),
+      [rows, cols],
+    );
   }
 
   const shapes: [string, number, number, number][] = [
@@ -173,8 +238,17 @@ describe('event-driven BatchMatMul on wasm', () => {
     ['16 columns, 70 and 257 in the scanned rows (tails)', 257, 70, 16],
     ['24 columns (padded to 32)', 130, 64, 24],
   ];
-  const cases = shapes.flatMap(([name, m, k, n]) => [0.02, 0.15].flatMap((density) => [true, false].flatMap((binary) =>
-    [false, true].flatMap((ta) => [false, true].map((tb) => [`${name}, density ${density}, ${binary ? 'binary' : 'real'}, tA=${ta} tB=${tb}`, m, k, n, density, binary, ta, tb] as const)))));
+  const cases = shapes.flatMap(([name, m, k, n]) =>
+    [0.02, 0.15].flatMap((density) =>
+      [true, false].flatMap((binary) =>
+        [false, true].flatMap((ta) =>
+          [false, true].map(
+            (tb) => [`${name}, density ${density}, ${binary ? 'binary' : 'real'}, tA=${ta} tB=${tb}`, m, k, n, density, binary, ta, tb] as const,
+          ),
+        ),
+      ),
+    ),
+  );
   it.each(cases)('%s: equals the cpu kernel', async (_name, m, k, n, density, binary, ta, tb) => {
     const before = sparseStats.sparse;
     const r = await onBoth(() => {
@@ -208,10 +282,12 @@ describe('event-driven BatchMatMul on wasm', () => {
   });
 
   it('the live tensor count and the heap stay flat over repeated sparse products', async () => {
-    const a = sparse(400, 300, 0.1, true, 3), b = tf.tensor2d(values([300 * 128], 8), [300, 128]);
+    const a = sparse(400, 300, 0.1, true, 3),
+      b = tf.tensor2d(values([300 * 128], 8), [300, 128]);
     const product = () => tf.tidy(() => tf.add(tf.sum(tf.matMul(a, b)), tf.sum(tf.matMul(a, tf.transpose(b), true, true))).dataSync());
     product();
-    const tensors = tf.memory().numTensors, bytes = tf.memory().numBytes;
+    const tensors = tf.memory().numTensors,
+      bytes = tf.memory().numBytes;
     for (let i = 0; i < 5; i++) product();
     expect(tf.memory().numTensors).toBe(tensors);
     expect(tf.memory().numBytes).toBe(bytes);
@@ -229,10 +305,17 @@ describe('matMul gradients through the wasm kernel', () => {
     await initBackend({ backend: 'wasm', log: null });
     // C = op(A)·op(B) with op(A) [2, 3, 4], op(B) [2, 4, 5]; L = Σ C ⊙ G, so ∂L/∂op(A) = G·op(B)ᵀ, ∂L/∂op(B) = op(A)ᵀ·G
     const [n, m, k, p] = [2, 3, 4, 5];
-    const aDims = ta ? [n, k, m] : [n, m, k], bDims = tb ? [n, p, k] : [n, k, p];
-    const av = values(aDims, 3), bv = values(bDims, 4), gv = values([n, m, p], 5);
-    const a = tf.tensor(av, aDims), b = tf.tensor(bv, bDims), g = tf.tensor(gv, [n, m, p]);
-    const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, ta, tb), g)))([a, b]).map((t) => t.dataSync());
+    const aDims = ta ? [n, k, m] : [n, m, k],
+      bDims = tb ? [n, p, k] : [n, k, p];
+    const av = values(aDims, 3),
+      bv = values(bDims, 4),
+      gv = values([n, m, p], 5);
+    const a = tf.tensor(av, aDims),
+      b = tf.tensor(bv, bDims),
+      g = tf.tensor(gv, [n, m, p]);
+    const [da, db] = tf
+      .grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, ta, tb), g)))([a, b])
+      .map((t) => t.dataSync());
     const gAt = (z: number, i: number, j: number) => gv[(z * m + i) * p + j]!;
     for (let z = 0; z < n; z++) {
       for (let i = 0; i < m; i++)
@@ -300,7 +383,7 @@ describe('wasm Sum over leading axes', () => {
   });
 });
 
-describe('spikes as bits (the layer pipeline\'s activations)', () => {
+describe("spikes as bits (the layer pipeline's activations)", () => {
   beforeAll(async () => {
     await initBackend({ backend: 'wasm', log: null });
   });
@@ -315,7 +398,7 @@ describe('spikes as bits (the layer pipeline\'s activations)', () => {
   };
 
   it.each([1, 31, 32, 33, 100, 4099])('%i spikes pack to their bits and unpack unchanged, on wasm and cpu alike', async (n) => {
-    const spikes = Float32Array.from({ length: n }, (_, i) => (Math.sin(i * 12.9898 + n) * 43758.5453 % 1 > 0.3 ? 1 : 0) as number);
+    const spikes = Float32Array.from({ length: n }, (_, i) => ((Math.sin(i * 12.9898 + n) * 43758.5453) % 1 > 0.3 ? 1 : 0) as number);
     for (const backend of ['wasm', 'cpu']) {
       await tf.setBackend(backend);
       const x = tf.tensor(spikes, [n]);
@@ -330,7 +413,12 @@ describe('spikes as bits (the layer pipeline\'s activations)', () => {
     await tf.setBackend('wasm');
   });
 
-  it.each([[33, 32], [40, 3], [7, 6], [64, 0]])('a value neither 0 nor 1 (of %i, at %i) is found, on wasm and cpu alike', async (n, at) => {
+  it.each([
+    [33, 32],
+    [40, 3],
+    [7, 6],
+    [64, 0],
+  ])('a value neither 0 nor 1 (of %i, at %i) is found, on wasm and cpu alike', async (n, at) => {
     const v = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0));
     v[at] = at % 2 ? 0.5 : -1;
     for (const backend of ['wasm', 'cpu']) {

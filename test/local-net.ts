@@ -11,8 +11,16 @@ import type { Params } from './tiny-snn.js';
 
 export const T = 3;
 export const INPUTS = [
-  [[0.9, 0.2, 0.5], [0.1, 0.8, 0.4], [0.6, 0.6, 0.0]],
-  [[0.2, 0.7, 0.9], [0.8, 0.1, 0.3], [0.4, 0.5, 0.7]],
+  [
+    [0.9, 0.2, 0.5],
+    [0.1, 0.8, 0.4],
+    [0.6, 0.6, 0.0],
+  ],
+  [
+    [0.2, 0.7, 0.9],
+    [0.8, 0.1, 0.3],
+    [0.4, 0.5, 0.7],
+  ],
 ];
 export const LABELS = [0, 1];
 export const NOISE = escapeNoise('logistic', 0.4);
@@ -61,10 +69,15 @@ export const LEAK = Array.from({ length: T }, (_, tau) => Array.from({ length: T
 /** Central differences of `f` for every entry of the parameters `keys`. */
 export function differences(keys: readonly string[], f: (P: Params) => number): Params {
   const h = 1e-5;
-  return Object.fromEntries(keys.map((key) => [key, VALUES[key]!.map((_, i) => {
-    const at = (d: number) => f({ ...VALUES, [key]: VALUES[key]!.map((v, j) => (j === i ? v + d : v)) });
-    return (at(h) - at(-h)) / (2 * h);
-  })]));
+  return Object.fromEntries(
+    keys.map((key) => [
+      key,
+      VALUES[key]!.map((_, i) => {
+        const at = (d: number) => f({ ...VALUES, [key]: VALUES[key]!.map((v, j) => (j === i ? v + d : v)) });
+        return (at(h) - at(-h)) / (2 * h);
+      }),
+    ]),
+  );
 }
 
 export const H1_KEYS = ['h1.weight', 'h1.bias'];

@@ -32,7 +32,10 @@ function batchOf(size: number, steps: number, inputs: number, seed: number, cons
     input: constant
       ? tf.tile(tf.randomUniform([size, 1, inputs], 0, 1, 'float32', seed), [1, steps, 1])
       : tf.cast(tf.less(tf.randomUniform([size, steps, inputs], 0, 1, 'float32', seed), 0.4), 'float32'),
-    labels: tf.tensor1d(Int32Array.from({ length: size }, (_, i) => (i * 5 + seed) % 3), 'int32'),
+    labels: tf.tensor1d(
+      Int32Array.from({ length: size }, (_, i) => (i * 5 + seed) % 3),
+      'int32',
+    ),
     constantInTime: constant,
   }));
 }
@@ -62,16 +65,17 @@ function expectChunkedIsWhole(net: Network, batch: Batch, config: LRConfig, chun
 }
 
 describe('LR in time chunks is the one-pass estimate', () => {
-  const deep = () => new Network({
-    input: [12],
-    layers: [
-      dense({ units: 10, neuron: lif({ refractory: 1, reset: 'zero' }), learn: ['beta', 'threshold'] }),
-      recurrent({ units: 8, neuron: alif(), learn: ['beta', 'threshold'] }),
-      dense({ units: 6, neuron: synaptic(), learn: ['beta'] }),
-      readout({ units: 3 }),
-    ],
-    seed: 1,
-  });
+  const deep = () =>
+    new Network({
+      input: [12],
+      layers: [
+        dense({ units: 10, neuron: lif({ refractory: 1, reset: 'zero' }), learn: ['beta', 'threshold'] }),
+        recurrent({ units: 8, neuron: alif(), learn: ['beta', 'threshold'] }),
+        dense({ units: 6, neuron: synaptic(), learn: ['beta'] }),
+        readout({ units: 3 }),
+      ],
+      seed: 1,
+    });
   it.each([
     ['chunks of 3 over 7 steps (a short last chunk)', 3],
     ['chunks of one step', 1],
@@ -86,7 +90,11 @@ describe('LR in time chunks is the one-pass estimate', () => {
   });
 
   it('an equation neuron (its reverse filter reads the next step: across the chunk edge), noise score with learned σ, Gaussian noise', () => {
-    const net = new Network({ input: [10], layers: [dense({ units: 8, neuron: adaptive as never, learn: ['beta', 'a', 'sigma'] }), dense({ units: 3, neuron: lif({ threshold: 0.5 }) })], seed: 4 });
+    const net = new Network({
+      input: [10],
+      layers: [dense({ units: 8, neuron: adaptive as never, learn: ['beta', 'a', 'sigma'] }), dense({ units: 3, neuron: lif({ threshold: 0.5 }) })],
+      seed: 4,
+    });
     const batch = batchOf(4, 6, 10, 3, false);
     expectChunkedIsWhole(net, batch, { copies: 4, noise: escapeNoise('gaussian', 0.4), score: 'noise' }, 4, countCrossEntropy());
     expectChunkedIsWhole(net, batch, { copies: 4, noise: escapeNoise('logistic', 0.4) }, 2, countCrossEntropy());
@@ -95,7 +103,11 @@ describe('LR in time chunks is the one-pass estimate', () => {
   });
 
   it('constant input, a rate regulariser, the noise-free baseline, antithetic and QMC sampling, layer-wise injection', () => {
-    const net = new Network({ input: [12], layers: [dense({ units: 10, neuron: lif() }), dense({ units: 7, neuron: lif({ reset: 'zero' }) }), readout({ units: 3 })], seed: 5 });
+    const net = new Network({
+      input: [12],
+      layers: [dense({ units: 10, neuron: lif() }), dense({ units: 7, neuron: lif({ reset: 'zero' }) }), readout({ units: 3 })],
+      seed: 5,
+    });
     const batch = batchOf(4, 9, 12, 6, true);
     const noise = escapeNoise('logistic', 0.5);
     const loss = regularized(membraneCrossEntropy(), [rateRegularizer({ weight: 0.5, target: 0.2 })]);
@@ -108,7 +120,13 @@ describe('LR in time chunks is the one-pass estimate', () => {
   });
 
   it('chunk lengths: auto is the rounded-up square root, and a chunk as long as the run is one pass', () => {
-    expect([chunkSteps('auto', 100), chunkSteps('auto', 101), chunkSteps(5, 100), chunkSteps(100, 100), chunkSteps(undefined, 100)]).toEqual([10, 11, 5, undefined, undefined]);
+    expect([chunkSteps('auto', 100), chunkSteps('auto', 101), chunkSteps(5, 100), chunkSteps(100, 100), chunkSteps(undefined, 100)]).toEqual([
+      10,
+      11,
+      5,
+      undefined,
+      undefined,
+    ]);
     expect(() => likelihoodRatio({ copies: 2, noise: escapeNoise('logistic', 0.5), timeChunk: 0 })).toThrow(/timeChunk.*must be an integer >= 1, got 0/);
     const lr = { ...defaultConfig('lr'), timeChunk: 4 };
     expect(() => checkCombinations({ ...lr, pipeline: 2 }, 'c')).toThrow(/pipeline: time chunks rerun every stage's chunks in reverse; use one or the other/);
@@ -135,10 +153,19 @@ describe('LR in time chunks is the one-pass estimate', () => {
     net.dispose();
   });
 
-  it('memory grows with T only by the chunks\' starting states and the output: a closed-form bound, against one pass', () => {
-    const B = 8, K = 4, units = [64, 32, 3];
-    const net = new Network({ input: [20], layers: [dense({ units: units[0]!, neuron: lif() }), dense({ units: units[1]!, neuron: lif() }), readout({ units: units[2]! })], seed: 1 });
-    const labels = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => i % 3), 'int32');
+  it("memory grows with T only by the chunks' starting states and the output: a closed-form bound, against one pass", () => {
+    const B = 8,
+      K = 4,
+      units = [64, 32, 3];
+    const net = new Network({
+      input: [20],
+      layers: [dense({ units: units[0]!, neuron: lif() }), dense({ units: units[1]!, neuron: lif() }), readout({ units: units[2]! })],
+      seed: 1,
+    });
+    const labels = tf.tensor1d(
+      Int32Array.from({ length: B }, (_, i) => i % 3),
+      'int32',
+    );
     // bytes of tensors live at once inside one estimate, beyond what was live before (the input included)
     const peak = (T: number, chunk?: number) => {
       const input = tf.tidy(() => tf.cast(tf.less(tf.randomUniform([B, T, 20], 0, 1, 'float32', 1), 0.4), 'float32'));
@@ -149,7 +176,8 @@ describe('LR in time chunks is the one-pass estimate', () => {
       input.dispose();
       return peakBytes - before;
     };
-    const rows = K * B, f32 = 4;
+    const rows = K * B,
+      f32 = 4;
     // a stored starting state: membrane and spikes of every layer (all K·B rows: the noise starts in the first)
     const checkpoint = units.reduce((sum, n) => sum + 2 * rows * n * f32, 0);
     // per step, tensors of the output's size [rows, 3]: the first pass's output, and while the

@@ -20,8 +20,26 @@ import { conv2d, dense, flatten, layerFromRecord, maxPool2d, readout, recurrent,
 import { Network } from '../src/sim/network.js';
 import { refAffine, refNeurons } from './reference.js';
 import { expectUnbiased, patternTrace, type Params } from './tiny-snn.js';
-import { build, crossEntropy, differences, H1, H1_KEYS, H2, HEAD_KEYS, INPUTS, LABELS, LAST_KEYS, LEAK, m, NOISE, READOUT_BETA, READOUT_KEYS, softmaxMinusOneHot, T, VALUES } from './local-net.js';
-
+import {
+  build,
+  crossEntropy,
+  differences,
+  H1,
+  H1_KEYS,
+  H2,
+  HEAD_KEYS,
+  INPUTS,
+  LABELS,
+  LAST_KEYS,
+  LEAK,
+  m,
+  NOISE,
+  READOUT_BETA,
+  READOUT_KEYS,
+  softmaxMinusOneHot,
+  T,
+  VALUES,
+} from './local-net.js';
 
 /** Per sample: the expected head and network losses, and the expected means and credits of both blocks' reads. */
 interface Moments {
@@ -37,7 +55,8 @@ function moments(P: Params): Moments {
   const out: Moments = { headLoss: [], loss: [], meanH1: [], creditH1: [], meanH2: [], creditH2: [] };
   INPUTS.forEach((x, b) => {
     const label = LABELS[b]!;
-    let headLoss = 0, loss = 0;
+    let headLoss = 0,
+      loss = 0;
     const acc = { meanH1: [0, 0], creditH1: [0, 0], meanH2: [0, 0], creditH2: [0, 0] };
     const add = (key: keyof typeof acc, p: number, v: number[]) => v.forEach((vi, j) => (acc[key][j]! += p * vi));
     const c1 = x.map((row) => refAffine(row, m(P['h1.weight']!, 3, 2), P['h1.bias']));
@@ -49,7 +68,14 @@ function moments(P: Params): Moments {
       const z1 = refAffine(s1, m(P['h1.localWeight']!, 2, 2), P['h1.localBias']);
       headLoss += pr1 * crossEntropy(z1, label);
       add('meanH1', pr1, s1);
-      add('creditH1', pr1, refAffine(softmaxMinusOneHot(z1, label), [[P['h1.localWeight']![0]!, P['h1.localWeight']![2]!], [P['h1.localWeight']![1]!, P['h1.localWeight']![3]!]]));
+      add(
+        'creditH1',
+        pr1,
+        refAffine(softmaxMinusOneHot(z1, label), [
+          [P['h1.localWeight']![0]!, P['h1.localWeight']![2]!],
+          [P['h1.localWeight']![1]!, P['h1.localWeight']![3]!],
+        ]),
+      );
       const c2 = h1.trace.spikes.map((row) => refAffine(row, m(P['h2.weight']!, 2, 2), P['h2.bias']));
       for (let p2 = 0; p2 < 1 << (2 * T); p2++) {
         const h2 = patternTrace(H2, c2, p2, NOISE, undefined, {});
@@ -62,7 +88,14 @@ function moments(P: Params): Moments {
         const xbar = [0, 1].map((j) => h2.trace.spikes.reduce((s, r, t) => s + LEAK[t]! * r[j]!, 0));
         add('meanH2', pr, xbar);
         // ∂L/∂x̄ = W_o (softmax − y): logits = x̄ W_o + b_o Σ_τ w_τ
-        add('creditH2', pr, refAffine(softmaxMinusOneHot(logits, label), [[P['o.weight']![0]!, P['o.weight']![2]!], [P['o.weight']![1]!, P['o.weight']![3]!]]));
+        add(
+          'creditH2',
+          pr,
+          refAffine(softmaxMinusOneHot(logits, label), [
+            [P['o.weight']![0]!, P['o.weight']![2]!],
+            [P['o.weight']![1]!, P['o.weight']![3]!],
+          ]),
+        );
       }
     }
     out.headLoss.push(headLoss);
@@ -76,7 +109,6 @@ function moments(P: Params): Moments {
 }
 
 const sampleMean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-
 
 /** Σ_b (1/B) Σ_j E_b[credit_j] ∂E_b[mean_j]/∂θ: unit credit's expectation for the parameters `keys`. */
 function unitTruth(keys: readonly string[], mean: 'meanH1' | 'meanH2', credit: 'creditH1' | 'creditH2'): Params {
@@ -102,14 +134,14 @@ function draws(credit: LocalCredit, copies: number, count: number): { mean: Para
   }
   tf.dispose([input, labels]);
   net.dispose();
-  const mean: Params = {}, se: Params = {};
+  const mean: Params = {},
+    se: Params = {};
   for (const [key, rows] of Object.entries(samples)) {
     mean[key] = rows[0]!.map((_, i) => rows.reduce((s, r) => s + r[i]!, 0) / count);
     se[key] = rows[0]!.map((_, i) => Math.sqrt(rows.reduce((s, r) => s + (r[i]! - mean[key]![i]!) ** 2, 0) / (count - 1) / count));
   }
   return { mean, se };
 }
-
 
 describe('LR with local losses: exact enumeration of a 3-2-2-2 network whose first layer has a local head', () => {
   const headLoss = (P: Params) => sampleMean(moments(P).headLoss);
@@ -144,18 +176,36 @@ describe('LR with local losses: exact enumeration of a 3-2-2-2 network whose fir
 
 describe('local heads refuse what they cannot be, naming the fix', () => {
   it('on a layer without neurons, on the last layer, or with fewer than two classes', () => {
-    expect(() => new Network({ input: [4, 4, 1], layers: [conv2d({ name: 'c', filters: 2, kernelSize: 3, neuron: H1 }), withLocalHead(maxPool2d({ name: 'p', poolSize: 2 }), 2), flatten({}), readout({ name: 'o', units: 2 })] }))
-      .toThrow(/maxPool2d 'p': a local head reads a layer's neurons; a stateless layer \(pooling, flatten\) has none — put the head on the layer with neurons before it/);
-    expect(() => new Network({ input: [3], layers: [dense({ name: 'h', units: 2, neuron: H1 }), withLocalHead(dense({ name: 'o', units: 2, neuron: H2 }), 2)] }))
-      .toThrow(/the last layer 'o' has a local head; the network's own loss trains the last block/);
-    expect(() => layerFromRecord({ kind: 'dense', units: 2, neuron: { kind: 'lif', beta: 0.9, threshold: 1 }, localHead: { classes: 1 } }, 'layer 0'))
-      .toThrow(/layer 0: localHead: classes must be an integer >= 2/);
+    expect(
+      () =>
+        new Network({
+          input: [4, 4, 1],
+          layers: [
+            conv2d({ name: 'c', filters: 2, kernelSize: 3, neuron: H1 }),
+            withLocalHead(maxPool2d({ name: 'p', poolSize: 2 }), 2),
+            flatten({}),
+            readout({ name: 'o', units: 2 }),
+          ],
+        }),
+    ).toThrow(
+      /maxPool2d 'p': a local head reads a layer's neurons; a stateless layer \(pooling, flatten\) has none — put the head on the layer with neurons before it/,
+    );
+    expect(
+      () => new Network({ input: [3], layers: [dense({ name: 'h', units: 2, neuron: H1 }), withLocalHead(dense({ name: 'o', units: 2, neuron: H2 }), 2)] }),
+    ).toThrow(/the last layer 'o' has a local head; the network's own loss trains the last block/);
+    expect(() => layerFromRecord({ kind: 'dense', units: 2, neuron: { kind: 'lif', beta: 0.9, threshold: 1 }, localHead: { classes: 1 } }, 'layer 0')).toThrow(
+      /layer 0: localHead: classes must be an integer >= 2/,
+    );
   });
 });
 
 describe('unit credit needs units that fire independently given their input', () => {
   it('a recurrent layer read by the readout takes its block loss: the same estimate as loss credit, to the bit', () => {
-    const net = new Network({ input: [3], layers: [recurrent({ name: 'h', units: 4, neuron: H1 }), readout({ name: 'o', units: 2, beta: READOUT_BETA })], seed: 3 });
+    const net = new Network({
+      input: [3],
+      layers: [recurrent({ name: 'h', units: 4, neuron: H1 }), readout({ name: 'o', units: 2, beta: READOUT_BETA })],
+      seed: 3,
+    });
     const input = tf.tensor(INPUTS.flat(2), [2, T, 3]);
     const labels = tf.tensor1d(LABELS, 'int32');
     const estimate = (credit: LocalCredit) => {

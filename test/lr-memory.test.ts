@@ -22,21 +22,44 @@ function expectFlatTensorCount(est: Estimator, net: Network, input: tf.Tensor, l
 
 describe('LR training keeps no tensors between steps', () => {
   it.each([
-    ['spiking (LIF with refractory, recurrent ALIF with learned coefficients, synaptic)', () => new Network({
-      input: [12],
-      layers: [
-        dense({ units: 10, neuron: lif({ refractory: 1, reset: 'zero' }), learn: ['beta', 'threshold'] }),
-        recurrent({ units: 8, neuron: alif(), learn: ['beta', 'threshold'] }),
-        dense({ units: 6, neuron: synaptic() }),
-        readout({ units: 3 }),
-      ],
-      seed: 1,
-    }), [4, 5, 12]],
-    ['conv and graph layers', () => new Network({
-      input: [6, 6, 1],
-      layers: [conv2d({ filters: 2, kernelSize: 3, neuron: analog({ activation: 'relu' }) }), flatten(), graphConv({ units: 5, nodes: 4, edges: [[0, 1], [1, 2], [2, 3]] }), readout({ units: 3 })],
-      seed: 2,
-    }), [4, 2, 6, 6, 1]],
+    [
+      'spiking (LIF with refractory, recurrent ALIF with learned coefficients, synaptic)',
+      () =>
+        new Network({
+          input: [12],
+          layers: [
+            dense({ units: 10, neuron: lif({ refractory: 1, reset: 'zero' }), learn: ['beta', 'threshold'] }),
+            recurrent({ units: 8, neuron: alif(), learn: ['beta', 'threshold'] }),
+            dense({ units: 6, neuron: synaptic() }),
+            readout({ units: 3 }),
+          ],
+          seed: 1,
+        }),
+      [4, 5, 12],
+    ],
+    [
+      'conv and graph layers',
+      () =>
+        new Network({
+          input: [6, 6, 1],
+          layers: [
+            conv2d({ filters: 2, kernelSize: 3, neuron: analog({ activation: 'relu' }) }),
+            flatten(),
+            graphConv({
+              units: 5,
+              nodes: 4,
+              edges: [
+                [0, 1],
+                [1, 2],
+                [2, 3],
+              ],
+            }),
+            readout({ units: 3 }),
+          ],
+          seed: 2,
+        }),
+      [4, 2, 6, 6, 1],
+    ],
   ] as const)('%s', (_, make, shape) => {
     const net = make();
     const input = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([...shape], 0, 1, 'float32', 3), 0.5), 'float32'));
@@ -57,11 +80,15 @@ describe('noise schedules', () => {
     const net = new Network({ input: [6], layers: [dense({ units: 5, neuron: lif(), learn: ['sigma'] }), readout({ units: 2 })], seed: 4 });
     const input = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([3, 4, 6], 0, 1, 'float32', 5), 0.4), 'float32'));
     const labels = tf.tensor1d([0, 1, 1], 'int32');
-    const scheduled = likelihoodRatio({ copies: 4, noise: escapeNoise('gaussian', 0.5) }).estimate(net, { input, labels }, membraneCrossEntropy(), 9, { sigmaScale: 0.6 });
+    const scheduled = likelihoodRatio({ copies: 4, noise: escapeNoise('gaussian', 0.5) }).estimate(net, { input, labels }, membraneCrossEntropy(), 9, {
+      sigmaScale: 0.6,
+    });
     const direct = likelihoodRatio({ copies: 4, noise: escapeNoise('gaussian', 0.3) }).estimate(net, { input, labels }, membraneCrossEntropy(), 9);
     expect(scheduled.gradients.size).toBe(5);
     for (const [v, g] of direct.gradients) expect(Array.from(scheduled.gradients.get(v)!.dataSync())).toEqual(Array.from(g.dataSync()));
-    expect(() => likelihoodRatio({ copies: 4, noise: escapeNoise('gaussian', 0.5) }).estimate(net, { input, labels }, membraneCrossEntropy(), 9, { sigmaScale: 0 })).toThrow(/lr: sigmaScale must be > 0, got 0/);
+    expect(() =>
+      likelihoodRatio({ copies: 4, noise: escapeNoise('gaussian', 0.5) }).estimate(net, { input, labels }, membraneCrossEntropy(), 9, { sigmaScale: 0 }),
+    ).toThrow(/lr: sigmaScale must be > 0, got 0/);
     scheduled.dispose();
     direct.dispose();
     tf.dispose([input, labels]);
@@ -72,7 +99,11 @@ describe('noise schedules', () => {
 describe('BPTT training keeps no tensors between steps', () => {
   it('with and without truncation', async () => {
     const { bptt } = await import('../src/learning/estimators/bptt.js');
-    const net = new Network({ input: [8], layers: [recurrent({ units: 6, neuron: lif(), learn: ['beta', 'threshold'] }), dense({ units: 4, neuron: alif() }), readout({ units: 3 })], seed: 3 });
+    const net = new Network({
+      input: [8],
+      layers: [recurrent({ units: 6, neuron: lif(), learn: ['beta', 'threshold'] }), dense({ units: 4, neuron: alif() }), readout({ units: 3 })],
+      seed: 3,
+    });
     const input = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([4, 6, 8], 0, 1, 'float32', 2), 0.5), 'float32'));
     const labels = tf.tensor1d([0, 1, 2, 1], 'int32');
     const optimizer = tf.train.adam(0.01);

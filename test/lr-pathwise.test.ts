@@ -25,7 +25,10 @@ function pathwiseLoss(net: Network, input: tf.Tensor, labels: tf.Tensor, copies:
   const [batch, steps] = input.shape as [number, number];
   let x = tf.reshape(tf.transpose(input, [1, 0, ...input.shape.slice(2).map((_, i) => i + 2)]), [steps * batch, ...net.inputShape]);
   // copies as extra rows from the start: [T, K·B, …] (copy-major, as the estimator lays them out)
-  x = tf.reshape(tf.tile(tf.reshape(x, [steps, 1, batch, ...net.inputShape]), [1, copies, 1, ...net.inputShape.map(() => 1)]), [steps * copies * batch, ...net.inputShape]);
+  x = tf.reshape(tf.tile(tf.reshape(x, [steps, 1, batch, ...net.inputShape]), [1, copies, 1, ...net.inputShape.map(() => 1)]), [
+    steps * copies * batch,
+    ...net.inputShape,
+  ]);
   const rows = copies * batch;
   let out!: tf.Tensor;
   net.layers.forEach((layer, li) => {
@@ -87,13 +90,54 @@ interface Model {
   readonly backend?: 'cpu';
 }
 
-const graphEdges: [number, number][] = [[0, 1], [1, 2], [2, 0], [2, 3], [3, 4], [4, 5], [5, 3]];
+const graphEdges: [number, number][] = [
+  [0, 1],
+  [1, 2],
+  [2, 0],
+  [2, 3],
+  [3, 4],
+  [4, 5],
+  [5, 3],
+];
 const models: Model[] = [
-  { name: 'dense (tanh)', input: [4], layers: [dense({ name: 'h', units: 5, neuron: analog({ activation: 'tanh' }) }), readout({ units: 3, beta: 0.8 })], batch: 3, steps: 2, classes: 3 },
-  { name: 'conv2d (relu)', input: [5, 5, 1], layers: [conv2d({ name: 'c', filters: 2, kernelSize: 3, neuron: analog({ activation: 'relu' }) }), flatten(), readout({ units: 3 })], batch: 2, steps: 1, classes: 3, backend: 'cpu' },
-  { name: 'vanilla RNN (tanh)', input: [3], layers: [recurrent({ name: 'r', units: 4, neuron: analog({ activation: 'tanh' }) }), readout({ units: 2, beta: 0.9 })], batch: 2, steps: 4, classes: 2 },
+  {
+    name: 'dense (tanh)',
+    input: [4],
+    layers: [dense({ name: 'h', units: 5, neuron: analog({ activation: 'tanh' }) }), readout({ units: 3, beta: 0.8 })],
+    batch: 3,
+    steps: 2,
+    classes: 3,
+  },
+  {
+    name: 'conv2d (relu)',
+    input: [5, 5, 1],
+    layers: [conv2d({ name: 'c', filters: 2, kernelSize: 3, neuron: analog({ activation: 'relu' }) }), flatten(), readout({ units: 3 })],
+    batch: 2,
+    steps: 1,
+    classes: 3,
+    backend: 'cpu',
+  },
+  {
+    name: 'vanilla RNN (tanh)',
+    input: [3],
+    layers: [recurrent({ name: 'r', units: 4, neuron: analog({ activation: 'tanh' }) }), readout({ units: 2, beta: 0.9 })],
+    batch: 2,
+    steps: 4,
+    classes: 2,
+  },
   { name: 'GRU', input: [3], layers: [gru({ name: 'g', units: 3 }), readout({ units: 2, beta: 0.9 })], batch: 2, steps: 4, classes: 2 },
-  { name: 'two-layer GCN (relu)', input: [6], layers: [graphConv({ name: 'g1', units: 4, nodes: 6, edges: graphEdges }), graphConv({ name: 'g2', units: 3, nodes: 6, edges: graphEdges, neuron: analog({ activation: 'tanh' }) }), readout({ units: 2 })], batch: 6, steps: 1, classes: 2 },
+  {
+    name: 'two-layer GCN (relu)',
+    input: [6],
+    layers: [
+      graphConv({ name: 'g1', units: 4, nodes: 6, edges: graphEdges }),
+      graphConv({ name: 'g2', units: 3, nodes: 6, edges: graphEdges, neuron: analog({ activation: 'tanh' }) }),
+      readout({ units: 2 }),
+    ],
+    batch: 6,
+    steps: 1,
+    classes: 2,
+  },
 ];
 
 function stats(draws: number[][]) {
@@ -111,11 +155,16 @@ describe('LR matches the pathwise gradient of the same smoothed loss', () => {
     const net = new Network({ input: model.input, layers: model.layers, seed: 3 });
     const size = model.input.reduce((a, b) => a * b, 1);
     const input = tf.tidy(() => tf.reshape(tf.sin(tf.range(0, model.batch * model.steps * size)), [model.batch, model.steps, ...model.input]));
-    const labels = tf.tensor1d(Array.from({ length: model.batch }, (_, i) => i % model.classes), 'int32');
+    const labels = tf.tensor1d(
+      Array.from({ length: model.batch }, (_, i) => i % model.classes),
+      'int32',
+    );
     const vars = net.layers.flatMap((l) => Object.values(l.params));
-    const K = 32, M = 400;
+    const K = 32,
+      M = 400;
     const est = likelihoodRatio({ copies: K, noise, score: 'noise', baseline: 'loo' });
-    const lr: number[][] = [], pw: number[][] = [];
+    const lr: number[][] = [],
+      pw: number[][] = [];
     for (let d = 0; d < M; d++) {
       const e = est.estimate(net, { input, labels }, loss, 500 + d);
       lr.push(vars.flatMap((v) => Array.from(e.gradients.get(v)!.dataSync())));
@@ -124,7 +173,8 @@ describe('LR matches the pathwise gradient of the same smoothed loss', () => {
       pw.push(vars.flatMap((v) => Array.from(grads[v.name]!.dataSync())));
       tf.dispose(Object.values(grads));
     }
-    const a = stats(lr), b = stats(pw);
+    const a = stats(lr),
+      b = stats(pw);
     let informative = 0;
     a.mean.forEach((m, i) => {
       const se = Math.sqrt(a.se[i]! ** 2 + b.se[i]! ** 2);
@@ -148,14 +198,24 @@ describe('conv2d filter gradient without Conv2DBackpropFilter', () => {
     [1, 'valid' as const, 5, [1, 9, 9, 2]],
   ])('stride %i, padding %s, kernel %i: equals tfjs autodiff on the cpu backend', async (stride, padding, k, shape) => {
     await initBackend({ backend: 'cpu', log: null });
-    const x = tf.tidy(() => tf.sin(tf.range(0, shape.reduce((a, b) => a * b, 1))).reshape(shape)) as tf.Tensor4D;
+    const x = tf.tidy(() =>
+      tf
+        .sin(
+          tf.range(
+            0,
+            shape.reduce((a, b) => a * b, 1),
+          ),
+        )
+        .reshape(shape),
+    ) as tf.Tensor4D;
     const kernel = tf.tidy(() => tf.cos(tf.range(0, k * k * shape[3]! * 4)).reshape([k, k, shape[3]!, 4])) as tf.Tensor4D;
     const y = tf.conv2d(x, kernel, stride, padding);
     const dy = tf.tidy(() => tf.sin(tf.mul(tf.range(0, y.size), 0.7)).reshape(y.shape)) as tf.Tensor4D;
     const [reference] = tf.grads((kk: tf.Tensor) => tf.conv2d(x, kk as tf.Tensor4D, stride, padding))([kernel], dy);
     const ours = conv2dFilterGradient(x, dy, k, stride, padding);
     expect(ours.shape).toEqual(reference!.shape);
-    const a = ours.dataSync(), b = reference!.dataSync();
+    const a = ours.dataSync(),
+      b = reference!.dataSync();
     a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 3));
     tf.dispose([x, kernel, y, dy, reference!, ours]);
   });
@@ -173,8 +233,17 @@ describe('explicit conv padding and sum pooling: gradients on every backend', ()
     const k0 = Array.from({ length: k * k * shape[3]! * 3 }, (_, i) => Math.cos(i));
     const grads = async (backend: 'cpu' | 'wasm', ours: boolean) => {
       await initBackend({ backend, log: null });
-      const x = tf.tensor4d(x0, shape as [number, number, number, number]), kernel = tf.tensor4d(k0, [k, k, shape[3]!, 3]);
-      const f = ours ? conv2dOp(stride, p) : (a: tf.Tensor4D, b: tf.Tensor4D) => tf.conv2d(a, b, stride, [[0, 0], [p, p], [p, p], [0, 0]]);
+      const x = tf.tensor4d(x0, shape as [number, number, number, number]),
+        kernel = tf.tensor4d(k0, [k, k, shape[3]!, 3]);
+      const f = ours
+        ? conv2dOp(stride, p)
+        : (a: tf.Tensor4D, b: tf.Tensor4D) =>
+            tf.conv2d(a, b, stride, [
+              [0, 0],
+              [p, p],
+              [p, p],
+              [0, 0],
+            ]);
       const y = f(x, kernel);
       const dy = tf.tidy(() => tf.sin(tf.mul(tf.range(0, y.size), 0.7)).reshape(y.shape));
       const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => f(a as tf.Tensor4D, b as tf.Tensor4D))([x, kernel], dy);
@@ -182,7 +251,8 @@ describe('explicit conv padding and sum pooling: gradients on every backend', ()
       tf.dispose([x, kernel, y, dy, ...g]);
       return out;
     };
-    const reference = await grads('cpu', false), mine = await grads('wasm', true);
+    const reference = await grads('cpu', false),
+      mine = await grads('wasm', true);
     for (const key of ['y', 'gx', 'gk'] as const) mine[key].forEach((v, i) => expect(v, key).toBeCloseTo(reference[key][i]!, 3));
   });
 
@@ -192,7 +262,20 @@ describe('explicit conv padding and sum pooling: gradients on every backend', ()
     const run = async (backend: 'cpu' | 'wasm', ours: boolean) => {
       await initBackend({ backend, log: null });
       const net = ours ? new Network({ input: [7, 7, 3], layers: [sumPool2d({ poolSize: 3, stride: 2, padding: 1 })], seed: 1 }) : undefined;
-      const f = (x: tf.Tensor) => (net ? net.layers[0]!.map(x, []) : tf.depthwiseConv2d(tf.pad(x as tf.Tensor4D, [[0, 0], [1, 1], [1, 1], [0, 0]]), tf.ones([3, 3, 3, 1]) as tf.Tensor4D, 2, 'valid'));
+      const f = (x: tf.Tensor) =>
+        net
+          ? net.layers[0]!.map(x, [])
+          : tf.depthwiseConv2d(
+              tf.pad(x as tf.Tensor4D, [
+                [0, 0],
+                [1, 1],
+                [1, 1],
+                [0, 0],
+              ]),
+              tf.ones([3, 3, 3, 1]) as tf.Tensor4D,
+              2,
+              'valid',
+            );
       const x = tf.tensor4d(x0, shape);
       const y = f(x);
       const dy = tf.tidy(() => tf.cos(tf.range(0, y.size)).reshape(y.shape));
@@ -202,7 +285,8 @@ describe('explicit conv padding and sum pooling: gradients on every backend', ()
       net?.dispose();
       return out;
     };
-    const reference = await run('cpu', false), mine = await run('wasm', true);
+    const reference = await run('cpu', false),
+      mine = await run('wasm', true);
     expect(mine.y).toEqual(reference.y);
     mine.g.forEach((v, i) => expect(v).toBeCloseTo(reference.g[i]!, 4));
   });

@@ -10,8 +10,13 @@ import { lif } from '../src/neurons/params.js';
 import { build, cosine, exactGradient, expectUnbiased, lrDraws, lrSamples, snapshot, varianceRatioUpper, type Case } from './tiny-snn.js';
 
 const gaussian: Case = {
-  name: 'gaussian', hidden: lif({ beta: 0.8, threshold: 0.6 }), output: lif({ beta: 0.7, threshold: 0.5 }), recurrentHidden: true,
-  learn: ['beta', 'threshold'], noise: escapeNoise('gaussian', 0.4), config: { score: 'spike' },
+  name: 'gaussian',
+  hidden: lif({ beta: 0.8, threshold: 0.6 }),
+  output: lif({ beta: 0.7, threshold: 0.5 }),
+  recurrentHidden: true,
+  learn: ['beta', 'threshold'],
+  noise: escapeNoise('gaussian', 0.4),
+  config: { score: 'spike' },
 };
 
 describe('variance reduction', () => {
@@ -61,9 +66,10 @@ describe('variance reduction', () => {
     // biased, so no entrywise check: the direction must still agree (cosine well above zero,
     // and every entry's confidence interval on the right side of zero where the truth is clear)
     expect(cosine(mean, exact)).toBeGreaterThan(0.5);
-    for (const key of Object.keys(exact)) exact[key]!.forEach((g, i) => {
-      if (Math.abs(mean[key]![i]!) > 5 * se[key]![i]! && Math.abs(g) > 0.05) expect(Math.sign(mean[key]![i]!)).toBe(Math.sign(g));
-    });
+    for (const key of Object.keys(exact))
+      exact[key]!.forEach((g, i) => {
+        if (Math.abs(mean[key]![i]!) > 5 * se[key]![i]! && Math.abs(g) > 0.05) expect(Math.sign(mean[key]![i]!)).toBe(Math.sign(g));
+      });
     net.dispose();
   });
 

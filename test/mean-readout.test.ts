@@ -19,29 +19,39 @@ import { Network } from '../src/sim/network.js';
 import { weightedSteps } from '../src/kernels/weighted-steps.js';
 
 /** Deterministic values in [lo, hi). */
-const spread = (n: number, seed: number, lo: number, hi: number) => Float32Array.from({ length: n }, (_, i) => lo + (hi - lo) * (0.5 + 0.5 * Math.sin(seed * 7919 + i * 12.9898)));
+const spread = (n: number, seed: number, lo: number, hi: number) =>
+  Float32Array.from({ length: n }, (_, i) => lo + (hi - lo) * (0.5 + 0.5 * Math.sin(seed * 7919 + i * 12.9898)));
 const maxAbs = (a: ArrayLike<number>) => Math.max(...Array.from(a, Math.abs));
 /** The same loss without its marks: learners then run the readout's T steps. */
-const unmarked = (loss: RowLoss): RowLoss => (o, l) => loss(o, l);
+const unmarked =
+  (loss: RowLoss): RowLoss =>
+  (o, l) =>
+    loss(o, l);
 
-describe('a readout\'s time mean', () => {
+describe("a readout's time mean", () => {
   it('weights v_τ = (1 − β^(T−τ)) / ((1 − β) T), the closed form of the leaky sum', () => {
     const [beta, T] = [0.9, 7];
     const v = readoutModel.meanWeights(readoutNeuron({ beta }), T);
     v.forEach((x, tau) => expect(x).toBeCloseTo((1 - beta ** (T - tau)) / ((1 - beta) * T), 14));
   });
 
-  it.each([false, true])('constant input %s: one map of the weighted input gives the mean of the T steps\' membranes', (constant) => {
+  it.each([false, true])("constant input %s: one map of the weighted input gives the mean of the T steps' membranes", (constant) => {
     const net = new Network({ input: [6], layers: [readout({ units: 4, beta: 0.8 })], seed: 2 });
     const layer = net.layers[0]!;
     const [T, R] = [9, 5];
-    const x = constant ? tf.tensor(spread(R * 6, 1, -1, 1), [R, 6]) : tf.tensor(spread(T * R * 6, 1, 0, 1).map((v) => (v < 0.3 ? 1 : 0)), [T * R, 6]);
+    const x = constant
+      ? tf.tensor(spread(R * 6, 1, -1, 1), [R, 6])
+      : tf.tensor(
+          spread(T * R * 6, 1, 0, 1).map((v) => (v < 0.3 ? 1 : 0)),
+          [T * R, 6],
+        );
     const m = meanReadout(layer, x, T, R, constant)!;
     expect(m.output.shape).toEqual([1, R, 4]);
     const currents = constant ? tf.tile(tf.reshape(layer.currents(x), [1, R, 4]), [T, 1, 1]) : tf.reshape(layer.currents(x), [T, R, 4]);
     const run = runFields(population(layer), currents, readoutModel.initialState(readoutNeuron({ beta: 0.8 }), [R, 4]), () => tf.zeros([R, 4]), ['membrane']);
     const want = tf.mean(run.fields['membrane']!, 0);
-    const got = m.output.dataSync(), expected = want.dataSync();
+    const got = m.output.dataSync(),
+      expected = want.dataSync();
     for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - expected[i]!)).toBeLessThan(1e-6 * maxAbs(expected));
     expect(maxAbs(expected)).toBeGreaterThan(0.1);
     if (constant) expect(m.input).toBe(x);
@@ -51,7 +61,8 @@ describe('a readout\'s time mean', () => {
 
   it('does not apply to a spiking layer or a decorrelated readout (which samples its input)', () => {
     const net = new Network({ input: [6], layers: [dense({ units: 4, neuron: lif() }), readout({ units: 3, decorrelate: true })], seed: 2 });
-    const x = tf.ones([12, 6]), h = tf.ones([12, 4]);
+    const x = tf.ones([12, 6]),
+      h = tf.ones([12, 4]);
     expect(meanReadout(net.layers[0]!, x, 3, 4, false)).toBeUndefined();
     expect(meanReadout(net.layers[1]!, h, 3, 4, false)).toBeUndefined();
     tf.dispose([x, h]);
@@ -65,7 +76,10 @@ describe('a readout\'s time mean', () => {
     const [y, dx] = [weightedSteps(x, w), tf.grad((v: tf.Tensor) => tf.sum(tf.mul(g, weightedSteps(v, w))))(x)];
     const [xs, gs, ys, ds] = [x.dataSync(), g.dataSync(), y.dataSync(), dx.dataSync()];
     for (let c = 0; c < 37; c++) {
-      expect(ys[c]).toBeCloseTo(w.reduce((s, wt, t) => s + wt * xs[t * 37 + c]!, 0), 5);
+      expect(ys[c]).toBeCloseTo(
+        w.reduce((s, wt, t) => s + wt * xs[t * 37 + c]!, 0),
+        5,
+      );
       for (let t = 0; t < 5; t++) expect(ds[t * 37 + c]).toBeCloseTo(w[t]! * gs[c]!, 6);
     }
     tf.dispose([x, g, y, dx]);
@@ -90,7 +104,11 @@ describe('losses marked as reading only the time mean', () => {
     tf.dispose([full, once, out, labels]);
   });
 
-  it.each([['ce-membrane sum', membraneCrossEntropy('sum')], ['ce-membrane max', membraneCrossEntropy('max')], ['count cross-entropy', countCrossEntropy()]] as const)('%s: not marked', (_, loss) => {
+  it.each([
+    ['ce-membrane sum', membraneCrossEntropy('sum')],
+    ['ce-membrane max', membraneCrossEntropy('max')],
+    ['count cross-entropy', countCrossEntropy()],
+  ] as const)('%s: not marked', (_, loss) => {
     expect(loss.timeMean).toBeUndefined();
   });
 });
@@ -102,7 +120,8 @@ describe('learners with the time-mean readout', () => {
     kernels.some((k) => k.outputShapes.some((s) => s.length === 2 && s[1] === 3 && (s[0] === T * B || s[0] === T * 4 * B)));
   const [B, T] = [6, 8];
   const labels = () => tf.tensor1d([0, 1, 2, 1, 0, 2], 'int32');
-  const network = () => new Network({ input: [20], layers: [dense({ units: 16, neuron: lif({ beta: 0.9, threshold: 0.5 }) }), readout({ units: 3, beta: 0.85 })], seed: 7 });
+  const network = () =>
+    new Network({ input: [20], layers: [dense({ units: 16, neuron: lif({ beta: 0.9, threshold: 0.5 }) }), readout({ units: 3, beta: 0.85 })], seed: 7 });
 
   it.each([
     ['LR, constant input', 'lr', true],
@@ -112,7 +131,12 @@ describe('learners with the time-mean readout', () => {
   ] as const)('%s: the gradients of the same estimator running the T steps', async (_, method, constant) => {
     const net = network();
     const values = spread(B * T * 20, 6, 0, 1);
-    const input = constant ? tf.tile(tf.tensor(values.slice(0, B * 20), [B, 1, 20]), [1, T, 1]) : tf.tensor(values.map((v) => (v < 0.4 ? 1 : 0)), [B, T, 20]);
+    const input = constant
+      ? tf.tile(tf.tensor(values.slice(0, B * 20), [B, 1, 20]), [1, T, 1])
+      : tf.tensor(
+          values.map((v) => (v < 0.4 ? 1 : 0)),
+          [B, T, 20],
+        );
     const y = labels();
     const batch = { input, labels: y, constantInTime: constant };
     const base = constant ? membraneCrossEntropy('mean') : regularized(membraneCrossEntropy('mean'), [rateRegularizer({ weight: 0.5, target: 0.2 })]);

@@ -13,7 +13,7 @@ describe('peak tensor bytes', () => {
     return c;
   };
 
-  it('counts the most bytes live at once, the caller\'s tensors included', async () => {
+  it("counts the most bytes live at once, the caller's tensors included", async () => {
     const held = tf.zeros([1_000]); // 4 000 bytes live before
     const base = tf.memory().numBytes;
     const { result, peakBytes } = withPeakBytes(pattern);
@@ -32,9 +32,11 @@ describe('peak tensor bytes', () => {
 
   it('restores the engine when the computation throws', () => {
     const proto = Object.getPrototypeOf(tf.engine()).disposeTensor;
-    expect(() => withPeakBytes(() => {
-      throw new Error('boom');
-    })).toThrow('boom');
+    expect(() =>
+      withPeakBytes(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect((tf.engine() as unknown as { disposeTensor: unknown }).disposeTensor).toBe(proto);
   });
 });

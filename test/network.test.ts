@@ -31,7 +31,8 @@ function smallNetwork(seed = 1): Network {
   });
   // Dyadic weights make every membrane exact in float32, so reference and simulator agree bit for bit.
   let k = 0;
-  for (const layer of net.layers) for (const [name, v] of Object.entries(layer.params)) net.setParameter(layer.name, name, dyadic(v.size, 100 + k++, -24, 40), { layout: 'spikelr' });
+  for (const layer of net.layers)
+    for (const [name, v] of Object.entries(layer.params)) net.setParameter(layer.name, name, dyadic(v.size, 100 + k++, -24, 40), { layout: 'spikelr' });
   return net;
 }
 
@@ -78,15 +79,16 @@ describe('network simulation', () => {
     // past the wasm kernel's size floor; dyadic weights keep every sum exact in any order
     const net = new Network({
       input: [300],
-      layers: [
-        dense({ name: 'in', units: 48, neuron: lif({ beta: 0.5, threshold: 0.5, reset: 'subtract' }) }),
-        readout({ name: 'out', units: 3, beta: 0.5 }),
-      ],
+      layers: [dense({ name: 'in', units: 48, neuron: lif({ beta: 0.5, threshold: 0.5, reset: 'subtract' }) }), readout({ name: 'out', units: 3, beta: 0.5 })],
       seed: 2,
     });
     let k = 0;
-    for (const layer of net.layers) for (const [name, v] of Object.entries(layer.params)) net.setParameter(layer.name, name, dyadic(v.size, 200 + k++, -12, 14), { layout: 'spikelr' });
-    const input = tf.tensor(dyadic(8 * 12 * 300, 5, 0, 63).map((x) => (x < 10 / 64 ? 1 : 0)), [8, 12, 300]);
+    for (const layer of net.layers)
+      for (const [name, v] of Object.entries(layer.params)) net.setParameter(layer.name, name, dyadic(v.size, 200 + k++, -12, 14), { layout: 'spikelr' });
+    const input = tf.tensor(
+      dyadic(8 * 12 * 300, 5, 0, 63).map((x) => (x < 10 / 64 ? 1 : 0)),
+      [8, 12, 300],
+    );
     const before = sparseStats.sparse;
     const result = net.run(input, { record: ['in'] });
     // the event-driven kernel is the wasm backend's; on another (SPIKELR_BACKEND) the dense path is the one under test
@@ -114,13 +116,15 @@ describe('network simulation', () => {
       seed: 3,
     });
     let k = 0;
-    for (const layer of net.layers) for (const [name, v] of Object.entries(layer.params)) net.setParameter(layer.name, name, dyadic(v.size, 50 + k++, -20, 40), { layout: 'spikelr' });
+    for (const layer of net.layers)
+      for (const [name, v] of Object.entries(layer.params)) net.setParameter(layer.name, name, dyadic(v.size, 50 + k++, -20, 40), { layout: 'spikelr' });
     const input = pattern(2, 6, 25, 4).reshape([2, 6, 5, 5, 1]);
     const result = net.run(input, { record: ['c1', 'c2'] });
     expect(net.layer('c2').outputShape).toEqual([2, 2, 2]);
 
     const conv = (img: number[], [h, w, c]: number[], kernel: number[], bias: number[], kk: number, cout: number, stride: number, pad: number) => {
-      const oh = Math.floor((h! + 2 * pad - kk) / stride) + 1, ow = Math.floor((w! + 2 * pad - kk) / stride) + 1;
+      const oh = Math.floor((h! + 2 * pad - kk) / stride) + 1,
+        ow = Math.floor((w! + 2 * pad - kk) / stride) + 1;
       const out: number[] = [];
       for (let i = 0; i < oh; i++)
         for (let j = 0; j < ow; j++)
@@ -129,7 +133,8 @@ describe('network simulation', () => {
             for (let di = 0; di < kk; di++)
               for (let dj = 0; dj < kk; dj++)
                 for (let ci = 0; ci < c!; ci++) {
-                  const y = i * stride + di - pad, x = j * stride + dj - pad;
+                  const y = i * stride + di - pad,
+                    x = j * stride + dj - pad;
                   if (y >= 0 && y < h! && x >= 0 && x < w!) s += img[(y * w! + x) * c! + ci]! * kernel[((di * kk + dj) * c! + ci) * cout + o]!;
                 }
             out.push(s);
@@ -139,10 +144,19 @@ describe('network simulation', () => {
     const x = nest(arr(input), [2, 6, 25]) as number[][][];
     const p = (l: string, n: string) => arr(net.layer(l).params[n]!);
     x.forEach((sample, b) => {
-      const c1 = refNeurons(net.layer('c1').neuron!, sample.map((img) => conv(img, [5, 5, 1], p('c1', 'weight'), p('c1', 'bias'), 3, 2, 1, 1)));
-      const c2 = refNeurons(net.layer('c2').neuron!, c1.spikes.map((img) => conv(img, [5, 5, 2], p('c2', 'weight'), p('c2', 'bias'), 3, 2, 2, 0)));
+      const c1 = refNeurons(
+        net.layer('c1').neuron!,
+        sample.map((img) => conv(img, [5, 5, 1], p('c1', 'weight'), p('c1', 'bias'), 3, 2, 1, 1)),
+      );
+      const c2 = refNeurons(
+        net.layer('c2').neuron!,
+        c1.spikes.map((img) => conv(img, [5, 5, 2], p('c2', 'weight'), p('c2', 'bias'), 3, 2, 2, 0)),
+      );
       const w = nest(p('out', 'weight'), [8, 3]);
-      const out = refNeurons(net.layer('out').neuron!, c2.spikes.map((row) => refAffine(row, w, p('out', 'bias'))));
+      const out = refNeurons(
+        net.layer('out').neuron!,
+        c2.spikes.map((row) => refAffine(row, w, p('out', 'bias'))),
+      );
       expect(nest(arr(result.records['c1']!.spikes!), [2, 6, 50])[b]).toEqual(c1.spikes);
       expect(nest(arr(result.records['c2']!.spikes!), [2, 6, 8])[b]).toEqual(c2.spikes);
       expect(nest(arr(result.output), [2, 6, 3])[b]).toEqual(out.membrane);
@@ -153,7 +167,7 @@ describe('network simulation', () => {
     net.dispose();
   });
 
-  it('runs a GRU layer with PyTorch\'s equations (against the scalar reference)', () => {
+  it("runs a GRU layer with PyTorch's equations (against the scalar reference)", () => {
     const net = new Network({ input: [3], layers: [gru({ name: 'g', units: 4 })], seed: 8 });
     const input = tf.tidy(() => tf.reshape(tf.sin(tf.range(0, 2 * 5 * 3)), [2, 5, 3]));
     const r = net.run(input);
@@ -178,7 +192,7 @@ describe('network simulation', () => {
     net.dispose();
   });
 
-  it('max pooling routes its gradient to each window\'s first maximum on every backend (PyTorch\'s choice), silent windows included', async () => {
+  it("max pooling routes its gradient to each window's first maximum on every backend (PyTorch's choice), silent windows included", async () => {
     // windows (2×2, row-major): [1 1; 0 1] ties three ways, [1 1; 1 0] three, [0 0; 0 0] is silent, [0 1; 0 0] has one maximum
     const img = [1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0];
     const weights = [1, 2, 3, 4];
@@ -192,7 +206,10 @@ describe('network simulation', () => {
       const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(layer.map(v, []), tf.tensor4d(weights, [1, 2, 2, 1]))))(x);
       expect(arr(g), backend).toEqual(expected);
       // the tangent reads the same elements: J dx at the first maxima
-      const dx = tf.tensor4d(img.map((_, i) => i + 1), [1, 4, 4, 1]);
+      const dx = tf.tensor4d(
+        img.map((_, i) => i + 1),
+        [1, 4, 4, 1],
+      );
       expect(arr(layer.jvp!(x, dx, {})), backend).toEqual([1, 3, 9, 12]);
       tf.dispose([x, dx]);
       net.dispose();
@@ -272,11 +289,13 @@ describe('network simulation', () => {
     twin.dispose();
   });
 
-  it('keeps each network\'s state to itself: interleaved simulations equal separate ones', () => {
+  it("keeps each network's state to itself: interleaved simulations equal separate ones", () => {
     const x = tf.ones([1, 4]);
     const run = (interleave: boolean) => {
-      const n1 = smallNetwork(1), n2 = smallNetwork(2);
-      const s1 = n1.simulation(1), s2 = n2.simulation(1);
+      const n1 = smallNetwork(1),
+        n2 = smallNetwork(2);
+      const s1 = n1.simulation(1),
+        s2 = n2.simulation(1);
       const out: number[] = [];
       for (let t = 0; t < 6; t++) {
         const y1 = s1.step(x);
@@ -284,7 +303,10 @@ describe('network simulation', () => {
         out.push(...arr(y1));
         y1.dispose();
       }
-      s1.dispose(); s2.dispose(); n1.dispose(); n2.dispose();
+      s1.dispose();
+      s2.dispose();
+      n1.dispose();
+      n2.dispose();
       return out;
     };
     expect(run(true)).toEqual(run(false));
@@ -321,7 +343,9 @@ describe('network errors', () => {
   });
 
   it('rejects layers that do not fit, unknown names, duplicate names and misplaced noise', () => {
-    expect(() => new Network({ input: [8, 8, 1], layers: [dense({ units: 3 })] })).toThrow(/dense 'dense0': input must be rank 1 per step, got shape \[8, 8, 1\]; put flatten\(\) before it/);
+    expect(() => new Network({ input: [8, 8, 1], layers: [dense({ units: 3 })] })).toThrow(
+      /dense 'dense0': input must be rank 1 per step, got shape \[8, 8, 1\]; put flatten\(\) before it/,
+    );
     expect(() => new Network({ input: [4], layers: [conv2d({ filters: 2, kernelSize: 3 })] })).toThrow(/conv2d 'conv2d0': input must be rank 3 per step/);
     expect(() => new Network({ input: [4], layers: [dense({ name: 'a', units: 3 }), dense({ name: 'a', units: 3 })] })).toThrow(/two layers are named 'a'/);
     expect(() => dense({ units: 0 })).toThrow(/dense: units must be an integer >= 1, got 0/);
@@ -330,18 +354,27 @@ describe('network errors', () => {
     const x = tf.zeros([1, 2, 4]);
     expect(() => net.run(x, { record: ['hiden'] })).toThrow(/no layer named 'hiden'; layers are 'in', 'rec', 'out'/);
     expect(() => net.run(x, { noise: { out: escapeNoise('gaussian', 1) } })).toThrow(/noise given for layer 'out', which does not spike/);
-    expect(() => net.run(x, { recrd: ['in'] } as never)).toThrow(/network\.run: options: unknown option 'recrd'; allowed options are record, noise, seed, constantInput/);
+    expect(() => net.run(x, { recrd: ['in'] } as never)).toThrow(
+      /network\.run: options: unknown option 'recrd'; allowed options are record, noise, seed, constantInput/,
+    );
     expect(() => net.run(x, { seed: -1 })).toThrow(/network\.run: seed must be an integer >= 0, got -1/);
     expect(() => net.run(x, { constantInput: 'yes' } as never)).toThrow(/network\.run: constantInput must be true or false, got 'yes'/);
     expect(() => net.run(x, 7 as never)).toThrow(/network\.run: options must be an object such as \{ record: \['hidden'\], noise, seed \}, got 7/);
-    expect(() => net.simulation(1, { record: ['in'] } as never)).toThrow(/network\.simulation: options: unknown option 'record'; allowed options are noise, seed/);
+    expect(() => net.simulation(1, { record: ['in'] } as never)).toThrow(
+      /network\.simulation: options: unknown option 'record'; allowed options are noise, seed/,
+    );
     expect(() => net.setParameter('in', 'weight', [1, 2, 3])).toThrow(/in.weight must have shape \[4, 5\] \(20 values\), got \[3\]/);
     net.dispose();
   });
 
-  it('a recurrent bias adds to the currents as the bias does (snnTorch RLeaky\'s second bias): same outputs as one bias b + b_rec, and the same gradient', () => {
+  it("a recurrent bias adds to the currents as the bias does (snnTorch RLeaky's second bias): same outputs as one bias b + b_rec, and the same gradient", () => {
     const input = tf.tidy(() => tf.randomUniform([3, 6, 4], 0, 1, 'float32', 8));
-    const build = (recurrentBias: boolean) => new Network({ input: [4], layers: [recurrent({ name: 'r', units: 5, neuron: lif({ beta: 0.9, threshold: 0.4 }), recurrentBias }), readout({ name: 'o', units: 2 })], seed: 3 });
+    const build = (recurrentBias: boolean) =>
+      new Network({
+        input: [4],
+        layers: [recurrent({ name: 'r', units: 5, neuron: lif({ beta: 0.9, threshold: 0.4 }), recurrentBias }), readout({ name: 'o', units: 2 })],
+        seed: 3,
+      });
     const [two, one] = [build(true), build(false)];
     expect(Object.keys(two.layer('r').params)).toContain('recurrentBias');
     for (const n of ['weight', 'recurrent']) one.setParameter('r', n, two.layer('r').params[n]!);
@@ -362,21 +395,38 @@ describe('network errors', () => {
     one.dispose();
   });
 
-  it('setParameter takes a flat matrix only with its layout said, and PyTorch\'s layout transposed', () => {
-    const net = new Network({ input: [2, 2, 1], layers: [conv2d({ name: 'c', filters: 3, kernelSize: 2, padding: 'valid' }), flatten(), dense({ name: 'd', units: 2 })], seed: 0 });
+  it("setParameter takes a flat matrix only with its layout said, and PyTorch's layout transposed", () => {
+    const net = new Network({
+      input: [2, 2, 1],
+      layers: [conv2d({ name: 'c', filters: 3, kernelSize: 2, padding: 'valid' }), flatten(), dense({ name: 'd', units: 2 })],
+      seed: 0,
+    });
     const flat = Array.from({ length: 6 }, (_, i) => i); // d.weight is [3, 2]
-    expect(() => net.setParameter('d', 'weight', flat)).toThrow(/d\.weight is \[3, 2\]: a flat array of 6 values could be laid out as spikelr's \[3, 2\] or as PyTorch's \[2, 3\]; pass a tensor, or say which with \{ layout: 'spikelr' \}/);
+    expect(() => net.setParameter('d', 'weight', flat)).toThrow(
+      /d\.weight is \[3, 2\]: a flat array of 6 values could be laid out as spikelr's \[3, 2\] or as PyTorch's \[2, 3\]; pass a tensor, or say which with \{ layout: 'spikelr' \}/,
+    );
     net.setParameter('d', 'weight', flat, { layout: 'spikelr' });
-    expect(net.layer('d').params['weight']!.arraySync()).toEqual([[0, 1], [2, 3], [4, 5]]);
+    expect(net.layer('d').params['weight']!.arraySync()).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
     // torch's nn.Linear(3, 2).weight is [out, in] = [[0, 1, 2], [3, 4, 5]]: W[i][o] = torch[o][i]
     net.setParameter('d', 'weight', flat, { layout: 'torch' });
-    expect(net.layer('d').params['weight']!.arraySync()).toEqual([[0, 3], [1, 4], [2, 5]]);
+    expect(net.layer('d').params['weight']!.arraySync()).toEqual([
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
     // nn.Conv2d(1, 3, 2).weight is [out 3, in 1, kh 2, kw 2]; spikelr's kernel is [kh, kw, in, out]
     const torchKernel = Array.from({ length: 12 }, (_, i) => i);
     net.setParameter('c', 'weight', tf.tensor(torchKernel, [3, 1, 2, 2]), { layout: 'torch' });
     const k = net.layer('c').params['weight']!.arraySync() as number[][][][];
-    for (let o = 0; o < 3; o++) for (let y = 0; y < 2; y++) for (let x = 0; x < 2; x++) expect(k[y]![x]![0]![o]).toBe(torchKernel[((o * 1 + 0) * 2 + y) * 2 + x]);
-    expect(() => net.setParameter('c', 'weight', tf.zeros([2, 2, 1, 3]), { layout: 'torch' })).toThrow(/c\.weight must have shape \[3, 1, 2, 2\] \(PyTorch's layout\), got \[2, 2, 1, 3\]/);
+    for (let o = 0; o < 3; o++)
+      for (let y = 0; y < 2; y++) for (let x = 0; x < 2; x++) expect(k[y]![x]![0]![o]).toBe(torchKernel[((o * 1 + 0) * 2 + y) * 2 + x]);
+    expect(() => net.setParameter('c', 'weight', tf.zeros([2, 2, 1, 3]), { layout: 'torch' })).toThrow(
+      /c\.weight must have shape \[3, 1, 2, 2\] \(PyTorch's layout\), got \[2, 2, 1, 3\]/,
+    );
     net.setParameter('d', 'bias', [1, 2]); // a vector has one layout
     net.dispose();
   });

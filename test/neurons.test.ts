@@ -38,7 +38,12 @@ describe('LIF under constant current', () => {
   });
 
   it('with subtract reset and β = 1 (IF) has fired ceil(tI/ϑ) − 1 times after t steps', () => {
-    for (const [current, threshold] of [[0.375, 1], [0.8125, 1], [0.25, 1.5], [1.0, 1.25]] as const) {
+    for (const [current, threshold] of [
+      [0.375, 1],
+      [0.8125, 1],
+      [0.25, 1.5],
+      [1.0, 1.25],
+    ] as const) {
       const steps = 64;
       const { spikes } = simulatePopulation(ifNeuron({ threshold, reset: 'subtract' }), constant(steps, [current]));
       let count = 0;
@@ -50,7 +55,9 @@ describe('LIF under constant current', () => {
   });
 
   it('with subtract reset matches the explicit sum u_t = Σ_j β^(t−j) (I − ϑ s_(j−1))', () => {
-    const beta = 0.85, current = 0.4, threshold = 1;
+    const beta = 0.85,
+      current = 0.4,
+      threshold = 1;
     const { spikes, membrane } = simulatePopulation(lif({ beta, threshold, reset: 'subtract' }), constant(80, [current]));
     const s = spikes.map((r) => r[0]!);
     expect(s.reduce((a, b) => a + b, 0)).toBeGreaterThan(10);
@@ -64,7 +71,9 @@ describe('LIF under constant current', () => {
 
   it('with a refractory period of r steps and zero reset fires at t* + k(t* + r)', () => {
     for (const refractory of [1, 3, 7]) {
-      const beta = 0.9, current = 0.3, threshold = 1;
+      const beta = 0.9,
+        current = 0.3,
+        threshold = 1;
       const tStar = firstSpike(beta, current, threshold);
       const steps = 5 * (tStar + refractory);
       const { spikes } = simulatePopulation(lif({ beta, threshold, reset: 'zero', refractory }), constant(steps, [current]));
@@ -169,7 +178,9 @@ describe('readout and IF', () => {
 
   it('ifNeuron integrates without leak: constant current I and a subtractive reset of ϑ give floor(I (t + 1) / ϑ) spikes by step t', () => {
     // I / ϑ = 0.35 keeps I (t + 1) / ϑ at least 0.05 from an integer for t < 19, so the count is exact
-    const steps = 19, I = 0.7, theta = 2;
+    const steps = 19,
+      I = 0.7,
+      theta = 2;
     const { spikes } = simulatePopulation(ifNeuron({ threshold: theta, reset: 'subtract' }), constant(steps, [I]));
     let count = 0;
     for (let t = 0; t < steps; t++) {
@@ -177,7 +188,11 @@ describe('readout and IF', () => {
       expect(count, `spikes by step ${t}`).toBe(Math.floor((I * (t + 1)) / theta));
     }
     expect(count).toBe(6); // a leak of any size would lose some: β = 0.95 gives fewer
-    expect(simulatePopulation(lif({ beta: 0.95, threshold: theta }), constant(steps, [I])).spikes.flat().reduce((a, b) => a + b, 0)).toBeLessThan(6);
+    expect(
+      simulatePopulation(lif({ beta: 0.95, threshold: theta }), constant(steps, [I]))
+        .spikes.flat()
+        .reduce((a, b) => a + b, 0),
+    ).toBeLessThan(6);
   });
 });
 

@@ -27,12 +27,15 @@ function reference(...args: string[]): string {
   try {
     return execFileSync(PYTHON, [REFERENCE, ...args], { encoding: 'utf8', stdio: 'pipe' });
   } catch (err) {
-    throw new Error(`test/nir_reference.py ${args[0]} failed (it needs Debian's python3-h5py: apt-get install python3-h5py):\n${String((err as { stderr?: string }).stderr ?? err)}`);
+    throw new Error(
+      `test/nir_reference.py ${args[0]} failed (it needs Debian's python3-h5py: apt-get install python3-h5py):\n${String((err as { stderr?: string }).stderr ?? err)}`,
+    );
   }
 }
 
 /** A random binary input `[B, T, …shape]` (spikelr's layout) from a seed. */
-const spikes = (shape: readonly number[], seed: number, p = 0.4) => tf.tidy(() => tf.cast(tf.less(tf.randomUniform([...shape], 0, 1, 'float32', seed), p), 'float32'));
+const spikes = (shape: readonly number[], seed: number, p = 0.4) =>
+  tf.tidy(() => tf.cast(tf.less(tf.randomUniform([...shape], 0, 1, 'float32', seed), p), 'float32'));
 
 /** Every neuron layer's output (spikes, or a readout's membrane) as arrays, in layer order. */
 function outputs(net: Network, x: tf.Tensor, names = net.layers.filter((l) => l.neuron).map((l) => l.name)): number[][] {
@@ -52,36 +55,111 @@ function varyCoefficients(net: Network, seed: number): void {
   }
 }
 
-async function roundTrip(net: Network, inputShape: readonly number[], options: Parameters<typeof exportNir>[2] = {}): Promise<{ before: number[][]; after: number[][]; imported: Network }> {
+async function roundTrip(
+  net: Network,
+  inputShape: readonly number[],
+  options: Parameters<typeof exportNir>[2] = {},
+): Promise<{ before: number[][]; after: number[][]; imported: Network }> {
   const file = path.join(dir, `rt-${Math.random().toString(36).slice(2)}.nir`);
   await exportNir(net, file, options);
   const { net: imported } = await importNir(file);
   const x = spikes([3, 12, ...inputShape], 11);
-  const before = outputs(net, x), after = outputs(imported, x);
+  const before = outputs(net, x),
+    after = outputs(imported, x);
   x.dispose();
   return { before, after, imported };
 }
 
 describe('round trip: export then import gives the same spikes, bit for bit', () => {
   const cases: [string, () => Network, readonly number[]][] = [
-    ['dense LIF (per-neuron β and threshold, reset to zero) into a leaky readout (LI)', () =>
-      network({ input: [20], seed: 1, layers: [dense({ name: 'hidden', units: 16, neuron: lif({ beta: 0.9, threshold: 0.5, reset: 'zero' }), learn: ['beta', 'threshold'] }), readout({ name: 'out', units: 5, beta: 0.8 })] }), [20]],
-    ['IF without bias (Linear) into an integrator readout (I, β = 1)', () =>
-      network({ input: [12], seed: 2, layers: [dense({ units: 10, bias: false, neuron: ifNeuron({ threshold: 0.6, reset: 'zero' }) }), readout({ units: 3, beta: 1, bias: false })] }), [12]],
-    ['recurrent CubaLIF (synaptic) with a recurrent bias, as a cycle, then IF', () =>
-      network({ input: [20], seed: 3, layers: [recurrent({ name: 'rec', units: 12, neuron: synaptic({ alpha: 0.7, beta: 0.85, threshold: 0.3, reset: 'zero' }), recurrentBias: true, learn: ['beta'] }), dense({ units: 6, neuron: ifNeuron({ threshold: 0.7, reset: 'zero' }) })] }), [20]],
-    ['recurrent LIF without recurrent bias, into a readout with β = 0 (LI with τ = dt)', () =>
-      network({ input: [8], seed: 4, layers: [recurrent({ units: 9, neuron: lif({ beta: 0.95, threshold: 0.4, reset: 'zero' }) }), readout({ units: 2, beta: 0 })] }), [8]],
-    ['conv (stride 2, padding 1; same; valid), sum and average pooling, flatten (NIR is channels-first), readout', () =>
-      network({ input: [10, 10, 2], seed: 5, layers: [
-        conv2d({ name: 'c1', filters: 4, kernelSize: 3, padding: 1, stride: 2, neuron: lif({ beta: 0.9, threshold: 0.2, reset: 'zero' }), learn: ['threshold'] }),
-        sumPool2d({ poolSize: 1 }),
-        conv2d({ filters: 3, kernelSize: 3, padding: 'same', neuron: ifNeuron({ threshold: 0.3, reset: 'zero' }) }),
-        avgPool2d({ poolSize: 2 }),
-        conv2d({ filters: 3, kernelSize: 2, padding: 'valid', bias: false, neuron: lif({ beta: 0.8, threshold: 0.1, reset: 'zero' }) }),
-        flatten(), readout({ units: 4, beta: 0.5 })] }), [10, 10, 2]],
-    ['a dense layer with (uncentred) input decorrelation exports its fused weight', () =>
-      network({ input: [10], seed: 6, layers: [dense({ units: 8, neuron: lif({ beta: 0.9, threshold: 0.3, reset: 'zero' }), decorrelate: { centre: false } }), readout({ units: 3 })] }), [10]],
+    [
+      'dense LIF (per-neuron β and threshold, reset to zero) into a leaky readout (LI)',
+      () =>
+        network({
+          input: [20],
+          seed: 1,
+          layers: [
+            dense({ name: 'hidden', units: 16, neuron: lif({ beta: 0.9, threshold: 0.5, reset: 'zero' }), learn: ['beta', 'threshold'] }),
+            readout({ name: 'out', units: 5, beta: 0.8 }),
+          ],
+        }),
+      [20],
+    ],
+    [
+      'IF without bias (Linear) into an integrator readout (I, β = 1)',
+      () =>
+        network({
+          input: [12],
+          seed: 2,
+          layers: [dense({ units: 10, bias: false, neuron: ifNeuron({ threshold: 0.6, reset: 'zero' }) }), readout({ units: 3, beta: 1, bias: false })],
+        }),
+      [12],
+    ],
+    [
+      'recurrent CubaLIF (synaptic) with a recurrent bias, as a cycle, then IF',
+      () =>
+        network({
+          input: [20],
+          seed: 3,
+          layers: [
+            recurrent({
+              name: 'rec',
+              units: 12,
+              neuron: synaptic({ alpha: 0.7, beta: 0.85, threshold: 0.3, reset: 'zero' }),
+              recurrentBias: true,
+              learn: ['beta'],
+            }),
+            dense({ units: 6, neuron: ifNeuron({ threshold: 0.7, reset: 'zero' }) }),
+          ],
+        }),
+      [20],
+    ],
+    [
+      'recurrent LIF without recurrent bias, into a readout with β = 0 (LI with τ = dt)',
+      () =>
+        network({
+          input: [8],
+          seed: 4,
+          layers: [recurrent({ units: 9, neuron: lif({ beta: 0.95, threshold: 0.4, reset: 'zero' }) }), readout({ units: 2, beta: 0 })],
+        }),
+      [8],
+    ],
+    [
+      'conv (stride 2, padding 1; same; valid), sum and average pooling, flatten (NIR is channels-first), readout',
+      () =>
+        network({
+          input: [10, 10, 2],
+          seed: 5,
+          layers: [
+            conv2d({
+              name: 'c1',
+              filters: 4,
+              kernelSize: 3,
+              padding: 1,
+              stride: 2,
+              neuron: lif({ beta: 0.9, threshold: 0.2, reset: 'zero' }),
+              learn: ['threshold'],
+            }),
+            sumPool2d({ poolSize: 1 }),
+            conv2d({ filters: 3, kernelSize: 3, padding: 'same', neuron: ifNeuron({ threshold: 0.3, reset: 'zero' }) }),
+            avgPool2d({ poolSize: 2 }),
+            conv2d({ filters: 3, kernelSize: 2, padding: 'valid', bias: false, neuron: lif({ beta: 0.8, threshold: 0.1, reset: 'zero' }) }),
+            flatten(),
+            readout({ units: 4, beta: 0.5 }),
+          ],
+        }),
+      [10, 10, 2],
+    ],
+    [
+      'a dense layer with (uncentred) input decorrelation exports its fused weight',
+      () =>
+        network({
+          input: [10],
+          seed: 6,
+          layers: [dense({ units: 8, neuron: lif({ beta: 0.9, threshold: 0.3, reset: 'zero' }), decorrelate: { centre: false } }), readout({ units: 3 })],
+        }),
+      [10],
+    ],
   ];
   for (const [title, make, inputShape] of cases) {
     it(title, async () => {
@@ -105,9 +183,12 @@ describe('round trip: export then import gives the same spikes, bit for bit', ()
   }
 
   it("reset by subtraction goes out only when asked, as NIR's LIF with the reset in its metadata, and comes back", async () => {
-    const make = () => network({ input: [10], seed: 7, layers: [dense({ name: 'h', units: 12, neuron: lif({ beta: 0.9, threshold: 0.3 }) }), readout({ units: 2 })] });
+    const make = () =>
+      network({ input: [10], seed: 7, layers: [dense({ name: 'h', units: 12, neuron: lif({ beta: 0.9, threshold: 0.3 }) }), readout({ units: 2 })] });
     const net = make();
-    await expect(exportNir(net, path.join(dir, 'sub.nir'))).rejects.toThrow(/layer 'h' .*reset by subtraction has no NIR primitive .*--reset zero.*--reset-metadata/);
+    await expect(exportNir(net, path.join(dir, 'sub.nir'))).rejects.toThrow(
+      /layer 'h' .*reset by subtraction has no NIR primitive .*--reset zero.*--reset-metadata/,
+    );
     const graph = networkToNir(net, { subtractReset: 'metadata' });
     expect(graph.nodes!['h.neurons']!.type).toBe('LIF');
     expect(graph.nodes!['h.neurons']!.metadata['reset']).toBe('subtract');
@@ -119,14 +200,21 @@ describe('round trip: export then import gives the same spikes, bit for bit', ()
   });
 
   it('time constants follow dt: τ = dt/(1 − β), R = τ/dt, and a file read back with its own dt gives β back', () => {
-    const net = network({ input: [4], seed: 8, layers: [dense({ name: 'h', units: 3, neuron: synaptic({ alpha: 0.6, beta: 0.75, threshold: 1, reset: 'zero' }) }), readout({ name: 'o', units: 2, beta: 0.5 })] });
+    const net = network({
+      input: [4],
+      seed: 8,
+      layers: [
+        dense({ name: 'h', units: 3, neuron: synaptic({ alpha: 0.6, beta: 0.75, threshold: 1, reset: 'zero' }) }),
+        readout({ name: 'o', units: 2, beta: 0.5 }),
+      ],
+    });
     for (const dt of [1e-4, 1e-3]) {
       const g = networkToNir(net, { dt });
       const cuba = g.nodes!['h.neurons']!.fields as Record<string, { data: Float64Array }>;
       expect(cuba['tau_mem']!.data[0]).toBeCloseTo(dt / 0.25, 15);
       expect(cuba['tau_syn']!.data[0]).toBeCloseTo(dt / 0.4, 15);
-      expect(cuba['r']!.data[0]! * dt / cuba['tau_mem']!.data[0]!).toBeCloseTo(1, 15);
-      expect(cuba['w_in']!.data[0]! * dt / cuba['tau_syn']!.data[0]!).toBeCloseTo(1, 15);
+      expect((cuba['r']!.data[0]! * dt) / cuba['tau_mem']!.data[0]!).toBeCloseTo(1, 15);
+      expect((cuba['w_in']!.data[0]! * dt) / cuba['tau_syn']!.data[0]!).toBeCloseTo(1, 15);
       const li = g.nodes!['o.neurons']!.fields as Record<string, { data: Float64Array }>;
       expect(li['tau']!.data[0]).toBeCloseTo(2 * dt, 15);
       const back = nirToNetwork(g).net; // dt from the graph's metadata
@@ -144,14 +232,55 @@ describe('round trip: export then import gives the same spikes, bit for bit', ()
 
 describe('what NIR cannot say is refused by name', () => {
   const refused: [string, () => Network, RegExp, Parameters<typeof networkToNir>[1]?][] = [
-    ['max pooling', () => network({ input: [8, 8, 1], layers: [conv2d({ filters: 2, kernelSize: 3, neuron: lif({ reset: 'zero' }) }), maxPool2d({ poolSize: 2 }), flatten(), readout({ units: 2 })] }), /maxPool2d.*NIR has no max pooling .*sumPool2d or avgPool2d/],
-    ['adaptive neurons', () => network({ input: [4], layers: [dense({ units: 3, neuron: alif({ reset: 'zero' }) }), readout({ units: 2 })] }), /alif neurons.*NIR has no primitive for 'alif' neurons/],
-    ['a refractory period', () => network({ input: [4], layers: [dense({ units: 3, neuron: lif({ reset: 'zero', refractory: 2 }) }), readout({ units: 2 })] }), /refractory period \(2 steps\)/],
-    ["reset 'none'", () => network({ input: [4], layers: [dense({ units: 3, neuron: lif({ reset: 'none' }) }), readout({ units: 2 })] }), /reset 'none' has no NIR primitive/],
-    ['a learned noise scale', () => network({ input: [4], layers: [dense({ name: 'h', units: 3, neuron: lif({ reset: 'zero' }), learn: ['sigma'] }), readout({ units: 2 })] }), /layer 'h' learns a per-neuron escape-noise scale.*--deterministic/],
-    ['escape noise of the run', () => network({ input: [4], layers: [dense({ units: 3, neuron: lif({ reset: 'zero' }) }), readout({ units: 2 })] }), /fires with escape noise \(logistic:0.3\).*--deterministic/, { noise: 'logistic:0.3' }],
-    ['a GRU layer', () => network({ input: [4], layers: [gru({ name: 'g', units: 3 }), readout({ units: 2 })] }), /layer 'g' \(gru, gru neurons\): NIR has no primitive for a 'gru' layer/],
-    ["uneven 'same' padding", () => network({ input: [8, 8, 1], layers: [conv2d({ name: 'c', filters: 2, kernelSize: 2, padding: 'same', neuron: lif({ reset: 'zero' }) }), flatten(), readout({ units: 2 })] }), /layer 'c'.*pads \[0, 1\] rows.*unevenly/],
+    [
+      'max pooling',
+      () =>
+        network({
+          input: [8, 8, 1],
+          layers: [conv2d({ filters: 2, kernelSize: 3, neuron: lif({ reset: 'zero' }) }), maxPool2d({ poolSize: 2 }), flatten(), readout({ units: 2 })],
+        }),
+      /maxPool2d.*NIR has no max pooling .*sumPool2d or avgPool2d/,
+    ],
+    [
+      'adaptive neurons',
+      () => network({ input: [4], layers: [dense({ units: 3, neuron: alif({ reset: 'zero' }) }), readout({ units: 2 })] }),
+      /alif neurons.*NIR has no primitive for 'alif' neurons/,
+    ],
+    [
+      'a refractory period',
+      () => network({ input: [4], layers: [dense({ units: 3, neuron: lif({ reset: 'zero', refractory: 2 }) }), readout({ units: 2 })] }),
+      /refractory period \(2 steps\)/,
+    ],
+    [
+      "reset 'none'",
+      () => network({ input: [4], layers: [dense({ units: 3, neuron: lif({ reset: 'none' }) }), readout({ units: 2 })] }),
+      /reset 'none' has no NIR primitive/,
+    ],
+    [
+      'a learned noise scale',
+      () => network({ input: [4], layers: [dense({ name: 'h', units: 3, neuron: lif({ reset: 'zero' }), learn: ['sigma'] }), readout({ units: 2 })] }),
+      /layer 'h' learns a per-neuron escape-noise scale.*--deterministic/,
+    ],
+    [
+      'escape noise of the run',
+      () => network({ input: [4], layers: [dense({ units: 3, neuron: lif({ reset: 'zero' }) }), readout({ units: 2 })] }),
+      /fires with escape noise \(logistic:0.3\).*--deterministic/,
+      { noise: 'logistic:0.3' },
+    ],
+    [
+      'a GRU layer',
+      () => network({ input: [4], layers: [gru({ name: 'g', units: 3 }), readout({ units: 2 })] }),
+      /layer 'g' \(gru, gru neurons\): NIR has no primitive for a 'gru' layer/,
+    ],
+    [
+      "uneven 'same' padding",
+      () =>
+        network({
+          input: [8, 8, 1],
+          layers: [conv2d({ name: 'c', filters: 2, kernelSize: 2, padding: 'same', neuron: lif({ reset: 'zero' }) }), flatten(), readout({ units: 2 })],
+        }),
+      /layer 'c'.*pads \[0, 1\] rows.*unevenly/,
+    ],
   ];
   for (const [what, make, message, options] of refused) {
     it(what, () => {
@@ -172,17 +301,24 @@ describe('files written by h5py in the spec layout import and run as the referen
   // cuba-recurrent: CubaLIF with w_in and R scaling its input, a recurrent Affine in a cycle, IF;
   // conv: Conv2d (padding 1; stride 2), per-channel IF thresholds, SumPool2d, AvgPool2d, Flatten of [C, H, W];
   // subgraph: a recurrent LIF as a NIRGraph node (snnTorch's RSynaptic export), an integrator I
-  const cases: [string, number[]][] = [['lif-li', [6]], ['cuba-recurrent', [5]], ['conv', [2, 9, 9]], ['subgraph', [4]]];
+  const cases: [string, number[]][] = [
+    ['lif-li', [6]],
+    ['cuba-recurrent', [5]],
+    ['conv', [2, 9, 9]],
+    ['subgraph', [4]],
+  ];
   for (const [name, nirShape] of cases) {
     it(name, async () => {
       const file = path.join(dir, `${name}.nir`);
       reference('write', name, file);
       const { net, dt } = await importNir(file);
-      const steps = 16, batch = 3;
+      const steps = 16,
+        batch = 3;
       // input in NIR's layout [B, T, …], made from a seed; spikelr's is [B, T, H, W, C]
       const x = spikes([batch, steps, ...nirShape], 21, 0.5);
       const mine = nirShape.length === 3 ? tf.transpose(x, [0, 1, 3, 4, 2]) : x.clone();
-      const inputFile = path.join(dir, `${name}.input.json`), outFile = path.join(dir, `${name}.out.json`);
+      const inputFile = path.join(dir, `${name}.input.json`),
+        outFile = path.join(dir, `${name}.out.json`);
       writeFileSync(inputFile, JSON.stringify({ dt, input: x.arraySync() }));
       reference('simulate', file, inputFile, outFile);
       const ref = JSON.parse(readFileSync(outFile, 'utf8')) as { outputs: Record<string, number[][][]>; margin: number };
@@ -196,7 +332,8 @@ describe('files written by h5py in the spec layout import and run as the referen
         const readoutLayer = layer.neuron!.kind === 'readout';
         let got = readoutLayer ? rec.membrane! : rec.spikes!;
         if (got.rank === 5) got = tf.transpose(got, [0, 1, 4, 2, 3]); // back to channels-first
-        const a = Array.from(got.dataSync()), b = expected.flat(Infinity) as unknown as number[];
+        const a = Array.from(got.dataSync()),
+          b = expected.flat(Infinity) as unknown as number[];
         expect(a.length).toBe(b.length);
         if (readoutLayer) {
           const scale = Math.max(...b.map(Math.abs));
@@ -218,22 +355,67 @@ describe('files written by h5py in the spec layout import and run as the referen
 
 describe("spikelr's files, read by h5py", () => {
   it("have the spec's layout and values, and run in the reference simulator as they ran in spikelr", async () => {
-    const net = network({ input: [6, 6, 2], seed: 12, layers: [
-      conv2d({ name: 'conv', filters: 3, kernelSize: 3, padding: 1, neuron: lif({ beta: 0.8, threshold: 0.3, reset: 'zero' }), learn: ['threshold'] }),
-      sumPool2d({ name: 'pool', poolSize: 2 }), flatten({ name: 'flat' }),
-      recurrent({ name: 'rec', units: 7, neuron: synaptic({ alpha: 0.5, beta: 0.9, threshold: 0.4, reset: 'zero' }), recurrentBias: true }),
-      readout({ name: 'out', units: 3, beta: 0.75 })] });
+    const net = network({
+      input: [6, 6, 2],
+      seed: 12,
+      layers: [
+        conv2d({ name: 'conv', filters: 3, kernelSize: 3, padding: 1, neuron: lif({ beta: 0.8, threshold: 0.3, reset: 'zero' }), learn: ['threshold'] }),
+        sumPool2d({ name: 'pool', poolSize: 2 }),
+        flatten({ name: 'flat' }),
+        recurrent({ name: 'rec', units: 7, neuron: synaptic({ alpha: 0.5, beta: 0.9, threshold: 0.4, reset: 'zero' }), recurrentBias: true }),
+        readout({ name: 'out', units: 3, beta: 0.75 }),
+      ],
+    });
     varyCoefficients(net, 4);
     const file = path.join(dir, 'spikelr.nir');
     await exportNir(net, file);
     const layout = JSON.parse(reference('inspect', file)) as Record<string, { dtype: string; shape: number[]; value: unknown; compression: string | null }>;
     expect(layout['version']!.value).toBe('1.0.7');
     expect(layout['node/type']!.value).toBe('NIRGraph');
-    const types = Object.fromEntries(Object.entries(layout).filter(([k]) => k.endsWith('/type') && k !== 'node/type').map(([k, v]) => [k.split('/')[2], v.value]));
-    expect(types).toEqual({ input: 'Input', 'conv.weight': 'Conv2d', 'conv.neurons': 'LIF', pool: 'SumPool2d', flat: 'Flatten', 'rec.weight': 'Affine', 'rec.neurons': 'CubaLIF', 'rec.recurrent': 'Affine', 'out.weight': 'Affine', 'out.neurons': 'LI', output: 'Output' });
+    const types = Object.fromEntries(
+      Object.entries(layout)
+        .filter(([k]) => k.endsWith('/type') && k !== 'node/type')
+        .map(([k, v]) => [k.split('/')[2], v.value]),
+    );
+    expect(types).toEqual({
+      input: 'Input',
+      'conv.weight': 'Conv2d',
+      'conv.neurons': 'LIF',
+      pool: 'SumPool2d',
+      flat: 'Flatten',
+      'rec.weight': 'Affine',
+      'rec.neurons': 'CubaLIF',
+      'rec.recurrent': 'Affine',
+      'out.weight': 'Affine',
+      'out.neurons': 'LI',
+      output: 'Output',
+    });
     const edges = layout['node/edges']!;
     expect(edges.shape).toEqual([11, 2]);
-    expect(edges.value).toEqual(['input', 'conv.weight', 'conv.weight', 'conv.neurons', 'conv.neurons', 'pool', 'pool', 'flat', 'flat', 'rec.weight', 'rec.weight', 'rec.neurons', 'rec.neurons', 'rec.recurrent', 'rec.recurrent', 'rec.neurons', 'rec.neurons', 'out.weight', 'out.weight', 'out.neurons', 'out.neurons', 'output']);
+    expect(edges.value).toEqual([
+      'input',
+      'conv.weight',
+      'conv.weight',
+      'conv.neurons',
+      'conv.neurons',
+      'pool',
+      'pool',
+      'flat',
+      'flat',
+      'rec.weight',
+      'rec.weight',
+      'rec.neurons',
+      'rec.neurons',
+      'rec.recurrent',
+      'rec.recurrent',
+      'rec.neurons',
+      'rec.neurons',
+      'out.weight',
+      'out.weight',
+      'out.neurons',
+      'out.neurons',
+      'output',
+    ]);
     expect(layout['node/nodes/input/shape']!.value).toEqual([2, 6, 6]);
     // the conv kernel in PyTorch's [out, in, kh, kw], gzip-compressed float32
     const k = layout['node/nodes/conv.weight/weight']!;
@@ -256,7 +438,8 @@ describe("spikelr's files, read by h5py", () => {
     // the reference simulates the file, spikelr the network: the same spikes
     const x = spikes([2, 14, 2, 6, 6], 6, 0.5); // NIR's layout
     const mine = tf.transpose(x, [0, 1, 3, 4, 2]);
-    const inputFile = path.join(dir, 'spikelr.input.json'), outFile = path.join(dir, 'spikelr.out.json');
+    const inputFile = path.join(dir, 'spikelr.input.json'),
+      outFile = path.join(dir, 'spikelr.out.json');
     writeFileSync(inputFile, JSON.stringify({ dt: 1e-4, input: x.arraySync() }));
     reference('simulate', file, inputFile, outFile);
     const ref = JSON.parse(readFileSync(outFile, 'utf8')) as { outputs: Record<string, number[][][]>; margin: number };
@@ -265,7 +448,8 @@ describe("spikelr's files, read by h5py", () => {
     const conv = tf.transpose(r.records['conv']!.spikes!, [0, 1, 4, 2, 3]);
     expect(Array.from(conv.dataSync())).toEqual(ref.outputs['conv.neurons']!.flat(Infinity as 1));
     expect(Array.from(r.records['rec']!.spikes!.dataSync())).toEqual(ref.outputs['rec.neurons']!.flat(Infinity as 1));
-    const out = Array.from(r.records['out']!.membrane!.dataSync()), expected = ref.outputs['out.neurons']!.flat(Infinity) as unknown as number[];
+    const out = Array.from(r.records['out']!.membrane!.dataSync()),
+      expected = ref.outputs['out.neurons']!.flat(Infinity) as unknown as number[];
     out.forEach((v, i) => expect(Math.abs(v - expected[i]!)).toBeLessThan(1e-5));
     expect(Array.from(r.records['rec']!.spikes!.dataSync()).some((v) => v === 1)).toBe(true);
     tf.dispose([x, mine, conv]);
@@ -281,15 +465,25 @@ describe("spikelr's files, read by h5py", () => {
  */
 describe.runIf(process.env['SPIKELR_SNNTORCH_PYTHONPATH'])("snnTorch's import_from_nir", () => {
   it('reproduces the spikes of a LIF → CubaLIF → LIF network exported by spikelr', async () => {
-    const net = network({ input: [20], seed: 3, layers: [
-      dense({ name: 'hidden', units: 16, neuron: lif({ beta: 0.9, threshold: 0.5, reset: 'zero' }) }),
-      dense({ name: 'syn', units: 10, neuron: synaptic({ alpha: 0.8, beta: 0.85, threshold: 0.4, reset: 'zero' }) }),
-      dense({ name: 'out', units: 4, neuron: lif({ beta: 0.8, threshold: 0.3, reset: 'zero' }) })] });
-    const file = path.join(dir, 'snntorch.nir'), inputFile = path.join(dir, 'snntorch.input.json'), outFile = path.join(dir, 'snntorch.out.json');
+    const net = network({
+      input: [20],
+      seed: 3,
+      layers: [
+        dense({ name: 'hidden', units: 16, neuron: lif({ beta: 0.9, threshold: 0.5, reset: 'zero' }) }),
+        dense({ name: 'syn', units: 10, neuron: synaptic({ alpha: 0.8, beta: 0.85, threshold: 0.4, reset: 'zero' }) }),
+        dense({ name: 'out', units: 4, neuron: lif({ beta: 0.8, threshold: 0.3, reset: 'zero' }) }),
+      ],
+    });
+    const file = path.join(dir, 'snntorch.nir'),
+      inputFile = path.join(dir, 'snntorch.input.json'),
+      outFile = path.join(dir, 'snntorch.out.json');
     await exportNir(net, file);
     const x = spikes([3, 20, 20], 7, 0.5);
     writeFileSync(inputFile, JSON.stringify({ input: x.arraySync() }));
-    execFileSync(PYTHON, [REFERENCE, 'snntorch', file, inputFile, outFile], { env: { ...process.env, PYTHONPATH: process.env['SPIKELR_SNNTORCH_PYTHONPATH'] }, stdio: 'pipe' });
+    execFileSync(PYTHON, [REFERENCE, 'snntorch', file, inputFile, outFile], {
+      env: { ...process.env, PYTHONPATH: process.env['SPIKELR_SNNTORCH_PYTHONPATH'] },
+      stdio: 'pipe',
+    });
     const theirs = (JSON.parse(readFileSync(outFile, 'utf8')) as { output: number[][][] }).output.flat(Infinity) as unknown as number[];
     const mine = outputs(net, x, ['out'])[0]!;
     expect(theirs).toEqual(mine);
@@ -314,19 +508,64 @@ describe('malformed NIR files get errors naming what is wrong', () => {
   const node = (n: NirNode, fields: Record<string, unknown>, drop: string[] = []): NirNode =>
     ({ ...n, fields: Object.fromEntries([...Object.entries(n.fields).filter(([k]) => !drop.includes(k)), ...Object.entries(fields)]) }) as NirNode;
   const cases: [string, Parameters<typeof malformed>[0], RegExp][] = [
-    ['a node type spikelr does not know', (g) => (g.nodes['h.neurons'] = { type: 'Delay', fields: {}, metadata: {} }), /node 'h.neurons' has type 'Delay', which spikelr cannot import; it imports Input, Output, Affine, Linear, Conv2d, LIF, CubaLIF, IF, LI, I, Flatten, SumPool2d, AvgPool2d, NIRGraph/],
-    ['a missing parameter', (g) => (g.nodes['h.neurons'] = node(g.nodes['h.neurons']!, {}, ['tau'])), /node 'h.neurons' \(LIF\) has no 'tau'; a LIF node carries tau, r, v_leak, v_threshold/],
-    ['an edge to an unknown node', (g) => g.edges.push(['h.neurons', 'ghost']), /edge \('h.neurons', 'ghost'\) names 'ghost', which is not a node of the graph/],
-    ['a weight that does not fit its input', (g) => (g.nodes['h.weight'] = node(g.nodes['h.weight']!, { weight: { shape: [3, 5], data: new Float64Array(15), dtype: 'float32' } })), /node 'h.weight' \(Affine\): weight is \[3, 5\] \(out, in\), but the node before it gives 4 values/],
-    ['a neuron parameter of the wrong shape', (g) => (g.nodes['h.neurons'] = node(g.nodes['h.neurons']!, { tau: { shape: [5], data: new Float64Array(5).fill(1e-3), dtype: 'float64' } })), /node 'h.neurons' \(LIF\): 'tau' has shape \[5\], but the node before it gives it \[3\]/],
-    ['an Output of the wrong shape', (g) => (g.nodes['output'] = node(g.nodes['output']!, { shape: { shape: [1], data: Float64Array.of(7), dtype: 'int64' } })), /the Output node has shape \[7\], but the node before it gives \[2\]/],
-    ['a branch', (g) => g.edges.push(['h.neurons', 'output']), /node 'h.neurons' feeds 2 nodes \(o.weight, output\); spikelr networks are layer sequences, without branches/],
-    ['a neuron with no weight before it', (g) => {
-        g.edges = [['input', 'h.neurons'], ['h.neurons', 'o.weight'], ['o.weight', 'o.neurons'], ['o.neurons', 'output']];
+    [
+      'a node type spikelr does not know',
+      (g) => (g.nodes['h.neurons'] = { type: 'Delay', fields: {}, metadata: {} }),
+      /node 'h.neurons' has type 'Delay', which spikelr cannot import; it imports Input, Output, Affine, Linear, Conv2d, LIF, CubaLIF, IF, LI, I, Flatten, SumPool2d, AvgPool2d, NIRGraph/,
+    ],
+    [
+      'a missing parameter',
+      (g) => (g.nodes['h.neurons'] = node(g.nodes['h.neurons']!, {}, ['tau'])),
+      /node 'h.neurons' \(LIF\) has no 'tau'; a LIF node carries tau, r, v_leak, v_threshold/,
+    ],
+    [
+      'an edge to an unknown node',
+      (g) => g.edges.push(['h.neurons', 'ghost']),
+      /edge \('h.neurons', 'ghost'\) names 'ghost', which is not a node of the graph/,
+    ],
+    [
+      'a weight that does not fit its input',
+      (g) => (g.nodes['h.weight'] = node(g.nodes['h.weight']!, { weight: { shape: [3, 5], data: new Float64Array(15), dtype: 'float32' } })),
+      /node 'h.weight' \(Affine\): weight is \[3, 5\] \(out, in\), but the node before it gives 4 values/,
+    ],
+    [
+      'a neuron parameter of the wrong shape',
+      (g) => (g.nodes['h.neurons'] = node(g.nodes['h.neurons']!, { tau: { shape: [5], data: new Float64Array(5).fill(1e-3), dtype: 'float64' } })),
+      /node 'h.neurons' \(LIF\): 'tau' has shape \[5\], but the node before it gives it \[3\]/,
+    ],
+    [
+      'an Output of the wrong shape',
+      (g) => (g.nodes['output'] = node(g.nodes['output']!, { shape: { shape: [1], data: Float64Array.of(7), dtype: 'int64' } })),
+      /the Output node has shape \[7\], but the node before it gives \[2\]/,
+    ],
+    [
+      'a branch',
+      (g) => g.edges.push(['h.neurons', 'output']),
+      /node 'h.neurons' feeds 2 nodes \(o.weight, output\); spikelr networks are layer sequences, without branches/,
+    ],
+    [
+      'a neuron with no weight before it',
+      (g) => {
+        g.edges = [
+          ['input', 'h.neurons'],
+          ['h.neurons', 'o.weight'],
+          ['o.weight', 'o.neurons'],
+          ['o.neurons', 'output'],
+        ];
         delete g.nodes['h.weight'];
-      }, /node 'h.neurons' \(LIF\) is not fed by a weight node/],
-    ['a time constant shorter than dt', (g) => (g.nodes['h.neurons'] = node(g.nodes['h.neurons']!, { tau: { shape: [3], data: new Float64Array(3).fill(5e-5), dtype: 'float64' } })), /tau = 0.00005 s is shorter than the step dt = 0.0001 s.*--dt/],
-    ['a reset potential other than zero', (g) => (g.nodes['h.neurons'] = node(g.nodes['h.neurons']!, { v_reset: { shape: [3], data: new Float64Array(3).fill(0.5), dtype: 'float64' } })), /v_reset ≠ 0 \(0.5\)/],
+      },
+      /node 'h.neurons' \(LIF\) is not fed by a weight node/,
+    ],
+    [
+      'a time constant shorter than dt',
+      (g) => (g.nodes['h.neurons'] = node(g.nodes['h.neurons']!, { tau: { shape: [3], data: new Float64Array(3).fill(5e-5), dtype: 'float64' } })),
+      /tau = 0.00005 s is shorter than the step dt = 0.0001 s.*--dt/,
+    ],
+    [
+      'a reset potential other than zero',
+      (g) => (g.nodes['h.neurons'] = node(g.nodes['h.neurons']!, { v_reset: { shape: [3], data: new Float64Array(3).fill(0.5), dtype: 'float64' } })),
+      /v_reset ≠ 0 \(0.5\)/,
+    ],
   ];
   for (const [what, edit, message] of cases) {
     it(what, async () => {
@@ -335,14 +574,19 @@ describe('malformed NIR files get errors naming what is wrong', () => {
   }
   it('a node without a type, written by h5py', async () => {
     const file = path.join(dir, 'untyped.nir');
-    execFileSync(PYTHON, ['-c', `import h5py, numpy as np
+    execFileSync(PYTHON, [
+      '-c',
+      `import h5py, numpy as np
 f = h5py.File(${JSON.stringify(file)}, 'w')
 f.create_dataset('version', data='1.0.7', dtype=h5py.string_dtype())
 g = f.create_group('node'); g.create_dataset('type', data='NIRGraph', dtype=h5py.string_dtype())
 n = g.create_group('nodes'); n.create_group('lif').create_dataset('tau', data=np.ones(3))
 g.create_dataset('edges', data=[('lif', 'lif')])
-f.close()`]);
-    await expect(importNir(file)).rejects.toThrow(/\/node\/nodes\/lif: the node has no 'type' dataset \(it has 'tau'\); every NIR node names its primitive in 'type'/);
+f.close()`,
+    ]);
+    await expect(importNir(file)).rejects.toThrow(
+      /\/node\/nodes\/lif: the node has no 'type' dataset \(it has 'tau'\); every NIR node names its primitive in 'type'/,
+    );
   });
   it('not an HDF5 file, and an HDF5 file with no graph', async () => {
     const text = path.join(dir, 'text.nir');
@@ -354,7 +598,13 @@ f.close()`]);
     await expect(importNir(path.join(dir, 'missing.nir'))).rejects.toThrow(/missing.nir not found/);
   });
   it('reads back what it wrote, subgraphs included', async () => {
-    const inner: NirNode = { type: 'NIRGraph', fields: {}, metadata: {}, nodes: { a: { type: 'Input', fields: { shape: { shape: [1], data: Float64Array.of(2), dtype: 'int64' } }, metadata: {} } }, edges: [] };
+    const inner: NirNode = {
+      type: 'NIRGraph',
+      fields: {},
+      metadata: {},
+      nodes: { a: { type: 'Input', fields: { shape: { shape: [1], data: Float64Array.of(2), dtype: 'int64' } }, metadata: {} } },
+      edges: [],
+    };
     const file = path.join(dir, 'nested.nir');
     await writeNirFile(file, { type: 'NIRGraph', fields: {}, metadata: { note: 'x' }, nodes: { sub: inner }, edges: [['sub', 'sub']] });
     const { graph } = await readNirFile(file);
@@ -365,10 +615,28 @@ f.close()`]);
 });
 
 describe('spikelr export / import on trained runs', () => {
-  const small = ['--dataset', 'mnist', '--train-limit', '256', '--test-limit', '100', '--hidden', '16', '--steps', '5', '--batch-size', '32', '--reset', 'zero', '--no-progress'];
+  const small = [
+    '--dataset',
+    'mnist',
+    '--train-limit',
+    '256',
+    '--test-limit',
+    '100',
+    '--hidden',
+    '16',
+    '--steps',
+    '5',
+    '--batch-size',
+    '32',
+    '--reset',
+    'zero',
+    '--no-progress',
+  ];
   for (const method of ['bptt', 'lr']) {
     it(`a ${method} run exports, imports and evaluates to the run's accuracy`, async () => {
-      const run = path.join(dir, `run-${method}`), nir = path.join(dir, `${method}.nir`), imported = path.join(dir, `imported-${method}`);
+      const run = path.join(dir, `run-${method}`),
+        nir = path.join(dir, `${method}.nir`),
+        imported = path.join(dir, `imported-${method}`);
       const t = await spikelr('train', '--method', method, ...small, '--out', run);
       expect(t.code, t.stderr).toBe(0);
       const accuracy = (JSON.parse(t.stdout) as { testAccuracy: number }).testAccuracy;

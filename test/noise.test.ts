@@ -41,7 +41,8 @@ describe('escape noise', () => {
 
   it.each(NOISE_KINDS)('%s: firing frequency over many seeded draws matches the noise CDF', (kind) => {
     const n = 40_000;
-    const sigma = 0.5, threshold = 1;
+    const sigma = 0.5,
+      threshold = 1;
     for (const z of zs) {
       const membrane = tf.fill([1, n], threshold + sigma * z);
       const spikes = escapeFire(escapeNoise(kind, sigma), streamKey(7, Math.round(z * 10)))(membrane, threshold, 3);
@@ -69,7 +70,8 @@ describe('escape noise', () => {
   it.each(NOISE_KINDS)('%s: sampled noise has mean 0 and the distribution variance', (kind) => {
     const n = 200_000;
     const eps = sampleNoise(kind, n, streamKey(11));
-    let m = 0, v = 0;
+    let m = 0,
+      v = 0;
     for (const e of eps) m += e / n;
     for (const e of eps) v += (e - m) ** 2 / n;
     const s2 = variance[kind];
@@ -84,7 +86,7 @@ describe('escape noise', () => {
     }
   });
 
-  it.each(NOISE_KINDS)('%s: the noise score is −(log f)\'(ε)/σ (finite differences)', (kind) => {
+  it.each(NOISE_KINDS)("%s: the noise score is −(log f)'(ε)/σ (finite differences)", (kind) => {
     const sigma = 0.7;
     const grid = [-3.1, -1.2, -0.3, 0.4, 2.2];
     const got = values(noiseScore(kind, tf.tensor1d(grid), sigma));
@@ -96,7 +98,8 @@ describe('escape noise', () => {
   });
 
   it.each(NOISE_KINDS)('%s: the spike score is ∂/∂u log P(s | u) (finite differences of the CDF)', (kind) => {
-    const sigma = 0.5, threshold = 1;
+    const sigma = 0.5,
+      threshold = 1;
     for (const z of [-2.5, -1, -0.2, 0.3, 1.4, 2.8]) {
       const u = threshold + sigma * z;
       const logP = (s: number, uu: number) => {
@@ -122,7 +125,8 @@ describe('escape noise', () => {
   });
 
   it.each(NOISE_KINDS)('%s: the spike score is the mean noise score given the spike, and has mean zero', (kind) => {
-    const sigma = 0.5, n = 200_000;
+    const sigma = 0.5,
+      n = 200_000;
     for (const z of [-1, 0.3, 1.2]) {
       const eps = tf.tensor1d(sampleNoise(kind, n, streamKey(3, Math.round(z * 10))));
       const fired = tf.tidy(() => tf.cast(tf.greater(tf.add(z * sigma, tf.mul(eps, sigma)), 0), 'float32'));
@@ -144,7 +148,10 @@ describe('escape noise', () => {
   });
 
   it('as σ → 0 a stochastic neuron fires exactly like the deterministic one', () => {
-    const u = tf.tensor2d(Array.from({ length: 4000 }, (_, i) => 1 + (i % 2 ? 1 : -1) * (0.001 + (i % 97) / 50)), [1, 4000]);
+    const u = tf.tensor2d(
+      Array.from({ length: 4000 }, (_, i) => 1 + (i % 2 ? 1 : -1) * (0.001 + (i % 97) / 50)),
+      [1, 4000],
+    );
     const det = values(heaviside(u, 1, 0));
     for (const kind of NOISE_KINDS) {
       const sto = values(escapeFire(escapeNoise(kind, 1e-6), streamKey(1))(u, 1, 0));
@@ -182,7 +189,7 @@ describe('firing from one uniform per neuron-step is firing on the drawn noise',
     }
   });
 
-  it.each(['mc', 'antithetic', 'qmc'] as const)('the LR copies\' uniforms are the CDF of their noise (%s sampling)', (sampling) => {
+  it.each(['mc', 'antithetic', 'qmc'] as const)("the LR copies' uniforms are the CDF of their noise (%s sampling)", (sampling) => {
     const plan = copyPlan(8, sampling);
     for (const kind of ['gaussian', 'logistic', 'laplace'] as const) {
       const u = copyUniforms(plan, 5, 2, 3, 7);

@@ -18,13 +18,16 @@ const f32 = Math.fround;
 afterEach(() => useFusedKernels(true));
 
 describe('the fused noisy LIF step', () => {
-  it('runs on wasm (the suite\'s backend)', () => expect(fusedKernelsActive()).toBe(true));
+  it("runs on wasm (the suite's backend)", () => expect(fusedKernelsActive()).toBe(true));
 
   it.each(['subtract', 'zero', 'none'] as const)('reset %s: the membrane to the bit, p within 4 ulp of float64, spikes and scores from it', (reset) => {
     // 3 copies × 4 samples of 37 neurons (a tail past the 4- and 16-wide loops), a drive shared by the copies
     const [K, B, N] = [3, 4, 37];
-    const rnd = (n: number, seed: number, lo: number, hi: number) => Float32Array.from({ length: n }, (_, i) => lo + (hi - lo) * (0.5 + 0.5 * Math.sin(seed * 7919 + i * 12.9898)));
-    const drive = rnd(B * N, 1, -3, 4), membrane = rnd(K * B * N, 2, -2, 3), uniforms = rnd(K * B * N, 4, 0, 1);
+    const rnd = (n: number, seed: number, lo: number, hi: number) =>
+      Float32Array.from({ length: n }, (_, i) => lo + (hi - lo) * (0.5 + 0.5 * Math.sin(seed * 7919 + i * 12.9898)));
+    const drive = rnd(B * N, 1, -3, 4),
+      membrane = rnd(K * B * N, 2, -2, 3),
+      uniforms = rnd(K * B * N, 4, 0, 1);
     const spikes = rnd(K * B * N, 3, 0, 1).map((v) => (v < 0.3 ? 1 : 0));
     const [beta, threshold, sigma] = [0.9, 1, 0.05]; // a small σ: z reaches ±100, where exp saturates
     const tensors = [tf.tensor(drive, [B, N]), tf.tensor(membrane, [K, B, N]), tf.tensor(spikes, [K, B, N]), tf.tensor(uniforms, [K, B, N])] as const;
@@ -34,9 +37,12 @@ describe('the fused noisy LIF step', () => {
     // the settings as the float32 scalars both paths compute with
     const [b, th, sg] = [f32(beta), f32(threshold), f32(sigma)];
     for (let i = 0; i < K * B * N; i++) {
-      const I = drive[i % (B * N)]!, m = membrane[i]!, sp = spikes[i]!;
+      const I = drive[i % (B * N)]!,
+        m = membrane[i]!,
+        sp = spikes[i]!;
       // the separate ops' float32 arithmetic, in their order
-      const want = reset === 'subtract' ? f32(f32(f32(b * m) + I) - f32(th * sp)) : reset === 'zero' ? f32(f32(f32(b * f32(1 - sp)) * m) + I) : f32(f32(b * m) + I);
+      const want =
+        reset === 'subtract' ? f32(f32(f32(b * m) + I) - f32(th * sp)) : reset === 'zero' ? f32(f32(f32(b * f32(1 - sp)) * m) + I) : f32(f32(b * m) + I);
       expect(u[i], `membrane[${i}]`).toBe(want);
       const z = f32(f32(want - th) / sg);
       const p = 1 / (1 + Math.exp(-z));
@@ -58,10 +64,11 @@ describe('the fused noisy LIF step', () => {
   it.each([
     ['weighted, with a next step, 3 copies of a [4, 37] batch', true, true, [12, 37], 4],
     ['unweighted (a readout), the last step, one copy', false, false, [5, 10], 5],
-    ['a conv layer\'s rows [2 copies × 3, 4, 4, 3]', true, true, [6, 4, 4, 3], 3],
+    ["a conv layer's rows [2 copies × 3, 4, 4, 3]", true, true, [6, 4, 4, 3], 3],
   ] as const)('the fused reverse-filter step equals the separate ops to the bit: %s', (_, weighted, withNext, shape, inputRows) => {
     const beta = 0.9;
-    const psi = tf.randomNormal([...shape], 0, 1, 'float32', 7), next = tf.randomNormal([...shape], 0, 1, 'float32', 8);
+    const psi = tf.randomNormal([...shape], 0, 1, 'float32', 7),
+      next = tf.randomNormal([...shape], 0, 1, 'float32', 8);
     const w = tf.randomNormal([shape[0]], 0, 1, 'float32', 9);
     const r = lifAdjointStep(psi, weighted ? w : undefined, withNext ? next : undefined, beta, inputRows)!;
     const [lambda, contracted] = tf.tidy(() => {
@@ -83,7 +90,11 @@ describe('the fused noisy LIF step', () => {
   it("LR's estimate is the one from the separate ops (subtract and zero reset, a recurrent layer, shared and per-copy drives)", () => {
     const net = new Network({
       input: [12],
-      layers: [dense({ units: 21, neuron: lif({ beta: 0.9 }) }), recurrent({ units: 10, neuron: lif({ beta: 0.8, reset: 'zero', threshold: 0.5 }) }), readout({ units: 3 })],
+      layers: [
+        dense({ units: 21, neuron: lif({ beta: 0.9 }) }),
+        recurrent({ units: 10, neuron: lif({ beta: 0.8, reset: 'zero', threshold: 0.5 }) }),
+        readout({ units: 3 }),
+      ],
       seed: 4,
     });
     const input = tf.tidy(() => tf.cast(tf.less(tf.randomUniform([6, 8, 12], 0, 1, 'float32', 5), 0.5), 'float32'));

@@ -12,12 +12,16 @@ import { parameterNames } from '../src/learning/trainer.js';
 import { streamKey } from '../src/core/random.js';
 
 const config: TrainConfig = { ...defaultConfig('lr'), hidden: [24], steps: 6, copies: 4, encoding: 'rate', workers: 1 };
-const inputShape = [30], classes = 3;
+const inputShape = [30],
+  classes = 3;
 
 function batchOf(size: number, seed: number) {
   return tf.tidy(() => ({
     input: tf.cast(tf.less(tf.randomUniform([size, config.steps, ...inputShape], 0, 1, 'float32', seed), 0.3), 'float32'),
-    labels: tf.tensor1d(Int32Array.from({ length: size }, (_, i) => (i * 7 + seed) % classes), 'int32'),
+    labels: tf.tensor1d(
+      Int32Array.from({ length: size }, (_, i) => (i * 7 + seed) % classes),
+      'int32',
+    ),
   }));
 }
 
@@ -33,13 +37,21 @@ describe('sharded estimator (worker threads)', () => {
     parts.network.dispose();
   });
 
-  it.each([[16, 11], [7, 12]])('batch %i: gradients and loss are the shard-size-weighted mean of the shards estimated in-process', (size, seed) => {
+  it.each([
+    [16, 11],
+    [7, 12],
+  ])('batch %i: gradients and loss are the shard-size-weighted mean of the shards estimated in-process', (size, seed) => {
     expect(sharded.workers).toBe(1);
     const batch = batchOf(size, seed);
     const e = sharded.estimate(parts.network, batch, parts.loss, 99);
     // shards [0, round(B/2)) here and the rest on the worker, seeds streamKey(99, shard)
     const cut = Math.round(size / 2);
-    const halves = ([[0, cut], [cut, size]] as [number, number][]).map(([from, to], i) => {
+    const halves = (
+      [
+        [0, cut],
+        [cut, size],
+      ] as [number, number][]
+    ).map(([from, to], i) => {
       const part = tf.tidy(() => ({ input: tf.slice(batch.input, from, to - from), labels: tf.slice(batch.labels, from, to - from) }));
       const r = parts.estimator.estimate(parts.network, part, parts.loss, streamKey(99, i));
       tf.dispose([part.input, part.labels]);
@@ -73,12 +85,18 @@ describe('sharded estimator (worker threads)', () => {
 
   it('refuses a batch smaller than the shard count, naming the fix', () => {
     const batch = batchOf(1, 4);
-    expect(() => sharded.estimate(parts.network, batch, parts.loss, 1)).toThrow(/a batch of 1 cannot be split into 2 shards; lower workers or raise the batch size/);
+    expect(() => sharded.estimate(parts.network, batch, parts.loss, 1)).toThrow(
+      /a batch of 1 cannot be split into 2 shards; lower workers or raise the batch size/,
+    );
     tf.dispose([batch.input, batch.labels]);
   });
 
   it('reports a recipe whose network differs from the trained one', async () => {
-    const other = await shardedEstimator(parts.estimator, { module: new URL('../src/cli/recipe.ts', import.meta.url).href, exportName: 'shardParts', args: { config: { ...config, hidden: [24, 8] }, inputShape, classes } });
+    const other = await shardedEstimator(parts.estimator, {
+      module: new URL('../src/cli/recipe.ts', import.meta.url).href,
+      exportName: 'shardParts',
+      args: { config: { ...config, hidden: [24, 8] }, inputShape, classes },
+    });
     const batch = batchOf(6, 2);
     try {
       expect(() => other.estimate(parts.network, batch, parts.loss, 1)).toThrow(/shard worker failed: .*parameter/);
@@ -89,8 +107,9 @@ describe('sharded estimator (worker threads)', () => {
   });
 
   it('reports a recipe module without the named export', async () => {
-    await expect(shardedEstimator(parts.estimator, { module: new URL('../src/cli/recipe.ts', import.meta.url).href, exportName: 'nothingHere' }))
-      .rejects.toThrow(/shard worker failed to start: .*has no function export 'nothingHere'/);
+    await expect(
+      shardedEstimator(parts.estimator, { module: new URL('../src/cli/recipe.ts', import.meta.url).href, exportName: 'nothingHere' }),
+    ).rejects.toThrow(/shard worker failed to start: .*has no function export 'nothingHere'/);
   });
 });
 
@@ -103,7 +122,9 @@ describe('parameters as workers take them', () => {
     for (let step = 0; step < 3; step++) assignNamed(variables, params);
     expect(tf.memory().numTensors).toBe(before);
     for (const { name, values } of params) expect(Array.from(variables.get(name)!.dataSync())).toEqual(Array.from(values));
-    expect(() => assignNamed(variables, [{ name: 'nowhere.weight', values: new Float32Array(1) }])).toThrow(/the recipe's network has no parameter 'nowhere.weight'; every thread must build the same network/);
+    expect(() => assignNamed(variables, [{ name: 'nowhere.weight', values: new Float32Array(1) }])).toThrow(
+      /the recipe's network has no parameter 'nowhere.weight'; every thread must build the same network/,
+    );
     parts.network.dispose();
   });
 });

@@ -16,7 +16,8 @@ import { rateRegularizer, regularized } from '../src/learning/regularizers.js';
 import { streamKey } from '../src/core/random.js';
 import { expectSameEstimate, parameterNames } from './helpers.js';
 
-const inputShape = [30], classes = 3;
+const inputShape = [30],
+  classes = 3;
 const recipeModule = new URL('../src/cli/recipe.ts', import.meta.url).href;
 
 function batchOf(config: TrainConfig, size: number, seed: number, constant = false): Batch {
@@ -25,7 +26,14 @@ function batchOf(config: TrainConfig, size: number, seed: number, constant = fal
     const x = constant
       ? tf.tile(tf.randomUniform([size, 1, ...inputShape], 0, 1, 'float32', seed), [1, steps, 1])
       : tf.cast(tf.less(tf.randomUniform([size, steps, ...inputShape], 0, 1, 'float32', seed), 0.3), 'float32');
-    return { input: x, labels: tf.tensor1d(Int32Array.from({ length: size }, (_, i) => (i * 7 + seed) % classes), 'int32'), constantInTime: constant };
+    return {
+      input: x,
+      labels: tf.tensor1d(
+        Int32Array.from({ length: size }, (_, i) => (i * 7 + seed) % classes),
+        'int32',
+      ),
+      constantInTime: constant,
+    };
   });
 }
 
@@ -38,11 +46,18 @@ function reference(config: TrainConfig, parts: ReturnType<typeof shardParts>, ba
   let loss = 0;
   for (let m = 0; m < M; m++) {
     const size = bounds[m + 1]! - bounds[m]!;
-    const part = tf.tidy(() => ({ input: tf.slice(batch.input, bounds[m]!, size), labels: tf.slice(batch.labels, bounds[m]!, size), constantInTime: batch.constantInTime }));
+    const part = tf.tidy(() => ({
+      input: tf.slice(batch.input, bounds[m]!, size),
+      labels: tf.slice(batch.labels, bounds[m]!, size),
+      constantInTime: batch.constantInTime,
+    }));
     const r = lr.estimate(parts.network, part, parts.loss, streamKey(seed, m));
     for (const [v, g] of r.gradients) {
       const previous = gradients.get(v);
-      gradients.set(v, tf.tidy(() => (previous ? tf.add(previous, tf.mul(g, size / B)) : tf.mul(g, size / B))));
+      gradients.set(
+        v,
+        tf.tidy(() => (previous ? tf.add(previous, tf.mul(g, size / B)) : tf.mul(g, size / B))),
+      );
       previous?.dispose();
     }
     loss += (size / B) * r.loss;
@@ -51,7 +66,6 @@ function reference(config: TrainConfig, parts: ReturnType<typeof shardParts>, ba
   }
   return { gradients, loss };
 }
-
 
 describe('layer-parallel LR (pipeline of worker threads)', () => {
   const config: TrainConfig = { ...defaultConfig('lr'), hidden: [24, 16], steps: 6, copies: 4, encoding: 'rate', pipeline: 2, microBatches: 3 };
@@ -66,7 +80,10 @@ describe('layer-parallel LR (pipeline of worker threads)', () => {
     parts.network.dispose();
   });
 
-  it.each([[10, 11, false], [7, 12, true]])('batch %i (seed %i, constant input %s): the same gradient and loss as the single-thread estimator on each micro-batch', (size, seed, constant) => {
+  it.each([
+    [10, 11, false],
+    [7, 12, true],
+  ])('batch %i (seed %i, constant input %s): the same gradient and loss as the single-thread estimator on each micro-batch', (size, seed, constant) => {
     const batch = batchOf(config, size, seed, constant);
     const e = pipe.estimate(parts.network, batch, parts.loss, 99);
     expect(pipe.stageLayers()!.length).toBe(2);
@@ -88,11 +105,13 @@ describe('layer-parallel LR (pipeline of worker threads)', () => {
 
   it('refuses a batch smaller than the micro-batch count, naming the fix', () => {
     const batch = batchOf(config, 2, 4);
-    expect(() => pipe.estimate(parts.network, batch, parts.loss, 1)).toThrow(/a batch of 2 cannot be cut into 3 micro-batches; lower microBatches or raise the batch size/);
+    expect(() => pipe.estimate(parts.network, batch, parts.loss, 1)).toThrow(
+      /a batch of 2 cannot be cut into 3 micro-batches; lower microBatches or raise the batch size/,
+    );
     tf.dispose([batch.input, batch.labels]);
   });
 
-  it('refuses a rate regulariser, which reads every stage\'s spikes', () => {
+  it("refuses a rate regulariser, which reads every stage's spikes", () => {
     const batch = batchOf(config, 6, 4);
     const loss = regularized(parts.loss, [rateRegularizer({ weight: 1, target: 0.1 })]);
     expect(() => pipe.estimate(parts.network, batch, loss, 1)).toThrow(/pipeline: rate regularisers read the spikes of every stage/);
@@ -104,13 +123,27 @@ describe('layer-parallel LR (pipeline of worker threads)', () => {
  * A pipeline of `config`'s network for data of `shape`, split at `split`, against the single-thread
  * estimate of each of its two micro-batches on a rate-coded batch of `size` samples.
  */
-async function againstSingleThread(config: TrainConfig, shape: number[], split: number[], size: number, seed: number): Promise<readonly (readonly [number, number])[]> {
+async function againstSingleThread(
+  config: TrainConfig,
+  shape: number[],
+  split: number[],
+  size: number,
+  seed: number,
+): Promise<readonly (readonly [number, number])[]> {
   const parts = shardParts({ config, inputShape: shape, classes });
-  const pipe = await pipelinedLR(lrConfigOf(config), parts.network, { module: recipeModule, exportName: 'shardParts', args: { config, inputShape: shape, classes } }, { stages: split.length + 1, microBatches: 2, split });
+  const pipe = await pipelinedLR(
+    lrConfigOf(config),
+    parts.network,
+    { module: recipeModule, exportName: 'shardParts', args: { config, inputShape: shape, classes } },
+    { stages: split.length + 1, microBatches: 2, split },
+  );
   try {
     const batch = tf.tidy(() => ({
       input: tf.cast(tf.less(tf.randomUniform([size, config.steps, ...shape], 0, 1, 'float32', seed), 0.4), 'float32'),
-      labels: tf.tensor1d(Int32Array.from({ length: size }, (_, i) => i % classes), 'int32'),
+      labels: tf.tensor1d(
+        Int32Array.from({ length: size }, (_, i) => i % classes),
+        'int32',
+      ),
     }));
     const e = pipe.estimate(parts.network, batch, parts.loss, seed);
     const want = reference(config, parts, batch, seed, 2);
@@ -127,13 +160,22 @@ async function againstSingleThread(config: TrainConfig, shape: number[], split: 
 describe('layer-parallel LR: three stages, spiking output', () => {
   it('each layer on its own thread gives the single-thread estimate', async () => {
     const config: TrainConfig = { ...defaultConfig('lr'), hidden: [20, 16], steps: 5, copies: 4, encoding: 'rate', loss: 'ce-count' };
-    expect(await againstSingleThread(config, inputShape, [1, 2], 9, 7)).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect(await againstSingleThread(config, inputShape, [1, 2], 9, 7)).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+    ]);
   });
 });
 
 describe('layer-parallel LR: conv layers and decorrelated inputs', () => {
   it.each([
-    ['a conv network split after its pooling (image activations cross as bits)', { hidden: [12], conv: '4c3-p2', decorrelate: 'none' as const }, [8, 8, 1], [2]],
+    [
+      'a conv network split after its pooling (image activations cross as bits)',
+      { hidden: [12], conv: '4c3-p2', decorrelate: 'none' as const },
+      [8, 8, 1],
+      [2],
+    ],
     ['decorrelated dense layers (R and μ travel with the weights)', { hidden: [14, 10], conv: null, decorrelate: 'all' as const }, [30], [1]],
   ])('%s gives the single-thread estimate', async (_, keys, shape, split) => {
     const config: TrainConfig = { ...defaultConfig('lr'), ...keys, steps: 4, copies: 4, encoding: 'rate' };
@@ -168,7 +210,13 @@ describe('layer-parallel LR: the split does not change the estimate', () => {
 
 describe('pipeline parts', () => {
   it('balancedSplit finds the split whose largest stage is smallest (brute force over every split)', () => {
-    const cases = [[5, 1, 1, 5], [1, 2, 3, 4, 5, 6], [10, 1, 1, 1, 1, 1, 1, 1, 1, 1], [3, 3, 3], [1, 100, 1, 1]];
+    const cases = [
+      [5, 1, 1, 5],
+      [1, 2, 3, 4, 5, 6],
+      [10, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+      [3, 3, 3],
+      [1, 100, 1, 1],
+    ];
     for (const work of cases) {
       for (let stages = 2; stages <= Math.min(4, work.length); stages++) {
         const cost = (starts: number[]) => {
@@ -207,7 +255,10 @@ describe('pipeline parts', () => {
     const back = unpackActivation(a);
     expect(back.shape).toEqual([3, 5, 7]);
     expect([...back.dataSync()]).toEqual([...spikes.dataSync()]);
-    const analog = tf.tensor([[0, 1, 0.5], [1, 0, 2]]);
+    const analog = tf.tensor([
+      [0, 1, 0.5],
+      [1, 0, 2],
+    ]);
     const b = packActivation(1, 0, analog);
     expect(b.bits).toBeUndefined();
     const back2 = unpackActivation(b);
@@ -217,7 +268,9 @@ describe('pipeline parts', () => {
 
   it('a config with pipeline is checked before a run starts', () => {
     const base = { ...defaultConfig('lr'), pipeline: 2 };
-    expect(() => checkCombinations({ ...base, method: 'bptt' }, 'c')).toThrow(/pipeline \(layer-parallel training\) needs a forward-only learner, method 'lr'; bptt waits for a backward pass/);
+    expect(() => checkCombinations({ ...base, method: 'bptt' }, 'c')).toThrow(
+      /pipeline \(layer-parallel training\) needs a forward-only learner, method 'lr'; bptt waits for a backward pass/,
+    );
     expect(() => checkCombinations({ ...base, workers: 1 }, 'c')).toThrow(/pipeline and workers each use the other cores; choose one/);
     expect(() => checkCombinations({ ...base, baseline: 'noise-free' }, 'c')).toThrow(/noise-free baseline needs a noise-free pass through every stage/);
     expect(() => checkCombinations({ ...base, regularizer: 'rate' }, 'c')).toThrow(/a rate regulariser reads the spikes of every stage/);
@@ -229,10 +282,16 @@ describe('pipeline parts', () => {
     const config: TrainConfig = { ...defaultConfig('lr'), hidden: [8], steps: 3, copies: 4 };
     const parts = shardParts({ config, inputShape, classes });
     const recipe = { module: recipeModule, exportName: 'shardParts', args: { config, inputShape, classes } };
-    await expect(pipelinedLR({ ...lrConfigOf(config), baseline: 'noise-free' }, parts.network, recipe)).rejects.toThrow(/noise-free baseline needs a noise-free pass through every stage/);
+    await expect(pipelinedLR({ ...lrConfigOf(config), baseline: 'noise-free' }, parts.network, recipe)).rejects.toThrow(
+      /noise-free baseline needs a noise-free pass through every stage/,
+    );
     await expect(pipelinedLR(lrConfigOf(config), parts.network, recipe, { stages: 3 })).rejects.toThrow(/3 stages need at least 3 layers; the network has 2/);
-    await expect(pipelinedLR(lrConfigOf(config), parts.network, recipe, { split: [2] })).rejects.toThrow(/split must give the first layer of each of the 1 later stages/);
-    await expect(pipelinedLR(lrConfigOf(config), parts.network, { ...recipe, exportName: 'nothingHere' })).rejects.toThrow(/has no function export 'nothingHere'/);
+    await expect(pipelinedLR(lrConfigOf(config), parts.network, recipe, { split: [2] })).rejects.toThrow(
+      /split must give the first layer of each of the 1 later stages/,
+    );
+    await expect(pipelinedLR(lrConfigOf(config), parts.network, { ...recipe, exportName: 'nothingHere' })).rejects.toThrow(
+      /has no function export 'nothingHere'/,
+    );
     parts.network.dispose();
   });
 });

@@ -21,7 +21,11 @@ function files(dir: string): string[] {
 function switches(paths: string[], kinds: readonly string[]): string[] {
   const names = kinds.join('|');
   const pattern = new RegExp(`kind\\s*[!=]==?\\s*'(${names})'|'(${names})'\\s*[!=]==?\\s*[\\w.!]*kind\\b|case\\s+'(${names})'\\s*:`);
-  return paths.flatMap((p) => readFileSync(p, 'utf8').split('\n').flatMap((line, i) => (pattern.test(line) ? [`${p}:${i + 1}: ${line.trim()}`] : [])));
+  return paths.flatMap((p) =>
+    readFileSync(p, 'utf8')
+      .split('\n')
+      .flatMap((line, i) => (pattern.test(line) ? [`${p}:${i + 1}: ${line.trim()}`] : [])),
+  );
 }
 
 describe('plug-ins', () => {
@@ -29,8 +33,18 @@ describe('plug-ins', () => {
     const all = files('src');
     const pattern = /kind\s*===\s*'lif'/;
     expect(pattern.test("if (p.kind === 'lif') …")).toBe(true); // the check can see one
-    expect(switches(all.filter((p) => !p.startsWith(path.join('src', 'neurons'))), NEURON_KINDS)).toEqual([]);
-    expect(switches(all.filter((p) => !p.startsWith(path.join('src', 'sim', 'layers'))), LAYER_KINDS)).toEqual([]);
+    expect(
+      switches(
+        all.filter((p) => !p.startsWith(path.join('src', 'neurons'))),
+        NEURON_KINDS,
+      ),
+    ).toEqual([]);
+    expect(
+      switches(
+        all.filter((p) => !p.startsWith(path.join('src', 'sim', 'layers'))),
+        LAYER_KINDS,
+      ),
+    ).toEqual([]);
   });
 
   it('no switch on a neuron or layer kind in src/learning', () => {
@@ -41,7 +55,8 @@ describe('plug-ins', () => {
 
   it('every registered model has every part, and every method builds an estimator', () => {
     for (const m of Object.values(NEURON_MODELS)) {
-      for (const part of ['fromRecord', 'fields', 'learnable', 'initialState', 'step', 'fire', 'adjointFields', 'adjoint', 'tangent'] as const) expect(typeof m[part], `${m.kind}.${part}`).toBe('function');
+      for (const part of ['fromRecord', 'fields', 'learnable', 'initialState', 'step', 'fire', 'adjointFields', 'adjoint', 'tangent'] as const)
+        expect(typeof m[part], `${m.kind}.${part}`).toBe('function');
     }
     expect(METHODS).toEqual(Object.keys(ESTIMATORS));
     for (const name of METHODS) expect(ESTIMATORS[name].name).toBe(name);

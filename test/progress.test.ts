@@ -48,6 +48,12 @@ describe('progress', () => {
   });
 
   it('formats durations', () => {
-    expect([formatDuration(0), formatDuration(59.4), formatDuration(61), formatDuration(3725), formatDuration(Infinity)]).toEqual(['0:00', '0:59', '1:01', '1:02:05', '--:--']);
+    expect([formatDuration(0), formatDuration(59.4), formatDuration(61), formatDuration(3725), formatDuration(Infinity)]).toEqual([
+      '0:00',
+      '0:59',
+      '1:01',
+      '1:02:05',
+      '--:--',
+    ]);
   });
 });

@@ -57,7 +57,9 @@ describe('recorded state fields', () => {
   it('a field the model does not have is an error listing those it has', () => {
     const net = population(lif());
     const x = tf.ones([1, 2, 3]);
-    expect(() => net.run(x, { record: { h: ['adaptation'] } })).toThrow(/unknown record field 'adaptation' for layer 'h' \(lif\); expected one of 'spikes', 'membrane'/);
+    expect(() => net.run(x, { record: { h: ['adaptation'] } })).toThrow(
+      /unknown record field 'adaptation' for layer 'h' \(lif\); expected one of 'spikes', 'membrane'/,
+    );
     x.dispose();
     net.dispose();
   });
@@ -66,7 +68,14 @@ describe('recorded state fields', () => {
 describe('raster membrane traces', () => {
   it("draw ALIF's moving threshold, step by step", async () => {
     const config = { ...defaultConfig('lr'), neuron: 'alif' as const, steps: 12 };
-    const net = new Network({ input: [784], layers: [dense({ name: 'hidden', units: 40, neuron: alif({ beta: 0.9, threshold: 0.5, rho: 0.9, adaptation: 0.5 }) }), readout({ name: 'out', units: 10 })], seed: 2 });
+    const net = new Network({
+      input: [784],
+      layers: [
+        dense({ name: 'hidden', units: 40, neuron: alif({ beta: 0.9, threshold: 0.5, rho: 0.9, adaptation: 0.5 }) }),
+        readout({ name: 'out', units: 10 }),
+      ],
+      seed: 2,
+    });
     const f = await sampleFigures(net, config, 3, { traces: 2 });
     const trace = f.traces[0]!;
     expect(trace.label).toMatch(/adaptive threshold/);

@@ -33,11 +33,18 @@ export function refNeurons(
   const out: RefNeuronTrace = { membrane: [], spikes: [], threshold: [] };
   currents.forEach((row, t) => {
     const rec = recurrent ? recurrent(s) : new Array<number>(n).fill(0);
-    const nu: number[] = [], ns: number[] = [], ni: number[] = [], na: number[] = [], nr: number[] = [], th: number[] = [];
+    const nu: number[] = [],
+      ns: number[] = [],
+      ni: number[] = [],
+      na: number[] = [],
+      nr: number[] = [],
+      th: number[] = [];
     for (let k = 0; k < n; k++) {
       const drive = row[k]! + rec[k]!;
       if (p.kind === 'analog') {
-        const phi = { relu: (v: number) => Math.max(0, v), tanh: Math.tanh, sigmoid: (v: number) => 1 / (1 + Math.exp(-v)), identity: (v: number) => v }[p.activation];
+        const phi = { relu: (v: number) => Math.max(0, v), tanh: Math.tanh, sigmoid: (v: number) => 1 / (1 + Math.exp(-v)), identity: (v: number) => v }[
+          p.activation
+        ];
         nu.push(drive);
         ns.push(phi(drive));
         th.push(Infinity);

@@ -23,7 +23,8 @@ const small = ['--train-limit', '300', '--test-limit', '100', '--hidden', '24', 
 describe('HTML reports in a browser', () => {
   let browser: Browser;
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium; .ci/run does) or set CHROMIUM_PATH`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium; .ci/run does) or set CHROMIUM_PATH`);
     mkdirSync(shots, { recursive: true });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   });
@@ -139,7 +140,8 @@ describe('HTML reports in a browser', () => {
     expect(pdf.startsWith('%PDF-')).toBe(true);
     expect(pdf.match(/\/Type\s*\/Page\b/g)).toHaveLength(1);
     const [, w, h] = /\/MediaBox\s*\[0 0 ([\d.]+) ([\d.]+)\]/.exec(pdf)!;
-    const width = Number(/<svg [^>]*width="([\d.]+)"/.exec(svg)![1]), height = Number(/<svg [^>]*height="([\d.]+)"/.exec(svg)![1]);
+    const width = Number(/<svg [^>]*width="([\d.]+)"/.exec(svg)![1]),
+      height = Number(/<svg [^>]*height="([\d.]+)"/.exec(svg)![1]);
     expect(width).toBe(380); // a paper chart: one journal column (85 mm) at 7 pt
     expect(Number(w)).toBeCloseTo((width * 7) / 11, 0);
     expect(Number(h)).toBeCloseTo((height * 7) / 11, 0);
@@ -148,12 +150,45 @@ describe('HTML reports in a browser', () => {
 
   it('a compare run: both methods, gradient agreement, robustness; a large raster is drawn on canvas', async () => {
     const runDir = path.join(dir, 'compare');
-    await spikelr('compare', ...small, '--epochs', '1', '--gradient-batches', '1', '--copies-sweep', '2,4', '--attack-samples', '40', '--epsilons', '0,0.1', '--noise-levels', '0.2', '--pgd-iterations', '2', '--out', runDir);
+    await spikelr(
+      'compare',
+      ...small,
+      '--epochs',
+      '1',
+      '--gradient-batches',
+      '1',
+      '--copies-sweep',
+      '2,4',
+      '--attack-samples',
+      '40',
+      '--epsilons',
+      '0,0.1',
+      '--noise-levels',
+      '0.2',
+      '--pgd-iterations',
+      '2',
+      '--out',
+      runDir,
+    );
     const out = path.join(dir, 'compare.html');
     await spikelr('report', runDir, '--out', out);
     const { page, errors } = await open(out);
     const titles = await page.locator('svg.chart > text.title').allTextContents();
-    expect(titles).toEqual(expect.arrayContaining(['cosine(LR, BPTT) against copies K', 'variance of one LR estimate against copies K', 'FGSM', 'PGD', 'PGD transfer (crafted on the other model)', 'Gaussian noise', "test accuracy at each epoch's end", 'test accuracy', 'train time', 'peak tensor memory', 'accuracy under PGD, ε = 0.1']));
+    expect(titles).toEqual(
+      expect.arrayContaining([
+        'cosine(LR, BPTT) against copies K',
+        'variance of one LR estimate against copies K',
+        'FGSM',
+        'PGD',
+        'PGD transfer (crafted on the other model)',
+        'Gaussian noise',
+        "test accuracy at each epoch's end",
+        'test accuracy',
+        'train time',
+        'peak tensor memory',
+        'accuracy under PGD, ε = 0.1',
+      ]),
+    );
     // the summary comes first; the K charts tick at the swept K values; one batch shows no ±
     expect(await page.locator('section').first().locator('h2').textContent()).toBe('Summary');
     const kTicks = await page.locator('svg.line-chart', { hasText: 'cosine(LR, BPTT) against copies K' }).locator('.axis.x .tick text').allTextContents();
@@ -183,7 +218,26 @@ describe('HTML reports in a browser', () => {
 
   it('training as a film: a snapshot per checkpoint, one frame each, the slider shows one at a time', async () => {
     const runDir = path.join(dir, 'film');
-    await spikelr('train', '--method', 'bptt', '--train-limit', '600', '--test-limit', '100', '--hidden', '24', '--epochs', '2', '--checkpoint-every', '5', '--snapshots', 'true', '--no-progress', '--out', runDir);
+    await spikelr(
+      'train',
+      '--method',
+      'bptt',
+      '--train-limit',
+      '600',
+      '--test-limit',
+      '100',
+      '--hidden',
+      '24',
+      '--epochs',
+      '2',
+      '--checkpoint-every',
+      '5',
+      '--snapshots',
+      'true',
+      '--no-progress',
+      '--out',
+      runDir,
+    );
     const shots = readdirSync(path.join(runDir, 'snapshots')).sort();
     expect(shots).toEqual(['step-000000.safetensors', 'step-000005.safetensors', 'step-000008.safetensors']); // the start, step 5, the end
     const out = path.join(dir, 'film.html');
@@ -205,7 +259,23 @@ describe('HTML reports in a browser', () => {
     expect(errors).toEqual([]);
     await page.close();
     // a forced new run leaves none of the old run's snapshots
-    await spikelr('train', '--method', 'bptt', '--train-limit', '300', '--test-limit', '100', '--hidden', '24', '--max-steps', '1', '--no-progress', '--out', runDir, '--force');
+    await spikelr(
+      'train',
+      '--method',
+      'bptt',
+      '--train-limit',
+      '300',
+      '--test-limit',
+      '100',
+      '--hidden',
+      '24',
+      '--max-steps',
+      '1',
+      '--no-progress',
+      '--out',
+      runDir,
+      '--force',
+    );
     expect(existsSync(path.join(runDir, 'snapshots'))).toBe(false);
     const refused = await spikelr('raster', runDir, '--over-training', '--out', out).catch((e: { stderr: string }) => e);
     expect((refused as { stderr: string }).stderr).toMatch(/kept no snapshots; train it with --snapshots true/);

@@ -11,7 +11,8 @@ import { dense, readout } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 
 // a smooth network (tanh units, leaky readout): its surrogate input gradient is its exact gradient
-const smooth = () => new Network({ input: [6], layers: [dense({ units: 5, neuron: analog({ activation: 'tanh' }) }), readout({ units: 3, beta: 0.8 })], seed: 4 });
+const smooth = () =>
+  new Network({ input: [6], layers: [dense({ units: 5, neuron: analog({ activation: 'tanh' }) }), readout({ units: 3, beta: 0.8 })], seed: 4 });
 const o = { steps: 4, loss: membraneCrossEntropy('mean') };
 const x0 = [0.2, 0.9, 0.5, 0.1, 0.7, 0.4, 0.6, 0.3, 0.8, 0.05, 0.5, 0.95];
 const labels = () => tf.tensor1d([2, 0], 'int32');
@@ -31,7 +32,8 @@ describe('input gradient', () => {
     const g = tf.tidy(() => Array.from(inputGradient(net, tf.tensor2d(x0, [2, 6]), labels(), o).dataSync()));
     const h = 1e-2;
     x0.forEach((_, i) => {
-      const up = [...x0], down = [...x0];
+      const up = [...x0],
+        down = [...x0];
       up[i]! += h;
       down[i]! -= h;
       // float32 forward passes: the difference quotient carries ~1e-7 · L / h of rounding
@@ -53,7 +55,7 @@ describe('attacks', () => {
     net.dispose();
   });
 
-  it('PGD stays within ε of the image and within [0, 1], and raises the loss above FGSM\'s first step', () => {
+  it("PGD stays within ε of the image and within [0, 1], and raises the loss above FGSM's first step", () => {
     const net = smooth();
     tf.tidy(() => {
       const x = tf.tensor2d(x0, [2, 6]);

@@ -12,7 +12,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('a run directory describes exactly one run', () => {
   const runArgs = ['train', '--method', 'bptt', '--train-limit', '256', '--test-limit', '50', '--steps', '5', '--batch-size', '32', '--no-progress'];
-  const files = (d: string) => Object.fromEntries(['config.json', 'metrics.jsonl', 'metrics.json', 'checkpoint.safetensors', 'model.safetensors'].map((f) => [f, existsSync(path.join(d, f)) ? readFileSync(path.join(d, f)) : undefined]));
+  const files = (d: string) =>
+    Object.fromEntries(
+      ['config.json', 'metrics.jsonl', 'metrics.json', 'checkpoint.safetensors', 'model.safetensors'].map((f) => [
+        f,
+        existsSync(path.join(d, f)) ? readFileSync(path.join(d, f)) : undefined,
+      ]),
+    );
 
   it('--force replaces the earlier run: none of its files survive, and a forced start that fails its checks leaves it whole', async () => {
     const out = path.join(dir, 'forced');
@@ -25,11 +31,20 @@ describe('a run directory describes exactly one run', () => {
     // a new run with another network, killed before its first checkpoint, then resumed: it starts
     // again from its own config and ends where a clean run of that config ends, byte for byte
     const args = [...runArgs, '--hidden', '12', '--epochs', '6', '--checkpoint-every', '100000', '--force'];
-    const child = spawn(process.execPath, [main, ...args, '--out', out], { env: { ...process.env, SPIKELR_BACKEND: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [main, ...args, '--out', out], {
+      env: { ...process.env, SPIKELR_BACKEND: 'wasm' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
     const exited = new Promise((resolve) => child.on('exit', resolve));
-    const read = (f: string) => { try { return readFileSync(path.join(out, f), 'utf8'); } catch { return ''; } };
+    const read = (f: string) => {
+      try {
+        return readFileSync(path.join(out, f), 'utf8');
+      } catch {
+        return '';
+      }
+    };
     // until the new run (its config says 12 units) has logged a step
     while (!/"hidden": \[\s*12\s*\]/.test(read('config.json')) || !/"type":"step"/.test(read('metrics.jsonl'))) await new Promise((r) => setTimeout(r, 5));
     child.kill('SIGKILL');
@@ -61,16 +76,30 @@ describe('a run directory describes exactly one run', () => {
     mkdirSync(data);
     const images = (n: number, side: number) => encodeIdx('uint8', [n, side, side], new Uint8Array(n * side * side).fill(7));
     writeFileSync(path.join(data, 'train-images-idx3-ubyte'), images(64, 28));
-    writeFileSync(path.join(data, 'train-labels-idx1-ubyte'), encodeIdx('uint8', [64], Array.from({ length: 64 }, (_, i) => i % 10)));
+    writeFileSync(
+      path.join(data, 'train-labels-idx1-ubyte'),
+      encodeIdx(
+        'uint8',
+        [64],
+        Array.from({ length: 64 }, (_, i) => i % 10),
+      ),
+    );
     writeFileSync(path.join(data, 't10k-images-idx3-ubyte'), images(16, 20));
-    writeFileSync(path.join(data, 't10k-labels-idx1-ubyte'), encodeIdx('uint8', [16], Array.from({ length: 16 }, (_, i) => i % 10)));
+    writeFileSync(
+      path.join(data, 't10k-labels-idx1-ubyte'),
+      encodeIdx(
+        'uint8',
+        [16],
+        Array.from({ length: 16 }, (_, i) => i % 10),
+      ),
+    );
     const mixed = await spikelr(...runArgs, '--dataset', 'idx', '--data-dir', data, '--out', path.join(dir, 'mixed-run'));
     expect(mixed.code).toBe(1);
     expect(mixed.stderr).toMatch(/idx: the training samples are 784 per step but the test samples 400; both splits must come from one dataset/);
     expect(existsSync(path.join(dir, 'mixed-run', 'config.json'))).toBe(false);
   });
 
-  it('npm test\'s set-up step installs the Debian packages it needs, or says in one line how to', async () => {
+  it("npm test's set-up step installs the Debian packages it needs, or says in one line how to", async () => {
     // no apt-get and no chromium: the line names the package and the command
     const bin = path.join(dir, 'bin-without-apt');
     mkdirSync(bin);
@@ -108,7 +137,9 @@ describe('a run directory describes exactly one run', () => {
     // Adam at 10 sends BPTT's cross-entropy from 2.3 to ~100 within a few steps: finite, so only the rise shows it
     const r = await spikelr(...runArgs, '--hidden', '16', '--epochs', '4', '--learning-rate', '10', '--checkpoint-every', '4', '--out', out);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/training diverged at step (\d+): the mean loss of the last 10 steps, [0-9.e+]+, is over 10× the initial 2\.3\d\. The last checkpoint \(written every 4 steps\) is kept and no model was written; lower the learning rate \(now 10\): --learning-rate, then start again with --force/);
+    expect(r.stderr).toMatch(
+      /training diverged at step (\d+): the mean loss of the last 10 steps, [0-9.e+]+, is over 10× the initial 2\.3\d\. The last checkpoint \(written every 4 steps\) is kept and no model was written; lower the learning rate \(now 10\): --learning-rate, then start again with --force/,
+    );
     const at = Number(/diverged at step (\d+)/.exec(r.stderr)![1]);
     expect(existsSync(path.join(out, 'model.safetensors'))).toBe(false);
     expect(existsSync(path.join(out, 'metrics.json'))).toBe(false);

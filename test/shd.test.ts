@@ -18,7 +18,9 @@ function h5py(code: string): void {
   try {
     execFileSync(PYTHON, ['-c', `import h5py, numpy as np\n${code}`], { stdio: 'pipe' });
   } catch (err) {
-    throw new Error(`writing the test file with h5py failed (install Debian's python3-h5py: apt-get install python3-h5py):\n${String((err as { stderr?: Buffer }).stderr ?? err)}`);
+    throw new Error(
+      `writing the test file with h5py failed (install Debian's python3-h5py: apt-get install python3-h5py):\n${String((err as { stderr?: Buffer }).stderr ?? err)}`,
+    );
   }
 }
 
@@ -65,8 +67,16 @@ describe('Spiking Heidelberg Digits', () => {
     const x = data.batch([0, 1], 0);
     expect(x.shape).toEqual([2, 4, SHD_CHANNELS]);
     const v = x.dataSync();
-    const on = (b: number) => Array.from(v.subarray(b * 4 * SHD_CHANNELS, (b + 1) * 4 * SHD_CHANNELS)).flatMap((s, i) => (s ? [[Math.floor(i / SHD_CHANNELS), i % SHD_CHANNELS, s]] : []));
-    expect(on(0)).toEqual([[0, 3, 1], [0, 699, 1], [1, 0, 1], [3, 42, 1]]);
+    const on = (b: number) =>
+      Array.from(v.subarray(b * 4 * SHD_CHANNELS, (b + 1) * 4 * SHD_CHANNELS)).flatMap((s, i) =>
+        s ? [[Math.floor(i / SHD_CHANNELS), i % SHD_CHANNELS, s]] : [],
+      );
+    expect(on(0)).toEqual([
+      [0, 3, 1],
+      [0, 699, 1],
+      [1, 0, 1],
+      [3, 42, 1],
+    ]);
     expect(on(1)).toEqual([[0, 5, 1]]);
     x.dispose();
     const counts = binEvents(Float32Array.from(samples[0]!.times), Int32Array.from(samples[0]!.units), { steps: 4, duration: 1.4, binary: false });
@@ -91,7 +101,9 @@ describe('Spiking Heidelberg Digits', () => {
     });
     it('a file without the spike datasets', async () => {
       h5py(`f = h5py.File(${JSON.stringify(bad('empty.h5'))}, 'w'); f.create_dataset('labels', data=np.zeros(2, dtype='uint16')); f.close()`);
-      await expect(readShdFile(bad('empty.h5'))).rejects.toThrow(/has no dataset \/spikes\/times; an SHD file has \/spikes\/times, \/spikes\/units and \/labels/);
+      await expect(readShdFile(bad('empty.h5'))).rejects.toThrow(
+        /has no dataset \/spikes\/times; an SHD file has \/spikes\/times, \/spikes\/units and \/labels/,
+      );
     });
     it('mismatched times and units, units out of range, labels out of range, too few labels', async () => {
       writeShd(bad('mismatch.h5'), [{ times: [0.5, 0.25], units: [1] }], [0]);
@@ -100,7 +112,14 @@ describe('Spiking Heidelberg Digits', () => {
       await expect(readShdFile(bad('unit.h5'))).rejects.toThrow(/sample 0 has unit 700 outside 0…699/);
       writeShd(bad('label.h5'), [{ times: [0.5], units: [1] }], [20]);
       await expect(readShdFile(bad('label.h5'))).rejects.toThrow(/label 20 of sample 0 is not a class in 0…19/);
-      writeShd(bad('count.h5'), [{ times: [0.5], units: [1] }, { times: [0.5], units: [1] }], [1]);
+      writeShd(
+        bad('count.h5'),
+        [
+          { times: [0.5], units: [1] },
+          { times: [0.5], units: [1] },
+        ],
+        [1],
+      );
       await expect(readShdFile(bad('count.h5'))).rejects.toThrow(/2 spike-time rows, 2 unit rows and 1 labels/);
     });
   });

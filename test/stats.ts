@@ -11,7 +11,10 @@
  * (Wilson–Hilferty). Also the largest |z| (each entry a t with draws − 1 degrees of freedom) and
  * how many entries the test resolves (|exact| > 5 se).
  */
-export function unbiasedDraws(samples: readonly number[][], exact: readonly number[]): { maxZ: number; chi2: number; threshold: number; informative: number; entries: number } {
+export function unbiasedDraws(
+  samples: readonly number[][],
+  exact: readonly number[],
+): { maxZ: number; chi2: number; threshold: number; informative: number; entries: number } {
   const draws = samples.length;
   const live = exact.map((_, i) => i).filter((i) => samples.some((r) => r[i] !== samples[0]![i])); // entries that vary
   const g = live.map((i) => exact[i]!);
@@ -22,11 +25,13 @@ export function unbiasedDraws(samples: readonly number[][], exact: readonly numb
   const sd = g.map((_, i) => Math.sqrt(centred.reduce((s, r) => s + r[i]! ** 2, 0) / (draws - 1)));
   const z = g.map((gi, i) => (mean[i]! - gi) / (sd[i]! / Math.sqrt(draws)));
   let trR2 = 0;
-  for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) {
-    const r = centred.reduce((s, row) => s + row[i]! * row[j]!, 0) / ((draws - 1) * sd[i]! * sd[j]!);
-    trR2 += r * r;
-  }
-  const scale = trR2 / p, nu = (p * p) / trR2;
+  for (let i = 0; i < p; i++)
+    for (let j = 0; j < p; j++) {
+      const r = centred.reduce((s, row) => s + row[i]! * row[j]!, 0) / ((draws - 1) * sd[i]! * sd[j]!);
+      trR2 += r * r;
+    }
+  const scale = trR2 / p,
+    nu = (p * p) / trR2;
   const q = nu * (1 - 2 / (9 * nu) + 3.719 * Math.sqrt(2 / (9 * nu))) ** 3;
   return {
     maxZ: Math.max(...z.map(Math.abs)),

@@ -11,7 +11,9 @@ import { alif, analog, equationNeuron, lif, readoutNeuron, synaptic } from '../s
 import { modelOf, type NeuronParams } from '../src/neurons/registry.js';
 import { atan, surrogateSpike } from '../src/neurons/surrogate.js';
 
-const T = 8, B = 2, N = 3;
+const T = 8,
+  B = 2,
+  N = 3;
 const surrogate = atan({ alpha: 2 });
 
 function seeded(seed: number, shape: number[], scale = 1, offset = 0): tf.Tensor {
@@ -47,7 +49,17 @@ function tangentOf(p: NeuronParams, currents: tf.Tensor, dCurrents: tf.Tensor, w
     let total: tf.Tensor = tf.scalar(0);
     for (let t = 0; t < T; t++) {
       const next = model.step(I[t]!, state, p, fire, t, c);
-      d = model.tangent(p, { t, current: I[t]!, dCurrent: dI[t]!, previous: state, dPrevious: d, next, coefficients: c, dCoefficients: dc, derivative: (x) => surrogate.derivative(x) });
+      d = model.tangent(p, {
+        t,
+        current: I[t]!,
+        dCurrent: dI[t]!,
+        previous: state,
+        dPrevious: d,
+        next,
+        coefficients: c,
+        dCoefficients: dc,
+        derivative: (x) => surrogate.derivative(x),
+      });
       total = tf.add(total, tf.sum(tf.mul(w[t]!, d[field] ?? tf.zeros([B, N]))));
       state = next;
     }
@@ -96,8 +108,14 @@ describe('tangent steps equal autodiff of the surrogate population', () => {
     const dCoef: Record<string, tf.Tensor> = Object.fromEntries(Object.keys(coefficients).map((k, i) => [k, seeded(10 + i, [N])]));
     const names = Object.keys(coef);
     // reverse mode: ∇L with respect to the currents and the coefficients, dotted with the directions
-    const grads = tf.grads((I: tf.Tensor, ...cs: tf.Tensor[]) => objective(neuron, I, weights, Object.fromEntries(names.map((k, i) => [k, cs[i]!]))))([currents, ...names.map((k) => coef[k]!)]);
-    const reverse = tf.tidy(() => [tf.sum(tf.mul(grads[0]!, dCurrents)), ...names.map((k, i) => tf.sum(tf.mul(grads[i + 1]!, dCoef[k]!)))].reduce((a, b) => tf.add(a, b)).dataSync()[0]!);
+    const grads = tf.grads((I: tf.Tensor, ...cs: tf.Tensor[]) => objective(neuron, I, weights, Object.fromEntries(names.map((k, i) => [k, cs[i]!]))))([
+      currents,
+      ...names.map((k) => coef[k]!),
+    ]);
+    const reverse = tf.tidy(
+      () =>
+        [tf.sum(tf.mul(grads[0]!, dCurrents)), ...names.map((k, i) => tf.sum(tf.mul(grads[i + 1]!, dCoef[k]!)))].reduce((a, b) => tf.add(a, b)).dataSync()[0]!,
+    );
     const forward = tangentOf(neuron, currents, dCurrents, weights, coef, dCoef);
     expect(Math.abs(reverse)).toBeGreaterThan(1e-3); // the directions do move the loss
     expect(forward).toBeCloseTo(reverse, 4);
@@ -111,8 +129,10 @@ describe('tangent steps equal autodiff of the surrogate population', () => {
     const currents = seeded(4, [T, B, 3 * N], 0.8);
     const dCurrents = seeded(5, [T, B, 3 * N]);
     const weights = seeded(6, [T, B, N]);
-    const u = seeded(7, [N, 3 * N], 0.5), du = seeded(8, [N, 3 * N]);
-    const c = seeded(9, [3 * N], 0.3), dc = seeded(11, [3 * N]);
+    const u = seeded(7, [N, 3 * N], 0.5),
+      du = seeded(8, [N, 3 * N]);
+    const c = seeded(9, [3 * N], 0.3),
+      dc = seeded(11, [3 * N]);
     const run = (I: tf.Tensor, U: tf.Tensor, C: tf.Tensor) => {
       let state = model.initialState(neuron, [B, N]);
       let total: tf.Tensor = tf.scalar(0);
@@ -131,7 +151,17 @@ describe('tangent steps equal autodiff of the surrogate population', () => {
       const coefficients = { recurrent: u, recurrentBias: c };
       tf.unstack(currents).forEach((I, t) => {
         const next = model.step(I, state, neuron, model.fire(neuron, undefined, 0), t, coefficients);
-        d = model.tangent(neuron, { t, current: I, dCurrent: tf.unstack(dCurrents)[t]!, previous: state, dPrevious: d, next, coefficients, dCoefficients: { recurrent: du, recurrentBias: dc }, derivative: (x) => surrogate.derivative(x) });
+        d = model.tangent(neuron, {
+          t,
+          current: I,
+          dCurrent: tf.unstack(dCurrents)[t]!,
+          previous: state,
+          dPrevious: d,
+          next,
+          coefficients,
+          dCoefficients: { recurrent: du, recurrentBias: dc },
+          derivative: (x) => surrogate.derivative(x),
+        });
         total = tf.add(total, tf.sum(tf.mul(tf.unstack(weights)[t]!, d['spikes']!)));
         state = next;
       });

@@ -24,8 +24,16 @@ const cdf: Record<NoiseKind, (z: number) => number> = {
 
 const T = 3;
 const INPUTS = [
-  [[0.9, 0.2, 0.5], [0.1, 0.8, 0.4], [0.6, 0.6, 0.0]],
-  [[0.2, 0.7, 0.9], [0.8, 0.1, 0.3], [0.4, 0.5, 0.7]],
+  [
+    [0.9, 0.2, 0.5],
+    [0.1, 0.8, 0.4],
+    [0.6, 0.6, 0.0],
+  ],
+  [
+    [0.2, 0.7, 0.9],
+    [0.8, 0.1, 0.3],
+    [0.4, 0.5, 0.7],
+  ],
 ];
 const LABELS = [0, 1];
 
@@ -85,7 +93,9 @@ const BUFFERS = new Set(['decorrelation', 'inputMean']);
 /** z = R (x − μ) of layer `prefix` (x itself when the case does not decorrelate). */
 function decorrelated(c: Case, prefix: 'h' | 'o', x: number[]): number[] {
   if (!c.decorrelate) return x;
-  const R = DECOR[`${prefix}.decorrelation`]!, mu = DECOR[`${prefix}.inputMean`]!, n = x.length;
+  const R = DECOR[`${prefix}.decorrelation`]!,
+    mu = DECOR[`${prefix}.inputMean`]!,
+    n = x.length;
   return x.map((_, i) => x.reduce((s, _v, k) => s + R[i * n + k]! * (x[k]! - mu[k]!), 0));
 }
 
@@ -96,15 +106,33 @@ type Coef = Record<string, number[] | undefined>;
 /** The learned per-neuron coefficients of layer `prefix` in `P` (all but its weights and noise scale). */
 function coefficientsOf(P: Params, prefix: string): Coef {
   const skip = ['weight', 'bias', 'recurrent', 'noiseScale'];
-  return Object.fromEntries(Object.entries(P).filter(([k]) => k.startsWith(`${prefix}.`) && !skip.includes(k.slice(prefix.length + 1))).map(([k, v]) => [k.slice(prefix.length + 1), v]));
+  return Object.fromEntries(
+    Object.entries(P)
+      .filter(([k]) => k.startsWith(`${prefix}.`) && !skip.includes(k.slice(prefix.length + 1)))
+      .map(([k, v]) => [k.slice(prefix.length + 1), v]),
+  );
 }
 
 export function build(c: Case): Network {
   const net = new Network({
     input: [3],
     layers: [
-      (c.recurrentHidden ? recurrent : dense)({ name: 'h', units: 2, neuron: deployedOf(c, 'h', c.hidden), learn: c.learn, ...(c.decorrelate ? { decorrelate: true } : {}) }),
-      c.output === 'readout' ? readout({ name: 'o', units: 2, beta: 0.7, ...(c.decorrelate ? { decorrelate: true } : {}) }) : dense({ name: 'o', units: 2, neuron: deployedOf(c, 'o', c.output), learn: c.outputLearn ?? c.learn, ...(c.decorrelate ? { decorrelate: true } : {}) }),
+      (c.recurrentHidden ? recurrent : dense)({
+        name: 'h',
+        units: 2,
+        neuron: deployedOf(c, 'h', c.hidden),
+        learn: c.learn,
+        ...(c.decorrelate ? { decorrelate: true } : {}),
+      }),
+      c.output === 'readout'
+        ? readout({ name: 'o', units: 2, beta: 0.7, ...(c.decorrelate ? { decorrelate: true } : {}) })
+        : dense({
+            name: 'o',
+            units: 2,
+            neuron: deployedOf(c, 'o', c.output),
+            learn: c.outputLearn ?? c.learn,
+            ...(c.decorrelate ? { decorrelate: true } : {}),
+          }),
     ],
     seed: 1,
   });
@@ -118,7 +146,9 @@ export function build(c: Case): Network {
     'o.noiseScale': [-0.1, 0.25],
     ...DECOR,
   };
-  for (const l of net.layers) for (const name of Object.keys(l.params)) if (values[`${l.name}.${name}`]) net.setParameter(l.name, name, values[`${l.name}.${name}`]!, { layout: 'spikelr' });
+  for (const l of net.layers)
+    for (const name of Object.keys(l.params))
+      if (values[`${l.name}.${name}`]) net.setParameter(l.name, name, values[`${l.name}.${name}`]!, { layout: 'spikelr' });
   return net;
 }
 
@@ -129,7 +159,15 @@ export function snapshot(net: Network): Params {
 }
 
 /** Runs one population on fixed currents with the spikes of `pattern`; returns its log-probability (−∞ if impossible). */
-export function patternTrace(p: SpikingParams | EquationParams, currents: number[][], pattern: number, noise: EscapeNoise, rec: number[] | undefined, coef: Coef, logScale?: number[]) {
+export function patternTrace(
+  p: SpikingParams | EquationParams,
+  currents: number[][],
+  pattern: number,
+  noise: EscapeNoise,
+  rec: number[] | undefined,
+  coef: Coef,
+  logScale?: number[],
+) {
   let logP = 0;
   const called = new Set<number>();
   const bit = (t: number, n: number) => (pattern >> (t * 2 + n)) & 1;
@@ -143,15 +181,28 @@ export function patternTrace(p: SpikingParams | EquationParams, currents: number
       logP += Math.log(bit(t, n) ? f : 1 - f);
       return bit(t, n);
     },
-    rec ? (prev) => refAffine(prev, [[rec[0]!, rec[1]!], [rec[2]!, rec[3]!]]) : undefined,
+    rec
+      ? (prev) =>
+          refAffine(prev, [
+            [rec[0]!, rec[1]!],
+            [rec[2]!, rec[3]!],
+          ])
+      : undefined,
     coef,
   );
   for (let t = 0; t < T; t++) for (let n = 0; n < 2; n++) if (bit(t, n) && !called.has(t * 2 + n)) logP = -Infinity; // refractory
   return { logP, trace };
 }
 
-const w32 = (w: number[]) => [[w[0]!, w[1]!], [w[2]!, w[3]!], [w[4]!, w[5]!]];
-const w22 = (w: number[]) => [[w[0]!, w[1]!], [w[2]!, w[3]!]];
+const w32 = (w: number[]) => [
+  [w[0]!, w[1]!],
+  [w[2]!, w[3]!],
+  [w[4]!, w[5]!],
+];
+const w22 = (w: number[]) => [
+  [w[0]!, w[1]!],
+  [w[2]!, w[3]!],
+];
 
 /**
  * E[loss] averaged over the two samples, by enumerating every hidden (and output) spike pattern.
@@ -160,7 +211,19 @@ const w22 = (w: number[]) => [[w[0]!, w[1]!], [w[2]!, w[3]!]];
 export function expectedLoss(c: Case, P: Params, noisy: { readonly h: boolean; readonly o: boolean } = { h: true, o: true }): number {
   let total = 0;
   const deterministic = (p: SpikingParams | EquationParams, currents: number[][], rec: number[] | undefined, coef: Coef) => {
-    const trace = refNeurons(p, currents, undefined, rec ? (prev) => refAffine(prev, [[rec[0]!, rec[1]!], [rec[2]!, rec[3]!]]) : undefined, coef);
+    const trace = refNeurons(
+      p,
+      currents,
+      undefined,
+      rec
+        ? (prev) =>
+            refAffine(prev, [
+              [rec[0]!, rec[1]!],
+              [rec[2]!, rec[3]!],
+            ])
+        : undefined,
+      coef,
+    );
     return { logP: 0, trace };
   };
   INPUTS.forEach((x, b) => {
@@ -228,7 +291,8 @@ export function lrDraws(c: Case, net: Network, copies: number, draws: number, co
   }
   input.dispose();
   labels.dispose();
-  const mean: Params = {}, se: Params = {};
+  const mean: Params = {},
+    se: Params = {};
   let variance = 0; // total variance of one draw, summed over all gradient entries
   for (const [key, rows] of Object.entries(samples)) {
     mean[key] = rows[0]!.map((_, i) => rows.reduce((s, r) => s + r[i]!, 0) / draws);
@@ -241,7 +305,6 @@ export function lrDraws(c: Case, net: Network, copies: number, draws: number, co
   return { mean, se, variance };
 }
 
-
 /**
  * Checks every entry of `mean` against `exact` within 5 standard errors, and returns the aggregate
  * Σ (m − g)² / Σ se², which for an unbiased estimator is about χ²_p / p (p entries): near 1, and
@@ -249,10 +312,12 @@ export function lrDraws(c: Case, net: Network, copies: number, draws: number, co
  */
 // biome-ignore lint/suspicious/noExplicitAny: vitest's expect, passed in so this helper stays importable outside a test
 export function expectUnbiased(mean: Params, se: Params, exact: Params, expect: (v: unknown, m?: string) => any): number {
-  let err2 = 0, var2 = 0;
+  let err2 = 0,
+    var2 = 0;
   for (const key of Object.keys(exact)) {
     exact[key]!.forEach((g, i) => {
-      const m = mean[key]![i]!, s = se[key]![i]!;
+      const m = mean[key]![i]!,
+        s = se[key]![i]!;
       // t-distribution with 39 degrees of freedom: |t| > 5 has probability ~1.3e-5 per entry
       expect(Math.abs(m - g), `${key}[${i}]: LR ${m} vs exact ${g} (se ${s})`).toBeLessThan(5 * s + 1e-7);
       err2 += (m - g) ** 2;
@@ -263,8 +328,16 @@ export function expectUnbiased(mean: Params, se: Params, exact: Params, expect: 
 }
 
 export function cosine(a: Params, b: Params): number {
-  let dot = 0, na = 0, nb = 0;
-  for (const key of Object.keys(b)) b[key]!.forEach((v, i) => { const u = a[key]![i]!; dot += u * v; na += u * u; nb += v * v; });
+  let dot = 0,
+    na = 0,
+    nb = 0;
+  for (const key of Object.keys(b))
+    b[key]!.forEach((v, i) => {
+      const u = a[key]![i]!;
+      dot += u * v;
+      na += u * u;
+      nb += v * v;
+    });
   return dot / Math.sqrt(na * nb);
 }
 
@@ -298,7 +371,7 @@ export function totalVariance(draws: readonly number[][]): number {
 /** Upper `q`-quantile of the bootstrap distribution of totalVariance(a)/totalVariance(b) (seeded). */
 export function varianceRatioUpper(a: readonly number[][], b: readonly number[][], q = 0.999, resamples = 2000, seed = 7): number {
   let s = seed >>> 0;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const pick = (x: readonly number[][]) => x.map(() => x[Math.floor(rand() * x.length)]!);
   const ratios = Array.from({ length: resamples }, () => totalVariance(pick(a)) / totalVariance(pick(b))).sort((x, y) => x - y);
   return ratios[Math.floor(q * (resamples - 1))]!;
@@ -307,5 +380,8 @@ export function varianceRatioUpper(a: readonly number[][], b: readonly number[][
 /** Unbiasedness of the LR estimate against `exact` (see stats.ts for the calibrated aggregate). */
 export function unbiasedness(c: Case, net: Network, exact: Params, copies: number, draws: number): ReturnType<typeof unbiasedDraws> {
   const names = net.layers.flatMap((l) => Object.keys(l.params).map((n) => `${l.name}.${n}`));
-  return unbiasedDraws(lrSamples(c, net, copies, draws), names.flatMap((n) => exact[n] ?? []));
+  return unbiasedDraws(
+    lrSamples(c, net, copies, draws),
+    names.flatMap((n) => exact[n] ?? []),
+  );
 }

@@ -18,7 +18,8 @@ const MARGIN = { top: 30, right: 16, bottom: 58, left: 64 };
 
 /** The traces as an SVG document, one panel each; markers sit on the threshold at the spike's step. */
 export function membraneSvg(traces: readonly Trace[], o: { readonly width?: number; readonly panelHeight?: number; readonly title?: string } = {}): string {
-  const width = o.width ?? 720, ph = o.panelHeight ?? 140;
+  const width = o.width ?? 720,
+    ph = o.panelHeight ?? 140;
   const body: string[] = [];
   traces.forEach((trace, i) => {
     const steps = trace.membrane.length;
@@ -27,9 +28,16 @@ export function membraneSvg(traces: readonly Trace[], o: { readonly width?: numb
     const top = MARGIN.top + i * (ph + MARGIN.bottom);
     const values = [...Array.from(trace.membrane), ...(threshold === null ? [] : Array.from({ length: steps }, (_, t) => thr(t)))];
     const [lo, hi] = extent(values) as [number, number];
-    const x = scaleLinear().domain([0, Math.max(1, steps - 1)]).range([MARGIN.left, width - MARGIN.right]);
-    const y = scaleLinear().domain([Math.min(lo, 0), hi === lo ? hi + 1 : hi]).nice().range([top + ph, top]);
-    const path = line<number>().x((_, t) => x(t)).y((u) => y(u));
+    const x = scaleLinear()
+      .domain([0, Math.max(1, steps - 1)])
+      .range([MARGIN.left, width - MARGIN.right]);
+    const y = scaleLinear()
+      .domain([Math.min(lo, 0), hi === lo ? hi + 1 : hi])
+      .nice()
+      .range([top + ph, top]);
+    const path = line<number>()
+      .x((_, t) => x(t))
+      .y((u) => y(u));
     const markers = Array.from({ length: steps }, (_, t) => t).filter((t) => trace.spikes?.[t]);
     body.push(
       el('g', { class: 'trace', 'data-label': trace.label }, [

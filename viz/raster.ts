@@ -34,7 +34,9 @@ export interface Raster {
 
 /** The spikes of `[T, N]` values (row-major, nonzero = spike) as a raster layer; values other than 0 and 1 make it analog (a heat map). */
 export function rasterLayer(name: string, spikes: ArrayLike<number>, steps: number, neurons: number): RasterLayer {
-  const times: number[] = [], units: number[] = [], values: number[] = [];
+  const times: number[] = [],
+    units: number[] = [],
+    values: number[] = [];
   let analog = false;
   for (let t = 0; t < steps; t++) {
     for (let n = 0; n < neurons; n++) {
@@ -89,7 +91,8 @@ export function orderNeurons(layer: RasterLayer, by: NeuronOrder): RasterLayer {
     for (let k = 0; k < active; k++) {
       placed[at] = 1;
       sequence.push(at);
-      let next = -1, nearest = Infinity;
+      let next = -1,
+        nearest = Infinity;
       for (let j = 0; j < n; j++) {
         if (placed[j]) continue;
         let d = 0;
@@ -137,7 +140,8 @@ export interface RasterLayout {
 }
 
 /** Right: each neuron's firing rate as a bar; below each raster: the population rate per step. */
-export const RATE_MARGIN = 56, POPULATION_HEIGHT = 36;
+export const RATE_MARGIN = 56,
+  POPULATION_HEIGHT = 36;
 const MARGIN = { top: 28, right: 16 + RATE_MARGIN, bottom: 40, left: 64 };
 /** Space between panels: the time axis and its label, the population strip, the next title. */
 const GAP = POPULATION_HEIGHT + 78;
@@ -148,9 +152,15 @@ export function rasterPanels(r: Raster, o: RasterLayout = {}) {
   let top = MARGIN.top + (r.caption ? 14 : 0);
   const panels = r.layers.map((layer) => {
     const height = Math.min(300, Math.max(60, layer.neurons * (o.rowHeight ?? 2)));
-    const x = scaleLinear().domain([0, layer.steps]).range([MARGIN.left, width - MARGIN.right]);
-    const y = scaleLinear().domain([0, layer.neurons]).range([top, top + height]);
-    const strip = scaleLinear().domain([0, 1]).range([top + height + 24 + POPULATION_HEIGHT, top + height + 24]);
+    const x = scaleLinear()
+      .domain([0, layer.steps])
+      .range([MARGIN.left, width - MARGIN.right]);
+    const y = scaleLinear()
+      .domain([0, layer.neurons])
+      .range([top, top + height]);
+    const strip = scaleLinear()
+      .domain([0, 1])
+      .range([top + height + 24 + POPULATION_HEIGHT, top + height + 24]);
     top += height + GAP;
     return { layer, x, y, height, strip };
   });
@@ -168,16 +178,28 @@ export function layerTitle(layer: RasterLayer): string {
 export function rasterSvg(r: Raster, o: RasterLayout = {}): string {
   const { width, height, panels } = rasterPanels(r, o);
   const body = panels.flatMap(({ layer, x, y, strip }) => {
-    const w = Math.max(1, x(1) - x(0)), h = Math.max(1, y(1) - y(0));
+    const w = Math.max(1, x(1) - x(0)),
+      h = Math.max(1, y(1) - y(0));
     const row = (n: number) => layer.rows?.[n] ?? n;
     const peak = layer.values ? layer.values.reduce((a, b) => Math.max(a, Math.abs(b)), 0) || 1 : 1;
-    const marks = Array.from(layer.times, (t, i) => el('rect', {
-      class: layer.values ? 'cell' : 'spike', x: x(t), y: y(row(layer.units[i]!)), width: w, height: h, 'data-t': t, 'data-n': layer.units[i]!,
-      ...(layer.values ? { 'fill-opacity': Math.abs(layer.values[i]!) / peak, 'data-v': layer.values[i]! } : {}),
-    }));
-    const rates = neuronRates(layer), maxRate = Math.max(1e-9, ...rates);
+    const marks = Array.from(layer.times, (t, i) =>
+      el('rect', {
+        class: layer.values ? 'cell' : 'spike',
+        x: x(t),
+        y: y(row(layer.units[i]!)),
+        width: w,
+        height: h,
+        'data-t': t,
+        'data-n': layer.units[i]!,
+        ...(layer.values ? { 'fill-opacity': Math.abs(layer.values[i]!) / peak, 'data-v': layer.values[i]! } : {}),
+      }),
+    );
+    const rates = neuronRates(layer),
+      maxRate = Math.max(1e-9, ...rates);
     const right = x.range()[1]! + 6;
-    const rateBars = Array.from(rates, (rate, n) => (rate > 0 ? el('rect', { class: 'rate', x: right, y: y(row(n)), width: ((RATE_MARGIN - 14) * rate) / maxRate, height: h, 'data-n': n }) : ''));
+    const rateBars = Array.from(rates, (rate, n) =>
+      rate > 0 ? el('rect', { class: 'rate', x: right, y: y(row(n)), width: ((RATE_MARGIN - 14) * rate) / maxRate, height: h, 'data-n': n }) : '',
+    );
     const population = populationRate(layer);
     const popPeak = Math.max(1e-9, ...population);
     const strip2 = strip.copy().domain([0, popPeak]);
@@ -186,7 +208,10 @@ export function rasterSvg(r: Raster, o: RasterLayout = {}): string {
       el('g', { class: 'layer', 'data-layer': layer.name }, [
         el('text', { class: 'title', x: x.range()[0]!, y: y.range()[0]! - 8 }, esc(layerTitle(layer))),
         ...marks,
-        el('g', { class: 'rates' }, [...rateBars, el('text', { class: 'mark-label', x: right, y: y.range()[0]! - 8 }, esc(`rate ≤ ${Math.round(maxRate * 100) / 100}`))]),
+        el('g', { class: 'rates' }, [
+          ...rateBars,
+          el('text', { class: 'mark-label', x: right, y: y.range()[0]! - 8 }, esc(`rate ≤ ${Math.round(maxRate * 100) / 100}`)),
+        ]),
         axisBottom(x, y.range()[1]! + 2, ''),
         axisLeft(y, x.range()[0]! - 2, layer.rows ? 'neuron (ordered)' : 'neuron', 4),
         el('g', { class: 'population' }, [
@@ -198,5 +223,8 @@ export function rasterSvg(r: Raster, o: RasterLayout = {}): string {
       ]),
     ];
   });
-  return svg(width, height, [...(r.caption ? [el('text', { class: 'title', x: MARGIN.left, y: 16 }, esc(r.caption))] : []), ...body], { title: r.caption ?? 'spike raster', kind: 'raster' });
+  return svg(width, height, [...(r.caption ? [el('text', { class: 'title', x: MARGIN.left, y: 16 }, esc(r.caption))] : []), ...body], {
+    title: r.caption ?? 'spike raster',
+    kind: 'raster',
+  });
 }

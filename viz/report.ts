@@ -56,34 +56,54 @@ function scriptJson(value: unknown): string {
 const rasterJson = (r: Raster) => ({
   caption: r.caption,
   layers: r.layers.map((l) => ({
-    name: l.name, title: layerTitle(l), neurons: l.neurons, steps: l.steps, times: Array.from(l.times), units: Array.from(l.units),
-    ...(l.values ? { values: Array.from(l.values, (v) => Math.round(v * 1000) / 1000) } : {}), ...(l.rows ? { rows: Array.from(l.rows) } : {}),
+    name: l.name,
+    title: layerTitle(l),
+    neurons: l.neurons,
+    steps: l.steps,
+    times: Array.from(l.times),
+    units: Array.from(l.units),
+    ...(l.values ? { values: Array.from(l.values, (v) => Math.round(v * 1000) / 1000) } : {}),
+    ...(l.rows ? { rows: Array.from(l.rows) } : {}),
     // the margins the SVG raster draws, computed once here for the page as well
-    rates: Array.from(neuronRates(l), (v) => Math.round(v * 1e4) / 1e4), population: Array.from(populationRate(l), (v) => Math.round(v * 1e4) / 1e4),
+    rates: Array.from(neuronRates(l), (v) => Math.round(v * 1e4) / 1e4),
+    population: Array.from(populationRate(l), (v) => Math.round(v * 1e4) / 1e4),
   })),
 });
 
 /** Print: the figures without frames, in the paper style (svg.ts), the tooltips and their script kept for the rasters. */
 const PAPER_CSS = `body.paper { font-family: Helvetica, Arial, sans-serif; } body.paper .figures svg { border: none; } body.paper h2 { border: none; }`;
 
-export function htmlReport(o: { readonly title: string; readonly subtitle?: string; readonly sections: readonly Section[]; readonly style?: 'screen' | 'paper' }): string {
+export function htmlReport(o: {
+  readonly title: string;
+  readonly subtitle?: string;
+  readonly sections: readonly Section[];
+  readonly style?: 'screen' | 'paper';
+}): string {
   const paper = o.style === 'paper';
   let id = 0;
   const body = o.sections.map((s) => {
     const parts = [`<h2>${esc(s.heading)}</h2>`];
     if (s.text) parts.push(`<p>${esc(s.text)}</p>`);
     if (s.table) {
-      parts.push(`<table><thead><tr>${s.table.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${s.table.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`);
+      parts.push(
+        `<table><thead><tr>${s.table.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${s.table.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`,
+      );
     }
     if (s.figures?.length) parts.push(`<div class="figures">${(paper ? s.figures.map(paperSvg) : s.figures).join('')}</div>`);
     if (s.film?.frames.length) {
       const n = s.film.frames.length;
-      parts.push(`<div class="film"><div class="film-controls"><button type="button" class="film-play">play</button> <input type="range" class="film-slider" min="0" max="${n - 1}" value="${n - 1}"> <span class="film-label">${esc(s.film.frames[n - 1]!.label)}</span></div>${s.film.frames.map((f, i) => `<div class="film-frame" data-frame="${i}" data-label="${esc(f.label)}"${i === n - 1 ? '' : ' hidden'}>${f.svg}</div>`).join('')}</div>`);
-      parts.push(`<h3>Side by side</h3><div class="figures film-strip">${s.film.frames.map((f) => `<figure><figcaption>${esc(f.label)}</figcaption>${f.svg}</figure>`).join('')}</div>`);
+      parts.push(
+        `<div class="film"><div class="film-controls"><button type="button" class="film-play">play</button> <input type="range" class="film-slider" min="0" max="${n - 1}" value="${n - 1}"> <span class="film-label">${esc(s.film.frames[n - 1]!.label)}</span></div>${s.film.frames.map((f, i) => `<div class="film-frame" data-frame="${i}" data-label="${esc(f.label)}"${i === n - 1 ? '' : ' hidden'}>${f.svg}</div>`).join('')}</div>`,
+      );
+      parts.push(
+        `<h3>Side by side</h3><div class="figures film-strip">${s.film.frames.map((f) => `<figure><figcaption>${esc(f.label)}</figcaption>${f.svg}</figure>`).join('')}</div>`,
+      );
     }
     for (const r of s.rasters ?? []) {
       const source = `raster-data-${id++}`;
-      parts.push(`${r.caption ? `<p>${esc(r.caption)}</p>` : ''}<div class="raster" data-source="${source}"></div><script type="application/json" id="${source}">${scriptJson(rasterJson(r))}</script>`);
+      parts.push(
+        `${r.caption ? `<p>${esc(r.caption)}</p>` : ''}<div class="raster" data-source="${source}"></div><script type="application/json" id="${source}">${scriptJson(rasterJson(r))}</script>`,
+      );
     }
     return `<section>${parts.join('\n')}</section>`;
   });

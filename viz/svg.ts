@@ -60,9 +60,7 @@ const PAPER_STYLE = STYLE.replace('font: 11px system-ui, sans-serif; background:
 
 /** `svg` (a document from this module) restyled for print: the paper style, the marks' hover titles dropped. */
 export function paperSvg(svg: string): string {
-  return svg
-    .replace(/<style>[\s\S]*?<\/style>/, `<style>${PAPER_STYLE}</style>`)
-    .replace(/(<(circle|rect)\b[^>]*)><title>[^<]*<\/title><\/\2>/g, '$1/>');
+  return svg.replace(/<style>[\s\S]*?<\/style>/, `<style>${PAPER_STYLE}</style>`).replace(/(<(circle|rect)\b[^>]*)><title>[^<]*<\/title><\/\2>/g, '$1/>');
 }
 
 /** A whole SVG document. */
@@ -100,7 +98,12 @@ export function axisBottom(x: Scale, y: number, label: string, ticks = 6, tickVa
   const values = tickValues ? [...tickValues] : scaleTicks(x, ticks, 8);
   return el('g', { class: 'axis x' }, [
     el('path', { d: `M${round(a)},${round(y)}H${round(b)}` }),
-    ...values.map((v) => el('g', { class: 'tick', transform: `translate(${round(x(v))},${round(y)})` }, [el('line', { y2: 4 }), el('text', { y: 15, 'text-anchor': 'middle' }, esc(f(v)))])),
+    ...values.map((v) =>
+      el('g', { class: 'tick', transform: `translate(${round(x(v))},${round(y)})` }, [
+        el('line', { y2: 4 }),
+        el('text', { y: 15, 'text-anchor': 'middle' }, esc(f(v))),
+      ]),
+    ),
     el('text', { class: 'axis-label', x: (a + b) / 2, y: y + 30, 'text-anchor': 'middle' }, esc(label)),
   ]);
 }

@@ -33,15 +33,25 @@
     const lr = Number($('lr').value);
     if (!(lr > 0 && lr < 1)) throw new Error(`the learning rate must be between 0 and 1; got '${$('lr').value}'`);
     return {
-      hidden: int('hidden', 1, 4096, 'hidden units'), neuron: $('neuron').value, steps: int('steps', 1, 200, 'time steps'),
-      method: $('method').value, copies: int('copies', 2, 4096, 'copies K'), learningRate: lr,
-      batch: int('batch', 1, data.train.count, 'batch size'), trainSteps: int('trainSteps', 1, 100000, 'training steps'), seed: int('seed', 0, 2 ** 31, 'seed'),
+      hidden: int('hidden', 1, 4096, 'hidden units'),
+      neuron: $('neuron').value,
+      steps: int('steps', 1, 200, 'time steps'),
+      method: $('method').value,
+      copies: int('copies', 2, 4096, 'copies K'),
+      learningRate: lr,
+      batch: int('batch', 1, data.train.count, 'batch size'),
+      trainSteps: int('trainSteps', 1, 100000, 'training steps'),
+      seed: int('seed', 0, 2 ** 31, 'seed'),
     };
   }
 
   function network(s) {
     const neuron = S.NEURON_PRESETS[s.neuron]({ beta: 0.9, threshold: 1, reset: 'subtract' });
-    return new S.Network({ input: [784], layers: [S.dense({ name: 'hidden', units: s.hidden, neuron }), S.readout({ name: 'out', units: 10, beta: 0.9 })], seed: s.seed });
+    return new S.Network({
+      input: [784],
+      layers: [S.dense({ name: 'hidden', units: s.hidden, neuron }), S.readout({ name: 'out', units: 10, beta: 0.9 })],
+      seed: s.seed,
+    });
   }
 
   function estimator(s, method) {
@@ -55,19 +65,30 @@
     for (const run of page.runs) {
       series.push({ name: `${run.name} loss`, points: run.losses.map((l, i) => [i + 1, l]) });
     }
-    const acc = page.runs.filter((r) => r.evals.length).map((run) => ({ name: `${run.name} test accuracy`, points: run.evals.map((e) => [e.step, e.accuracy]) }));
-    $('curves').innerHTML = (series.length ? S.viz.lineChartSvg({ title: 'training loss', x: 'step', y: 'loss', series, width: 520, height: 220 }) : '') +
+    const acc = page.runs
+      .filter((r) => r.evals.length)
+      .map((run) => ({ name: `${run.name} test accuracy`, points: run.evals.map((e) => [e.step, e.accuracy]) }));
+    $('curves').innerHTML =
+      (series.length ? S.viz.lineChartSvg({ title: 'training loss', x: 'step', y: 'loss', series, width: 520, height: 220 }) : '') +
       (acc.length ? S.viz.lineChartSvg({ title: 'test accuracy (1000 digits)', x: 'step', y: 'accuracy', series: acc, width: 520, height: 200 }) : '');
-    $('runs').replaceChildren(...page.runs.map((run) => {
-      const tr = document.createElement('tr');
-      const last = run.evals.at(-1);
-      for (const text of [run.name, String(run.step), run.losses.length ? run.losses.at(-1).toFixed(3) : '–', last ? `${(100 * last.accuracy).toFixed(1)}%` : '–', run.msPerStep ? run.msPerStep.toFixed(0) : '–']) {
-        const td = document.createElement('td');
-        td.textContent = text;
-        tr.append(td);
-      }
-      return tr;
-    }));
+    $('runs').replaceChildren(
+      ...page.runs.map((run) => {
+        const tr = document.createElement('tr');
+        const last = run.evals.at(-1);
+        for (const text of [
+          run.name,
+          String(run.step),
+          run.losses.length ? run.losses.at(-1).toFixed(3) : '–',
+          last ? `${(100 * last.accuracy).toFixed(1)}%` : '–',
+          run.msPerStep ? run.msPerStep.toFixed(0) : '–',
+        ]) {
+          const td = document.createElement('td');
+          td.textContent = text;
+          tr.append(td);
+        }
+        return tr;
+      }),
+    );
   }
 
   /** The raster and membrane traces of test digit 0 through `net`. */
@@ -87,7 +108,8 @@
     const traces = busiest.map((n) => ({ label: `hidden ${n}`, membrane: membrane.map((row) => row[n]), threshold: 1, spikes: spikes.map((row) => row[n]) }));
     const sums = Array.from({ length: 10 }, (_, k) => out.reduce((a, row) => a + row[k], 0));
     const predicted = sums.indexOf(Math.max(...sums));
-    for (const k of new Set([data.test.labels[0], predicted])) traces.push({ label: `readout ${k}${k === predicted ? ' (guess)' : ''}`, membrane: out.map((row) => row[k]), threshold: null });
+    for (const k of new Set([data.test.labels[0], predicted]))
+      traces.push({ label: `readout ${k}${k === predicted ? ' (guess)' : ''}`, membrane: out.map((row) => row[k]), threshold: null });
     $('membranes').innerHTML = S.viz.membraneSvg(traces, { width: 560, title: `${title}: membranes for test digit 0` });
     result.dispose();
     input.dispose();
@@ -121,16 +143,31 @@
 
   function makeRun(s, method) {
     const net = network(s);
-    return { name: method, method, net, est: estimator(s, method), opt: S.optimizer({ kind: 'adam', learningRate: s.learningRate }), loss: S.membraneCrossEntropy('mean'), step: 0, losses: [], evals: [], msPerStep: 0, liveTensors: [] };
+    return {
+      name: method,
+      method,
+      net,
+      est: estimator(s, method),
+      opt: S.optimizer({ kind: 'adam', learningRate: s.learningRate }),
+      loss: S.membraneCrossEntropy('mean'),
+      step: 0,
+      losses: [],
+      evals: [],
+      msPerStep: 0,
+      liveTensors: [],
+    };
   }
 
   function oneStep(run, s) {
-    const order = run.order ??= Array.from({ length: data.train.count }, (_, i) => i);
+    const order = (run.order ??= Array.from({ length: data.train.count }, (_, i) => i));
     const start = (run.step * s.batch) % data.train.count;
     if (start < s.batch) shuffle(order, s.seed + run.step);
     const idx = Int32Array.from({ length: s.batch }, (_, i) => order[(start + i) % data.train.count]);
     const input = data.trainSeq.batch(idx, s.seed + run.step);
-    const labels = tf.tensor1d(Int32Array.from(idx, (i) => data.train.labels[i]), 'int32');
+    const labels = tf.tensor1d(
+      Int32Array.from(idx, (i) => data.train.labels[i]),
+      'int32',
+    );
     const t0 = performance.now();
     const e = run.est.estimate(run.net, { input, labels, constantInTime: true }, run.loss, S.streamKey(s.seed, run.step));
     run.opt.apply(e.gradients);
@@ -171,7 +208,10 @@
       s = settings();
       for (const m of methods) {
         const need = stepBytes(s, m);
-        if (need > MEMORY_BUDGET) throw new Error(`${m} would hold about ${(need / 2 ** 30).toFixed(1)} GiB a step (K × batch × steps × hidden units), more than a page can count on (${MEMORY_BUDGET / 2 ** 30} GiB); lower K, the batch size, the time steps or the hidden units`);
+        if (need > MEMORY_BUDGET)
+          throw new Error(
+            `${m} would hold about ${(need / 2 ** 30).toFixed(1)} GiB a step (K × batch × steps × hidden units), more than a page can count on (${MEMORY_BUDGET / 2 ** 30} GiB); lower K, the batch size, the time steps or the hidden units`,
+          );
       }
     } catch (err) {
       message(err.message);
@@ -204,7 +244,9 @@
       drawCurves();
       lastNetwork = page.runs[0].net;
       page.state = 'done';
-      status(`done: ${page.runs.map((r) => `${r.name} ${r.step} steps, ${r.evals.length ? `${(100 * r.evals.at(-1).accuracy).toFixed(1)}%` : ''}`).join('; ')}`);
+      status(
+        `done: ${page.runs.map((r) => `${r.name} ${r.step} steps, ${r.evals.length ? `${(100 * r.evals.at(-1).accuracy).toFixed(1)}%` : ''}`).join('; ')}`,
+      );
     } catch (err) {
       page.state = 'error';
       message(outOfMemory(err) ? `out of GPU memory (${err.message.slice(0, 80)}): lower the hidden units, K, the batch size or the time steps` : err.message);

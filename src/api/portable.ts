@@ -4,10 +4,55 @@
  * run directories, worker threads, dataset files, NIR files — is added by src/index.ts.
  */
 export { SpikelrError } from '../core/errors.js';
-export { lif, ifNeuron, synaptic, alif, readoutNeuron, analog, equationNeuron, neuronFromRecord, isSpiking, isUnit, modelOf, RESET_MODES, NEURON_KINDS, NEURON_MODELS, NEURON_PRESETS, ACTIVATIONS } from '../neurons/params.js';
-export type { LIFParams, SynapticParams, ALIFParams, ReadoutParams, AnalogParams, GRUParams, EquationParams, EquationOptions, SpikingParams, UnitParams, NeuronParams, NeuronKind, ResetMode, LIFOptions, Activation } from '../neurons/params.js';
+export {
+  lif,
+  ifNeuron,
+  synaptic,
+  alif,
+  readoutNeuron,
+  analog,
+  equationNeuron,
+  neuronFromRecord,
+  isSpiking,
+  isUnit,
+  modelOf,
+  RESET_MODES,
+  NEURON_KINDS,
+  NEURON_MODELS,
+  NEURON_PRESETS,
+  ACTIVATIONS,
+} from '../neurons/params.js';
+export type {
+  LIFParams,
+  SynapticParams,
+  ALIFParams,
+  ReadoutParams,
+  AnalogParams,
+  GRUParams,
+  EquationParams,
+  EquationOptions,
+  SpikingParams,
+  UnitParams,
+  NeuronParams,
+  NeuronKind,
+  ResetMode,
+  LIFOptions,
+  Activation,
+} from '../neurons/params.js';
 export type { NeuronModel, Role, AdjointInput, AdjointStep, AdjointTrace, TangentInput, Coefficients } from '../neurons/model.js';
-export { initialState, neuronStep, fireFor, lifStep, synapticStep, alifStep, readoutStep, gruStep, equationStep, alifThreshold, stateTensors } from '../neurons/dynamics.js';
+export {
+  initialState,
+  neuronStep,
+  fireFor,
+  lifStep,
+  synapticStep,
+  alifStep,
+  readoutStep,
+  gruStep,
+  equationStep,
+  alifThreshold,
+  stateTensors,
+} from '../neurons/dynamics.js';
 export type { NeuronState } from '../neurons/dynamics.js';
 export { heaviside, escapeFire, stepNoise, activate } from '../neurons/firing.js';
 export type { Fire, Coef } from '../neurons/firing.js';
@@ -25,7 +70,25 @@ export {
   NOISE_KINDS,
 } from '../neurons/noise.js';
 export type { EscapeNoise, NoiseKind } from '../neurons/noise.js';
-export { dense, recurrent, conv2d, graphConv, gru, normalizedAdjacency, readout, maxPool2d, sumPool2d, avgPool2d, flatten, layerFromRecord, buildLayer, layerName, withLocalHead, LAYER_KINDS, LEARNABLE } from '../sim/layer.js';
+export {
+  dense,
+  recurrent,
+  conv2d,
+  graphConv,
+  gru,
+  normalizedAdjacency,
+  readout,
+  maxPool2d,
+  sumPool2d,
+  avgPool2d,
+  flatten,
+  layerFromRecord,
+  buildLayer,
+  layerName,
+  withLocalHead,
+  LAYER_KINDS,
+  LEARNABLE,
+} from '../sim/layer.js';
 export type { LocalHeadSpec } from '../sim/layer.js';
 export type { Learnable } from '../sim/layer.js';
 export type { Layer, LayerSpec, LayerKind, Padding } from '../sim/layer.js';
@@ -37,7 +100,17 @@ export { rateEncode, latencyEncode, deltaEncode, LATENCY_MODES } from '../sim/en
 export type { LatencyMode } from '../sim/encoders.js';
 export { saveNetwork, loadNetwork, serializeNetwork, deserializeNetwork, MODEL_FORMAT, MODEL_VERSION } from '../io/network-file.js';
 export { streamKey, uniform, fillUniform, word } from '../core/random.js';
-export { deployment, parseDeployment, deploySpecs, deploysNeurons, quantizeChannels, quantizedWeights, withQuantizedWeights, MIN_WEIGHT_BITS, MAX_WEIGHT_BITS } from '../sim/deploy.js';
+export {
+  deployment,
+  parseDeployment,
+  deploySpecs,
+  deploysNeurons,
+  quantizeChannels,
+  quantizedWeights,
+  withQuantizedWeights,
+  MIN_WEIGHT_BITS,
+  MAX_WEIGHT_BITS,
+} from '../sim/deploy.js';
 export type { Deployment, DeploymentOptions } from '../sim/deploy.js';
 export { deployedNeuron, isDeployed, quantizeState, mismatchPattern, ROUNDINGS } from '../neurons/deployed.js';
 export type { DeployedParams, DeployedOptions, FixedPoint, Mismatch, Rounding } from '../neurons/deployed.js';
@@ -50,7 +123,20 @@ export type { LRConfig, Estimator, EstimateOptions, GradientEstimate, Batch, Bas
 export { copyPlan, SAMPLINGS } from '../learning/sampling.js';
 export type { CopyPlan, Sampling } from '../learning/sampling.js';
 export { sobolPoints, sobolColumn } from '../learning/sobol.js';
-export { membraneCrossEntropy, membraneSquaredError, countCrossEntropy, countSquaredError, rateSquaredError, zeroOneLoss, maskedLoss, checkDifferentiable, predict, predictFirstSpike, MEMBRANE_REDUCTIONS, ACCURACY_KINDS } from '../learning/losses.js';
+export {
+  membraneCrossEntropy,
+  membraneSquaredError,
+  countCrossEntropy,
+  countSquaredError,
+  rateSquaredError,
+  zeroOneLoss,
+  maskedLoss,
+  checkDifferentiable,
+  predict,
+  predictFirstSpike,
+  MEMBRANE_REDUCTIONS,
+  ACCURACY_KINDS,
+} from '../learning/losses.js';
 export type { MembraneReduction, AccuracyKind } from '../learning/losses.js';
 export type { RowLoss } from '../learning/losses.js';
 export { rateRegularizer, sparsityRegularizer, regularized, regularizersOf, ratePenalty, REGULARIZERS } from '../learning/regularizers.js';
@@ -79,7 +165,18 @@ export type { FGConfig } from '../learning/estimators/fg.js';
 export { tangentRun, directionalDerivative } from '../learning/tangent.js';
 export type { TangentOptions } from '../learning/tangent.js';
 export type { BPTTConfig } from '../learning/estimators/bptt.js';
-export { atan, fastSigmoid, sigmoid, triangular, straightThrough, customSurrogate, formulaSurrogate, surrogateSpike, surrogateByName, SURROGATE_NAMES } from '../neurons/surrogate.js';
+export {
+  atan,
+  fastSigmoid,
+  sigmoid,
+  triangular,
+  straightThrough,
+  customSurrogate,
+  formulaSurrogate,
+  surrogateSpike,
+  surrogateByName,
+  SURROGATE_NAMES,
+} from '../neurons/surrogate.js';
 export { compileFormula } from '../neurons/formula.js';
 export type { Surrogate } from '../neurons/surrogate.js';
 export { backendChecks, checkLif, checkLrUnbiased, checkLrConstantInput, checkBpttGradient } from '../learning/checks.js';

@@ -81,7 +81,8 @@ export async function gradientCosines(net: Network, a: Estimator, b: Estimator, 
       const gb = eb.gradients.get(v);
       if (!gb) continue;
       const [x, y] = [ga.dataSync(), gb.dataSync()];
-      const cos = cosine(x, y), ratio = norm(x) / (norm(y) || 1);
+      const cos = cosine(x, y),
+        ratio = norm(x) / (norm(y) || 1);
       const name = names.get(v) ?? v.name;
       const entry = per.get(name) ?? { cos: [], ratio: [] };
       entry.cos.push(cos);
@@ -101,7 +102,13 @@ export async function gradientCosines(net: Network, a: Estimator, b: Estimator, 
  */
 function samplesSweep(net: Network, config: TrainConfig, reference: ReadonlyMap<tf.Variable, tf.Tensor>, batch: Batch, loss: RowLoss, o: CompareOptions) {
   const key = methodOf(config.method).samples!;
-  return gradientDiagnostics(net, batch, loss, { copies: o.copiesSweep, estimator: (k) => estimatorOf({ ...config, [key]: k }), draws: o.sweepDraws, reference, seed: config.seed });
+  return gradientDiagnostics(net, batch, loss, {
+    copies: o.copiesSweep,
+    estimator: (k) => estimatorOf({ ...config, [key]: k }),
+    draws: o.sweepDraws,
+    reference,
+    seed: config.seed,
+  });
 }
 
 async function testImages(c: TrainConfig, count: number): Promise<ImageDataset> {
@@ -115,12 +122,16 @@ const withImages = (d: ImageDataset, images: Float32Array): ImageDataset => ({ .
 async function robustness(c: TrainConfig, models: Record<string, Network>, loss: RowLoss, o: CompareOptions): Promise<Record<string, unknown>> {
   const data = await testImages(c, o.attackSamples);
   const accuracy = (net: Network, images: Float32Array) =>
-    evaluateDataset(net, imageSequences(withImages(data, images), { steps: c.steps, encoding: c.encoding, inputShape: net.inputShape }), { seed: testSeed(c.seed), accuracy: c.accuracy }).accuracy;
+    evaluateDataset(net, imageSequences(withImages(data, images), { steps: c.steps, encoding: c.encoding, inputShape: net.inputShape }), {
+      seed: testSeed(c.seed),
+      accuracy: c.accuracy,
+    }).accuracy;
   const attackOptions = { steps: c.steps, loss };
   /** Adversarial images crafted on `net` by `attack` at `eps`, in chunks. */
   const craft = (net: Network, attack: 'fgsm' | 'pgd', eps: number) => {
     const out = new Float32Array(data.images.length);
-    const pixels = data.rows * data.cols, chunk = 250;
+    const pixels = data.rows * data.cols,
+      chunk = 250;
     for (let start = 0; start < data.count; start += chunk) {
       const n = Math.min(chunk, data.count - start);
       const x = tf.tensor2d(data.images.subarray(start * pixels, (start + n) * pixels), [n, pixels]);
@@ -132,7 +143,8 @@ async function robustness(c: TrainConfig, models: Record<string, Network>, loss:
     return out;
   };
   const names = Object.keys(models);
-  const table = (f: (name: string, level: number) => number, levels: readonly number[]) => Object.fromEntries(names.map((n) => [n, levels.map((l) => f(n, l))]));
+  const table = (f: (name: string, level: number) => number, levels: readonly number[]) =>
+    Object.fromEntries(names.map((n) => [n, levels.map((l) => f(n, l))]));
   const crafted = new Map<string, Float32Array>();
   const pgdOn = (name: string, eps: number) => {
     const key = `${name}:${eps}`;
@@ -146,7 +158,10 @@ async function robustness(c: TrainConfig, models: Record<string, Network>, loss:
     pgd: table((n, eps) => accuracy(models[n]!, pgdOn(n, eps)), o.epsilons),
     pgdIterations: o.pgdIterations,
     noiseLevels: o.noiseLevels,
-    gaussian: table((n, sigma) => accuracy(models[n]!, gaussianCorruption(data.images, sigma, streamKey(c.seed, 0x6a55, Math.round(sigma * 1e6)))), o.noiseLevels),
+    gaussian: table(
+      (n, sigma) => accuracy(models[n]!, gaussianCorruption(data.images, sigma, streamKey(c.seed, 0x6a55, Math.round(sigma * 1e6)))),
+      o.noiseLevels,
+    ),
   };
   if (names.length === 2) {
     // transfer: PGD examples crafted on one model, evaluated on the other
@@ -160,7 +175,8 @@ async function robustness(c: TrainConfig, models: Record<string, Network>, loss:
 }
 
 /** The name of method `method`'s run with `decorrelate`, in a compare of several decorrelation variants. */
-export const armName = (method: string, decorrelate: TrainConfig['decorrelate']) => (decorrelate === 'none' ? method : `${method}+decor${decorrelate === 'all' ? '' : `-${decorrelate}`}`);
+export const armName = (method: string, decorrelate: TrainConfig['decorrelate']) =>
+  decorrelate === 'none' ? method : `${method}+decor${decorrelate === 'all' ? '' : `-${decorrelate}`}`;
 
 /** The method an arm of a compare runs (`lr+decor` runs `lr`). */
 export const armMethod = (arm: string) => arm.split('+')[0]!;
@@ -178,7 +194,16 @@ interface Arm {
  * variant, else under the LR arm's name in `methods`), every other method's (`methods`, by arm),
  * and the K sweeps of the sampling methods (`sweeps`, by arm). BPTT's gradient is the variant's own.
  */
-async function variantGradients(net: Network, config: TrainConfig, name: (method: string) => string, first: boolean, batches: Batch[], loss: RowLoss, o: CompareOptions, gradients: Record<string, unknown>) {
+async function variantGradients(
+  net: Network,
+  config: TrainConfig,
+  name: (method: string) => string,
+  first: boolean,
+  batches: Batch[],
+  loss: RowLoss,
+  o: CompareOptions,
+  gradients: Record<string, unknown>,
+) {
   const bptt = estimatorOf({ ...config, method: 'bptt' });
   const methods = (gradients['methods'] ?? {}) as Record<string, LayerCosine[]>;
   const sweeps = (gradients['sweeps'] ?? {}) as Record<string, DiagnosticsRow[]>;
@@ -191,7 +216,8 @@ async function variantGradients(net: Network, config: TrainConfig, name: (method
   // cosine and variance against K for LR and every other sampling method, on one batch
   const reference = bptt.estimate(net, batches[0]!, loss);
   try {
-    for (const m of ['lr' as const, ...others.filter((m) => methodOf(m).samples)]) sweeps[name(m)] = samplesSweep(net, { ...config, method: m }, reference.gradients, batches[0]!, loss, o);
+    for (const m of ['lr' as const, ...others.filter((m) => methodOf(m).samples)])
+      sweeps[name(m)] = samplesSweep(net, { ...config, method: m }, reference.gradients, batches[0]!, loss, o);
   } finally {
     reference.dispose();
   }
@@ -200,10 +226,18 @@ async function variantGradients(net: Network, config: TrainConfig, name: (method
 
 export async function runCompare(config: TrainConfig, o: CompareOptions): Promise<Record<string, unknown>> {
   const loss = lossOf(config);
-  checkDifferentiable(loss, 'compare', 'it measures every gradient against BPTT\'s and attacks through input gradients; train on the 0-1 loss with spikelr train --method lr');
+  checkDifferentiable(
+    loss,
+    'compare',
+    "it measures every gradient against BPTT's and attacks through input gradients; train on the 0-1 loss with spikelr train --method lr",
+  );
   const { train: trainSet, test } = await loadSplits(config);
   const needed = o.gradientBatches * config.batchSize;
-  check(needed <= trainSet.count, () => `compare: --gradient-batches ${o.gradientBatches} of --batch-size ${config.batchSize} need ${needed} training samples, and there are ${trainSet.count}; lower either, or raise --train-limit`);
+  check(
+    needed <= trainSet.count,
+    () =>
+      `compare: --gradient-batches ${o.gradientBatches} of --batch-size ${config.batchSize} need ${needed} training samples, and there are ${trainSet.count}; lower either, or raise --train-limit`,
+  );
   await makeDirectory(o.out);
   const variants = o.decorrelations?.length ? [...new Set(o.decorrelations)] : [config.decorrelate];
   const nameOf = (method: string, decorrelate: TrainConfig['decorrelate']) => (variants.length > 1 ? armName(method, decorrelate) : method);
@@ -213,7 +247,14 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
   const order = permutation(trainSet.count, streamKey(config.seed, 0xb47c));
   const batches = Array.from({ length: o.gradientBatches }, (_, i) => {
     const idx = order.subarray(i * config.batchSize, (i + 1) * config.batchSize);
-    return { input: trainSet.batch(idx, streamKey(config.seed, 0xb47d, i)), labels: tf.tensor1d(Int32Array.from(idx, (j) => trainSet.labels[j]!), 'int32'), constantInTime: trainSet.constantInTime === true };
+    return {
+      input: trainSet.batch(idx, streamKey(config.seed, 0xb47d, i)),
+      labels: tf.tensor1d(
+        Int32Array.from(idx, (j) => trainSet.labels[j]!),
+        'int32',
+      ),
+      constantInTime: trainSet.constantInTime === true,
+    };
   });
   const gradients: Record<string, unknown> = { batches: o.gradientBatches, batchSize: config.batchSize };
   const warmups: Record<string, unknown> = {};
@@ -222,7 +263,8 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
     const initial = buildNetwork(variant, trainSet.inputShape, trainSet.classes);
     try {
       // a decorrelated network is compared with its R learned, not at the identity it starts from
-      if (decorrelates(initial) && o.decorrelationWarmup > 0) warmups[decorrelate] = { steps: o.decorrelationWarmup, loss: warmDecorrelation(initial, batches, o.decorrelationWarmup) };
+      if (decorrelates(initial) && o.decorrelationWarmup > 0)
+        warmups[decorrelate] = { steps: o.decorrelationWarmup, loss: warmDecorrelation(initial, batches, o.decorrelationWarmup) };
       await variantGradients(initial, variant, (m) => nameOf(m, decorrelate), i === 0, batches, loss, o, gradients);
     } finally {
       initial.dispose();
@@ -236,7 +278,10 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
   const models: Record<string, Network> = {};
   for (const arm of arms) {
     const runDir = path.join(o.out, arm.name);
-    const summary = await runTraining({ ...config, method: arm.method, decorrelate: arm.decorrelate }, { out: runDir, force: o.force, progress: o.progress, splits: { train: trainSet, test } });
+    const summary = await runTraining(
+      { ...config, method: arm.method, decorrelate: arm.decorrelate },
+      { out: runDir, force: o.force, progress: o.progress, splits: { train: trainSet, test } },
+    );
     const metrics = JSON.parse(await fs.readFile(path.join(runDir, 'metrics.json'), 'utf8')) as RunSummary & { history: unknown };
     runs[arm.name] = { ...summary, history: metrics.history };
     models[arm.name] = await loadNetwork(path.join(runDir, MODEL_FILE));
@@ -283,20 +328,40 @@ export const samplesName = (arm: string) => {
 };
 
 /** The comparison as Markdown tables. */
-export function markdown(r: { config: TrainConfig; methods: readonly string[]; arms?: Record<string, { method: string; decorrelate: string }>; runs: Record<string, RunSummary & { history: unknown }>; gradients: Record<string, unknown>; robustness: Record<string, unknown> }): string {
+export function markdown(r: {
+  config: TrainConfig;
+  methods: readonly string[];
+  arms?: Record<string, { method: string; decorrelate: string }>;
+  runs: Record<string, RunSummary & { history: unknown }>;
+  gradients: Record<string, unknown>;
+  robustness: Record<string, unknown>;
+}): string {
   const lines: string[] = [];
   const c = r.config;
   lines.push(`# spikelr compare: ${r.methods.join(' vs ')} on ${c.dataset}`, '');
-  lines.push(`${c.conv ? `Conv ${c.conv}, hidden ${c.hidden.join('-') || 'none'}` : `Hidden ${c.hidden.join('-')}`} ${c.neuron}${c.recurrent ? ' (recurrent)' : ''}, β = ${c.beta}, ${c.steps} steps, ${c.encoding} input, ${c.loss} (${c.reduction}), ${c.optimizer} η = ${c.learningRate} (${c.schedule}), batch ${c.batchSize}, ${c.epochs} epoch(s), seed ${c.seed}; LR: K = ${c.copies}, ${c.noise} noise, ${c.score} score, ${c.baseline} baseline; BPTT: ${c.surrogate}(${c.surrogateScale}).`, '');
+  lines.push(
+    `${c.conv ? `Conv ${c.conv}, hidden ${c.hidden.join('-') || 'none'}` : `Hidden ${c.hidden.join('-')}`} ${c.neuron}${c.recurrent ? ' (recurrent)' : ''}, β = ${c.beta}, ${c.steps} steps, ${c.encoding} input, ${c.loss} (${c.reduction}), ${c.optimizer} η = ${c.learningRate} (${c.schedule}), batch ${c.batchSize}, ${c.epochs} epoch(s), seed ${c.seed}; LR: K = ${c.copies}, ${c.noise} noise, ${c.score} score, ${c.baseline} baseline; BPTT: ${c.surrogate}(${c.surrogateScale}).`,
+    '',
+  );
   lines.push('| method | test accuracy | train seconds | samples/s | peak tensor MB |', '| --- | --- | --- | --- | --- |');
   for (const m of r.methods) {
     const s = r.runs[m]!;
-    lines.push(`| ${m} | ${pct(s.testAccuracy)} | ${s.trainSeconds.toFixed(1)} | ${s.samplesPerSecond.toFixed(1)} | ${(s.peakTensorBytes / 2 ** 20).toFixed(1)} |`);
+    lines.push(
+      `| ${m} | ${pct(s.testAccuracy)} | ${s.trainSeconds.toFixed(1)} | ${s.samplesPerSecond.toFixed(1)} | ${(s.peakTensorBytes / 2 ** 20).toFixed(1)} |`,
+    );
   }
-  lines.push('', '## Per epoch', '', '| method | epoch | train loss | test accuracy | train seconds | peak tensor MB |', '| --- | --- | --- | --- | --- | --- |');
+  lines.push(
+    '',
+    '## Per epoch',
+    '',
+    '| method | epoch | train loss | test accuracy | train seconds | peak tensor MB |',
+    '| --- | --- | --- | --- | --- | --- |',
+  );
   for (const m of r.methods) {
     for (const h of r.runs[m]!.history as { epoch: number; trainLoss: number; testAccuracy: number; trainSeconds: number; peakTensorBytes: number }[]) {
-      lines.push(`| ${m} | ${h.epoch} | ${h.trainLoss.toFixed(4)} | ${pct(h.testAccuracy)} | ${h.trainSeconds.toFixed(1)} | ${(h.peakTensorBytes / 2 ** 20).toFixed(1)} |`);
+      lines.push(
+        `| ${m} | ${h.epoch} | ${h.trainLoss.toFixed(4)} | ${pct(h.testAccuracy)} | ${h.trainSeconds.toFixed(1)} | ${(h.peakTensorBytes / 2 ** 20).toFixed(1)} |`,
+      );
     }
   }
   const cosTable = (title: string, rows: LayerCosine[] | undefined, estimate = 'LR') => {
@@ -305,29 +370,64 @@ export function markdown(r: { config: TrainConfig; methods: readonly string[]; a
     for (const l of rows) lines.push(`| ${l.parameter} | ${l.mean.toFixed(3)} ± ${l.sd.toFixed(3)} | ${l.normRatio.toFixed(3)} |`);
   };
   const warm = (r.gradients['decorrelationWarmup'] ?? Object.values((r.gradients['decorrelationWarmups'] ?? {}) as object)[0]) as { steps: number } | undefined;
-  const decorrelated = r.arms ? [...new Set(Object.values(r.arms).map((a) => a.decorrelate))].filter((v) => v !== 'none') : c.decorrelate !== 'none' ? [c.decorrelate] : [];
-  if (decorrelated.length) lines.push(`Decorrelated inputs (${decorrelated.join(', ')}; η_R = ${c.decorrelationRate}, κ = ${c.decorrelationKappa}${c.decorrelationCentre ? ', centred' : ''})${r.arms ? `, in the arms named +decor (${Object.keys(r.arms).filter((a) => a.includes('+')).join(', ')})` : ''}${warm ? `: gradients compared after ${warm.steps} R-only updates` : ''}.`, '');
-  cosTable(`${r.arms ? `${armName('lr', Object.values(r.arms)[0]!.decorrelate as TrainConfig['decorrelate'])} (LR)` : 'LR'} vs BPTT gradient at initialisation (K = ${c.copies}, ${r.gradients['batches']} batches)`, r.gradients['initial'] as LayerCosine[]);
+  const decorrelated = r.arms
+    ? [...new Set(Object.values(r.arms).map((a) => a.decorrelate))].filter((v) => v !== 'none')
+    : c.decorrelate !== 'none'
+      ? [c.decorrelate]
+      : [];
+  if (decorrelated.length)
+    lines.push(
+      `Decorrelated inputs (${decorrelated.join(', ')}; η_R = ${c.decorrelationRate}, κ = ${c.decorrelationKappa}${c.decorrelationCentre ? ', centred' : ''})${
+        r.arms
+          ? `, in the arms named +decor (${Object.keys(r.arms)
+              .filter((a) => a.includes('+'))
+              .join(', ')})`
+          : ''
+      }${warm ? `: gradients compared after ${warm.steps} R-only updates` : ''}.`,
+      '',
+    );
+  cosTable(
+    `${r.arms ? `${armName('lr', Object.values(r.arms)[0]!.decorrelate as TrainConfig['decorrelate'])} (LR)` : 'LR'} vs BPTT gradient at initialisation (K = ${c.copies}, ${r.gradients['batches']} batches)`,
+    r.gradients['initial'] as LayerCosine[],
+  );
   for (const [m, sweep] of Object.entries(sweepsOf(r.gradients))) {
     if (!sweep.length) continue;
     const layers = Object.keys(sweep[0]!.layers);
-    lines.push('', `## ${m} against its number of ${samplesName(m)} K (initialisation, one batch; cosine to BPTT / variance of one estimate)`, '', `| K | overall cosine | ${layers.map((l) => `${l} cosine | ${l} variance`).join(' | ')} |`, `| --- | --- | ${layers.map(() => '--- | ---').join(' | ')} |`);
-    for (const row of sweep) lines.push(`| ${row.copies} | ${row.cosine.mean.toFixed(3)} ± ${row.cosine.sd.toFixed(3)} | ${layers.map((l) => `${row.layers[l]!.cosine.toFixed(3)} | ${row.layers[l]!.variance.toPrecision(3)}`).join(' | ')} |`);
+    lines.push(
+      '',
+      `## ${m} against its number of ${samplesName(m)} K (initialisation, one batch; cosine to BPTT / variance of one estimate)`,
+      '',
+      `| K | overall cosine | ${layers.map((l) => `${l} cosine | ${l} variance`).join(' | ')} |`,
+      `| --- | --- | ${layers.map(() => '--- | ---').join(' | ')} |`,
+    );
+    for (const row of sweep)
+      lines.push(
+        `| ${row.copies} | ${row.cosine.mean.toFixed(3)} ± ${row.cosine.sd.toFixed(3)} | ${layers.map((l) => `${row.layers[l]!.cosine.toFixed(3)} | ${row.layers[l]!.variance.toPrecision(3)}`).join(' | ')} |`,
+      );
   }
   const firstLr = r.methods.find((m) => armMethod(m) === 'lr') ?? 'LR';
   cosTable(`${firstLr === 'lr' ? 'LR' : firstLr} vs BPTT gradient at the LR-trained weights`, r.gradients['trainedLR'] as LayerCosine[] | undefined);
-  for (const [arm, rows] of Object.entries((r.gradients['trainedArms'] ?? {}) as Record<string, LayerCosine[]>)) cosTable(`${arm} vs BPTT gradient at the weights it trained`, rows, arm);
+  for (const [arm, rows] of Object.entries((r.gradients['trainedArms'] ?? {}) as Record<string, LayerCosine[]>))
+    cosTable(`${arm} vs BPTT gradient at the weights it trained`, rows, arm);
   for (const [m, rows] of Object.entries((r.gradients['methods'] ?? {}) as Record<string, LayerCosine[]>)) {
     cosTable(`${m} vs BPTT gradient at initialisation (${r.gradients['batches']} batches)`, rows, m);
   }
   const rob = r.robustness;
   if (rob['epsilons']) {
     const eps = rob['epsilons'] as number[];
-    lines.push('', `## Robustness (${rob['samples']} test images; accuracy)`, '', `| attack | model | ${eps.map((e) => `ε = ${e}`).join(' | ')} |`, `| --- | --- | ${eps.map(() => '---').join(' | ')} |`);
+    lines.push(
+      '',
+      `## Robustness (${rob['samples']} test images; accuracy)`,
+      '',
+      `| attack | model | ${eps.map((e) => `ε = ${e}`).join(' | ')} |`,
+      `| --- | --- | ${eps.map(() => '---').join(' | ')} |`,
+    );
     for (const attack of ['fgsm', 'pgd'] as const) {
-      for (const [m, acc] of Object.entries(rob[attack] as Record<string, number[]>)) lines.push(`| ${attack.toUpperCase()}${attack === 'pgd' ? ` (${rob['pgdIterations']} steps)` : ''} | ${m} | ${acc.map(pct).join(' | ')} |`);
+      for (const [m, acc] of Object.entries(rob[attack] as Record<string, number[]>))
+        lines.push(`| ${attack.toUpperCase()}${attack === 'pgd' ? ` (${rob['pgdIterations']} steps)` : ''} | ${m} | ${acc.map(pct).join(' | ')} |`);
     }
-    for (const [m, acc] of Object.entries((rob['transfer'] ?? {}) as Record<string, number[]>)) lines.push(`| PGD transfer | ${m} | ${acc.map(pct).join(' | ')} |`);
+    for (const [m, acc] of Object.entries((rob['transfer'] ?? {}) as Record<string, number[]>))
+      lines.push(`| PGD transfer | ${m} | ${acc.map(pct).join(' | ')} |`);
     const sigmas = rob['noiseLevels'] as number[];
     lines.push('', `| Gaussian noise | model | ${sigmas.map((s) => `σ = ${s}`).join(' | ')} |`, `| --- | --- | ${sigmas.map(() => '---').join(' | ')} |`);
     for (const [m, acc] of Object.entries(rob['gaussian'] as Record<string, number[]>)) lines.push(`| | ${m} | ${acc.map(pct).join(' | ')} |`);

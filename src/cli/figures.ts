@@ -24,7 +24,10 @@ export const MM_PER_PX = ((7 / 11) * 25.4) / 72;
 /** The Chromium that prints PDFs: $CHROMIUM_PATH, else Debian's. */
 function chromium(): string {
   const found = [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => p && existsSync(p));
-  if (!found) throw new SpikelrError('PDF figures are printed by Chromium, and none was found: install it (apt-get install chromium) or set CHROMIUM_PATH; --no-pdf writes the SVGs alone');
+  if (!found)
+    throw new SpikelrError(
+      'PDF figures are printed by Chromium, and none was found: install it (apt-get install chromium) or set CHROMIUM_PATH; --no-pdf writes the SVGs alone',
+    );
   return found;
 }
 
@@ -35,7 +38,13 @@ const size = (svg: string) => {
 
 /** A file name from a figure's title: `03-test-accuracy-by-step`. */
 function slug(i: number, title: string): string {
-  const words = title.toLowerCase().normalize('NFKD').replace(/[^\w]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'figure';
+  const words =
+    title
+      .toLowerCase()
+      .normalize('NFKD')
+      .replace(/[^\w]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'figure';
   return `${String(i + 1).padStart(2, '0')}-${words}`;
 }
 
@@ -44,11 +53,22 @@ async function printPdf(svg: string, file: string, browser: string): Promise<voi
   const { width, height } = size(svg);
   const mm = width * MM_PER_PX;
   const page = path.join(await fs.mkdtemp(path.join(tmpdir(), 'spikelr-figure-')), 'figure.html');
-  await writeFileAtomic(page, `<!doctype html><html><head><meta charset="utf-8"><style>@page { size: ${mm.toFixed(2)}mm ${((mm * height) / width).toFixed(2)}mm; margin: 0 } html, body { margin: 0 } svg { width: ${mm.toFixed(2)}mm; height: auto; display: block }</style></head><body>${svg}</body></html>`);
+  await writeFileAtomic(
+    page,
+    `<!doctype html><html><head><meta charset="utf-8"><style>@page { size: ${mm.toFixed(2)}mm ${((mm * height) / width).toFixed(2)}mm; margin: 0 } html, body { margin: 0 } svg { width: ${mm.toFixed(2)}mm; height: auto; display: block }</style></head><body>${svg}</body></html>`,
+  );
   try {
-    await run(browser, ['--headless', '--no-sandbox', '--disable-gpu', '--no-pdf-header-footer', `--print-to-pdf=${path.resolve(file)}`, `file://${page}`], { timeout: 60_000 });
+    await run(browser, ['--headless', '--no-sandbox', '--disable-gpu', '--no-pdf-header-footer', `--print-to-pdf=${path.resolve(file)}`, `file://${page}`], {
+      timeout: 60_000,
+    });
   } catch (err) {
-    throw new SpikelrError(`printing ${file} with ${browser} failed: ${String((err as { stderr?: string }).stderr ?? err).split('\n').find((l) => l.trim() && !/dbus/i.test(l)) ?? err}`);
+    throw new SpikelrError(
+      `printing ${file} with ${browser} failed: ${
+        String((err as { stderr?: string }).stderr ?? err)
+          .split('\n')
+          .find((l) => l.trim() && !/dbus/i.test(l)) ?? err
+      }`,
+    );
   } finally {
     await fs.rm(path.dirname(page), { recursive: true, force: true });
   }

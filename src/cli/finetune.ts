@@ -40,7 +40,10 @@ async function importInfo(dir: string): Promise<Record<string, unknown> | undefi
  */
 export async function runFinetune(source: string, flags: Partial<TrainConfig>, o: RunOptions): Promise<FinetuneSummary> {
   const modelFile = path.join(source, MODEL_FILE);
-  check(existsSync(modelFile), () => `finetune: ${source} holds no ${MODEL_FILE}; give the directory of a run spikelr train completed, or of a model spikelr import wrote`);
+  check(
+    existsSync(modelFile),
+    () => `finetune: ${source} holds no ${MODEL_FILE}; give the directory of a run spikelr train completed, or of a model spikelr import wrote`,
+  );
   check(flags.init === undefined, () => 'finetune: the directory is the model it starts from; drop --init');
   const ownConfig = existsSync(path.join(source, CONFIG_FILE));
   const { net, config: trained } = await loadTrained(source, ownConfig ? {} : flags);
@@ -57,14 +60,19 @@ export async function runFinetune(source: string, flags: Partial<TrainConfig>, o
       const analog = imported?.['format'] === 'tfjs-layers' ? { steps: 1, encoding: 'direct' as const } : {};
       config = await resolveConfig({ flags: { epochs: 1, ...analog, ...flags, network: modelFile, init: modelFile } });
     }
-    if (config.deploy === null) process.stderr.write('spikelr: finetune without --deploy trains the float network on; give --deploy weights=4,state=16.8 to fine-tune it as deployed\n');
+    if (config.deploy === null)
+      process.stderr.write('spikelr: finetune without --deploy trains the float network on; give --deploy weights=4,state=16.8 to fine-tune it as deployed\n');
   } catch (err) {
     net.dispose();
     throw err;
   }
   const splits = await loadSplits(config);
   try {
-    check(splits.test.inputShape.join() === net.inputShape.join(), () => `finetune: ${modelFile} takes ${net.inputShape.join('x')} inputs per step; ${config.dataset} gives ${splits.test.inputShape.join('x')} (check --dataset and --encoding)`);
+    check(
+      splits.test.inputShape.join() === net.inputShape.join(),
+      () =>
+        `finetune: ${modelFile} takes ${net.inputShape.join('x')} inputs per step; ${config.dataset} gives ${splits.test.inputShape.join('x')} (check --dataset and --encoding)`,
+    );
     sourceAccuracy = evaluateDataset(net, splits.test, { seed: testSeed(config.seed), loss: lossOf(config), accuracy: config.accuracy }).accuracy;
   } finally {
     net.dispose();
@@ -80,7 +88,10 @@ export async function runFinetune(source: string, flags: Partial<TrainConfig>, o
     } catch (err) {
       throw new SpikelrError(`finetune: ${metrics} is not valid JSON (${(err as Error).message})`);
     }
-    await writeFileAtomic(metrics, `${JSON.stringify({ ...written, source, sourceTestAccuracy: sourceAccuracy, deployedTestAccuracy: result.deployedTestAccuracy }, null, 2)}\n`);
+    await writeFileAtomic(
+      metrics,
+      `${JSON.stringify({ ...written, source, sourceTestAccuracy: sourceAccuracy, deployedTestAccuracy: result.deployedTestAccuracy }, null, 2)}\n`,
+    );
   }
   return result;
 }

@@ -8,28 +8,93 @@ import { parseDeployment } from '../sim/deploy.js';
 import { COMMON_DEFAULTS, defaultConfig, kebab, METHODS, RULES, type TrainConfig } from './config.js';
 
 const HELP: Partial<Record<keyof TrainConfig, string>> = {
-  dataset: 'dataset', dataDir: 'folder of the dataset files (idx, nmnist, shd)', trainLimit: 'use only the first N training samples', testLimit: 'use only the first N test samples',
-  method: 'gradient estimator', hidden: "hidden layer sizes, comma-separated ('none' after conv layers)", conv: "convolutional layers before the hidden ones: e.g. 8c5-p2-16c3-p2 (8 filters 5x5, 2x2 max pooling, …) or none", recurrent: 'recurrent hidden layers', neuron: 'hidden neuron model',
+  dataset: 'dataset',
+  dataDir: 'folder of the dataset files (idx, nmnist, shd)',
+  trainLimit: 'use only the first N training samples',
+  testLimit: 'use only the first N test samples',
+  method: 'gradient estimator',
+  hidden: "hidden layer sizes, comma-separated ('none' after conv layers)",
+  conv: 'convolutional layers before the hidden ones: e.g. 8c5-p2-16c3-p2 (8 filters 5x5, 2x2 max pooling, …) or none',
+  recurrent: 'recurrent hidden layers',
+  neuron: 'hidden neuron model',
   neuronEquations: 'JSON file of hidden neurons written as equations (overrides --neuron, --beta, --threshold, --reset)',
-  beta: 'membrane decay per step', threshold: 'firing threshold', reset: 'reset after a spike', readoutBeta: 'decay of the output layer',
-  steps: 'time steps per sample', encoding: 'how images become input', loss: "loss: ce-membrane, mse-membrane, ce-count, mse-count, or zero-one (the 0-1 loss itself, which only LR and fg's finite-difference tangent can train)", reduction: 'time reduction of membrane losses',
-  accuracy: 'how the predicted class is read', regularizer: 'firing-rate regulariser on the hidden layers', regularizerWeight: "the regulariser's weight", rateTarget: "the 'rate' regulariser's target rate per step", optimizer: 'optimizer', learningRate: 'learning rate', momentum: 'SGD momentum', weightDecay: 'L2 weight decay',
+  beta: 'membrane decay per step',
+  threshold: 'firing threshold',
+  reset: 'reset after a spike',
+  readoutBeta: 'decay of the output layer',
+  steps: 'time steps per sample',
+  encoding: 'how images become input',
+  loss: "loss: ce-membrane, mse-membrane, ce-count, mse-count, or zero-one (the 0-1 loss itself, which only LR and fg's finite-difference tangent can train)",
+  reduction: 'time reduction of membrane losses',
+  accuracy: 'how the predicted class is read',
+  regularizer: 'firing-rate regulariser on the hidden layers',
+  regularizerWeight: "the regulariser's weight",
+  rateTarget: "the 'rate' regulariser's target rate per step",
+  optimizer: 'optimizer',
+  learningRate: 'learning rate',
+  momentum: 'SGD momentum',
+  weightDecay: 'L2 weight decay',
   schedule: "learning-rate schedule: constant, cosine, linear, or a formula in step, total, progress, epoch, e.g. '0.1^floor(epoch/2)'",
-  epochs: 'epochs', batchSize: 'samples per optimizer step', validation: 'fraction of the training set held out for validation', patience: 'early stopping: epochs without a better validation accuracy',
-  maxSteps: 'stop after N optimizer steps', seed: 'seed of weights, data order, encodings and noise', snapshots: 'keep the network of every checkpoint in snapshots/ (for spikelr raster --over-training)', checkpointEvery: 'write a checkpoint every N steps', evalEvery: 'also evaluate the test set every N steps (time to an accuracy: metrics.jsonl eval lines)', workers: 'worker threads besides the main one, each estimating a shard of every batch (1 uses two cores; the noise then differs from a run with another count)', pipeline: 'layer-parallel LR: the layers in N stages on N threads (2 uses two cores; 0 off)', microBatches: 'micro-batches per batch in the pipeline, so that its stages work at once (default four per stage)',
-  localLosses: "local losses: each (a head on every hidden layer but the last, each layer's block trained on its own loss), auto (each for lr and fg-activity on two or more hidden layers), none, or the layers that end a block, e.g. 2,4 (1-based among conv and hidden layers)",
-  localCredit: "LR and fg-activity: how a layer read by a local head or by the readout's mean takes its loss: unit (each unit by its own share of the loss, far less variance; LR: linearised) or loss (every unit by the block's loss: exact LR, Ren et al.'s activity estimate)",
-  decorrelate: 'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): none, readout, hidden or all', decorrelationRate: "decorrelation: R's learning rate", decorrelationKappa: 'decorrelation: weight κ of unit variance against decorrelation', decorrelationCentre: 'decorrelation: subtract a running mean of the input (true or false)', decorrelationInputs: "decorrelation: the pass R learns from, the estimator's own (estimate; LR's noisy copies) or a noise-free one (deterministic)",
-  directions: 'FG: random directions per estimate', tangent: "FG: 'exact' (forward mode) or 'finite-difference'",
-  copies: 'LR: noise copies per sample', noise: 'LR: escape noise KIND:SIGMA', score: 'LR: score function', baseline: 'LR: baseline', sampling: 'LR: noise sampling', timeChunk: "LR: run in time chunks of N steps, storing only each chunk's start and rerunning them for the gradient (memory in T/N + N steps for one more forward pass); 'auto' for the square root of the steps, 'none' for one pass",
+  epochs: 'epochs',
+  batchSize: 'samples per optimizer step',
+  validation: 'fraction of the training set held out for validation',
+  patience: 'early stopping: epochs without a better validation accuracy',
+  maxSteps: 'stop after N optimizer steps',
+  seed: 'seed of weights, data order, encodings and noise',
+  snapshots: 'keep the network of every checkpoint in snapshots/ (for spikelr raster --over-training)',
+  checkpointEvery: 'write a checkpoint every N steps',
+  evalEvery: 'also evaluate the test set every N steps (time to an accuracy: metrics.jsonl eval lines)',
+  workers:
+    'worker threads besides the main one, each estimating a shard of every batch (1 uses two cores; the noise then differs from a run with another count)',
+  pipeline: 'layer-parallel LR: the layers in N stages on N threads (2 uses two cores; 0 off)',
+  microBatches: 'micro-batches per batch in the pipeline, so that its stages work at once (default four per stage)',
+  localLosses:
+    "local losses: each (a head on every hidden layer but the last, each layer's block trained on its own loss), auto (each for lr and fg-activity on two or more hidden layers), none, or the layers that end a block, e.g. 2,4 (1-based among conv and hidden layers)",
+  localCredit:
+    "LR and fg-activity: how a layer read by a local head or by the readout's mean takes its loss: unit (each unit by its own share of the loss, far less variance; LR: linearised) or loss (every unit by the block's loss: exact LR, Ren et al.'s activity estimate)",
+  decorrelate: 'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): none, readout, hidden or all',
+  decorrelationRate: "decorrelation: R's learning rate",
+  decorrelationKappa: 'decorrelation: weight κ of unit variance against decorrelation',
+  decorrelationCentre: 'decorrelation: subtract a running mean of the input (true or false)',
+  decorrelationInputs: "decorrelation: the pass R learns from, the estimator's own (estimate; LR's noisy copies) or a noise-free one (deterministic)",
+  directions: 'FG: random directions per estimate',
+  tangent: "FG: 'exact' (forward mode) or 'finite-difference'",
+  copies: 'LR: noise copies per sample',
+  noise: 'LR: escape noise KIND:SIGMA',
+  score: 'LR: score function',
+  baseline: 'LR: baseline',
+  sampling: 'LR: noise sampling',
+  timeChunk:
+    "LR: run in time chunks of N steps, storing only each chunk's start and rerunning them for the gradient (memory in T/N + N steps for one more forward pass); 'auto' for the square root of the steps, 'none' for one pass",
   init: 'start from the parameters of this trained model (a .safetensors file or a run directory; same network)',
   network: 'train the network of this model file or run directory (e.g. one spikelr import made) instead of building one from --hidden/--conv',
-  deploy: "deployment transforms in every forward pass: comma-separated weights=BITS (per-channel, 2-8), state=BITS.FRACTION (fixed-point neuron state), rounding=nearest|floor|zero, decay=BITS (fixed-point decay), mismatch=SD (relative, per-neuron threshold), decay-mismatch=SD, mismatch-seed=N; or none",
-  surrogate: 'BPTT: surrogate derivative', surrogateFormula: "BPTT: S'(x) for --surrogate formula, in x = u - threshold (mathjs syntax)", surrogateScale: "BPTT: the surrogate's sharpness (atan alpha, sigmoid slope, triangular width)", truncate: 'BPTT: truncate the backward pass every N steps',
+  deploy:
+    'deployment transforms in every forward pass: comma-separated weights=BITS (per-channel, 2-8), state=BITS.FRACTION (fixed-point neuron state), rounding=nearest|floor|zero, decay=BITS (fixed-point decay), mismatch=SD (relative, per-neuron threshold), decay-mismatch=SD, mismatch-seed=N; or none',
+  surrogate: 'BPTT: surrogate derivative',
+  surrogateFormula: "BPTT: S'(x) for --surrogate formula, in x = u - threshold (mathjs syntax)",
+  surrogateScale: "BPTT: the surrogate's sharpness (atan alpha, sigmoid slope, triangular width)",
+  truncate: 'BPTT: truncate the backward pass every N steps',
   detachReset: "BPTT: no gradient through the reset's spike (true: as snnTorch's neurons)",
 };
 
-const INTEGER_KEYS = new Set(['trainLimit', 'testLimit', 'patience', 'maxSteps', 'truncate', 'steps', 'epochs', 'batchSize', 'seed', 'checkpointEvery', 'evalEvery', 'workers', 'pipeline', 'microBatches', 'copies', 'directions']);
+const INTEGER_KEYS = new Set([
+  'trainLimit',
+  'testLimit',
+  'patience',
+  'maxSteps',
+  'truncate',
+  'steps',
+  'epochs',
+  'batchSize',
+  'seed',
+  'checkpointEvery',
+  'evalEvery',
+  'workers',
+  'pipeline',
+  'microBatches',
+  'copies',
+  'directions',
+]);
 
 function parserFor(key: keyof TrainConfig): (value: string) => unknown {
   const sample = COMMON_DEFAULTS[key as Exclude<keyof TrainConfig, 'method'>];
@@ -62,7 +127,8 @@ function parserFor(key: keyof TrainConfig): (value: string) => unknown {
     return (v) => {
       if (v.trim() === 'none') return [];
       const sizes = v.split(',').map((x) => Number(x.trim()));
-      if (!sizes.every((n) => Number.isInteger(n) && n > 0)) throw new InvalidArgumentError(`expected positive integers separated by commas, e.g. 1000 or 512,256; got '${v}'`);
+      if (!sizes.every((n) => Number.isInteger(n) && n > 0))
+        throw new InvalidArgumentError(`expected positive integers separated by commas, e.g. 1000 or 512,256; got '${v}'`);
       return sizes;
     };
   }

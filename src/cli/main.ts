@@ -26,14 +26,15 @@ const program = new Command()
   .name('spikelr')
   .description('Spiking neural networks trained by likelihood-ratio gradients')
   .version(version)
+  .addOption(new Option('--backend <name>', 'tensor backend (default: $SPIKELR_BACKEND, else auto)').choices(BACKEND_CHOICES))
   .addOption(
-    new Option('--backend <name>', 'tensor backend (default: $SPIKELR_BACKEND, else auto)').choices(BACKEND_CHOICES),
-  )
-  .addOption(
-    new Option('--threads <n>', 'threads for large matrix products on wasm: 1, 2, or auto (2 with two cores; the same results) (default: $SPIKELR_THREADS, else auto)').choices(['1', '2', 'auto']),
+    new Option(
+      '--threads <n>',
+      'threads for large matrix products on wasm: 1, 2, or auto (2 with two cores; the same results) (default: $SPIKELR_THREADS, else auto)',
+    ).choices(['1', '2', 'auto']),
   )
   // one line of advice, not the whole help: the error itself stays in view
-  .showHelpAfterError("(add --help to the command for its options)");
+  .showHelpAfterError('(add --help to the command for its options)');
 
 function backendOption(): string | undefined {
   return program.opts<{ backend?: string }>().backend;
@@ -100,7 +101,9 @@ addConfigFlags(train).action(async (opts: Record<string, unknown>) => {
   if (opts['resume'] !== undefined) {
     const flags = configFlags(opts);
     if (Object.keys(flags).length > 0 || opts['config'] !== undefined) {
-      throw new SpikelrError(`--resume continues a run with its own config.json; drop ${[...Object.keys(flags).map((k) => `--${kebab(k)}`), ...(opts['config'] !== undefined ? ['--config'] : [])].join(', ')}`);
+      throw new SpikelrError(
+        `--resume continues a run with its own config.json; drop ${[...Object.keys(flags).map((k) => `--${kebab(k)}`), ...(opts['config'] !== undefined ? ['--config'] : [])].join(', ')}`,
+      );
     }
     summary = await resumeTraining(opts['resume'] as string, run);
   } else {
@@ -113,16 +116,23 @@ addConfigFlags(train).action(async (opts: Record<string, unknown>) => {
 
 const finetune = program
   .command('finetune')
-  .description('deploy a trained run or an imported model (quantized weights, fixed-point neurons, device mismatch: --deploy) and fine-tune it under the deployment; a run directory like train\'s, with the accuracy before and after in metrics.json')
+  .description(
+    "deploy a trained run or an imported model (quantized weights, fixed-point neurons, device mismatch: --deploy) and fine-tune it under the deployment; a run directory like train's, with the accuracy before and after in metrics.json",
+  )
   .argument('<dir>', 'directory of a finished run, or of a model spikelr import wrote (its recipe then comes from the flags)')
   .option('--out <dir>', 'run directory (default <run-dir>-finetune-<method>)')
   .option('--force', 'overwrite an existing run directory', false)
   .option('--eval-noise', 'also report test accuracy with the escape noise', false)
   .option('--no-progress', 'no progress bar');
-addConfigFlags(finetune, (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k) => k !== 'init')).action(async (source: string, opts: Record<string, unknown>) => {
+addConfigFlags(
+  finetune,
+  (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k) => k !== 'init'),
+).action(async (source: string, opts: Record<string, unknown>) => {
   await initBackend(backendOptions());
   const summary = await runFinetune(source, configFlags(opts), {
-    progress: opts['progress'] as boolean, evalNoise: opts['evalNoise'] as boolean, force: opts['force'] as boolean,
+    progress: opts['progress'] as boolean,
+    evalNoise: opts['evalNoise'] as boolean,
+    force: opts['force'] as boolean,
     ...(opts['out'] !== undefined ? { out: opts['out'] as string } : {}),
   });
   process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -133,10 +143,23 @@ const evaluate = program
   .command('eval')
   .description('accuracy of a trained model: a run directory (its model and config) or a model file with --config/flags')
   .argument('<run-or-model>', 'run directory or .safetensors model')
-  .option('--config <file>', 'JSON config naming the dataset and encoding (default: the run directory\'s config.json)')
+  .option('--config <file>', "JSON config naming the dataset and encoding (default: the run directory's config.json)")
   .addOption(new Option('--split <name>', 'which split').choices(['test', 'train']).default('test'))
   .option('--eval-noise', 'also evaluate with the escape noise', false);
-addConfigFlags(evaluate, ['dataset', 'dataDir', 'testLimit', 'trainLimit', 'steps', 'encoding', 'accuracy', 'noise', 'seed', 'loss', 'reduction', 'deploy']).action(async (target: string, opts: Record<string, unknown>) => {
+addConfigFlags(evaluate, [
+  'dataset',
+  'dataDir',
+  'testLimit',
+  'trainLimit',
+  'steps',
+  'encoding',
+  'accuracy',
+  'noise',
+  'seed',
+  'loss',
+  'reduction',
+  'deploy',
+]).action(async (target: string, opts: Record<string, unknown>) => {
   await initBackend(backendOptions());
   const result = await runEvaluation({
     target,
@@ -154,15 +177,20 @@ function positiveNumber(value: string): number {
   return x;
 }
 
-const numberList = (min: number, max: number) => (value: string): number[] => {
-  const list = value.split(',').map((x) => Number(x.trim()));
-  if (list.length === 0 || !list.every((x) => Number.isFinite(x) && x >= min && x <= max)) throw new InvalidArgumentError(`expected numbers in [${min}, ${max}] separated by commas, got '${value}'`);
-  return list;
-};
+const numberList =
+  (min: number, max: number) =>
+  (value: string): number[] => {
+    const list = value.split(',').map((x) => Number(x.trim()));
+    if (list.length === 0 || !list.every((x) => Number.isFinite(x) && x >= min && x <= max))
+      throw new InvalidArgumentError(`expected numbers in [${min}, ${max}] separated by commas, got '${value}'`);
+    return list;
+  };
 
 const compare = program
   .command('compare')
-  .description('train one model by LR and by BPTT (same data, seed, initialisation) and compare accuracy, time, memory, gradients and robustness; writes compare.json and report.md')
+  .description(
+    'train one model by LR and by BPTT (same data, seed, initialisation) and compare accuracy, time, memory, gradients and robustness; writes compare.json and report.md',
+  )
   .option('--config <file>', 'JSON config file (flags override its keys; method is ignored)')
   .option('--out <dir>', 'output directory (default runs/compare-<dataset>-seed<seed>)')
   .option('--methods <list>', 'methods to train, comma-separated', (v: string) => v.split(',').map((m) => m.trim()), ['lr', 'bptt'])
@@ -173,15 +201,25 @@ const compare = program
   .option('--noise-levels <list>', 'Gaussian corruption standard deviations', numberList(0, 10), [0.1, 0.2, 0.3, 0.5])
   .option('--attack-samples <n>', 'test images attacked', integer(1), 1000)
   .option('--pgd-iterations <n>', 'PGD steps', integer(1), 10)
-  .option('--decorrelate <list>', `layers whose input is decorrelated: ${DECORRELATED.join(', ')}; a comma-separated list (e.g. none,all) runs every method once per value, side by side (default none)`, (v: string) => v.split(',').map((x) => x.trim()))
+  .option(
+    '--decorrelate <list>',
+    `layers whose input is decorrelated: ${DECORRELATED.join(', ')}; a comma-separated list (e.g. none,all) runs every method once per value, side by side (default none)`,
+    (v: string) => v.split(',').map((x) => x.trim()),
+  )
   .option('--decorrelation-warmup <n>', 'with --decorrelate: R-only updates before the gradients are compared', integer(0), 200)
   .option('--force', 'overwrite existing run directories', false)
   .option('--no-progress', 'no progress bar');
-addConfigFlags(compare, (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k) => k !== 'method' && k !== 'decorrelate')).action(async (opts: Record<string, unknown>) => {
+addConfigFlags(
+  compare,
+  (Object.keys(RULES) as (keyof TrainConfig)[]).filter((k) => k !== 'method' && k !== 'decorrelate'),
+).action(async (opts: Record<string, unknown>) => {
   const methods = opts['methods'] as string[];
-  for (const m of methods) if (!(METHODS as readonly string[]).includes(m)) throw new SpikelrError(`--methods: unknown method '${m}'; expected some of ${METHODS.join(', ')}`);
+  for (const m of methods)
+    if (!(METHODS as readonly string[]).includes(m)) throw new SpikelrError(`--methods: unknown method '${m}'; expected some of ${METHODS.join(', ')}`);
   const decorrelations = opts['decorrelate'] as string[] | undefined;
-  for (const d of decorrelations ?? []) if (!(DECORRELATED as readonly string[]).includes(d)) throw new SpikelrError(`--decorrelate: unknown value '${d}'; expected one or more of ${DECORRELATED.join(', ')}, comma-separated`);
+  for (const d of decorrelations ?? [])
+    if (!(DECORRELATED as readonly string[]).includes(d))
+      throw new SpikelrError(`--decorrelate: unknown value '${d}'; expected one or more of ${DECORRELATED.join(', ')}, comma-separated`);
   await initBackend(backendOptions());
   const flags = { ...configFlags(opts), ...(decorrelations ? { decorrelate: decorrelations[0] as TrainConfig['decorrelate'] } : {}) };
   const config = await resolveConfig({ ...(opts['config'] !== undefined ? { file: opts['config'] as string } : {}), flags, method: 'lr' });
@@ -209,43 +247,68 @@ const raster = program
   .description('spike raster, membrane traces and firing rates of one test sample: an HTML page (zoom, hover) and/or an SVG')
   .argument('[run-or-model]', 'run directory or .safetensors model (or --model)')
   .option('--model <file>', 'model file or run directory')
-  .option('--config <file>', 'JSON config naming the dataset and encoding (default: the run directory\'s config.json)')
+  .option('--config <file>', "JSON config naming the dataset and encoding (default: the run directory's config.json)")
   .option('--sample <n>', 'index of the test sample', integer(0), 0)
   .option('--out <file>', 'HTML output')
   .option('--svg <file>', 'SVG output of the raster (for papers)')
   .option('--layers <list>', 'only these layers, comma-separated (input and the spiking layers by name)', (v: string) => v.split(',').map((x) => x.trim()))
   .option('--eval-noise', 'run with the escape noise', false)
-  .addOption(new Option('--order <how>', 'row order of the neurons: index, first-spike (time of the first spike), cluster (neurons firing together drawn together)').choices([...NEURON_ORDERS]).default('index'))
-  .option('--neurons <list>', 'membrane traces of these neurons of the first spiking layer (default: ones that cross the threshold now and then)', (v: string) => v.split(',').map((x) => Number(x.trim())))
-  .option('--over-training', 'a film of the sample\'s raster through every snapshot of the run (train with --snapshots true)', false);
-addConfigFlags(raster, ['dataset', 'dataDir', 'steps', 'encoding', 'noise', 'seed']).action(async (positional: string | undefined, opts: Record<string, unknown>) => {
-  const target = (opts['model'] as string | undefined) ?? positional;
-  if (!target) throw new SpikelrError('raster: give the model: spikelr raster --model <file.safetensors|run-dir> --out raster.html');
-  await initBackend(backendOptions());
-  const written = await rasterCommand({
-    target, flags: configFlags(opts), sample: opts['sample'] as number, noise: opts['evalNoise'] as boolean,
-    ...(opts['layers'] !== undefined ? { layers: opts['layers'] as string[] } : {}),
-    order: opts['order'] as NeuronOrder,
-    overTraining: opts['overTraining'] as boolean,
-    ...(opts['neurons'] !== undefined ? { neurons: opts['neurons'] as number[] } : {}),
-    ...(opts['config'] !== undefined ? { config: opts['config'] as string } : {}),
-    ...(opts['out'] !== undefined ? { out: opts['out'] as string } : {}),
-    ...(opts['svg'] !== undefined ? { svg: opts['svg'] as string } : {}),
-  });
-  process.stdout.write(`wrote ${written.join(' and ')}\n`);
-});
+  .addOption(
+    new Option('--order <how>', 'row order of the neurons: index, first-spike (time of the first spike), cluster (neurons firing together drawn together)')
+      .choices([...NEURON_ORDERS])
+      .default('index'),
+  )
+  .option(
+    '--neurons <list>',
+    'membrane traces of these neurons of the first spiking layer (default: ones that cross the threshold now and then)',
+    (v: string) => v.split(',').map((x) => Number(x.trim())),
+  )
+  .option('--over-training', "a film of the sample's raster through every snapshot of the run (train with --snapshots true)", false);
+addConfigFlags(raster, ['dataset', 'dataDir', 'steps', 'encoding', 'noise', 'seed']).action(
+  async (positional: string | undefined, opts: Record<string, unknown>) => {
+    const target = (opts['model'] as string | undefined) ?? positional;
+    if (!target) throw new SpikelrError('raster: give the model: spikelr raster --model <file.safetensors|run-dir> --out raster.html');
+    await initBackend(backendOptions());
+    const written = await rasterCommand({
+      target,
+      flags: configFlags(opts),
+      sample: opts['sample'] as number,
+      noise: opts['evalNoise'] as boolean,
+      ...(opts['layers'] !== undefined ? { layers: opts['layers'] as string[] } : {}),
+      order: opts['order'] as NeuronOrder,
+      overTraining: opts['overTraining'] as boolean,
+      ...(opts['neurons'] !== undefined ? { neurons: opts['neurons'] as number[] } : {}),
+      ...(opts['config'] !== undefined ? { config: opts['config'] as string } : {}),
+      ...(opts['out'] !== undefined ? { out: opts['out'] as string } : {}),
+      ...(opts['svg'] !== undefined ? { svg: opts['svg'] as string } : {}),
+    });
+    process.stdout.write(`wrote ${written.join(' and ')}\n`);
+  },
+);
 
 program
   .command('report')
-  .description('HTML report of a train run (metrics.json) or a compare run (compare.json): curves, gradients, robustness, rasters; --figures writes each figure as SVG and PDF for a paper')
+  .description(
+    'HTML report of a train run (metrics.json) or a compare run (compare.json): curves, gradients, robustness, rasters; --figures writes each figure as SVG and PDF for a paper',
+  )
   .argument('<run-dir>', 'run directory')
   .option('--out <file>', 'HTML output')
-  .option('--figures <dir>', 'write every figure into this folder as NN-title.svg and NN-title.pdf (Chromium prints the PDFs: fonts embedded, a journal column wide)')
-  .addOption(new Option('--style <style>', 'screen, or paper: print fonts, black axes, no frames or hover titles').choices([...FIGURE_STYLES]).default('screen'))
+  .option(
+    '--figures <dir>',
+    'write every figure into this folder as NN-title.svg and NN-title.pdf (Chromium prints the PDFs: fonts embedded, a journal column wide)',
+  )
+  .addOption(
+    new Option('--style <style>', 'screen, or paper: print fonts, black axes, no frames or hover titles').choices([...FIGURE_STYLES]).default('screen'),
+  )
   .option('--no-pdf', 'with --figures, the SVGs alone')
   .action(async (runDir: string, opts: { out?: string; figures?: string; style: FigureStyle; pdf: boolean }) => {
     await initBackend(backendOptions());
-    const written = await reportCommand(runDir, { ...(opts.out !== undefined ? { out: opts.out } : {}), ...(opts.figures !== undefined ? { figures: opts.figures } : {}), style: opts.style, pdf: opts.pdf });
+    const written = await reportCommand(runDir, {
+      ...(opts.out !== undefined ? { out: opts.out } : {}),
+      ...(opts.figures !== undefined ? { figures: opts.figures } : {}),
+      style: opts.style,
+      pdf: opts.pdf,
+    });
     process.stdout.write(`wrote ${written.length > 3 ? `${written.length} files (${written.slice(0, 2).join(', ')}, …)` : written.join(' and ')}\n`);
   });
 
@@ -254,9 +317,18 @@ program
   .description('write a trained network (a run directory or a model file) as a NIR file for snnTorch, Norse, sinabs, Lava, SpiNNaker2, …')
   .argument('<run-or-model>', 'run directory or .safetensors model')
   .requiredOption('--nir <file>', 'the NIR file to write (HDF5)')
-  .option('--dt <seconds>', "the time step NIR's time constants are expressed in (τ = dt/(1 − β)); readers must use the same (snnTorch's import_from_nir assumes 1e-4)", positiveNumber, DEFAULT_DT)
+  .option(
+    '--dt <seconds>',
+    "the time step NIR's time constants are expressed in (τ = dt/(1 − β)); readers must use the same (snnTorch's import_from_nir assumes 1e-4)",
+    positiveNumber,
+    DEFAULT_DT,
+  )
   .option('--deterministic', 'export a network trained with escape noise (LR) as its deterministic network: NIR has no stochastic neurons', false)
-  .option('--reset-metadata', "write reset-by-subtraction neurons as NIR's reset-to-zero LIF with reset 'subtract' in their metadata (spikelr reads it back; other tools reset to zero)", false)
+  .option(
+    '--reset-metadata',
+    "write reset-by-subtraction neurons as NIR's reset-to-zero LIF with reset 'subtract' in their metadata (spikelr reads it back; other tools reset to zero)",
+    false,
+  )
   .action(async (target: string, opts: { nir: string; dt: number; deterministic: boolean; resetMetadata: boolean }) => {
     await initBackend(backendOptions());
     process.stdout.write(`${JSON.stringify(await exportCommand(target, opts))}\n`);
@@ -264,10 +336,16 @@ program
 
 program
   .command('import')
-  .description('build the network of a NIR file, or of a tfjs-layers model.json (dense and conv layers as analog units), and save it as a spikelr model in a directory (evaluate it with spikelr eval DIR and the data flags; fine-tune it with spikelr finetune DIR)')
+  .description(
+    'build the network of a NIR file, or of a tfjs-layers model.json (dense and conv layers as analog units), and save it as a spikelr model in a directory (evaluate it with spikelr eval DIR and the data flags; fine-tune it with spikelr finetune DIR)',
+  )
   .argument('<file>', 'NIR file (HDF5) or tfjs-layers model.json')
   .requiredOption('--out <dir>', 'directory for model.safetensors and import.json')
-  .option('--dt <seconds>', "the time step the file's time constants are stepped with (default: the file's own when spikelr wrote it, else 1e-4, snnTorch's)", positiveNumber)
+  .option(
+    '--dt <seconds>',
+    "the time step the file's time constants are stepped with (default: the file's own when spikelr wrote it, else 1e-4, snnTorch's)",
+    positiveNumber,
+  )
   .option('--force', 'overwrite a model already in --out', false)
   .action(async (file: string, opts: { out: string; dt?: number; force: boolean }) => {
     await initBackend(backendOptions());
@@ -295,7 +373,9 @@ function fail(err: unknown): never {
   if (err instanceof SpikelrError) process.stderr.write(`spikelr: error: ${err.message}\n`);
   else if (refused) process.stderr.write(`spikelr: error: ${refused}\n`);
   else if (isBackendOutOfMemory(err)) {
-    process.stderr.write(`spikelr: error: the tensor backend failed, ${outOfMemoryAdvice(err, { batch: '--batch-size', copies: '--copies', steps: '--steps', timeChunk: '--time-chunk auto' })}\n`);
+    process.stderr.write(
+      `spikelr: error: the tensor backend failed, ${outOfMemoryAdvice(err, { batch: '--batch-size', copies: '--copies', steps: '--steps', timeChunk: '--time-chunk auto' })}\n`,
+    );
   } else {
     process.stderr.write(`spikelr: internal error (please report it with this trace):\n${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(70);
@@ -313,11 +393,37 @@ function fileSystemError(err: unknown): string | undefined {
 }
 
 const FS_CAUSES: Record<string, string> = {
-  ENOENT: 'no such file or directory', EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'the file system is read-only',
-  ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EISDIR: 'it is a directory', ENOTDIR: 'a part of the path is a file, not a directory',
-  EEXIST: 'it already exists', EMFILE: 'too many open files', ENAMETOOLONG: 'the name is too long', EIO: 'input/output error', ENOTEMPTY: 'the directory is not empty', EBUSY: 'it is busy',
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EEXIST: 'it already exists',
+  EMFILE: 'too many open files',
+  ENAMETOOLONG: 'the name is too long',
+  EIO: 'input/output error',
+  ENOTEMPTY: 'the directory is not empty',
+  EBUSY: 'it is busy',
 };
-const FS_VERBS: Record<string, string> = { open: 'open', mkdir: 'create the directory', write: 'write', rename: 'rename', unlink: 'remove', rm: 'remove', rmdir: 'remove', scandir: 'read the directory', stat: 'read', read: 'read', fsync: 'write', ftruncate: 'truncate', truncate: 'truncate', copyfile: 'copy' };
+const FS_VERBS: Record<string, string> = {
+  open: 'open',
+  mkdir: 'create the directory',
+  write: 'write',
+  rename: 'rename',
+  unlink: 'remove',
+  rm: 'remove',
+  rmdir: 'remove',
+  scandir: 'read the directory',
+  stat: 'read',
+  read: 'read',
+  fsync: 'write',
+  ftruncate: 'truncate',
+  truncate: 'truncate',
+  copyfile: 'copy',
+};
 
 // registered before the wasm backend loads, so these run before Emscripten's own rethrowing handler
 process.on('uncaughtException', fail);

@@ -29,7 +29,13 @@ export interface Splits {
   readonly test: Dataset;
 }
 
-const limited = (d: Dataset, limit: number | null) => (limit !== null && limit < d.count ? subset(d, Int32Array.from({ length: limit }, (_, i) => i)) : d);
+const limited = (d: Dataset, limit: number | null) =>
+  limit !== null && limit < d.count
+    ? subset(
+        d,
+        Int32Array.from({ length: limit }, (_, i) => i),
+      )
+    : d;
 
 /** Whether the network reads images whole (conv layers, or a model file whose input is an image). */
 const imageInput = (c: TrainConfig) => c.conv !== null || modelInputShape(c)?.length === 3;
@@ -52,7 +58,11 @@ export async function loadSplit(c: TrainConfig, split: 'train' | 'test'): Promis
     }
     case 'nmnist': {
       const d = await loadNmnist(c.dataDir!, split, { steps: c.steps, ...(limit !== null ? { limit } : {}) });
-      return storedSequences(d.frames, d.labels, { steps: c.steps, inputShape: imageInput(c) ? [NMNIST_SIZE, NMNIST_SIZE, 2] : [NMNIST_SIZE * NMNIST_SIZE * 2], classes: 10 });
+      return storedSequences(d.frames, d.labels, {
+        steps: c.steps,
+        inputShape: imageInput(c) ? [NMNIST_SIZE, NMNIST_SIZE, 2] : [NMNIST_SIZE * NMNIST_SIZE * 2],
+        classes: 10,
+      });
     }
     case 'shd':
       return limited(await loadShd(c.dataDir!, split, { steps: c.steps }), limit);
@@ -68,7 +78,10 @@ export async function loadSplit(c: TrainConfig, split: 'train' | 'test'): Promis
 }
 
 /** A spiking neuron of `kind` (a preset of the neuron registry) with decay β, threshold ϑ and reset mode. */
-export function spikingNeuron(kind: TrainConfig['neuron'], c: { readonly beta: number; readonly threshold: number; readonly reset: TrainConfig['reset'] }): UnitParams {
+export function spikingNeuron(
+  kind: TrainConfig['neuron'],
+  c: { readonly beta: number; readonly threshold: number; readonly reset: TrainConfig['reset'] },
+): UnitParams {
   const preset = NEURON_PRESETS[kind];
   check(preset !== undefined, () => `neuron: unknown neuron '${kind}'; expected one of ${Object.keys(NEURON_PRESETS).join(', ')}, or --neuron-equations`);
   return preset({ beta: c.beta, threshold: c.threshold, reset: c.reset }) as UnitParams;
@@ -77,7 +90,10 @@ export function spikingNeuron(kind: TrainConfig['neuron'], c: { readonly beta: n
 /** The hidden neurons: the configured equations, else the named model. */
 export function hiddenNeuron(c: TrainConfig): UnitParams {
   if (c.neuronEquations !== null) {
-    check(typeof c.neuronEquations === 'object', () => `config: neuronEquations must be resolved to the equations before building (got the path '${String(c.neuronEquations)}')`);
+    check(
+      typeof c.neuronEquations === 'object',
+      () => `config: neuronEquations must be resolved to the equations before building (got the path '${String(c.neuronEquations)}')`,
+    );
     return equationNeuron(c.neuronEquations);
   }
   return spikingNeuron(c.neuron, c);
@@ -93,16 +109,29 @@ export function buildNetwork(c: TrainConfig, inputShape: readonly number[], clas
   const where = (hidden: boolean) => (c.decorrelate === 'all' || c.decorrelate === (hidden ? 'hidden' : 'readout') ? { decorrelate } : {});
   const stages = c.conv === null ? [] : (convStages(c.conv) as ConvStage[]);
   const convs = stages.filter((st) => st.kind === 'conv').length;
-  let n = 0, p = 0;
+  let n = 0,
+    p = 0;
   const front: LayerSpec[] = stages.map((st) =>
     st.kind === 'conv'
-      ? conv2d({ name: `conv${convs > 1 ? ++n : ''}`, filters: st.filters, kernelSize: st.kernel, stride: st.stride, padding: 'valid', neuron: hiddenNeuron(c), ...where(true) })
+      ? conv2d({
+          name: `conv${convs > 1 ? ++n : ''}`,
+          filters: st.filters,
+          kernelSize: st.kernel,
+          stride: st.stride,
+          padding: 'valid',
+          neuron: hiddenNeuron(c),
+          ...where(true),
+        })
       : maxPool2d({ name: `pool${++p}`, poolSize: st.size }),
   );
   if (front.length) front.push(flatten({ name: 'flatten' }));
-  const hidden: LayerSpec[] = c.hidden.map((units, i) => (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: hiddenNeuron(c), ...where(true) }));
+  const hidden: LayerSpec[] = c.hidden.map((units, i) =>
+    (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: hiddenNeuron(c), ...where(true) }),
+  );
   const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count' || c.loss === 'zero-one';
-  const out = spikingOutput ? dense({ name: 'out', units: classes, neuron: lif({ beta: c.readoutBeta, threshold: c.threshold }), ...where(false) }) : readout({ name: 'out', units: classes, beta: c.readoutBeta, ...where(false) });
+  const out = spikingOutput
+    ? dense({ name: 'out', units: classes, neuron: lif({ beta: c.readoutBeta, threshold: c.threshold }), ...where(false) })
+    : readout({ name: 'out', units: classes, beta: c.readoutBeta, ...where(false) });
   // local losses: the chosen layers with neurons end a block with their own head
   const heads = localHeadLayers(c);
   const blocks: LayerSpec[] = [...front, ...hidden].filter((l) => 'neuron' in l && l.neuron !== undefined).filter((_, i) => heads.includes(i));
@@ -134,7 +163,10 @@ export function modelInputShape(c: TrainConfig): readonly number[] | undefined {
 /** The network of the model file `target`, checked against the data, deployed as configured. */
 function networkOf(c: TrainConfig, target: string, inputShape: readonly number[], classes: number): Network {
   const spec = specOf(target);
-  check(spec.input.join() === inputShape.join(), () => `network: ${target} takes ${spec.input.join('x')} inputs per step; ${c.dataset} gives ${inputShape.join('x')} (check --dataset and --encoding)`);
+  check(
+    spec.input.join() === inputShape.join(),
+    () => `network: ${target} takes ${spec.input.join('x')} inputs per step; ${c.dataset} gives ${inputShape.join('x')} (check --dataset and --encoding)`,
+  );
   const net = new Network({ input: [...spec.input], layers: c.deploy ? deploySpecs(spec.layers, c.deploy) : [...spec.layers], seed: c.seed });
   const out = net.outputShape.reduce((a, b) => a * b, 1);
   if (out !== classes) {
@@ -156,7 +188,8 @@ export function estimatorOf(c: TrainConfig, method: TrainConfig['method'] = c.me
 export function lossOf(c: TrainConfig): RowLoss {
   const task = taskLoss(c);
   if (c.regularizer === 'none') return task;
-  const reg = c.regularizer === 'rate' ? rateRegularizer({ weight: c.regularizerWeight, target: c.rateTarget }) : sparsityRegularizer({ weight: c.regularizerWeight });
+  const reg =
+    c.regularizer === 'rate' ? rateRegularizer({ weight: c.regularizerWeight, target: c.rateTarget }) : sparsityRegularizer({ weight: c.regularizerWeight });
   return regularized(task, [reg]);
 }
 
@@ -187,7 +220,12 @@ export function shardParts(args: { readonly config: TrainConfig; readonly inputS
  * The configured estimator: on the calling thread alone, sharded over `config.workers` more, or
  * LR's layers in `config.pipeline` stages on as many threads (for `net`, the network it trains).
  */
-export async function trainingEstimator(c: TrainConfig, inputShape: readonly number[], classes: number, net?: Network): Promise<Estimator & { close?(): Promise<void> }> {
+export async function trainingEstimator(
+  c: TrainConfig,
+  inputShape: readonly number[],
+  classes: number,
+  net?: Network,
+): Promise<Estimator & { close?(): Promise<void> }> {
   const recipe = { module: import.meta.url, exportName: 'shardParts', args: { config: c, inputShape, classes } };
   // worker threads of its own: a product helper would compete with them for the cores
   if (c.pipeline > 0 || c.workers > 0) setProductThreads(1);

@@ -10,7 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { SpikelrError } from '../core/errors.js';
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm', '.map': 'application/json', '.safetensors': 'application/octet-stream',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.map': 'application/json',
+  '.safetensors': 'application/octet-stream',
 };
 
 /** dist/web beside this module's build (dist/src/cli → dist/web). */
@@ -20,7 +24,8 @@ export function webFolder(): string {
 
 /** Starts the server; resolves with its address once it listens. */
 export async function serve(o: { readonly port: number; readonly host: string; readonly root?: string }): Promise<{ url: string; close(): Promise<void> }> {
-  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new SpikelrError(`--port must be an integer from 0 to 65535 (0: any free port), got ${o.port}`);
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)
+    throw new SpikelrError(`--port must be an integer from 0 to 65535 (0: any free port), got ${o.port}`);
   const root = o.root ?? webFolder();
   if (!existsSync(path.join(root, 'index.html'))) throw new SpikelrError(`${root} has no index.html: build the web page first (npm run build:web)`);
   const server = http.createServer((req, res) => {
@@ -37,7 +42,9 @@ export async function serve(o: { readonly port: number; readonly host: string; r
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new SpikelrError(`port ${o.port} is in use; choose another with --port`) : err));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new SpikelrError(`port ${o.port} is in use; choose another with --port`) : err),
+    );
     server.listen(o.port, o.host, resolve);
   });
   const { port } = server.address() as { port: number };

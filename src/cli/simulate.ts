@@ -84,7 +84,9 @@ export async function simulate(o: SimulateOptions): Promise<void> {
     process.stdout.write(
       `${summary.network} network, ${count} MNIST test digits x ${o.steps} steps on ${summary.backend}: ` +
         `${summary.msPerBatch} ms per batch (median of ${o.repeat})\n` +
-        Object.entries(rates).map(([n, r]) => `  ${n}: ${(r * 100).toFixed(1)}% of neurons fire per step\n`).join('') +
+        Object.entries(rates)
+          .map(([n, r]) => `  ${n}: ${(r * 100).toFixed(1)}% of neurons fire per step\n`)
+          .join('') +
         `  accuracy by summed readout membrane: ${(summary.accuracy * 100).toFixed(1)}%${o.model ? '' : ' (untrained weights: chance is 10%)'}\n` +
         (o.save ? `  saved the network to ${o.save}\n` : ''),
     );

@@ -9,7 +9,18 @@ import path from 'node:path';
 import { backendReport } from '../kernels/backend.js';
 import { check, SpikelrError } from '../core/errors.js';
 import { readFileNamed } from '../core/files.js';
-import { BEST_FILE, CHECKPOINT_FILE, evaluateDataset, METRICS_LOG, MODEL_FILE, modelFileOf, SNAPSHOT_DIR, testSeed, train, type TrainResult } from '../learning/trainer.js';
+import {
+  BEST_FILE,
+  CHECKPOINT_FILE,
+  evaluateDataset,
+  METRICS_LOG,
+  MODEL_FILE,
+  modelFileOf,
+  SNAPSHOT_DIR,
+  testSeed,
+  train,
+  type TrainResult,
+} from '../learning/trainer.js';
 import { deserializeModel, WRITE_TEMPORARY } from '../io/network-file.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { checkDifferentiable } from '../learning/losses.js';
@@ -68,7 +79,9 @@ function interruptible(): { signal: AbortSignal; release: () => void } {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  return { signal: controller.signal, release: () => {
+  return {
+    signal: controller.signal,
+    release: () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
     },
@@ -82,15 +95,23 @@ export function checkLossFits(config: TrainConfig, method: TrainConfig['method']
 }
 
 /** Trains the configured network into a run directory and writes metrics.json. */
-export async function runTraining(config: TrainConfig, o: RunOptions & { readonly resume?: boolean; readonly restart?: boolean; readonly splits?: Splits }): Promise<RunSummary> {
+export async function runTraining(
+  config: TrainConfig,
+  o: RunOptions & { readonly resume?: boolean; readonly restart?: boolean; readonly splits?: Splits },
+): Promise<RunSummary> {
   const runDir = o.out ?? path.join('runs', `${config.method}-${config.dataset}-seed${config.seed}`);
   check(runDir.trim() !== '', () => '--out is empty; give the run directory, e.g. --out runs/mine');
   checkLossFits(config);
   const existing = !o.resume && existsSync(path.join(runDir, CONFIG_FILE));
-  if (existing && !o.force) throw new SpikelrError(`${runDir} already holds a run; continue it with --resume ${runDir}, choose another --out, or overwrite with --force`);
+  if (existing && !o.force)
+    throw new SpikelrError(`${runDir} already holds a run; continue it with --resume ${runDir}, choose another --out, or overwrite with --force`);
   // everything that can be checked is checked before the run directory is touched
   const { train: trainSet, test } = o.splits ?? (await loadSplits(config));
-  check(test.inputShape.join() === trainSet.inputShape.join(), () => `${config.dataset}: the training samples are ${trainSet.inputShape.join('x')} per step but the test samples ${test.inputShape.join('x')}; both splits must come from one dataset`);
+  check(
+    test.inputShape.join() === trainSet.inputShape.join(),
+    () =>
+      `${config.dataset}: the training samples are ${trainSet.inputShape.join('x')} per step but the test samples ${test.inputShape.join('x')}; both splits must come from one dataset`,
+  );
   const net = buildNetwork(config, trainSet.inputShape, trainSet.classes);
   // a resumed run takes its parameters from its checkpoint; a new one from the model it starts from
   if (config.init !== null && !o.resume) {
@@ -115,7 +136,12 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
       epochs: config.epochs,
       batchSize: config.batchSize,
       seed: config.seed,
-      optimizer: { kind: config.optimizer, learningRate: config.learningRate, ...(config.optimizer === 'sgd' ? { momentum: config.momentum } : {}), weightDecay: config.weightDecay },
+      optimizer: {
+        kind: config.optimizer,
+        learningRate: config.learningRate,
+        ...(config.optimizer === 'sgd' ? { momentum: config.momentum } : {}),
+        weightDecay: config.weightDecay,
+      },
       schedule: config.schedule,
       validation: config.validation,
       ...(config.patience !== null ? { patience: config.patience } : {}),
@@ -136,7 +162,15 @@ export async function runTraining(config: TrainConfig, o: RunOptions & { readonl
     });
     if (result.stopped === 'diverged') throw new SpikelrError(`${runDir}: ${result.divergence}: --learning-rate, then start again with --force`);
     const { history, ...rest } = result;
-    const summary: RunSummary = { method: config.method, dataset: config.dataset, backend: backendReport()?.name ?? tf.getBackend(), threads: productThreads(), epochs: history.length, runDir, ...rest };
+    const summary: RunSummary = {
+      method: config.method,
+      dataset: config.dataset,
+      backend: backendReport()?.name ?? tf.getBackend(),
+      threads: productThreads(),
+      epochs: history.length,
+      runDir,
+      ...rest,
+    };
     if (result.stopped !== 'aborted') await writeFileAtomic(path.join(runDir, METRICS_FILE), `${JSON.stringify({ ...summary, history }, null, 2)}\n`);
     return summary;
   } finally {
@@ -156,18 +190,34 @@ export async function startFrom(net: Network, target: string): Promise<void> {
   const saved = deserializeModel(await readFileNamed(file, 'init model file'), file);
   try {
     const names = (n: Network) => n.layers.map((l) => l.name).join(', ');
-    check(saved.net.layers.length === net.layers.length && saved.net.layers.every((l, i) => l.name === net.layers[i]!.name),
-      () => `init: ${file} holds layers ${names(saved.net)}, but the configured network has ${names(net)}; give the config the model was trained with (its hidden sizes, conv, recurrent, loss)`);
+    check(
+      saved.net.layers.length === net.layers.length && saved.net.layers.every((l, i) => l.name === net.layers[i]!.name),
+      () =>
+        `init: ${file} holds layers ${names(saved.net)}, but the configured network has ${names(net)}; give the config the model was trained with (its hidden sizes, conv, recurrent, loss)`,
+    );
     net.layers.forEach((layer, i) => {
       const from = saved.net.layers[i]!;
-      for (const p of Object.keys(from.params)) check(p in layer.params, () => `init: ${file}'s layer '${layer.name}' has a parameter '${p}' the configured network lacks (a learned coefficient or a decorrelation of its own); configure the network as the model was trained`);
+      for (const p of Object.keys(from.params))
+        check(
+          p in layer.params,
+          () =>
+            `init: ${file}'s layer '${layer.name}' has a parameter '${p}' the configured network lacks (a learned coefficient or a decorrelation of its own); configure the network as the model was trained`,
+        );
       for (const [p, v] of Object.entries(layer.params)) {
         const w = from.params[p];
         if (!w) {
-          check(layer.buffers?.includes(p) === true, () => `init: ${file}'s layer '${layer.name}' has no parameter '${p}', which the configured network learns; configure the network as the model was trained`);
+          check(
+            layer.buffers?.includes(p) === true,
+            () =>
+              `init: ${file}'s layer '${layer.name}' has no parameter '${p}', which the configured network learns; configure the network as the model was trained`,
+          );
           continue;
         }
-        check(w.shape.join() === v.shape.join(), () => `init: ${file}'s '${layer.name}.${p}' is ${w.shape.join('x')}, the configured network's ${v.shape.join('x')}; configure the network as the model was trained`);
+        check(
+          w.shape.join() === v.shape.join(),
+          () =>
+            `init: ${file}'s '${layer.name}.${p}' is ${w.shape.join('x')}, the configured network's ${v.shape.join('x')}; configure the network as the model was trained`,
+        );
         v.assign(w);
       }
     });
@@ -208,12 +258,17 @@ export async function resumeTraining(runDir: string, o: RunOptions): Promise<Run
  * config.json) or a model file (with `configFile`, else the config spikelr train wrote into it,
  * else the defaults); `flags` override the config.
  */
-export async function loadTrained(target: string, flags: Partial<TrainConfig>, configFile?: string): Promise<{ net: Network; config: TrainConfig; modelFile: string; hasRecipe: boolean }> {
+export async function loadTrained(
+  target: string,
+  flags: Partial<TrainConfig>,
+  configFile?: string,
+): Promise<{ net: Network; config: TrainConfig; modelFile: string; hasRecipe: boolean }> {
   const modelFile = modelFileOf(target);
   const isDir = modelFile !== target;
   const saved = deserializeModel(await readFileNamed(modelFile, 'model file'), modelFile);
   try {
-    if (!saved.headerChecked) process.stderr.write(`spikelr: note: ${modelFile} was written before model headers had a checksum; its weights are checked, its header is not\n`);
+    if (!saved.headerChecked)
+      process.stderr.write(`spikelr: note: ${modelFile} was written before model headers had a checksum; its weights are checked, its header is not\n`);
     // a directory without config.json (an imported model) takes its recipe from the model file or the flags
     const file = configFile ?? (isDir && existsSync(path.join(target, CONFIG_FILE)) ? path.join(target, CONFIG_FILE) : undefined);
     const embedded = saved.metadata[CONFIG_METADATA];
@@ -228,7 +283,13 @@ export async function loadTrained(target: string, flags: Partial<TrainConfig>, c
 }
 
 /** Accuracy of a trained model (a run directory or a model file with a config) on the test split. */
-export async function runEvaluation(o: { readonly target: string; readonly config?: string; readonly flags: Partial<TrainConfig>; readonly noise?: boolean; readonly split?: 'train' | 'test' }): Promise<Record<string, unknown>> {
+export async function runEvaluation(o: {
+  readonly target: string;
+  readonly config?: string;
+  readonly flags: Partial<TrainConfig>;
+  readonly noise?: boolean;
+  readonly split?: 'train' | 'test';
+}): Promise<Record<string, unknown>> {
   const loaded = await loadTrained(o.target, o.flags, o.config);
   const { config, modelFile } = loaded;
   // --deploy: the model as deployed (its weights quantized in the forward pass, its neurons wrapped)
@@ -243,10 +304,16 @@ export async function runEvaluation(o: { readonly target: string; readonly confi
   const bits = o.flags.deploy?.weightBits ?? null;
   try {
     const data = await loadSplit(config, o.split ?? 'test');
-    check(data.inputShape.join() === net.inputShape.join(), () => `eval: ${modelFile} takes ${net.inputShape.join('x')} inputs per step; ${config.dataset} gives ${data.inputShape.join('x')} (check --dataset and --encoding)`);
+    check(
+      data.inputShape.join() === net.inputShape.join(),
+      () =>
+        `eval: ${modelFile} takes ${net.inputShape.join('x')} inputs per step; ${config.dataset} gives ${data.inputShape.join('x')} (check --dataset and --encoding)`,
+    );
     const seed = testSeed(config.seed); // the seed the run evaluated its test set with
     const clean = withQuantizedWeights(net, bits, () => evaluateDataset(net, data, { seed, loss: lossOf(config), accuracy: config.accuracy }));
-    const noisy = o.noise ? withQuantizedWeights(net, bits, () => evaluateDataset(net, data, { seed, noise: noiseOf(config), accuracy: config.accuracy })) : undefined;
+    const noisy = o.noise
+      ? withQuantizedWeights(net, bits, () => evaluateDataset(net, data, { seed, noise: noiseOf(config), accuracy: config.accuracy }))
+      : undefined;
     return {
       model: modelFile,
       dataset: config.dataset,

@@ -1,4 +1,3 @@
-
 /**
  * Errors raised at spikelr's boundaries (constructors, file loads, the command line).
  *
@@ -43,10 +42,7 @@ export function checkPositive(where: string, name: string, value: unknown): asse
 }
 
 export function checkInteger(where: string, name: string, value: unknown, min: number): asserts value is number {
-  check(
-    typeof value === 'number' && Number.isInteger(value) && value >= min,
-    () => `${where}: ${name} must be an integer >= ${min}, got ${show(value)}`,
-  );
+  check(typeof value === 'number' && Number.isInteger(value) && value >= min, () => `${where}: ${name} must be an integer >= ${min}, got ${show(value)}`);
 }
 
 export function checkOneOf<T extends string>(where: string, name: string, value: unknown, allowed: readonly T[]): asserts value is T {
@@ -81,12 +77,19 @@ export function namingFile(file: string): (err: unknown) => never {
  * from JavaScript) an invalid typed-array length.
  */
 export function isBackendOutOfMemory(err: unknown): boolean {
-  return /memory access out of bounds|out of memory|Cannot allocate|Array buffer allocation failed|Invalid typed array length|^Aborted\(/i.test((err as Error)?.message ?? '');
+  return /memory access out of bounds|out of memory|Cannot allocate|Array buffer allocation failed|Invalid typed array length|^Aborted\(/i.test(
+    (err as Error)?.message ?? '',
+  );
 }
 
 /** What to lower when a step runs out of memory (`names` spells the settings, flags or keys). */
-export function outOfMemoryAdvice(err: unknown, names: { readonly batch: string; readonly copies: string; readonly steps: string; readonly timeChunk: string }): string {
-  return `most likely out of memory (${((err as Error)?.message ?? String(err)).slice(0, 60)}); the wasm backend's heap ends at 4 GiB. ` +
+export function outOfMemoryAdvice(
+  err: unknown,
+  names: { readonly batch: string; readonly copies: string; readonly steps: string; readonly timeChunk: string },
+): string {
+  return (
+    `most likely out of memory (${((err as Error)?.message ?? String(err)).slice(0, 60)}); the wasm backend's heap ends at 4 GiB. ` +
     `For LR set ${names.timeChunk} (its peak then grows with √T instead of T, for one more forward pass), or lower ${names.batch}, ${names.copies} (LR) or ${names.steps}: ` +
-    `a step's peak grows with T·K·B·H for LR and T·B·H for BPTT (bench/results/README.md)`;
+    `a step's peak grows with T·K·B·H for LR and T·B·H for BPTT (bench/results/README.md)`
+  );
 }

@@ -33,13 +33,23 @@ export const ENCODINGS = ['rate', 'direct', 'rows'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
 
 /** Images as sequences of `steps` steps under `encoding`; `inputShape` must hold a step's values (default `[rows·cols]`). */
-export function imageSequences(data: ImageDataset, o: { readonly steps: number; readonly encoding: Encoding; readonly inputShape?: readonly number[] }): Dataset {
+export function imageSequences(
+  data: ImageDataset,
+  o: { readonly steps: number; readonly encoding: Encoding; readonly inputShape?: readonly number[] },
+): Dataset {
   checkOneOf('imageSequences', 'encoding', o.encoding, ENCODINGS);
   const pixels = data.rows * data.cols;
   const perStep = o.encoding === 'rows' ? data.cols : pixels;
   const inputShape = o.inputShape ?? [perStep];
-  check(inputShape.reduce((a, b) => a * b, 1) === perStep, () => `imageSequences: input shape ${inputShape.join('x')} does not hold the ${perStep} values per step of ${o.encoding} encoding of ${data.rows}x${data.cols} images`);
-  check(o.encoding !== 'rows' || o.steps === data.rows, () => `imageSequences: the rows encoding has one step per image row: steps must be ${data.rows}, got ${o.steps}`);
+  check(
+    inputShape.reduce((a, b) => a * b, 1) === perStep,
+    () =>
+      `imageSequences: input shape ${inputShape.join('x')} does not hold the ${perStep} values per step of ${o.encoding} encoding of ${data.rows}x${data.cols} images`,
+  );
+  check(
+    o.encoding !== 'rows' || o.steps === data.rows,
+    () => `imageSequences: the rows encoding has one step per image row: steps must be ${data.rows}, got ${o.steps}`,
+  );
   return {
     count: data.count,
     labels: data.labels,
@@ -53,9 +63,11 @@ export function imageSequences(data: ImageDataset, o: { readonly steps: number; 
       return tf.tidy(() => {
         const x = tf.tensor2d(buf, [indices.length, pixels]);
         const seq =
-          o.encoding === 'rows' ? tf.reshape(x, [indices.length, data.rows, data.cols])
-          : o.encoding === 'rate' ? rateEncode(x, o.steps, { seed })
-          : tf.tile(tf.expandDims(x, 1), [1, o.steps, 1]);
+          o.encoding === 'rows'
+            ? tf.reshape(x, [indices.length, data.rows, data.cols])
+            : o.encoding === 'rate'
+              ? rateEncode(x, o.steps, { seed })
+              : tf.tile(tf.expandDims(x, 1), [1, o.steps, 1]);
         return tf.reshape(seq, [indices.length, o.steps, ...inputShape]);
       });
     },
@@ -63,9 +75,16 @@ export function imageSequences(data: ImageDataset, o: { readonly steps: number; 
 }
 
 /** Stored sequences `[count, steps, …inputShape]` (row-major) with their labels. */
-export function storedSequences(values: Float32Array, labels: ArrayLike<number>, o: { readonly steps: number; readonly inputShape: readonly number[]; readonly classes: number }): Dataset {
+export function storedSequences(
+  values: Float32Array,
+  labels: ArrayLike<number>,
+  o: { readonly steps: number; readonly inputShape: readonly number[]; readonly classes: number },
+): Dataset {
   const per = o.steps * o.inputShape.reduce((a, b) => a * b, 1);
-  check(values.length === labels.length * per, () => `storedSequences: ${values.length} values for ${labels.length} samples of ${o.steps} steps × ${o.inputShape.join('x')}`);
+  check(
+    values.length === labels.length * per,
+    () => `storedSequences: ${values.length} values for ${labels.length} samples of ${o.steps} steps × ${o.inputShape.join('x')}`,
+  );
   return {
     count: labels.length,
     labels,
@@ -90,6 +109,10 @@ export function subset(data: Dataset, indices: Int32Array): Dataset {
     inputShape: data.inputShape,
     steps: data.steps,
     ...(data.constantInTime ? { constantInTime: true } : {}),
-    batch: (idx, seed) => data.batch(Int32Array.from({ length: idx.length }, (_, i) => indices[idx[i]!]!), seed),
+    batch: (idx, seed) =>
+      data.batch(
+        Int32Array.from({ length: idx.length }, (_, i) => indices[idx[i]!]!),
+        seed,
+      ),
   };
 }

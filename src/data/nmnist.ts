@@ -30,7 +30,10 @@ export function parseNmnistEvents(bytes: Uint8Array, source = 'N-MNIST events'):
     throw new SpikelrError(`${source}: truncated or not an N-MNIST file: ${bytes.length} bytes is not a whole number of 5-byte events`);
   }
   const n = bytes.length / 5;
-  const x: number[] = [], y: number[] = [], p: number[] = [], t: number[] = [];
+  const x: number[] = [],
+    y: number[] = [],
+    p: number[] = [],
+    t: number[] = [];
   let offset = 0;
   for (let i = 0; i < n; i++) {
     const b = i * 5;
@@ -91,9 +94,14 @@ export interface EventDataset {
  * Loads a split from an N-MNIST folder (the unzipped `Train` and `Test` directories). Samples are
  * read in label order, then file-name order; `limit` caps their number.
  */
-export async function loadNmnist(dir: string, split: 'train' | 'test', o: { readonly steps: number; readonly duration?: number; readonly binary?: boolean; readonly limit?: number }): Promise<EventDataset> {
+export async function loadNmnist(
+  dir: string,
+  split: 'train' | 'test',
+  o: { readonly steps: number; readonly duration?: number; readonly binary?: boolean; readonly limit?: number },
+): Promise<EventDataset> {
   const folder = path.join(dir, split === 'train' ? 'Train' : 'Test');
-  if (!existsSync(folder)) throw new SpikelrError(`N-MNIST: no folder ${folder} (expected ${split === 'train' ? 'Train' : 'Test'}/0…9/*.bin from the N-MNIST download)`);
+  if (!existsSync(folder))
+    throw new SpikelrError(`N-MNIST: no folder ${folder} (expected ${split === 'train' ? 'Train' : 'Test'}/0…9/*.bin from the N-MNIST download)`);
   const files: { file: string; label: number }[] = [];
   for (let label = 0; label < 10; label++) {
     const sub = path.join(folder, String(label));

@@ -33,7 +33,8 @@ export function randman(o: RandmanOptions): { readonly cutoff: number; evaluate(
   const alpha = o.alpha ?? 2;
   checkPositive('randman', 'alpha', alpha);
   const K = randmanCutoff(alpha, o.precision ?? 1e-3);
-  const E = o.embedding, D = o.manifold;
+  const E = o.embedding,
+    D = o.manifold;
   const theta = uniform(E * D * 3 * K, streamKey(o.seed, 0x4a3));
   const at = (i: number, d: number, j: number, k: number) => theta[((i * D + d) * 3 + j) * K + k]!;
   const spectrum = Array.from({ length: K }, (_, k) => (k + 1) ** -alpha);
@@ -83,8 +84,12 @@ export function randmanTask(o: {
   readonly alpha?: number;
   readonly seed: number;
 }): RandmanTask {
-  const classes = o.classes ?? 10, units = o.units ?? 100, steps = o.steps ?? 100, samples = o.samples ?? 1000;
-  const manifold = o.manifold ?? 2, frac = o.stepFraction ?? 1;
+  const classes = o.classes ?? 10,
+    units = o.units ?? 100,
+    steps = o.steps ?? 100,
+    samples = o.samples ?? 1000;
+  const manifold = o.manifold ?? 2,
+    frac = o.stepFraction ?? 1;
   checkInteger('randmanTask', 'classes', classes, 1);
   checkInteger('randmanTask', 'samples', samples, 2);
   checkInteger('randmanTask', 'steps', steps, 1);
@@ -102,7 +107,8 @@ export function randmanTask(o: {
     const points = uniform(samples * manifold, streamKey(o.seed, 0x9a, c));
     const values = randman({ embedding: units, manifold, alpha: o.alpha ?? 2, seed: streamKey(o.seed, 0x3d, c) }).evaluate(points);
     for (let i = 0; i < units; i++) {
-      let lo = Infinity, hi = -Infinity;
+      let lo = Infinity,
+        hi = -Infinity;
       for (let s = 0; s < samples; s++) {
         const v = values[s * units + i]!;
         if (v < lo) lo = v;

@@ -44,11 +44,14 @@ interface H5File {
   close(): void;
 }
 
-const H5T_FLOAT = 1, H5T_VLEN = 9;
+const H5T_FLOAT = 1,
+  H5T_VLEN = 9;
 
 /** IEEE 754 half precision to a number. */
 function halfToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
+  const sign = h & 0x8000 ? -1 : 1,
+    exp = (h >> 10) & 0x1f,
+    frac = h & 0x3ff;
   if (exp === 0) return sign * frac * 2 ** -24;
   if (exp === 31) return frac ? NaN : sign * Infinity;
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
@@ -69,7 +72,8 @@ function readVlen(module: H5Module, d: H5Dataset): number[][] | ArrayLike<number
     module.get_dataset_data(d.file_id, d.path, count, [0n], [1n], BigInt(ptr));
     const pairs = new Uint32Array(module.HEAPU8.slice(ptr, ptr + bytes).buffer); // hvl_t: (length, pointer)
     return Array.from({ length: n }, (_, i) => {
-      const len = pairs[2 * i]!, at = pairs[2 * i + 1]!;
+      const len = pairs[2 * i]!,
+        at = pairs[2 * i + 1]!;
       const halves = new Uint16Array(module.HEAPU8.slice(at, at + 2 * len).buffer);
       return Array.from(halves, halfToNumber);
     });
@@ -82,65 +86,84 @@ function readVlen(module: H5Module, d: H5Dataset): number[][] | ArrayLike<number
 /** Reads one SHD file. */
 export async function readShdFile(file: string): Promise<SpikeEvents> {
   if (!existsSync(file)) {
-    throw new SpikelrError(`SHD: ${file} not found${existsSync(`${file}.gz`) ? ` (${file}.gz is there: decompress it with gunzip)` : ' (the files shd_train.h5 and shd_test.h5 of the SHD download)'}`);
+    throw new SpikelrError(
+      `SHD: ${file} not found${existsSync(`${file}.gz`) ? ` (${file}.gz is there: decompress it with gunzip)` : ' (the files shd_train.h5 and shd_test.h5 of the SHD download)'}`,
+    );
   }
   if (!(await hasHdf5Signature(file))) throw new SpikelrError(`SHD: ${file} is not an HDF5 file (no HDF5 signature in its first 4 KB)`);
   const lib = await h5wasm();
   const module = await lib.ready;
-  return quietly((reason, aborted) => `SHD: ${file} is corrupt or not an SHD file: the HDF5 reader ${aborted ? 'aborted' : 'failed'} on it (${reason})`, () => {
-    let f: H5File;
-    try {
-      f = new lib.File(file, 'r');
-    } catch (err) {
-      if (isAbort(err)) throw err;
-      throw new SpikelrError(`SHD: ${file} is not an HDF5 file (${(err as Error).message})`);
-    }
-    let closed = false;
-    try {
-      const dataset = (name: string, vlen: boolean): H5Dataset => {
-        const d = f.get(name) as H5Dataset | null | undefined;
-        if (!d || typeof d !== 'object' || !('metadata' in d)) throw new SpikelrError(`SHD: ${file} has no dataset /${name}; an SHD file has /spikes/times, /spikes/units and /labels`);
-        const isVlen = d.metadata.type === H5T_VLEN;
-        check(isVlen === vlen && d.shape?.length === 1, () => `SHD: ${file}: /${name} must be a 1-D ${vlen ? 'variable-length array' : 'integer'} dataset, got ${isVlen ? 'variable-length' : `type ${d.metadata.type}`} of shape [${d.shape?.join(', ')}]`);
-        return d;
-      };
-      const times = readVlen(module, dataset('spikes/times', true));
-      const units = readVlen(module, dataset('spikes/units', true));
-      const labels = Int32Array.from(dataset('labels', false).value as ArrayLike<number>);
-      check(times.length === labels.length && units.length === labels.length, () => `SHD: ${file}: ${times.length} spike-time rows, ${units.length} unit rows and ${labels.length} labels; they must match`);
-      const out: SpikeEvents = { times: [], units: [], labels };
-      for (let i = 0; i < labels.length; i++) {
-        const t = Float32Array.from(times[i]!), u = Int32Array.from(units[i]!);
-        check(t.length === u.length, () => `SHD: ${file}: sample ${i} has ${t.length} spike times but ${u.length} units`);
-        const badUnit = u.findIndex((x) => x < 0 || x >= SHD_CHANNELS);
-        check(badUnit < 0, () => `SHD: ${file}: sample ${i} has unit ${u[badUnit]} outside 0…${SHD_CHANNELS - 1}`);
-        const badTime = t.findIndex((x) => !(x >= 0));
-        check(badTime < 0, () => `SHD: ${file}: sample ${i} has spike time ${t[badTime]} (times are seconds >= 0)`);
-        out.times.push(t);
-        out.units.push(u);
+  return quietly(
+    (reason, aborted) => `SHD: ${file} is corrupt or not an SHD file: the HDF5 reader ${aborted ? 'aborted' : 'failed'} on it (${reason})`,
+    () => {
+      let f: H5File;
+      try {
+        f = new lib.File(file, 'r');
+      } catch (err) {
+        if (isAbort(err)) throw err;
+        throw new SpikelrError(`SHD: ${file} is not an HDF5 file (${(err as Error).message})`);
       }
-      const badLabel = labels.findIndex((y) => y < 0 || y >= SHD_CLASSES);
-      check(badLabel < 0, () => `SHD: ${file}: label ${labels[badLabel]} of sample ${badLabel} is not a class in 0…${SHD_CLASSES - 1}`);
-      f.close();
-      closed = true;
-      return out;
-    } finally {
-      if (!closed) {
-        try {
-          f.close();
-        } catch {
-          // after an abort the library can close nothing; the first error is the one to report
+      let closed = false;
+      try {
+        const dataset = (name: string, vlen: boolean): H5Dataset => {
+          const d = f.get(name) as H5Dataset | null | undefined;
+          if (!d || typeof d !== 'object' || !('metadata' in d))
+            throw new SpikelrError(`SHD: ${file} has no dataset /${name}; an SHD file has /spikes/times, /spikes/units and /labels`);
+          const isVlen = d.metadata.type === H5T_VLEN;
+          check(
+            isVlen === vlen && d.shape?.length === 1,
+            () =>
+              `SHD: ${file}: /${name} must be a 1-D ${vlen ? 'variable-length array' : 'integer'} dataset, got ${isVlen ? 'variable-length' : `type ${d.metadata.type}`} of shape [${d.shape?.join(', ')}]`,
+          );
+          return d;
+        };
+        const times = readVlen(module, dataset('spikes/times', true));
+        const units = readVlen(module, dataset('spikes/units', true));
+        const labels = Int32Array.from(dataset('labels', false).value as ArrayLike<number>);
+        check(
+          times.length === labels.length && units.length === labels.length,
+          () => `SHD: ${file}: ${times.length} spike-time rows, ${units.length} unit rows and ${labels.length} labels; they must match`,
+        );
+        const out: SpikeEvents = { times: [], units: [], labels };
+        for (let i = 0; i < labels.length; i++) {
+          const t = Float32Array.from(times[i]!),
+            u = Int32Array.from(units[i]!);
+          check(t.length === u.length, () => `SHD: ${file}: sample ${i} has ${t.length} spike times but ${u.length} units`);
+          const badUnit = u.findIndex((x) => x < 0 || x >= SHD_CHANNELS);
+          check(badUnit < 0, () => `SHD: ${file}: sample ${i} has unit ${u[badUnit]} outside 0…${SHD_CHANNELS - 1}`);
+          const badTime = t.findIndex((x) => !(x >= 0));
+          check(badTime < 0, () => `SHD: ${file}: sample ${i} has spike time ${t[badTime]} (times are seconds >= 0)`);
+          out.times.push(t);
+          out.units.push(u);
+        }
+        const badLabel = labels.findIndex((y) => y < 0 || y >= SHD_CLASSES);
+        check(badLabel < 0, () => `SHD: ${file}: label ${labels[badLabel]} of sample ${badLabel} is not a class in 0…${SHD_CLASSES - 1}`);
+        f.close();
+        closed = true;
+        return out;
+      } finally {
+        if (!closed) {
+          try {
+            f.close();
+          } catch {
+            // after an abort the library can close nothing; the first error is the one to report
+          }
         }
       }
-    }
-  });
+    },
+  );
 }
 
 /**
  * Spikes binned into `steps` bins of `duration / steps` seconds, `[steps, 700]` row-major; spikes
  * after `duration` are dropped; `binary` (default) clips a bin's count to 1.
  */
-export function binEvents(times: Float32Array, units: Int32Array, o: { readonly steps: number; readonly duration: number; readonly binary?: boolean }, out = new Float32Array(o.steps * SHD_CHANNELS)): Float32Array {
+export function binEvents(
+  times: Float32Array,
+  units: Int32Array,
+  o: { readonly steps: number; readonly duration: number; readonly binary?: boolean },
+  out = new Float32Array(o.steps * SHD_CHANNELS),
+): Float32Array {
   for (let i = 0; i < times.length; i++) {
     const bin = Math.floor((times[i]! / o.duration) * o.steps);
     if (bin >= o.steps) continue;
@@ -151,7 +174,11 @@ export function binEvents(times: Float32Array, units: Int32Array, o: { readonly 
 }
 
 /** A split of SHD from `dir` as a {@link Dataset} of `steps` bins over `duration` seconds (default 1.4). */
-export async function loadShd(dir: string, split: 'train' | 'test', o: { readonly steps: number; readonly duration?: number; readonly binary?: boolean }): Promise<Dataset & { readonly events: SpikeEvents }> {
+export async function loadShd(
+  dir: string,
+  split: 'train' | 'test',
+  o: { readonly steps: number; readonly duration?: number; readonly binary?: boolean },
+): Promise<Dataset & { readonly events: SpikeEvents }> {
   checkInteger('SHD', 'steps', o.steps, 1);
   const duration = o.duration ?? 1.4;
   checkPositive('SHD', 'duration', duration);
@@ -168,7 +195,12 @@ export async function loadShd(dir: string, split: 'train' | 'test', o: { readonl
       const buf = new Float32Array(indices.length * per);
       for (let i = 0; i < indices.length; i++) {
         const s = indices[i]!;
-        binEvents(events.times[s]!, events.units[s]!, { steps: o.steps, duration, ...(o.binary !== undefined ? { binary: o.binary } : {}) }, buf.subarray(i * per, (i + 1) * per));
+        binEvents(
+          events.times[s]!,
+          events.units[s]!,
+          { steps: o.steps, duration, ...(o.binary !== undefined ? { binary: o.binary } : {}) },
+          buf.subarray(i * per, (i + 1) * per),
+        );
       }
       return tf.tensor(buf, [indices.length, o.steps, SHD_CHANNELS]);
     },

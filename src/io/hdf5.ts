@@ -59,7 +59,8 @@ export function quietly<T>(describe: (reason: string, aborted: boolean) => strin
       diagnostics += data;
       return data.length;
     }
-    const offset = typeof rest[0] === 'number' ? rest[0] : 0, length = typeof rest[1] === 'number' ? rest[1] : data.byteLength - offset;
+    const offset = typeof rest[0] === 'number' ? rest[0] : 0,
+      length = typeof rest[1] === 'number' ? rest[1] : data.byteLength - offset;
     diagnostics += Buffer.from(data.buffer, data.byteOffset + offset, length).toString('utf8');
     return length;
   }) as typeof nodeFs.writeSync;
@@ -75,7 +76,8 @@ export function quietly<T>(describe: (reason: string, aborted: boolean) => strin
     if (err instanceof SpikelrError) throw err;
     const aborted = isAbort(err);
     if (aborted) h5 = undefined;
-    const reason = /minor: (.*)/.exec(diagnostics)?.[1]?.trim() ?? /#\d+: .*? line \d+ in [^:]*: (.*)/.exec(diagnostics)?.[1]?.trim() ?? (err as Error)?.message;
+    const reason =
+      /minor: (.*)/.exec(diagnostics)?.[1]?.trim() ?? /#\d+: .*? line \d+ in [^:]*: (.*)/.exec(diagnostics)?.[1]?.trim() ?? (err as Error)?.message;
     throw new SpikelrError(describe(reason, aborted));
   } finally {
     nodeFs.writeSync = writeSync;

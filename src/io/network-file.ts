@@ -83,7 +83,8 @@ export function encodeSafetensors(tensors: readonly NamedValues[], metadata: Rec
 export async function networkValues(net: Network): Promise<NamedValues[]> {
   const out: NamedValues[] = [];
   for (const layer of net.layers) {
-    for (const [param, v] of Object.entries(layer.params)) out.push({ name: `${layer.name}.${param}`, shape: v.shape, values: new Float32Array(await v.data()) });
+    for (const [param, v] of Object.entries(layer.params))
+      out.push({ name: `${layer.name}.${param}`, shape: v.shape, values: new Float32Array(await v.data()) });
   }
   return out;
 }
@@ -142,9 +143,11 @@ export function deserializeModel(bytes: Uint8Array, source = 'model'): SavedMode
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (headerLength < 2 || headerLength > bytes.length - 8) {
-    fail(bytes[8] === 0x7b // '{': a safetensors header that runs past the end
-      ? `truncated: the header needs ${headerLength} bytes but the file has ${bytes.length - 8} after its length field`
-      : `${foreign}: header length ${headerLength} does not fit a ${bytes.length}-byte file`);
+    fail(
+      bytes[8] === 0x7b // '{': a safetensors header that runs past the end
+        ? `truncated: the header needs ${headerLength} bytes but the file has ${bytes.length - 8} after its length field`
+        : `${foreign}: header length ${headerLength} does not fit a ${bytes.length}-byte file`,
+    );
   }
   const headerChecked = headerChecksumMatches(bytes.subarray(8, 8 + headerLength));
   if (headerChecked === false) fail('corrupt: the header (topology, neuron parameters, tensor layout) does not match the checksum stored with it');
@@ -171,9 +174,12 @@ export function deserializeModel(bytes: Uint8Array, source = 'model'): SavedMode
   const entries = names.map((n) => [n, header[n] as TensorEntry] as const);
   const needed = Math.max(0, ...entries.map(([, e]) => e?.data_offsets?.[1] ?? 0));
   if (data.length < needed) {
-    fail(`truncated: the tensors need ${needed} bytes of data but only ${data.length} follow the header (file is ${bytes.length} bytes, should be ${8 + headerLength + needed})`);
+    fail(
+      `truncated: the tensors need ${needed} bytes of data but only ${data.length} follow the header (file is ${bytes.length} bytes, should be ${8 + headerLength + needed})`,
+    );
   }
-  if (data.length > needed) fail(`corrupt: ${data.length - needed} unexpected bytes after the tensors (file is ${bytes.length} bytes, should be ${8 + headerLength + needed})`);
+  if (data.length > needed)
+    fail(`corrupt: ${data.length - needed} unexpected bytes after the tensors (file is ${bytes.length} bytes, should be ${8 + headerLength + needed})`);
   if (meta!['crc32'] !== undefined && String(crc32(data.subarray(0, needed))) !== meta!['crc32']) {
     fail('corrupt: the weights do not match the checksum stored with them');
   }

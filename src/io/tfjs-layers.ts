@@ -38,8 +38,11 @@ export async function loadLayersModelFile(file: string): Promise<tf.LayersModel>
   } catch (err) {
     throw new SpikelrError(`${file}: not valid JSON (${(err as Error).message})`);
   }
-  check(typeof json.modelTopology === 'object' && json.modelTopology !== null && Array.isArray(json.weightsManifest),
-    () => `${file}: not a tfjs-layers model (a model.json with modelTopology and weightsManifest, as model.save() or tensorflowjs_converter --output_format tfjs_layers_model write); a graph model cannot be mapped to layers`);
+  check(
+    typeof json.modelTopology === 'object' && json.modelTopology !== null && Array.isArray(json.weightsManifest),
+    () =>
+      `${file}: not a tfjs-layers model (a model.json with modelTopology and weightsManifest, as model.save() or tensorflowjs_converter --output_format tfjs_layers_model write); a graph model cannot be mapped to layers`,
+  );
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
   for (const group of json.weightsManifest!) {
@@ -62,7 +65,10 @@ export async function loadLayersModelFile(file: string): Promise<tf.LayersModel>
 /** A pair [n, n] (Keras writes kernel sizes, strides and pool sizes so), or n. */
 function square(where: string, key: string, v: unknown): number {
   const pair = Array.isArray(v) ? v : [v, v];
-  check(pair.length === 2 && pair[0] === pair[1] && Number.isInteger(pair[0]), () => `${where}: ${key} ${show(v)} is not square; spikelr's layers take square kernels, strides and pools`);
+  check(
+    pair.length === 2 && pair[0] === pair[1] && Number.isInteger(pair[0]),
+    () => `${where}: ${key} ${show(v)} is not square; spikelr's layers take square kernels, strides and pools`,
+  );
   return pair[0] as number;
 }
 
@@ -73,8 +79,11 @@ function square(where: string, key: string, v: unknown): number {
  */
 export function layersModelToNetwork(model: tf.LayersModel, o: { readonly seed?: number } = {}): Network {
   const inputShape = model.inputs[0]!.shape.slice(1);
-  check(model.inputs.length === 1 && model.outputs.length === 1 && inputShape.every((d) => typeof d === 'number'),
-    () => `tfjs model '${model.name}': spikelr imports models with one input of fixed shape and one output (got ${model.inputs.length} inputs, input shape ${show(model.inputs[0]!.shape)})`);
+  check(
+    model.inputs.length === 1 && model.outputs.length === 1 && inputShape.every((d) => typeof d === 'number'),
+    () =>
+      `tfjs model '${model.name}': spikelr imports models with one input of fixed shape and one output (got ${model.inputs.length} inputs, input shape ${show(model.inputs[0]!.shape)})`,
+  );
   const layers = model.layers.filter((l) => !PASS_THROUGH.has(l.getClassName()));
   // which layers compute: the last one is the readout; an Activation layer folds into the one before
   const specs: LayerSpec[] = [];
@@ -96,11 +105,18 @@ export function layersModelToNetwork(model: tf.LayersModel, o: { readonly seed?:
     }
     const unit = (isLast: boolean) => {
       if (isLast) {
-        check(activation === 'linear' || activation === 'softmax', () => `${where}: the output layer's activation is '${activation}'; spikelr reads the logits of a linear or softmax output (the loss applies the softmax)`);
+        check(
+          activation === 'linear' || activation === 'softmax',
+          () =>
+            `${where}: the output layer's activation is '${activation}'; spikelr reads the logits of a linear or softmax output (the loss applies the softmax)`,
+        );
         return undefined;
       }
       const a = ACTIVATION[activation];
-      if (!a) throw new SpikelrError(`${where}: activation '${activation}' has no analog unit in spikelr (${Object.keys(ACTIVATION).join(', ')}${activation === 'softmax' ? '; softmax only at the output' : ''})`);
+      if (!a)
+        throw new SpikelrError(
+          `${where}: activation '${activation}' has no analog unit in spikelr (${Object.keys(ACTIVATION).join(', ')}${activation === 'softmax' ? '; softmax only at the output' : ''})`,
+        );
       return analog({ activation: a });
     };
     const bias = c['useBias'] !== false;
@@ -114,11 +130,24 @@ export function layersModelToNetwork(model: tf.LayersModel, o: { readonly seed?:
       }
       case 'Conv2D': {
         check(layer !== last, () => `${where}: the output layer is a convolution; end the model with Flatten and Dense`);
-        check((c['dataFormat'] ?? 'channelsLast') === 'channelsLast', () => `${where}: data format '${String(c['dataFormat'])}'; spikelr's images are channels_last`);
+        check(
+          (c['dataFormat'] ?? 'channelsLast') === 'channelsLast',
+          () => `${where}: data format '${String(c['dataFormat'])}'; spikelr's images are channels_last`,
+        );
         check(square(where, 'dilationRate', c['dilationRate'] ?? 1) === 1, () => `${where}: dilated convolutions are not supported`);
         const padding = c['padding'] as string;
         check(padding === 'valid' || padding === 'same', () => `${where}: padding '${padding}'; expected 'valid' or 'same'`);
-        specs.push(conv2d({ name: layer.name, filters: c['filters'] as number, kernelSize: square(where, 'kernelSize', c['kernelSize']), stride: square(where, 'strides', c['strides'] ?? 1), padding, neuron: unit(false)!, bias }));
+        specs.push(
+          conv2d({
+            name: layer.name,
+            filters: c['filters'] as number,
+            kernelSize: square(where, 'kernelSize', c['kernelSize']),
+            stride: square(where, 'strides', c['strides'] ?? 1),
+            padding,
+            neuron: unit(false)!,
+            bias,
+          }),
+        );
         weights.push(layer.getWeights());
         break;
       }
@@ -136,7 +165,9 @@ export function layersModelToNetwork(model: tf.LayersModel, o: { readonly seed?:
       case 'Activation':
         throw new SpikelrError(`${where}: an Activation layer must follow a Dense or Conv2D layer`);
       default:
-        throw new SpikelrError(`${where}: spikelr imports Dense, Conv2D, MaxPooling2D, Flatten (and skips ${[...PASS_THROUGH].join(', ')}); '${kind}' has no spikelr layer`);
+        throw new SpikelrError(
+          `${where}: spikelr imports Dense, Conv2D, MaxPooling2D, Flatten (and skips ${[...PASS_THROUGH].join(', ')}); '${kind}' has no spikelr layer`,
+        );
     }
     if (layer === last) {
       check(i === layers.length - 1, () => `${where}: layers follow the last Dense layer; the output must be its logits`);

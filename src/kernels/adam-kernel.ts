@@ -19,8 +19,23 @@ export function installAdamKernel(): void {
     const a = attrs as { beta1: number; oneMinusBeta1: number; beta2: number; oneMinusBeta2: number; rate: number; c2: number; epsilon: number };
     const outs = [0, 1, 2].map(() => backend.makeOutput(theta!.shape, 'float32'));
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-    kernelsFor(backend).adam(at(theta!), at(m!), at(s!), at(g!), theta!.shape.reduce((x, y) => x * y, 1),
-      a.beta1, a.oneMinusBeta1, a.beta2, a.oneMinusBeta2, a.rate, a.c2, a.epsilon, at(outs[0]!), at(outs[1]!), at(outs[2]!));
+    kernelsFor(backend).adam(
+      at(theta!),
+      at(m!),
+      at(s!),
+      at(g!),
+      theta!.shape.reduce((x, y) => x * y, 1),
+      a.beta1,
+      a.oneMinusBeta1,
+      a.beta2,
+      a.oneMinusBeta2,
+      a.rate,
+      a.c2,
+      a.epsilon,
+      at(outs[0]!),
+      at(outs[1]!),
+      at(outs[2]!),
+    );
     return outs;
   });
 }
@@ -29,9 +44,25 @@ export function installAdamKernel(): void {
  * θ', m', s' of one Adam step (`rate` = η/c₁, `c2` = 1 − β₂ᵗ), or undefined where the kernel does
  * not run (another backend, fused kernels off, not float32).
  */
-export function adamStep(theta: tf.Tensor, m: tf.Tensor, s: tf.Tensor, g: tf.Tensor, c: { readonly beta1: number; readonly beta2: number; readonly rate: number; readonly c2: number; readonly epsilon: number }): [tf.Tensor, tf.Tensor, tf.Tensor] | undefined {
+export function adamStep(
+  theta: tf.Tensor,
+  m: tf.Tensor,
+  s: tf.Tensor,
+  g: tf.Tensor,
+  c: { readonly beta1: number; readonly beta2: number; readonly rate: number; readonly c2: number; readonly epsilon: number },
+): [tf.Tensor, tf.Tensor, tf.Tensor] | undefined {
   if (!installed || !fusedKernelsActive() || [theta, m, s, g].some((t) => t.dtype !== 'float32') || g.size !== theta.size) return undefined;
-  return tf.engine().runKernel(KERNEL, { theta, m, s, g }, {
-    beta1: c.beta1, oneMinusBeta1: 1 - c.beta1, beta2: c.beta2, oneMinusBeta2: 1 - c.beta2, rate: c.rate, c2: c.c2, epsilon: c.epsilon,
-  }) as [tf.Tensor, tf.Tensor, tf.Tensor];
+  return tf.engine().runKernel(
+    KERNEL,
+    { theta, m, s, g },
+    {
+      beta1: c.beta1,
+      oneMinusBeta1: 1 - c.beta1,
+      beta2: c.beta2,
+      oneMinusBeta2: 1 - c.beta2,
+      rate: c.rate,
+      c2: c.c2,
+      epsilon: c.epsilon,
+    },
+  ) as [tf.Tensor, tf.Tensor, tf.Tensor];
 }

@@ -72,12 +72,16 @@ async function attempt(candidate: Exclude<WebBackendChoice, 'auto'>, o: WebBacke
     chunkWebgpuAddN();
     if (!(await tf.setBackend('webgpu'))) throw new Error('failed to initialise');
     await tf.ready();
-    return { detail: `WebGPU${name ? ` on ${name}` : ''}`, software: adapter.isFallbackAdapter === true || info.isFallbackAdapter === true || SOFTWARE.test(name) };
+    return {
+      detail: `WebGPU${name ? ` on ${name}` : ''}`,
+      software: adapter.isFallbackAdapter === true || info.isFallbackAdapter === true || SOFTWARE.test(name),
+    };
   }
   if (candidate === 'wasm') {
     const base = o.wasmPath ?? new URL('..', host.location?.href ?? 'file:///').href;
     // browsers refuse to fetch a page's own files under file:// (CORS): say so instead of a console error
-    if (base.startsWith('file:')) throw new Error('its .wasm files cannot be fetched by a page opened from file://; serve the folder (any static server) or pass wasmPath');
+    if (base.startsWith('file:'))
+      throw new Error('its .wasm files cannot be fetched by a page opened from file://; serve the folder (any static server) or pass wasmPath');
     setWasmPaths(base);
   }
   if (!(await tf.setBackend(candidate))) throw new Error('failed to initialise');
@@ -103,7 +107,11 @@ function chunkWebgpuAddN(): void {
   const stock = tf.getKernel('AddN', 'webgpu');
   if (!stock) return;
   addNChunked = true;
-  type Args = { inputs: tf.TensorInfo[]; backend: { device: { limits: { maxStorageBuffersPerShaderStage: number } }; disposeData(id: object): void }; attrs: object };
+  type Args = {
+    inputs: tf.TensorInfo[];
+    backend: { device: { limits: { maxStorageBuffersPerShaderStage: number } }; disposeData(id: object): void };
+    attrs: object;
+  };
   const run = stock.kernelFunc as unknown as (a: Args) => tf.TensorInfo;
   const chunked = (args: Args): tf.TensorInfo => {
     const most = Math.max(2, args.backend.device.limits.maxStorageBuffersPerShaderStage - 1);
@@ -118,7 +126,11 @@ function chunkWebgpuAddN(): void {
     return sum;
   };
   tf.unregisterKernel('AddN', 'webgpu');
-  tf.registerKernel({ ...stock, kernelFunc: ((args: { inputs: Record<string, tf.TensorInfo> | tf.TensorInfo[] } & Omit<Args, 'inputs'>) => chunked({ ...args, inputs: Array.isArray(args.inputs) ? args.inputs : Object.values(args.inputs) })) as unknown as tf.KernelFunc });
+  tf.registerKernel({
+    ...stock,
+    kernelFunc: ((args: { inputs: Record<string, tf.TensorInfo> | tf.TensorInfo[] } & Omit<Args, 'inputs'>) =>
+      chunked({ ...args, inputs: Array.isArray(args.inputs) ? args.inputs : Object.values(args.inputs) })) as unknown as tf.KernelFunc,
+  });
 }
 
 let current: WebBackendReport | undefined;
@@ -135,7 +147,8 @@ export function webBackendReport(): WebBackendReport | undefined {
  */
 export async function initWebBackend(o: WebBackendOptions = {}): Promise<WebBackendReport> {
   const requested = o.backend ?? 'auto';
-  if (!(WEB_BACKEND_CHOICES as readonly string[]).includes(requested)) throw new SpikelrError(`backend: unknown backend '${requested}'; expected one of ${WEB_BACKEND_CHOICES.join(', ')}`);
+  if (!(WEB_BACKEND_CHOICES as readonly string[]).includes(requested))
+    throw new SpikelrError(`backend: unknown backend '${requested}'; expected one of ${WEB_BACKEND_CHOICES.join(', ')}`);
   tf.enableProdMode();
   const attempts: { candidate: string; ok: boolean; detail: string }[] = [];
   const deferred: { candidate: Exclude<WebBackendChoice, 'auto'>; detail: string }[] = [];
@@ -161,7 +174,10 @@ export async function initWebBackend(o: WebBackendOptions = {}): Promise<WebBack
     if (candidate === 'wasm') {
       for (const d of [...deferred].sort((a, b) => (a.candidate === 'webgl' ? -1 : b.candidate === 'webgl' ? 1 : 0))) {
         if (await tf.setBackend(d.candidate)) {
-          attempts.splice(attempts.findIndex((a) => a.candidate === d.candidate), 1);
+          attempts.splice(
+            attempts.findIndex((a) => a.candidate === d.candidate),
+            1,
+          );
           return take(d.candidate, d.detail);
         }
       }

@@ -66,9 +66,7 @@ export function backendReport(): BackendReport | undefined {
 function parseChoice(value: string, source: string): BackendChoice {
   const v = value.trim().toLowerCase();
   if ((BACKEND_CHOICES as readonly string[]).includes(v)) return v as BackendChoice;
-  throw new SpikelrError(
-    `backend: unknown backend '${value}' (from ${source}); expected one of ${BACKEND_CHOICES.join(', ')}`,
-  );
+  throw new SpikelrError(`backend: unknown backend '${value}' (from ${source}); expected one of ${BACKEND_CHOICES.join(', ')}`);
 }
 
 function message(err: unknown): string {
@@ -148,13 +146,12 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
 
   const attempts: BackendAttempt[] = [];
   for (const candidate of PLANS[requested]) {
-    const attempt =
-      candidate === 'wasm' ? await tryWasm() : candidate === 'cpu' ? await tryCpu() : await tryNative(candidate);
+    const attempt = candidate === 'wasm' ? await tryWasm() : candidate === 'cpu' ? await tryCpu() : await tryNative(candidate);
     attempts.push(attempt);
     if (!attempt.ok) continue;
     const name = tf.getBackend() as BackendName;
     // the native backends run their own thread pools; the helper serves the wasm kernels
-    setProductThreads(name === 'wasm' ? options.threads ?? 1 : 1);
+    setProductThreads(name === 'wasm' ? (options.threads ?? 1) : 1);
     const threads = productThreads() > 1 ? ', large products on 2 threads' : '';
     const skipped = attempts.filter((a) => !a.ok).map((a) => `${a.candidate}: ${a.detail}`);
     const why = source === 'default' ? 'auto' : `${requested} from ${source === 'option' ? '--backend' : source}`;

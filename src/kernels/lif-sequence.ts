@@ -13,7 +13,8 @@ import * as tf from '@tensorflow/tfjs';
 import { fusedKernelsActive, RESET_CODES } from './noisy-lif-kernel.js';
 import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs } from './wasm-module.js';
 
-const FORWARD = 'SpikelrLifSequence', BACKWARD = 'SpikelrLifSequenceGrad';
+const FORWARD = 'SpikelrLifSequence',
+  BACKWARD = 'SpikelrLifSequenceGrad';
 let installed = false;
 
 /** Registers the two kernels for the wasm backend (idempotent). */
@@ -23,7 +24,8 @@ export function installLifSequenceKernels(): void {
   registerWasmKernel(FORWARD, ({ inputs, backend, attrs }: KernelArgs) => {
     const { currents } = inputs as Record<string, tf.TensorInfo>;
     const { beta, threshold, reset } = attrs as { beta: number; threshold: number; reset: number };
-    const shape = currents!.shape, steps = shape[0]!;
+    const shape = currents!.shape,
+      steps = shape[0]!;
     const outs = [0, 1].map(() => backend.makeOutput(shape, 'float32'));
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
     kernelsFor(backend).lifSequence(at(currents!), steps, shape.reduce((a, b) => a * b, 1) / steps, beta, threshold, reset, at(outs[0]!), at(outs[1]!));
@@ -31,12 +33,35 @@ export function installLifSequenceKernels(): void {
   });
   registerWasmKernel(BACKWARD, ({ inputs, backend, attrs }: KernelArgs) => {
     const { slope, upstream, spikes, membrane } = inputs as Record<string, tf.TensorInfo | undefined>;
-    const { beta, threshold, reset, detach, kind, c, a } = attrs as { beta: number; threshold: number; reset: number; detach: number; kind: number; c: number; a: number };
-    const shape = membrane!.shape, steps = shape[0]!;
+    const { beta, threshold, reset, detach, kind, c, a } = attrs as {
+      beta: number;
+      threshold: number;
+      reset: number;
+      detach: number;
+      kind: number;
+      c: number;
+      a: number;
+    };
+    const shape = membrane!.shape,
+      steps = shape[0]!;
     const out = backend.makeOutput(shape, 'float32');
     const at = (t: tf.TensorInfo | undefined) => (t ? heapOffset(backend, t) : 0);
-    kernelsFor(backend).lifSequenceAdjoint(at(slope), kind, c, a, at(upstream), at(spikes), at(membrane), steps, shape.reduce((x, y) => x * y, 1) / steps,
-      beta, threshold, reset, detach, at(out));
+    kernelsFor(backend).lifSequenceAdjoint(
+      at(slope),
+      kind,
+      c,
+      a,
+      at(upstream),
+      at(spikes),
+      at(membrane),
+      steps,
+      shape.reduce((x, y) => x * y, 1) / steps,
+      beta,
+      threshold,
+      reset,
+      detach,
+      at(out),
+    );
     return out;
   });
 }
@@ -86,11 +111,17 @@ export function lifSequence(currents: tf.Tensor, o: LifSequenceOptions): tf.Tens
     save(zeroReset ? [membrane!, spikes!] : [membrane!]);
     return {
       value: spikes!,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-        const slope = form ? undefined : o.surrogate.derivative(tf.sub(saved[0]!, o.threshold));
-        const inputs: Record<string, tf.Tensor> = { upstream: dy, membrane: saved[0]!, ...(slope ? { slope } : {}), ...(zeroReset ? { spikes: saved[1]! } : {}) };
-        return tf.engine().runKernel(BACKWARD, inputs, { ...attrs, ...backwardAttrs }) as tf.Tensor;
-      }),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const slope = form ? undefined : o.surrogate.derivative(tf.sub(saved[0]!, o.threshold));
+          const inputs: Record<string, tf.Tensor> = {
+            upstream: dy,
+            membrane: saved[0]!,
+            ...(slope ? { slope } : {}),
+            ...(zeroReset ? { spikes: saved[1]! } : {}),
+          };
+          return tf.engine().runKernel(BACKWARD, inputs, { ...attrs, ...backwardAttrs }) as tf.Tensor;
+        }),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
   return op(currents);

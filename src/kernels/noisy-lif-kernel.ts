@@ -12,7 +12,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs } from './wasm-module.js';
 
-const KERNEL = 'SpikelrNoisyLif', ADJOINT = 'SpikelrLifAdjoint';
+const KERNEL = 'SpikelrNoisyLif',
+  ADJOINT = 'SpikelrLifAdjoint';
 let installed = false;
 let enabled = true;
 
@@ -30,8 +31,20 @@ export function installNoisyLifKernel(): void {
     const outs = [0, 1, 2].map(() => backend.makeOutput(shape, 'float32'));
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
     kernelsFor(backend).noisyLif(
-      at(drive!), drive!.shape.reduce((a, b) => a * b, 1) / n, at(membrane!), at(spikes!), at(uniforms!), rows, n,
-      beta, threshold, sigma, reset, at(outs[0]!), at(outs[1]!), at(outs[2]!),
+      at(drive!),
+      drive!.shape.reduce((a, b) => a * b, 1) / n,
+      at(membrane!),
+      at(spikes!),
+      at(uniforms!),
+      rows,
+      n,
+      beta,
+      threshold,
+      sigma,
+      reset,
+      at(outs[0]!),
+      at(outs[1]!),
+      at(outs[2]!),
     );
     return outs;
   });
@@ -39,8 +52,10 @@ export function installNoisyLifKernel(): void {
     const { psi, weights, next } = inputs as Record<string, tf.TensorInfo | undefined>;
     const { beta, inputRows } = attrs as { beta: number; inputRows: number };
     // a row is everything after the leading axis (a conv layer's [H, W, C] too)
-    const rows = psi!.shape[0]!, n = psi!.shape.reduce((a, b) => a * b, 1) / rows;
-    const lambda = backend.makeOutput(psi!.shape, 'float32'), contracted = backend.makeOutput([inputRows, ...psi!.shape.slice(1)], 'float32');
+    const rows = psi!.shape[0]!,
+      n = psi!.shape.reduce((a, b) => a * b, 1) / rows;
+    const lambda = backend.makeOutput(psi!.shape, 'float32'),
+      contracted = backend.makeOutput([inputRows, ...psi!.shape.slice(1)], 'float32');
     const at = (t: tf.TensorInfo | undefined) => (t ? heapOffset(backend, t) : 0);
     kernelsFor(backend).lifAdjoint(at(psi), at(weights), at(next), beta, rows, n, inputRows, at(lambda), at(contracted));
     return [lambda, contracted];
@@ -52,7 +67,13 @@ export function installNoisyLifKernel(): void {
  * (`weights` [R] per row, absent: 1; `next` λ', absent at the last step) and the copies' sum
  * `[inputRows, …]` of λ — the separate ops' results to the bit.
  */
-export function lifAdjointStep(psi: tf.Tensor, weights: tf.Tensor | undefined, next: tf.Tensor | undefined, beta: number, inputRows: number): { lambda: tf.Tensor; contracted: tf.Tensor } {
+export function lifAdjointStep(
+  psi: tf.Tensor,
+  weights: tf.Tensor | undefined,
+  next: tf.Tensor | undefined,
+  beta: number,
+  inputRows: number,
+): { lambda: tf.Tensor; contracted: tf.Tensor } {
   checkActive('lifAdjointStep');
   const inputs: Record<string, tf.Tensor> = { psi, ...(weights ? { weights } : {}), ...(next ? { next } : {}) };
   const [lambda, contracted] = tf.engine().runKernel(ADJOINT, inputs, { beta, inputRows }) as tf.Tensor[];
@@ -88,7 +109,10 @@ export interface NoisyLifStep {
  * currents); `membrane`, `spikes`, `uniforms` of the state's shape `[…, N]`.
  */
 export function noisyLifStep(
-  drive: tf.Tensor, membrane: tf.Tensor, spikes: tf.Tensor, uniforms: tf.Tensor,
+  drive: tf.Tensor,
+  membrane: tf.Tensor,
+  spikes: tf.Tensor,
+  uniforms: tf.Tensor,
   o: { readonly beta: number; readonly threshold: number; readonly sigma: number; readonly reset: keyof typeof RESET_CODES; readonly score: boolean },
 ): NoisyLifStep {
   checkActive('noisyLifStep');
@@ -96,7 +120,13 @@ export function noisyLifStep(
   if (drive.shape[drive.rank - 1] !== n || (membrane.size / n) % (drive.size / n) !== 0) {
     throw new Error(`noisyLifStep: a drive [${drive.shape}] cannot feed a state [${membrane.shape}] (its rows must divide the state's)`);
   }
-  const out = tf.engine().runKernel(KERNEL, { drive, membrane, spikes, uniforms }, { beta: o.beta, threshold: o.threshold, sigma: o.sigma, reset: RESET_CODES[o.reset] }) as tf.Tensor[];
+  const out = tf
+    .engine()
+    .runKernel(
+      KERNEL,
+      { drive, membrane, spikes, uniforms },
+      { beta: o.beta, threshold: o.threshold, sigma: o.sigma, reset: RESET_CODES[o.reset] },
+    ) as tf.Tensor[];
   if (!o.score) out[2]!.dispose();
   return { membrane: out[0]!, spikes: out[1]!, ...(o.score ? { score: out[2]! } : {}) };
 }

@@ -38,7 +38,13 @@ for (;;) {
     const backend = tf.backend() as unknown as WasmBackend;
     const a = tf.tensor(data.subarray(0, rows! * k!), transposeA ? [k!, rows!] : [rows!, k!]);
     const b = tf.tensor(data.subarray(rows! * k!, rows! * k! + k! * n!), [k!, n!]);
-    const out = productBy(backend, { dataId: a.dataId, shape: a.shape, dtype: 'float32' }, { dataId: b.dataId, shape: b.shape, dtype: 'float32' }, transposeA === 1, sparse === 1);
+    const out = productBy(
+      backend,
+      { dataId: a.dataId, shape: a.shape, dtype: 'float32' },
+      { dataId: b.dataId, shape: b.shape, dtype: 'float32' },
+      transposeA === 1,
+      sparse === 1,
+    );
     data.set(backend.typedArrayFromHeap(out) as Float32Array, rows! * k! + k! * n!);
     backend.disposeData(out.dataId);
     tf.dispose([a, b]);

@@ -26,7 +26,11 @@ export const MIN_MACS = 2 ** 27;
 const CAPACITY = 64 * 2 ** 20;
 
 // control words: [0] state, [1] rows, [2] inner, [3] cols, [4] transposeA, [5] sparse
-const IDLE = 0, WORK = 1, DONE = 2, FAILED = 3, READY = 4;
+const IDLE = 0,
+  WORK = 1,
+  DONE = 2,
+  FAILED = 3,
+  READY = 4;
 
 interface Helper {
   readonly worker: Worker;
@@ -95,7 +99,8 @@ export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.Tenso
   const m = transposeA ? c : r;
   if (m < 2 || m * k * n < MIN_MACS) return undefined;
   // the helper's half: rows [h, m) of the output; it needs those rows of op(a) and all of b
-  const h = Math.floor(m / 2), lower = m - h;
+  const h = Math.floor(m / 2),
+    lower = m - h;
   if ((lower * k + k * n + lower * n) * 4 > CAPACITY) return undefined;
   const worker = startHelper();
   if (!worker) return undefined;

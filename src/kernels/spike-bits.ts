@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs } from './wasm-module.js';
 
-const PACK = 'SpikelrPackBits', UNPACK = 'SpikelrUnpackBits';
+const PACK = 'SpikelrPackBits',
+  UNPACK = 'SpikelrUnpackBits';
 let installed = false;
 
 /** Registers the kernels for the wasm backend (idempotent). */
@@ -26,7 +27,11 @@ export function installBitKernels(): void {
   registerWasmKernel(UNPACK, ({ inputs, backend, attrs }: KernelArgs) => {
     const shape = attrs['shape'] as number[];
     const out = backend.makeOutput(shape, 'float32');
-    kernelsFor(backend).unpackBits(heapOffset(backend, inputs['words']!), shape.reduce((a, b) => a * b, 1), heapOffset(backend, out));
+    kernelsFor(backend).unpackBits(
+      heapOffset(backend, inputs['words']!),
+      shape.reduce((a, b) => a * b, 1),
+      heapOffset(backend, out),
+    );
     return out;
   });
 }

@@ -38,9 +38,11 @@ const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
  */
 function sparseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, nnz: number): tf.TensorInfo {
   const [r, c] = a.shape as [number, number];
-  const m = transposeA ? c : r, n = b.shape[1]!;
+  const m = transposeA ? c : r,
+    n = b.shape[1]!;
   const out = backend.makeOutput([m, n], 'float32');
-  const wasm = backend.wasm, kernels = kernelsFor(backend);
+  const wasm = backend.wasm,
+    kernels = kernelsFor(backend);
   const scratch: number[] = [];
   const alloc = (count: number) => {
     const at = wasm._malloc(4 * count) >>> 0;
@@ -51,14 +53,17 @@ function sparseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo,
     if (n <= 16) {
       // a readout's narrow products: straight from a's rows, no lists (assembly/sparse.ts scan16)
       const k = b.shape[0]!;
-      const padded = alloc(k * 16), result = alloc(m * 16);
+      const padded = alloc(k * 16),
+        result = alloc(m * 16);
       kernels.padRows(offsetOf(backend, b), k, n, padded, 16);
       kernels.scan16(offsetOf(backend, a), r, c, padded, result, transposeA ? 1 : 0);
       kernels.unpadRows(result, m, 16, offsetOf(backend, out), n);
       return out;
     }
     // lists of a's nonzeros
-    const starts = alloc(r + 1), index = alloc(Math.max(nnz, 1)), values = alloc(Math.max(nnz, 1));
+    const starts = alloc(r + 1),
+      index = alloc(Math.max(nnz, 1)),
+      values = alloc(Math.max(nnz, 1));
     const ones = kernels.compress(offsetOf(backend, a), r, c, starts, index, values);
     let lists = [starts, index, values] as const;
     if (transposeA) {
@@ -70,7 +75,8 @@ function sparseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo,
     } else {
       // outputs of 17–31 columns: rows padded to 32 floats, one pass over the entries
       const k = b.shape[0]!;
-      const padded = alloc(k * 32), result = alloc(m * 32);
+      const padded = alloc(k * 32),
+        result = alloc(m * 32);
       kernels.padRows(offsetOf(backend, b), k, n, padded, 32);
       kernels.accumulate(...lists, m, padded, 32, result, ones);
       kernels.unpadRows(result, m, 32, offsetOf(backend, out), n);
@@ -124,8 +130,10 @@ export function installSpikeMatMul(split?: SplitProduct): void {
   installed = true;
   overrideKernel(tf.BatchMatMul, (args, dense) => {
     const { backend } = args;
-    let a = args.inputs['a']!, b = args.inputs['b']!;
-    const transposeA = args.attrs['transposeA'] === true, transposeB = args.attrs['transposeB'] === true;
+    let a = args.inputs['a']!,
+      b = args.inputs['b']!;
+    const transposeA = args.attrs['transposeA'] === true,
+      transposeB = args.attrs['transposeB'] === true;
     const temporaries: tf.TensorInfo[] = [];
     try {
       // the other operand's transpose is cheap next to the product; the stock kernel's is not

@@ -35,6 +35,7 @@ export function installUniformKernel(): void {
 export function streamUniforms(shape: number[], keys: readonly number[], counter: number, per: number, antithetic: boolean): tf.Tensor | undefined {
   if (!installed || tf.getBackend() !== 'wasm') return undefined;
   const size = shape.reduce((a, b) => a * b, 1);
-  if (size !== per * keys.length * (antithetic ? 2 : 1)) throw new Error(`streamUniforms: shape [${shape}] does not hold ${keys.length} blocks of ${per}${antithetic ? ' and their mirrors' : ''}`);
+  if (size !== per * keys.length * (antithetic ? 2 : 1))
+    throw new Error(`streamUniforms: shape [${shape}] does not hold ${keys.length} blocks of ${per}${antithetic ? ' and their mirrors' : ''}`);
   return tf.engine().runKernel(KERNEL, {}, { shape, keys: [...keys], counter, per, antithetic }) as tf.Tensor;
 }

@@ -38,7 +38,8 @@ export function tileInto<A extends Float32Array | Int32Array | Uint8Array>(x: A,
   const rank = shape.length;
   const outShape = shape.map((d, i) => d * reps[i]!);
   // element counts of one index of each axis, in the input and the output
-  const inInner = new Array<number>(rank + 1).fill(1), outInner = new Array<number>(rank + 1).fill(1);
+  const inInner = new Array<number>(rank + 1).fill(1),
+    outInner = new Array<number>(rank + 1).fill(1);
   for (let i = rank - 1; i >= 0; i--) {
     inInner[i] = inInner[i + 1]! * shape[i]!;
     outInner[i] = outInner[i + 1]! * outShape[i]!;
@@ -58,7 +59,13 @@ export function tileInto<A extends Float32Array | Int32Array | Uint8Array>(x: A,
  * innermost axes taken whole, with the first partial one before them, make one run; the axes outside
  * it are walked like an odometer.
  */
-export function sliceInto<A extends Float32Array | Int32Array | Uint8Array>(x: A, shape: readonly number[], begin: readonly number[], extent: readonly number[], out: A): void {
+export function sliceInto<A extends Float32Array | Int32Array | Uint8Array>(
+  x: A,
+  shape: readonly number[],
+  begin: readonly number[],
+  extent: readonly number[],
+  out: A,
+): void {
   const rank = shape.length;
   const strides = new Array<number>(rank).fill(1);
   for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1]! * shape[i + 1]!;
@@ -81,7 +88,22 @@ export function sliceInto<A extends Float32Array | Int32Array | Uint8Array>(x: A
 }
 
 /** Binary kernels whose stock wasm versions are slow when the operands broadcast (add, sub, mul, div are not). */
-const SLOW_BROADCAST = ['Less', 'LessEqual', 'Greater', 'GreaterEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr', 'Maximum', 'Minimum', 'Pow', 'FloorDiv', 'Mod', 'Atan2'];
+const SLOW_BROADCAST = [
+  'Less',
+  'LessEqual',
+  'Greater',
+  'GreaterEqual',
+  'Equal',
+  'NotEqual',
+  'LogicalAnd',
+  'LogicalOr',
+  'Maximum',
+  'Minimum',
+  'Pow',
+  'FloorDiv',
+  'Mod',
+  'Atan2',
+];
 
 let installed = false;
 
@@ -96,7 +118,8 @@ export function installWasmKernels(): void {
     // leading axes only (and not all of them): a sum of contiguous rows, no transpose
     const leading = axes.length < rank && axes.every((a, i) => a === i);
     if (x.dtype !== 'float32' || !leading || size(x.shape) === 0) return stock(args);
-    const rows = size(x.shape.slice(0, axes.length)), rest = x.shape.slice(axes.length);
+    const rows = size(x.shape.slice(0, axes.length)),
+      rest = x.shape.slice(axes.length);
     const out = args.backend.makeOutput(args.attrs['keepDims'] ? [...axes.map(() => 1), ...rest] : rest, 'float32');
     kernelsFor(args.backend).sumRows(heapOffset(args.backend, x), rows, size(rest), heapOffset(args.backend, out));
     return out;
@@ -113,7 +136,10 @@ export function installWasmKernels(): void {
     const x = args.inputs['x']!;
     if (x.dtype === 'string') return stock(args);
     const reps = args.attrs['reps'] as number[];
-    const out = args.backend.makeOutput(x.shape.map((d, i) => d * reps[i]!), x.dtype);
+    const out = args.backend.makeOutput(
+      x.shape.map((d, i) => d * reps[i]!),
+      x.dtype,
+    );
     // views after the allocation (a heap resize detaches earlier ones)
     tileInto(args.backend.typedArrayFromHeap(x), x.shape, reps, args.backend.typedArrayFromHeap(out));
     return out;
@@ -131,7 +157,12 @@ export function installWasmKernels(): void {
         const padded = [...new Array<number>(shape.length - x.shape.length).fill(1), ...x.shape];
         const out = args.backend.makeOutput(shape, x.dtype);
         temporaries.push(out);
-        tileInto(args.backend.typedArrayFromHeap(x), padded, shape.map((d, i) => d / padded[i]!), args.backend.typedArrayFromHeap(out));
+        tileInto(
+          args.backend.typedArrayFromHeap(x),
+          padded,
+          shape.map((d, i) => d / padded[i]!),
+          args.backend.typedArrayFromHeap(out),
+        );
         return out;
       };
       try {
@@ -144,7 +175,10 @@ export function installWasmKernels(): void {
   overrideKernel('Slice', (args, stock) => {
     const x = args.inputs['x']!;
     if (x.dtype === 'string' || x.shape.length === 0) return stock(args);
-    const [begin, extent] = tf.slice_util.parseSliceParams(x as tf.Tensor, args.attrs['begin'] as number[], args.attrs['size'] as number[]) as [number[], number[]];
+    const [begin, extent] = tf.slice_util.parseSliceParams(x as tf.Tensor, args.attrs['begin'] as number[], args.attrs['size'] as number[]) as [
+      number[],
+      number[],
+    ];
     // runs of contiguous elements: one for a contiguous slice (a step of a [T, …] sequence), B for
     // a strided one (a step of a [B, T, …] batch)
     const out = args.backend.makeOutput(extent, x.dtype);
@@ -158,6 +192,10 @@ export function installWasmKernels(): void {
     if (x.dtype === 'string' || x.shape.slice(0, axis).some((d) => d !== 1)) return stock(args);
     const shape = x.shape.filter((_, i) => i !== axis);
     const n = size(shape);
-    return copyOut(args.backend, x, Array.from({ length: x.shape[axis]! }, (_, t) => ({ shape, offset: t * n })));
+    return copyOut(
+      args.backend,
+      x,
+      Array.from({ length: x.shape[axis]! }, (_, t) => ({ shape, offset: t * n })),
+    );
   });
 }

@@ -49,14 +49,67 @@ export interface Kernels {
   zero(at: number, bytes: number): void;
   packBits(x: number, n: number, out: number): number;
   unpackBits(bits: number, n: number, out: number): void;
-  noisyLif(drive: number, driveRows: number, membrane: number, spikes: number, uniforms: number, rows: number, n: number,
-    beta: number, threshold: number, sigma: number, reset: number, outMembrane: number, outSpikes: number, outScore: number): void;
-  adam(theta: number, m: number, s: number, g: number, n: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number,
-    rate: number, c2: number, epsilon: number, outTheta: number, outM: number, outS: number): void;
-  lifAdjoint(psi: number, weights: number, next: number, beta: number, rows: number, n: number, inputRows: number, outLambda: number, outContracted: number): void;
+  noisyLif(
+    drive: number,
+    driveRows: number,
+    membrane: number,
+    spikes: number,
+    uniforms: number,
+    rows: number,
+    n: number,
+    beta: number,
+    threshold: number,
+    sigma: number,
+    reset: number,
+    outMembrane: number,
+    outSpikes: number,
+    outScore: number,
+  ): void;
+  adam(
+    theta: number,
+    m: number,
+    s: number,
+    g: number,
+    n: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    rate: number,
+    c2: number,
+    epsilon: number,
+    outTheta: number,
+    outM: number,
+    outS: number,
+  ): void;
+  lifAdjoint(
+    psi: number,
+    weights: number,
+    next: number,
+    beta: number,
+    rows: number,
+    n: number,
+    inputRows: number,
+    outLambda: number,
+    outContracted: number,
+  ): void;
   lifSequence(currents: number, steps: number, m: number, beta: number, threshold: number, reset: number, outMembrane: number, outSpikes: number): void;
-  lifSequenceAdjoint(slope: number, kind: number, c: number, a: number, upstream: number, spikes: number, membrane: number, steps: number, m: number, beta: number, threshold: number, reset: number,
-    detach: number, outCurrent: number): void;
+  lifSequenceAdjoint(
+    slope: number,
+    kind: number,
+    c: number,
+    a: number,
+    upstream: number,
+    spikes: number,
+    membrane: number,
+    steps: number,
+    m: number,
+    beta: number,
+    threshold: number,
+    reset: number,
+    detach: number,
+    outCurrent: number,
+  ): void;
 }
 
 let bytes: Uint8Array | undefined;

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import { fusedKernelsActive } from './noisy-lif-kernel.js';
 import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs, type WasmBackend } from './wasm-module.js';
 
-const FORWARD = 'SpikelrWeightedSteps', BACKWARD = 'SpikelrSpreadSteps';
+const FORWARD = 'SpikelrWeightedSteps',
+  BACKWARD = 'SpikelrSpreadSteps';
 let installed = false;
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -34,7 +35,9 @@ export function installWeightedStepsKernels(): void {
     const { weights } = attrs as { weights: number[] };
     const out = backend.makeOutput(x!.shape.slice(1), 'float32');
     if (into) (backend.typedArrayFromHeap(out) as Float32Array).set(backend.typedArrayFromHeap(into) as Float32Array);
-    withWeights(backend, weights, (w) => kernelsFor(backend).weightedRows(heapOffset(backend, x!), weights.length, size(x!.shape) / weights.length, w, heapOffset(backend, out), into ? 1 : 0));
+    withWeights(backend, weights, (w) =>
+      kernelsFor(backend).weightedRows(heapOffset(backend, x!), weights.length, size(x!.shape) / weights.length, w, heapOffset(backend, out), into ? 1 : 0),
+    );
     return out;
   });
   registerWasmKernel(BACKWARD, ({ inputs, backend, attrs }: KernelArgs) => {

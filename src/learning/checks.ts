@@ -72,10 +72,19 @@ async function timed(name: CheckResult['name'], f: () => { ok: boolean; detail: 
 export function checkLif(): Promise<CheckResult> {
   return timed('lif', () => {
     const [B, T, I, H, C] = [3, 12, 5, 6, 3];
-    const beta = 0.9, threshold = 1, readoutBeta = 0.8;
-    const W = matrix(I, H, 1, 0.45, 0.3), b = matrix(1, H, 2, 0.1)[0]!, V = matrix(H, C, 3, 0.8), c = matrix(1, C, 4, 0.2)[0]!;
+    const beta = 0.9,
+      threshold = 1,
+      readoutBeta = 0.8;
+    const W = matrix(I, H, 1, 0.45, 0.3),
+      b = matrix(1, H, 2, 0.1)[0]!,
+      V = matrix(H, C, 3, 0.8),
+      c = matrix(1, C, 4, 0.2)[0]!;
     const x = Array.from({ length: B }, (_, s) => matrix(T, I, 37 + s, 0.5, 0.5)); // no membrane within 0.006 of ϑ
-    const net = new Network({ input: [I], layers: [dense({ name: 'h', units: H, neuron: lif({ beta, threshold, reset: 'subtract' }) }), readout({ name: 'r', units: C, beta: readoutBeta })], seed: 0 });
+    const net = new Network({
+      input: [I],
+      layers: [dense({ name: 'h', units: H, neuron: lif({ beta, threshold, reset: 'subtract' }) }), readout({ name: 'r', units: C, beta: readoutBeta })],
+      seed: 0,
+    });
     setParameters(net, { 'h.weight': W, 'h.bias': b, 'r.weight': V, 'r.bias': c });
     const input = tf.tensor(x.flat(2), [B, T, I]);
     const out = net.run(input, { record: { h: ['spikes', 'membrane'] } });
@@ -85,9 +94,15 @@ export function checkLif(): Promise<CheckResult> {
     out.dispose();
     input.dispose();
     net.dispose();
-    let flips = 0, margin = Infinity, worstU = 0, worstM = 0, fired = 0;
+    let flips = 0,
+      margin = Infinity,
+      worstU = 0,
+      worstM = 0,
+      fired = 0;
     x.forEach((xs, s) => {
-      let u = new Array<number>(H).fill(0), spk = new Array<number>(H).fill(0), m = new Array<number>(C).fill(0);
+      let u = new Array<number>(H).fill(0),
+        spk = new Array<number>(H).fill(0),
+        m = new Array<number>(C).fill(0);
       xs.forEach((row, t) => {
         const current = affine(row, W, b);
         u = u.map((uk, k) => beta * uk + current[k]! - threshold * spk[k]!);
@@ -103,7 +118,10 @@ export function checkLif(): Promise<CheckResult> {
       });
     });
     const ok = flips === 0 && worstU < 1e-4 && worstM < 1e-4 && fired > 10 && margin > 1e-3;
-    return { ok, detail: `${B * T * H} neuron-steps, ${fired} spikes: ${flips} differ; membrane off by ≤ ${worstU.toExponential(1)}, readout by ≤ ${worstM.toExponential(1)} (float64 reference; smallest |u − ϑ| ${margin.toFixed(3)})` };
+    return {
+      ok,
+      detail: `${B * T * H} neuron-steps, ${fired} spikes: ${flips} differ; membrane off by ≤ ${worstU.toExponential(1)}, readout by ≤ ${worstM.toExponential(1)} (float64 reference; smallest |u − ϑ| ${margin.toFixed(3)})`,
+    };
   });
 }
 
@@ -113,19 +131,29 @@ export function checkLif(): Promise<CheckResult> {
  */
 export function checkLrUnbiased(o: { readonly draws?: number; readonly copies?: number; readonly signScores?: boolean } = {}): Promise<CheckResult> {
   return timed('lr-unbiased', () => {
-    const draws = o.draws ?? 16, copies = o.copies ?? 128;
+    const draws = o.draws ?? 16,
+      copies = o.copies ?? 128;
     const [B, I, H, C] = [3, 4, 5, 2];
-    const sigma = 0.5, threshold = 1;
-    const W = matrix(I, H, 5, 0.6, 0.4), b = matrix(1, H, 6, 0.2)[0]!, V = matrix(H, C, 7, 1), c = matrix(1, C, 8, 0.1)[0]!;
+    const sigma = 0.5,
+      threshold = 1;
+    const W = matrix(I, H, 5, 0.6, 0.4),
+      b = matrix(1, H, 6, 0.2)[0]!,
+      V = matrix(H, C, 7, 1),
+      c = matrix(1, C, 8, 0.1)[0]!;
     const weights = [1, -0.7];
     const x = matrix(B, I, 9, 0.5, 0.5);
-    const net = new Network({ input: [I], layers: [dense({ name: 'h', units: H, neuron: lif({ beta: 0.9, threshold }) }), readout({ name: 'r', units: C, beta: 0 })], seed: 0 });
+    const net = new Network({
+      input: [I],
+      layers: [dense({ name: 'h', units: H, neuron: lif({ beta: 0.9, threshold }) }), readout({ name: 'r', units: C, beta: 0 })],
+      seed: 0,
+    });
     setParameters(net, { 'h.weight': W, 'h.bias': b, 'r.weight': V, 'r.bias': c });
     const cw = tf.tensor1d(weights);
     const loss: RowLoss = (output, _labels) => tf.tidy(() => tf.sum(tf.mul(tf.squeeze(output, [0]), cw), 1));
     // exact: ∂E/∂W_ji = (1/B) Σ_b x_bj · p_bi (1 − p_bi)/σ · Σ_k c_k V_ik, and the same without x_bj for the bias
     const gain = V.map((row) => row.reduce((s, v, k) => s + v * weights[k]!, 0));
-    const exactW = Array.from({ length: I }, () => new Array<number>(H).fill(0)), exactB = new Array<number>(H).fill(0);
+    const exactW = Array.from({ length: I }, () => new Array<number>(H).fill(0)),
+      exactB = new Array<number>(H).fill(0);
     for (const xb of x) {
       affine(xb, W, b).forEach((u, i) => {
         const p = 1 / (1 + Math.exp(-(u - threshold) / sigma));
@@ -149,7 +177,9 @@ export function checkLrUnbiased(o: { readonly draws?: number; readonly copies?: 
     tf.dispose([cw, input, labels]);
     net.dispose();
     // squared distance of the mean from the exact gradient, in units of its expected value Σ_e var_e / draws
-    let distance = 0, expected = 0, size = 0;
+    let distance = 0,
+      expected = 0,
+      size = 0;
     exact.forEach((g, e) => {
       const mean = samples.reduce((s, v) => s + v[e]!, 0) / draws;
       const variance = samples.reduce((s, v) => s + (v[e]! - mean) ** 2, 0) / (draws - 1);
@@ -159,7 +189,10 @@ export function checkLrUnbiased(o: { readonly draws?: number; readonly copies?: 
     });
     const ratio = distance / expected;
     const resolved = size > 25 * expected;
-    return { ok: ratio < 4 && resolved, detail: `mean of ${draws} estimates (K = ${copies}) vs the exact gradient: squared distance ${ratio.toFixed(2)}× its expected value (< 4 passes); |exact|² = ${(size / expected).toFixed(0)}× the standard error² (> 25: the check can see a bias)` };
+    return {
+      ok: ratio < 4 && resolved,
+      detail: `mean of ${draws} estimates (K = ${copies}) vs the exact gradient: squared distance ${ratio.toFixed(2)}× its expected value (< 4 passes); |exact|² = ${(size / expected).toFixed(0)}× the standard error² (> 25: the check can see a bias)`,
+    };
   });
 }
 
@@ -167,8 +200,17 @@ export function checkLrUnbiased(o: { readonly draws?: number; readonly copies?: 
 export function checkLrConstantInput(): Promise<CheckResult> {
   return timed('lr-constant-input', () => {
     const [B, T, I, H, C] = [3, 12, 6, 5, 3];
-    const net = new Network({ input: [I], layers: [dense({ name: 'h', units: H, neuron: lif({ beta: 0.9, threshold: 1 }) }), readout({ name: 'r', units: C, beta: 0.9 })], seed: 0 });
-    setParameters(net, { 'h.weight': matrix(I, H, 31, 0.5, 0.3), 'h.bias': matrix(1, H, 32, 0.1)[0]!, 'r.weight': matrix(H, C, 33, 0.8), 'r.bias': matrix(1, C, 34, 0.1)[0]! });
+    const net = new Network({
+      input: [I],
+      layers: [dense({ name: 'h', units: H, neuron: lif({ beta: 0.9, threshold: 1 }) }), readout({ name: 'r', units: C, beta: 0.9 })],
+      seed: 0,
+    });
+    setParameters(net, {
+      'h.weight': matrix(I, H, 31, 0.5, 0.3),
+      'h.bias': matrix(1, H, 32, 0.1)[0]!,
+      'r.weight': matrix(H, C, 33, 0.8),
+      'r.bias': matrix(1, C, 34, 0.1)[0]!,
+    });
     const once = matrix(B, I, 35, 0.5, 0.5);
     const input = tf.tensor(Array.from({ length: B }, (_, b) => Array.from({ length: T }, () => once[b]!)).flat(2), [B, T, I]);
     const labels = tf.tensor1d([0, 1, 2], 'int32');
@@ -180,7 +222,8 @@ export function checkLrConstantInput(): Promise<CheckResult> {
       e.dispose();
       return out;
     });
-    let worst = 0, scale = 0;
+    let worst = 0,
+      scale = 0;
     for (const [v, want] of slow!) {
       const got = fast!.get(v)!;
       const size = Math.max(...want.map(Math.abs));
@@ -189,7 +232,10 @@ export function checkLrConstantInput(): Promise<CheckResult> {
     }
     tf.dispose([input, labels]);
     net.dispose();
-    return { ok: worst < 1e-4 && scale > 1e-4, detail: `${slow!.size} gradients over ${T} steps: the constant-input path differs from the step-by-step path by ≤ ${worst.toExponential(1)} of each gradient's largest entry (< 1e-4 passes)` };
+    return {
+      ok: worst < 1e-4 && scale > 1e-4,
+      detail: `${slow!.size} gradients over ${T} steps: the constant-input path differs from the step-by-step path by ≤ ${worst.toExponential(1)} of each gradient's largest entry (< 1e-4 passes)`,
+    };
   });
 }
 
@@ -197,15 +243,25 @@ export function checkLrConstantInput(): Promise<CheckResult> {
 export function checkBpttGradient(): Promise<CheckResult> {
   return timed('bptt-gradient', () => {
     const [B, T, I, H, C] = [2, 4, 3, 3, 2];
-    const beta = 0.8, threshold = 0.6, readoutBeta = 0.8, slope = 4;
+    const beta = 0.8,
+      threshold = 0.6,
+      readoutBeta = 0.8,
+      slope = 4;
     const x = Array.from({ length: B }, (_, s) => matrix(T, I, 20 + s, 0.5, 0.5));
     const labels = [0, 1];
-    const start: Record<string, Matrix> = { 'h.weight': matrix(I, H, 21, 0.7, 0.3), 'h.bias': matrix(1, H, 22, 0.1), 'r.weight': matrix(H, C, 23, 0.9), 'r.bias': matrix(1, C, 24, 0.1) };
+    const start: Record<string, Matrix> = {
+      'h.weight': matrix(I, H, 21, 0.7, 0.3),
+      'h.bias': matrix(1, H, 22, 0.1),
+      'r.weight': matrix(H, C, 23, 0.9),
+      'r.bias': matrix(1, C, 24, 0.1),
+    };
     const S = (v: number) => 1 / (1 + Math.exp(-slope * v));
     const lossOf = (P: Record<string, Matrix>) => {
       let total = 0;
       x.forEach((xs, s) => {
-        let u = new Array<number>(H).fill(0), spk = new Array<number>(H).fill(0), m = new Array<number>(C).fill(0);
+        let u = new Array<number>(H).fill(0),
+          spk = new Array<number>(H).fill(0),
+          m = new Array<number>(C).fill(0);
         const sum = new Array<number>(C).fill(0);
         for (const row of xs) {
           const current = affine(row, P['h.weight']!, P['h.bias']![0]!);
@@ -218,12 +274,18 @@ export function checkBpttGradient(): Promise<CheckResult> {
       });
       return total / B;
     };
-    const net = new Network({ input: [I], layers: [dense({ name: 'h', units: H, neuron: lif({ beta, threshold, reset: 'subtract' }) }), readout({ name: 'r', units: C, beta: readoutBeta })], seed: 0 });
+    const net = new Network({
+      input: [I],
+      layers: [dense({ name: 'h', units: H, neuron: lif({ beta, threshold, reset: 'subtract' }) }), readout({ name: 'r', units: C, beta: readoutBeta })],
+      seed: 0,
+    });
     setParameters(net, Object.fromEntries(Object.entries(start).map(([k, v]) => [k, k.endsWith('bias') ? v[0]! : v])));
     const input = tf.tensor(x.flat(2), [B, T, I]);
     const y = tf.tensor1d(labels, 'int32');
     const e = bptt({ surrogate: sigmoid({ slope }), smooth: true }).estimate(net, { input, labels: y }, membraneCrossEntropy('mean'));
-    let worst = 0, compared = 0, nonzero = 0;
+    let worst = 0,
+      compared = 0,
+      nonzero = 0;
     for (const layer of net.layers) {
       for (const [name, v] of Object.entries(layer.params)) {
         const key = `${layer.name}.${name}`;
@@ -244,7 +306,10 @@ export function checkBpttGradient(): Promise<CheckResult> {
     e.dispose();
     tf.dispose([input, y]);
     net.dispose();
-    return { ok: worst < 1 && nonzero > compared / 2 && lossGap < 1e-5, detail: `${compared} partial derivatives (${nonzero} nonzero) against float64 central differences: worst gap ${worst.toFixed(2)}× the tolerance 1e-4 + 1e-3·|fd| (< 1 passes); loss off by ${lossGap.toExponential(1)}` };
+    return {
+      ok: worst < 1 && nonzero > compared / 2 && lossGap < 1e-5,
+      detail: `${compared} partial derivatives (${nonzero} nonzero) against float64 central differences: worst gap ${worst.toFixed(2)}× the tolerance 1e-4 + 1e-3·|fd| (< 1 passes); loss off by ${lossGap.toExponential(1)}`,
+    };
   });
 }
 

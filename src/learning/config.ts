@@ -154,4 +154,3 @@ export interface TrainConfig {
    */
   deploy: Deployment | null;
 }
-

@@ -37,10 +37,15 @@ export function decorrelationDirection(z: tf.Tensor, kappa: number): tf.Tensor {
  * otherwise C is formed once and serves both (NP² + P³).
  */
 function moments(z: tf.Tensor, R?: tf.Tensor): { diag: tf.Tensor; squaredNorm: tf.Tensor; cr?: tf.Tensor } {
-  const n = z.shape[0]!, p = z.shape[1]!;
+  const n = z.shape[0]!,
+    p = z.shape[1]!;
   const diag = tf.div(tf.sum(tf.square(z), 0), n);
   if (n < p) {
-    return { diag, squaredNorm: tf.div(tf.sum(tf.square(tf.matMul(z, tf.transpose(z)))), n * n), ...(R ? { cr: tf.div(tf.matMul(tf.transpose(z), tf.matMul(z, R)), n) } : {}) };
+    return {
+      diag,
+      squaredNorm: tf.div(tf.sum(tf.square(tf.matMul(z, tf.transpose(z)))), n * n),
+      ...(R ? { cr: tf.div(tf.matMul(tf.transpose(z), tf.matMul(z, R)), n) } : {}),
+    };
   }
   const c = covariance(z);
   return { diag, squaredNorm: tf.sum(tf.square(c)), ...(R ? { cr: tf.matMul(c, R) } : {}) };
@@ -63,7 +68,12 @@ export function decorrelationLoss(z: tf.Tensor, kappa: number): number {
  * One step of the rule on R (and μ) from input vectors `x` `[N, P]`; returns ℓ before the step,
  * from the same products as the step.
  */
-export function decorrelationStep(R: tf.Variable, mean: tf.Variable | undefined, x: tf.Tensor, o: { readonly kappa: number; readonly learningRate: number; readonly meanRate: number }): number {
+export function decorrelationStep(
+  R: tf.Variable,
+  mean: tf.Variable | undefined,
+  x: tf.Tensor,
+  o: { readonly kappa: number; readonly learningRate: number; readonly meanRate: number },
+): number {
   if (mean) tf.tidy(() => mean.assign(tf.add(mean, tf.mul(tf.sub(tf.mean(x, 0), mean), o.meanRate))));
   return tf.tidy(() => {
     const z = tf.matMul(mean ? tf.sub(x, mean) : x, R, false, true);
@@ -105,7 +115,11 @@ export function updateDecorrelation(net: Network): Record<string, number> {
  * over `batches` in turn: decorrelation learned before the weights are (for diagnostics at
  * initialisation). Returns the last step's ℓ per layer.
  */
-export function warmDecorrelation(net: Network, batches: readonly { readonly input: tf.Tensor; readonly constantInTime?: boolean }[], steps: number): Record<string, number> {
+export function warmDecorrelation(
+  net: Network,
+  batches: readonly { readonly input: tf.Tensor; readonly constantInTime?: boolean }[],
+  steps: number,
+): Record<string, number> {
   let last: Record<string, number> = {};
   for (let s = 0; s < steps; s++) {
     const { input, constantInTime } = batches[s % batches.length]!;

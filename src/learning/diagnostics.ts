@@ -51,7 +51,9 @@ function flatten(net: Network, grads: ReadonlyMap<tf.Variable, tf.Tensor>): Flat
 
 /** Cosine similarity of two vectors (0 when either is zero). */
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0, na = 0, nb = 0;
+  let dot = 0,
+    na = 0,
+    nb = 0;
   for (let i = 0; i < a.length; i++) {
     dot += a[i]! * b[i]!;
     na += a[i]! * a[i]!;

@@ -122,7 +122,11 @@ export interface CopyForwardOptions {
  * The stored fields as a reverse filter reads them: step −1 is `before` (the state a chunk starts
  * from; zeros at rest), step T is `after` (the next chunk's first step).
  */
-function adjointTrace(fields: Readonly<Record<string, tf.Tensor[]>>, before?: Readonly<Record<string, tf.Tensor>>, after?: Readonly<Record<string, tf.Tensor>>): AdjointTrace {
+function adjointTrace(
+  fields: Readonly<Record<string, tf.Tensor[]>>,
+  before?: Readonly<Record<string, tf.Tensor>>,
+  after?: Readonly<Record<string, tf.Tensor>>,
+): AdjointTrace {
   return {
     has: (f) => (fields[f]?.length ?? 0) > 0,
     at(f, t) {
@@ -160,43 +164,64 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
     if (o.chunk?.keepStates) states.set(index, state);
     else for (const t of stateTensors(state)) t.dispose();
   };
-  const { output, rows } = passLayers(net.layers.slice(from, to), inputShape, input, ({ layer, index: local, input: x, rows, drives, constant }) => {
-    const index = from + local;
-    const isLast = index === net.layers.length - 1;
-    const neuron = layer.neuron!;
-    const model = modelOf(neuron) as NeuronModel<NeuronParams>;
-    const noise = model.role !== 'readout' ? o.noise[index] : undefined;
-    // The copies begin here: the shared currents broadcast against a [K, B, …N] state (no tiling).
-    const outRows = noise && rows === batch && K > 1 ? K * batch : rows;
-    const trained = o.train && (noise !== undefined || (model.role === 'readout' && isLast));
-    const base = { layer, index, input: x, constantInput: constant, inputRows: rows, rows: outRows, steps, learned: new Set(layer.learned) };
-    if (noise) {
-      const shape = [outRows / batch, batch, ...layer.outputShape];
-      const trace = noisyLayer(layer, model, drives(), noise, o, streamKey(o.seed, index), batch, outRows, startOf(index, model, neuron, shape), firstStep);
-      finish(index, trace.last);
-      if (model.role === 'spiking' && !isLast) o.chunk?.spikes?.(index, trace.output);
-      tap(index, trace.output);
-      if (trained) {
-        const fields = trace.fields;
-        const edge = o.chunk?.edges?.get(index);
-        befores.push(trace.before);
-        traces.push({ ...base, kind: 'lr', seeds: trace.seeds, sigmaSeeds: trace.sigmaSeeds, fields, trace: adjointTrace(fields, trace.before, edge), ...(trace.regenerate ? { regenerate: trace.regenerate } : {}) });
-      } else trace.dispose();
-      return { output: trace.output, rows: outRows, keepInput: trained };
-    }
-    const mean = o.meanOutput && isLast && !o.chunk ? meanReadout(layer, x, steps, rows, constant) : undefined;
-    if (mean) {
-      if (trained) traces.push(meanReadoutTrace(layer, index, mean.input, rows, mean.scale));
-      else if (mean.input !== x) mean.input.dispose();
-      return { output: mean.output, keepInput: trained && mean.input === x };
-    }
-    const out = outputField(neuron);
-    const seq = runFields(population(layer), drives(), startOf(index, model, neuron, [rows, ...layer.outputShape]), model.fire(neuron, undefined, 0), [out], firstStep);
-    finish(index, seq.state);
-    tap(index, seq.fields[out]!);
-    if (trained) traces.push({ ...base, kind: 'local', seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}) });
-    return { output: seq.fields[out]!, keepInput: trained };
-  }, { constantInput: o.constantInput === true, timeMajor: o.timeMajor !== undefined });
+  const { output, rows } = passLayers(
+    net.layers.slice(from, to),
+    inputShape,
+    input,
+    ({ layer, index: local, input: x, rows, drives, constant }) => {
+      const index = from + local;
+      const isLast = index === net.layers.length - 1;
+      const neuron = layer.neuron!;
+      const model = modelOf(neuron) as NeuronModel<NeuronParams>;
+      const noise = model.role !== 'readout' ? o.noise[index] : undefined;
+      // The copies begin here: the shared currents broadcast against a [K, B, …N] state (no tiling).
+      const outRows = noise && rows === batch && K > 1 ? K * batch : rows;
+      const trained = o.train && (noise !== undefined || (model.role === 'readout' && isLast));
+      const base = { layer, index, input: x, constantInput: constant, inputRows: rows, rows: outRows, steps, learned: new Set(layer.learned) };
+      if (noise) {
+        const shape = [outRows / batch, batch, ...layer.outputShape];
+        const trace = noisyLayer(layer, model, drives(), noise, o, streamKey(o.seed, index), batch, outRows, startOf(index, model, neuron, shape), firstStep);
+        finish(index, trace.last);
+        if (model.role === 'spiking' && !isLast) o.chunk?.spikes?.(index, trace.output);
+        tap(index, trace.output);
+        if (trained) {
+          const fields = trace.fields;
+          const edge = o.chunk?.edges?.get(index);
+          befores.push(trace.before);
+          traces.push({
+            ...base,
+            kind: 'lr',
+            seeds: trace.seeds,
+            sigmaSeeds: trace.sigmaSeeds,
+            fields,
+            trace: adjointTrace(fields, trace.before, edge),
+            ...(trace.regenerate ? { regenerate: trace.regenerate } : {}),
+          });
+        } else trace.dispose();
+        return { output: trace.output, rows: outRows, keepInput: trained };
+      }
+      const mean = o.meanOutput && isLast && !o.chunk ? meanReadout(layer, x, steps, rows, constant) : undefined;
+      if (mean) {
+        if (trained) traces.push(meanReadoutTrace(layer, index, mean.input, rows, mean.scale));
+        else if (mean.input !== x) mean.input.dispose();
+        return { output: mean.output, keepInput: trained && mean.input === x };
+      }
+      const out = outputField(neuron);
+      const seq = runFields(
+        population(layer),
+        drives(),
+        startOf(index, model, neuron, [rows, ...layer.outputShape]),
+        model.fire(neuron, undefined, 0),
+        [out],
+        firstStep,
+      );
+      finish(index, seq.state);
+      tap(index, seq.fields[out]!);
+      if (trained) traces.push({ ...base, kind: 'local', seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}) });
+      return { output: seq.fields[out]!, keepInput: trained };
+    },
+    { constantInput: o.constantInput === true, timeMajor: o.timeMajor !== undefined },
+  );
   return {
     output,
     rows,
@@ -222,8 +247,20 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
  */
 export function meanReadoutTrace(layer: Layer, index: number, input: tf.Tensor, rows: number, scale: number): LayerTrace {
   return {
-    layer, index, kind: 'local', input, constantInput: false, inputRows: rows, rows, steps: 1, seedScale: scale,
-    learned: new Set(layer.learned), seeds: [], sigmaSeeds: [], fields: {}, trace: adjointTrace({}),
+    layer,
+    index,
+    kind: 'local',
+    input,
+    constantInput: false,
+    inputRows: rows,
+    rows,
+    steps: 1,
+    seedScale: scale,
+    learned: new Set(layer.learned),
+    seeds: [],
+    sigmaSeeds: [],
+    fields: {},
+    trace: adjointTrace({}),
   };
 }
 
@@ -245,8 +282,16 @@ interface NoisyTrace {
  * numbered from `firstStep` for the noise stream), recording scores and what its reverse filter reads.
  */
 function noisyLayer(
-  layer: Layer, model: NeuronModel<NeuronParams>, currents: tf.Tensor[], noise: EscapeNoise, o: CopyForwardOptions, key: number, batch: number, rows: number,
-  initial: NeuronState, firstStep: number,
+  layer: Layer,
+  model: NeuronModel<NeuronParams>,
+  currents: tf.Tensor[],
+  noise: EscapeNoise,
+  o: CopyForwardOptions,
+  key: number,
+  batch: number,
+  rows: number,
+  initial: NeuronState,
+  firstStep: number,
 ): NoisyTrace {
   const neuron = layer.neuron!;
   // the state is copy-major [K, B, …N] (rows k·B + b), so that currents shared by the copies broadcast
@@ -264,7 +309,9 @@ function noisyLayer(
   const storeScores = o.train && spikeScored;
   const deterministic = model.fire(neuron, undefined, 0);
   const sigmaOf = () => noiseSigma(noise, sigmaScale);
-  const seeds: tf.Tensor[] = [], sigmaSeeds: tf.Tensor[] = [], open: tf.Tensor[] = [];
+  const seeds: tf.Tensor[] = [],
+    sigmaSeeds: tf.Tensor[] = [],
+    open: tf.Tensor[] = [];
   const fields: Record<string, tf.Tensor[]> = Object.fromEntries(['spikes', ...keepFields].map((f) => [f, []]));
   // a chunk after the first starts from a stored state: step −1 of its trace (a reshape keeps the data alive)
   const before: Record<string, tf.Tensor> = {};
@@ -306,16 +353,19 @@ function noisyLayer(
           return deterministic(tf.add(u, tf.mul(eps, sigmaOf())), threshold, step);
         });
   // LIF with logistic noise and the spike score: one kernel a step on wasm (the model says when)
-  const fused = spikeScored && !o.signScores && !learnSigma && keepFields.length === 0
-    ? model.fusedNoisyStep?.(neuron, { noise, score: storeScores, coefficients: layer.coefficients as Coefficients })
-    : undefined;
-  const fusedStep = fused && ((input: tf.Tensor, state: NeuronState, step: number) => {
-    const uniforms = copyUniformsTensor(plan, key, step, batch, perRow, [...state.membrane.shape]);
-    const r = fused(input, state, uniforms);
-    uniforms.dispose();
-    if (r.score) score = r.score;
-    return r.state;
-  });
+  const fused =
+    spikeScored && !o.signScores && !learnSigma && keepFields.length === 0
+      ? model.fusedNoisyStep?.(neuron, { noise, score: storeScores, coefficients: layer.coefficients as Coefficients })
+      : undefined;
+  const fusedStep =
+    fused &&
+    ((input: tf.Tensor, state: NeuronState, step: number) => {
+      const uniforms = copyUniformsTensor(plan, key, step, batch, perRow, [...state.membrane.shape]);
+      const r = fused(input, state, uniforms);
+      uniforms.dispose();
+      if (r.score) score = r.score;
+      return r.state;
+    });
   const last = timeLoop(population(layer), drives, initial, {
     fire,
     ...(fusedStep ? { step: fusedStep } : {}),
@@ -347,17 +397,18 @@ function noisyLayer(
   const output = tf.stack(fields['spikes']!);
   if (!o.train) tf.dispose(Object.values(fields).flat());
   if (open.length) fields['open'] = open;
-  const regenerate = o.train && !spikeScored
-    ? (t: number) =>
-        tf.tidy(() => {
-          const sigma = sigmaOf();
-          const eps = tf.tensor(copyNoise(noise.kind, plan, key, firstStep + t, batch, perRow), currentShape);
-          let psi = noiseScore(noise.kind, eps, sigma);
-          if (o.signScores) psi = tf.div(tf.sign(psi), sigma);
-          const mask = (x: tf.Tensor) => flat(open.length ? tf.mul(tf.reshape(open[t]!, currentShape), x) : x);
-          return { seed: mask(psi), ...(learnSigma ? { sigmaSeed: mask(logSigmaNoiseScore(noise.kind, eps)) } : {}) };
-        })
-    : undefined;
+  const regenerate =
+    o.train && !spikeScored
+      ? (t: number) =>
+          tf.tidy(() => {
+            const sigma = sigmaOf();
+            const eps = tf.tensor(copyNoise(noise.kind, plan, key, firstStep + t, batch, perRow), currentShape);
+            let psi = noiseScore(noise.kind, eps, sigma);
+            if (o.signScores) psi = tf.div(tf.sign(psi), sigma);
+            const mask = (x: tf.Tensor) => flat(open.length ? tf.mul(tf.reshape(open[t]!, currentShape), x) : x);
+            return { seed: mask(psi), ...(learnSigma ? { sigmaSeed: mask(logSigmaNoiseScore(noise.kind, eps)) } : {}) };
+          })
+      : undefined;
   const kept = o.train ? fields : {};
   return {
     output,

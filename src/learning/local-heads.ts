@@ -33,5 +33,12 @@ export function localHeadStep(layer: Layer, meanOutput: tf.Tensor, labels: tf.Te
   });
   const values = losses.dataSync() as Float32Array;
   losses.dispose();
-  return { losses: values, gradients: new Map([[layer.params['localWeight']!, dW], [layer.params['localBias']!, db]]), credit: credit! };
+  return {
+    losses: values,
+    gradients: new Map([
+      [layer.params['localWeight']!, dW],
+      [layer.params['localBias']!, db],
+    ]),
+    credit: credit!,
+  };
 }

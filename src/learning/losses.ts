@@ -30,7 +30,10 @@ function timeMean(loss: RowLoss): RowLoss {
  * loss) is told what to use instead.
  */
 export function checkDifferentiable(loss: RowLoss, who: string, instead: string): void {
-  check(loss.differentiable !== false, () => `${who}: the loss has no derivative (the 0-1 loss is piecewise constant), so ${who} cannot differentiate it; ${instead}`);
+  check(
+    loss.differentiable !== false,
+    () => `${who}: the loss has no derivative (the 0-1 loss is piecewise constant), so ${who} cannot differentiate it; ${instead}`,
+  );
 }
 
 export const MEMBRANE_REDUCTIONS = ['mean', 'sum', 'max', 'last'] as const;
@@ -152,5 +155,6 @@ export function maskedLoss(loss: RowLoss, mask: tf.Tensor): RowLoss {
       const rows = labels.shape[0]!;
       const m = tf.tile(mask, [rows / batch]);
       return tf.mul(loss(output, labels), tf.mul(m, batch / Math.max(count, 1)));
-    }));
+    }),
+  );
 }

@@ -50,8 +50,11 @@ export function optimizer(config: OptimizerConfig, nameOf: (v: tf.Variable) => s
   checkKeys('optimizer', config, ['kind', 'learningRate', 'beta1', 'beta2', 'epsilon', 'momentum', 'nesterov', 'weightDecay']);
   checkOneOf('optimizer', 'kind', config.kind, OPTIMIZERS);
   checkPositive('optimizer', 'learningRate', config.learningRate);
-  const beta1 = config.beta1 ?? 0.9, beta2 = config.beta2 ?? 0.999, epsilon = config.epsilon ?? 1e-8;
-  const momentum = config.momentum ?? 0, weightDecay = config.weightDecay ?? 0;
+  const beta1 = config.beta1 ?? 0.9,
+    beta2 = config.beta2 ?? 0.999,
+    epsilon = config.epsilon ?? 1e-8;
+  const momentum = config.momentum ?? 0,
+    weightDecay = config.weightDecay ?? 0;
   checkInRange('optimizer', 'beta1', beta1, 0, 0.999999);
   checkInRange('optimizer', 'beta2', beta2, 0, 0.999999);
   checkPositive('optimizer', 'epsilon', epsilon);
@@ -77,12 +80,14 @@ export function optimizer(config: OptimizerConfig, nameOf: (v: tf.Variable) => s
       steps++;
       const rate = config.learningRate * factor;
       // bias corrections in float64 from the step count: the same on every run and every resume
-      const c1 = 1 - beta1 ** steps, c2 = 1 - beta2 ** steps;
+      const c1 = 1 - beta1 ** steps,
+        c2 = 1 - beta2 ** steps;
       for (const [v, grad] of gradients) {
         tf.tidy(() => {
           const g = weightDecay > 0 ? tf.add(grad, tf.mul(v, weightDecay)) : grad;
           if (config.kind === 'adam') {
-            const m = slot(v, 'm'), s = slot(v, 'v');
+            const m = slot(v, 'm'),
+              s = slot(v, 'v');
             const fused = adamStep(v, m, s, g, { beta1, beta2, rate: rate / c1, c2, epsilon });
             if (fused) {
               v.assign(fused[0]);

@@ -103,15 +103,24 @@ export function assignNamed(variables: ReadonlyMap<string, tf.Variable>, params:
  * Adds a worker's named gradients, times `factor`, into `gradients` (the sums stay outside any
  * tidy); `who` names the worker in the error for a name the network lacks.
  */
-export function addNamed(gradients: Map<tf.Variable, tf.Tensor>, variables: ReadonlyMap<string, tf.Variable>, named: NamedArrays, factor: number, who: string): void {
+export function addNamed(
+  gradients: Map<tf.Variable, tf.Tensor>,
+  variables: ReadonlyMap<string, tf.Variable>,
+  named: NamedArrays,
+  factor: number,
+  who: string,
+): void {
   for (const { name, values } of named) {
     const v = variables.get(name);
     if (!v) throw new SpikelrError(`${who} returned a gradient for '${name}', which the network does not have: the recipe must build the same network`);
     const previous = gradients.get(v);
-    gradients.set(v, tf.tidy(() => {
-      const term = factor === 1 ? tf.tensor(values, v.shape) : tf.mul(tf.tensor(values, v.shape), factor);
-      return previous ? tf.add(previous, term) : term;
-    }));
+    gradients.set(
+      v,
+      tf.tidy(() => {
+        const term = factor === 1 ? tf.tensor(values, v.shape) : tf.mul(tf.tensor(values, v.shape), factor);
+        return previous ? tf.add(previous, term) : term;
+      }),
+    );
     previous?.dispose();
   }
 }
@@ -135,7 +144,12 @@ interface Thread {
  * with `data`, whose `recipe` gets its module as compiled JavaScript; resolves once the thread
  * reports on `control` that it is ready (its backend up and the recipe's parts built).
  */
-export async function startWorker(script: string, data: { readonly recipe: ShardRecipe } & Record<string, unknown>, transfer: readonly MessagePort[], control: MessagePort): Promise<Worker> {
+export async function startWorker(
+  script: string,
+  data: { readonly recipe: ShardRecipe } & Record<string, unknown>,
+  transfer: readonly MessagePort[],
+  control: MessagePort,
+): Promise<Worker> {
   const here = fileURLToPath(import.meta.url);
   const file = compiledModule(path.join(path.dirname(here), `${script}${path.extname(here)}`));
   const module = pathToFileURL(compiledModule(fileURLToPath(data.recipe.module))).href;
@@ -167,12 +181,14 @@ export async function shardedEstimator(local: Estimator, recipe: ShardRecipe, o:
   const workers = o.workers ?? 1;
   check(Number.isInteger(workers) && workers >= 1, () => `shardedEstimator: workers must be an integer ≥ 1, got ${workers}`);
   const backend = o.backend ?? tf.getBackend() ?? 'wasm';
-  const threads: Thread[] = await Promise.all(Array.from({ length: workers }, async () => {
-    const { port1, port2 } = new MessageChannel();
-    const done = new Int32Array(new SharedArrayBuffer(4));
-    const worker = await startWorker('shard-worker', { recipe, backend, port: port2, done }, [port2], port1);
-    return { worker, port: port1, done };
-  }));
+  const threads: Thread[] = await Promise.all(
+    Array.from({ length: workers }, async () => {
+      const { port1, port2 } = new MessageChannel();
+      const done = new Int32Array(new SharedArrayBuffer(4));
+      const worker = await startWorker('shard-worker', { recipe, backend, port: port2, done }, [port2], port1);
+      return { worker, port: port1, done };
+    }),
+  );
   let closed = false;
 
   const estimate = (net: Network, batch: Batch, loss: RowLoss, seed = 0, options: EstimateOptions = {}): GradientEstimate => {
@@ -210,7 +226,10 @@ export async function shardedEstimator(local: Estimator, recipe: ShardRecipe, o:
       tf.dispose([own.input, own.labels]);
     }
     const results = threads.map((th, i) => {
-      if (!waitWhile(th.done, 0, 0)) throw new SpikelrError(`shard worker ${i + 1} did not answer within ${threadTimeoutSeconds()} s (it may have died); the run stops here and resumes from its last checkpoint (SPIKELR_THREAD_TIMEOUT_S sets the bound)`);
+      if (!waitWhile(th.done, 0, 0))
+        throw new SpikelrError(
+          `shard worker ${i + 1} did not answer within ${threadTimeoutSeconds()} s (it may have died); the run stops here and resumes from its last checkpoint (SPIKELR_THREAD_TIMEOUT_S sets the bound)`,
+        );
       const r = receiveMessageOnPort(th.port)?.message as ShardResult | undefined;
       if (!r) throw new SpikelrError('shard worker signalled completion without a result');
       return r;
@@ -237,10 +256,12 @@ export async function shardedEstimator(local: Estimator, recipe: ShardRecipe, o:
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all(threads.map(async (th) => {
-        th.port.close();
-        await th.worker.terminate();
-      }));
+      await Promise.all(
+        threads.map(async (th) => {
+          th.port.close();
+          await th.worker.terminate();
+        }),
+      );
     },
   };
 }

@@ -18,7 +18,17 @@ import { streamKey } from '../core/random.js';
 import { packSpikes, unpackSpikes } from '../kernels/spike-bits.js';
 import { check } from '../core/errors.js';
 import { blockEnds } from '../sim/layer.js';
-import { blockGradients, copyLabels, headLayers, meanReadoutCredit, noisePerLayer, readoutGradients, rowLosses, rowWeights, type Resolved } from './estimators/lr.js';
+import {
+  blockGradients,
+  copyLabels,
+  headLayers,
+  meanReadoutCredit,
+  noisePerLayer,
+  readoutGradients,
+  rowLosses,
+  rowWeights,
+  type Resolved,
+} from './estimators/lr.js';
 import type { BlockOptions } from './estimators/lr-blocks.js';
 import { copyForward, type CopyForward } from './forward.js';
 import type { RowLoss } from './losses.js';
@@ -58,7 +68,8 @@ export interface Activation {
 /** A worker stage's reply at the end of a step: its summed gradients (and, last, the loss), or why it failed. */
 export type StageResult = { readonly step: number } & (
   | { readonly ok: true; readonly loss: number; readonly gradients: NamedArrays; readonly busyMs: number }
-  | { readonly ok: false; readonly error: string });
+  | { readonly ok: false; readonly error: string }
+);
 
 /** What the network's loss gives the last block for micro-batch m, from the last stage to each earlier one. */
 export interface RowWeights {
@@ -100,7 +111,11 @@ export class Stage {
   private lossSum = 0;
   private readonly variables: Map<string, tf.Variable>;
 
-  constructor(readonly net: Network, private readonly config: Resolved, private readonly loss: RowLoss) {
+  constructor(
+    readonly net: Network,
+    private readonly config: Resolved,
+    private readonly loss: RowLoss,
+  ) {
     this.variables = variablesByName(parameterNames(net));
   }
 
@@ -127,9 +142,17 @@ export class Stage {
     const first = t.layers[0] === 0;
     const heads = headLayers(this.net).filter((h) => h >= t.layers[0] && h < t.layers[1]);
     return copyForward(this.net, input, {
-      plan: c.plan, noise: this.noise, score: c.score, signScores: c.signScores, seed: streamKey(t.seed, m), train: true,
-      layers: t.layers, constantInput: first && t.constantInTime, ...(first ? {} : { timeMajor: { batch: this.size(m).samples } }),
-      meanOutput: this.loss.timeMean === true, ...(heads.length ? { taps: new Set(heads) } : {}),
+      plan: c.plan,
+      noise: this.noise,
+      score: c.score,
+      signScores: c.signScores,
+      seed: streamKey(t.seed, m),
+      train: true,
+      layers: t.layers,
+      constantInput: first && t.constantInTime,
+      ...(first ? {} : { timeMajor: { batch: this.size(m).samples } }),
+      meanOutput: this.loss.timeMean === true,
+      ...(heads.length ? { taps: new Set(heads) } : {}),
     });
   }
 
@@ -148,7 +171,14 @@ export class Stage {
   private blocks(m: number): BlockOptions {
     const { samples, share } = this.size(m);
     const c = this.config;
-    return { credit: c.localCredit, plan: c.plan, batch: samples, trainHeads: true, scale: share, weightsOf: (l) => rowWeights(l, c.plan, samples, c.baseline, undefined, false).map((x) => x * share) };
+    return {
+      credit: c.localCredit,
+      plan: c.plan,
+      batch: samples,
+      trainHeads: true,
+      scale: share,
+      weightsOf: (l) => rowWeights(l, c.plan, samples, c.baseline, undefined, false).map((x) => x * share),
+    };
   }
 
   private labels(m: number): tf.Tensor {
@@ -172,9 +202,21 @@ export class Stage {
       this.lossSum += share * losses.mean;
       const o = this.blocks(m);
       const weights = o.weightsOf(losses.values);
-      units = c.localCredit === 'unit' && this.noise[last - 1] !== undefined ? meanReadoutCredit(this.net, fwd, this.loss, rowLabels, c.plan, samples, share) : undefined;
+      units =
+        c.localCredit === 'unit' && this.noise[last - 1] !== undefined
+          ? meanReadoutCredit(this.net, fwd, this.loss, rowLabels, c.plan, samples, share)
+          : undefined;
       const final = { rows: weights, ...(units ? { units } : {}) };
-      this.add(blockGradients(this.net, fwd, fwd.traces.filter((tr) => tr.kind === 'lr'), labels, o, () => final));
+      this.add(
+        blockGradients(
+          this.net,
+          fwd,
+          fwd.traces.filter((tr) => tr.kind === 'lr'),
+          labels,
+          o,
+          () => final,
+        ),
+      );
       for (const tr of fwd.traces.filter((tr) => tr.kind === 'local')) this.add(readoutGradients(tr, fwd.output, this.loss, rowLabels, share));
       // the layer the readout reads is in an earlier stage: its unit weights cross in shared memory
       if (!units || this.task!.layers[0] <= last - 1) return { weights };
@@ -197,10 +239,12 @@ export class Stage {
     const units = weights?.units ? tf.tensor(weights.units.values, weights.units.shape) : undefined;
     try {
       const traces = fwd.traces.filter((tr) => tr.kind === 'lr');
-      this.add(blockGradients(this.net, fwd, traces, labels, this.blocks(m), () => {
-        check(weights !== undefined, () => 'pipeline: a stage of the last block ran before the last stage\'s weights came');
-        return { rows: weights!.weights, ...(units ? { units } : {}) };
-      }));
+      this.add(
+        blockGradients(this.net, fwd, traces, labels, this.blocks(m), () => {
+          check(weights !== undefined, () => "pipeline: a stage of the last block ran before the last stage's weights came");
+          return { rows: weights!.weights, ...(units ? { units } : {}) };
+        }),
+      );
     } finally {
       tf.dispose([labels, ...(units ? [units] : [])]);
       fwd.dispose();

@@ -67,7 +67,10 @@ try {
     const { gradients, loss: value } = stage.take();
     const out = [...gradients].map(([v, g]) => ({ name: names.get(v)!, values: g.dataSync() as Float32Array }));
     tf.dispose([...gradients.values()]);
-    reply({ ok: true, step: task!.step, loss: value, gradients: out, busyMs: busy }, out.map((g) => g.values.buffer as ArrayBuffer));
+    reply(
+      { ok: true, step: task!.step, loss: value, gradients: out, busyMs: busy },
+      out.map((g) => g.values.buffer as ArrayBuffer),
+    );
   };
   const run = (a: Activation) => {
     const input = unpackActivation(a);

@@ -75,7 +75,9 @@ export function layerWork(net: Network, steps: number, copies: number, constantI
   let copiesBegun = false;
   let first = true;
   return net.layers.map((layer) => {
-    const weights = Object.entries(layer.params).filter(([name]) => !(layer.buffers ?? []).includes(name)).reduce((s, [, v]) => s + v.size, 0);
+    const weights = Object.entries(layer.params)
+      .filter(([name]) => !(layer.buffers ?? []).includes(name))
+      .reduce((s, [, v]) => s + v.size, 0);
     const neurons = layer.outputShape.reduce((a, b) => a * b, 1);
     const noisy = layer.neuron !== undefined && modelOf(layer.neuron).role !== 'readout';
     const rowsIn = (constantInput && first ? 1 : steps) * (copiesBegun ? copies : 1);
@@ -117,10 +119,16 @@ export function balancedSplit(work: readonly number[], stages: number): number[]
 
 /** Checks that LR with `c` on `net` can run as a pipeline: every row's weight must be known to the last stage alone. */
 function checkPipelinable(net: Network, c: Resolved): void {
-  check(c.baseline !== 'noise-free', () => "pipeline: the noise-free baseline needs a noise-free pass through every stage; use baseline 'loo' (the default with two or more copies)");
+  check(
+    c.baseline !== 'noise-free',
+    () => "pipeline: the noise-free baseline needs a noise-free pass through every stage; use baseline 'loo' (the default with two or more copies)",
+  );
   check(!c.layerwise, () => 'pipeline: layer-wise injection runs one pass per noisy layer; train it without --pipeline');
   const mixing = net.layers.find((l) => l.mixesRows);
-  check(!mixing, () => `pipeline: layer '${mixing!.name}' mixes the rows of a sample (a graph layer), whose copies share one weight; train it without --pipeline`);
+  check(
+    !mixing,
+    () => `pipeline: layer '${mixing!.name}' mixes the rows of a sample (a graph layer), whose copies share one weight; train it without --pipeline`,
+  );
   check(c.plan.copies >= 2, () => 'pipeline: LR needs at least two copies per sample for its baseline; raise copies');
 }
 
@@ -139,8 +147,11 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
   checkInteger('pipeline', 'microBatches', microBatches, 1);
   const fixedMicroBatches = o.microBatches !== undefined;
   if (o.split) {
-    check(o.split.length === stages - 1 && o.split.every((s, i) => Number.isInteger(s) && s > (o.split![i - 1] ?? 0) && s < net.layers.length),
-      () => `pipeline: split must give the first layer of each of the ${stages - 1} later stages, ascending, between 1 and ${net.layers.length - 1}; got [${o.split!.join(', ')}]`);
+    check(
+      o.split.length === stages - 1 && o.split.every((s, i) => Number.isInteger(s) && s > (o.split![i - 1] ?? 0) && s < net.layers.length),
+      () =>
+        `pipeline: split must give the first layer of each of the ${stages - 1} later stages, ascending, between 1 and ${net.layers.length - 1}; got [${o.split!.join(', ')}]`,
+    );
   }
   checkPipelinable(net, c);
   const backend = o.backend ?? tf.getBackend() ?? 'wasm';
@@ -176,7 +187,10 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
     check(!closed, () => 'pipeline: estimate after close()');
     check(regularizersOf(loss).length === 0, () => 'pipeline: rate regularisers read the spikes of every stage; train them without --pipeline');
     const B = batch.input.shape[0]!;
-    check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B, () => `lr: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
+    check(
+      batch.labels.shape.length === 1 && batch.labels.shape[0] === B,
+      () => `lr: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`,
+    );
     const M = fixedMicroBatches ? microBatches : Math.min(microBatches, B);
     check(B >= M, () => `pipeline: a batch of ${B} cannot be cut into ${M} micro-batches; lower microBatches or raise the batch size`);
     if (!stage0 || stage0.net !== network) stage0 = new Stage(network, c, loss);
@@ -195,7 +209,9 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
     const labels = batch.labels.dataSync() as Int32Array;
     threads.forEach((th, i) => {
       const [from, to] = layers![i + 1]!;
-      const params = network.layers.slice(from, to).flatMap((l) => Object.values(l.params).map((v) => ({ name: names.get(v)!, values: (v.dataSync() as Float32Array).slice() })));
+      const params = network.layers
+        .slice(from, to)
+        .flatMap((l) => Object.values(l.params).map((v) => ({ name: names.get(v)!, values: (v.dataSync() as Float32Array).slice() })));
       const task: StageTask = { ...common, layers: layers![i + 1]!, labels: labels.slice(), params };
       th.control.postMessage(task, [task.labels.buffer, ...params.map((p) => p.values.buffer)] as ArrayBuffer[]);
     });
@@ -249,7 +265,10 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
       while (backwardDone < M || results.some((r) => r === undefined)) {
         const before = performance.now();
         // nothing from any stage within the bound: one has died without a word
-        if (!waitWhile(signal, 0, seen)) throw new SpikelrError(`pipeline: no stage answered within ${threadTimeoutSeconds()} s (one may have died); the run stops here and resumes from its last checkpoint (SPIKELR_THREAD_TIMEOUT_S sets the bound)`);
+        if (!waitWhile(signal, 0, seen))
+          throw new SpikelrError(
+            `pipeline: no stage answered within ${threadTimeoutSeconds()} s (one may have died); the run stops here and resumes from its last checkpoint (SPIKELR_THREAD_TIMEOUT_S sets the bound)`,
+          );
         waited += performance.now() - before;
         seen = Atomics.load(signal, 0);
         drain();
@@ -283,10 +302,12 @@ export async function pipelinedLR(config: LRConfig, net: Network, recipe: ShardR
       if (closed) return;
       closed = true;
       stage0?.reset();
-      await Promise.all(threads.map(async (th) => {
-        th.control.close();
-        await th.worker.terminate();
-      }));
+      await Promise.all(
+        threads.map(async (th) => {
+          th.control.close();
+          await th.worker.terminate();
+        }),
+      );
       toStage1.close();
       weightsIn0.close();
     },

@@ -22,7 +22,9 @@ export interface ProgressOptions {
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '--:--';
   const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const h = Math.floor(s / 3600),
+    m = Math.floor((s % 3600) / 60),
+    r = s % 60;
   const mm = h > 0 ? String(m).padStart(2, '0') : String(m);
   return `${h > 0 ? `${h}:` : ''}${mm}:${String(r).padStart(2, '0')}`;
 }
@@ -34,12 +36,14 @@ export function progressBar(o: ProgressOptions): Progress {
   // the rate counts from the first step reported, so the first step's one-off costs (kernel
   // compilation, caches) do not inflate the ETA: until a second report there is no ETA
   let first: { step: number; at: number } | undefined;
-  let lastLine = -1, drawn = false;
+  let lastLine = -1,
+    drawn = false;
   const every = Math.max(1, Math.round(o.total / 20));
   const line = (step: number, info: { epoch: number; loss: number }) => {
     const t = now();
     first ??= { step, at: t };
-    const elapsed = t - first.at, done = step - first.step;
+    const elapsed = t - first.at,
+      done = step - first.step;
     const rate = done > 0 && elapsed > 0 ? done / elapsed : 0;
     const eta = rate > 0 ? (o.total - step) / rate : Infinity;
     const pct = ((100 * step) / o.total).toFixed(0).padStart(3);

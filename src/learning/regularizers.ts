@@ -41,7 +41,10 @@ export type RegularizedLoss = RowLoss & { readonly regularizers: readonly RateRe
 
 export function regularized(loss: RowLoss, regularizers: readonly RateRegularizer[]): RowLoss {
   for (const r of regularizers) checkOneOf('regularized', 'regularizer kind', r.kind, REGULARIZERS);
-  return sameMarks(loss, Object.assign((output: tf.Tensor, labels: tf.Tensor) => loss(output, labels), { regularizers }));
+  return sameMarks(
+    loss,
+    Object.assign((output: tf.Tensor, labels: tf.Tensor) => loss(output, labels), { regularizers }),
+  );
 }
 
 export function regularizersOf(loss: RowLoss): readonly RateRegularizer[] {
@@ -49,7 +52,10 @@ export function regularizersOf(loss: RowLoss): readonly RateRegularizer[] {
 }
 
 /** Penalty per row `[R]` from the spikes `[T, R, N]` of named layers (undefined when nothing applies). */
-export function ratePenalty(layers: readonly { readonly name: string; readonly spikes: tf.Tensor }[], regularizers: readonly RateRegularizer[]): tf.Tensor | undefined {
+export function ratePenalty(
+  layers: readonly { readonly name: string; readonly spikes: tf.Tensor }[],
+  regularizers: readonly RateRegularizer[],
+): tf.Tensor | undefined {
   const terms: tf.Tensor[] = [];
   tf.tidy(() => {
     for (const r of regularizers) {

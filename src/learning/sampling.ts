@@ -43,8 +43,10 @@ export function copyPlan(copies: number, sampling: Sampling = 'mc', qmcGroup?: n
   if (sampling === 'qmc') {
     const group = qmcGroup ?? copies;
     checkInteger('sampling', 'qmcGroup', group, 1);
-    check((group & (group - 1)) === 0 && copies % group === 0,
-      () => `sampling 'qmc': the group size must be a power of two dividing copies (${copies}), got ${group}`);
+    check(
+      (group & (group - 1)) === 0 && copies % group === 0,
+      () => `sampling 'qmc': the group size must be a power of two dividing copies (${copies}), got ${group}`,
+    );
     return { copies, sampling, group };
   }
   return { copies, sampling, group: 1 };
@@ -70,7 +72,15 @@ const QMC_ORDER = 0x9c4;
  * stream, so any (copy, step) can be regenerated alone.
  */
 export function copyNoise(kind: NoiseKind, plan: CopyPlan, key: number, t: number, batch: number, n: number): Float32Array {
-  return copyVariates(plan, key, t, batch, n, (u) => noiseQuantile(kind, u), (x) => -x);
+  return copyVariates(
+    plan,
+    key,
+    t,
+    batch,
+    n,
+    (u) => noiseQuantile(kind, u),
+    (x) => -x,
+  );
 }
 
 /**
@@ -79,7 +89,15 @@ export function copyNoise(kind: NoiseKind, plan: CopyPlan, key: number, t: numbe
  * take 1 − U (ε → −ε for the symmetric noises).
  */
 export function copyUniforms(plan: CopyPlan, key: number, t: number, batch: number, n: number): Float32Array {
-  return copyVariates(plan, key, t, batch, n, (u) => u, (u) => 1 - u);
+  return copyVariates(
+    plan,
+    key,
+    t,
+    batch,
+    n,
+    (u) => u,
+    (u) => 1 - u,
+  );
 }
 
 /** {@link copyUniforms} as a tensor of `shape`; on wasm (mc and antithetic) generated in the heap. */
@@ -94,7 +112,15 @@ export function copyUniformsTensor(plan: CopyPlan, key: number, t: number, batch
   return tf.tensor(copyUniforms(plan, key, t, batch, n), shape);
 }
 
-function copyVariates(plan: CopyPlan, key: number, t: number, batch: number, n: number, transform: (u: number) => number, mirror: (x: number) => number): Float32Array {
+function copyVariates(
+  plan: CopyPlan,
+  key: number,
+  t: number,
+  batch: number,
+  n: number,
+  transform: (u: number) => number,
+  mirror: (x: number) => number,
+): Float32Array {
   const K = plan.copies;
   const per = batch * n;
   const out = new Float32Array(K * per);

@@ -32,10 +32,13 @@ export function parseSchedule(text: string): EvalFunction {
   try {
     node = mathjs().parse(formula);
   } catch (err) {
-    throw new SpikelrError(`${where}: not a formula (${(err as Error).message}); use one of ${Object.keys(NAMED_SCHEDULES).join(', ')} or an expression in ${SCHEDULE_VARIABLES.join(', ')}`);
+    throw new SpikelrError(
+      `${where}: not a formula (${(err as Error).message}); use one of ${Object.keys(NAMED_SCHEDULES).join(', ')} or an expression in ${SCHEDULE_VARIABLES.join(', ')}`,
+    );
   }
   node.traverse((n, _path, parent) => {
-    if (n.type === 'AssignmentNode' || n.type === 'FunctionAssignmentNode') throw new SpikelrError(`${where}: assignments are not allowed; write an expression`);
+    if (n.type === 'AssignmentNode' || n.type === 'FunctionAssignmentNode')
+      throw new SpikelrError(`${where}: assignments are not allowed; write an expression`);
     if (n.type !== 'SymbolNode' || (parent?.type === 'FunctionNode' && (parent as unknown as { fn: MathNode }).fn === n)) return;
     const name = (n as unknown as { name: string }).name;
     if (!(SCHEDULE_VARIABLES as readonly string[]).includes(name) && !CONSTANTS.has(name)) {

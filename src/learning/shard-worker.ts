@@ -32,7 +32,10 @@ try {
       const value = e.loss;
       e.dispose();
       tf.dispose([input, labels]);
-      reply({ ok: true, loss: value, gradients }, gradients.map((g) => g.values.buffer as ArrayBuffer));
+      reply(
+        { ok: true, loss: value, gradients },
+        gradients.map((g) => g.values.buffer as ArrayBuffer),
+      );
     } catch (err) {
       reply({ ok: false, error: messageOf(err) });
     }

@@ -29,16 +29,35 @@ const noTangent = (layer: Layer) => `forward mode: layer '${layer.name}' (${laye
  * the recurrent input's (from the previous output and its tangent), through the model's tangent step.
  */
 function stepTangent(
-  layer: Layer, model: NeuronModel<NeuronParams>, t: number, current: tf.Tensor, dDrive: tf.Tensor,
-  previous: NeuronState, dPrevious: Record<string, tf.Tensor>, next: NeuronState, d: Record<string, tf.Tensor | undefined>, derivative: (x: tf.Tensor) => tf.Tensor,
+  layer: Layer,
+  model: NeuronModel<NeuronParams>,
+  t: number,
+  current: tf.Tensor,
+  dDrive: tf.Tensor,
+  previous: NeuronState,
+  dPrevious: Record<string, tf.Tensor>,
+  next: NeuronState,
+  d: Record<string, tf.Tensor | undefined>,
+  derivative: (x: tf.Tensor) => tf.Tensor,
 ): Record<string, tf.Tensor> {
   const rows = previous.spikes.shape[0]!;
   const dSpikes = dPrevious['spikes'];
-  const rec = layer.recurrentJvp && t > 0
-    ? tf.reshape(layer.recurrentJvp(tf.reshape(previous.spikes, [rows, -1]), dSpikes && tf.reshape(dSpikes, [rows, -1]), d), dDrive.shape)
-    : undefined;
+  const rec =
+    layer.recurrentJvp && t > 0
+      ? tf.reshape(layer.recurrentJvp(tf.reshape(previous.spikes, [rows, -1]), dSpikes && tf.reshape(dSpikes, [rows, -1]), d), dDrive.shape)
+      : undefined;
   const dCurrent = rec ? tf.add(dDrive, rec) : dDrive;
-  return model.tangent(layer.neuron!, { t, current, dCurrent, previous, dPrevious, next, coefficients: layer.coefficients as never, dCoefficients: d, derivative });
+  return model.tangent(layer.neuron!, {
+    t,
+    current,
+    dCurrent,
+    previous,
+    dPrevious,
+    next,
+    coefficients: layer.coefficients as never,
+    dCoefficients: d,
+    derivative,
+  });
 }
 
 /**
@@ -71,63 +90,76 @@ export interface TangentOptions {
   readonly observeLayer?: (index: number, input: tf.Tensor, output: tf.Tensor) => void;
 }
 
-export function tangentRun(net: Network, input: tf.Tensor, directions: ReadonlyMap<tf.Variable, tf.Tensor>, surrogate: Surrogate, o: TangentOptions = {}): { output: tf.Tensor; tangent: tf.Tensor } {
+export function tangentRun(
+  net: Network,
+  input: tf.Tensor,
+  directions: ReadonlyMap<tf.Variable, tf.Tensor>,
+  surrogate: Surrogate,
+  o: TangentOptions = {},
+): { output: tf.Tensor; tangent: tf.Tensor } {
   const [batch, steps] = input.shape as [number, number];
   // the input's tangent is zero; each layer's output tangent is the next layer's input tangent
   let dx: tf.Tensor | undefined;
   let tangent: tf.Tensor | undefined;
   const derivative = (x: tf.Tensor) => surrogate.derivative(x);
-  const { output } = passLayers(net.layers, net.inputShape, input, ({ layer, index, isLast, input: x, currents }) => {
-    const neuron = layer.neuron!;
-    const model = modelOf(neuron) as NeuronModel<NeuronParams>;
-    check(layer.jvp !== undefined, () => noTangent(layer));
-    const d = layerDirections(layer, directions);
-    const extra = o.currentTangents?.get(index);
-    const dCurrents = tf.tidy(() => {
-      const mapped = tf.reshape(layer.jvp!(x, dx, d), [steps, batch, ...currentShapeOf(layer)]);
-      return extra ? tf.add(mapped, extra) : mapped;
-    });
-    dx?.dispose();
-    const dDrives = tf.unstack(dCurrents);
-    dCurrents.dispose();
-    const field = outputField(neuron);
-    const pop = population(layer);
-    const outs: tf.Tensor[] = [], dOuts: tf.Tensor[] = [];
-    let dState: Record<string, tf.Tensor> = {};
-    const last = timeLoop(pop, tf.unstack(currents), model.initialState(neuron, [batch, ...layer.outputShape]), {
-      fire: model.fire(neuron, undefined, 0),
-      observe: (t, current, previous: NeuronState, next: NeuronState) => {
-        // dDrives[t] is freed below: a tangent that is the drive's itself must be a copy
-        const dNext = tf.tidy(() => stepTangent(layer, model, t, current, dDrives[t]!.clone(), previous, dState, next, d, derivative));
-        tf.dispose(Object.values(dState));
-        dDrives[t]!.dispose();
-        dState = dNext;
-        outs.push(next[field]!);
-        dOuts.push((dNext[field] ?? tf.zerosLike(next[field]!)).clone());
-        return [next[field]!];
-      },
-    });
-    const out = tf.stack(outs);
-    o.observeLayer?.(index, x, out);
-    const kept = new Set(outs);
-    for (const t of stateTensors(last)) if (!kept.has(t)) t.dispose();
-    tf.dispose([...outs, ...Object.values(dState)]);
-    const dOut = tf.stack(dOuts);
-    tf.dispose(dOuts);
-    if (isLast) tangent = dOut;
-    else {
-      dx = tf.reshape(dOut, [steps * batch, ...layer.outputShape]);
-      dOut.dispose();
-    }
-    return { output: out };
-  }, {
-    mapped: (layer, x) => {
+  const { output } = passLayers(
+    net.layers,
+    net.inputShape,
+    input,
+    ({ layer, index, isLast, input: x, currents }) => {
+      const neuron = layer.neuron!;
+      const model = modelOf(neuron) as NeuronModel<NeuronParams>;
       check(layer.jvp !== undefined, () => noTangent(layer));
-      const next = dx ? layer.jvp!(x, dx, {}) : undefined;
+      const d = layerDirections(layer, directions);
+      const extra = o.currentTangents?.get(index);
+      const dCurrents = tf.tidy(() => {
+        const mapped = tf.reshape(layer.jvp!(x, dx, d), [steps, batch, ...currentShapeOf(layer)]);
+        return extra ? tf.add(mapped, extra) : mapped;
+      });
       dx?.dispose();
-      dx = next;
+      const dDrives = tf.unstack(dCurrents);
+      dCurrents.dispose();
+      const field = outputField(neuron);
+      const pop = population(layer);
+      const outs: tf.Tensor[] = [],
+        dOuts: tf.Tensor[] = [];
+      let dState: Record<string, tf.Tensor> = {};
+      const last = timeLoop(pop, tf.unstack(currents), model.initialState(neuron, [batch, ...layer.outputShape]), {
+        fire: model.fire(neuron, undefined, 0),
+        observe: (t, current, previous: NeuronState, next: NeuronState) => {
+          // dDrives[t] is freed below: a tangent that is the drive's itself must be a copy
+          const dNext = tf.tidy(() => stepTangent(layer, model, t, current, dDrives[t]!.clone(), previous, dState, next, d, derivative));
+          tf.dispose(Object.values(dState));
+          dDrives[t]!.dispose();
+          dState = dNext;
+          outs.push(next[field]!);
+          dOuts.push((dNext[field] ?? tf.zerosLike(next[field]!)).clone());
+          return [next[field]!];
+        },
+      });
+      const out = tf.stack(outs);
+      o.observeLayer?.(index, x, out);
+      const kept = new Set(outs);
+      for (const t of stateTensors(last)) if (!kept.has(t)) t.dispose();
+      tf.dispose([...outs, ...Object.values(dState)]);
+      const dOut = tf.stack(dOuts);
+      tf.dispose(dOuts);
+      if (isLast) tangent = dOut;
+      else {
+        dx = tf.reshape(dOut, [steps * batch, ...layer.outputShape]);
+        dOut.dispose();
+      }
+      return { output: out };
     },
-  });
+    {
+      mapped: (layer, x) => {
+        check(layer.jvp !== undefined, () => noTangent(layer));
+        const next = dx ? layer.jvp!(x, dx, {}) : undefined;
+        dx?.dispose();
+        dx = next;
+      },
+    },
+  );
   if (!tangent) {
     // the last layer was stateless: its input tangent, mapped, is the output's
     tangent = tf.reshape(dx ?? tf.zerosLike(output), output.shape);
@@ -143,7 +175,12 @@ export function tangentRun(net: Network, input: tf.Tensor, directions: ReadonlyM
  * tangent contributes; they sum to `derivative`).
  */
 export function directionalDerivative(
-  net: Network, batch: Batch, loss: RowLoss, directions: ReadonlyMap<tf.Variable, tf.Tensor>, surrogate: Surrogate, o: TangentOptions = {},
+  net: Network,
+  batch: Batch,
+  loss: RowLoss,
+  directions: ReadonlyMap<tf.Variable, tf.Tensor>,
+  surrogate: Surrogate,
+  o: TangentOptions = {},
 ): { loss: number; derivative: number; rows: Float32Array } {
   const { output, tangent } = tangentRun(net, batch.input, directions, surrogate, o);
   const one = tf.expandDims(tangent, 0);
@@ -189,7 +226,11 @@ export interface Tap {
 }
 
 export function tangentSteps(
-  net: Network, input: tf.Tensor, directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[], surrogate: Surrogate, o: StepsOptions = {},
+  net: Network,
+  input: tf.Tensor,
+  directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[],
+  surrogate: Surrogate,
+  o: StepsOptions = {},
 ): { output: tf.Tensor; tangents: tf.Tensor; taps: Map<number, Tap> } {
   const [batch, steps] = input.shape as [number, number];
   const K = directions.length;
@@ -209,32 +250,44 @@ export function tangentSteps(
   const derivative = (x: tf.Tensor) => surrogate.derivative(x);
   for (const l of net.layers) check(l.jvp !== undefined, () => noTangent(l));
   // tangents in the form each layer's jvp takes them every step (a decorrelated layer fuses Rᵀ dW once)
-  const perLayer = net.layers.map((l) => directions.map((d) => { const p = layerDirections(l, d); return l.prepareTangents ? l.prepareTangents(p) : p; }));
+  const perLayer = net.layers.map((l) =>
+    directions.map((d) => {
+      const p = layerDirections(l, d);
+      return l.prepareTangents ? l.prepareTangents(p) : p;
+    }),
+  );
   const given = new Set(directions.flatMap((d) => [...d.values()]));
-  const prepared = perLayer.flat().flatMap((d) => Object.values(d)).filter((t): t is tf.Tensor => t !== undefined && !given.has(t));
+  const prepared = perLayer
+    .flat()
+    .flatMap((d) => Object.values(d))
+    .filter((t): t is tf.Tensor => t !== undefined && !given.has(t));
   const pops = net.layers.map((l) => (l.neuron ? population(l) : undefined));
   const models = net.layers.map((l) => (l.neuron ? (modelOf(l.neuron) as NeuronModel<NeuronParams>) : undefined));
   const fires = net.layers.map((l, i) => (l.neuron ? models[i]!.fire(l.neuron, undefined, 0) : undefined));
   let states = net.layers.map((l, i) => (l.neuron ? models[i]!.initialState(l.neuron, [batch, ...l.outputShape]) : undefined));
   let tangents: Record<string, tf.Tensor>[][] = net.layers.map(() => directions.map(() => ({})));
-  const outs: tf.Tensor[] = [], dOuts: tf.Tensor[][] = directions.map(() => []);
+  const outs: tf.Tensor[] = [],
+    dOuts: tf.Tensor[][] = directions.map(() => []);
   const inShape = input.shape.slice(2);
   // a time-constant input: the first layer with neurons gets the same drive and tangents every step
   const first = o.constantInput === true && steps > 1 ? net.layers.findIndex((l) => l.neuron !== undefined) : -1;
   // a tangent is zero (undefined) while nothing has fed it: no input tangent, no parameter tangents here, no state tangent
   const mappedTangent = (i: number, k: number, x: tf.Tensor, dx: tf.Tensor | undefined) =>
     dx || Object.keys(perLayer[i]![k]!).length > 0 ? net.layers[i]!.jvp!(x, dx, perLayer[i]![k]!) : undefined;
-  const fixed = first < 0 ? undefined : tf.tidy(() => {
-    let x = firstStepRows(input, inShape);
-    let dx: (tf.Tensor | undefined)[] = directions.map(() => undefined);
-    for (let i = 0; i < first; i++) {
-      const layer = net.layers[i]!;
-      dx = directions.map((_, k) => mappedTangent(i, k, x, dx[k]));
-      x = layer.currents(x, steps);
-    }
-    const layer = net.layers[first]!;
-    return { x, drive: layer.currents(x, steps), dDrive: directions.map((_, k) => mappedTangent(first, k, x, dx[k])) };
-  });
+  const fixed =
+    first < 0
+      ? undefined
+      : tf.tidy(() => {
+          let x = firstStepRows(input, inShape);
+          let dx: (tf.Tensor | undefined)[] = directions.map(() => undefined);
+          for (let i = 0; i < first; i++) {
+            const layer = net.layers[i]!;
+            dx = directions.map((_, k) => mappedTangent(i, k, x, dx[k]));
+            x = layer.currents(x, steps);
+          }
+          const layer = net.layers[first]!;
+          return { x, drive: layer.currents(x, steps), dDrive: directions.map((_, k) => mappedTangent(first, k, x, dx[k])) };
+        });
   const fixedTangents = fixed ? fixed.dDrive.filter((d): d is tf.Tensor => d !== undefined) : [];
   // time-major, so that a step's input is one contiguous slice (the wasm Slice is then a view)
   const frames = fixed ? undefined : tf.tidy(() => swapBatchTime(input));
@@ -243,7 +296,8 @@ export function tangentSteps(
       // (with a constant input x is first set by the first layer with neurons, from its fixed drive)
       let x = frames ? tf.reshape(tf.slice(frames, [t, ...input.shape.slice(1).map(() => 0)], [1, batch, ...inShape]), [batch, ...inShape]) : fixed!.drive;
       let dx: (tf.Tensor | undefined)[] = directions.map(() => undefined);
-      const nextStates: (NeuronState | undefined)[] = [], nextTangents: Record<string, tf.Tensor>[][] = [];
+      const nextStates: (NeuronState | undefined)[] = [],
+        nextTangents: Record<string, tf.Tensor>[][] = [];
       net.layers.forEach((layer, i) => {
         if (i < first) {
           nextStates.push(undefined);
@@ -308,7 +362,11 @@ export function tangentSteps(
  * (memory flat in T): `derivatives[k]` = ∇L · v_k, `rows[k]` its split by sample.
  */
 export function directionalDerivatives(
-  net: Network, batch: Batch, loss: RowLoss, directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[], surrogate: Surrogate,
+  net: Network,
+  batch: Batch,
+  loss: RowLoss,
+  directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[],
+  surrogate: Surrogate,
 ): { loss: number; derivatives: number[]; rows: Float32Array[] } {
   const { output, tangents } = tangentSteps(net, batch.input, directions, surrogate, { constantInput: batch.constantInTime === true });
   const r = lossTangents(output, tangents, loss, batch.labels);

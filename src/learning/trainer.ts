@@ -179,7 +179,9 @@ function divergence(state: TrainerState, loss: number): string | undefined {
   if (recent.length > DIVERGENCE_WINDOW) recent.shift();
   if (recent.length < DIVERGENCE_WINDOW || !(state.startLoss > 0)) return undefined;
   const now = recent.reduce((a, b) => a + b, 0) / recent.length;
-  return now > DIVERGENCE_FACTOR * state.startLoss ? `the mean loss of the last ${DIVERGENCE_WINDOW} steps, ${now.toPrecision(3)}, is over ${DIVERGENCE_FACTOR}× the initial ${state.startLoss.toPrecision(3)}` : undefined;
+  return now > DIVERGENCE_FACTOR * state.startLoss
+    ? `the mean loss of the last ${DIVERGENCE_WINDOW} steps, ${now.toPrecision(3)}, is over ${DIVERGENCE_FACTOR}× the initial ${state.startLoss.toPrecision(3)}`
+    : undefined;
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -202,9 +204,14 @@ export interface Evaluation {
 }
 
 /** Accuracy (and mean loss) of the network on a dataset, deterministic or with `noise`. */
-export function evaluateDataset(net: Network, data: Dataset, o: { readonly seed: number; readonly loss?: RowLoss; readonly noise?: EscapeNoise; readonly accuracy?: AccuracyKind; readonly batchSize?: number }): Evaluation {
+export function evaluateDataset(
+  net: Network,
+  data: Dataset,
+  o: { readonly seed: number; readonly loss?: RowLoss; readonly noise?: EscapeNoise; readonly accuracy?: AccuracyKind; readonly batchSize?: number },
+): Evaluation {
   const size = o.batchSize ?? 500;
-  let correct = 0, lossSum = 0;
+  let correct = 0,
+    lossSum = 0;
   for (let start = 0; start < data.count; start += size) {
     const idx = Int32Array.from({ length: Math.min(size, data.count - start) }, (_, i) => start + i);
     const input = data.batch(idx, streamKey(o.seed, 0xe7a1, start));
@@ -212,7 +219,10 @@ export function evaluateDataset(net: Network, data: Dataset, o: { readonly seed:
     const r = net.run(input, o.noise ? { noise: o.noise, seed: streamKey(o.seed, 0xe7a2, start), constantInput } : { constantInput });
     const [pred, loss] = tf.tidy(() => {
       const timeMajor = swapBatchTime(r.output);
-      const labels = tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]!), 'int32');
+      const labels = tf.tensor1d(
+        Int32Array.from(idx, (i) => data.labels[i]!),
+        'int32',
+      );
       return [(o.accuracy === 'first-spike' ? predictFirstSpike : predict)(timeMajor), o.loss ? tf.sum(o.loss(timeMajor, labels)) : tf.scalar(0)];
     });
     const p = pred.dataSync();
@@ -246,13 +256,19 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   checkInteger('train', 'batchSize', o.batchSize, 1);
   checkInRange('train', 'validation', o.validation ?? 0, 0, 0.9);
   if (o.patience !== undefined) checkInteger('train', 'patience', o.patience, 1);
-  check(o.patience === undefined || (o.validation ?? 0) > 0, () => 'train: early stopping (patience) needs a validation split; set validation to a fraction such as 0.1');
+  check(
+    o.patience === undefined || (o.validation ?? 0) > 0,
+    () => 'train: early stopping (patience) needs a validation split; set validation to a fraction such as 0.1',
+  );
   if (o.accuracy !== undefined) checkOneOf('train', 'accuracy', o.accuracy, ACCURACY_KINDS);
   const every = o.checkpointEvery ?? 100;
   checkInteger('train', 'checkpointEvery', every, 1);
   if (o.evalEvery !== undefined) checkInteger('train', 'evalEvery', o.evalEvery, 1);
   check(!o.resume || o.runDir !== undefined, () => 'train: resume needs the run directory to continue');
-  check(trainData.inputShape.join() === net.inputShape.join(), () => `train: the network takes ${net.inputShape.join('x')} inputs per step; the data has ${trainData.inputShape.join('x')}`);
+  check(
+    trainData.inputShape.join() === net.inputShape.join(),
+    () => `train: the network takes ${net.inputShape.join('x')} inputs per step; the data has ${trainData.inputShape.join('x')}`,
+  );
 
   // the validation split: a seeded permutation, the same on every resume
   const order = permutation(trainData.count, streamKey(o.seed, 0x7a1));
@@ -263,8 +279,9 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   check(perEpoch > 0, () => `train: batch size ${o.batchSize} is larger than the ${data.count} training samples`);
   const total = Math.min(o.maxSteps ?? Infinity, perEpoch * o.epochs);
   const rate: Schedule =
-    typeof o.schedule === 'function' ? (s) => (o.schedule as (s: number, t: number) => number)(s, total)
-    : compileSchedule(o.schedule ?? 'constant', { total, stepsPerEpoch: perEpoch });
+    typeof o.schedule === 'function'
+      ? (s) => (o.schedule as (s: number, t: number) => number)(s, total)
+      : compileSchedule(o.schedule ?? 'constant', { total, stepsPerEpoch: perEpoch });
   const names = parameterNames(net);
   const opt = makeOptimizer(o.optimizer, (v) => names.get(v) ?? v.name);
   const runDir = o.runDir;
@@ -277,8 +294,18 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   const testEvaluation = () => deployed(() => evaluateDataset(net, test, { seed: testSeed(o.seed), loss, accuracy: o.accuracy, batchSize: evalBatch }));
 
   const state: TrainerState = {
-    step: 0, epoch: 1, batch: 0, lossSum: 0, trainSeconds: 0, samples: 0, peakTensorBytes: 0, history: [],
-    bestAccuracy: -1, bestEpoch: 0, sinceBest: 0, metricsBytes: 0,
+    step: 0,
+    epoch: 1,
+    batch: 0,
+    lossSum: 0,
+    trainSeconds: 0,
+    samples: 0,
+    peakTensorBytes: 0,
+    history: [],
+    bestAccuracy: -1,
+    bestEpoch: 0,
+    sinceBest: 0,
+    metricsBytes: 0,
   };
   if (runDir) await makeDirectory(runDir);
   if (o.resume) await restore(net, opt, runDir!, state);
@@ -291,7 +318,10 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     if (!runDir || !o.snapshots) return;
     // written before the checkpoint: a crash between the two leaves a snapshot that the resumed run rewrites bit for bit
     await makeDirectory(path.join(runDir, SNAPSHOT_DIR));
-    await writeFileAtomic(path.join(runDir, SNAPSHOT_DIR, snapshotFile(state.step)), await withQuantizedWeightsAsync(net, bits, () => serializeNetwork(net, { metadata: o.modelMetadata ?? {} })));
+    await writeFileAtomic(
+      path.join(runDir, SNAPSHOT_DIR, snapshotFile(state.step)),
+      await withQuantizedWeightsAsync(net, bits, () => serializeNetwork(net, { metadata: o.modelMetadata ?? {} })),
+    );
   };
   if (!o.resume) await snapshot(); // the film's first frame: the initial network
   if (o.evaluateStart && state.step === 0 && state.start === undefined) {
@@ -305,7 +335,10 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     const logged = metricsPath && existsSync(metricsPath) ? await fs.readFile(metricsPath) : undefined;
     state.metricsBytes = logged?.length ?? 0;
     state.metricsCrc = logged ? crc32(logged) : 0;
-    const bytes = await serializeNetwork(net, { tensors: await optimizerValues(opt), metadata: { trainer: JSON.stringify(state), optimizerSteps: String(opt.steps) } });
+    const bytes = await serializeNetwork(net, {
+      tensors: await optimizerValues(opt),
+      metadata: { trainer: JSON.stringify(state), optimizerSteps: String(opt.steps) },
+    });
     await writeFileAtomic(path.join(runDir, CHECKPOINT_FILE), bytes);
   };
   const bar = o.progress === true ? progressBar({ total, start: state.step }) : o.progress || undefined;
@@ -327,12 +360,24 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         const idx = epochOrder.subarray(state.batch * o.batchSize, (state.batch + 1) * o.batchSize);
         const started = performance.now();
         const input = data.batch(idx, streamKey(o.seed, 0xe1c, state.step));
-        const labels = tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]!), 'int32');
+        const labels = tf.tensor1d(
+          Int32Array.from(idx, (i) => data.labels[i]!),
+          'int32',
+        );
         const factor = rate(state.step);
         armDecorrelation(net, input.shape[0]! * input.shape[1]!);
         // a noise-free pass fills the layers' samples first: the estimate's passes then add none
         if (o.decorrelationInputs === 'deterministic' && decorrelating) net.run(input, { constantInput: constantInTime }).dispose();
-        const estimateOnce = () => outOfMemoryIsClear(() => deployed(() => estimator.estimate(net, { input, labels, constantInTime }, loss, streamKey(o.seed, 0x1a, state.step), { sigmaScale: o.sigmaSchedule?.(state.step) ?? 1 })), o.batchSize);
+        const estimateOnce = () =>
+          outOfMemoryIsClear(
+            () =>
+              deployed(() =>
+                estimator.estimate(net, { input, labels, constantInTime }, loss, streamKey(o.seed, 0x1a, state.step), {
+                  sigmaScale: o.sigmaSchedule?.(state.step) ?? 1,
+                }),
+              ),
+            o.batchSize,
+          );
         let est: ReturnType<typeof estimateOnce>;
         if (!measured) {
           // the peak of live tensors inside the epoch's first step (the estimator's working memory included)
@@ -388,17 +433,31 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         epoch: state.epoch,
         steps: state.step,
         trainLoss: state.lossSum / batches,
-        ...(validation ? { validationAccuracy: deployed(() => evaluateDataset(net, validation, { seed: streamKey(o.seed, 0x7a11), accuracy: o.accuracy, batchSize: evalBatch })).accuracy } : {}),
+        ...(validation
+          ? {
+              validationAccuracy: deployed(() =>
+                evaluateDataset(net, validation, { seed: streamKey(o.seed, 0x7a11), accuracy: o.accuracy, batchSize: evalBatch }),
+              ).accuracy,
+            }
+          : {}),
         testAccuracy: testEval.accuracy,
         testLoss: testEval.loss,
-        ...(o.evalNoise ? { stochasticTestAccuracy: deployed(() => evaluateDataset(net, test, { seed: streamKey(o.seed, 0x7e58), noise: o.evalNoise, accuracy: o.accuracy, batchSize: evalBatch })).accuracy } : {}),
+        ...(o.evalNoise
+          ? {
+              stochasticTestAccuracy: deployed(() =>
+                evaluateDataset(net, test, { seed: streamKey(o.seed, 0x7e58), noise: o.evalNoise, accuracy: o.accuracy, batchSize: evalBatch }),
+              ).accuracy,
+            }
+          : {}),
         trainSeconds: state.trainSeconds,
         peakTensorBytes: epochPeak,
       };
       state.history.push(record);
       await log({ type: 'epoch', ...record });
       o.onEpoch?.(record);
-      bar?.note(`epoch ${record.epoch}: train loss ${record.trainLoss.toFixed(4)}, ${validation ? `validation ${(record.validationAccuracy! * 100).toFixed(2)}%, ` : ''}test ${(record.testAccuracy * 100).toFixed(2)}%`);
+      bar?.note(
+        `epoch ${record.epoch}: train loss ${record.trainLoss.toFixed(4)}, ${validation ? `validation ${(record.validationAccuracy! * 100).toFixed(2)}%, ` : ''}test ${(record.testAccuracy * 100).toFixed(2)}%`,
+      );
       if (validation) {
         if (record.validationAccuracy! > state.bestAccuracy) {
           state.bestAccuracy = record.validationAccuracy!;
@@ -438,7 +497,11 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     copyParameters(deserializeModel(bytes, 'best model').net, net);
     testAccuracy = testEvaluation().accuracy;
   } else if (validation) testAccuracy = state.history.find((h) => h.epoch === state.bestEpoch)?.testAccuracy ?? testAccuracy;
-  if (runDir && finished) await writeFileAtomic(path.join(runDir, MODEL_FILE), await withQuantizedWeightsAsync(net, bits, () => serializeNetwork(net, { metadata: o.modelMetadata ?? {} })));
+  if (runDir && finished)
+    await writeFileAtomic(
+      path.join(runDir, MODEL_FILE),
+      await withQuantizedWeightsAsync(net, bits, () => serializeNetwork(net, { metadata: o.modelMetadata ?? {} })),
+    );
   opt.dispose();
   return {
     history: state.history,
@@ -463,7 +526,9 @@ function outOfMemoryIsClear<T>(f: () => T, batchSize: number): T {
     return f();
   } catch (err) {
     if (isBackendOutOfMemory(err)) {
-      throw new SpikelrError(`train: a step of batch ${batchSize} failed in the tensor backend, ${outOfMemoryAdvice(err, { batch: 'batchSize', copies: 'copies', steps: 'steps', timeChunk: "timeChunk 'auto'" })}`);
+      throw new SpikelrError(
+        `train: a step of batch ${batchSize} failed in the tensor backend, ${outOfMemoryAdvice(err, { batch: 'batchSize', copies: 'copies', steps: 'steps', timeChunk: "timeChunk 'auto'" })}`,
+      );
     }
     throw err;
   }
@@ -482,8 +547,10 @@ async function restore(net: Network, opt: Optimizer, runDir: string, state: Trai
   const file = path.join(runDir, CHECKPOINT_FILE);
   if (!existsSync(file)) throw new SpikelrError(`resume: no checkpoint in ${runDir} (expected ${file}; a run writes one every checkpointEvery steps)`);
   const saved = deserializeModel(await fs.readFile(file), file);
-  check(saved.net.layers.length === net.layers.length && saved.net.layers.every((l, i) => l.name === net.layers[i]!.name),
-    () => `resume: ${file} holds a different network (layers ${saved.net.layers.map((l) => l.name).join(', ')}); resume with the run's own config`);
+  check(
+    saved.net.layers.length === net.layers.length && saved.net.layers.every((l, i) => l.name === net.layers[i]!.name),
+    () => `resume: ${file} holds a different network (layers ${saved.net.layers.map((l) => l.name).join(', ')}); resume with the run's own config`,
+  );
   copyParameters(saved.net, net);
   let counters: TrainerState;
   try {
@@ -499,9 +566,19 @@ async function restore(net: Network, opt: Optimizer, runDir: string, state: Trai
   // metrics written after the checkpoint belong to the lost steps: the resumed run writes them again
   const metrics = path.join(runDir, METRICS_LOG);
   const logged = existsSync(metrics) ? await fs.readFile(metrics) : new Uint8Array(0);
-  check(logged.length >= state.metricsBytes, () => `resume: ${metrics} has ${logged.length} bytes, but held ${state.metricsBytes} when ${file} was written: the log was cut since; restore it, or start the run again with --force`);
-  check(state.metricsCrc === undefined || crc32(logged.subarray(0, state.metricsBytes)) === state.metricsCrc, () => `resume: ${metrics} was changed since ${file} was written (its first ${state.metricsBytes} bytes do not match the checkpoint's checksum); restore it, or start the run again with --force`);
-  await fs.truncate(metrics, state.metricsBytes).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
+  check(
+    logged.length >= state.metricsBytes,
+    () =>
+      `resume: ${metrics} has ${logged.length} bytes, but held ${state.metricsBytes} when ${file} was written: the log was cut since; restore it, or start the run again with --force`,
+  );
+  check(
+    state.metricsCrc === undefined || crc32(logged.subarray(0, state.metricsBytes)) === state.metricsCrc,
+    () =>
+      `resume: ${metrics} was changed since ${file} was written (its first ${state.metricsBytes} bytes do not match the checkpoint's checksum); restore it, or start the run again with --force`,
+  );
+  await fs.truncate(metrics, state.metricsBytes).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
   // temporaries of atomic writes cut short by a crash
   for (const f of await fs.readdir(runDir)) if (WRITE_TEMPORARY.test(f)) await fs.rm(path.join(runDir, f), { force: true });
   const snapshots = path.join(runDir, SNAPSHOT_DIR);

@@ -26,9 +26,15 @@ import { groupCount, groupOf, type CopyPlan } from './sampling.js';
  */
 export function unitWeights(mean: tf.Tensor, credit: tf.Tensor, plan: CopyPlan, batch: number): tf.Tensor {
   const K = plan.copies;
-  check(groupCount(plan) > 1, () => `unit credit: needs at least two independent groups of copies to compare each copy with; ${K} copies with sampling '${plan.sampling}' make ${groupCount(plan)}`);
-  check(mean.shape[0] === K * batch && credit.shape.join() === mean.shape.join(),
-    () => `unit credit: mean output [${mean.shape.join(', ')}] and credit [${credit.shape.join(', ')}] must both be [${K * batch}, …units]`);
+  check(
+    groupCount(plan) > 1,
+    () =>
+      `unit credit: needs at least two independent groups of copies to compare each copy with; ${K} copies with sampling '${plan.sampling}' make ${groupCount(plan)}`,
+  );
+  check(
+    mean.shape[0] === K * batch && credit.shape.join() === mean.shape.join(),
+    () => `unit credit: mean output [${mean.shape.join(', ')}] and credit [${credit.shape.join(', ')}] must both be [${K * batch}, …units]`,
+  );
   // others[k][k'] = 1 where k' is in another group than k: the leave-one-group-out means are one product
   const others = new Float32Array(K * K);
   for (let k = 0; k < K; k++) {
@@ -40,7 +46,8 @@ export function unitWeights(mean: tf.Tensor, credit: tf.Tensor, plan: CopyPlan, 
     const o = tf.tensor2d(others, [K, K]);
     const rows = (t: tf.Tensor) => tf.reshape(t, [K, -1]);
     const s = rows(mean);
-    const looS = tf.matMul(o, s), looG = tf.matMul(o, rows(credit));
+    const looS = tf.matMul(o, s),
+      looG = tf.matMul(o, rows(credit));
     return tf.reshape(tf.mul(looG, tf.sub(s, looS)).div(K * batch), mean.shape);
   });
 }

@@ -13,8 +13,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkInRange, checkKeys } from '../core/errors.js';
 import {
-  integrateAndFire, LIF_KEYS, lifCore, membraneAdjoint, membraneAdjointFields, membraneBounds, membraneLearnable, membraneState, membraneTangent, openGate,
-  spikeFire, spikeTangent, type LIFOptions, type LIFParams,
+  integrateAndFire,
+  LIF_KEYS,
+  lifCore,
+  membraneAdjoint,
+  membraneAdjointFields,
+  membraneBounds,
+  membraneLearnable,
+  membraneState,
+  membraneTangent,
+  openGate,
+  spikeFire,
+  spikeTangent,
+  type LIFOptions,
+  type LIFParams,
 } from './lif.js';
 import type { Coef, Coefficients, Fire, NeuronModel, NeuronState } from './model.js';
 

@@ -60,4 +60,3 @@ export const analogModel = {
   adjoint: (_p, a) => ({ current: a.seed, carry: [], coefficients: {} }),
   tangent: (p, x) => ({ membrane: x.dCurrent, spikes: tf.mul(slope(p.activation, x.current), x.dCurrent) }),
 } satisfies NeuronModel<AnalogParams>;
-

@@ -98,7 +98,10 @@ export function checkFixedPoint(where: string, o: unknown): FixedPoint {
   checkKeys(`${where}: state`, o, ['bits', 'fraction', 'rounding']);
   const r = o as Partial<FixedPoint>;
   checkInteger(where, 'state bits', r.bits, 2);
-  check(r.bits <= MAX_STATE_BITS, () => `${where}: state bits must be at most ${MAX_STATE_BITS} (float32 holds integers exactly only up to 2^24), got ${r.bits}`);
+  check(
+    r.bits <= MAX_STATE_BITS,
+    () => `${where}: state bits must be at most ${MAX_STATE_BITS} (float32 holds integers exactly only up to 2^24), got ${r.bits}`,
+  );
   checkInteger(where, 'state fraction bits', r.fraction, 0);
   check(r.fraction < r.bits, () => `${where}: state fraction bits (${r.fraction}) must be fewer than its bits (${r.bits}), which include the sign`);
   const rounding = r.rounding ?? 'nearest';
@@ -137,7 +140,10 @@ function baseValue(inner: NeuronParams, name: string): number | undefined {
 export function deployedNeuron(inner: NeuronParams, o: DeployedOptions = {}): DeployedParams {
   const where = 'deployedNeuron';
   checkKeys(where, o, ['state', 'decayBits', 'mismatch']);
-  check(typeof inner === 'object' && inner !== null && typeof (inner as { kind?: unknown }).kind === 'string', () => `${where}: neuron must be a neuron record such as lif(), got ${show(inner)}`);
+  check(
+    typeof inner === 'object' && inner !== null && typeof (inner as { kind?: unknown }).kind === 'string',
+    () => `${where}: neuron must be a neuron record such as lif(), got ${show(inner)}`,
+  );
   check(inner.kind !== 'deployed', () => `${where}: the neuron is deployed already; deploy the model it wraps`);
   const state = o.state === undefined ? null : checkFixedPoint(where, o.state);
   if (o.decayBits !== undefined) checkDecayBits(where, o.decayBits);
@@ -152,7 +158,11 @@ export function deployedNeuron(inner: NeuronParams, o: DeployedOptions = {}): De
   }
   if (mismatch) {
     for (const name of MISMATCHED) {
-      check(mismatch[name] === 0 || hasCoefficient(inner, name), () => `${where}: a '${inner.kind}' neuron has no ${name === 'beta' ? 'decay' : 'threshold'} for mismatch to perturb; set the ${name} mismatch to 0 for it`);
+      check(
+        mismatch[name] === 0 || hasCoefficient(inner, name),
+        () =>
+          `${where}: a '${inner.kind}' neuron has no ${name === 'beta' ? 'decay' : 'threshold'} for mismatch to perturb; set the ${name} mismatch to 0 for it`,
+      );
     }
   }
   check(o.decayBits === undefined || hasCoefficient(inner, 'beta'), () => `${where}: a '${inner.kind}' neuron has no decay β for decayBits to quantize`);
@@ -185,16 +195,19 @@ function roundScaled(x: tf.Tensor, scale: number, rounding: Rounding): tf.Tensor
  * the range and is zero where it saturates.
  */
 export function quantizeState(x: tf.Tensor, fp: FixedPoint): tf.Tensor {
-  const scale = 2 ** fp.fraction, lo = -(2 ** (fp.bits - 1)), hi = 2 ** (fp.bits - 1) - 1;
+  const scale = 2 ** fp.fraction,
+    lo = -(2 ** (fp.bits - 1)),
+    hi = 2 ** (fp.bits - 1) - 1;
   const f = tf.customGrad(((v: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
     save([v]); // kept only while a gradient is being recorded (BPTT's tape)
     return {
       value: tf.tidy(() => tf.div(tf.clipByValue(roundScaled(v, scale, fp.rounding), lo, hi), scale)),
       // straight through where the value is not saturated
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-        const k = tf.mul(saved[0]!, scale);
-        return tf.mul(dy, tf.cast(tf.logicalAnd(tf.greaterEqual(k, lo - 0.5), tf.lessEqual(k, hi + 0.5)), 'float32'));
-      }),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const k = tf.mul(saved[0]!, scale);
+          return tf.mul(dy, tf.cast(tf.logicalAnd(tf.greaterEqual(k, lo - 0.5), tf.lessEqual(k, hi + 0.5)), 'float32'));
+        }),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (v: tf.Tensor) => tf.Tensor;
   return f(x);
@@ -212,7 +225,8 @@ function quantizeFraction(x: tf.Tensor, bits: number): tf.Tensor {
 
 /** The same rounding on a number. */
 function quantizeNumber(x: number, fp: FixedPoint): number {
-  const scale = 2 ** fp.fraction, k = x * scale;
+  const scale = 2 ** fp.fraction,
+    k = x * scale;
   const r = fp.rounding === 'nearest' ? Math.floor(k + 0.5) : fp.rounding === 'floor' ? Math.floor(k) : Math.trunc(k);
   return Math.min(Math.max(r, -(2 ** (fp.bits - 1))), 2 ** (fp.bits - 1) - 1) / scale;
 }

@@ -82,7 +82,10 @@ interface Compiled {
 }
 
 function checkRecord(where: string, what: string, value: unknown, kind: 'string' | 'number'): Record<string, string | number> {
-  check(typeof value === 'object' && value !== null && !Array.isArray(value), () => `${where}: ${what} must be an object of name → ${kind === 'string' ? 'expression' : 'number'}, got ${show(value)}`);
+  check(
+    typeof value === 'object' && value !== null && !Array.isArray(value),
+    () => `${where}: ${what} must be an object of name → ${kind === 'string' ? 'expression' : 'number'}, got ${show(value)}`,
+  );
   for (const [k, v] of Object.entries(value)) {
     check(IDENTIFIER.test(k), () => `${where}: ${what} name ${show(k)} is not an identifier (letters, digits, _)`);
     check(!RESERVED.includes(k), () => `${where}: ${what} name '${k}' is reserved (${RESERVED.join(', ')}); rename it`);
@@ -103,18 +106,29 @@ export function equationNeuron(options: EquationOptions): EquationParams {
   const reset = checkRecord(where, 'reset of variable', options.reset ?? {}, 'string') as Record<string, string>;
   const initial = checkRecord(where, 'initial value of', options.initial ?? {}, 'number') as Record<string, number>;
   for (const k of Object.keys(parameters)) check(!(k in equations), () => `${where}: '${k}' is both a state variable and a parameter`);
-  for (const k of Object.keys(reset)) check(k in equations, () => `${where}: reset given for '${k}', which has no equation; the variables are ${Object.keys(equations).join(', ')}`);
-  for (const k of Object.keys(initial)) check(k in equations, () => `${where}: initial value given for '${k}', which has no equation; the variables are ${Object.keys(equations).join(', ')}`);
+  for (const k of Object.keys(reset))
+    check(k in equations, () => `${where}: reset given for '${k}', which has no equation; the variables are ${Object.keys(equations).join(', ')}`);
+  for (const k of Object.keys(initial))
+    check(k in equations, () => `${where}: initial value given for '${k}', which has no equation; the variables are ${Object.keys(equations).join(', ')}`);
   const spike = options.spike;
   check(typeof spike === 'object' && spike !== null, () => `${where}: spike must be { variable, threshold }, got ${show(spike)}`);
   checkKeys(`${where}: spike`, spike, ['variable', 'threshold']);
-  check(typeof spike.variable === 'string' && spike.variable in equations,
-    () => `${where}: spike.variable must name a state variable (${Object.keys(equations).join(', ')}), got ${show(spike.variable)}`);
-  check((typeof spike.threshold === 'number' && Number.isFinite(spike.threshold)) || (typeof spike.threshold === 'string' && spike.threshold.trim().length > 0),
-    () => `${where}: spike.threshold must be a number or an expression of the variables and parameters, got ${show(spike.threshold)}`);
+  check(
+    typeof spike.variable === 'string' && spike.variable in equations,
+    () => `${where}: spike.variable must name a state variable (${Object.keys(equations).join(', ')}), got ${show(spike.variable)}`,
+  );
+  check(
+    (typeof spike.threshold === 'number' && Number.isFinite(spike.threshold)) || (typeof spike.threshold === 'string' && spike.threshold.trim().length > 0),
+    () => `${where}: spike.threshold must be a number or an expression of the variables and parameters, got ${show(spike.threshold)}`,
+  );
   const params: EquationParams = {
-    kind: 'equation', name: options.name ?? 'equation', equations: { ...equations }, reset: { ...reset },
-    spike: { variable: spike.variable, threshold: String(spike.threshold) }, parameters: { ...parameters }, initial: { ...initial },
+    kind: 'equation',
+    name: options.name ?? 'equation',
+    equations: { ...equations },
+    reset: { ...reset },
+    spike: { variable: spike.variable, threshold: String(spike.threshold) },
+    parameters: { ...parameters },
+    initial: { ...initial },
   };
   compiled(params);
   return params;
@@ -145,7 +159,8 @@ function compile(p: EquationParams): Compiled {
   // G_x = F_x + s (R_x − F_x): one expression per variable, differentiated as a whole
   const text: Record<string, string> = {};
   for (const x of vars) {
-    const f = p.equations[x]!, r = p.reset[x];
+    const f = p.equations[x]!,
+      r = p.reset[x];
     text[x] = r === undefined ? f : `(${f}) + s * ((${r}) - (${f}))`;
   }
   const update: Record<string, Fn> = {};
@@ -167,13 +182,23 @@ function compile(p: EquationParams): Compiled {
   };
 }
 
-function differentiate(p: EquationParams, text: Record<string, string>, vars: readonly string[], params: readonly string[], updateSymbols: string[], thresholdSymbols: string[], where: string): Derivatives {
+function differentiate(
+  p: EquationParams,
+  text: Record<string, string>,
+  vars: readonly string[],
+  params: readonly string[],
+  updateSymbols: string[],
+  thresholdSymbols: string[],
+  where: string,
+): Derivatives {
   const d = (expr: string, by: string, symbols: string[], what: string): Derivative => {
     let node: MathNode;
     try {
       node = mathjs().simplify(mathjs().derivative(parseNamed(expr, where), by));
     } catch (err) {
-      throw new SpikelrError(`${where}: cannot differentiate ${what} '${expr}' by '${by}' (${(err as Error).message}); learners need these derivatives: write it with + - * / ^ and exp, log, sqrt, tanh, sin, cos`);
+      throw new SpikelrError(
+        `${where}: cannot differentiate ${what} '${expr}' by '${by}' (${(err as Error).message}); learners need these derivatives: write it with + - * / ^ and exp, log, sqrt, tanh, sin, cos`,
+      );
     }
     if (node.type === 'ConstantNode' && Number((node as unknown as { value: unknown }).value) === 0) return null;
     return compileFormula(node.toString(), symbols, `${where}: derivative of ${what} by '${by}'`);
@@ -258,7 +283,8 @@ export const equationModel = {
   fire: (_p, noise, key, scale) => spikeFire(noise, key, scale),
   adjointFields: (p) => [...Object.keys(p.equations).map((x) => fieldOf(p, x)), 'current'],
   adjoint(p, a: AdjointInput) {
-    const k = compiled(p), D = k.derivatives();
+    const k = compiled(p),
+      D = k.derivatives();
     const at = (t: number) => (f: string) => a.trace.at(f, t);
     const stateNow = stateArguments(p, at(a.t), a.coefficients);
     const args = updateArguments(p, at(a.t - 1), a.trace.at('current', a.t), a.trace.at('spikes', a.t - 1), a.coefficients);
@@ -266,11 +292,21 @@ export const equationModel = {
     // λ_t[x] = ψ_t ∂g_t/∂x + Σ_y λ_{t+1}[y] ∂G_y/∂x,   ∂g/∂x = [x = v] − ∂Θ/∂x
     const lambda = k.vars.map((x) => {
       const dThreshold = D.thresholdState[x];
-      const direct = x === p.spike.variable ? (dThreshold ? tf.mul(a.seed, tf.sub(1, dThreshold(stateNow))) : a.seed) : dThreshold ? tf.neg(tf.mul(a.seed, dThreshold(stateNow))) : undefined;
+      const direct =
+        x === p.spike.variable
+          ? dThreshold
+            ? tf.mul(a.seed, tf.sub(1, dThreshold(stateNow)))
+            : a.seed
+          : dThreshold
+            ? tf.neg(tf.mul(a.seed, dThreshold(stateNow)))
+            : undefined;
       const carried = nextArgs ? k.vars.map((y, j) => times(D.state[y]![x]!, nextArgs, a.carry![j])) : [];
       return total([direct, ...carried], a.seed);
     });
-    const current = total(k.vars.map((x, i) => times(D.current[x]!, args, lambda[i])), a.seed);
+    const current = total(
+      k.vars.map((x, i) => times(D.current[x]!, args, lambda[i])),
+      a.seed,
+    );
     const coefficients: Record<string, tf.Tensor> = {};
     for (const q of Object.keys(p.parameters)) {
       if (!a.learned.has(q)) continue;
@@ -281,23 +317,30 @@ export const equationModel = {
     return { current, carry: lambda, coefficients };
   },
   tangent(p, x: TangentInput) {
-    const k = compiled(p), D = k.derivatives();
+    const k = compiled(p),
+      D = k.derivatives();
     const args = updateArguments(p, (f) => x.previous[f]!, x.current, x.previous.spikes, x.coefficients);
     const params = Object.keys(p.parameters);
     const out: Record<string, tf.Tensor> = {};
     for (const v of k.vars) {
-      out[fieldOf(p, v)] = total([
-        ...k.vars.map((y) => times(D.state[v]![y]!, args, x.dPrevious[fieldOf(p, y)])),
-        times(D.current[v]!, args, x.dCurrent),
-        times(D.spike[v]!, args, x.dPrevious['spikes']),
-        ...params.map((q) => times(D.parameter[v]![q]!, args, x.dCoefficients[q])),
-      ], x.next.membrane);
+      out[fieldOf(p, v)] = total(
+        [
+          ...k.vars.map((y) => times(D.state[v]![y]!, args, x.dPrevious[fieldOf(p, y)])),
+          times(D.current[v]!, args, x.dCurrent),
+          times(D.spike[v]!, args, x.dPrevious['spikes']),
+          ...params.map((q) => times(D.parameter[v]![q]!, args, x.dCoefficients[q])),
+        ],
+        x.next.membrane,
+      );
     }
     const stateNow = stateArguments(p, (f) => x.next[f]!, x.coefficients);
-    const dThreshold = total([
-      ...k.vars.map((y) => times(D.thresholdState[y]!, stateNow, out[fieldOf(p, y)])),
-      ...params.map((q) => times(D.thresholdParameter[q]!, stateNow, x.dCoefficients[q])),
-    ], x.next.membrane);
+    const dThreshold = total(
+      [
+        ...k.vars.map((y) => times(D.thresholdState[y]!, stateNow, out[fieldOf(p, y)])),
+        ...params.map((q) => times(D.thresholdParameter[q]!, stateNow, x.dCoefficients[q])),
+      ],
+      x.next.membrane,
+    );
     const slope = x.derivative(tf.sub(x.next.membrane, x.next['threshold']!));
     return { ...out, threshold: dThreshold, spikes: tf.mul(slope, tf.sub(out['membrane']!, dThreshold)) };
   },

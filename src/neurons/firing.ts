@@ -9,7 +9,6 @@ import type { Fire } from './model.js';
 
 export type { Coef, Fire } from './model.js';
 
-
 /** The activation functions an analog unit (analog.ts) applies. */
 export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'identity'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
@@ -74,6 +73,5 @@ export function activationFire(activation: Activation): Fire {
 
 /** φ(I + σε_t), ε_t drawn at step t from stream `key` as in {@link escapeFire}. */
 export function noisyActivationFire(activation: Activation, noise: EscapeNoise, key: number, scale?: tf.Tensor): Fire {
-  return (input, _threshold, t) =>
-    tf.tidy(() => activate(activation, tf.add(input, tf.mul(stepNoise(noise, key, t, input.shape), noiseSigma(noise, scale)))));
+  return (input, _threshold, t) => tf.tidy(() => activate(activation, tf.add(input, tf.mul(stepNoise(noise, key, t, input.shape), noiseSigma(noise, scale)))));
 }

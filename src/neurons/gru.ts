@@ -67,18 +67,24 @@ export const gruModel = {
     return { current: a.seed, recurrent: tf.concat([pr, pz, tf.mul(r, pn)], -1), carry: [], coefficients: {} };
   },
   tangent(_p, x) {
-    const h = x.previous.spikes, dh = x.dPrevious['spikes'];
+    const h = x.previous.spikes,
+      dh = x.dPrevious['spikes'];
     const u = x.coefficients['recurrent'] as tf.Tensor;
-    const du = x.dCoefficients['recurrent'], dc = x.dCoefficients['recurrentBias'];
+    const du = x.dCoefficients['recurrent'],
+      dc = x.dCoefficients['recurrentBias'];
     // d(h U + c) = dh U + h dU + dc
-    const terms = [dh ? recurrentDrive(dh, u, undefined) : undefined, du ? recurrentDrive(h, du, undefined) : undefined, dc].filter((v): v is tf.Tensor => v !== undefined);
+    const terms = [dh ? recurrentDrive(dh, u, undefined) : undefined, du ? recurrentDrive(h, du, undefined) : undefined, dc].filter(
+      (v): v is tf.Tensor => v !== undefined,
+    );
     const dRec = terms.reduce((a, b) => tf.add(a, b), tf.zerosLike(x.next.membrane));
     const rec = recurrentDrive(h, u, x.coefficients['recurrentBias'] as tf.Tensor | undefined);
     const [ar, az, an] = split3(x.next.membrane);
     const [dDr, dDz, dDn] = split3(tf.add(x.dCurrent, tf.zerosLike(dRec)));
     const [dRr, dRz, dRn] = split3(dRec);
     const [, , rn] = split3(rec);
-    const r = tf.sigmoid(ar), z = tf.sigmoid(az), n = tf.tanh(an);
+    const r = tf.sigmoid(ar),
+      z = tf.sigmoid(az),
+      n = tf.tanh(an);
     const dar = tf.add(dDr, dRr);
     const daz = tf.add(dDz, dRz);
     const dr = tf.mul(tf.mul(r, tf.sub(1, r)), dar);

@@ -6,6 +6,10 @@ import { checkKeys } from '../core/errors.js';
 import { LIF_KEYS, lifCore, type LIFOptions, type LIFParams } from './lif.js';
 
 export function ifNeuron(options: Omit<LIFOptions, 'beta'> = {}): LIFParams {
-  checkKeys('if', options, LIF_KEYS.filter((k) => k !== 'beta'));
+  checkKeys(
+    'if',
+    options,
+    LIF_KEYS.filter((k) => k !== 'beta'),
+  );
   return { kind: 'lif', ...lifCore('if', { ...options, beta: 1 }) };
 }

@@ -92,7 +92,14 @@ export function openGate(previous: NeuronState): tf.Tensor {
 
 /** The membrane update and firing shared by every LIF-family model, given the effective input current. */
 export function integrateAndFire(
-  current: tf.Tensor, state: NeuronState, p: MembraneParams, beta: Coef, previousThreshold: Coef, threshold: Coef, fire: Fire, t: number,
+  current: tf.Tensor,
+  state: NeuronState,
+  p: MembraneParams,
+  beta: Coef,
+  previousThreshold: Coef,
+  threshold: Coef,
+  fire: Fire,
+  t: number,
 ): { membrane: tf.Tensor; spikes: tf.Tensor; refractory?: tf.Tensor } {
   const refractory = state['refractory'];
   const open = refractory ? gateOf(refractory) : undefined;
@@ -149,11 +156,19 @@ export function membraneAdjoint(p: MembraneParams, a: AdjointInput): AdjointStep
  * Tangent of a LIF-family membrane: du_t from du_{t−1}, ds_{t−1}, the effective input's tangent
  * dJ and the coefficients' tangents; dϑprev is the tangent of the threshold s_{t−1} crossed.
  */
-export function membraneTangent(p: MembraneParams, x: TangentInput, dInput: tf.Tensor, dPreviousThreshold: tf.Tensor | number, previousThreshold: Coef): tf.Tensor {
+export function membraneTangent(
+  p: MembraneParams,
+  x: TangentInput,
+  dInput: tf.Tensor,
+  dPreviousThreshold: tf.Tensor | number,
+  previousThreshold: Coef,
+): tf.Tensor {
   const beta = coef(x.coefficients, 'beta', p.beta);
   const dBeta = x.dCoefficients['beta'];
-  const u = x.previous.membrane, s = x.previous.spikes;
-  const du = x.dPrevious['membrane'], ds = x.dPrevious['spikes'];
+  const u = x.previous.membrane,
+    s = x.previous.spikes;
+  const du = x.dPrevious['membrane'],
+    ds = x.dPrevious['spikes'];
   const open = x.previous['refractory'] ? openGate(x.previous) : undefined;
   let d: tf.Tensor = open ? tf.mul(open, dInput) : dInput;
   const keep = p.reset === 'zero' ? tf.sub(1, s) : undefined;
@@ -175,10 +190,14 @@ export function spikeTangent(x: TangentInput, dMembrane: tf.Tensor, threshold: C
 }
 
 /** The fused reverse-filter step of a LIF-family membrane with subtract or no reset and fixed coefficients (see NeuronModel.fusedAdjoint). */
-export function membraneFusedAdjoint(p: MembraneParams, o: { readonly learned: ReadonlySet<string>; readonly coefficients: Coefficients; readonly gated: boolean }) {
+export function membraneFusedAdjoint(
+  p: MembraneParams,
+  o: { readonly learned: ReadonlySet<string>; readonly coefficients: Coefficients; readonly gated: boolean },
+) {
   const beta = o.coefficients['beta'] ?? p.beta;
   if (!fusedKernelsActive() || p.reset === 'zero' || o.gated || o.learned.size > 0 || typeof beta !== 'number') return undefined;
-  return (seed: tf.Tensor, weights: tf.Tensor | undefined, next: tf.Tensor | undefined, inputRows: number) => lifAdjointStep(seed, weights, next, beta, inputRows);
+  return (seed: tf.Tensor, weights: tf.Tensor | undefined, next: tf.Tensor | undefined, inputRows: number) =>
+    lifAdjointStep(seed, weights, next, beta, inputRows);
 }
 
 /**
@@ -219,7 +238,9 @@ export function membraneNir(p: MembraneParams, c: NirNeuronContext): { v_thresho
   if (p.refractory > 0) c.refuse(`a refractory period (${p.refractory} steps) has no NIR primitive; NIR's neurons are never refractory`);
   if (p.reset === 'none') c.refuse("reset 'none' has no NIR primitive: NIR's spiking neurons always reset");
   if (p.reset === 'subtract' && c.subtractReset === 'error') {
-    c.refuse("reset by subtraction has no NIR primitive (NIR's neurons reset to v_reset, as spikelr's reset 'zero' does): train with reset 'zero' (--reset zero), or export with --reset-metadata to write NIR's reset-to-zero neuron with reset 'subtract' in its metadata (spikelr reads it back; snnTorch, Norse and chips will reset to zero)");
+    c.refuse(
+      "reset by subtraction has no NIR primitive (NIR's neurons reset to v_reset, as spikelr's reset 'zero' does): train with reset 'zero' (--reset zero), or export with --reset-metadata to write NIR's reset-to-zero neuron with reset 'subtract' in its metadata (spikelr reads it back; snnTorch, Norse and chips will reset to zero)",
+    );
   }
   return { v_threshold: f64(c.shape, c.perNeuron('threshold', p.threshold)), metadata: p.reset === 'subtract' ? { reset: 'subtract' } : {} };
 }

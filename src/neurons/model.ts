@@ -132,15 +132,27 @@ export interface NeuronModel<P extends { readonly kind: string }> {
    * kernel — or undefined where the model has none for this configuration or backend (the caller
    * then runs `step` with `fire` and scores separately).
    */
-  fusedNoisyStep?(p: P, o: FusedNoisyOptions): ((current: tf.Tensor, state: NeuronState, uniforms: tf.Tensor) => { readonly state: NeuronState; readonly score?: tf.Tensor }) | undefined;
+  fusedNoisyStep?(
+    p: P,
+    o: FusedNoisyOptions,
+  ): ((current: tf.Tensor, state: NeuronState, uniforms: tf.Tensor) => { readonly state: NeuronState; readonly score?: tf.Tensor }) | undefined;
   /**
    * One step of the reverse filter fused with LR's weighting of the seed and the copies' sum of the
    * current adjoint: `(score ψ_t, row weights or undefined, λ_{t+1} or undefined, input rows) →
    * { λ_t (the carry, which is also the current's adjoint), Σ over copies }` — or undefined where
    * the model has none for this configuration (learned coefficients, gates) or backend.
    */
-  fusedAdjoint?(p: P, o: { readonly learned: ReadonlySet<string>; readonly coefficients: Coefficients; readonly gated: boolean }):
-    ((seed: tf.Tensor, weights: tf.Tensor | undefined, next: tf.Tensor | undefined, inputRows: number) => { readonly lambda: tf.Tensor; readonly contracted: tf.Tensor }) | undefined;
+  fusedAdjoint?(
+    p: P,
+    o: { readonly learned: ReadonlySet<string>; readonly coefficients: Coefficients; readonly gated: boolean },
+  ):
+    | ((
+        seed: tf.Tensor,
+        weights: tf.Tensor | undefined,
+        next: tf.Tensor | undefined,
+        inputRows: number,
+      ) => { readonly lambda: tf.Tensor; readonly contracted: tf.Tensor })
+    | undefined;
   /**
    * The whole time loop from rest as one differentiable op for surrogate-gradient BPTT: spikes
    * `[T, …]` from currents `[T, …]`, their gradient the one autodiff of `step` gives with the
@@ -148,7 +160,10 @@ export interface NeuronModel<P extends { readonly kind: string }> {
    * update) — or undefined where the model has none for this configuration (learned coefficients,
    * refractory gates) or backend (BPTT then unrolls `step`).
    */
-  surrogateSequence?(p: P, o: { readonly coefficients: Coefficients }): ((currents: tf.Tensor, surrogate: Surrogate, detachReset: boolean) => tf.Tensor) | undefined;
+  surrogateSequence?(
+    p: P,
+    o: { readonly coefficients: Coefficients },
+  ): ((currents: tf.Tensor, surrogate: Surrogate, detachReset: boolean) => tf.Tensor) | undefined;
   /**
    * For a model whose output is linear in its current from rest (a leaky readout): the weights v_τ
    * of the output's mean over `steps` steps, mean_t y_t = Σ_τ v_τ I_τ. Absent: not linear.

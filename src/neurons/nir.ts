@@ -24,8 +24,16 @@ export interface NirNode {
 
 export const isArray = (v: NirValue | undefined): v is NirArray => typeof v === 'object' && v !== null;
 
-export const floats = (shape: readonly number[], values: ArrayLike<number>, dtype: NirArray['dtype'] = 'float32'): NirArray => ({ shape: [...shape], data: Float64Array.from(values), dtype });
-export const ints = (values: readonly number[], scalar = false): NirArray => ({ shape: scalar ? [] : [values.length], data: Float64Array.from(values), dtype: 'int64' });
+export const floats = (shape: readonly number[], values: ArrayLike<number>, dtype: NirArray['dtype'] = 'float32'): NirArray => ({
+  shape: [...shape],
+  data: Float64Array.from(values),
+  dtype,
+});
+export const ints = (values: readonly number[], scalar = false): NirArray => ({
+  shape: scalar ? [] : [values.length],
+  data: Float64Array.from(values),
+  dtype: 'int64',
+});
 
 /** Neuron parameters go out in float64: τ = dt/(1 − β) in float32 would not give β back to the bit. */
 export const f64 = (shape: readonly number[], v: ArrayLike<number>) => floats(shape, v, 'float64');

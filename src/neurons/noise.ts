@@ -63,8 +63,9 @@ export function normalQuantile(p: number): number {
   if (p > 1 - low) return -normalQuantile(1 - p);
   const q = p - 0.5;
   const r = q * q;
-  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
-    (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+  return (
+    ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
+  );
 }
 
 /** The noise quantile F⁻¹(u) for u in (0, 1). */
@@ -147,10 +148,7 @@ export function noiseScore(kind: NoiseKind, eps: tf.Tensor, sigma: number | tf.T
  */
 function gaussianHazard(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const direct = tf.div(
-      tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(x)))),
-      tf.maximum(tf.mul(0.5, tf.sub(1, tf.erf(tf.mul(x, SQRT1_2)))), 1e-30),
-    );
+    const direct = tf.div(tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(x)))), tf.maximum(tf.mul(0.5, tf.sub(1, tf.erf(tf.mul(x, SQRT1_2)))), 1e-30));
     const xt = tf.maximum(x, 3);
     let cf: tf.Tensor = xt; // x + 1/(x + 2/(x + 3/(x + …))) evaluated from the tail
     for (let k = 24; k >= 1; k--) cf = k === 24 ? tf.add(xt, tf.div(k, xt)) : tf.add(xt, tf.div(k, cf));

@@ -42,8 +42,14 @@ void _typed;
  * Hidden neurons the command line can build from `--beta --threshold --reset`: every model with a
  * preset, and `if` (LIF with β = 1).
  */
-export const NEURON_PRESETS: Readonly<Record<string, (o: { readonly beta: number; readonly threshold: number; readonly reset: 'subtract' | 'zero' | 'none' }) => NeuronParams>> = {
-  ...Object.fromEntries(NEURON_KINDS.filter((k) => k !== 'deployed').map((k) => NEURON_MODELS[k]).flatMap((m) => ('preset' in m ? [[m.kind, m.preset as (o: never) => NeuronParams]] : []))),
+export const NEURON_PRESETS: Readonly<
+  Record<string, (o: { readonly beta: number; readonly threshold: number; readonly reset: 'subtract' | 'zero' | 'none' }) => NeuronParams>
+> = {
+  ...Object.fromEntries(
+    NEURON_KINDS.filter((k) => k !== 'deployed')
+      .map((k) => NEURON_MODELS[k])
+      .flatMap((m) => ('preset' in m ? [[m.kind, m.preset as (o: never) => NeuronParams]] : [])),
+  ),
   if: (o) => ifNeuron({ threshold: o.threshold, reset: o.reset }),
 };
 

@@ -55,10 +55,11 @@ export function sigmoid(o: { readonly slope?: number } = {}): Surrogate {
   checkPositive('sigmoid', 'slope', k);
   return {
     name: `sigmoid(${k})`,
-    derivative: (x) => tf.tidy(() => {
-      const s = tf.sigmoid(tf.mul(k, x));
-      return tf.mul(k, tf.mul(s, tf.sub(1, s)));
-    }),
+    derivative: (x) =>
+      tf.tidy(() => {
+        const s = tf.sigmoid(tf.mul(k, x));
+        return tf.mul(k, tf.mul(s, tf.sub(1, s)));
+      }),
     smooth: (x) => tf.tidy(() => tf.sigmoid(tf.mul(k, x))),
   };
 }
@@ -71,10 +72,11 @@ export function triangular(o: { readonly width?: number } = {}): Surrogate {
     form: { kind: 'triangular', c: w, a: 1 },
     derivative: (x) => tf.tidy(() => tf.div(tf.relu(tf.sub(1, tf.div(tf.abs(x), w))), w)),
     // S(x) = 1/2 + sign(x)(y − y²/2), y = min(|x|/w, 1): rises from 0 to 1 over |x| < w
-    smooth: (x) => tf.tidy(() => {
-      const y = tf.minimum(tf.div(tf.abs(x), w), 1);
-      return tf.add(0.5, tf.mul(tf.sign(x), tf.sub(y, tf.mul(0.5, tf.square(y)))));
-    }),
+    smooth: (x) =>
+      tf.tidy(() => {
+        const y = tf.minimum(tf.div(tf.abs(x), w), 1);
+        return tf.add(0.5, tf.mul(tf.sign(x), tf.sub(y, tf.mul(0.5, tf.square(y)))));
+      }),
   };
 }
 
@@ -96,7 +98,10 @@ export function formulaSurrogate(formula: string): Surrogate {
   const f = compileFormula(formula, ['x'], 'surrogate formula');
   // a formula that is not finite near the threshold would poison every gradient: checked once
   const probe = tf.tidy(() => Array.from(f({ x: tf.tensor1d([-2, -0.5, 0, 0.5, 2]) }).dataSync()));
-  check(probe.every(Number.isFinite), () => `surrogate formula '${formula}': not finite near the threshold (at x = -2, -0.5, 0, 0.5, 2 it gives ${probe.join(', ')})`);
+  check(
+    probe.every(Number.isFinite),
+    () => `surrogate formula '${formula}': not finite near the threshold (at x = -2, -0.5, 0, 0.5, 2 it gives ${probe.join(', ')})`,
+  );
   return { name: `formula(${formula})`, derivative: (x) => tf.tidy(() => tf.mul(f({ x }), tf.onesLike(x))) };
 }
 

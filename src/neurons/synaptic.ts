@@ -10,8 +10,22 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkInRange, checkKeys } from '../core/errors.js';
 import {
-  integrateAndFire, LIF_KEYS, lifCore, membraneAdjoint, membraneAdjointFields, membraneBounds, membraneLearnable, membraneNir, membraneState, membraneTangent, openGate,
-  spikeFire, spikeTangent, timeConstants, type LIFOptions, type LIFParams,
+  integrateAndFire,
+  LIF_KEYS,
+  lifCore,
+  membraneAdjoint,
+  membraneAdjointFields,
+  membraneBounds,
+  membraneLearnable,
+  membraneNir,
+  membraneState,
+  membraneTangent,
+  openGate,
+  spikeFire,
+  spikeTangent,
+  timeConstants,
+  type LIFOptions,
+  type LIFParams,
 } from './lif.js';
 import { f64, nirNode } from './nir.js';
 import type { Coefficients, Fire, NeuronModel, NeuronState } from './model.js';
@@ -69,8 +83,20 @@ export const synapticModel = {
     const { v_threshold, metadata } = membraneNir(p, c);
     const beta = c.perNeuron('beta', p.beta);
     if (beta.some((b) => b >= 1) || p.alpha >= 1) c.refuse('CubaLIF needs decays below 1 (β and α); NIR has no current-based integrate-and-fire');
-    const mem = timeConstants(beta, c.dt), syn = timeConstants(new Float64Array(beta.length).fill(p.alpha), c.dt);
+    const mem = timeConstants(beta, c.dt),
+      syn = timeConstants(new Float64Array(beta.length).fill(p.alpha), c.dt);
     const zeros = new Float64Array(beta.length);
-    return nirNode('CubaLIF', { tau_syn: f64(c.shape, syn.tau), tau_mem: f64(c.shape, mem.tau), r: f64(c.shape, mem.r), v_leak: f64(c.shape, zeros), v_threshold, w_in: f64(c.shape, syn.r) }, metadata);
+    return nirNode(
+      'CubaLIF',
+      {
+        tau_syn: f64(c.shape, syn.tau),
+        tau_mem: f64(c.shape, mem.tau),
+        r: f64(c.shape, mem.r),
+        v_leak: f64(c.shape, zeros),
+        v_threshold,
+        w_in: f64(c.shape, syn.r),
+      },
+      metadata,
+    );
   },
 } satisfies NeuronModel<SynapticParams>;

@@ -10,8 +10,16 @@ export type Padding = 'same' | 'valid' | number;
 
 /** Zeros around the image: [top, bottom] and [left, right] of `padding` for input h×w, kernel k, stride s. */
 export function paddingOf(h: number, w: number, kernelSize: number, stride: number, padding: Padding): [[number, number], [number, number]] {
-  if (typeof padding === 'number') return [[padding, padding], [padding, padding]];
-  if (padding === 'valid') return [[0, 0], [0, 0]];
+  if (typeof padding === 'number')
+    return [
+      [padding, padding],
+      [padding, padding],
+    ];
+  if (padding === 'valid')
+    return [
+      [0, 0],
+      [0, 0],
+    ];
   // tfjs 'same': total padding (out − 1)·s + k − in, the smaller half before
   const side = (size: number): [number, number] => {
     const total = Math.max((Math.ceil(size / stride) - 1) * stride + kernelSize - size, 0);
@@ -41,7 +49,20 @@ export function conv2dOp(stride: number, padding: Padding): (x: tf.Tensor4D, ker
   if (typeof padding === 'number') {
     // explicit zeros, then a valid convolution (tf.pad's gradient is a slice)
     const valid = conv2dOp(stride, 'valid');
-    return (x, kernel) => tf.tidy(() => valid(padding > 0 ? tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) : x, kernel));
+    return (x, kernel) =>
+      tf.tidy(() =>
+        valid(
+          padding > 0
+            ? tf.pad(x, [
+                [0, 0],
+                [padding, padding],
+                [padding, padding],
+                [0, 0],
+              ])
+            : x,
+          kernel,
+        ),
+      );
   }
   const f = (x: tf.Tensor4D, kernel: tf.Tensor4D, save: tf.GradSaveFunc) => {
     save([x, kernel]);

@@ -16,7 +16,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger, checkKeys, show, SpikelrError } from '../core/errors.js';
-import { checkDecayBits, checkFixedPoint, checkRelative, deployedNeuron, hasCoefficient, isDeployed, ROUNDINGS, type FixedPoint, type Rounding } from '../neurons/deployed.js';
+import {
+  checkDecayBits,
+  checkFixedPoint,
+  checkRelative,
+  deployedNeuron,
+  hasCoefficient,
+  isDeployed,
+  ROUNDINGS,
+  type FixedPoint,
+  type Rounding,
+} from '../neurons/deployed.js';
 import type { NeuronParams } from '../neurons/registry.js';
 import type { LayerSpec } from './layer.js';
 import { Network } from './network.js';
@@ -43,16 +53,25 @@ export const MAX_WEIGHT_BITS = 8;
 const WEIGHT_PARAMS = ['weight', 'recurrent'];
 
 /** What {@link deployment} takes: any key may be left out (the state's rounding defaults to nearest). */
-export type DeploymentOptions = Partial<Omit<Deployment, 'state'>> & { readonly state?: (Omit<FixedPoint, 'rounding'> & { readonly rounding?: Rounding }) | null };
+export type DeploymentOptions = Partial<Omit<Deployment, 'state'>> & {
+  readonly state?: (Omit<FixedPoint, 'rounding'> & { readonly rounding?: Rounding }) | null;
+};
 
 /** Checks a deployment record (from a config file or the constructor); errors name the key. */
 export function deployment(o: DeploymentOptions, where = 'deploy'): Deployment {
-  check(typeof o === 'object' && o !== null && !Array.isArray(o), () => `${where}: expected an object such as { weightBits: 4, state: { bits: 16, fraction: 8 } }, got ${show(o)}`);
+  check(
+    typeof o === 'object' && o !== null && !Array.isArray(o),
+    () => `${where}: expected an object such as { weightBits: 4, state: { bits: 16, fraction: 8 } }, got ${show(o)}`,
+  );
   checkKeys(where, o, ['weightBits', 'state', 'decayBits', 'thresholdMismatch', 'decayMismatch', 'mismatchSeed']);
   const weightBits = o.weightBits ?? null;
   if (weightBits !== null) {
     checkInteger(where, 'weightBits', weightBits, MIN_WEIGHT_BITS);
-    check(weightBits <= MAX_WEIGHT_BITS, () => `${where}: weightBits must be ${MIN_WEIGHT_BITS}–${MAX_WEIGHT_BITS} (per-channel symmetric integers), got ${weightBits}; for float weights leave it out`);
+    check(
+      weightBits <= MAX_WEIGHT_BITS,
+      () =>
+        `${where}: weightBits must be ${MIN_WEIGHT_BITS}–${MAX_WEIGHT_BITS} (per-channel symmetric integers), got ${weightBits}; for float weights leave it out`,
+    );
   }
   const state = o.state === undefined || o.state === null ? null : checkFixedPoint(where, o.state);
   const decayBits = o.decayBits ?? null;
@@ -91,17 +110,31 @@ export function parseDeployment(text: string, where = '--deploy'): Deployment | 
       return n;
     };
     switch (key) {
-      case 'weights': o['weightBits'] = num(); break;
-      case 'state': stateText = value; break;
+      case 'weights':
+        o['weightBits'] = num();
+        break;
+      case 'state':
+        stateText = value;
+        break;
       case 'rounding':
-        if (!(ROUNDINGS as readonly string[]).includes(value)) throw new SpikelrError(`${where}: rounding must be one of ${ROUNDINGS.join(', ')}, got '${value}'`);
+        if (!(ROUNDINGS as readonly string[]).includes(value))
+          throw new SpikelrError(`${where}: rounding must be one of ${ROUNDINGS.join(', ')}, got '${value}'`);
         rounding = value as Rounding;
         break;
-      case 'decay': o['decayBits'] = num(); break;
-      case 'mismatch': o['thresholdMismatch'] = num(); break;
-      case 'decay-mismatch': o['decayMismatch'] = num(); break;
-      case 'mismatch-seed': o['mismatchSeed'] = num(); break;
-      default: throw new SpikelrError(`${where}: unknown setting '${key}'; ${usage}`);
+      case 'decay':
+        o['decayBits'] = num();
+        break;
+      case 'mismatch':
+        o['thresholdMismatch'] = num();
+        break;
+      case 'decay-mismatch':
+        o['decayMismatch'] = num();
+        break;
+      case 'mismatch-seed':
+        o['mismatchSeed'] = num();
+        break;
+      default:
+        throw new SpikelrError(`${where}: unknown setting '${key}'; ${usage}`);
     }
   }
   if (stateText !== undefined) {
@@ -144,9 +177,20 @@ export function deploySpecs(layers: readonly LayerSpec[], d: Deployment): LayerS
  * network already deployed is refused: deploy the float one.
  */
 export function deployNetwork(net: Network, d: Deployment): Network {
-  for (const l of net.layers) check(!(l.neuron && isDeployed(l.neuron)), () => `deploy: layer '${l.name}' is deployed already (its model file came from a deployed run); deploy the float model it was fine-tuned from`);
+  for (const l of net.layers)
+    check(
+      !(l.neuron && isDeployed(l.neuron)),
+      () => `deploy: layer '${l.name}' is deployed already (its model file came from a deployed run); deploy the float model it was fine-tuned from`,
+    );
   if (d.weightBits !== null) checkQuantizable(net);
-  const out = new Network({ input: net.inputShape, layers: deploySpecs(net.layers.map((l) => l.spec as LayerSpec), d), seed: net.seed });
+  const out = new Network({
+    input: net.inputShape,
+    layers: deploySpecs(
+      net.layers.map((l) => l.spec as LayerSpec),
+      d,
+    ),
+    seed: net.seed,
+  });
   out.layers.forEach((l, i) => {
     for (const [p, v] of Object.entries(l.params)) v.assign(net.layers[i]!.params[p]!);
   });
@@ -172,16 +216,22 @@ export function quantizeChannels(w: tf.Tensor, bits: number): tf.Tensor {
 
 /** The network's quantized weights: `[layer, parameter name, variable]` of every weight matrix. */
 function weightVariables(net: Network): tf.Variable[] {
-  return net.layers.flatMap((l) => WEIGHT_PARAMS.flatMap((name) => {
-    const v = l.params[name];
-    return v && v.rank >= 2 && !l.buffers?.includes(name) ? [v] : [];
-  }));
+  return net.layers.flatMap((l) =>
+    WEIGHT_PARAMS.flatMap((name) => {
+      const v = l.params[name];
+      return v && v.rank >= 2 && !l.buffers?.includes(name) ? [v] : [];
+    }),
+  );
 }
 
 /** Refuses weight quantization on a layer that computes with other weights than its own (a decorrelated layer's W R). */
 export function checkQuantizable(net: Network): void {
   for (const l of net.layers) {
-    check(!l.decorrelation, () => `deploy: layer '${l.name}' decorrelates its input, so it computes with the fused weights W R, not the W that weightBits quantizes; deploy a network trained without decorrelation, or leave weightBits out`);
+    check(
+      !l.decorrelation,
+      () =>
+        `deploy: layer '${l.name}' decorrelates its input, so it computes with the fused weights W R, not the W that weightBits quantizes; deploy a network trained without decorrelation, or leave weightBits out`,
+    );
   }
 }
 

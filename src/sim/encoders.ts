@@ -11,13 +11,17 @@ import { streamUniforms } from '../kernels/uniform-kernel.js';
 const RATE_STREAM = 0x7a7e;
 
 function checkUnitRange(where: string, x: tf.Tensor): void {
-  const [lo, hi] = tf.tidy(() => [tf.min(x), tf.max(x)]).map((t) => {
-    const v = t.dataSync()[0]!;
-    t.dispose();
-    return v;
-  }) as [number, number];
-  check(Number.isFinite(lo) && Number.isFinite(hi) && lo >= 0 && hi <= 1,
-    () => `${where}: values must be in [0, 1] (scale intensities first, e.g. pixels / 255), got min ${lo}, max ${hi}`);
+  const [lo, hi] = tf
+    .tidy(() => [tf.min(x), tf.max(x)])
+    .map((t) => {
+      const v = t.dataSync()[0]!;
+      t.dispose();
+      return v;
+    }) as [number, number];
+  check(
+    Number.isFinite(lo) && Number.isFinite(hi) && lo >= 0 && hi <= 1,
+    () => `${where}: values must be in [0, 1] (scale intensities first, e.g. pixels / 255), got min ${lo}, max ${hi}`,
+  );
 }
 
 function checkSteps(where: string, steps: number): void {
@@ -38,7 +42,9 @@ export function rateEncode(x: tf.Tensor, steps: number, options: { readonly seed
   check(x.rank >= 1, () => `rateEncode: input must be [B, …] (rank ≥ 1), got a scalar`);
   checkUnitRange('rateEncode', x);
   const [batch, ...rest] = x.shape as number[];
-  const shape = [batch!, steps, ...rest], count = shape.reduce((a, b) => a * b, 1), key = streamKey(options.seed, RATE_STREAM);
+  const shape = [batch!, steps, ...rest],
+    count = shape.reduce((a, b) => a * b, 1),
+    key = streamKey(options.seed, RATE_STREAM);
   return tf.tidy(() => {
     const p = tf.expandDims(tf.clipByValue(tf.mul(x, gain), 0, 1), 1);
     // on wasm written straight into the heap, bit for bit the JavaScript stream's numbers

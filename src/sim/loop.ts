@@ -48,7 +48,8 @@ export interface Population {
 /** The population a layer's neurons form; recurrent currents reshaped for any leading axes (copies). */
 export function population(layer: Layer): Population {
   const rec = layer.recurrentCurrents;
-  const out = layer.outputShape, cur = currentShapeOf(layer);
+  const out = layer.outputShape,
+    cur = currentShapeOf(layer);
   return {
     neuron: layer.neuron!,
     coefficients: layer.coefficients as Coefficients,
@@ -84,7 +85,14 @@ export interface LoopOptions {
 }
 
 /** One step of a population: the recurrent input added to `drive`, then the model's step (or a fused one). */
-export function stepPopulation(pop: Population, drive: tf.Tensor, state: NeuronState, fire: Fire, t: number, fused?: LoopOptions['step']): { input: tf.Tensor; next: NeuronState } {
+export function stepPopulation(
+  pop: Population,
+  drive: tf.Tensor,
+  state: NeuronState,
+  fire: Fire,
+  t: number,
+  fused?: LoopOptions['step'],
+): { input: tf.Tensor; next: NeuronState } {
   const input = pop.recurrent ? tf.tidy(() => tf.add(drive, pop.recurrent!(state.spikes))) : drive;
   return { input, next: fused ? fused(input, state, t) : modelOf(pop.neuron).step(input, state, pop.neuron, fire, t, pop.coefficients ?? {}) };
 }
@@ -141,16 +149,24 @@ export interface SequenceResult {
  * the state fields named in `fields` at every step, stacked as `[T, B, …N]` (the caller owns them
  * and the last state).
  */
-export function runFields(pop: Population, currents: tf.Tensor | tf.Tensor[], state: NeuronState, fire: Fire, fields: readonly string[], firstStep?: number): { fields: Record<string, tf.Tensor>; state: NeuronState } {
+export function runFields(
+  pop: Population,
+  currents: tf.Tensor | tf.Tensor[],
+  state: NeuronState,
+  fire: Fire,
+  fields: readonly string[],
+  firstStep?: number,
+): { fields: Record<string, tf.Tensor>; state: NeuronState } {
   const kept: Record<string, tf.Tensor[]> = Object.fromEntries(fields.map((f) => [f, []]));
   const last = timeLoop(pop, Array.isArray(currents) ? currents : tf.unstack(currents), state, {
     fire,
     ...(firstStep !== undefined ? { firstStep } : {}),
-    observe: (_t, _input, _previous, next) => fields.map((f) => {
-      const v = next[f]!;
-      kept[f]!.push(v);
-      return v;
-    }),
+    observe: (_t, _input, _previous, next) =>
+      fields.map((f) => {
+        const v = next[f]!;
+        kept[f]!.push(v);
+        return v;
+      }),
   });
   const stacked: Record<string, tf.Tensor> = {};
   const live = new Set(stateTensors(last));
@@ -167,7 +183,11 @@ export function runFields(pop: Population, currents: tf.Tensor | tf.Tensor[], st
  */
 export function runSequence(params: NeuronParams, currents: tf.Tensor, state: NeuronState, fire: Fire, options: SequenceOptions): SequenceResult {
   const wanted = [...new Set([...(options.keepSpikes ? ['spikes'] : []), ...(options.keepMembrane ? ['membrane'] : []), ...(options.keepFields ?? [])])];
-  const pop: Population = { neuron: params, ...(options.coefficients ? { coefficients: options.coefficients } : {}), ...(options.recurrent ? { recurrent: options.recurrent } : {}) };
+  const pop: Population = {
+    neuron: params,
+    ...(options.coefficients ? { coefficients: options.coefficients } : {}),
+    ...(options.recurrent ? { recurrent: options.recurrent } : {}),
+  };
   const r = runFields(pop, currents, state, fire, wanted, options.firstStep);
   const { spikes, membrane, ...fields } = r.fields;
   return { ...(options.keepSpikes ? { spikes: spikes! } : {}), ...(options.keepMembrane ? { membrane: membrane! } : {}), fields, state: r.state };
@@ -211,7 +231,10 @@ export interface VisitResult {
  * that know the form.
  */
 export function passLayers(
-  layers: readonly Layer[], inputShape: readonly number[], input: tf.Tensor, visit: (v: LayerVisit) => VisitResult,
+  layers: readonly Layer[],
+  inputShape: readonly number[],
+  input: tf.Tensor,
+  visit: (v: LayerVisit) => VisitResult,
   o: {
     readonly tape?: boolean;
     /** Sees each stateless layer's input and output rows (before the input is freed). */
@@ -226,7 +249,7 @@ export function passLayers(
   let rows = input.shape[o.timeMajor ? 1 : 0]!;
   let constant = o.constantInput === true && steps > 1;
   check(!constant || o.mapped === undefined, () => 'passLayers: a constant input gives stateless layers one step of rows; the mapped hook expects T');
-  check(!constant || !o.timeMajor, () => 'passLayers: a time-major input is a previous stage\'s output, not a constant input');
+  check(!constant || !o.timeMajor, () => "passLayers: a time-major input is a previous stage's output, not a constant input");
   let x = o.timeMajor ? tf.reshape(input, [steps * rows, ...inputShape]) : constant ? firstStepRows(input, inputShape) : timeMajorRows(input, inputShape);
   let last: tf.Tensor | undefined;
   layers.forEach((layer, index) => {
@@ -258,7 +281,12 @@ export function passLayers(
       return currents;
     };
     const r = visit({
-      layer, index, isLast, input: x, rows, constant: isConstant,
+      layer,
+      index,
+      isLast,
+      input: x,
+      rows,
+      constant: isConstant,
       get currents() {
         return materialise();
       },
@@ -293,7 +321,13 @@ export function outputField(neuron: NeuronParams): 'membrane' | 'spikes' {
  * layer's input as a pass gives it (`[T·rows, …in]`, or `[rows, …in]` when `constant`; x̄ is then
  * `x` itself). Undefined where this does not hold (the caller runs the T steps).
  */
-export function meanReadout(layer: Layer, x: tf.Tensor, steps: number, rows: number, constant: boolean): { readonly output: tf.Tensor; readonly input: tf.Tensor; readonly scale: number } | undefined {
+export function meanReadout(
+  layer: Layer,
+  x: tf.Tensor,
+  steps: number,
+  rows: number,
+  constant: boolean,
+): { readonly output: tf.Tensor; readonly input: tf.Tensor; readonly scale: number } | undefined {
   const plan = meanReadoutPlan(layer, steps);
   if (!plan) return undefined;
   const input = constant ? x : tf.tidy(() => tf.reshape(weightedSteps(tf.reshape(x, [steps, -1]), plan.weights), [rows, ...x.shape.slice(1)]));
@@ -306,7 +340,10 @@ export function meanReadout(layer: Layer, x: tf.Tensor, steps: number, rows: num
  */
 export function meanReadoutPlan(layer: Layer, steps: number): { readonly weights: number[]; readonly scale: number } | undefined {
   const neuron = layer.neuron;
-  const v = neuron && layer.affine && !layer.recurrentCurrents && Object.keys(layer.coefficients).length === 0 ? modelOf(neuron).meanWeights?.(neuron, steps) : undefined;
+  const v =
+    neuron && layer.affine && !layer.recurrentCurrents && Object.keys(layer.coefficients).length === 0
+      ? modelOf(neuron).meanWeights?.(neuron, steps)
+      : undefined;
   if (!v) return undefined;
   const scale = v.reduce((a, b) => a + b, 0);
   return { weights: Array.from(v, (x) => x / scale), scale };

@@ -81,8 +81,10 @@ export class Network {
   private disposed = false;
 
   constructor(spec: NetworkSpec) {
-    check(Array.isArray(spec.input) && spec.input.length > 0 && spec.input.every((d) => Number.isInteger(d) && d > 0),
-      () => `network: input must be a non-empty array of positive integers (per-step shape), got ${show(spec.input)}`);
+    check(
+      Array.isArray(spec.input) && spec.input.length > 0 && spec.input.every((d) => Number.isInteger(d) && d > 0),
+      () => `network: input must be a non-empty array of positive integers (per-step shape), got ${show(spec.input)}`,
+    );
     check(Array.isArray(spec.layers) && spec.layers.length > 0, () => 'network: layers must be a non-empty array of layer specs');
     const seed = spec.seed ?? freshSeed();
     checkInteger('network', 'seed', seed, 0);
@@ -111,7 +113,9 @@ export class Network {
     const last = layers[layers.length - 1]!;
     if (last.localHead) {
       layers.forEach(disposeLayer);
-      throw new SpikelrError(`network: the last layer '${last.name}' has a local head; the network's own loss trains the last block, so put heads on the layers that end the blocks before it`);
+      throw new SpikelrError(
+        `network: the last layer '${last.name}' has a local head; the network's own loss trains the last block, so put heads on the layers that end the blocks before it`,
+      );
     }
   }
 
@@ -136,7 +140,12 @@ export class Network {
    * kernel given flat must say its layout (`{ layout: 'spikelr' }`, or `'torch'` for PyTorch's
    * [out, in] / [out, in, kh, kw], transposed here); a tensor may come in PyTorch's shape with `'torch'`.
    */
-  setParameter(layerName: string, param: string, values: tf.Tensor | Float32Array | readonly number[], options: { readonly layout?: ParameterLayout } = {}): void {
+  setParameter(
+    layerName: string,
+    param: string,
+    values: tf.Tensor | Float32Array | readonly number[],
+    options: { readonly layout?: ParameterLayout } = {},
+  ): void {
     const layer = this.layer(layerName);
     const v = layer.params[param];
     if (!v) throw new SpikelrError(`network: layer '${layerName}' has no parameter '${param}'; it has ${Object.keys(layer.params).join(', ') || 'none'}`);
@@ -145,14 +154,24 @@ export class Network {
     check(layout === undefined || layout === 'spikelr' || layout === 'torch', () => `${where}: layout must be 'spikelr' or 'torch', got ${show(layout)}`);
     // the shape the values come in: spikelr's own, or PyTorch's ([out, in]; a conv's [out, in, kh, kw])
     const torch = layout === 'torch' && v.rank >= 2;
-    check(!torch || TORCH_AXES[v.rank] !== undefined, () => `${where} is ${show(v.shape)}: PyTorch's layout is defined here for matrices and conv kernels only; pass it in spikelr's layout`);
+    check(
+      !torch || TORCH_AXES[v.rank] !== undefined,
+      () => `${where} is ${show(v.shape)}: PyTorch's layout is defined here for matrices and conv kernels only; pass it in spikelr's layout`,
+    );
     const given = torch ? torchShape(v.shape) : v.shape;
     if (values instanceof tf.Tensor) {
-      check(values.shape.join() === given.join(), () => `${where} must have shape ${show(given)}${torch ? ' (PyTorch\'s layout)' : ''}, got ${show(values.shape)}`);
+      check(
+        values.shape.join() === given.join(),
+        () => `${where} must have shape ${show(given)}${torch ? " (PyTorch's layout)" : ''}, got ${show(values.shape)}`,
+      );
     } else {
       check(values.length === v.size, () => `${where} must have shape ${show(v.shape)} (${v.size} values), got ${show([values.length])}`);
       // a flat array fills a matrix or kernel in either layout without complaint: the layout must be said
-      check(v.rank < 2 || layout !== undefined, () => `${where} is ${show(v.shape)}: a flat array of ${v.size} values could be laid out as spikelr's ${show(v.shape)} or as PyTorch's ${show(torchShape(v.shape))}; pass a tensor, or say which with { layout: 'spikelr' } or { layout: 'torch' }`);
+      check(
+        v.rank < 2 || layout !== undefined,
+        () =>
+          `${where} is ${show(v.shape)}: a flat array of ${v.size} values could be laid out as spikelr's ${show(v.shape)} or as PyTorch's ${show(torchShape(v.shape))}; pass a tensor, or say which with { layout: 'spikelr' } or { layout: 'torch' }`,
+      );
     }
     tf.tidy(() => {
       let t = values instanceof tf.Tensor ? values : tf.tensor(values as Float32Array, given, 'float32');
@@ -168,8 +187,10 @@ export class Network {
   /** Validates `[B, T, …input]` and returns B and T. */
   private checkInput(where: string, input: tf.Tensor): { batch: number; steps: number } {
     const expected = `[B, T, ${this.inputShape.join(', ')}]`;
-    check(input.rank === this.inputShape.length + 2 && this.inputShape.every((d, i) => input.shape[i + 2] === d),
-      () => `${where}: input must have shape ${expected} (batch, steps, …per-step input), got ${show(input.shape)}`);
+    check(
+      input.rank === this.inputShape.length + 2 && this.inputShape.every((d, i) => input.shape[i + 2] === d),
+      () => `${where}: input must have shape ${expected} (batch, steps, …per-step input), got ${show(input.shape)}`,
+    );
     check(input.shape[0]! > 0 && input.shape[1]! > 0, () => `${where}: input has an empty batch or no steps: ${show(input.shape)}`);
     return { batch: input.shape[0]!, steps: input.shape[1]! };
   }
@@ -180,10 +201,18 @@ export class Network {
     return (noise as Record<string, EscapeNoise>)[layer.name];
   }
 
-  private checkRunOptions(where: string, options: RunOptions, allowed: readonly string[] = ['record', 'noise', 'seed', 'constantInput']): Map<string, Set<Field>> {
-    check(typeof options === 'object' && options !== null && !Array.isArray(options), () => `${where}: options must be an object such as { record: ['hidden'], noise, seed }, got ${show(options)}`);
+  private checkRunOptions(
+    where: string,
+    options: RunOptions,
+    allowed: readonly string[] = ['record', 'noise', 'seed', 'constantInput'],
+  ): Map<string, Set<Field>> {
+    check(
+      typeof options === 'object' && options !== null && !Array.isArray(options),
+      () => `${where}: options must be an object such as { record: ['hidden'], noise, seed }, got ${show(options)}`,
+    );
     checkKeys(`${where}: options`, options, allowed);
-    if (options.constantInput !== undefined) check(typeof options.constantInput === 'boolean', () => `${where}: constantInput must be true or false, got ${show(options.constantInput)}`);
+    if (options.constantInput !== undefined)
+      check(typeof options.constantInput === 'boolean', () => `${where}: constantInput must be true or false, got ${show(options.constantInput)}`);
     const fields = new Map<string, Set<Field>>();
     const rec = options.record ?? [];
     const entries: [string, readonly Field[] | undefined][] = Array.isArray(rec)
@@ -196,8 +225,11 @@ export class Network {
       const readout = model.role === 'readout';
       const known = [...(readout ? [] : ['spikes']), 'membrane', ...model.fields(layer.neuron as never)];
       for (const f of fs ?? []) {
-        check(known.includes(f) || (readout && f === 'spikes'),
-          () => `${where}: unknown record field ${show(f)} for layer '${name}' (${layer.neuron!.kind}); expected one of ${known.map((k) => `'${k}'`).join(', ')}`);
+        check(
+          known.includes(f) || (readout && f === 'spikes'),
+          () =>
+            `${where}: unknown record field ${show(f)} for layer '${name}' (${layer.neuron!.kind}); expected one of ${known.map((k) => `'${k}'`).join(', ')}`,
+        );
       }
       fields.set(name, new Set((fs ?? ['spikes', 'membrane']).filter((f) => known.includes(f))));
     }
@@ -229,17 +261,23 @@ export class Network {
     const seed = options.seed ?? streamKey(this.seed, 0x5eed, this.runs++);
     const records: Record<string, Recording> = {};
     const toBatchMajor = (t: tf.Tensor) => tf.tidy(() => swapBatchTime(t));
-    const { output: sequence } = passLayers(this.layers, this.inputShape, input, ({ layer, index, drives }) => {
-      const neuron = layer.neuron!;
-      const want = fields.get(layer.name) ?? new Set<Field>();
-      const out = outputField(neuron);
-      const initial = modelOf(neuron).initialState(neuron as never, [batch, ...layer.outputShape]);
-      const seq = runFields(population(layer), drives(), initial, this.fireFor(layer, index, options.noise, seed), [...new Set([out, ...want])]);
-      for (const t of stateTensors(seq.state)) t.dispose();
-      if (want.size > 0) records[layer.name] = Object.fromEntries([...want].map((f) => [f, toBatchMajor(seq.fields[f]!)])) as Recording;
-      for (const [f, t] of Object.entries(seq.fields)) if (f !== out) t.dispose();
-      return { output: seq.fields[out]! };
-    }, { constantInput: options.constantInput === true });
+    const { output: sequence } = passLayers(
+      this.layers,
+      this.inputShape,
+      input,
+      ({ layer, index, drives }) => {
+        const neuron = layer.neuron!;
+        const want = fields.get(layer.name) ?? new Set<Field>();
+        const out = outputField(neuron);
+        const initial = modelOf(neuron).initialState(neuron as never, [batch, ...layer.outputShape]);
+        const seq = runFields(population(layer), drives(), initial, this.fireFor(layer, index, options.noise, seed), [...new Set([out, ...want])]);
+        for (const t of stateTensors(seq.state)) t.dispose();
+        if (want.size > 0) records[layer.name] = Object.fromEntries([...want].map((f) => [f, toBatchMajor(seq.fields[f]!)])) as Recording;
+        for (const [f, t] of Object.entries(seq.fields)) if (f !== out) t.dispose();
+        return { output: seq.fields[out]! };
+      },
+      { constantInput: options.constantInput === true },
+    );
     const output = toBatchMajor(sequence);
     sequence.dispose();
     return {
@@ -259,7 +297,12 @@ export class Network {
     checkInteger('network.simulation', 'batch', batch, 1);
     this.checkRunOptions('network.simulation', options, ['noise', 'seed']);
     const seed = options.seed ?? streamKey(this.seed, 0x5eed, this.runs++);
-    return new Simulation(this, batch, seed, this.layers.map((l, i) => this.fireFor(l, i, options.noise, seed)));
+    return new Simulation(
+      this,
+      batch,
+      seed,
+      this.layers.map((l, i) => this.fireFor(l, i, options.noise, seed)),
+    );
   }
 
   /**

@@ -59,10 +59,13 @@ export async function makeDirectory(dir: string): Promise<void> {
   // what stops the walk is reported as the mkdir it prevents (ENOTDIR: a file in the path; EACCES, …)
   const refused = (code: string) => Object.assign(new Error(`${code}: cannot create the directory '${dir}'`), { code, syscall: 'mkdir', path: dir });
   for (let p = path.resolve(dir); ; p = path.dirname(p)) {
-    const kind = await fs.stat(p).then((s) => (s.isDirectory() ? 'directory' : 'file'), (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw refused(err.code ?? 'EIO');
-      return 'missing' as const;
-    });
+    const kind = await fs.stat(p).then(
+      (s) => (s.isDirectory() ? 'directory' : 'file'),
+      (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw refused(err.code ?? 'EIO');
+        return 'missing' as const;
+      },
+    );
     if (kind === 'file') throw refused('ENOTDIR');
     if (kind === 'directory') break;
     missing.push(p);

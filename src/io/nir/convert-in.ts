@@ -47,9 +47,19 @@ export const NIR_IMPORT_TYPES = ['Input', 'Output', ...WEIGHTS, ...NEURONS, 'Fla
 
 /** What each primitive must carry (v_reset may be absent: zero, as the reference reader has it). */
 const REQUIRED: Readonly<Record<string, readonly string[]>> = {
-  Input: ['shape'], Output: ['shape'], Affine: ['weight', 'bias'], Linear: ['weight'], Conv2d: ['weight', 'stride', 'padding'],
-  LIF: ['tau', 'r', 'v_leak', 'v_threshold'], CubaLIF: ['tau_syn', 'tau_mem', 'r', 'v_leak', 'v_threshold'], IF: ['r', 'v_threshold'], LI: ['tau', 'r', 'v_leak'], I: ['r'],
-  Flatten: ['start_dim', 'end_dim'], SumPool2d: ['kernel_size', 'stride', 'padding'], AvgPool2d: ['kernel_size', 'stride', 'padding'],
+  Input: ['shape'],
+  Output: ['shape'],
+  Affine: ['weight', 'bias'],
+  Linear: ['weight'],
+  Conv2d: ['weight', 'stride', 'padding'],
+  LIF: ['tau', 'r', 'v_leak', 'v_threshold'],
+  CubaLIF: ['tau_syn', 'tau_mem', 'r', 'v_leak', 'v_threshold'],
+  IF: ['r', 'v_threshold'],
+  LI: ['tau', 'r', 'v_leak'],
+  I: ['r'],
+  Flatten: ['start_dim', 'end_dim'],
+  SumPool2d: ['kernel_size', 'stride', 'padding'],
+  AvgPool2d: ['kernel_size', 'stride', 'padding'],
 };
 
 const fail = (why: string): never => {
@@ -65,28 +75,41 @@ interface Flat {
 function inline(graph: NirNode, where: string): Flat {
   const nodes = new Map<string, NirNode>();
   const edges: [string, string][] = [];
-  const entry = new Map<string, string[]>(), exit = new Map<string, string[]>();
+  const entry = new Map<string, string[]>(),
+    exit = new Map<string, string[]>();
   for (const [name, node] of Object.entries(graph.nodes ?? {})) {
     const at = where ? `${where}.${name}` : name;
     if (node.type !== 'NIRGraph') {
-      if (!NIR_IMPORT_TYPES.includes(node.type)) fail(`node '${at}' has type '${node.type}', which spikelr cannot import; it imports ${NIR_IMPORT_TYPES.join(', ')}`);
+      if (!NIR_IMPORT_TYPES.includes(node.type))
+        fail(`node '${at}' has type '${node.type}', which spikelr cannot import; it imports ${NIR_IMPORT_TYPES.join(', ')}`);
       const missing = REQUIRED[node.type]!.filter((f) => !(f in node.fields));
-      if (missing.length) fail(`node '${at}' (${node.type}) has no ${missing.map((m) => `'${m}'`).join(', ')}; a ${node.type} node carries ${REQUIRED[node.type]!.join(', ')}`);
+      if (missing.length)
+        fail(`node '${at}' (${node.type}) has no ${missing.map((m) => `'${m}'`).join(', ')}; a ${node.type} node carries ${REQUIRED[node.type]!.join(', ')}`);
       nodes.set(name, node);
       continue;
     }
     const inner = inline(node, at);
     const ins = [...inner.nodes].filter(([, n]) => n.type === 'Input').map(([k]) => k);
     const outs = [...inner.nodes].filter(([, n]) => n.type === 'Output').map(([k]) => k);
-    if (ins.length !== 1 || outs.length !== 1) fail(`subgraph '${at}' has ${ins.length} Input and ${outs.length} Output nodes; spikelr inlines subgraphs with one of each`);
+    if (ins.length !== 1 || outs.length !== 1)
+      fail(`subgraph '${at}' has ${ins.length} Input and ${outs.length} Output nodes; spikelr inlines subgraphs with one of each`);
     for (const [k, n] of inner.nodes) if (n.type !== 'Input' && n.type !== 'Output') nodes.set(`${name}.${k}`, n);
-    entry.set(name, inner.edges.filter(([a]) => a === ins[0]).map(([, b]) => `${name}.${b}`));
-    exit.set(name, inner.edges.filter(([, b]) => b === outs[0]).map(([a]) => `${name}.${a}`));
+    entry.set(
+      name,
+      inner.edges.filter(([a]) => a === ins[0]).map(([, b]) => `${name}.${b}`),
+    );
+    exit.set(
+      name,
+      inner.edges.filter(([, b]) => b === outs[0]).map(([a]) => `${name}.${a}`),
+    );
     for (const [a, b] of inner.edges) if (a !== ins[0] && b !== outs[0]) edges.push([`${name}.${a}`, `${name}.${b}`]);
   }
   for (const [a, b] of graph.edges ?? []) {
     for (const end of [a, b]) {
-      if (!nodes.has(end) && !entry.has(end)) fail(`edge ('${a}', '${b}')${where ? ` in subgraph '${where}'` : ''} names '${end}', which is not a node of the graph (its nodes: ${[...nodes.keys(), ...entry.keys()].join(', ')})`);
+      if (!nodes.has(end) && !entry.has(end))
+        fail(
+          `edge ('${a}', '${b}')${where ? ` in subgraph '${where}'` : ''} names '${end}', which is not a node of the graph (its nodes: ${[...nodes.keys(), ...entry.keys()].join(', ')})`,
+        );
     }
     for (const from of exit.get(a) ?? [a]) for (const to of entry.get(b) ?? [b]) edges.push([from, to]);
   }
@@ -106,7 +129,8 @@ function perNeuron(name: string, node: NirNode, field: string, shape: readonly n
   const v = array(name, node, field);
   for (const x of v.data) if (!Number.isFinite(x)) fail(`node '${name}' (${node.type}): '${field}' holds ${x}; NIR parameters are finite numbers`);
   if (v.data.length === 1) return new Float64Array(n).fill(v.data[0]!);
-  if (v.shape.join() !== shape.join()) fail(`node '${name}' (${node.type}): '${field}' has shape [${v.shape.join(', ')}], but the node before it gives it [${shape.join(', ')}]`);
+  if (v.shape.join() !== shape.join())
+    fail(`node '${name}' (${node.type}): '${field}' has shape [${v.shape.join(', ')}], but the node before it gives it [${shape.join(', ')}]`);
   return Float64Array.from(v.data);
 }
 
@@ -120,7 +144,8 @@ const intsOf = (name: string, node: NirNode, field: string): number[] => {
 function square(name: string, node: NirNode, field: string, what: string): number {
   const v = intsOf(name, node, field);
   if (v.length === 1) return v[0]!;
-  if (v.length !== 2 || v[0] !== v[1]) fail(`node '${name}' (${node.type}): ${field} [${v.join(', ')}]: spikelr's ${what} has the same value along height and width`);
+  if (v.length !== 2 || v[0] !== v[1])
+    fail(`node '${name}' (${node.type}): ${field} [${v.join(', ')}]: spikelr's ${what} has the same value along height and width`);
   return v[0]!;
 }
 
@@ -144,7 +169,8 @@ function perChannel(name: string, node: NirNode, field: string, x: Float64Array,
   for (let c = 0; c < channels; c++) {
     out[c] = x[c * each]!;
     for (let i = 1; i < each; i++) {
-      if (x[c * each + i] !== out[c]) fail(`node '${name}' (${node.type}): '${field}' varies within channel ${c}; spikelr's conv layers have one value per channel`);
+      if (x[c * each + i] !== out[c])
+        fail(`node '${name}' (${node.type}): '${field}' varies within channel ${c}; spikelr's conv layers have one value per channel`);
     }
   }
   return out;
@@ -165,11 +191,15 @@ interface NeuronImport {
  */
 function importNeuron(name: string, node: NirNode, shape: readonly number[], dt: number, channels: number, notes: string[]): NeuronImport {
   const get = (f: string, fallback?: number) => perNeuron(name, node, f, shape, fallback);
-  const decayOf = (f: string): Float64Array => get(f).map((tau) => {
-    if (!(tau > 0)) fail(`node '${name}' (${node.type}): ${f} = ${tau}; time constants are positive seconds`);
-    if (tau < dt) fail(`node '${name}' (${node.type}): ${f} = ${tau} s is shorter than the step dt = ${dt} s, so β = 1 − dt/τ would be negative; import with a smaller dt (--dt)`);
-    return 1 - dt / tau;
-  });
+  const decayOf = (f: string): Float64Array =>
+    get(f).map((tau) => {
+      if (!(tau > 0)) fail(`node '${name}' (${node.type}): ${f} = ${tau}; time constants are positive seconds`);
+      if (tau < dt)
+        fail(
+          `node '${name}' (${node.type}): ${f} = ${tau} s is shorter than the step dt = ${dt} s, so β = 1 − dt/τ would be negative; import with a smaller dt (--dt)`,
+        );
+      return 1 - dt / tau;
+    });
   const per = (x: Float64Array, f: string) => (channels > 0 ? perChannel(name, node, f, x, channels) : x);
   const uniform = (x: Float64Array) => x.every((v) => v === x[0]);
   const unit = (g: Float64Array) => g.every((v) => Math.abs(v - 1) <= UNIT_TOLERANCE);
@@ -181,7 +211,8 @@ function importNeuron(name: string, node: NirNode, shape: readonly number[], dt:
     learned[key] = v;
     return v[0]!;
   };
-  let scale: Float64Array = new Float64Array(0), offset: Float64Array = new Float64Array(0);
+  let scale: Float64Array = new Float64Array(0),
+    offset: Float64Array = new Float64Array(0);
   const finish = (neuron: NeuronImport['neuron']): NeuronImport => ({
     neuron,
     learned,
@@ -190,7 +221,8 @@ function importNeuron(name: string, node: NirNode, shape: readonly number[], dt:
   });
   const zeroReset = () => {
     const reset = get('v_reset', 0);
-    if (reset.some((v) => v !== 0)) fail(`node '${name}' (${node.type}): v_reset ≠ 0 (${reset.find((v) => v !== 0)}); spikelr's neurons reset to zero or by subtraction`);
+    if (reset.some((v) => v !== 0))
+      fail(`node '${name}' (${node.type}): v_reset ≠ 0 (${reset.find((v) => v !== 0)}); spikelr's neurons reset to zero or by subtraction`);
     const declared = node.metadata['reset'];
     if (declared === 'subtract') notes.push(`${name}: reset by subtraction, from the node's metadata (other tools reset it to zero)`);
     return declared === 'subtract' ? ('subtract' as const) : ('zero' as const);
@@ -228,8 +260,11 @@ function importNeuron(name: string, node: NirNode, shape: readonly number[], dt:
     case 'CubaLIF': {
       const alpha = decayOf('tau_syn');
       if (!uniform(alpha)) fail(`node '${name}' (CubaLIF): tau_syn varies across neurons; spikelr's synaptic neurons share one synaptic decay`);
-      if (get('v_leak').some((v) => v !== 0)) fail(`node '${name}' (CubaLIF): v_leak ≠ 0; a constant leak target behind a synaptic filter has no spikelr equivalent`);
-      const tauMem = get('tau_mem'), tauSyn = get('tau_syn'), wIn = get('w_in', 1);
+      if (get('v_leak').some((v) => v !== 0))
+        fail(`node '${name}' (CubaLIF): v_leak ≠ 0; a constant leak target behind a synaptic filter has no spikelr equivalent`);
+      const tauMem = get('tau_mem'),
+        tauSyn = get('tau_syn'),
+        wIn = get('w_in', 1);
       const beta = coefficient('beta', decayOf('tau_mem'), 'tau_mem');
       // I' = α I + (w_in dt/τ_syn) S and v' = β v + (R dt/τ_mem) I': scaling I by R dt/τ_mem moves both factors onto S
       scale = get('r').map((r, i) => ((r * dt) / tauMem[i]!) * ((wIn[i]! * dt) / tauSyn[i]!));
@@ -264,12 +299,17 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
   const metaDt = isArray(meta) && meta.data.length === 1 && meta.data[0]! > 0 ? meta.data[0]! : undefined;
   const dt = o.dt ?? metaDt ?? DEFAULT_DT;
   check(dt > 0 && Number.isFinite(dt), () => `NIR import: dt must be a positive number of seconds, got ${dt}`);
-  const notes: string[] = [`dt = ${dt} s ${o.dt !== undefined ? '(given)' : metaDt !== undefined ? "(from the graph's metadata)" : "(snnTorch's; pass --dt if the file was written with another)"}`];
+  const notes: string[] = [
+    `dt = ${dt} s ${o.dt !== undefined ? '(given)' : metaDt !== undefined ? "(from the graph's metadata)" : "(snnTorch's; pass --dt if the file was written with another)"}`,
+  ];
   const { nodes, edges } = inline(graph, '');
   const ofType = (types: string[]) => [...nodes].filter(([, n]) => types.includes(n.type)).map(([k]) => k);
-  const inputs = ofType(['Input']), outputs = ofType(['Output']);
-  if (inputs.length !== 1 || outputs.length !== 1) fail(`the graph has ${inputs.length} Input and ${outputs.length} Output nodes; spikelr imports graphs with one of each`);
-  const succ = new Map<string, string[]>(), pred = new Map<string, string[]>();
+  const inputs = ofType(['Input']),
+    outputs = ofType(['Output']);
+  if (inputs.length !== 1 || outputs.length !== 1)
+    fail(`the graph has ${inputs.length} Input and ${outputs.length} Output nodes; spikelr imports graphs with one of each`);
+  const succ = new Map<string, string[]>(),
+    pred = new Map<string, string[]>();
   for (const k of nodes.keys()) {
     succ.set(k, []);
     pred.set(k, []);
@@ -281,26 +321,51 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
   // recurrent weights: neuron → weight → the same neuron, nothing else in or out of the weight
   const recurrentOf = new Map<string, string>();
   for (const [w, node] of nodes) {
-    const [p] = pred.get(w)!, [s] = succ.get(w)!;
-    if ((node.type === 'Affine' || node.type === 'Linear') && pred.get(w)!.length === 1 && succ.get(w)!.length === 1 && p === s && NEURONS.includes(nodes.get(p!)!.type)) {
+    const [p] = pred.get(w)!,
+      [s] = succ.get(w)!;
+    if (
+      (node.type === 'Affine' || node.type === 'Linear') &&
+      pred.get(w)!.length === 1 &&
+      succ.get(w)!.length === 1 &&
+      p === s &&
+      NEURONS.includes(nodes.get(p!)!.type)
+    ) {
       if (recurrentOf.has(p!)) fail(`node '${p}' has two recurrent weights ('${recurrentOf.get(p!)}' and '${w}')`);
       recurrentOf.set(p!, w);
-      succ.set(p!, succ.get(p!)!.filter((x) => x !== w));
-      pred.set(p!, pred.get(p!)!.filter((x) => x !== w));
+      succ.set(
+        p!,
+        succ.get(p!)!.filter((x) => x !== w),
+      );
+      pred.set(
+        p!,
+        pred.get(p!)!.filter((x) => x !== w),
+      );
     }
   }
   // the path from the input to the output
   const path: string[] = [inputs[0]!];
   for (let at = inputs[0]!; at !== outputs[0]; ) {
     const next = succ.get(at)!;
-    if (next.length !== 1) fail(next.length === 0 ? `node '${at}' leads nowhere: no edge from it reaches the Output` : `node '${at}' feeds ${next.length} nodes (${next.join(', ')}); spikelr networks are layer sequences, without branches`);
+    if (next.length !== 1)
+      fail(
+        next.length === 0
+          ? `node '${at}' leads nowhere: no edge from it reaches the Output`
+          : `node '${at}' feeds ${next.length} nodes (${next.join(', ')}); spikelr networks are layer sequences, without branches`,
+      );
     at = next[0]!;
-    if (pred.get(at)!.length !== 1) fail(`node '${at}' has ${pred.get(at)!.length} inputs (${pred.get(at)!.join(', ')}); spikelr networks are layer sequences, without merges${at === path[path.length - 1] ? '' : ' (or a cycle other than neuron → Linear/Affine → the same neuron)'}`);
-    if (path.includes(at)) fail(`the path from the input returns to node '${at}': a cycle spikelr cannot unroll (recurrence is neuron → Linear/Affine → the same neuron)`);
+    if (pred.get(at)!.length !== 1)
+      fail(
+        `node '${at}' has ${pred.get(at)!.length} inputs (${pred.get(at)!.join(', ')}); spikelr networks are layer sequences, without merges${at === path[path.length - 1] ? '' : ' (or a cycle other than neuron → Linear/Affine → the same neuron)'}`,
+      );
+    if (path.includes(at))
+      fail(`the path from the input returns to node '${at}': a cycle spikelr cannot unroll (recurrence is neuron → Linear/Affine → the same neuron)`);
     path.push(at);
   }
   const stray = [...nodes.keys()].filter((k) => !path.includes(k) && ![...recurrentOf.values()].includes(k));
-  if (stray.length) fail(`node${stray.length > 1 ? 's' : ''} ${stray.map((s) => `'${s}'`).join(', ')} ${stray.length > 1 ? 'are' : 'is'} not on the path from the Input to the Output`);
+  if (stray.length)
+    fail(
+      `node${stray.length > 1 ? 's' : ''} ${stray.map((s) => `'${s}'`).join(', ')} ${stray.length > 1 ? 'are' : 'is'} not on the path from the Input to the Output`,
+    );
 
   // shapes: NIR's (channels first) and the flat order after a Flatten
   const inShape = intsOf(inputs[0]!, nodes.get(inputs[0]!)!, 'shape');
@@ -318,16 +383,21 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
   };
   const body = path.slice(1, -1);
   for (let i = 0; i < body.length; i++) {
-    const name = body[i]!, node = nodes.get(name)!;
+    const name = body[i]!,
+      node = nodes.get(name)!;
     const image = shape.length === 3;
-    if (NEURONS.includes(node.type)) fail(`node '${name}' (${node.type}) is not fed by a weight node (Affine, Linear or Conv2d); each spikelr layer pairs one weight node with its neurons`);
+    if (NEURONS.includes(node.type))
+      fail(`node '${name}' (${node.type}) is not fed by a weight node (Affine, Linear or Conv2d); each spikelr layer pairs one weight node with its neurons`);
     if (node.type === 'Flatten') {
       const rank = shape.length;
       const norm = (d: number) => (d < 0 ? d + rank : d);
-      const [start] = intsOf(name, node, 'start_dim'), [end] = intsOf(name, node, 'end_dim');
-      if (norm(start!) !== 0 || norm(end!) !== rank - 1) fail(`node '${name}' (Flatten) flattens dims ${start}…${end} of [${shape.join(', ')}]; spikelr flattens all of them (start_dim 0, end_dim -1)`);
+      const [start] = intsOf(name, node, 'start_dim'),
+        [end] = intsOf(name, node, 'end_dim');
+      if (norm(start!) !== 0 || norm(end!) !== rank - 1)
+        fail(`node '${name}' (Flatten) flattens dims ${start}…${end} of [${shape.join(', ')}]; spikelr flattens all of them (start_dim 0, end_dim -1)`);
       const declared = node.fields['input_type'];
-      if (isArray(declared) && [...declared.data].join() !== shape.join()) fail(`node '${name}' (Flatten): input_type [${[...declared.data].join(', ')}], but the node before it gives [${shape.join(', ')}]`);
+      if (isArray(declared) && [...declared.data].join() !== shape.join())
+        fail(`node '${name}' (Flatten): input_type [${[...declared.data].join(', ')}], but the node before it gives [${shape.join(', ')}]`);
       if (image) order = chwOrder(shape[1]!, shape[2]!, shape[0]!);
       shape = [shape.reduce((a, b) => a * b, 1)];
       add(flatten({ name: layerNameOf([name], name, taken) }), {}, [name]);
@@ -335,7 +405,9 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
     }
     if (node.type === 'SumPool2d' || node.type === 'AvgPool2d') {
       if (!image) fail(`node '${name}' (${node.type}) needs an image [C, H, W] input, got [${shape.join(', ')}]`);
-      const k = square(name, node, 'kernel_size', 'pool window'), s = square(name, node, 'stride', 'pool stride'), p = square(name, node, 'padding', 'pool padding');
+      const k = square(name, node, 'kernel_size', 'pool window'),
+        s = square(name, node, 'stride', 'pool stride'),
+        p = square(name, node, 'padding', 'pool padding');
       const spec = (node.type === 'SumPool2d' ? sumPool2d : avgPool2d)({ name: layerNameOf([name], name, taken), poolSize: k, stride: s, padding: p });
       shape = [shape[0]!, convOutput(shape[1]!, k, s, p), convOutput(shape[2]!, k, s, p)];
       if (shape[1]! <= 0 || shape[2]! <= 0) fail(`node '${name}' (${node.type}): a ${k}×${k} window does not fit its input`);
@@ -346,7 +418,10 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
     const neuronName = body[i + 1];
     const neuronNode = neuronName !== undefined ? nodes.get(neuronName)! : undefined;
     const hasNeuron = neuronNode !== undefined && NEURONS.includes(neuronNode.type);
-    if (!hasNeuron && neuronName !== undefined) fail(`node '${name}' (${node.type}) feeds '${neuronName}' (${neuronNode!.type}); spikelr layers pair a weight node with a neuron node (LIF, CubaLIF, IF, LI, I), or end the network with it`);
+    if (!hasNeuron && neuronName !== undefined)
+      fail(
+        `node '${name}' (${node.type}) feeds '${neuronName}' (${neuronNode!.type}); spikelr layers pair a weight node with a neuron node (LIF, CubaLIF, IF, LI, I), or end the network with it`,
+      );
     const from = hasNeuron ? [name, neuronName!] : [name];
     if (hasNeuron) i++;
     const weight = array(name, node, 'weight');
@@ -359,13 +434,21 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
       const [f, c, k, kw] = weight.shape as [number, number, number, number];
       if (c !== shape[0]) fail(`node '${name}' (Conv2d): weight takes ${c} input channels, but the node before it gives [${shape.join(', ')}]`);
       if (k !== kw) fail(`node '${name}' (Conv2d): a ${k}×${kw} kernel; spikelr's kernels are square`);
-      if ('groups' in node.fields && intsOf(name, node, 'groups')[0] !== 1) fail(`node '${name}' (Conv2d): groups = ${intsOf(name, node, 'groups')[0]}; spikelr's convolutions have groups = 1`);
-      if ('dilation' in node.fields && intsOf(name, node, 'dilation').some((d) => d !== 1)) fail(`node '${name}' (Conv2d): dilation [${intsOf(name, node, 'dilation').join(', ')}]; spikelr's convolutions are not dilated`);
+      if ('groups' in node.fields && intsOf(name, node, 'groups')[0] !== 1)
+        fail(`node '${name}' (Conv2d): groups = ${intsOf(name, node, 'groups')[0]}; spikelr's convolutions have groups = 1`);
+      if ('dilation' in node.fields && intsOf(name, node, 'dilation').some((d) => d !== 1))
+        fail(`node '${name}' (Conv2d): dilation [${intsOf(name, node, 'dilation').join(', ')}]; spikelr's convolutions are not dilated`);
       const declared = node.fields['input_shape'];
-      if (isArray(declared) && [...declared.data].join() !== shape.slice(1).join()) fail(`node '${name}' (Conv2d): input_shape [${[...declared.data].join(', ')}], but the node before it gives [${shape.slice(1).join(', ')}]`);
+      if (isArray(declared) && [...declared.data].join() !== shape.slice(1).join())
+        fail(`node '${name}' (Conv2d): input_shape [${[...declared.data].join(', ')}], but the node before it gives [${shape.slice(1).join(', ')}]`);
       const stride = square(name, node, 'stride', 'conv stride');
       const pad = node.fields['padding'];
-      const padding = typeof pad === 'string' ? (pad === 'same' || pad === 'valid' ? pad : fail(`node '${name}' (Conv2d): padding '${pad}'; NIR pads by a number, 'same' or 'valid'`)) : square(name, node, 'padding', 'conv padding') || 'valid';
+      const padding =
+        typeof pad === 'string'
+          ? pad === 'same' || pad === 'valid'
+            ? pad
+            : fail(`node '${name}' (Conv2d): padding '${pad}'; NIR pads by a number, 'same' or 'valid'`)
+          : square(name, node, 'padding', 'conv padding') || 'valid';
       conv = { filters: f, kernelSize: k, stride, padding };
       const size = (x: number) => convOutput(x, k, stride, padding);
       out = [f, size(shape[1]!), size(shape[2]!)];
@@ -373,10 +456,14 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
       w = Float64Array.from(weight.data); // NIR's (PyTorch's) [out, in, kh, kw], as setParameter takes it
       b = 'bias' in node.fields ? perNeuron(name, node, 'bias', [f]) : undefined;
     } else {
-      if (image) fail(`node '${name}' (${node.type}) takes a vector, but the node before it gives an image [${shape.join(', ')}]; a Flatten node must come between them`);
+      if (image)
+        fail(
+          `node '${name}' (${node.type}) takes a vector, but the node before it gives an image [${shape.join(', ')}]; a Flatten node must come between them`,
+        );
       if (weight.shape.length !== 2) fail(`node '${name}' (${node.type}): weight has shape [${weight.shape.join(', ')}]; spikelr imports [out, in] matrices`);
       const [units, inputs] = weight.shape as [number, number];
-      if (inputs !== shape[0]) fail(`node '${name}' (${node.type}): weight is [${units}, ${inputs}] (out, in), but the node before it gives ${shape[0]} values`);
+      if (inputs !== shape[0])
+        fail(`node '${name}' (${node.type}): weight is [${units}, ${inputs}] (out, in), but the node before it gives ${shape[0]} values`);
       out = [units];
       // NIR's [out, in] (PyTorch's layout), its columns from NIR's input order into spikelr's
       w = Float64Array.from(weight.data);
@@ -388,12 +475,15 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
     if (!hasNeuron && conv) fail(`node '${name}' (Conv2d) feeds the Output directly; spikelr's conv layers have neurons (add an IF or LIF node)`);
     const neuron = hasNeuron ? importNeuron(neuronName!, neuronNode!, out, dt, conv ? perOut : 0, notes) : undefined;
     // fold the neurons' input scale into the weights (per output) and their constant current into the bias
-    const scale = neuron?.scale, offset = neuron?.offset;
+    const scale = neuron?.scale,
+      offset = neuron?.offset;
     if (scale) {
       const fanIn = w.length / perOut;
       for (let j = 0; j < w.length; j++) w[j]! *= scale[Math.floor(j / fanIn)]!;
       if (b) b = b.map((x, j) => x * scale[j]!);
-      notes.push(`${from.join(' → ')}: the neurons' input scale (R dt/τ${neuronNode?.type === 'CubaLIF' ? ' · w_in dt/τ_syn' : ''}) is folded into the weights`);
+      notes.push(
+        `${from.join(' → ')}: the neurons' input scale (R dt/τ${neuronNode?.type === 'CubaLIF' ? ' · w_in dt/τ_syn' : ''}) is folded into the weights`,
+      );
     }
     if (offset) b = (b ?? new Float64Array(perOut)).map((x, j) => x + offset[j]!);
     const v: Values = { weight: Float32Array.from(w) };
@@ -404,7 +494,8 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
       const rec = nodes.get(recurrentName)!;
       const rw = array(recurrentName, rec, 'weight');
       const n = perOut;
-      if (conv || rw.shape.join() !== `${n},${n}`) fail(`node '${recurrentName}' (${rec.type}): recurrent weight has shape [${rw.shape.join(', ')}], the neurons it loops on are [${out.join(', ')}]`);
+      if (conv || rw.shape.join() !== `${n},${n}`)
+        fail(`node '${recurrentName}' (${rec.type}): recurrent weight has shape [${rw.shape.join(', ')}], the neurons it loops on are [${out.join(', ')}]`);
       v['recurrent'] = Float32Array.from(rw.data, (x, i) => x * (scale ? scale[Math.floor(i / n)]! : 1)); // [out, in], row r scaled
       if (rec.type === 'Affine') v['recurrentBias'] = Float32Array.from(perNeuron(recurrentName, rec, 'bias', [n]), (x, r) => x * (scale ? scale[r]! : 1));
       from.push(recurrentName);
@@ -417,7 +508,12 @@ export function nirToNetwork(graph: NirNode, o: NirImportOptions = {}): NirImpor
     if (conv) {
       spec = conv2d({ name: layerName, ...conv, neuron: neuron!.neuron as ReturnType<typeof lif>, bias, learn });
     } else if (!neuron || modelOf(neuron.neuron).role === 'readout') {
-      spec = readout({ name: layerName, units: perOut, neuron: (neuron?.neuron as ReturnType<typeof readoutNeuron> | undefined) ?? readoutNeuron({ beta: 0 }), bias });
+      spec = readout({
+        name: layerName,
+        units: perOut,
+        neuron: (neuron?.neuron as ReturnType<typeof readoutNeuron> | undefined) ?? readoutNeuron({ beta: 0 }),
+        bias,
+      });
       if (!neuron) notes.push(`${name} → Output: a readout with β = 0 (its output is its input current)`);
     } else {
       const options = { name: layerName, units: perOut, neuron: neuron.neuron as ReturnType<typeof lif>, bias, learn };

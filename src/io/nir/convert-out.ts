@@ -55,12 +55,16 @@ export function networkToNir(net: Network, o: NirExportOptions = {}): NirNode {
   const dt = o.dt ?? DEFAULT_DT;
   if (!(dt > 0 && Number.isFinite(dt))) throw new SpikelrError(`NIR export: dt must be a positive number of seconds, got ${dt}`);
   if (net.inputShape.length !== 1 && net.inputShape.length !== 3) {
-    throw new SpikelrError(`NIR export: the network's input is ${net.inputShape.length}-D per step ([${net.inputShape.join(', ')}]); NIR export handles vectors and [H, W, C] images`);
+    throw new SpikelrError(
+      `NIR export: the network's input is ${net.inputShape.length}-D per step ([${net.inputShape.join(', ')}]); NIR export handles vectors and [H, W, C] images`,
+    );
   }
   const stochastic = net.layers.find((l) => l.coefficients['noiseScale']);
   if (!o.deterministic && (o.noise || stochastic)) {
     const what = stochastic ? `layer '${stochastic.name}' learns a per-neuron escape-noise scale` : `the network fires with escape noise (${o.noise})`;
-    throw new SpikelrError(`NIR export: ${what}, which NIR cannot express (its neurons fire deterministically at threshold); pass --deterministic (deterministic: true) to export the deterministic network, the one \`spikelr eval\` scores without --eval-noise`);
+    throw new SpikelrError(
+      `NIR export: ${what}, which NIR cannot express (its neurons fire deterministically at threshold); pass --deterministic (deterministic: true) to export the deterministic network, the one \`spikelr eval\` scores without --eval-noise`,
+    );
   }
   const nodes: Record<string, NirNode> = { input: nirNode('Input', { shape: ints(nirShape(net.inputShape)) }) };
   const edges: [string, string][] = [];

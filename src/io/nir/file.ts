@@ -36,7 +36,10 @@ function readValue(d: H5Dataset, where: string): NirValue {
   const dtype: NirArray['dtype'] = meta.type === 1 ? (meta.size === 4 ? 'float32' : 'float64') : 'int64';
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return { shape: [], data: Float64Array.of(Number(value)), dtype };
   if (ArrayBuffer.isView(value)) {
-    const data = value instanceof BigInt64Array || value instanceof BigUint64Array ? Float64Array.from(value, Number) : Float64Array.from(value as unknown as ArrayLike<number>);
+    const data =
+      value instanceof BigInt64Array || value instanceof BigUint64Array
+        ? Float64Array.from(value, Number)
+        : Float64Array.from(value as unknown as ArrayLike<number>);
     return { shape, data, dtype };
   }
   throw new SpikelrError(`${where}: a dataset of a type NIR does not use (${JSON.stringify(d.dtype)})`);
@@ -45,11 +48,16 @@ function readValue(d: H5Dataset, where: string): NirValue {
 function readGroup(g: H5Group, where: string, depth: number): NirNode {
   const keys = g.keys();
   if (!keys.includes('type')) {
-    throw new SpikelrError(`${where}: the node has no 'type' dataset (it has ${keys.map((k) => `'${k}'`).join(', ') || 'nothing'}); every NIR node names its primitive in 'type'`);
+    throw new SpikelrError(
+      `${where}: the node has no 'type' dataset (it has ${keys.map((k) => `'${k}'`).join(', ') || 'nothing'}); every NIR node names its primitive in 'type'`,
+    );
   }
   const typeEntry = g.get('type');
   const type = typeEntry && 'shape' in typeEntry ? readValue(typeEntry as H5Dataset, `${where}/type`) : undefined;
-  if (typeof type !== 'string') throw new SpikelrError(`${where}/type must be a string naming the primitive, got ${isArray(type) ? `numbers of shape [${type.shape.join(', ')}]` : 'a group'}`);
+  if (typeof type !== 'string')
+    throw new SpikelrError(
+      `${where}/type must be a string naming the primitive, got ${isArray(type) ? `numbers of shape [${type.shape.join(', ')}]` : 'a group'}`,
+    );
   const fields: Record<string, NirValue> = {};
   const metadata: Record<string, NirValue> = {};
   let nodes: Record<string, NirNode> | undefined;
@@ -99,32 +107,38 @@ export async function readNirFile(file: string): Promise<{ version: string | und
   if (!existsSync(file)) throw new SpikelrError(`NIR: ${file} not found`);
   if (!(await hasHdf5Signature(file))) throw new SpikelrError(`NIR: ${file} is not an HDF5 file (no HDF5 signature in its first 4 KB); NIR files are HDF5`);
   const lib = await h5wasm();
-  return quietly((reason, aborted) => `NIR: ${file} is corrupt: the HDF5 reader ${aborted ? 'aborted' : 'failed'} on it (${reason})`, () => {
-    let f: InstanceType<typeof lib.File>;
-    try {
-      f = new lib.File(file, 'r');
-    } catch (err) {
-      if (isAbort(err)) throw err;
-      throw new SpikelrError(`NIR: ${file} is not an HDF5 file (${(err as Error).message})`);
-    }
-    try {
-      const keys = f.keys();
-      if (!keys.includes('node')) throw new SpikelrError(`NIR: ${file} has no /node group (it has ${keys.map((k) => `/${k}`).join(', ') || 'nothing'}); a NIR file keeps its graph in /node`);
-      const v = keys.includes('version') ? f.get('version') : null;
-      const version = v && 'shape' in v ? readValue(v as H5Dataset, '/version') : undefined;
-      const root = f.get('node');
-      if (!root || 'shape' in root) throw new SpikelrError(`NIR: ${file}: /node must be a group`);
-      const graph = readGroup(root as H5Group, `NIR: ${file}: /node`, 0);
-      if (graph.type !== 'NIRGraph') throw new SpikelrError(`NIR: ${file}: /node has type '${graph.type}'; the root of a NIR file is a NIRGraph`);
-      return { version: typeof version === 'string' ? version : undefined, graph };
-    } finally {
+  return quietly(
+    (reason, aborted) => `NIR: ${file} is corrupt: the HDF5 reader ${aborted ? 'aborted' : 'failed'} on it (${reason})`,
+    () => {
+      let f: InstanceType<typeof lib.File>;
       try {
-        f.close();
-      } catch {
-        // after an abort the library can close nothing; the first error is the one to report
+        f = new lib.File(file, 'r');
+      } catch (err) {
+        if (isAbort(err)) throw err;
+        throw new SpikelrError(`NIR: ${file} is not an HDF5 file (${(err as Error).message})`);
       }
-    }
-  });
+      try {
+        const keys = f.keys();
+        if (!keys.includes('node'))
+          throw new SpikelrError(
+            `NIR: ${file} has no /node group (it has ${keys.map((k) => `/${k}`).join(', ') || 'nothing'}); a NIR file keeps its graph in /node`,
+          );
+        const v = keys.includes('version') ? f.get('version') : null;
+        const version = v && 'shape' in v ? readValue(v as H5Dataset, '/version') : undefined;
+        const root = f.get('node');
+        if (!root || 'shape' in root) throw new SpikelrError(`NIR: ${file}: /node must be a group`);
+        const graph = readGroup(root as H5Group, `NIR: ${file}: /node`, 0);
+        if (graph.type !== 'NIRGraph') throw new SpikelrError(`NIR: ${file}: /node has type '${graph.type}'; the root of a NIR file is a NIRGraph`);
+        return { version: typeof version === 'string' ? version : undefined, graph };
+      } finally {
+        try {
+          f.close();
+        } catch {
+          // after an abort the library can close nothing; the first error is the one to report
+        }
+      }
+    },
+  );
 }
 
 // ---------------------------------------------------------------- writing
@@ -166,15 +180,18 @@ export async function writeNirFile(file: string, graph: NirNode): Promise<void> 
   if (!existsSync(dir)) throw new SpikelrError(`NIR: cannot write ${file}: its folder ${dir} does not exist`);
   const tmp = `${file}.tmp-${process.pid}`;
   try {
-    quietly((reason) => `NIR: cannot write ${file}: ${reason}`, () => {
-      const f = new lib.File(tmp, 'w');
-      try {
-        writeValue(f, 'version', NIR_VERSION);
-        writeNode(f.create_group('node'), graph);
-      } finally {
-        f.close();
-      }
-    });
+    quietly(
+      (reason) => `NIR: cannot write ${file}: ${reason}`,
+      () => {
+        const f = new lib.File(tmp, 'w');
+        try {
+          writeValue(f, 'version', NIR_VERSION);
+          writeNode(f.create_group('node'), graph);
+        } finally {
+          f.close();
+        }
+      },
+    );
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true });

@@ -37,7 +37,9 @@ export interface BPTTConfig {
 }
 
 /** x forward, no gradient backward. */
-const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<
+  typeof tf.customGrad
+>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
 
 function detach(state: NeuronState): NeuronState {
   const copy = (t: tf.Tensor) => tf.tensor(t.dataSync(), t.shape, t.dtype);
@@ -51,9 +53,13 @@ function detach(state: NeuronState): NeuronState {
  * are computed once; the input's own gradient then reaches its first step only).
  */
 export function differentiableRun(
-  net: Network, input: tf.Tensor, spike: (x: tf.Tensor) => tf.Tensor,
+  net: Network,
+  input: tf.Tensor,
+  spike: (x: tf.Tensor) => tf.Tensor,
   o: {
-    readonly truncate?: number; readonly hidden?: { name: string; spikes: tf.Tensor }[]; readonly constantInput?: boolean;
+    readonly truncate?: number;
+    readonly hidden?: { name: string; spikes: tf.Tensor }[];
+    readonly constantInput?: boolean;
     /** `spike`'s surrogate, for models that run their whole loop as one op (absent: every layer unrolls its steps). */
     readonly surrogate?: Surrogate;
     /** The loss reads only the output's mean over time: a readout that allows it outputs that mean as one step (meanReadout). */
@@ -78,43 +84,51 @@ export function differentiableRun(
   const truncate = o.truncate !== undefined && o.truncate < input.shape[1]! ? o.truncate : undefined;
   const batch = input.shape[0]!;
   // `visit.currents` is read only where used: reading it makes the currents of all T steps
-  return passLayers(net.layers, net.inputShape, input, (visit) => {
-    const { layer, isLast, rows } = visit;
-    const mean = isLast && o.meanOutput && !truncate ? meanReadout(layer, visit.input, input.shape[1]!, rows, visit.constant) : undefined;
-    if (mean) return { output: mean.output };
-    const currents = visit.currents;
-    const neuron = layer.neuron!;
-    const model = modelOf(neuron) as NeuronModel<NeuronParams>;
-    const spiking = model.role === 'spiking';
-    // one op for the whole loop where the model has one (not with truncation or recurrent input, which act between steps)
-    const sequence = spiking && o.surrogate && !truncate && !layer.recurrentCurrents
-      ? model.surrogateSequence?.(neuron, { coefficients: layer.coefficients as Coefficients }) : undefined;
-    if (sequence) {
-      const spikes = sequence(currents, o.surrogate!, o.detachReset === true);
-      const output = tf.reshape(spikes, [currents.shape[0]!, rows, ...layer.outputShape]);
-      if (hidden && !isLast) hidden.push({ name: layer.name, spikes: output });
+  return passLayers(
+    net.layers,
+    net.inputShape,
+    input,
+    (visit) => {
+      const { layer, isLast, rows } = visit;
+      const mean = isLast && o.meanOutput && !truncate ? meanReadout(layer, visit.input, input.shape[1]!, rows, visit.constant) : undefined;
+      if (mean) return { output: mean.output };
+      const currents = visit.currents;
+      const neuron = layer.neuron!;
+      const model = modelOf(neuron) as NeuronModel<NeuronParams>;
+      const spiking = model.role === 'spiking';
+      // one op for the whole loop where the model has one (not with truncation or recurrent input, which act between steps)
+      const sequence =
+        spiking && o.surrogate && !truncate && !layer.recurrentCurrents
+          ? model.surrogateSequence?.(neuron, { coefficients: layer.coefficients as Coefficients })
+          : undefined;
+      if (sequence) {
+        const spikes = sequence(currents, o.surrogate!, o.detachReset === true);
+        const output = tf.reshape(spikes, [currents.shape[0]!, rows, ...layer.outputShape]);
+        if (hidden && !isLast) hidden.push({ name: layer.name, spikes: output });
+        return ends(layer, isLast, output);
+      }
+      const fire: Fire = spiking ? (u, threshold) => spike(tf.sub(u, threshold)) : model.fire(neuron, undefined, 0);
+      const field = outputField(neuron);
+      const outs: tf.Tensor[] = [];
+      let state = model.initialState(neuron, [batch, ...layer.outputShape]);
+      const pop = population(layer);
+      const detachReset = o.detachReset === true && spiking;
+      tf.unstack(currents).forEach((drive, t) => {
+        // the state is detached every `truncate` steps: gradients reach back at most that far
+        if (truncate && t > 0 && t % truncate === 0) state = detach(state);
+        if (detachReset) {
+          // the recurrent input from the previous spikes keeps its gradient, the neuron's own update does not
+          const input = pop.recurrent ? tf.add(drive, pop.recurrent(state.spikes)) : drive;
+          state = timeLoop({ ...pop, recurrent: undefined }, [input], { ...state, spikes: stopGradient(state.spikes) }, { fire, firstStep: t, tape: true });
+        } else state = timeLoop(pop, [drive], state, { fire, firstStep: t, tape: true });
+        outs.push(state[field]!);
+      });
+      const output = tf.stack(outs);
+      if (hidden && spiking && !isLast) hidden.push({ name: layer.name, spikes: output });
       return ends(layer, isLast, output);
-    }
-    const fire: Fire = spiking ? (u, threshold) => spike(tf.sub(u, threshold)) : model.fire(neuron, undefined, 0);
-    const field = outputField(neuron);
-    const outs: tf.Tensor[] = [];
-    let state = model.initialState(neuron, [batch, ...layer.outputShape]);
-    const pop = population(layer);
-    const detachReset = o.detachReset === true && spiking;
-    tf.unstack(currents).forEach((drive, t) => {
-      // the state is detached every `truncate` steps: gradients reach back at most that far
-      if (truncate && t > 0 && t % truncate === 0) state = detach(state);
-      if (detachReset) {
-        // the recurrent input from the previous spikes keeps its gradient, the neuron's own update does not
-        const input = pop.recurrent ? tf.add(drive, pop.recurrent(state.spikes)) : drive;
-        state = timeLoop({ ...pop, recurrent: undefined }, [input], { ...state, spikes: stopGradient(state.spikes) }, { fire, firstStep: t, tape: true });
-      } else state = timeLoop(pop, [drive], state, { fire, firstStep: t, tape: true });
-      outs.push(state[field]!);
-    });
-    const output = tf.stack(outs);
-    if (hidden && spiking && !isLast) hidden.push({ name: layer.name, spikes: output });
-    return ends(layer, isLast, output);
-  }, { tape: true, constantInput: o.constantInput === true }).output;
+    },
+    { tape: true, constantInput: o.constantInput === true },
+  ).output;
 }
 
 /** What to use instead of BPTT on a loss with no derivative. */
@@ -125,7 +139,11 @@ const NO_DERIVATIVE = 'train by LR (--method lr), which estimates the gradient o
  * without noise, and the layers' buffers (a decorrelation's R and input mean, learned by their own rule).
  */
 export function deterministicParameters(net: Network): tf.Variable[] {
-  return net.layers.flatMap((l) => Object.entries(l.params).filter(([n]) => n !== 'noiseScale' && !l.buffers?.includes(n)).map(([, v]) => v));
+  return net.layers.flatMap((l) =>
+    Object.entries(l.params)
+      .filter(([n]) => n !== 'noiseScale' && !l.buffers?.includes(n))
+      .map(([, v]) => v),
+  );
 }
 
 /** Surrogate-gradient BPTT as an {@link Estimator}: exact autodiff of the surrogate network's loss. */
@@ -139,7 +157,10 @@ export function bptt(config: BPTTConfig = {}): Estimator {
     name: `bptt(${surrogate.name}${config.truncate ? `, truncated at ${config.truncate}` : ''}${config.smooth ? ', smooth' : ''}${config.detachReset ? ', reset detached' : ''})`,
     estimate(net, batch, loss) {
       const B = batch.input.shape[0]!;
-      check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B, () => `bptt: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
+      check(
+        batch.labels.shape.length === 1 && batch.labels.shape[0] === B,
+        () => `bptt: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`,
+      );
       checkDifferentiable(loss, 'bptt', NO_DERIVATIVE);
       const vars = deterministicParameters(net);
       const regs = regularizersOf(loss);
@@ -148,13 +169,21 @@ export function bptt(config: BPTTConfig = {}): Estimator {
         const hidden: { name: string; spikes: tf.Tensor }[] = [];
         const heads: { layer: Layer; mean: tf.Tensor }[] = [];
         const out = differentiableRun(net, batch.input, spike, {
-          ...(config.truncate !== undefined ? { truncate: config.truncate } : {}), ...(regs.length ? { hidden } : {}), constantInput: batch.constantInTime === true,
-          ...(config.smooth ? {} : { surrogate }), meanOutput: loss.timeMean === true, detachReset: config.detachReset === true, ...(local ? { heads } : {}),
+          ...(config.truncate !== undefined ? { truncate: config.truncate } : {}),
+          ...(regs.length ? { hidden } : {}),
+          constantInput: batch.constantInTime === true,
+          ...(config.smooth ? {} : { surrogate }),
+          meanOutput: loss.timeMean === true,
+          detachReset: config.detachReset === true,
+          ...(local ? { heads } : {}),
         });
         const rows = loss(out, batch.labels);
         const penalty = regs.length ? ratePenalty(hidden, regs) : undefined;
         // each block's head adds its own loss; the blocks share no gradient, so each learns from its own
-        const total = heads.reduce((sum, h) => tf.add(sum, crossEntropy(localHeadLogits(h.layer, h.mean), tf.cast(batch.labels, 'int32'))), penalty ? tf.add(rows, penalty) : rows);
+        const total = heads.reduce(
+          (sum, h) => tf.add(sum, crossEntropy(localHeadLogits(h.layer, h.mean), tf.cast(batch.labels, 'int32'))),
+          penalty ? tf.add(rows, penalty) : rows,
+        );
         return tf.mean(total) as tf.Scalar;
       };
       const { value, grads } = tf.variableGrads(objective, vars);
@@ -175,5 +204,10 @@ export const bpttMethod = {
   needs: () => ({ derivative: true, instead: NO_DERIVATIVE }),
   // local BPTT inside each block, for comparison with the forward-only learners' local losses (not by default)
   localLosses: { auto: false },
-  estimator: (c) => bptt({ surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula), ...(c.truncate !== null ? { truncate: c.truncate } : {}), detachReset: c.detachReset }),
+  estimator: (c) =>
+    bptt({
+      surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula),
+      ...(c.truncate !== null ? { truncate: c.truncate } : {}),
+      detachReset: c.detachReset,
+    }),
 } satisfies Method;

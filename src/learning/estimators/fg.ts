@@ -74,7 +74,17 @@ function normal(shape: readonly number[], key: number, part = 0): tf.Tensor {
 
 /** Mean loss of the deterministic network (spikes by H; no noise). */
 function meanLoss(net: Network, batch: Batch, loss: RowLoss): number {
-  return tf.tidy(() => tf.mean(loss(differentiableRun(net, batch.input, (x) => tf.step(x), { constantInput: batch.constantInTime === true }), batch.labels)).dataSync()[0]!);
+  return tf.tidy(
+    () =>
+      tf
+        .mean(
+          loss(
+            differentiableRun(net, batch.input, (x) => tf.step(x), { constantInput: batch.constantInTime === true }),
+            batch.labels,
+          ),
+        )
+        .dataSync()[0]!,
+  );
 }
 
 /** (L(θ + εv) − L(θ − εv)) / 2ε, the parameters restored bit for bit afterwards. */
@@ -108,7 +118,10 @@ export function forwardGradient(config: FGConfig): Estimator {
   checkOneOf('forwardGradient', 'tangent', tangent, TANGENTS);
   const epsilon = config.epsilon ?? 1e-3;
   checkPositive('forwardGradient', 'epsilon', epsilon);
-  check(!(perturb === 'activities' && tangent === 'finite-difference'), () => "forwardGradient: finite-difference tangents perturb the weights; use perturb 'weights', or the exact tangent for activities");
+  check(
+    !(perturb === 'activities' && tangent === 'finite-difference'),
+    () => "forwardGradient: finite-difference tangents perturb the weights; use perturb 'weights', or the exact tangent for activities",
+  );
   const surrogate = config.surrogate ?? atan();
   const K = config.directions;
   return {
@@ -116,7 +129,10 @@ export function forwardGradient(config: FGConfig): Estimator {
     estimate(net, batch, loss, seed = freshSeed()) {
       const B = batch.input.shape[0]!;
       if (tangent === 'exact') checkDifferentiable(loss, 'fg', NO_DERIVATIVE[perturb]);
-      check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B, () => `fg: labels must have shape [${B}] (one per sample), got ${show(batch.labels.shape)}`);
+      check(
+        batch.labels.shape.length === 1 && batch.labels.shape[0] === B,
+        () => `fg: labels must have shape [${B}] (one per sample), got ${show(batch.labels.shape)}`,
+      );
       const r = perturb === 'weights' ? weightPerturbation(net, batch, loss, seed) : activityPerturbation(net, batch, loss, seed);
       check(Number.isFinite(r.loss), () => 'fg: the loss is not finite; check the inputs and the learning rate');
       return r;
@@ -148,15 +164,28 @@ export function forwardGradient(config: FGConfig): Estimator {
     const [B, T] = batch.input.shape as [number, number];
     // a layer's coefficients and in-cell recurrent weights are not reached through its currents
     for (const l of net.layers) {
-      const unreached = Object.keys(l.params).filter((n) => n !== 'noiseScale' && !l.buffers?.includes(n) && !l.mapParams.includes(n) && !(n === 'recurrent' && l.recurrentVjp && l.recurrentCurrents) && !(l.localHead && (LOCAL_HEAD_PARAMS as readonly string[]).includes(n)));
-      check(unreached.length === 0, () => `fg-activity: layer '${l.name}' learns ${unreached.join(', ')}, which activity perturbation does not reach (it perturbs the currents a layer's map and recurrent weights produce); use fg (weights) or lr`);
+      const unreached = Object.keys(l.params).filter(
+        (n) =>
+          n !== 'noiseScale' &&
+          !l.buffers?.includes(n) &&
+          !l.mapParams.includes(n) &&
+          !(n === 'recurrent' && l.recurrentVjp && l.recurrentCurrents) &&
+          !(l.localHead && (LOCAL_HEAD_PARAMS as readonly string[]).includes(n)),
+      );
+      check(
+        unreached.length === 0,
+        () =>
+          `fg-activity: layer '${l.name}' learns ${unreached.join(', ')}, which activity perturbation does not reach (it perturbs the currents a layer's map and recurrent weights produce); use fg (weights) or lr`,
+      );
     }
     const constantInput = batch.constantInTime === true && T > 1;
     const first = constantInput ? net.layers.findIndex((l) => l.neuron !== undefined) : -1;
     // K directions u on each trained layer's currents, one stream each; step t is its t-th slice
-    const streams = net.layers.flatMap((layer, index) => (layer.neuron && layer.mapParams.length > 0
-      ? Array.from({ length: K }, (_, k) => ({ index, key: streamKey(seed, index, k), shape: [B, ...currentShapeOf(layer)] }))
-      : []));
+    const streams = net.layers.flatMap((layer, index) =>
+      layer.neuron && layer.mapParams.length > 0
+        ? Array.from({ length: K }, (_, k) => ({ index, key: streamKey(seed, index, k), shape: [B, ...currentShapeOf(layer)] }))
+        : [],
+    );
     if (streams.length === 0) return { gradients: new Map(), loss: meanLoss(net, batch, loss), dispose: () => undefined };
     const direction = (j: number, t: number) => normal(streams[j]!.shape, streams[j]!.key, t);
     // the directions of each perturbed layer, by layer index
@@ -166,15 +195,24 @@ export function forwardGradient(config: FGConfig): Estimator {
     const reads = linearReads(net, loss, T, credit === 'unit');
     const stops = new Set(streams.flatMap((s, j) => (reads.has(s.index) ? [j] : [])));
     // pass 1, step-major (flat in T): the loss and every direction's derivative, split by sample
-    const { output, tangents, taps } = tangentSteps(net, batch.input, streams.map(() => new Map()), surrogate, {
-      constantInput, currentTangents: { layers: streams.map((s) => s.index), at: direction },
-      ...(reads.size ? { taps: new Map([...reads].map(([i, r]) => [i, r.weights])), stops } : {}),
-    });
+    const { output, tangents, taps } = tangentSteps(
+      net,
+      batch.input,
+      streams.map(() => new Map()),
+      surrogate,
+      {
+        constantInput,
+        currentTangents: { layers: streams.map((s) => s.index), at: direction },
+        ...(reads.size ? { taps: new Map([...reads].map(([i, r]) => [i, r.weights])), stops } : {}),
+      },
+    );
     const r = lossTangents(output, tangents, loss, batch.labels);
     tf.dispose([output, tangents]);
     // each sample's current adjoint ≈ mean_k (∇ℓ_b · u_kb) u_kb (rows mixed by a graph layer: the total)
     const mixes = net.layers.some((l) => l.mixesRows === true);
-    const scaled: tf.Tensor[] = r.rows.map((rows) => tf.tensor1d(mixes ? new Float32Array(B).fill(rows.reduce((a, b) => a + b, 0) / K) : rows.map((v) => v / K)));
+    const scaled: tf.Tensor[] = r.rows.map((rows) =>
+      tf.tensor1d(mixes ? new Float32Array(B).fill(rows.reduce((a, b) => a + b, 0) / K) : rows.map((v) => v / K)),
+    );
     const sums = new Map<tf.Variable, tf.Tensor>();
     try {
       readDerivatives(net, taps, reads, credit === 'unit', batch.labels, K, scaled, sums);
@@ -191,7 +229,8 @@ export function forwardGradient(config: FGConfig): Estimator {
       if (p.xs.length === 0) return;
       const layer = net.layers[index]!;
       tf.tidy(() => {
-        for (const [name, grad] of Object.entries(layer.vjp(tf.concat(p.xs), tf.concat(p.gs)))) if (layer.params[name]) accumulate(sums, layer.params[name]!, tf.keep(grad));
+        for (const [name, grad] of Object.entries(layer.vjp(tf.concat(p.xs), tf.concat(p.gs))))
+          if (layer.params[name]) accumulate(sums, layer.params[name]!, tf.keep(grad));
       });
       tf.dispose([...p.xs, ...p.gs]);
       p.xs = [];
@@ -241,7 +280,12 @@ export function forwardGradient(config: FGConfig): Estimator {
       tf.dispose(scaled);
     }
     // in the network's order of layers and parameters (reports list them so), not the order the sums completed in
-    const ordered = new Map(net.layers.flatMap((l) => Object.values(l.params)).filter((v) => sums.has(v)).map((v) => [v, sums.get(v)!] as const));
+    const ordered = new Map(
+      net.layers
+        .flatMap((l) => Object.values(l.params))
+        .filter((v) => sums.has(v))
+        .map((v) => [v, sums.get(v)!] as const),
+    );
     return { gradients: ordered, loss: r.loss, dispose: () => ordered.forEach((g) => g.dispose()) };
   }
 }
@@ -294,7 +338,16 @@ function linearReads(net: Network, loss: RowLoss, T: number, readout: boolean): 
  * `[B, …current]` weights, and adds the heads' exact gradients (of the mean over rows of their
  * cross-entropy) to `sums`.
  */
-function readDerivatives(net: Network, taps: ReadonlyMap<number, Tap>, reads: ReadonlyMap<number, LinearRead>, perUnit: boolean, labels: tf.Tensor, K: number, scaled: tf.Tensor[], sums: Map<tf.Variable, tf.Tensor>): void {
+function readDerivatives(
+  net: Network,
+  taps: ReadonlyMap<number, Tap>,
+  reads: ReadonlyMap<number, LinearRead>,
+  perUnit: boolean,
+  labels: tf.Tensor,
+  K: number,
+  scaled: tf.Tensor[],
+  sums: Map<tf.Variable, tf.Tensor>,
+): void {
   for (const [i, tap] of taps) {
     const layer = net.layers[i]!;
     const B = tap.sum.shape[0]!;
@@ -304,7 +357,8 @@ function readDerivatives(net: Network, taps: ReadonlyMap<number, Tap>, reads: Re
       for (const [j, dMean] of tap.tangents) {
         const w = tf.tidy(() => {
           const units = tf.div(tf.mul(read.credit, dMean), B * K);
-          const rows = !perUnit || layer.recurrentCurrents ? tf.reshape(tf.sum(tf.reshape(units, [B, -1]), 1), [B, ...currentShapeOf(layer).map(() => 1)]) : units;
+          const rows =
+            !perUnit || layer.recurrentCurrents ? tf.reshape(tf.sum(tf.reshape(units, [B, -1]), 1), [B, ...currentShapeOf(layer).map(() => 1)]) : units;
           return tf.broadcastTo(rows, [B, ...currentShapeOf(layer)]);
         });
         scaled[j]!.dispose();
@@ -329,7 +383,17 @@ function readDerivatives(net: Network, taps: ReadonlyMap<number, Tap>, reads: Re
  * credit on the heads' layers, before the readout's layer took unit credit too);
  * one full epoch with unit credit at 3e-3: 95.59%.
  */
-const fgDefaults: Partial<TrainConfig> = { hidden: [500], beta: 0.9, readoutBeta: 0.9, steps: 10, encoding: 'direct', learningRate: 3e-3, schedule: 'cosine', batchSize: 100, epochs: 1 };
+const fgDefaults: Partial<TrainConfig> = {
+  hidden: [500],
+  beta: 0.9,
+  readoutBeta: 0.9,
+  steps: 10,
+  encoding: 'direct',
+  learningRate: 3e-3,
+  schedule: 'cosine',
+  batchSize: 100,
+  epochs: 1,
+};
 
 const fgActivityDefaults: Partial<TrainConfig> = { ...fgDefaults, directions: 1, epochs: 3, learningRate: 3e-3 };
 
@@ -340,16 +404,29 @@ export const fgMethod = {
   defaults: fgDefaults,
   samples: 'directions',
   needs: (c) => ({ derivative: c.tangent === 'exact', instead: NO_DERIVATIVE.weights }),
-  estimator: (c) => forwardGradient({ directions: c.directions, perturb: 'weights', tangent: c.tangent, surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula) }),
+  estimator: (c) =>
+    forwardGradient({
+      directions: c.directions,
+      perturb: 'weights',
+      tangent: c.tangent,
+      surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula),
+    }),
 } satisfies Method;
 
 /** `--method fg-activity`: forward gradients with activity perturbation (K = 1, Adam 1e-3, three epochs). */
 export const fgActivityMethod = {
   name: 'fg-activity',
-  description: 'forward gradients, directions on each layer\'s currents (Ren et al. 2022)',
+  description: "forward gradients, directions on each layer's currents (Ren et al. 2022)",
   defaults: fgActivityDefaults,
   samples: 'directions',
   needs: () => ({ derivative: true, instead: NO_DERIVATIVE.activities }),
   localLosses: { auto: true },
-  estimator: (c) => forwardGradient({ directions: c.directions, perturb: 'activities', tangent: 'exact', surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula), localCredit: c.localCredit }),
+  estimator: (c) =>
+    forwardGradient({
+      directions: c.directions,
+      perturb: 'activities',
+      tangent: 'exact',
+      surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula),
+      localCredit: c.localCredit,
+    }),
 } satisfies Method;

@@ -55,13 +55,22 @@ export interface BlockOptions {
  * pass has such a layer (`units`: it has the layer the readout reads). `labels` `[B]`.
  */
 export function blockGradients(
-  net: Network, fwd: CopyForward, traces: readonly LayerTrace[], labels: tf.Tensor, o: BlockOptions, final: (units: boolean) => FinalWeights,
+  net: Network,
+  fwd: CopyForward,
+  traces: readonly LayerTrace[],
+  labels: tf.Tensor,
+  o: BlockOptions,
+  final: (units: boolean) => FinalWeights,
 ): Map<tf.Variable, tf.Tensor> {
   const ends = blockEnds(net.layers);
   const last = net.layers.length - 1;
   for (const t of traces) {
     const end = ends[t.index]!;
-    check(end < 0 || fwd.taps.has(end), () => `lr: layer '${t.layer.name}' is in the block of the local head on '${net.layers[end]!.name}', which this pass does not run (a block cut across pipeline stages); put a head on the stage's last layer or split the stages at the heads`);
+    check(
+      end < 0 || fwd.taps.has(end),
+      () =>
+        `lr: layer '${t.layer.name}' is in the block of the local head on '${net.layers[end]!.name}', which this pass does not run (a block cut across pipeline stages); put a head on the stage's last layer or split the stages at the heads`,
+    );
   }
   const gradients = new Map<tf.Variable, tf.Tensor>();
   const add = (g: Map<tf.Variable, tf.Tensor>) => g.forEach((v, k) => gradients.set(k, v));
@@ -129,11 +138,28 @@ function independentUnits(t: LayerTrace): boolean {
  * read by its mean, where the layer it reads is recurrent (its units are not independent), where
  * rows interact (graph layers), or where a rate penalty makes the loss more than the readout's.
  */
-export function meanReadoutCredit(net: Network, fwd: CopyForward, loss: RowLoss, rowLabels: tf.Tensor, plan: CopyPlan, batch: number, scale = 1): tf.Tensor | undefined {
+export function meanReadoutCredit(
+  net: Network,
+  fwd: CopyForward,
+  loss: RowLoss,
+  rowLabels: tf.Tensor,
+  plan: CopyPlan,
+  batch: number,
+  scale = 1,
+): tf.Tensor | undefined {
   const last = net.layers.length - 1;
   const trace = fwd.traces.find((t) => t.index === last && t.kind === 'local' && t.seedScale !== undefined);
   const reads = net.layers[last - 1];
-  if (!trace || !reads || reads.recurrentCurrents || trace.input.shape[0] !== fwd.rows || regularizersOf(loss).length || net.layers.some((l) => l.mixesRows) || groupCount(plan) < 2) return undefined;
+  if (
+    !trace ||
+    !reads ||
+    reads.recurrentCurrents ||
+    trace.input.shape[0] !== fwd.rows ||
+    regularizersOf(loss).length ||
+    net.layers.some((l) => l.mixesRows) ||
+    groupCount(plan) < 2
+  )
+    return undefined;
   const readout = net.layers[last]!;
   return tf.tidy(() => {
     const credit = tf.grad((x: tf.Tensor) => tf.mul(scale, tf.sum(loss(meanReadoutOutput(readout, x, trace.seedScale!), rowLabels))))(trace.input);

@@ -20,7 +20,14 @@ export { BASELINES, type Baseline } from '../config.js';
  * Per-row weights (L_r − b_r)/(K·B) from per-row losses `[K·B]`; coupled: every row of copy k
  * gets (L̄_k − b_k)/K with L̄_k the copy's mean loss over its rows.
  */
-export function rowWeights(losses: Float32Array, plan: CopyPlan, batch: number, baseline: Baseline, noiseFree: Float32Array | undefined, coupled: boolean): Float32Array {
+export function rowWeights(
+  losses: Float32Array,
+  plan: CopyPlan,
+  batch: number,
+  baseline: Baseline,
+  noiseFree: Float32Array | undefined,
+  coupled: boolean,
+): Float32Array {
   const K = plan.copies;
   if (coupled) {
     // one "sample" per copy: its mean loss over all rows, then every row of the copy shares its weight
@@ -45,8 +52,7 @@ export function rowWeights(losses: Float32Array, plan: CopyPlan, batch: number, 
     }
     for (let k = 0; k < K; k++) {
       const g = groupOf(plan, k);
-      const base =
-        baseline === 'loo' ? (total - groupSums[g]!) / (K - groupSizes[g]!) : baseline === 'noise-free' ? noiseFree![b]! : 0;
+      const base = baseline === 'loo' ? (total - groupSums[g]!) / (K - groupSizes[g]!) : baseline === 'noise-free' ? noiseFree![b]! : 0;
       w[k * batch + b] = (losses[k * batch + b]! - base) / (K * batch);
     }
   }
@@ -66,7 +72,11 @@ function rowColumn(w: tf.Tensor, like: tf.Tensor): tf.Tensor {
  * smaller) contracted adjoint. `carry`: the filter's carry from the step after the trace (the next
  * time chunk; consumed); the carry at its first step is returned for the chunk before.
  */
-export function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, carry?: readonly tf.Tensor[]): { gradients: Map<tf.Variable, tf.Tensor>; carry: readonly tf.Tensor[] | undefined } {
+export function layerGradients(
+  tr: LayerTrace,
+  weights: tf.Tensor | undefined,
+  carry?: readonly tf.Tensor[],
+): { gradients: Map<tf.Variable, tf.Tensor>; carry: readonly tf.Tensor[] | undefined } {
   const layer = tr.layer;
   const neuron = layer.neuron!;
   const model = modelOf(neuron) as NeuronModel<NeuronParams>;
@@ -78,11 +88,13 @@ export function layerGradients(tr: LayerTrace, weights: tf.Tensor | undefined, c
   const coefficients = layer.coefficients as Coefficients;
   const contracted: tf.Tensor[] = new Array(steps);
   // per-neuron coefficient terms (summed over rows at the end) and recurrent-weight gradients
-  const sums: Record<string, tf.Tensor> = {}, recurrentSums: Record<string, tf.Tensor> = {};
+  const sums: Record<string, tf.Tensor> = {},
+    recurrentSums: Record<string, tf.Tensor> = {};
   // LIF and the readout without learned coefficients, gates or recurrence: one kernel a step (wasm)
-  const fused = !tr.regenerate && !coefficients['noiseScale'] && !layer.recurrentVjp
-    ? model.fusedAdjoint?.(neuron, { learned: tr.learned, coefficients, gated: tr.trace.has('open') })
-    : undefined;
+  const fused =
+    !tr.regenerate && !coefficients['noiseScale'] && !layer.recurrentVjp
+      ? model.fusedAdjoint?.(neuron, { learned: tr.learned, coefficients, gated: tr.trace.has('open') })
+      : undefined;
   for (let t = steps - 1; t >= 0; t--) {
     if (fused) {
       // the filter is linear and a unit's weight constant in time: weighting the seeds is weighting λ
@@ -166,7 +178,11 @@ export function readoutGradients(trace: LayerTrace, output: tf.Tensor, loss: Row
 
 /** ∂(scale · mean loss)/∂output `[T, rows, …]`: what a deterministic readout's filter is seeded with. */
 export function readoutSeeds(name: string, output: tf.Tensor, loss: RowLoss, rowLabels: tf.Tensor, scale: number): tf.Tensor {
-  checkDifferentiable(loss, 'lr', `its deterministic readout '${name}' learns by the loss's derivative; end the network in a spiking output layer (noisy, so LR estimates its gradient too)`);
+  checkDifferentiable(
+    loss,
+    'lr',
+    `its deterministic readout '${name}' learns by the loss's derivative; end the network in a spiking output layer (noisy, so LR estimates its gradient too)`,
+  );
   return tf.tidy(() => {
     const d = tf.grad((o: tf.Tensor) => tf.mean(loss(o, rowLabels)))(output);
     return scale === 1 ? d : tf.mul(d, scale);

@@ -103,30 +103,61 @@ export interface Resolved {
 }
 
 export function validate(config: LRConfig): Resolved {
-  checkKeys('likelihoodRatio', config, ['copies', 'noise', 'score', 'baseline', 'sampling', 'qmcGroup', 'signScores', 'coupled', 'layerwise', 'timeChunk', 'localCredit']);
+  checkKeys('likelihoodRatio', config, [
+    'copies',
+    'noise',
+    'score',
+    'baseline',
+    'sampling',
+    'qmcGroup',
+    'signScores',
+    'coupled',
+    'layerwise',
+    'timeChunk',
+    'localCredit',
+  ]);
   checkOneOf('likelihoodRatio', 'localCredit', config.localCredit ?? 'loss', LOCAL_CREDITS);
-  if (config.timeChunk !== undefined && config.timeChunk !== 'auto') checkInteger('likelihoodRatio', "timeChunk (steps per chunk, or 'auto')", config.timeChunk, 1);
+  if (config.timeChunk !== undefined && config.timeChunk !== 'auto')
+    checkInteger('likelihoodRatio', "timeChunk (steps per chunk, or 'auto')", config.timeChunk, 1);
   checkInteger('likelihoodRatio', 'copies', config.copies, 1);
   const plan = copyPlan(config.copies, config.sampling ?? 'mc', config.qmcGroup);
   const score = config.score ?? 'spike';
   checkOneOf('likelihoodRatio', 'score', score, ['spike', 'noise'] as const);
   const baseline = config.baseline ?? (groupCount(plan) > 1 ? 'loo' : 'none');
   checkOneOf('likelihoodRatio', 'baseline', baseline, BASELINES);
-  check(baseline !== 'loo' || groupCount(plan) > 1,
-    () => `likelihoodRatio: baseline 'loo' needs at least two independent groups of copies; ${config.copies} copies with sampling '${plan.sampling}' make ${groupCount(plan)}`);
-  check(typeof config.noise === 'object' && config.noise !== null, () => 'likelihoodRatio: noise must be escapeNoise(kind, sigma) or a map from layer name to one');
+  check(
+    baseline !== 'loo' || groupCount(plan) > 1,
+    () =>
+      `likelihoodRatio: baseline 'loo' needs at least two independent groups of copies; ${config.copies} copies with sampling '${plan.sampling}' make ${groupCount(plan)}`,
+  );
+  check(
+    typeof config.noise === 'object' && config.noise !== null,
+    () => 'likelihoodRatio: noise must be escapeNoise(kind, sigma) or a map from layer name to one',
+  );
   if ('kind' in config.noise) noiseFromRecord(config.noise, 'likelihoodRatio: noise');
   else for (const [name, n] of Object.entries(config.noise)) noiseFromRecord(n, `likelihoodRatio: noise for '${name}'`);
   if (config.layerwise !== undefined && config.layerwise !== true) {
-    check(typeof config.layerwise === 'object' && config.layerwise !== null, () => `likelihoodRatio: layerwise must be true or a map from layer name to copies, got ${JSON.stringify(config.layerwise)}`);
+    check(
+      typeof config.layerwise === 'object' && config.layerwise !== null,
+      () => `likelihoodRatio: layerwise must be true or a map from layer name to copies, got ${JSON.stringify(config.layerwise)}`,
+    );
     for (const [name, k] of Object.entries(config.layerwise)) {
       checkInteger('likelihoodRatio', `layerwise copies for '${name}'`, k, 1);
       copyPlan(k, plan.sampling, config.qmcGroup === undefined ? undefined : Math.min(config.qmcGroup, k));
     }
   }
   return {
-    plan, score, baseline, signScores: config.signScores ?? false, noise: config.noise, coupled: config.coupled,
-    layerwise: config.layerwise, sampling: plan.sampling, qmcGroup: config.qmcGroup, localCredit: config.localCredit ?? 'loss', ...(config.timeChunk !== undefined ? { timeChunk: config.timeChunk } : {}),
+    plan,
+    score,
+    baseline,
+    signScores: config.signScores ?? false,
+    noise: config.noise,
+    coupled: config.coupled,
+    layerwise: config.layerwise,
+    sampling: plan.sampling,
+    qmcGroup: config.qmcGroup,
+    localCredit: config.localCredit ?? 'loss',
+    ...(config.timeChunk !== undefined ? { timeChunk: config.timeChunk } : {}),
   };
 }
 
@@ -148,7 +179,15 @@ interface PassResult {
 
 /** The loss of each sample with no noise anywhere, for the noise-free baseline (in time chunks when they are asked for). */
 function noiseFreeLoss(net: Network, batch: Batch, loss: RowLoss, c: Resolved, layers: number): Float32Array {
-  const options = { plan: copyPlan(1), noise: new Array(layers).fill(undefined), score: c.score, signScores: false, seed: 0, train: false, constantInput: batch.constantInTime === true };
+  const options = {
+    plan: copyPlan(1),
+    noise: new Array(layers).fill(undefined),
+    score: c.score,
+    signScores: false,
+    seed: 0,
+    train: false,
+    constantInput: batch.constantInTime === true,
+  };
   const chunk = chunkSteps(c.timeChunk, batch.input.shape[1]!);
   // not training, a pass keeps nothing but its output
   let output: tf.Tensor;
@@ -183,7 +222,12 @@ function plusPenalty(task: tf.Tensor, loss: RowLoss, layers: readonly { readonly
 }
 
 /** Per-row losses `[K·B]` of a pass (with the rate regularisers' penalty), checked finite, and their mean. */
-export function rowLosses(fwd: CopyForward, loss: RowLoss, rowLabels: tf.Tensor, outputIndex: number): { readonly values: Float32Array; readonly mean: number } {
+export function rowLosses(
+  fwd: CopyForward,
+  loss: RowLoss,
+  rowLabels: tf.Tensor,
+  outputIndex: number,
+): { readonly values: Float32Array; readonly mean: number } {
   return finiteLosses(withPenalty(loss(fwd.output, rowLabels), loss, fwd.traces, outputIndex));
 }
 
@@ -196,8 +240,15 @@ function finiteLosses(losses: tf.Tensor): { readonly values: Float32Array; reado
 }
 
 function pass(
-  net: Network, batch: Batch, loss: RowLoss, seed: number, c: Resolved, plan: CopyPlan, noise: readonly (EscapeNoise | undefined)[],
-  which: 'lr' | 'local' | 'both', cleanLoss: () => Float32Array,
+  net: Network,
+  batch: Batch,
+  loss: RowLoss,
+  seed: number,
+  c: Resolved,
+  plan: CopyPlan,
+  noise: readonly (EscapeNoise | undefined)[],
+  which: 'lr' | 'local' | 'both',
+  cleanLoss: () => Float32Array,
 ): PassResult {
   const chunk = chunkSteps(c.timeChunk, batch.input.shape[1]!);
   if (chunk) return chunkedPass(net, batch, loss, seed, c, plan, noise, which, cleanLoss, chunk);
@@ -205,7 +256,14 @@ function pass(
   const B = input.shape[0]!;
   const heads = headLayers(net);
   const fwd = copyForward(net, input, {
-    plan, noise, score: c.score, signScores: c.signScores, seed, train: true, constantInput: batch.constantInTime === true, meanOutput: loss.timeMean === true,
+    plan,
+    noise,
+    score: c.score,
+    signScores: c.signScores,
+    seed,
+    train: true,
+    constantInput: batch.constantInTime === true,
+    meanOutput: loss.timeMean === true,
     ...(heads.length ? { taps: new Set(heads) } : {}),
   });
   const rowLabels = copyLabels(labels, fwd.rows / B);
@@ -220,7 +278,8 @@ function pass(
     });
     try {
       if (which !== 'lr') {
-        for (const tr of fwd.traces.filter((t) => t.kind === 'local')) for (const [v, g] of readoutGradients(tr, fwd.output, loss, rowLabels)) gradients.set(v, g);
+        for (const tr of fwd.traces.filter((t) => t.kind === 'local'))
+          for (const [v, g] of readoutGradients(tr, fwd.output, loss, rowLabels)) gradients.set(v, g);
       }
     } catch (err) {
       gradients.forEach((g) => g.dispose());
@@ -236,7 +295,8 @@ function pass(
 
 /** The row weights of a pass's losses `[K·B]`, with its baseline. */
 function passWeights(net: Network, losses: Float32Array, c: Resolved, plan: CopyPlan, batch: number, cleanLoss: () => Float32Array): Float32Array {
-  if (losses.length / batch < 2 && c.baseline !== 'noise-free') throw new SpikelrError('lr: one copy per sample needs the noise-free baseline; use copies >= 2');
+  if (losses.length / batch < 2 && c.baseline !== 'noise-free')
+    throw new SpikelrError('lr: one copy per sample needs the noise-free baseline; use copies >= 2');
   const noiseFree = c.baseline === 'noise-free' ? cleanLoss() : undefined;
   return rowWeights(losses, plan, batch, c.baseline, noiseFree, c.coupled ?? net.layers.some((l) => l.mixesRows === true));
 }
@@ -274,7 +334,12 @@ function chunkMean(net: Network, steps: number, loss: RowLoss): { readonly weigh
  * (the caller owns it) for the readout's gradient.
  */
 function forwardChunks(
-  net: Network, input: tf.Tensor, options: ForwardOptions, chunk: number, checkpoints: boolean, spikes?: (index: number, spikes: tf.Tensor) => void,
+  net: Network,
+  input: tf.Tensor,
+  options: ForwardOptions,
+  chunk: number,
+  checkpoints: boolean,
+  spikes?: (index: number, spikes: tf.Tensor) => void,
   mean?: { readonly weights: number[]; readonly scale: number },
 ): { output: tf.Tensor; starts: number[]; checkpoints: Map<number, NeuronState>[]; meanInput?: tf.Tensor } {
   const T = input.shape[1]!;
@@ -283,7 +348,8 @@ function forwardChunks(
   const stored: Map<number, NeuronState>[] = [];
   const readout = net.layers.length - 1;
   let states: Map<number, NeuronState> | undefined;
-  let sum: tf.Tensor | undefined, rows = 0;
+  let sum: tf.Tensor | undefined,
+    rows = 0;
   try {
     for (const first of starts) {
       // the forward pass consumes its starting states: the stored copies share their data
@@ -291,7 +357,9 @@ function forwardChunks(
       const length = Math.min(chunk, T - first);
       const x = stepsOf(input, first, length);
       const fwd = copyForward(net, x, {
-        ...options, train: false, ...(mean ? { layers: [0, readout] as const } : {}),
+        ...options,
+        train: false,
+        ...(mean ? { layers: [0, readout] as const } : {}),
         chunk: { firstStep: first, ...(states ? { states } : {}), keepStates: first + chunk < T, ...(spikes ? { spikes } : {}) },
       });
       x.dispose();
@@ -335,8 +403,16 @@ function disposeStates(states: ReadonlyMap<number, NeuronState>): void {
  * another order.
  */
 function chunkedPass(
-  net: Network, batch: Batch, loss: RowLoss, seed: number, c: Resolved, plan: CopyPlan, noise: readonly (EscapeNoise | undefined)[],
-  which: 'lr' | 'local' | 'both', cleanLoss: () => Float32Array, chunk: number,
+  net: Network,
+  batch: Batch,
+  loss: RowLoss,
+  seed: number,
+  c: Resolved,
+  plan: CopyPlan,
+  noise: readonly (EscapeNoise | undefined)[],
+  which: 'lr' | 'local' | 'both',
+  cleanLoss: () => Float32Array,
+  chunk: number,
 ): PassResult {
   const { input, labels } = batch;
   const [B, T] = input.shape as [number, number];
@@ -370,7 +446,8 @@ function chunkedPass(
       dOut = readoutSeeds(readout.name, first.output, loss, rowLabels, 1);
     }
     for (let i = first.starts.length - 1; i >= 0; i--) {
-      const start = first.starts[i]!, length = Math.min(chunk, T - start);
+      const start = first.starts[i]!,
+        length = Math.min(chunk, T - start);
       const x = stepsOf(input, start, length);
       const states = first.checkpoints[i]!;
       first.checkpoints[i] = new Map();
@@ -401,7 +478,14 @@ function chunkedPass(
     first.checkpoints.forEach(disposeStates);
     carries.forEach((carry) => carry && tf.dispose([...carry]));
     edges.forEach((e) => tf.dispose(Object.values(e)));
-    tf.dispose([first.output, rowLabels, ...counts.values(), ...(weights ? [weights] : []), ...(dOut ? [dOut] : []), ...(first.meanInput ? [first.meanInput] : [])]);
+    tf.dispose([
+      first.output,
+      rowLabels,
+      ...counts.values(),
+      ...(weights ? [weights] : []),
+      ...(dOut ? [dOut] : []),
+      ...(first.meanInput ? [first.meanInput] : []),
+    ]);
   }
 }
 
@@ -415,13 +499,26 @@ export function likelihoodRatio(config: LRConfig): Estimator {
       const B = batch.input.shape[0]!;
       const scale = options.sigmaScale ?? 1;
       checkPositive('lr', 'sigmaScale', scale);
-      check(batch.labels.shape.length === 1 && batch.labels.shape[0] === B,
-        () => `lr: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`);
+      check(
+        batch.labels.shape.length === 1 && batch.labels.shape[0] === B,
+        () => `lr: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`,
+      );
       if (headLayers(net).length) {
         // what a block's weights need that only the network's own loss has
-        check(c.baseline !== 'noise-free', () => "lr: local heads (local losses) take the leave-one-out baseline or none; the noise-free baseline is the network's loss, not a block's (use --baseline loo)");
-        check(chunkSteps(c.timeChunk, batch.input.shape[1]!) === undefined, () => 'lr: local heads (local losses) do not run in time chunks yet; drop --time-chunk or the local losses');
-        check(regularizersOf(loss).length === 0, () => 'lr: local heads (local losses) with a rate regulariser are not supported yet: a block\'s penalty would need its own weighting; drop --regularizer or the local losses');
+        check(
+          c.baseline !== 'noise-free',
+          () =>
+            "lr: local heads (local losses) take the leave-one-out baseline or none; the noise-free baseline is the network's loss, not a block's (use --baseline loo)",
+        );
+        check(
+          chunkSteps(c.timeChunk, batch.input.shape[1]!) === undefined,
+          () => 'lr: local heads (local losses) do not run in time chunks yet; drop --time-chunk or the local losses',
+        );
+        check(
+          regularizersOf(loss).length === 0,
+          () =>
+            "lr: local heads (local losses) with a rate regulariser are not supported yet: a block's penalty would need its own weighting; drop --regularizer or the local losses",
+        );
       }
       const noise = noisePerLayer(net, c.noise).map((n) => (n && scale !== 1 ? { ...n, sigma: n.sigma * scale } : n));
       // the noise-free loss is the same for every layer-wise pass: computed once, when first needed
@@ -438,11 +535,12 @@ export function likelihoodRatio(config: LRConfig): Estimator {
         return { ...r, dispose: () => r.gradients.forEach((g) => g.dispose()) };
       }
       const gradients = new Map<tf.Variable, tf.Tensor>();
-      let lossSum = 0, passes = 0;
+      let lossSum = 0,
+        passes = 0;
       noise.forEach((n, index) => {
         if (!n) return;
         const name = net.layers[index]!.name;
-        const copies = c.layerwise === true ? c.plan.copies : (c.layerwise as Record<string, number>)[name] ?? c.plan.copies;
+        const copies = c.layerwise === true ? c.plan.copies : ((c.layerwise as Record<string, number>)[name] ?? c.plan.copies);
         const plan = copyPlan(copies, c.sampling, c.qmcGroup === undefined ? undefined : Math.min(c.qmcGroup, copies));
         const only = noise.map((m, i) => (i === index ? m : undefined));
         const r = pass(net, batch, loss, streamKey(seed, index), c, plan, only, 'lr', cleanLoss);
@@ -450,7 +548,17 @@ export function likelihoodRatio(config: LRConfig): Estimator {
         lossSum += r.loss;
         passes++;
       });
-      const local = pass(net, batch, loss, seed, c, copyPlan(1), noise.map(() => undefined), 'local', cleanLoss);
+      const local = pass(
+        net,
+        batch,
+        loss,
+        seed,
+        c,
+        copyPlan(1),
+        noise.map(() => undefined),
+        'local',
+        cleanLoss,
+      );
       local.gradients.forEach((g, v) => gradients.set(v, g));
       return {
         gradients,
@@ -479,5 +587,13 @@ export const lrMethod = {
 
 /** The LR configuration of a training config's keys. */
 export function lrConfigOf(c: TrainConfig): LRConfig {
-  return { copies: c.copies, noise: parseNoise(c.noise), score: c.score, baseline: c.baseline, sampling: c.sampling, localCredit: c.localCredit, ...(c.timeChunk !== null ? { timeChunk: c.timeChunk } : {}) };
+  return {
+    copies: c.copies,
+    noise: parseNoise(c.noise),
+    score: c.score,
+    baseline: c.baseline,
+    sampling: c.sampling,
+    localCredit: c.localCredit,
+    ...(c.timeChunk !== null ? { timeChunk: c.timeChunk } : {}),
+  };
 }

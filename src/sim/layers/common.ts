@@ -21,7 +21,10 @@ export interface Named {
 }
 
 export function checkName(where: string, name: unknown): void {
-  check(name === undefined || (typeof name === 'string' && /^[A-Za-z_][\w-]*$/.test(name)), () => `${where}: name must be an identifier-like string (letters, digits, _ or -), got ${show(name)}`);
+  check(
+    name === undefined || (typeof name === 'string' && /^[A-Za-z_][\w-]*$/.test(name)),
+    () => `${where}: name must be an identifier-like string (letters, digits, _ or -), got ${show(name)}`,
+  );
 }
 
 export function named<T extends object>(spec: T, name: string | undefined): T & Named {
@@ -30,8 +33,15 @@ export function named<T extends object>(spec: T, name: string | undefined): T & 
 
 /** A hidden layer's neuron: a spiking model or an analog unit, not a readout. */
 export function unitNeuron<P extends NeuronParams>(where: string, neuron: P): Exclude<P, { kind: 'readout' }> {
-  check(typeof neuron === 'object' && neuron !== null && typeof (neuron as { kind?: unknown }).kind === 'string', () => `${where}: neuron must be a neuron record such as lif(), got ${show(neuron)}`);
-  check(modelOf(neuron).role !== 'readout', () => `${where}: neuron must be a spiking model (lif, ifNeuron, synaptic, alif, equationNeuron) or an analog unit, got '${neuron.kind}'; use readout() for a leaky non-spiking output layer`);
+  check(
+    typeof neuron === 'object' && neuron !== null && typeof (neuron as { kind?: unknown }).kind === 'string',
+    () => `${where}: neuron must be a neuron record such as lif(), got ${show(neuron)}`,
+  );
+  check(
+    modelOf(neuron).role !== 'readout',
+    () =>
+      `${where}: neuron must be a spiking model (lif, ifNeuron, synaptic, alif, equationNeuron) or an analog unit, got '${neuron.kind}'; use readout() for a leaky non-spiking output layer`,
+  );
   return neuron as Exclude<P, { kind: 'readout' }>;
 }
 
@@ -41,9 +51,11 @@ export function checkLearn(where: string, learn: unknown, neuron: NeuronParams):
   const allowed = [...Object.keys(modelOf(neuron).learnable(neuron as never)), 'sigma'];
   check(Array.isArray(list), () => `${where}: learn must be an array of ${allowed.map((l) => `'${l}'`).join(', ')}, got ${show(learn)}`);
   for (const l of list) {
-    check(allowed.includes(l as string), () => l === 'beta' || l === 'threshold'
-      ? `${where}: a '${neuron.kind}' unit has no ${l === 'beta' ? 'decay' : 'threshold'} to learn (it can learn ${allowed.map((a) => `'${a}'`).join(', ')})`
-      : `${where}: unknown learnable coefficient ${show(l)}; expected one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
+    check(allowed.includes(l as string), () =>
+      l === 'beta' || l === 'threshold'
+        ? `${where}: a '${neuron.kind}' unit has no ${l === 'beta' ? 'decay' : 'threshold'} to learn (it can learn ${allowed.map((a) => `'${a}'`).join(', ')})`
+        : `${where}: unknown learnable coefficient ${show(l)}; expected one of ${allowed.map((a) => `'${a}'`).join(', ')}`,
+    );
     checkOneOf(where, 'learnable coefficient', l, allowed);
   }
   return [...new Set(list as Learnable[])];
@@ -73,7 +85,14 @@ export function learnedNames(learn: readonly Learnable[]): string[] {
  * The learned per-neuron coefficients of `size` neurons (`noiseSize` noise scales) that `learn`
  * names, added to `params`; returned as the layer's coefficients.
  */
-export function learnedCoefficients(ctx: BuildContext, neuron: NeuronParams, learn: readonly Learnable[], size: number, params: Record<string, tf.Variable>, noiseSize = size): Record<string, tf.Variable> {
+export function learnedCoefficients(
+  ctx: BuildContext,
+  neuron: NeuronParams,
+  learn: readonly Learnable[],
+  size: number,
+  params: Record<string, tf.Variable>,
+  noiseSize = size,
+): Record<string, tf.Variable> {
   const initial = modelOf(neuron).learnable(neuron as never);
   const coefficients: Record<string, tf.Variable> = {};
   for (const c of learn) {
@@ -120,7 +139,13 @@ export interface AffineDecorrelation {
  */
 export function affineLayer(
   ctx: BuildContext,
-  base: { readonly spec: Layer['spec']; readonly neuron: NeuronParams; readonly params: Record<string, tf.Variable>; readonly coefficients: Record<string, tf.Variable>; readonly learned: readonly string[] },
+  base: {
+    readonly spec: Layer['spec'];
+    readonly neuron: NeuronParams;
+    readonly params: Record<string, tf.Variable>;
+    readonly coefficients: Record<string, tf.Variable>;
+    readonly learned: readonly string[];
+  },
   outputShape: readonly number[],
   f: (x: tf.Tensor, w: tf.Tensor) => tf.Tensor,
   weightVjp?: (x: tf.Tensor, g: tf.Tensor) => tf.Tensor,
@@ -149,7 +174,10 @@ export function affineLayer(
     map,
     currents(x, repeats = 1) {
       if (decorrelation) d!.capture(() => decorrelation.vectors(x), decorrelation.positions, repeats);
-      return map(x, mapParams.map((n) => params[n]!));
+      return map(
+        x,
+        mapParams.map((n) => params[n]!),
+      );
     },
     vjp(x, g) {
       const gA = vjpWeight(x, g);

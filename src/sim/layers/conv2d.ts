@@ -5,7 +5,19 @@ import { lif } from '../../neurons/lif.js';
 import { conv2dFilterGradient, conv2dOp, paddingOf } from '../conv.js';
 import { floats, ints, nirNode } from '../../neurons/nir.js';
 import { effectiveWeights } from './nir.js';
-import { affineLayer, checkImage, checkLearn, learnedNames, checkName, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
+import {
+  affineLayer,
+  checkImage,
+  checkLearn,
+  learnedNames,
+  checkName,
+  initVariable,
+  learnedCoefficients,
+  named,
+  unitNeuron,
+  type Learnable,
+  type Named,
+} from './common.js';
 import type { UnitNeuron } from './dense.js';
 import { decorrelator, type Decorrelate, type DecorrelateOptions } from './decorrelation.js';
 import { decorrelateField } from './dense.js';
@@ -52,7 +64,20 @@ export function conv2d(
   else checkOneOf('conv2d', 'padding', padding, PADDINGS);
   const neuron = unitNeuron('conv2d', o.neuron ?? lif());
   const learn = checkLearn('conv2d', o.learn, neuron);
-  return named({ kind: 'conv2d' as const, filters: o.filters, kernelSize: o.kernelSize, stride, padding, neuron, bias: o.bias ?? true, learn, ...decorrelateField('conv2d', o.decorrelate) }, o.name);
+  return named(
+    {
+      kind: 'conv2d' as const,
+      filters: o.filters,
+      kernelSize: o.kernelSize,
+      stride,
+      padding,
+      neuron,
+      bias: o.bias ?? true,
+      learn,
+      ...decorrelateField('conv2d', o.decorrelate),
+    },
+    o.name,
+  );
 }
 
 export function convOutput(size: number, kernel: number, stride: number, padding: Padding): number {
@@ -75,12 +100,19 @@ export const conv2dKind = {
     const coefficients = learnedCoefficients(ctx, spec.neuron, spec.learn, spec.filters, params);
     const conv = conv2dOp(spec.stride, spec.padding);
     // the patch vectors R acts on: a convolution with the identity kernel extracts them
-    const patches = (x: tf.Tensor) => tf.tidy(() => tf.reshape(conv(x as tf.Tensor4D, tf.reshape(tf.eye(fanIn), [k, k, c, fanIn]) as tf.Tensor4D), [-1, fanIn]));
-    const decorrelation = spec.decorrelate ? { decorrelator: decorrelator(ctx, fanIn, spec.decorrelate, params, params['weight']!), vectors: patches, positions: outH * outW } : undefined;
-    return affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients, learned: learnedNames(spec.learn) }, [outH, outW, spec.filters],
+    const patches = (x: tf.Tensor) =>
+      tf.tidy(() => tf.reshape(conv(x as tf.Tensor4D, tf.reshape(tf.eye(fanIn), [k, k, c, fanIn]) as tf.Tensor4D), [-1, fanIn]));
+    const decorrelation = spec.decorrelate
+      ? { decorrelator: decorrelator(ctx, fanIn, spec.decorrelate, params, params['weight']!), vectors: patches, positions: outH * outW }
+      : undefined;
+    return affineLayer(
+      ctx,
+      { spec, neuron: spec.neuron, params, coefficients, learned: learnedNames(spec.learn) },
+      [outH, outW, spec.filters],
       (x, kernel) => conv(x as tf.Tensor4D, kernel as tf.Tensor4D),
       (x, g) => conv2dFilterGradient(x as tf.Tensor4D, g as tf.Tensor4D, k, spec.stride, spec.padding),
-      decorrelation);
+      decorrelation,
+    );
   },
   // NIR's Conv2d (PyTorch's [out, in, kh, kw] kernel, the same padding on both sides), then the neurons
   nir(layer, c) {
@@ -88,14 +120,27 @@ export const conv2dKind = {
     const [h, w, ch] = layer.inputShape as [number, number, number];
     const [rows, cols] = paddingOf(h, w, spec.kernelSize, spec.stride, spec.padding);
     if (rows[0] !== rows[1] || cols[0] !== cols[1]) {
-      c.refuse(`its 'same' padding at stride ${spec.stride} on a ${h}×${w} input pads [${rows.join(', ')}] rows and [${cols.join(', ')}] columns, unevenly; NIR pads both sides alike: use padding 'valid' or a number`);
+      c.refuse(
+        `its 'same' padding at stride ${spec.stride} on a ${h}×${w} input pads [${rows.join(', ')}] rows and [${cols.join(', ')}] columns, unevenly; NIR pads both sides alike: use padding 'valid' or a number`,
+      );
     }
     const { weight, bias } = effectiveWeights(layer); // the kernel in NIR's (PyTorch's) [out, in, kh, kw]
-    const k = spec.kernelSize, f = spec.filters;
+    const k = spec.kernelSize,
+      f = spec.filters;
     const conv = nirNode('Conv2d', {
-      weight: floats([f, ch, k, k], weight), bias: floats([f], bias ?? new Float32Array(f)), stride: ints([spec.stride, spec.stride]),
-      padding: ints([rows[0], cols[0]]), dilation: ints([1, 1]), groups: ints([1], true), input_shape: ints([h, w]),
+      weight: floats([f, ch, k, k], weight),
+      bias: floats([f], bias ?? new Float32Array(f)),
+      stride: ints([spec.stride, spec.stride]),
+      padding: ints([rows[0], cols[0]]),
+      dilation: ints([1, 1]),
+      groups: ints([1], true),
+      input_shape: ints([h, w]),
     });
-    return { chain: [['weight', conv], ['neurons', c.neurons()]] };
+    return {
+      chain: [
+        ['weight', conv],
+        ['neurons', c.neurons()],
+      ],
+    };
   },
 } satisfies LayerKind<Conv2dSpec>;

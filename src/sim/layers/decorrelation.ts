@@ -17,14 +17,16 @@ import type { BuildContext, Decorrelate, DecorrelateOptions, Decorrelator } from
 
 export type { Decorrelate, DecorrelateOptions, Decorrelator } from './types.js';
 
-
 export const DECORRELATE_DEFAULTS: Decorrelate = { kappa: 0.5, learningRate: 1e-3, sample: 0.125, centre: true, meanRate: 0.1 };
 
 /** Validates decorrelation options (`true` takes the defaults); undefined when off. */
 export function checkDecorrelate(where: string, o: unknown): Decorrelate | undefined {
   if (o === undefined || o === false) return undefined;
   if (o === true) return DECORRELATE_DEFAULTS;
-  check(typeof o === 'object' && o !== null && !Array.isArray(o), () => `${where}: decorrelate must be true or an object { kappa, learningRate, sample, centre, meanRate }, got ${show(o)}`);
+  check(
+    typeof o === 'object' && o !== null && !Array.isArray(o),
+    () => `${where}: decorrelate must be true or an object { kappa, learningRate, sample, centre, meanRate }, got ${show(o)}`,
+  );
   checkKeys(`${where} decorrelate`, o, Object.keys(DECORRELATE_DEFAULTS));
   const d = { ...DECORRELATE_DEFAULTS, ...(o as DecorrelateOptions) };
   checkInRange(`${where} decorrelate`, 'kappa', d.kappa, 0, 1);
@@ -40,7 +42,6 @@ export const DECORRELATION = 'decorrelation';
 export const INPUT_MEAN = 'inputMean';
 
 const dataId = (t: tf.Tensor) => (t as unknown as { dataId: object }).dataId;
-
 
 /**
  * Adds R (identity) and μ (zeros) for P-dimensional input vectors to `params`, and returns the
@@ -63,7 +64,10 @@ export function decorrelator(ctx: BuildContext, size: number, options: Decorrela
     return cache.value;
   };
   // the cached product, recorded for autodiff as a function of W with gradient R ∂A
-  const fused = tf.customGrad(((w: tf.Tensor) => ({ value: cached().clone(), gradFunc: (dy: tf.Tensor) => tf.reshape(tf.matMul(R, flat(dy)), w.shape) })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const fused = tf.customGrad(((w: tf.Tensor) => ({
+    value: cached().clone(),
+    gradFunc: (dy: tf.Tensor) => tf.reshape(tf.matMul(R, flat(dy)), w.shape),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
   let budget = 0;
   const kept: tf.Tensor[] = [];
   return {
@@ -72,10 +76,11 @@ export function decorrelator(ctx: BuildContext, size: number, options: Decorrela
     ...(mean ? { mean } : {}),
     fuse: (w) => (w === weight ? fused(w) : product(w)),
     offset: (a) => (mean ? tf.tidy(() => tf.neg(tf.squeeze(tf.matMul(tf.expandDims(mean!, 0), flat(a)), [0]))) : undefined),
-    weightGradient: (gA, gSum) => tf.tidy(() => {
-      const g = mean && gSum ? tf.sub(flat(gA), tf.outerProduct(mean as tf.Tensor1D, gSum as tf.Tensor1D)) : flat(gA);
-      return tf.reshape(tf.matMul(R, g), gA.shape);
-    }),
+    weightGradient: (gA, gSum) =>
+      tf.tidy(() => {
+        const g = mean && gSum ? tf.sub(flat(gA), tf.outerProduct(mean as tf.Tensor1D, gSum as tf.Tensor1D)) : flat(gA);
+        return tf.reshape(tf.matMul(R, g), gA.shape);
+      }),
     capture(vectors, positions = 1, repeats = 1) {
       if (budget <= 0) return;
       const v = vectors();

@@ -3,7 +3,19 @@ import * as tf from '@tensorflow/tfjs';
 import { checkInteger, checkKeys } from '../../core/errors.js';
 import { lif } from '../../neurons/lif.js';
 import type { NeuronParams } from '../../neurons/registry.js';
-import { affineLayer, checkLearn, learnedNames, checkName, checkRank1, initVariable, learnedCoefficients, named, unitNeuron, type Learnable, type Named } from './common.js';
+import {
+  affineLayer,
+  checkLearn,
+  learnedNames,
+  checkName,
+  checkRank1,
+  initVariable,
+  learnedCoefficients,
+  named,
+  unitNeuron,
+  type Learnable,
+  type Named,
+} from './common.js';
 import { checkDecorrelate, decorrelator, type Decorrelate, type DecorrelateOptions } from './decorrelation.js';
 import type { BuildContext, Layer, LayerKind } from './types.js';
 import { affineExport } from './nir.js';
@@ -31,12 +43,18 @@ export type FullyConnectedOptions = Named & {
 };
 
 /** Checks the options shared by dense and recurrent layers. */
-export function fullyConnected<K extends string>(kind: K, o: FullyConnectedOptions): { kind: K; units: number; neuron: UnitNeuron; bias: boolean; learn: readonly Learnable[]; decorrelate?: Decorrelate } & Named {
+export function fullyConnected<K extends string>(
+  kind: K,
+  o: FullyConnectedOptions,
+): { kind: K; units: number; neuron: UnitNeuron; bias: boolean; learn: readonly Learnable[]; decorrelate?: Decorrelate } & Named {
   checkKeys(kind, o, ['name', 'units', 'neuron', 'bias', 'learn', 'decorrelate']);
   checkName(kind, o.name);
   checkInteger(kind, 'units', o.units, 1);
   const neuron = unitNeuron(kind, o.neuron ?? lif());
-  return named({ kind, units: o.units, neuron, bias: o.bias ?? true, learn: checkLearn(kind, o.learn, neuron), ...decorrelateField(kind, o.decorrelate) }, o.name);
+  return named(
+    { kind, units: o.units, neuron, bias: o.bias ?? true, learn: checkLearn(kind, o.learn, neuron), ...decorrelateField(kind, o.decorrelate) },
+    o.name,
+  );
 }
 
 /** `{ decorrelate }` when the options ask for it, else nothing (the spec stays as before). */
@@ -61,8 +79,21 @@ export function buildFullyConnected(
   if (spec.bias) params['bias'] = initVariable([spec.units], fanIn, ctx.key(1), ctx.varName('bias'));
   extra(params);
   const coefficients = learnedCoefficients(ctx, spec.neuron, learn, spec.units, params);
-  const decorrelation = spec.decorrelate ? { decorrelator: decorrelator(ctx, fanIn, spec.decorrelate, params, params['weight']!), vectors: (x: tf.Tensor) => tf.reshape(x, [-1, fanIn]), positions: 1 } : undefined;
-  return affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients, learned: learnedNames(learn) }, [spec.units], (x, w) => tf.matMul(x, w), (x, g) => tf.matMul(x, g, true), decorrelation);
+  const decorrelation = spec.decorrelate
+    ? {
+        decorrelator: decorrelator(ctx, fanIn, spec.decorrelate, params, params['weight']!),
+        vectors: (x: tf.Tensor) => tf.reshape(x, [-1, fanIn]),
+        positions: 1,
+      }
+    : undefined;
+  return affineLayer(
+    ctx,
+    { spec, neuron: spec.neuron, params, coefficients, learned: learnedNames(learn) },
+    [spec.units],
+    (x, w) => tf.matMul(x, w),
+    (x, g) => tf.matMul(x, g, true),
+    decorrelation,
+  );
 }
 
 export const denseKind = {

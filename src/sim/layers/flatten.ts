@@ -24,7 +24,17 @@ export const flattenKind = {
     const size = ctx.inputShape.reduce((a, b) => a * b, 1);
     const map = (x: tf.Tensor) => tf.reshape(x, [x.shape[0]!, size]);
     return {
-      name: ctx.name, spec, inputShape: ctx.inputShape, outputShape: [size], neuron: undefined, params: {}, coefficients: {}, learned: [], mapParams: [], map, currents: map,
+      name: ctx.name,
+      spec,
+      inputShape: ctx.inputShape,
+      outputShape: [size],
+      neuron: undefined,
+      params: {},
+      coefficients: {},
+      learned: [],
+      mapParams: [],
+      map,
+      currents: map,
       vjp: () => ({}),
       jvp: (x, dx) => (dx ? map(dx) : tf.zeros([x.shape[0]!, size])),
     };

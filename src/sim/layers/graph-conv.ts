@@ -23,7 +23,13 @@ export interface GraphConvSpec {
 }
 
 export function graphConv(
-  o: Named & { readonly units: number; readonly nodes: number; readonly edges: readonly (readonly [number, number])[]; readonly neuron?: UnitNeuron; readonly bias?: boolean },
+  o: Named & {
+    readonly units: number;
+    readonly nodes: number;
+    readonly edges: readonly (readonly [number, number])[];
+    readonly neuron?: UnitNeuron;
+    readonly bias?: boolean;
+  },
 ): GraphConvSpec {
   checkKeys('graphConv', o, ['name', 'units', 'nodes', 'edges', 'neuron', 'bias']);
   checkName('graphConv', o.name);
@@ -31,10 +37,16 @@ export function graphConv(
   checkInteger('graphConv', 'nodes', o.nodes, 1);
   check(Array.isArray(o.edges), () => `graphConv: edges must be an array of [i, j] node pairs, got ${show(o.edges)}`);
   o.edges.forEach((e, k) =>
-    check(Array.isArray(e) && e.length === 2 && e.every((v) => Number.isInteger(v) && v >= 0 && v < o.nodes),
-      () => `graphConv: edge ${k} must be [i, j] with 0 <= i, j < ${o.nodes}, got ${show(e)}`));
+    check(
+      Array.isArray(e) && e.length === 2 && e.every((v) => Number.isInteger(v) && v >= 0 && v < o.nodes),
+      () => `graphConv: edge ${k} must be [i, j] with 0 <= i, j < ${o.nodes}, got ${show(e)}`,
+    ),
+  );
   const neuron = unitNeuron('graphConv', o.neuron ?? analog({ activation: 'relu' }));
-  return named({ kind: 'graphConv' as const, units: o.units, nodes: o.nodes, edges: o.edges.map(([i, j]) => [i, j] as const), neuron, bias: o.bias ?? true }, o.name);
+  return named(
+    { kind: 'graphConv' as const, units: o.units, nodes: o.nodes, edges: o.edges.map(([i, j]) => [i, j] as const), neuron, bias: o.bias ?? true },
+    o.name,
+  );
 }
 
 /** Â = D^(−1/2) (A + I) D^(−1/2) as a dense [N, N] array. */
@@ -61,13 +73,20 @@ export const graphConvKind = {
     const propagate = (y: tf.Tensor) => {
       const rows = y.shape[0]!;
       check(rows % n === 0, () => `${ctx.where}: rows must come in blocks of the graph's ${n} nodes (the batch is the nodes), got ${rows}`);
-      const blocks = rows / n, u = y.shape[1]!;
+      const blocks = rows / n,
+        u = y.shape[1]!;
       // Â applied to every block of n rows at once: [n, n] × [n, blocks·u]
       const mixed = tf.matMul(adjacency, tf.reshape(tf.transpose(tf.reshape(y, [blocks, n, u]), [1, 0, 2]), [n, blocks * u]));
       return tf.reshape(tf.transpose(tf.reshape(mixed, [n, blocks, u]), [1, 0, 2]), [rows, u]);
     };
     // Â is symmetric, so the weight VJP is (Â X)ᵀ g
-    const layer = affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients: {}, learned: [] }, [spec.units], (x, w) => propagate(tf.matMul(x, w)), (x, g) => tf.matMul(propagate(x), g, true));
+    const layer = affineLayer(
+      ctx,
+      { spec, neuron: spec.neuron, params, coefficients: {}, learned: [] },
+      [spec.units],
+      (x, w) => propagate(tf.matMul(x, w)),
+      (x, g) => tf.matMul(propagate(x), g, true),
+    );
     return { ...layer, constants: { adjacency }, mixesRows: true };
   },
 } satisfies LayerKind<GraphConvSpec>;

@@ -19,7 +19,9 @@ export interface GRUSpec {
   readonly learn: readonly Learnable[];
 }
 
-export function gru(o: Named & { readonly units: number; readonly bias?: boolean; readonly learn?: readonly Learnable[]; readonly neuron?: GRUParams }): GRUSpec {
+export function gru(
+  o: Named & { readonly units: number; readonly bias?: boolean; readonly learn?: readonly Learnable[]; readonly neuron?: GRUParams },
+): GRUSpec {
   checkKeys('gru', o, ['name', 'units', 'bias', 'learn', 'neuron']);
   checkName('gru', o.name);
   checkInteger('gru', 'units', o.units, 1);
@@ -32,15 +34,25 @@ export const gruKind = {
   kind: 'gru',
   fromRecord: (o) => gru(o as never),
   build(spec, ctx) {
-    const fanIn = checkRank1(ctx), u = spec.units;
+    const fanIn = checkRank1(ctx),
+      u = spec.units;
     // PyTorch's GRU initialisation: every weight and bias ~ U(−1/√U, 1/√U)
     const params: Record<string, tf.Variable> = { weight: initVariable([fanIn, 3 * u], u, ctx.key(0), ctx.varName('weight')) };
     if (spec.bias) params['bias'] = initVariable([3 * u], u, ctx.key(1), ctx.varName('bias'));
     params['recurrent'] = initVariable([u, 3 * u], u, ctx.key(2), ctx.varName('recurrent'));
     if (spec.bias) params['recurrentBias'] = initVariable([3 * u], u, ctx.key(3), ctx.varName('recurrentBias'));
-    const gates: Record<string, tf.Variable> = { recurrent: params['recurrent'], ...(params['recurrentBias'] ? { recurrentBias: params['recurrentBias'] } : {}) };
+    const gates: Record<string, tf.Variable> = {
+      recurrent: params['recurrent'],
+      ...(params['recurrentBias'] ? { recurrentBias: params['recurrentBias'] } : {}),
+    };
     const coefficients = { ...learnedCoefficients(ctx, spec.neuron, spec.learn, u, params, 3 * u), ...gates };
-    const layer = affineLayer(ctx, { spec, neuron: spec.neuron, params, coefficients, learned: [] }, [u], (x, w) => tf.matMul(x, w), (x, g) => tf.matMul(x, g, true));
+    const layer = affineLayer(
+      ctx,
+      { spec, neuron: spec.neuron, params, coefficients, learned: [] },
+      [u],
+      (x, w) => tf.matMul(x, w),
+      (x, g) => tf.matMul(x, g, true),
+    );
     return {
       ...layer,
       currentShape: [3 * u],

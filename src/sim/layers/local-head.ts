@@ -30,7 +30,11 @@ export function checkLocalHead(where: string, o: unknown): LocalHeadSpec | undef
 
 /** `layer` with a head on its output: its parameters added (seeded from the layer's slots 14 and 15). */
 export function attachLocalHead(layer: Layer, head: LocalHeadSpec, ctx: BuildContext): Layer {
-  check(layer.neuron !== undefined, () => `${ctx.where}: a local head reads a layer's neurons; a stateless layer (pooling, flatten) has none — put the head on the layer with neurons before it`);
+  check(
+    layer.neuron !== undefined,
+    () =>
+      `${ctx.where}: a local head reads a layer's neurons; a stateless layer (pooling, flatten) has none — put the head on the layer with neurons before it`,
+  );
   const features = layer.outputShape.reduce((a, b) => a * b, 1);
   const params = {
     ...layer.params,
@@ -42,7 +46,8 @@ export function attachLocalHead(layer: Layer, head: LocalHeadSpec, ctx: BuildCon
 
 /** The head's logits `[rows, C]` from its layer's time-mean output `[rows, …out]`. */
 export function localHeadLogits(layer: Layer, meanOutput: tf.Tensor): tf.Tensor {
-  const w = layer.params['localWeight'], b = layer.params['localBias'];
+  const w = layer.params['localWeight'],
+    b = layer.params['localBias'];
   check(w !== undefined && b !== undefined, () => `local head: layer '${layer.name}' has no local head`);
   return tf.tidy(() => tf.add(tf.matMul(tf.reshape(meanOutput, [meanOutput.shape[0]!, -1]), w), b));
 }

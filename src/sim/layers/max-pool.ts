@@ -45,30 +45,48 @@ export const maxPool2dKind = {
      * every backend (the stock kernels differ: cpu takes the first, wasm the last and none in a
      * silent window), for the gradient and the tangent alike.
      */
-    const firstMax = (x: tf.Tensor, y: tf.Tensor) => tf.tidy(() => {
-      const hit = tf.cast(tf.equal(windows(x), tf.expandDims(y, 3)), 'float32');
-      return tf.mul(hit, tf.cast(tf.equal(tf.cumsum(hit, 3), 1), 'float32'));
-    });
+    const firstMax = (x: tf.Tensor, y: tf.Tensor) =>
+      tf.tidy(() => {
+        const hit = tf.cast(tf.equal(windows(x), tf.expandDims(y, 3)), 'float32');
+        return tf.mul(hit, tf.cast(tf.equal(tf.cumsum(hit, 3), 1), 'float32'));
+      });
     const pool = tf.customGrad(((x: tf.Tensor4D, save: tf.GradSaveFunc) => {
       const y = maxOf(x);
       save([x, y]);
       return {
         value: y,
-        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
-          const [input, out] = saved as [tf.Tensor4D, tf.Tensor4D];
-          const routed = tf.reshape(tf.mul(firstMax(input, out), tf.expandDims(dy as tf.Tensor, 3)), [input.shape[0], outH, outW, k * k * c]) as tf.Tensor4D;
-          // the windows' transpose puts each routed value back where it was read
-          return tf.conv2dTranspose(routed, picks as tf.Tensor4D, input.shape, stride, 'valid');
-        }),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [input, out] = saved as [tf.Tensor4D, tf.Tensor4D];
+            const routed = tf.reshape(tf.mul(firstMax(input, out), tf.expandDims(dy as tf.Tensor, 3)), [input.shape[0], outH, outW, k * k * c]) as tf.Tensor4D;
+            // the windows' transpose puts each routed value back where it was read
+            return tf.conv2dTranspose(routed, picks as tf.Tensor4D, input.shape, stride, 'valid');
+          }),
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
     const map = (x: tf.Tensor) => pool(x);
     /** The tangent: each output's is its window's first maximum's, the element the gradient routes to. */
-    const jvp = (x: tf.Tensor, dx: tf.Tensor | undefined) => tf.tidy(() => {
-      if (!dx) return tf.zeros([x.shape[0]!, outH, outW, c]);
-      return tf.sum(tf.mul(firstMax(x, maxOf(x)), windows(dx)), 3);
-    });
-    return { name: ctx.name, spec, inputShape: ctx.inputShape, outputShape: [outH, outW, c], neuron: undefined, params: {}, coefficients: {}, constants: { windowPicks: picks }, learned: [], mapParams: [], map, currents: map, vjp: () => ({}), jvp };
+    const jvp = (x: tf.Tensor, dx: tf.Tensor | undefined) =>
+      tf.tidy(() => {
+        if (!dx) return tf.zeros([x.shape[0]!, outH, outW, c]);
+        return tf.sum(tf.mul(firstMax(x, maxOf(x)), windows(dx)), 3);
+      });
+    return {
+      name: ctx.name,
+      spec,
+      inputShape: ctx.inputShape,
+      outputShape: [outH, outW, c],
+      neuron: undefined,
+      params: {},
+      coefficients: {},
+      constants: { windowPicks: picks },
+      learned: [],
+      mapParams: [],
+      map,
+      currents: map,
+      vjp: () => ({}),
+      jvp,
+    };
   },
   nir: (_layer, c) => c.refuse('NIR has no max pooling (it has SumPool2d and AvgPool2d): use sumPool2d or avgPool2d'),
 } satisfies LayerKind<MaxPool2dSpec>;

@@ -8,8 +8,6 @@ import type { Layer } from './types.js';
 import { toTorchLayout } from '../layout.js';
 import { floats, nirNode, type NirNode, type NirValue } from '../../neurons/nir.js';
 
-
-
 /** NIR's [C, H, W] of spikelr's [H, W, C]; a vector stays as it is. */
 export function nirShape(shape: readonly number[]): number[] {
   return shape.length === 3 ? [shape[2]!, shape[0]!, shape[1]!] : [...shape];
@@ -47,7 +45,14 @@ export function effectiveWeights(layer: Layer): { weight: Float32Array; bias: Fl
 }
 
 /** The dense-layer pair: its weight node and its neuron node. */
-export function affineExport(layer: Layer, neurons: () => NirNode, inputOrder: Int32Array | undefined): [readonly [string, NirNode], readonly [string, NirNode]] {
+export function affineExport(
+  layer: Layer,
+  neurons: () => NirNode,
+  inputOrder: Int32Array | undefined,
+): [readonly [string, NirNode], readonly [string, NirNode]] {
   const { weight, bias } = effectiveWeights(layer);
-  return [['weight', affineNode(weight, layer.inputShape[0]!, layer.outputShape[0]!, bias, inputOrder)], ['neurons', neurons()]];
+  return [
+    ['weight', affineNode(weight, layer.inputShape[0]!, layer.outputShape[0]!, bias, inputOrder)],
+    ['neurons', neurons()],
+  ];
 }

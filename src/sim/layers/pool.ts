@@ -45,15 +45,37 @@ export const avgPool2d = (o: PoolOptions): AvgPool2dSpec => pool('avgPool2d', o)
 function buildPool(spec: PoolSpec<'sumPool2d' | 'avgPool2d'>, ctx: BuildContext): Layer {
   const [h, w, c] = checkImage(ctx);
   const { poolSize: k, stride, padding } = spec;
-  const outH = convOutput(h, k, stride, padding), outW = convOutput(w, k, stride, padding);
+  const outH = convOutput(h, k, stride, padding),
+    outW = convOutput(w, k, stride, padding);
   check(outH > 0 && outW > 0, () => `${ctx.where}: pool ${k} with padding ${padding} does not fit input ${show(ctx.inputShape)}`);
-  const padded = (x: tf.Tensor) => (padding > 0 ? tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) : x) as tf.Tensor4D;
+  const padded = (x: tf.Tensor) =>
+    (padding > 0
+      ? tf.pad(x, [
+          [0, 0],
+          [padding, padding],
+          [padding, padding],
+          [0, 0],
+        ])
+      : x) as tf.Tensor4D;
   const average = (x: tf.Tensor) => tf.avgPool(padded(x), k, stride, 'valid');
-  const ones = spec.kind === 'sumPool2d' ? tf.tidy(() => tf.variable(tf.mul(tf.ones([k, k, 1, 1]), tf.reshape(tf.eye(c), [1, 1, c, c])), false, ctx.varName('ones'))) : undefined;
+  const ones =
+    spec.kind === 'sumPool2d'
+      ? tf.tidy(() => tf.variable(tf.mul(tf.ones([k, k, 1, 1]), tf.reshape(tf.eye(c), [1, 1, c, c])), false, ctx.varName('ones')))
+      : undefined;
   const conv = conv2dOp(stride, padding);
   const map = (x: tf.Tensor) => tf.tidy(() => (ones ? conv(x as tf.Tensor4D, ones as tf.Tensor4D) : average(x)));
   return {
-    name: ctx.name, spec, inputShape: ctx.inputShape, outputShape: [outH, outW, c], neuron: undefined, params: {}, coefficients: {}, learned: [], mapParams: [], map, currents: map,
+    name: ctx.name,
+    spec,
+    inputShape: ctx.inputShape,
+    outputShape: [outH, outW, c],
+    neuron: undefined,
+    params: {},
+    coefficients: {},
+    learned: [],
+    mapParams: [],
+    map,
+    currents: map,
     ...(ones ? { constants: { ones } } : {}),
     vjp: () => ({}),
     // linear: the tangent is the pool of the input's tangent
@@ -62,10 +84,24 @@ function buildPool(spec: PoolSpec<'sumPool2d' | 'avgPool2d'>, ctx: BuildContext)
 }
 
 /** NIR's SumPool2d or AvgPool2d. */
-const poolNir = (type: string) => (layer: Layer): NirLayerExport => {
-  const s = layer.spec as PoolSpec<'sumPool2d' | 'avgPool2d'>;
-  return { chain: [['', nirNode(type, { kernel_size: ints([s.poolSize, s.poolSize]), stride: ints([s.stride, s.stride]), padding: ints([s.padding, s.padding]) })]] };
-};
+const poolNir =
+  (type: string) =>
+  (layer: Layer): NirLayerExport => {
+    const s = layer.spec as PoolSpec<'sumPool2d' | 'avgPool2d'>;
+    return {
+      chain: [['', nirNode(type, { kernel_size: ints([s.poolSize, s.poolSize]), stride: ints([s.stride, s.stride]), padding: ints([s.padding, s.padding]) })]],
+    };
+  };
 
-export const sumPool2dKind = { kind: 'sumPool2d', fromRecord: (o) => sumPool2d(o as never), build: buildPool, nir: poolNir('SumPool2d') } satisfies LayerKind<SumPool2dSpec>;
-export const avgPool2dKind = { kind: 'avgPool2d', fromRecord: (o) => avgPool2d(o as never), build: buildPool, nir: poolNir('AvgPool2d') } satisfies LayerKind<AvgPool2dSpec>;
+export const sumPool2dKind = {
+  kind: 'sumPool2d',
+  fromRecord: (o) => sumPool2d(o as never),
+  build: buildPool,
+  nir: poolNir('SumPool2d'),
+} satisfies LayerKind<SumPool2dSpec>;
+export const avgPool2dKind = {
+  kind: 'avgPool2d',
+  fromRecord: (o) => avgPool2d(o as never),
+  build: buildPool,
+  nir: poolNir('AvgPool2d'),
+} satisfies LayerKind<AvgPool2dSpec>;

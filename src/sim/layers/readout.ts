@@ -17,15 +17,28 @@ export interface ReadoutSpec {
   readonly decorrelate?: Decorrelate;
 }
 
-export function readout(o: Named & { readonly units: number; readonly neuron?: ReadoutParams; readonly beta?: number; readonly bias?: boolean; readonly decorrelate?: DecorrelateOptions | boolean }): ReadoutSpec {
+export function readout(
+  o: Named & {
+    readonly units: number;
+    readonly neuron?: ReadoutParams;
+    readonly beta?: number;
+    readonly bias?: boolean;
+    readonly decorrelate?: DecorrelateOptions | boolean;
+  },
+): ReadoutSpec {
   checkKeys('readout', o, ['name', 'units', 'neuron', 'beta', 'bias', 'decorrelate']);
   checkName('readout', o.name);
   checkInteger('readout', 'units', o.units, 1);
   check(!(o.neuron && o.beta !== undefined), () => 'readout: give either neuron or beta, not both');
   const neuron = o.neuron ?? readoutNeuron(o.beta === undefined ? {} : { beta: o.beta });
-  check(typeof neuron === 'object' && neuron !== null && modelOf(neuron as NeuronParams).role === 'readout',
-    () => `readout: neuron must be a readout neuron (readoutNeuron()), got kind ${show((neuron as { kind?: unknown }).kind)}`);
-  return named({ kind: 'readout' as const, units: o.units, neuron: neuron as ReadoutParams, bias: o.bias ?? true, ...decorrelateField('readout', o.decorrelate) }, o.name);
+  check(
+    typeof neuron === 'object' && neuron !== null && modelOf(neuron as NeuronParams).role === 'readout',
+    () => `readout: neuron must be a readout neuron (readoutNeuron()), got kind ${show((neuron as { kind?: unknown }).kind)}`,
+  );
+  return named(
+    { kind: 'readout' as const, units: o.units, neuron: neuron as ReadoutParams, bias: o.bias ?? true, ...decorrelateField('readout', o.decorrelate) },
+    o.name,
+  );
 }
 
 export const readoutKind = {

@@ -46,14 +46,17 @@ export const recurrentKind = {
       recurrentVjp: (previous, g) => ({ recurrent: tf.matMul(previous, g, true) }),
       recurrentJvp: (previous, dPrevious, d) =>
         tf.tidy(() => {
-          const terms = [dPrevious ? tf.matMul(dPrevious, v) : undefined, d['recurrent'] ? tf.matMul(previous, d['recurrent']) : undefined].filter((t): t is tf.Tensor => t !== undefined);
+          const terms = [dPrevious ? tf.matMul(dPrevious, v) : undefined, d['recurrent'] ? tf.matMul(previous, d['recurrent']) : undefined].filter(
+            (t): t is tf.Tensor => t !== undefined,
+          );
           return terms.length ? terms.reduce((a, b) => tf.add(a, b)) : tf.zeros([previous.shape[0]!, spec.units]);
         }),
     };
   },
   // as snnTorch writes RSynaptic: the recurrent weight (Affine with b_rec) in a cycle with the neurons
   nir(layer, c) {
-    const n = layer.outputShape[0]!, rb = layer.params['recurrentBias'];
+    const n = layer.outputShape[0]!,
+      rb = layer.params['recurrentBias'];
     const loop = affineNode(torchValues(layer.params['recurrent']!), n, n, rb?.dataSync() as Float32Array | undefined);
     return { chain: affineExport(layer, c.neurons, c.inputOrder), loop: ['recurrent', loop] };
   },
@@ -71,9 +74,10 @@ function recurrentBiased(layer: Layer, bias: tf.Variable): Layer {
     map: (x, p) => tf.tidy(() => tf.add(layer.map(x, p.slice(0, -1)), p.at(-1)!)),
     currents: (x) => tf.tidy(() => tf.add(layer.currents(x), bias)),
     vjp: (x, g) => ({ ...layer.vjp(x, g), recurrentBias: sumToLast(g) }),
-    jvp: (x, dx, dp) => tf.tidy(() => {
-      const feedForward = layer.jvp!(x, dx, dp);
-      return dp['recurrentBias'] ? tf.add(feedForward, dp['recurrentBias']) : feedForward;
-    }),
+    jvp: (x, dx, dp) =>
+      tf.tidy(() => {
+        const feedForward = layer.jvp!(x, dx, dp);
+        return dp['recurrentBias'] ? tf.add(feedForward, dp['recurrentBias']) : feedForward;
+      }),
   };
 }
