@@ -21,7 +21,7 @@ import { dense, readout } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 import { resolveConfig } from '../src/cli/config.js';
 import { runTraining } from '../src/cli/train.js';
-import { reportCommand } from '../src/cli/viz.js';
+import { reportCommand } from '../src/cli/report.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'spikelr-trainer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

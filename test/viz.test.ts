@@ -10,7 +10,8 @@ import { Network } from '../src/sim/network.js';
 import { barChartSvg, histogramSvg, lineChartSvg, spansDecades } from '../viz/charts.js';
 import { membraneSvg } from '../viz/membrane.js';
 import { neuronRates, orderNeurons, populationRate, rasterFromRecording, rasterLayer, rasterSvg } from '../viz/raster.js';
-import { informativeNeurons, robustnessLabel } from '../src/cli/viz.js';
+import { robustnessLabel } from '../src/cli/compare-report.js';
+import { informativeNeurons } from '../src/cli/viz.js';
 
 /** Attributes of every `<tag class="cls" …>` in an SVG string. */
 function marks(svg: string, tag: string, cls: string): Record<string, string>[] {
