@@ -1,0 +1,154 @@
+import { check, checkInteger, checkKeys, checkOneOf } from '../../core/errors.js';
+import { noiseFromRecord, parseNoise, type EscapeNoise } from '../../neurons/noise.js';
+import { modelOf } from '../../neurons/registry.js';
+import type { Network } from '../../sim/network.js';
+import type { ScoreKind } from '../forward.js';
+import type { TrainConfig } from '../config.js';
+import { copyPlan, groupCount, type CopyPlan, type Sampling } from '../sampling.js';
+import { BASELINES, type Baseline } from './lr-gradients.js';
+import { LOCAL_CREDITS, type LocalCredit } from './lr-blocks.js';
+
+export interface LRConfig {
+  /** Noise copies K per sample. */
+  readonly copies: number;
+  /** Escape noise of every spiking layer, or per layer name (layers not named fire deterministically). */
+  readonly noise: EscapeNoise | Readonly<Record<string, EscapeNoise>>;
+  /** 'spike' (default, lower variance) or 'noise'. */
+  readonly score?: ScoreKind;
+  /** 'loo' (default): mean loss of the sample's other independent copies; 'noise-free': the loss without noise. */
+  readonly baseline?: Baseline;
+  readonly sampling?: Sampling;
+  /** Copies per QMC group (a power of two dividing `copies`; default all copies in one group). */
+  readonly qmcGroup?: number;
+  /** Approximated LR: scores replaced by sign(ψ)/σ. Biased for Gaussian and logistic noise. */
+  readonly signScores?: boolean;
+  /**
+   * Rows of a copy interact (graph layers mix nodes), so every score of a copy is weighted by the
+   * copy's mean loss over all its rows instead of its own row's loss. Default: on when the
+   * network has a graph layer.
+   */
+  readonly coupled?: boolean;
+  /**
+   * Layer-wise injection: noise in one layer at a time, one forward pass per noisy layer, each
+   * with its own number of copies (`true`: `copies` for every layer). A layer's gradient then comes
+   * from the pass in which only it is noisy; the readout's from a noise-free pass.
+   */
+  readonly layerwise?: true | Readonly<Record<string, number>>;
+  /**
+   * Time chunks (gradient checkpointing): the pass runs in chunks of this many steps and keeps only
+   * each chunk's starting state, then reruns the chunks last to first with the same noise for the
+   * gradient, so memory grows with T/C + C steps instead of T, for one more forward pass.
+   * 'auto': ⌈√T⌉. Default: one pass over all steps.
+   */
+  readonly timeChunk?: number | 'auto';
+  /**
+   * How a layer read by a linear map of its time mean (a local head, or a readout read by its mean)
+   * weights its scores (unit-credit.ts): 'loss' (default), every unit by its block's loss L − b — exact
+   * LR of the block's expected loss, with the whole layer's noise in each unit's estimate; 'unit',
+   * each unit by its own linearised share of that loss — far less variance, exact for a loss linear
+   * in the mean (the recipe's choice: `--local-credit`).
+   */
+  readonly localCredit?: LocalCredit;
+}
+/** An LR configuration, checked and with its defaults filled in. */
+export interface Resolved {
+  readonly plan: CopyPlan;
+  readonly score: ScoreKind;
+  readonly baseline: Baseline;
+  readonly signScores: boolean;
+  readonly noise: LRConfig['noise'];
+  readonly coupled?: boolean;
+  readonly layerwise?: LRConfig['layerwise'];
+  readonly sampling: Sampling;
+  readonly qmcGroup?: number;
+  readonly timeChunk?: number | 'auto';
+  readonly localCredit: LocalCredit;
+}
+
+export function validate(config: LRConfig): Resolved {
+  checkKeys('likelihoodRatio', config, [
+    'copies',
+    'noise',
+    'score',
+    'baseline',
+    'sampling',
+    'qmcGroup',
+    'signScores',
+    'coupled',
+    'layerwise',
+    'timeChunk',
+    'localCredit',
+  ]);
+  checkOneOf('likelihoodRatio', 'localCredit', config.localCredit ?? 'loss', LOCAL_CREDITS);
+  if (config.timeChunk !== undefined && config.timeChunk !== 'auto')
+    checkInteger('likelihoodRatio', "timeChunk (steps per chunk, or 'auto')", config.timeChunk, 1);
+  checkInteger('likelihoodRatio', 'copies', config.copies, 1);
+  const plan = copyPlan(config.copies, config.sampling ?? 'mc', config.qmcGroup);
+  const score = config.score ?? 'spike';
+  checkOneOf('likelihoodRatio', 'score', score, ['spike', 'noise'] as const);
+  const baseline = config.baseline ?? (groupCount(plan) > 1 ? 'loo' : 'none');
+  checkOneOf('likelihoodRatio', 'baseline', baseline, BASELINES);
+  check(
+    baseline !== 'loo' || groupCount(plan) > 1,
+    () =>
+      `likelihoodRatio: baseline 'loo' needs at least two independent groups of copies; ${config.copies} copies with sampling '${plan.sampling}' make ${groupCount(plan)}`,
+  );
+  check(
+    typeof config.noise === 'object' && config.noise !== null,
+    () => 'likelihoodRatio: noise must be escapeNoise(kind, sigma) or a map from layer name to one',
+  );
+  if ('kind' in config.noise) noiseFromRecord(config.noise, 'likelihoodRatio: noise');
+  else for (const [name, n] of Object.entries(config.noise)) noiseFromRecord(n, `likelihoodRatio: noise for '${name}'`);
+  if (config.layerwise !== undefined && config.layerwise !== true) {
+    check(
+      typeof config.layerwise === 'object' && config.layerwise !== null,
+      () => `likelihoodRatio: layerwise must be true or a map from layer name to copies, got ${JSON.stringify(config.layerwise)}`,
+    );
+    for (const [name, k] of Object.entries(config.layerwise)) {
+      checkInteger('likelihoodRatio', `layerwise copies for '${name}'`, k, 1);
+      copyPlan(k, plan.sampling, config.qmcGroup === undefined ? undefined : Math.min(config.qmcGroup, k));
+    }
+  }
+  return {
+    plan,
+    score,
+    baseline,
+    signScores: config.signScores ?? false,
+    noise: config.noise,
+    coupled: config.coupled,
+    layerwise: config.layerwise,
+    sampling: plan.sampling,
+    qmcGroup: config.qmcGroup,
+    localCredit: config.localCredit ?? 'loss',
+    ...(config.timeChunk !== undefined ? { timeChunk: config.timeChunk } : {}),
+  };
+}
+
+export function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNoise | undefined)[] {
+  const noisy = (l: Network['layers'][number]) => l.neuron !== undefined && modelOf(l.neuron).role !== 'readout';
+  if ('kind' in noise) return net.layers.map((l) => (noisy(l) ? (noise as EscapeNoise) : undefined));
+  const map = noise as Record<string, EscapeNoise>;
+  for (const name of Object.keys(map)) {
+    const layer = net.layer(name);
+    check(noisy(layer), () => `likelihoodRatio: noise given for layer '${name}', which has no spiking or analog units`);
+  }
+  return net.layers.map((l) => map[l.name]);
+}
+/** Steps per time chunk for a run of `steps` (undefined: one pass over all of them). */
+export function chunkSteps(timeChunk: LRConfig['timeChunk'], steps: number): number | undefined {
+  if (timeChunk === undefined) return undefined;
+  const chunk = timeChunk === 'auto' ? Math.ceil(Math.sqrt(steps)) : timeChunk;
+  return chunk < steps ? chunk : undefined;
+}
+/** The LR configuration of a training config's keys. */
+export function lrConfigOf(c: TrainConfig): LRConfig {
+  return {
+    copies: c.copies,
+    noise: parseNoise(c.noise),
+    score: c.score,
+    baseline: c.baseline,
+    sampling: c.sampling,
+    localCredit: c.localCredit,
+    ...(c.timeChunk !== null ? { timeChunk: c.timeChunk } : {}),
+  };
+}
