@@ -9,158 +9,44 @@
  * state and a few counters.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, promises as fs, statSync } from 'node:fs';
+import {
+  BEST_FILE,
+  CHECKPOINT_FILE,
+  copyParameters,
+  METRICS_LOG,
+  MODEL_FILE,
+  optimizerValues,
+  parameterNames,
+  restore,
+  SNAPSHOT_DIR,
+  snapshotFile,
+  type TrainerState,
+} from './checkpoints.js';
+import { evaluateDataset, outOfMemoryIsClear, testSeed } from './evaluate.js';
+import type { EpochRecord, TrainOptions, TrainResult } from './train-options.js';
+
+export { BEST_FILE, CHECKPOINT_FILE, METRICS_LOG, MODEL_FILE, modelFileOf, parameterNames, SNAPSHOT_DIR, snapshotFile } from './checkpoints.js';
+export { evaluateDataset, testSeed, type Evaluation } from './evaluate.js';
+export type { EpochRecord, StepInfo, TrainOptions, TrainResult } from './train-options.js';
+import { existsSync, promises as fs } from 'node:fs';
 import { makeDirectory } from '../core/platform/node.js';
 import path from 'node:path';
-import { check, checkInRange, checkInteger, checkOneOf, isBackendOutOfMemory, namingFile, outOfMemoryAdvice, SpikelrError } from '../core/errors.js';
+import { check, checkInRange, checkInteger, checkOneOf, namingFile } from '../core/errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { subset } from '../data/dataset.js';
-import type { EscapeNoise } from '../neurons/noise.js';
-import { deserializeModel, serializeNetwork, WRITE_TEMPORARY, writeFileAtomic, type NamedValues } from '../io/network-file.js';
+import { deserializeModel, serializeNetwork, writeFileAtomic } from '../io/network-file.js';
 import { crc32 } from 'node:zlib';
-import { swapBatchTime } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import { permutation, streamKey } from '../core/random.js';
 import { armDecorrelation, decorrelates, updateDecorrelation } from './decorrelation.js';
 import type { Estimator } from './estimators/lr.js';
-import { ACCURACY_KINDS, predict, predictFirstSpike, type AccuracyKind, type RowLoss } from './losses.js';
-import { optimizer as makeOptimizer, type Optimizer, type OptimizerConfig } from './optim.js';
+import { ACCURACY_KINDS, type RowLoss } from './losses.js';
+import { optimizer as makeOptimizer } from './optim.js';
 import { schedule as compileSchedule, type Schedule } from './schedule.js';
-import { progressBar, type Progress } from './progress.js';
+import { progressBar } from './progress.js';
 import { withPeakBytes } from './memory.js';
 import { checkQuantizable, withQuantizedWeights, withQuantizedWeightsAsync } from '../sim/deploy.js';
 
-export interface TrainOptions {
-  readonly epochs: number;
-  readonly batchSize: number;
-  readonly seed: number;
-  readonly optimizer: OptimizerConfig;
-  /** Learning-rate schedule: a name or formula (see schedule.ts), or a function of the step. Default constant. */
-  readonly schedule?: string | ((step: number, total: number) => number);
-  /** Factor on the estimator's σ at each step (annealing). */
-  readonly sigmaSchedule?: (step: number) => number;
-  /** Fraction of the training set held out for validation (0 = none). */
-  readonly validation?: number;
-  /** Stop after this many epochs without a better validation accuracy (needs `validation`). */
-  readonly patience?: number;
-  /** Stop after this many optimizer steps. */
-  readonly maxSteps?: number;
-  /** How accuracy is read from the output: rate/membrane (default) or first spike. */
-  readonly accuracy?: AccuracyKind;
-  /** Also evaluate the test set with this noise (the stochastic network LR trains). */
-  readonly evalNoise?: EscapeNoise;
-  /**
-   * Where decorrelated layers take the input statistics R and μ learn from: 'estimate' (default) the
-   * estimator's own passes (LR: its noisy copies); 'deterministic' one noise-free forward pass of
-   * the batch before the estimate (the network `spikelr eval` scores; one forward pass more a step).
-   */
-  readonly decorrelationInputs?: 'estimate' | 'deterministic';
-  /**
-   * Quantize the weight matrices to this many bits (per output channel, symmetric; src/sim/deploy.ts)
-   * in every forward pass, evaluation included; the updates go to the float weights, which the
-   * checkpoint keeps, while model.safetensors (and best, snapshots) hold the quantized ones.
-   */
-  readonly weightBits?: number | null;
-  /**
-   * Also evaluate the test set every this many steps (outside the train seconds), logged as
-   * `{ type: 'eval', step, seconds, testAccuracy, testLoss }`: the accuracy against training time.
-   */
-  readonly evalEvery?: number;
-  /** Evaluate the test set before the first step (a run that starts from a trained model: where it starts). */
-  readonly evaluateStart?: boolean;
-  /** Run directory: config, metrics.jsonl, checkpoint.safetensors, model.safetensors. */
-  readonly runDir?: string;
-  /** Metadata written into model.safetensors (the CLI puts the run's config there, so the file alone can be evaluated). */
-  readonly modelMetadata?: Record<string, string>;
-  /** Checkpoint every this many optimizer steps (with `runDir`; default 100). */
-  readonly checkpointEvery?: number;
-  /**
-   * Keep the network of every checkpoint (and of the start) in `snapshots/step-NNNNNN.safetensors`
-   * of the run directory: what `spikelr raster --over-training` films.
-   */
-  readonly snapshots?: boolean;
-  /** Continue from `runDir`'s checkpoint. */
-  readonly resume?: boolean;
-  /** Log a step record to metrics.jsonl every this many steps (default: about 200 records a run, at least every 50 steps). */
-  readonly logEvery?: number;
-  /** Show a progress bar on stderr (a bar on a terminal, plain lines otherwise). */
-  readonly progress?: boolean | Progress;
-  /** Stops the run after the current step, with a checkpoint (SIGINT in the CLI). */
-  readonly signal?: AbortSignal;
-  /** Batch size for evaluation. */
-  readonly evalBatchSize?: number;
-  readonly onStep?: (info: StepInfo) => void;
-  readonly onEpoch?: (info: EpochRecord) => void;
-}
-
-export interface StepInfo {
-  readonly step: number;
-  readonly epoch: number;
-  readonly loss: number;
-  readonly learningRate: number;
-  readonly seconds: number;
-}
-
-export interface EpochRecord {
-  readonly epoch: number;
-  readonly steps: number;
-  readonly trainLoss: number;
-  readonly validationAccuracy?: number;
-  readonly testAccuracy: number;
-  readonly testLoss: number;
-  readonly stochasticTestAccuracy?: number;
-  /** Seconds spent in optimizer steps so far (evaluation excluded). */
-  readonly trainSeconds: number;
-  /** Peak bytes of live tensors during this epoch's first step (that this process ran). */
-  readonly peakTensorBytes: number;
-}
-
-export interface TrainResult {
-  readonly history: EpochRecord[];
-  /** Test accuracy before the first step (with `evaluateStart`). */
-  readonly startTestAccuracy?: number;
-  readonly steps: number;
-  /** The final model's test accuracy; null when the run was stopped before it finished (or evaluated nothing). */
-  readonly testAccuracy: number | null;
-  readonly trainSeconds: number;
-  readonly samplesPerSecond: number;
-  readonly peakTensorBytes: number;
-  /** Why the run ended. */
-  readonly stopped: 'completed' | 'max-steps' | 'early-stopping' | 'aborted' | 'diverged';
-  /** With stopped 'diverged': what happened and what to lower. */
-  readonly divergence?: string;
-  /** Epoch whose weights the network holds at the end (the best one under early stopping). */
-  readonly bestEpoch?: number;
-}
-
-/** Counters a checkpoint stores besides tensors. */
-interface TrainerState {
-  step: number;
-  epoch: number;
-  /** Batches of `epoch` done. */
-  batch: number;
-  lossSum: number;
-  trainSeconds: number;
-  samples: number;
-  peakTensorBytes: number;
-  history: EpochRecord[];
-  bestAccuracy: number;
-  bestEpoch: number;
-  sinceBest: number;
-  /** Length of metrics.jsonl when the checkpoint was written: a resume cuts what came after. */
-  metricsBytes: number;
-  /** CRC32 of those bytes: a resume refuses a log changed since (it would continue another history). */
-  metricsCrc?: number;
-  /** Set in the final checkpoint of a finished run: why it ended (a resume then trains nothing). */
-  stopped?: Exclude<TrainResult['stopped'], 'aborted' | 'diverged'>;
-  /** The divergence check's memory: the loss of the first step (at the initial weights) and of the last few. */
-  startLoss?: number;
-  recentLosses?: number[];
-  /** Test accuracy and loss before the first step (TrainOptions.evaluateStart). */
-  start?: { testAccuracy: number; testLoss: number };
-}
-
-/** Steps the divergence check averages the current loss over. */
 const DIVERGENCE_WINDOW = 10;
 /** How far above the initial loss the recent mean may rise before the run counts as diverged. */
 const DIVERGENCE_FACTOR = 10;
@@ -182,72 +68,6 @@ function divergence(state: TrainerState, loss: number): string | undefined {
   return now > DIVERGENCE_FACTOR * state.startLoss
     ? `the mean loss of the last ${DIVERGENCE_WINDOW} steps, ${now.toPrecision(3)}, is over ${DIVERGENCE_FACTOR}× the initial ${state.startLoss.toPrecision(3)}`
     : undefined;
-}
-
-export const CHECKPOINT_FILE = 'checkpoint.safetensors';
-export const MODEL_FILE = 'model.safetensors';
-export const BEST_FILE = 'best.safetensors';
-
-/** The model file of `target`: itself, or a run (or import) directory's model.safetensors. */
-export function modelFileOf(target: string): string {
-  return existsSync(target) && statSync(target).isDirectory() ? path.join(target, MODEL_FILE) : target;
-}
-/** The folder of a run's snapshots (TrainOptions.snapshots), one model file per checkpoint's step. */
-export const SNAPSHOT_DIR = 'snapshots';
-export const snapshotFile = (step: number) => `step-${String(step).padStart(6, '0')}.safetensors`;
-export const METRICS_LOG = 'metrics.jsonl';
-
-export interface Evaluation {
-  readonly accuracy: number;
-  /** Mean loss (when a loss is given). */
-  readonly loss: number;
-}
-
-/** Accuracy (and mean loss) of the network on a dataset, deterministic or with `noise`. */
-export function evaluateDataset(
-  net: Network,
-  data: Dataset,
-  o: { readonly seed: number; readonly loss?: RowLoss; readonly noise?: EscapeNoise; readonly accuracy?: AccuracyKind; readonly batchSize?: number },
-): Evaluation {
-  const size = o.batchSize ?? 500;
-  let correct = 0,
-    lossSum = 0;
-  for (let start = 0; start < data.count; start += size) {
-    const idx = Int32Array.from({ length: Math.min(size, data.count - start) }, (_, i) => start + i);
-    const input = data.batch(idx, streamKey(o.seed, 0xe7a1, start));
-    const constantInput = data.constantInTime === true;
-    const r = net.run(input, o.noise ? { noise: o.noise, seed: streamKey(o.seed, 0xe7a2, start), constantInput } : { constantInput });
-    const [pred, loss] = tf.tidy(() => {
-      const timeMajor = swapBatchTime(r.output);
-      const labels = tf.tensor1d(
-        Int32Array.from(idx, (i) => data.labels[i]!),
-        'int32',
-      );
-      return [(o.accuracy === 'first-spike' ? predictFirstSpike : predict)(timeMajor), o.loss ? tf.sum(o.loss(timeMajor, labels)) : tf.scalar(0)];
-    });
-    const p = pred.dataSync();
-    for (let i = 0; i < idx.length; i++) if (p[i] === data.labels[idx[i]!]) correct++;
-    lossSum += loss.dataSync()[0]!;
-    tf.dispose([input, pred, loss]);
-    r.dispose();
-  }
-  return { accuracy: correct / data.count, loss: lossSum / data.count };
-}
-
-/** Seed of the test-set evaluation (its rate coding and noise) of a run seeded `seed`. */
-export function testSeed(seed: number): number {
-  return streamKey(seed, 0x7e57);
-}
-
-/** Learnable variables of the network by stable names `<layer>.<param>`. */
-export function parameterNames(net: Network): Map<tf.Variable, string> {
-  return new Map(net.layers.flatMap((l) => Object.entries(l.params).map(([p, v]) => [v, `${l.name}.${p}`] as const)));
-}
-
-async function optimizerValues(opt: Optimizer): Promise<NamedValues[]> {
-  const out: NamedValues[] = [];
-  for (const [name, t] of opt.state()) out.push({ name: `optimizer.${name}`, shape: t.shape, values: new Float32Array(await t.data()) });
-  return out;
 }
 
 /** Trains `net` on `train` with `estimator`; evaluates on `test` after every epoch. */
@@ -515,72 +335,4 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     ...(validation && state.bestEpoch > 0 ? { bestEpoch: state.bestEpoch } : {}),
     ...(state.start ? { startTestAccuracy: state.start.testAccuracy } : {}),
   };
-}
-
-/**
- * Runs `f`; a backend that runs out of memory (the wasm heap stops at 4 GiB and reports it as a
- * raw RuntimeError) becomes an error that says what happened and what to lower.
- */
-function outOfMemoryIsClear<T>(f: () => T, batchSize: number): T {
-  try {
-    return f();
-  } catch (err) {
-    if (isBackendOutOfMemory(err)) {
-      throw new SpikelrError(
-        `train: a step of batch ${batchSize} failed in the tensor backend, ${outOfMemoryAdvice(err, { batch: 'batchSize', copies: 'copies', steps: 'steps', timeChunk: "timeChunk 'auto'" })}`,
-      );
-    }
-    throw err;
-  }
-}
-
-/** Copies every parameter of `from` into the same-named parameter of `to`, then disposes `from`. */
-function copyParameters(from: Network, to: Network): void {
-  to.layers.forEach((layer, i) => {
-    for (const [p, v] of Object.entries(layer.params)) v.assign(from.layers[i]!.params[p]!);
-  });
-  from.dispose();
-}
-
-/** Loads the run directory's checkpoint into the network, the optimizer and the counters. */
-async function restore(net: Network, opt: Optimizer, runDir: string, state: TrainerState): Promise<void> {
-  const file = path.join(runDir, CHECKPOINT_FILE);
-  if (!existsSync(file)) throw new SpikelrError(`resume: no checkpoint in ${runDir} (expected ${file}; a run writes one every checkpointEvery steps)`);
-  const saved = deserializeModel(await fs.readFile(file), file);
-  check(
-    saved.net.layers.length === net.layers.length && saved.net.layers.every((l, i) => l.name === net.layers[i]!.name),
-    () => `resume: ${file} holds a different network (layers ${saved.net.layers.map((l) => l.name).join(', ')}); resume with the run's own config`,
-  );
-  copyParameters(saved.net, net);
-  let counters: TrainerState;
-  try {
-    counters = JSON.parse(saved.metadata['trainer'] ?? '') as TrainerState;
-  } catch {
-    throw new SpikelrError(`resume: ${file} has no trainer state; it is a model file, not a checkpoint`);
-  }
-  Object.assign(state, counters);
-  const slots = new Map<string, tf.Tensor>();
-  for (const [name, { shape, values }] of saved.extra) if (name.startsWith('optimizer.')) slots.set(name.slice('optimizer.'.length), tf.tensor(values, shape));
-  opt.restore(slots, Number(saved.metadata['optimizerSteps'] ?? state.step));
-  tf.dispose([...slots.values()]);
-  // metrics written after the checkpoint belong to the lost steps: the resumed run writes them again
-  const metrics = path.join(runDir, METRICS_LOG);
-  const logged = existsSync(metrics) ? await fs.readFile(metrics) : new Uint8Array(0);
-  check(
-    logged.length >= state.metricsBytes,
-    () =>
-      `resume: ${metrics} has ${logged.length} bytes, but held ${state.metricsBytes} when ${file} was written: the log was cut since; restore it, or start the run again with --force`,
-  );
-  check(
-    state.metricsCrc === undefined || crc32(logged.subarray(0, state.metricsBytes)) === state.metricsCrc,
-    () =>
-      `resume: ${metrics} was changed since ${file} was written (its first ${state.metricsBytes} bytes do not match the checkpoint's checksum); restore it, or start the run again with --force`,
-  );
-  await fs.truncate(metrics, state.metricsBytes).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
-  // temporaries of atomic writes cut short by a crash
-  for (const f of await fs.readdir(runDir)) if (WRITE_TEMPORARY.test(f)) await fs.rm(path.join(runDir, f), { force: true });
-  const snapshots = path.join(runDir, SNAPSHOT_DIR);
-  if (existsSync(snapshots)) for (const f of await fs.readdir(snapshots)) if (WRITE_TEMPORARY.test(f)) await fs.rm(path.join(snapshots, f), { force: true });
 }
