@@ -12,18 +12,21 @@
  * alone then), (dt/τ) v_leak enters as bias. Images are [C, H, W] in NIR and [H, W, C] here: the
  * kernels and the first weights after a Flatten are permuted to match.
  */
-import { check, SpikelrError } from '../../core/errors.js';
-import { lif } from '../../neurons/lif.js';
+import { check } from '../../core/errors.js';
+import type { lif } from '../../neurons/lif.js';
 import { readoutNeuron } from '../../neurons/readout.js';
 import { modelOf } from '../../neurons/registry.js';
-import { synaptic } from '../../neurons/synaptic.js';
 import { conv2d, dense, flatten, readout, recurrent, type LayerSpec } from '../../sim/layer.js';
 import { convOutput } from '../../sim/layers/conv2d.js';
 import { avgPool2d, sumPool2d } from '../../sim/layers/pool.js';
 import { Network } from '../../sim/network.js';
 import { DEFAULT_DT } from './convert-out.js';
 import { chwOrder } from '../../sim/layers/nir.js';
-import { isArray, type NirArray, type NirNode } from '../../neurons/nir.js';
+import { importNeuron } from './import-neuron.js';
+import { array, fail, inline, intsOf, NEURONS, perNeuron, square } from './read-graph.js';
+
+export { NIR_IMPORT_TYPES } from './read-graph.js';
+import { isArray, type NirNode } from '../../neurons/nir.js';
 
 export interface NirImportOptions {
   /** Seconds per step (default: the dt in the graph's metadata when spikelr wrote it, else 1e-4, snnTorch's). */
@@ -39,240 +42,6 @@ export interface NirImport {
   readonly layers: readonly { readonly layer: string; readonly kind: string; readonly nodes: readonly string[] }[];
   /** What the import assumed or changed, one line each. */
   readonly notes: readonly string[];
-}
-
-const WEIGHTS = ['Affine', 'Linear', 'Conv2d'];
-const NEURONS = ['LIF', 'CubaLIF', 'IF', 'LI', 'I'];
-export const NIR_IMPORT_TYPES = ['Input', 'Output', ...WEIGHTS, ...NEURONS, 'Flatten', 'SumPool2d', 'AvgPool2d', 'NIRGraph'];
-
-/** What each primitive must carry (v_reset may be absent: zero, as the reference reader has it). */
-const REQUIRED: Readonly<Record<string, readonly string[]>> = {
-  Input: ['shape'],
-  Output: ['shape'],
-  Affine: ['weight', 'bias'],
-  Linear: ['weight'],
-  Conv2d: ['weight', 'stride', 'padding'],
-  LIF: ['tau', 'r', 'v_leak', 'v_threshold'],
-  CubaLIF: ['tau_syn', 'tau_mem', 'r', 'v_leak', 'v_threshold'],
-  IF: ['r', 'v_threshold'],
-  LI: ['tau', 'r', 'v_leak'],
-  I: ['r'],
-  Flatten: ['start_dim', 'end_dim'],
-  SumPool2d: ['kernel_size', 'stride', 'padding'],
-  AvgPool2d: ['kernel_size', 'stride', 'padding'],
-};
-
-const fail = (why: string): never => {
-  throw new SpikelrError(`NIR import: ${why}`);
-};
-
-interface Flat {
-  readonly nodes: Map<string, NirNode>;
-  readonly edges: [string, string][];
-}
-
-/** The graph with its subgraphs inlined (inner nodes named `<subgraph>.<node>`) and every node and edge checked. */
-function inline(graph: NirNode, where: string): Flat {
-  const nodes = new Map<string, NirNode>();
-  const edges: [string, string][] = [];
-  const entry = new Map<string, string[]>(),
-    exit = new Map<string, string[]>();
-  for (const [name, node] of Object.entries(graph.nodes ?? {})) {
-    const at = where ? `${where}.${name}` : name;
-    if (node.type !== 'NIRGraph') {
-      if (!NIR_IMPORT_TYPES.includes(node.type))
-        fail(`node '${at}' has type '${node.type}', which spikelr cannot import; it imports ${NIR_IMPORT_TYPES.join(', ')}`);
-      const missing = REQUIRED[node.type]!.filter((f) => !(f in node.fields));
-      if (missing.length)
-        fail(`node '${at}' (${node.type}) has no ${missing.map((m) => `'${m}'`).join(', ')}; a ${node.type} node carries ${REQUIRED[node.type]!.join(', ')}`);
-      nodes.set(name, node);
-      continue;
-    }
-    const inner = inline(node, at);
-    const ins = [...inner.nodes].filter(([, n]) => n.type === 'Input').map(([k]) => k);
-    const outs = [...inner.nodes].filter(([, n]) => n.type === 'Output').map(([k]) => k);
-    if (ins.length !== 1 || outs.length !== 1)
-      fail(`subgraph '${at}' has ${ins.length} Input and ${outs.length} Output nodes; spikelr inlines subgraphs with one of each`);
-    for (const [k, n] of inner.nodes) if (n.type !== 'Input' && n.type !== 'Output') nodes.set(`${name}.${k}`, n);
-    entry.set(
-      name,
-      inner.edges.filter(([a]) => a === ins[0]).map(([, b]) => `${name}.${b}`),
-    );
-    exit.set(
-      name,
-      inner.edges.filter(([, b]) => b === outs[0]).map(([a]) => `${name}.${a}`),
-    );
-    for (const [a, b] of inner.edges) if (a !== ins[0] && b !== outs[0]) edges.push([`${name}.${a}`, `${name}.${b}`]);
-  }
-  for (const [a, b] of graph.edges ?? []) {
-    for (const end of [a, b]) {
-      if (!nodes.has(end) && !entry.has(end))
-        fail(
-          `edge ('${a}', '${b}')${where ? ` in subgraph '${where}'` : ''} names '${end}', which is not a node of the graph (its nodes: ${[...nodes.keys(), ...entry.keys()].join(', ')})`,
-        );
-    }
-    for (const from of exit.get(a) ?? [a]) for (const to of entry.get(b) ?? [b]) edges.push([from, to]);
-  }
-  return { nodes, edges };
-}
-
-function array(name: string, node: NirNode, field: string): NirArray {
-  const v = node.fields[field];
-  if (!isArray(v)) fail(`node '${name}' (${node.type}): '${field}' must be numbers, got ${v === undefined ? 'nothing' : `the string '${v}'`}`);
-  return v as NirArray;
-}
-
-/** A per-neuron parameter as one value per neuron of NIR shape `shape` (a single value is broadcast). */
-function perNeuron(name: string, node: NirNode, field: string, shape: readonly number[], fallback?: number): Float64Array {
-  const n = shape.reduce((a, b) => a * b, 1);
-  if (fallback !== undefined && !(field in node.fields)) return new Float64Array(n).fill(fallback);
-  const v = array(name, node, field);
-  for (const x of v.data) if (!Number.isFinite(x)) fail(`node '${name}' (${node.type}): '${field}' holds ${x}; NIR parameters are finite numbers`);
-  if (v.data.length === 1) return new Float64Array(n).fill(v.data[0]!);
-  if (v.shape.join() !== shape.join())
-    fail(`node '${name}' (${node.type}): '${field}' has shape [${v.shape.join(', ')}], but the node before it gives it [${shape.join(', ')}]`);
-  return Float64Array.from(v.data);
-}
-
-const intsOf = (name: string, node: NirNode, field: string): number[] => {
-  const v = array(name, node, field);
-  if (!v.data.every(Number.isInteger)) fail(`node '${name}' (${node.type}): '${field}' must be integers, got [${[...v.data].join(', ')}]`);
-  return [...v.data];
-};
-
-/** Both entries of a (height, width) pair, which spikelr needs equal; a single value stands for both. */
-function square(name: string, node: NirNode, field: string, what: string): number {
-  const v = intsOf(name, node, field);
-  if (v.length === 1) return v[0]!;
-  if (v.length !== 2 || v[0] !== v[1])
-    fail(`node '${name}' (${node.type}): ${field} [${v.join(', ')}]: spikelr's ${what} has the same value along height and width`);
-  return v[0]!;
-}
-
-/** A float32 value written with the fewest digits that give it back (0.95, not 0.949999988079071). */
-function tidy(x: number): number {
-  const f = Math.fround(x);
-  for (let p = 1; p <= 9; p++) {
-    const y = Number(f.toPrecision(p));
-    if (Math.fround(y) === f) return y;
-  }
-  return f;
-}
-
-/** Scales within this of 1 are 1: R, τ and w_in are stored in float32, so R dt/τ of an unscaled input lands within a few 1e-7 of 1. */
-const UNIT_TOLERANCE = 1e-6;
-
-/** One value per channel of a [C, H, W] parameter, which must not vary within a channel. */
-function perChannel(name: string, node: NirNode, field: string, x: Float64Array, channels: number): Float64Array {
-  const each = x.length / channels;
-  const out = new Float64Array(channels);
-  for (let c = 0; c < channels; c++) {
-    out[c] = x[c * each]!;
-    for (let i = 1; i < each; i++) {
-      if (x[c * each + i] !== out[c])
-        fail(`node '${name}' (${node.type}): '${field}' varies within channel ${c}; spikelr's conv layers have one value per channel`);
-    }
-  }
-  return out;
-}
-
-interface NeuronImport {
-  /** The neuron record with scalar coefficients, and the per-neuron ones to learn. */
-  readonly neuron: ReturnType<typeof lif> | ReturnType<typeof synaptic> | ReturnType<typeof readoutNeuron>;
-  readonly learned: Record<string, Float64Array>;
-  /** Per-neuron input scale (folded into the weights) and constant current (into the bias); undefined when 1 and 0. */
-  readonly scale?: Float64Array;
-  readonly offset?: Float64Array;
-}
-
-/**
- * The neuron of node `name`, for neurons of NIR shape `shape` (`channels` > 0 for a conv layer,
- * whose coefficients are per channel).
- */
-function importNeuron(name: string, node: NirNode, shape: readonly number[], dt: number, channels: number, notes: string[]): NeuronImport {
-  const get = (f: string, fallback?: number) => perNeuron(name, node, f, shape, fallback);
-  const decayOf = (f: string): Float64Array =>
-    get(f).map((tau) => {
-      if (!(tau > 0)) fail(`node '${name}' (${node.type}): ${f} = ${tau}; time constants are positive seconds`);
-      if (tau < dt)
-        fail(
-          `node '${name}' (${node.type}): ${f} = ${tau} s is shorter than the step dt = ${dt} s, so β = 1 − dt/τ would be negative; import with a smaller dt (--dt)`,
-        );
-      return 1 - dt / tau;
-    });
-  const per = (x: Float64Array, f: string) => (channels > 0 ? perChannel(name, node, f, x, channels) : x);
-  const uniform = (x: Float64Array) => x.every((v) => v === x[0]);
-  const unit = (g: Float64Array) => g.every((v) => Math.abs(v - 1) <= UNIT_TOLERANCE);
-  const learned: Record<string, Float64Array> = {};
-  /** A coefficient as a scalar, or the per-neuron values to learn. */
-  const coefficient = (key: string, x: Float64Array, f: string): number => {
-    const v = per(x.map(tidy), f);
-    if (uniform(v)) return v[0]!;
-    learned[key] = v;
-    return v[0]!;
-  };
-  let scale: Float64Array = new Float64Array(0),
-    offset: Float64Array = new Float64Array(0);
-  const finish = (neuron: NeuronImport['neuron']): NeuronImport => ({
-    neuron,
-    learned,
-    ...(scale.length && !unit(scale) ? { scale: per(scale, 'r') } : {}),
-    ...(offset.length && offset.some((v) => v !== 0) ? { offset: per(offset, 'v_leak') } : {}),
-  });
-  const zeroReset = () => {
-    const reset = get('v_reset', 0);
-    if (reset.some((v) => v !== 0))
-      fail(`node '${name}' (${node.type}): v_reset ≠ 0 (${reset.find((v) => v !== 0)}); spikelr's neurons reset to zero or by subtraction`);
-    const declared = node.metadata['reset'];
-    if (declared === 'subtract') notes.push(`${name}: reset by subtraction, from the node's metadata (other tools reset it to zero)`);
-    return declared === 'subtract' ? ('subtract' as const) : ('zero' as const);
-  };
-  const threshold = (): number => {
-    const th = get('v_threshold');
-    const bad = th.find((v) => !(v > 0));
-    if (bad !== undefined) fail(`node '${name}' (${node.type}): v_threshold = ${bad}; spikelr's thresholds are positive`);
-    return coefficient('threshold', th, 'v_threshold');
-  };
-  switch (node.type) {
-    case 'LI':
-    case 'I': {
-      if (channels > 0) fail(`node '${name}' (${node.type}) follows a Conv2d; spikelr's readout is a dense layer`);
-      const beta = node.type === 'I' ? get('r').fill(1) : decayOf('tau');
-      if (!uniform(beta)) fail(`node '${name}' (${node.type}): tau varies across neurons; spikelr's readout has one decay`);
-      const tau = node.type === 'LI' ? get('tau') : undefined;
-      scale = tau ? get('r').map((r, i) => (r * dt) / tau[i]!) : get('r');
-      if (tau) offset = get('v_leak').map((v, i) => (v * dt) / tau[i]!);
-      return finish(readoutNeuron({ beta: tidy(beta[0]!) }));
-    }
-    case 'IF': {
-      scale = get('r');
-      const reset = zeroReset();
-      return finish(lif({ beta: 1, threshold: threshold(), reset }));
-    }
-    case 'LIF': {
-      const tau = get('tau');
-      const beta = coefficient('beta', decayOf('tau'), 'tau');
-      scale = get('r').map((r, i) => (r * dt) / tau[i]!);
-      offset = get('v_leak').map((v, i) => (v * dt) / tau[i]!);
-      const reset = zeroReset();
-      return finish(lif({ beta, threshold: threshold(), reset }));
-    }
-    case 'CubaLIF': {
-      const alpha = decayOf('tau_syn');
-      if (!uniform(alpha)) fail(`node '${name}' (CubaLIF): tau_syn varies across neurons; spikelr's synaptic neurons share one synaptic decay`);
-      if (get('v_leak').some((v) => v !== 0))
-        fail(`node '${name}' (CubaLIF): v_leak ≠ 0; a constant leak target behind a synaptic filter has no spikelr equivalent`);
-      const tauMem = get('tau_mem'),
-        tauSyn = get('tau_syn'),
-        wIn = get('w_in', 1);
-      const beta = coefficient('beta', decayOf('tau_mem'), 'tau_mem');
-      // I' = α I + (w_in dt/τ_syn) S and v' = β v + (R dt/τ_mem) I': scaling I by R dt/τ_mem moves both factors onto S
-      scale = get('r').map((r, i) => ((r * dt) / tauMem[i]!) * ((wIn[i]! * dt) / tauSyn[i]!));
-      const reset = zeroReset();
-      return finish(synaptic({ alpha: tidy(alpha[0]!), beta, threshold: threshold(), reset }));
-    }
-  }
-  return fail(`node '${name}' has type '${node.type}', which is not a neuron`);
 }
 
 /**
