@@ -9,7 +9,7 @@ import type { Section } from '../../viz/report.js';
 import type { TrainConfig } from './config.js';
 import { pct, curveFigures, runLog, type History, type Report } from './run-log.js';
 import { sampleFigures, sampleSections, SCREEN, type Layout } from './viz.js';
-import { armMethod, samplesName, sweepsOf } from './compare.js';
+import { armMethod, samplesName, sweepsOf } from './compare-arms.js';
 interface CompareJson {
   config: TrainConfig;
   methods: string[];
