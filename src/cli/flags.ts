@@ -5,6 +5,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parseDeployment } from '../sim/deploy.js';
+import { number } from './parse.js';
 import { COMMON_DEFAULTS, defaultConfig, kebab, METHODS, RULES, type TrainConfig } from './config.js';
 
 const HELP: Partial<Record<keyof TrainConfig, string>> = {
@@ -175,3 +176,20 @@ export function configFlags(opts: Record<string, unknown>): Partial<TrainConfig>
   for (const key of Object.keys(RULES)) if (opts[key] !== undefined) out[key] = opts[key];
   return out as Partial<TrainConfig>;
 }
+
+/** A commander parser of a positive number. */
+export function positiveNumber(value: string): number {
+  const x = number(value);
+  if (!(x > 0)) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
+  return x;
+}
+
+/** A commander parser of a comma-separated list of numbers in [min, max]. */
+export const numberList =
+  (min: number, max: number) =>
+  (value: string): number[] => {
+    const list = value.split(',').map((x) => Number(x.trim()));
+    if (list.length === 0 || !list.every((x) => Number.isFinite(x) && x >= min && x <= max))
+      throw new InvalidArgumentError(`expected numbers in [${min}, ${max}] separated by commas, got '${value}'`);
+    return list;
+  };

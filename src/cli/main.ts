@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /** The `spikelr` command. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { fail } from './failure.js';
+import { numberList, positiveNumber } from './flags.js';
+import { Command, Option } from 'commander';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { BACKEND_CHOICES, initBackend, packageVersions } from '../kernels/backend.js';
-import { isBackendOutOfMemory, outOfMemoryAdvice, SpikelrError } from '../core/errors.js';
+import { SpikelrError } from '../core/errors.js';
 import { RESET_MODES } from '../neurons/params.js';
 import { integer, noise, number } from './parse.js';
 import { simulate } from './simulate.js';
@@ -171,21 +173,6 @@ addConfigFlags(evaluate, [
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 });
-
-function positiveNumber(value: string): number {
-  const x = number(value);
-  if (!(x > 0)) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
-  return x;
-}
-
-const numberList =
-  (min: number, max: number) =>
-  (value: string): number[] => {
-    const list = value.split(',').map((x) => Number(x.trim()));
-    if (list.length === 0 || !list.every((x) => Number.isFinite(x) && x >= min && x <= max))
-      throw new InvalidArgumentError(`expected numbers in [${min}, ${max}] separated by commas, got '${value}'`);
-    return list;
-  };
 
 const compare = program
   .command('compare')
@@ -362,69 +349,6 @@ program
     const { url } = await serve(opts);
     process.stdout.write(`spikelr: the playground is at ${url} (the backend check at ${url}check.html); Ctrl-C stops\n`);
   });
-
-/**
- * Errors that escape a command. A SpikelrError is the user's to fix: its message alone. The wasm
- * backend aborts when its 4 GiB heap is exhausted, sometimes from inside tfjs's asynchronous kernel
- * timing (as an unhandled rejection); that gets a message saying what to lower. Anything else is a
- * bug: its stack.
- */
-function fail(err: unknown): never {
-  const refused = fileSystemError(err);
-  if (err instanceof SpikelrError) process.stderr.write(`spikelr: error: ${err.message}\n`);
-  else if (refused) process.stderr.write(`spikelr: error: ${refused}\n`);
-  else if (isBackendOutOfMemory(err)) {
-    process.stderr.write(
-      `spikelr: error: the tensor backend failed, ${outOfMemoryAdvice(err, { batch: '--batch-size', copies: '--copies', steps: '--steps', timeChunk: '--time-chunk auto' })}\n`,
-    );
-  } else {
-    process.stderr.write(`spikelr: internal error (please report it with this trace):\n${(err as Error)?.stack ?? String(err)}\n`);
-    process.exit(70);
-  }
-  process.exit(1);
-}
-
-/** What the file system refused, as one line naming the path and the cause; undefined for other errors. */
-function fileSystemError(err: unknown): string | undefined {
-  const e = err as NodeJS.ErrnoException & { dest?: string };
-  const cause = FS_CAUSES[e?.code ?? ''];
-  if (!cause || typeof e.syscall !== 'string') return undefined;
-  const what = e.path ? `${e.path}${e.dest ? ` → ${e.dest}` : ''}` : 'a file';
-  return `cannot ${FS_VERBS[e.syscall] ?? e.syscall} ${what}: ${cause} (${e.code})`;
-}
-
-const FS_CAUSES: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'the file system is read-only',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  EISDIR: 'it is a directory',
-  ENOTDIR: 'a part of the path is a file, not a directory',
-  EEXIST: 'it already exists',
-  EMFILE: 'too many open files',
-  ENAMETOOLONG: 'the name is too long',
-  EIO: 'input/output error',
-  ENOTEMPTY: 'the directory is not empty',
-  EBUSY: 'it is busy',
-};
-const FS_VERBS: Record<string, string> = {
-  open: 'open',
-  mkdir: 'create the directory',
-  write: 'write',
-  rename: 'rename',
-  unlink: 'remove',
-  rm: 'remove',
-  rmdir: 'remove',
-  scandir: 'read the directory',
-  stat: 'read',
-  read: 'read',
-  fsync: 'write',
-  ftruncate: 'truncate',
-  truncate: 'truncate',
-  copyfile: 'copy',
-};
 
 // registered before the wasm backend loads, so these run before Emscripten's own rethrowing handler
 process.on('uncaughtException', fail);
