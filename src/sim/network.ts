@@ -5,17 +5,18 @@
  * Inputs are `[B, T, …input]` (batch, steps, per-step shape); outputs `[B, T, …output]`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, show, SpikelrError } from '../core/errors.js';
+import { check, checkInteger, show, SpikelrError } from '../core/errors.js';
 import { heaviside } from '../neurons/firing.js';
 import { stateTensors, type Fire, type NeuronState } from '../neurons/model.js';
-import type { EscapeNoise } from '../neurons/noise.js';
 import { modelOf } from '../neurons/registry.js';
 import { buildLayer, layerName, type Layer, type LayerSpec } from './layer.js';
 import { outputField, passLayers, population, release, runFields, stepPopulation, swapBatchTime } from './loop.js';
 import { freshSeed, streamKey } from '../core/random.js';
+import { checkRunOptions, noiseFor, type Field, type RunOptions, type RunResult, type Recording } from './run-options.js';
 import { fromTorch, TORCH_AXES, torchShape, type ParameterLayout } from './layout.js';
 
 export type { ParameterLayout } from './layout.js';
+export type { Field, Recording, RunOptions, RunResult } from './run-options.js';
 
 export interface NetworkSpec {
   /** Per-sample, per-step input shape: `[784]` for flat MNIST, `[28, 28, 1]` for a CNN. */
@@ -25,52 +26,12 @@ export interface NetworkSpec {
   readonly seed?: number;
 }
 
-/** A recorded state field: 'spikes', 'membrane', or one of the model's own ('synaptic', 'threshold', …). */
-export type Field = string;
-
-export interface RunOptions {
-  /**
-   * Layers to monitor: names (all fields), or name → fields. Recorded tensors are `[B, T, …N]`
-   * and owned by the result. A run that records nothing keeps no per-step history.
-   */
-  readonly record?: readonly string[] | Readonly<Record<string, readonly Field[]>>;
-  /** Escape noise for every spiking layer, or per layer name; absent: deterministic firing. */
-  readonly noise?: EscapeNoise | Readonly<Record<string, EscapeNoise>>;
-  /** Seed of the escape noise; default: derived from the network seed and a run counter. */
-  readonly seed?: number;
-  /**
-   * Every step of the input is the same (a direct-encoded image): the currents of the first layer
-   * with neurons are computed once for all steps. A promise about the input, not checked.
-   */
-  readonly constantInput?: boolean;
-}
-
-/** Recorded fields of one layer, each `[B, T, …N]`. */
-export interface Recording {
-  readonly spikes?: tf.Tensor;
-  readonly membrane?: tf.Tensor;
-  readonly [field: string]: tf.Tensor | undefined;
-}
-
-export interface RunResult {
-  /** Spikes of the last layer, or the membrane of a readout: `[B, T, …output]`. */
-  readonly output: tf.Tensor;
-  readonly records: Readonly<Record<string, Recording>>;
-  /** The noise seed used (replay the run with it). */
-  readonly seed: number;
-  dispose(): void;
-}
-
 let networkCount = 0;
 
 /** Frees a layer's parameters and constants. */
 function disposeLayer(layer: Layer): void {
   layer.decorrelation?.dispose();
   for (const v of [...Object.values(layer.params), ...Object.values(layer.constants ?? {})]) v.dispose();
-}
-
-function isNoise(x: unknown): x is EscapeNoise {
-  return typeof x === 'object' && x !== null && 'kind' in x && 'sigma' in x;
 }
 
 export class Network {
@@ -195,57 +156,8 @@ export class Network {
     return { batch: input.shape[0]!, steps: input.shape[1]! };
   }
 
-  private noiseFor(noise: RunOptions['noise'], layer: Layer): EscapeNoise | undefined {
-    if (noise === undefined) return undefined;
-    if (isNoise(noise)) return layer.neuron && modelOf(layer.neuron).role !== 'readout' ? noise : undefined;
-    return (noise as Record<string, EscapeNoise>)[layer.name];
-  }
-
-  private checkRunOptions(
-    where: string,
-    options: RunOptions,
-    allowed: readonly string[] = ['record', 'noise', 'seed', 'constantInput'],
-  ): Map<string, Set<Field>> {
-    check(
-      typeof options === 'object' && options !== null && !Array.isArray(options),
-      () => `${where}: options must be an object such as { record: ['hidden'], noise, seed }, got ${show(options)}`,
-    );
-    checkKeys(`${where}: options`, options, allowed);
-    if (options.constantInput !== undefined)
-      check(typeof options.constantInput === 'boolean', () => `${where}: constantInput must be true or false, got ${show(options.constantInput)}`);
-    const fields = new Map<string, Set<Field>>();
-    const rec = options.record ?? [];
-    const entries: [string, readonly Field[] | undefined][] = Array.isArray(rec)
-      ? (rec as string[]).map((n) => [n, undefined])
-      : Object.entries(rec as Record<string, Field[]>);
-    for (const [name, fs] of entries) {
-      const layer = this.layer(name);
-      check(layer.neuron !== undefined, () => `${where}: layer '${name}' (${layer.spec.kind}) has no neurons to record`);
-      const model = modelOf(layer.neuron);
-      const readout = model.role === 'readout';
-      const known = [...(readout ? [] : ['spikes']), 'membrane', ...model.fields(layer.neuron as never)];
-      for (const f of fs ?? []) {
-        check(
-          known.includes(f) || (readout && f === 'spikes'),
-          () =>
-            `${where}: unknown record field ${show(f)} for layer '${name}' (${layer.neuron!.kind}); expected one of ${known.map((k) => `'${k}'`).join(', ')}`,
-        );
-      }
-      fields.set(name, new Set((fs ?? ['spikes', 'membrane']).filter((f) => known.includes(f))));
-    }
-    if (options.noise !== undefined && !isNoise(options.noise)) {
-      for (const [name, n] of Object.entries(options.noise)) {
-        const layer = this.layer(name);
-        check(layer.neuron !== undefined && modelOf(layer.neuron).role !== 'readout', () => `${where}: noise given for layer '${name}', which does not spike`);
-        check(isNoise(n), () => `${where}: noise for '${name}' must be escapeNoise(kind, sigma), got ${show(n)}`);
-      }
-    }
-    if (options.seed !== undefined) checkInteger(where, 'seed', options.seed, 0);
-    return fields;
-  }
-
   private fireFor(layer: Layer, index: number, noise: RunOptions['noise'], seed: number): Fire {
-    const n = this.noiseFor(noise, layer);
+    const n = noiseFor(noise, layer);
     // a stateless layer (pool, flatten) never fires; heaviside only fills its slot
     return layer.neuron ? modelOf(layer.neuron).fire(layer.neuron as never, n, streamKey(seed, index), layer.coefficients['noiseScale']) : heaviside;
   }
@@ -257,7 +169,7 @@ export class Network {
   run(input: tf.Tensor, options: RunOptions = {}): RunResult {
     this.checkAlive();
     const { batch } = this.checkInput('network.run', input);
-    const fields = this.checkRunOptions('network.run', options);
+    const fields = checkRunOptions('network.run', (name) => this.layer(name), options);
     const seed = options.seed ?? streamKey(this.seed, 0x5eed, this.runs++);
     const records: Record<string, Recording> = {};
     const toBatchMajor = (t: tf.Tensor) => tf.tidy(() => swapBatchTime(t));
@@ -295,7 +207,7 @@ export class Network {
   simulation(batch: number, options: Omit<RunOptions, 'record'> = {}): Simulation {
     this.checkAlive();
     checkInteger('network.simulation', 'batch', batch, 1);
-    this.checkRunOptions('network.simulation', options, ['noise', 'seed']);
+    checkRunOptions('network.simulation', (name) => this.layer(name), options, ['noise', 'seed']);
     const seed = options.seed ?? streamKey(this.seed, 0x5eed, this.runs++);
     return new Simulation(
       this,
