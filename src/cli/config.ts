@@ -9,15 +9,13 @@ import { check, show, SpikelrError } from '../core/errors.js';
 import { readFileNamed } from '../core/files.js';
 import { ACCURACY_KINDS, MEMBRANE_REDUCTIONS } from '../learning/losses.js';
 import { OPTIMIZERS } from '../learning/optim.js';
-import { parseSchedule } from '../learning/schedule.js';
-import { formulaSurrogate } from '../neurons/surrogate.js';
-import { METHODS, methodOf } from '../learning/estimators/registry.js';
+import { METHODS } from '../learning/estimators/registry.js';
 import {
   BASELINES,
+  convStages,
   DATASETS,
   DECORRELATED,
   DECORRELATION_INPUTS,
-  IMAGE_DATASETS,
   INPUT_ENCODINGS,
   LOCAL_CREDITS,
   LOCAL_LOSSES,
@@ -30,6 +28,8 @@ import {
 } from '../learning/config.js';
 
 export * from '../learning/config.js';
+export { checkCombinations, localHeadLayers, neuronLayers } from './combinations.js';
+import { checkCombinations } from './combinations.js';
 export { METHODS } from '../learning/estimators/registry.js';
 import { REGULARIZERS } from '../learning/regularizers.js';
 import { SAMPLINGS } from '../learning/sampling.js';
@@ -62,25 +62,6 @@ const nullableStr: Rule = (v) => (v === null || (typeof v === 'string' && v.leng
 const intList: Rule = (v) =>
   Array.isArray(v) && v.every((x) => Number.isInteger(x) && x >= 1) ? undefined : 'must be a list of positive integers, e.g. [1000] (or [] after conv layers)';
 
-/** One stage of a {@link TrainConfig.conv} string: a convolution or a max pooling. */
-export type ConvStage =
-  | { readonly kind: 'conv'; readonly filters: number; readonly kernel: number; readonly stride: number }
-  | { readonly kind: 'pool'; readonly size: number };
-
-/** The stages of a conv string (`8c5-p2`, `16c3s2-p2`), or an error message. */
-export function convStages(text: string): ConvStage[] | string {
-  const stages: ConvStage[] = [];
-  for (const token of text.toLowerCase().split('-')) {
-    const conv = /^(\d+)c(\d+)(?:s(\d+))?$/.exec(token),
-      pool = /^p(\d+)$/.exec(token);
-    if (conv && Number(conv[1]) >= 1 && Number(conv[2]) >= 1 && (conv[3] === undefined || Number(conv[3]) >= 1))
-      stages.push({ kind: 'conv', filters: Number(conv[1]), kernel: Number(conv[2]), stride: Number(conv[3] ?? 1) });
-    else if (pool && Number(pool[1]) >= 1) stages.push({ kind: 'pool', size: Number(pool[1]) });
-    else
-      return `has '${token}', which is neither FILTERScKERNEL[sSTRIDE] (a convolution, e.g. 8c5) nor pSIZE (max pooling, e.g. p2); write stages joined by '-', e.g. '8c5-p2-16c3-p2'`;
-  }
-  return stages.some((st) => st.kind === 'conv') ? stages : 'has no convolution (e.g. 8c5)';
-}
 const convSpec: Rule = (v) =>
   v === null
     ? undefined
@@ -204,116 +185,6 @@ export function validateConfig(record: unknown, source: string, nameOf: (key: st
     if (why) throw new SpikelrError(`${source}: ${nameOf(key)} ${why}, got ${show(value)}`);
   }
   return record as Partial<TrainConfig>;
-}
-
-/** The layers with neurons before the readout that the config builds: conv layers and hidden layers. */
-export function neuronLayers(c: TrainConfig): number {
-  return c.hidden.length + (c.conv === null ? 0 : (convStages(c.conv) as ConvStage[]).filter((s) => s.kind === 'conv').length);
-}
-
-/**
- * The layers (0-based among the conv and hidden layers) that get a local head and end a block:
- * every one but the last with 'each' (or 'auto' for a method that trains blocks by default on two
- * or more layers), those listed, or none.
- */
-export function localHeadLayers(c: TrainConfig): number[] {
-  const n = neuronLayers(c);
-  if (c.localLosses === 'none' || c.network !== null) return [];
-  if (Array.isArray(c.localLosses)) return [...new Set(c.localLosses as readonly number[])].sort((a, b) => a - b).map((k) => k - 1);
-  const each = c.localLosses === 'each' || (methodOf(c.method).localLosses?.auto === true && n >= 2);
-  return each ? Array.from({ length: n - 1 }, (_, i) => i) : [];
-}
-
-/** Checks combinations that single keys cannot. */
-export function checkCombinations(c: TrainConfig, source: string): void {
-  const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count';
-  check(
-    c.accuracy !== 'first-spike' || spikingOutput,
-    () => `${source}: accuracy 'first-spike' needs a spiking output layer: use loss 'ce-count' or 'mse-count'`,
-  );
-  check(c.patience === null || c.validation > 0, () => `${source}: patience (early stopping) needs a validation split: set validation, e.g. 0.1`);
-  parseSchedule(c.schedule);
-  if (c.surrogate === 'formula') formulaSurrogate(c.surrogateFormula);
-  check(
-    c.dataset === 'mnist' || c.dataset === 'randman' || c.dataDir !== null,
-    () => `${source}: dataset '${c.dataset}' needs dataDir, the folder of its files`,
-  );
-  check(
-    c.hidden.length > 0 || c.conv !== null || c.network !== null,
-    () => `${source}: hidden is empty and there are no conv layers: give at least one hidden layer, e.g. [500], or conv layers, e.g. '8c5-p2'`,
-  );
-  check(
-    c.conv === null || IMAGE_DATASETS.includes(c.dataset),
-    () => `${source}: conv layers need image input; dataset '${c.dataset}' is not one (use ${IMAGE_DATASETS.join(', ')}, or drop conv)`,
-  );
-  check(c.conv === null || !c.recurrent, () => `${source}: recurrent applies to dense hidden layers; with conv layers, drop recurrent`);
-  if (c.pipeline > 0) {
-    check(
-      c.method === 'lr',
-      () => `${source}: pipeline (layer-parallel training) needs a forward-only learner, method 'lr'; ${c.method} waits for a backward pass`,
-    );
-    check(c.workers === 0, () => `${source}: pipeline and workers each use the other cores; choose one (pipeline splits the layers, workers the batch)`);
-    check(c.regularizer === 'none', () => `${source}: pipeline: a rate regulariser reads the spikes of every stage; use regularizer 'none' or drop pipeline`);
-    check(c.baseline !== 'noise-free', () => `${source}: pipeline: the noise-free baseline needs a noise-free pass through every stage; use baseline 'loo'`);
-    check(c.timeChunk === null, () => `${source}: pipeline: time chunks rerun every stage's chunks in reverse; use one or the other`);
-    check(
-      c.microBatches === null || c.microBatches <= c.batchSize,
-      () => `${source}: microBatches (${c.microBatches}) cannot exceed batchSize (${c.batchSize})`,
-    );
-  } else check(c.microBatches === null, () => `${source}: microBatches applies to pipeline; set pipeline to 2 or more, or drop microBatches`);
-  if (c.localLosses !== 'none' && c.localLosses !== 'auto') {
-    const what = `localLosses ${JSON.stringify(c.localLosses)}`;
-    check(
-      methodOf(c.method).localLosses !== undefined,
-      () => `${source}: ${what}: method '${c.method}' cannot train blocks on local losses (lr, fg-activity and bptt can); use localLosses 'none'`,
-    );
-    check(
-      c.network === null,
-      () =>
-        `${source}: ${what} puts heads on the hidden layers the config builds; a network from a model file has its own layers (drop network, or localLosses)`,
-    );
-    const n = neuronLayers(c);
-    check(
-      n >= 2,
-      () => `${source}: ${what} needs two or more hidden or conv layers (the last one is trained by the network's loss); add layers or use localLosses 'none'`,
-    );
-    const out = Array.isArray(c.localLosses) ? (c.localLosses as readonly number[]).filter((k) => k > n - 1) : [];
-    check(
-      out.length === 0,
-      () =>
-        `${source}: ${what}: block boundaries out of range: layer ${out.join(', ')} of the ${n} conv and hidden layers; a head ends a block on layers 1 to ${n - 1} (the last one's block ends at the readout)`,
-    );
-  }
-  if (localHeadLayers(c).length && c.method === 'lr') {
-    const off = 'or --local-losses none';
-    check(c.timeChunk === null, () => `${source}: local losses do not run in LR's time chunks yet; drop timeChunk ${off}`);
-    check(
-      c.baseline !== 'noise-free',
-      () =>
-        `${source}: local losses take the leave-one-out baseline or none (the noise-free baseline is the network's loss, not a block's); use --baseline loo ${off}`,
-    );
-    check(
-      c.regularizer === 'none',
-      () =>
-        `${source}: local losses with a rate regulariser are not supported yet (a block's penalty would need its own weighting); drop the regularizer ${off}`,
-    );
-  }
-  if (c.encoding === 'rows') {
-    check(
-      c.conv === null,
-      () =>
-        `${source}: encoding 'rows' gives one image row a step to dense or recurrent layers; conv layers read whole images (use encoding 'rate' or 'direct', or drop conv)`,
-    );
-    check(c.dataset !== 'mnist' || c.steps === 28, () => `${source}: encoding 'rows' has one step per image row: MNIST needs steps 28, got ${c.steps}`);
-  }
-  check(
-    c.timeChunk === null || c.method === 'lr',
-    () => `${source}: timeChunk applies to method 'lr' (the other learners' memory is set by their own pass); drop timeChunk`,
-  );
-  check(
-    c.deploy?.weightBits == null || c.decorrelate === 'none',
-    () => `${source}: deploy's weightBits quantizes each layer's W, but decorrelated layers compute with the fused W R; use decorrelate 'none' with weightBits`,
-  );
 }
 
 /** `learningRate` → `learning-rate`: the flag of a config key. */

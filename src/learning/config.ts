@@ -154,3 +154,23 @@ export interface TrainConfig {
    */
   deploy: Deployment | null;
 }
+
+/** One stage of a {@link TrainConfig.conv} string: a convolution or a max pooling. */
+export type ConvStage =
+  | { readonly kind: 'conv'; readonly filters: number; readonly kernel: number; readonly stride: number }
+  | { readonly kind: 'pool'; readonly size: number };
+
+/** The stages of a conv string (`8c5-p2`, `16c3s2-p2`), or an error message. */
+export function convStages(text: string): ConvStage[] | string {
+  const stages: ConvStage[] = [];
+  for (const token of text.toLowerCase().split('-')) {
+    const conv = /^(\d+)c(\d+)(?:s(\d+))?$/.exec(token),
+      pool = /^p(\d+)$/.exec(token);
+    if (conv && Number(conv[1]) >= 1 && Number(conv[2]) >= 1 && (conv[3] === undefined || Number(conv[3]) >= 1))
+      stages.push({ kind: 'conv', filters: Number(conv[1]), kernel: Number(conv[2]), stride: Number(conv[3] ?? 1) });
+    else if (pool && Number(pool[1]) >= 1) stages.push({ kind: 'pool', size: Number(pool[1]) });
+    else
+      return `has '${token}', which is neither FILTERScKERNEL[sSTRIDE] (a convolution, e.g. 8c5) nor pSIZE (max pooling, e.g. p2); write stages joined by '-', e.g. '8c5-p2-16c3-p2'`;
+  }
+  return stages.some((st) => st.kind === 'conv') ? stages : 'has no convolution (e.g. 8c5)';
+}

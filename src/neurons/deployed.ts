@@ -21,7 +21,10 @@
  * and mismatch reach LR's estimate exactly, through the loss.
  */
 import * as tf from '@tensorflow/tfjs';
-import { check, checkInteger, checkKeys, checkOneOf, show } from '../core/errors.js';
+import { checkDecayBits, checkFixedPoint, quantizeFraction, quantizeNumber, quantizeState, type FixedPoint } from './fixed-point.js';
+
+export { checkDecayBits, checkFixedPoint, MAX_STATE_BITS, quantizeState, ROUNDINGS, type FixedPoint, type Rounding } from './fixed-point.js';
+import { check, checkInteger, checkKeys, show } from '../core/errors.js';
 import { streamKey } from '../core/random.js';
 import type { AdjointInput, AdjointStep, Coef, Coefficients, Fire, NeuronModel, NeuronState, Role, TangentInput } from './model.js';
 import { sampleNoise, type EscapeNoise } from './noise.js';
@@ -47,21 +50,6 @@ function registered(): NeuronRegistry {
 }
 const modelOf = (p: NeuronParams) => registered().modelOf(p);
 const neuronFromRecord = (record: unknown, where: string) => registered().neuronFromRecord(record, where);
-
-export const ROUNDINGS = ['nearest', 'floor', 'zero'] as const;
-/** How a value between two grid points is rounded: half up, toward −∞ (an arithmetic shift), toward zero. */
-export type Rounding = (typeof ROUNDINGS)[number];
-
-/** The most bits of a fixed-point number: float32 holds every integer up to 2^24 exactly. */
-export const MAX_STATE_BITS = 24;
-
-export interface FixedPoint {
-  /** Bits of the integer, its sign included (2–24). */
-  readonly bits: number;
-  /** Fraction bits f: the grid step is 2^−f (0–bits−1). */
-  readonly fraction: number;
-  readonly rounding: Rounding;
-}
 
 export interface Mismatch {
   /** Relative standard deviation of the per-neuron threshold. */
@@ -91,29 +79,6 @@ export interface DeployedOptions {
 
 /** The coefficients a deployment can perturb and quantize, where the wrapped model has them. */
 const MISMATCHED = ['beta', 'threshold'] as const;
-
-/** Checks a fixed-point format (errors name `where` and the key). */
-export function checkFixedPoint(where: string, o: unknown): FixedPoint {
-  check(typeof o === 'object' && o !== null, () => `${where}: state must be { bits, fraction, rounding }, got ${show(o)}`);
-  checkKeys(`${where}: state`, o, ['bits', 'fraction', 'rounding']);
-  const r = o as Partial<FixedPoint>;
-  checkInteger(where, 'state bits', r.bits, 2);
-  check(
-    r.bits <= MAX_STATE_BITS,
-    () => `${where}: state bits must be at most ${MAX_STATE_BITS} (float32 holds integers exactly only up to 2^24), got ${r.bits}`,
-  );
-  checkInteger(where, 'state fraction bits', r.fraction, 0);
-  check(r.fraction < r.bits, () => `${where}: state fraction bits (${r.fraction}) must be fewer than its bits (${r.bits}), which include the sign`);
-  const rounding = r.rounding ?? 'nearest';
-  checkOneOf(where, 'rounding', rounding, ROUNDINGS);
-  return { bits: r.bits, fraction: r.fraction, rounding };
-}
-
-/** Checks the fraction bits of a fixed-point decay. */
-export function checkDecayBits(where: string, bits: unknown): asserts bits is number {
-  checkInteger(where, 'decayBits', bits, 1);
-  check(bits <= MAX_STATE_BITS, () => `${where}: decayBits must be at most ${MAX_STATE_BITS}, got ${bits}`);
-}
 
 /** Checks a relative standard deviation of mismatch (0.05 = 5%). */
 export function checkRelative(where: string, name: string, v: unknown): asserts v is number {
@@ -176,60 +141,6 @@ export function isDeployed(p: { readonly kind: string }): p is DeployedParams {
 
 const innerOf = (p: DeployedParams) => p.neuron;
 const innerModel = (p: DeployedParams) => modelOf(innerOf(p));
-
-/** Integer k of x·2^f under the rounding, before saturation. */
-function roundScaled(x: tf.Tensor, scale: number, rounding: Rounding): tf.Tensor {
-  const k = tf.mul(x, scale);
-  switch (rounding) {
-    case 'nearest':
-      return tf.floor(tf.add(k, 0.5)); // half up: the same on every backend (tf.round's ties differ)
-    case 'floor':
-      return tf.floor(k);
-    case 'zero':
-      return tf.mul(tf.sign(k), tf.floor(tf.abs(k)));
-  }
-}
-
-/**
- * Q(x) on the format's grid, saturating; its gradient passes straight through where x is inside
- * the range and is zero where it saturates.
- */
-export function quantizeState(x: tf.Tensor, fp: FixedPoint): tf.Tensor {
-  const scale = 2 ** fp.fraction,
-    lo = -(2 ** (fp.bits - 1)),
-    hi = 2 ** (fp.bits - 1) - 1;
-  const f = tf.customGrad(((v: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
-    save([v]); // kept only while a gradient is being recorded (BPTT's tape)
-    return {
-      value: tf.tidy(() => tf.div(tf.clipByValue(roundScaled(v, scale, fp.rounding), lo, hi), scale)),
-      // straight through where the value is not saturated
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.tidy(() => {
-          const k = tf.mul(saved[0]!, scale);
-          return tf.mul(dy, tf.cast(tf.logicalAnd(tf.greaterEqual(k, lo - 0.5), tf.lessEqual(k, hi + 0.5)), 'float32'));
-        }),
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (v: tf.Tensor) => tf.Tensor;
-  return f(x);
-}
-
-/** round(x·2^b)/2^b to nearest (half up), gradient straight through. */
-function quantizeFraction(x: tf.Tensor, bits: number): tf.Tensor {
-  const scale = 2 ** bits;
-  const f = tf.customGrad(((v: tf.Tensor) => ({
-    value: tf.tidy(() => tf.div(tf.floor(tf.add(tf.mul(v, scale), 0.5)), scale)),
-    gradFunc: (dy: tf.Tensor) => dy.clone(),
-  })) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (v: tf.Tensor) => tf.Tensor;
-  return f(x);
-}
-
-/** The same rounding on a number. */
-function quantizeNumber(x: number, fp: FixedPoint): number {
-  const scale = 2 ** fp.fraction,
-    k = x * scale;
-  const r = fp.rounding === 'nearest' ? Math.floor(k + 0.5) : fp.rounding === 'floor' ? Math.floor(k) : Math.trunc(k);
-  return Math.min(Math.max(r, -(2 ** (fp.bits - 1))), 2 ** (fp.bits - 1) - 1) / scale;
-}
 
 const patterns = new Map<string, Float32Array>();
 

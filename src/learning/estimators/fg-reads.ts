@@ -10,7 +10,7 @@ import { localHeadStep } from '../local-heads.js';
 import { meanReadoutOutput, meanReadoutPlan } from '../../sim/loop.js';
 import type { Network } from '../../sim/network.js';
 import type { RowLoss } from '../losses.js';
-import type { Tap } from '../tangent.js';
+import type { Tap } from '../tangent-steps.js';
 import { headLayers } from './lr-blocks.js';
 /** A linear read of a layer's time mean: its time weights, and each row's credit ∂L_b/∂(weighted mean) with what else it gives. */
 export interface LinearRead {

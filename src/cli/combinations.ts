@@ -1,0 +1,117 @@
+import { check } from '../core/errors.js';
+import { parseSchedule } from '../learning/schedule.js';
+import { formulaSurrogate } from '../neurons/surrogate.js';
+import { methodOf } from '../learning/estimators/registry.js';
+import { IMAGE_DATASETS, type TrainConfig } from '../learning/config.js';
+
+import { convStages, type ConvStage } from '../learning/config.js';
+
+/** The layers with neurons before the readout that the config builds: conv layers and hidden layers. */
+export function neuronLayers(c: TrainConfig): number {
+  return c.hidden.length + (c.conv === null ? 0 : (convStages(c.conv) as ConvStage[]).filter((s) => s.kind === 'conv').length);
+}
+
+/**
+ * The layers (0-based among the conv and hidden layers) that get a local head and end a block:
+ * every one but the last with 'each' (or 'auto' for a method that trains blocks by default on two
+ * or more layers), those listed, or none.
+ */
+export function localHeadLayers(c: TrainConfig): number[] {
+  const n = neuronLayers(c);
+  if (c.localLosses === 'none' || c.network !== null) return [];
+  if (Array.isArray(c.localLosses)) return [...new Set(c.localLosses as readonly number[])].sort((a, b) => a - b).map((k) => k - 1);
+  const each = c.localLosses === 'each' || (methodOf(c.method).localLosses?.auto === true && n >= 2);
+  return each ? Array.from({ length: n - 1 }, (_, i) => i) : [];
+}
+
+/** Checks combinations that single keys cannot. */
+export function checkCombinations(c: TrainConfig, source: string): void {
+  const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count';
+  check(
+    c.accuracy !== 'first-spike' || spikingOutput,
+    () => `${source}: accuracy 'first-spike' needs a spiking output layer: use loss 'ce-count' or 'mse-count'`,
+  );
+  check(c.patience === null || c.validation > 0, () => `${source}: patience (early stopping) needs a validation split: set validation, e.g. 0.1`);
+  parseSchedule(c.schedule);
+  if (c.surrogate === 'formula') formulaSurrogate(c.surrogateFormula);
+  check(
+    c.dataset === 'mnist' || c.dataset === 'randman' || c.dataDir !== null,
+    () => `${source}: dataset '${c.dataset}' needs dataDir, the folder of its files`,
+  );
+  check(
+    c.hidden.length > 0 || c.conv !== null || c.network !== null,
+    () => `${source}: hidden is empty and there are no conv layers: give at least one hidden layer, e.g. [500], or conv layers, e.g. '8c5-p2'`,
+  );
+  check(
+    c.conv === null || IMAGE_DATASETS.includes(c.dataset),
+    () => `${source}: conv layers need image input; dataset '${c.dataset}' is not one (use ${IMAGE_DATASETS.join(', ')}, or drop conv)`,
+  );
+  check(c.conv === null || !c.recurrent, () => `${source}: recurrent applies to dense hidden layers; with conv layers, drop recurrent`);
+  if (c.pipeline > 0) {
+    check(
+      c.method === 'lr',
+      () => `${source}: pipeline (layer-parallel training) needs a forward-only learner, method 'lr'; ${c.method} waits for a backward pass`,
+    );
+    check(c.workers === 0, () => `${source}: pipeline and workers each use the other cores; choose one (pipeline splits the layers, workers the batch)`);
+    check(c.regularizer === 'none', () => `${source}: pipeline: a rate regulariser reads the spikes of every stage; use regularizer 'none' or drop pipeline`);
+    check(c.baseline !== 'noise-free', () => `${source}: pipeline: the noise-free baseline needs a noise-free pass through every stage; use baseline 'loo'`);
+    check(c.timeChunk === null, () => `${source}: pipeline: time chunks rerun every stage's chunks in reverse; use one or the other`);
+    check(
+      c.microBatches === null || c.microBatches <= c.batchSize,
+      () => `${source}: microBatches (${c.microBatches}) cannot exceed batchSize (${c.batchSize})`,
+    );
+  } else check(c.microBatches === null, () => `${source}: microBatches applies to pipeline; set pipeline to 2 or more, or drop microBatches`);
+  if (c.localLosses !== 'none' && c.localLosses !== 'auto') {
+    const what = `localLosses ${JSON.stringify(c.localLosses)}`;
+    check(
+      methodOf(c.method).localLosses !== undefined,
+      () => `${source}: ${what}: method '${c.method}' cannot train blocks on local losses (lr, fg-activity and bptt can); use localLosses 'none'`,
+    );
+    check(
+      c.network === null,
+      () =>
+        `${source}: ${what} puts heads on the hidden layers the config builds; a network from a model file has its own layers (drop network, or localLosses)`,
+    );
+    const n = neuronLayers(c);
+    check(
+      n >= 2,
+      () => `${source}: ${what} needs two or more hidden or conv layers (the last one is trained by the network's loss); add layers or use localLosses 'none'`,
+    );
+    const out = Array.isArray(c.localLosses) ? (c.localLosses as readonly number[]).filter((k) => k > n - 1) : [];
+    check(
+      out.length === 0,
+      () =>
+        `${source}: ${what}: block boundaries out of range: layer ${out.join(', ')} of the ${n} conv and hidden layers; a head ends a block on layers 1 to ${n - 1} (the last one's block ends at the readout)`,
+    );
+  }
+  if (localHeadLayers(c).length && c.method === 'lr') {
+    const off = 'or --local-losses none';
+    check(c.timeChunk === null, () => `${source}: local losses do not run in LR's time chunks yet; drop timeChunk ${off}`);
+    check(
+      c.baseline !== 'noise-free',
+      () =>
+        `${source}: local losses take the leave-one-out baseline or none (the noise-free baseline is the network's loss, not a block's); use --baseline loo ${off}`,
+    );
+    check(
+      c.regularizer === 'none',
+      () =>
+        `${source}: local losses with a rate regulariser are not supported yet (a block's penalty would need its own weighting); drop the regularizer ${off}`,
+    );
+  }
+  if (c.encoding === 'rows') {
+    check(
+      c.conv === null,
+      () =>
+        `${source}: encoding 'rows' gives one image row a step to dense or recurrent layers; conv layers read whole images (use encoding 'rate' or 'direct', or drop conv)`,
+    );
+    check(c.dataset !== 'mnist' || c.steps === 28, () => `${source}: encoding 'rows' has one step per image row: MNIST needs steps 28, got ${c.steps}`);
+  }
+  check(
+    c.timeChunk === null || c.method === 'lr',
+    () => `${source}: timeChunk applies to method 'lr' (the other learners' memory is set by their own pass); drop timeChunk`,
+  );
+  check(
+    c.deploy?.weightBits == null || c.decorrelate === 'none',
+    () => `${source}: deploy's weightBits quantizes each layer's W, but decorrelated layers compute with the fused W R; use decorrelate 'none' with weightBits`,
+  );
+}
