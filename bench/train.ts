@@ -4,7 +4,7 @@
  * logging, checkpoints and the final test evaluation) for a fixed number of optimizer steps, and
  * the peer script for the same steps on the same digits.
  *
- *   train-bptt   the README's BPTT recipe (784-1000-10, 25 rate-coded steps, batch 128, Adam 5e-4)
+ *   train-bptt   the BPTT recipe (docs/cli.md; 784-1000-10, 25 rate-coded steps, batch 128, Adam 5e-4)
  *                against snnTorch 0.9.4's tutorial network (`../shared/peers/snntorch_train.py`)
  *   train-lr     the LR recipe (784-500-10, 10 steps of direct input, K = 8, batch 100) as the peer runs it: exact LR (--local-credit loss), Adam 1e-3
  *                against the same estimator in plain PyTorch (`../shared/peers/torch_lr_recipe.py`)

@@ -46,7 +46,7 @@ export const WORKLOADS: Workload[] = [
   { name: 'lr-h512-k8-decor', kind: 'lr', hidden: 512, copies: 8, decorrelate: true },
   { name: 'fg-h512-k8-decor', kind: 'fg', hidden: 512, directions: 8, decorrelate: true },
   { name: 'fga-h512-k8-decor', kind: 'fg-activity', hidden: 512, directions: 8, decorrelate: true },
-  // deployed (README "Deployment"): 4-bit per-channel weights, 8-bit membranes (4 fraction bits), 8-bit decays
+  // deployed (docs/deployment.md): 4-bit per-channel weights, 8-bit membranes (4 fraction bits), 8-bit decays
   { name: 'bptt-h512-deploy', kind: 'bptt', hidden: 512, deploy: DEPLOYED },
   { name: 'lr-h512-k8-deploy', kind: 'lr', hidden: 512, copies: 8, deploy: DEPLOYED },
   // 784-512-512-512-10 (issue 14): one thread, two batch shards, two pipeline stages
