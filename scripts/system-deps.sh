@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The Debian packages the tests use besides npm's: python3-h5py (writes the HDF5 files the SHD loader
-# is tested on) and chromium (opens the HTML reports, driven by playwright-core). Installs what is
+# is tested on), chromium (opens the HTML reports, driven by playwright-core) and redis-server (the
+# sweep's BullMQ queue runs on a real one). Installs what is
 # missing when it can (root with apt-get, as on CI); otherwise says in one line what to run.
 set -euo pipefail
 missing=()
 /usr/bin/python3 -c 'import h5py' 2>/dev/null || missing+=(python3-h5py)
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
+command -v redis-server > /dev/null || missing+=(redis-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
   echo "spikelr tests: installing ${missing[*]} (apt-get)"

@@ -224,3 +224,52 @@ export function histogramSvg(h: {
   ];
   return svg(width, height, body, { title: h.title, kind: 'chart histogram' });
 }
+
+export interface IntervalRow {
+  readonly name: string;
+  readonly mean: number;
+  /** The interval drawn as whiskers (a 95% confidence interval); absent: the point alone. */
+  readonly interval?: readonly [number, number];
+  readonly color?: string;
+  /** The value as written at the right (default: the mean). */
+  readonly label?: string;
+}
+
+/** One row per name: its mean as a dot and its interval as whiskers, on an axis fitted to them (a sweep's grid points). */
+export function intervalChartSvg(c: { readonly title: string; readonly x: string; readonly rows: readonly IntervalRow[]; readonly width?: number }): string {
+  const width = c.width ?? 520;
+  const left = 14 + Math.max(40, ...c.rows.map((r) => textWidth(r.name)));
+  const right = 14 + Math.max(40, ...c.rows.map((r) => textWidth(r.label ?? fmt(r.mean))));
+  const row = 22,
+    top = 30,
+    height = top + row * c.rows.length + 44;
+  const ends = c.rows.flatMap((r) => [...(r.interval ?? []), r.mean]);
+  const [lo, hi] = [Math.min(...ends), Math.max(...ends)];
+  const pad = (hi - lo || Math.abs(hi) || 1) * 0.08;
+  const x = scaleLinear()
+    .domain([lo - pad, hi + pad])
+    .nice()
+    .range([left, width - right]);
+  const body = [
+    el('text', { class: 'title', x: 8, y: 18 }, esc(c.title)),
+    ...c.rows.map((r, i) => {
+      const y = top + i * row + 10;
+      const style = r.color ? `stroke:${r.color};fill:${r.color}` : undefined;
+      const whiskers = r.interval
+        ? [
+            el('line', { class: 'whisker', x1: x(r.interval[0]), x2: x(r.interval[1]), y1: y, y2: y, ...(style ? { style } : {}) }),
+            ...r.interval.map((v) => el('line', { class: 'whisker', x1: x(v), x2: x(v), y1: y - 5, y2: y + 5, ...(style ? { style } : {}) })),
+          ]
+        : [];
+      const text = r.label ?? fmt(r.mean);
+      return el('g', { class: 'interval-row', 'data-series': r.name }, [
+        el('text', { x: left - 6, y: y + 4, 'text-anchor': 'end' }, esc(r.name)),
+        ...whiskers,
+        el('circle', { class: 'mean', cx: x(r.mean), cy: y, r: 4, ...(style ? { style } : {}) }, el('title', {}, esc(`${r.name}: ${text}`))),
+        el('text', { class: 'value', x: width - right + 6, y: y + 4 }, esc(text)),
+      ]);
+    }),
+    axisBottom(x, top + row * c.rows.length + 2, c.x, 5),
+  ];
+  return svg(width, height, body, { title: c.title, kind: 'chart interval-chart' });
+}

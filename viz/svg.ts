@@ -47,6 +47,8 @@ svg.spikelr .membrane { fill: none; stroke: #2563eb; stroke-width: 1.5; }
 svg.spikelr .threshold { fill: none; stroke: #dc2626; stroke-dasharray: 4 3; }
 svg.spikelr .marker { fill: #dc2626; }
 svg.spikelr .bar { fill: #60a5fa; }
+svg.spikelr .whisker { stroke: #2563eb; stroke-width: 1.5; }
+svg.spikelr .mean { fill: #2563eb; }
 svg.spikelr .series { fill: none; stroke-width: 1.8; }
 `;
 

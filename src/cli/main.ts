@@ -21,6 +21,7 @@ import { resumeTraining, runEvaluation, runTraining, type RunSummary } from './t
 import { exportCommand, importCommand } from './nir.js';
 import { runFinetune } from './finetune.js';
 import { serve } from './serve.js';
+import { addSweepCommands } from './sweep/commands.js';
 import { DEFAULT_DT } from '../io/nir/index.js';
 
 const version = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
@@ -349,6 +350,18 @@ program
     const { url } = await serve(opts);
     process.stdout.write(`spikelr: the playground is at ${url} (the backend check at ${url}check.html); Ctrl-C stops\n`);
   });
+
+addSweepCommands(program, backendOption);
+
+// a trial of a sweep (started with an IPC channel) ends with the sweep or worker that started it:
+// a killed parent must not leave a trainer writing into a run directory another process takes over
+if (process.send) {
+  process.once('disconnect', () => {
+    process.stderr.write('spikelr: the process that started this run ended; stopping (the last checkpoint is intact)\n');
+    process.exit(1);
+  });
+  process.channel?.unref();
+}
 
 // registered before the wasm backend loads, so these run before Emscripten's own rethrowing handler
 process.on('uncaughtException', fail);

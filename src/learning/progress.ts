@@ -3,7 +3,8 @@
  * elsewhere (logs, CI) a plain line every 5% of the run, so a log file stays readable.
  */
 export interface Progress {
-  update(step: number, info: { readonly epoch: number; readonly loss: number }): void;
+  /** `step` of the total done; `info`: a training run's epoch and loss. */
+  update(step: number, info?: { readonly epoch: number; readonly loss: number }): void;
   /** A line of its own (an epoch's evaluation), printed above the bar. */
   note(line: string): void;
   done(): void;
@@ -14,6 +15,8 @@ export interface ProgressOptions {
   /** The step the run starts from (a resumed run's checkpoint). */
   readonly start?: number;
   readonly stream?: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean; columns?: number };
+  /** What is counted (default 'steps'): the rate is in these per second. */
+  readonly unit?: string;
   /** Monotonic clock in seconds (tests pass their own). */
   readonly now?: () => number;
 }
@@ -39,7 +42,8 @@ export function progressBar(o: ProgressOptions): Progress {
   let lastLine = -1,
     drawn = false;
   const every = Math.max(1, Math.round(o.total / 20));
-  const line = (step: number, info: { epoch: number; loss: number }) => {
+  const unit = o.unit ?? 'steps';
+  const line = (step: number, info: { epoch: number; loss: number } | undefined) => {
     const t = now();
     first ??= { step, at: t };
     const elapsed = t - first.at,
@@ -47,7 +51,8 @@ export function progressBar(o: ProgressOptions): Progress {
     const rate = done > 0 && elapsed > 0 ? done / elapsed : 0;
     const eta = rate > 0 ? (o.total - step) / rate : Infinity;
     const pct = ((100 * step) / o.total).toFixed(0).padStart(3);
-    const stats = `${step}/${o.total} epoch ${info.epoch} loss ${info.loss.toFixed(4)} ${rate.toFixed(2)} steps/s ETA ${formatDuration(eta)}`;
+    const run = info ? ` epoch ${info.epoch} loss ${info.loss.toFixed(4)}` : '';
+    const stats = `${step}/${o.total}${run} ${rate.toFixed(2)} ${unit}/s ETA ${formatDuration(eta)}`;
     if (!tty) return `${pct}% ${stats}`;
     const width = Math.max(10, Math.min(30, ((stream as { columns?: number }).columns ?? 80) - stats.length - 8));
     const filled = Math.round((width * step) / o.total);
