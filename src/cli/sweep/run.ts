@@ -14,7 +14,9 @@ import { progressBar } from '../../learning/progress.js';
 import { type SweepPlan, RESULTS_FILE, TRIALS_DIR, type Trial } from './plan.js';
 import { queueTrials } from './queue.js';
 import { writeSweepReport } from './report.js';
-import { refusedResult, runTrial, TrialRefused, type TrialMetrics, type TrialResult } from './trial.js';
+import { secondsFromEnv } from '../../core/bounded-wait.js';
+import { STOP_GRACE_SECONDS } from '../train.js';
+import { refusedResult, running, runTrial, TrialRefused, type TrialMetrics, type TrialResult } from './trial.js';
 
 export interface SweepOptions {
   readonly out: string;
@@ -103,6 +105,7 @@ export async function runSweep(plan: SweepPlan, o: SweepOptions): Promise<TrialR
     } else o.log(`${count}/${plan.trials.length} ${line}`);
     return appending;
   };
+  const stop = stopTrialsOnSignal(o.log);
   try {
     if (o.queue)
       await queueTrials(
@@ -114,12 +117,36 @@ export async function runSweep(plan: SweepPlan, o: SweepOptions): Promise<TrialR
       );
     else await runLocal(missing, o.out, o.parallel, record);
   } finally {
+    stop();
     await appending;
     bar?.done();
   }
   const results = plan.trials.map((t) => finished.get(t.name)!).filter(Boolean);
   await writeSweepReport(plan, results, o.out, { pdf: o.pdf });
   return results;
+}
+
+/**
+ * SIGTERM/SIGINT while trials run here: each trial stops after its step with a checkpoint (the
+ * signal passed on), then the sweep exits with 128 + the signal's number; bounded by the grace
+ * period of a training run. A rerun finishes the sweep. Returns the release of the handlers.
+ */
+function stopTrialsOnSignal(log: (line: string) => void): () => void {
+  const stop = (sig: NodeJS.Signals) => {
+    log(`${sig}: stopping the running trials (each writes a checkpoint); rerun the sweep to finish it`);
+    const code = 128 + (os.constants.signals[sig] ?? 1);
+    for (const child of running) child.kill(sig);
+    const leave = () => process.exit(code);
+    if (running.size === 0) leave();
+    for (const child of running) child.once('exit', () => running.size === 0 && leave());
+    setTimeout(leave, (secondsFromEnv('SPIKELR_STOP_GRACE_S', STOP_GRACE_SECONDS) + 5) * 1000).unref();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return () => {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  };
 }
 
 /** Trials at once by default: the cores, each trial taking one and one more per `--workers` thread. */
