@@ -7,7 +7,7 @@ set -euo pipefail
 missing=()
 /usr/bin/python3 -c 'import h5py' 2>/dev/null || missing+=(python3-h5py)
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
-command -v redis-server > /dev/null || missing+=(redis-server)
+[ -x "${REDIS_SERVER_PATH:-/usr/bin/redis-server}" ] || missing+=(redis-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
   echo "spikelr tests: installing ${missing[*]} (apt-get)"
