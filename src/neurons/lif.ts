@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { checkInRange, checkInteger, checkKeys, checkOneOf, checkPositive } from '../core/errors.js';
 import { escapeFire, heaviside } from './firing.js';
 import { fusedKernelsActive, lifAdjointStep, noisyLifStep } from '../kernels/noisy-lif-kernel.js';
+import { lifRecurrentSequence } from '../kernels/lif-recurrent-sequence.js';
 import { lifSequence, lifSequenceActive } from '../kernels/lif-sequence.js';
 import type { AdjointInput, AdjointStep, Coef, Coefficients, Fire, NeuronModel, NeuronState, TangentInput } from './model.js';
 import type { EscapeNoise } from './noise.js';
@@ -277,7 +278,10 @@ export const lifModel = {
   },
   surrogateSequence(p, o) {
     const fixed = kernelCoefficients(p, o.coefficients);
-    if (!fixed || !lifSequenceActive()) return undefined;
+    if (!fixed) return undefined;
+    const recurrent = o.recurrent;
+    if (recurrent) return (currents, surrogate, detachReset) => lifRecurrentSequence(currents, recurrent, { ...fixed, reset: p.reset, surrogate, detachReset });
+    if (!lifSequenceActive()) return undefined;
     return (currents, surrogate, detachReset) => lifSequence(currents, { ...fixed, reset: p.reset, surrogate, detachReset });
   },
   tangent(p, x) {

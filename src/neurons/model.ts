@@ -158,11 +158,13 @@ export interface NeuronModel<P extends { readonly kind: string }> {
    * `[T, …]` from currents `[T, …]`, their gradient the one autodiff of `step` gives with the
    * spike's surrogate derivative (`detachReset`: with the previous spike a constant in the state
    * update) — or undefined where the model has none for this configuration (learned coefficients,
-   * refractory gates) or backend (BPTT then unrolls `step`).
+   * refractory gates) or backend (BPTT then unrolls `step`). With `recurrent` (V `[N, N]`), the
+   * current of step t is `currents[t] + s_{t−1} V`, V's gradient included; a model that cannot
+   * run such a loop returns undefined.
    */
   surrogateSequence?(
     p: P,
-    o: { readonly coefficients: Coefficients },
+    o: { readonly coefficients: Coefficients; readonly recurrent?: tf.Tensor },
   ): ((currents: tf.Tensor, surrogate: Surrogate, detachReset: boolean) => tf.Tensor) | undefined;
   /**
    * For a model whose output is linear in its current from rest (a leaky readout): the weights v_τ

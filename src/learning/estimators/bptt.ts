@@ -96,10 +96,14 @@ export function differentiableRun(
       const neuron = layer.neuron!;
       const model = modelOf(neuron) as NeuronModel<NeuronParams>;
       const spiking = model.role === 'spiking';
-      // one op for the whole loop where the model has one (not with truncation or recurrent input, which act between steps)
+      // one op for the whole loop where the model has one (not with truncation, which acts between
+      // steps, nor a recurrent input other than s_{t−1} V)
       const sequence =
-        spiking && o.surrogate && !truncate && !layer.recurrentCurrents
-          ? model.surrogateSequence?.(neuron, { coefficients: layer.coefficients as Coefficients })
+        spiking && o.surrogate && !truncate && (!layer.recurrentCurrents || layer.recurrentWeight)
+          ? model.surrogateSequence?.(neuron, {
+              coefficients: layer.coefficients as Coefficients,
+              ...(layer.recurrentWeight ? { recurrent: layer.recurrentWeight } : {}),
+            })
           : undefined;
       if (sequence) {
         const spikes = sequence(currents, o.surrogate!, o.detachReset === true);

@@ -43,6 +43,7 @@ export const recurrentKind = {
     return {
       ...withBias,
       recurrentCurrents: (s) => tf.matMul(s, v),
+      ...(spec.recurrentBias ? {} : { recurrentWeight: v }),
       recurrentVjp: (previous, g) => ({ recurrent: tf.matMul(previous, g, true) }),
       recurrentJvp: (previous, dPrevious, d) =>
         tf.tidy(() => {

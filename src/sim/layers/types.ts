@@ -77,6 +77,11 @@ export interface Layer {
   readonly localHead?: LocalHeadSpec;
   /** Recurrent currents from the previous step's output, `[B, …output] → [B, …current]`. */
   recurrentCurrents?(previous: tf.Tensor): tf.Tensor;
+  /**
+   * The matrix V `[N, N]` when the recurrent currents are exactly `previous · V` (no bias, a vector
+   * layer): fused sequence ops (BPTT's recurrent LIF loop) run the recurrence themselves with it.
+   */
+  readonly recurrentWeight?: tf.Variable;
   /** VJP of the recurrent input for the recurrent parameters, one step: `previous` `[R, …out]`, `g` `[R, …current]`. */
   recurrentVjp?(previous: tf.Tensor, g: tf.Tensor): Record<string, tf.Tensor>;
   /** JVP of the recurrent currents, one step. */
