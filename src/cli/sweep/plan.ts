@@ -84,7 +84,7 @@ function combinations(grid: Readonly<Record<string, readonly unknown[]>>): Recor
 
 /** A trial's name: method, grid values and seed, in characters any file system takes. */
 export function trialName(method: string, grid: Readonly<Record<string, unknown>>, seed: number): string {
-  const part = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v)).replace(/[^\w.,+-]+/g, '_');
+  const part = (v: unknown) => (typeof v === 'string' ? v : Array.isArray(v) ? v.join(',') : JSON.stringify(v)).replace(/[^\w.,+-]+/g, '_');
   return [method, ...Object.entries(grid).map(([k, v]) => `${kebab(k)}=${part(v)}`), `seed${seed}`].join('-');
 }
 
@@ -115,6 +115,7 @@ export async function planSweep(o: {
         }).catch((err: Error) => {
           throw new SpikelrError(`sweep trial ${name}: ${err.message}`);
         });
+        check(!trials.some((t) => t.name === name), () => `sweep: two trials would both be named ${name}; give the grid distinct values`);
         trials.push({ name, method, seed, grid: point, config });
       }
   return { format: 'spikelr-sweep', methods: o.methods, seeds: o.seeds, grid: o.grid, flags: o.flags, trials };
