@@ -32,11 +32,6 @@ export const LOCK_SECONDS = 30;
 
 /** Checks that Redis answers at `url`; out of reach, one line naming the URL, within seconds. */
 export async function checkReachable(url: string): Promise<void> {
-  (await connect(url)).disconnect();
-}
-
-/** Checks `url` and connects; Redis out of reach is one line naming the URL, within seconds. */
-export async function connect(url: string): Promise<Redis> {
   if (!/^rediss?:\/\/[^/\s]+/.test(url)) throw new SpikelrError(`--queue: '${url}' is not a Redis URL; write redis://HOST:PORT[/DB]`);
   const probe = new Redis(url, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null });
   let cause: Error | undefined;
@@ -51,6 +46,11 @@ export async function connect(url: string): Promise<Redis> {
   } finally {
     probe.disconnect();
   }
+}
+
+/** Checks `url` and connects; Redis out of reach is one line naming the URL, within seconds. */
+export async function connect(url: string): Promise<Redis> {
+  await checkReachable(url);
   const client = new Redis(url, { maxRetriesPerRequest: null });
   client.on('error', (err) => process.stderr.write(`spikelr: Redis at ${url}: ${err.message}\n`));
   return client;

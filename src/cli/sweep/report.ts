@@ -12,6 +12,7 @@ import { htmlReport, type Section } from '../../../viz/report.js';
 import { writeFileAtomic } from '../../core/platform/node.js';
 import { kebab } from '../config.js';
 import { writeFigures } from '../figures.js';
+import { pct } from '../run-log.js';
 import type { SweepPlan } from './plan.js';
 import { interval, type Interval, overlaps } from './stats.js';
 import type { TrialResult } from './trial.js';
@@ -69,7 +70,6 @@ export function summarize(plan: SweepPlan, results: readonly TrialResult[]): Swe
   return { sweep: plan.id, trials: plan.trials.length, finished: results.filter((r) => r.error === undefined).length, points, ranking };
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const ciText = (i: Interval, f: (x: number) => string) => (i.ci95 ? `${f(i.ci95[0])} – ${f(i.ci95[1])}` : 'one seed');
 
 /** The ranking in words: which neighbours the data orders, and which it does not. */

@@ -6,7 +6,7 @@
  * never holds a trial twice.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { appendFile, writeFile } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { makeDirectory, writeFileAtomic } from '../../core/platform/node.js';
@@ -93,7 +93,7 @@ export async function runSweep(plan: SweepPlan, o: SweepOptions): Promise<TrialR
       await appendFile(path.join(o.out, RESULTS_FILE), `${JSON.stringify(result)}\n`);
       if (metrics && o.queue) {
         await makeDirectory(path.join(o.out, 'metrics'));
-        await writeFile(path.join(o.out, 'metrics', `${result.trial}.json`), `${JSON.stringify(metrics, null, 2)}\n`);
+        await writeFileAtomic(path.join(o.out, 'metrics', `${result.trial}.json`), `${JSON.stringify(metrics, null, 2)}\n`);
       }
     });
     finished.set(result.trial, result);
