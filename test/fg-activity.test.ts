@@ -23,12 +23,33 @@ import { streamKey } from '../src/core/random.js';
 const loss = membraneCrossEntropy('mean');
 const surrogate = atan();
 
-/** The definition, layer by layer and direction by direction. */
+/**
+ * The exact gradient of the mean loss for one variable, element by element: the directional
+ * derivative along each unit vector, by the layer-major forward mode that steps every layer T times.
+ */
+function exactGradient(net: Network, batch: Batch, v: tf.Variable): Float32Array {
+  const g = new Float32Array(v.size);
+  for (let i = 0; i < v.size; i++) {
+    const e = tf.tidy(() => tf.reshape(tf.oneHot(tf.tensor1d([i], 'int32'), v.size), v.shape));
+    g[i] = directionalDerivative(net, batch, loss, new Map([[v, e]]), surrogate).derivative;
+    e.dispose();
+  }
+  return g;
+}
+
+/**
+ * The definition, layer by layer and direction by direction; the readout, read by its time mean,
+ * by its exact gradient (it is trained so, as LR trains it, not perturbed).
+ */
 function reference(net: Network, batch: Batch, K: number, seed: number): Map<tf.Variable, Float32Array> {
   const [B, T] = batch.input.shape as [number, number];
   const out = new Map<tf.Variable, Float32Array>();
   net.layers.forEach((layer, index) => {
     if (!layer.neuron || layer.mapParams.length === 0) return;
+    if (index === net.layers.length - 1) {
+      for (const name of layer.mapParams) out.set(layer.params[name]!, exactGradient(net, batch, layer.params[name]!));
+      return;
+    }
     const shape = [T, B, ...currentShapeOf(layer)];
     let input: tf.Tensor | undefined, output: tf.Tensor | undefined;
     const terms: tf.Tensor[] = [];

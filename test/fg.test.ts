@@ -16,6 +16,8 @@ import { analog, lif } from '../src/neurons/params.js';
 import { atan } from '../src/neurons/surrogate.js';
 import { conv2d, dense, flatten, maxPool2d, readout, recurrent, type LayerSpec } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
+import { directionalDerivative } from '../src/learning/tangent.js';
+import { directionalDerivatives, stepsMeanReadout } from '../src/learning/tangent-steps.js';
 import { unbiasedDraws } from './stats.js';
 import { totalVariance, varianceRatioUpper } from './tiny-snn.js';
 
@@ -161,6 +163,26 @@ describe('what forward gradients cannot do is a clear error', () => {
     expect(() => forwardGradient({ directions: 1, perturb: 'activities', tangent: 'finite-difference' })).toThrow(
       /finite-difference tangents perturb the weights/,
     );
+    s.dispose();
+  });
+});
+
+describe('the step-major pass reads a readout by its time mean', () => {
+  it('its directional derivatives equal those of T steps of the readout (layer-major forward mode)', () => {
+    const s = setup([dense({ units: 6, neuron: lif({ threshold: 0.3 }) }), readout({ units: 3, beta: 0.8 })]);
+    // the readout's mean is one map here, so the step-major pass does not step it
+    expect(stepsMeanReadout(s.net, loss, 5)).toBeDefined();
+    const directions = [0, 1].map((k) => new Map(s.vars.map((v, i) => [v, tf.randomNormal(v.shape, 0, 1, 'float32', 40 + 10 * k + i)] as const)));
+    const stepMajor = directionalDerivatives(s.net, s.batch, loss, directions, atan());
+    directions.forEach((d, k) => {
+      const layerMajor = directionalDerivative(s.net, s.batch, loss, d, atan());
+      expect(Math.abs(layerMajor.derivative)).toBeGreaterThan(1e-3); // the direction moves the loss
+      expect(stepMajor.loss).toBeCloseTo(layerMajor.loss, 5);
+      stepMajor.rows[k]!.forEach((r, b) => expect(Math.abs(r - layerMajor.rows[b]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(layerMajor.derivative))));
+    });
+    // a loss that reads every step (no time mean) keeps the stepped readout
+    expect(stepsMeanReadout(s.net, membraneCrossEntropy('max'), 5)).toBeUndefined();
+    tf.dispose(directions.flatMap((d) => [...d.values()]));
     s.dispose();
   });
 });

@@ -9,7 +9,7 @@ import { check } from '../core/errors.js';
 import { stateTensors, type NeuronModel, type NeuronState } from '../neurons/model.js';
 import { modelOf, type NeuronParams } from '../neurons/registry.js';
 import type { Surrogate } from '../neurons/surrogate.js';
-import { firstStepRows, outputField, population, stepPopulation, swapBatchTime } from '../sim/loop.js';
+import { firstStepRows, meanReadoutOutput, meanReadoutPlan, outputField, population, stepPopulation, swapBatchTime } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
 import type { Batch } from './estimators/types.js';
 import type { RowLoss } from './losses.js';
@@ -43,6 +43,24 @@ export interface StepsOptions {
   readonly taps?: ReadonlyMap<number, readonly number[]>;
   /** Activity directions whose tangent ends at their own layer (a block's end): nothing after it sees them. */
   readonly stops?: ReadonlySet<number>;
+  /**
+   * The last layer is a readout the loss reads by its time mean ({@link meanReadoutPlan}): it is not
+   * stepped; its input's leak-weighted mean x̄ and each direction's tangent of it are summed instead,
+   * and the output is the mean as one step, `[1, B, …out]` = c·(x̄ A + b), its tangents c·J(x̄; dx̄, dθ)
+   * (exact: the map is affine in x̄ and in θ). The result's `readoutInput` is x̄.
+   */
+  readonly meanReadout?: { readonly weights: readonly number[]; readonly scale: number };
+}
+
+/**
+ * The mean-readout plan of `net` for a step-major pass of `steps` steps, or undefined where the loss
+ * does not read the output by its time mean, the readout's mean is not one map, or the readout is the
+ * first layer with neurons (its input is then the network's own).
+ */
+export function stepsMeanReadout(net: Network, loss: RowLoss, steps: number): StepsOptions['meanReadout'] {
+  const last = net.layers.length - 1;
+  if (!loss.timeMean || last < 1 || !net.layers.slice(0, last).some((l) => l.neuron !== undefined)) return undefined;
+  return meanReadoutPlan(net.layers[last]!, steps);
 }
 
 /** A tapped layer's weighted time sum and, by direction, its tangent (StepsOptions.taps). */
@@ -57,9 +75,13 @@ export function tangentSteps(
   directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[],
   surrogate: Surrogate,
   o: StepsOptions = {},
-): { output: tf.Tensor; tangents: tf.Tensor; taps: Map<number, Tap> } {
+): { output: tf.Tensor; tangents: tf.Tensor; taps: Map<number, Tap>; readoutInput?: tf.Tensor } {
   const [batch, steps] = input.shape as [number, number];
   const K = directions.length;
+  // the readout read by its mean: its input's weighted sum and the directions' tangents of it
+  const meanAt = o.meanReadout ? net.layers.length - 1 : -1;
+  let meanSum: tf.Tensor | undefined;
+  const meanTangents: (tf.Tensor | undefined)[] = directions.map(() => undefined);
   // local losses' running sums: each tapped layer's weighted output, and each of its directions' tangents
   const tapSums = new Map<number, tf.Tensor>();
   const tapTangents = new Map<number, Map<number, tf.Tensor>>();
@@ -131,6 +153,16 @@ export function tangentSteps(
           return;
         }
         const layerInput = i === first ? fixed!.x : x;
+        if (i === meanAt) {
+          const w = o.meanReadout!.weights[t]!;
+          meanSum = addInto(meanSum, tf.mul(w, layerInput));
+          dx.forEach((d, k) => {
+            if (d) meanTangents[k] = addInto(meanTangents[k], tf.mul(w, d));
+          });
+          nextStates.push(undefined);
+          nextTangents.push(directions.map(() => ({})));
+          return;
+        }
         const drive = i === first ? fixed!.drive.clone() : layer.currents(x);
         const dDrive = directions.map((_, k) => {
           const mapped = i === first ? fixed!.dDrive[k]?.clone() : mappedTangent(i, k, x, dx[k]);
@@ -161,6 +193,7 @@ export function tangentSteps(
         nextStates.push(next);
         nextTangents.push(dNext);
       });
+      if (meanAt >= 0) return { states: nextStates, tangents: nextTangents, out: undefined, dOut: [] };
       return { states: nextStates, tangents: nextTangents, out: x, dOut: dx.map((d) => d ?? tf.zerosLike(x)) };
     });
     // keep only the new step's state and tangents
@@ -169,18 +202,32 @@ export function tangentSteps(
     for (const d of tangents.flat()) for (const v of Object.values(d)) if (!keep.has(v)) v.dispose();
     states = step.states;
     tangents = step.tangents;
-    outs.push(keep.has(step.out) ? step.out.clone() : step.out);
+    if (step.out) outs.push(keep.has(step.out) ? step.out.clone() : step.out);
     step.dOut.forEach((d, k) => dOuts[k]!.push(keep.has(d) ? d.clone() : d));
   }
   frames?.dispose();
   if (fixed) tf.dispose([fixed.x, fixed.drive, ...fixedTangents]);
+  // the readout's mean as one step, and its tangents (before the prepared parameter tangents go)
+  const mean =
+    meanSum &&
+    tf.tidy(() => {
+      const output = meanReadoutOutput(net.layers[meanAt]!, meanSum!, o.meanReadout!.scale);
+      const one = (k: number) => {
+        const d = mappedTangent(meanAt, k, meanSum!, meanTangents[k]);
+        return d ? tf.reshape(tf.mul(o.meanReadout!.scale, d), output.shape) : tf.zerosLike(output);
+      };
+      return { output, tangents: K > 0 ? tf.stack(directions.map((_, k) => one(k))) : tf.zeros([0, ...output.shape]) };
+    });
+  tf.dispose(meanTangents.filter((t): t is tf.Tensor => t !== undefined));
   tf.dispose(prepared);
   for (const s of states) if (s) tf.dispose(stateTensors(s));
   tf.dispose(tangents.flat().flatMap((d) => Object.values(d)));
+  const taps = new Map([...tapSums].map(([i, sum]) => [i, { sum, tangents: tapTangents.get(i)! }]));
+  if (mean) return { ...mean, taps, readoutInput: meanSum! };
   const output = tf.stack(outs);
   const stacked = tf.tidy(() => (K > 0 ? tf.stack(dOuts.map((d) => tf.stack(d))) : tf.zeros([0, ...output.shape])));
   tf.dispose([...outs, ...dOuts.flat()]);
-  return { output, tangents: stacked, taps: new Map([...tapSums].map(([i, sum]) => [i, { sum, tangents: tapTangents.get(i)! }])) };
+  return { output, tangents: stacked, taps };
 }
 
 /**
@@ -194,8 +241,12 @@ export function directionalDerivatives(
   directions: readonly ReadonlyMap<tf.Variable, tf.Tensor>[],
   surrogate: Surrogate,
 ): { loss: number; derivatives: number[]; rows: Float32Array[] } {
-  const { output, tangents } = tangentSteps(net, batch.input, directions, surrogate, { constantInput: batch.constantInTime === true });
+  const meanReadout = stepsMeanReadout(net, loss, batch.input.shape[1]!);
+  const { output, tangents, readoutInput } = tangentSteps(net, batch.input, directions, surrogate, {
+    constantInput: batch.constantInTime === true,
+    ...(meanReadout ? { meanReadout } : {}),
+  });
   const r = lossTangents(output, tangents, loss, batch.labels);
-  tf.dispose([output, tangents]);
+  tf.dispose([output, tangents, ...(readoutInput ? [readoutInput] : [])]);
   return { loss: r.loss, derivatives: r.rows.map(total), rows: r.rows };
 }

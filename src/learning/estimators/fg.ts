@@ -29,7 +29,7 @@ import { freshSeed, streamKey } from '../../core/random.js';
 import { checkDifferentiable, type RowLoss } from '../losses.js';
 import { addInto } from '../running-sum.js';
 import { lossTangents } from '../tangent.js';
-import { directionalDerivatives, tangentSteps } from '../tangent-steps.js';
+import { directionalDerivatives, stepsMeanReadout, tangentSteps } from '../tangent-steps.js';
 import { LOCAL_CREDITS, TANGENTS, type LocalCredit } from '../config.js';
 import { deterministicParameters, differentiableRun } from './bptt.js';
 import type { Batch, Estimator, GradientEstimate, Method } from './types.js';
@@ -175,13 +175,17 @@ export function forwardGradient(config: FGConfig): Estimator {
     }
     const constantInput = batch.constantInTime === true && T > 1;
     const first = constantInput ? net.layers.findIndex((l) => l.neuron !== undefined) : -1;
+    // a readout the loss reads by its time mean is one map of its input's mean x̄ (not stepped), and
+    // trained by its exact local gradient, as LR trains it: no direction on it
+    const meanReadout = stepsMeanReadout(net, loss, T);
+    const last = net.layers.length - 1;
     // K directions u on each trained layer's currents, one stream each; step t is its t-th slice
     const streams = net.layers.flatMap((layer, index) =>
-      layer.neuron && layer.mapParams.length > 0
+      layer.neuron && layer.mapParams.length > 0 && !(meanReadout && index === last)
         ? Array.from({ length: K }, (_, k) => ({ index, key: streamKey(seed, index, k), shape: [B, ...currentShapeOf(layer)] }))
         : [],
     );
-    if (streams.length === 0) return { gradients: new Map(), loss: meanLoss(net, batch, loss), dispose: () => undefined };
+    if (streams.length === 0 && !meanReadout) return { gradients: new Map(), loss: meanLoss(net, batch, loss), dispose: () => undefined };
     const direction = (j: number, t: number) => normal(streams[j]!.shape, streams[j]!.key, t);
     // the directions of each perturbed layer, by layer index
     const streamsOf = new Map<number, number[]>();
@@ -190,7 +194,7 @@ export function forwardGradient(config: FGConfig): Estimator {
     const reads = linearReads(net, loss, T, credit === 'unit');
     const stops = new Set(streams.flatMap((s, j) => (reads.has(s.index) ? [j] : [])));
     // pass 1, step-major (flat in T): the loss and every direction's derivative, split by sample
-    const { output, tangents, taps } = tangentSteps(
+    const { output, tangents, taps, readoutInput } = tangentSteps(
       net,
       batch.input,
       streams.map(() => new Map()),
@@ -199,16 +203,27 @@ export function forwardGradient(config: FGConfig): Estimator {
         constantInput,
         currentTangents: { layers: streams.map((s) => s.index), at: direction },
         ...(reads.size ? { taps: new Map([...reads].map(([i, r]) => [i, r.weights])), stops } : {}),
+        ...(meanReadout ? { meanReadout } : {}),
       },
     );
     const r = lossTangents(output, tangents, loss, batch.labels);
-    tf.dispose([output, tangents]);
+    const sums = new Map<tf.Variable, tf.Tensor>();
+    if (readoutInput) {
+      // the readout's exact gradient: the loss's derivative on its mean, c·(x̄ A + b), through its local VJP
+      const readout = net.layers[last]!;
+      tf.tidy(() => {
+        const dOut = tf.grad((out: tf.Tensor) => tf.mean(loss(out, batch.labels)))(output);
+        const g = tf.reshape(tf.mul(meanReadout!.scale, dOut), [B, ...currentShapeOf(readout)]);
+        for (const [name, grad] of Object.entries(readout.vjp(readoutInput, g)))
+          if (readout.params[name]) accumulate(sums, readout.params[name]!, tf.keep(grad));
+      });
+    }
+    tf.dispose([output, tangents, ...(readoutInput ? [readoutInput] : [])]);
     // each sample's current adjoint ≈ mean_k (∇ℓ_b · u_kb) u_kb (rows mixed by a graph layer: the total)
     const mixes = net.layers.some((l) => l.mixesRows === true);
     const scaled: tf.Tensor[] = r.rows.map((rows) =>
       tf.tensor1d(mixes ? new Float32Array(B).fill(rows.reduce((a, b) => a + b, 0) / K) : rows.map((v) => v / K)),
     );
-    const sums = new Map<tf.Variable, tf.Tensor>();
     try {
       readDerivatives(net, taps, reads, credit === 'unit', batch.labels, K, scaled, sums);
     } finally {
@@ -234,6 +249,7 @@ export function forwardGradient(config: FGConfig): Estimator {
     try {
       const observed = tangentSteps(net, batch.input, [], surrogate, {
         constantInput,
+        ...(meanReadout ? { meanReadout } : {}),
         observe: (index, t, x, out) => {
           const js = streamsOf.get(index);
           if (!js) return;
@@ -260,7 +276,7 @@ export function forwardGradient(config: FGConfig): Estimator {
           if (p.xs.length === chunk) flush(index);
         },
       });
-      tf.dispose([observed.output, observed.tangents]);
+      tf.dispose([observed.output, observed.tangents, ...(observed.readoutInput ? [observed.readoutInput] : [])]);
       for (const [index, p] of pending) {
         flush(index);
         if (p.constant) {
