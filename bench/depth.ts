@@ -13,7 +13,9 @@
  *   lr-local-loss   --method lr --local-credit loss   (local losses, each block by exact LR of its head's loss)
  *   lr              --method lr                       (the recipe: local losses, unit credit)
  *   lr-decor        --method lr --decorrelate hidden  (and the hidden layers' inputs decorrelated)
+ *   lr-decor-spikes --method lr --decorrelate spikes  (every layer's input but the pixels decorrelated)
  *   fg-activity     --method fg-activity --epochs 1   (its recipe: local losses, unit credit, K = 1)
+ *   fg-activity-decor-spikes  the same, every layer's input but the pixels decorrelated
  *   bptt            --method bptt, on the same network and input (its recipe's Adam 5e-4, constant)
  *   bptt-cosine     --method bptt --learning-rate 3e-3 --schedule cosine (LR's optimizer settings)
  *   bptt-local      --method bptt --local-losses each (local BPTT inside each block)
@@ -33,7 +35,9 @@ export const VARIANTS: Readonly<Record<string, readonly string[]>> = {
   'lr-local-loss': ['--method', 'lr', '--local-credit', 'loss'],
   lr: ['--method', 'lr'],
   'lr-decor': ['--method', 'lr', '--decorrelate', 'hidden'],
+  'lr-decor-spikes': ['--method', 'lr', '--decorrelate', 'spikes'],
   'fg-activity': ['--method', 'fg-activity'],
+  'fg-activity-decor-spikes': ['--method', 'fg-activity', '--decorrelate', 'spikes'],
   bptt: ['--method', 'bptt'],
   'bptt-cosine': ['--method', 'bptt', '--learning-rate', '3e-3', '--schedule', 'cosine'],
   'bptt-local': ['--method', 'bptt', '--local-losses', 'each'],

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { decorrelationDirection, decorrelationLoss, decorrelationStep, updateDecorrelation, armDecorrelation } from '../src/learning/decorrelation.js';
 import { methodOf, METHODS } from '../src/learning/estimators/registry.js';
 import { defaultConfig } from '../src/cli/config.js';
+import { buildNetwork } from '../src/cli/recipe.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { sampleNoise } from '../src/neurons/noise.js';
 import { lif } from '../src/neurons/params.js';
@@ -286,5 +287,21 @@ describe('a decorrelated layer', () => {
     clean.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
     expect(Math.max(...noisy.map((v, i) => Math.abs(v - expected[i]!)))).toBeGreaterThan(1e-4);
     x.dispose();
+  });
+});
+
+describe("the command line's choice of decorrelated layers", () => {
+  const decorrelated = (net: Network) => net.layers.filter((l) => l.params['decorrelation'] !== undefined).map((l) => l.name);
+  it("'spikes' decorrelates every trained layer whose input is spikes, never the first (which reads the data)", () => {
+    const dense3 = buildNetwork({ ...defaultConfig('lr'), hidden: [6, 5, 4], decorrelate: 'spikes' }, [8], 3);
+    expect(decorrelated(dense3)).toEqual(['hidden2', 'hidden3', 'out']);
+    dense3.dispose();
+    const conv = buildNetwork({ ...defaultConfig('lr'), hidden: [5], conv: '2c3-p2-3c3', decorrelate: 'spikes' }, [12, 12, 1], 3);
+    expect(decorrelated(conv)).toEqual(['conv2', 'hidden', 'out']);
+    conv.dispose();
+    // the other choices, for contrast: 'hidden' takes the first layer too, 'readout' only the readout
+    const hidden = buildNetwork({ ...defaultConfig('lr'), hidden: [6, 5], decorrelate: 'hidden' }, [8], 3);
+    expect(decorrelated(hidden)).toEqual(['hidden1', 'hidden2']);
+    hidden.dispose();
   });
 });

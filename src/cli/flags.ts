@@ -53,7 +53,8 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
     "local losses: each (a head on every hidden layer but the last, each layer's block trained on its own loss), auto (each for lr and fg-activity on two or more hidden layers), none, or the layers that end a block, e.g. 2,4 (1-based among conv and hidden layers)",
   localCredit:
     "LR and fg-activity: how a layer read by a local head or by the readout's mean takes its loss: unit (each unit by its own share of the loss, far less variance; LR: linearised) or loss (every unit by the block's loss: exact LR, Ren et al.'s activity estimate)",
-  decorrelate: 'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): none, readout, hidden or all',
+  decorrelate:
+    'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): none, readout, hidden, spikes (every layer but the first: the data stays as it is) or all',
   decorrelationRate: "decorrelation: R's learning rate",
   decorrelationKappa: 'decorrelation: weight κ of unit variance against decorrelation',
   decorrelationCentre: 'decorrelation: subtract a running mean of the input (true or false)',

@@ -106,7 +106,13 @@ export function hiddenNeuron(c: TrainConfig): UnitParams {
 export function buildNetwork(c: TrainConfig, inputShape: readonly number[], classes: number): Network {
   if (c.network !== null) return networkOf(c, c.network, inputShape, classes);
   const decorrelate = { kappa: c.decorrelationKappa, learningRate: c.decorrelationRate, centre: c.decorrelationCentre };
-  const where = (hidden: boolean) => (c.decorrelate === 'all' || c.decorrelate === (hidden ? 'hidden' : 'readout') ? { decorrelate } : {});
+  // 'spikes': every layer whose input is another layer's spikes — all but the first, which reads the data
+  let first = true;
+  const where = (hidden: boolean) => {
+    const on = c.decorrelate === 'all' || c.decorrelate === (hidden ? 'hidden' : 'readout') || (c.decorrelate === 'spikes' && !first);
+    first = false;
+    return on ? { decorrelate } : {};
+  };
   const stages = c.conv === null ? [] : (convStages(c.conv) as ConvStage[]);
   const convs = stages.filter((st) => st.kind === 'conv').length;
   let n = 0,

@@ -28,7 +28,7 @@ export const NEURONS = Object.keys(NEURON_PRESETS) as readonly string[];
 /** The passes decorrelation statistics come from (TrainOptions.decorrelationInputs). */
 export const DECORRELATION_INPUTS = ['estimate', 'deterministic'] as const;
 /** Which layers `decorrelate` names. */
-export const DECORRELATED = ['none', 'readout', 'hidden', 'all'] as const;
+export const DECORRELATED = ['none', 'readout', 'hidden', 'spikes', 'all'] as const;
 /** Local losses: 'each' puts a local head on every hidden layer but the last; 'auto' does so for a forward-only learner on a deep network. */
 export const LOCAL_LOSSES = ['auto', 'none', 'each'] as const;
 /** Local losses as the config holds them: a choice, or the layers (1-based among the conv and hidden layers) that end a block. */
@@ -110,7 +110,10 @@ export interface TrainConfig {
   localLosses: LocalLosses;
   /** LR: how a layer read by a local head (or by the readout's mean) weights its scores: 'unit' or 'loss' (lr.ts LRConfig.localCredit). */
   localCredit: LocalCredit;
-  /** Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, or all. */
+  /**
+   * Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, those
+   * whose input is spikes (every trained layer but the first, which reads the data), or all.
+   */
   decorrelate: (typeof DECORRELATED)[number];
   /** η_R of the decorrelation rule. */
   decorrelationRate: number;
