@@ -13,9 +13,9 @@
  *   lr-local-loss   --method lr --local-credit loss   (local losses, each block by exact LR of its head's loss)
  *   lr              --method lr                       (the recipe: local losses, unit credit)
  *   lr-decor        --method lr --decorrelate hidden  (and the hidden layers' inputs decorrelated)
- *   lr-decor-spikes --method lr --decorrelate spikes  (every layer's input but the pixels decorrelated)
+ *   lr-decor-deep   --method lr --decorrelate deep    (the hidden layers after the first decorrelated)
  *   fg-activity     --method fg-activity --epochs 1   (its recipe: local losses, unit credit, K = 1)
- *   fg-activity-decor-spikes  the same, every layer's input but the pixels decorrelated
+ *   fg-activity-decor  the same, the hidden layers' inputs decorrelated
  *   bptt            --method bptt, on the same network and input (its recipe's Adam 5e-4, constant)
  *   bptt-cosine     --method bptt --learning-rate 3e-3 --schedule cosine (LR's optimizer settings)
  *   bptt-local      --method bptt --local-losses each (local BPTT inside each block)
@@ -35,9 +35,9 @@ export const VARIANTS: Readonly<Record<string, readonly string[]>> = {
   'lr-local-loss': ['--method', 'lr', '--local-credit', 'loss'],
   lr: ['--method', 'lr'],
   'lr-decor': ['--method', 'lr', '--decorrelate', 'hidden'],
-  'lr-decor-spikes': ['--method', 'lr', '--decorrelate', 'spikes'],
+  'lr-decor-deep': ['--method', 'lr', '--decorrelate', 'deep'],
   'fg-activity': ['--method', 'fg-activity'],
-  'fg-activity-decor-spikes': ['--method', 'fg-activity', '--decorrelate', 'spikes'],
+  'fg-activity-decor': ['--method', 'fg-activity', '--decorrelate', 'hidden'],
   bptt: ['--method', 'bptt'],
   'bptt-cosine': ['--method', 'bptt', '--learning-rate', '3e-3', '--schedule', 'cosine'],
   'bptt-local': ['--method', 'bptt', '--local-losses', 'each'],

@@ -292,12 +292,12 @@ describe('a decorrelated layer', () => {
 
 describe("the command line's choice of decorrelated layers", () => {
   const decorrelated = (net: Network) => net.layers.filter((l) => l.params['decorrelation'] !== undefined).map((l) => l.name);
-  it("'spikes' decorrelates every trained layer whose input is spikes, never the first (which reads the data)", () => {
-    const dense3 = buildNetwork({ ...defaultConfig('lr'), hidden: [6, 5, 4], decorrelate: 'spikes' }, [8], 3);
-    expect(decorrelated(dense3)).toEqual(['hidden2', 'hidden3', 'out']);
+  it("'deep' decorrelates the hidden layers after the first: never the data's layer, never the readout", () => {
+    const dense3 = buildNetwork({ ...defaultConfig('lr'), hidden: [6, 5, 4], decorrelate: 'deep' }, [8], 3);
+    expect(decorrelated(dense3)).toEqual(['hidden2', 'hidden3']);
     dense3.dispose();
-    const conv = buildNetwork({ ...defaultConfig('lr'), hidden: [5], conv: '2c3-p2-3c3', decorrelate: 'spikes' }, [12, 12, 1], 3);
-    expect(decorrelated(conv)).toEqual(['conv2', 'hidden', 'out']);
+    const conv = buildNetwork({ ...defaultConfig('lr'), hidden: [5], conv: '2c3-p2-3c3', decorrelate: 'deep' }, [12, 12, 1], 3);
+    expect(decorrelated(conv)).toEqual(['conv2', 'hidden']);
     conv.dispose();
     // the other choices, for contrast: 'hidden' takes the first layer too, 'readout' only the readout
     const hidden = buildNetwork({ ...defaultConfig('lr'), hidden: [6, 5], decorrelate: 'hidden' }, [8], 3);

@@ -106,6 +106,15 @@ export function checkCombinations(c: TrainConfig, source: string): void {
     );
     check(c.dataset !== 'mnist' || c.steps === 28, () => `${source}: encoding 'rows' has one step per image row: MNIST needs steps 28, got ${c.steps}`);
   }
+  for (const key of ['layerNoise', 'layerCopies'] as const)
+    check(
+      c[key] === null || c.method === 'lr',
+      () => `${source}: ${key} sets LR's noise per layer; method '${c.method}' has no escape noise to set (drop ${key}, or use method 'lr')`,
+    );
+  check(
+    c.layerCopies === null || c.pipeline === 0,
+    () => `${source}: layerCopies runs one pass per noisy layer, which the layer pipeline does not split into stages yet; use one or the other`,
+  );
   check(
     c.timeChunk === null || c.method === 'lr',
     () => `${source}: timeChunk applies to method 'lr' (the other learners' memory is set by their own pass); drop timeChunk`,

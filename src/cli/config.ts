@@ -105,6 +105,20 @@ const noiseSpec: Rule = (v) => {
     : `must be KIND:SIGMA with KIND one of ${NOISE_KINDS.join(', ')} and SIGMA > 0, e.g. 'logistic:0.5'`;
 };
 
+/** A map from layer name to a value `ok` accepts, or null. */
+const layerMap =
+  (what: string, ok: Rule): Rule =>
+  (v) => {
+    if (v === null) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v) || Object.keys(v).length === 0)
+      return `must be a map from layer name to ${what} (on the command line NAME=VALUE,…), or null`;
+    for (const [name, value] of Object.entries(v)) {
+      const why = ok(value);
+      if (why) return `has layer '${name}': ${show(value)}, which ${why}`;
+    }
+    return undefined;
+  };
+
 export const RULES: Record<keyof TrainConfig, Rule> = {
   dataset: oneOf(DATASETS),
   dataDir: nullableStr,
@@ -154,6 +168,9 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   decorrelationInputs: oneOf(DECORRELATION_INPUTS),
   copies: int(1),
   noise: noiseSpec,
+  layerNoise: layerMap('its escape noise KIND:SIGMA', noiseSpec),
+  layerCopies: layerMap('its number of copies', int(1)),
+  layerRates: layerMap('its learning-rate multiple', num(0, 1e6, true)),
   score: oneOf(SCORES),
   baseline: oneOf(BASELINES),
   sampling: oneOf(SAMPLINGS),

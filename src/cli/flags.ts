@@ -54,7 +54,7 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   localCredit:
     "LR and fg-activity: how a layer read by a local head or by the readout's mean takes its loss: unit (each unit by its own share of the loss, far less variance; LR: linearised) or loss (every unit by the block's loss: exact LR, Ren et al.'s activity estimate)",
   decorrelate:
-    'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): none, readout, hidden, spikes (every layer but the first: the data stays as it is) or all',
+    'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): none, readout, hidden, deep (hidden layers after the first: the data and the readout input stay as they are) or all',
   decorrelationRate: "decorrelation: R's learning rate",
   decorrelationKappa: 'decorrelation: weight κ of unit variance against decorrelation',
   decorrelationCentre: 'decorrelation: subtract a running mean of the input (true or false)',
@@ -63,6 +63,9 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   tangent: "FG: 'exact' (forward mode) or 'finite-difference'",
   copies: 'LR: noise copies per sample',
   noise: 'LR: escape noise KIND:SIGMA',
+  layerNoise: "LR: the named layers' own escape noise, NAME=KIND:SIGMA,… (e.g. hidden2=logistic:0.3), or none",
+  layerCopies: 'LR: layer-wise injection (one pass per noisy layer, noise in it alone), each named layer with its own copies, NAME=K,…; or none (one pass)',
+  layerRates: "the named layers' learning rates as multiples of --learning-rate, NAME=X,… (e.g. hidden1=0.5), or none",
   score: 'LR: score function',
   baseline: 'LR: baseline',
   sampling: 'LR: noise sampling',
@@ -114,6 +117,21 @@ function parserFor(key: keyof TrainConfig): (value: string) => unknown {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a number of steps >= 1, 'auto' or 'none', got '${v}'`);
       return n;
+    };
+  }
+  if (key === 'layerNoise' || key === 'layerCopies' || key === 'layerRates') {
+    return (v) => {
+      if (v.trim() === 'none') return null;
+      const map: Record<string, string | number> = {};
+      for (const item of v.split(',')) {
+        const [name, value, ...rest] = item.split('=').map((x) => x.trim());
+        if (!name || !value || rest.length)
+          throw new InvalidArgumentError(
+            `expected NAME=VALUE pairs separated by commas, e.g. hidden2=${key === 'layerNoise' ? 'logistic:0.3' : '2'}; got '${item}'`,
+          );
+        map[name] = key === 'layerNoise' ? value : Number(value);
+      }
+      return map;
     };
   }
   if (key === 'deploy') {

@@ -106,10 +106,10 @@ export function hiddenNeuron(c: TrainConfig): UnitParams {
 export function buildNetwork(c: TrainConfig, inputShape: readonly number[], classes: number): Network {
   if (c.network !== null) return networkOf(c, c.network, inputShape, classes);
   const decorrelate = { kappa: c.decorrelationKappa, learningRate: c.decorrelationRate, centre: c.decorrelationCentre };
-  // 'spikes': every layer whose input is another layer's spikes — all but the first, which reads the data
+  // 'deep': the hidden layers after the first (the data's layer and the readout stay as they are)
   let first = true;
   const where = (hidden: boolean) => {
-    const on = c.decorrelate === 'all' || c.decorrelate === (hidden ? 'hidden' : 'readout') || (c.decorrelate === 'spikes' && !first);
+    const on = c.decorrelate === 'all' || c.decorrelate === (hidden ? 'hidden' : 'readout') || (c.decorrelate === 'deep' && hidden && !first);
     first = false;
     return on ? { decorrelate } : {};
   };

@@ -143,6 +143,7 @@ export async function runTraining(
         weightDecay: config.weightDecay,
       },
       schedule: config.schedule,
+      ...(config.layerRates !== null ? { layerRates: config.layerRates } : {}),
       validation: config.validation,
       ...(config.patience !== null ? { patience: config.patience } : {}),
       ...(config.maxSteps !== null ? { maxSteps: config.maxSteps } : {}),

@@ -28,7 +28,7 @@ export const NEURONS = Object.keys(NEURON_PRESETS) as readonly string[];
 /** The passes decorrelation statistics come from (TrainOptions.decorrelationInputs). */
 export const DECORRELATION_INPUTS = ['estimate', 'deterministic'] as const;
 /** Which layers `decorrelate` names. */
-export const DECORRELATED = ['none', 'readout', 'hidden', 'spikes', 'all'] as const;
+export const DECORRELATED = ['none', 'readout', 'hidden', 'deep', 'all'] as const;
 /** Local losses: 'each' puts a local head on every hidden layer but the last; 'auto' does so for a forward-only learner on a deep network. */
 export const LOCAL_LOSSES = ['auto', 'none', 'each'] as const;
 /** Local losses as the config holds them: a choice, or the layers (1-based among the conv and hidden layers) that end a block. */
@@ -111,8 +111,8 @@ export interface TrainConfig {
   /** LR: how a layer read by a local head (or by the readout's mean) weights its scores: 'unit' or 'loss' (lr.ts LRConfig.localCredit). */
   localCredit: LocalCredit;
   /**
-   * Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, those
-   * whose input is spikes (every trained layer but the first, which reads the data), or all.
+   * Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, the
+   * hidden layers after the first ('deep': the data and the readout's input stay as they are), or all.
    */
   decorrelate: (typeof DECORRELATED)[number];
   /** η_R of the decorrelation rule. */
@@ -126,11 +126,20 @@ export interface TrainConfig {
   // likelihood ratio
   copies: number;
   noise: string;
+  /** LR: escape noise of the named layers (KIND:SIGMA each), in place of `noise`; null: `noise` everywhere. */
+  layerNoise: Readonly<Record<string, string>> | null;
+  /**
+   * LR: layer-wise injection — one pass per noisy layer with noise in that layer only, with the named
+   * layers' own numbers of copies (the others `copies`); null: one pass with every layer noisy.
+   */
+  layerCopies: Readonly<Record<string, number>> | null;
   score: (typeof SCORES)[number];
   baseline: (typeof BASELINES)[number];
   sampling: (typeof SAMPLINGS)[number];
   /** LR in time chunks of this many steps (memory in T/C + C steps for one more forward pass; 'auto': ⌈√T⌉); null: one pass. */
   timeChunk: number | 'auto' | null;
+  /** Every learner: the named layers' learning rates as multiples of `learningRate`; null: all 1. */
+  layerRates: Readonly<Record<string, number>> | null;
   // forward gradients
   /** Directions per estimate. */
   directions: number;

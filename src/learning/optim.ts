@@ -46,7 +46,12 @@ export interface Optimizer {
  * An optimizer for `config`. `nameOf` names a variable's state entries (default: the variable's
  * tfjs name; a trainer passes names that survive a restart, such as `hidden.weight`).
  */
-export function optimizer(config: OptimizerConfig, nameOf: (v: tf.Variable) => string = (v) => v.name): Optimizer {
+export function optimizer(
+  config: OptimizerConfig,
+  nameOf: (v: tf.Variable) => string = (v) => v.name,
+  /** A variable's learning rate as a multiple of the config's (per-layer rates; default 1). */
+  rateOf: (v: tf.Variable) => number = () => 1,
+): Optimizer {
   checkKeys('optimizer', config, ['kind', 'learningRate', 'beta1', 'beta2', 'epsilon', 'momentum', 'nesterov', 'weightDecay']);
   checkOneOf('optimizer', 'kind', config.kind, OPTIMIZERS);
   checkPositive('optimizer', 'learningRate', config.learningRate);
@@ -78,11 +83,12 @@ export function optimizer(config: OptimizerConfig, nameOf: (v: tf.Variable) => s
     },
     apply(gradients, factor = 1) {
       steps++;
-      const rate = config.learningRate * factor;
+      const base = config.learningRate * factor;
       // bias corrections in float64 from the step count: the same on every run and every resume
       const c1 = 1 - beta1 ** steps,
         c2 = 1 - beta2 ** steps;
       for (const [v, grad] of gradients) {
+        const rate = base * rateOf(v);
         tf.tidy(() => {
           const g = weightDecay > 0 ? tf.add(grad, tf.mul(v, weightDecay)) : grad;
           if (config.kind === 'adam') {

@@ -8,6 +8,8 @@ export interface TrainOptions {
   readonly batchSize: number;
   readonly seed: number;
   readonly optimizer: OptimizerConfig;
+  /** The named layers' learning rates as multiples of the optimizer's (the others 1). */
+  readonly layerRates?: Readonly<Record<string, number>>;
   /** Learning-rate schedule: a name or formula (see schedule.ts), or a function of the step. Default constant. */
   readonly schedule?: string | ((step: number, total: number) => number);
   /** Factor on the estimator's σ at each step (annealing). */

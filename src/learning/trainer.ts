@@ -103,7 +103,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
       ? (s) => (o.schedule as (s: number, t: number) => number)(s, total)
       : compileSchedule(o.schedule ?? 'constant', { total, stepsPerEpoch: perEpoch });
   const names = parameterNames(net);
-  const opt = makeOptimizer(o.optimizer, (v) => names.get(v) ?? v.name);
+  const opt = makeOptimizer(o.optimizer, (v) => names.get(v) ?? v.name, layerRates(net, o.layerRates));
   const runDir = o.runDir;
   const metricsPath = runDir ? path.join(runDir, METRICS_LOG) : undefined;
   const bits = o.weightBits ?? null;
@@ -335,4 +335,20 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     ...(validation && state.bestEpoch > 0 ? { bestEpoch: state.bestEpoch } : {}),
     ...(state.start ? { startTestAccuracy: state.start.testAccuracy } : {}),
   };
+}
+
+/** Each variable's learning-rate multiple from per-layer rates by layer name (a name no layer has is an error that lists them). */
+function layerRates(net: Network, rates: TrainOptions['layerRates']): (v: tf.Variable) => number {
+  if (!rates) return () => 1;
+  const byVariable = new Map<tf.Variable, number>();
+  for (const [name, rate] of Object.entries(rates)) {
+    const layer = net.layers.find((l) => l.name === name);
+    check(
+      layer !== undefined,
+      () => `train: layerRates names '${name}', which is not a layer of this network; its layers: ${net.layers.map((l) => l.name).join(', ')}`,
+    );
+    check(Number.isFinite(rate) && rate > 0, () => `train: layerRates for '${name}' must be a positive number, got ${rate}`);
+    for (const v of Object.values(layer!.params)) byVariable.set(v, rate);
+  }
+  return (v) => byVariable.get(v) ?? 1;
 }

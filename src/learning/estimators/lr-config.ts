@@ -13,6 +13,8 @@ export interface LRConfig {
   readonly copies: number;
   /** Escape noise of every spiking layer, or per layer name (layers not named fire deterministically). */
   readonly noise: EscapeNoise | Readonly<Record<string, EscapeNoise>>;
+  /** Escape noise of the named layers in place of `noise` (which must then be one noise for every layer). */
+  readonly layerNoise?: Readonly<Record<string, EscapeNoise>>;
   /** 'spike' (default, lower variance) or 'noise'. */
   readonly score?: ScoreKind;
   /** 'loo' (default): mean loss of the sample's other independent copies; 'noise-free': the loss without noise. */
@@ -78,6 +80,7 @@ export function validate(config: LRConfig): Resolved {
     'layerwise',
     'timeChunk',
     'localCredit',
+    'layerNoise',
   ]);
   checkOneOf('likelihoodRatio', 'localCredit', config.localCredit ?? 'loss', LOCAL_CREDITS);
   if (config.timeChunk !== undefined && config.timeChunk !== 'auto')
@@ -99,6 +102,13 @@ export function validate(config: LRConfig): Resolved {
   );
   if ('kind' in config.noise) noiseFromRecord(config.noise, 'likelihoodRatio: noise');
   else for (const [name, n] of Object.entries(config.noise)) noiseFromRecord(n, `likelihoodRatio: noise for '${name}'`);
+  if (config.layerNoise !== undefined) {
+    check(
+      'kind' in config.noise,
+      () => 'likelihoodRatio: layerNoise overrides one noise for every layer; with noise already a map by layer, name every layer there instead',
+    );
+    for (const [name, n] of Object.entries(config.layerNoise)) noiseFromRecord(n, `likelihoodRatio: layerNoise for '${name}'`);
+  }
   if (config.layerwise !== undefined && config.layerwise !== true) {
     check(
       typeof config.layerwise === 'object' && config.layerwise !== null,
@@ -114,7 +124,7 @@ export function validate(config: LRConfig): Resolved {
     score,
     baseline,
     signScores: config.signScores ?? false,
-    noise: config.noise,
+    noise: config.layerNoise ? { ...nameAll(config.noise as EscapeNoise), ...config.layerNoise } : config.noise,
     coupled: config.coupled,
     layerwise: config.layerwise,
     sampling: plan.sampling,
@@ -124,10 +134,28 @@ export function validate(config: LRConfig): Resolved {
   };
 }
 
+/** One noise as a map with a default: every layer not named takes `noise` (see noisePerLayer). */
+const EVERY = '*';
+const nameAll = (noise: EscapeNoise): Record<string, EscapeNoise> => ({ [EVERY]: noise });
+
 export function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNoise | undefined)[] {
   const noisy = (l: Network['layers'][number]) => l.neuron !== undefined && modelOf(l.neuron).role !== 'readout';
   if ('kind' in noise) return net.layers.map((l) => (noisy(l) ? (noise as EscapeNoise) : undefined));
-  const map = noise as Record<string, EscapeNoise>;
+  const { [EVERY]: every, ...map } = noise as Record<string, EscapeNoise>;
+  if (every) {
+    for (const name of Object.keys(map)) {
+      const layer = net.layers.find((l) => l.name === name);
+      check(
+        layer !== undefined && noisy(layer),
+        () =>
+          `likelihoodRatio: layerNoise names '${name}', ${layer ? 'which has no spiking or analog units' : 'which is not a layer of this network'}; noisy layers: ${net.layers
+            .filter(noisy)
+            .map((l) => l.name)
+            .join(', ')}`,
+      );
+    }
+    return net.layers.map((l) => (noisy(l) ? (map[l.name] ?? every) : undefined));
+  }
   for (const name of Object.keys(map)) {
     const layer = net.layer(name);
     check(noisy(layer), () => `likelihoodRatio: noise given for layer '${name}', which has no spiking or analog units`);
@@ -149,6 +177,8 @@ export function lrConfigOf(c: TrainConfig): LRConfig {
     baseline: c.baseline,
     sampling: c.sampling,
     localCredit: c.localCredit,
+    ...(c.layerNoise !== null ? { layerNoise: Object.fromEntries(Object.entries(c.layerNoise).map(([n, v]) => [n, parseNoise(v)])) } : {}),
+    ...(c.layerCopies !== null ? { layerwise: c.layerCopies } : {}),
     ...(c.timeChunk !== null ? { timeChunk: c.timeChunk } : {}),
   };
 }
