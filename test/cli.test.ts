@@ -194,7 +194,7 @@ describe('spikelr train and eval', () => {
     expect(e.code, e.stderr).toBe(0);
     expect(JSON.parse(e.stdout).accuracy).toBe(metrics.testAccuracy);
     expect((await spikelr('train', '--decorrelate', 'some', ...small, '--out', path.join(dir, 'bad-decor'))).stderr).toMatch(
-      /--decorrelate must be one of 'none', 'readout', 'hidden', 'deep', 'all', got 'some'/,
+      /--decorrelate must be one of 'auto', 'none', 'readout', 'hidden', 'deep', 'all', got 'some'/,
     );
   });
 

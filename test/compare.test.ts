@@ -183,7 +183,7 @@ describe('spikelr compare', () => {
     expect(page).toContain('hidden: variance of one estimate against K');
     expect(page).toContain('lr+decor (copies)');
     expect((await spikelr('compare', '--decorrelate', 'none,some')).stderr).toMatch(
-      /--decorrelate: unknown value 'some'; expected one or more of none, readout, hidden, all/,
+      /--decorrelate: unknown value 'some'; expected one or more of auto, none, readout, hidden, deep, all/,
     );
   });
 });

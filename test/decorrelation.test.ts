@@ -299,6 +299,20 @@ describe("the command line's choice of decorrelated layers", () => {
     const conv = buildNetwork({ ...defaultConfig('lr'), hidden: [5], conv: '2c3-p2-3c3', decorrelate: 'deep' }, [12, 12, 1], 3);
     expect(decorrelated(conv)).toEqual(['conv2', 'hidden']);
     conv.dispose();
+    // 'auto' (the default): the hidden layers where a forward-only learner trains blocks on a dense stack, else none
+    const auto = (c: Partial<ReturnType<typeof defaultConfig>>, method: 'lr' | 'fg-activity' | 'bptt' | 'fg' = 'lr') => {
+      const net = buildNetwork({ ...defaultConfig(method), ...c }, c.conv ? [12, 12, 1] : [8], 3);
+      const names = decorrelated(net);
+      net.dispose();
+      return names;
+    };
+    expect(auto({ hidden: [6, 5] })).toEqual(['hidden1', 'hidden2']);
+    expect(auto({ hidden: [6, 5] }, 'fg-activity')).toEqual(['hidden1', 'hidden2']);
+    expect(auto({ hidden: [6] })).toEqual([]);
+    expect(auto({ hidden: [6, 5] }, 'bptt')).toEqual([]);
+    expect(auto({ hidden: [6, 5] }, 'fg')).toEqual([]);
+    expect(auto({ hidden: [6, 5], recurrent: true })).toEqual([]);
+    expect(auto({ hidden: [5], conv: '2c3-p2' })).toEqual([]);
     // the other choices, for contrast: 'hidden' takes the first layer too, 'readout' only the readout
     const hidden = buildNetwork({ ...defaultConfig('lr'), hidden: [6, 5], decorrelate: 'hidden' }, [8], 3);
     expect(decorrelated(hidden)).toEqual(['hidden1', 'hidden2']);

@@ -22,7 +22,7 @@ import { conv2d, dense, flatten, maxPool2d, readout, recurrent, withLocalHead, t
 import { Network } from '../sim/network.js';
 import { deploySpecs } from '../sim/deploy.js';
 import { permutation, streamKey } from '../core/random.js';
-import { convStages, localHeadLayers, type ConvStage, type TrainConfig } from './config.js';
+import { convStages, decorrelatedLayers, localHeadLayers, type ConvStage, type TrainConfig } from './config.js';
 
 export interface Splits {
   readonly train: Dataset;
@@ -108,8 +108,9 @@ export function buildNetwork(c: TrainConfig, inputShape: readonly number[], clas
   const decorrelate = { kappa: c.decorrelationKappa, learningRate: c.decorrelationRate, centre: c.decorrelationCentre };
   // 'deep': the hidden layers after the first (the data's layer and the readout stay as they are)
   let first = true;
+  const chosen = decorrelatedLayers(c);
   const where = (hidden: boolean) => {
-    const on = c.decorrelate === 'all' || c.decorrelate === (hidden ? 'hidden' : 'readout') || (c.decorrelate === 'deep' && hidden && !first);
+    const on = chosen === 'all' || chosen === (hidden ? 'hidden' : 'readout') || (chosen === 'deep' && hidden && !first);
     first = false;
     return on ? { decorrelate } : {};
   };

@@ -28,7 +28,7 @@ export const NEURONS = Object.keys(NEURON_PRESETS) as readonly string[];
 /** The passes decorrelation statistics come from (TrainOptions.decorrelationInputs). */
 export const DECORRELATION_INPUTS = ['estimate', 'deterministic'] as const;
 /** Which layers `decorrelate` names. */
-export const DECORRELATED = ['none', 'readout', 'hidden', 'deep', 'all'] as const;
+export const DECORRELATED = ['auto', 'none', 'readout', 'hidden', 'deep', 'all'] as const;
 /** Local losses: 'each' puts a local head on every hidden layer but the last; 'auto' does so for a forward-only learner on a deep network. */
 export const LOCAL_LOSSES = ['auto', 'none', 'each'] as const;
 /** Local losses as the config holds them: a choice, or the layers (1-based among the conv and hidden layers) that end a block. */
@@ -112,7 +112,9 @@ export interface TrainConfig {
   localCredit: LocalCredit;
   /**
    * Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, the
-   * hidden layers after the first ('deep': the data and the readout's input stay as they are), or all.
+   * hidden layers after the first ('deep': the data and the readout's input stay as they are), or all;
+   * 'auto': the hidden layers for a learner that trains by blocks on two or more dense hidden layers
+   * (what the depth table measured to help), none otherwise.
    */
   decorrelate: (typeof DECORRELATED)[number];
   /** η_R of the decorrelation rule. */

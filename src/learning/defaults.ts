@@ -48,7 +48,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   microBatches: null,
   localLosses: 'auto',
   localCredit: 'unit',
-  decorrelate: 'none',
+  decorrelate: 'auto',
   decorrelationRate: 1e-3,
   decorrelationKappa: 0.5,
   decorrelationCentre: true,
