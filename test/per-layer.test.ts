@@ -7,12 +7,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/cli/config.js';
+import { likelihoodRatio } from '../src/learning/estimators/lr.js';
 import { lrConfigOf, noisePerLayer, validate } from '../src/learning/estimators/lr-config.js';
+import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { defaultConfig } from '../src/learning/defaults.js';
 import { optimizer } from '../src/learning/optim.js';
 import { escapeNoise } from '../src/neurons/noise.js';
 import { lif } from '../src/neurons/params.js';
-import { dense, readout } from '../src/sim/layer.js';
+import { dense, readout, recurrent } from '../src/sim/layer.js';
 import { Network } from '../src/sim/network.js';
 
 describe('a per-variable learning rate', () => {
@@ -59,6 +61,22 @@ describe("LR's per-layer noise and copies", () => {
     n.dispose();
   });
 
+  it("a recurrent layer's σ is recurrentNoiseScale times the one noise's, unless layerNoise names it", () => {
+    const n = new Network({
+      input: [4],
+      layers: [dense({ name: 'h1', units: 3, neuron: lif() }), recurrent({ name: 'r', units: 3, neuron: lif() }), readout({ name: 'out', units: 2 })],
+      seed: 1,
+    });
+    const one = escapeNoise('logistic', 0.5);
+    const c = validate({ copies: 4, noise: one, recurrentNoiseScale: 0.2 });
+    expect(c.recurrentNoiseScale).toBe(0.2);
+    expect(noisePerLayer(n, c.noise, c.recurrentNoiseScale).map((x) => x?.sigma)).toEqual([0.5, 0.1, undefined]);
+    const named = validate({ copies: 4, noise: one, layerNoise: { r: escapeNoise('logistic', 0.3) }, recurrentNoiseScale: 0.2 });
+    expect(noisePerLayer(n, named.noise, named.recurrentNoiseScale).map((x) => x?.sigma)).toEqual([0.5, 0.3, undefined]);
+    expect(() => validate({ copies: 4, noise: one, recurrentNoiseScale: 0 })).toThrow(/recurrentNoiseScale/);
+    n.dispose();
+  });
+
   it('a config maps to the library: layerNoise parsed, layerCopies as layer-wise injection', async () => {
     const c = await resolveConfig({
       flags: { method: 'lr', hidden: [3, 3], layerNoise: { hidden2: 'gaussian:0.2' }, layerCopies: { hidden1: 2, hidden2: 6 }, layerRates: { hidden1: 0.5 } },
@@ -82,5 +100,41 @@ describe("LR's per-layer noise and copies", () => {
     await expect(resolveConfig({ flags: { method: 'lr', pipeline: 2, hidden: [4, 4], layerCopies: { hidden1: 4 } } })).rejects.toThrow(
       /layerCopies runs one pass per noisy layer/,
     );
+  });
+});
+
+describe("'unit-all' credit", () => {
+  const setup = (recurrentLayer: boolean) => {
+    const net = new Network({
+      input: [5],
+      layers: [(recurrentLayer ? recurrent : dense)({ name: 'h', units: 6, neuron: lif({ threshold: 0.4 }) }), readout({ name: 'out', units: 3 })],
+      seed: 4,
+    });
+    const batch = { input: tf.randomUniform([4, 6, 5], 0, 1, 'float32', 9), labels: tf.tensor1d([0, 1, 2, 1], 'int32') };
+    return { net, batch };
+  };
+  const estimate = (s: ReturnType<typeof setup>, localCredit: 'unit' | 'unit-all') => {
+    const e = likelihoodRatio({ copies: 4, noise: escapeNoise('logistic', 0.5), baseline: 'loo', localCredit }).estimate(
+      s.net,
+      s.batch,
+      membraneCrossEntropy('mean'),
+      7,
+    );
+    const out = s.net.layers[0]!.params['weight']!;
+    const g = Array.from(e.gradients.get(out)!.dataSync());
+    e.dispose();
+    return g;
+  };
+  it("equals 'unit' on a layer whose units fire independently, and differs from it on a recurrent one (where it credits each unit alone)", () => {
+    const dense1 = setup(false);
+    expect(estimate(dense1, 'unit-all')).toEqual(estimate(dense1, 'unit'));
+    const rec = setup(true);
+    const a = estimate(rec, 'unit-all'),
+      b = estimate(rec, 'unit');
+    expect(a.some((x, i) => Math.abs(x - b[i]!) > 1e-6)).toBe(true);
+    for (const s of [dense1, rec]) {
+      s.net.dispose();
+      tf.dispose([s.batch.input, s.batch.labels]);
+    }
   });
 });

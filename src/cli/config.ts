@@ -169,6 +169,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   copies: int(1),
   noise: noiseSpec,
   layerNoise: layerMap('its escape noise KIND:SIGMA', noiseSpec),
+  recurrentNoiseScale: num(0, 1e6, true),
   layerCopies: layerMap('its number of copies', int(1)),
   layerRates: layerMap('its learning-rate multiple', num(0, 1e6, true)),
   score: oneOf(SCORES),

@@ -52,9 +52,9 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   localLosses:
     "local losses: each (a head on every hidden layer but the last, each layer's block trained on its own loss), auto (each for lr and fg-activity on two or more hidden layers), none, or the layers that end a block, e.g. 2,4 (1-based among conv and hidden layers)",
   localCredit:
-    "LR and fg-activity: how a layer read by a local head or by the readout's mean takes its loss: unit (each unit by its own share of the loss, far less variance; LR: linearised) or loss (every unit by the block's loss: exact LR, Ren et al.'s activity estimate)",
+    "LR and fg-activity: how a layer read by a local head or by the readout's mean takes its loss: unit (each unit by its own share of the loss, far less variance; LR: linearised; a recurrent layer, whose units drive each other, by its block's loss), unit-all (unit in recurrent layers too: LR approximated as e-prop does, dropping the paths through the other units) or loss (every unit by the block's loss: exact LR, Ren et al.'s activity estimate)",
   decorrelate:
-    'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): none, readout, hidden, deep (hidden layers after the first: the data and the readout input stay as they are) or all',
+    'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): auto (hidden for lr and fg-activity on two or more dense hidden layers, else none), none, readout, hidden, deep (hidden layers after the first: the data and the readout input stay as they are) or all',
   decorrelationRate: "decorrelation: R's learning rate",
   decorrelationKappa: 'decorrelation: weight κ of unit variance against decorrelation',
   decorrelationCentre: 'decorrelation: subtract a running mean of the input (true or false)',
@@ -64,6 +64,8 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   copies: 'LR: noise copies per sample',
   noise: 'LR: escape noise KIND:SIGMA',
   layerNoise: "LR: the named layers' own escape noise, NAME=KIND:SIGMA,… (e.g. hidden2=logistic:0.3), or none",
+  recurrentNoiseScale:
+    "LR: a recurrent layer's σ as a multiple of --noise's (a flipped spike returns through V at every later step; 0.2 measured best on row-by-row MNIST)",
   layerCopies: 'LR: layer-wise injection (one pass per noisy layer, noise in it alone), each named layer with its own copies, NAME=K,…; or none (one pass)',
   layerRates: "the named layers' learning rates as multiples of --learning-rate, NAME=X,… (e.g. hidden1=0.5), or none",
   score: 'LR: score function',

@@ -15,7 +15,13 @@ import type { Deployment } from '../sim/deploy.js';
 export const BASELINES = ['none', 'loo', 'noise-free'] as const;
 export type Baseline = (typeof BASELINES)[number];
 /** How LR weights the scores of a layer read linearly (lr-blocks.ts, unit-credit.ts). */
-export const LOCAL_CREDITS = ['unit', 'loss'] as const;
+/**
+ * How a layer read by a linear map of its time mean weights its scores: 'unit' (each unit its own
+ * share; a recurrent layer takes its block's loss, as its units drive each other), 'loss' (the
+ * block's loss, exact LR), 'unit-all' (unit credit in recurrent layers too: approximated LR — it
+ * drops the paths through the other units, as e-prop does — for far less variance).
+ */
+export const LOCAL_CREDITS = ['unit', 'loss', 'unit-all'] as const;
 export type LocalCredit = (typeof LOCAL_CREDITS)[number];
 /** How forward gradients take a directional derivative (fg.ts). */
 export const TANGENTS = ['exact', 'finite-difference'] as const;
@@ -130,6 +136,8 @@ export interface TrainConfig {
   noise: string;
   /** LR: escape noise of the named layers (KIND:SIGMA each), in place of `noise`; null: `noise` everywhere. */
   layerNoise: Readonly<Record<string, string>> | null;
+  /** LR: σ of a recurrent hidden layer as a multiple of `noise`'s (its spikes return through V at every step). */
+  recurrentNoiseScale: number;
   /**
    * LR: layer-wise injection — one pass per noisy layer with noise in that layer only, with the named
    * layers' own numbers of copies (the others `copies`); null: one pass with every layer noisy.

@@ -125,7 +125,9 @@ export class Stage {
     assignNamed(this.variables, task.params);
     this.task = task;
     const scale = task.sigmaScale;
-    this.noise = noisePerLayer(this.net, this.config.noise).map((n) => (n && scale !== 1 ? { ...n, sigma: n.sigma * scale } : n));
+    this.noise = noisePerLayer(this.net, this.config.noise, this.config.recurrentNoiseScale).map((n) =>
+      n && scale !== 1 ? { ...n, sigma: n.sigma * scale } : n,
+    );
   }
 
   /** Samples in micro-batch m and its share of the batch. */
@@ -203,8 +205,8 @@ export class Stage {
       const o = this.blocks(m);
       const weights = o.weightsOf(losses.values);
       units =
-        c.localCredit === 'unit' && this.noise[last - 1] !== undefined
-          ? meanReadoutCredit(this.net, fwd, this.loss, rowLabels, c.plan, samples, share)
+        c.localCredit !== 'loss' && this.noise[last - 1] !== undefined
+          ? meanReadoutCredit(this.net, fwd, this.loss, rowLabels, c.plan, samples, share, c.localCredit === 'unit-all')
           : undefined;
       const final = { rows: weights, ...(units ? { units } : {}) };
       this.add(

@@ -191,7 +191,7 @@ export function forwardGradient(config: FGConfig): Estimator {
     const streamsOf = new Map<number, number[]>();
     streams.forEach((s, j) => streamsOf.set(s.index, [...(streamsOf.get(s.index) ?? []), j]));
     // the layers a linear read of their time mean takes: a direction on one ends there and takes that read's credit
-    const reads = linearReads(net, loss, T, credit === 'unit');
+    const reads = linearReads(net, loss, T, credit !== 'loss');
     const stops = new Set(streams.flatMap((s, j) => (reads.has(s.index) ? [j] : [])));
     // pass 1, step-major (flat in T): the loss and every direction's derivative, split by sample
     const { output, tangents, taps, readoutInput } = tangentSteps(
@@ -225,7 +225,7 @@ export function forwardGradient(config: FGConfig): Estimator {
       tf.tensor1d(mixes ? new Float32Array(B).fill(rows.reduce((a, b) => a + b, 0) / K) : rows.map((v) => v / K)),
     );
     try {
-      readDerivatives(net, taps, reads, credit === 'unit', batch.labels, K, scaled, sums);
+      readDerivatives(net, taps, reads, credit !== 'loss', batch.labels, K, scaled, sums);
     } finally {
       for (const tap of taps.values()) tf.dispose([tap.sum, ...tap.tangents.values()]);
     }

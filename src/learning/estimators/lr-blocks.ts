@@ -90,7 +90,7 @@ export function blockGradients(
       if (o.trainHeads) step.gradients.forEach((g, v) => gradients.set(v, scaled(g)));
       else step.gradients.forEach((g) => g.dispose());
       try {
-        const unit = o.credit === 'unit' ? block.find((t) => t.index === h && independentUnits(t)) : undefined;
+        const unit = o.credit !== 'loss' ? block.find((t) => t.index === h && (o.credit === 'unit-all' || independentUnits(t))) : undefined;
         if (unit) {
           const w = scaled(unitWeights(tap, step.credit, o.plan, o.batch));
           try {
@@ -108,7 +108,7 @@ export function blockGradients(
     const tail = traces.filter((t) => ends[t.index]! < 0);
     if (tail.length) {
       // the layer the readout reads, where unit credit can take it
-      const read = o.credit === 'unit' ? tail.find((t) => t.index === last - 1 && independentUnits(t)) : undefined;
+      const read = o.credit !== 'loss' ? tail.find((t) => t.index === last - 1 && (o.credit === 'unit-all' || independentUnits(t))) : undefined;
       const f = final(read !== undefined);
       const unit = f.units ? read : undefined;
       if (unit) add(traceGradients(unit, f.units!));
@@ -146,6 +146,8 @@ export function meanReadoutCredit(
   plan: CopyPlan,
   batch: number,
   scale = 1,
+  /** Credit coupled (recurrent) units too ('unit-all'). */
+  coupled = false,
 ): tf.Tensor | undefined {
   const last = net.layers.length - 1;
   const trace = fwd.traces.find((t) => t.index === last && t.kind === 'local' && t.seedScale !== undefined);
@@ -153,7 +155,7 @@ export function meanReadoutCredit(
   if (
     !trace ||
     !reads ||
-    reads.recurrentCurrents ||
+    (reads.recurrentCurrents && !coupled) ||
     trace.input.shape[0] !== fwd.rows ||
     regularizersOf(loss).length ||
     net.layers.some((l) => l.mixesRows) ||

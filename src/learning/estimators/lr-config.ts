@@ -1,4 +1,4 @@
-import { check, checkInteger, checkKeys, checkOneOf } from '../../core/errors.js';
+import { check, checkInteger, checkKeys, checkOneOf, checkPositive } from '../../core/errors.js';
 import { noiseFromRecord, parseNoise, type EscapeNoise } from '../../neurons/noise.js';
 import { modelOf } from '../../neurons/registry.js';
 import type { Network } from '../../sim/network.js';
@@ -15,6 +15,11 @@ export interface LRConfig {
   readonly noise: EscapeNoise | Readonly<Record<string, EscapeNoise>>;
   /** Escape noise of the named layers in place of `noise` (which must then be one noise for every layer). */
   readonly layerNoise?: Readonly<Record<string, EscapeNoise>>;
+  /**
+   * σ of a recurrent layer as a multiple of the one noise's (default 1; a layer `layerNoise` names
+   * keeps its own): a spike flipped by noise reaches every unit again through V at every later step.
+   */
+  readonly recurrentNoiseScale?: number;
   /** 'spike' (default, lower variance) or 'noise'. */
   readonly score?: ScoreKind;
   /** 'loo' (default): mean loss of the sample's other independent copies; 'noise-free': the loss without noise. */
@@ -65,6 +70,7 @@ export interface Resolved {
   readonly qmcGroup?: number;
   readonly timeChunk?: number | 'auto';
   readonly localCredit: LocalCredit;
+  readonly recurrentNoiseScale: number;
 }
 
 export function validate(config: LRConfig): Resolved {
@@ -81,7 +87,9 @@ export function validate(config: LRConfig): Resolved {
     'timeChunk',
     'localCredit',
     'layerNoise',
+    'recurrentNoiseScale',
   ]);
+  if (config.recurrentNoiseScale !== undefined) checkPositive('likelihoodRatio', 'recurrentNoiseScale', config.recurrentNoiseScale);
   checkOneOf('likelihoodRatio', 'localCredit', config.localCredit ?? 'loss', LOCAL_CREDITS);
   if (config.timeChunk !== undefined && config.timeChunk !== 'auto')
     checkInteger('likelihoodRatio', "timeChunk (steps per chunk, or 'auto')", config.timeChunk, 1);
@@ -130,6 +138,7 @@ export function validate(config: LRConfig): Resolved {
     sampling: plan.sampling,
     qmcGroup: config.qmcGroup,
     localCredit: config.localCredit ?? 'loss',
+    recurrentNoiseScale: config.recurrentNoiseScale ?? 1,
     ...(config.timeChunk !== undefined ? { timeChunk: config.timeChunk } : {}),
   };
 }
@@ -138,9 +147,12 @@ export function validate(config: LRConfig): Resolved {
 const EVERY = '*';
 const nameAll = (noise: EscapeNoise): Record<string, EscapeNoise> => ({ [EVERY]: noise });
 
-export function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNoise | undefined)[] {
+export function noisePerLayer(net: Network, noise: LRConfig['noise'], recurrentScale = 1): (EscapeNoise | undefined)[] {
   const noisy = (l: Network['layers'][number]) => l.neuron !== undefined && modelOf(l.neuron).role !== 'readout';
-  if ('kind' in noise) return net.layers.map((l) => (noisy(l) ? (noise as EscapeNoise) : undefined));
+  // the one noise as a recurrent layer takes it
+  const fitted = (l: Network['layers'][number], n: EscapeNoise): EscapeNoise =>
+    l.recurrentCurrents && recurrentScale !== 1 ? { ...n, sigma: n.sigma * recurrentScale } : n;
+  if ('kind' in noise) return net.layers.map((l) => (noisy(l) ? fitted(l, noise as EscapeNoise) : undefined));
   const { [EVERY]: every, ...map } = noise as Record<string, EscapeNoise>;
   if (every) {
     for (const name of Object.keys(map)) {
@@ -154,7 +166,7 @@ export function noisePerLayer(net: Network, noise: LRConfig['noise']): (EscapeNo
             .join(', ')}`,
       );
     }
-    return net.layers.map((l) => (noisy(l) ? (map[l.name] ?? every) : undefined));
+    return net.layers.map((l) => (noisy(l) ? (map[l.name] ?? fitted(l, every)) : undefined));
   }
   for (const name of Object.keys(map)) {
     const layer = net.layer(name);
@@ -177,6 +189,7 @@ export function lrConfigOf(c: TrainConfig): LRConfig {
     baseline: c.baseline,
     sampling: c.sampling,
     localCredit: c.localCredit,
+    recurrentNoiseScale: c.recurrentNoiseScale,
     ...(c.layerNoise !== null ? { layerNoise: Object.fromEntries(Object.entries(c.layerNoise).map(([n, v]) => [n, parseNoise(v)])) } : {}),
     ...(c.layerCopies !== null ? { layerwise: c.layerCopies } : {}),
     ...(c.timeChunk !== null ? { timeChunk: c.timeChunk } : {}),
