@@ -11,10 +11,13 @@
  *   lr-plain        --method lr --local-losses none --local-credit loss --learning-rate 1e-3
  *                   (exact LR of the network's loss: the recipe before local losses)
  *   lr-local-loss   --method lr --local-credit loss   (local losses, each block by exact LR of its head's loss)
- *   lr              --method lr                       (the recipe: local losses, unit credit)
- *   lr-decor        --method lr --decorrelate hidden  (and the hidden layers' inputs decorrelated)
+ *   lr              --method lr                       (the recipe: local losses, unit credit; from d = 2 the
+ *                                                      hidden layers' inputs decorrelated, decorrelate 'auto')
+ *   lr-nodecor      --method lr --decorrelate none    (the recipe before decorrelate 'auto')
+ *   lr-decor        --method lr --decorrelate hidden  (the hidden layers' inputs decorrelated at every depth)
  *   lr-decor-deep   --method lr --decorrelate deep    (the hidden layers after the first decorrelated)
- *   fg-activity     --method fg-activity --epochs 1   (its recipe: local losses, unit credit, K = 1)
+ *   fg-activity     --method fg-activity --epochs 1   (its recipe: local losses, unit credit, K = 1; decorrelated from d = 2)
+ *   fg-activity-nodecor  the same, --decorrelate none
  *   fg-activity-decor  the same, the hidden layers' inputs decorrelated
  *   bptt            --method bptt, on the same network and input (its recipe's Adam 5e-4, constant)
  *   bptt-cosine     --method bptt --learning-rate 3e-3 --schedule cosine (LR's optimizer settings)
@@ -34,9 +37,11 @@ export const VARIANTS: Readonly<Record<string, readonly string[]>> = {
   'lr-plain': ['--method', 'lr', '--local-losses', 'none', '--local-credit', 'loss', '--learning-rate', '1e-3'],
   'lr-local-loss': ['--method', 'lr', '--local-credit', 'loss'],
   lr: ['--method', 'lr'],
+  'lr-nodecor': ['--method', 'lr', '--decorrelate', 'none'],
   'lr-decor': ['--method', 'lr', '--decorrelate', 'hidden'],
   'lr-decor-deep': ['--method', 'lr', '--decorrelate', 'deep'],
   'fg-activity': ['--method', 'fg-activity'],
+  'fg-activity-nodecor': ['--method', 'fg-activity', '--decorrelate', 'none'],
   'fg-activity-decor': ['--method', 'fg-activity', '--decorrelate', 'hidden'],
   bptt: ['--method', 'bptt'],
   'bptt-cosine': ['--method', 'bptt', '--learning-rate', '3e-3', '--schedule', 'cosine'],

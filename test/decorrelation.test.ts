@@ -313,6 +313,7 @@ describe("the command line's choice of decorrelated layers", () => {
     expect(auto({ hidden: [6, 5] }, 'fg')).toEqual([]);
     expect(auto({ hidden: [6, 5], recurrent: true })).toEqual([]);
     expect(auto({ hidden: [5], conv: '2c3-p2' })).toEqual([]);
+    expect(auto({ hidden: [6, 5], localLosses: 'none' })).toEqual([]); // no blocks, as measured: none
     // the other choices, for contrast: 'hidden' takes the first layer too, 'readout' only the readout
     const hidden = buildNetwork({ ...defaultConfig('lr'), hidden: [6, 5], decorrelate: 'hidden' }, [8], 3);
     expect(decorrelated(hidden)).toEqual(['hidden1', 'hidden2']);
