@@ -6,7 +6,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lifRecurrentSequence } from '../src/kernels/lif-recurrent-sequence.js';
 import { MIN_MACS, setProductThreads, threadStats } from '../src/kernels/product-threads.js';
+import { atan } from '../src/neurons/surrogate.js';
 
 afterAll(() => setProductThreads(1));
 
@@ -64,5 +66,37 @@ describe('large products on two threads', () => {
 
   it('refuses a thread count it cannot run', () => {
     expect(() => setProductThreads(3)).toThrow(/threads must be 1, 2 or 'auto', got 3/);
+  });
+});
+
+describe('a recurrent LIF loop on two threads (BPTT of a recurrent layer)', () => {
+  it('the helper runs half the rows through both loops: the one-thread spikes and gradients, bit for bit', () => {
+    // T·B·N² = 8 · 5 · 2048² ≈ 1.25 MIN_MACS: split, with an odd number of rows
+    const [T, B, N] = [8, 5, 2048];
+    expect(T * B * N * N).toBeGreaterThan(MIN_MACS);
+    const x = tf.randomUniform([T, B, N], -0.6, 1.4, 'float32', 5);
+    const v = tf.randomUniform([N, N], -0.01, 0.01, 'float32', 6);
+    const weight = tf.randomNormal([T, B, N], 0, 1, 'float32', 7);
+    for (const reset of ['subtract', 'zero'] as const) {
+      const f = (a: tf.Tensor, b: tf.Tensor) => lifRecurrentSequence(a, b, { beta: 0.85, threshold: 0.7, reset, surrogate: atan(), detachReset: false });
+      const run = () => {
+        const spikes = f(x, v);
+        const [gx, gv] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(weight, f(a, b))))([x, v]);
+        const out = [spikes, gx!, gv!].map((t) => t.dataSync() as Float32Array);
+        tf.dispose([spikes, gx!, gv!]);
+        return out;
+      };
+      setProductThreads(1);
+      const one = run();
+      setProductThreads(2);
+      const before = threadStats.split;
+      const two = run();
+      expect(threadStats.split - before).toBeGreaterThanOrEqual(2); // the forward loop and the backward loop, at least
+      const rate = one[0]!.reduce((a, b) => a + b, 0) / one[0]!.length;
+      expect(rate).toBeGreaterThan(0.1); // the recurrence and the resets are exercised
+      expect(rate).toBeLessThan(0.9);
+      one.forEach((o, i) => expect(bits(two[i]!).equals(bits(o)), `${reset}: output ${i}`).toBe(true));
+    }
+    tf.dispose([x, v, weight]);
   });
 });

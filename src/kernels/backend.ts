@@ -16,7 +16,8 @@ import { installNoisyLifKernel } from './noisy-lif-kernel.js';
 import { installAdamKernel } from './adam-kernel.js';
 import { installLifSequenceKernels } from './lif-sequence.js';
 import { installWeightedStepsKernels } from './weighted-steps.js';
-import { productThreads, setProductThreads, splitProduct } from './product-threads.js';
+import { productThreads, setProductThreads, splitProduct, splitRows } from './product-threads.js';
+import { installRowSplitter } from './lif-recurrent-sequence.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { SpikelrError } from '../core/errors.js';
@@ -106,6 +107,7 @@ async function tryWasm(): Promise<BackendAttempt> {
     await tf.ready();
     installWasmKernels();
     installSpikeMatMul(splitProduct);
+    installRowSplitter(splitRows);
     installUniformKernel();
     installBitKernels();
     installNoisyLifKernel();

@@ -11,43 +11,30 @@
  * with a_t = ∂L/∂u_t (the current's gradient), b_t = ∂L/∂s_t, ∂u_{t+1}/∂u_t = β (β(1 − s_t) for a
  * zero reset), the reset's term −ϑ (−β u_t for a zero reset) dropped with `detachReset`, and
  * ∂L/∂V = Σ_t s_{t−1}ᵀ a_t as one product over all steps. The recurrent input keeps its gradient
- * either way, as in the unrolled loop.
+ * either way, as in the unrolled loop. On two threads the helper runs half the batch's rows through
+ * both loops (recurrent-loops.ts, product-threads.ts' splitRows): one hand-over per loop, not one a
+ * step, so V stays put for all T steps.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LifSequenceOptions } from './lif-sequence.js';
+import { RESETS, recurrentBackward, recurrentForward, TASKS, type LoopParams, type RowSplitter } from './recurrent-loops.js';
+
+/** Runs half a loop's rows on another thread where one is installed (Node's product-threads.ts' splitRows; none in a browser). */
+let splitter: RowSplitter | undefined;
+export function installRowSplitter(split: RowSplitter | undefined): void {
+  splitter = split;
+}
 
 /** The spikes `[T, B, N]` of a recurrent LIF population from rest, driven by `currents` `[T, B, N]` and V `[N, N]`. */
 export function lifRecurrentSequence(currents: tf.Tensor, recurrent: tf.Tensor, o: LifSequenceOptions): tf.Tensor {
-  const { beta, threshold, reset } = o;
+  const p: LoopParams = { beta: o.beta, threshold: o.threshold, reset: o.reset, detachReset: o.detachReset === true };
+  const params = { ints: [RESETS.indexOf(p.reset), p.detachReset ? 1 : 0], floats: [p.beta, p.threshold] };
   const op = tf.customGrad(((c: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
-    const drives = tf.unstack(c);
-    const membranes: tf.Tensor[] = [],
-      spikes: tf.Tensor[] = [];
-    for (const [t, drive] of drives.entries()) {
-      const [u, s] = tf.tidy(() => {
-        if (t === 0) {
-          const u0 = tf.add(tf.mul(beta, tf.zerosLike(drive)), drive);
-          return [u0, tf.step(tf.sub(u0, threshold))];
-        }
-        const uPrev = membranes[t - 1]!,
-          sPrev = spikes[t - 1]!;
-        const input = tf.add(drive, tf.matMul(sPrev, v));
-        // integrateAndFire's arithmetic, op for op
-        const u =
-          reset === 'subtract'
-            ? tf.sub(tf.add(tf.mul(beta, uPrev), input), tf.mul(threshold, sPrev))
-            : reset === 'zero'
-              ? tf.add(tf.mul(tf.mul(beta, tf.sub(1, sPrev)), uPrev), input)
-              : tf.add(tf.mul(beta, uPrev), input);
-        return [u, tf.step(tf.sub(u, threshold))];
-      });
-      membranes.push(u!);
-      spikes.push(s!);
-    }
-    tf.dispose(drives);
-    const membrane = tf.stack(membranes),
-      spiked = tf.stack(spikes);
-    tf.dispose([...membranes, ...spikes]);
+    const forward = (x: tf.Tensor) => {
+      const r = recurrentForward(x, v, p);
+      return [r.membrane, r.spikes];
+    };
+    const [membrane, spiked] = (splitter?.(TASKS.recurrentForward, [c], v, 2, params, (top) => forward(top[0]!), tf) ?? forward(c)) as [tf.Tensor, tf.Tensor];
     save([membrane, spiked, v]);
     return {
       value: spiked,
@@ -55,24 +42,10 @@ export function lifRecurrentSequence(currents: tf.Tensor, recurrent: tf.Tensor, 
         tf.tidy(() => {
           const [u, s, w] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
           const steps = u.shape[0]!;
-          const slope = tf.unstack(o.surrogate.derivative(tf.sub(u, threshold)));
-          const upstream = tf.unstack(dy),
-            us = tf.unstack(u),
-            ss = tf.unstack(s);
-          const wT = tf.transpose(w);
-          const adjoint: tf.Tensor[] = new Array(steps);
-          for (let t = steps - 1; t >= 0; t--) {
-            const next = adjoint[t + 1];
-            adjoint[t] = tf.tidy(() => {
-              if (!next) return tf.mul(slope[t]!, upstream[t]!);
-              let b = tf.add(upstream[t]!, tf.matMul(next, wT));
-              if (!o.detachReset && reset === 'subtract') b = tf.sub(b, tf.mul(threshold, next));
-              if (!o.detachReset && reset === 'zero') b = tf.sub(b, tf.mul(tf.mul(beta, us[t]!), next));
-              const carry = reset === 'zero' ? tf.mul(tf.mul(beta, tf.sub(1, ss[t]!)), next) : tf.mul(beta, next);
-              return tf.add(tf.mul(slope[t]!, b), carry);
-            });
-          }
-          const a = tf.stack(adjoint);
+          const slope = o.surrogate.derivative(tf.sub(u, o.threshold));
+          const backward = (x: tf.Tensor[]) => [recurrentBackward(x[0]!, x[1]!, x[2]!, x[3]!, w, p)];
+          const operands = [slope, dy, u, s];
+          const a = (splitter?.(TASKS.recurrentBackward, operands, w, 1, params, backward, tf) ?? backward(operands))[0]!;
           // ∂L/∂V = Σ_t s_{t−1}ᵀ a_t: the spikes shifted one step (none before the first) against the adjoints
           const n = w.shape[0]!;
           const previous = tf.concat([tf.zerosLike(s.slice([0], [1])), s.slice([0], [steps - 1])]);

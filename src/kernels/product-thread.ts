@@ -6,13 +6,33 @@
 import * as tf from '@tensorflow/tfjs';
 import { workerData } from 'node:worker_threads';
 import { initBackend } from './backend.js';
-import { STATES } from './product-threads.js';
+import { FLOATS_AT, STATES } from './product-threads.js';
+import { RESETS, recurrentBackward, recurrentForward, TASKS, type LoopParams } from './recurrent-loops.js';
 import { productBy } from './spike-matmul.js';
 import type { WasmBackend } from './wasm-module.js';
 
 const { shared, capacity } = workerData as { shared: SharedArrayBuffer; capacity: number };
 const control = new Int32Array(shared, 0, 16);
 const data = new Float32Array(shared, 64, capacity / 4);
+const floats = new Float32Array(shared, FLOATS_AT * 4, 16 - FLOATS_AT);
+
+/** Half the rows of a recurrent loop: the operands' bottom rows and V in the buffer, the outputs after them. */
+function loop(task: number): void {
+  const [T, rows, N, reset, detach] = Array.from(control.subarray(1, 6)) as [number, number, number, number, number];
+  const p: LoopParams = { beta: floats[0]!, threshold: floats[1]!, reset: RESETS[reset]!, detachReset: detach === 1 };
+  const half = T * rows * N;
+  const count = task === TASKS.recurrentForward ? 1 : 4;
+  const operands = Array.from({ length: count }, (_, i) => tf.tensor(data.subarray(i * half, (i + 1) * half), [T, rows, N], 'float32'));
+  const v = tf.tensor(data.subarray(count * half, count * half + N * N), [N, N], 'float32');
+  const outputs =
+    task === TASKS.recurrentForward
+      ? ((r) => [r.membrane, r.spikes])(recurrentForward(operands[0]!, v, p))
+      : [recurrentBackward(operands[0]!, operands[1]!, operands[2]!, operands[3]!, v, p)];
+  const from = count * half + N * N;
+  const backend = tf.backend() as unknown as WasmBackend;
+  outputs.forEach((o, j) => data.set(backend.typedArrayFromHeap({ dataId: o.dataId, shape: o.shape, dtype: 'float32' }) as Float32Array, from + j * half));
+  tf.dispose([...operands, v, ...outputs]);
+}
 
 function signal(state: number): void {
   Atomics.store(control, 0, state);
@@ -34,6 +54,12 @@ for (;;) {
     continue;
   }
   try {
+    const task = control[6]!;
+    if (task !== TASKS.product) {
+      loop(task);
+      signal(STATES.DONE);
+      continue;
+    }
     const [rows, k, n, transposeA, sparse] = Array.from(control.subarray(1, 6));
     const backend = tf.backend() as unknown as WasmBackend;
     const a = tf.tensor(data.subarray(0, rows! * k!), transposeA ? [k!, rows!] : [rows!, k!]);

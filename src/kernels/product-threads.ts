@@ -19,6 +19,7 @@ import { compiledModule } from '../core/compiled-module.js';
 import { productBy } from './spike-matmul.js';
 import type { WasmBackend } from './wasm-module.js';
 import { threadTimeoutSeconds, waitWhile } from '../core/bounded-wait.js';
+import { TASKS, type RowSplitter } from './recurrent-loops.js';
 
 /** Products with fewer multiply–adds than this stay on one thread. */
 export const MIN_MACS = 2 ** 27;
@@ -117,7 +118,9 @@ export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.Tenso
   block(lower, h, data.subarray(0, lower * k));
   data.set(heapView(backend, b), lower * k);
   block(h, 0, heapView(backend, top));
-  control.set([WORK, lower, k, n, transposeA ? 1 : 0, sparse ? 1 : 0], 0);
+  // the parameters first, the state last: a helper that sees WORK sees its whole task
+  control.set([lower, k, n, transposeA ? 1 : 0, sparse ? 1 : 0, TASKS.product], 1);
+  Atomics.store(control, 0, WORK);
   Atomics.notify(control, 0);
   // this thread's half meanwhile; whatever happens, the helper is waited for before the buffer is reused
   let mine: tf.TensorInfo | undefined;
@@ -153,6 +156,71 @@ export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.Tenso
   backend.disposeData(mine.dataId);
   return out;
 }
+
+/** The loop tasks' parameters: [1] steps T, [2] the helper's rows, [3] units N, [4] reset (RESETS' index), [5] detach; floats after. */
+export const FLOATS_AT = 8;
+
+/**
+ * A recurrent loop on two threads: the batch axis (axis 1) of every `[T, B, N]` tensor in `rows`
+ * split in two, the helper running `task` on the bottom half while this thread runs `local` on the
+ * top half, with `v` `[N, N]` shared and `floats` (β, ϑ) and `ints` (reset, detach) as its
+ * parameters; the `outputs` `[T, B, N]` halves joined again. Undefined where it stays on one
+ * thread (one thread asked for, fewer than MIN_MACS multiply–adds of `T·B·N²`, too large for the
+ * buffer, or no helper). Rows never meet in these loops, so the result is the one-thread loop's.
+ */
+export const splitRows: RowSplitter = (task, rows, v, outputs, params, local, tfl) => {
+  if (wanted < 2) return undefined;
+  const [T, B, N] = rows[0]!.shape as [number, number, number];
+  if (B < 2 || T * B * N * N < MIN_MACS || [...rows, v].some((x) => x.dtype !== 'float32')) return undefined;
+  const h = Math.floor(B / 2),
+    lower = B - h;
+  const half = T * lower * N;
+  if (((rows.length + outputs) * half + N * N) * 4 > CAPACITY) return undefined;
+  const worker = startHelper();
+  if (!worker) return undefined;
+  const { control, data } = worker;
+  const floats = new Float32Array(control.buffer, FLOATS_AT * 4, 16 - FLOATS_AT);
+  // the helper's operands straight from the heap: each tensor's bottom rows, step by step, then V
+  const backend = tfl.backend() as unknown as WasmBackend;
+  const info = (x: tf.Tensor): tf.TensorInfo => ({ dataId: x.dataId, shape: x.shape, dtype: 'float32' });
+  rows.forEach((x, i) => {
+    const view = heapView(backend, info(x));
+    for (let t = 0; t < T; t++) data.set(view.subarray((t * B + h) * N, (t + 1) * B * N), i * half + t * lower * N);
+  });
+  data.set(heapView(backend, info(v)), rows.length * half);
+  floats.set(params.floats);
+  control.set([T, lower, N, ...params.ints, task], 1);
+  Atomics.store(control, 0, WORK);
+  Atomics.notify(control, 0);
+  let mine: tf.Tensor[] | undefined;
+  try {
+    const top = rows.map((x) => tfl.slice(x, [0, 0, 0], [T, h, N]));
+    try {
+      mine = local(top);
+    } finally {
+      tfl.dispose(top);
+    }
+  } finally {
+    waitWhile(control, 0, WORK);
+  }
+  const done = Atomics.load(control, 0) === DONE;
+  Atomics.store(control, 0, IDLE);
+  if (!done) {
+    tfl.dispose(mine);
+    stopProductThreads();
+    unavailable = Atomics.load(control, 0) === WORK ? `the helper thread did not answer within ${threadTimeoutSeconds()} s` : 'the helper thread failed';
+    process.stderr.write(`spikelr: recurrent loops back on one thread (${unavailable})\n`);
+    return undefined;
+  }
+  threadStats.split++;
+  const from = rows.length * half + N * N;
+  return mine
+    .map((m, j) => tfl.tidy(() => tfl.concat([m, tfl.tensor(data.subarray(from + j * half, from + (j + 1) * half), [T, lower, N], 'float32')], 1)))
+    .map((joined, j) => {
+      mine![j]!.dispose();
+      return joined;
+    });
+};
 
 /** The control words' states, for the helper thread (product-thread.ts). */
 export const STATES = { IDLE, WORK, DONE, FAILED, READY } as const;
