@@ -28,7 +28,7 @@ export function localHeadLayers(c: TrainConfig): number[] {
  * The layers `decorrelate` names, 'auto' resolved: the hidden layers where a forward-only learner
  * (one whose blocks localLosses 'auto' turns on) trains a dense, non-recurrent stack in blocks — the
  * one-epoch depth table's measurement (784-512^d-10: LR +0.9 points at d = 2 and 3, fg-activity +1.3
- * at d = 2) — and none otherwise (conv and recurrent layers not measured; at d = 1 LR gains 0.3 for 2.7× the time).
+ * at d = 2) — and none otherwise (conv and recurrent layers not measured; at d = 1 LR gains 0.3 points for 3× the time).
  */
 export function decorrelatedLayers(c: TrainConfig): Exclude<TrainConfig['decorrelate'], 'auto'> {
   if (c.decorrelate !== 'auto') return c.decorrelate;
