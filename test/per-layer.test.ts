@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/cli/config.js';
+import { forwardGradient } from '../src/learning/estimators/fg.js';
 import { likelihoodRatio } from '../src/learning/estimators/lr.js';
 import { lrConfigOf, noisePerLayer, validate } from '../src/learning/estimators/lr-config.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
@@ -125,13 +126,24 @@ describe("'unit-all' credit", () => {
     e.dispose();
     return g;
   };
-  it("equals 'unit' on a layer whose units fire independently, and differs from it on a recurrent one (where it credits each unit alone)", () => {
+  it("equals 'unit' on a layer whose units fire independently, and differs from it on a recurrent one (where it credits each unit alone), for LR and fg-activity", () => {
     const dense1 = setup(false);
     expect(estimate(dense1, 'unit-all')).toEqual(estimate(dense1, 'unit'));
     const rec = setup(true);
     const a = estimate(rec, 'unit-all'),
       b = estimate(rec, 'unit');
     expect(a.some((x, i) => Math.abs(x - b[i]!) > 1e-6)).toBe(true);
+    // activity perturbation the same way: per unit in a recurrent layer too with 'unit-all'
+    const fga = (s: ReturnType<typeof setup>, localCredit: 'unit' | 'unit-all') => {
+      const e = forwardGradient({ directions: 2, perturb: 'activities', localCredit }).estimate(s.net, s.batch, membraneCrossEntropy('mean'), 7);
+      const g = Array.from(e.gradients.get(s.net.layers[0]!.params['weight']!)!.dataSync());
+      e.dispose();
+      return g;
+    };
+    expect(fga(dense1, 'unit-all')).toEqual(fga(dense1, 'unit'));
+    const fa = fga(rec, 'unit-all'),
+      fb = fga(rec, 'unit');
+    expect(fa.some((x, i) => Math.abs(x - fb[i]!) > 1e-6)).toBe(true);
     for (const s of [dense1, rec]) {
       s.net.dispose();
       tf.dispose([s.batch.input, s.batch.labels]);

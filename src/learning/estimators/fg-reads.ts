@@ -55,7 +55,8 @@ export function linearReads(net: Network, loss: RowLoss, T: number, readout: boo
  * ∂ℓ_b/∂u = Σ_j c_bj ∂s̄_bj/∂u with c_b = ∂ℓ_b/∂s̄_b the row's credit. A unit's output depends only
  * on its own currents (no recurrence), so with `perUnit` (unit credit) each unit takes its own term
  * c_bj ∂s̄_bj/∂u for its current's adjoint ≈ c_bj (∂s̄_bj/∂u) u_bj — the same expectation without
- * the other units' terms; otherwise, and in a recurrent layer (whose units drive each other), the
+ * the other units' terms; otherwise, and in a recurrent layer (whose units drive each other) unless
+ * `perUnit` is 'all' (approximated: the paths through the other units dropped), the
  * row's total. Replaces `scaled[j]` (the rows' derivatives over K) of each such direction by
  * `[B, …current]` weights, and adds the heads' exact gradients (of the mean over rows of their
  * cross-entropy) to `sums`.
@@ -64,7 +65,8 @@ export function readDerivatives(
   net: Network,
   taps: ReadonlyMap<number, Tap>,
   reads: ReadonlyMap<number, LinearRead>,
-  perUnit: boolean,
+  /** Unit credit: true (units that fire independently), 'all' (recurrent layers' units too: approximated), false (the row's total). */
+  perUnit: boolean | 'all',
   labels: tf.Tensor,
   K: number,
   scaled: tf.Tensor[],
@@ -80,7 +82,9 @@ export function readDerivatives(
         const w = tf.tidy(() => {
           const units = tf.div(tf.mul(read.credit, dMean), B * K);
           const rows =
-            !perUnit || layer.recurrentCurrents ? tf.reshape(tf.sum(tf.reshape(units, [B, -1]), 1), [B, ...currentShapeOf(layer).map(() => 1)]) : units;
+            !perUnit || (layer.recurrentCurrents && perUnit !== 'all')
+              ? tf.reshape(tf.sum(tf.reshape(units, [B, -1]), 1), [B, ...currentShapeOf(layer).map(() => 1)])
+              : units;
           return tf.broadcastTo(rows, [B, ...currentShapeOf(layer)]);
         });
         scaled[j]!.dispose();

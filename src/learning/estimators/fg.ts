@@ -225,7 +225,7 @@ export function forwardGradient(config: FGConfig): Estimator {
       tf.tensor1d(mixes ? new Float32Array(B).fill(rows.reduce((a, b) => a + b, 0) / K) : rows.map((v) => v / K)),
     );
     try {
-      readDerivatives(net, taps, reads, credit !== 'loss', batch.labels, K, scaled, sums);
+      readDerivatives(net, taps, reads, credit === 'unit-all' ? 'all' : credit === 'unit', batch.labels, K, scaled, sums);
     } finally {
       for (const tap of taps.values()) tf.dispose([tap.sum, ...tap.tangents.values()]);
     }
