@@ -311,7 +311,9 @@ describe("the command line's choice of decorrelated layers", () => {
     expect(auto({ hidden: [6] })).toEqual([]);
     expect(auto({ hidden: [6, 5] }, 'bptt')).toEqual([]);
     expect(auto({ hidden: [6, 5] }, 'fg')).toEqual([]);
-    expect(auto({ hidden: [6, 5], recurrent: true })).toEqual([]);
+    expect(auto({ hidden: [6, 5], recurrent: true })).toEqual(['hidden1', 'hidden2']);
+    expect(auto({ hidden: [6], recurrent: true })).toEqual(['hidden']);
+    expect(auto({ hidden: [6], recurrent: true }, 'bptt')).toEqual([]);
     expect(auto({ hidden: [5], conv: '2c3-p2' })).toEqual([]);
     expect(auto({ hidden: [6, 5], localLosses: 'none' })).toEqual([]); // no blocks, as measured: none
     // the other choices, for contrast: 'hidden' takes the first layer too, 'readout' only the readout

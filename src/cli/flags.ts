@@ -54,7 +54,7 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   localCredit:
     "LR and fg-activity: how a layer read by a local head or by the readout's mean takes its loss: unit (each unit by its own share of the loss, far less variance; LR: linearised; a recurrent layer, whose units drive each other, by its block's loss), unit-all (unit in recurrent layers too: LR approximated as e-prop does, dropping the paths through the other units) or loss (every unit by the block's loss: exact LR, Ren et al.'s activity estimate)",
   decorrelate:
-    'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): auto (hidden for lr and fg-activity on two or more dense hidden layers, else none), none, readout, hidden, deep (hidden layers after the first: the data and the readout input stay as they are) or all',
+    'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): auto (hidden for lr and fg-activity on dense layers in blocks or recurrent layers, else none), none, readout, hidden, deep (hidden layers after the first: the data and the readout input stay as they are) or all',
   decorrelationRate: "decorrelation: R's learning rate",
   decorrelationKappa: 'decorrelation: weight κ of unit variance against decorrelation',
   decorrelationCentre: 'decorrelation: subtract a running mean of the input (true or false)',

@@ -119,8 +119,8 @@ export interface TrainConfig {
   /**
    * Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, the
    * hidden layers after the first ('deep': the data and the readout's input stay as they are), or all;
-   * 'auto': the hidden layers for a learner that trains by blocks on two or more dense hidden layers
-   * (what the depth table measured to help), none otherwise.
+   * 'auto': the hidden layers for a forward-only learner on dense layers in blocks or on recurrent
+   * layers (what was measured to help), none otherwise.
    */
   decorrelate: (typeof DECORRELATED)[number];
   /** η_R of the decorrelation rule. */
