@@ -22,9 +22,10 @@
  *   bptt            --method bptt, on the same network and input (its recipe's Adam 5e-4, constant)
  *   bptt-cosine     --method bptt --learning-rate 3e-3 --schedule cosine (LR's optimizer settings)
  *   bptt-local      --method bptt --local-losses each (local BPTT inside each block)
- * Runs go one after another (two at once slow each other by 10–50% on two cores).
+ * Runs go one after another (two at once slow each other by 10–50% on two cores); a SIGTERM or
+ * SIGINT stops the running child with this process.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,7 +60,28 @@ const list = (text: string, what: string, ok: (v: string) => boolean) => {
   return items;
 };
 
-function main(): void {
+/** Runs `spikelr train` as a child; a SIGTERM or SIGINT to this process stops the child too (then this one). */
+function train(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { env: { ...process.env, SPIKELR_BACKEND: 'wasm' } });
+    let stdout = '',
+      stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const stop = (signal: NodeJS.Signals) => {
+      child.kill(signal);
+      process.exitCode = 1;
+    };
+    process.once('SIGTERM', stop).once('SIGINT', stop);
+    child.on('close', (status) => {
+      process.off('SIGTERM', stop).off('SIGINT', stop);
+      if (process.exitCode === 1) process.exit(1);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+async function main(): Promise<void> {
   const { values: a } = parseArgs({
     options: {
       depths: { type: 'string', default: '1,2,3,5' },
@@ -83,7 +105,7 @@ function main(): void {
         const flags = [...VARIANTS[variant]!, '--hidden', hidden, '--epochs', '1', ...SAME_NETWORK, '--seed', seed, ...extra];
         const args = [cli, 'train', ...flags, '--no-progress', '--out', dir, '--force'];
         const started = performance.now();
-        const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, SPIKELR_BACKEND: 'wasm' } });
+        const r = await train(args);
         const wallSeconds = (performance.now() - started) / 1000;
         const row =
           r.status === 0
@@ -109,4 +131,4 @@ function main(): void {
   }
 }
 
-main();
+await main();
