@@ -1,7 +1,7 @@
 import { armMethod, armName, samplesName, sweepsOf } from './compare-arms.js';
 import type { LayerCosine } from './compare-gradients.js';
 import { pct } from './run-log.js';
-import type { TrainConfig } from './config.js';
+import { decorrelatedLayers, type TrainConfig } from './config.js';
 import type { RunSummary } from './train.js';
 /** The comparison as Markdown tables. */
 export function markdown(r: {
@@ -46,11 +46,11 @@ export function markdown(r: {
     for (const l of rows) lines.push(`| ${l.parameter} | ${l.mean.toFixed(3)} ± ${l.sd.toFixed(3)} | ${l.normRatio.toFixed(3)} |`);
   };
   const warm = (r.gradients['decorrelationWarmup'] ?? Object.values((r.gradients['decorrelationWarmups'] ?? {}) as object)[0]) as { steps: number } | undefined;
-  const decorrelated = r.arms
-    ? [...new Set(Object.values(r.arms).map((a) => a.decorrelate))].filter((v) => v !== 'none')
-    : c.decorrelate !== 'none'
-      ? [c.decorrelate]
-      : [];
+  // what each arm decorrelated, 'auto' resolved for its method
+  const chosen = (method: string, decorrelate: string) => decorrelatedLayers({ ...c, method, decorrelate: decorrelate as TrainConfig['decorrelate'] });
+  const decorrelated = [...new Set(r.arms ? Object.values(r.arms).map((a) => chosen(a.method, a.decorrelate)) : [chosen(c.method, c.decorrelate)])].filter(
+    (v) => v !== 'none',
+  );
   if (decorrelated.length)
     lines.push(
       `Decorrelated inputs (${decorrelated.join(', ')}; η_R = ${c.decorrelationRate}, κ = ${c.decorrelationKappa}${c.decorrelationCentre ? ', centred' : ''})${
