@@ -5,8 +5,12 @@
  * with, the passes layer-wise injection runs) and against bad names.
  */
 import * as tf from '@tensorflow/tfjs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/cli/config.js';
+import { runTraining } from '../src/cli/train.js';
 import { forwardGradient } from '../src/learning/estimators/fg.js';
 import { likelihoodRatio } from '../src/learning/estimators/lr.js';
 import { lrConfigOf, noisePerLayer, validate } from '../src/learning/estimators/lr-config.js';
@@ -148,5 +152,22 @@ describe("'unit-all' credit", () => {
       s.net.dispose();
       tf.dispose([s.batch.input, s.batch.labels]);
     }
+  });
+});
+
+describe('per-layer names on the command line', () => {
+  it('a name the network lacks is an error before the run directory is touched', async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'spikelr-per-layer-'));
+    const run = path.join(out, 'run');
+    for (const [flags, message] of [
+      [{ layerRates: { hiden: 2 } }, /layerRates names 'hiden', which is not a layer of this network; its layers: hidden, out/],
+      [{ layerCopies: { out: 4 } }, /layerCopies names 'out', which has no escape noise/],
+      [{ layerNoise: { out: 'logistic:0.3' } }, /layerNoise names 'out', which has no spiking or analog units/],
+    ] as const) {
+      const config = await resolveConfig({ flags: { method: 'lr', hidden: [8], trainLimit: 40, testLimit: 20, batchSize: 20, ...flags } });
+      await expect(runTraining(config, { out: run })).rejects.toThrow(message);
+      expect(existsSync(run)).toBe(false);
+    }
+    rmSync(out, { recursive: true, force: true });
   });
 });

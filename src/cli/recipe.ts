@@ -10,7 +10,7 @@ import type { Estimator } from '../learning/estimators/types.js';
 import { shardedEstimator, type ShardParts } from '../learning/parallel.js';
 import { pipelinedLR } from '../learning/pipeline.js';
 import { setProductThreads } from '../kernels/product-threads.js';
-import { lrConfigOf } from '../learning/estimators/lr.js';
+import { lrConfigOf, noisePerLayer, validate } from '../learning/estimators/lr.js';
 import { rateRegularizer, regularized, sparsityRegularizer } from '../learning/regularizers.js';
 import { parseNoise, type EscapeNoise } from '../neurons/noise.js';
 import { equationNeuron, lif, NEURON_PRESETS, type UnitParams } from '../neurons/params.js';
@@ -145,6 +145,25 @@ export function buildNetwork(c: TrainConfig, inputShape: readonly number[], clas
   const headed = (l: LayerSpec) => (blocks.includes(l) ? withLocalHead(l, classes) : l);
   const layers = [...front.map(headed), ...hidden.map(headed), out];
   return new Network({ input: [...inputShape], layers: c.deploy ? deploySpecs(layers, c.deploy) : layers, seed: c.seed });
+}
+
+/**
+ * The layer names of the per-layer keys (layerNoise, layerCopies, layerRates) checked against the
+ * network built: a name it lacks, or noise on a layer that has none, is an error before any run
+ * directory is touched.
+ */
+export function checkLayerNames(c: TrainConfig, net: Network): void {
+  const names = net.layers.map((l) => l.name);
+  for (const key of ['layerRates', 'layerNoise', 'layerCopies'] as const) {
+    for (const name of Object.keys(c[key] ?? {}))
+      check(names.includes(name), () => `config: ${key} names '${name}', which is not a layer of this network; its layers: ${names.join(', ')}`);
+  }
+  if (c.method === 'lr' && (c.layerNoise !== null || c.layerCopies !== null)) {
+    const lr = validate(lrConfigOf(c));
+    const noise = noisePerLayer(net, lr.noise, lr.recurrentNoiseScale);
+    for (const name of Object.keys(c.layerCopies ?? {}))
+      check(noise[names.indexOf(name)] !== undefined, () => `config: layerCopies names '${name}', which has no escape noise (the readout is deterministic)`);
+  }
 }
 
 /** The layers of a model file or run directory (a spikelr model: its spec), read once per path. */

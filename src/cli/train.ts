@@ -25,7 +25,7 @@ import { deserializeModel, WRITE_TEMPORARY } from '../io/network-file.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { checkDifferentiable } from '../learning/losses.js';
 import { readConfigFile, resolveConfig, validateConfig, writeConfig, type TrainConfig } from './config.js';
-import { buildNetwork, loadSplit, loadSplits, lossOf, noiseOf, trainingEstimator, type Splits } from './recipe.js';
+import { buildNetwork, checkLayerNames, loadSplit, loadSplits, lossOf, noiseOf, trainingEstimator, type Splits } from './recipe.js';
 import type { Network } from '../sim/network.js';
 import { deployNetwork, withQuantizedWeights } from '../sim/deploy.js';
 
@@ -113,6 +113,12 @@ export async function runTraining(
       `${config.dataset}: the training samples are ${trainSet.inputShape.join('x')} per step but the test samples ${test.inputShape.join('x')}; both splits must come from one dataset`,
   );
   const net = buildNetwork(config, trainSet.inputShape, trainSet.classes);
+  try {
+    checkLayerNames(config, net);
+  } catch (err) {
+    net.dispose();
+    throw err;
+  }
   // a resumed run takes its parameters from its checkpoint; a new one from the model it starts from
   if (config.init !== null && !o.resume) {
     try {
