@@ -17,7 +17,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LifSequenceOptions } from './lif-sequence.js';
-import { RESETS, recurrentBackward, recurrentForward, TASKS, type LoopParams, type RowSplitter } from './recurrent-loops.js';
+import { RESET_CODES } from './noisy-lif-kernel.js';
+import { recurrentBackward, recurrentForward, TASKS, type LoopParams, type RowSplitter } from './recurrent-loops.js';
 
 /** Runs half a loop's rows on another thread where one is installed (Node's product-threads.ts' splitRows; none in a browser). */
 let splitter: RowSplitter | undefined;
@@ -28,7 +29,7 @@ export function installRowSplitter(split: RowSplitter | undefined): void {
 /** The spikes `[T, B, N]` of a recurrent LIF population from rest, driven by `currents` `[T, B, N]` and V `[N, N]`. */
 export function lifRecurrentSequence(currents: tf.Tensor, recurrent: tf.Tensor, o: LifSequenceOptions): tf.Tensor {
   const p: LoopParams = { beta: o.beta, threshold: o.threshold, reset: o.reset, detachReset: o.detachReset === true };
-  const params = { ints: [RESETS.indexOf(p.reset), p.detachReset ? 1 : 0], floats: [p.beta, p.threshold] };
+  const params = { ints: [RESET_CODES[p.reset], p.detachReset ? 1 : 0], floats: [p.beta, p.threshold] };
   const op = tf.customGrad(((c: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
     const forward = (x: tf.Tensor) => {
       const r = recurrentForward(x, v, p);

@@ -7,7 +7,11 @@ import * as tf from '@tensorflow/tfjs';
 import { workerData } from 'node:worker_threads';
 import { initBackend } from './backend.js';
 import { FLOATS_AT, STATES } from './product-threads.js';
-import { RESETS, recurrentBackward, recurrentForward, TASKS, type LoopParams } from './recurrent-loops.js';
+import { RESET_CODES } from './noisy-lif-kernel.js';
+import { recurrentBackward, recurrentForward, TASKS, type LoopParams } from './recurrent-loops.js';
+
+/** RESET_CODES read backwards: a reset mode from its code. */
+const RESET_OF = Object.fromEntries(Object.entries(RESET_CODES).map(([mode, code]) => [code, mode])) as Record<number, LoopParams['reset']>;
 import { productBy } from './spike-matmul.js';
 import type { WasmBackend } from './wasm-module.js';
 
@@ -19,7 +23,7 @@ const floats = new Float32Array(shared, FLOATS_AT * 4, 16 - FLOATS_AT);
 /** Half the rows of a recurrent loop: the operands' bottom rows and V in the buffer, the outputs after them. */
 function loop(task: number): void {
   const [T, rows, N, reset, detach] = Array.from(control.subarray(1, 6)) as [number, number, number, number, number];
-  const p: LoopParams = { beta: floats[0]!, threshold: floats[1]!, reset: RESETS[reset]!, detachReset: detach === 1 };
+  const p: LoopParams = { beta: floats[0]!, threshold: floats[1]!, reset: RESET_OF[reset]!, detachReset: detach === 1 };
   const half = T * rows * N;
   const count = task === TASKS.recurrentForward ? 1 : 4;
   const operands = Array.from({ length: count }, (_, i) => tf.tensor(data.subarray(i * half, (i + 1) * half), [T, rows, N], 'float32'));

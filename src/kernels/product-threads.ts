@@ -131,17 +131,16 @@ export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.Tenso
     // a helper that does not answer in time is taken for dead: its half is computed here below
     waitWhile(control, 0, WORK);
   }
-  const done = Atomics.load(control, 0) === DONE;
+  // the helper's answer, read before the word goes back to IDLE
+  const state = Atomics.load(control, 0);
   Atomics.store(control, 0, IDLE);
   let lowerRows: Float32Array;
-  if (done) {
+  if (state === DONE) {
     threadStats.split++;
     lowerRows = data.subarray(lower * k + k * n, lower * k + k * n + lower * n);
   } else {
     // the helper failed (its heap, most likely) or never answered: its half here, and this thread alone from now on
-    stopProductThreads();
-    unavailable = Atomics.load(control, 0) === WORK ? `the helper thread did not answer within ${threadTimeoutSeconds()} s` : 'the helper thread failed';
-    process.stderr.write(`spikelr: large products back on one thread (${unavailable})\n`);
+    helperLost(state, 'large products');
     const bottom = backend.makeOutput(operandShape(lower), 'float32');
     heapView(backend, bottom).set(data.subarray(0, lower * k));
     const rest = productBy(backend, bottom, b, transposeA, sparse);
@@ -157,7 +156,7 @@ export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.Tenso
   return out;
 }
 
-/** The loop tasks' parameters: [1] steps T, [2] the helper's rows, [3] units N, [4] reset (RESETS' index), [5] detach; floats after. */
+/** The loop tasks' parameters: [1] steps T, [2] the helper's rows, [3] units N, [4] reset (RESET_CODES), [5] detach; floats after. */
 export const FLOATS_AT = 8;
 
 /**
@@ -203,24 +202,28 @@ export const splitRows: RowSplitter = (task, rows, v, outputs, params, local, tf
   } finally {
     waitWhile(control, 0, WORK);
   }
-  const done = Atomics.load(control, 0) === DONE;
+  const state = Atomics.load(control, 0);
   Atomics.store(control, 0, IDLE);
-  if (!done) {
+  if (state !== DONE) {
     tfl.dispose(mine);
-    stopProductThreads();
-    unavailable = Atomics.load(control, 0) === WORK ? `the helper thread did not answer within ${threadTimeoutSeconds()} s` : 'the helper thread failed';
-    process.stderr.write(`spikelr: recurrent loops back on one thread (${unavailable})\n`);
+    helperLost(state, 'recurrent loops');
     return undefined;
   }
   threadStats.split++;
   const from = rows.length * half + N * N;
-  return mine
-    .map((m, j) => tfl.tidy(() => tfl.concat([m, tfl.tensor(data.subarray(from + j * half, from + (j + 1) * half), [T, lower, N], 'float32')], 1)))
-    .map((joined, j) => {
-      mine![j]!.dispose();
-      return joined;
-    });
+  const joined = mine.map((m, j) =>
+    tfl.tidy(() => tfl.concat([m, tfl.tensor(data.subarray(from + j * half, from + (j + 1) * half), [T, lower, N], 'float32')], 1)),
+  );
+  tfl.dispose(mine);
+  return joined;
 };
+
+/** The helper failed or never answered (`state`, its last word): it is stopped, and `what` runs on this thread alone from now on. */
+function helperLost(state: number, what: string): void {
+  stopProductThreads();
+  unavailable = state === WORK ? `the helper thread did not answer within ${threadTimeoutSeconds()} s` : 'the helper thread failed';
+  process.stderr.write(`spikelr: ${what} back on one thread (${unavailable})\n`);
+}
 
 /** The control words' states, for the helper thread (product-thread.ts). */
 export const STATES = { IDLE, WORK, DONE, FAILED, READY } as const;

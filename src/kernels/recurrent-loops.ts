@@ -6,6 +6,7 @@
  * same bits — as a one-thread loop.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { RESET_CODES } from './noisy-lif-kernel.js';
 
 /** What a helper thread runs: half a product, or half the rows of one of these loops. */
 export const TASKS = { product: 0, recurrentForward: 1, recurrentBackward: 2 } as const;
@@ -24,13 +25,11 @@ export type RowSplitter = (
   tfl: typeof tf,
 ) => tf.Tensor[] | undefined;
 
-/** How a spike resets the membrane: subtract ϑ, to zero, or not at all (lif.ts's ResetMode). */
-export const RESETS = ['subtract', 'zero', 'none'] as const;
-
 export interface LoopParams {
   readonly beta: number;
   readonly threshold: number;
-  readonly reset: (typeof RESETS)[number];
+  /** How a spike resets the membrane: subtract ϑ, to zero, or not at all (RESET_CODES, as the fused kernels take it). */
+  readonly reset: keyof typeof RESET_CODES;
   /** The backward loop drops the reset's term (the neuron's own update takes s_{t−1} as a constant). */
   readonly detachReset?: boolean;
 }
