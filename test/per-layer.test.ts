@@ -58,11 +58,11 @@ describe("LR's per-layer noise and copies", () => {
   it('layerNoise replaces the one noise in the named layers only; the readout stays deterministic', () => {
     const n = net();
     const c = validate({ copies: 4, noise: escapeNoise('logistic', 0.5), layerNoise: { h2: escapeNoise('gaussian', 0.2) } });
-    expect(noisePerLayer(n, c.noise)).toEqual([escapeNoise('logistic', 0.5), escapeNoise('gaussian', 0.2), undefined]);
+    expect(noisePerLayer(n, c)).toEqual([escapeNoise('logistic', 0.5), escapeNoise('gaussian', 0.2), undefined]);
     const wrong = validate({ copies: 4, noise: escapeNoise('logistic', 0.5), layerNoise: { h3: escapeNoise('gaussian', 0.2) } });
-    expect(() => noisePerLayer(n, wrong.noise)).toThrow(/layerNoise names 'h3', which is not a layer of this network; noisy layers: h1, h2/);
+    expect(() => noisePerLayer(n, wrong)).toThrow(/layerNoise names 'h3', which is not a layer of this network; noisy layers: h1, h2/);
     const readoutNoise = validate({ copies: 4, noise: escapeNoise('logistic', 0.5), layerNoise: { out: escapeNoise('gaussian', 0.2) } });
-    expect(() => noisePerLayer(n, readoutNoise.noise)).toThrow(/'out', which has no spiking or analog units/);
+    expect(() => noisePerLayer(n, readoutNoise)).toThrow(/'out', which has no spiking or analog units/);
     n.dispose();
   });
 
@@ -75,9 +75,9 @@ describe("LR's per-layer noise and copies", () => {
     const one = escapeNoise('logistic', 0.5);
     const c = validate({ copies: 4, noise: one, recurrentNoiseScale: 0.2 });
     expect(c.recurrentNoiseScale).toBe(0.2);
-    expect(noisePerLayer(n, c.noise, c.recurrentNoiseScale).map((x) => x?.sigma)).toEqual([0.5, 0.1, undefined]);
+    expect(noisePerLayer(n, c).map((x) => x?.sigma)).toEqual([0.5, 0.1, undefined]);
     const named = validate({ copies: 4, noise: one, layerNoise: { r: escapeNoise('logistic', 0.3) }, recurrentNoiseScale: 0.2 });
-    expect(noisePerLayer(n, named.noise, named.recurrentNoiseScale).map((x) => x?.sigma)).toEqual([0.5, 0.3, undefined]);
+    expect(noisePerLayer(n, named).map((x) => x?.sigma)).toEqual([0.5, 0.3, undefined]);
     expect(() => validate({ copies: 4, noise: one, recurrentNoiseScale: 0 })).toThrow(/recurrentNoiseScale/);
     n.dispose();
   });

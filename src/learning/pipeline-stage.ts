@@ -125,9 +125,7 @@ export class Stage {
     assignNamed(this.variables, task.params);
     this.task = task;
     const scale = task.sigmaScale;
-    this.noise = noisePerLayer(this.net, this.config.noise, this.config.recurrentNoiseScale).map((n) =>
-      n && scale !== 1 ? { ...n, sigma: n.sigma * scale } : n,
-    );
+    this.noise = noisePerLayer(this.net, this.config).map((n) => (n && scale !== 1 ? { ...n, sigma: n.sigma * scale } : n));
   }
 
   /** Samples in micro-batch m and its share of the batch. */

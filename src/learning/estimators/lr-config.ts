@@ -70,6 +70,7 @@ export interface Resolved {
   readonly qmcGroup?: number;
   readonly timeChunk?: number | 'auto';
   readonly localCredit: LocalCredit;
+  readonly layerNoise?: LRConfig['layerNoise'];
   readonly recurrentNoiseScale: number;
 }
 
@@ -132,7 +133,8 @@ export function validate(config: LRConfig): Resolved {
     score,
     baseline,
     signScores: config.signScores ?? false,
-    noise: config.layerNoise ? { ...nameAll(config.noise as EscapeNoise), ...config.layerNoise } : config.noise,
+    noise: config.noise,
+    ...(config.layerNoise !== undefined ? { layerNoise: config.layerNoise } : {}),
     coupled: config.coupled,
     layerwise: config.layerwise,
     sampling: plan.sampling,
@@ -143,18 +145,18 @@ export function validate(config: LRConfig): Resolved {
   };
 }
 
-/** One noise as a map with a default: every layer not named takes `noise` (see noisePerLayer). */
-const EVERY = '*';
-const nameAll = (noise: EscapeNoise): Record<string, EscapeNoise> => ({ [EVERY]: noise });
-
-export function noisePerLayer(net: Network, noise: LRConfig['noise'], recurrentScale = 1): (EscapeNoise | undefined)[] {
+/**
+ * Each layer's escape noise (undefined: it fires deterministically): `noise` — one for every noisy
+ * layer, a recurrent one's σ times `recurrentNoiseScale`, unless `layerNoise` names the layer — or
+ * a map by layer name.
+ */
+export function noisePerLayer(net: Network, c: Pick<Resolved, 'noise' | 'layerNoise' | 'recurrentNoiseScale'>): (EscapeNoise | undefined)[] {
   const noisy = (l: Network['layers'][number]) => l.neuron !== undefined && modelOf(l.neuron).role !== 'readout';
-  // the one noise as a recurrent layer takes it
-  const fitted = (l: Network['layers'][number], n: EscapeNoise): EscapeNoise =>
-    l.recurrentCurrents && recurrentScale !== 1 ? { ...n, sigma: n.sigma * recurrentScale } : n;
-  if ('kind' in noise) return net.layers.map((l) => (noisy(l) ? fitted(l, noise as EscapeNoise) : undefined));
-  const { [EVERY]: every, ...map } = noise as Record<string, EscapeNoise>;
-  if (every) {
+  const { noise, layerNoise: map = {}, recurrentNoiseScale: scale } = c;
+  if ('kind' in noise) {
+    // the one noise as a layer takes it (a recurrent one scaled)
+    const one = noise as EscapeNoise;
+    const fitted = (l: Network['layers'][number]): EscapeNoise => (l.recurrentCurrents && scale !== 1 ? { ...one, sigma: one.sigma * scale } : one);
     for (const name of Object.keys(map)) {
       const layer = net.layers.find((l) => l.name === name);
       check(
@@ -166,13 +168,14 @@ export function noisePerLayer(net: Network, noise: LRConfig['noise'], recurrentS
             .join(', ')}`,
       );
     }
-    return net.layers.map((l) => (noisy(l) ? (map[l.name] ?? fitted(l, every)) : undefined));
+    return net.layers.map((l) => (noisy(l) ? (map[l.name] ?? fitted(l)) : undefined));
   }
-  for (const name of Object.keys(map)) {
+  const byName = noise as Readonly<Record<string, EscapeNoise>>;
+  for (const name of Object.keys(byName)) {
     const layer = net.layer(name);
     check(noisy(layer), () => `likelihoodRatio: noise given for layer '${name}', which has no spiking or analog units`);
   }
-  return net.layers.map((l) => map[l.name]);
+  return net.layers.map((l) => byName[l.name]);
 }
 /** Steps per time chunk for a run of `steps` (undefined: one pass over all of them). */
 export function chunkSteps(timeChunk: LRConfig['timeChunk'], steps: number): number | undefined {
