@@ -17,7 +17,7 @@ import { equationNeuron, lif, NEURON_PRESETS, type UnitParams } from '../neurons
 import { existsSync, readFileSync } from 'node:fs';
 import { check, SpikelrError } from '../core/errors.js';
 import { deserializeModel } from '../io/network-file.js';
-import { modelFileOf } from '../learning/trainer.js';
+import { layerRateOf, modelFileOf } from '../learning/trainer.js';
 import { conv2d, dense, flatten, maxPool2d, readout, recurrent, withLocalHead, type LayerSpec } from '../sim/layer.js';
 import { Network } from '../sim/network.js';
 import { deploySpecs } from '../sim/deploy.js';
@@ -106,19 +106,16 @@ export function hiddenNeuron(c: TrainConfig): UnitParams {
 export function buildNetwork(c: TrainConfig, inputShape: readonly number[], classes: number): Network {
   if (c.network !== null) return networkOf(c, c.network, inputShape, classes);
   const decorrelate = { kappa: c.decorrelationKappa, learningRate: c.decorrelationRate, centre: c.decorrelationCentre };
-  // 'deep': the hidden layers after the first (the data's layer and the readout stay as they are)
-  let first = true;
-  const chosen = decorrelatedLayers(c);
-  const where = (hidden: boolean) => {
-    const on = chosen === 'all' || chosen === (hidden ? 'hidden' : 'readout') || (chosen === 'deep' && hidden && !first);
-    first = false;
-    return on ? { decorrelate } : {};
-  };
   const stages = c.conv === null ? [] : (convStages(c.conv) as ConvStage[]);
   const convs = stages.filter((st) => st.kind === 'conv').length;
+  const firstConv = stages.findIndex((st) => st.kind === 'conv');
+  const chosen = decorrelatedLayers(c);
+  // `first`: the layer that reads the data, which 'deep' leaves as it is (and the readout)
+  const where = (hidden: boolean, first = false) =>
+    chosen === 'all' || chosen === (hidden ? 'hidden' : 'readout') || (chosen === 'deep' && hidden && !first) ? { decorrelate } : {};
   let n = 0,
     p = 0;
-  const front: LayerSpec[] = stages.map((st) =>
+  const front: LayerSpec[] = stages.map((st, k) =>
     st.kind === 'conv'
       ? conv2d({
           name: `conv${convs > 1 ? ++n : ''}`,
@@ -127,13 +124,18 @@ export function buildNetwork(c: TrainConfig, inputShape: readonly number[], clas
           stride: st.stride,
           padding: 'valid',
           neuron: hiddenNeuron(c),
-          ...where(true),
+          ...where(true, k === firstConv),
         })
       : maxPool2d({ name: `pool${++p}`, poolSize: st.size }),
   );
   if (front.length) front.push(flatten({ name: 'flatten' }));
   const hidden: LayerSpec[] = c.hidden.map((units, i) =>
-    (c.recurrent ? recurrent : dense)({ name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`, units, neuron: hiddenNeuron(c), ...where(true) }),
+    (c.recurrent ? recurrent : dense)({
+      name: `hidden${c.hidden.length > 1 ? i + 1 : ''}`,
+      units,
+      neuron: hiddenNeuron(c),
+      ...where(true, convs === 0 && i === 0),
+    }),
   );
   const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count' || c.loss === 'zero-one';
   const out = spikingOutput
@@ -153,16 +155,14 @@ export function buildNetwork(c: TrainConfig, inputShape: readonly number[], clas
  * directory is touched.
  */
 export function checkLayerNames(c: TrainConfig, net: Network): void {
+  // the checks training and the estimator make themselves, made now
+  if (c.layerRates !== null) layerRateOf(net, c.layerRates);
+  if (c.method !== 'lr' || (c.layerNoise === null && c.layerCopies === null)) return;
+  const noise = noisePerLayer(net, validate(lrConfigOf(c)));
   const names = net.layers.map((l) => l.name);
-  for (const key of ['layerRates', 'layerNoise', 'layerCopies'] as const) {
-    for (const name of Object.keys(c[key] ?? {}))
-      check(names.includes(name), () => `config: ${key} names '${name}', which is not a layer of this network; its layers: ${names.join(', ')}`);
-  }
-  if (c.method === 'lr' && (c.layerNoise !== null || c.layerCopies !== null)) {
-    const lr = validate(lrConfigOf(c));
-    const noise = noisePerLayer(net, lr.noise, lr.recurrentNoiseScale);
-    for (const name of Object.keys(c.layerCopies ?? {}))
-      check(noise[names.indexOf(name)] !== undefined, () => `config: layerCopies names '${name}', which has no escape noise (the readout is deterministic)`);
+  for (const name of Object.keys(c.layerCopies ?? {})) {
+    check(names.includes(name), () => `config: layerCopies names '${name}', which is not a layer of this network; its layers: ${names.join(', ')}`);
+    check(noise[names.indexOf(name)] !== undefined, () => `config: layerCopies names '${name}', which has no escape noise (the readout is deterministic)`);
   }
 }
 

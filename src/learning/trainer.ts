@@ -103,7 +103,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
       ? (s) => (o.schedule as (s: number, t: number) => number)(s, total)
       : compileSchedule(o.schedule ?? 'constant', { total, stepsPerEpoch: perEpoch });
   const names = parameterNames(net);
-  const opt = makeOptimizer(o.optimizer, (v) => names.get(v) ?? v.name, layerRates(net, o.layerRates));
+  const opt = makeOptimizer(o.optimizer, (v) => names.get(v) ?? v.name, layerRateOf(net, o.layerRates));
   const runDir = o.runDir;
   const metricsPath = runDir ? path.join(runDir, METRICS_LOG) : undefined;
   const bits = o.weightBits ?? null;
@@ -338,7 +338,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
 }
 
 /** Each variable's learning-rate multiple from per-layer rates by layer name (a name no layer has is an error that lists them). */
-function layerRates(net: Network, rates: TrainOptions['layerRates']): (v: tf.Variable) => number {
+export function layerRateOf(net: Network, rates: TrainOptions['layerRates']): (v: tf.Variable) => number {
   if (!rates) return () => 1;
   const byVariable = new Map<tf.Variable, number>();
   for (const [name, rate] of Object.entries(rates)) {
