@@ -68,14 +68,15 @@ function train(args: readonly string[]): Promise<{ status: number | null; stdout
       stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
+    let stopped = false;
     const stop = (signal: NodeJS.Signals) => {
+      stopped = true;
       child.kill(signal);
-      process.exitCode = 1;
     };
     process.once('SIGTERM', stop).once('SIGINT', stop);
     child.on('close', (status) => {
       process.off('SIGTERM', stop).off('SIGINT', stop);
-      if (process.exitCode === 1) process.exit(1);
+      if (stopped) process.exit(1);
       resolve({ status, stdout, stderr });
     });
   });
