@@ -15,6 +15,7 @@ import { installBitKernels } from './spike-bits.js';
 import { installNoisyLifKernel } from './noisy-lif-kernel.js';
 import { installAdamKernel } from './adam-kernel.js';
 import { installLifSequenceKernels } from './lif-sequence.js';
+import { installRecurrentLoopKernels } from './recurrent-loops.js';
 import { installWeightedStepsKernels } from './weighted-steps.js';
 import { productThreads, setProductThreads, splitProduct, splitRows } from './product-threads.js';
 import { installRowSplitter } from './lif-recurrent-sequence.js';
@@ -113,6 +114,7 @@ async function tryWasm(): Promise<BackendAttempt> {
     installNoisyLifKernel();
     installAdamKernel();
     installLifSequenceKernels();
+    installRecurrentLoopKernels();
     installWeightedStepsKernels();
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     return { candidate: 'wasm', ok: true, detail: simd ? 'WebAssembly with SIMD' : 'WebAssembly without SIMD' };

@@ -2,9 +2,11 @@
  * A recurrent LIF population's whole time loop as one differentiable op for surrogate-gradient
  * BPTT (snnTorch's `RLeaky`): the current of step t is `currents[t] + s_{t−1} V`. Autodiff of the
  * unrolled steps puts ~15 kernels a step on the tape, each with its saved copies and its own
- * backward kernels; here the forward loop runs untaped (the separate ops' arithmetic, so the same
- * spikes and membranes to the bit), the tape holds one node, and the backward pass is the reverse
- * recursion written out:
+ * backward kernels; here the forward loop runs untaped — on the wasm backend as one kernel
+ * (recurrent-loops.ts; the event-driven product's arithmetic, so the same spikes and membranes to
+ * the bit as the separate ops wherever their product is event-driven too) — the tape holds one
+ * node, and the backward pass is the reverse recursion written out (on wasm, one dense product and
+ * one fused kernel a step, a known surrogate's slope computed in it):
  *
  *   b_t = g_t + a_{t+1} Vᵀ − [reset] ∂u_{t+1}/∂s_t a_{t+1},    a_t = σ'(u_t − ϑ) b_t + ∂u_{t+1}/∂u_t a_{t+1},
  *
@@ -17,8 +19,18 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LifSequenceOptions } from './lif-sequence.js';
-import { RESET_CODES } from './noisy-lif-kernel.js';
-import { recurrentBackward, recurrentForward, TASKS, type LoopParams, type RowSplitter } from './recurrent-loops.js';
+import {
+  backwardList,
+  backwardOperands,
+  encodeParams,
+  recurrentBackward,
+  recurrentForward,
+  recurrentKernelsActive,
+  slopeCode,
+  TASKS,
+  type LoopParams,
+  type RowSplitter,
+} from './recurrent-loops.js';
 
 /** Runs half a loop's rows on another thread where one is installed (Node's product-threads.ts' splitRows; none in a browser). */
 let splitter: RowSplitter | undefined;
@@ -28,8 +40,16 @@ export function installRowSplitter(split: RowSplitter | undefined): void {
 
 /** The spikes `[T, B, N]` of a recurrent LIF population from rest, driven by `currents` `[T, B, N]` and V `[N, N]`. */
 export function lifRecurrentSequence(currents: tf.Tensor, recurrent: tf.Tensor, o: LifSequenceOptions): tf.Tensor {
-  const p: LoopParams = { beta: o.beta, threshold: o.threshold, reset: o.reset, detachReset: o.detachReset === true };
-  const params = { ints: [RESET_CODES[p.reset], p.detachReset ? 1 : 0], floats: [p.beta, p.threshold] };
+  const fused = recurrentKernelsActive();
+  const p: LoopParams = {
+    beta: o.beta,
+    threshold: o.threshold,
+    reset: o.reset,
+    detachReset: o.detachReset === true,
+    fused,
+    ...(fused ? { slope: slopeCode(o.surrogate.form) } : {}),
+  };
+  const params = encodeParams(p);
   const op = tf.customGrad(((c: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
     const forward = (x: tf.Tensor) => {
       const r = recurrentForward(x, v, p);
@@ -43,9 +63,10 @@ export function lifRecurrentSequence(currents: tf.Tensor, recurrent: tf.Tensor, 
         tf.tidy(() => {
           const [u, s, w] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
           const steps = u.shape[0]!;
-          const slope = o.surrogate.derivative(tf.sub(u, o.threshold));
-          const backward = (x: tf.Tensor[]) => [recurrentBackward(x[0]!, x[1]!, x[2]!, x[3]!, w, p)];
-          const operands = [slope, dy, u, s];
+          // the fused loop computes a known surrogate's slope itself
+          const slope = p.slope ? undefined : o.surrogate.derivative(tf.sub(u, o.threshold));
+          const operands = backwardList({ ...(slope ? { slope } : {}), upstream: dy, membrane: u, spikes: s });
+          const backward = (x: tf.Tensor[]) => [recurrentBackward(backwardOperands(x), w, p)];
           const a = (splitter?.(TASKS.recurrentBackward, operands, w, 1, params, backward, tf) ?? backward(operands))[0]!;
           // ∂L/∂V = Σ_t s_{t−1}ᵀ a_t: the spikes shifted one step (none before the first) against the adjoints
           const n = w.shape[0]!;

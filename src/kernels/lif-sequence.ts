@@ -77,7 +77,7 @@ export interface SurrogateForm {
 }
 
 /** The kernel's codes of the surrogate forms it computes itself (0: the derivative is given). */
-const FORMS = { atan: 1, 'fast-sigmoid': 2, triangular: 3, 'straight-through': 4 } as const;
+export const FORMS = { atan: 1, 'fast-sigmoid': 2, triangular: 3, 'straight-through': 4 } as const;
 
 export interface LifSequenceOptions {
   readonly beta: number;

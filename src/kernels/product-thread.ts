@@ -6,12 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { workerData } from 'node:worker_threads';
 import { initBackend } from './backend.js';
-import { FLOATS_AT, STATES } from './product-threads.js';
-import { RESET_CODES } from './noisy-lif-kernel.js';
-import { recurrentBackward, recurrentForward, TASKS, type LoopParams } from './recurrent-loops.js';
-
-/** RESET_CODES read backwards: a reset mode from its code. */
-const RESET_OF = Object.fromEntries(Object.entries(RESET_CODES).map(([mode, code]) => [code, mode])) as Record<number, LoopParams['reset']>;
+import { FLOATS_AT, STATES, TASK_AT } from './product-threads.js';
+import { backwardOperands, decodeParams, operandCount, recurrentBackward, recurrentForward, TASKS } from './recurrent-loops.js';
 import { productBy } from './spike-matmul.js';
 import type { WasmBackend } from './wasm-module.js';
 
@@ -22,16 +18,16 @@ const floats = new Float32Array(shared, FLOATS_AT * 4, 16 - FLOATS_AT);
 
 /** Half the rows of a recurrent loop: the operands' bottom rows and V in the buffer, the outputs after them. */
 function loop(task: number): void {
-  const [T, rows, N, reset, detach] = Array.from(control.subarray(1, 6)) as [number, number, number, number, number];
-  const p: LoopParams = { beta: floats[0]!, threshold: floats[1]!, reset: RESET_OF[reset]!, detachReset: detach === 1 };
+  const [T, rows, N] = Array.from(control.subarray(1, 4)) as [number, number, number];
+  const p = decodeParams(control.subarray(4, TASK_AT), floats);
   const half = T * rows * N;
-  const count = task === TASKS.recurrentForward ? 1 : 4;
+  const count = operandCount(task, p);
   const operands = Array.from({ length: count }, (_, i) => tf.tensor(data.subarray(i * half, (i + 1) * half), [T, rows, N], 'float32'));
   const v = tf.tensor(data.subarray(count * half, count * half + N * N), [N, N], 'float32');
   const outputs =
     task === TASKS.recurrentForward
       ? ((r) => [r.membrane, r.spikes])(recurrentForward(operands[0]!, v, p))
-      : [recurrentBackward(operands[0]!, operands[1]!, operands[2]!, operands[3]!, v, p)];
+      : [recurrentBackward(backwardOperands(operands), v, p)];
   const from = count * half + N * N;
   const backend = tf.backend() as unknown as WasmBackend;
   outputs.forEach((o, j) => data.set(backend.typedArrayFromHeap({ dataId: o.dataId, shape: o.shape, dtype: 'float32' }) as Float32Array, from + j * half));
@@ -58,7 +54,7 @@ for (;;) {
     continue;
   }
   try {
-    const task = control[6]!;
+    const task = control[TASK_AT]!;
     if (task !== TASKS.product) {
       loop(task);
       signal(STATES.DONE);

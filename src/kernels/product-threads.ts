@@ -26,7 +26,7 @@ export const MIN_MACS = 2 ** 27;
 /** Bytes of the buffer shared with the helper (operands and result of its half). */
 const CAPACITY = 64 * 2 ** 20;
 
-// control words: [0] state, [1] rows, [2] inner, [3] cols, [4] transposeA, [5] sparse
+// control words: [0] state, [TASK_AT] the task (TASKS); a product's [1] rows, [2] inner, [3] cols, [4] transposeA, [5] sparse
 const IDLE = 0,
   WORK = 1,
   DONE = 2,
@@ -119,7 +119,8 @@ export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.Tenso
   data.set(heapView(backend, b), lower * k);
   block(h, 0, heapView(backend, top));
   // the parameters first, the state last: a helper that sees WORK sees its whole task
-  control.set([lower, k, n, transposeA ? 1 : 0, sparse ? 1 : 0, TASKS.product], 1);
+  control.set([lower, k, n, transposeA ? 1 : 0, sparse ? 1 : 0], 1);
+  control[TASK_AT] = TASKS.product;
   Atomics.store(control, 0, WORK);
   Atomics.notify(control, 0);
   // this thread's half meanwhile; whatever happens, the helper is waited for before the buffer is reused
@@ -156,8 +157,9 @@ export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.Tenso
   return out;
 }
 
-/** The loop tasks' parameters: [1] steps T, [2] the helper's rows, [3] units N, [4] reset (RESET_CODES), [5] detach; floats after. */
-export const FLOATS_AT = 8;
+/** The loop tasks' parameters: [1] steps T, [2] the helper's rows, [3] units N, [4 …] the integers of recurrent-loops.ts' encodeParams; its floats from FLOATS_AT. */
+export const TASK_AT = 9,
+  FLOATS_AT = 10;
 
 /**
  * A recurrent loop on two threads: the batch axis (axis 1) of every `[T, B, N]` tensor in `rows`
@@ -188,7 +190,8 @@ export const splitRows: RowSplitter = (task, rows, v, outputs, params, local, tf
   });
   data.set(heapView(backend, info(v)), rows.length * half);
   floats.set(params.floats);
-  control.set([T, lower, N, ...params.ints, task], 1);
+  control.set([T, lower, N, ...params.ints], 1);
+  control[TASK_AT] = task;
   Atomics.store(control, 0, WORK);
   Atomics.notify(control, 0);
   let mine: tf.Tensor[] | undefined;

@@ -1,12 +1,18 @@
 /**
- * The two time loops of a recurrent LIF population (lif-recurrent-sequence.ts), as plain tensor
- * code with no tape: the forward recursion from rest and the backward recursion of its adjoint.
- * Rows of the batch never meet in either loop, so a helper thread can run one half of the rows
- * while the calling thread runs the other (product-threads.ts), each row by the same ops — the
- * same bits — as a one-thread loop.
+ * The two time loops of a recurrent LIF population (lif-recurrent-sequence.ts): the forward
+ * recursion from rest and the backward recursion of its adjoint. Each comes twice: as two wasm
+ * kernels — the forward loop whole in `assembly/lif.ts` (the recurrent input as the event-driven
+ * product of the step before's spikes, listed as the loop goes), the backward loop one stock dense
+ * product a_{t+1} Vᵀ and one fused elementwise kernel a step, the surrogate's slope computed in it —
+ * and as plain tensor code with no tape for the other backends. Rows of the batch never meet in
+ * either loop, so a helper thread can run one half of the rows while the calling thread runs the
+ * other (product-threads.ts), each row by the same arithmetic — the same bits — as a one-thread loop.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { RESET_CODES } from './noisy-lif-kernel.js';
+import { FORMS } from './lif-sequence.js';
+import { fusedKernelsActive, RESET_CODES } from './noisy-lif-kernel.js';
+import { productBy, sparseChoice } from './spike-matmul.js';
+import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs } from './wasm-module.js';
 
 /** What a helper thread runs: half a product, or half the rows of one of these loops. */
 export const TASKS = { product: 0, recurrentForward: 1, recurrentBackward: 2 } as const;
@@ -32,11 +38,132 @@ export interface LoopParams {
   readonly reset: keyof typeof RESET_CODES;
   /** The backward loop drops the reset's term (the neuron's own update takes s_{t−1} as a constant). */
   readonly detachReset?: boolean;
+  /** The wasm kernels rather than tensor ops (decided on the calling thread, so a helper's half runs the same arithmetic). */
+  readonly fused?: boolean;
+  /** The surrogate's form the fused backward loop computes its slope from (kind a FORMS code; 0 or absent: a slope operand is given). */
+  readonly slope?: { readonly kind: number; readonly c: number; readonly a: number };
+}
+
+/** The parameters as a helper thread's control words take them (integers, floats), and back. */
+export function encodeParams(p: LoopParams): { ints: number[]; floats: number[] } {
+  const s = p.slope ?? { kind: 0, c: 0, a: 0 };
+  return { ints: [RESET_CODES[p.reset], p.detachReset ? 1 : 0, p.fused ? 1 : 0, s.kind], floats: [p.beta, p.threshold, s.c, s.a] };
+}
+const RESET_OF = Object.fromEntries(Object.entries(RESET_CODES).map(([mode, code]) => [code, mode])) as Record<number, LoopParams['reset']>;
+export function decodeParams(ints: ArrayLike<number>, floats: ArrayLike<number>): LoopParams {
+  return {
+    beta: floats[0]!,
+    threshold: floats[1]!,
+    reset: RESET_OF[ints[0]!]!,
+    detachReset: ints[1] === 1,
+    fused: ints[2] === 1,
+    slope: { kind: ints[3]!, c: floats[2]!, a: floats[3]! },
+  };
+}
+
+/** The backward loop's operands: the slope σ'(u_t − ϑ) unless the fused loop computes it, the spikes' upstream gradient, the membranes and spikes, all `[T, B, N]`. */
+export interface BackwardOperands {
+  readonly slope?: tf.Tensor;
+  readonly upstream: tf.Tensor;
+  readonly membrane: tf.Tensor;
+  readonly spikes: tf.Tensor;
+}
+/** The operands as the splitter passes them (the slope first, where there is one), and back. */
+export const backwardList = (o: BackwardOperands): tf.Tensor[] => [...(o.slope ? [o.slope] : []), o.upstream, o.membrane, o.spikes];
+export function backwardOperands(x: readonly tf.Tensor[]): BackwardOperands {
+  const [upstream, membrane, spikes] = x.slice(-3) as [tf.Tensor, tf.Tensor, tf.Tensor];
+  return { ...(x.length === 4 ? { slope: x[0]! } : {}), upstream, membrane, spikes };
+}
+/** How many `[T, B, N]` operands `task` reads under `p`. */
+export const operandCount = (task: number, p: LoopParams): number => (task === TASKS.recurrentForward ? 1 : p.fused && (p.slope?.kind ?? 0) !== 0 ? 3 : 4);
+
+/** The slope the fused backward loop computes itself for a surrogate of a known form (none: a slope operand is needed). */
+export function slopeCode(form: { readonly kind: keyof typeof FORMS; readonly c: number; readonly a: number } | undefined): LoopParams['slope'] {
+  return form ? { kind: FORMS[form.kind], c: form.c, a: form.a } : undefined;
+}
+
+const FORWARD = 'SpikelrRecurrentLif',
+  BACKWARD = 'SpikelrRecurrentLifGrad';
+let installed = false;
+
+/** Whether the fused loops run here (the wasm backend with spikelr's kernels, not turned off). */
+export function recurrentKernelsActive(): boolean {
+  return installed && fusedKernelsActive();
+}
+
+/** Registers the two loops' kernels for the wasm backend (idempotent). */
+export function installRecurrentLoopKernels(): void {
+  if (installed) return;
+  installed = true;
+  registerWasmKernel(FORWARD, ({ inputs, backend, attrs }: KernelArgs) => {
+    const { drives, v } = inputs as Record<string, tf.TensorInfo>;
+    const { beta, threshold, reset } = attrs as { beta: number; threshold: number; reset: number };
+    const [T, B, N] = drives!.shape as [number, number, number];
+    const [membrane, spikes] = [0, 1].map(() => backend.makeOutput(drives!.shape, 'float32')) as [tf.TensorInfo, tf.TensorInfo];
+    const m = B * N;
+    // scratch: the lists' starts and indices, their values (all 1), the recurrent input of a step
+    const scratch = [B + 1, m, m, m].map((count) => backend.wasm._malloc(4 * Math.max(count, 1)) >>> 0) as [number, number, number, number];
+    try {
+      const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+      kernelsFor(backend).recurrentLifSequence(at(drives!), T, B, N, at(v!), beta, threshold, reset, at(membrane), at(spikes), ...scratch);
+    } finally {
+      for (const p of scratch) backend.wasm._free(p);
+    }
+    return [membrane, spikes];
+  });
+  registerWasmKernel(BACKWARD, ({ inputs, backend, attrs }: KernelArgs) => {
+    const { slope, upstream, membrane, spikes, transposed } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { beta, threshold, reset, detach, kind, c, a } = attrs as Record<string, number>;
+    const [T, B, N] = membrane!.shape as [number, number, number];
+    const m = B * N;
+    const out = backend.makeOutput(membrane!.shape, 'float32');
+    // a_{t+1} as its own [B, N] tensor for the product with Vᵀ (the step kernel writes it there too)
+    const next = backend.makeOutput([B, N], 'float32');
+    const at = (t: tf.TensorInfo | undefined) => (t ? heapOffset(backend, t) : 0);
+    const kernels = kernelsFor(backend);
+    try {
+      for (let t = T - 1; t >= 0; t--) {
+        // by the path a separate product would take (dense, unless the surrogate's slope is zero on most of the state)
+        const choice = t < T - 1 ? sparseChoice(backend, next) : undefined;
+        const product = choice ? productBy(backend, next, transposed!, false, choice.sparse, choice.nnz) : undefined;
+        try {
+          kernels.recurrentAdjointStep(
+            t,
+            at(slope),
+            kind!,
+            c!,
+            a!,
+            at(upstream),
+            at(product),
+            at(spikes),
+            at(membrane),
+            T,
+            m,
+            beta!,
+            threshold!,
+            reset!,
+            detach!,
+            at(out),
+            t > 0 ? at(next) : 0,
+          );
+        } finally {
+          if (product) backend.disposeData(product.dataId);
+        }
+      }
+    } finally {
+      backend.disposeData(next.dataId);
+    }
+    return out;
+  });
 }
 
 /** Membranes and spikes `[T, B, N]` from rest, driven by `drives` `[T, B, N]` plus s_{t−1} V. */
 export function recurrentForward(drives: tf.Tensor, v: tf.Tensor, p: LoopParams): { membrane: tf.Tensor; spikes: tf.Tensor } {
   const { beta, threshold, reset } = p;
+  if (p.fused) {
+    const [membrane, spikes] = tf.engine().runKernel(FORWARD, { drives, v }, { beta, threshold, reset: RESET_CODES[reset] }) as tf.Tensor[];
+    return { membrane: membrane!, spikes: spikes! };
+  }
   const steps = tf.unstack(drives);
   const membranes: tf.Tensor[] = [],
     spikes: tf.Tensor[] = [];
@@ -68,19 +195,26 @@ export function recurrentForward(drives: tf.Tensor, v: tf.Tensor, p: LoopParams)
 }
 
 /**
- * The current's adjoint a `[T, B, N]` from the surrogate's slope σ'(u_t − ϑ), the upstream gradient
- * g of the spikes, the membranes u and spikes s (all `[T, B, N]`) and V:
+ * The current's adjoint a `[T, B, N]` from the operands (the slope σ'(u_t − ϑ), the upstream
+ * gradient g of the spikes, the membranes u and spikes s) and V:
  * b_t = g_t + a_{t+1} Vᵀ − [reset] ∂u_{t+1}/∂s_t a_{t+1},  a_t = σ'_t b_t + ∂u_{t+1}/∂u_t a_{t+1}.
  */
-export function recurrentBackward(slope: tf.Tensor, upstream: tf.Tensor, u: tf.Tensor, s: tf.Tensor, v: tf.Tensor, p: LoopParams): tf.Tensor {
+export function recurrentBackward(o: BackwardOperands, v: tf.Tensor, p: LoopParams): tf.Tensor {
   const { beta, threshold, reset } = p;
   return tf.tidy(() => {
-    const steps = u.shape[0]!;
-    const slopes = tf.unstack(slope),
-      gs = tf.unstack(upstream),
-      us = tf.unstack(u),
-      ss = tf.unstack(s);
     const vT = tf.transpose(v);
+    if (p.fused) {
+      const s = p.slope ?? { kind: 0, c: 0, a: 0 };
+      if (s.kind === 0 && !o.slope) throw new Error('recurrentBackward: no slope operand, and no surrogate form to compute it from');
+      const inputs = { upstream: o.upstream, membrane: o.membrane, spikes: o.spikes, transposed: vT, ...(s.kind === 0 ? { slope: o.slope! } : {}) };
+      const attrs = { beta, threshold, reset: RESET_CODES[reset], detach: p.detachReset ? 1 : 0, kind: s.kind, c: s.c, a: s.a };
+      return tf.engine().runKernel(BACKWARD, inputs, attrs) as tf.Tensor;
+    }
+    const steps = o.membrane.shape[0]!;
+    const slopes = tf.unstack(o.slope!),
+      gs = tf.unstack(o.upstream),
+      us = tf.unstack(o.membrane),
+      ss = tf.unstack(o.spikes);
     const adjoint: tf.Tensor[] = new Array(steps);
     for (let t = steps - 1; t >= 0; t--) {
       const next = adjoint[t + 1];

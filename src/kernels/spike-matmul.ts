@@ -113,6 +113,18 @@ export function productBy(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorIn
   }
 }
 
+/**
+ * Whether a product with left operand `a` (rank 2, float32) takes the event-driven path — large
+ * enough, with at most {@link SPARSE_DENSITY} of it nonzero — and its nonzeros where they were
+ * counted; counted in {@link sparseStats} as the product it decides.
+ */
+export function sparseChoice(backend: WasmBackend, a: tf.TensorInfo): { sparse: boolean; nnz?: number } {
+  const nnz = size(a.shape) >= MIN_SPARSE_SIZE ? kernelsFor(backend).countNonzero(offsetOf(backend, a), size(a.shape)) : undefined;
+  const sparse = nnz !== undefined && nnz <= SPARSE_DENSITY * size(a.shape);
+  sparseStats[sparse ? 'sparse' : 'dense']++;
+  return nnz === undefined ? { sparse } : { sparse, nnz };
+}
+
 /** Runs part of a large product on another thread (product-threads.ts), or declines (undefined). */
 export type SplitProduct = (backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, sparse: boolean) => tf.TensorInfo | undefined;
 
@@ -144,10 +156,7 @@ export function installSpikeMatMul(split?: SplitProduct): void {
         if (transposeA) temporaries.push((a = transpose(backend, a)));
         return dense({ ...args, inputs: { a, b }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
       }
-      const nnz = size(a.shape) >= MIN_SPARSE_SIZE ? kernelsFor(backend).countNonzero(offsetOf(backend, a), size(a.shape)) : undefined;
-      const sparse = nnz !== undefined && nnz <= SPARSE_DENSITY * size(a.shape);
-      if (sparse) sparseStats.sparse++;
-      else sparseStats.dense++;
+      const { sparse, nnz } = sparseChoice(backend, a);
       // a large product: half of its rows on a helper thread, when one is wanted (each half counts its own nonzeros)
       return split?.(backend, a, b, transposeA, sparse) ?? productBy(backend, a, b, transposeA, sparse, nnz);
     } finally {

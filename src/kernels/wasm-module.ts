@@ -110,6 +110,41 @@ export interface Kernels {
     detach: number,
     outCurrent: number,
   ): void;
+  recurrentAdjointStep(
+    t: number,
+    slope: number,
+    kind: number,
+    c: number,
+    a: number,
+    upstream: number,
+    product: number,
+    spikes: number,
+    membrane: number,
+    steps: number,
+    m: number,
+    beta: number,
+    threshold: number,
+    reset: number,
+    detach: number,
+    outCurrent: number,
+    copy: number,
+  ): void;
+  recurrentLifSequence(
+    drives: number,
+    steps: number,
+    rows: number,
+    n: number,
+    v: number,
+    beta: number,
+    threshold: number,
+    reset: number,
+    outMembrane: number,
+    outSpikes: number,
+    starts: number,
+    index: number,
+    ones: number,
+    sum: number,
+  ): void;
 }
 
 let bytes: Uint8Array | undefined;

@@ -9,6 +9,8 @@
  * 2.3× slower).
  */
 
+import { accumulate } from './sparse';
+
 const LOG2E: f32 = 1.44269504088896341;
 const C1: f32 = 0.693359375;
 const C2: f32 = -2.12194440e-4;
@@ -266,41 +268,138 @@ export function lifSequenceAdjoint(
   slope: usize, kind: i32, c: f32, a: f32, upstream: usize, spikes: usize, membrane: usize, steps: i32, m: i32, beta: f32, threshold: f32, reset: i32, detach: i32,
   outCurrent: usize,
 ): void {
+  for (let t = steps - 1; t >= 0; t--) adjointStep(t, slope, kind, c, a, upstream, 0, spikes, membrane, steps, m, beta, threshold, reset, detach, outCurrent, 0);
+}
+
+/**
+ * Step t of {@link lifSequenceAdjoint} for a recurrent population (lif-recurrent-sequence.ts), whose
+ * spikes also reach the next step through V: δ_t is the upstream gradient plus `product`, the m
+ * floats of a_{t+1} Vᵀ that the caller computed from this kernel's previous step, which it also
+ * finds copied to `copy` (0: no copy).
+ */
+export function recurrentAdjointStep(
+  t: i32, slope: usize, kind: i32, c: f32, a: f32, upstream: usize, product: usize, spikes: usize, membrane: usize, steps: i32, m: i32, beta: f32,
+  threshold: f32, reset: i32, detach: i32, outCurrent: usize, copy: usize,
+): void {
+  adjointStep(t, slope, kind, c, a, upstream, product, spikes, membrane, steps, m, beta, threshold, reset, detach, outCurrent, copy);
+}
+
+/** Step t of the reverse recursion: δ_t = upstream_t (+ product when nonzero, added first as the separate ops add it); a_t also to `copy` when nonzero. */
+// @ts-ignore: decorator
+@inline
+function adjointStep(
+  t: i32, slope: usize, kind: i32, c: f32, a: f32, upstream: usize, product: usize, spikes: usize, membrane: usize, steps: i32, m: i32, beta: f32,
+  threshold: f32, reset: i32, detach: i32, outCurrent: usize, copy: usize,
+): void {
   const vb = f32x4.splat(beta), vt = f32x4.splat(threshold), one = f32x4.splat(1.0), vc = f32x4.splat(c), va = f32x4.splat(a);
   const vectors = m & ~3;
   const stride = <usize>m << 2;
   const through = reset != 2 && detach == 0;
-  for (let t = steps - 1; t >= 0; t--) {
-    const at = <usize>t * stride;
-    const last = t == steps - 1;
-    const next = outCurrent + at + stride;
-    for (let i = 0; i < vectors; i += 4) {
-      const o = <usize>i << 2;
-      const u = v128.load(membrane + at + o);
-      const g = kind == 0 ? v128.load(slope + at + o) : slope4(kind, f32x4.sub(u, vt), vc, va);
-      let d = v128.load(upstream + at + o);
-      if (last) {
-        v128.store(outCurrent + at + o, f32x4.mul(g, d));
-        continue;
-      }
+  const at = <usize>t * stride;
+  const last = t == steps - 1;
+  const next = outCurrent + at + stride;
+  for (let i = 0; i < vectors; i += 4) {
+    const o = <usize>i << 2;
+    const u = v128.load(membrane + at + o);
+    const g = kind == 0 ? v128.load(slope + at + o) : slope4(kind, f32x4.sub(u, vt), vc, va);
+    let d = v128.load(upstream + at + o);
+    let out: v128;
+    if (last) {
+      out = f32x4.mul(g, d);
+    } else {
+      if (product != 0) d = f32x4.add(d, v128.load(product + o));
       const n = v128.load(next + o);
       const k = reset == 1 ? f32x4.mul(vb, f32x4.sub(one, v128.load(spikes + at + o))) : vb;
       if (through) d = f32x4.sub(d, f32x4.mul(reset == 0 ? vt : f32x4.mul(vb, u), n));
-      v128.store(outCurrent + at + o, f32x4.add(f32x4.mul(g, d), f32x4.mul(k, n)));
+      out = f32x4.add(f32x4.mul(g, d), f32x4.mul(k, n));
     }
-    for (let i = vectors; i < m; i++) {
-      const o = <usize>i << 2;
-      const u = load<f32>(membrane + at + o);
-      const g = kind == 0 ? load<f32>(slope + at + o) : slope1(kind, u - threshold, c, a);
-      let d = load<f32>(upstream + at + o);
-      if (last) {
-        store<f32>(outCurrent + at + o, g * d);
-        continue;
-      }
+    v128.store(outCurrent + at + o, out);
+    if (copy != 0) v128.store(copy + o, out);
+  }
+  for (let i = vectors; i < m; i++) {
+    const o = <usize>i << 2;
+    const u = load<f32>(membrane + at + o);
+    const g = kind == 0 ? load<f32>(slope + at + o) : slope1(kind, u - threshold, c, a);
+    let d = load<f32>(upstream + at + o);
+    let out: f32;
+    if (last) {
+      out = g * d;
+    } else {
+      if (product != 0) d = d + load<f32>(product + o);
       const n = load<f32>(next + o);
       const k: f32 = reset == 1 ? beta * (<f32>1.0 - load<f32>(spikes + at + o)) : beta;
       if (through) d = d - (reset == 0 ? threshold : beta * u) * n;
-      store<f32>(outCurrent + at + o, g * d + k * n);
+      out = g * d + k * n;
+    }
+    store<f32>(outCurrent + at + o, out);
+    if (copy != 0) store<f32>(copy + o, out);
+  }
+}
+
+/**
+ * The forward loop of a recurrent LIF population (BPTT's RLeaky, lif-recurrent-sequence.ts), `rows`
+ * rows of n neurons from rest: step t's current is drive_t + s_{t−1} V, then {@link lifSequence}'s
+ * update. The recurrent part is the event-driven product of sparse.ts — each row's spikes of the
+ * step before listed in increasing j, the rows of V [n, n] they select summed from zero by
+ * accumulate — so the bits are those of the separate ops whenever their product takes the sparse
+ * path. Scratch: `starts` (rows + 1 ints), `index` (rows · n ints), `ones` and `sum` (rows · n floats).
+ */
+export function recurrentLifSequence(
+  drives: usize, steps: i32, rows: i32, n: i32, v: usize, beta: f32, threshold: f32, reset: i32, outMembrane: usize, outSpikes: usize,
+  starts: usize, index: usize, ones: usize, sum: usize,
+): void {
+  const m = rows * n;
+  const vb = f32x4.splat(beta), vt = f32x4.splat(threshold);
+  const one = f32x4.splat(1.0), zero = f32x4.splat(0.0);
+  const vectors = m & ~3;
+  const stride = <usize>m << 2;
+  for (let i = 0; i < m; i++) store<f32>(ones + (<usize>i << 2), 1.0);
+  for (let t = 0; t < steps; t++) {
+    const at = <usize>t * stride;
+    const first = t == 0;
+    const pm = outMembrane + at - stride, ps = outSpikes + at - stride;
+    if (!first) {
+      // row r's spikes of step t − 1 as a list of j, four at a time by their lanes' mask
+      let count = 0;
+      for (let r = 0; r < rows; r++) {
+        store<i32>(starts + (<usize>r << 2), count);
+        const row = ps + (<usize>(r * n) << 2);
+        let j = 0;
+        for (; j + 4 <= n; j += 4) {
+          let mask = i32x4.bitmask(f32x4.ne(v128.load(row + (<usize>j << 2)), zero));
+          while (mask != 0) {
+            store<i32>(index + (<usize>count << 2), j + ctz<i32>(mask));
+            count++;
+            mask &= mask - 1;
+          }
+        }
+        for (; j < n; j++) {
+          if (load<f32>(row + (<usize>j << 2)) != 0) {
+            store<i32>(index + (<usize>count << 2), j);
+            count++;
+          }
+        }
+      }
+      store<i32>(starts + (<usize>rows << 2), count);
+      accumulate(starts, index, ones, rows, v, n, sum, 1);
+    }
+    for (let c = 0; c < vectors; c += 4) {
+      const o = <usize>c << 2;
+      const drive = v128.load(drives + at + o);
+      const u = first
+        ? membrane4(reset, vb, vt, zero, zero, drive)
+        : membrane4(reset, vb, vt, v128.load(pm + o), v128.load(ps + o), f32x4.add(drive, v128.load(sum + o)));
+      v128.store(outMembrane + at + o, u);
+      v128.store(outSpikes + at + o, v128.and(f32x4.gt(f32x4.sub(u, vt), zero), one));
+    }
+    for (let c = vectors; c < m; c++) {
+      const o = <usize>c << 2;
+      const drive = load<f32>(drives + at + o);
+      const u = first
+        ? membrane1(reset, beta, threshold, 0, 0, drive)
+        : membrane1(reset, beta, threshold, load<f32>(pm + o), load<f32>(ps + o), drive + load<f32>(sum + o));
+      store<f32>(outMembrane + at + o, u);
+      store<f32>(outSpikes + at + o, u - threshold > 0 ? 1.0 : 0.0);
     }
   }
 }
