@@ -101,8 +101,8 @@ async function profile(w: Workload): Promise<string> {
     `${w.name}: ${wall.toFixed(0)} ms wall under tf.profile, ${total.toFixed(0)} ms in ${info.kernels.length} kernels`,
     ...top.map(([name, e]) => `  ${name.padEnd(20)} ${e.ms.toFixed(1).padStart(8)} ms  ${String(e.calls).padStart(5)} calls`),
     ...info.kernels
-      .filter((k) => k.name === 'BatchMatMul')
-      .map((k) => `    matMul ${k.inputShapes.map((s) => `[${s}]`).join(' · ')}: ${(k.kernelTimeMs as number).toFixed(1)} ms`),
+      .filter((k) => k.name === 'BatchMatMul' || (k.kernelTimeMs as number) >= 0.5)
+      .map((k) => `    ${k.name === 'BatchMatMul' ? 'matMul' : k.name} ${k.inputShapes.map((s) => `[${s}]`).join(' · ')}: ${(k.kernelTimeMs as number).toFixed(1)} ms`),
   ].join('\n')}\n`;
 }
 
