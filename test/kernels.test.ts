@@ -156,6 +156,37 @@ describe('wasm Fill of zeros (a memset in the heap)', () => {
   });
 });
 
+describe('wasm Identity and same-type Cast share their input (as the cpu kernels do)', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: null });
+  });
+  it('a clone or a same-type cast allocates nothing and outlives its source; other casts convert as on cpu', async () => {
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const x = tf.tensor(values([4, 6], 3), [4, 6]);
+    const ints = tf.tensor([1, -2, 3], [3], 'int32');
+    const before = backend.numDataIds();
+    const y = x.clone(),
+      z = tf.cast(x, 'float32'),
+      w = tf.cast(ints, 'int32');
+    expect(backend.numDataIds()).toBe(before); // no new buffers
+    const expected = Array.from(x.dataSync());
+    x.dispose();
+    ints.dispose();
+    expect(Array.from(y.dataSync())).toEqual(expected);
+    expect(Array.from(z.dataSync())).toEqual(expected);
+    expect(Array.from(w.dataSync())).toEqual([1, -2, 3]);
+    tf.dispose([y, z, w]);
+    expect(backend.numDataIds()).toBe(before - 2);
+    // a gradient through clone and cast, and casts that change the type, as the cpu backend gives them
+    const r = await onBoth(() => {
+      const a = tf.tensor(values([5], 4), [5]);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.cast(t.clone(), 'float32'), t)))(a);
+      return [g, tf.cast(tf.mul(a, 3), 'int32'), tf.cast(tf.tensor([0, 2, 0], [3], 'int32'), 'bool'), tf.cast(tf.tensor([1, 0], [2], 'bool'), 'float32')];
+    });
+    expect(r.wasm).toEqual(r.cpu);
+  });
+});
+
 describe('wasm binary kernels on broadcast operands', () => {
   beforeAll(async () => {
     await initBackend({ backend: 'wasm', log: null });

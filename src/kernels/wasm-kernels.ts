@@ -1,5 +1,5 @@
 /**
- * Faster Slice, Unpack and Sum kernels for tfjs-backend-wasm. The stock Slice and Unpack read the
+ * Faster Slice, Unpack, Sum, Identity and Cast kernels for tfjs-backend-wasm. The stock Slice and Unpack read the
  * whole input out of the wasm heap (`readSync` without a range) for every slice, so splitting a
  * `[T, …]` sequence into its T steps costs O(T² · size): at T = 25, B = 128, 1000 neurons that was
  * most of a simulation step. Tensors live in the heap, so a contiguous slice is one copy between
@@ -13,6 +13,9 @@
  * per-element path whenever their operands broadcast — 20–30× their time on equal shapes (a rate
  * encoding's `less(uniforms [B, T, N], p [B, 1, N])` was half of a BPTT training step) — so a
  * broadcast operand is first repeated to the output's shape by the Tile above.
+ * The stock Identity copies its input, and tfjs clones every tensor it saves for a backward pass;
+ * tensors are immutable, so Identity and a cast to the same type share the data instead, as the cpu
+ * backend's kernels do. The stock Cast to bool copied values into bytes (an int32 2 became a bool 2).
  */
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, kernelsFor, overrideKernel, type WasmBackend } from './wasm-module.js';
@@ -122,6 +125,31 @@ export function installWasmKernels(): void {
       rest = x.shape.slice(axes.length);
     const out = args.backend.makeOutput(args.attrs['keepDims'] ? [...axes.map(() => 1), ...rest] : rest, 'float32');
     kernelsFor(args.backend).sumRows(heapOffset(args.backend, x), rows, size(rest), heapOffset(args.backend, out));
+    return out;
+  });
+  // Identity (and a cast to the same type) share the input's data, as the cpu backend's do: tensors
+  // are immutable, and the stock kernel copies — every tensor tfjs saves for a backward pass is such
+  // a clone, megabytes a BPTT step (5 ms of rbptt-h512's ~97)
+  overrideKernel('Identity', (args, stock) => {
+    const x = args.inputs['x']!;
+    if (x.dtype === 'string') return stock(args);
+    args.backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  });
+  overrideKernel('Cast', (args, stock) => {
+    const x = args.inputs['x']!;
+    const dtype = args.attrs['dtype'] as tf.DataType;
+    if (x.dtype === 'string' || dtype === 'string') return stock(args);
+    if (dtype === x.dtype) {
+      args.backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    }
+    if (dtype !== 'bool') return stock(args);
+    // the stock kernel copies the values into the bytes (int32 2 became bool 2); a bool is x ≠ 0
+    const out = args.backend.makeOutput(x.shape, 'bool');
+    const from = args.backend.typedArrayFromHeap(x),
+      to = args.backend.typedArrayFromHeap(out);
+    for (let i = 0; i < to.length; i++) to[i] = from[i] !== 0 ? 1 : 0;
     return out;
   });
   overrideKernel('Fill', (args, stock) => {
