@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { decorrelationDirection, decorrelationLoss, decorrelationStep, updateDecorrelation, armDecorrelation } from '../src/learning/decorrelation.js';
 import { methodOf, METHODS } from '../src/learning/estimators/registry.js';
-import { defaultConfig } from '../src/cli/config.js';
+import { decorrelationInputsOf, defaultConfig } from '../src/cli/config.js';
 import { buildNetwork } from '../src/cli/recipe.js';
 import { membraneCrossEntropy } from '../src/learning/losses.js';
 import { sampleNoise } from '../src/neurons/noise.js';
@@ -314,7 +314,15 @@ describe("the command line's choice of decorrelated layers", () => {
     expect(auto({ hidden: [6, 5], recurrent: true })).toEqual(['hidden1', 'hidden2']);
     expect(auto({ hidden: [6], recurrent: true })).toEqual(['hidden']);
     expect(auto({ hidden: [6], recurrent: true }, 'bptt')).toEqual([]);
-    expect(auto({ hidden: [5], conv: '2c3-p2' })).toEqual([]);
+    // an LR conv stack: its conv and hidden layers, with R and μ from a noise-free pass; forward gradients' conv stacks unmeasured: none
+    expect(auto({ hidden: [5], conv: '2c3-p2' })).toEqual(['conv', 'hidden']);
+    expect(decorrelationInputsOf({ ...defaultConfig('lr'), hidden: [5], conv: '2c3-p2' })).toBe('deterministic');
+    expect(auto({ hidden: [5], conv: '2c3-p2' }, 'fg-activity')).toEqual([]);
+    expect(auto({ hidden: [5], conv: '2c3-p2' }, 'bptt')).toEqual([]);
+    expect(decorrelationInputsOf({ ...defaultConfig('lr'), hidden: [6, 5] })).toBe('estimate');
+    // a choice the user made stands: 'hidden' on a conv stack keeps the estimator's own statistics unless asked
+    expect(decorrelationInputsOf({ ...defaultConfig('lr'), hidden: [5], conv: '2c3-p2', decorrelate: 'hidden' })).toBe('estimate');
+    expect(decorrelationInputsOf({ ...defaultConfig('lr'), hidden: [5], conv: '2c3-p2', decorrelationInputs: 'estimate' })).toBe('estimate');
     expect(auto({ hidden: [6, 5], localLosses: 'none' })).toEqual([]); // no blocks, as measured: none
     // the other choices, for contrast: 'hidden' takes the first layer too, 'readout' only the readout
     const hidden = buildNetwork({ ...defaultConfig('lr'), hidden: [6, 5], decorrelate: 'hidden' }, [8], 3);

@@ -29,13 +29,26 @@ export function localHeadLayers(c: TrainConfig): number[] {
  * (one whose blocks localLosses 'auto' turns on) trains a dense stack in blocks — the one-epoch depth
  * table's measurement (784-512^d-10: LR +0.8–0.9 points from d = 2, fg-activity +1.2–1.3) — or a
  * recurrent one (row-by-row MNIST, one epoch: LR 77.15 → 83.55%, fg-activity 78.39 → 80.44%, its
- * 28 inputs cheap to decorrelate); none otherwise (a conv stack fell to 79.76% from 95.05% in one epoch; a single feed-forward
- * layer gains 0.3 points for 3× the time).
+ * 28 inputs cheap to decorrelate), and the conv and hidden layers of an LR conv stack, whose R and μ
+ * come from a noise-free pass ({@link decorrelationInputsOf}: `8c5-p2-16c3-p2`, 3 epochs 95.98 →
+ * 98%-range, see docs/learners.md; with R from the noisy copies it fell to 79.76% in one epoch);
+ * none otherwise (forward gradients' conv stacks are unmeasured; a single feed-forward layer gains
+ * 0.3 points for 3× the time).
  */
 export function decorrelatedLayers(c: TrainConfig): Exclude<TrainConfig['decorrelate'], 'auto'> {
   if (c.decorrelate !== 'auto') return c.decorrelate;
+  if (lrConvStack(c)) return 'hidden';
   const forwardOnly = methodOf(c.method).localLosses?.auto === true && c.conv === null && c.network === null;
   return forwardOnly && (localHeadLayers(c).length > 0 || c.recurrent) ? 'hidden' : 'none';
+}
+
+/** An LR network with conv layers, built by the CLI (not a network file). */
+const lrConvStack = (c: TrainConfig) => c.method === 'lr' && c.conv !== null && c.network === null;
+
+/** The pass decorrelation statistics come from, 'auto' resolved: a noise-free one for an LR conv stack decorrelated by 'auto', LR's own copies otherwise. */
+export function decorrelationInputsOf(c: TrainConfig): Exclude<TrainConfig['decorrelationInputs'], 'auto'> {
+  if (c.decorrelationInputs !== 'auto') return c.decorrelationInputs;
+  return c.decorrelate === 'auto' && lrConvStack(c) ? 'deterministic' : 'estimate';
 }
 
 /** Checks combinations that single keys cannot. */

@@ -28,7 +28,7 @@ import {
 } from '../learning/config.js';
 
 export * from '../learning/config.js';
-export { checkCombinations, decorrelatedLayers, localHeadLayers, neuronLayers } from './combinations.js';
+export { checkCombinations, decorrelatedLayers, decorrelationInputsOf, localHeadLayers, neuronLayers } from './combinations.js';
 import { checkCombinations } from './combinations.js';
 export { METHODS } from '../learning/estimators/registry.js';
 import { REGULARIZERS } from '../learning/regularizers.js';

@@ -58,7 +58,8 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   decorrelationRate: "decorrelation: R's learning rate",
   decorrelationKappa: 'decorrelation: weight κ of unit variance against decorrelation',
   decorrelationCentre: 'decorrelation: subtract a running mean of the input (true or false)',
-  decorrelationInputs: "decorrelation: the pass R learns from, the estimator's own (estimate; LR's noisy copies) or a noise-free one (deterministic)",
+  decorrelationInputs:
+    "decorrelation: the pass R learns from, the estimator's own (estimate; LR's noisy copies) or a noise-free one (deterministic); auto: deterministic for an LR conv stack, estimate otherwise",
   directions: 'FG: random directions per estimate',
   tangent: "FG: 'exact' (forward mode) or 'finite-difference'",
   copies: 'LR: noise copies per sample',

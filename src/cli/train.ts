@@ -24,7 +24,7 @@ import {
 import { deserializeModel, WRITE_TEMPORARY } from '../io/network-file.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { checkDifferentiable } from '../learning/losses.js';
-import { readConfigFile, resolveConfig, validateConfig, writeConfig, type TrainConfig } from './config.js';
+import { decorrelationInputsOf, readConfigFile, resolveConfig, validateConfig, writeConfig, type TrainConfig } from './config.js';
 import { buildNetwork, checkLayerNames, loadSplit, loadSplits, lossOf, noiseOf, trainingEstimator, type Splits } from './recipe.js';
 import type { Network } from '../sim/network.js';
 import { deployNetwork, withQuantizedWeights } from '../sim/deploy.js';
@@ -155,7 +155,7 @@ export async function runTraining(
       ...(config.maxSteps !== null ? { maxSteps: config.maxSteps } : {}),
       accuracy: config.accuracy,
       ...(o.evalNoise ? { evalNoise: noiseOf(config) } : {}),
-      decorrelationInputs: config.decorrelationInputs,
+      decorrelationInputs: decorrelationInputsOf(config),
       weightBits: config.deploy?.weightBits ?? null,
       evaluateStart: config.init !== null,
       runDir,

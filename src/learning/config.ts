@@ -31,8 +31,8 @@ export const DATASETS = ['mnist', 'idx', 'nmnist', 'shd', 'randman'] as const;
 export const IMAGE_DATASETS: readonly string[] = ['mnist', 'idx', 'nmnist'];
 /** Hidden neurons by name: the neuron registry's presets (lif, synaptic, alif, if). */
 export const NEURONS = Object.keys(NEURON_PRESETS) as readonly string[];
-/** The passes decorrelation statistics come from (TrainOptions.decorrelationInputs). */
-export const DECORRELATION_INPUTS = ['estimate', 'deterministic'] as const;
+/** The passes decorrelation statistics come from (TrainOptions.decorrelationInputs; 'auto' resolved by the CLI's combinations.ts). */
+export const DECORRELATION_INPUTS = ['auto', 'estimate', 'deterministic'] as const;
 /** Which layers `decorrelate` names. */
 export const DECORRELATED = ['auto', 'none', 'readout', 'hidden', 'deep', 'all'] as const;
 /** Local losses: 'each' puts a local head on every hidden layer but the last; 'auto' does so for a forward-only learner on a deep network. */

@@ -52,7 +52,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   decorrelationRate: 1e-3,
   decorrelationKappa: 0.5,
   decorrelationCentre: true,
-  decorrelationInputs: 'estimate',
+  decorrelationInputs: 'auto',
   copies: 8,
   noise: 'logistic:0.5',
   layerNoise: null,
