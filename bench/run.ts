@@ -102,7 +102,10 @@ async function profile(w: Workload): Promise<string> {
     ...top.map(([name, e]) => `  ${name.padEnd(20)} ${e.ms.toFixed(1).padStart(8)} ms  ${String(e.calls).padStart(5)} calls`),
     ...info.kernels
       .filter((k) => k.name === 'BatchMatMul' || (k.kernelTimeMs as number) >= 0.5)
-      .map((k) => `    ${k.name === 'BatchMatMul' ? 'matMul' : k.name} ${k.inputShapes.map((s) => `[${s}]`).join(' · ')}: ${(k.kernelTimeMs as number).toFixed(1)} ms`),
+      .map(
+        (k) =>
+          `    ${k.name === 'BatchMatMul' ? 'matMul' : k.name} ${k.inputShapes.map((s) => `[${s}]`).join(' · ')}: ${(k.kernelTimeMs as number).toFixed(1)} ms`,
+      ),
   ].join('\n')}\n`;
 }
 
