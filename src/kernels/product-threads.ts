@@ -164,8 +164,9 @@ export const TASK_AT = 9,
 /**
  * A recurrent loop on two threads: the batch axis (axis 1) of every `[T, B, N]` tensor in `rows`
  * split in two, the helper running `task` on the bottom half while this thread runs `local` on the
- * top half, with `v` `[N, N]` shared and `floats` (β, ϑ) and `ints` (reset, detach) as its
- * parameters; the `outputs` `[T, B, N]` halves joined again. Undefined where it stays on one
+ * top half, with `v` `[N, N]` shared and `params` (recurrent-loops.ts' encodeParams: the neuron's
+ * constants, the reset, the kernels-or-ops choice and the surrogate's form) as its parameters; the
+ * `outputs` `[T, B, N]` halves joined again. Undefined where it stays on one
  * thread (one thread asked for, fewer than MIN_MACS multiply–adds of `T·B·N²`, too large for the
  * buffer, or no helper). Rows never meet in these loops, so the result is the one-thread loop's.
  */

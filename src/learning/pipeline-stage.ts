@@ -124,8 +124,7 @@ export class Stage {
     this.reset();
     assignNamed(this.variables, task.params);
     this.task = task;
-    const scale = task.sigmaScale;
-    this.noise = noisePerLayer(this.net, this.config).map((n) => (n && scale !== 1 ? { ...n, sigma: n.sigma * scale } : n));
+    this.noise = noisePerLayer(this.net, this.config, task.sigmaScale);
   }
 
   /** Samples in micro-batch m and its share of the batch. */

@@ -148,9 +148,14 @@ export function validate(config: LRConfig): Resolved {
 /**
  * Each layer's escape noise (undefined: it fires deterministically): `noise` — one for every noisy
  * layer, a recurrent one's σ times `recurrentNoiseScale`, unless `layerNoise` names the layer — or
- * a map by layer name.
+ * a map by layer name; every σ then times `sigmaScale` (an estimate's `sigmaScale` option).
  */
-export function noisePerLayer(net: Network, c: Pick<Resolved, 'noise' | 'layerNoise' | 'recurrentNoiseScale'>): (EscapeNoise | undefined)[] {
+export function noisePerLayer(net: Network, c: Pick<Resolved, 'noise' | 'layerNoise' | 'recurrentNoiseScale'>, sigmaScale = 1): (EscapeNoise | undefined)[] {
+  const each = perLayer(net, c);
+  return sigmaScale === 1 ? each : each.map((n) => (n ? { ...n, sigma: n.sigma * sigmaScale } : n));
+}
+
+function perLayer(net: Network, c: Pick<Resolved, 'noise' | 'layerNoise' | 'recurrentNoiseScale'>): (EscapeNoise | undefined)[] {
   const noisy = (l: Network['layers'][number]) => l.neuron !== undefined && modelOf(l.neuron).role !== 'readout';
   const { noise, layerNoise: map = {}, recurrentNoiseScale: scale } = c;
   if ('kind' in noise) {

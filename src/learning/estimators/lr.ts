@@ -153,7 +153,7 @@ export function likelihoodRatio(config: LRConfig): Estimator {
             "lr: local heads (local losses) with a rate regulariser are not supported yet: a block's penalty would need its own weighting; drop --regularizer or the local losses",
         );
       }
-      const noise = noisePerLayer(net, c).map((n) => (n && scale !== 1 ? { ...n, sigma: n.sigma * scale } : n));
+      const noise = noisePerLayer(net, c, scale);
       // the noise-free loss is the same for every layer-wise pass: computed once, when first needed
       let clean: Float32Array | undefined;
       const cleanLoss = () => (clean ??= noiseFreeLoss(net, batch, loss, c, net.layers.length));
