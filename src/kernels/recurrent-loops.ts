@@ -9,7 +9,7 @@
  * other (product-threads.ts), each row by the same arithmetic — the same bits — as a one-thread loop.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FORMS } from './lif-sequence.js';
+import { FORMS, type SurrogateForm } from './lif-sequence.js';
 import { fusedKernelsActive, RESET_CODES } from './noisy-lif-kernel.js';
 import { productBy, sparseChoice } from './spike-matmul.js';
 import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs } from './wasm-module.js';
@@ -78,7 +78,7 @@ export function backwardOperands(x: readonly tf.Tensor[]): BackwardOperands {
 export const operandCount = (task: number, p: LoopParams): number => (task === TASKS.recurrentForward ? 1 : p.fused && (p.slope?.kind ?? 0) !== 0 ? 3 : 4);
 
 /** The slope the fused backward loop computes itself for a surrogate of a known form (none: a slope operand is needed). */
-export function slopeCode(form: { readonly kind: keyof typeof FORMS; readonly c: number; readonly a: number } | undefined): LoopParams['slope'] {
+export function slopeCode(form: SurrogateForm | undefined): LoopParams['slope'] {
   return form ? { kind: FORMS[form.kind], c: form.c, a: form.a } : undefined;
 }
 
