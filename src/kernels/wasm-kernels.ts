@@ -130,20 +130,19 @@ export function installWasmKernels(): void {
   // Identity (and a cast to the same type) share the input's data, as the cpu backend's do: tensors
   // are immutable, and the stock kernel copies — every tensor tfjs saves for a backward pass is such
   // a clone, megabytes a BPTT step (5 ms of rbptt-h512's ~97)
+  const shared = (backend: WasmBackend, x: tf.TensorInfo): tf.TensorInfo => {
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
   overrideKernel('Identity', (args, stock) => {
     const x = args.inputs['x']!;
-    if (x.dtype === 'string') return stock(args);
-    args.backend.incRef(x.dataId);
-    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    return x.dtype === 'string' ? stock(args) : shared(args.backend, x);
   });
   overrideKernel('Cast', (args, stock) => {
     const x = args.inputs['x']!;
     const dtype = args.attrs['dtype'] as tf.DataType;
     if (x.dtype === 'string' || dtype === 'string') return stock(args);
-    if (dtype === x.dtype) {
-      args.backend.incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    }
+    if (dtype === x.dtype) return shared(args.backend, x);
     if (dtype !== 'bool') return stock(args);
     // the stock kernel copies the values into the bytes (int32 2 became bool 2); a bool is x ≠ 0
     const out = args.backend.makeOutput(x.shape, 'bool');
