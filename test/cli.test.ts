@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METHODS } from '../src/learning/estimators/registry.js';
-import { main, spikelr } from './cli-helpers.js';
+import { main, spikelr, spikelrWith } from './cli-helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'spikelr-cli-'));
 
@@ -19,6 +19,14 @@ describe('the spikelr command', () => {
     expect(r.stdout).toMatch(/backend: wasm \(requested wasm via SPIKELR_BACKEND\)/);
     expect(r.stdout).toMatch(/ok\s+wasm: WebAssembly with SIMD/);
     expect(r.stdout).toMatch(/@tensorflow\/tfjs: 4\.22\.0/);
+  });
+
+  it('SPIKELR_RELAXED_SIMD=0 loads the SIMD kernels without fused multiply–add; a value other than 0 or 1 is refused by name', async () => {
+    const plain = await spikelrWith({ SPIKELR_RELAXED_SIMD: '0' }, 'info');
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/ok\s+wasm: WebAssembly with SIMD\n/);
+    const wrong = await spikelrWith({ SPIKELR_RELAXED_SIMD: 'yes' }, 'info');
+    expect(wrong.stdout + wrong.stderr).toMatch(/SPIKELR_RELAXED_SIMD must be 0 or 1, got 'yes'/);
   });
 
   it('simulate runs MNIST digits through a network, saves it, and reloads it with the same result', async () => {

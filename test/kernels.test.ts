@@ -9,6 +9,8 @@ import { initBackend } from '../src/kernels/backend.js';
 import { copyPlan, copyUniforms, copyUniformsTensor } from '../src/learning/sampling.js';
 import { streamKey } from '../src/core/random.js';
 import { SPARSE_DENSITY, sparseStats } from '../src/kernels/spike-matmul.js';
+import { heapOffset, kernelsFrom, type WasmBackend } from '../src/kernels/wasm-module.js';
+import { readFileSync } from 'node:fs';
 import { streamUniforms } from '../src/kernels/uniform-kernel.js';
 import { packSpikes, unpackSpikes } from '../src/kernels/spike-bits.js';
 
@@ -316,6 +318,77 @@ describe('event-driven BatchMatMul on wasm', () => {
     const a = sparse(400, 300, 0.1, true, 3),
       b = tf.tensor2d(values([300 * 128], 8), [300, 128]);
     const product = () => tf.tidy(() => tf.add(tf.sum(tf.matMul(a, b)), tf.sum(tf.matMul(a, tf.transpose(b), true, true))).dataSync());
+    product();
+    const tensors = tf.memory().numTensors,
+      bytes = tf.memory().numBytes;
+    for (let i = 0; i < 5; i++) product();
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(tf.memory().numBytes).toBe(bytes);
+    tf.dispose([a, b]);
+  });
+});
+
+describe('dense BatchMatMul on wasm (assembly/dense.ts: panels of eight columns, tiles of four rows)', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: null });
+  });
+
+  // tails of every kind: rows not a multiple of 4 or of the 64-row block, columns not of 8, terms past one 256-term block
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [3, 5, 7],
+    [4, 8, 8],
+    [5, 300, 9],
+    [67, 600, 33],
+    [130, 257, 100],
+  ];
+  it.each(shapes.flatMap(([m, k, n]) => [false, true].map((tb) => [m, k, n, tb] as const)))(
+    '[%i, %i] · [%i] (tB=%s) is within float32 summation error of the float64 product',
+    (m, k, n, tb) => {
+      const a = values([m * k], m + 1),
+        b = values([k * n], n + 2);
+      const before = sparseStats.dense;
+      const got = tf.tidy(() => tf.matMul(tf.tensor2d(a, [m, k]), tb ? tf.transpose(tf.tensor2d(b, [k, n])) : tf.tensor2d(b, [k, n]), false, tb).dataSync());
+      expect(sparseStats.dense).toBe(before + 1);
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < n; j++) {
+          let exact = 0,
+            magnitude = 0;
+          for (let t = 0; t < k; t++) {
+            exact += a[i * k + t]! * b[t * n + j]!;
+            magnitude += Math.abs(a[i * k + t]! * b[t * n + j]!);
+          }
+          // k roundings of a running sum (each ≤ 2⁻²⁴ of it) and one of each product: |error| ≤ (k + 1) 2⁻²⁴ Σ|a b|
+          expect(Math.abs(got[i * n + j]! - exact)).toBeLessThanOrEqual((k + 1) * 2 ** -24 * magnitude + 1e-30);
+        }
+    },
+  );
+
+  it("without relaxed SIMD the kernels give the stock XNNPACK product's bits (k ascending, one multiply and one add a term)", async () => {
+    const backend = tf.backend() as unknown as WasmBackend;
+    const plain = kernelsFrom(readFileSync(new URL('../src/kernels/assembly/kernels.wasm', import.meta.url)), backend.wasm.asm.memory);
+    for (const [m, k, n] of [
+      [67, 600, 33],
+      [130, 257, 100],
+    ] as const) {
+      const a = tf.tensor2d(values([m * k], m), [m, k]),
+        b = tf.tensor2d(values([k * n], n), [k, n]);
+      // a rank-3 product runs the stock kernel (spike-matmul.ts takes rank 2 only)
+      const stock = tf.tidy(() => tf.matMul(a.reshape([1, m, k]), b.reshape([1, k, n])).dataSync());
+      const out = tf.zeros([m, n]);
+      const packed = backend.wasm._malloc(4 * plain.panelFloats(k, n));
+      plain.packPanels(heapOffset(backend, b), k, n, 0, packed);
+      plain.panelProduct(heapOffset(backend, a), k, m, k, packed, n, heapOffset(backend, out), n);
+      backend.wasm._free(packed);
+      expect(Array.from(out.dataSync())).toEqual(Array.from(stock));
+      tf.dispose([a, b, out]);
+    }
+  });
+
+  it('the live tensor count and the heap stay flat over repeated dense products', () => {
+    const a = tf.tensor2d(values([70 * 300], 4), [70, 300]),
+      b = tf.tensor2d(values([300 * 90], 5), [300, 90]);
+    const product = () => tf.tidy(() => tf.sum(tf.matMul(a, b)).dataSync());
     product();
     const tensors = tf.memory().numTensors,
       bytes = tf.memory().numBytes;

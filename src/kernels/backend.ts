@@ -22,6 +22,8 @@ import { installRowSplitter } from './lif-recurrent-sequence.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { SpikelrError } from '../core/errors.js';
+import { wasmKernelsRelaxed } from '../core/platform/node.js';
+import { kernelsFor, type WasmBackend } from './wasm-module.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -116,8 +118,11 @@ async function tryWasm(): Promise<BackendAttempt> {
     installLifSequenceKernels();
     installRecurrentLoopKernels();
     installWeightedStepsKernels();
+    // spikelr's kernels loaded now, so the line below can say which build runs (and a missing build fails here)
+    kernelsFor(tf.backend() as unknown as WasmBackend);
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
-    return { candidate: 'wasm', ok: true, detail: simd ? 'WebAssembly with SIMD' : 'WebAssembly without SIMD' };
+    const fma = wasmKernelsRelaxed() ? ' and fused multiply–add' : '';
+    return { candidate: 'wasm', ok: true, detail: simd ? `WebAssembly with SIMD${fma}` : 'WebAssembly without SIMD' };
   } catch (err) {
     return { candidate: 'wasm', ok: false, detail: message(err) };
   }

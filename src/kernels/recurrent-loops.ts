@@ -2,8 +2,9 @@
  * The two time loops of a recurrent LIF population (lif-recurrent-sequence.ts): the forward
  * recursion from rest and the backward recursion of its adjoint. Each comes twice: as two wasm
  * kernels — the forward loop whole in `assembly/lif.ts` (the recurrent input as the event-driven
- * product of the step before's spikes, listed as the loop goes), the backward loop one stock dense
- * product a_{t+1} Vᵀ and one fused elementwise kernel a step, the surrogate's slope computed in it —
+ * product of the step before's spikes, listed as the loop goes), the backward loop one dense
+ * product a_{t+1} Vᵀ (`assembly/dense.ts`, Vᵀ packed once for all T steps) and one fused
+ * elementwise kernel a step, the surrogate's slope computed in it —
  * and as plain tensor code with no tape for the other backends. Rows of the batch never meet in
  * either loop, so a helper thread can run one half of the rows while the calling thread runs the
  * other (product-threads.ts), each row by the same arithmetic — the same bits — as a one-thread loop.
@@ -11,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FORMS, type SurrogateForm } from './lif-sequence.js';
 import { fusedKernelsActive, RESET_CODES } from './noisy-lif-kernel.js';
-import { productBy, sparseChoice } from './spike-matmul.js';
+import { packPanels, productBy, sparseChoice, transposeLast } from './spike-matmul.js';
 import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs } from './wasm-module.js';
 
 /** What a helper thread runs: half a product, or half the rows of one of these loops. */
@@ -112,7 +113,7 @@ export function installRecurrentLoopKernels(): void {
     return [membrane, spikes];
   });
   registerWasmKernel(BACKWARD, ({ inputs, backend, attrs }: KernelArgs) => {
-    const { slope, upstream, membrane, spikes, transposed } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { slope, upstream, membrane, spikes, v } = inputs as Record<string, tf.TensorInfo | undefined>;
     const { beta, threshold, reset, detach, kind, c, a } = attrs as Record<string, number>;
     const [T, B, N] = membrane!.shape as [number, number, number];
     const m = B * N;
@@ -121,11 +122,18 @@ export function installRecurrentLoopKernels(): void {
     const next = backend.makeOutput([B, N], 'float32');
     const at = (t: tf.TensorInfo | undefined) => (t ? heapOffset(backend, t) : 0);
     const kernels = kernelsFor(backend);
+    // Vᵀ packed once for the dense products (as a separate product packs it: the same bits), and a_{t+1} Vᵀ's floats
+    const packed = packPanels(backend, v!, true);
+    const product = backend.wasm._malloc(4 * m) >>> 0;
+    // Vᵀ as a tensor only if some step's product is event-driven
+    let transposed: tf.TensorInfo | undefined;
     try {
       for (let t = T - 1; t >= 0; t--) {
         // by the path a separate product would take (dense, unless the surrogate's slope is zero on most of the state)
         const choice = t < T - 1 ? sparseChoice(backend, next) : undefined;
-        const product = choice ? productBy(backend, next, transposed!, false, choice.sparse, choice.nnz) : undefined;
+        let sparse: tf.TensorInfo | undefined;
+        if (choice?.sparse) sparse = productBy(backend, next, (transposed ??= transposeLast(backend, v!)), false, true, choice.nnz);
+        else if (choice) kernels.panelProduct(at(next), N, B, N, packed, N, product, N);
         try {
           kernels.recurrentAdjointStep(
             t,
@@ -134,7 +142,7 @@ export function installRecurrentLoopKernels(): void {
             c!,
             a!,
             at(upstream),
-            at(product),
+            sparse ? at(sparse) : choice ? product : 0,
             at(spikes),
             at(membrane),
             T,
@@ -147,11 +155,14 @@ export function installRecurrentLoopKernels(): void {
             t > 0 ? at(next) : 0,
           );
         } finally {
-          if (product) backend.disposeData(product.dataId);
+          if (sparse) backend.disposeData(sparse.dataId);
         }
       }
     } finally {
       backend.disposeData(next.dataId);
+      if (transposed) backend.disposeData(transposed.dataId);
+      backend.wasm._free(packed);
+      backend.wasm._free(product);
     }
     return out;
   });
@@ -202,14 +213,14 @@ export function recurrentForward(drives: tf.Tensor, v: tf.Tensor, p: LoopParams)
 export function recurrentBackward(o: BackwardOperands, v: tf.Tensor, p: LoopParams): tf.Tensor {
   const { beta, threshold, reset } = p;
   return tf.tidy(() => {
-    const vT = tf.transpose(v);
     if (p.fused) {
       const s = p.slope ?? { kind: 0, c: 0, a: 0 };
       if (s.kind === 0 && !o.slope) throw new Error('recurrentBackward: no slope operand, and no surrogate form to compute it from');
-      const inputs = { upstream: o.upstream, membrane: o.membrane, spikes: o.spikes, transposed: vT, ...(s.kind === 0 ? { slope: o.slope! } : {}) };
+      const inputs = { upstream: o.upstream, membrane: o.membrane, spikes: o.spikes, v, ...(s.kind === 0 ? { slope: o.slope! } : {}) };
       const attrs = { beta, threshold, reset: RESET_CODES[reset], detach: p.detachReset ? 1 : 0, kind: s.kind, c: s.c, a: s.a };
       return tf.engine().runKernel(BACKWARD, inputs, attrs) as tf.Tensor;
     }
+    const vT = tf.transpose(v);
     const steps = o.membrane.shape[0]!;
     const slopes = tf.unstack(o.slope!),
       gs = tf.unstack(o.upstream),

@@ -5,7 +5,8 @@
  * the few rows of W the spikes select, a fraction of the dense product's work. spikelr replaces the
  * wasm backend's BatchMatMul kernel with one that looks at its left operand: when it is mostly zeros
  * (at most {@link SPARSE_DENSITY} nonzero), the product runs in `assembly/sparse.ts` (wasm SIMD,
- * sharing the backend's heap), else in the stock XNNPACK kernel. The same holds for `aᵀ · b`, the
+ * sharing the backend's heap), else in `assembly/dense.ts` (fused multiply–adds where the engine
+ * runs relaxed SIMD; batched products of rank > 2 in the stock XNNPACK kernel). The same holds for `aᵀ · b`, the
  * weight gradient of a layer fed by spikes (`xᵀ · δ` in BPTT, `xᵀ · g` in LR), whose nonzeros are
  * listed column by column without transposing anything.
  *
@@ -91,7 +92,7 @@ let stockMatMul: WasmKernel | undefined;
 let stockTranspose: WasmKernel | undefined;
 
 /** The last two axes of `x` swapped, by the stock kernel. */
-function transpose(backend: WasmBackend, x: tf.TensorInfo): tf.TensorInfo {
+export function transposeLast(backend: WasmBackend, x: tf.TensorInfo): tf.TensorInfo {
   const perm = [...Array(x.shape.length).keys()];
   [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1]!, perm[perm.length - 2]!];
   return stockTranspose!({ inputs: { x }, backend, attrs: { perm } }) as tf.TensorInfo;
@@ -99,18 +100,49 @@ function transpose(backend: WasmBackend, x: tf.TensorInfo): tf.TensorInfo {
 
 /**
  * `op(a) · b` (rank 2, float32, b untransposed) by the path chosen for the whole product — the
- * event-driven kernel (`sparse`) or the stock dense one — so that any block of its rows, on either
+ * event-driven kernel (`sparse`) or the dense one (assembly/dense.ts) — so that any block of its rows, on either
  * thread (product-threads.ts), is computed as the whole product computes it. `nnz`: a's nonzeros,
  * when the caller has counted them already.
  */
 export function productBy(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, sparse: boolean, nnz?: number): tf.TensorInfo {
   if (sparse) return sparseProduct(backend, a, b, transposeA, nnz ?? kernelsFor(backend).countNonzero(offsetOf(backend, a), size(a.shape)));
-  const t = transposeA ? transpose(backend, a) : undefined;
+  const t = transposeA ? transposeLast(backend, a) : undefined;
   try {
-    return stockMatMul!({ inputs: { a: t ?? a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;
+    return denseProduct(backend, t ?? a, b);
   } finally {
     if (t) backend.disposeData(t.dataId);
   }
+}
+
+/**
+ * B [K, N] (or, `transposed`, Bᵀ of a B stored [N, K]) packed into assembly/dense.ts' panels of
+ * eight columns, in scratch the caller frees with `backend.wasm._free`.
+ */
+export function packPanels(backend: WasmBackend, b: tf.TensorInfo, transposed: boolean): number {
+  const [k, n] = (transposed ? [b.shape[1], b.shape[0]] : b.shape) as [number, number];
+  const kernels = kernelsFor(backend);
+  const packed = backend.wasm._malloc(4 * Math.max(kernels.panelFloats(k, n), 1)) >>> 0;
+  kernels.packPanels(offsetOf(backend, b), k, n, transposed ? 1 : 0, packed);
+  return packed;
+}
+
+/**
+ * `a · b` (a [m, k], b [k, n], float32) by assembly/dense.ts: b packed into panels, then summed four
+ * rows by eight columns at a time, with fused multiply–adds where the relaxed-SIMD kernels run
+ * (1.5–1.8× the stock XNNPACK kernel here; the same bits as it without them).
+ */
+function denseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
+  const [m, k] = a.shape as [number, number];
+  const n = b.shape[1]!;
+  if (m * k * n === 0) return stockMatMul!({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;
+  const out = backend.makeOutput([m, n], 'float32');
+  const packed = packPanels(backend, b, false);
+  try {
+    kernelsFor(backend).panelProduct(offsetOf(backend, a), k, m, k, packed, n, offsetOf(backend, out), n);
+  } finally {
+    backend.wasm._free(packed);
+  }
+  return out;
 }
 
 /**
@@ -149,11 +181,11 @@ export function installSpikeMatMul(split?: SplitProduct): void {
     const temporaries: tf.TensorInfo[] = [];
     try {
       // the other operand's transpose is cheap next to the product; the stock kernel's is not
-      if (transposeB) temporaries.push((b = transpose(backend, b)));
+      if (transposeB) temporaries.push((b = transposeLast(backend, b)));
       const rank2 = a.dtype === 'float32' && b.dtype === 'float32' && a.shape.length === 2 && b.shape.length === 2;
       if (!rank2) {
         sparseStats.dense++;
-        if (transposeA) temporaries.push((a = transpose(backend, a)));
+        if (transposeA) temporaries.push((a = transposeLast(backend, a)));
         return dense({ ...args, inputs: { a, b }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
       }
       const { sparse, nnz } = sparseChoice(backend, a);

@@ -39,6 +39,9 @@ export interface Kernels {
   compress(a: number, rows: number, cols: number, starts: number, index: number, values: number): number;
   transposeRows(rows: number, cols: number, starts: number, index: number, values: number, tStarts: number, tIndex: number, tValues: number): void;
   accumulate(starts: number, index: number, values: number, m: number, b: number, n: number, c: number, ones: number): void;
+  panelFloats(k: number, n: number): number;
+  packPanels(b: number, k: number, n: number, transposed: number, out: number): void;
+  panelProduct(a: number, lda: number, m: number, k: number, packed: number, n: number, c: number, ldc: number): void;
   scan16(a: number, rows: number, cols: number, b16: number, c16: number, transposeA: number): void;
   padRows(src: number, rows: number, n: number, dst: number, stride: number): void;
   unpadRows(src: number, rows: number, stride: number, dst: number, n: number): void;
@@ -158,10 +161,15 @@ export function kernelsFor(backend: WasmBackend): Kernels {
   if (!k) {
     bytes ??= wasmKernels();
     if (!bytes) throw new Error('spikelr: this build has no wasm kernels of its own (the web build uses the stock ones)');
-    k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as Kernels;
+    k = kernelsFrom(bytes, memory);
     instances.set(memory, k);
   }
   return k;
+}
+
+/** A build of the kernels (`kernels.wasm` or `kernels-relaxed.wasm`) instantiated on a backend's `memory`. */
+export function kernelsFrom(bytes: Uint8Array, memory: object): Kernels {
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as Kernels;
 }
 
 /** Byte offset of a tensor's data in the heap. */

@@ -8,6 +8,7 @@
 import { readFileSync, promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import type * as MathJs from 'mathjs';
 // errors.ts reads files through this module; both only call each other's functions, never at load
@@ -95,12 +96,42 @@ export function sobolDirections(): string {
   return readFileSync(path.join(path.dirname(require.resolve('sobol/package.json')), 'dims21201.txt'), 'utf8');
 }
 
-/** The bytes of spikelr's own wasm kernels (src/sim/assembly/, built by `npm run build:wasm`). */
+/**
+ * The bytes of spikelr's own wasm kernels (src/kernels/assembly/, built by `npm run build:wasm`):
+ * the relaxed-SIMD build (fused multiply–add in the dense products) where this engine runs it —
+ * Node 20 once V8's `--experimental-wasm-relaxed-simd` is set, which is done here; later Nodes
+ * by default — and the SIMD build otherwise or with `SPIKELR_RELAXED_SIMD=0` (then dense products
+ * round as tfjs' own kernel does, the same bits on every machine). {@link wasmKernelsRelaxed} says which.
+ */
 export function wasmKernels(): Uint8Array {
-  const file = new URL('../../kernels/assembly/kernels.wasm', import.meta.url);
+  const wanted = process.env['SPIKELR_RELAXED_SIMD'];
+  if (wanted !== undefined && wanted !== '0' && wanted !== '1') throw new Error(`SPIKELR_RELAXED_SIMD must be 0 or 1, got '${wanted}'`);
+  if (wanted !== '0') {
+    const bytes = kernelFile('kernels-relaxed.wasm');
+    const runs = () => WebAssembly.validate(bytes);
+    if (!runs()) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    if (runs()) {
+      relaxed = true;
+      return bytes;
+    }
+    if (wanted === '1')
+      throw new Error(`SPIKELR_RELAXED_SIMD=1, but this engine (Node ${process.version}) does not run relaxed SIMD; unset it to use the SIMD kernels`);
+  }
+  relaxed = false;
+  return kernelFile('kernels.wasm');
+}
+
+let relaxed: boolean | undefined;
+/** Whether the loaded kernels are the relaxed-SIMD build (undefined before {@link wasmKernels}). */
+export const wasmKernelsRelaxed = (): boolean | undefined => relaxed;
+
+declare const WebAssembly: { validate(bytes: Uint8Array): boolean };
+
+function kernelFile(name: string): Uint8Array {
+  const file = new URL(`../../kernels/assembly/${name}`, import.meta.url);
   try {
     return readFileSync(file);
   } catch {
-    throw new Error(`spikelr: ${file.pathname} is missing; run 'npm run build' (it compiles src/sim/assembly/ with AssemblyScript)`);
+    throw new Error(`spikelr: ${file.pathname} is missing; run 'npm run build' (it compiles src/kernels/assembly/ with AssemblyScript)`);
   }
 }

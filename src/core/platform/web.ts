@@ -42,3 +42,5 @@ export function sobolDirections(): string {
 export function wasmKernels(): Uint8Array | undefined {
   return undefined;
 }
+
+export const wasmKernelsRelaxed = (): boolean | undefined => undefined;
