@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lifRecurrentSequence } from '../src/kernels/lif-recurrent-sequence.js';
+import { useFusedKernels } from '../src/kernels/noisy-lif-kernel.js';
 import { MIN_MACS, setProductThreads, threadStats } from '../src/kernels/product-threads.js';
 import { atan } from '../src/neurons/surrogate.js';
 
@@ -70,13 +71,18 @@ describe('large products on two threads', () => {
 });
 
 describe('a recurrent LIF loop on two threads (BPTT of a recurrent layer)', () => {
-  it('the helper runs half the rows through both loops: the one-thread spikes and gradients, bit for bit', () => {
+  it.each([
+    ['kernels', true],
+    ['tensor ops', false],
+  ])('the helper runs half the rows through both loops (%s): the one-thread spikes and gradients, bit for bit', (_path, fused) => {
     // T·B·N² = 8 · 5 · 2048² ≈ 1.25 MIN_MACS: split, with an odd number of rows
     const [T, B, N] = [8, 5, 2048];
     expect(T * B * N * N).toBeGreaterThan(MIN_MACS);
     const x = tf.randomUniform([T, B, N], -0.6, 1.4, 'float32', 5);
     const v = tf.randomUniform([N, N], -0.01, 0.01, 'float32', 6);
     const weight = tf.randomNormal([T, B, N], 0, 1, 'float32', 7);
+    useFusedKernels(fused);
+    const tensors = tf.memory().numTensors;
     for (const reset of ['subtract', 'zero'] as const) {
       const f = (a: tf.Tensor, b: tf.Tensor) => lifRecurrentSequence(a, b, { beta: 0.85, threshold: 0.7, reset, surrogate: atan(), detachReset: false });
       const run = () => {
@@ -97,6 +103,8 @@ describe('a recurrent LIF loop on two threads (BPTT of a recurrent layer)', () =
       expect(rate).toBeLessThan(0.9);
       one.forEach((o, i) => expect(bits(two[i]!).equals(bits(o)), `${reset}: output ${i}`).toBe(true));
     }
+    useFusedKernels(true);
+    expect(tf.memory().numTensors).toBe(tensors);
     tf.dispose([x, v, weight]);
   });
 });

@@ -51,11 +51,11 @@ export function lifRecurrentSequence(currents: tf.Tensor, recurrent: tf.Tensor, 
   };
   const params = encodeParams(p);
   const op = tf.customGrad(((c: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
-    const forward = (x: tf.Tensor) => {
-      const r = recurrentForward(x, v, p);
+    const forward = (rows?: number) => {
+      const r = recurrentForward(c, v, p, rows);
       return [r.membrane, r.spikes];
     };
-    const [membrane, spiked] = (splitter?.(TASKS.recurrentForward, [c], v, 2, params, (top) => forward(top[0]!), tf) ?? forward(c)) as [tf.Tensor, tf.Tensor];
+    const [membrane, spiked] = (splitter?.(TASKS.recurrentForward, [c], v, 2, params, forward, tf) ?? forward()) as [tf.Tensor, tf.Tensor];
     save([membrane, spiked, v]);
     return {
       value: spiked,
@@ -66,8 +66,8 @@ export function lifRecurrentSequence(currents: tf.Tensor, recurrent: tf.Tensor, 
           // the fused loop computes a known surrogate's slope itself
           const slope = p.slope ? undefined : o.surrogate.derivative(tf.sub(u, o.threshold));
           const operands = backwardList({ ...(slope ? { slope } : {}), upstream: dy, membrane: u, spikes: s });
-          const backward = (x: tf.Tensor[]) => [recurrentBackward(backwardOperands(x), w, p)];
-          const a = (splitter?.(TASKS.recurrentBackward, operands, w, 1, params, backward, tf) ?? backward(operands))[0]!;
+          const backward = (rows?: number) => [recurrentBackward(backwardOperands(operands), w, p, rows)];
+          const a = (splitter?.(TASKS.recurrentBackward, operands, w, 1, params, backward, tf) ?? backward())[0]!;
           // ∂L/∂V = Σ_t s_{t−1}ᵀ a_t: the spikes shifted one step (none before the first) against the adjoints
           const n = w.shape[0]!;
           const previous = tf.concat([tf.zerosLike(s.slice([0], [1])), s.slice([0], [steps - 1])]);

@@ -163,10 +163,11 @@ export const TASK_AT = 9,
 
 /**
  * A recurrent loop on two threads: the batch axis (axis 1) of every `[T, B, N]` tensor in `rows`
- * split in two, the helper running `task` on the bottom half while this thread runs `local` on the
- * top half, with `v` `[N, N]` shared and `params` (recurrent-loops.ts' encodeParams: the neuron's
+ * split in two, the helper running `task` on the bottom half while this thread's `local` computes
+ * the top half's rows of the whole-size outputs in place (no slices of the operands, no joining
+ * concat), with `v` `[N, N]` shared and `params` (recurrent-loops.ts' encodeParams: the neuron's
  * constants, the reset, the kernels-or-ops choice and the surrogate's form) as its parameters; the
- * `outputs` `[T, B, N]` halves joined again. Undefined where it stays on one
+ * helper's rows of the `outputs` `[T, B, N]` are copied into them. Undefined where it stays on one
  * thread (one thread asked for, fewer than MIN_MACS multiply–adds of `T·B·N²`, too large for the
  * buffer, or no helper). Rows never meet in these loops, so the result is the one-thread loop's.
  */
@@ -197,12 +198,7 @@ export const splitRows: RowSplitter = (task, rows, v, outputs, params, local, tf
   Atomics.notify(control, 0);
   let mine: tf.Tensor[] | undefined;
   try {
-    const top = rows.map((x) => tfl.slice(x, [0, 0, 0], [T, h, N]));
-    try {
-      mine = local(top);
-    } finally {
-      tfl.dispose(top);
-    }
+    mine = local(h);
   } finally {
     waitWhile(control, 0, WORK);
   }
@@ -214,12 +210,13 @@ export const splitRows: RowSplitter = (task, rows, v, outputs, params, local, tf
     return undefined;
   }
   threadStats.split++;
+  // the helper's rows into the rows local(h) left, step by step (the outputs are this call's own, fresh from their kernels)
   const from = rows.length * half + N * N;
-  const joined = mine.map((m, j) =>
-    tfl.tidy(() => tfl.concat([m, tfl.tensor(data.subarray(from + j * half, from + (j + 1) * half), [T, lower, N], 'float32')], 1)),
-  );
-  tfl.dispose(mine);
-  return joined;
+  mine.forEach((out, j) => {
+    const view = heapView(backend, info(out));
+    for (let t = 0; t < T; t++) view.set(data.subarray(from + j * half + t * lower * N, from + j * half + (t + 1) * lower * N), (t * B + h) * N);
+  });
+  return mine;
 };
 
 /** The helper failed or never answered (`state`, its last word): it is stopped, and `what` runs on this thread alone from now on. */

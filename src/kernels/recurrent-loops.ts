@@ -19,8 +19,9 @@ import { heapOffset, kernelsFor, registerWasmKernel, type KernelArgs } from './w
 export const TASKS = { product: 0, recurrentForward: 1, recurrentBackward: 2 } as const;
 
 /**
- * Runs `task` on the bottom half of the rows (axis 1) of `rows` elsewhere while `local` runs the top
- * half here, and joins the `outputs`; undefined where it stays on one thread (product-threads.ts).
+ * Runs `task` on the bottom half of the rows (axis 1) of `rows` elsewhere while `local(h)` computes
+ * the first h rows of the `outputs` here — whole-size tensors, the rest left for the helper's rows,
+ * which are copied in; undefined where it stays on one thread (product-threads.ts).
  */
 export type RowSplitter = (
   task: number,
@@ -28,7 +29,7 @@ export type RowSplitter = (
   v: tf.Tensor,
   outputs: number,
   params: { readonly ints: readonly number[]; readonly floats: readonly number[] },
-  local: (top: tf.Tensor[]) => tf.Tensor[],
+  local: (rows: number) => tf.Tensor[],
   tfl: typeof tf,
 ) => tf.Tensor[] | undefined;
 
@@ -98,15 +99,21 @@ export function installRecurrentLoopKernels(): void {
   installed = true;
   registerWasmKernel(FORWARD, ({ inputs, backend, attrs }: KernelArgs) => {
     const { drives, v } = inputs as Record<string, tf.TensorInfo>;
-    const { beta, threshold, reset } = attrs as { beta: number; threshold: number; reset: number };
+    const { beta, threshold, reset, rows } = attrs as { beta: number; threshold: number; reset: number; rows: number };
     const [T, B, N] = drives!.shape as [number, number, number];
     const [membrane, spikes] = [0, 1].map(() => backend.makeOutput(drives!.shape, 'float32')) as [tf.TensorInfo, tf.TensorInfo];
-    const m = B * N;
-    // scratch: the lists' starts and indices, their values (all 1), the recurrent input of a step
-    const scratch = [B + 1, m, m, m].map((count) => backend.wasm._malloc(4 * Math.max(count, 1)) >>> 0) as [number, number, number, number];
+    const m = rows * N;
+    // scratch: the lists' starts and indices, their values (all 1), the recurrent input of a step, V's stripes of 16 columns
+    const scratch = [rows + 1, m, m, m, Math.floor(N / 16) * 16 * N].map((count) => backend.wasm._malloc(4 * Math.max(count, 1)) >>> 0) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     try {
       const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-      kernelsFor(backend).recurrentLifSequence(at(drives!), T, B, N, at(v!), beta, threshold, reset, at(membrane), at(spikes), ...scratch);
+      kernelsFor(backend).recurrentLifSequence(at(drives!), T, rows, N, B * N, at(v!), beta, threshold, reset, at(membrane), at(spikes), ...scratch);
     } finally {
       for (const p of scratch) backend.wasm._free(p);
     }
@@ -114,12 +121,12 @@ export function installRecurrentLoopKernels(): void {
   });
   registerWasmKernel(BACKWARD, ({ inputs, backend, attrs }: KernelArgs) => {
     const { slope, upstream, membrane, spikes, v } = inputs as Record<string, tf.TensorInfo | undefined>;
-    const { beta, threshold, reset, detach, kind, c, a } = attrs as Record<string, number>;
+    const { beta, threshold, reset, detach, kind, c, a, rows } = attrs as Record<string, number>;
     const [T, B, N] = membrane!.shape as [number, number, number];
-    const m = B * N;
+    const m = rows! * N;
     const out = backend.makeOutput(membrane!.shape, 'float32');
-    // a_{t+1} as its own [B, N] tensor for the product with Vᵀ (the step kernel writes it there too)
-    const next = backend.makeOutput([B, N], 'float32');
+    // a_{t+1} of the rows computed here as its own [rows, N] tensor for the product with Vᵀ (the step kernel writes it there too)
+    const next = backend.makeOutput([rows!, N], 'float32');
     const at = (t: tf.TensorInfo | undefined) => (t ? heapOffset(backend, t) : 0);
     const kernels = kernelsFor(backend);
     // Vᵀ packed once for the dense products (as a separate product packs it: the same bits), and a_{t+1} Vᵀ's floats
@@ -133,7 +140,7 @@ export function installRecurrentLoopKernels(): void {
         const choice = t < T - 1 ? sparseChoice(backend, next) : undefined;
         let sparse: tf.TensorInfo | undefined;
         if (choice?.sparse) sparse = productBy(backend, next, (transposed ??= transposeLast(backend, v!)), false, true, choice.nnz);
-        else if (choice) kernels.panelProduct(at(next), N, B, N, packed, N, product, N);
+        else if (choice) kernels.panelProduct(at(next), N, rows!, N, packed, N, product, N);
         try {
           kernels.recurrentAdjointStep(
             t,
@@ -147,6 +154,7 @@ export function installRecurrentLoopKernels(): void {
             at(membrane),
             T,
             m,
+            B * N,
             beta!,
             threshold!,
             reset!,
@@ -168,12 +176,22 @@ export function installRecurrentLoopKernels(): void {
   });
 }
 
-/** Membranes and spikes `[T, B, N]` from rest, driven by `drives` `[T, B, N]` plus s_{t−1} V. */
-export function recurrentForward(drives: tf.Tensor, v: tf.Tensor, p: LoopParams): { membrane: tf.Tensor; spikes: tf.Tensor } {
+/**
+ * The first `rows` rows (all by default) of the membranes and spikes `[T, B, N]` from rest, driven
+ * by `drives` `[T, B, N]` plus s_{t−1} V; the other rows' values are undefined.
+ */
+export function recurrentForward(drives: tf.Tensor, v: tf.Tensor, p: LoopParams, rows = drives.shape[1]!): { membrane: tf.Tensor; spikes: tf.Tensor } {
   const { beta, threshold, reset } = p;
   if (p.fused) {
-    const [membrane, spikes] = tf.engine().runKernel(FORWARD, { drives, v }, { beta, threshold, reset: RESET_CODES[reset] }) as tf.Tensor[];
+    const [membrane, spikes] = tf.engine().runKernel(FORWARD, { drives, v }, { beta, threshold, reset: RESET_CODES[reset], rows }) as tf.Tensor[];
     return { membrane: membrane!, spikes: spikes! };
+  }
+  if (rows < drives.shape[1]!) {
+    // the tensor ops on a block of rows, padded back to the whole batch
+    return tf.tidy(() => {
+      const block = recurrentForward(firstRows(drives, rows), v, p);
+      return { membrane: padRows(block.membrane, drives.shape[1]!), spikes: padRows(block.spikes, drives.shape[1]!) };
+    });
   }
   const steps = tf.unstack(drives);
   const membranes: tf.Tensor[] = [],
@@ -206,19 +224,25 @@ export function recurrentForward(drives: tf.Tensor, v: tf.Tensor, p: LoopParams)
 }
 
 /**
- * The current's adjoint a `[T, B, N]` from the operands (the slope σ'(u_t − ϑ), the upstream
- * gradient g of the spikes, the membranes u and spikes s) and V:
+ * The current's adjoint a `[T, B, N]` — its first `rows` rows (all by default), the others' values
+ * undefined — from the operands (the slope σ'(u_t − ϑ), the upstream gradient g of the spikes, the
+ * membranes u and spikes s) and V:
  * b_t = g_t + a_{t+1} Vᵀ − [reset] ∂u_{t+1}/∂s_t a_{t+1},  a_t = σ'_t b_t + ∂u_{t+1}/∂u_t a_{t+1}.
  */
-export function recurrentBackward(o: BackwardOperands, v: tf.Tensor, p: LoopParams): tf.Tensor {
+export function recurrentBackward(o: BackwardOperands, v: tf.Tensor, p: LoopParams, rows = o.membrane.shape[1]!): tf.Tensor {
   const { beta, threshold, reset } = p;
   return tf.tidy(() => {
     if (p.fused) {
       const s = p.slope ?? { kind: 0, c: 0, a: 0 };
       if (s.kind === 0 && !o.slope) throw new Error('recurrentBackward: no slope operand, and no surrogate form to compute it from');
       const inputs = { upstream: o.upstream, membrane: o.membrane, spikes: o.spikes, v, ...(s.kind === 0 ? { slope: o.slope! } : {}) };
-      const attrs = { beta, threshold, reset: RESET_CODES[reset], detach: p.detachReset ? 1 : 0, kind: s.kind, c: s.c, a: s.a };
+      const attrs = { beta, threshold, reset: RESET_CODES[reset], detach: p.detachReset ? 1 : 0, kind: s.kind, c: s.c, a: s.a, rows };
       return tf.engine().runKernel(BACKWARD, inputs, attrs) as tf.Tensor;
+    }
+    const batch = o.membrane.shape[1]!;
+    if (rows < batch) {
+      const block = backwardOperands(backwardList(o).map((x) => firstRows(x, rows)));
+      return padRows(recurrentBackward(block, v, p), batch);
     }
     const vT = tf.transpose(v);
     const steps = o.membrane.shape[0]!;
@@ -241,3 +265,15 @@ export function recurrentBackward(o: BackwardOperands, v: tf.Tensor, p: LoopPara
     return tf.stack(adjoint);
   });
 }
+
+/** The first `rows` rows (axis 1) of a `[T, B, N]` tensor. */
+const firstRows = (x: tf.Tensor, rows: number) => tf.slice(x, [0, 0, 0], [x.shape[0]!, rows, x.shape[2]!]);
+/** A `[T, rows, N]` tensor padded with zero rows to `[T, batch, N]`. */
+const padRows = (x: tf.Tensor, batch: number) =>
+  tf.tidy(() =>
+    tf.pad(x, [
+      [0, 0],
+      [0, batch - x.shape[1]!],
+      [0, 0],
+    ]),
+  );

@@ -71,15 +71,18 @@ function sparseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo,
       lists = [alloc(c + 1), alloc(Math.max(nnz, 1)), alloc(Math.max(nnz, 1))] as const;
       kernels.transposeRows(r, c, starts, index, values, ...lists);
     }
+    const k = b.shape[0]!;
     if (n >= 32) {
-      kernels.accumulate(...lists, m, offsetOf(backend, b), n, offsetOf(backend, out), ones);
+      // b's stripes of 16 columns as blocks (assembly/sparse.ts stripeColumns), when its rows are used more than once on average
+      let stripes = 0;
+      if (nnz >= k) kernels.stripeColumns(offsetOf(backend, b), k, n, (stripes = alloc(Math.floor(n / 16) * 16 * k)));
+      kernels.accumulate(...lists, m, offsetOf(backend, b), k, n, offsetOf(backend, out), ones, stripes);
     } else {
       // outputs of 17–31 columns: rows padded to 32 floats, one pass over the entries
-      const k = b.shape[0]!;
       const padded = alloc(k * 32),
         result = alloc(m * 32);
       kernels.padRows(offsetOf(backend, b), k, n, padded, 32);
-      kernels.accumulate(...lists, m, padded, 32, result, ones);
+      kernels.accumulate(...lists, m, padded, k, 32, result, ones, 0);
       kernels.unpadRows(result, m, 32, offsetOf(backend, out), n);
     }
   } finally {

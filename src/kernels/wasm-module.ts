@@ -38,7 +38,8 @@ export interface Kernels {
   countNonzero(a: number, n: number): number;
   compress(a: number, rows: number, cols: number, starts: number, index: number, values: number): number;
   transposeRows(rows: number, cols: number, starts: number, index: number, values: number, tStarts: number, tIndex: number, tValues: number): void;
-  accumulate(starts: number, index: number, values: number, m: number, b: number, n: number, c: number, ones: number): void;
+  stripeColumns(b: number, k: number, n: number, out: number): void;
+  accumulate(starts: number, index: number, values: number, m: number, b: number, k: number, n: number, c: number, ones: number, stripes: number): void;
   panelFloats(k: number, n: number): number;
   packPanels(b: number, k: number, n: number, transposed: number, out: number): void;
   panelProduct(a: number, lda: number, m: number, k: number, packed: number, n: number, c: number, ldc: number): void;
@@ -126,6 +127,7 @@ export interface Kernels {
     membrane: number,
     steps: number,
     m: number,
+    stepFloats: number,
     beta: number,
     threshold: number,
     reset: number,
@@ -138,6 +140,7 @@ export interface Kernels {
     steps: number,
     rows: number,
     n: number,
+    stepFloats: number,
     v: number,
     beta: number,
     threshold: number,
@@ -148,6 +151,7 @@ export interface Kernels {
     index: number,
     ones: number,
     sum: number,
+    stripes: number,
   ): void;
 }
 

@@ -9,7 +9,7 @@
  * 2.3× slower).
  */
 
-import { accumulate } from './sparse';
+import { accumulate, stripeColumns } from './sparse';
 
 const LOG2E: f32 = 1.44269504088896341;
 const C1: f32 = 0.693359375;
@@ -268,32 +268,33 @@ export function lifSequenceAdjoint(
   slope: usize, kind: i32, c: f32, a: f32, upstream: usize, spikes: usize, membrane: usize, steps: i32, m: i32, beta: f32, threshold: f32, reset: i32, detach: i32,
   outCurrent: usize,
 ): void {
-  for (let t = steps - 1; t >= 0; t--) adjointStep(t, slope, kind, c, a, upstream, 0, spikes, membrane, steps, m, beta, threshold, reset, detach, outCurrent, 0);
+  for (let t = steps - 1; t >= 0; t--) adjointStep(t, slope, kind, c, a, upstream, 0, spikes, membrane, steps, m, m, beta, threshold, reset, detach, outCurrent, 0);
 }
 
 /**
  * Step t of {@link lifSequenceAdjoint} for a recurrent population (lif-recurrent-sequence.ts), whose
  * spikes also reach the next step through V: δ_t is the upstream gradient plus `product`, the m
  * floats of a_{t+1} Vᵀ that the caller computed from this kernel's previous step, which it also
- * finds copied to `copy` (0: no copy).
+ * finds copied to `copy` (0: no copy). The m floats are the first of each step's `stepFloats` in
+ * the [T, …] operands and output (all of them, or one thread's share of the rows).
  */
 export function recurrentAdjointStep(
-  t: i32, slope: usize, kind: i32, c: f32, a: f32, upstream: usize, product: usize, spikes: usize, membrane: usize, steps: i32, m: i32, beta: f32,
-  threshold: f32, reset: i32, detach: i32, outCurrent: usize, copy: usize,
+  t: i32, slope: usize, kind: i32, c: f32, a: f32, upstream: usize, product: usize, spikes: usize, membrane: usize, steps: i32, m: i32, stepFloats: i32,
+  beta: f32, threshold: f32, reset: i32, detach: i32, outCurrent: usize, copy: usize,
 ): void {
-  adjointStep(t, slope, kind, c, a, upstream, product, spikes, membrane, steps, m, beta, threshold, reset, detach, outCurrent, copy);
+  adjointStep(t, slope, kind, c, a, upstream, product, spikes, membrane, steps, m, stepFloats, beta, threshold, reset, detach, outCurrent, copy);
 }
 
 /** Step t of the reverse recursion: δ_t = upstream_t (+ product when nonzero, added first as the separate ops add it); a_t also to `copy` when nonzero. */
 // @ts-ignore: decorator
 @inline
 function adjointStep(
-  t: i32, slope: usize, kind: i32, c: f32, a: f32, upstream: usize, product: usize, spikes: usize, membrane: usize, steps: i32, m: i32, beta: f32,
-  threshold: f32, reset: i32, detach: i32, outCurrent: usize, copy: usize,
+  t: i32, slope: usize, kind: i32, c: f32, a: f32, upstream: usize, product: usize, spikes: usize, membrane: usize, steps: i32, m: i32, stepFloats: i32,
+  beta: f32, threshold: f32, reset: i32, detach: i32, outCurrent: usize, copy: usize,
 ): void {
   const vb = f32x4.splat(beta), vt = f32x4.splat(threshold), one = f32x4.splat(1.0), vc = f32x4.splat(c), va = f32x4.splat(a);
   const vectors = m & ~3;
-  const stride = <usize>m << 2;
+  const stride = <usize>stepFloats << 2;
   const through = reset != 2 && detach == 0;
   const at = <usize>t * stride;
   const last = t == steps - 1;
@@ -342,17 +343,20 @@ function adjointStep(
  * update. The recurrent part is the event-driven product of sparse.ts — each row's spikes of the
  * step before listed in increasing j, the rows of V [n, n] they select summed from zero by
  * accumulate — so the bits are those of the separate ops whenever their product takes the sparse
- * path. Scratch: `starts` (rows + 1 ints), `index` (rows · n ints), `ones` and `sum` (rows · n floats).
+ * path. The rows are the first `rows` of each step's `stepFloats / n` in drives and outputs (all of
+ * them, or one thread's share). Scratch: `starts` (rows + 1 ints), `index` (rows · n ints), `ones`
+ * and `sum` (rows · n floats), `stripes` (V's stripes of 16 columns, ⌊n / 16⌋ · 16 · n floats).
  */
 export function recurrentLifSequence(
-  drives: usize, steps: i32, rows: i32, n: i32, v: usize, beta: f32, threshold: f32, reset: i32, outMembrane: usize, outSpikes: usize,
-  starts: usize, index: usize, ones: usize, sum: usize,
+  drives: usize, steps: i32, rows: i32, n: i32, stepFloats: i32, v: usize, beta: f32, threshold: f32, reset: i32, outMembrane: usize, outSpikes: usize,
+  starts: usize, index: usize, ones: usize, sum: usize, stripes: usize,
 ): void {
+  stripeColumns(v, n, n, stripes);
   const m = rows * n;
   const vb = f32x4.splat(beta), vt = f32x4.splat(threshold);
   const one = f32x4.splat(1.0), zero = f32x4.splat(0.0);
   const vectors = m & ~3;
-  const stride = <usize>m << 2;
+  const stride = <usize>stepFloats << 2;
   for (let i = 0; i < m; i++) store<f32>(ones + (<usize>i << 2), 1.0);
   for (let t = 0; t < steps; t++) {
     const at = <usize>t * stride;
@@ -381,7 +385,7 @@ export function recurrentLifSequence(
         }
       }
       store<i32>(starts + (<usize>rows << 2), count);
-      accumulate(starts, index, ones, rows, v, n, sum, 1);
+      accumulate(starts, index, ones, rows, v, n, n, sum, 1, stripes);
     }
     for (let c = 0; c < vectors; c += 4) {
       const o = <usize>c << 2;

@@ -7,9 +7,9 @@
  *
  * C = op(A) · B with op(A) = A ([M, K]) or Aᵀ (A stored [K, M]), B [K, N], C [M, N]. The nonzeros
  * of op(A) are first listed row by row (CSR: `starts`, `index`, `values`; for Aᵀ by a counting sort
- * of A's lists); then each row of C is
- * the sum of the rows of B its nonzeros select, scaled by their values, accumulated 32 columns at a
- * time in eight SIMD registers. With binary spikes at density ρ this costs ρ of a dense product.
+ * of A's lists); then each row of C is the sum of the rows of B its nonzeros select, scaled by
+ * their values, accumulated 16 columns at a time in four SIMD registers from B's columns laid out
+ * as stripes. With binary spikes at density ρ this costs ρ of a dense product.
  */
 
 /** Number of nonzero floats in `a[0 .. n)`. */
@@ -103,41 +103,57 @@ export function transposeRows(rows: i32, cols: i32, starts: usize, index: usize,
 }
 
 /**
- * C[m, :] = Σ over row m's entries of value · B[k, :]; `ones` skips the multiplications. Columns
- * go outermost, 32 at a time: each row's sum stays in eight SIMD registers, and the 128-byte-wide
- * stripe of B that all rows read stays in cache while every row passes over it.
+ * B's whole stripes of 16 columns, each as one block: stripe s holds B[r, 16s .. 16s + 16) for
+ * r = 0 … k − 1, 64 bytes (a cache line) a row (⌊n / 16⌋ · 16 · k floats). In B itself a stripe's
+ * rows lie 4n bytes apart, and for n a multiple of 512 (B of 512 or 1024 columns) that maps all of
+ * them to a few of the caches' sets, which then hold a fraction of it; as one block it stays in L2.
  */
-export function accumulate(starts: usize, index: usize, values: usize, m: i32, b: usize, n: i32, c: usize, ones: i32): void {
+export function stripeColumns(b: usize, k: i32, n: i32, out: usize): void {
   const rowBytes = <usize>n << 2;
+  let to = out;
+  for (let j = 0; j + 16 <= n; j += 16) {
+    for (let r = 0; r < k; r++) {
+      memory.copy(to, b + <usize>r * rowBytes + (<usize>j << 2), 64);
+      to += 64;
+    }
+  }
+}
+
+/**
+ * C[m, :] = Σ over row m's entries of value · B[k, :]; `ones` skips the multiplications. Columns
+ * go outermost, 16 at a time: each row's sum stays in four SIMD registers, and the stripe of B
+ * that all rows read stays in cache while every row passes over it — read from `stripes`, B's
+ * whole stripes as {@link stripeColumns} lays them out, where it is nonzero (B has `k` rows), else
+ * from B in place. (Four registers, not eight: with eight sums and their eight loads live, V8
+ * spills one sum to the stack and every entry then waits on a store and a reload — 1.6× slower.)
+ * Each output is summed over its row's entries in increasing k, whatever the stripe.
+ */
+export function accumulate(starts: usize, index: usize, values: usize, m: i32, b: usize, k: i32, n: i32, c: usize, ones: i32, stripes: usize): void {
+  const rowBytes = <usize>n << 2;
+  const step = stripes != 0 ? <usize>64 : rowBytes;
   let j = 0;
-  for (; j + 32 <= n; j += 32) {
-    const column = b + (<usize>j << 2);
+  for (; j + 16 <= n; j += 16) {
+    const column = stripes != 0 ? stripes + ((<usize>(j >> 4) * <usize>k) << 6) : b + (<usize>j << 2);
     for (let r = 0; r < m; r++) {
       const first = load<i32>(starts + (<usize>r << 2));
       const last = load<i32>(starts + (<usize>(r + 1) << 2));
       let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-      let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
       if (ones) {
         for (let p = first; p < last; p++) {
-          const q = column + <usize>load<i32>(index + (<usize>p << 2)) * rowBytes;
+          const q = column + <usize>load<i32>(index + (<usize>p << 2)) * step;
           c0 = f32x4.add(c0, v128.load(q, 0)); c1 = f32x4.add(c1, v128.load(q, 16));
           c2 = f32x4.add(c2, v128.load(q, 32)); c3 = f32x4.add(c3, v128.load(q, 48));
-          c4 = f32x4.add(c4, v128.load(q, 64)); c5 = f32x4.add(c5, v128.load(q, 80));
-          c6 = f32x4.add(c6, v128.load(q, 96)); c7 = f32x4.add(c7, v128.load(q, 112));
         }
       } else {
         for (let p = first; p < last; p++) {
-          const q = column + <usize>load<i32>(index + (<usize>p << 2)) * rowBytes;
+          const q = column + <usize>load<i32>(index + (<usize>p << 2)) * step;
           const v = f32x4.splat(load<f32>(values + (<usize>p << 2)));
           c0 = f32x4.add(c0, f32x4.mul(v, v128.load(q, 0))); c1 = f32x4.add(c1, f32x4.mul(v, v128.load(q, 16)));
           c2 = f32x4.add(c2, f32x4.mul(v, v128.load(q, 32))); c3 = f32x4.add(c3, f32x4.mul(v, v128.load(q, 48)));
-          c4 = f32x4.add(c4, f32x4.mul(v, v128.load(q, 64))); c5 = f32x4.add(c5, f32x4.mul(v, v128.load(q, 80)));
-          c6 = f32x4.add(c6, f32x4.mul(v, v128.load(q, 96))); c7 = f32x4.add(c7, f32x4.mul(v, v128.load(q, 112)));
         }
       }
       const o = c + <usize>r * rowBytes + (<usize>j << 2);
       v128.store(o, c0, 0); v128.store(o, c1, 16); v128.store(o, c2, 32); v128.store(o, c3, 48);
-      v128.store(o, c4, 64); v128.store(o, c5, 80); v128.store(o, c6, 96); v128.store(o, c7, 112);
     }
   }
   for (let r = 0; r < m; r++) {
