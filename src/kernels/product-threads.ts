@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compiledModule } from '../core/compiled-module.js';
-import { productBy } from './spike-matmul.js';
+import { productBlock, productBy } from './spike-matmul.js';
 import type { WasmBackend } from './wasm-module.js';
 import { threadTimeoutSeconds, waitWhile } from '../core/bounded-wait.js';
 import { TASKS, type RowSplitter } from './recurrent-loops.js';
@@ -90,10 +90,20 @@ const heapView = (backend: WasmBackend, t: tf.TensorInfo) => backend.typedArrayF
 
 /**
  * `op(a) · b` (`a` [r, c], `b` already untransposed) on two threads, each half of the output rows
- * by {@link productBy} on the path chosen for the whole product (`sparse`); undefined when it stays
- * on one thread. A helper that fails hands its half back to this thread, which then works alone.
+ * by the path chosen for the whole product (`sparse`; `nnz`, a's nonzeros, for that path); undefined
+ * when it stays on one thread. This thread's half is read from a in place and written into the
+ * output's rows (spike-matmul.ts' productBlock), except for a dense aᵀ, whose block is copied and
+ * transposed; the helper's half goes through the shared buffer. A helper that fails hands its half
+ * back to this thread, which then works alone.
  */
-export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, sparse: boolean): tf.TensorInfo | undefined {
+export function splitProduct(
+  backend: WasmBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  sparse: boolean,
+  nnz?: number,
+): tf.TensorInfo | undefined {
   if (wanted < 2 || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
   const [r, c] = a.shape as [number, number];
   const [k, n] = b.shape as [number, number];
@@ -106,10 +116,13 @@ export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.Tenso
   const worker = startHelper();
   if (!worker) return undefined;
   const { control, data } = worker;
+  const bound = nnz ?? r * c;
+  const direct = sparse || !transposeA;
   // a block of op(a)'s rows as a stored operand: [rows, k], or for aᵀ the column block of a, [r, rows]
   const operandShape = (rows: number) => (transposeA ? [r, rows] : [rows, k]);
-  // this thread's operand first: views of the heap are taken after the last allocation (a growing heap detaches them)
-  const top = backend.makeOutput(operandShape(h), 'float32');
+  // allocations first: views of the heap are taken after the last one (a growing heap detaches them)
+  const out = backend.makeOutput([m, n], 'float32');
+  const top = direct ? undefined : backend.makeOutput(operandShape(h), 'float32');
   const av = heapView(backend, a);
   const block = (rows: number, from: number, into: Float32Array) => {
     if (!transposeA) into.set(av.subarray(from * k, (from + rows) * k));
@@ -117,7 +130,7 @@ export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.Tenso
   };
   block(lower, h, data.subarray(0, lower * k));
   data.set(heapView(backend, b), lower * k);
-  block(h, 0, heapView(backend, top));
+  if (top) block(h, 0, heapView(backend, top));
   // the parameters first, the state last: a helper that sees WORK sees its whole task
   control.set([lower, k, n, transposeA ? 1 : 0, sparse ? 1 : 0], 1);
   control[TASK_AT] = TASKS.product;
@@ -126,34 +139,36 @@ export function splitProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.Tenso
   // this thread's half meanwhile; whatever happens, the helper is waited for before the buffer is reused
   let mine: tf.TensorInfo | undefined;
   try {
-    mine = productBy(backend, top, b, transposeA, sparse);
+    if (top) mine = productBy(backend, top, b, transposeA, sparse);
+    else productBlock(backend, a, b, transposeA, sparse, bound, 0, h, out);
   } finally {
-    backend.disposeData(top.dataId);
+    if (top) backend.disposeData(top.dataId);
     // a helper that does not answer in time is taken for dead: its half is computed here below
     waitWhile(control, 0, WORK);
   }
   // the helper's answer, read before the word goes back to IDLE
   const state = Atomics.load(control, 0);
   Atomics.store(control, 0, IDLE);
-  let lowerRows: Float32Array;
   if (state === DONE) {
     threadStats.split++;
-    lowerRows = data.subarray(lower * k + k * n, lower * k + k * n + lower * n);
+    heapView(backend, out).set(data.subarray(lower * k + k * n, lower * k + k * n + lower * n), h * n);
   } else {
     // the helper failed (its heap, most likely) or never answered: its half here, and this thread alone from now on
     helperLost(state, 'large products');
-    const bottom = backend.makeOutput(operandShape(lower), 'float32');
-    heapView(backend, bottom).set(data.subarray(0, lower * k));
-    const rest = productBy(backend, bottom, b, transposeA, sparse);
-    backend.disposeData(bottom.dataId);
-    lowerRows = (heapView(backend, rest) as Float32Array).slice();
-    backend.disposeData(rest.dataId);
+    if (direct) productBlock(backend, a, b, transposeA, sparse, bound, h, lower, out);
+    else {
+      const bottom = backend.makeOutput(operandShape(lower), 'float32');
+      heapView(backend, bottom).set(data.subarray(0, lower * k));
+      const rest = productBy(backend, bottom, b, transposeA, sparse);
+      backend.disposeData(bottom.dataId);
+      heapView(backend, out).set(heapView(backend, rest), h * n);
+      backend.disposeData(rest.dataId);
+    }
   }
-  const out = backend.makeOutput([m, n], 'float32');
-  const ov = heapView(backend, out);
-  ov.set(heapView(backend, mine));
-  ov.set(lowerRows, h * n);
-  backend.disposeData(mine.dataId);
+  if (mine) {
+    heapView(backend, out).set(heapView(backend, mine));
+    backend.disposeData(mine.dataId);
+  }
   return out;
 }
 

@@ -34,61 +34,80 @@ const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * `op(a) · b` by the event-driven kernel: a [r, c] (op(a) = a, or aᵀ when `transposeA`), b with
- * op(a)'s column count of rows, both float32 rank 2 in the heap. Scratch lists come from the
- * backend's allocator and are freed here.
+ * op(a)'s column count of rows, both float32 rank 2 in the heap.
  */
 function sparseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, nnz: number): tf.TensorInfo {
+  const m = transposeA ? a.shape[1]! : a.shape[0]!;
+  const out = backend.makeOutput([m, b.shape[1]!], 'float32');
+  sparseBlock(backend, a, transposeA, 0, m, b, nnz, out);
+  return out;
+}
+
+/**
+ * Rows [first, first + count) of `op(a) · b` by the event-driven kernel, into those rows of `out`
+ * [m, n]: read from a in place — a block of a's rows, or for aᵀ a block of its columns. `nnz`: a's
+ * nonzeros, or any bound on the block's. Scratch lists come from the backend's allocator and are
+ * freed here.
+ */
+function sparseBlock(
+  backend: WasmBackend,
+  a: tf.TensorInfo,
+  transposeA: boolean,
+  first: number,
+  count: number,
+  b: tf.TensorInfo,
+  nnz: number,
+  out: tf.TensorInfo,
+): void {
   const [r, c] = a.shape as [number, number];
-  const m = transposeA ? c : r,
-    n = b.shape[1]!;
-  const out = backend.makeOutput([m, n], 'float32');
+  const [k, n] = b.shape as [number, number];
+  // the block of a that holds these rows of op(a): [rows, cols] with rows c floats apart
+  const [rows, cols, at] = transposeA ? [r, count, offsetOf(backend, a) + 4 * first] : [count, c, offsetOf(backend, a) + 4 * first * c];
+  const outAt = offsetOf(backend, out) + 4 * first * n;
   const wasm = backend.wasm,
     kernels = kernelsFor(backend);
   const scratch: number[] = [];
-  const alloc = (count: number) => {
-    const at = wasm._malloc(4 * count) >>> 0;
-    scratch.push(at);
-    return at;
+  const alloc = (floats: number) => {
+    const p = wasm._malloc(4 * Math.max(floats, 1)) >>> 0;
+    scratch.push(p);
+    return p;
   };
   try {
-    if (n <= 16) {
+    if (n <= 16 && cols === c) {
       // a readout's narrow products: straight from a's rows, no lists (assembly/sparse.ts scan16)
-      const k = b.shape[0]!;
       const padded = alloc(k * 16),
-        result = alloc(m * 16);
+        result = alloc(count * 16);
       kernels.padRows(offsetOf(backend, b), k, n, padded, 16);
-      kernels.scan16(offsetOf(backend, a), r, c, padded, result, transposeA ? 1 : 0);
-      kernels.unpadRows(result, m, 16, offsetOf(backend, out), n);
-      return out;
+      kernels.scan16(at, rows, cols, padded, result, transposeA ? 1 : 0);
+      kernels.unpadRows(result, count, 16, outAt, n);
+      return;
     }
-    // lists of a's nonzeros
-    const starts = alloc(r + 1),
-      index = alloc(Math.max(nnz, 1)),
-      values = alloc(Math.max(nnz, 1));
-    const ones = kernels.compress(offsetOf(backend, a), r, c, starts, index, values);
+    // lists of the block's nonzeros
+    const starts = alloc(rows + 1),
+      index = alloc(nnz),
+      values = alloc(nnz);
+    const ones = kernels.compress(at, rows, cols, c, starts, index, values);
     let lists = [starts, index, values] as const;
     if (transposeA) {
-      lists = [alloc(c + 1), alloc(Math.max(nnz, 1)), alloc(Math.max(nnz, 1))] as const;
-      kernels.transposeRows(r, c, starts, index, values, ...lists);
+      lists = [alloc(cols + 1), alloc(nnz), alloc(nnz)] as const;
+      kernels.transposeRows(rows, cols, starts, index, values, ...lists);
     }
-    const k = b.shape[0]!;
     if (n >= 32) {
       // b's stripes of 16 columns as blocks (assembly/sparse.ts stripeColumns), when its rows are used more than once on average
       let stripes = 0;
       if (nnz >= k) kernels.stripeColumns(offsetOf(backend, b), k, n, (stripes = alloc(Math.floor(n / 16) * 16 * k)));
-      kernels.accumulate(...lists, m, offsetOf(backend, b), k, n, offsetOf(backend, out), ones, stripes);
+      kernels.accumulate(...lists, count, offsetOf(backend, b), k, n, outAt, ones, stripes);
     } else {
-      // outputs of 17–31 columns: rows padded to 32 floats, one pass over the entries
+      // outputs of 17–31 columns (or narrower, from a block of columns): rows padded to 32 floats, one pass over the entries
       const padded = alloc(k * 32),
-        result = alloc(m * 32);
+        result = alloc(count * 32);
       kernels.padRows(offsetOf(backend, b), k, n, padded, 32);
-      kernels.accumulate(...lists, m, padded, k, 32, result, ones, 0);
-      kernels.unpadRows(result, m, 32, offsetOf(backend, out), n);
+      kernels.accumulate(...lists, count, padded, k, 32, result, ones, 0);
+      kernels.unpadRows(result, count, 32, outAt, n);
     }
   } finally {
-    for (const at of scratch) wasm._free(at);
+    for (const p of scratch) wasm._free(p);
   }
-  return out;
 }
 
 let stockMatMul: WasmKernel | undefined;
@@ -139,13 +158,43 @@ function denseProduct(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo):
   const n = b.shape[1]!;
   if (m * k * n === 0) return stockMatMul!({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;
   const out = backend.makeOutput([m, n], 'float32');
+  denseBlock(backend, a, 0, m, b, out);
+  return out;
+}
+
+/** Rows [first, first + count) of `a · b` (k ≥ 1) by {@link denseProduct}'s kernel, from those rows of a into those of `out`. */
+function denseBlock(backend: WasmBackend, a: tf.TensorInfo, first: number, count: number, b: tf.TensorInfo, out: tf.TensorInfo): void {
+  const [k, n] = b.shape as [number, number];
   const packed = packPanels(backend, b, false);
   try {
-    kernelsFor(backend).panelProduct(offsetOf(backend, a), k, m, k, packed, n, offsetOf(backend, out), n);
+    kernelsFor(backend).panelProduct(offsetOf(backend, a) + 4 * first * k, k, count, k, packed, n, offsetOf(backend, out) + 4 * first * n, n);
   } finally {
     backend.wasm._free(packed);
   }
-  return out;
+}
+
+/**
+ * Rows [first, first + count) of `op(a) · b` (rank 2, float32, b untransposed, no empty axis) into
+ * those rows of `out`, read from a in place, by the path chosen for the whole product — each row
+ * as {@link productBy} computes it. Not for a dense aᵀ (its rows are a's columns, which the dense
+ * kernel would need transposed first): false there, and nothing is written. `nnz`: a bound on the
+ * block's nonzeros for the event-driven path (a's count).
+ */
+export function productBlock(
+  backend: WasmBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  sparse: boolean,
+  nnz: number,
+  first: number,
+  count: number,
+  out: tf.TensorInfo,
+): boolean {
+  if (sparse) sparseBlock(backend, a, transposeA, first, count, b, nnz, out);
+  else if (!transposeA && size(a.shape) * b.shape[1]! > 0) denseBlock(backend, a, first, count, b, out);
+  else return false;
+  return true;
 }
 
 /**
@@ -161,7 +210,14 @@ export function sparseChoice(backend: WasmBackend, a: tf.TensorInfo): { sparse: 
 }
 
 /** Runs part of a large product on another thread (product-threads.ts), or declines (undefined). */
-export type SplitProduct = (backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, sparse: boolean) => tf.TensorInfo | undefined;
+export type SplitProduct = (
+  backend: WasmBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  sparse: boolean,
+  nnz?: number,
+) => tf.TensorInfo | undefined;
 
 /**
  * Registers the BatchMatMul kernel above for the wasm backend (idempotent; call once the backend
@@ -192,8 +248,8 @@ export function installSpikeMatMul(split?: SplitProduct): void {
         return dense({ ...args, inputs: { a, b }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
       }
       const { sparse, nnz } = sparseChoice(backend, a);
-      // a large product: half of its rows on a helper thread, when one is wanted (each half counts its own nonzeros)
-      return split?.(backend, a, b, transposeA, sparse) ?? productBy(backend, a, b, transposeA, sparse, nnz);
+      // a large product: half of its rows on a helper thread, when one is wanted (the helper counts its own half's nonzeros)
+      return split?.(backend, a, b, transposeA, sparse, nnz) ?? productBy(backend, a, b, transposeA, sparse, nnz);
     } finally {
       for (const t of temporaries) backend.disposeData(t.dataId);
     }

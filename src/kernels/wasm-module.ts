@@ -36,7 +36,7 @@ export interface KernelArgs {
 /** The functions of `kernels.wasm`; every pointer is a byte offset in the backend's heap. */
 export interface Kernels {
   countNonzero(a: number, n: number): number;
-  compress(a: number, rows: number, cols: number, starts: number, index: number, values: number): number;
+  compress(a: number, rows: number, cols: number, stride: number, starts: number, index: number, values: number): number;
   transposeRows(rows: number, cols: number, starts: number, index: number, values: number, tStarts: number, tIndex: number, tValues: number): void;
   stripeColumns(b: number, k: number, n: number, out: number): void;
   accumulate(starts: number, index: number, values: number, m: number, b: number, k: number, n: number, c: number, ones: number, stripes: number): void;

@@ -27,20 +27,21 @@ export function countNonzero(a: usize, n: i32): i32 {
 }
 
 /**
- * Lists the nonzeros of A ([rows, cols], row-major) row by row (CSR): `starts` (i32[rows + 1]) gets
+ * Lists the nonzeros of A ([rows, cols], row-major, rows `stride` ≥ cols floats apart: all of a
+ * matrix, or a block of its columns) row by row (CSR): `starts` (i32[rows + 1]) gets
  * each row's first entry, `index` (i32) the column, `values` (f32) the entry, in increasing column.
  * Sixteen entries at a time are tested with SIMD compares folded into one 16-bit mask; blocks of
  * zeros are skipped whole and the set bits of the others visited in order. Returns 1 when every
  * nonzero is exactly 1.
  */
-export function compress(a: usize, rows: i32, cols: i32, starts: usize, index: usize, values: usize): i32 {
+export function compress(a: usize, rows: i32, cols: i32, stride: i32, starts: usize, index: usize, values: usize): i32 {
   const zero = f32x4.splat(0), one = f32x4.splat(1);
   let zeroOrOne = i32x4.splat(-1);
   let ones = 1;
   let p = 0;
   for (let r = 0; r < rows; r++) {
     store<i32>(starts + (<usize>r << 2), p);
-    const row = a + ((<usize>r * <usize>cols) << 2);
+    const row = a + ((<usize>r * <usize>stride) << 2);
     let c = 0;
     for (; c + 16 <= cols; c += 16) {
       const at = row + (<usize>c << 2);
