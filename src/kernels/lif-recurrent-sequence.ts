@@ -65,8 +65,8 @@ export function lifRecurrentSequence(currents: tf.Tensor, recurrent: tf.Tensor, 
           const steps = u.shape[0]!;
           // the fused loop computes a known surrogate's slope itself
           const slope = p.slope ? undefined : o.surrogate.derivative(tf.sub(u, o.threshold));
-          const operands = backwardList({ ...(slope ? { slope } : {}), upstream: dy, membrane: u, spikes: s });
-          const backward = (rows?: number) => [recurrentBackward(backwardOperands(operands), w, p, rows)];
+          const operands = backwardList({ ...(slope ? { slope } : {}), upstream: dy, membrane: u, spikes: s }, p);
+          const backward = (rows?: number) => [recurrentBackward(backwardOperands(operands, p), w, p, rows)];
           const a = (splitter?.(TASKS.recurrentBackward, operands, w, 1, params, backward, tf) ?? backward())[0]!;
           // ∂L/∂V = Σ_t s_{t−1}ᵀ a_t: the spikes shifted one step (none before the first) against the adjoints
           const n = w.shape[0]!;

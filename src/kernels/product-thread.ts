@@ -27,7 +27,7 @@ function loop(task: number): void {
   const outputs =
     task === TASKS.recurrentForward
       ? ((r) => [r.membrane, r.spikes])(recurrentForward(operands[0]!, v, p))
-      : [recurrentBackward(backwardOperands(operands), v, p)];
+      : [recurrentBackward(backwardOperands(operands, p), v, p)];
   const from = count * half + N * N;
   const backend = tf.backend() as unknown as WasmBackend;
   outputs.forEach((o, j) => data.set(backend.typedArrayFromHeap({ dataId: o.dataId, shape: o.shape, dtype: 'float32' }) as Float32Array, from + j * half));

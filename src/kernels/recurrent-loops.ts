@@ -63,21 +63,36 @@ export function decodeParams(ints: ArrayLike<number>, floats: ArrayLike<number>)
   };
 }
 
-/** The backward loop's operands: the slope σ'(u_t − ϑ) unless the fused loop computes it, the spikes' upstream gradient, the membranes and spikes, all `[T, B, N]`. */
+/**
+ * The backward loop's operands, all `[T, B, N]`: the slope σ'(u_t − ϑ) unless the fused loop
+ * computes it, the spikes' upstream gradient, the membranes, and the spikes where the loop reads
+ * them (a zero reset's ∂u_{t+1}/∂u_t = β (1 − s_t); a subtracted or no reset never does).
+ */
 export interface BackwardOperands {
   readonly slope?: tf.Tensor;
   readonly upstream: tf.Tensor;
   readonly membrane: tf.Tensor;
-  readonly spikes: tf.Tensor;
+  readonly spikes?: tf.Tensor;
 }
-/** The operands as the splitter passes them (the slope first, where there is one), and back. */
-export const backwardList = (o: BackwardOperands): tf.Tensor[] => [...(o.slope ? [o.slope] : []), o.upstream, o.membrane, o.spikes];
-export function backwardOperands(x: readonly tf.Tensor[]): BackwardOperands {
-  const [upstream, membrane, spikes] = x.slice(-3) as [tf.Tensor, tf.Tensor, tf.Tensor];
-  return { ...(x.length === 4 ? { slope: x[0]! } : {}), upstream, membrane, spikes };
+/** Which operands the backward loop reads under `p`. */
+const needs = (p: LoopParams) => ({ slope: !(p.fused && (p.slope?.kind ?? 0) !== 0), spikes: p.reset === 'zero' });
+/** The operands the backward loop reads under `p`, in the order the splitter passes them (slope, upstream, membrane, spikes), and back. */
+export function backwardList(o: BackwardOperands, p: LoopParams): tf.Tensor[] {
+  const n = needs(p);
+  if ((n.slope && !o.slope) || (n.spikes && !o.spikes)) throw new Error('recurrent backward loop: a slope or spikes operand it reads is missing');
+  return [...(n.slope ? [o.slope!] : []), o.upstream, o.membrane, ...(n.spikes ? [o.spikes!] : [])];
+}
+export function backwardOperands(x: readonly tf.Tensor[], p: LoopParams): BackwardOperands {
+  const n = needs(p);
+  const [upstream, membrane] = x.slice(n.slope ? 1 : 0) as [tf.Tensor, tf.Tensor];
+  return { ...(n.slope ? { slope: x[0]! } : {}), upstream, membrane, ...(n.spikes ? { spikes: x[x.length - 1]! } : {}) };
 }
 /** How many `[T, B, N]` operands `task` reads under `p`. */
-export const operandCount = (task: number, p: LoopParams): number => (task === TASKS.recurrentForward ? 1 : p.fused && (p.slope?.kind ?? 0) !== 0 ? 3 : 4);
+export const operandCount = (task: number, p: LoopParams): number => {
+  if (task === TASKS.recurrentForward) return 1;
+  const n = needs(p);
+  return 2 + (n.slope ? 1 : 0) + (n.spikes ? 1 : 0);
+};
 
 /** The slope the fused backward loop computes itself for a surrogate of a known form (none: a slope operand is needed). */
 export function slopeCode(form: SurrogateForm | undefined): LoopParams['slope'] {
@@ -235,13 +250,17 @@ export function recurrentBackward(o: BackwardOperands, v: tf.Tensor, p: LoopPara
     if (p.fused) {
       const s = p.slope ?? { kind: 0, c: 0, a: 0 };
       if (s.kind === 0 && !o.slope) throw new Error('recurrentBackward: no slope operand, and no surrogate form to compute it from');
-      const inputs = { upstream: o.upstream, membrane: o.membrane, spikes: o.spikes, v, ...(s.kind === 0 ? { slope: o.slope! } : {}) };
+      if (reset === 'zero' && !o.spikes) throw new Error("recurrentBackward: a zero reset's loop reads the spikes, and none were given");
+      const inputs = { upstream: o.upstream, membrane: o.membrane, v, ...(o.spikes ? { spikes: o.spikes } : {}), ...(s.kind === 0 ? { slope: o.slope! } : {}) };
       const attrs = { beta, threshold, reset: RESET_CODES[reset], detach: p.detachReset ? 1 : 0, kind: s.kind, c: s.c, a: s.a, rows };
       return tf.engine().runKernel(BACKWARD, inputs, attrs) as tf.Tensor;
     }
     const batch = o.membrane.shape[1]!;
     if (rows < batch) {
-      const block = backwardOperands(backwardList(o).map((x) => firstRows(x, rows)));
+      const block = backwardOperands(
+        backwardList(o, p).map((x) => firstRows(x, rows)),
+        p,
+      );
       return padRows(recurrentBackward(block, v, p), batch);
     }
     const vT = tf.transpose(v);
@@ -249,7 +268,7 @@ export function recurrentBackward(o: BackwardOperands, v: tf.Tensor, p: LoopPara
     const slopes = tf.unstack(o.slope!),
       gs = tf.unstack(o.upstream),
       us = tf.unstack(o.membrane),
-      ss = tf.unstack(o.spikes);
+      ss = o.spikes ? tf.unstack(o.spikes) : [];
     const adjoint: tf.Tensor[] = new Array(steps);
     for (let t = steps - 1; t >= 0; t--) {
       const next = adjoint[t + 1];
