@@ -54,6 +54,23 @@ describe('large products on two threads', () => {
     expect(bits(r.two).equals(bits(r.one))).toBe(true);
   });
 
+  it("narrow outputs (a readout's 10 or 20 columns) split too: the one-thread result, bit for bit", () => {
+    // 6400 × 2100 × 10 just past MIN_MACS; this thread's block of spikesᵀ is a block of columns, listed in place
+    const x = tf.tidy(() => tf.cast(tf.less(tf.randomUniform([6400, 2100], 0, 1, 'float32', 5), 0.12), 'float32'));
+    const [d10, d20, w10] = [
+      tf.randomNormal([6400, 10], 0, 1, 'float32', 6),
+      tf.randomNormal([6400, 20], 0, 1, 'float32', 7),
+      tf.randomNormal([2100, 10], 0, 1, 'float32', 8),
+    ];
+    expect(6400 * 2100 * 10).toBeGreaterThan(MIN_MACS);
+    for (const f of [() => tf.matMul(x, d10, true, false), () => tf.matMul(x, d20, true, false), () => tf.matMul(x, w10)]) {
+      const r = both(f);
+      expect(r.split).toBe(1);
+      expect(bits(r.two).equals(bits(r.one))).toBe(true);
+    }
+    tf.dispose([x, d10, d20, w10]);
+  });
+
   it('a small product stays on the calling thread; the live tensor count stays flat', () => {
     const r = both(() => tf.matMul(dense.slice([0, 0], [100, 521]), w));
     expect(r.split).toBe(0);
