@@ -27,7 +27,7 @@ describe('the fused noisy LIF step', () => {
     ['subtract', 0.5],
     ['zero', 0.25],
   ] as const)('reset %s, σ = %s: the membrane to the bit, p within 4 ulp of float64, spikes and scores from it', (reset, sigma) => {
-    // σ = 0.5 and 0.25 take the kernel's multiplication by 1/σ (a power of two), 0.05 its division
+    // σ = 0.05 saturates exp; 0.5 is the recipes' σ
     // 3 copies × 4 samples of 37 neurons (a tail past the 4- and 16-wide loops), a drive shared by the copies
     const [K, B, N] = [3, 4, 37];
     const rnd = (n: number, seed: number, lo: number, hi: number) =>

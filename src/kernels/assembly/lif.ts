@@ -104,9 +104,7 @@ function membrane1(reset: i32, beta: f32, threshold: f32, m: f32, s: f32, i: f32
  *     u = β m + I − ϑ s        (reset 0, subtract; 1, zero: β (1 − s) m + I; 2, none: β m + I)
  *     p = 1 / (1 + e^(−(u − ϑ)/σ)),   s' = H(U + (p − 1)),   ψ = (s' − p)/σ
  *
- * written to outMembrane, outSpikes and outScore. Where σ is a power of two (the recipes' 0.5), its
- * two divisions are multiplications by 1/σ — the same bits (dividing by 2^e and multiplying by 2^−e
- * round alike), a third of the step's cost in divisions saved.
+ * written to outMembrane, outSpikes and outScore.
  */
 export function noisyLif(
   drive: usize, driveRows: i32, membrane: usize, spikes: usize, uniforms: usize, rows: i32, n: i32,
@@ -114,11 +112,6 @@ export function noisyLif(
 ): void {
   const vb = f32x4.splat(beta), vt = f32x4.splat(threshold), vs = f32x4.splat(sigma);
   const one = f32x4.splat(1.0), zero = f32x4.splat(0.0);
-  const bits = reinterpret<u32>(sigma);
-  const exponent = (bits >> 23) & 0xff;
-  // a normal power of two whose reciprocal is normal too
-  const power = (bits & 0x7fffff) == 0 && exponent > 1 && exponent < 253;
-  const vi = f32x4.splat(<f32>1.0 / sigma);
   const vectors = n & ~3;
   for (let r = 0; r < rows; r++) {
     const row = <usize>r * <usize>n << 2;
@@ -128,7 +121,7 @@ export function noisyLif(
       const at = row + (<usize>c << 2);
       const u = membrane4(reset, vb, vt, v128.load(membrane + at), v128.load(spikes + at), v128.load(d + (<usize>c << 2)));
       v128.store(outMembrane + at, u);
-      v128.store(outScore + at, f32x4.neg(power ? f32x4.mul(f32x4.sub(u, vt), vi) : f32x4.div(f32x4.sub(u, vt), vs)));
+      v128.store(outScore + at, f32x4.neg(f32x4.div(f32x4.sub(u, vt), vs)));
     }
     for (let c = vectors; c < n; c++) {
       const at = row + (<usize>c << 2);
@@ -144,7 +137,7 @@ export function noisyLif(
       const p = v128.load(outScore + at);
       const fired = v128.and(f32x4.gt(f32x4.add(v128.load(uniforms + at), f32x4.sub(p, one)), zero), one);
       v128.store(outSpikes + at, fired);
-      v128.store(outScore + at, power ? f32x4.mul(f32x4.sub(fired, p), vi) : f32x4.div(f32x4.sub(fired, p), vs));
+      v128.store(outScore + at, f32x4.div(f32x4.sub(fired, p), vs));
     }
     for (let c = vectors; c < n; c++) {
       const at = row + (<usize>c << 2);
