@@ -79,6 +79,11 @@ const results = (out: string): Line[] =>
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Line);
+/** Lines of results.jsonl written whole so far (a reader polling beside the writer can see the file created and its line not yet written). */
+const written = (out: string): number => {
+  const file = path.join(out, 'results.jsonl');
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').length - 1 : 0;
+};
 const byTrial = (lines: Line[]) => Object.fromEntries(lines.map((l) => [l.trial, l.testAccuracy]));
 /** The model file of a trial's run directory, for bit-for-bit comparison. */
 const model = (trials: string, name: string) => readFileSync(path.join(trials, name, 'model.safetensors'));
@@ -159,7 +164,7 @@ describe('spikelr sweep', () => {
     const out = path.join(dir, 'rerun');
     const args = ['sweep', '--methods', 'lr', '--seeds', '1,2,3', ...TINY, '--out', out, '--parallel', '1'];
     const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, SPIKELR_BACKEND: 'wasm' }, stdio: 'ignore' });
-    for (let i = 0; i < 1200 && !(existsSync(path.join(out, 'results.jsonl')) && results(out).length >= 1); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 1200 && written(out) < 1; i++) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const before = results(out);
