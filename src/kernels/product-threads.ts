@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compiledModule } from '../core/compiled-module.js';
-import { productBlock, productBy } from './spike-matmul.js';
+import { productBlock, productBy, type SplitProduct } from './spike-matmul.js';
 import type { WasmBackend } from './wasm-module.js';
 import { threadTimeoutSeconds, waitWhile } from '../core/bounded-wait.js';
 import { TASKS, type RowSplitter } from './recurrent-loops.js';
@@ -96,14 +96,7 @@ const heapView = (backend: WasmBackend, t: tf.TensorInfo) => backend.typedArrayF
  * transposed; the helper's half goes through the shared buffer. A helper that fails hands its half
  * back to this thread, which then works alone.
  */
-export function splitProduct(
-  backend: WasmBackend,
-  a: tf.TensorInfo,
-  b: tf.TensorInfo,
-  transposeA: boolean,
-  sparse: boolean,
-  nnz?: number,
-): tf.TensorInfo | undefined {
+export const splitProduct: SplitProduct = (backend, a, b, transposeA, sparse, nnz) => {
   if (wanted < 2 || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
   const [r, c] = a.shape as [number, number];
   const [k, n] = b.shape as [number, number];
@@ -170,7 +163,7 @@ export function splitProduct(
     backend.disposeData(mine.dataId);
   }
   return out;
-}
+};
 
 /** The loop tasks' parameters: [1] steps T, [2] the helper's rows, [3] units N, [4 …] the integers of recurrent-loops.ts' encodeParams; its floats from FLOATS_AT. */
 export const TASK_AT = 9,

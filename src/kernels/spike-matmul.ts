@@ -177,8 +177,8 @@ function denseBlock(backend: WasmBackend, a: tf.TensorInfo, first: number, count
  * Rows [first, first + count) of `op(a) · b` (rank 2, float32, b untransposed, no empty axis) into
  * those rows of `out`, read from a in place, by the path chosen for the whole product — each row
  * as {@link productBy} computes it. Not for a dense aᵀ (its rows are a's columns, which the dense
- * kernel would need transposed first): false there, and nothing is written. `nnz`: a bound on the
- * block's nonzeros for the event-driven path (a's count).
+ * kernel would need transposed first): that is refused. `nnz`: a bound on the block's nonzeros for
+ * the event-driven path (a's count).
  */
 export function productBlock(
   backend: WasmBackend,
@@ -190,11 +190,10 @@ export function productBlock(
   first: number,
   count: number,
   out: tf.TensorInfo,
-): boolean {
+): void {
   if (sparse) sparseBlock(backend, a, transposeA, first, count, b, nnz, out);
   else if (!transposeA && size(a.shape) * b.shape[1]! > 0) denseBlock(backend, a, first, count, b, out);
-  else return false;
-  return true;
+  else throw new Error('productBlock: a dense aᵀ or an empty product has no block of rows to compute in place; use productBy');
 }
 
 /**
