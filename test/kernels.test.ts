@@ -31,6 +31,16 @@ async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ wasm: number[
   return { wasm, cpu };
 }
 
+/** `product` run once to warm up, then five times: the live tensor count and tfjs' byte count stay where they were. */
+function expectFlat(product: () => unknown): void {
+  product();
+  const tensors = tf.memory().numTensors,
+    bytes = tf.memory().numBytes;
+  for (let i = 0; i < 5; i++) product();
+  expect(tf.memory().numTensors).toBe(tensors);
+  expect(tf.memory().numBytes).toBe(bytes);
+}
+
 const values = (shape: number[], seed: number) => Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(seed * 1000 + i * 0.37));
 
 describe('wasm slice and unpack kernels', () => {
@@ -317,13 +327,7 @@ describe('event-driven BatchMatMul on wasm', () => {
   it('the live tensor count and the heap stay flat over repeated sparse products', async () => {
     const a = sparse(400, 300, 0.1, true, 3),
       b = tf.tensor2d(values([300 * 128], 8), [300, 128]);
-    const product = () => tf.tidy(() => tf.add(tf.sum(tf.matMul(a, b)), tf.sum(tf.matMul(a, tf.transpose(b), true, true))).dataSync());
-    product();
-    const tensors = tf.memory().numTensors,
-      bytes = tf.memory().numBytes;
-    for (let i = 0; i < 5; i++) product();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(tf.memory().numBytes).toBe(bytes);
+    expectFlat(() => tf.tidy(() => tf.add(tf.sum(tf.matMul(a, b)), tf.sum(tf.matMul(a, tf.transpose(b), true, true))).dataSync()));
     tf.dispose([a, b]);
   });
 });
@@ -388,13 +392,7 @@ describe('dense BatchMatMul on wasm (assembly/dense.ts: panels of eight columns,
   it('the live tensor count and the heap stay flat over repeated dense products', () => {
     const a = tf.tensor2d(values([70 * 300], 4), [70, 300]),
       b = tf.tensor2d(values([300 * 90], 5), [300, 90]);
-    const product = () => tf.tidy(() => tf.sum(tf.matMul(a, b)).dataSync());
-    product();
-    const tensors = tf.memory().numTensors,
-      bytes = tf.memory().numBytes;
-    for (let i = 0; i < 5; i++) product();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(tf.memory().numBytes).toBe(bytes);
+    expectFlat(() => tf.tidy(() => tf.sum(tf.matMul(a, b)).dataSync()));
     tf.dispose([a, b]);
   });
 });
