@@ -9,7 +9,7 @@ import path from 'node:path';
 const require = createRequire(import.meta.url);
 const asc = path.join(path.dirname(require.resolve('assemblyscript/package.json')), 'bin', 'asc.js');
 const dir = 'src/kernels/assembly';
-const sources = ['sparse', 'dense', 'random', 'reduce', 'bits', 'lif', 'adam'].map((name) => `${dir}/${name}.ts`);
+const sources = ['sparse', 'dense', 'random', 'reduce', 'bits', 'lif', 'adam', 'credit'].map((name) => `${dir}/${name}.ts`);
 const common = ['-O3', '--runtime', 'stub', '--importMemory', '--noExportMemory', '--noAssert', '--initialMemory', '0'];
 const builds = { 'kernels.wasm': 'simd', 'kernels-relaxed.wasm': 'simd,relaxed-simd' };
 mkdirSync(`dist/${dir}`, { recursive: true });

@@ -119,9 +119,9 @@ function unitTruth(keys: readonly string[], mean: 'meanH1' | 'meanH2', credit: '
   });
 }
 
-function draws(credit: LocalCredit, copies: number, count: number): { mean: Params; se: Params } {
+function draws(credit: LocalCredit, copies: number, count: number, causalCredit = true): { mean: Params; se: Params } {
   const net = build();
-  const est = likelihoodRatio({ copies, noise: NOISE, score: 'spike', localCredit: credit });
+  const est = likelihoodRatio({ copies, noise: NOISE, score: 'spike', localCredit: credit, causalCredit });
   const input = tf.tensor(INPUTS.flat(2), [2, T, 3]);
   const labels = tf.tensor1d(LABELS, 'int32');
   const names = new Map<tf.Variable, string>();
@@ -158,19 +158,34 @@ describe('LR with local losses: exact enumeration of a 3-2-2-2 network whose fir
     expect(distance).toBeGreaterThan(100);
   });
 
-  it("'unit' credit: each layer that a linear read takes is unbiased for Σ_j E[∂L/∂s̄_j] ∂E[s̄_j]/∂θ; the heads and the readout stay exact", () => {
-    const exact = {
-      ...unitTruth(H1_KEYS, 'meanH1', 'creditH1'),
-      ...unitTruth(LAST_KEYS, 'meanH2', 'creditH2'),
-      ...differences(HEAD_KEYS, headLoss),
-      ...differences(READOUT_KEYS, loss),
-    };
-    const { mean, se } = draws('unit', 2000, 40);
+  const unitExact = () => ({
+    ...unitTruth(H1_KEYS, 'meanH1', 'creditH1'),
+    ...unitTruth(LAST_KEYS, 'meanH2', 'creditH2'),
+    ...differences(HEAD_KEYS, headLoss),
+    ...differences(READOUT_KEYS, loss),
+  });
+  const hidden = [...H1_KEYS, ...LAST_KEYS];
+  let stepwiseDraws: ReturnType<typeof draws> | undefined;
+  const stepwise = () => (stepwiseDraws ??= draws('unit', 2000, 40));
+
+  it("'unit' credit, step by step: each layer that a linear read takes is unbiased for Σ_j E[∂L/∂s̄_j] ∂E[s̄_j]/∂θ; the heads and the readout stay exact", () => {
+    const exact = unitExact();
+    const { mean, se } = stepwise();
     expect(Object.keys(mean).sort()).toEqual(Object.keys(exact).sort());
     expect(expectUnbiased(mean, se, exact, expect)).toBeLessThan(3);
     // each hidden entry is resolved: the test has power
-    const resolved = [...H1_KEYS, ...LAST_KEYS].flatMap((k) => exact[k]!.filter((g, i) => Math.abs(g) > 5 * se[k]![i]!)).length;
+    const resolved = hidden.flatMap((k) => exact[k]!.filter((g, i) => Math.abs(g) > 5 * se[k]![i]!)).length;
     expect(resolved).toBeGreaterThan(6);
+  });
+
+  it("'unit' credit over the whole run (causalCredit: false) is unbiased for the same quantity, with more variance than step by step", () => {
+    const exact = unitExact();
+    const whole = draws('unit', 2000, 40, false);
+    expect(expectUnbiased(whole.mean, whole.se, exact, expect)).toBeLessThan(3);
+    // the hidden layers' summed variance: each se² is estimated from 40 draws (relative sd √(2/39) ≈ 0.23
+    // for one entry, less for the sum of 14), so a ratio below 0.75 is far outside what sampling gives equal variances
+    const total = (se: Params) => hidden.reduce((s, k) => s + se[k]!.reduce((a, v) => a + v * v, 0), 0);
+    expect(total(stepwise().se) / total(whole.se)).toBeLessThan(0.75);
   });
 });
 

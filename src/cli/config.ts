@@ -161,6 +161,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   microBatches: int(1, true),
   localLosses: localLossesRule,
   localCredit: oneOf(LOCAL_CREDITS),
+  causalCredit: bool,
   decorrelate: oneOf(DECORRELATED),
   decorrelationRate: num(0, 10, true),
   decorrelationKappa: num(0, 1),

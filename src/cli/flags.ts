@@ -53,6 +53,8 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
     "local losses: each (a head on every hidden layer but the last, each layer's block trained on its own loss), auto (each for lr and fg-activity on two or more hidden layers), none, or the layers that end a block, e.g. 2,4 (1-based among conv and hidden layers)",
   localCredit:
     "LR and fg-activity: how a layer read by a local head or by the readout's mean takes its loss: unit (each unit by its own share of the loss, far less variance; LR: linearised; a recurrent layer, whose units drive each other, by its block's loss), unit-all (unit in recurrent layers too: LR approximated as e-prop does, dropping the paths through the other units) or loss (every unit by the block's loss: exact LR, Ren et al.'s activity estimate)",
+  causalCredit:
+    "LR: unit credit step by step, each spike's score weighted by its unit's output from that step on (true: the same expectation with less variance) or over the whole run (false)",
   decorrelate:
     'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): auto (hidden for lr and fg-activity on dense layers in blocks or recurrent layers, else none), none, readout, hidden, deep (hidden layers after the first: the data and the readout input stay as they are) or all',
   decorrelationRate: "decorrelation: R's learning rate",

@@ -17,6 +17,7 @@ import { installAdamKernel } from './adam-kernel.js';
 import { installLifSequenceKernels } from './lif-sequence.js';
 import { installRecurrentLoopKernels } from './recurrent-loops.js';
 import { installWeightedStepsKernels } from './weighted-steps.js';
+import { installCreditKernel } from './credit-kernel.js';
 import { productThreads, setProductThreads, splitProduct, splitRows } from './product-threads.js';
 import { installRowSplitter } from './lif-recurrent-sequence.js';
 import { createRequire } from 'node:module';
@@ -118,6 +119,7 @@ async function tryWasm(): Promise<BackendAttempt> {
     installLifSequenceKernels();
     installRecurrentLoopKernels();
     installWeightedStepsKernels();
+    installCreditKernel();
     // spikelr's kernels loaded now, so the line below can say which build runs (and a missing build fails here)
     kernelsFor(tf.backend() as unknown as WasmBackend);
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');

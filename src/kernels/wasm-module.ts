@@ -52,6 +52,21 @@ export interface Kernels {
   weightedRows(x: number, rows: number, cols: number, weights: number, out: number, accumulate: number): void;
   spreadRows(g: number, rows: number, cols: number, weights: number, out: number): void;
   zero(at: number, bytes: number): void;
+  creditStep(
+    sum: number,
+    s: number,
+    a: number,
+    factor: number,
+    groups: number,
+    inv: number,
+    G: number,
+    scratch: number,
+    seed: number,
+    K: number,
+    cols: number,
+    outSum: number,
+    out: number,
+  ): void;
   packBits(x: number, n: number, out: number): number;
   unpackBits(bits: number, n: number, out: number): void;
   noisyLif(

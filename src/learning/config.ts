@@ -117,6 +117,11 @@ export interface TrainConfig {
   /** LR: how a layer read by a local head (or by the readout's mean) weights its scores: 'unit' or 'loss' (lr.ts LRConfig.localCredit). */
   localCredit: LocalCredit;
   /**
+   * LR: unit credit step by step — each spike's score weighted by its unit's output from that step
+   * on, not over the whole run (unit-credit.ts UnitCredit; same expectation, less variance).
+   */
+  causalCredit: boolean;
+  /**
    * Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, the
    * hidden layers after the first ('deep': the data and the readout's input stay as they are), or all;
    * 'auto': the hidden layers for a forward-only learner on dense layers in blocks or on recurrent

@@ -48,6 +48,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   microBatches: null,
   localLosses: 'auto',
   localCredit: 'unit-all',
+  causalCredit: true,
   decorrelate: 'auto',
   decorrelationRate: 1e-3,
   decorrelationKappa: 0.5,

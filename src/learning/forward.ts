@@ -107,7 +107,7 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
       }
       const mean = o.meanOutput && isLast && !o.chunk ? meanReadout(layer, x, steps, rows, constant) : undefined;
       if (mean) {
-        if (trained) traces.push(meanReadoutTrace(layer, index, mean.input, rows, mean.scale));
+        if (trained) traces.push(meanReadoutTrace(layer, index, mean.input, rows, mean.scale, steps));
         else if (mean.input !== x) mean.input.dispose();
         return { output: mean.output, keepInput: trained && mean.input === x };
       }
@@ -150,8 +150,9 @@ export function copyForward(net: Network, input: tf.Tensor, o: CopyForwardOption
  * time-weighted x̄ `[rows, …in]` (owned by the trace), its seeds scaled by c; lr.ts's
  * `readoutGradients` turns it into the readout's gradients.
  */
-export function meanReadoutTrace(layer: Layer, index: number, input: tf.Tensor, rows: number, scale: number): LayerTrace {
+export function meanReadoutTrace(layer: Layer, index: number, input: tf.Tensor, rows: number, scale: number, meanSteps?: number): LayerTrace {
   return {
+    ...(meanSteps !== undefined ? { meanSteps } : {}),
     layer,
     index,
     kind: 'local',

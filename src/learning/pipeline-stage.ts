@@ -12,6 +12,7 @@
  * is Σ_m (B_m/B)·ĝ_m, the batch-mean of the single-thread LR estimate of each micro-batch.
  */
 import * as tf from '@tensorflow/tfjs';
+import { disposeUnits, isStepped, type UnitWeights } from './unit-credit.js';
 import type { EscapeNoise } from '../neurons/noise.js';
 import type { Network } from '../sim/network.js';
 import { streamKey } from '../core/random.js';
@@ -77,8 +78,16 @@ export interface RowWeights {
   readonly m: number;
   /** Each row's weight `[K·B_m]`, times the micro-batch's share. */
   readonly weights: Float32Array;
-  /** Unit credit of the layer the readout reads by its mean, where an earlier stage holds it: `[K·B_m, …N]` values (shared memory). */
-  readonly units?: { readonly values: Float32Array; readonly shape: number[] };
+  /**
+   * Unit credit of the layer the readout reads by its mean, where an earlier stage holds it: `[K·B_m, …N]`
+   * values (shared memory) — the weights, or with `timeWeights` a {@link UnitCredit}'s factor.
+   */
+  readonly units?: {
+    readonly values: Float32Array;
+    readonly shape: number[];
+    readonly timeWeights?: readonly number[];
+    readonly groups?: Int32Array;
+  };
 }
 
 /**
@@ -172,6 +181,7 @@ export class Stage {
     const c = this.config;
     return {
       credit: c.localCredit,
+      causal: c.causalCredit,
       plan: c.plan,
       batch: samples,
       trainHeads: true,
@@ -195,7 +205,7 @@ export class Stage {
     const last = this.net.layers.length - 1;
     const labels = this.labels(m);
     const rowLabels = copyLabels(labels, fwd.rows / samples);
-    let units: tf.Tensor | undefined;
+    let units: UnitWeights | undefined;
     try {
       const losses = rowLosses(fwd, this.loss, rowLabels, last);
       this.lossSum += share * losses.mean;
@@ -203,7 +213,7 @@ export class Stage {
       const weights = o.weightsOf(losses.values);
       units =
         c.localCredit !== 'loss' && this.noise[last - 1] !== undefined
-          ? meanReadoutCredit(this.net, fwd, this.loss, rowLabels, c.plan, samples, share, c.localCredit === 'unit-all')
+          ? meanReadoutCredit(this.net, fwd, this.loss, rowLabels, c.plan, samples, share, c.localCredit === 'unit-all', c.causalCredit)
           : undefined;
       const final = { rows: weights, ...(units ? { units } : {}) };
       this.add(
@@ -219,11 +229,14 @@ export class Stage {
       for (const tr of fwd.traces.filter((tr) => tr.kind === 'local')) this.add(readoutGradients(tr, fwd.output, this.loss, rowLabels, share));
       // the layer the readout reads is in an earlier stage: its unit weights cross in shared memory
       if (!units || this.task!.layers[0] <= last - 1) return { weights };
-      const values = new Float32Array(new SharedArrayBuffer(units.size * 4));
-      values.set(units.dataSync() as Float32Array);
-      return { weights, units: { values, shape: units.shape } };
+      const tensor = isStepped(units) ? units.factor : units;
+      const values = new Float32Array(new SharedArrayBuffer(tensor.size * 4));
+      values.set(tensor.dataSync() as Float32Array);
+      const stepped = isStepped(units) ? { timeWeights: units.timeWeights, groups: units.groups } : {};
+      return { weights, units: { values, shape: tensor.shape, ...stepped } };
     } finally {
-      tf.dispose([labels, rowLabels, ...(units ? [units] : [])]);
+      disposeUnits(units);
+      tf.dispose([labels, rowLabels]);
       fwd.dispose();
     }
   }
@@ -235,7 +248,9 @@ export class Stage {
    */
   backward(m: number, fwd: CopyForward, weights: RowWeights | undefined): void {
     const labels = this.labels(m);
-    const units = weights?.units ? tf.tensor(weights.units.values, weights.units.shape) : undefined;
+    const u = weights?.units;
+    const tensor = u ? tf.tensor(u.values, u.shape) : undefined;
+    const units: UnitWeights | undefined = u?.timeWeights ? { factor: tensor!, timeWeights: u.timeWeights, groups: u.groups! } : tensor;
     try {
       const traces = fwd.traces.filter((tr) => tr.kind === 'lr');
       this.add(
@@ -245,7 +260,8 @@ export class Stage {
         }),
       );
     } finally {
-      tf.dispose([labels, ...(units ? [units] : [])]);
+      disposeUnits(units);
+      labels.dispose();
       fwd.dispose();
     }
   }

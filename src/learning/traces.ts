@@ -45,6 +45,8 @@ export interface LayerTrace {
    * {@link meanReadout}): its seeds, ∂L/∂(mean output), are multiplied by this to be its currents'.
    */
   readonly seedScale?: number;
+  /** A readout traced as its time mean: the steps of the pass it is the mean of. */
+  readonly meanSteps?: number;
 }
 
 export interface CopyForward {

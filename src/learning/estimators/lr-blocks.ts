@@ -17,7 +17,8 @@ import type { CopyForward, LayerTrace } from '../forward.js';
 import type { RowLoss } from '../losses.js';
 import { regularizersOf } from '../regularizers.js';
 import { groupCount, type CopyPlan } from '../sampling.js';
-import { unitWeights } from '../unit-credit.js';
+import { disposeUnits, unitCredit, unitWeights, type UnitWeights } from '../unit-credit.js';
+import { meanReadoutPlan } from '../../sim/loop.js';
 import { copyLabels, noisyGradients, traceGradients } from './lr-gradients.js';
 
 export { LOCAL_CREDITS, type LocalCredit } from '../config.js';
@@ -31,12 +32,14 @@ export function headLayers(net: Network): number[] {
 export interface FinalWeights {
   /** Each row's weight `[K·B]`. */
   readonly rows: Float32Array;
-  /** Unit credit `[K·B, …N]` of the layer the readout reads by its mean (unit credit only; the caller owns it). */
-  readonly units?: tf.Tensor;
+  /** Unit credit of the layer the readout reads by its mean (unit credit only; the caller owns it). */
+  readonly units?: UnitWeights;
 }
 
 export interface BlockOptions {
   readonly credit: LocalCredit;
+  /** Unit credit step by step (unit-credit.ts UnitCredit) rather than constant over the run. */
+  readonly causal: boolean;
   readonly plan: CopyPlan;
   /** Samples B of the pass. */
   readonly batch: number;
@@ -92,11 +95,14 @@ export function blockGradients(
       try {
         const unit = o.credit !== 'loss' ? block.find((t) => t.index === h && (o.credit === 'unit-all' || independentUnits(t))) : undefined;
         if (unit) {
-          const w = scaled(unitWeights(tap, step.credit, o.plan, o.batch));
+          const steps = unit.regenerate ? unit.steps : unit.seeds.length;
+          const w: UnitWeights = o.causal
+            ? unitCredit(step.credit, o.plan, o.batch, new Array<number>(steps).fill(1 / steps), scale)
+            : scaled(unitWeights(tap, step.credit, o.plan, o.batch));
           try {
             add(traceGradients(unit, w));
           } finally {
-            w.dispose();
+            disposeUnits(w);
           }
         }
         const rest = block.filter((t) => t !== unit);
@@ -148,7 +154,9 @@ export function meanReadoutCredit(
   scale = 1,
   /** Credit coupled (recurrent) units too ('unit-all'). */
   coupled = false,
-): tf.Tensor | undefined {
+  /** Step by step (a {@link unitCredit}) rather than constant over the run. */
+  causal = false,
+): UnitWeights | undefined {
   const last = net.layers.length - 1;
   const trace = fwd.traces.find((t) => t.index === last && t.kind === 'local' && t.seedScale !== undefined);
   const reads = net.layers[last - 1];
@@ -163,8 +171,19 @@ export function meanReadoutCredit(
   )
     return undefined;
   const readout = net.layers[last]!;
-  return tf.tidy(() => {
-    const credit = tf.grad((x: tf.Tensor) => tf.mul(scale, tf.sum(loss(meanReadoutOutput(readout, x, trace.seedScale!), rowLabels))))(trace.input);
-    return tf.reshape(unitWeights(trace.input, credit, plan, batch), [fwd.rows, ...reads.outputShape]);
-  });
+  const times = causal && trace.meanSteps !== undefined ? meanReadoutPlan(readout, trace.meanSteps)?.weights : undefined;
+  const credit = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.mul(scale, tf.sum(loss(meanReadoutOutput(readout, x, trace.seedScale!), rowLabels))))(trace.input));
+  try {
+    if (times) {
+      const shaped = tf.reshape(credit, [fwd.rows, ...reads.outputShape]);
+      try {
+        return unitCredit(shaped, plan, batch, times);
+      } finally {
+        shaped.dispose();
+      }
+    }
+    return tf.tidy(() => tf.reshape(unitWeights(trace.input, credit, plan, batch), [fwd.rows, ...reads.outputShape]));
+  } finally {
+    credit.dispose();
+  }
 }

@@ -56,6 +56,12 @@ export interface LRConfig {
    * in the mean (the recipe's choice: `--local-credit`).
    */
   readonly localCredit?: LocalCredit;
+  /**
+   * Unit credit step by step (default true): a spike's score at step t is weighted by its unit's
+   * output from t on (R_t − R_t′ with R_t = Σ_{τ≥t} a_τ s_τ) instead of the whole run's s̄ − s̄′ — the
+   * outputs before t cannot depend on the decision at t, so their terms only add variance.
+   */
+  readonly causalCredit?: boolean;
 }
 /** An LR configuration, checked and with its defaults filled in. */
 export interface Resolved {
@@ -70,6 +76,7 @@ export interface Resolved {
   readonly qmcGroup?: number;
   readonly timeChunk?: number | 'auto';
   readonly localCredit: LocalCredit;
+  readonly causalCredit: boolean;
   readonly layerNoise?: LRConfig['layerNoise'];
   readonly recurrentNoiseScale: number;
 }
@@ -87,11 +94,16 @@ export function validate(config: LRConfig): Resolved {
     'layerwise',
     'timeChunk',
     'localCredit',
+    'causalCredit',
     'layerNoise',
     'recurrentNoiseScale',
   ]);
   if (config.recurrentNoiseScale !== undefined) checkPositive('likelihoodRatio', 'recurrentNoiseScale', config.recurrentNoiseScale);
   checkOneOf('likelihoodRatio', 'localCredit', config.localCredit ?? 'loss', LOCAL_CREDITS);
+  check(
+    config.causalCredit === undefined || typeof config.causalCredit === 'boolean',
+    () => `likelihoodRatio: causalCredit must be true or false, got ${JSON.stringify(config.causalCredit)}`,
+  );
   if (config.timeChunk !== undefined && config.timeChunk !== 'auto')
     checkInteger('likelihoodRatio', "timeChunk (steps per chunk, or 'auto')", config.timeChunk, 1);
   checkInteger('likelihoodRatio', 'copies', config.copies, 1);
@@ -140,6 +152,7 @@ export function validate(config: LRConfig): Resolved {
     sampling: plan.sampling,
     qmcGroup: config.qmcGroup,
     localCredit: config.localCredit ?? 'loss',
+    causalCredit: config.causalCredit ?? true,
     recurrentNoiseScale: config.recurrentNoiseScale ?? 1,
     ...(config.timeChunk !== undefined ? { timeChunk: config.timeChunk } : {}),
   };
@@ -197,6 +210,7 @@ export function lrConfigOf(c: TrainConfig): LRConfig {
     baseline: c.baseline,
     sampling: c.sampling,
     localCredit: c.localCredit,
+    causalCredit: c.causalCredit,
     recurrentNoiseScale: c.recurrentNoiseScale,
     ...(c.layerNoise !== null ? { layerNoise: Object.fromEntries(Object.entries(c.layerNoise).map(([n, v]) => [n, parseNoise(v)])) } : {}),
     ...(c.layerCopies !== null ? { layerwise: c.layerCopies } : {}),

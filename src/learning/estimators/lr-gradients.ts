@@ -10,9 +10,11 @@ import { modelOf, type NeuronParams } from '../../neurons/registry.js';
 import { currentShapeOf } from '../../sim/layer.js';
 import { sumToLast } from '../../sim/layers/common.js';
 import type { LayerTrace } from '../forward.js';
+import { check } from '../../core/errors.js';
 import { checkDifferentiable, type RowLoss } from '../losses.js';
 import { addInto } from '../running-sum.js';
 import { groupCount, groupOf, type CopyPlan } from '../sampling.js';
+import { creditSteps, isStepped, type UnitCredit } from '../unit-credit.js';
 
 export { BASELINES, type Baseline } from '../config.js';
 
@@ -69,12 +71,28 @@ function rowColumn(w: tf.Tensor, like: tf.Tensor): tf.Tensor {
  * filter runs backwards in time one step at a time: each step's terms go into running sums at once
  * and only the input-current adjoint, summed over copies, is kept for the layer's own map (its
  * local VJP) — so the working memory is one step of the copies plus T steps of the (K times
- * smaller) contracted adjoint. `carry`: the filter's carry from the step after the trace (the next
+ * smaller) contracted adjoint. `given`: row weights `[R]`, unit weights `[R, …N]` constant over
+ * time, or a {@link UnitCredit} whose weights are formed step by step in the same loop. `carry`: the
+ * filter's carry from the step after the trace (the next
  * time chunk; consumed); the carry at its first step is returned for the chunk before.
  */
 export function layerGradients(
   tr: LayerTrace,
+  given: tf.Tensor | UnitCredit | undefined,
+  carry?: readonly tf.Tensor[],
+): { gradients: Map<tf.Variable, tf.Tensor>; carry: readonly tf.Tensor[] | undefined } {
+  const stepped = given !== undefined && isStepped(given) ? creditSteps(given) : undefined;
+  try {
+    return filterBack(tr, stepped ? undefined : (given as tf.Tensor | undefined), stepped, carry);
+  } finally {
+    stepped?.dispose();
+  }
+}
+
+function filterBack(
+  tr: LayerTrace,
   weights: tf.Tensor | undefined,
+  stepped: ReturnType<typeof creditSteps> | undefined,
   carry?: readonly tf.Tensor[],
 ): { gradients: Map<tf.Variable, tf.Tensor>; carry: readonly tf.Tensor[] | undefined } {
   const layer = tr.layer;
@@ -82,9 +100,10 @@ export function layerGradients(
   const model = modelOf(neuron) as NeuronModel<NeuronParams>;
   const steps = tr.regenerate ? tr.steps : tr.seeds.length;
   const copies = tr.rows / tr.inputRows;
-  // row weights `[R]`, or a weight per row and neuron `[R, …N]` (unit credit), constant over time
-  const perUnit = weights !== undefined && weights.rank > 1;
-  const weigh = (s: tf.Tensor) => (weights ? tf.mul(perUnit ? weights : rowColumn(weights, s), s) : s);
+  check(!stepped || stepped.steps === steps, () => `lr: unit credit of layer '${layer.name}' has ${stepped!.steps} time weights for its ${steps} steps`);
+  // row weights `[R]` or a weight per row and neuron `[R, …N]` (unit credit) constant over time, or
+  // unit credit step by step (`stepped`: each step's weights from the layer's output from then on)
+  const perUnit = stepped !== undefined || (weights !== undefined && weights.rank > 1);
   const coefficients = layer.coefficients as Coefficients;
   const contracted: tf.Tensor[] = new Array(steps);
   // per-neuron coefficient terms (summed over rows at the end) and recurrent-weight gradients
@@ -97,8 +116,8 @@ export function layerGradients(
       : undefined;
   for (let t = steps - 1; t >= 0; t--) {
     if (fused) {
-      // the filter is linear and a unit's weight constant in time: weighting the seeds is weighting λ
-      const seed = perUnit ? tf.mul(weights, tr.seeds[t]!) : tr.seeds[t]!;
+      // the filter is linear: weighting the seeds by a unit's weight is weighting λ (row weights go into the kernel)
+      const seed = stepped ? stepped.at(t, tr.trace.at('spikes', t), tr.seeds[t]!) : perUnit ? tf.mul(weights!, tr.seeds[t]!) : tr.seeds[t]!;
       const r = fused(seed, perUnit ? undefined : weights, carry?.[0], tr.inputRows);
       if (perUnit) seed.dispose();
       if (carry) tf.dispose([...carry]);
@@ -106,6 +125,8 @@ export function layerGradients(
       contracted[t] = r.contracted;
       continue;
     }
+    const unitW = stepped ? stepped.at(t, tr.trace.at('spikes', t)) : perUnit ? weights : undefined;
+    const weigh = (s: tf.Tensor) => (unitW ? tf.mul(unitW, s) : weights ? tf.mul(rowColumn(weights, s), s) : s);
     const kept = tf.tidy(() => {
       const regenerated = tr.regenerate?.(t);
       const seed = weigh(regenerated ? regenerated.seed : tr.seeds[t]!);
@@ -122,6 +143,7 @@ export function layerGradients(
         recurrent: layer.recurrentVjp?.(tr.trace.at('spikes', t - 1), step.recurrent ?? current) ?? {},
       };
     });
+    if (stepped) unitW!.dispose();
     if (carry) tf.dispose([...carry]);
     carry = kept.carry;
     contracted[t] = kept.contracted;
@@ -143,7 +165,7 @@ export function layerGradients(
 }
 
 /** A layer's gradients from a whole run's trace (no chunk after it). */
-export function traceGradients(tr: LayerTrace, weights: tf.Tensor | undefined): Map<tf.Variable, tf.Tensor> {
+export function traceGradients(tr: LayerTrace, weights: tf.Tensor | UnitCredit | undefined): Map<tf.Variable, tf.Tensor> {
   const r = layerGradients(tr, weights);
   if (r.carry) tf.dispose([...r.carry]);
   return r.gradients;

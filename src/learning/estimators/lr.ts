@@ -21,6 +21,7 @@
  * turns a trace and its weights into gradients. This file runs the passes.
  */
 import * as tf from '@tensorflow/tfjs';
+import { disposeUnits, type UnitWeights } from '../unit-credit.js';
 import { check, checkPositive } from '../../core/errors.js';
 import type { EscapeNoise } from '../../neurons/noise.js';
 import type { Network } from '../../sim/network.js';
@@ -96,15 +97,22 @@ function pass(
     ...(heads.length ? { taps: new Set(heads) } : {}),
   });
   const rowLabels = copyLabels(labels, fwd.rows / B);
-  let units: tf.Tensor | undefined;
+  let units: UnitWeights | undefined;
   try {
     const losses = rowLosses(fwd, loss, rowLabels, net.layers.length - 1);
     const weightsOf = (l: Float32Array) => passWeights(net, l, c, plan, B, cleanLoss);
     const lrTraces = which === 'local' ? [] : fwd.traces.filter((t) => t.kind === 'lr');
-    const gradients = blockGradients(net, fwd, lrTraces, labels, { credit: c.localCredit, plan, batch: B, weightsOf, trainHeads: which !== 'lr' }, (unit) => {
-      units = unit ? meanReadoutCredit(net, fwd, loss, rowLabels, plan, B, 1, c.localCredit === 'unit-all') : undefined;
-      return { rows: weightsOf(losses.values), ...(units ? { units } : {}) };
-    });
+    const gradients = blockGradients(
+      net,
+      fwd,
+      lrTraces,
+      labels,
+      { credit: c.localCredit, causal: c.causalCredit, plan, batch: B, weightsOf, trainHeads: which !== 'lr' },
+      (unit) => {
+        units = unit ? meanReadoutCredit(net, fwd, loss, rowLabels, plan, B, 1, c.localCredit === 'unit-all', c.causalCredit) : undefined;
+        return { rows: weightsOf(losses.values), ...(units ? { units } : {}) };
+      },
+    );
     try {
       if (which !== 'lr') {
         for (const tr of fwd.traces.filter((t) => t.kind === 'local'))
@@ -116,7 +124,7 @@ function pass(
     }
     return { gradients, loss: losses.mean };
   } finally {
-    units?.dispose();
+    disposeUnits(units);
     rowLabels.dispose();
     fwd.dispose();
   }
