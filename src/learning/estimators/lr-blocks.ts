@@ -11,14 +11,13 @@ import { check } from '../../core/errors.js';
 import type { LocalCredit } from '../config.js';
 import { blockEnds } from '../../sim/layer.js';
 import { localHeadStep } from '../local-heads.js';
-import { meanReadoutOutput } from '../../sim/loop.js';
+import { meanReadoutOutput, meanReadoutPlan } from '../../sim/loop.js';
 import type { Network } from '../../sim/network.js';
 import type { CopyForward, LayerTrace } from '../forward.js';
 import type { RowLoss } from '../losses.js';
 import { regularizersOf } from '../regularizers.js';
 import { groupCount, type CopyPlan } from '../sampling.js';
 import { disposeUnits, unitCredit, unitWeights, type UnitWeights } from '../unit-credit.js';
-import { meanReadoutPlan } from '../../sim/loop.js';
 import { copyLabels, noisyGradients, traceGradients } from './lr-gradients.js';
 
 export { LOCAL_CREDITS, type LocalCredit } from '../config.js';
@@ -95,9 +94,9 @@ export function blockGradients(
       try {
         const unit = o.credit !== 'loss' ? block.find((t) => t.index === h && (o.credit === 'unit-all' || independentUnits(t))) : undefined;
         if (unit) {
-          const steps = unit.regenerate ? unit.steps : unit.seeds.length;
+          // the head reads the plain time mean: every step's output weighs 1/T
           const w: UnitWeights = o.causal
-            ? unitCredit(step.credit, o.plan, o.batch, new Array<number>(steps).fill(1 / steps), scale)
+            ? unitCredit(step.credit, o.plan, o.batch, new Array<number>(unit.steps).fill(1 / unit.steps), scale)
             : scaled(unitWeights(tap, step.credit, o.plan, o.batch));
           try {
             add(traceGradients(unit, w));
@@ -171,6 +170,7 @@ export function meanReadoutCredit(
   )
     return undefined;
   const readout = net.layers[last]!;
+  // the readout's time weights over the pass's steps (a trace without them — none today — takes the whole-run weights: unbiased too)
   const times = causal && trace.meanSteps !== undefined ? meanReadoutPlan(readout, trace.meanSteps)?.weights : undefined;
   const credit = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.mul(scale, tf.sum(loss(meanReadoutOutput(readout, x, trace.seedScale!), rowLabels))))(trace.input));
   try {
