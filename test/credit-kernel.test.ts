@@ -10,6 +10,8 @@ import { initBackend } from '../src/kernels/backend.js';
 import { useFusedKernels } from '../src/kernels/noisy-lif-kernel.js';
 import { copyPlan, groupOf, type CopyPlan } from '../src/learning/sampling.js';
 import { creditSteps, unitCredit } from '../src/learning/unit-credit.js';
+import { likelihoodRatio } from '../src/learning/estimators/lr.js';
+import { escapeNoise } from '../src/neurons/noise.js';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: null });
@@ -91,6 +93,15 @@ describe('unit credit step by step', () => {
       }
     }
     credit.dispose();
+  });
+
+  it('refuses what it cannot be, naming the fix', () => {
+    expect(() => likelihoodRatio({ copies: 4, noise: escapeNoise('logistic', 0.5), causalCredit: 'yes' as never })).toThrow(
+      /likelihoodRatio: causalCredit must be true or false, got "yes"/,
+    );
+    const one = tf.ones([2, 2]);
+    expect(() => unitCredit(one, copyPlan(2, 'antithetic'), 1, [1])).toThrow(/needs at least two independent groups of copies/);
+    one.dispose();
   });
 
   it('refuses steps out of order', () => {
