@@ -21,17 +21,22 @@ import { check } from '../core/errors.js';
 import { creditStep } from '../kernels/credit-kernel.js';
 import { groupCount, groupOf, type CopyPlan } from './sampling.js';
 
+/** Unit credit compares each copy with the copies of the other groups: there must be at least two. */
+function checkGroups(plan: CopyPlan): void {
+  check(
+    groupCount(plan) > 1,
+    () =>
+      `unit credit: needs at least two independent groups of copies to compare each copy with; ${plan.copies} copies with sampling '${plan.sampling}' make ${groupCount(plan)}`,
+  );
+}
+
 /**
  * The weights `[K·B, …N]` (copy-major rows) of unit credit from the rows' time-mean output `s̄` and
  * credit ∂L_r/∂s̄ `[K·B, …N]`: ḡ^{−k}(s̄^k − s̄^{−k})/(K·B), the means over the other groups of copies.
  */
 export function unitWeights(mean: tf.Tensor, credit: tf.Tensor, plan: CopyPlan, batch: number): tf.Tensor {
   const K = plan.copies;
-  check(
-    groupCount(plan) > 1,
-    () =>
-      `unit credit: needs at least two independent groups of copies to compare each copy with; ${K} copies with sampling '${plan.sampling}' make ${groupCount(plan)}`,
-  );
+  checkGroups(plan);
   check(
     mean.shape[0] === K * batch && credit.shape.join() === mean.shape.join(),
     () => `unit credit: mean output [${mean.shape.join(', ')}] and credit [${credit.shape.join(', ')}] must both be [${K * batch}, …units]`,
@@ -98,11 +103,7 @@ function groupsOf(plan: CopyPlan): Int32Array {
 /** {@link UnitCredit} from the rows' credit ∂L_r/∂s̄ `[K·B, …N]` and the read's time weights. */
 export function unitCredit(credit: tf.Tensor, plan: CopyPlan, batch: number, timeWeights: readonly number[], scale = 1): UnitCredit {
   const K = plan.copies;
-  check(
-    groupCount(plan) > 1,
-    () =>
-      `unit credit: needs at least two independent groups of copies to compare each copy with; ${K} copies with sampling '${plan.sampling}' make ${groupCount(plan)}`,
-  );
+  checkGroups(plan);
   check(credit.shape[0] === K * batch, () => `unit credit: credit [${credit.shape.join(', ')}] must be [${K * batch}, …units]`);
   const groups = groupsOf(plan);
   const factor = tf.tidy(() =>
