@@ -1,5 +1,5 @@
 import { check } from '../core/errors.js';
-import { parseSchedule } from '../learning/schedule.js';
+import { NOISE_SCALE, parseSchedule } from '../learning/schedule.js';
 import { formulaSurrogate } from '../neurons/surrogate.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { IMAGE_DATASETS, type TrainConfig } from '../learning/config.js';
@@ -52,6 +52,16 @@ export function decorrelationInputsOf(c: TrainConfig): Exclude<TrainConfig['deco
   return c.decorrelate === 'auto' && lrConvStack(c) ? 'deterministic' : 'estimate';
 }
 
+/**
+ * The noise schedule, 'auto' resolved: 'anneal' for an LR conv stack — trained at a constant σ its
+ * noise-free read-out fell 5–9 points behind the noisy network it trained (`8c5-p2-16c3-p2`, seed 1:
+ * 91.44% against 97.90%), and 150 steps at a fifth of σ brought it to 97.67% — 'constant' otherwise.
+ */
+export function noiseScheduleOf(c: TrainConfig): string {
+  if (c.noiseSchedule !== 'auto') return c.noiseSchedule;
+  return lrConvStack(c) ? 'anneal' : 'constant';
+}
+
 /** Checks combinations that single keys cannot. */
 export function checkCombinations(c: TrainConfig, source: string): void {
   const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count';
@@ -61,6 +71,13 @@ export function checkCombinations(c: TrainConfig, source: string): void {
   );
   check(c.patience === null || c.validation > 0, () => `${source}: patience (early stopping) needs a validation split: set validation, e.g. 0.1`);
   parseSchedule(c.schedule);
+  if (c.noiseSchedule !== 'auto') {
+    check(
+      c.method === 'lr' || c.noiseSchedule === 'constant',
+      () => `${source}: noiseSchedule scales LR's escape noise; method '${c.method}' has none: drop noiseSchedule or use method 'lr'`,
+    );
+    parseSchedule(c.noiseSchedule, NOISE_SCALE);
+  }
   if (c.surrogate === 'formula') formulaSurrogate(c.surrogateFormula);
   check(
     c.dataset === 'mnist' || c.dataset === 'randman' || c.dataDir !== null,

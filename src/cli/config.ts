@@ -28,7 +28,7 @@ import {
 } from '../learning/config.js';
 
 export * from '../learning/config.js';
-export { checkCombinations, decorrelatedLayers, decorrelationInputsOf, localHeadLayers, neuronLayers } from './combinations.js';
+export { checkCombinations, decorrelatedLayers, decorrelationInputsOf, localHeadLayers, neuronLayers, noiseScheduleOf } from './combinations.js';
 import { checkCombinations } from './combinations.js';
 export { METHODS } from '../learning/estimators/registry.js';
 import { REGULARIZERS } from '../learning/regularizers.js';
@@ -162,6 +162,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   localLosses: localLossesRule,
   localCredit: oneOf(LOCAL_CREDITS),
   causalCredit: bool,
+  noiseSchedule: str,
   decorrelate: oneOf(DECORRELATED),
   decorrelationRate: num(0, 10, true),
   decorrelationKappa: num(0, 1),

@@ -55,6 +55,8 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
     "LR and fg-activity: how a layer read by a local head or by the readout's mean takes its loss: unit (each unit by its own share of the loss, far less variance; LR: linearised; a recurrent layer, whose units drive each other, by its block's loss), unit-all (unit in recurrent layers too: LR approximated as e-prop does, dropping the paths through the other units) or loss (every unit by the block's loss: exact LR, Ren et al.'s activity estimate)",
   causalCredit:
     "LR: unit credit step by step, each spike's score weighted by its unit's output from that step on (true: the same expectation with less variance) or over the whole run (false)",
+  noiseSchedule:
+    "LR: a factor on the escape noise's σ at each step: constant, anneal (to a fifth by 70% of the run, so the noise-free network evaluated is the one trained), a formula like the learning-rate schedule's, or auto (anneal for conv layers, else constant)",
   decorrelate:
     'layers whose input is decorrelated (z = R(x − μ), Dalm et al. 2024): auto (hidden for lr and fg-activity on dense layers in blocks or recurrent layers, else none), none, readout, hidden, deep (hidden layers after the first: the data and the readout input stay as they are) or all',
   decorrelationRate: "decorrelation: R's learning rate",

@@ -12,7 +12,7 @@ import { pipelinedLR } from '../learning/pipeline.js';
 import { setProductThreads } from '../kernels/product-threads.js';
 import { lrConfigOf, noisePerLayer, validate } from '../learning/estimators/lr.js';
 import { rateRegularizer, regularized, sparsityRegularizer } from '../learning/regularizers.js';
-import { parseNoise, type EscapeNoise } from '../neurons/noise.js';
+import type { EscapeNoise } from '../neurons/noise.js';
 import { equationNeuron, lif, NEURON_PRESETS, type UnitParams } from '../neurons/params.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { check, SpikelrError } from '../core/errors.js';
@@ -202,8 +202,14 @@ function networkOf(c: TrainConfig, target: string, inputShape: readonly number[]
   return net;
 }
 
-export function noiseOf(c: TrainConfig): EscapeNoise {
-  return parseNoise(c.noise);
+/**
+ * The escape noise of the stochastic network the run trains, by layer name: the config's noise, a
+ * recurrent layer's σ scaled by recurrentNoiseScale, layerNoise's overrides — what LR's copies fire
+ * with, so that `--eval-noise` and a noisy raster show that network and not one with every σ alike.
+ */
+export function noiseOf(c: TrainConfig, net: Network): Readonly<Record<string, EscapeNoise>> {
+  const each = noisePerLayer(net, validate(lrConfigOf(c)));
+  return Object.fromEntries(net.layers.flatMap((l, i) => (each[i] ? [[l.name, each[i]] as const] : [])));
 }
 
 /** The estimator of the config's method (or of `method`), from the registry. */

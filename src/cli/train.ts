@@ -24,7 +24,7 @@ import {
 import { deserializeModel, WRITE_TEMPORARY } from '../io/network-file.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { checkDifferentiable } from '../learning/losses.js';
-import { decorrelationInputsOf, readConfigFile, resolveConfig, validateConfig, writeConfig, type TrainConfig } from './config.js';
+import { decorrelationInputsOf, noiseScheduleOf, readConfigFile, resolveConfig, validateConfig, writeConfig, type TrainConfig } from './config.js';
 import { buildNetwork, checkLayerNames, loadSplit, loadSplits, lossOf, noiseOf, trainingEstimator, type Splits } from './recipe.js';
 import type { Network } from '../sim/network.js';
 import { deployNetwork, withQuantizedWeights } from '../sim/deploy.js';
@@ -149,12 +149,13 @@ export async function runTraining(
         weightDecay: config.weightDecay,
       },
       schedule: config.schedule,
+      ...(noiseScheduleOf(config) !== 'constant' ? { sigmaSchedule: noiseScheduleOf(config) } : {}),
       ...(config.layerRates !== null ? { layerRates: config.layerRates } : {}),
       validation: config.validation,
       ...(config.patience !== null ? { patience: config.patience } : {}),
       ...(config.maxSteps !== null ? { maxSteps: config.maxSteps } : {}),
       accuracy: config.accuracy,
-      ...(o.evalNoise ? { evalNoise: noiseOf(config) } : {}),
+      ...(o.evalNoise ? { evalNoise: noiseOf(config, net) } : {}),
       decorrelationInputs: decorrelationInputsOf(config),
       weightBits: config.deploy?.weightBits ?? null,
       evaluateStart: config.init !== null,
@@ -318,9 +319,8 @@ export async function runEvaluation(o: {
     );
     const seed = testSeed(config.seed); // the seed the run evaluated its test set with
     const clean = withQuantizedWeights(net, bits, () => evaluateDataset(net, data, { seed, loss: lossOf(config), accuracy: config.accuracy }));
-    const noisy = o.noise
-      ? withQuantizedWeights(net, bits, () => evaluateDataset(net, data, { seed, noise: noiseOf(config), accuracy: config.accuracy }))
-      : undefined;
+    const noise = o.noise ? noiseOf(config, net) : undefined;
+    const noisy = noise ? withQuantizedWeights(net, bits, () => evaluateDataset(net, data, { seed, noise, accuracy: config.accuracy })) : undefined;
     return {
       model: modelFile,
       dataset: config.dataset,
@@ -328,7 +328,9 @@ export async function runEvaluation(o: {
       samples: data.count,
       accuracy: clean.accuracy,
       loss: clean.loss,
-      ...(noisy ? { stochasticAccuracy: noisy.accuracy, noise: config.noise } : {}),
+      ...(noisy && noise
+        ? { stochasticAccuracy: noisy.accuracy, noise: Object.fromEntries(Object.entries(noise).map(([n, e]) => [n, `${e.kind}:${e.sigma}`])) }
+        : {}),
       ...(o.flags.deploy ? { deploy: o.flags.deploy } : {}),
     };
   } finally {

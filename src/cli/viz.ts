@@ -52,7 +52,7 @@ export async function sampleFigures(
   };
   const result = net.run(input, {
     record: Object.fromEntries(spiking.map((n) => [n, fieldsOf(n)])),
-    ...(o.noise ? { noise: noiseOf(config), seed: config.seed } : {}),
+    ...(o.noise ? { noise: noiseOf(config, net), seed: config.seed } : {}),
   });
   try {
     const label = one.labels[0]!;

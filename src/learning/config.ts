@@ -122,6 +122,14 @@ export interface TrainConfig {
    */
   causalCredit: boolean;
   /**
+   * LR: a factor on every layer's escape-noise σ at each step (schedule.ts NAMED_NOISE_SCHEDULES):
+   * constant, anneal (falls to a fifth by 70% of the run, so that the noise-free network evaluated
+   * at the end is the one trained), a formula in the learning-rate schedule's variables, or auto
+   * (anneal for an LR conv stack, whose deterministic read-out measured far behind its noisy one;
+   * constant otherwise).
+   */
+  noiseSchedule: string;
+  /**
    * Which layers decorrelate their input (DESIGN.md §8): none, the readout, the hidden layers, the
    * hidden layers after the first ('deep': the data and the readout's input stay as they are), or all;
    * 'auto': the hidden layers for a forward-only learner on dense layers in blocks or on recurrent

@@ -49,6 +49,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   localLosses: 'auto',
   localCredit: 'unit-all',
   causalCredit: true,
+  noiseSchedule: 'auto',
   decorrelate: 'auto',
   decorrelationRate: 1e-3,
   decorrelationKappa: 0.5,

@@ -5,9 +5,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { isBackendOutOfMemory, outOfMemoryAdvice, SpikelrError } from '../core/errors.js';
 import type { Dataset } from '../data/dataset.js';
-import type { EscapeNoise } from '../neurons/noise.js';
 import { swapBatchTime } from '../sim/loop.js';
 import type { Network } from '../sim/network.js';
+import type { RunOptions } from '../sim/run-options.js';
 import { streamKey } from '../core/random.js';
 import { predict, predictFirstSpike, type AccuracyKind, type RowLoss } from './losses.js';
 
@@ -21,7 +21,7 @@ export interface Evaluation {
 export function evaluateDataset(
   net: Network,
   data: Dataset,
-  o: { readonly seed: number; readonly loss?: RowLoss; readonly noise?: EscapeNoise; readonly accuracy?: AccuracyKind; readonly batchSize?: number },
+  o: { readonly seed: number; readonly loss?: RowLoss; readonly noise?: RunOptions['noise']; readonly accuracy?: AccuracyKind; readonly batchSize?: number },
 ): Evaluation {
   const size = o.batchSize ?? 500;
   let correct = 0,

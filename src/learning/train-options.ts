@@ -12,8 +12,12 @@ export interface TrainOptions {
   readonly layerRates?: Readonly<Record<string, number>>;
   /** Learning-rate schedule: a name or formula (see schedule.ts), or a function of the step. Default constant. */
   readonly schedule?: string | ((step: number, total: number) => number);
-  /** Factor on the estimator's σ at each step (annealing). */
-  readonly sigmaSchedule?: (step: number) => number;
+  /**
+   * Factor on the estimator's escape-noise σ at each optimizer step (annealing): a named noise
+   * schedule ('constant', 'anneal'), a formula in the learning-rate schedule's variables, or a
+   * function of (step, total). Default constant.
+   */
+  readonly sigmaSchedule?: string | ((step: number, total: number) => number);
   /** Fraction of the training set held out for validation (0 = none). */
   readonly validation?: number;
   /** Stop after this many epochs without a better validation accuracy (needs `validation`). */
@@ -23,7 +27,7 @@ export interface TrainOptions {
   /** How accuracy is read from the output: rate/membrane (default) or first spike. */
   readonly accuracy?: AccuracyKind;
   /** Also evaluate the test set with this noise (the stochastic network LR trains). */
-  readonly evalNoise?: EscapeNoise;
+  readonly evalNoise?: EscapeNoise | Readonly<Record<string, EscapeNoise>>;
   /**
    * Where decorrelated layers take the input statistics R and μ learn from: 'estimate' (default) the
    * estimator's own passes (LR: its noisy copies); 'deterministic' one noise-free forward pass of

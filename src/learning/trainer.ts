@@ -42,7 +42,7 @@ import { armDecorrelation, decorrelates, updateDecorrelation } from './decorrela
 import type { Estimator } from './estimators/lr.js';
 import { ACCURACY_KINDS, type RowLoss } from './losses.js';
 import { optimizer as makeOptimizer } from './optim.js';
-import { schedule as compileSchedule, type Schedule } from './schedule.js';
+import { schedule as compileSchedule, NOISE_SCALE, type Schedule } from './schedule.js';
 import { progressBar } from './progress.js';
 import { withPeakBytes } from './memory.js';
 import { checkQuantizable, withQuantizedWeights, withQuantizedWeightsAsync } from '../sim/deploy.js';
@@ -102,6 +102,12 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
     typeof o.schedule === 'function'
       ? (s) => (o.schedule as (s: number, t: number) => number)(s, total)
       : compileSchedule(o.schedule ?? 'constant', { total, stepsPerEpoch: perEpoch });
+  const sigmaScale: Schedule | undefined =
+    o.sigmaSchedule === undefined
+      ? undefined
+      : typeof o.sigmaSchedule === 'function'
+        ? (s) => (o.sigmaSchedule as (s: number, t: number) => number)(s, total)
+        : compileSchedule(o.sigmaSchedule, { total, stepsPerEpoch: perEpoch }, NOISE_SCALE);
   const names = parameterNames(net);
   const opt = makeOptimizer(o.optimizer, (v) => names.get(v) ?? v.name, layerRateOf(net, o.layerRates));
   const runDir = o.runDir;
@@ -185,6 +191,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
           'int32',
         );
         const factor = rate(state.step);
+        const sigma = sigmaScale?.(state.step) ?? 1;
         armDecorrelation(net, input.shape[0]! * input.shape[1]!);
         // a noise-free pass fills the layers' samples first: the estimate's passes then add none
         if (o.decorrelationInputs === 'deterministic' && decorrelating) net.run(input, { constantInput: constantInTime }).dispose();
@@ -193,7 +200,7 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
             () =>
               deployed(() =>
                 estimator.estimate(net, { input, labels, constantInTime }, loss, streamKey(o.seed, 0x1a, state.step), {
-                  sigmaScale: o.sigmaSchedule?.(state.step) ?? 1,
+                  sigmaScale: sigma,
                 }),
               ),
             o.batchSize,
@@ -226,7 +233,14 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
         state.lossSum += est.loss;
         state.samples += idx.length;
         state.step++;
-        const info = { step: state.step, epoch: state.epoch, loss: est.loss, learningRate: o.optimizer.learningRate * factor, seconds: state.trainSeconds };
+        const info = {
+          step: state.step,
+          epoch: state.epoch,
+          loss: est.loss,
+          learningRate: o.optimizer.learningRate * factor,
+          ...(sigmaScale ? { sigmaScale: sigma } : {}),
+          seconds: state.trainSeconds,
+        };
         if (state.step % logEvery === 0) await log({ type: 'step', ...info });
         o.onStep?.(info);
         bar?.update(state.step, { epoch: state.epoch, loss: est.loss });
