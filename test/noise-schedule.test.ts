@@ -4,13 +4,13 @@
  * factor 1 give the constant schedule's losses bit for bit, later ones do not), 'auto' resolved,
  * bad settings refused by name; `--eval-noise`'s per-layer noise against the estimator's.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig, noiseScheduleOf, resolveConfig } from '../src/cli/config.js';
 import { buildNetwork, noiseOf } from '../src/cli/recipe.js';
-import { runTraining } from '../src/cli/train.js';
+import { CONFIG_FILE, resumeTraining, runTraining } from '../src/cli/train.js';
 import { METRICS_LOG } from '../src/learning/trainer.js';
 import { NOISE_SCALE, schedule } from '../src/learning/schedule.js';
 
@@ -76,6 +76,22 @@ describe('noise schedules', () => {
     expect(atOne).toBe(6); // progress 0 … 0.5
     expect(annealed.slice(0, atOne).map((s) => s.loss)).toEqual(constant.slice(0, atOne).map((s) => s.loss));
     expect(annealed[atOne]!.loss).not.toBe(constant[atOne]!.loss);
+  });
+});
+
+describe('a run directory written before a key existed', () => {
+  it('resumes with the behaviour it began with: no annealing, whole-run credit', async () => {
+    const out = path.join(dir, 'older');
+    mkdirSync(out);
+    const config = await resolveConfig({
+      flags: { method: 'lr', trainLimit: 200, testLimit: 20, conv: '2c3-p2', hidden: [8], steps: 4, batchSize: 20, copies: 4 },
+    });
+    const { noiseSchedule: _n, causalCredit: _c, ...older } = config;
+    writeFileSync(path.join(out, CONFIG_FILE), JSON.stringify(older)); // as an older version wrote it, stopped before a checkpoint
+    await resumeTraining(out, {});
+    const written = JSON.parse(readFileSync(path.join(out, CONFIG_FILE), 'utf8')) as Record<string, unknown>;
+    expect([written['noiseSchedule'], written['causalCredit']]).toEqual(['constant', false]);
+    expect(readFileSync(path.join(out, METRICS_LOG), 'utf8')).not.toMatch(/sigmaScale/);
   });
 });
 

@@ -38,7 +38,7 @@ import { deployment, type DeploymentOptions } from '../sim/deploy.js';
 import { equationNeuron, RESET_MODES, type EquationOptions } from '../neurons/params.js';
 
 import { defaultConfig } from '../learning/defaults.js';
-export { COMMON_DEFAULTS, METHOD_DEFAULTS, defaultConfig } from '../learning/defaults.js';
+export { COMMON_DEFAULTS, KEYS_ADDED, METHOD_DEFAULTS, defaultConfig } from '../learning/defaults.js';
 
 type Rule = (value: unknown) => string | undefined;
 

@@ -24,7 +24,7 @@ import {
 import { deserializeModel, WRITE_TEMPORARY } from '../io/network-file.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { checkDifferentiable } from '../learning/losses.js';
-import { decorrelationInputsOf, noiseScheduleOf, readConfigFile, resolveConfig, validateConfig, writeConfig, type TrainConfig } from './config.js';
+import { decorrelationInputsOf, KEYS_ADDED, noiseScheduleOf, readConfigFile, resolveConfig, validateConfig, writeConfig, type TrainConfig } from './config.js';
 import { buildNetwork, checkLayerNames, loadSplit, loadSplits, lossOf, noiseOf, trainingEstimator, type Splits } from './recipe.js';
 import type { Network } from '../sim/network.js';
 import { deployNetwork, withQuantizedWeights } from '../sim/deploy.js';
@@ -252,7 +252,10 @@ async function removeRun(runDir: string): Promise<void> {
 export async function resumeTraining(runDir: string, o: RunOptions): Promise<RunSummary> {
   const file = path.join(runDir, CONFIG_FILE);
   check(existsSync(file), () => `--resume ${runDir}: no ${CONFIG_FILE} there; give the directory of a run started by spikelr train`);
-  const config = await resolveConfig({ file, flags: {} });
+  // keys the run's version did not have keep the behaviour it had
+  const written = await readConfigFile(file);
+  const before = Object.fromEntries(Object.entries(KEYS_ADDED).filter(([k]) => !(k in written)));
+  const config = await resolveConfig({ file, flags: before });
   if (!existsSync(path.join(runDir, CHECKPOINT_FILE))) {
     // stopped before its first checkpoint: nothing was kept, so the run starts again from its config
     process.stderr.write(`spikelr: ${runDir} stopped before its first checkpoint; starting it again from its ${CONFIG_FILE}\n`);

@@ -83,6 +83,17 @@ export const METHOD_DEFAULTS: Record<MethodName, Partial<TrainConfig>> = Object.
   Partial<TrainConfig>
 >;
 
+/**
+ * Keys whose default changed what a run does when they were added, each with the value that gives
+ * the behaviour from before it existed. A run directory's config.json names every key of the version
+ * that wrote it; one without such a key was written before it, and resumes with this value, so that
+ * the run goes on as it began (a config file a user writes takes the current defaults).
+ */
+export const KEYS_ADDED: Readonly<Partial<TrainConfig>> = {
+  causalCredit: false, // session 40: unit credit step by step
+  noiseSchedule: 'constant', // session 41: σ annealed in LR conv stacks
+};
+
 /** The config `method` starts from; an unregistered name is an error that lists the registered ones. */
 export function defaultConfig(method: TrainConfig['method']): TrainConfig {
   return { ...COMMON_DEFAULTS, method, ...methodOf(method).defaults } as TrainConfig;
