@@ -138,6 +138,7 @@ export async function runTraining(
     }
     await makeDirectory(runDir);
     if (!o.resume) await writeConfig(path.join(runDir, CONFIG_FILE), config);
+    const noiseSchedule = noiseScheduleOf(config);
     const result = await train(net, estimator, lossOf(config), trainSet, test, {
       epochs: config.epochs,
       batchSize: config.batchSize,
@@ -149,7 +150,7 @@ export async function runTraining(
         weightDecay: config.weightDecay,
       },
       schedule: config.schedule,
-      ...(noiseScheduleOf(config) !== 'constant' ? { sigmaSchedule: noiseScheduleOf(config) } : {}),
+      ...(noiseSchedule !== 'constant' ? { sigmaSchedule: noiseSchedule } : {}),
       ...(config.layerRates !== null ? { layerRates: config.layerRates } : {}),
       validation: config.validation,
       ...(config.patience !== null ? { patience: config.patience } : {}),

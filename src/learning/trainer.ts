@@ -42,7 +42,7 @@ import { armDecorrelation, decorrelates, updateDecorrelation } from './decorrela
 import type { Estimator } from './estimators/lr.js';
 import { ACCURACY_KINDS, type RowLoss } from './losses.js';
 import { optimizer as makeOptimizer } from './optim.js';
-import { schedule as compileSchedule, NOISE_SCALE, type Schedule } from './schedule.js';
+import { schedule as compileSchedule, LEARNING_RATE, NOISE_SCALE, type Schedule, type ScheduleKind } from './schedule.js';
 import { progressBar } from './progress.js';
 import { withPeakBytes } from './memory.js';
 import { checkQuantizable, withQuantizedWeights, withQuantizedWeightsAsync } from '../sim/deploy.js';
@@ -98,16 +98,11 @@ export async function train(net: Network, estimator: Estimator, loss: RowLoss, t
   const perEpoch = Math.floor(data.count / o.batchSize);
   check(perEpoch > 0, () => `train: batch size ${o.batchSize} is larger than the ${data.count} training samples`);
   const total = Math.min(o.maxSteps ?? Infinity, perEpoch * o.epochs);
-  const rate: Schedule =
-    typeof o.schedule === 'function'
-      ? (s) => (o.schedule as (s: number, t: number) => number)(s, total)
-      : compileSchedule(o.schedule ?? 'constant', { total, stepsPerEpoch: perEpoch });
-  const sigmaScale: Schedule | undefined =
-    o.sigmaSchedule === undefined
-      ? undefined
-      : typeof o.sigmaSchedule === 'function'
-        ? (s) => (o.sigmaSchedule as (s: number, t: number) => number)(s, total)
-        : compileSchedule(o.sigmaSchedule, { total, stepsPerEpoch: perEpoch }, NOISE_SCALE);
+  // a schedule given by name or formula, or as a function of (step, total)
+  const compiled = (given: string | ((s: number, t: number) => number), kind: ScheduleKind): Schedule =>
+    typeof given === 'function' ? (s) => given(s, total) : compileSchedule(given, { total, stepsPerEpoch: perEpoch }, kind);
+  const rate = compiled(o.schedule ?? 'constant', LEARNING_RATE);
+  const sigmaScale = o.sigmaSchedule === undefined ? undefined : compiled(o.sigmaSchedule, NOISE_SCALE);
   const names = parameterNames(net);
   const opt = makeOptimizer(o.optimizer, (v) => names.get(v) ?? v.name, layerRateOf(net, o.layerRates));
   const runDir = o.runDir;
