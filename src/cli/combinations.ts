@@ -62,8 +62,11 @@ export function noiseScheduleOf(c: TrainConfig): string {
   return lrConvStack(c) ? 'anneal' : 'constant';
 }
 
-/** Checks combinations that single keys cannot. */
-export function checkCombinations(c: TrainConfig, source: string): void {
+/**
+ * Checks combinations that single keys cannot. `shared`: the config serves several methods at once
+ * (compare), so a key that only one of them reads is not refused for the config's own method.
+ */
+export function checkCombinations(c: TrainConfig, source: string, shared = false): void {
   const spikingOutput = c.loss === 'ce-count' || c.loss === 'mse-count';
   check(
     c.accuracy !== 'first-spike' || spikingOutput,
@@ -77,6 +80,17 @@ export function checkCombinations(c: TrainConfig, source: string): void {
       () => `${source}: noiseSchedule scales LR's escape noise; method '${c.method}' has none: drop noiseSchedule or use method 'lr'`,
     );
     parseSchedule(c.noiseSchedule, NOISE_SCALE);
+  }
+  if (c.recurrentHops !== null) {
+    check(
+      shared || c.method === 'bptt',
+      () =>
+        `${source}: recurrentHops limits BPTT's gradient through recurrent weights; method '${c.method}' has no such gradient (LR's localCredit 'unit-all' already drops those paths, 'loss' keeps them): drop recurrentHops or use method 'bptt'`,
+    );
+    check(
+      c.recurrent || c.network !== null,
+      () => `${source}: recurrentHops applies to recurrent layers, and this network has none: add recurrent, or drop recurrentHops`,
+    );
   }
   if (c.surrogate === 'formula') formulaSurrogate(c.surrogateFormula);
   check(

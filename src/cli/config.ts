@@ -185,6 +185,7 @@ export const RULES: Record<keyof TrainConfig, Rule> = {
   surrogateFormula: str,
   truncate: int(1, true),
   detachReset: bool,
+  recurrentHops: int(0, true),
   init: nullableStr,
   network: nullableStr,
   deploy: deploySpec,
@@ -243,6 +244,8 @@ export async function resolveConfig(o: {
   readonly file?: string;
   readonly flags: Partial<TrainConfig>;
   readonly method?: TrainConfig['method'];
+  /** The config serves several methods at once (compare): keys one of them reads are not refused for `method`. */
+  readonly shared?: boolean;
 }): Promise<TrainConfig> {
   const fromFile = o.file ? await readConfigFile(o.file) : {};
   const flags = validateConfig(o.flags, 'command line', (k) => `--${kebab(k)}`);
@@ -251,7 +254,7 @@ export async function resolveConfig(o: {
   if (typeof config.neuronEquations === 'string') config.neuronEquations = await readEquationsFile(config.neuronEquations);
   validateConfig(config, 'config');
   if (config.deploy !== null) config.deploy = deployment(config.deploy); // every key filled in
-  checkCombinations(config, o.file ?? 'config');
+  checkCombinations(config, o.file ?? 'config', o.shared === true);
   return config;
 }
 

@@ -87,6 +87,8 @@ const HELP: Partial<Record<keyof TrainConfig, string>> = {
   surrogateScale: "BPTT: the surrogate's sharpness (atan alpha, sigmoid slope, triangular width)",
   truncate: 'BPTT: truncate the backward pass every N steps',
   detachReset: "BPTT: no gradient through the reset's spike (true: as snnTorch's neurons)",
+  recurrentHops:
+    "BPTT: how many times a gradient may pass through a recurrent layer's weights from one unit into another (0: each unit's own path only, the credit LR's unit-all and e-prop take; all: exact BPTT)",
 };
 
 const INTEGER_KEYS = new Set([
@@ -108,18 +110,32 @@ const INTEGER_KEYS = new Set([
   'directions',
 ]);
 
+/**
+ * What a flag's parser returns for a null value ('none', 'all'): commander stores '' where a parser
+ * returns null, so {@link configFlags} turns this marker into null instead.
+ */
+const UNSET = Symbol('null');
+
 function parserFor(key: keyof TrainConfig): (value: string) => unknown {
   const sample = COMMON_DEFAULTS[key as Exclude<keyof TrainConfig, 'method'>];
-  if (key === 'conv' || key === 'init' || key === 'network') return (v) => (v === 'none' ? null : v);
+  if (key === 'conv' || key === 'init' || key === 'network') return (v) => (v === 'none' ? UNSET : v);
   if (key === 'localLosses') {
     return (v) => {
       if (!/^\d+(,\d+)*$/.test(v.trim())) return v;
       return v.split(',').map((x) => Number(x));
     };
   }
+  if (key === 'recurrentHops') {
+    return (v) => {
+      if (v === 'all') return UNSET;
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a number of hops >= 0, or 'all', got '${v}'`);
+      return n;
+    };
+  }
   if (key === 'timeChunk') {
     return (v) => {
-      if (v === 'none') return null;
+      if (v === 'none') return UNSET;
       if (v === 'auto') return v;
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a number of steps >= 1, 'auto' or 'none', got '${v}'`);
@@ -128,7 +144,7 @@ function parserFor(key: keyof TrainConfig): (value: string) => unknown {
   }
   if (key === 'layerNoise' || key === 'layerCopies' || key === 'layerRates') {
     return (v) => {
-      if (v.trim() === 'none') return null;
+      if (v.trim() === 'none') return UNSET;
       const map: Record<string, string | number> = {};
       for (const item of v.split(',')) {
         const [name, value, ...rest] = item.split('=').map((x) => x.trim());
@@ -178,7 +194,7 @@ function parserFor(key: keyof TrainConfig): (value: string) => unknown {
 /** "default X", or "default X for lr, Y for bptt, …" where the registered methods' recipes differ. */
 function defaultText(key: keyof TrainConfig): string {
   if (key === 'method') return `one of ${METHODS.join(', ')}; default lr; 'spikelr compare' runs several`;
-  const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
+  const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : key === 'recurrentHops' && v === null ? 'all' : String(v));
   const values = METHODS.map((m) => show(defaultConfig(m)[key]));
   return values.every((v) => v === values[0]) ? `default ${values[0]}` : `default ${METHODS.map((m, i) => `${values[i]} for ${m}`).join(', ')}`;
 }
@@ -199,7 +215,7 @@ export function addConfigFlags(command: Command, keys: readonly (keyof TrainConf
 /** The config keys the user set on the command line. */
 export function configFlags(opts: Record<string, unknown>): Partial<TrainConfig> {
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(RULES)) if (opts[key] !== undefined) out[key] = opts[key];
+  for (const key of Object.keys(RULES)) if (opts[key] !== undefined) out[key] = opts[key] === UNSET ? null : opts[key];
   return out as Partial<TrainConfig>;
 }
 

@@ -211,7 +211,7 @@ addConfigFlags(
       throw new SpikelrError(`--decorrelate: unknown value '${d}'; expected one or more of ${DECORRELATED.join(', ')}, comma-separated`);
   await initBackend(backendOptions());
   const flags = { ...configFlags(opts), ...(decorrelations ? { decorrelate: decorrelations[0] as TrainConfig['decorrelate'] } : {}) };
-  const config = await resolveConfig({ ...(opts['config'] !== undefined ? { file: opts['config'] as string } : {}), flags, method: 'lr' });
+  const config = await resolveConfig({ ...(opts['config'] !== undefined ? { file: opts['config'] as string } : {}), flags, method: 'lr', shared: true });
   const out = (opts['out'] as string | undefined) ?? path.join('runs', `compare-${config.dataset}-seed${config.seed}`);
   await runCompare(config, {
     out,

@@ -16,6 +16,11 @@
  * either way, as in the unrolled loop. On two threads the helper runs half the batch's rows through
  * both loops (recurrent-loops.ts, product-threads.ts' splitRows): one hand-over per loop, not one a
  * step, so V stays put for all T steps.
+ *
+ * With `recurrentHops` h the gradient crosses V at most h times: the recursion above without its
+ * a_{t+1} Vᵀ term gives the paths that never cross (each neuron's own leak and reset), and each of h
+ * more passes adds one crossing, b_t = g_t + a⁽ⁱ⁻¹⁾_{t+1} Vᵀ — a truncated Neumann series of the exact
+ * recursion, which it equals from h = T − 1 on (no path crosses more often than it has steps).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LifSequenceOptions } from './lif-sequence.js';
@@ -39,7 +44,7 @@ export function installRowSplitter(split: RowSplitter | undefined): void {
 }
 
 /** The spikes `[T, B, N]` of a recurrent LIF population from rest, driven by `currents` `[T, B, N]` and V `[N, N]`. */
-export function lifRecurrentSequence(currents: tf.Tensor, recurrent: tf.Tensor, o: LifSequenceOptions): tf.Tensor {
+export function lifRecurrentSequence(currents: tf.Tensor, recurrent: tf.Tensor, o: LifSequenceOptions & { readonly recurrentHops?: number }): tf.Tensor {
   const fused = recurrentKernelsActive();
   const p: LoopParams = {
     beta: o.beta,
@@ -65,11 +70,26 @@ export function lifRecurrentSequence(currents: tf.Tensor, recurrent: tf.Tensor, 
           const steps = u.shape[0]!;
           // the fused loop computes a known surrogate's slope itself
           const slope = p.slope ? undefined : o.surrogate.derivative(tf.sub(u, o.threshold));
-          const operands = backwardList({ ...(slope ? { slope } : {}), upstream: dy, membrane: u, spikes: s }, p);
-          const backward = (rows?: number) => [recurrentBackward(backwardOperands(operands, p), w, p, rows)];
-          const a = (splitter?.(TASKS.recurrentBackward, operands, w, 1, params, backward, tf) ?? backward())[0]!;
-          // ∂L/∂V = Σ_t s_{t−1}ᵀ a_t: the spikes shifted one step (none before the first) against the adjoints
+          // the adjoints a_t = ∂L/∂u_t from the spikes' upstream gradient, through `weight` between units
+          const adjoints = (upstream: tf.Tensor, weight: tf.Tensor) => {
+            const operands = backwardList({ ...(slope ? { slope } : {}), upstream, membrane: u, spikes: s }, p);
+            const backward = (rows?: number) => [recurrentBackward(backwardOperands(operands, p), weight, p, rows)];
+            return (splitter?.(TASKS.recurrentBackward, operands, weight, 1, params, backward, tf) ?? backward())[0]!;
+          };
           const n = w.shape[0]!;
+          const hops = o.recurrentHops;
+          let a: tf.Tensor;
+          if (hops === undefined) a = adjoints(dy, w);
+          else {
+            const none = tf.zerosLike(w);
+            a = adjoints(dy, none);
+            for (let h = 0; h < Math.min(hops, steps - 1); h++) {
+              // one more crossing: what step t's spikes are worth through V to the adjoints of step t + 1
+              const later = tf.concat([a.slice([1], [steps - 1]), tf.zerosLike(a.slice([0], [1]))]);
+              a = adjoints(tf.add(dy, tf.reshape(tf.matMul(tf.reshape(later, [-1, n]), w, false, true), a.shape)), none);
+            }
+          }
+          // ∂L/∂V = Σ_t s_{t−1}ᵀ a_t: the spikes shifted one step (none before the first) against the adjoints
           const previous = tf.concat([tf.zerosLike(s.slice([0], [1])), s.slice([0], [steps - 1])]);
           const dV = tf.matMul(tf.reshape(previous, [-1, n]), tf.reshape(a, [-1, n]), true, false);
           return [a, dV];

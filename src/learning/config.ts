@@ -175,6 +175,12 @@ export interface TrainConfig {
   truncate: number | null;
   /** BPTT: the previous spike enters a neuron's own update (its reset) without gradient, as in snnTorch (like truncate, read by BPTT only: compare's other arms ignore it). */
   detachReset: boolean;
+  /**
+   * BPTT: how many times a gradient path may cross a recurrent layer's weights V (from one unit's
+   * spike into the units it drives); each unit's own path through its leak and reset is kept. 0 is
+   * the credit LR's `localCredit: 'unit-all'` and e-prop take; null: every path (exact BPTT).
+   */
+  recurrentHops: number | null;
   // starting point and deployment
   /** A trained model (a .safetensors file or a run directory) whose parameters the run starts from; null: initialise. */
   init: string | null;

@@ -72,6 +72,7 @@ export const COMMON_DEFAULTS: Omit<TrainConfig, 'method'> = {
   surrogateFormula: '1 / (1 + (pi * x)^2)',
   truncate: null,
   detachReset: false,
+  recurrentHops: null,
   init: null,
   network: null,
   deploy: null,

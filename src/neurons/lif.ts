@@ -280,9 +280,9 @@ export const lifModel = {
     const fixed = kernelCoefficients(p, o.coefficients);
     if (!fixed) return undefined;
     const recurrent = o.recurrent;
-    if (recurrent) return (currents, surrogate, detachReset) => lifRecurrentSequence(currents, recurrent, { ...fixed, reset: p.reset, surrogate, detachReset });
+    if (recurrent) return (currents, surrogate, g) => lifRecurrentSequence(currents, recurrent, { ...fixed, reset: p.reset, surrogate, ...g });
     if (!lifSequenceActive()) return undefined;
-    return (currents, surrogate, detachReset) => lifSequence(currents, { ...fixed, reset: p.reset, surrogate, detachReset });
+    return (currents, surrogate, g) => lifSequence(currents, { ...fixed, reset: p.reset, surrogate, detachReset: g.detachReset });
   },
   tangent(p, x) {
     const threshold = coef(x.coefficients, 'threshold', p.threshold);

@@ -165,7 +165,7 @@ export interface NeuronModel<P extends { readonly kind: string }> {
   surrogateSequence?(
     p: P,
     o: { readonly coefficients: Coefficients; readonly recurrent?: tf.Tensor },
-  ): ((currents: tf.Tensor, surrogate: Surrogate, detachReset: boolean) => tf.Tensor) | undefined;
+  ): ((currents: tf.Tensor, surrogate: Surrogate, gradient: SequenceGradient) => tf.Tensor) | undefined;
   /**
    * For a model whose output is linear in its current from rest (a leaky readout): the weights v_τ
    * of the output's mean over `steps` steps, mean_t y_t = Σ_τ v_τ I_τ. Absent: not linear.
@@ -173,6 +173,14 @@ export interface NeuronModel<P extends { readonly kind: string }> {
   meanWeights?(p: P, steps: number): Float64Array;
   /** Its NIR neuron node (export, src/sim/nir); absent: NIR has no primitive for it, and export refuses it. */
   nir?(p: P, c: NirNeuronContext): NirNode;
+}
+
+/** Which paths the gradient of a {@link NeuronModel.surrogateSequence} follows. */
+export interface SequenceGradient {
+  /** The previous spike enters the neuron's own update (its reset) as a constant. */
+  readonly detachReset: boolean;
+  /** With `recurrent`: at most this many passes through V (BPTTConfig.recurrentHops); absent, all. */
+  readonly recurrentHops?: number;
 }
 
 /** What a fused noisy step is asked for ({@link NeuronModel.fusedNoisyStep}). */

@@ -34,6 +34,13 @@ export interface BPTTConfig {
    * keeps its gradient. Default false: the exact derivative of the surrogate network.
    */
   readonly detachReset?: boolean;
+  /**
+   * At most this many crossings of a recurrent layer's weights V on any gradient path (from one
+   * unit's spike into the units it drives), each neuron's own path through its leak and reset kept
+   * whole. 0: the gradient LR's unit credit estimates in a recurrent layer (`localCredit:
+   * 'unit-all'`) and e-prop follows; default: every path.
+   */
+  readonly recurrentHops?: number;
 }
 
 /** x forward, no gradient backward. */
@@ -66,6 +73,8 @@ export function differentiableRun(
     readonly meanOutput?: boolean;
     /** The previous spike enters each neuron's own state update without gradient (BPTTConfig.detachReset). */
     readonly detachReset?: boolean;
+    /** Gradient paths cross a recurrent layer's weights at most this often (BPTTConfig.recurrentHops). */
+    readonly recurrentHops?: number;
     /**
      * Local losses: each layer with a local head (not the last) hands its head the time mean of its
      * output, collected here, and the next layer its output without gradient, so that no gradient
@@ -106,27 +115,53 @@ export function differentiableRun(
             })
           : undefined;
       if (sequence) {
-        const spikes = sequence(currents, o.surrogate!, o.detachReset === true);
+        const spikes = sequence(currents, o.surrogate!, {
+          detachReset: o.detachReset === true,
+          ...(o.recurrentHops !== undefined ? { recurrentHops: o.recurrentHops } : {}),
+        });
         const output = tf.reshape(spikes, [currents.shape[0]!, rows, ...layer.outputShape]);
         if (hidden && !isLast) hidden.push({ name: layer.name, spikes: output });
         return ends(layer, isLast, output);
       }
       const fire: Fire = spiking ? (u, threshold) => spike(tf.sub(u, threshold)) : model.fire(neuron, undefined, 0);
       const field = outputField(neuron);
-      const outs: tf.Tensor[] = [];
-      let state = model.initialState(neuron, [batch, ...layer.outputShape]);
       const pop = population(layer);
       const detachReset = o.detachReset === true && spiking;
-      tf.unstack(currents).forEach((drive, t) => {
-        // the state is detached every `truncate` steps: gradients reach back at most that far
-        if (truncate && t > 0 && t % truncate === 0) state = detach(state);
-        if (detachReset) {
-          // the recurrent input from the previous spikes keeps its gradient, the neuron's own update does not
-          const input = pop.recurrent ? tf.add(drive, pop.recurrent(state.spikes)) : drive;
-          state = timeLoop({ ...pop, recurrent: undefined }, [input], { ...state, spikes: stopGradient(state.spikes) }, { fire, firstStep: t, tape: true });
-        } else state = timeLoop(pop, [drive], state, { fire, firstStep: t, tape: true });
-        outs.push(state[field]!);
-      });
+      // step t from `state`; `previous`: the spikes its recurrent input reads, where not the state's own
+      const step = (drive: tf.Tensor, state: NeuronState, t: number, previous?: tf.Tensor): NeuronState => {
+        if (!detachReset && previous === undefined) return timeLoop(pop, [drive], state, { fire, firstStep: t, tape: true });
+        // the recurrent input keeps its gradient; with detachReset the neuron's own update does not
+        const input = pop.recurrent ? tf.add(drive, pop.recurrent(previous ?? state.spikes)) : drive;
+        const own = detachReset ? { ...state, spikes: stopGradient(state.spikes) } : state;
+        return timeLoop({ ...pop, recurrent: undefined }, [input], own, { fire, firstStep: t, tape: true });
+      };
+      // recurrentHops h: h + 1 levels of the same loop (the same values). Level 0's recurrent input is
+      // its own previous spikes without gradient; level ℓ's is level ℓ − 1's spikes, so a path from
+      // the output (level h) crosses V only by stepping down a level, at most h times.
+      const drives = tf.unstack(currents);
+      const limited = pop.recurrent !== undefined && o.recurrentHops !== undefined;
+      const levels = limited ? o.recurrentHops! + 1 : 1;
+      let below: tf.Tensor[] | undefined;
+      let outs: tf.Tensor[] = [];
+      for (let level = 0; level < levels; level++) {
+        let state = model.initialState(neuron, [batch, ...layer.outputShape]);
+        const spikes: tf.Tensor[] = [];
+        outs = [];
+        drives.forEach((drive, t) => {
+          // the state is detached every `truncate` steps: gradients reach back at most that far
+          const cut = truncate !== undefined && t > 0 && t % truncate === 0;
+          if (cut) state = detach(state);
+          let previous: tf.Tensor | undefined;
+          if (limited) {
+            const from = below && t > 0 ? below[t - 1]! : state.spikes;
+            previous = below && t > 0 && !cut ? from : stopGradient(from);
+          }
+          state = step(drive, state, t, previous);
+          outs.push(state[field]!);
+          spikes.push(state.spikes);
+        });
+        below = spikes;
+      }
       const output = tf.stack(outs);
       if (hidden && spiking && !isLast) hidden.push({ name: layer.name, spikes: output });
       return ends(layer, isLast, output);
@@ -152,13 +187,14 @@ export function deterministicParameters(net: Network): tf.Variable[] {
 
 /** Surrogate-gradient BPTT as an {@link Estimator}: exact autodiff of the surrogate network's loss. */
 export function bptt(config: BPTTConfig = {}): Estimator {
-  checkKeys('bptt', config, ['surrogate', 'truncate', 'smooth', 'detachReset']);
+  checkKeys('bptt', config, ['surrogate', 'truncate', 'smooth', 'detachReset', 'recurrentHops']);
   const surrogate = config.surrogate ?? atan();
   if (config.truncate !== undefined) checkInteger('bptt', 'truncate', config.truncate, 1);
+  if (config.recurrentHops !== undefined) checkInteger('bptt', 'recurrentHops', config.recurrentHops, 0);
   check(!config.smooth || surrogate.smooth !== undefined, () => `bptt: smooth mode needs a surrogate with a smooth step; ${surrogate.name} has none`);
   const spike = config.smooth ? (x: tf.Tensor) => surrogate.smooth!(x) : surrogateSpike(surrogate);
   return {
-    name: `bptt(${surrogate.name}${config.truncate ? `, truncated at ${config.truncate}` : ''}${config.smooth ? ', smooth' : ''}${config.detachReset ? ', reset detached' : ''})`,
+    name: `bptt(${surrogate.name}${config.truncate ? `, truncated at ${config.truncate}` : ''}${config.smooth ? ', smooth' : ''}${config.detachReset ? ', reset detached' : ''}${config.recurrentHops !== undefined ? `, ${config.recurrentHops} recurrent hops` : ''})`,
     estimate(net, batch, loss) {
       const B = batch.input.shape[0]!;
       check(
@@ -179,6 +215,7 @@ export function bptt(config: BPTTConfig = {}): Estimator {
           ...(config.smooth ? {} : { surrogate }),
           meanOutput: loss.timeMean === true,
           detachReset: config.detachReset === true,
+          ...(config.recurrentHops !== undefined ? { recurrentHops: config.recurrentHops } : {}),
           ...(local ? { heads } : {}),
         });
         const rows = loss(out, batch.labels);
@@ -213,5 +250,6 @@ export const bpttMethod = {
       surrogate: surrogateByName(c.surrogate, c.surrogateScale, c.surrogateFormula),
       ...(c.truncate !== null ? { truncate: c.truncate } : {}),
       detachReset: c.detachReset,
+      ...(c.recurrentHops !== null ? { recurrentHops: c.recurrentHops } : {}),
     }),
 } satisfies Method;
