@@ -182,6 +182,13 @@ describe('BPTT through at most h crossings of the recurrent weights', () => {
     await expect(resolveConfig({ flags: { method: 'bptt', recurrentHops: 2 } })).rejects.toThrow(/recurrentHops applies to recurrent layers.*add recurrent/);
     await expect(resolveConfig({ flags: { method: 'bptt', recurrentHops: -1 } })).rejects.toThrow(/--recurrent-hops.*integer >= 0 or null/);
     expect(() => bptt({ recurrentHops: 1.5 })).toThrow(/recurrentHops/);
+    const feedForward = new Network({ input: [3], layers: [readout({ name: 'out', units: 2, beta: 0.9 })], seed: 1 });
+    const batch = { input: tf.ones([1, 2, 3]), labels: tf.tensor1d([1], 'int32') };
+    expect(() => bptt({ recurrentHops: 0 }).estimate(feedForward, batch, membraneCrossEntropy('mean'), 0)).toThrow(
+      /recurrentHops .* this network has no recurrent layer: drop recurrentHops/,
+    );
+    tf.dispose([batch.input, batch.labels]);
+    feedForward.dispose();
     // compare's config serves LR and BPTT at once: BPTT's arm reads the key, LR's ignores it
     expect((await resolveConfig({ flags: { recurrent: true, recurrentHops: 0 }, method: 'lr', shared: true })).recurrentHops).toBe(0);
     expect((await resolveConfig({ flags: { method: 'bptt', recurrent: true, recurrentHops: 3 } })).recurrentHops).toBe(3);

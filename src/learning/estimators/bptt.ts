@@ -202,6 +202,10 @@ export function bptt(config: BPTTConfig = {}): Estimator {
         () => `bptt: labels must have shape [${B}] (one per sample), got [${batch.labels.shape.join(', ')}]`,
       );
       checkDifferentiable(loss, 'bptt', NO_DERIVATIVE);
+      check(
+        config.recurrentHops === undefined || net.layers.some((l) => l.recurrentCurrents !== undefined),
+        () => 'bptt: recurrentHops limits the gradient through recurrent weights, and this network has no recurrent layer: drop recurrentHops',
+      );
       const vars = deterministicParameters(net);
       const regs = regularizersOf(loss);
       const local = net.layers.some((l, i) => l.localHead && i < net.layers.length - 1);
