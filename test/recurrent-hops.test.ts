@@ -4,13 +4,16 @@
  * has a gradient polynomial in ε, G(ε) = Σ_k ε^k G_k, G_k the paths that cross V exactly k times;
  * the coefficients come from G at T points (Lagrange interpolation), and h hops must give Σ_{k≤h} G_k
  * — the fused loop (its truncated series); the unrolled levels (bptt.ts) agree with it, and run ALIF
- * too. h ≥ T − 1
- * is exact BPTT; each h below it differs (a positive control). Bad settings are refused by name, and
- * the flags' null values ('all', 'none') reach the config as null.
+ * too. h ≥ T − 1 is exact BPTT; each h below it differs (a positive control). Bad settings are
+ * refused by name, and
+ * the flags' null values ('all', 'none') reach the config as null; a compare's arms each hold only
+ * the keys their learner reads.
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { resolveConfig } from '../src/cli/config.js';
+import { checkCombinations, resolveConfig } from '../src/cli/config.js';
+import { methodConfig } from '../src/cli/combinations.js';
+import { METHODS } from '../src/learning/estimators/registry.js';
 import { addConfigFlags, configFlags } from '../src/cli/flags.js';
 import { Command } from 'commander';
 import { lifRecurrentSequence } from '../src/kernels/lif-recurrent-sequence.js';
@@ -190,7 +193,15 @@ describe('BPTT through at most h crossings of the recurrent weights', () => {
     tf.dispose([batch.input, batch.labels]);
     feedForward.dispose();
     // compare's config serves LR and BPTT at once: BPTT's arm reads the key, LR's ignores it
-    expect((await resolveConfig({ flags: { recurrent: true, recurrentHops: 0 }, method: 'lr', shared: true })).recurrentHops).toBe(0);
+    const shared = await resolveConfig({ flags: { recurrent: true, recurrentHops: 0, noiseSchedule: 'anneal' }, method: 'lr', shared: true });
+    expect(shared.recurrentHops).toBe(0);
+    // each arm's config.json holds what its learner reads, so it resumes as its own run
+    for (const method of METHODS) expect(() => checkCombinations(methodConfig(shared, method), 'arm')).not.toThrow();
+    expect(methodConfig(shared, 'bptt').recurrentHops).toBe(0);
+    expect(methodConfig(shared, 'lr').recurrentHops).toBeNull();
+    expect(methodConfig(shared, 'lr').noiseSchedule).toBe('anneal');
+    expect(() => checkCombinations({ ...shared, method: 'lr' }, 'arm')).toThrow(/recurrentHops/);
+    expect(() => checkCombinations({ ...shared, method: 'bptt' }, 'arm')).toThrow(/noiseSchedule/);
     expect((await resolveConfig({ flags: { method: 'bptt', recurrent: true, recurrentHops: 3 } })).recurrentHops).toBe(3);
     // the flag: a count, or 'all' for every path
     const flag = (name: string, value: string) => {

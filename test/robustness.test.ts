@@ -41,6 +41,37 @@ describe('input gradient', () => {
     });
     net.dispose();
   });
+  it('reads one row a step with `rows` (the rows encoding): central finite differences again, and a size that does not fit refused', () => {
+    const net = new Network({
+      input: [3],
+      layers: [dense({ units: 5, neuron: analog({ activation: 'tanh' }) }), readout({ units: 3, beta: 0.8 })],
+      seed: 4,
+    });
+    // two images of 2 rows × 3 pixels: step t reads row t
+    const rows = { ...o, steps: 2, rows: true };
+    const lossAt = (values: number[]) =>
+      tf.tidy(() => {
+        const r = net.run(tf.tensor3d(values, [2, 2, 3]));
+        const value = tf.sum(o.loss(tf.transpose(r.output, [1, 0, 2]), labels())).dataSync()[0]!;
+        r.dispose();
+        return value;
+      });
+    const g = tf.tidy(() => Array.from(inputGradient(net, tf.tensor2d(x0, [2, 6]), labels(), rows).dataSync()));
+    const h = 1e-2;
+    x0.forEach((_, i) => {
+      const up = [...x0],
+        down = [...x0];
+      up[i]! += h;
+      down[i]! -= h;
+      expect(g[i]).toBeCloseTo((lossAt(up) - lossAt(down)) / (2 * h), 3);
+    });
+    // each row is its own step's input, with its own gradient
+    expect(g.slice(3, 6)).not.toEqual(g.slice(0, 3));
+    expect(() => inputGradient(net, tf.tensor2d(x0.slice(0, 10), [2, 5]), labels(), rows)).toThrow(
+      /images of 5 values do not make 2 rows of the network's 3 values/,
+    );
+    net.dispose();
+  });
 });
 
 describe('attacks', () => {

@@ -3,6 +3,7 @@ import { NOISE_SCALE, parseSchedule } from '../learning/schedule.js';
 import { formulaSurrogate } from '../neurons/surrogate.js';
 import { methodOf } from '../learning/estimators/registry.js';
 import { IMAGE_DATASETS, type TrainConfig } from '../learning/config.js';
+import { defaultConfig } from '../learning/defaults.js';
 
 import { convStages, type ConvStage } from '../learning/config.js';
 
@@ -60,6 +61,21 @@ export function decorrelationInputsOf(c: TrainConfig): Exclude<TrainConfig['deco
 export function noiseScheduleOf(c: TrainConfig): string {
   if (c.noiseSchedule !== 'auto') return c.noiseSchedule;
   return lrConvStack(c) ? 'anneal' : 'constant';
+}
+
+/**
+ * The config of a compare's arm that runs `method`: the shared config with the keys only another
+ * learner reads (and checkCombinations refuses for this one) at this method's defaults, so that the
+ * arm's config.json describes its own run and resumes as one.
+ */
+export function methodConfig(c: TrainConfig, method: TrainConfig['method']): TrainConfig {
+  const d = defaultConfig(method);
+  return {
+    ...c,
+    method,
+    ...(method !== 'bptt' ? { recurrentHops: d.recurrentHops } : {}),
+    ...(method !== 'lr' ? { noiseSchedule: d.noiseSchedule } : {}),
+  };
 }
 
 /**

@@ -16,7 +16,7 @@ export function markdown(r: {
   const c = r.config;
   lines.push(`# spikelr compare: ${r.methods.join(' vs ')} on ${c.dataset}`, '');
   lines.push(
-    `${c.conv ? `Conv ${c.conv}, hidden ${c.hidden.join('-') || 'none'}` : `Hidden ${c.hidden.join('-')}`} ${c.neuron}${c.recurrent ? ' (recurrent)' : ''}, β = ${c.beta}, ${c.steps} steps, ${c.encoding} input, ${c.loss} (${c.reduction}), ${c.optimizer} η = ${c.learningRate} (${c.schedule}), batch ${c.batchSize}, ${c.epochs} epoch(s), seed ${c.seed}; LR: K = ${c.copies}, ${c.noise} noise, ${c.score} score, ${c.baseline} baseline; BPTT: ${c.surrogate}(${c.surrogateScale}).`,
+    `${c.conv ? `Conv ${c.conv}, hidden ${c.hidden.join('-') || 'none'}` : `Hidden ${c.hidden.join('-')}`} ${c.neuron}${c.recurrent ? ' (recurrent)' : ''}, β = ${c.beta}, ${c.steps} steps, ${c.encoding} input, ${c.loss} (${c.reduction}), ${c.optimizer} η = ${c.learningRate} (${c.schedule}), batch ${c.batchSize}, ${c.epochs} epoch(s), seed ${c.seed}; LR: K = ${c.copies}, ${c.noise} noise, ${c.score} score, ${c.baseline} baseline; BPTT: ${c.surrogate}(${c.surrogateScale})${c.recurrentHops !== null ? `, through at most ${c.recurrentHops} recurrent hops` : ''}.`,
     '',
   );
   lines.push('| method | test accuracy | train seconds | samples/s | peak tensor MB |', '| --- | --- | --- | --- | --- |');

@@ -27,7 +27,7 @@ export async function robustness(c: TrainConfig, models: Record<string, Network>
       seed: testSeed(c.seed),
       accuracy: c.accuracy,
     }).accuracy;
-  const attackOptions = { steps: c.steps, loss };
+  const attackOptions = { steps: c.steps, loss, rows: c.encoding === 'rows' };
   /** Adversarial images crafted on `net` by `attack` at `eps`, in chunks. */
   const craft = (net: Network, attack: 'fgsm' | 'pgd', eps: number) => {
     const out = new Float32Array(data.images.length);

@@ -25,6 +25,7 @@ import { loadNetwork } from '../io/network-file.js';
 import type { Network } from '../sim/network.js';
 import { permutation, streamKey } from '../core/random.js';
 import type { TrainConfig } from './config.js';
+import { methodConfig } from './combinations.js';
 import { buildNetwork, estimatorOf, loadSplits, lossOf } from './recipe.js';
 import { runTraining, type RunSummary } from './train.js';
 
@@ -83,7 +84,7 @@ export async function runCompare(config: TrainConfig, o: CompareOptions): Promis
   for (const arm of arms) {
     const runDir = path.join(o.out, arm.name);
     const summary = await runTraining(
-      { ...config, method: arm.method, decorrelate: arm.decorrelate },
+      { ...methodConfig(config, arm.method), decorrelate: arm.decorrelate },
       { out: runDir, force: o.force, progress: o.progress, splits: { train: trainSet, test } },
     );
     const metrics = JSON.parse(await fs.readFile(path.join(runDir, 'metrics.json'), 'utf8')) as RunSummary & { history: unknown };

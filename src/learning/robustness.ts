@@ -6,10 +6,11 @@
  *   Gaussian corruption: x' = clip(x + σξ), ξ ~ N(0, 1) from the seeded counter stream.
  * The input gradient is the surrogate gradient of the network's loss with respect to the image fed
  * as a constant current every step — for a rate-coded network, the gradient with respect to the
- * rates its Bernoulli input spikes have (the spikes themselves have no gradient).
+ * rates its Bernoulli input spikes have (the spikes themselves have no gradient) — or, for the rows
+ * encoding, one row of it each step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkInRange, checkInteger } from '../core/errors.js';
+import { check, checkInRange, checkInteger } from '../core/errors.js';
 import { normalQuantile } from '../neurons/noise.js';
 import { atan, surrogateSpike, type Surrogate } from '../neurons/surrogate.js';
 import type { Network } from '../sim/network.js';
@@ -23,15 +24,26 @@ export interface AttackOptions {
   readonly loss: RowLoss;
   /** Surrogate for the input gradient (default atan(2)). */
   readonly surrogate?: Surrogate;
+  /**
+   * Each step reads the next row of the image (the rows encoding: `steps` rows of the network's
+   * input size), not the whole image as a constant current.
+   */
+  readonly rows?: boolean;
 }
 
 /** ∇ₓ of the summed loss of images `x` `[B, P]` under `net`, each image a constant input over `steps` steps. */
 export function inputGradient(net: Network, x: tf.Tensor2D, labels: tf.Tensor1D, o: AttackOptions): tf.Tensor2D {
   checkDifferentiable(o.loss, 'the input-gradient attacks (FGSM, PGD)', 'attack with a differentiable loss such as ce-membrane');
   const spike = surrogateSpike(o.surrogate ?? atan());
+  const size = net.inputShape.reduce((a, b) => a * b, 1);
+  check(
+    x.shape[1] === (o.rows ? o.steps * size : size),
+    () =>
+      `the input-gradient attacks: images of ${x.shape[1]} values do not make ${o.rows ? `${o.steps} rows` : 'one input'} of the network's ${size} values${o.rows ? ' (rows encoding: steps × input size)' : ''}`,
+  );
   return tf.tidy(() => {
     const f = (images: tf.Tensor) => {
-      const sequence = tf.mul(tf.expandDims(images, 1), tf.ones([1, o.steps, 1]));
+      const sequence = o.rows ? images : tf.mul(tf.expandDims(images, 1), tf.ones([1, o.steps, 1]));
       const input = tf.reshape(sequence, [images.shape[0]!, o.steps, ...net.inputShape]);
       return tf.sum(o.loss(differentiableRun(net, input, spike), labels));
     };
