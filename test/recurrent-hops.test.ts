@@ -188,7 +188,7 @@ describe('BPTT through at most h crossings of the recurrent weights', () => {
     const feedForward = new Network({ input: [3], layers: [readout({ name: 'out', units: 2, beta: 0.9 })], seed: 1 });
     const batch = { input: tf.ones([1, 2, 3]), labels: tf.tensor1d([1], 'int32') };
     expect(() => bptt({ recurrentHops: 0 }).estimate(feedForward, batch, membraneCrossEntropy('mean'), 0)).toThrow(
-      /recurrentHops .* this network has no recurrent layer: drop recurrentHops/,
+      /recurrentHops .* this network has no such layer .*: drop recurrentHops/,
     );
     tf.dispose([batch.input, batch.labels]);
     feedForward.dispose();

@@ -204,7 +204,8 @@ export function bptt(config: BPTTConfig = {}): Estimator {
       checkDifferentiable(loss, 'bptt', NO_DERIVATIVE);
       check(
         config.recurrentHops === undefined || net.layers.some((l) => l.recurrentCurrents !== undefined),
-        () => 'bptt: recurrentHops limits the gradient through recurrent weights, and this network has no recurrent layer: drop recurrentHops',
+        () =>
+          "bptt: recurrentHops limits the gradient through a recurrent layer's weights (input s_{t−1} V), and this network has no such layer (a GRU's act inside its cell, which recurrentHops does not reach): drop recurrentHops",
       );
       const vars = deterministicParameters(net);
       const regs = regularizersOf(loss);
