@@ -17,28 +17,35 @@ const o = { steps: 4, loss: membraneCrossEntropy('mean') };
 const x0 = [0.2, 0.9, 0.5, 0.1, 0.7, 0.4, 0.6, 0.3, 0.8, 0.05, 0.5, 0.95];
 const labels = () => tf.tensor1d([2, 0], 'int32');
 
+/** The loss summed over the images, `net` run on the input `[B, T, …]` that `input` makes. */
+const summedLoss = (net: Network, input: () => tf.Tensor) =>
+  tf.tidy(() => {
+    const r = net.run(input());
+    const value = tf.sum(o.loss(tf.transpose(r.output, [1, 0, 2]), labels())).dataSync()[0]!;
+    r.dispose();
+    return value;
+  });
+
+/** The input gradient `g` at x0 against central finite differences of `lossAt`, pixel by pixel. */
+function expectFiniteDifferences(g: readonly number[], lossAt: (values: number[]) => number): void {
+  const h = 1e-2;
+  x0.forEach((_, i) => {
+    const up = [...x0],
+      down = [...x0];
+    up[i]! += h;
+    down[i]! -= h;
+    // float32 forward passes: the difference quotient carries ~1e-7 · L / h of rounding
+    expect(g[i]).toBeCloseTo((lossAt(up) - lossAt(down)) / (2 * h), 3);
+  });
+}
+
 describe('input gradient', () => {
   it('equals central finite differences of the summed loss on a smooth network', () => {
     const net = smooth();
-    const lossAt = (values: number[]) =>
-      tf.tidy(() => {
-        const x = tf.tensor2d(values, [2, 6]);
-        const input = tf.mul(tf.expandDims(x, 1), tf.ones([1, 4, 1]));
-        const r = net.run(input);
-        const value = tf.sum(o.loss(tf.transpose(r.output, [1, 0, 2]), labels())).dataSync()[0]!;
-        r.dispose();
-        return value;
-      });
+    // each image a constant input over the 4 steps
+    const lossAt = (values: number[]) => summedLoss(net, () => tf.mul(tf.expandDims(tf.tensor2d(values, [2, 6]), 1), tf.ones([1, 4, 1])));
     const g = tf.tidy(() => Array.from(inputGradient(net, tf.tensor2d(x0, [2, 6]), labels(), o).dataSync()));
-    const h = 1e-2;
-    x0.forEach((_, i) => {
-      const up = [...x0],
-        down = [...x0];
-      up[i]! += h;
-      down[i]! -= h;
-      // float32 forward passes: the difference quotient carries ~1e-7 · L / h of rounding
-      expect(g[i]).toBeCloseTo((lossAt(up) - lossAt(down)) / (2 * h), 3);
-    });
+    expectFiniteDifferences(g, lossAt);
     net.dispose();
   });
   it('reads one row a step with `rows` (the rows encoding): central finite differences again, and a size that does not fit refused', () => {
@@ -49,22 +56,9 @@ describe('input gradient', () => {
     });
     // two images of 2 rows × 3 pixels: step t reads row t
     const rows = { ...o, steps: 2, rows: true };
-    const lossAt = (values: number[]) =>
-      tf.tidy(() => {
-        const r = net.run(tf.tensor3d(values, [2, 2, 3]));
-        const value = tf.sum(o.loss(tf.transpose(r.output, [1, 0, 2]), labels())).dataSync()[0]!;
-        r.dispose();
-        return value;
-      });
+    const lossAt = (values: number[]) => summedLoss(net, () => tf.tensor3d(values, [2, 2, 3]));
     const g = tf.tidy(() => Array.from(inputGradient(net, tf.tensor2d(x0, [2, 6]), labels(), rows).dataSync()));
-    const h = 1e-2;
-    x0.forEach((_, i) => {
-      const up = [...x0],
-        down = [...x0];
-      up[i]! += h;
-      down[i]! -= h;
-      expect(g[i]).toBeCloseTo((lossAt(up) - lossAt(down)) / (2 * h), 3);
-    });
+    expectFiniteDifferences(g, lossAt);
     // each row is its own step's input, with its own gradient
     expect(g.slice(3, 6)).not.toEqual(g.slice(0, 3));
     expect(() => inputGradient(net, tf.tensor2d(x0.slice(0, 10), [2, 5]), labels(), rows)).toThrow(
